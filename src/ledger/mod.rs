@@ -1,0 +1,157 @@
+//! The ledger: what the bot has written back under `sessions/`. It is the
+//! bot's memory of what it started, and, without cloud credentials, the only
+//! observation `plan` has (an open session means a server believed running).
+//!
+//! Money is `Decimal` throughout: bills are sums of many small hourly prices
+//! and must add up to the cent the way Hetzner's invoice does.
+
+use chrono::{DateTime, Datelike, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerName, ServerType, SessionId};
+
+pub mod parse;
+
+pub const END_REASONS: &[&str] = &["idle", "admin", "budget", "max-session", "crash", "drift", "forced"];
+
+/// Prices of the server type at the location, as Hetzner's `/pricing` gave them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Price {
+    pub currency: String,
+    pub hourly_net: Decimal,
+    pub hourly_gross: Decimal,
+    pub monthly_net: Decimal,
+    pub monthly_gross: Decimal,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Cost {
+    pub net: Decimal,
+    pub gross: Decimal,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    pub what: String,
+}
+
+/// One `sessions/YYYY/MM/<id>.toml`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Session {
+    pub id: SessionId,
+    /// Path in the repo, for messages.
+    pub file: String,
+    pub server: ServerName,
+    pub region: RegionKey,
+    pub location: Option<Location>,
+    pub server_type: Option<ServerType>,
+    pub server_id: Option<HetznerServerId>,
+    pub ipv4: Option<String>,
+    pub started: DateTime<Utc>,
+    pub ready: Option<DateTime<Utc>>,
+    pub ended: Option<DateTime<Utc>>,
+    pub end_reason: Option<String>,
+    pub billed_hours: Option<u32>,
+    pub peak_players: u32,
+    pub players_seen: Vec<PlayerName>,
+    pub world_bytes: Option<u64>,
+    pub backups: u32,
+    pub price: Option<Price>,
+    pub cost: Option<Cost>,
+    pub events: Vec<Event>,
+}
+
+/// Every started hour is billed: 0 s → 0 h, 1 s → 1 h, 3600 s → 1 h.
+pub fn billed_hours(from: DateTime<Utc>, to: DateTime<Utc>) -> u32 {
+    let secs = (to - from).num_seconds().max(0) as u64;
+    secs.div_ceil(3600) as u32
+}
+
+/// What `hours` of a server cost: hourly × hours, but never more than the
+/// monthly cap Hetzner applies to one server.
+pub fn cost_of(price: &Price, hours: u32) -> Cost {
+    let h = Decimal::from(hours);
+    Cost {
+        net: (price.hourly_net * h).min(price.monthly_net),
+        gross: (price.hourly_gross * h).min(price.monthly_gross),
+    }
+}
+
+impl Session {
+    pub fn is_open(&self) -> bool {
+        self.ended.is_none()
+    }
+
+    /// Gross cost: as recorded for a closed session, as accrued so far for an
+    /// open one (billing has already charged the hour that is running).
+    pub fn cost_gross(&self, now: DateTime<Utc>) -> Decimal {
+        if let Some(c) = &self.cost {
+            return c.gross;
+        }
+        match &self.price {
+            Some(p) => cost_of(p, billed_hours(self.started, self.ended.unwrap_or(now))).gross,
+            None => Decimal::ZERO,
+        }
+    }
+}
+
+/// All sessions, sorted by start.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Ledger {
+    pub sessions: Vec<Session>,
+}
+
+impl Ledger {
+    pub fn new(mut sessions: Vec<Session>) -> Self {
+        sessions.sort_by(|a, b| (a.started, &a.id).cmp(&(b.started, &b.id)));
+        Ledger { sessions }
+    }
+
+    /// The open session, if any (the newest, should a broken ledger hold two).
+    pub fn open_session(&self) -> Option<&Session> {
+        self.sessions.iter().rev().find(|s| s.is_open())
+    }
+
+    /// Gross spend of sessions started in `now`'s calendar month (UTC).
+    pub fn month_to_date(&self, now: DateTime<Utc>) -> Decimal {
+        self.sessions
+            .iter()
+            .filter(|s| s.started.year() == now.year() && s.started.month() == now.month())
+            .map(|s| s.cost_gross(now))
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn every_started_hour_is_billed() {
+        let start = t("2026-11-01T18:00:00Z");
+        assert_eq!(billed_hours(start, start), 0);
+        assert_eq!(billed_hours(start, t("2026-11-01T18:00:01Z")), 1);
+        assert_eq!(billed_hours(start, t("2026-11-01T19:00:00Z")), 1);
+        assert_eq!(billed_hours(start, t("2026-11-01T19:00:01Z")), 2);
+    }
+
+    #[test]
+    fn cost_is_capped_at_the_monthly_price() {
+        let p = Price {
+            currency: "EUR".into(),
+            hourly_net: dec!(0.0088),
+            hourly_gross: dec!(0.0105),
+            monthly_net: dec!(5.49),
+            monthly_gross: dec!(6.5331),
+        };
+        assert_eq!(cost_of(&p, 4).gross, dec!(0.0420));
+        assert_eq!(cost_of(&p, 1000).net, dec!(5.49));
+    }
+}

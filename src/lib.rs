@@ -1,0 +1,14 @@
+//! mc-gitops: an on-demand Minecraft server run from a git repository.
+//!
+//! The pipeline runs one way: [`repo`] parses the state repo into the desired
+//! state, [`observe`] gathers what is true now, [`plan::plan`] compares the two
+//! (pure), and `apply` carries the plan out one step at a time.
+
+pub mod ids;
+pub mod ledger;
+pub mod lifecycle;
+pub mod observe;
+pub mod output;
+pub mod plan;
+pub mod repo;
+pub mod schema;

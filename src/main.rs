@@ -1,0 +1,207 @@
+//! The `mc-gitops` command. Parses arguments, runs one subcommand, and maps
+//! every outcome to an exit code in one place: 0 nothing to do (or success),
+//! 2 the plan has changes, 1 an error.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use mc_gitops::repo::{self, LoadError};
+use mc_gitops::{observe, output, plan};
+
+const ABOUT: &str = "GitOps for an on-demand Minecraft server: a git repo in, a Hetzner VPS, Cloudflare DNS and R2 snapshots out.";
+
+#[derive(Parser)]
+#[command(name = "mc-gitops", version, about = ABOUT, long_about = None)]
+struct Cli {
+    /// When to colour output.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    color: Color,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show what apply would change, without changing anything.
+    ///
+    /// Loads the state repo, observes what is true now, and prints the plan.
+    /// Without cloud credentials it observes from the repo's own ledger
+    /// (sessions/) and calls nothing outside.
+    ///
+    /// Exit status: 0 nothing to do, 2 changes planned, 1 error.
+    #[command(after_help = "Examples:\n  mc-gitops plan --repo state-repo-example\n  mc-gitops plan --json | jq '.changes[].resource'")]
+    Plan {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// Print the plan as JSON (shape documented in docs/plan-json.md).
+        #[arg(long)]
+        json: bool,
+        /// Plan as if it were this time (RFC 3339), for reproducing a plan.
+        #[arg(long, value_name = "TIME", env = "MC_GITOPS_NOW")]
+        now: Option<DateTime<Utc>>,
+    },
+    /// Validate a state repo and report every problem with file:line:col.
+    ///
+    /// Inside GitHub Actions (GITHUB_ACTIONS=true) each problem is also
+    /// printed as an annotation, so it shows on the pull request's line.
+    #[command(after_help = "Examples:\n  mc-gitops check --repo .\n  mc-gitops check --annotations")]
+    Check {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// Print GitHub Actions annotations (default: when GITHUB_ACTIONS=true).
+        #[arg(long)]
+        annotations: bool,
+    },
+    /// Print or write the JSON Schemas (draft-07) of the state files.
+    ///
+    /// Editors with Taplo / Even Better TOML validate while typing through
+    /// the `#:schema ./.mc-gitops/schema/server.json` line at the top of
+    /// each file.
+    #[command(after_help = "Examples:\n  mc-gitops schema --out .mc-gitops/schema\n  mc-gitops schema server.json")]
+    Schema {
+        /// Write every schema into this directory instead of printing.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Print only this schema (server.json, player.json, ops.json, mods.json, mods-lock.json, session.json).
+        name: Option<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct RepoArg {
+    /// The state repo's checkout.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    repo: PathBuf,
+}
+
+/// What a command tells `main` about how it ended.
+enum Done {
+    Ok,
+    Changes,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.color {
+        Color::Auto => anstream::ColorChoice::Auto,
+        Color::Always => anstream::ColorChoice::Always,
+        Color::Never => anstream::ColorChoice::Never,
+    }
+    .write_global();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MC_GITOPS_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli.command) {
+        Ok(Done::Ok) => ExitCode::SUCCESS,
+        Ok(Done::Changes) => ExitCode::from(2),
+        Err(e) => {
+            report(&e);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn report(e: &anyhow::Error) {
+    if let Some(LoadError::Invalid(diags)) = e.downcast_ref::<LoadError>() {
+        anstream::eprint!("{}", output::text::render_diagnostics(diags));
+    }
+    anstream::eprintln!("error: {e}");
+    for cause in e.chain().skip(1) {
+        anstream::eprintln!("  caused by: {cause}");
+    }
+    if let Some(LoadError::NotARepo(_)) = e.downcast_ref::<LoadError>() {
+        anstream::eprintln!("  hint: pass --repo DIR pointing at a checkout of your state repo");
+    }
+}
+
+fn run(cmd: Command) -> anyhow::Result<Done> {
+    match cmd {
+        Command::Plan { repo, json, now } => cmd_plan(&repo.repo, json, now.unwrap_or_else(Utc::now)),
+        Command::Check { repo, annotations } => {
+            let annotate = annotations || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+            cmd_check(&repo.repo, annotate)
+        }
+        Command::Schema { out, name } => cmd_schema(out.as_deref(), name.as_deref()),
+    }
+}
+
+fn load(root: &Path) -> anyhow::Result<repo::Loaded> {
+    let loaded = repo::load(root)?;
+    if !loaded.warnings.is_empty() {
+        anstream::eprint!("{}", output::text::render_diagnostics(&loaded.warnings));
+    }
+    Ok(loaded)
+}
+
+fn cmd_plan(root: &Path, json: bool, now: DateTime<Utc>) -> anyhow::Result<Done> {
+    let loaded = load(root)?;
+    let observed = observe::ledger_only::observe(&loaded.ledger, &loaded.desired.server.name, now);
+    let plan = plan::plan(&loaded.desired, &observed);
+    if json {
+        print!("{}", output::plan_json(&plan));
+    } else {
+        anstream::print!("{}", output::text::render_plan(&plan));
+    }
+    Ok(if plan.is_empty() { Done::Ok } else { Done::Changes })
+}
+
+fn cmd_check(root: &Path, annotate: bool) -> anyhow::Result<Done> {
+    match repo::load(root) {
+        Ok(loaded) => {
+            anstream::eprint!("{}", output::text::render_diagnostics(&loaded.warnings));
+            if annotate {
+                loaded.warnings.iter().for_each(|d| println!("{}", output::github_annotation(d)));
+            }
+            println!(
+                "{}: valid ({} players, {} ops, {} mods, {} sessions)",
+                root.display(),
+                loaded.desired.players.len(),
+                loaded.desired.ops.len(),
+                loaded.desired.mods.wanted.len(),
+                loaded.ledger.sessions.len()
+            );
+            Ok(Done::Ok)
+        }
+        Err(LoadError::Invalid(diags)) => {
+            if annotate {
+                diags.iter().for_each(|d| println!("{}", output::github_annotation(d)));
+            }
+            Err(LoadError::Invalid(diags).into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn cmd_schema(out: Option<&Path>, name: Option<&str>) -> anyhow::Result<Done> {
+    let all = mc_gitops::schema::all();
+    let pick: Vec<_> = all.iter().filter(|(n, _)| name.is_none_or(|want| *n == want)).collect();
+    if pick.is_empty() {
+        let names: Vec<&str> = all.iter().map(|(n, _)| *n).collect();
+        anyhow::bail!("no schema named {:?}; there are: {}", name.unwrap_or_default(), names.join(", "));
+    }
+    for (n, schema) in pick {
+        let text = format!("{}\n", serde_json::to_string_pretty(schema)?);
+        match out {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                let path = dir.join(n);
+                std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+                eprintln!("wrote {}", path.display());
+            }
+            None => print!("{text}"),
+        }
+    }
+    Ok(Done::Ok)
+}

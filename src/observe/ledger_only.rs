@@ -1,0 +1,41 @@
+//! Observation from the repo's own ledger, for machines with no credentials:
+//! an open session stands for a server believed to be running. Nothing
+//! outside the repo is called.
+
+use chrono::{DateTime, Utc};
+
+use super::{LedgerObserver, Observed, ObservedFrom, ObservedServer};
+use crate::ids::ServerName;
+use crate::ledger::Ledger;
+
+impl LedgerObserver for Ledger {
+    fn ledger(&self) -> &Ledger {
+        self
+    }
+}
+
+pub fn observe(ledger: &impl LedgerObserver, server: &ServerName, now: DateTime<Utc>) -> Observed {
+    let ledger = ledger.ledger();
+    let session = ledger.open_session().cloned();
+    let believed = session.as_ref().map(|s| ObservedServer {
+        id: s.server_id,
+        name: server.host_for(&s.id),
+        session: s.id.clone(),
+        region: s.region.clone(),
+        location: s.location.clone(),
+        server_type: s.server_type.clone(),
+        ipv4: s.ipv4.clone(),
+    });
+    Observed {
+        now,
+        from: ObservedFrom::Ledger,
+        server: believed,
+        orphans: Vec::new(),
+        dns: None,
+        agent: None,
+        control: None,
+        latest_snapshot: None,
+        session,
+        month_to_date: ledger.month_to_date(now),
+    }
+}

@@ -1,0 +1,160 @@
+//! What is true now, as seen from outside the repo.
+//!
+//! Each outside system is observed through its own trait, so the planner
+//! never knows whether a fact came from Hetzner or from the ledger. Without
+//! credentials only the ledger observer runs, and the model says so
+//! (`ObservedFrom::Ledger`): a field that could not be observed is `None`,
+//! and the planner treats "unknown" differently from "absent".
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerType, SessionId};
+use crate::ledger::{Ledger, Session};
+use crate::lifecycle::Phase;
+
+pub mod ledger_only;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObservedFrom {
+    /// Only the repo's own `sessions/`: no credentials, nothing outside called.
+    Ledger,
+    /// The cloud, DNS, storage and the game itself.
+    Live,
+}
+
+/// A VPS that carries this repo's labels (or, from the ledger, one believed to exist).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ObservedServer {
+    pub id: Option<HetznerServerId>,
+    pub name: String,
+    pub session: SessionId,
+    pub region: RegionKey,
+    pub location: Option<Location>,
+    pub server_type: Option<ServerType>,
+    pub ipv4: Option<String>,
+}
+
+/// The two DNS records the bot owns.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ObservedDns {
+    /// The A record's address, if the record exists.
+    pub a: Option<String>,
+    /// The SRV record's target host and port, if it exists.
+    pub srv: Option<(String, u16)>,
+}
+
+/// The agent's `status.json`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AgentStatus {
+    pub phase: Phase,
+    pub players_online: Vec<PlayerName>,
+    pub heartbeat: DateTime<Utc>,
+    /// When Minecraft last stopped after saving: the final snapshot must be newer.
+    pub stopped_at: Option<DateTime<Utc>>,
+}
+
+/// One line of `ops.json`, as the control channel carries it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct OpEntry {
+    pub name: PlayerName,
+    pub level: u8,
+}
+
+/// A file for the server: its hash (`sha256:…`, or `sha512:…` for a mod
+/// known by its lock entry), and its text when it is text (for diffs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FileState {
+    pub hash: String,
+    #[serde(skip)]
+    pub text: Option<String>,
+}
+
+/// The last `control/<server>/desired.json` the reconciler wrote.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ControlState {
+    pub stop_requested: Option<DateTime<Utc>>,
+    pub whitelist: Vec<PlayerName>,
+    pub ops: Vec<OpEntry>,
+    /// Server files by path (`server.properties`, `config/…`, `mods/…`).
+    pub assets: BTreeMap<String, FileState>,
+}
+
+/// Everything the planner knows about the world outside the repo.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Observed {
+    pub now: DateTime<Utc>,
+    pub from: ObservedFrom,
+    /// Our server, if one exists (live) or is believed to (ledger).
+    pub server: Option<ObservedServer>,
+    /// Servers with our repo label that no open session explains.
+    pub orphans: Vec<ObservedServer>,
+    /// `None`: not observed.
+    pub dns: Option<ObservedDns>,
+    /// `None`: not observed, or no agent has reported yet.
+    pub agent: Option<AgentStatus>,
+    /// `None`: not observed.
+    pub control: Option<ControlState>,
+    /// When the newest verified world snapshot was taken; `None` if unknown or none.
+    pub latest_snapshot: Option<DateTime<Utc>>,
+    /// The ledger's open session.
+    pub session: Option<Session>,
+    /// Gross spend this calendar month, open session included.
+    pub month_to_date: Decimal,
+}
+
+impl Observed {
+    /// The lifecycle phase the evidence points to.
+    pub fn phase(&self) -> Phase {
+        if let Some(a) = &self.agent {
+            return a.phase;
+        }
+        match (&self.server, &self.session) {
+            (None, _) => Phase::Offline,
+            (Some(_), Some(s)) if s.ready.is_some() => Phase::Running,
+            (Some(_), _) => Phase::Provisioning,
+        }
+    }
+}
+
+/// Observers, one per outside system. Each returns `None` when it cannot see
+/// (no credentials); errors are for systems that answered badly.
+pub trait LedgerObserver {
+    fn ledger(&self) -> &Ledger;
+}
+
+pub trait CloudObserver {
+    type Error: std::error::Error;
+    /// Servers carrying this repo's labels.
+    fn servers(&self) -> Result<Vec<ObservedServer>, Self::Error>;
+}
+
+pub trait DnsObserver {
+    type Error: std::error::Error;
+    fn records(&self) -> Result<ObservedDns, Self::Error>;
+}
+
+pub trait StorageObserver {
+    type Error: std::error::Error;
+    fn control(&self) -> Result<Option<ControlState>, Self::Error>;
+    fn agent_status(&self) -> Result<Option<AgentStatus>, Self::Error>;
+    fn latest_verified_snapshot(&self) -> Result<Option<DateTime<Utc>>, Self::Error>;
+}
+
+/// A Minecraft Server List Ping.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GamePing {
+    pub online: u32,
+    pub max: u32,
+    pub version: String,
+    pub protocol: i32,
+}
+
+pub trait GameObserver {
+    type Error: std::error::Error;
+    fn ping(&self, host: &str, port: u16) -> Result<Option<GamePing>, Self::Error>;
+}

@@ -1,0 +1,63 @@
+//! How plans and problems are shown: text for people (Terraform-like, colour
+//! on a terminal), JSON for programs, GitHub annotations for pull requests.
+
+pub mod text;
+
+use crate::plan::Plan;
+use crate::repo::diag::{Diagnostic, Severity};
+
+/// The plan as JSON: the documented, snapshot-tested shape (see docs/plan-json.md).
+pub fn plan_json(plan: &Plan) -> String {
+    let mut s = serde_json::to_string_pretty(plan).expect("a plan always serialises");
+    s.push('\n');
+    s
+}
+
+/// One GitHub Actions workflow command per problem, so each shows on the
+/// pull request's line.
+pub fn github_annotation(d: &Diagnostic) -> String {
+    let kind = match d.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let mut msg = d.message.clone();
+    if let Some(h) = &d.help {
+        msg.push_str(" — ");
+        msg.push_str(h);
+    }
+    // Workflow command data escapes: %, CR, LF; properties also : and ,.
+    let data = msg.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    let prop = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+            .replace(':', "%3A")
+            .replace(',', "%2C")
+    };
+    if d.line == 0 {
+        format!("::{kind} file={}::{data}", prop(&d.file))
+    } else {
+        format!("::{kind} file={},line={},col={}::{data}", prop(&d.file), d.line, d.col)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annotations_escape_what_github_would_misread() {
+        let d = Diagnostic {
+            severity: Severity::Error,
+            file: "players/a,b.toml".into(),
+            line: 3,
+            col: 7,
+            message: "100% wrong\nreally".into(),
+            help: Some("fix: it".into()),
+        };
+        assert_eq!(
+            github_annotation(&d),
+            "::error file=players/a%2Cb.toml,line=3,col=7::100%25 wrong%0Areally — fix: it"
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! What a plan does to the world, as a pure function: the model apply is held
+//! to. The property tests use it to check that planning after a simulated
+//! apply comes back empty, and apply's own tests compare real effects
+//! against it.
+
+use chrono::Duration;
+
+use super::{IpTarget, Plan, Step};
+use crate::ledger::Session;
+use crate::observe::Observed;
+use crate::observe::{ControlState, ObservedDns, ObservedServer};
+use crate::plan::assets;
+use crate::repo::{Desired, SwitchState};
+
+/// The address a simulated server gets (TEST-NET-3, never routed).
+pub const SIMULATED_IP: &str = "203.0.113.77";
+
+pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
+    let (mut d, mut o) = (d.clone(), o.clone());
+    for change in &plan.changes {
+        match &change.step {
+            Step::OpenSession { session, region } => {
+                o.session = Some(Session {
+                    id: session.clone(),
+                    file: super::planner::session_path(session, o.now),
+                    server: d.server.name.clone(),
+                    region: region.clone(),
+                    location: None,
+                    server_type: None,
+                    server_id: None,
+                    ipv4: None,
+                    started: o.now,
+                    ready: None,
+                    ended: None,
+                    end_reason: None,
+                    billed_hours: None,
+                    peak_players: 0,
+                    players_seen: Vec::new(),
+                    world_bytes: None,
+                    backups: 0,
+                    price: None,
+                    cost: None,
+                    events: Vec::new(),
+                });
+            }
+            Step::CreateServer {
+                name,
+                session,
+                region,
+                locations,
+                server_types,
+                ..
+            } => {
+                o.server = Some(ObservedServer {
+                    id: Some(crate::ids::HetznerServerId(1)),
+                    name: name.clone(),
+                    session: session.clone(),
+                    region: region.clone(),
+                    location: locations.first().cloned(),
+                    server_type: server_types.first().cloned(),
+                    ipv4: Some(SIMULATED_IP.into()),
+                });
+                let assets = o.control.take().map(|c| c.assets).unwrap_or_default();
+                o.control = Some(ControlState {
+                    stop_requested: None,
+                    whitelist: assets::whitelist_names(&d),
+                    ops: assets::op_entries(&d),
+                    assets,
+                });
+            }
+            Step::SetDnsA { target, .. } => {
+                let ip = match target {
+                    IpTarget::NewServer => o.server.as_ref().and_then(|s| s.ipv4.clone()),
+                    IpTarget::Address(ip) => Some(ip.clone()),
+                };
+                o.dns.get_or_insert_with(ObservedDns::default).a = ip;
+            }
+            Step::SetDnsSrv { target, port, .. } => {
+                o.dns.get_or_insert_with(ObservedDns::default).srv = Some((target.clone(), *port));
+            }
+            Step::PutAsset { path, file } => {
+                o.control
+                    .get_or_insert_with(ControlState::default)
+                    .assets
+                    .insert(path.clone(), file.clone());
+            }
+            Step::RemoveAsset { path } => {
+                if let Some(c) = o.control.as_mut() {
+                    c.assets.remove(path);
+                }
+            }
+            Step::UpdateWhitelist { players } => o.control.get_or_insert_with(ControlState::default).whitelist = players.clone(),
+            Step::UpdateOps { ops } => o.control.get_or_insert_with(ControlState::default).ops = ops.clone(),
+            Step::RequestStop { .. } => o.control.get_or_insert_with(ControlState::default).stop_requested = Some(o.now),
+            Step::AwaitSnapshot { taken_after } => o.latest_snapshot = Some(*taken_after + Duration::seconds(1)),
+            Step::DeleteServer { .. } => {
+                o.server = None;
+                o.agent = None;
+                // The control document is reset when the server goes; the
+                // shipped assets stay, content-addressed, for the next start.
+                if let Some(c) = o.control.as_mut() {
+                    c.stop_requested = None;
+                }
+            }
+            Step::DeleteDnsA { .. } => o.dns.get_or_insert_with(ObservedDns::default).a = None,
+            Step::CloseSession { .. } => o.session = None,
+            Step::SetStateStopped { .. } => d.server.state = SwitchState::Stopped,
+        }
+    }
+    (d, o)
+}

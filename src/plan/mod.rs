@@ -1,0 +1,200 @@
+//! The plan: a list of changes from what is observed to what the repo asks
+//! for. [`plan`] is a pure function of the two; `apply` is the only code that
+//! acts on it. Each change carries a typed [`Step`] for apply, and `before` /
+//! `after` values for people and the JSON output.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerType, SessionId};
+use crate::lifecycle::Phase;
+use crate::observe::{FileState, OpEntry};
+
+pub mod assets;
+pub mod effect;
+mod planner;
+
+pub use planner::plan;
+
+/// The version of the JSON shape; bumped on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    Create,
+    Update,
+    Delete,
+    /// A step that waits on something outside (a verified snapshot).
+    Wait,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndReason {
+    Idle,
+    Admin,
+    Budget,
+    MaxSession,
+    Crash,
+    Drift,
+    Forced,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Idle => "idle",
+            EndReason::Admin => "admin",
+            EndReason::Budget => "budget",
+            EndReason::MaxSession => "max-session",
+            EndReason::Crash => "crash",
+            EndReason::Drift => "drift",
+            EndReason::Forced => "forced",
+        }
+    }
+}
+
+/// Where the A record points: at a server about to be created, or an address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IpTarget {
+    NewServer,
+    Address(String),
+}
+
+/// What apply does for one change. Each is one attempt, safe to repeat.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Step {
+    OpenSession {
+        session: SessionId,
+        region: RegionKey,
+    },
+    CreateServer {
+        name: String,
+        session: SessionId,
+        region: RegionKey,
+        locations: Vec<Location>,
+        server_types: Vec<ServerType>,
+        image: String,
+        labels: BTreeMap<String, String>,
+        restore: Option<String>,
+    },
+    SetDnsA {
+        name: String,
+        target: IpTarget,
+        ttl: u32,
+        proxied: bool,
+    },
+    SetDnsSrv {
+        name: String,
+        target: String,
+        port: u16,
+        priority: u16,
+        weight: u16,
+        ttl: u32,
+    },
+    /// Ship one file to the server's asset set (used at the next start).
+    PutAsset {
+        path: String,
+        file: FileState,
+    },
+    RemoveAsset {
+        path: String,
+    },
+    UpdateWhitelist {
+        players: Vec<PlayerName>,
+    },
+    UpdateOps {
+        ops: Vec<OpEntry>,
+    },
+    RequestStop {
+        reason: EndReason,
+    },
+    AwaitSnapshot {
+        taken_after: DateTime<Utc>,
+    },
+    DeleteServer {
+        name: String,
+        id: Option<HetznerServerId>,
+        /// Only after a verified snapshot taken after this time.
+        snapshot_after: DateTime<Utc>,
+    },
+    DeleteDnsA {
+        name: String,
+    },
+    CloseSession {
+        session: SessionId,
+        reason: EndReason,
+    },
+    SetStateStopped {
+        reason: EndReason,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Change {
+    pub op: Op,
+    /// What it is about, for people: `hetzner server grove-20261122-0350-eu`.
+    pub resource: String,
+    pub step: Step,
+    pub before: Value,
+    pub after: Value,
+    pub reason: String,
+    /// A unified diff, for rendered text files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Info,
+    Warning,
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Notice {
+    pub level: Level,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub wait: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PhaseChange {
+    pub before: Phase,
+    pub after: Phase,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub server: String,
+    pub now: DateTime<Utc>,
+    pub observed_from: crate::observe::ObservedFrom,
+    pub phase: PhaseChange,
+    pub changes: Vec<Change>,
+    pub notices: Vec<Notice>,
+    pub summary: Summary,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,615 @@
+//! The planner: small named steps over (desired, observed), no I/O, no clock.
+//!
+//! First a decision is derived from the evidence (start, keep running, stop
+//! for a reason, refuse, or nothing), then each branch lists its changes in
+//! the order apply must take them. A stop is a sequence whose later steps are
+//! guarded: the server is deleted only after a verified snapshot taken after
+//! Minecraft stopped, so an apply that cannot see one stops there and the
+//! next run continues.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+use super::assets;
+use super::*;
+use crate::ids::SessionId;
+use crate::lifecycle::Phase;
+use crate::observe::{ControlState, Observed, ObservedFrom};
+use crate::repo::{Desired, SwitchState};
+
+/// A status heartbeat older than this means the agent is not reporting.
+pub const HEARTBEAT_STALE_SECS: i64 = 180;
+pub const DNS_TTL: u32 = 60;
+pub const GAME_PORT: u16 = crate::repo::properties::GAME_PORT;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Decision {
+    Start,
+    RefuseStart,
+    KeepRunning,
+    Stop(EndReason),
+    Nothing,
+}
+
+pub fn plan(d: &Desired, o: &Observed) -> Plan {
+    let decision = decide(d, o);
+    let mut b = Builder {
+        d,
+        o,
+        changes: Vec::new(),
+        notices: Vec::new(),
+    };
+    b.context_notices();
+    match decision {
+        Decision::Start => b.start(),
+        Decision::RefuseStart => b.refuse_start(),
+        Decision::KeepRunning => b.keep_running(),
+        Decision::Stop(reason) => b.stop(reason),
+        Decision::Nothing => b.nothing(),
+    }
+    let before = o.phase();
+    let after = match decision {
+        Decision::Start => Phase::Provisioning,
+        Decision::Stop(_) => Phase::Offline,
+        Decision::RefuseStart | Decision::Nothing => Phase::Offline,
+        Decision::KeepRunning => before,
+    };
+    let mut summary = Summary::default();
+    for c in &b.changes {
+        match c.op {
+            Op::Create => summary.create += 1,
+            Op::Update => summary.update += 1,
+            Op::Delete => summary.delete += 1,
+            Op::Wait => summary.wait += 1,
+        }
+    }
+    Plan {
+        format_version: FORMAT_VERSION,
+        server: d.server.name.to_string(),
+        now: o.now,
+        observed_from: o.from,
+        phase: PhaseChange { before, after },
+        changes: b.changes,
+        notices: b.notices,
+        summary,
+    }
+}
+
+fn over_budget(d: &Desired, o: &Observed) -> bool {
+    o.month_to_date > d.server.budget.monthly
+}
+
+fn budget_reached(d: &Desired, o: &Observed) -> bool {
+    o.month_to_date >= d.server.budget.monthly
+}
+
+fn decide(d: &Desired, o: &Observed) -> Decision {
+    let wants_run = d.server.state == SwitchState::Running;
+    let Some(_server) = &o.server else {
+        return match (wants_run, budget_reached(d, o)) {
+            (true, false) => Decision::Start,
+            (true, true) => Decision::RefuseStart,
+            (false, _) => Decision::Nothing,
+        };
+    };
+    if o.agent.as_ref().is_some_and(|a| a.phase == Phase::Terminating) {
+        return Decision::Stop(EndReason::Idle);
+    }
+    if o.control.as_ref().is_some_and(|c| c.stop_requested.is_some()) {
+        // A stop under way is finished, not reversed: Minecraft may already
+        // be down. If the admin wants the server again, it starts afresh.
+        return Decision::Stop(if wants_run {
+            EndReason::Admin
+        } else {
+            stop_reason(d, o).unwrap_or(EndReason::Admin)
+        });
+    }
+    match stop_reason(d, o) {
+        Some(reason) => Decision::Stop(reason),
+        None => Decision::KeepRunning,
+    }
+}
+
+fn stop_reason(d: &Desired, o: &Observed) -> Option<EndReason> {
+    if d.server.state == SwitchState::Stopped {
+        return Some(EndReason::Admin);
+    }
+    if over_budget(d, o) {
+        return Some(EndReason::Budget);
+    }
+    let started = o.session.as_ref().map(|s| s.started)?;
+    (o.now - started >= d.server.lifecycle.max_session.to_chrono()).then_some(EndReason::MaxSession)
+}
+
+struct Builder<'a> {
+    d: &'a Desired,
+    o: &'a Observed,
+    changes: Vec<Change>,
+    notices: Vec<Notice>,
+}
+
+fn money(v: Decimal) -> String {
+    format!("{:.2}", v.round_dp(2))
+}
+
+impl Builder<'_> {
+    fn change(&mut self, op: Op, resource: impl Into<String>, step: Step, before: Value, after: Value, reason: impl Into<String>) {
+        self.changes.push(Change {
+            op,
+            resource: resource.into(),
+            step,
+            before,
+            after,
+            reason: reason.into(),
+            diff: None,
+        });
+    }
+
+    fn notice(&mut self, level: Level, message: impl Into<String>) {
+        self.notices.push(Notice {
+            level,
+            message: message.into(),
+        });
+    }
+
+    fn context_notices(&mut self) {
+        let (d, o) = (self.d, self.o);
+        if o.from == ObservedFrom::Ledger {
+            self.notice(
+                Level::Info,
+                "observed from the ledger only (no cloud credentials): nothing outside the repo was called",
+            );
+        }
+        let cur = &d.server.budget.currency;
+        self.notice(
+            Level::Info,
+            format!(
+                "spent this month: {} {cur} of {} {cur}",
+                money(o.month_to_date),
+                money(d.server.budget.monthly)
+            ),
+        );
+        if let Some(server) = &o.server
+            && server.region != d.server.region
+            && d.server.state == SwitchState::Running
+        {
+            self.notice(
+                Level::Warning,
+                format!(
+                    "region change {} → {} deferred: a session is running in {}; it applies at the next start",
+                    server.region, d.server.region, server.region
+                ),
+            );
+        }
+        if let Some(a) = &o.agent
+            && (o.now - a.heartbeat).num_seconds() > HEARTBEAT_STALE_SECS
+        {
+            self.notice(
+                Level::Warning,
+                format!(
+                    "the agent's last heartbeat is {} old: it may be down; nothing is deleted without a verified snapshot",
+                    ago(o.now, a.heartbeat)
+                ),
+            );
+        }
+        for orphan in &o.orphans {
+            self.notice(
+                Level::Warning,
+                format!(
+                    "server {} carries this repo's label but no open session explains it: reported, not deleted, until its world is known safe",
+                    orphan.name
+                ),
+            );
+        }
+    }
+
+    fn start(&mut self) {
+        let (d, o) = (self.d, self.o);
+        let region = d.region();
+        let session = SessionId::at(o.now, &d.server.region);
+        let name = d.server.name.host_for(&session);
+        self.change(
+            Op::Create,
+            format!("session {session}"),
+            Step::OpenSession {
+                session: session.clone(),
+                region: d.server.region.clone(),
+            },
+            Value::Null,
+            json!({ "file": session_path(&session, o.now), "region": d.server.region }),
+            "state = \"running\" and no server exists",
+        );
+        let labels = labels(d, &session);
+        self.change(
+            Op::Create,
+            format!("hetzner server {name}"),
+            Step::CreateServer {
+                name: name.clone(),
+                session: session.clone(),
+                region: d.server.region.clone(),
+                locations: region.locations.clone(),
+                server_types: region.server_types.clone(),
+                image: region.image.clone(),
+                labels: labels.clone(),
+                restore: d.server.restore.clone(),
+            },
+            Value::Null,
+            json!({
+                "region": d.server.region,
+                "locations": region.locations,
+                "server_types": region.server_types,
+                "image": region.image,
+                "labels": labels,
+            }),
+            format!(
+                "first orderable type at the first location with capacity in region {}",
+                d.server.region
+            ),
+        );
+        if let Some(restore) = &d.server.restore {
+            self.notice(
+                Level::Info,
+                format!("the world is restored from backup {restore} (server.toml `restore`)"),
+            );
+        }
+        self.dns_for(&IpTarget::NewServer);
+        self.assets(true);
+    }
+
+    fn refuse_start(&mut self) {
+        let (d, o) = (self.d, self.o);
+        let cur = &d.server.budget.currency;
+        self.notice(
+            Level::Error,
+            format!(
+                "not starting: {} {cur} spent this month has reached the budget of {} {cur}",
+                money(o.month_to_date),
+                money(d.server.budget.monthly)
+            ),
+        );
+        self.set_stopped(EndReason::Budget);
+    }
+
+    fn keep_running(&mut self) {
+        let o = self.o;
+        let server = o.server.as_ref().expect("keep_running needs a server");
+        match (&server.ipv4, &o.dns) {
+            (_, None) => self.notice(Level::Info, "DNS records were not observed (no Cloudflare credentials)"),
+            (Some(ip), Some(_)) => self.dns_for(&IpTarget::Address(ip.clone())),
+            (None, Some(_)) => self.notice(
+                Level::Warning,
+                format!("server {} has no IPv4 address yet; DNS waits for it", server.name),
+            ),
+        }
+        match &o.control {
+            Some(control) => {
+                self.live_lists(control);
+                self.assets(false);
+            }
+            None => self.notice(
+                Level::Info,
+                "whitelist, ops and files on the server were not observed (no storage credentials): changes reach it when storage is reachable",
+            ),
+        }
+    }
+
+    fn live_lists(&mut self, control: &ControlState) {
+        let d = self.d;
+        let want = assets::whitelist_names(d);
+        if control.whitelist != want {
+            let (added, removed) = delta(&control.whitelist, &want);
+            self.change(
+                Op::Update,
+                "whitelist (live)",
+                Step::UpdateWhitelist { players: want.clone() },
+                json!(control.whitelist),
+                json!(want),
+                format!("players/ changed: {}", added_removed(&added, &removed)),
+            );
+        }
+        let want_ops = assets::op_entries(d);
+        if control.ops != want_ops {
+            self.change(
+                Op::Update,
+                "ops (live)",
+                Step::UpdateOps { ops: want_ops.clone() },
+                json!(control.ops),
+                json!(want_ops),
+                "ops.toml changed",
+            );
+        }
+    }
+
+    /// Files the server needs. At a start every file is shipped; while
+    /// running, only what changed, used at the next start.
+    fn assets(&mut self, starting: bool) {
+        let want = assets::render(self.d);
+        let empty = BTreeMap::new();
+        let have = match (&self.o.control, starting) {
+            (Some(c), _) => &c.assets,
+            (None, _) => &empty,
+        };
+        let when = if starting {
+            "shipped for the new session"
+        } else {
+            "stored for the next start"
+        };
+        for (path, file) in &want {
+            let before = have.get(path);
+            if before.is_some_and(|b| b.hash == file.hash) {
+                continue;
+            }
+            let op = if before.is_some() { Op::Update } else { Op::Create };
+            let diff = file.text.as_ref().map(|after| {
+                let old = before.and_then(|b| b.text.clone()).unwrap_or_default();
+                unified_diff(path, &old, after)
+            });
+            self.changes.push(Change {
+                op,
+                resource: format!("file {path}"),
+                step: Step::PutAsset {
+                    path: path.clone(),
+                    file: file.clone(),
+                },
+                before: before.map_or(Value::Null, |b| json!(b.hash)),
+                after: json!(file.hash),
+                reason: match (starting, path.as_str()) {
+                    (false, "whitelist.json" | "ops.json") => format!("{when}; the running server gets the change live"),
+                    (false, "server.properties") => format!("{when}: Minecraft reads it only at boot"),
+                    _ => when.to_string(),
+                },
+                diff,
+            });
+        }
+        for (path, old) in have {
+            if want.contains_key(path) {
+                continue;
+            }
+            self.changes.push(Change {
+                op: Op::Delete,
+                resource: format!("file {path}"),
+                step: Step::RemoveAsset { path: path.clone() },
+                before: json!(old.hash),
+                after: Value::Null,
+                reason: format!("no longer in the repo; {when}"),
+                diff: old.text.as_ref().map(|t| unified_diff(path, t, "")),
+            });
+        }
+    }
+
+    fn dns_for(&mut self, target: &IpTarget) {
+        let d = self.d;
+        let host = d.server.dns.host();
+        let observed = self.o.dns.as_ref();
+        let a_ok = match (observed.and_then(|x| x.a.as_ref()), target) {
+            (Some(have), IpTarget::Address(want)) => have == want,
+            _ => false,
+        };
+        if !a_ok {
+            let before = observed.map_or(json!("(not observed)"), |x| json!(x.a));
+            let op = if observed.is_some_and(|x| x.a.is_some()) {
+                Op::Update
+            } else {
+                Op::Create
+            };
+            let after_ip = match target {
+                IpTarget::NewServer => json!("(the new server's address)"),
+                IpTarget::Address(ip) => json!(ip),
+            };
+            self.change(
+                op,
+                format!("dns A {host}"),
+                Step::SetDnsA {
+                    name: host.clone(),
+                    target: target.clone(),
+                    ttl: DNS_TTL,
+                    proxied: false,
+                },
+                before,
+                json!({ "content": after_ip, "ttl": DNS_TTL, "proxied": false }),
+                "players connect by name; TTL 60 and DNS only, so a new address is seen within a minute",
+            );
+        }
+        if d.server.dns.srv {
+            let want = (host.clone(), GAME_PORT);
+            let have = observed.and_then(|x| x.srv.clone());
+            if have.as_ref() != Some(&want) {
+                let srv_name = d.server.dns.srv_name();
+                let op = if have.is_some() { Op::Update } else { Op::Create };
+                self.change(
+                    op,
+                    format!("dns SRV {srv_name}"),
+                    Step::SetDnsSrv {
+                        name: srv_name,
+                        target: host.clone(),
+                        port: GAME_PORT,
+                        priority: 0,
+                        weight: 5,
+                        ttl: DNS_TTL,
+                    },
+                    observed.map_or(json!("(not observed)"), |_| json!(have.map(|(h, p)| format!("{h}:{p}")))),
+                    json!(format!("0 5 {GAME_PORT} {host}")),
+                    "lets players type the zone name alone",
+                );
+            }
+        }
+    }
+
+    fn stop(&mut self, reason: EndReason) {
+        let (d, o) = (self.d, self.o);
+        let server = o.server.as_ref().expect("stop needs a server");
+        let requested = o.control.as_ref().and_then(|c| c.stop_requested);
+        if requested.is_none() && o.agent.as_ref().is_none_or(|a| a.phase != Phase::Terminating) {
+            self.change(
+                Op::Update,
+                "stop request",
+                Step::RequestStop { reason },
+                json!("run"),
+                json!("stop-and-sync"),
+                stop_why(reason),
+            );
+        }
+        // The guard's time: when Minecraft was asked to stop, or when the agent
+        // stopped it on its own, or now for the request this plan makes. The
+        // final snapshot must be newer than that.
+        let agent_stopped = o
+            .agent
+            .as_ref()
+            .filter(|a| a.phase == Phase::Terminating)
+            .and_then(|a| a.stopped_at);
+        let stop_at = requested.or(agent_stopped).unwrap_or(o.now);
+        if o.latest_snapshot.is_none_or(|t| t < stop_at) {
+            self.change(
+                Op::Wait,
+                "world snapshot",
+                Step::AwaitSnapshot { taken_after: stop_at },
+                json!(o.latest_snapshot),
+                json!(format!(
+                    "verified, taken after {}",
+                    stop_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )),
+                "no server is deleted before its world is safe in storage",
+            );
+        }
+        self.change(
+            Op::Delete,
+            format!("hetzner server {}", server.name),
+            Step::DeleteServer {
+                name: server.name.clone(),
+                id: server.id,
+                snapshot_after: stop_at,
+            },
+            json!({ "id": server.id, "location": server.location, "server_type": server.server_type, "ipv4": server.ipv4 }),
+            Value::Null,
+            "only deletion stops Hetzner's billing",
+        );
+        self.remove_a_record();
+        if let Some(session) = &o.session {
+            self.change(
+                Op::Update,
+                format!("session {}", session.id),
+                Step::CloseSession {
+                    session: session.id.clone(),
+                    reason,
+                },
+                json!({ "ended": null, "end_reason": null }),
+                json!({ "ended": "(when the server is gone)", "end_reason": reason.as_str() }),
+                format!("{}: the ledger records how the session ended and what it cost", session.file),
+            );
+        }
+        if reason != EndReason::Admin && d.server.state == SwitchState::Running {
+            self.set_stopped(reason);
+        }
+    }
+
+    fn remove_a_record(&mut self) {
+        let host = self.d.server.dns.host();
+        let observed = self.o.dns.as_ref();
+        if observed.is_none_or(|x| x.a.is_some()) {
+            self.change(
+                Op::Delete,
+                format!("dns A {host}"),
+                Step::DeleteDnsA { name: host },
+                observed.map_or(json!("(not observed)"), |x| json!(x.a)),
+                Value::Null,
+                "no server behind it; the SRV record stays for the next session",
+            );
+        }
+    }
+
+    fn set_stopped(&mut self, reason: EndReason) {
+        self.change(
+            Op::Update,
+            "server.toml state",
+            Step::SetStateStopped { reason },
+            json!("running"),
+            json!("stopped"),
+            format!(
+                "{}: the repo says what is true, so the next push does not start it again",
+                stop_why(reason)
+            ),
+        );
+    }
+
+    fn nothing(&mut self) {
+        let o = self.o;
+        if let Some(session) = &o.session {
+            // Live observation found no server for an open session: it is gone
+            // (deleted by hand, or by a run that crashed before closing it).
+            self.change(
+                Op::Update,
+                format!("session {}", session.id),
+                Step::CloseSession {
+                    session: session.id.clone(),
+                    reason: EndReason::Drift,
+                },
+                json!({ "ended": null, "end_reason": null }),
+                json!({ "ended": o.now, "end_reason": "drift" }),
+                format!("{}: the session is open but its server no longer exists", session.file),
+            );
+        }
+        if o.dns.as_ref().is_some_and(|x| x.a.is_some()) {
+            self.remove_a_record();
+        }
+    }
+}
+
+fn stop_why(reason: EndReason) -> String {
+    match reason {
+        EndReason::Admin => "state = \"stopped\" in server.toml".into(),
+        EndReason::Idle => "the agent reports nobody played through idle and suspend".into(),
+        EndReason::Budget => "this month's spend is over the budget".into(),
+        EndReason::MaxSession => "the session reached lifecycle.max_session".into(),
+        EndReason::Crash => "Minecraft kept crashing".into(),
+        EndReason::Drift => "the server disappeared".into(),
+        EndReason::Forced => "forced by the admin".into(),
+    }
+}
+
+pub fn labels(d: &Desired, session: &SessionId) -> BTreeMap<String, String> {
+    let mut l = BTreeMap::from([
+        ("managed-by".to_string(), "mc-gitops".to_string()),
+        ("mc-gitops/server".to_string(), d.server.name.to_string()),
+        ("mc-gitops/session".to_string(), session.to_string()),
+    ]);
+    if let Some(repo) = d.server.github.as_ref().and_then(|g| g.repo.as_ref()) {
+        // Label values allow [a-z0-9_.-]; `owner/name` becomes `owner.name`.
+        l.insert("mc-gitops/repo".into(), repo.replace('/', "."));
+    }
+    l
+}
+
+pub fn session_path(session: &SessionId, at: DateTime<Utc>) -> String {
+    format!("sessions/{}/{session}.toml", at.format("%Y/%m"))
+}
+
+fn delta<T: Ord + Clone>(have: &[T], want: &[T]) -> (Vec<T>, Vec<T>) {
+    let added = want.iter().filter(|w| !have.contains(w)).cloned().collect();
+    let removed = have.iter().filter(|h| !want.contains(h)).cloned().collect();
+    (added, removed)
+}
+
+fn added_removed(added: &[crate::ids::PlayerName], removed: &[crate::ids::PlayerName]) -> String {
+    let list = |v: &[crate::ids::PlayerName]| v.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ");
+    match (added.is_empty(), removed.is_empty()) {
+        (false, false) => format!("adds {}; removes {}", list(added), list(removed)),
+        (false, true) => format!("adds {}", list(added)),
+        (true, false) => format!("removes {}", list(removed)),
+        (true, true) => "order only".into(),
+    }
+}
+
+fn ago(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
+    crate::repo::duration::Duration::from_secs((now - then).num_seconds().max(0) as u64).to_string()
+}
+
+pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(2)
+        .header(&format!("a/{path}"), &format!("b/{path}"))
+        .to_string()
+}

@@ -1,0 +1,278 @@
+//! The state repo: reading its files (the only I/O here) and turning them into
+//! the desired state and the ledger (pure, every problem reported at once).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub mod diag;
+pub mod duration;
+pub mod model;
+pub mod mods;
+pub mod players;
+pub mod properties;
+pub mod reader;
+pub mod server;
+
+use diag::{Diagnostic, Diagnostics, Source};
+pub use model::*;
+use reader::Cx;
+
+use crate::ledger::{self, Ledger};
+
+/// The repo's files that matter, by path relative to the root with `/`.
+#[derive(Clone, Debug, Default)]
+pub struct RepoFiles {
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+/// What a valid repo gives: the desired state, the ledger, and any warnings.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub desired: Desired,
+    pub ledger: Ledger,
+    pub warnings: Vec<Diagnostic>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{} is not a state repo: it has no server.toml", .0.display())]
+    NotARepo(std::path::PathBuf),
+    #[error("cannot read {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the state repo has {} problem(s)", .0.iter().filter(|d| d.severity == diag::Severity::Error).count())]
+    Invalid(Vec<Diagnostic>),
+}
+
+/// Directories read, and what each may hold.
+const READ_DIRS: &[&str] = &["players", "config", "sessions"];
+const READ_FILES: &[&str] = &["server.toml", "ops.toml", "mods.toml", "mods.lock"];
+
+/// Read the files `parse` needs from a checkout. Only I/O; no validation.
+pub fn read(root: &Path) -> Result<RepoFiles, LoadError> {
+    if !root.join("server.toml").is_file() {
+        return Err(LoadError::NotARepo(root.to_path_buf()));
+    }
+    let mut files = BTreeMap::new();
+    let read = |rel: &str, files: &mut BTreeMap<String, Vec<u8>>| -> Result<(), LoadError> {
+        let bytes = std::fs::read(root.join(rel)).map_err(|source| LoadError::Read {
+            path: rel.to_string(),
+            source,
+        })?;
+        files.insert(rel.to_string(), bytes);
+        Ok(())
+    };
+    for f in READ_FILES {
+        if root.join(f).is_file() {
+            read(f, &mut files)?;
+        }
+    }
+    for dir in READ_DIRS {
+        let mut stack = vec![dir.to_string()];
+        while let Some(rel) = stack.pop() {
+            let path = root.join(&rel);
+            if !path.is_dir() {
+                continue;
+            }
+            let entries = std::fs::read_dir(&path).map_err(|source| LoadError::Read { path: rel.clone(), source })?;
+            for entry in entries {
+                let entry = entry.map_err(|source| LoadError::Read { path: rel.clone(), source })?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let child = format!("{rel}/{name}");
+                let ft = entry.file_type().map_err(|source| LoadError::Read {
+                    path: child.clone(),
+                    source,
+                })?;
+                if ft.is_dir() {
+                    stack.push(child);
+                } else if ft.is_file() {
+                    read(&child, &mut files)?;
+                }
+            }
+        }
+    }
+    Ok(RepoFiles { files })
+}
+
+/// Read and parse in one step.
+pub fn load(root: &Path) -> Result<Loaded, LoadError> {
+    parse(&read(root)?).map_err(LoadError::Invalid)
+}
+
+/// Turn the files into the desired state and ledger, reporting every problem.
+pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
+    let mut diags = Diagnostics::default();
+    let text = |path: &str, diags: &mut Diagnostics| -> Option<Source> {
+        let bytes = files.files.get(path)?;
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Some(Source::new(path, s)),
+            Err(_) => {
+                diags.file_error(path, "is not UTF-8 text").help("save it as UTF-8");
+                None
+            }
+        }
+    };
+
+    let server = match text("server.toml", &mut diags) {
+        Some(src) => parse_with(&src, &mut diags, server::parse),
+        None => {
+            diags
+                .file_error("server.toml", "is missing")
+                .help("every state repo has a server.toml at its root");
+            None
+        }
+    };
+
+    // Players: name → file name, for duplicate and ops checks.
+    let mut players = Vec::new();
+    let mut by_lower: BTreeMap<String, crate::ids::PlayerName> = BTreeMap::new();
+    let mut by_uuid: BTreeMap<String, String> = BTreeMap::new();
+    for path in files.files.keys().filter(|p| p.starts_with("players/")) {
+        let Some(stem) = path
+            .strip_prefix("players/")
+            .and_then(|p| p.strip_suffix(".toml"))
+            .filter(|s| !s.contains('/'))
+        else {
+            diags
+                .file_error(path, "players/ holds only one `<Name>.toml` per player")
+                .help("move or remove this file");
+            continue;
+        };
+        let Some(src) = text(path, &mut diags) else { continue };
+        let Some(p) = parse_with(&src, &mut diags, |cx, doc| players::parse_player(cx, doc, stem)) else {
+            continue;
+        };
+        if let Some(first) = by_lower.get(&p.name.as_str().to_ascii_lowercase()) {
+            diags
+                .file_error(path, format!("player {} is already whitelisted by players/{first}.toml", p.name))
+                .help("names compare without case: keep one file");
+            continue;
+        }
+        if let Some(uuid) = &p.uuid {
+            if let Some(first) = by_uuid.get(uuid) {
+                diags
+                    .file_error(path, format!("UUID {uuid} already belongs to players/{first}.toml"))
+                    .help("one account, one file");
+                continue;
+            }
+            by_uuid.insert(uuid.clone(), p.name.to_string());
+        } else {
+            diags.push_warning_file(
+                path,
+                format!("{} has no uuid yet", p.name),
+                "`mc-gitops check` looks it up with Mojang and fills it in",
+            );
+        }
+        by_lower.insert(p.name.as_str().to_ascii_lowercase(), p.name.clone());
+        players.push(p);
+    }
+    players.sort_by_key(|p: &Player| p.name.as_str().to_ascii_lowercase());
+
+    let ops = match text("ops.toml", &mut diags) {
+        Some(src) => parse_with(&src, &mut diags, |cx, doc| players::parse_ops(cx, doc, &by_lower)),
+        None => Some(Vec::new()),
+    };
+    let mods = match text("mods.toml", &mut diags) {
+        Some(src) => parse_with(&src, &mut diags, mods::parse_mods),
+        None => Some(Mods::default()),
+    };
+    let lock = text("mods.lock", &mut diags).map(|src| parse_with(&src, &mut diags, mods::parse_lock));
+
+    let config_files: BTreeMap<String, Vec<u8>> = files
+        .files
+        .iter()
+        .filter_map(|(p, b)| p.strip_prefix("config/").map(|rel| (rel.to_string(), b.clone())))
+        .collect();
+    for rel in config_files.keys() {
+        if ["server.properties", "whitelist.json", "ops.json", "eula.txt"].contains(&rel.as_str()) {
+            diags
+                .file_error(
+                    &format!("config/{rel}"),
+                    "is written by mc-gitops and cannot be shipped from config/",
+                )
+                .help("set it through server.toml, players/ or ops.toml");
+        }
+    }
+
+    let mut sessions = Vec::new();
+    for path in files.files.keys().filter(|p| p.starts_with("sessions/")) {
+        let parts: Vec<&str> = path.split('/').collect();
+        let stem = match parts.as_slice() {
+            ["sessions", y, m, f] if y.len() == 4 && m.len() == 2 => f.strip_suffix(".toml"),
+            _ => None,
+        };
+        let Some(stem) = stem else {
+            diags
+                .file_error(path, "sessions/ holds only sessions/YYYY/MM/<id>.toml")
+                .help("the bot writes these; move or remove this file");
+            continue;
+        };
+        let Some(src) = text(path, &mut diags) else { continue };
+        if let Some(s) = parse_with(&src, &mut diags, |cx, doc| ledger::parse::parse_session(cx, doc, stem)) {
+            sessions.push(s);
+        }
+    }
+    let ledger = Ledger::new(sessions);
+    let open: Vec<&str> = ledger.sessions.iter().filter(|s| s.is_open()).map(|s| s.file.as_str()).collect();
+    if open.len() > 1 {
+        for f in &open[..open.len() - 1] {
+            diags
+                .file_error(f, "is open, but a newer session is open too")
+                .help("only one session can run at a time: set `ended` and `end_reason = \"drift\"` on the older one");
+        }
+    }
+
+    // Cross-file rules that need a valid server.toml.
+    if let (Some(server), Some(mods), Some(Some(lock))) = (&server, &mods, &lock)
+        && let Some(why) = mods::staleness(mods, lock, &server.minecraft)
+    {
+        diags
+            .file_error("mods.lock", format!("is stale: {why}"))
+            .help("run `mc-gitops mods lock` and commit mods.lock");
+    }
+    if let (Some(mods), None) = (&mods, &lock)
+        && !mods.wanted.is_empty()
+    {
+        diags
+            .file_error("mods.lock", "is missing, but mods.toml asks for mods")
+            .help("run `mc-gitops mods lock` and commit mods.lock");
+    }
+
+    let parts = (server, ops, mods);
+    if diags.has_errors() || parts.0.is_none() || parts.1.is_none() || parts.2.is_none() {
+        if !diags.has_errors() {
+            // Every reader reports before giving up; this is a last guard so a
+            // missed report can never turn into a silently empty plan.
+            diags.file_error("server.toml", "could not be read for a reason not reported above");
+        }
+        return Err(diags.into_sorted());
+    }
+    let (Some(server), Some(ops), Some(mods)) = parts else {
+        return Err(diags.into_sorted());
+    };
+    Ok(Loaded {
+        desired: Desired {
+            server,
+            players,
+            ops,
+            mods,
+            lock: lock.flatten(),
+            config_files,
+        },
+        ledger,
+        warnings: diags.into_sorted(),
+    })
+}
+
+fn parse_with<T>(
+    src: &Source,
+    diags: &mut Diagnostics,
+    f: impl FnOnce(&mut Cx<'_>, &toml::Spanned<toml::de::DeTable<'_>>) -> Option<T>,
+) -> Option<T> {
+    let mut cx = Cx { src, diags };
+    let doc = reader::parse_document(&mut cx, &src.text)?;
+    f(&mut cx, &doc)
+}

@@ -1,0 +1,225 @@
+//! The desired state: what the state repo's people-written files say, after
+//! validation. Plain data, no spans, no I/O; the planner reads only this and
+//! the observed state.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use super::duration::Duration;
+use crate::ids::{Location, PlayerName, RegionKey, ServerName, ServerType, ZoneName};
+
+/// Everything a state repo asks for.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Desired {
+    pub server: ServerConfig,
+    /// Sorted by name, case-insensitively, so rendered files are stable.
+    pub players: Vec<Player>,
+    pub ops: Vec<Op>,
+    pub mods: Mods,
+    pub lock: Option<ModsLock>,
+    /// Files under `config/`, keyed by their path below it (`lithium.properties`).
+    pub config_files: BTreeMap<String, Vec<u8>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SwitchState {
+    Running,
+    Stopped,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ServerConfig {
+    pub name: ServerName,
+    pub state: SwitchState,
+    pub region: RegionKey,
+    /// A backup to restore at the next start, by its key name.
+    pub restore: Option<String>,
+    pub minecraft: Minecraft,
+    pub lifecycle: Lifecycle,
+    pub budget: Budget,
+    pub dns: Dns,
+    pub storage: Option<Storage>,
+    pub notify: Notify,
+    pub github: Option<Github>,
+    pub ssh: Ssh,
+    pub regions: BTreeMap<RegionKey, Region>,
+    /// `server.properties` overrides, already checked against the known keys.
+    pub properties: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Loader {
+    Fabric,
+    Vanilla,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Minecraft {
+    pub version: String,
+    pub loader: Loader,
+    /// JVM heap in MiB.
+    pub memory_mb: u32,
+    pub motd: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Lifecycle {
+    pub idle: Duration,
+    pub suspended: Duration,
+    pub backup_every: Duration,
+    pub keep_backups: u32,
+    pub max_session: Duration,
+    pub boot_deadline: Duration,
+}
+
+/// The defaults, in one place.
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle {
+            idle: Duration::from_mins(15),
+            suspended: Duration::from_mins(45),
+            backup_every: Duration::from_mins(30),
+            keep_backups: 10,
+            max_session: Duration::from_hours(12),
+            boot_deadline: Duration::from_mins(10),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Budget {
+    pub monthly: Decimal,
+    pub currency: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Dns {
+    pub zone: ZoneName,
+    /// `mc`, or `@` for the apex.
+    pub record: String,
+    pub srv: bool,
+}
+
+impl Dns {
+    /// The A record's full name: `mc.grove.place`.
+    pub fn host(&self) -> String {
+        if self.record == "@" {
+            self.zone.to_string()
+        } else {
+            format!("{}.{}", self.record, self.zone)
+        }
+    }
+
+    /// The SRV record's full name: `_minecraft._tcp.grove.place`.
+    pub fn srv_name(&self) -> String {
+        format!("_minecraft._tcp.{}", self.zone)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Storage {
+    pub bucket: String,
+    pub account_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Notify {
+    pub discord: bool,
+    pub events: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Github {
+    pub repo: Option<String>,
+    pub admins: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Ssh {
+    pub keys: Vec<String>,
+    pub allow_from: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Region {
+    pub locations: Vec<Location>,
+    pub server_types: Vec<ServerType>,
+    pub image: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Player {
+    pub name: PlayerName,
+    pub uuid: Option<String>,
+    pub added_by: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Op {
+    pub name: PlayerName,
+    pub level: u8,
+    pub bypass_players_limit: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Server,
+    Client,
+    Both,
+}
+
+impl Side {
+    pub fn on_server(self) -> bool {
+        matches!(self, Side::Server | Side::Both)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Mods {
+    pub allow_beta: bool,
+    /// By slug.
+    pub wanted: BTreeMap<String, WantedMod>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct WantedMod {
+    pub version: Option<String>,
+    pub side: Option<Side>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModsLock {
+    pub minecraft: String,
+    pub loader: Loader,
+    pub loader_version: String,
+    pub installer_version: String,
+    pub mods: Vec<LockedMod>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LockedMod {
+    pub slug: String,
+    pub project_id: String,
+    pub version_id: String,
+    pub version_number: String,
+    pub side: Side,
+    pub requested: bool,
+    pub file: String,
+    pub url: String,
+    pub size: u64,
+    pub sha1: String,
+    pub sha512: String,
+    pub dependencies: Vec<String>,
+}
+
+impl Desired {
+    pub fn region(&self) -> &Region {
+        // The loader refuses a `region` that is not a key of `[regions]`.
+        &self.server.regions[&self.server.region]
+    }
+}

@@ -1,0 +1,472 @@
+//! `server.toml`: the admin's switch and every knob. Reads one file and
+//! reports every problem in it; cross-file rules live in `load`.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::diag::one_of;
+use super::model::*;
+use super::properties;
+use super::reader::{self, At, Cx, Table};
+use crate::ids::{Location, RegionKey, ServerName, ServerType, ZoneName};
+
+/// Hetzner locations servers can be created in.
+pub const LOCATIONS: &[&str] = &["fsn1", "nbg1", "hel1", "ash", "hil", "sin"];
+pub const NOTIFY_EVENTS: &[&str] = &["start", "ready", "suspend", "stop", "crash", "budget"];
+
+pub fn parse(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<ServerConfig> {
+    let mut root = Table::new(doc, "");
+    let name = root.required(
+        cx,
+        "name",
+        "add `name = \"grove\"`: 2–32 of a-z 0-9 -, starting with a letter",
+        |cx, n, v| {
+            let s = reader::string(cx, n, v)?;
+            valid_server_name(&s.value).then(|| ServerName::new(&s.value)).or_else(|| {
+                cx.error(
+                    s.span,
+                    format!("`name` = \"{}\" cannot name servers, hosts and storage prefixes", s.value),
+                )
+                .help("use 2–32 of a-z, 0-9 and -, starting with a letter and not ending with -");
+                None
+            })
+        },
+    );
+    let state = root.required(cx, "state", "add `state = \"stopped\"` (or \"running\")", |cx, n, v| {
+        reader::choice(cx, n, v, &["running", "stopped"]).map(|s| match s.value.as_str() {
+            "running" => SwitchState::Running,
+            _ => SwitchState::Stopped,
+        })
+    });
+    let region = root.required(cx, "region", "add `region = \"eu\"`, a key of [regions]", reader::string);
+    let restore = root.optional(cx, "restore", reader::string).map(|s| s.value);
+    let minecraft = match root.table(cx, "minecraft") {
+        Some(t) => minecraft(cx, t),
+        None => {
+            cx.error(root.span(), "missing [minecraft]")
+                .help("add [minecraft] with version = \"1.20.1\", loader = \"fabric\", memory = \"6G\" and eula = true");
+            None
+        }
+    };
+    let lifecycle = root.table(cx, "lifecycle").map_or_else(Lifecycle::default, |t| lifecycle(cx, t));
+    let budget = match root.table(cx, "budget") {
+        Some(t) => budget(cx, t),
+        None => {
+            cx.error(root.span(), "missing [budget]")
+                .help("add [budget] with monthly = 10.00: the bot never spends past it");
+            None
+        }
+    };
+    let dns = match root.table(cx, "dns") {
+        Some(t) => dns(cx, t),
+        None => {
+            cx.error(root.span(), "missing [dns]")
+                .help("add [dns] with zone = \"example.org\": the Cloudflare zone players connect through");
+            None
+        }
+    };
+    let storage = root.table(cx, "storage").map(|t| storage(cx, t));
+    let notify = root.table(cx, "notify").map_or(Some(Notify::default()), |t| notify(cx, t));
+    let github = root.table(cx, "github").map(|t| github(cx, t));
+    let ssh = root.table(cx, "ssh").map_or(Some(Ssh::default()), |t| ssh(cx, t));
+    let regions = match root.table(cx, "regions") {
+        Some(t) => regions(cx, t),
+        None => {
+            cx.error(root.span(), "missing [regions]")
+                .help("add at least one region, e.g. [regions.eu] with locations = [\"fsn1\"] and server_types = [\"cx33\"]");
+            None
+        }
+    };
+    let properties = root
+        .table(cx, "properties")
+        .map_or(Some(BTreeMap::new()), |t| properties::parse(cx, t));
+    root.finish(cx);
+
+    let (regions, region) = (regions?, region?);
+    let region_key = RegionKey::new(&region.value);
+    if !regions.contains_key(&region_key) {
+        let keys: Vec<&str> = regions.keys().map(|k| k.as_str()).collect();
+        cx.error(region.span, format!("`region` = \"{}\" is not a key of [regions]", region.value))
+            .help(format!("valid regions: {}", one_of(&keys)));
+        return None;
+    }
+    Some(ServerConfig {
+        name: name?,
+        state: state?,
+        region: region_key,
+        restore,
+        minecraft: minecraft?,
+        lifecycle,
+        budget: budget?,
+        dns: dns?,
+        storage: storage.flatten(),
+        notify: notify?,
+        github: github.flatten(),
+        ssh: ssh?,
+        regions,
+        properties: properties?,
+    })
+}
+
+pub fn valid_server_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    (2..=32).contains(&b.len())
+        && b[0].is_ascii_lowercase()
+        && b[b.len() - 1] != b'-'
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+}
+
+fn minecraft(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Minecraft> {
+    let version = t.required(cx, "version", "add `version = \"1.20.1\"`", |cx, n, v| {
+        let s = reader::string(cx, n, v)?;
+        let ok = s.value.split('.').count() >= 2 && s.value.split('.').all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()));
+        ok.then_some(s.value.clone()).or_else(|| {
+            cx.error(s.span, format!("`{n}` = \"{}\" is not a release version", s.value))
+                .help("write a release like \"1.20.1\"");
+            None
+        })
+    });
+    let loader = t.required(cx, "loader", "add `loader = \"fabric\"`", |cx, n, v| {
+        reader::choice(cx, n, v, &["fabric", "vanilla"]).map(|s| if s.value == "fabric" { Loader::Fabric } else { Loader::Vanilla })
+    });
+    let memory = t.required(cx, "memory", "add `memory = \"6G\"`", |cx, n, v| {
+        let s = reader::string(cx, n, v)?;
+        let mb = parse_memory(&s.value);
+        mb.filter(|mb| (1024..=65536).contains(mb)).or_else(|| {
+            cx.error(s.span, format!("`{n}` = \"{}\" is not a heap size from 1G to 64G", s.value))
+                .help("write it like \"6G\" or \"6144M\"");
+            None
+        })
+    });
+    let motd = t.optional(cx, "motd", |cx, n, v| {
+        let s = reader::string(cx, n, v)?;
+        if s.value.chars().count() > 59 || s.value.contains(['\n', '\r']) {
+            cx.error(s.span, format!("`{n}` must be one line of at most 59 characters"))
+                .help("the server list shows no more than that");
+            return None;
+        }
+        Some(s.value)
+    });
+    let eula = t.required(
+        cx,
+        "eula",
+        "add `eula = true` to accept https://aka.ms/MinecraftEULA",
+        |cx, n, v| {
+            let at = v.span();
+            let b = reader::boolean(cx, n, v)?;
+            if !b {
+                cx.error(at, "the Minecraft EULA must be accepted to run a server")
+                    .help("set `eula = true` once you have read https://aka.ms/MinecraftEULA");
+            }
+            Some(b)
+        },
+    );
+    t.finish(cx);
+    let motd = motd.unwrap_or_else(|| "A Minecraft server".to_string());
+    eula.filter(|b| *b)?;
+    Some(Minecraft {
+        version: version?,
+        loader: loader?,
+        memory_mb: memory?,
+        motd,
+    })
+}
+
+fn parse_memory(s: &str) -> Option<u32> {
+    let (num, mult) = match s.strip_suffix('G') {
+        Some(n) => (n, 1024),
+        None => (s.strip_suffix('M')?, 1),
+    };
+    num.parse::<u32>().ok()?.checked_mul(mult)
+}
+
+fn lifecycle(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Lifecycle {
+    let d = Lifecycle::default();
+    // A broken value is reported by its reader; falling back to the default
+    // afterwards is harmless because any error fails the whole load.
+    let dur = |cx: &mut Cx<'_>, t: &mut Table<'_, '_>, key: &'static str, default, min_secs: u64| {
+        t.optional(cx, key, |cx, n, v| {
+            let span = v.span();
+            let d = reader::duration(cx, n, v)?;
+            if d.as_secs() < min_secs {
+                cx.error(span, format!("`{n}` = \"{d}\" is too short"))
+                    .help(format!("use at least {}", super::duration::Duration::from_secs(min_secs)));
+                return None;
+            }
+            Some(d)
+        })
+        .unwrap_or(default)
+    };
+    let idle = dur(cx, &mut t, "idle", d.idle, 60);
+    let suspended = dur(cx, &mut t, "suspended", d.suspended, 60);
+    let backup_every = dur(cx, &mut t, "backup_every", d.backup_every, 300);
+    let max_session = dur(cx, &mut t, "max_session", d.max_session, 600);
+    let boot_deadline = dur(cx, &mut t, "boot_deadline", d.boot_deadline, 60);
+    let keep_backups = t.optional(cx, "keep_backups", |cx, n, v| reader::integer_in(cx, n, v, 1, 100));
+    t.finish(cx);
+    Lifecycle {
+        idle,
+        suspended,
+        backup_every,
+        keep_backups: keep_backups.map_or(d.keep_backups, |n| n as u32),
+        max_session,
+        boot_deadline,
+    }
+}
+
+fn budget(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Budget> {
+    let monthly = t.required(cx, "monthly", "add `monthly = 10.00`", |cx, n, v| {
+        let d = decimal(cx, n, v)?;
+        if d.value.is_sign_negative() {
+            cx.error(d.span, format!("`{n}` = {} is below zero", d.value))
+                .help("use 0 to never start, or the most you will spend in a month");
+            return None;
+        }
+        Some(d.value)
+    });
+    let currency = t
+        .optional(cx, "currency", |cx, n, v| reader::choice(cx, n, v, &["EUR", "USD"]))
+        .map(|s| s.value);
+    t.finish(cx);
+    Some(Budget {
+        monthly: monthly?,
+        currency: currency.unwrap_or_else(|| "EUR".into()),
+    })
+}
+
+/// A decimal from the number's own text, so 10.10 stays 10.10.
+pub fn decimal(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<At<Decimal>> {
+    let n = reader::number(cx, name, v)?;
+    let text = &cx.src.text[v.span()];
+    let parsed = text
+        .replace('_', "")
+        .parse::<Decimal>()
+        .ok()
+        .or_else(|| Decimal::try_from(n.value).ok());
+    match parsed {
+        Some(value) => Some(At { value, span: n.span }),
+        None => {
+            cx.error(n.span, format!("`{name}` = {text} is not an amount of money"));
+            None
+        }
+    }
+}
+
+fn dns(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Dns> {
+    let zone = t.required(
+        cx,
+        "zone",
+        "add `zone = \"example.org\"`, a zone in your Cloudflare account",
+        |cx, n, v| {
+            let s = reader::string(cx, n, v)?;
+            valid_hostname(&s.value)
+                .then(|| ZoneName::new(s.value.to_ascii_lowercase()))
+                .or_else(|| {
+                    cx.error(s.span, format!("`{n}` = \"{}\" is not a domain name", s.value))
+                        .help("write a zone like \"grove.place\"");
+                    None
+                })
+        },
+    );
+    let record = t.optional(cx, "record", |cx, n, v| {
+        let s = reader::string(cx, n, v)?;
+        (s.value == "@" || valid_label(&s.value))
+            .then(|| s.value.to_ascii_lowercase())
+            .or_else(|| {
+                cx.error(s.span, format!("`{n}` = \"{}\" is not a DNS label", s.value))
+                    .help("use letters, digits and -, like \"mc\", or \"@\" for the zone itself");
+                None
+            })
+    });
+    let srv = t.optional(cx, "srv", reader::boolean);
+    t.finish(cx);
+    Some(Dns {
+        zone: zone?,
+        record: record.unwrap_or_else(|| "mc".into()),
+        srv: srv.unwrap_or(true),
+    })
+}
+
+fn valid_label(s: &str) -> bool {
+    (1..=63).contains(&s.len()) && !s.starts_with('-') && !s.ends_with('-') && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+}
+
+fn valid_hostname(s: &str) -> bool {
+    s.len() <= 253 && s.contains('.') && s.split('.').all(valid_label)
+}
+
+fn storage(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Storage> {
+    let bucket = t.required(cx, "bucket", "add `bucket = \"my-worlds\"`, an R2 bucket", |cx, n, v| {
+        let s = reader::string(cx, n, v)?;
+        let b = s.value.as_bytes();
+        let ok = (3..=63).contains(&b.len())
+            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+            && b[0] != b'-'
+            && b[b.len() - 1] != b'-';
+        ok.then_some(s.value.clone()).or_else(|| {
+            cx.error(s.span, format!("`{n}` = \"{}\" is not a valid bucket name", s.value))
+                .help("use 3–63 of a-z, 0-9 and -, not starting or ending with -");
+            None
+        })
+    });
+    let account_id = t.optional(cx, "account_id", |cx, n, v| {
+        let s = reader::string(cx, n, v)?;
+        (s.value.len() == 32 && s.value.bytes().all(|c| c.is_ascii_hexdigit()))
+            .then_some(s.value.to_ascii_lowercase())
+            .or_else(|| {
+                cx.error(s.span, format!("`{n}` must be 32 hex digits"))
+                    .help("copy it from the R2 page of the Cloudflare dashboard");
+                None
+            })
+    });
+    t.finish(cx);
+    Some(Storage {
+        bucket: bucket?,
+        account_id,
+    })
+}
+
+fn notify(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Notify> {
+    let discord = t.optional(cx, "discord", reader::boolean);
+    let events = t.optional(cx, "events", |cx, n, v| {
+        reader::array(cx, n, v, |cx, n, v| reader::choice(cx, n, v, NOTIFY_EVENTS).map(|s| s.value))
+    });
+    t.finish(cx);
+    Some(Notify {
+        discord: discord.unwrap_or(false),
+        events: events.unwrap_or_else(|| NOTIFY_EVENTS.iter().map(|s| s.to_string()).collect()),
+    })
+}
+
+fn github(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Github> {
+    let repo = t.optional(cx, "repo", |cx, n, v| {
+        let s = reader::string(cx, n, v)?;
+        let ok = s.value.split('/').count() == 2
+            && s.value
+                .split('/')
+                .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c)));
+        ok.then_some(s.value.clone()).or_else(|| {
+            cx.error(s.span, format!("`{n}` = \"{}\" is not owner/name", s.value))
+                .help("write it like \"grove-friends/grove-state\"");
+            None
+        })
+    });
+    let admins = t.optional(cx, "admins", |cx, n, v| {
+        reader::array(cx, n, v, |cx, n, v| reader::string(cx, n, v).map(|s| s.value))
+    });
+    t.finish(cx);
+    Some(Github {
+        repo,
+        admins: admins.unwrap_or_default(),
+    })
+}
+
+fn ssh(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Ssh> {
+    let keys = t.optional(cx, "keys", |cx, n, v| {
+        reader::array(cx, n, v, |cx, n, v| reader::string(cx, n, v).map(|s| s.value))
+    });
+    let allow_from = t.optional(cx, "allow_from", |cx, n, v| {
+        reader::array(cx, n, v, |cx, n, v| {
+            let s = reader::string(cx, n, v)?;
+            valid_cidr(&s.value).then_some(s.value.clone()).or_else(|| {
+                cx.error(s.span, format!("`{n}` entry \"{}\" is not a CIDR", s.value))
+                    .help("write an address with its prefix length, like \"203.0.113.7/32\"");
+                None
+            })
+        })
+    });
+    t.finish(cx);
+    Some(Ssh {
+        keys: keys.unwrap_or_default(),
+        allow_from: allow_from.unwrap_or_default(),
+    })
+}
+
+fn valid_cidr(s: &str) -> bool {
+    let Some((addr, len)) = s.split_once('/') else { return false };
+    match (addr.parse::<std::net::IpAddr>(), len.parse::<u8>()) {
+        (Ok(std::net::IpAddr::V4(_)), Ok(l)) => l <= 32,
+        (Ok(std::net::IpAddr::V6(_)), Ok(l)) => l <= 128,
+        _ => false,
+    }
+}
+
+fn regions(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<BTreeMap<RegionKey, Region>> {
+    let mut out = BTreeMap::new();
+    let mut ok = true;
+    let span = t.span();
+    for (key, v) in t.entries() {
+        let name = format!("regions.{}", key.value);
+        let Some(mut r) = reader::as_table(cx, &name, v) else {
+            ok = false;
+            continue;
+        };
+        let locations = r.required(
+            cx,
+            "locations",
+            "list Hetzner locations in order of preference, like [\"fsn1\", \"nbg1\"]",
+            |cx, n, v| {
+                let list = reader::array(cx, n, v, |cx, n, v| {
+                    reader::choice(cx, n, v, LOCATIONS).map(|s| Location::new(s.value))
+                })?;
+                non_empty(cx, n, v, list)
+            },
+        );
+        let server_types = r.required(
+            cx,
+            "server_types",
+            "list Hetzner server types in order of preference, like [\"cx33\", \"cpx32\"]",
+            |cx, n, v| {
+                let list = reader::array(cx, n, v, |cx, n, v| {
+                    let s = reader::string(cx, n, v)?;
+                    let ok = s.value.len() <= 16
+                        && s.value.starts_with(|c: char| c.is_ascii_lowercase())
+                        && s.value.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+                    ok.then(|| ServerType::new(&s.value)).or_else(|| {
+                        cx.error(s.span, format!("`{n}` entry \"{}\" is not a Hetzner server type name", s.value))
+                            .help("server types look like \"cx33\" or \"cpx32\"");
+                        None
+                    })
+                })?;
+                non_empty(cx, n, v, list)
+            },
+        );
+        let image = r.optional(cx, "image", reader::string).map(|s| s.value);
+        r.finish(cx);
+        match (locations, server_types) {
+            (Some(locations), Some(server_types)) => {
+                out.insert(
+                    RegionKey::new(key.value),
+                    Region {
+                        locations,
+                        server_types,
+                        image: image.unwrap_or_else(|| "debian-12".into()),
+                    },
+                );
+            }
+            _ => ok = false,
+        }
+    }
+    t.finish(cx);
+    if out.is_empty() && ok {
+        cx.error(span, "[regions] has no region")
+            .help("add one, like [regions.eu] with locations and server_types");
+        return None;
+    }
+    ok.then_some(out)
+}
+
+fn non_empty<T>(cx: &mut Cx<'_>, n: &str, v: &Spanned<DeValue<'_>>, list: Vec<T>) -> Option<Vec<T>> {
+    let DeValue::Array(items) = v.get_ref() else { return None };
+    if list.len() != items.len() {
+        return None; // an element was bad and already reported
+    }
+    if list.is_empty() {
+        cx.error(v.span(), format!("`{n}` is empty")).help("list at least one");
+        return None;
+    }
+    Some(list)
+}

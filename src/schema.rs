@@ -1,0 +1,732 @@
+//! JSON Schemas (draft-07) for the state repo's files, for editors: Taplo /
+//! Even Better TOML read the `#:schema ./.mc-gitops/schema/server.json` line at
+//! the top of each file. `mc-gitops schema --out DIR` writes them.
+//!
+//! The types in [`raw`] are never built: they mirror the keys the loader in
+//! [`crate::repo`] and [`crate::ledger::parse`] accepts, and derive their
+//! schemas. The loader stays the authority (it also checks what a schema
+//! cannot, like `region` naming a key of `[regions]`); a schema only catches
+//! mistakes while typing.
+
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde_json::{Map, Value};
+
+use crate::repo::properties;
+
+/// Every schema, by the file name `mc-gitops schema --out` writes it under.
+pub fn all() -> Vec<(&'static str, Value)> {
+    vec![
+        ("server.json", root::<raw::Server>("server.toml")),
+        ("player.json", root::<raw::Player>("players/<Name>.toml")),
+        ("ops.json", root::<raw::Ops>("ops.toml")),
+        ("mods.json", root::<raw::Mods>("mods.toml")),
+        ("mods-lock.json", root::<raw::ModsLock>("mods.lock")),
+        ("session.json", root::<raw::Session>("sessions/YYYY/MM/<id>.toml")),
+    ]
+}
+
+fn root<T: JsonSchema>(title: &str) -> Value {
+    let mut v = SchemaSettings::draft07().into_generator().into_root_schema_for::<T>().to_value();
+    strip_null(&mut v);
+    v["title"] = Value::String(title.to_string());
+    v
+}
+
+/// TOML has no null, so `Option`'s "or null" would only mislead an editor.
+fn strip_null(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::Array(types)) = map.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let only = types.remove(0);
+                    map.insert("type".into(), only);
+                }
+            }
+            for key in ["anyOf", "oneOf"] {
+                if let Some(Value::Array(alts)) = map.get_mut(key) {
+                    alts.retain(|a| *a != serde_json::json!({ "type": "null" }));
+                }
+            }
+            if let Some(Value::Array(values)) = map.get_mut("enum") {
+                values.retain(|e| !e.is_null());
+            }
+            if map.get("default") == Some(&Value::Null) {
+                map.remove("default");
+            }
+            map.values_mut().for_each(strip_null);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_null),
+        _ => {}
+    }
+}
+
+// Patterns, each the loader's rule for the same value.
+const SERVER_NAME: &str = "^[a-z][a-z0-9-]{0,30}[a-z0-9]$";
+const USERNAME: &str = "^[A-Za-z0-9_]{3,16}$";
+const UUID: &str = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$";
+/// h, m, s in that order, each at most once, at least one.
+const DURATION: &str = "^([0-9]+h([0-9]+m)?([0-9]+s)?|[0-9]+m([0-9]+s)?|[0-9]+s)$";
+const MEMORY: &str = "^[0-9]+[GM]$";
+const VERSION: &str = r"^[0-9]+(\.[0-9]+)+$";
+const ONE_LINE: &str = "^[^\r\n]*$";
+const LABEL: &str = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+const ZONE: &str = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$";
+const BUCKET: &str = "^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$";
+const ACCOUNT_ID: &str = "^[0-9A-Fa-f]{32}$";
+const GITHUB_REPO: &str = "^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+$";
+const CIDR: &str = "^[0-9A-Fa-f:.]+/[0-9]{1,3}$";
+const SERVER_TYPE: &str = "^[a-z][a-z0-9]{0,15}$";
+const SLUG: &str = "^[A-Za-z0-9!@$()`.+,\"'_-]{3,64}$";
+const SHA1: &str = "^[0-9a-f]{40}$";
+const SHA512: &str = "^[0-9a-f]{128}$";
+const HTTPS: &str = "^https://";
+const MONEY: &str = r"^[+-]?[0-9]+(\.[0-9]+)?$";
+
+fn record_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "pattern": format!("^(@|{LABEL})$"), "default": "mc" })
+}
+
+fn properties_schema(_: &mut SchemaGenerator) -> Schema {
+    let value = json_schema!({ "type": ["boolean", "integer", "string"] });
+    let keys: Map<String, Value> = properties::known_keys()
+        .map(|k| (k.to_string(), value.clone().to_value()))
+        .collect();
+    json_schema!({ "type": "object", "properties": keys, "additionalProperties": false })
+}
+
+fn mods_schema(generator: &mut SchemaGenerator) -> Schema {
+    let wanted = generator.subschema_for::<raw::WantedMod>();
+    json_schema!({ "type": "object", "propertyNames": { "pattern": SLUG }, "additionalProperties": wanted })
+}
+
+fn money_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": ["string", "number"], "pattern": MONEY })
+}
+
+fn datetime_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "format": "date-time" })
+}
+
+/// The types the schemas are derived from. Field doc comments become the
+/// `description` an editor shows on hover; keep them in docs/state-repo.md's words.
+#[allow(dead_code)] // never built: they only describe files
+mod raw {
+    use std::collections::BTreeMap;
+
+    use schemars::JsonSchema;
+
+    use super::*;
+
+    /// The admin's switch (`state`), the region and every knob.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Server {
+        /// 2–32 of a-z 0-9 -, starts with a letter: labels, hostnames, storage prefixes.
+        #[schemars(regex(pattern = SERVER_NAME))]
+        name: String,
+        /// "running" | "stopped" — the admin's switch.
+        state: State,
+        /// A key of [regions].
+        region: String,
+        /// Optional: a backup to restore at the next start, like "2026-11-01T18-00-00Z".
+        restore: Option<String>,
+        minecraft: Minecraft,
+        lifecycle: Option<Lifecycle>,
+        budget: Budget,
+        dns: Dns,
+        storage: Option<Storage>,
+        notify: Option<Notify>,
+        github: Option<Github>,
+        ssh: Option<Ssh>,
+        /// At least one region; `region` must name one.
+        #[schemars(extend("minProperties" = 1))]
+        regions: BTreeMap<String, Region>,
+        /// server.properties overrides: vanilla 1.20.1 keys only. Managed properties cannot be overridden, because the bot relies on them: white-list, enforce-whitelist, online-mode, enable-rcon, rcon.port, rcon.password, server-port, server-ip, level-name, motd (set minecraft.motd).
+        #[serde(default)]
+        #[schemars(schema_with = "properties_schema")]
+        properties: (),
+    }
+
+    /// "running" | "stopped" — the admin's switch.
+    #[derive(JsonSchema)]
+    #[serde(rename_all = "lowercase")]
+    enum State {
+        Running,
+        Stopped,
+    }
+
+    /// "fabric" | "vanilla".
+    #[derive(JsonSchema)]
+    #[serde(rename_all = "lowercase")]
+    enum Loader {
+        Fabric,
+        Vanilla,
+    }
+
+    /// The game.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Minecraft {
+        /// The game version, a release like "1.20.1".
+        #[schemars(regex(pattern = VERSION))]
+        version: String,
+        /// "fabric" | "vanilla".
+        loader: Loader,
+        /// JVM heap: "<n>G" or "<n>M", 1G–64G.
+        #[schemars(regex(pattern = MEMORY))]
+        memory: String,
+        /// At most 59 characters, one line.
+        #[serde(default = "default_motd")]
+        #[schemars(length(max = 59), regex(pattern = ONE_LINE))]
+        motd: String,
+        /// You accept https://aka.ms/MinecraftEULA; must be true.
+        #[schemars(extend("const" = true))]
+        eula: bool,
+    }
+
+    fn default_motd() -> &'static str {
+        "A Minecraft server"
+    }
+
+    /// Durations: "45s", "15m", "12h", "1h30m".
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Lifecycle {
+        /// No players for this long → suspend (JVM stopped, VPS warm). At least 1m.
+        #[serde(default = "idle")]
+        #[schemars(regex(pattern = DURATION))]
+        idle: String,
+        /// Suspended this long → final snapshot, VPS deleted. At least 1m.
+        #[serde(default = "suspended")]
+        #[schemars(regex(pattern = DURATION))]
+        suspended: String,
+        /// Snapshots while running. At least 5m.
+        #[serde(default = "backup_every")]
+        #[schemars(regex(pattern = DURATION))]
+        backup_every: String,
+        /// Newest N snapshots kept (1–100).
+        #[serde(default = "keep_backups")]
+        #[schemars(range(min = 1, max = 100))]
+        keep_backups: u32,
+        /// A session is stopped after this long whatever happens. At least 10m.
+        #[serde(default = "max_session")]
+        #[schemars(regex(pattern = DURATION))]
+        max_session: String,
+        /// Minecraft not ready after this long → reported. At least 1m.
+        #[serde(default = "boot_deadline")]
+        #[schemars(regex(pattern = DURATION))]
+        boot_deadline: String,
+    }
+
+    fn idle() -> &'static str {
+        "15m"
+    }
+    fn suspended() -> &'static str {
+        "45m"
+    }
+    fn backup_every() -> &'static str {
+        "30m"
+    }
+    fn keep_backups() -> u32 {
+        10
+    }
+    fn max_session() -> &'static str {
+        "12h"
+    }
+    fn boot_deadline() -> &'static str {
+        "10m"
+    }
+
+    /// The most the bot spends in a month.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Budget {
+        /// ≥ 0, in the currency Hetzner bills in.
+        #[schemars(range(min = 0))]
+        monthly: f64,
+        /// "EUR" | "USD".
+        #[serde(default = "eur")]
+        currency: Currency,
+    }
+
+    fn eur() -> &'static str {
+        "EUR"
+    }
+
+    /// "EUR" | "USD".
+    #[derive(JsonSchema)]
+    #[serde(rename_all = "UPPERCASE")]
+    enum Currency {
+        Eur,
+        Usd,
+    }
+
+    /// Where players connect.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Dns {
+        /// A Cloudflare zone.
+        #[schemars(regex(pattern = ZONE), length(max = 253))]
+        zone: String,
+        /// The A record (TTL 60, DNS only), like "mc"; "@" for the zone apex.
+        #[serde(default)]
+        #[schemars(schema_with = "record_schema")]
+        record: (),
+        /// _minecraft._tcp.<zone> SRV → <record>.<zone>:25565.
+        #[serde(default = "yes")]
+        srv: bool,
+    }
+
+    fn yes() -> bool {
+        true
+    }
+
+    /// Optional: where worlds, assets and the control channel live.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Storage {
+        /// An R2 bucket (3–63 of a-z 0-9 -).
+        #[schemars(regex(pattern = BUCKET))]
+        bucket: String,
+        /// The Cloudflare account id (32 hex digits); not a secret.
+        #[schemars(regex(pattern = ACCOUNT_ID))]
+        account_id: Option<String>,
+    }
+
+    /// Optional.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Notify {
+        /// Post to the webhook in the DISCORD_WEBHOOK_URL secret.
+        #[serde(default)]
+        discord: bool,
+        /// Which events are posted.
+        #[serde(default = "all_events")]
+        events: Vec<NotifyEvent>,
+    }
+
+    fn all_events() -> &'static [&'static str] {
+        crate::repo::server::NOTIFY_EVENTS
+    }
+
+    /// An event the bot can post.
+    #[derive(JsonSchema)]
+    #[serde(rename_all = "lowercase")]
+    enum NotifyEvent {
+        Start,
+        Ready,
+        Suspend,
+        Stop,
+        Crash,
+        Budget,
+    }
+
+    /// Optional.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Github {
+        /// owner/name of this repo.
+        #[schemars(regex(pattern = GITHUB_REPO))]
+        repo: Option<String>,
+        /// GitHub handles allowed to change privileges.
+        #[serde(default)]
+        admins: Vec<String>,
+    }
+
+    /// Optional: by default no SSH port is open at all.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Ssh {
+        /// Hetzner SSH key names.
+        #[serde(default)]
+        keys: Vec<String>,
+        /// CIDRs allowed to reach port 22, like "203.0.113.7/32".
+        #[serde(default)]
+        #[schemars(inner(regex(pattern = CIDR)))]
+        allow_from: Vec<String>,
+    }
+
+    /// Where a server may be created, in order of preference.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Region {
+        /// In order of preference: fsn1 nbg1 hel1 ash hil sin.
+        #[schemars(length(min = 1))]
+        locations: Vec<Location>,
+        /// Hetzner server types, in order of preference, like "cx33".
+        #[schemars(length(min = 1), inner(regex(pattern = SERVER_TYPE)))]
+        server_types: Vec<String>,
+        /// Optional, default "debian-12".
+        #[serde(default = "debian")]
+        image: String,
+    }
+
+    fn debian() -> &'static str {
+        "debian-12"
+    }
+
+    /// A Hetzner location.
+    #[derive(JsonSchema)]
+    #[serde(rename_all = "lowercase")]
+    enum Location {
+        Fsn1,
+        Nbg1,
+        Hel1,
+        Ash,
+        Hil,
+        Sin,
+    }
+
+    /// One whitelisted player; grants no privileges.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Player {
+        /// Must equal the file name; 3–16 of A-Z a-z 0-9 _.
+        #[schemars(regex(pattern = USERNAME))]
+        name: String,
+        /// Optional; `check` fills it in. Dashed hex, like "8667ba71-b85a-4004-af54-457a9734eed7".
+        #[schemars(regex(pattern = UUID))]
+        uuid: Option<String>,
+        /// Optional: GitHub handle.
+        added_by: Option<String>,
+    }
+
+    /// Operators and their levels.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Ops {
+        /// One [[op]] per operator.
+        #[serde(default)]
+        op: Vec<Op>,
+    }
+
+    /// An operator.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Op {
+        /// Must have a players/ file.
+        #[schemars(regex(pattern = USERNAME))]
+        name: String,
+        /// 1–4.
+        #[schemars(range(min = 1, max = 4))]
+        level: u8,
+        /// Optional, default false.
+        #[serde(default)]
+        bypass_players_limit: bool,
+    }
+
+    /// Wanted mods (Modrinth slugs).
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Mods {
+        /// Optional: take beta versions when no release fits.
+        #[serde(default)]
+        allow_beta: bool,
+        /// Modrinth slug = {} for the newest release for the game version and loader.
+        #[serde(default)]
+        #[schemars(schema_with = "mods_schema")]
+        mods: (),
+    }
+
+    /// One wanted mod.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct WantedMod {
+        /// Pinned to a Modrinth version number.
+        version: Option<String>,
+        /// "server" | "client" | "both": override Modrinth's.
+        side: Option<Side>,
+    }
+
+    /// "server" | "client" | "both".
+    #[derive(JsonSchema)]
+    #[serde(rename_all = "lowercase")]
+    enum Side {
+        Server,
+        Client,
+        Both,
+    }
+
+    /// Written by `mc-gitops mods lock`; do not edit.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct ModsLock {
+        /// The lock format: 1.
+        #[schemars(range(min = 1, max = 1))]
+        version: u32,
+        /// The game version it was resolved for.
+        minecraft: String,
+        /// "fabric" | "vanilla".
+        loader: Loader,
+        loader_version: String,
+        installer_version: String,
+        /// The resolved mods.
+        #[serde(default)]
+        r#mod: Vec<LockedMod>,
+    }
+
+    /// One resolved mod.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct LockedMod {
+        slug: String,
+        project_id: String,
+        version_id: String,
+        version_number: String,
+        /// Where it runs: "server" | "client" | "both".
+        side: Side,
+        /// false: pulled in as a dependency.
+        requested: bool,
+        file: String,
+        #[schemars(regex(pattern = HTTPS))]
+        url: String,
+        #[schemars(range(min = 1))]
+        size: u64,
+        /// 40 lowercase hex digits.
+        #[schemars(regex(pattern = SHA1))]
+        sha1: String,
+        /// 128 lowercase hex digits.
+        #[schemars(regex(pattern = SHA512))]
+        sha512: String,
+        /// Project ids.
+        #[serde(default)]
+        dependencies: Vec<String>,
+    }
+
+    /// One session, written by the bot: where, when, what it cost. A session without `ended` is open: the bot believes a server is running.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct Session {
+        /// The UTC start time and the region, like "20261101-1802-eu"; must equal the file name.
+        id: String,
+        server: String,
+        region: String,
+        location: Option<String>,
+        server_type: Option<String>,
+        #[schemars(range(min = 1))]
+        server_id: Option<u64>,
+        #[schemars(ipv4)]
+        ipv4: Option<String>,
+        #[schemars(schema_with = "datetime_schema")]
+        started: (),
+        #[serde(default)]
+        #[schemars(schema_with = "datetime_schema")]
+        ready: (),
+        /// Absent while the session is open.
+        #[serde(default)]
+        #[schemars(schema_with = "datetime_schema")]
+        ended: (),
+        end_reason: Option<EndReason>,
+        /// Every started hour counts.
+        #[schemars(range(max = 744))]
+        billed_hours: Option<u32>,
+        #[serde(default)]
+        #[schemars(range(max = 1000))]
+        peak_players: u32,
+        #[serde(default)]
+        players_seen: Vec<String>,
+        world_bytes: Option<u64>,
+        #[serde(default)]
+        #[schemars(range(max = 100_000))]
+        backups: u32,
+        price: Option<Price>,
+        cost: Option<Cost>,
+        #[serde(default)]
+        events: Vec<Event>,
+    }
+
+    /// Why a session ended.
+    #[derive(JsonSchema)]
+    #[serde(rename_all = "kebab-case")]
+    enum EndReason {
+        Idle,
+        Admin,
+        Budget,
+        MaxSession,
+        Crash,
+        Drift,
+        Forced,
+    }
+
+    /// As read from Hetzner's /pricing at create; amounts are strings like "0.0105".
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Price {
+        currency: Currency,
+        #[schemars(schema_with = "money_schema")]
+        hourly_net: (),
+        #[schemars(schema_with = "money_schema")]
+        hourly_gross: (),
+        #[schemars(schema_with = "money_schema")]
+        monthly_net: (),
+        #[schemars(schema_with = "money_schema")]
+        monthly_gross: (),
+    }
+
+    /// billed_hours × hourly, capped at monthly.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Cost {
+        #[schemars(schema_with = "money_schema")]
+        net: (),
+        #[schemars(schema_with = "money_schema")]
+        gross: (),
+    }
+
+    /// Something that happened during the session.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Event {
+        #[schemars(schema_with = "datetime_schema")]
+        at: (),
+        what: String,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn schema(name: &str) -> Value {
+        all()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| s)
+            .unwrap_or_else(|| panic!("no schema {name}"))
+    }
+
+    fn validator(name: &str) -> jsonschema::Validator {
+        jsonschema::draft7::options()
+            .should_validate_formats(true)
+            .build(&schema(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// TOML as JSON, with datetimes as the RFC 3339 strings editors see.
+    fn to_json(v: toml::Value) -> Value {
+        match v {
+            toml::Value::Datetime(d) => Value::String(d.to_string()),
+            toml::Value::Array(items) => Value::Array(items.into_iter().map(to_json).collect()),
+            toml::Value::Table(t) => Value::Object(t.into_iter().map(|(k, v)| (k, to_json(v))).collect()),
+            other => serde_json::to_value(other).unwrap(),
+        }
+    }
+
+    fn read(path: &Path) -> Value {
+        let text = std::fs::read_to_string(path).unwrap();
+        to_json(toml::from_str::<toml::Value>(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+    }
+
+    fn example() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example")
+    }
+
+    fn toml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                toml_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                out.push(path);
+            }
+        }
+    }
+
+    fn errors(name: &str, instance: &Value) -> Vec<String> {
+        validator(name)
+            .iter_errors(instance)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect()
+    }
+
+    #[test]
+    fn every_example_file_validates() {
+        let root = example();
+        let mut files = vec![
+            (root.join("server.toml"), "server.json"),
+            (root.join("ops.toml"), "ops.json"),
+            (root.join("mods.toml"), "mods.json"),
+            (root.join("mods.lock"), "mods-lock.json"),
+        ];
+        for (dir, name) in [("players", "player.json"), ("sessions", "session.json")] {
+            let mut found = Vec::new();
+            toml_files(&root.join(dir), &mut found);
+            assert!(!found.is_empty(), "no example files in {dir}/");
+            files.extend(found.into_iter().map(|p| (p, name)));
+        }
+        for (path, name) in files {
+            let errs = errors(name, &read(&path));
+            assert!(errs.is_empty(), "{} against {name}: {errs:#?}", path.display());
+        }
+    }
+
+    #[test]
+    fn mistakes_are_rejected() {
+        let server = read(&example().join("server.toml"));
+        let with = |f: &dyn Fn(&mut Value)| {
+            let mut v = server.clone();
+            f(&mut v);
+            errors("server.json", &v)
+        };
+        assert!(with(&|_| {}).is_empty());
+        assert!(
+            !with(&|v| v["lifecycle"]["backup_evry"] = json!("30m")).is_empty(),
+            "misspelt lifecycle key"
+        );
+        assert!(!with(&|v| v["state"] = json!("paused")).is_empty(), "bad state");
+        assert!(
+            !with(&|v| v["properties"]["view_distance"] = json!(10)).is_empty(),
+            "unknown property"
+        );
+        assert!(
+            !with(&|v| v["properties"]["online-mode"] = json!(false)).is_empty(),
+            "managed property"
+        );
+        assert!(!with(&|v| v["lifecycle"]["idle"] = json!("")).is_empty(), "empty duration");
+        assert!(!with(&|v| v["lifecycle"]["idle"] = json!("15s1m")).is_empty(), "units out of order");
+        assert!(
+            !with(&|v| v["lifecycle"]["keep_backups"] = json!(0)).is_empty(),
+            "keep_backups below 1"
+        );
+        assert!(
+            !with(&|v| v["regions"]["eu"]["locations"] = json!(["fra1"])).is_empty(),
+            "unknown location"
+        );
+        assert!(!with(&|v| v["budget"]["monthly"] = json!(-1)).is_empty(), "negative budget");
+        assert!(!with(&|v| v["name"] = json!("Grove")).is_empty(), "upper-case server name");
+        assert!(errors("player.json", &json!({ "name": "St" })).len() == 1, "short username");
+        assert!(
+            !errors("ops.json", &json!({ "op": [{ "name": "Steve", "level": 5 }] })).is_empty(),
+            "op level 5"
+        );
+        assert!(
+            !errors("mods.json", &json!({ "mods": { "sodium": { "side": "nowhere" } } })).is_empty(),
+            "bad side"
+        );
+    }
+
+    #[test]
+    fn every_schema_is_draft_07_with_a_title() {
+        for (name, s) in all() {
+            assert_eq!(s["$schema"], "http://json-schema.org/draft-07/schema#", "{name}");
+            assert!(s["title"].is_string(), "{name}");
+            assert!(s.get("$id").is_none(), "{name}");
+            assert!(jsonschema::draft7::meta::is_valid(&s), "{name} is not a valid draft-07 schema");
+            assert!(!s.to_string().contains("\"null\""), "{name} mentions null, which TOML cannot write");
+        }
+    }
+
+    #[test]
+    fn choices_match_the_loader() {
+        let defs = |file: &str, def: &str| schema(file)["definitions"][def]["enum"].clone();
+        assert_eq!(defs("server.json", "Location"), json!(crate::repo::server::LOCATIONS));
+        assert_eq!(defs("server.json", "NotifyEvent"), json!(crate::repo::server::NOTIFY_EVENTS));
+        assert_eq!(defs("session.json", "EndReason"), json!(crate::ledger::END_REASONS));
+    }
+}
