@@ -11,4 +11,6 @@ pub mod observe;
 pub mod output;
 pub mod plan;
 pub mod repo;
+pub mod http;
+pub mod secret;
 pub mod schema;

@@ -4,12 +4,13 @@
 //!
 //! The types in [`raw`] are never built: they mirror the keys the loader in
 //! [`crate::repo`] and [`crate::ledger::parse`] accepts, and derive their
-//! schemas. The loader stays the authority (it also checks what a schema
-//! cannot, like `region` naming a key of `[regions]`); a schema only catches
-//! mistakes while typing.
+//! schemas. Choice lists the loader keeps in a constant are taken from it. The
+//! loader stays the authority (it also checks what a schema cannot, like
+//! `region` naming a key of `[regions]`); a schema only catches mistakes while
+//! typing.
 
 use schemars::generate::SchemaSettings;
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value};
 
 use crate::repo::properties;
@@ -29,8 +30,15 @@ pub fn all() -> Vec<(&'static str, Value)> {
 fn root<T: JsonSchema>(title: &str) -> Value {
     let mut v = SchemaSettings::draft07().into_generator().into_root_schema_for::<T>().to_value();
     strip_null(&mut v);
-    v["title"] = Value::String(title.to_string());
-    v
+    // `$schema` and `title` first, for people reading the file.
+    let Value::Object(rest) = v else {
+        unreachable!("a root schema is an object")
+    };
+    let mut out = Map::new();
+    out.insert("$schema".into(), rest["$schema"].clone());
+    out.insert("title".into(), title.into());
+    out.extend(rest.into_iter().filter(|(k, _)| k != "$schema" && k != "title"));
+    Value::Object(out)
 }
 
 /// TOML has no null, so `Option`'s "or null" would only mislead an editor.
@@ -44,22 +52,27 @@ fn strip_null(v: &mut Value) {
                     map.insert("type".into(), only);
                 }
             }
-            for key in ["anyOf", "oneOf"] {
-                if let Some(Value::Array(alts)) = map.get_mut(key) {
-                    alts.retain(|a| *a != serde_json::json!({ "type": "null" }));
+            if let Some(Value::Array(alts)) = map.get_mut("anyOf") {
+                alts.retain(|a| *a != serde_json::json!({ "type": "null" }));
+                // `{"anyOf": [X]}` left from `Option<X>` is just X.
+                if alts.len() == 1 && map.len() == 1 {
+                    *v = map.remove("anyOf").and_then(|mut a| a.as_array_mut().map(|a| a.remove(0))).unwrap_or_default();
+                    return strip_null(v);
                 }
-            }
-            if let Some(Value::Array(values)) = map.get_mut("enum") {
-                values.retain(|e| !e.is_null());
-            }
-            if map.get("default") == Some(&Value::Null) {
-                map.remove("default");
             }
             map.values_mut().for_each(strip_null);
         }
         Value::Array(items) => items.iter_mut().for_each(strip_null),
         _ => {}
     }
+}
+
+/// `[properties]` lists every vanilla key, so editors complete them, and no others.
+fn known_properties(s: &mut Schema) {
+    let value = s.remove("additionalProperties").unwrap_or(Value::Bool(true));
+    let keys: Map<String, Value> = properties::known_keys().map(|k| (k.to_string(), value.clone())).collect();
+    s.insert("properties".into(), keys.into());
+    s.insert("additionalProperties".into(), false.into());
 }
 
 // Patterns, each the loader's rule for the same value.
@@ -71,8 +84,8 @@ const DURATION: &str = "^([0-9]+h([0-9]+m)?([0-9]+s)?|[0-9]+m([0-9]+s)?|[0-9]+s)
 const MEMORY: &str = "^[0-9]+[GM]$";
 const VERSION: &str = r"^[0-9]+(\.[0-9]+)+$";
 const ONE_LINE: &str = "^[^\r\n]*$";
-const LABEL: &str = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
 const ZONE: &str = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$";
+const RECORD: &str = "^(@|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)$";
 const BUCKET: &str = "^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$";
 const ACCOUNT_ID: &str = "^[0-9A-Fa-f]{32}$";
 const GITHUB_REPO: &str = "^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+$";
@@ -81,45 +94,48 @@ const SERVER_TYPE: &str = "^[a-z][a-z0-9]{0,15}$";
 const SLUG: &str = "^[A-Za-z0-9!@$()`.+,\"'_-]{3,64}$";
 const SHA1: &str = "^[0-9a-f]{40}$";
 const SHA512: &str = "^[0-9a-f]{128}$";
-const HTTPS: &str = "^https://";
 const MONEY: &str = r"^[+-]?[0-9]+(\.[0-9]+)?$";
 
-fn record_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "type": "string", "pattern": format!("^(@|{LABEL})$"), "default": "mc" })
-}
-
-fn properties_schema(_: &mut SchemaGenerator) -> Schema {
-    let value = json_schema!({ "type": ["boolean", "integer", "string"] });
-    let keys: Map<String, Value> = properties::known_keys()
-        .map(|k| (k.to_string(), value.clone().to_value()))
-        .collect();
-    json_schema!({ "type": "object", "properties": keys, "additionalProperties": false })
-}
-
-fn mods_schema(generator: &mut SchemaGenerator) -> Schema {
-    let wanted = generator.subschema_for::<raw::WantedMod>();
-    json_schema!({ "type": "object", "propertyNames": { "pattern": SLUG }, "additionalProperties": wanted })
-}
-
-fn money_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "type": ["string", "number"], "pattern": MONEY })
-}
-
-fn datetime_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "type": "string", "format": "date-time" })
-}
-
-/// The types the schemas are derived from. Field doc comments become the
-/// `description` an editor shows on hover; keep them in docs/state-repo.md's words.
+/// The types the schemas are derived from. Doc comments become the
+/// `description` an editor shows on hover: keep them in docs/state-repo.md's words.
 #[allow(dead_code)] // never built: they only describe files
 mod raw {
+    use std::borrow::Cow;
     use std::collections::BTreeMap;
 
-    use schemars::JsonSchema;
+    use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
     use super::*;
+    use crate::ledger::END_REASONS;
+    use crate::repo::server::{LOCATIONS, NOTIFY_EVENTS};
 
-    /// The admin's switch (`state`), the region and every knob.
+    /// Values the loader reads from text, with no Rust type of their own here.
+    macro_rules! text {
+        ($($name:ident => $schema:tt),* $(,)?) => {$(
+            struct $name;
+            impl JsonSchema for $name {
+                fn inline_schema() -> bool {
+                    true
+                }
+                fn schema_name() -> Cow<'static, str> {
+                    stringify!($name).into()
+                }
+                fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                    json_schema!($schema)
+                }
+            }
+        )*};
+    }
+
+    text! {
+        Duration => { "type": "string", "pattern": DURATION },
+        Username => { "type": "string", "pattern": USERNAME },
+        DateTime => { "type": "string", "format": "date-time" },
+        Money => { "type": ["string", "number"], "pattern": MONEY },
+        PropertyValue => { "type": ["boolean", "integer", "string"] },
+    }
+
+    /// The switch (`state`), the region and every knob.
     #[derive(JsonSchema)]
     #[serde(deny_unknown_fields)]
     pub struct Server {
@@ -127,7 +143,8 @@ mod raw {
         #[schemars(regex(pattern = SERVER_NAME))]
         name: String,
         /// "running" | "stopped" — the admin's switch.
-        state: State,
+        #[schemars(extend("enum" = ["running", "stopped"]))]
+        state: String,
         /// A key of [regions].
         region: String,
         /// Optional: a backup to restore at the next start, like "2026-11-01T18-00-00Z".
@@ -140,54 +157,33 @@ mod raw {
         notify: Option<Notify>,
         github: Option<Github>,
         ssh: Option<Ssh>,
-        /// At least one region; `region` must name one.
+        /// At least one region; `region` above must name one.
         #[schemars(extend("minProperties" = 1))]
         regions: BTreeMap<String, Region>,
         /// server.properties overrides: vanilla 1.20.1 keys only. Managed properties cannot be overridden, because the bot relies on them: white-list, enforce-whitelist, online-mode, enable-rcon, rcon.port, rcon.password, server-port, server-ip, level-name, motd (set minecraft.motd).
-        #[serde(default)]
-        #[schemars(schema_with = "properties_schema")]
-        properties: (),
-    }
-
-    /// "running" | "stopped" — the admin's switch.
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "lowercase")]
-    enum State {
-        Running,
-        Stopped,
-    }
-
-    /// "fabric" | "vanilla".
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "lowercase")]
-    enum Loader {
-        Fabric,
-        Vanilla,
+        #[schemars(transform = known_properties)]
+        properties: Option<BTreeMap<String, PropertyValue>>,
     }
 
     /// The game.
     #[derive(JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct Minecraft {
-        /// The game version, a release like "1.20.1".
+        /// The game version, like "1.20.1".
         #[schemars(regex(pattern = VERSION))]
         version: String,
         /// "fabric" | "vanilla".
-        loader: Loader,
+        #[schemars(extend("enum" = ["fabric", "vanilla"]))]
+        loader: String,
         /// JVM heap: "<n>G" or "<n>M", 1G–64G.
         #[schemars(regex(pattern = MEMORY))]
         memory: String,
         /// At most 59 characters, one line.
-        #[serde(default = "default_motd")]
-        #[schemars(length(max = 59), regex(pattern = ONE_LINE))]
-        motd: String,
+        #[schemars(length(max = 59), regex(pattern = ONE_LINE), extend("default" = "A Minecraft server"))]
+        motd: Option<String>,
         /// You accept https://aka.ms/MinecraftEULA; must be true.
         #[schemars(extend("const" = true))]
         eula: bool,
-    }
-
-    fn default_motd() -> &'static str {
-        "A Minecraft server"
     }
 
     /// Durations: "45s", "15m", "12h", "1h30m".
@@ -195,51 +191,26 @@ mod raw {
     #[serde(deny_unknown_fields)]
     struct Lifecycle {
         /// No players for this long → suspend (JVM stopped, VPS warm). At least 1m.
-        #[serde(default = "idle")]
-        #[schemars(regex(pattern = DURATION))]
-        idle: String,
+        #[schemars(extend("default" = "15m"))]
+        idle: Option<Duration>,
         /// Suspended this long → final snapshot, VPS deleted. At least 1m.
-        #[serde(default = "suspended")]
-        #[schemars(regex(pattern = DURATION))]
-        suspended: String,
+        #[schemars(extend("default" = "45m"))]
+        suspended: Option<Duration>,
         /// Snapshots while running. At least 5m.
-        #[serde(default = "backup_every")]
-        #[schemars(regex(pattern = DURATION))]
-        backup_every: String,
+        #[schemars(extend("default" = "30m"))]
+        backup_every: Option<Duration>,
         /// Newest N snapshots kept (1–100).
-        #[serde(default = "keep_backups")]
-        #[schemars(range(min = 1, max = 100))]
-        keep_backups: u32,
+        #[schemars(range(min = 1, max = 100), extend("default" = 10))]
+        keep_backups: Option<u32>,
         /// A session is stopped after this long whatever happens. At least 10m.
-        #[serde(default = "max_session")]
-        #[schemars(regex(pattern = DURATION))]
-        max_session: String,
+        #[schemars(extend("default" = "12h"))]
+        max_session: Option<Duration>,
         /// Minecraft not ready after this long → reported. At least 1m.
-        #[serde(default = "boot_deadline")]
-        #[schemars(regex(pattern = DURATION))]
-        boot_deadline: String,
+        #[schemars(extend("default" = "10m"))]
+        boot_deadline: Option<Duration>,
     }
 
-    fn idle() -> &'static str {
-        "15m"
-    }
-    fn suspended() -> &'static str {
-        "45m"
-    }
-    fn backup_every() -> &'static str {
-        "30m"
-    }
-    fn keep_backups() -> u32 {
-        10
-    }
-    fn max_session() -> &'static str {
-        "12h"
-    }
-    fn boot_deadline() -> &'static str {
-        "10m"
-    }
-
-    /// The most the bot spends in a month.
+    /// What the bot may spend.
     #[derive(JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct Budget {
@@ -247,20 +218,8 @@ mod raw {
         #[schemars(range(min = 0))]
         monthly: f64,
         /// "EUR" | "USD".
-        #[serde(default = "eur")]
-        currency: Currency,
-    }
-
-    fn eur() -> &'static str {
-        "EUR"
-    }
-
-    /// "EUR" | "USD".
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "UPPERCASE")]
-    enum Currency {
-        Eur,
-        Usd,
+        #[schemars(extend("enum" = ["EUR", "USD"], "default" = "EUR"))]
+        currency: Option<String>,
     }
 
     /// Where players connect.
@@ -268,19 +227,14 @@ mod raw {
     #[serde(deny_unknown_fields)]
     struct Dns {
         /// A Cloudflare zone.
-        #[schemars(regex(pattern = ZONE), length(max = 253))]
+        #[schemars(length(max = 253), regex(pattern = ZONE))]
         zone: String,
         /// The A record (TTL 60, DNS only), like "mc"; "@" for the zone apex.
-        #[serde(default)]
-        #[schemars(schema_with = "record_schema")]
-        record: (),
+        #[schemars(regex(pattern = RECORD), extend("default" = "mc"))]
+        record: Option<String>,
         /// _minecraft._tcp.<zone> SRV → <record>.<zone>:25565.
-        #[serde(default = "yes")]
-        srv: bool,
-    }
-
-    fn yes() -> bool {
-        true
+        #[schemars(extend("default" = true))]
+        srv: Option<bool>,
     }
 
     /// Optional: where worlds, assets and the control channel live.
@@ -295,7 +249,7 @@ mod raw {
         account_id: Option<String>,
     }
 
-    /// Optional.
+    /// Optional: Discord notifications.
     #[derive(JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct Notify {
@@ -303,24 +257,8 @@ mod raw {
         #[serde(default)]
         discord: bool,
         /// Which events are posted.
-        #[serde(default = "all_events")]
-        events: Vec<NotifyEvent>,
-    }
-
-    fn all_events() -> &'static [&'static str] {
-        crate::repo::server::NOTIFY_EVENTS
-    }
-
-    /// An event the bot can post.
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "lowercase")]
-    enum NotifyEvent {
-        Start,
-        Ready,
-        Suspend,
-        Stop,
-        Crash,
-        Budget,
+        #[schemars(extend("items" = { "type": "string", "enum": NOTIFY_EVENTS }, "default" = NOTIFY_EVENTS))]
+        events: Option<Vec<String>>,
     }
 
     /// Optional.
@@ -348,35 +286,19 @@ mod raw {
         allow_from: Vec<String>,
     }
 
-    /// Where a server may be created, in order of preference.
+    /// Where a server may be created.
     #[derive(JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct Region {
         /// In order of preference: fsn1 nbg1 hel1 ash hil sin.
-        #[schemars(length(min = 1))]
-        locations: Vec<Location>,
+        #[schemars(length(min = 1), extend("items" = { "type": "string", "enum": LOCATIONS }))]
+        locations: Vec<String>,
         /// Hetzner server types, in order of preference, like "cx33".
         #[schemars(length(min = 1), inner(regex(pattern = SERVER_TYPE)))]
         server_types: Vec<String>,
         /// Optional, default "debian-12".
-        #[serde(default = "debian")]
-        image: String,
-    }
-
-    fn debian() -> &'static str {
-        "debian-12"
-    }
-
-    /// A Hetzner location.
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "lowercase")]
-    enum Location {
-        Fsn1,
-        Nbg1,
-        Hel1,
-        Ash,
-        Hil,
-        Sin,
+        #[schemars(extend("default" = "debian-12"))]
+        image: Option<String>,
     }
 
     /// One whitelisted player; grants no privileges.
@@ -384,8 +306,7 @@ mod raw {
     #[serde(deny_unknown_fields)]
     pub struct Player {
         /// Must equal the file name; 3–16 of A-Z a-z 0-9 _.
-        #[schemars(regex(pattern = USERNAME))]
-        name: String,
+        name: Username,
         /// Optional; `check` fills it in. Dashed hex, like "8667ba71-b85a-4004-af54-457a9734eed7".
         #[schemars(regex(pattern = UUID))]
         uuid: Option<String>,
@@ -407,8 +328,7 @@ mod raw {
     #[serde(deny_unknown_fields)]
     struct Op {
         /// Must have a players/ file.
-        #[schemars(regex(pattern = USERNAME))]
-        name: String,
+        name: Username,
         /// 1–4.
         #[schemars(range(min = 1, max = 4))]
         level: u8,
@@ -424,29 +344,20 @@ mod raw {
         /// Optional: take beta versions when no release fits.
         #[serde(default)]
         allow_beta: bool,
-        /// Modrinth slug = {} for the newest release for the game version and loader.
-        #[serde(default)]
-        #[schemars(schema_with = "mods_schema")]
-        mods: (),
+        /// slug = {} takes the newest release for the game version and loader.
+        #[schemars(extend("propertyNames" = { "pattern": SLUG }))]
+        mods: Option<BTreeMap<String, WantedMod>>,
     }
 
     /// One wanted mod.
     #[derive(JsonSchema)]
     #[serde(deny_unknown_fields)]
-    pub(super) struct WantedMod {
+    struct WantedMod {
         /// Pinned to a Modrinth version number.
         version: Option<String>,
         /// "server" | "client" | "both": override Modrinth's.
-        side: Option<Side>,
-    }
-
-    /// "server" | "client" | "both".
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "lowercase")]
-    enum Side {
-        Server,
-        Client,
-        Both,
+        #[schemars(extend("enum" = ["server", "client", "both"]))]
+        side: Option<String>,
     }
 
     /// Written by `mc-gitops mods lock`; do not edit.
@@ -459,8 +370,11 @@ mod raw {
         /// The game version it was resolved for.
         minecraft: String,
         /// "fabric" | "vanilla".
-        loader: Loader,
+        #[schemars(extend("enum" = ["fabric", "vanilla"]))]
+        loader: String,
+        /// The Fabric loader version.
         loader_version: String,
+        /// The Fabric installer version.
         installer_version: String,
         /// The resolved mods.
         #[serde(default)]
@@ -471,16 +385,18 @@ mod raw {
     #[derive(JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct LockedMod {
+        /// The Modrinth slug, as in mods.toml.
         slug: String,
         project_id: String,
         version_id: String,
         version_number: String,
         /// Where it runs: "server" | "client" | "both".
-        side: Side,
+        #[schemars(extend("enum" = ["server", "client", "both"]))]
+        side: String,
         /// false: pulled in as a dependency.
         requested: bool,
         file: String,
-        #[schemars(regex(pattern = HTTPS))]
+        #[schemars(regex(pattern = "^https://"))]
         url: String,
         #[schemars(range(min = 1))]
         size: u64,
@@ -501,86 +417,78 @@ mod raw {
     pub struct Session {
         /// The UTC start time and the region, like "20261101-1802-eu"; must equal the file name.
         id: String,
+        /// The server's name.
         server: String,
+        /// The region key the session ran in.
         region: String,
+        /// The Hetzner location, like "fsn1".
         location: Option<String>,
+        /// The Hetzner server type, like "cx33".
         server_type: Option<String>,
+        /// The Hetzner server id.
         #[schemars(range(min = 1))]
         server_id: Option<u64>,
+        /// The server's IPv4 address.
         #[schemars(ipv4)]
         ipv4: Option<String>,
-        #[schemars(schema_with = "datetime_schema")]
-        started: (),
-        #[serde(default)]
-        #[schemars(schema_with = "datetime_schema")]
-        ready: (),
+        /// When the server was created, like 2026-11-01T18:02:11Z.
+        started: DateTime,
+        /// Optional: when Minecraft was ready.
+        ready: Option<DateTime>,
         /// Absent while the session is open.
-        #[serde(default)]
-        #[schemars(schema_with = "datetime_schema")]
-        ended: (),
-        end_reason: Option<EndReason>,
+        ended: Option<DateTime>,
+        /// idle | admin | budget | max-session | crash | drift | forced.
+        #[schemars(extend("enum" = END_REASONS))]
+        end_reason: Option<String>,
         /// Every started hour counts.
         #[schemars(range(max = 744))]
         billed_hours: Option<u32>,
+        /// The most players online at once.
         #[serde(default)]
         #[schemars(range(max = 1000))]
         peak_players: u32,
+        /// Everyone who joined.
         #[serde(default)]
         players_seen: Vec<String>,
+        /// The world's size in bytes.
         world_bytes: Option<u64>,
+        /// Snapshots taken.
         #[serde(default)]
         #[schemars(range(max = 100_000))]
         backups: u32,
         price: Option<Price>,
         cost: Option<Cost>,
+        /// What happened, in order.
         #[serde(default)]
         events: Vec<Event>,
-    }
-
-    /// Why a session ended.
-    #[derive(JsonSchema)]
-    #[serde(rename_all = "kebab-case")]
-    enum EndReason {
-        Idle,
-        Admin,
-        Budget,
-        MaxSession,
-        Crash,
-        Drift,
-        Forced,
     }
 
     /// As read from Hetzner's /pricing at create; amounts are strings like "0.0105".
     #[derive(JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct Price {
-        currency: Currency,
-        #[schemars(schema_with = "money_schema")]
-        hourly_net: (),
-        #[schemars(schema_with = "money_schema")]
-        hourly_gross: (),
-        #[schemars(schema_with = "money_schema")]
-        monthly_net: (),
-        #[schemars(schema_with = "money_schema")]
-        monthly_gross: (),
+        /// "EUR" | "USD".
+        #[schemars(extend("enum" = ["EUR", "USD"]))]
+        currency: String,
+        hourly_net: Money,
+        hourly_gross: Money,
+        monthly_net: Money,
+        monthly_gross: Money,
     }
 
     /// billed_hours × hourly, capped at monthly.
     #[derive(JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct Cost {
-        #[schemars(schema_with = "money_schema")]
-        net: (),
-        #[schemars(schema_with = "money_schema")]
-        gross: (),
+        net: Money,
+        gross: Money,
     }
 
     /// Something that happened during the session.
     #[derive(JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct Event {
-        #[schemars(schema_with = "datetime_schema")]
-        at: (),
+        at: DateTime,
         what: String,
     }
 }

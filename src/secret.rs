@@ -1,0 +1,48 @@
+//! Secrets (API tokens, keys) in a type that cannot be printed by accident:
+//! `Debug` and `Display` show `[redacted]`, and the value is reachable only
+//! through [`Secret::expose`], which is greppable.
+
+use std::fmt;
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    /// The secret's value, for the one place that puts it on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Read an environment variable; `None` when unset or empty.
+    pub fn from_env(var: &str) -> Option<Self> {
+        std::env::var(var).ok().filter(|v| !v.trim().is_empty()).map(|v| Secret(v.trim().to_string()))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_printed() {
+        let s = Secret::new("hunter2-token");
+        assert!(!format!("{s} {s:?} {:?}", Some(&s)).contains("hunter2"));
+        assert_eq!(s.expose(), "hunter2-token");
+    }
+}
