@@ -115,8 +115,11 @@ impl Api {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|_| HttpError::BaseUrl(base.clone()))?;
-        let user_agent = HeaderValue::from_str(&format!("mc-gitops/{} (+https://github.com/mc-gitops/mc-gitops)", env!("CARGO_PKG_VERSION")))
-            .expect("a static ASCII user agent");
+        let user_agent = HeaderValue::from_str(&format!(
+            "mc-gitops/{} (+https://github.com/mc-gitops/mc-gitops)",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .expect("a static ASCII user agent");
         Ok(Api {
             client,
             base,

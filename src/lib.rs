@@ -4,6 +4,7 @@
 //! state, [`observe`] gathers what is true now, [`plan::plan`] compares the two
 //! (pure), and `apply` carries the plan out one step at a time.
 
+pub mod http;
 pub mod ids;
 pub mod ledger;
 pub mod lifecycle;
@@ -11,6 +12,5 @@ pub mod observe;
 pub mod output;
 pub mod plan;
 pub mod repo;
-pub mod http;
-pub mod secret;
 pub mod schema;
+pub mod secret;

@@ -19,7 +19,10 @@ impl Secret {
 
     /// Read an environment variable; `None` when unset or empty.
     pub fn from_env(var: &str) -> Option<Self> {
-        std::env::var(var).ok().filter(|v| !v.trim().is_empty()).map(|v| Secret(v.trim().to_string()))
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| Secret(v.trim().to_string()))
     }
 }
 

@@ -151,6 +151,7 @@ pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
                 .help("names compare without case: keep one file");
             continue;
         }
+        by_lower.insert(p.name.as_str().to_ascii_lowercase(), p.name.clone());
         if let Some(uuid) = &p.uuid {
             if let Some(first) = by_uuid.get(uuid) {
                 diags
@@ -166,7 +167,6 @@ pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
                 "`mc-gitops check` looks it up with Mojang and fills it in",
             );
         }
-        by_lower.insert(p.name.as_str().to_ascii_lowercase(), p.name.clone());
         players.push(p);
     }
     players.sort_by_key(|p: &Player| p.name.as_str().to_ascii_lowercase());

@@ -400,6 +400,17 @@ fn regions(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<BTreeMap<RegionKey, 
     let span = t.span();
     for (key, v) in t.entries() {
         let name = format!("regions.{}", key.value);
+        // Region keys end up in session ids, file names and labels.
+        let k = key.value.as_bytes();
+        if !((1..=16).contains(&k.len()) && k[0].is_ascii_lowercase() && k.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())) {
+            cx.error(
+                key.span.clone(),
+                format!("region name `{}` cannot go into session ids and labels", key.value),
+            )
+            .help("use 1–16 of a-z and 0-9, starting with a letter, like `eu` or `us2`");
+            ok = false;
+            continue;
+        }
         let Some(mut r) = reader::as_table(cx, &name, v) else {
             ok = false;
             continue;

@@ -1,0 +1,174 @@
+//! The binary end to end, as a user runs it: the README's first command, a
+//! broken repo, JSON output, `check` and `schema`.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example")
+}
+
+fn bin() -> Command {
+    let mut c = Command::cargo_bin("mc-gitops").unwrap();
+    // No credentials may leak in from the developer's shell.
+    for var in ["HCLOUD_TOKEN", "CLOUDFLARE_API_TOKEN", "GITHUB_ACTIONS", "MC_GITOPS_NOW"] {
+        c.env_remove(var);
+    }
+    c
+}
+
+/// A copy of the example repo to break.
+fn copy_example() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&example(), dir.path());
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn readme_first_command_exits_2_and_prints_the_plan() {
+    let out = bin().args(["plan", "--repo"]).arg(example()).assert().code(2);
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        stdout.contains("observed from the ledger only (no cloud credentials): nothing outside the repo was called"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("+ hetzner server grove-"), "{stdout}");
+    assert!(
+        stdout.contains("Plan: 13 to create, 0 to update, 0 to delete, 0 waiting."),
+        "{stdout}"
+    );
+    assert!(!stdout.contains('\u{1b}'), "no colour when not a terminal");
+}
+
+#[test]
+fn plan_text_is_stable_for_a_given_time() {
+    let out = bin()
+        .args(["plan", "--now", "2026-11-22T19:30:00Z", "--repo"])
+        .arg(example())
+        .assert()
+        .code(2);
+    insta::assert_snapshot!(String::from_utf8(out.get_output().stdout.clone()).unwrap());
+}
+
+#[test]
+fn plan_json_has_the_documented_shape() {
+    let out = bin()
+        .args(["plan", "--json", "--now", "2026-11-22T19:30:00Z", "--repo"])
+        .arg(example())
+        .assert()
+        .code(2);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["format_version"], 1);
+    assert_eq!(v["observed_from"], "ledger");
+    assert_eq!(v["phase"]["before"], "offline");
+    let kinds: Vec<&str> = v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["step"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(&kinds[..4], ["open-session", "create-server", "set-dns-a", "set-dns-srv"]);
+    assert!(kinds[4..].iter().all(|k| *k == "put-asset"));
+}
+
+#[test]
+fn a_stopped_repo_with_nothing_running_exits_0() {
+    let dir = copy_example();
+    let server = dir.path().join("server.toml");
+    let text = std::fs::read_to_string(&server)
+        .unwrap()
+        .replacen("state = \"running\"", "state = \"stopped\"", 1);
+    std::fs::write(&server, text).unwrap();
+    let out = bin().args(["plan", "--repo"]).arg(dir.path()).assert().code(0);
+    assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("No changes"));
+}
+
+#[test]
+fn a_broken_copy_exits_1_and_lists_every_error() {
+    let dir = copy_example();
+    let server = dir.path().join("server.toml");
+    let text = std::fs::read_to_string(&server)
+        .unwrap()
+        .replacen("region = \"eu\"", "region = \"mars\"", 1)
+        .replacen("[lifecycle]", "[lifecycle]\nidel = \"5m\"", 1);
+    std::fs::write(&server, text).unwrap();
+    std::fs::write(dir.path().join("players/Bad Name.toml"), "name = \"Bad Name\"\n").unwrap();
+    let out = bin().args(["plan", "--repo"]).arg(dir.path()).assert().code(1);
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(stderr.contains("server.toml:"), "{stderr}");
+    assert!(stderr.contains("`region` = \"mars\" is not a key of [regions]"), "{stderr}");
+    assert!(stderr.contains("unknown key `idel` in [lifecycle]"), "{stderr}");
+    assert!(stderr.contains("did you mean `idle`?"), "{stderr}");
+    assert!(
+        stderr.contains("players/Bad Name.toml:1:8: error: `name` = \"Bad Name\" is not a Minecraft username"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("error: the state repo has 3 problem(s)"), "{stderr}");
+    assert!(out.get_output().stdout.is_empty(), "no plan is printed for a broken repo");
+}
+
+#[test]
+fn not_a_state_repo_says_how_to_fix_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin().args(["plan", "--repo"]).arg(dir.path()).assert().code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    assert!(stderr.contains("has no server.toml") && stderr.contains("--repo DIR"), "{stderr}");
+}
+
+#[test]
+fn check_annotates_for_github() {
+    let dir = copy_example();
+    std::fs::write(dir.path().join("players/Alex.toml"), "name = \"Alex\"\nuuid = \"nope\"\n").unwrap();
+    let out = bin()
+        .args(["check", "--repo"])
+        .arg(dir.path())
+        .env("GITHUB_ACTIONS", "true")
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout);
+    assert!(
+        stdout.contains("::error file=players/Alex.toml,line=2,col=8::`uuid` = \"nope\" is not a UUID"),
+        "{stdout}"
+    );
+    bin().args(["check", "--repo"]).arg(example()).assert().code(0);
+}
+
+#[test]
+fn the_example_repo_ships_current_schemas() {
+    let dir = tempfile::tempdir().unwrap();
+    bin().args(["schema", "--out"]).arg(dir.path()).assert().code(0);
+    let shipped = example().join(".mc-gitops/schema");
+    let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert_eq!(names.len(), 6, "{names:?}");
+    for name in names {
+        let fresh = std::fs::read_to_string(dir.path().join(&name)).unwrap();
+        let old = std::fs::read_to_string(shipped.join(&name)).unwrap_or_default();
+        assert!(
+            fresh == old,
+            "{name:?} is stale: run `cargo run -- schema --out state-repo-example/.mc-gitops/schema`"
+        );
+    }
+}
+
+#[test]
+fn help_texts_carry_examples() {
+    for cmd in ["plan", "check", "schema"] {
+        let out = bin().args([cmd, "--help"]).assert().code(0);
+        assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("Examples:"), "{cmd}");
+    }
+}
