@@ -133,6 +133,10 @@ impl Diagnostics {
         Pending(self.items.last_mut().expect("just pushed"))
     }
 
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.items.extend(other.items);
+    }
+
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(|d| d.severity == Severity::Error)
     }

@@ -197,24 +197,7 @@ pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
         }
     }
 
-    let mut sessions = Vec::new();
-    for path in files.files.keys().filter(|p| p.starts_with("sessions/")) {
-        let parts: Vec<&str> = path.split('/').collect();
-        let stem = match parts.as_slice() {
-            ["sessions", y, m, f] if y.len() == 4 && m.len() == 2 => f.strip_suffix(".toml"),
-            _ => None,
-        };
-        let Some(stem) = stem else {
-            diags
-                .file_error(path, "sessions/ holds only sessions/YYYY/MM/<id>.toml")
-                .help("the bot writes these; move or remove this file");
-            continue;
-        };
-        let Some(src) = text(path, &mut diags) else { continue };
-        if let Some(s) = parse_with(&src, &mut diags, |cx, doc| ledger::parse::parse_session(cx, doc, stem)) {
-            sessions.push(s);
-        }
-    }
+    let sessions = parse_sessions(files, &mut diags);
     let ledger = Ledger::new(sessions);
     let open: Vec<&str> = ledger.sessions.iter().filter(|s| s.is_open()).map(|s| s.file.as_str()).collect();
     if open.len() > 1 {
@@ -265,6 +248,58 @@ pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
         ledger,
         warnings: diags.into_sorted(),
     })
+}
+
+/// The ledger can hold thousands of sessions; they are independent, so they
+/// are parsed on every core (the plan benchmark's 5,000-session ledger is
+/// dominated by this).
+fn parse_sessions(files: &RepoFiles, diags: &mut Diagnostics) -> Vec<ledger::Session> {
+    let paths: Vec<&String> = files.files.keys().filter(|p| p.starts_with("sessions/")).collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let chunk = paths.len().div_ceil(threads).max(256);
+    let parts: Vec<(Vec<ledger::Session>, Diagnostics)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = paths
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || parse_session_files(files, part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("session parsing does not panic"))
+            .collect()
+    });
+    let mut sessions = Vec::with_capacity(paths.len());
+    for (s, d) in parts {
+        sessions.extend(s);
+        diags.extend(d);
+    }
+    sessions
+}
+
+fn parse_session_files(files: &RepoFiles, paths: &[&String]) -> (Vec<ledger::Session>, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    let mut sessions = Vec::with_capacity(paths.len());
+    for path in paths {
+        let parts: Vec<&str> = path.split('/').collect();
+        let stem = match parts.as_slice() {
+            ["sessions", y, m, f] if y.len() == 4 && m.len() == 2 => f.strip_suffix(".toml"),
+            _ => None,
+        };
+        let Some(stem) = stem else {
+            diags
+                .file_error(path, "sessions/ holds only sessions/YYYY/MM/<id>.toml")
+                .help("the bot writes these; move or remove this file");
+            continue;
+        };
+        let Ok(text) = std::str::from_utf8(&files.files[*path]) else {
+            diags.file_error(path, "is not UTF-8 text").help("save it as UTF-8");
+            continue;
+        };
+        let src = Source::new(path.as_str(), text);
+        if let Some(s) = parse_with(&src, &mut diags, |cx, doc| ledger::parse::parse_session(cx, doc, stem)) {
+            sessions.push(s);
+        }
+    }
+    (sessions, diags)
 }
 
 fn parse_with<T>(
