@@ -14,3 +14,4 @@ pub mod plan;
 pub mod repo;
 pub mod schema;
 pub mod secret;
+pub mod storage;

@@ -1,0 +1,264 @@
+//! Where the world, the server's files and the control channel live: one
+//! object store, reached through `object_store` so the same code runs against
+//! Cloudflare R2 (S3) in production and a local directory on a machine with
+//! no credentials or in tests.
+//!
+//! Keys, per server (`<s>` is `name` from server.toml):
+//! - `control/<s>/desired.json` — written by the reconciler only ([`ControlDoc`])
+//! - `control/<s>/status.json` — written by the agent only ([`AgentStatusDoc`])
+//! - `assets/<s>/sha256-<hex>` — rendered files, content-addressed, so an
+//!   unchanged file is never uploaded twice
+//! - `worlds/<s>/current.json` — the latest verified snapshot ([`SnapshotPointer`])
+//!
+//! Each document has one writer, so plain overwrites are safe for the control
+//! documents; the world pointer uses a conditional write (the storage issue).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use object_store::path::Path as Key;
+use object_store::{ObjectStore, PutPayload};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::ids::{PlayerName, ServerName, SessionId};
+use crate::lifecycle::Phase;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage object {key}")]
+    Object {
+        key: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error("storage object {key} is not valid JSON of the expected shape")]
+    Decode {
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot open local storage at {path}")]
+    Local {
+        path: String,
+        #[source]
+        source: object_store::Error,
+    },
+}
+
+/// One line of `ops.json` as the control channel carries it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ControlOp {
+    pub name: PlayerName,
+    pub level: u8,
+}
+
+/// One file the server should have.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetRef {
+    /// `sha256:<hex>` for stored files, `sha512:<hex>` for mods fetched from their URL.
+    pub hash: String,
+    /// Where the VPS downloads it from when it is not in storage (mods).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+}
+
+/// `control/<s>/desired.json`: what the reconciler wants the agent to do.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ControlDoc {
+    pub version: u32,
+    pub session: Option<SessionId>,
+    /// Set when the reconciler asks the agent to stop Minecraft and sync the world.
+    pub stop_requested: Option<DateTime<Utc>>,
+    pub stop_reason: Option<String>,
+    pub whitelist: Vec<PlayerName>,
+    pub ops: Vec<ControlOp>,
+    pub assets: BTreeMap<String, AssetRef>,
+    pub written: Option<DateTime<Utc>>,
+}
+
+/// `control/<s>/status.json`: what the agent reports.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentStatusDoc {
+    pub phase: Phase,
+    #[serde(default)]
+    pub players_online: Vec<PlayerName>,
+    #[serde(default)]
+    pub players_seen: Vec<PlayerName>,
+    pub heartbeat: DateTime<Utc>,
+    #[serde(default)]
+    pub stopped_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub minecraft_version: Option<String>,
+    #[serde(default)]
+    pub protocol: Option<i32>,
+}
+
+/// `worlds/<s>/current.json`: the newest snapshot that was uploaded in full
+/// and verified.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotPointer {
+    pub key: String,
+    pub taken: DateTime<Utc>,
+    pub sha256: String,
+    pub size: u64,
+    pub verified: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+    server: ServerName,
+    /// For messages: `local directory …` or `R2 bucket …`.
+    pub describe: String,
+}
+
+impl Store {
+    /// A store in a local directory (created if missing).
+    pub fn local(dir: &Path, server: &ServerName) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::Local {
+            path: dir.display().to_string(),
+            source: object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source: Box::new(e),
+            },
+        })?;
+        let fs = object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(|source| StorageError::Local {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        Ok(Store {
+            inner: Arc::new(fs),
+            server: server.clone(),
+            describe: format!("local directory {}", dir.display()),
+        })
+    }
+
+    pub fn from_object_store(inner: Arc<dyn ObjectStore>, server: &ServerName, describe: String) -> Self {
+        Store {
+            inner,
+            server: server.clone(),
+            describe,
+        }
+    }
+
+    pub fn control_key(&self) -> String {
+        format!("control/{}/desired.json", self.server)
+    }
+    pub fn status_key(&self) -> String {
+        format!("control/{}/status.json", self.server)
+    }
+    pub fn current_key(&self) -> String {
+        format!("worlds/{}/current.json", self.server)
+    }
+    /// `sha256:<hex>` → `assets/<s>/sha256-<hex>`.
+    pub fn asset_key(&self, hash: &str) -> String {
+        format!("assets/{}/{}", self.server, hash.replace(':', "-"))
+    }
+
+    pub async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        match self.inner.get(&Key::from(key)).await {
+            Ok(r) => r.bytes().await.map(|b| Some(b.to_vec())).map_err(|source| StorageError::Object { key: key.into(), source }),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(source) => Err(StorageError::Object { key: key.into(), source }),
+        }
+    }
+
+    pub async fn exists(&self, key: &str) -> Result<bool, StorageError> {
+        match self.inner.head(&Key::from(key)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(source) => Err(StorageError::Object { key: key.into(), source }),
+        }
+    }
+
+    pub async fn put_bytes(&self, key: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
+        self.inner
+            .put(&Key::from(key), PutPayload::from(bytes))
+            .await
+            .map(|_| ())
+            .map_err(|source| StorageError::Object { key: key.into(), source })
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StorageError> {
+        match self.get_bytes(key).await? {
+            None => Ok(None),
+            Some(b) => serde_json::from_slice(&b).map(Some).map_err(|source| StorageError::Decode { key: key.into(), source }),
+        }
+    }
+
+    pub async fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StorageError> {
+        let mut bytes = serde_json::to_vec_pretty(value).expect("control documents always serialise");
+        bytes.push(b'\n');
+        self.put_bytes(key, bytes).await
+    }
+
+    pub async fn control(&self) -> Result<Option<ControlDoc>, StorageError> {
+        self.get_json(&self.control_key()).await
+    }
+    pub async fn status(&self) -> Result<Option<AgentStatusDoc>, StorageError> {
+        self.get_json(&self.status_key()).await
+    }
+    pub async fn current_snapshot(&self) -> Result<Option<SnapshotPointer>, StorageError> {
+        self.get_json(&self.current_key()).await
+    }
+
+    /// The termination guard: is there a verified snapshot taken at or after `t`?
+    /// Nothing deletes a server without a `true` here (or an admin's force,
+    /// which the session log records).
+    pub async fn verified_snapshot_since(&self, t: DateTime<Utc>) -> Result<bool, StorageError> {
+        Ok(self.current_snapshot().await?.is_some_and(|s| s.verified && s.taken >= t))
+    }
+
+    /// Upload a file unless an object with its hash is already stored.
+    /// Returns whether bytes were sent.
+    pub async fn put_asset(&self, hash: &str, bytes: Vec<u8>) -> Result<bool, StorageError> {
+        let key = self.asset_key(hash);
+        if self.exists(&key).await? {
+            return Ok(false);
+        }
+        self.put_bytes(&key, bytes).await?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn assets_are_uploaded_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::local(dir.path(), &ServerName::new("grove")).unwrap();
+        assert!(s.put_asset("sha256:ab", b"x".to_vec()).await.unwrap());
+        assert!(!s.put_asset("sha256:ab", b"x".to_vec()).await.unwrap());
+        assert!(dir.path().join("assets/grove/sha256-ab").is_file());
+    }
+
+    #[tokio::test]
+    async fn the_guard_needs_a_verified_snapshot_after_the_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::local(dir.path(), &ServerName::new("grove")).unwrap();
+        let t: DateTime<Utc> = "2026-11-22T19:00:00Z".parse().unwrap();
+        assert!(!s.verified_snapshot_since(t).await.unwrap());
+        let mut p = SnapshotPointer {
+            key: "worlds/grove/backups/x.tar.zst".into(),
+            taken: t - chrono::Duration::minutes(1),
+            sha256: "00".into(),
+            size: 1,
+            verified: true,
+        };
+        s.put_json(&s.current_key(), &p).await.unwrap();
+        assert!(!s.verified_snapshot_since(t).await.unwrap(), "older than the stop");
+        p.taken = t + chrono::Duration::minutes(1);
+        p.verified = false;
+        s.put_json(&s.current_key(), &p).await.unwrap();
+        assert!(!s.verified_snapshot_since(t).await.unwrap(), "not verified");
+        p.verified = true;
+        s.put_json(&s.current_key(), &p).await.unwrap();
+        assert!(s.verified_snapshot_since(t).await.unwrap());
+    }
+}
