@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerName, ServerType, SessionId};
 
 pub mod parse;
+pub mod write;
 
 pub const END_REASONS: &[&str] = &["idle", "admin", "budget", "max-session", "crash", "drift", "forced"];
 

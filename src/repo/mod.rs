@@ -6,6 +6,7 @@ use std::path::Path;
 
 pub mod diag;
 pub mod duration;
+pub mod edit;
 pub mod model;
 pub mod mods;
 pub mod players;

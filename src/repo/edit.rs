@@ -1,0 +1,87 @@
+//! The one edit the bot makes to a people-written file: `state = "stopped"`
+//! in server.toml after an automatic stop (idle, budget, max session), so
+//! the repo says what is true and the next push does not start the server
+//! again. toml_edit keeps every comment, blank line and key order; only the
+//! value's text changes.
+
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error("cannot read or write {path}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid TOML")]
+    Parse {
+        path: String,
+        #[source]
+        source: toml_edit::TomlError,
+    },
+}
+
+/// Set `state` in server.toml's text, keeping everything else byte for byte
+/// (including a comment after the value). Returns `None` when it already says so.
+pub fn set_state_text(text: &str, state: &str) -> Result<Option<String>, toml_edit::TomlError> {
+    let mut doc: toml_edit::DocumentMut = text.parse()?;
+    if doc.get("state").and_then(|v| v.as_str()) == Some(state) {
+        return Ok(None);
+    }
+    let decor = doc.get("state").and_then(|i| i.as_value()).map(|v| v.decor().clone());
+    let mut value = toml_edit::Value::from(state);
+    if let Some(decor) = decor {
+        *value.decor_mut() = decor;
+    }
+    doc["state"] = toml_edit::Item::Value(value);
+    Ok(Some(doc.to_string()))
+}
+
+pub fn set_state(repo: &Path, state: &str) -> Result<bool, EditError> {
+    let path = repo.join("server.toml");
+    let name = "server.toml".to_string();
+    let text = std::fs::read_to_string(&path).map_err(|source| EditError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    match set_state_text(&text, state).map_err(|source| EditError::Parse {
+        path: name.clone(),
+        source,
+    })? {
+        None => Ok(false),
+        Some(new) => {
+            let tmp = path.with_extension("toml.tmp");
+            std::fs::write(&tmp, new).map_err(|source| EditError::Io {
+                path: name.clone(),
+                source,
+            })?;
+            std::fs::rename(&tmp, &path).map_err(|source| EditError::Io { path: name, source })?;
+            Ok(true)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_value_changes() {
+        let text = "#:schema ./x.json\n# the switch\nname = \"grove\"\nstate   =   \"running\"   # flip me\n\n[minecraft] # mc\nversion = \"1.20.1\"\n";
+        let out = set_state_text(text, "stopped").unwrap().unwrap();
+        assert_eq!(out, text.replace("\"running\"", "\"stopped\""));
+        assert_eq!(set_state_text(&out, "stopped").unwrap(), None);
+    }
+
+    #[test]
+    fn the_example_server_toml_keeps_every_other_byte() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example/server.toml");
+        let text = std::fs::read_to_string(root).unwrap();
+        let out = set_state_text(&text, "stopped").unwrap().unwrap();
+        let changed: Vec<(&str, &str)> = text.lines().zip(out.lines()).filter(|(a, b)| a != b).collect();
+        assert_eq!(changed.len(), 1, "{changed:?}");
+        assert!(changed[0].1.starts_with("state") && changed[0].1.contains("\"stopped\""));
+        assert_eq!(text.lines().count(), out.lines().count());
+    }
+}
