@@ -92,7 +92,8 @@ pub enum HttpError {
 pub struct Api {
     client: reqwest::Client,
     base: String,
-    token: Secret,
+    /// `None` for public APIs (Modrinth, Fabric meta): no Authorization header.
+    token: Option<Secret>,
     rate_limit: RateLimit,
     pub policy: Policy,
     user_agent: HeaderValue,
@@ -106,6 +107,15 @@ impl std::fmt::Debug for Api {
 
 impl Api {
     pub fn new(base: &str, token: Secret, rate_limit: RateLimit, policy: Policy) -> Result<Self, HttpError> {
+        Self::build(base, Some(token), rate_limit, policy)
+    }
+
+    /// For public APIs that take no token.
+    pub fn anonymous(base: &str, rate_limit: RateLimit, policy: Policy) -> Result<Self, HttpError> {
+        Self::build(base, None, rate_limit, policy)
+    }
+
+    fn build(base: &str, token: Option<Secret>, rate_limit: RateLimit, policy: Policy) -> Result<Self, HttpError> {
         let base = base.trim_end_matches('/').to_string();
         if !(base.starts_with("https://") || base.starts_with("http://")) {
             return Err(HttpError::BaseUrl(base));
@@ -146,10 +156,11 @@ impl Api {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut req = self
-                .client
-                .request(method.clone(), &url)
-                .bearer_auth(self.token.expose())
+            let mut req = self.client.request(method.clone(), &url);
+            if let Some(token) = &self.token {
+                req = req.bearer_auth(token.expose());
+            }
+            req = req
                 .header(reqwest::header::USER_AGENT, self.user_agent.clone())
                 .header(reqwest::header::ACCEPT, "application/json");
             if let Some(b) = body {

@@ -1,0 +1,549 @@
+//! An in-process fake of the Hetzner Cloud API, for client tests.
+//!
+//! An axum server on 127.0.0.1:0 with its whole world in one `Mutex`:
+//! servers (ids, IPv4s from 203.0.113.0/24, `initializing` → `running` after
+//! a few polls), actions (`running` 0→100 % → `success` over polls), server
+//! types including the retired cx22 and cpx31, prices, locations, firewalls
+//! and SSH keys. Responses follow the OpenAPI document's shapes, pagination
+//! (`meta.pagination`), label selectors, `RateLimit-*` headers on every
+//! answer and the documented error bodies and statuses (401, 404, 409
+//! `uniqueness_error`, 412 `resource_unavailable`, 422 `invalid_input`,
+//! 429 `rate_limit_exceeded`).
+//!
+//! Tests steer it (`fail_next`, `rate_limit_next`, `hang_next`, `sold_out`,
+//! `retire`, `fail_actions`) and read its call log, so they can assert exact
+//! call counts — including calls that must never happen. Paths in the log
+//! are relative to `base_url()` (no `/v1`) and keep the query as sent.
+//!
+//! Used through `#[path = "fakes/hetzner.rs"] mod hetzner_fake;`, so not
+//! every test file uses every helper.
+#![allow(dead_code)]
+
+#[path = "hetzner_catalog.rs"]
+pub mod catalog;
+#[path = "hetzner_routes.rs"]
+mod routes;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+/// The only token the fake accepts (`Authorization: Bearer …`).
+pub const TOKEN: &str = "fake-hcloud-token-Q7xK2mP9vL4nR8sT";
+/// `RateLimit-Limit`: Hetzner's default of 3600 requests per hour.
+pub const RATE_LIMIT: u32 = 3600;
+
+/// One request as the fake received it.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub method: Method,
+    /// Path and query relative to `base_url()`, exactly as sent.
+    pub path: String,
+    pub body: Option<Value>,
+    pub at: SystemTime,
+    pub status: u16,
+}
+
+impl Call {
+    /// The path without its query.
+    pub fn route(&self) -> &str {
+        self.path.split('?').next().unwrap_or_default()
+    }
+
+    /// The decoded query pairs.
+    pub fn query(&self) -> Vec<(String, String)> {
+        let q = self.path.split_once('?').map(|(_, q)| q).unwrap_or_default();
+        url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()
+    }
+}
+
+struct Fault {
+    method: Method,
+    prefix: String,
+    status: u16,
+    times: u32,
+}
+
+struct Hang {
+    prefix: String,
+    delay: Duration,
+    times: u32,
+}
+
+pub(crate) struct World {
+    pub next_id: u64,
+    pub next_ip: u32,
+    pub servers: BTreeMap<u64, Polled>,
+    pub actions: BTreeMap<u64, Polled>,
+    pub server_types: Vec<Value>,
+    pub firewalls: BTreeMap<u64, Value>,
+    pub ssh_keys: BTreeMap<u64, Value>,
+    pub sold_out: BTreeSet<String>,
+    /// Commands whose actions end in `error`, with (code, message).
+    pub failing: BTreeMap<String, (String, String)>,
+    pub polls_to_running: u32,
+    pub action_polls: u32,
+    faults: Vec<Fault>,
+    hangs: Vec<Hang>,
+    rate_limited: u32,
+    rate_limit_secs: u64,
+    last_reset: Option<u64>,
+    remaining: u32,
+    calls: Vec<Call>,
+}
+
+/// A resource whose state advances each time it is read.
+pub(crate) struct Polled {
+    pub json: Value,
+    pub polls: u32,
+}
+
+type Shared = Arc<Mutex<World>>;
+
+#[derive(Clone)]
+pub struct FakeHetzner {
+    addr: SocketAddr,
+    world: Shared,
+}
+
+impl FakeHetzner {
+    pub async fn start() -> FakeHetzner {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("a local address");
+        let world: Shared = Arc::new(Mutex::new(World::seeded()));
+        let app = Router::new().fallback(handle).with_state(world.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("the fake Hetzner server runs");
+        });
+        FakeHetzner { addr, world }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().expect("fake state lock")
+    }
+
+    // --- fault injection -------------------------------------------------
+
+    /// The next `times` requests matching `method` and `path_prefix` fail
+    /// with `status` and Hetzner's documented error body for it.
+    pub fn fail_next(&self, method: Method, path_prefix: &str, status: u16, times: u32) {
+        self.world().faults.push(Fault {
+            method,
+            prefix: path_prefix.to_string(),
+            status,
+            times,
+        });
+    }
+
+    /// The next `times` requests (any) get 429 `rate_limit_exceeded`, with
+    /// `RateLimit-Reset` `reset_in_secs` seconds after the current second.
+    pub fn rate_limit_next(&self, times: u32, reset_in_secs: u64) {
+        let mut w = self.world();
+        w.rate_limited = times;
+        w.rate_limit_secs = reset_in_secs;
+    }
+
+    /// The next request matching `path_prefix` is processed, but its answer
+    /// is held back for `delay` (longer than the client's timeout: the
+    /// client sees a timeout while the change already happened).
+    pub fn hang_next(&self, path_prefix: &str, delay: Duration) {
+        self.hang(path_prefix, delay, 1);
+    }
+
+    pub fn hang(&self, path_prefix: &str, delay: Duration, times: u32) {
+        self.world().hangs.push(Hang {
+            prefix: path_prefix.to_string(),
+            delay,
+            times,
+        });
+    }
+
+    /// Every create in `location` fails with 412 `resource_unavailable`.
+    pub fn sold_out(&self, location: &str) {
+        self.world().sold_out.insert(location.to_string());
+    }
+
+    /// Mark a server type deprecated everywhere (top-level and per location).
+    pub fn retire(&self, server_type: &str) {
+        let now = now_rfc3339();
+        let dep = catalog::deprecation_json(&now, catalog::RETIRED_UNAVAILABLE_AFTER);
+        let mut w = self.world();
+        for t in w.server_types.iter_mut().filter(|t| t["name"] == server_type) {
+            t["deprecated"] = json!(true);
+            t["deprecation"] = dep.clone();
+            for l in t["locations"].as_array_mut().into_iter().flatten() {
+                l["deprecation"] = dep.clone();
+            }
+        }
+    }
+
+    /// Actions running `command` end in `error` with this code and message.
+    pub fn fail_actions(&self, command: &str, code: &str, message: &str) {
+        self.world()
+            .failing
+            .insert(command.to_string(), (code.to_string(), message.to_string()));
+    }
+
+    /// Polls (GETs) before an action succeeds; 1 = the first poll.
+    pub fn set_action_polls(&self, n: u32) {
+        self.world().action_polls = n.max(1);
+    }
+
+    /// Reads of a server before it turns `running`.
+    pub fn set_polls_to_running(&self, n: u32) {
+        self.world().polls_to_running = n;
+    }
+
+    // --- seeding ----------------------------------------------------------
+
+    /// A server that already exists; returns its id.
+    pub fn seed_server(&self, name: &str, labels: &[(&str, &str)], location: &str, server_type: &str) -> u64 {
+        let labels: Value = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+        let mut w = self.world();
+        let t = w
+            .server_types
+            .iter()
+            .find(|t| t["name"] == server_type)
+            .cloned()
+            .expect("a seeded server type");
+        w.insert_server(name, &labels, location, &t, "ubuntu-24.04", vec![], (true, true))
+            .expect("a bootable image")
+    }
+
+    /// An action in the log, running; returns its id.
+    pub fn seed_action(&self, command: &str) -> u64 {
+        let mut w = self.world();
+        w.new_action(command, &[])
+    }
+
+    pub fn seed_firewall(&self, name: &str, labels: &[(&str, &str)], rules: Value, applied_to_selector: Option<&str>) -> u64 {
+        let mut w = self.world();
+        let id = w.id();
+        let applied: Vec<Value> = applied_to_selector
+            .map(|s| json!({ "type": "label_selector", "label_selector": { "selector": s }, "applied_to_resources": [] }))
+            .into_iter()
+            .collect();
+        let labels: serde_json::Map<String, Value> = labels.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+        let rules: Vec<Value> = rules.as_array().into_iter().flatten().map(catalog::rule_response).collect();
+        w.firewalls.insert(
+            id,
+            json!({ "id": id, "name": name, "labels": labels, "rules": rules, "applied_to": applied, "created": now_rfc3339() }),
+        );
+        id
+    }
+
+    pub fn seed_ssh_key(&self, name: &str) -> u64 {
+        let mut w = self.world();
+        let id = w.id();
+        w.ssh_keys.insert(
+            id,
+            json!({
+                "id": id, "name": name, "labels": {}, "created": now_rfc3339(),
+                "fingerprint": format!("b7:2f:30:a0:2f:6c:58:6c:21:04:58:61:ba:06:3b:{:02x}", id % 256),
+                "public_key": format!("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKey{id} {name}"),
+            }),
+        );
+        id
+    }
+
+    // --- inspection -------------------------------------------------------
+
+    pub fn calls(&self) -> Vec<(Method, String)> {
+        self.world().calls.iter().map(|c| (c.method.clone(), c.path.clone())).collect()
+    }
+
+    pub fn requests(&self) -> Vec<Call> {
+        self.world().calls.clone()
+    }
+
+    /// Requests with this method whose path (query included) starts with `prefix`.
+    pub fn count(&self, method: Method, prefix: &str) -> usize {
+        self.world()
+            .calls
+            .iter()
+            .filter(|c| c.method == method && c.path.starts_with(prefix))
+            .count()
+    }
+
+    /// Requests with this method on exactly this route (query ignored).
+    pub fn count_route(&self, method: Method, route: &str) -> usize {
+        self.world()
+            .calls
+            .iter()
+            .filter(|c| c.method == method && c.route() == route)
+            .count()
+    }
+
+    /// JSON bodies received for `method` on `route`, in order.
+    pub fn bodies(&self, method: Method, route: &str) -> Vec<Value> {
+        self.world()
+            .calls
+            .iter()
+            .filter(|c| c.method == method && c.route() == route)
+            .filter_map(|c| c.body.clone())
+            .collect()
+    }
+
+    pub fn clear_calls(&self) {
+        self.world().calls.clear();
+    }
+
+    pub fn servers_named(&self, name: &str) -> usize {
+        self.world().servers.values().filter(|s| s.json["name"] == name).count()
+    }
+
+    pub fn server_count(&self) -> usize {
+        self.world().servers.len()
+    }
+
+    pub fn server(&self, id: u64) -> Option<Value> {
+        self.world().servers.get(&id).map(|s| s.json.clone())
+    }
+
+    pub fn firewall(&self, id: u64) -> Option<Value> {
+        self.world().firewalls.get(&id).cloned()
+    }
+
+    /// The `RateLimit-Reset` the last 429 carried.
+    pub fn last_rate_limit_reset(&self) -> Option<u64> {
+        self.world().last_reset
+    }
+}
+
+impl World {
+    fn seeded() -> World {
+        World {
+            next_id: 1000,
+            next_ip: 10,
+            servers: BTreeMap::new(),
+            actions: BTreeMap::new(),
+            server_types: catalog::SERVER_TYPES.iter().map(catalog::server_type_json).collect(),
+            firewalls: BTreeMap::new(),
+            ssh_keys: BTreeMap::new(),
+            sold_out: BTreeSet::new(),
+            failing: BTreeMap::new(),
+            polls_to_running: 2,
+            action_polls: 2,
+            faults: vec![],
+            hangs: vec![],
+            rate_limited: 0,
+            rate_limit_secs: 1,
+            last_reset: None,
+            remaining: RATE_LIMIT,
+            calls: vec![],
+        }
+    }
+
+    pub fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    pub fn new_action(&mut self, command: &str, resources: &[(u64, &str)]) -> u64 {
+        let id = self.id();
+        let json = catalog::action_json(id, command, resources, &now_rfc3339());
+        self.actions.insert(id, Polled { json, polls: 0 });
+        id
+    }
+
+    /// Create a server record; `None` when the image does not exist for the
+    /// type's architecture.
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_server(
+        &mut self,
+        name: &str,
+        labels: &Value,
+        location: &str,
+        t: &Value,
+        image: &str,
+        firewalls: Vec<u64>,
+        (v4, v6): (bool, bool),
+    ) -> Option<u64> {
+        let created = now_rfc3339();
+        let image = catalog::image_json(image, t["architecture"].as_str().unwrap_or("x86"), &created)?;
+        let id = self.id();
+        let n = self.next_ip;
+        self.next_ip += 1;
+        let json = catalog::server_json(catalog::NewServer {
+            id,
+            name,
+            labels,
+            location,
+            server_type: t,
+            image,
+            ipv4: v4.then(|| format!("203.0.113.{}", 10 + (n - 10) % 240)),
+            ipv6: v6.then(|| format!("2001:db8:{n:x}::/64")),
+            firewalls,
+            created: &created,
+        });
+        self.servers.insert(id, Polled { json, polls: 0 });
+        Some(id)
+    }
+
+    /// A read of a server: after enough of them it is `running`.
+    pub fn observe_server(&mut self, id: u64) -> Option<Value> {
+        let n = self.polls_to_running;
+        let s = self.servers.get_mut(&id)?;
+        s.polls += 1;
+        if s.polls >= n && s.json["status"] == "initializing" {
+            s.json["status"] = json!("running");
+        }
+        Some(s.json.clone())
+    }
+
+    /// A read of an action: progress advances, then success (or error).
+    pub fn observe_action(&mut self, id: u64) -> Option<Value> {
+        let n = self.action_polls;
+        let a = self.actions.get_mut(&id)?;
+        if a.json["status"] != "running" {
+            return Some(a.json.clone());
+        }
+        a.polls += 1;
+        if a.polls >= n {
+            a.json["progress"] = json!(100);
+            a.json["finished"] = json!(now_rfc3339());
+            let command = a.json["command"].as_str().unwrap_or_default().to_string();
+            match self.failing.get(&command) {
+                Some((code, message)) => {
+                    a.json["status"] = json!("error");
+                    a.json["error"] = json!({ "code": code, "message": message });
+                }
+                None => a.json["status"] = json!("success"),
+            }
+        } else {
+            a.json["progress"] = json!(a.polls * 100 / n);
+        }
+        Some(a.json.clone())
+    }
+}
+
+/// A response before headers: status and JSON body.
+pub(crate) struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+pub(crate) fn error(status: u16, code: &str, message: &str, details: Value) -> Answer {
+    Answer {
+        status,
+        body: json!({ "error": { "code": code, "message": message, "details": details } }),
+    }
+}
+
+pub(crate) fn ok(status: u16, body: Value) -> Answer {
+    Answer { status, body }
+}
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+async fn handle(State(world): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let full = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let path = full.strip_prefix("/v1").unwrap_or(full).to_string();
+    let json_body: Option<Result<Value, ()>> = (!body.is_empty()).then(|| serde_json::from_slice(&body).map_err(|_| ()));
+    let (answer, delay, rate_headers) = {
+        let mut w = world.lock().expect("fake state lock");
+        w.calls.push(Call {
+            method: method.clone(),
+            path: path.clone(),
+            body: json_body.clone().and_then(Result::ok),
+            at: SystemTime::now(),
+            status: 0,
+        });
+        let answer = w.answer(&method, &path, &headers, json_body);
+        let delay = w.take_hang(&path);
+        if let Some(c) = w.calls.last_mut() {
+            c.status = answer.status;
+        }
+        let rate_headers = w.rate_headers(answer.status);
+        (answer, delay, rate_headers)
+    };
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
+    let mut resp = Response::builder()
+        .status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", "application/json");
+    for (k, v) in rate_headers {
+        resp = resp.header(k, HeaderValue::from_str(&v).expect("a numeric header"));
+    }
+    resp.body(Body::from(answer.body.to_string())).expect("a valid response")
+}
+
+impl World {
+    /// Faults first (as a real rate limiter or proxy would answer before
+    /// the API), then authentication, then the route.
+    fn answer(&mut self, method: &Method, path: &str, headers: &HeaderMap, body: Option<Result<Value, ()>>) -> Answer {
+        if self.rate_limited > 0 {
+            self.rate_limited -= 1;
+            let reset = unix_now() + self.rate_limit_secs;
+            self.last_reset = Some(reset);
+            let (code, message) = catalog::documented_error(429);
+            return error(429, code, message, Value::Null);
+        }
+        if let Some(f) = self
+            .faults
+            .iter_mut()
+            .find(|f| f.times > 0 && f.method == *method && path.starts_with(&f.prefix))
+        {
+            f.times -= 1;
+            let (code, message) = catalog::documented_error(f.status);
+            return error(f.status, code, message, Value::Null);
+        }
+        let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
+        if bearer != Some(&format!("Bearer {TOKEN}")) {
+            return error(401, "unauthorized", "unable to authenticate", Value::Null);
+        }
+        let body = match body {
+            Some(Err(())) => return error(400, "json_error", "Invalid JSON input in your request.", Value::Null),
+            Some(Ok(v)) => Some(v),
+            None => None,
+        };
+        routes::route(self, method, path, body)
+    }
+
+    fn take_hang(&mut self, path: &str) -> Option<Duration> {
+        let h = self.hangs.iter_mut().find(|h| h.times > 0 && path.starts_with(&h.prefix))?;
+        h.times -= 1;
+        Some(h.delay)
+    }
+
+    fn rate_headers(&mut self, status: u16) -> Vec<(&'static str, String)> {
+        let (remaining, reset) = if status == 429 {
+            (0, self.last_reset.unwrap_or_else(unix_now))
+        } else {
+            self.remaining = self.remaining.saturating_sub(1);
+            // One request comes back per second (Hetzner's documented refill).
+            (self.remaining, unix_now() + u64::from(RATE_LIMIT - self.remaining))
+        };
+        vec![
+            ("RateLimit-Limit", RATE_LIMIT.to_string()),
+            ("RateLimit-Remaining", remaining.to_string()),
+            ("RateLimit-Reset", reset.to_string()),
+        ]
+    }
+}
