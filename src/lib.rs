@@ -10,6 +10,7 @@ pub mod http;
 pub mod ids;
 pub mod ledger;
 pub mod lifecycle;
+pub mod modrinth;
 pub mod observe;
 pub mod output;
 pub mod plan;

@@ -1,0 +1,457 @@
+//! Mods from Modrinth: the wire types of the Modrinth v2 and Fabric meta APIs,
+//! and the one client both are read through.
+//!
+//! Resolution is split the way the planner is: [`resolve::resolve`] is a pure
+//! function of the wishes and a [`Catalog`] of what has been fetched
+//! so far, and answers either the locked mods or what it still needs to know.
+//! [`resolve_with`] is the only loop that fetches those needs and asks again,
+//! so every resolution rule is testable without HTTP.
+//!
+//! Both APIs are public and read-only, so the client is the crate's shared
+//! [`Api`] (timeouts, retries, 429) with an empty token. Modrinth also says in
+//! `X-Ratelimit-Remaining` / `X-Ratelimit-Reset` when the window is used up;
+//! the client then holds the next request back until the window resets,
+//! instead of running into a 429 (which `Api` also handles, by waiting
+//! `X-Ratelimit-Reset` seconds).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use tracing::info;
+
+use crate::http::{Api, HttpError, Policy, RateLimit, Retry};
+use crate::repo::LockedMod;
+
+pub mod cli;
+pub mod fetch;
+pub mod lockfile;
+pub mod mrpack;
+pub mod resolve;
+
+use resolve::{Request, ResolveError, Step};
+
+pub const MODRINTH_BASE_ENV: &str = "MODRINTH_API_BASE_URL";
+pub const FABRIC_META_BASE_ENV: &str = "FABRIC_META_BASE_URL";
+pub const MODRINTH_DEFAULT_BASE: &str = "https://api.modrinth.com";
+pub const FABRIC_META_DEFAULT_BASE: &str = "https://meta.fabricmc.net";
+
+/// Modrinth's rate-limit window is a minute; a larger reset is a broken header.
+const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+
+/// Where the two APIs live; tests point both at a fake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    pub modrinth: String,
+    pub fabric_meta: String,
+}
+
+impl Endpoints {
+    /// `MODRINTH_API_BASE_URL` and `FABRIC_META_BASE_URL`, or the public services.
+    pub fn from_env() -> Self {
+        let var = |name: &str, default: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty()).unwrap_or(default.into());
+        Endpoints {
+            modrinth: var(MODRINTH_BASE_ENV, MODRINTH_DEFAULT_BASE),
+            fabric_meta: var(FABRIC_META_BASE_ENV, FABRIC_META_DEFAULT_BASE),
+        }
+    }
+}
+
+/// `client_side` / `server_side` of a project.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SideSupport {
+    Required,
+    Optional,
+    Unsupported,
+    #[serde(other)]
+    Unknown,
+}
+
+/// The part of `GET /v2/project/{id|slug}` that resolution reads.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Project {
+    pub id: String,
+    pub slug: String,
+    #[serde(default)]
+    pub title: String,
+    pub client_side: SideSupport,
+    pub server_side: SideSupport,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VersionType {
+    Release,
+    Beta,
+    Alpha,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DependencyType {
+    Required,
+    Optional,
+    Incompatible,
+    Embedded,
+    #[serde(other)]
+    Unknown,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Dependency {
+    #[serde(default)]
+    pub version_id: Option<String>,
+    #[serde(default)]
+    pub project_id: Option<String>,
+    pub dependency_type: DependencyType,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Hashes {
+    #[serde(default)]
+    pub sha1: Option<String>,
+    #[serde(default)]
+    pub sha512: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct VersionFile {
+    pub hashes: Hashes,
+    pub url: String,
+    pub filename: String,
+    #[serde(default)]
+    pub primary: bool,
+    #[serde(default)]
+    pub size: Option<u64>,
+}
+
+/// One element of `GET /v2/project/{id}/version`, or `GET /v2/version/{id}`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Version {
+    pub id: String,
+    pub project_id: String,
+    pub version_number: String,
+    pub version_type: VersionType,
+    pub date_published: DateTime<Utc>,
+    #[serde(default)]
+    pub loaders: Vec<String>,
+    #[serde(default)]
+    pub game_versions: Vec<String>,
+    #[serde(default)]
+    pub files: Vec<VersionFile>,
+    #[serde(default)]
+    pub dependencies: Vec<Dependency>,
+}
+
+impl Version {
+    /// The file a mod is installed from: the primary one, else the first.
+    pub fn primary_file(&self) -> Option<&VersionFile> {
+        self.files.iter().find(|f| f.primary).or(self.files.first())
+    }
+}
+
+/// Fabric meta's `{version, stable}` (loader and installer entries share it).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct FabricVersion {
+    pub version: String,
+    pub stable: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct FabricLoaderEntry {
+    loader: FabricVersion,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModrinthError {
+    /// Boxed: `HttpError` is large, and this travels through every `?`.
+    #[error(transparent)]
+    Http(Box<HttpError>),
+    #[error("GET {url}: answered {status}: {body}")]
+    Status { url: String, status: u16, body: String },
+    #[error("GET {url}: the answer is not what was expected")]
+    Decode {
+        url: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("Fabric meta lists no stable {0}")]
+    NoStableFabric(String),
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error("resolution asked for {0:?} again after it was fetched; this is a bug in mc-gitops")]
+    NoProgress(Need),
+}
+
+impl From<HttpError> for ModrinthError {
+    fn from(e: HttpError) -> Self {
+        ModrinthError::Http(Box::new(e))
+    }
+}
+
+/// The Modrinth and Fabric meta client.
+#[derive(Debug)]
+pub struct Client {
+    modrinth: Api,
+    fabric_meta: Api,
+    /// When Modrinth said its window is used up: no request before this.
+    not_before: Mutex<Option<Instant>>,
+}
+
+impl Client {
+    pub fn new(endpoints: &Endpoints) -> Result<Self, ModrinthError> {
+        Self::with_policy(endpoints, Policy::default())
+    }
+
+    pub fn with_policy(endpoints: &Endpoints, policy: Policy) -> Result<Self, ModrinthError> {
+        // Neither API takes a token: no Authorization header is sent.
+        let modrinth = Api::anonymous(
+            &endpoints.modrinth,
+            RateLimit::RetryAfterSeconds("X-Ratelimit-Reset"),
+            policy.clone(),
+        )?;
+        let fabric_meta = Api::anonymous(&endpoints.fabric_meta, RateLimit::RetryAfterSeconds("Retry-After"), policy)?;
+        Ok(Client {
+            modrinth,
+            fabric_meta,
+            not_before: Mutex::new(None),
+        })
+    }
+
+    /// `GET /v2/project/{id|slug}`; `None` when Modrinth has no such project.
+    pub async fn project(&self, id_or_slug: &str) -> Result<Option<Project>, ModrinthError> {
+        self.get(Which::Modrinth, &format!("/v2/project/{}", segment(id_or_slug))).await
+    }
+
+    /// `GET /v2/project/{id}/version` for one loader and game version.
+    pub async fn project_versions(
+        &self,
+        project_id: &str,
+        loader: &str,
+        game_version: &str,
+    ) -> Result<Option<Vec<Version>>, ModrinthError> {
+        let path = format!(
+            "/v2/project/{}/version?loaders={}&game_versions={}",
+            segment(project_id),
+            json_array_query(loader),
+            json_array_query(game_version)
+        );
+        self.get(Which::Modrinth, &path).await
+    }
+
+    /// `GET /v2/version/{id}`; `None` when it is gone.
+    pub async fn version(&self, version_id: &str) -> Result<Option<Version>, ModrinthError> {
+        self.get(Which::Modrinth, &format!("/v2/version/{}", segment(version_id))).await
+    }
+
+    /// The newest stable Fabric loader for a game version (the list is newest first).
+    pub async fn fabric_loader(&self, game_version: &str) -> Result<String, ModrinthError> {
+        let path = format!("/v2/versions/loader/{}", segment(game_version));
+        let entries: Vec<FabricLoaderEntry> = self.get(Which::FabricMeta, &path).await?.unwrap_or_default();
+        entries
+            .into_iter()
+            .map(|e| e.loader)
+            .find(|l| l.stable)
+            .map(|l| l.version)
+            .ok_or_else(|| ModrinthError::NoStableFabric(format!("loader for Minecraft {game_version}")))
+    }
+
+    /// The newest stable Fabric installer (it doubles as the server launcher).
+    pub async fn fabric_installer(&self) -> Result<String, ModrinthError> {
+        let entries: Vec<FabricVersion> = self.get(Which::FabricMeta, "/v2/versions/installer").await?.unwrap_or_default();
+        entries
+            .into_iter()
+            .find(|i| i.stable)
+            .map(|i| i.version)
+            .ok_or_else(|| ModrinthError::NoStableFabric("installer".into()))
+    }
+
+    /// The one place this module sends requests (through [`Api::send`]):
+    /// waits out a used-up rate-limit window first, maps 404 to `None`.
+    async fn get<T: DeserializeOwned>(&self, which: Which, path: &str) -> Result<Option<T>, ModrinthError> {
+        let api = match which {
+            Which::Modrinth => &self.modrinth,
+            Which::FabricMeta => &self.fabric_meta,
+        };
+        // Only Modrinth sends rate-limit headers; Fabric meta is never held back by them.
+        let mut window = match which {
+            Which::Modrinth => Some(self.not_before.lock().await),
+            Which::FabricMeta => None,
+        };
+        if let Some(at) = window.as_mut().and_then(|w| w.take())
+            && at > Instant::now()
+        {
+            let wait_ms = (at - Instant::now()).as_millis() as u64;
+            info!(path, wait_ms, "Modrinth's rate-limit window is used up; waiting for it to reset");
+            tokio::time::sleep_until(at).await;
+        }
+        let resp = api.send(Method::GET, path, None, Retry::Transient).await?;
+        if let Some(w) = window.as_mut() {
+            **w = window_reset(&resp.headers).map(|wait| Instant::now() + wait);
+        }
+        drop(window);
+        let url = format!("{}{path}", api.base());
+        if resp.status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !resp.status.is_success() {
+            return Err(ModrinthError::Status {
+                url,
+                status: resp.status.as_u16(),
+                body: resp.body.to_string(),
+            });
+        }
+        serde_json::from_value(resp.body)
+            .map(Some)
+            .map_err(|source| ModrinthError::Decode { url, source })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Which {
+    Modrinth,
+    FabricMeta,
+}
+
+/// How long to hold back when `X-Ratelimit-Remaining` says nothing is left.
+fn window_reset(headers: &HeaderMap) -> Option<Duration> {
+    let get = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+    (get("x-ratelimit-remaining")? == 0).then(|| Duration::from_secs(get("x-ratelimit-reset").unwrap_or(1)).min(MAX_RATE_LIMIT_WAIT))
+}
+
+/// Modrinth filters take JSON arrays in the query: `loaders=["fabric"]`, URL-encoded.
+fn json_array_query(item: &str) -> String {
+    let json = serde_json::to_string(&[item]).expect("a string array serializes");
+    url::form_urlencoded::byte_serialize(json.as_bytes()).collect()
+}
+
+/// One URL path segment, percent-encoded (slugs may hold `!@$()+,'`).
+fn segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A file name that stays inside the directory it is written to: no
+/// separators, no `..`, no drive letters, nothing hidden.
+pub fn is_safe_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('.')
+        && !name.chars().any(|c| matches!(c, '/' | '\\' | ':' | '\0') || c.is_control())
+}
+
+/// Something resolution has to know before it can answer.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Need {
+    /// A project, by the slug or id it was named with.
+    Project(String),
+    /// A project's versions for the loader and game version, by project id.
+    Versions(String),
+    /// One version, by id.
+    Version(String),
+}
+
+/// What has been fetched, including what Modrinth said does not exist (`None`).
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    /// By every name it is known under: the key asked for, its id and its slug.
+    pub(super) projects: BTreeMap<String, Option<Project>>,
+    /// By project id.
+    pub(super) versions_of: BTreeMap<String, Vec<Version>>,
+    /// By version id.
+    pub(super) versions: BTreeMap<String, Option<Version>>,
+}
+
+impl Catalog {
+    pub fn add_project(&mut self, key: &str, project: Option<Project>) {
+        if let Some(p) = &project {
+            self.projects.insert(p.id.clone(), project.clone());
+            self.projects.insert(p.slug.clone(), project.clone());
+        }
+        self.projects.insert(key.to_string(), project);
+    }
+
+    pub fn add_versions(&mut self, project_id: &str, versions: Vec<Version>) {
+        for v in &versions {
+            self.versions.insert(v.id.clone(), Some(v.clone()));
+        }
+        self.versions_of.insert(project_id.to_string(), versions);
+    }
+
+    pub fn add_version(&mut self, id: &str, version: Option<Version>) {
+        self.versions.insert(id.to_string(), version);
+    }
+
+    pub fn has(&self, need: &Need) -> bool {
+        match need {
+            Need::Project(key) => self.projects.contains_key(key),
+            Need::Versions(id) => self.versions_of.contains_key(id),
+            Need::Version(id) => self.versions.contains_key(id),
+        }
+    }
+}
+
+/// Resolve `req` against Modrinth: ask the pure resolver, fetch what it
+/// still needs, and ask again until it has an answer.
+pub async fn resolve_with(client: &Client, req: &Request<'_>) -> Result<Vec<LockedMod>, ModrinthError> {
+    let mut catalog = Catalog::default();
+    loop {
+        let needs = match resolve::resolve(req, &catalog)? {
+            Step::Done(mods) => return Ok(mods),
+            Step::Need(needs) => needs,
+        };
+        if let Some(stuck) = needs.iter().find(|n| catalog.has(n)) {
+            return Err(ModrinthError::NoProgress(stuck.clone()));
+        }
+        for need in needs {
+            // An earlier fetch in this batch may have answered it (a slug and its id).
+            if catalog.has(&need) {
+                continue;
+            }
+            match &need {
+                Need::Project(key) => catalog.add_project(key, client.project(key).await?),
+                Need::Versions(id) => {
+                    let versions = client.project_versions(id, req.loader, req.minecraft).await?;
+                    catalog.add_versions(id, versions.unwrap_or_default());
+                }
+                Need::Version(id) => catalog.add_version(id, client.version(id).await?),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_are_url_encoded_json_arrays() {
+        assert_eq!(json_array_query("fabric"), "%5B%22fabric%22%5D");
+        assert_eq!(json_array_query("1.20.1"), "%5B%221.20.1%22%5D");
+    }
+
+    #[test]
+    fn path_segments_are_escaped() {
+        assert_eq!(segment("fabric-api"), "fabric-api");
+        assert_eq!(segment("a+b/c"), "a%2Bb%2Fc");
+    }
+
+    #[test]
+    fn only_plain_file_names_are_safe() {
+        assert!(is_safe_file_name("fabric-api-0.92.2+1.20.1.jar"));
+        for bad in ["", "../x.jar", "a/b.jar", "a\\b.jar", "C:x.jar", ".hidden", "/abs.jar"] {
+            assert!(!is_safe_file_name(bad), "{bad}");
+        }
+    }
+}
