@@ -82,10 +82,24 @@ impl SessionId {
     }
 }
 
+impl SessionId {
+    /// `sessions/YYYY/MM/<id>.toml`, by the start month the id begins with.
+    pub fn file(&self) -> String {
+        let s = self.as_str();
+        match (s.get(0..4), s.get(4..6)) {
+            (Some(y), Some(m)) if y.bytes().chain(m.bytes()).all(|c| c.is_ascii_digit()) => format!("sessions/{y}/{m}/{s}.toml"),
+            _ => format!("sessions/unknown/{s}.toml"),
+        }
+    }
+}
+
 impl ServerName {
-    /// The Hetzner server name for a session: deterministic, so a retried
-    /// create meets `uniqueness_error` and adopts instead of duplicating.
-    pub fn host_for(&self, session: &SessionId) -> String {
-        format!("{self}-{session}")
+    /// The Hetzner server name: one per state repo, whatever the session.
+    /// Hetzner names are unique in a project, so two runs that race to
+    /// create (push + schedule + dispatch) collide on `uniqueness_error`
+    /// and the loser adopts or steps back: never a second server. The
+    /// session lives in the labels.
+    pub fn hetzner_name(&self) -> String {
+        format!("{self}-mc")
     }
 }

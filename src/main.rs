@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use mc_gitops::repo::{self, LoadError};
-use mc_gitops::{observe, output, plan};
+use mc_gitops::{connect, observe, output, plan};
 
 const ABOUT: &str = "GitOps for an on-demand Minecraft server: a git repo in, a Hetzner VPS, Cloudflare DNS and R2 snapshots out.";
 
@@ -51,6 +51,28 @@ enum Command {
         #[arg(long, value_name = "TIME", env = "MC_GITOPS_NOW")]
         now: Option<DateTime<Utc>>,
     },
+    /// Plan, then carry the plan out against Hetzner, Cloudflare and storage.
+    ///
+    /// Needs HCLOUD_TOKEN and CLOUDFLARE_API_TOKEN (HCLOUD_ENDPOINT and
+    /// CLOUDFLARE_API_BASE_URL override the API addresses). Each change is
+    /// one attempt that checks its precondition first, so running apply
+    /// again after any failure converges. Session files and server.toml are
+    /// written into the repo checkout; commit them.
+    ///
+    /// Exit status: 0 applied (or nothing to do, or waiting for the agent), 1 error.
+    #[command(
+        after_help = "Examples:\n  HCLOUD_TOKEN=… CLOUDFLARE_API_TOKEN=… mc-gitops apply --repo .\n  mc-gitops apply --json > report.json"
+    )]
+    Apply {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// Print the plan and the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Apply as if it were this time (RFC 3339); for tests.
+        #[arg(long, value_name = "TIME", env = "MC_GITOPS_NOW", hide = true)]
+        now: Option<DateTime<Utc>>,
+    },
     /// Validate a state repo and report every problem with file:line:col.
     ///
     /// Inside GitHub Actions (GITHUB_ACTIONS=true) each problem is also
@@ -62,6 +84,18 @@ enum Command {
         /// Print GitHub Actions annotations (default: when GITHUB_ACTIONS=true).
         #[arg(long)]
         annotations: bool,
+    },
+    /// Resolve mods.toml against Modrinth into mods.lock, update it, or export a modpack.
+    ///
+    /// MODRINTH_API_BASE_URL and FABRIC_META_BASE_URL override the API addresses.
+    #[command(
+        after_help = "Examples:\n  mc-gitops mods lock --repo .\n  mc-gitops mods update lithium\n  mc-gitops mods export --mrpack grove.mrpack"
+    )]
+    Mods {
+        #[command(flatten)]
+        repo: RepoArg,
+        #[command(subcommand)]
+        command: mc_gitops::modrinth::cli::ModsCommand,
     },
     /// Print or write the JSON Schemas (draft-07) of the state files.
     ///
@@ -129,11 +163,16 @@ fn report(e: &anyhow::Error) {
 fn run(cmd: Command) -> anyhow::Result<Done> {
     match cmd {
         Command::Plan { repo, json, now } => cmd_plan(&repo.repo, json, now.unwrap_or_else(Utc::now)),
+        Command::Apply { repo, json, now } => cmd_apply(&repo.repo, json, now.unwrap_or_else(Utc::now)),
         Command::Check { repo, annotations } => {
             let annotate = annotations || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
             cmd_check(&repo.repo, annotate)
         }
         Command::Schema { out, name } => cmd_schema(out.as_deref(), name.as_deref()),
+        Command::Mods { repo, command } => {
+            runtime()?.block_on(mc_gitops::modrinth::cli::run(command, &repo.repo))?;
+            Ok(Done::Ok)
+        }
     }
 }
 
@@ -145,16 +184,70 @@ fn load(root: &Path) -> anyhow::Result<repo::Loaded> {
     Ok(loaded)
 }
 
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
 fn cmd_plan(root: &Path, json: bool, now: DateTime<Utc>) -> anyhow::Result<Done> {
     let loaded = load(root)?;
-    let observed = observe::ledger_only::observe(&loaded.ledger, &loaded.desired.server.name, now);
-    let plan = plan::plan(&loaded.desired, &observed);
+    let plan = match connect::live(root, &loaded.desired)? {
+        None => {
+            let observed = observe::ledger_only::observe(&loaded.ledger, &loaded.desired.server.name, now);
+            plan::plan(&loaded.desired, &observed)
+        }
+        Some(live) => {
+            let rt = runtime()?;
+            let (observed, _) = rt.block_on(observe::live::observe(&live, &loaded.desired, &loaded.ledger, now))?;
+            plan::plan(&loaded.desired, &observed)
+        }
+    };
     if json {
         print!("{}", output::plan_json(&plan));
     } else {
         anstream::print!("{}", output::text::render_plan(&plan));
     }
     Ok(if plan.is_empty() { Done::Ok } else { Done::Changes })
+}
+
+fn cmd_apply(root: &Path, json: bool, now: DateTime<Utc>) -> anyhow::Result<Done> {
+    let loaded = load(root)?;
+    let Some(live) = connect::live(root, &loaded.desired)? else {
+        anyhow::bail!("apply needs HCLOUD_TOKEN and CLOUDFLARE_API_TOKEN in the environment (use `plan` to see what it would do)");
+    };
+    let rt = runtime()?;
+    let (observed, facts) = rt.block_on(observe::live::observe(&live, &loaded.desired, &loaded.ledger, now))?;
+    let plan = plan::plan(&loaded.desired, &observed);
+    if !json {
+        anstream::print!("{}", output::text::render_plan(&plan));
+    }
+    let cx = mc_gitops::apply::Ctx {
+        repo: root,
+        desired: &loaded.desired,
+        ledger: &loaded.ledger,
+        observed: &observed,
+        hetzner: &live.hetzner,
+        cloudflare: &live.cloudflare,
+        zone: &facts.zone,
+        store: &live.store,
+        now,
+        user_data: None,
+    };
+    let report = rt.block_on(mc_gitops::apply::apply(&cx, &plan));
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "plan": plan, "report": report }))?
+        );
+    } else {
+        anstream::print!("{}", output::text::render_report(&report));
+    }
+    match &report.failed {
+        Some((resource, error)) => anyhow::bail!("apply stopped at {resource}: {error}"),
+        None => Ok(Done::Ok),
+    }
 }
 
 fn cmd_check(root: &Path, annotate: bool) -> anyhow::Result<Done> {

@@ -19,7 +19,7 @@ pub fn observe(ledger: &impl LedgerObserver, server: &ServerName, now: DateTime<
     let session = ledger.open_session().cloned();
     let believed = session.as_ref().map(|s| ObservedServer {
         id: s.server_id,
-        name: server.host_for(&s.id),
+        name: server.hetzner_name(),
         session: s.id.clone(),
         region: s.region.clone(),
         location: s.location.clone(),

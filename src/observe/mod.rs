@@ -17,6 +17,7 @@ use crate::ledger::{Ledger, Session};
 use crate::lifecycle::Phase;
 
 pub mod ledger_only;
+pub mod live;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -46,6 +47,9 @@ pub struct ObservedDns {
     pub a: Option<String>,
     /// The SRV record's target host and port, if it exists.
     pub srv: Option<(String, u16)>,
+    /// How the records differ from what the bot leaves behind (a duplicate,
+    /// proxied, another TTL): non-empty means "set them again".
+    pub drift: Vec<String>,
 }
 
 /// The agent's `status.json`.

@@ -181,3 +181,28 @@ pub fn render_diagnostics(diags: &[Diagnostic]) -> String {
     }
     out
 }
+
+/// What apply did, change by change.
+pub fn render_report(r: &crate::apply::Report) -> String {
+    use crate::apply::Outcome;
+    let mut out = String::from("\n");
+    let _ = writeln!(out, "{}", paint(BOLD, "Applied:"));
+    for (resource, outcome) in &r.results {
+        let (style, tag, detail) = match outcome {
+            Outcome::Done(d) => (GREEN, "done", d),
+            Outcome::Unchanged(d) => (DIM, "unchanged", d),
+            Outcome::Waiting(d) => (CYAN, "waiting", d),
+        };
+        let _ = writeln!(out, "  {} {resource}: {detail}", paint(style, &format!("{tag:>9}")));
+    }
+    if let Some((resource, error)) = &r.failed {
+        let _ = writeln!(out, "  {} {resource}: {error}", paint(RED, "   failed"));
+    }
+    if !r.files.is_empty() {
+        let _ = writeln!(out, "\nFiles written (commit them): {}", r.files.join(", "));
+    }
+    if !r.message.is_empty() {
+        let _ = writeln!(out, "Commit message: {}", r.message.join("; "));
+    }
+    out
+}

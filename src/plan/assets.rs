@@ -16,13 +16,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn text_file(text: String) -> FileState {
-    FileState {
-        hash: format!("sha256:{}", sha256_hex(text.as_bytes())),
-        text: Some(text),
-    }
-}
-
 /// `whitelist.json` as the server reads it. Players without a UUID yet are
 /// left out (the server drops such entries anyway); the loader warns about them.
 pub fn whitelist_json(d: &Desired) -> String {
@@ -70,39 +63,65 @@ pub fn op_entries(d: &Desired) -> Vec<OpEntry> {
     v
 }
 
+/// A file as apply ships it: its state for planning, plus the bytes to store
+/// (text and config files) or where the VPS downloads it (mods).
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    pub state: FileState,
+    pub bytes: Option<Vec<u8>>,
+    pub url: Option<String>,
+    pub size: Option<u64>,
+}
+
+fn stored(bytes: Vec<u8>) -> Rendered {
+    let text = String::from_utf8(bytes.clone()).ok();
+    Rendered {
+        state: FileState {
+            hash: format!("sha256:{}", sha256_hex(&bytes)),
+            text,
+        },
+        size: Some(bytes.len() as u64),
+        bytes: Some(bytes),
+        url: None,
+    }
+}
+
 /// Every file the server should have, by path relative to its directory.
-pub fn render(d: &Desired) -> BTreeMap<String, FileState> {
+pub fn render_files(d: &Desired) -> BTreeMap<String, Rendered> {
     let mut out = BTreeMap::new();
-    out.insert("whitelist.json".into(), text_file(whitelist_json(d)));
-    out.insert("ops.json".into(), text_file(ops_json(d)));
+    out.insert("whitelist.json".into(), stored(whitelist_json(d).into_bytes()));
+    out.insert("ops.json".into(), stored(ops_json(d).into_bytes()));
     out.insert(
         "server.properties".into(),
-        text_file(properties::render(&d.server.properties, &d.server.minecraft.motd)),
+        stored(properties::render(&d.server.properties, &d.server.minecraft.motd).into_bytes()),
     );
     out.insert(
         "eula.txt".into(),
-        text_file("# Accepted in server.toml ([minecraft] eula = true)\neula=true\n".into()),
+        stored(b"# Accepted in server.toml ([minecraft] eula = true)\neula=true\n".to_vec()),
     );
     for (rel, bytes) in &d.config_files {
-        let state = match std::str::from_utf8(bytes) {
-            Ok(t) => text_file(t.to_string()),
-            Err(_) => FileState {
-                hash: format!("sha256:{}", sha256_hex(bytes)),
-                text: None,
-            },
-        };
-        out.insert(format!("config/{rel}"), state);
+        out.insert(format!("config/{rel}"), stored(bytes.clone()));
     }
     if let Some(lock) = &d.lock {
         for m in lock.mods.iter().filter(|m| m.side.on_server()) {
             out.insert(
                 format!("mods/{}", m.file),
-                FileState {
-                    hash: format!("sha512:{}", m.sha512),
-                    text: None,
+                Rendered {
+                    state: FileState {
+                        hash: format!("sha512:{}", m.sha512),
+                        text: None,
+                    },
+                    bytes: None,
+                    url: Some(m.url.clone()),
+                    size: Some(m.size),
                 },
             );
         }
     }
     out
+}
+
+/// Every file's state, for the planner.
+pub fn render(d: &Desired) -> BTreeMap<String, FileState> {
+    render_files(d).into_iter().map(|(k, r)| (k, r.state)).collect()
 }

@@ -19,10 +19,10 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
     let (mut d, mut o) = (d.clone(), o.clone());
     for change in &plan.changes {
         match &change.step {
-            Step::OpenSession { session, region } => {
+            Step::OpenSession { session, region, .. } => {
                 o.session = Some(Session {
                     id: session.clone(),
-                    file: super::planner::session_path(session, o.now),
+                    file: super::planner::session_path(session),
                     server: d.server.name.clone(),
                     region: region.clone(),
                     location: None,
@@ -73,10 +73,14 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     IpTarget::NewServer => o.server.as_ref().and_then(|s| s.ipv4.clone()),
                     IpTarget::Address(ip) => Some(ip.clone()),
                 };
-                o.dns.get_or_insert_with(ObservedDns::default).a = ip;
+                let dns = o.dns.get_or_insert_with(ObservedDns::default);
+                dns.a = ip;
+                dns.drift.clear();
             }
             Step::SetDnsSrv { target, port, .. } => {
-                o.dns.get_or_insert_with(ObservedDns::default).srv = Some((target.clone(), *port));
+                let dns = o.dns.get_or_insert_with(ObservedDns::default);
+                dns.srv = Some((target.clone(), *port));
+                dns.drift.clear();
             }
             Step::PutAsset { path, file } => {
                 o.control

@@ -73,6 +73,10 @@ pub enum Step {
     OpenSession {
         session: SessionId,
         region: RegionKey,
+        /// The server already exists but the ledger lost its session (a run
+        /// crashed before committing): the record is rebuilt from the server.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        recovered: bool,
     },
     CreateServer {
         name: String,

@@ -43,6 +43,7 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
         notices: Vec::new(),
     };
     b.context_notices();
+    b.recover_session();
     match decision {
         Decision::Start => b.start(),
         Decision::RefuseStart => b.refuse_start(),
@@ -206,20 +207,47 @@ impl Builder<'_> {
         }
     }
 
+    /// A server with no open session in the ledger: a run created it and
+    /// crashed before the session file was committed. The record is rebuilt
+    /// from the server's labels, so no session goes unrecorded.
+    fn recover_session(&mut self) {
+        let o = self.o;
+        let (Some(server), None) = (&o.server, &o.session) else { return };
+        self.change(
+            Op::Create,
+            format!("session {}", server.session),
+            Step::OpenSession {
+                session: server.session.clone(),
+                region: server.region.clone(),
+                recovered: true,
+            },
+            Value::Null,
+            json!({ "file": session_path(&server.session), "region": server.region, "server": server.name }),
+            format!(
+                "server {} runs but the ledger has no session for it: the record is rebuilt from the server",
+                server.name
+            ),
+        );
+    }
+
     fn start(&mut self) {
         let (d, o) = (self.d, self.o);
         let region = d.region();
+        // An open session without a server: its server is gone (or was never
+        // created: a run crashed in between). It is closed before a new one opens.
+        self.close_dangling_session();
         let session = SessionId::at(o.now, &d.server.region);
-        let name = d.server.name.host_for(&session);
+        let name = d.server.name.hetzner_name();
         self.change(
             Op::Create,
             format!("session {session}"),
             Step::OpenSession {
                 session: session.clone(),
                 region: d.server.region.clone(),
+                recovered: false,
             },
             Value::Null,
-            json!({ "file": session_path(&session, o.now), "region": d.server.region }),
+            json!({ "file": session_path(&session), "region": d.server.region }),
             "state = \"running\" and no server exists",
         );
         let labels = labels(d, &session);
@@ -384,10 +412,12 @@ impl Builder<'_> {
         let d = self.d;
         let host = d.server.dns.host();
         let observed = self.o.dns.as_ref();
-        let a_ok = match (observed.and_then(|x| x.a.as_ref()), target) {
-            (Some(have), IpTarget::Address(want)) => have == want,
-            _ => false,
-        };
+        let drift = observed.is_some_and(|x| !x.drift.is_empty());
+        let a_ok = !drift
+            && match (observed.and_then(|x| x.a.as_ref()), target) {
+                (Some(have), IpTarget::Address(want)) => have == want,
+                _ => false,
+            };
         if !a_ok {
             let before = observed.map_or(json!("(not observed)"), |x| json!(x.a));
             let op = if observed.is_some_and(|x| x.a.is_some()) {
@@ -416,7 +446,7 @@ impl Builder<'_> {
         if d.server.dns.srv {
             let want = (host.clone(), GAME_PORT);
             let have = observed.and_then(|x| x.srv.clone());
-            if have.as_ref() != Some(&want) {
+            if drift || have.as_ref() != Some(&want) {
                 let srv_name = d.server.dns.srv_name();
                 let op = if have.is_some() { Op::Update } else { Op::Create };
                 self.change(
@@ -487,19 +517,21 @@ impl Builder<'_> {
             "only deletion stops Hetzner's billing",
         );
         self.remove_a_record();
-        if let Some(session) = &o.session {
-            self.change(
-                Op::Update,
-                format!("session {}", session.id),
-                Step::CloseSession {
-                    session: session.id.clone(),
-                    reason,
-                },
-                json!({ "ended": null, "end_reason": null }),
-                json!({ "ended": "(when the server is gone)", "end_reason": reason.as_str() }),
-                format!("{}: the ledger records how the session ended and what it cost", session.file),
-            );
-        }
+        let session = o.session.as_ref().map_or(&server.session, |s| &s.id);
+        self.change(
+            Op::Update,
+            format!("session {session}"),
+            Step::CloseSession {
+                session: session.clone(),
+                reason,
+            },
+            json!({ "ended": null, "end_reason": null }),
+            json!({ "ended": "(when the server is gone)", "end_reason": reason.as_str() }),
+            format!(
+                "{}: the ledger records how the session ended and what it cost",
+                session_path(session)
+            ),
+        );
         if reason != EndReason::Admin && d.server.state == SwitchState::Running {
             self.set_stopped(reason);
         }
@@ -535,6 +567,13 @@ impl Builder<'_> {
     }
 
     fn nothing(&mut self) {
+        self.close_dangling_session();
+        if self.o.dns.as_ref().is_some_and(|x| x.a.is_some()) {
+            self.remove_a_record();
+        }
+    }
+
+    fn close_dangling_session(&mut self) {
         let o = self.o;
         if let Some(session) = &o.session {
             // Live observation found no server for an open session: it is gone
@@ -550,9 +589,6 @@ impl Builder<'_> {
                 json!({ "ended": o.now, "end_reason": "drift" }),
                 format!("{}: the session is open but its server no longer exists", session.file),
             );
-        }
-        if o.dns.as_ref().is_some_and(|x| x.a.is_some()) {
-            self.remove_a_record();
         }
     }
 }
@@ -574,6 +610,7 @@ pub fn labels(d: &Desired, session: &SessionId) -> BTreeMap<String, String> {
         ("managed-by".to_string(), "mc-gitops".to_string()),
         ("mc-gitops/server".to_string(), d.server.name.to_string()),
         ("mc-gitops/session".to_string(), session.to_string()),
+        ("mc-gitops/region".to_string(), d.server.region.to_string()),
     ]);
     if let Some(repo) = d.server.github.as_ref().and_then(|g| g.repo.as_ref()) {
         // Label values allow [a-z0-9_.-]; `owner/name` becomes `owner.name`.
@@ -582,8 +619,8 @@ pub fn labels(d: &Desired, session: &SessionId) -> BTreeMap<String, String> {
     l
 }
 
-pub fn session_path(session: &SessionId, at: DateTime<Utc>) -> String {
-    format!("sessions/{}/{session}.toml", at.format("%Y/%m"))
+pub fn session_path(session: &SessionId) -> String {
+    session.file()
 }
 
 fn delta<T: Ord + Clone>(have: &[T], want: &[T]) -> (Vec<T>, Vec<T>) {

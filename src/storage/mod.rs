@@ -31,7 +31,7 @@ pub enum StorageError {
     Object {
         key: String,
         #[source]
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     #[error("storage object {key} is not valid JSON of the expected shape")]
     Decode {
@@ -43,7 +43,7 @@ pub enum StorageError {
     Local {
         path: String,
         #[source]
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
 }
 
@@ -121,14 +121,14 @@ impl Store {
     pub fn local(dir: &Path, server: &ServerName) -> Result<Self, StorageError> {
         std::fs::create_dir_all(dir).map_err(|e| StorageError::Local {
             path: dir.display().to_string(),
-            source: object_store::Error::Generic {
+            source: Box::new(object_store::Error::Generic {
                 store: "LocalFileSystem",
                 source: Box::new(e),
-            },
+            }),
         })?;
         let fs = object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(|source| StorageError::Local {
             path: dir.display().to_string(),
-            source,
+            source: source.into(),
         })?;
         Ok(Store {
             inner: Arc::new(fs),
@@ -161,9 +161,15 @@ impl Store {
 
     pub async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         match self.inner.get(&Key::from(key)).await {
-            Ok(r) => r.bytes().await.map(|b| Some(b.to_vec())).map_err(|source| StorageError::Object { key: key.into(), source }),
+            Ok(r) => r.bytes().await.map(|b| Some(b.to_vec())).map_err(|source| StorageError::Object {
+                key: key.into(),
+                source: source.into(),
+            }),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(source) => Err(StorageError::Object { key: key.into(), source }),
+            Err(source) => Err(StorageError::Object {
+                key: key.into(),
+                source: source.into(),
+            }),
         }
     }
 
@@ -171,7 +177,10 @@ impl Store {
         match self.inner.head(&Key::from(key)).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(source) => Err(StorageError::Object { key: key.into(), source }),
+            Err(source) => Err(StorageError::Object {
+                key: key.into(),
+                source: source.into(),
+            }),
         }
     }
 
@@ -180,13 +189,18 @@ impl Store {
             .put(&Key::from(key), PutPayload::from(bytes))
             .await
             .map(|_| ())
-            .map_err(|source| StorageError::Object { key: key.into(), source })
+            .map_err(|source| StorageError::Object {
+                key: key.into(),
+                source: source.into(),
+            })
     }
 
     pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StorageError> {
         match self.get_bytes(key).await? {
             None => Ok(None),
-            Some(b) => serde_json::from_slice(&b).map(Some).map_err(|source| StorageError::Decode { key: key.into(), source }),
+            Some(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|source| StorageError::Decode { key: key.into(), source }),
         }
     }
 

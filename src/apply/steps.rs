@@ -1,0 +1,537 @@
+//! One handler per plan step. Each checks its precondition, makes one
+//! attempt, and records what it did in the report (and, for the ledger, in
+//! the session file), so a crash between two steps leaves a state the next
+//! plan continues from.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use rust_decimal::Decimal;
+
+use super::{ApplyError, Ctx, Outcome, Report, RunState, flush_control};
+use crate::hetzner::{FirewallRule, ServerSpec, candidates};
+use crate::ids::SessionId;
+use crate::ledger::{self, Event, Price, Session};
+use crate::plan::{Change, EndReason, IpTarget, Step};
+use crate::storage::{AssetRef, ControlDoc, ControlOp};
+
+pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report: &mut Report) -> Result<Outcome, ApplyError> {
+    let resource = change.resource.clone();
+    match &change.step {
+        Step::OpenSession {
+            session,
+            region,
+            recovered,
+        } => open_session(cx, st, report, session, region, *recovered).await,
+        Step::CreateServer { .. } => create_server(cx, st, report, &change.step).await,
+        Step::SetDnsA { name, target, .. } => {
+            let ip = match target {
+                IpTarget::NewServer => st.created.as_ref().and_then(|s| s.ipv4.clone()),
+                IpTarget::Address(ip) => Some(ip.clone()),
+            };
+            let ip: Ipv4Addr = ip.and_then(|s| s.parse().ok()).ok_or_else(|| ApplyError::Invalid {
+                resource: resource.clone(),
+                why: "the server has no IPv4 address to point at".into(),
+            })?;
+            let out = cx
+                .cloudflare
+                .ensure_a(cx.zone, name, ip, &comment(cx, st))
+                .await
+                .map_err(|source| ApplyError::Cloudflare {
+                    resource,
+                    source: source.into(),
+                })?;
+            Ok(ensured(out, format!("{name} → {ip}")))
+        }
+        Step::SetDnsSrv {
+            name,
+            target,
+            port,
+            priority,
+            weight,
+            ..
+        } => {
+            let out = cx
+                .cloudflare
+                .ensure_srv(cx.zone, name, target, *port, *priority, *weight, &comment(cx, st))
+                .await
+                .map_err(|source| ApplyError::Cloudflare {
+                    resource,
+                    source: source.into(),
+                })?;
+            Ok(ensured(out, format!("{name} → {target}:{port}")))
+        }
+        Step::PutAsset { path, file } => {
+            let r = st.files.get(path).cloned().ok_or_else(|| ApplyError::Invalid {
+                resource: resource.clone(),
+                why: "the repo no longer renders this file".into(),
+            })?;
+            let mut sent = false;
+            if let Some(bytes) = r.bytes {
+                sent = cx
+                    .store
+                    .put_asset(&file.hash, bytes)
+                    .await
+                    .map_err(|source| ApplyError::Storage { resource, source })?;
+            }
+            control(cx, st).await?.assets.insert(
+                path.clone(),
+                AssetRef {
+                    hash: file.hash.clone(),
+                    url: r.url,
+                    size: r.size,
+                },
+            );
+            st.control_dirty = true;
+            Ok(if sent {
+                Outcome::Done("uploaded".into())
+            } else {
+                Outcome::Done("already stored; manifest updated".into())
+            })
+        }
+        Step::RemoveAsset { path } => {
+            control(cx, st).await?.assets.remove(path);
+            st.control_dirty = true;
+            Ok(Outcome::Done("removed from the manifest".into()))
+        }
+        Step::UpdateWhitelist { players } => {
+            control(cx, st).await?.whitelist = players.clone();
+            st.control_dirty = true;
+            report.message.push(format!("whitelist: {} players", players.len()));
+            Ok(Outcome::Done("the agent applies it through RCON".into()))
+        }
+        Step::UpdateOps { ops } => {
+            control(cx, st).await?.ops = ops
+                .iter()
+                .map(|o| ControlOp {
+                    name: o.name.clone(),
+                    level: o.level,
+                })
+                .collect();
+            st.control_dirty = true;
+            Ok(Outcome::Done("the agent applies it through RCON".into()))
+        }
+        Step::RequestStop { reason } => {
+            let doc = control(cx, st).await?;
+            if doc.stop_requested.is_some() {
+                return Ok(Outcome::Unchanged("a stop was already requested".into()));
+            }
+            doc.stop_requested = Some(cx.now);
+            doc.stop_reason = Some(reason.as_str().into());
+            st.control_dirty = true;
+            flush_control(cx, st).await?;
+            report.message.push(format!("ask the agent to stop and sync ({})", reason.as_str()));
+            Ok(Outcome::Done("the agent stops Minecraft and uploads a final snapshot".into()))
+        }
+        Step::AwaitSnapshot { taken_after } => {
+            flush_control(cx, st).await?;
+            if guard(cx, *taken_after, &resource).await? {
+                Ok(Outcome::Done("a verified snapshot is in storage".into()))
+            } else {
+                Ok(Outcome::Waiting(format!(
+                    "no verified snapshot taken after {} yet; the next run continues",
+                    taken_after.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )))
+            }
+        }
+        Step::DeleteServer { name, id, snapshot_after } => {
+            // The termination guard, checked again right before the delete.
+            if !guard(cx, *snapshot_after, &resource).await? {
+                return Ok(Outcome::Waiting("the world is not safe in storage yet".into()));
+            }
+            let id = match id {
+                Some(id) => Some(*id),
+                None => cx
+                    .hetzner
+                    .server_by_name(name)
+                    .await
+                    .map_err(|source| ApplyError::Hetzner {
+                        resource: resource.clone(),
+                        source: source.into(),
+                    })?
+                    .map(|s| s.id),
+            };
+            let Some(id) = id else {
+                return Ok(Outcome::Unchanged("already gone".into()));
+            };
+            match cx.hetzner.delete_server(id).await.map_err(|source| ApplyError::Hetzner {
+                resource: resource.clone(),
+                source: source.into(),
+            })? {
+                None => Ok(Outcome::Unchanged("already gone".into())),
+                Some(action) => {
+                    cx.hetzner
+                        .wait_action(action.id, std::time::Duration::from_secs(300))
+                        .await
+                        .map_err(|source| ApplyError::Hetzner {
+                            resource,
+                            source: source.into(),
+                        })?;
+                    report.message.push(format!("delete server {name}"));
+                    Ok(Outcome::Done(format!("server {id} deleted")))
+                }
+            }
+        }
+        Step::DeleteDnsA { name } => {
+            let removed = cx
+                .cloudflare
+                .remove_a(cx.zone, name)
+                .await
+                .map_err(|source| ApplyError::Cloudflare {
+                    resource,
+                    source: source.into(),
+                })?;
+            Ok(if removed {
+                Outcome::Done("removed".into())
+            } else {
+                Outcome::Unchanged("no A record".into())
+            })
+        }
+        Step::CloseSession { session, reason } => close_session(cx, st, report, session, *reason).await,
+        Step::SetStateStopped { reason } => {
+            let changed = crate::repo::edit::set_state(cx.repo, "stopped")?;
+            if changed {
+                report.files.push("server.toml".into());
+                report.message.push(format!("set state = \"stopped\" ({})", reason.as_str()));
+            }
+            Ok(if changed {
+                Outcome::Done("server.toml says stopped".into())
+            } else {
+                Outcome::Unchanged("already stopped".into())
+            })
+        }
+    }
+}
+
+async fn guard(cx: &Ctx<'_>, after: chrono::DateTime<chrono::Utc>, resource: &str) -> Result<bool, ApplyError> {
+    cx.store.verified_snapshot_since(after).await.map_err(|source| ApplyError::Storage {
+        resource: resource.to_string(),
+        source,
+    })
+}
+
+fn ensured(out: crate::cloudflare::Ensured, what: String) -> Outcome {
+    match out {
+        crate::cloudflare::Ensured::Unchanged => Outcome::Unchanged(what),
+        _ => Outcome::Done(what),
+    }
+}
+
+fn comment(cx: &Ctx<'_>, st: &RunState) -> String {
+    let session = st
+        .sessions
+        .keys()
+        .next()
+        .cloned()
+        .or_else(|| cx.observed.session.as_ref().map(|s| s.id.to_string()))
+        .unwrap_or_default();
+    format!("mc-gitops: {} session {session}", cx.desired.server.name)
+}
+
+/// The control document, read once per run.
+async fn control<'s>(cx: &Ctx<'_>, st: &'s mut RunState) -> Result<&'s mut ControlDoc, ApplyError> {
+    if st.control.is_none() {
+        let key = cx.store.control_key();
+        let doc = cx
+            .store
+            .control()
+            .await
+            .map_err(|source| ApplyError::Storage { resource: key, source })?;
+        st.control = Some(doc.unwrap_or_default());
+    }
+    Ok(st.control.as_mut().expect("just set"))
+}
+
+fn new_session(cx: &Ctx<'_>, id: &SessionId, region: &crate::ids::RegionKey, started: chrono::DateTime<chrono::Utc>) -> Session {
+    Session {
+        id: id.clone(),
+        file: id.file(),
+        server: cx.desired.server.name.clone(),
+        region: region.clone(),
+        location: None,
+        server_type: None,
+        server_id: None,
+        ipv4: None,
+        started,
+        ready: None,
+        ended: None,
+        end_reason: None,
+        billed_hours: None,
+        peak_players: 0,
+        players_seen: Vec::new(),
+        world_bytes: None,
+        backups: 0,
+        price: None,
+        cost: None,
+        events: Vec::new(),
+    }
+}
+
+fn write(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, s: Session) -> Result<(), ApplyError> {
+    ledger::write::write_session(cx.repo, &s)?;
+    if !report.files.contains(&s.file) {
+        report.files.push(s.file.clone());
+    }
+    st.sessions.insert(s.id.to_string(), s);
+    Ok(())
+}
+
+async fn open_session(
+    cx: &Ctx<'_>,
+    st: &mut RunState,
+    report: &mut Report,
+    id: &SessionId,
+    region: &crate::ids::RegionKey,
+    recovered: bool,
+) -> Result<Outcome, ApplyError> {
+    let resource = format!("session {id}");
+    let servers = cx
+        .hetzner
+        .list_servers(&crate::observe::live::selector(cx.desired))
+        .await
+        .map_err(|source| ApplyError::Hetzner {
+            resource: resource.clone(),
+            source: source.into(),
+        })?;
+    if recovered {
+        let Some(server) = servers
+            .iter()
+            .find(|s| s.labels.get("mc-gitops/session").map(String::as_str) == Some(id.as_str()))
+        else {
+            return Err(ApplyError::Stale {
+                resource,
+                why: "the server to recover the session from is gone".into(),
+            });
+        };
+        let mut s = new_session(cx, id, region, server.created);
+        fill_from_server(&mut s, server, None);
+        s.events.push(Event {
+            at: cx.now,
+            what: "session record rebuilt from the server (an earlier run did not record it)".into(),
+        });
+        write(cx, st, report, s)?;
+        report.message.push(format!("recover session {id}"));
+        return Ok(Outcome::Done("rebuilt from the server's labels".into()));
+    }
+    if let Some(existing) = servers.first() {
+        return Err(ApplyError::Stale {
+            resource,
+            why: format!("server {} already exists", existing.name),
+        });
+    }
+    let mut s = new_session(cx, id, region, cx.now);
+    s.events.push(Event {
+        at: cx.now,
+        what: format!("start requested in {region}"),
+    });
+    write(cx, st, report, s)?;
+    Ok(Outcome::Done(format!("{} written", id.file())))
+}
+
+fn fill_from_server(s: &mut Session, server: &crate::hetzner::Server, price: Option<Price>) {
+    s.location = Some(server.location.clone());
+    s.server_type = Some(server.server_type.clone());
+    s.server_id = Some(server.id);
+    s.ipv4 = server.ipv4.clone();
+    if price.is_some() {
+        s.price = price;
+    }
+}
+
+/// The server's price plus its primary IPv4's, which Hetzner bills separately.
+fn session_price(server: Option<Price>, ipv4: Option<Price>) -> Option<Price> {
+    let mut p = server?;
+    if let Some(ip) = ipv4 {
+        p.hourly_net += ip.hourly_net;
+        p.hourly_gross += ip.hourly_gross;
+        p.monthly_net += ip.monthly_net;
+        p.monthly_gross += ip.monthly_gross;
+    }
+    Some(p)
+}
+
+async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, step: &Step) -> Result<Outcome, ApplyError> {
+    let Step::CreateServer {
+        name,
+        session,
+        region,
+        locations,
+        server_types,
+        image,
+        labels,
+        ..
+    } = step
+    else {
+        unreachable!("called for CreateServer only");
+    };
+    let resource = format!("hetzner server {name}");
+    let h = |source: crate::hetzner::HetznerError| ApplyError::Hetzner {
+        resource: resource.clone(),
+        source: source.into(),
+    };
+    let listing = cx.hetzner.server_types().await.map_err(h)?;
+    let choice = candidates(locations, server_types, &listing).map_err(|e| h(e.into()))?;
+    let fw_labels = BTreeMap::from([
+        ("managed-by".to_string(), "mc-gitops".to_string()),
+        ("mc-gitops/server".to_string(), cx.desired.server.name.to_string()),
+    ]);
+    let firewall = cx
+        .hetzner
+        .ensure_firewall(
+            &format!("{}-minecraft", cx.desired.server.name),
+            &fw_labels,
+            &FirewallRule::minecraft(&cx.desired.server.ssh.allow_from),
+            &crate::observe::live::selector(cx.desired),
+        )
+        .await
+        .map_err(h)?;
+    let mut ssh_keys = Vec::new();
+    for key in &cx.desired.server.ssh.keys {
+        match cx.hetzner.ssh_key_by_name(key).await.map_err(h)? {
+            Some(k) => ssh_keys.push(k.id.to_string()),
+            None => {
+                return Err(ApplyError::Invalid {
+                    resource,
+                    why: format!("SSH key {key:?} (ssh.keys in server.toml) does not exist in the Hetzner project"),
+                });
+            }
+        }
+    }
+    let mut spec = ServerSpec::new(name.clone(), image.clone());
+    spec.labels = labels.clone();
+    spec.user_data = cx.user_data.clone();
+    spec.ssh_keys = ssh_keys;
+    spec.firewalls = vec![firewall];
+    let created = cx.hetzner.create_with_fallback(&spec, &choice.candidates).await.map_err(h)?;
+    let server = created.server.clone();
+    let theirs = server.labels.get("mc-gitops/session").map(String::as_str);
+    if created.adopted && theirs != Some(session.as_str()) {
+        // Another run created the server for its own session first. This
+        // run's session record goes (it was written by this run and never
+        // had a server); the next run plans from what is there.
+        let mine = cx.repo.join(session.file());
+        if st.sessions.remove(session.as_str()).is_some() {
+            let _ = std::fs::remove_file(&mine);
+            report.files.retain(|f| f != &session.file());
+        }
+        return Err(ApplyError::Stale {
+            resource,
+            why: format!("another run created it for session {} first", theirs.unwrap_or("?")),
+        });
+    }
+
+    let mut s = st
+        .sessions
+        .get(session.as_str())
+        .cloned()
+        .unwrap_or_else(|| new_session(cx, session, region, cx.now));
+    fill_from_server(&mut s, &server, session_price(created.price.clone(), created.ipv4_price.clone()));
+    for r in &created.refused {
+        s.events.push(Event {
+            at: cx.now,
+            what: format!("{} in {} refused: {}", r.candidate.server_type, r.candidate.location, r.code),
+        });
+    }
+    s.events.push(Event {
+        at: cx.now,
+        what: format!(
+            "{} {} in {} (server {}){}",
+            if created.adopted { "adopted" } else { "created" },
+            server.server_type,
+            server.location,
+            server.id,
+            server.ipv4.as_ref().map(|ip| format!(", {ip}")).unwrap_or_default()
+        ),
+    });
+    write(cx, st, report, s)?;
+
+    // The agent's control document for the new session.
+    let desired = cx.desired;
+    let doc = control(cx, st).await?;
+    doc.session = Some(session.clone());
+    doc.stop_requested = None;
+    doc.stop_reason = None;
+    doc.whitelist = crate::plan::assets::whitelist_names(desired);
+    doc.ops = crate::plan::assets::op_entries(desired)
+        .into_iter()
+        .map(|o| ControlOp {
+            name: o.name,
+            level: o.level,
+        })
+        .collect();
+    st.control_dirty = true;
+
+    report.message.insert(
+        0,
+        format!("start {region} session {session} ({}, {})", server.server_type, server.location),
+    );
+    let what = format!(
+        "{} {} in {}",
+        if created.adopted { "adopted" } else { "created" },
+        server.id,
+        server.location
+    );
+    st.created = Some(server);
+    Ok(Outcome::Done(what))
+}
+
+async fn close_session(
+    cx: &Ctx<'_>,
+    st: &mut RunState,
+    report: &mut Report,
+    id: &SessionId,
+    reason: EndReason,
+) -> Result<Outcome, ApplyError> {
+    let found = st
+        .sessions
+        .get(id.as_str())
+        .cloned()
+        .or_else(|| cx.ledger.sessions.iter().find(|s| &s.id == id).cloned());
+    let Some(mut s) = found else {
+        return Err(ApplyError::Invalid {
+            resource: format!("session {id}"),
+            why: "no such session in the ledger".into(),
+        });
+    };
+    if s.ended.is_some() {
+        return Ok(Outcome::Unchanged("already closed".into()));
+    }
+    if let Some(status) = cx.store.status().await.ok().flatten() {
+        for p in status.players_seen {
+            if !s.players_seen.contains(&p) {
+                s.players_seen.push(p);
+            }
+        }
+    }
+    // A session whose server was never created (a crash in between) bills nothing.
+    let hours = if s.server_id.is_some() {
+        ledger::billed_hours(s.started, cx.now)
+    } else {
+        0
+    };
+    s.ended = Some(cx.now);
+    s.end_reason = Some(reason.as_str().into());
+    s.billed_hours = Some(hours);
+    s.cost = s.price.as_ref().map(|p| ledger::cost_of(p, hours));
+    s.events.push(Event {
+        at: cx.now,
+        what: format!("session closed ({})", reason.as_str()),
+    });
+    let cost = s.cost.as_ref().map_or(Decimal::ZERO, |c| c.gross);
+    let currency = s.price.as_ref().map_or("", |p| p.currency.as_str()).to_string();
+    write(cx, st, report, s)?;
+
+    // The next session starts from a clean control document; the stored
+    // files stay (content-addressed), so unchanged ones are not re-sent.
+    let doc = control(cx, st).await?;
+    doc.session = None;
+    doc.stop_requested = None;
+    doc.stop_reason = None;
+    st.control_dirty = true;
+
+    report.message.push(format!(
+        "stop session {id} ({}): {hours} h billed, {cost} {currency}",
+        reason.as_str()
+    ));
+    Ok(Outcome::Done(format!("closed after {hours} billed hour(s)")))
+}

@@ -1,0 +1,60 @@
+//! Connecting to the outside systems from the environment: which credentials
+//! are present decides whether `plan` observes live or from the ledger alone.
+//! Tokens are read here and handed to the clients; they go nowhere else.
+
+use std::path::{Path, PathBuf};
+
+use crate::cloudflare::Cloudflare;
+use crate::hetzner::Hetzner;
+use crate::observe::live::Live;
+use crate::repo::Desired;
+use crate::storage::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("{have} is set but {missing} is not: live observation needs both (unset both to plan from the ledger alone)")]
+    Partial { have: &'static str, missing: &'static str },
+    #[error("connecting to Hetzner Cloud")]
+    Hetzner(#[from] crate::hetzner::HetznerError),
+    #[error("connecting to Cloudflare")]
+    Cloudflare(#[from] crate::cloudflare::CloudflareError),
+    #[error("opening storage")]
+    Storage(#[from] crate::storage::StorageError),
+}
+
+/// Where storage lives when no R2 bucket is configured: `MC_GITOPS_STORAGE_DIR`,
+/// or `.mc-gitops/storage` in the repo checkout (git-ignored in the example).
+pub fn local_storage_dir(repo: &Path) -> PathBuf {
+    std::env::var_os("MC_GITOPS_STORAGE_DIR").map_or_else(|| repo.join(".mc-gitops/storage"), PathBuf::from)
+}
+
+/// `None` when no cloud credentials are set at all.
+pub fn live(repo: &Path, d: &Desired) -> Result<Option<Live>, ConnectError> {
+    match (Hetzner::from_env(), Cloudflare::from_env()) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ConnectError::Partial {
+            have: "HCLOUD_TOKEN",
+            missing: "CLOUDFLARE_API_TOKEN",
+        }),
+        (None, Some(_)) => Err(ConnectError::Partial {
+            have: "CLOUDFLARE_API_TOKEN",
+            missing: "HCLOUD_TOKEN",
+        }),
+        (Some(h), Some(c)) => {
+            let store = Store::local(&local_storage_dir(repo), &d.server.name)?;
+            if d.server.storage.is_some() {
+                tracing::warn!("R2 storage is not wired in yet; using {}", store.describe);
+            }
+            let mut hetzner = h?;
+            // How often to poll Hetzner actions; tests and impatient admins lower it.
+            if let Some(ms) = std::env::var("MC_GITOPS_POLL_INTERVAL_MS").ok().and_then(|v| v.parse::<u64>().ok()) {
+                hetzner = hetzner.with_poll_interval(std::time::Duration::from_millis(ms.max(10)));
+            }
+            Ok(Some(Live {
+                hetzner,
+                cloudflare: c?,
+                store,
+            }))
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Live observation: Hetzner (servers with our labels), Cloudflare (the two
+//! records), storage (the control channel, the agent's status, the newest
+//! verified snapshot), and the ledger for what the bot believes.
+//!
+//! A no-op run must stay cheap (the budget is ≤ 8 API calls), so each
+//! system is read once: one server list, one zone lookup, one list per DNS
+//! record, three small storage reads. The zone is kept for apply.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::{AgentStatus, ControlState, FileState, ObservedDns, ObservedFrom, ObservedServer, OpEntry};
+use crate::cloudflare::{Cloudflare, CloudflareError, Zone};
+use crate::hetzner::{Hetzner, HetznerError, Server};
+use crate::ids::{RegionKey, SessionId};
+use crate::ledger::Ledger;
+use crate::observe::Observed;
+use crate::repo::Desired;
+use crate::storage::{StorageError, Store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    #[error("observing Hetzner")]
+    Hetzner(#[from] HetznerError),
+    #[error("observing Cloudflare")]
+    Cloudflare(#[from] CloudflareError),
+    #[error("observing storage ({0})")]
+    Storage(String, #[source] StorageError),
+}
+
+/// The outside systems, connected.
+pub struct Live {
+    pub hetzner: Hetzner,
+    pub cloudflare: Cloudflare,
+    pub store: Store,
+}
+
+/// What observation found that apply reuses.
+pub struct Facts {
+    pub zone: Zone,
+    /// Every server carrying this server's label, ours and orphans.
+    pub servers: Vec<Server>,
+}
+
+/// The label selector for everything this state repo's server owns.
+pub fn selector(d: &Desired) -> String {
+    format!("managed-by=mc-gitops,mc-gitops/server={}", d.server.name)
+}
+
+pub fn to_observed(s: &Server) -> ObservedServer {
+    ObservedServer {
+        id: Some(s.id),
+        name: s.name.clone(),
+        session: SessionId::new(s.labels.get("mc-gitops/session").cloned().unwrap_or_default()),
+        region: RegionKey::new(s.labels.get("mc-gitops/region").cloned().unwrap_or_default()),
+        location: Some(s.location.clone()),
+        server_type: Some(s.server_type.clone()),
+        ipv4: s.ipv4.clone(),
+    }
+}
+
+pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Utc>) -> Result<(Observed, Facts), ObserveError> {
+    let servers = live.hetzner.list_servers(&selector(d)).await?;
+    let zone = live.cloudflare.zone(&d.server.dns.zone).await?;
+    let srv_name = d.server.dns.srv.then(|| d.server.dns.srv_name());
+    let dns = live.cloudflare.observe(&zone, &d.server.dns.host(), srv_name.as_deref()).await?;
+
+    let session = ledger.open_session().cloned();
+    // Ours: the server the open session names; with no open session, the
+    // newest labelled server (its session is then recovered). The rest are
+    // orphans, reported and never silently deleted.
+    let ours = match &session {
+        Some(s) => servers
+            .iter()
+            .find(|v| v.labels.get("mc-gitops/session").map(String::as_str) == Some(s.id.as_str())),
+        None => servers.iter().max_by_key(|v| v.created),
+    };
+    let orphans = servers
+        .iter()
+        .filter(|v| Some(v.id) != ours.map(|o| o.id))
+        .map(to_observed)
+        .collect();
+
+    let store = &live.store;
+    let storage = |e| ObserveError::Storage(store.describe.clone(), e);
+    let want = crate::plan::assets::render(d);
+    // No document yet is an observation too: the agent has been told nothing.
+    let control = match store.control().await.map_err(storage)? {
+        None => Some(ControlState::default()),
+        Some(doc) => {
+            let mut assets = BTreeMap::new();
+            for (path, a) in doc.assets {
+                // Fetch the stored text only for text files that changed, for the diff.
+                let text = match want.get(&path) {
+                    Some(w) if w.hash != a.hash && w.text.is_some() && a.hash.starts_with("sha256:") => {
+                        let bytes = store.get_bytes(&store.asset_key(&a.hash)).await.map_err(storage)?;
+                        bytes.and_then(|b| String::from_utf8(b).ok())
+                    }
+                    _ => None,
+                };
+                assets.insert(path, FileState { hash: a.hash, text });
+            }
+            Some(ControlState {
+                stop_requested: doc.stop_requested,
+                whitelist: doc.whitelist,
+                ops: doc
+                    .ops
+                    .into_iter()
+                    .map(|o| OpEntry {
+                        name: o.name,
+                        level: o.level,
+                    })
+                    .collect(),
+                assets,
+            })
+        }
+    };
+    let agent = store.status().await.map_err(storage)?.map(|s| AgentStatus {
+        phase: s.phase,
+        players_online: s.players_online,
+        heartbeat: s.heartbeat,
+        stopped_at: s.stopped_at,
+    });
+    let latest_snapshot = store
+        .current_snapshot()
+        .await
+        .map_err(storage)?
+        .filter(|p| p.verified)
+        .map(|p| p.taken);
+
+    let observed = Observed {
+        now,
+        from: ObservedFrom::Live,
+        server: ours.map(to_observed),
+        orphans,
+        dns: Some(ObservedDns {
+            a: dns.a.map(|ip| ip.to_string()),
+            srv: dns.srv,
+            drift: dns.drift,
+        }),
+        // An agent report from another session (or none) says nothing about this one.
+        agent: if ours.is_some() { agent } else { None },
+        control,
+        latest_snapshot,
+        session,
+        month_to_date: ledger.month_to_date(now),
+    };
+    Ok((observed, Facts { zone, servers }))
+}

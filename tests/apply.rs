@@ -1,0 +1,380 @@
+//! `mc-gitops apply` end to end: the real binary against the Hetzner and
+//! Cloudflare fakes, a local object store and a copy of the example repo.
+//! Start, converge, stop behind the snapshot guard, crash at every step,
+//! race, and never print a secret.
+
+#[path = "fakes/cloudflare.rs"]
+mod cloudflare_fake;
+#[path = "fakes/hetzner.rs"]
+mod hetzner_fake;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use axum::http::Method;
+use chrono::{DateTime, Duration, Utc};
+use cloudflare_fake::FakeCloudflare;
+use hetzner_fake::FakeHetzner;
+
+/// The runs' clock: the current minute. The fakes stamp servers with the
+/// real time, and a session recovered from a server starts at its `created`,
+/// so the runs' `--now` must not be far from the wall clock.
+fn t0() -> DateTime<Utc> {
+    static T0: std::sync::OnceLock<DateTime<Utc>> = std::sync::OnceLock::new();
+    *T0.get_or_init(|| {
+        let now = Utc::now();
+        now - Duration::seconds(i64::from(now.timestamp() as u32 % 60))
+    })
+}
+
+fn at(mins: i64) -> String {
+    (t0() + Duration::minutes(mins)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The session a start at `at(0)` opens: `20261122-1930-eu`, and its file.
+fn session0() -> (String, String) {
+    let id = format!("{}-eu", t0().format("%Y%m%d-%H%M"));
+    let file = format!("sessions/{}/{id}.toml", t0().format("%Y/%m"));
+    (id, file)
+}
+
+struct World {
+    h: FakeHetzner,
+    cf: FakeCloudflare,
+    repo: tempfile::TempDir,
+    storage: tempfile::TempDir,
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+impl World {
+    async fn new() -> World {
+        let repo = tempfile::tempdir().unwrap();
+        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example"), repo.path());
+        World {
+            h: FakeHetzner::start().await,
+            cf: FakeCloudflare::start().await,
+            repo,
+            storage: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn command(&self, args: &[&str], now: &str, extra: &[(&str, &str)]) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mc-gitops"));
+        c.args(args)
+            .arg("--repo")
+            .arg(self.repo.path())
+            .env("HCLOUD_TOKEN", hetzner_fake::TOKEN)
+            .env("HCLOUD_ENDPOINT", self.h.base_url())
+            .env("CLOUDFLARE_API_TOKEN", cloudflare_fake::TOKEN)
+            .env("CLOUDFLARE_API_BASE_URL", self.cf.base_url())
+            .env("MC_GITOPS_STORAGE_DIR", self.storage.path())
+            .env("MC_GITOPS_POLL_INTERVAL_MS", "10")
+            .env("MC_GITOPS_NOW", now)
+            .env("MC_GITOPS_LOG", "debug")
+            .env_remove("MC_GITOPS_CRASH_AFTER")
+            .env_remove("GITHUB_ACTIONS");
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        c
+    }
+
+    async fn run(&self, args: &[&str], now: &str, extra: &[(&str, &str)]) -> Output {
+        let mut c = self.command(args, now, extra);
+        let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
+        // No run may ever print a token, whatever it did.
+        for secret in [hetzner_fake::TOKEN, cloudflare_fake::TOKEN] {
+            assert!(!String::from_utf8_lossy(&out.stdout).contains(secret), "token on stdout");
+            assert!(!String::from_utf8_lossy(&out.stderr).contains(secret), "token on stderr");
+        }
+        out
+    }
+
+    async fn apply(&self, now: &str) -> Output {
+        self.run(&["apply"], now, &[]).await
+    }
+
+    fn sessions(&self) -> Vec<(String, String)> {
+        let mut out = vec![];
+        let mut stack = vec![self.repo.path().join("sessions")];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.push((
+                        p.file_name().unwrap().to_string_lossy().into_owned(),
+                        std::fs::read_to_string(&p).unwrap(),
+                    ));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn open_sessions(&self) -> Vec<String> {
+        self.sessions()
+            .into_iter()
+            .filter(|(_, t)| !t.contains("\nended = "))
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    fn records(&self, kind: &str) -> Vec<cloudflare_fake::FakeRecord> {
+        self.cf.records().into_iter().filter(|r| r.kind == kind).collect()
+    }
+
+    fn mutations(&self) -> usize {
+        let h = self.h.calls().into_iter().filter(|(m, _)| *m != Method::GET).count();
+        let c = self.cf.calls().into_iter().filter(|(m, _)| *m != Method::GET).count();
+        h + c
+    }
+
+    fn storage_file(&self, rel: &str) -> PathBuf {
+        self.storage.path().join(rel)
+    }
+
+    fn set_state(&self, state: &str) {
+        let p = self.repo.path().join("server.toml");
+        let text = std::fs::read_to_string(&p).unwrap();
+        let text = text.replacen("state = \"running\"", &format!("state = \"{state}\""), 1).replacen(
+            "state = \"stopped\"",
+            &format!("state = \"{state}\""),
+            1,
+        );
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// What the agent does at a stop: upload and verify a snapshot.
+    fn agent_uploads_snapshot(&self, taken: &str) {
+        let p = self.storage_file("worlds/grove/current.json");
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let doc =
+            serde_json::json!({ "key": "worlds/grove/backups/x.tar.zst", "taken": taken, "sha256": "00", "size": 1, "verified": true });
+        std::fs::write(p, serde_json::to_vec(&doc).unwrap()).unwrap();
+    }
+}
+
+fn ok(out: &Output) -> String {
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "exit {:?}\n{text}", out.status.code());
+    text
+}
+
+fn assert_running_state(w: &World) {
+    assert_eq!(w.h.server_count(), 1, "exactly one server");
+    assert_eq!(w.h.servers_named("grove-mc"), 1);
+    let a = w.records("A");
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!((a[0].name.as_str(), a[0].ttl, a[0].proxied), ("mc.grove.place", 60, false));
+    let srv = w.records("SRV");
+    assert_eq!(srv.len(), 1, "{srv:?}");
+    assert_eq!(srv[0].name, "_minecraft._tcp.grove.place");
+    assert_eq!(w.open_sessions().len(), 1, "{:?}", w.sessions());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_then_apply_again_changes_nothing() {
+    let w = World::new().await;
+    let text = ok(&w.apply(&at(0)).await);
+    assert!(
+        text.contains(&format!("Commit message: start eu session {} (cx33, fsn1)", session0().0)),
+        "{text}"
+    );
+    assert_running_state(&w);
+    let session = std::fs::read_to_string(w.repo.path().join(session0().1)).unwrap();
+    assert!(
+        session.contains("server_type = \"cx33\"") && session.contains("location = \"fsn1\""),
+        "{session}"
+    );
+    assert!(session.contains("[price]") && session.contains("currency = \"EUR\""), "{session}");
+    let a = &w.records("A")[0];
+    assert!(
+        session.contains(&format!("ipv4 = \"{}\"", a.content)),
+        "the A record points at the new server"
+    );
+    // The agent's control document and the files it will fetch.
+    let control: serde_json::Value = serde_json::from_slice(&std::fs::read(w.storage_file("control/grove/desired.json")).unwrap()).unwrap();
+    assert_eq!(control["session"], session0().0);
+    assert_eq!(control["whitelist"].as_array().unwrap().len(), 3);
+    assert!(
+        control["assets"]["server.properties"]["hash"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert!(
+        control["assets"]["mods/fabric-api-0.92.2+1.20.1.jar"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://cdn.modrinth.com/")
+    );
+    // The repo still loads: the session file is valid.
+    mc_gitops::repo::load(w.repo.path()).unwrap();
+
+    // No-op: nothing mutating, few calls.
+    w.h.clear_calls();
+    w.cf.clear_calls();
+    let out = w.run(&["plan"], &at(5), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = w.apply(&at(5)).await;
+    ok(&out);
+    assert_eq!(w.mutations(), 0, "{:?} {:?}", w.h.calls(), w.cf.calls());
+    let calls = w.h.calls().len() + w.cf.calls().len();
+    assert!(
+        calls <= 8,
+        "a no-op apply made {calls} API calls: {:?} {:?}",
+        w.h.calls(),
+        w.cf.calls()
+    );
+    assert_running_state(&w);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sold_out_location_falls_back_and_retired_type_is_skipped() {
+    let w = World::new().await;
+    w.h.sold_out("fsn1");
+    w.h.retire("cx33");
+    let text = ok(&w.apply(&at(0)).await);
+    assert!(text.contains("(cpx32, nbg1)"), "{text}");
+    assert_running_state(&w);
+    let session = &w.sessions().into_iter().find(|(n, _)| n.starts_with(&session0().0)).unwrap().1;
+    assert!(session.contains("refused"), "the refusal is in the session's events: {session}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_waits_for_a_verified_snapshot_then_deletes() {
+    let w = World::new().await;
+    ok(&w.apply(&at(0)).await);
+    w.set_state("stopped");
+
+    // First run: ask the agent to stop, then wait. Nothing is deleted.
+    let text = ok(&w.apply(&at(60)).await);
+    assert!(text.contains("waiting"), "{text}");
+    assert_eq!(w.h.server_count(), 1);
+    assert_eq!(w.h.count(Method::DELETE, "/servers"), 0, "no delete before the snapshot");
+    let control: serde_json::Value = serde_json::from_slice(&std::fs::read(w.storage_file("control/grove/desired.json")).unwrap()).unwrap();
+    assert_eq!(control["stop_requested"], at(60));
+
+    // A snapshot from before the stop request does not count.
+    w.agent_uploads_snapshot(&at(30));
+    ok(&w.apply(&at(62)).await);
+    assert_eq!(w.h.server_count(), 1);
+
+    // The agent's final snapshot arrives: the server goes, the A record goes,
+    // the SRV record stays, and the session is closed with its cost.
+    w.agent_uploads_snapshot(&at(63));
+    let text = ok(&w.apply(&at(64)).await);
+    assert_eq!(w.h.server_count(), 0, "{text}");
+    assert!(w.records("A").is_empty());
+    assert_eq!(w.records("SRV").len(), 1);
+    assert!(w.open_sessions().is_empty());
+    let session = std::fs::read_to_string(w.repo.path().join(session0().1)).unwrap();
+    assert!(
+        session.contains("end_reason = \"admin\"") && session.contains("billed_hours = 2"),
+        "{session}"
+    );
+    mc_gitops::repo::load(w.repo.path()).unwrap();
+
+    // And then nothing more to do.
+    let out = w.run(&["plan"], &at(70), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_any_step_converges_on_the_next_run() {
+    // The start plan for the example has 13 changes.
+    for k in 1..=13 {
+        let w = World::new().await;
+        let out = w.run(&["apply"], &at(0), &[("MC_GITOPS_CRASH_AFTER", &k.to_string())]).await;
+        assert_eq!(
+            out.status.code(),
+            Some(70),
+            "crash after {k}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ok(&w.apply(&at(1)).await);
+        let out = w.run(&["plan"], &at(2), &[]).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "after a crash at {k}, plan is not empty:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert_running_state(&w);
+        mc_gitops::repo::load(w.repo.path()).unwrap_or_else(|e| panic!("crash at {k}: {e:?}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_applies_end_with_one_server() {
+    let w = World::new().await;
+    let runs: Vec<_> = (0..4)
+        .map(|i| {
+            let mut c = w.command(&["apply"], &at(i), &[]);
+            tokio::task::spawn_blocking(move || c.output().unwrap())
+        })
+        .collect();
+    let mut succeeded = 0;
+    let mut log = String::new();
+    for r in runs {
+        let out = r.await.unwrap();
+        log.push_str(&String::from_utf8_lossy(&out.stdout));
+        log.push_str(
+            &String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .filter(|l| !l.contains("DEBUG"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+        log.push_str("\n=====\n");
+        if out.status.success() {
+            succeeded += 1;
+        } else {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("first") || err.contains("already exists"),
+                "a losing run says why: {err}"
+            );
+        }
+    }
+    assert!(succeeded >= 1);
+    assert_eq!(w.h.server_count(), 1, "one server whatever the race");
+    // The next run converges the ledger and DNS.
+    let follow = ok(&w.apply(&at(10)).await);
+    let out = w.run(&["plan"], &at(11), &[]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n--- the racing runs:\n{log}\n--- the follow-up:\n{follow}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_running_state(&w);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_without_credentials_refuses_clearly() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mc-gitops"))
+        .args(["apply", "--repo"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example"))
+        .env_remove("HCLOUD_TOKEN")
+        .env_remove("CLOUDFLARE_API_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("apply needs HCLOUD_TOKEN and CLOUDFLARE_API_TOKEN"));
+}
