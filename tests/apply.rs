@@ -378,3 +378,27 @@ async fn apply_without_credentials_refuses_clearly() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("apply needs HCLOUD_TOKEN and CLOUDFLARE_API_TOKEN"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphans_are_deleted_only_when_their_world_is_known_safe() {
+    let w = World::new().await;
+    let labels = |session: &'static str| {
+        [
+            ("managed-by", "mc-gitops"),
+            ("mc-gitops/server", "grove"),
+            ("mc-gitops/session", session),
+            ("mc-gitops/region", "eu"),
+        ]
+    };
+    ok(&w.apply(&at(0)).await);
+    // Beside our running server: one whose session the ledger closed (the
+    // example's November session), and one that no record explains.
+    let closed = w.h.seed_server("grove-old", &labels("20261101-1802-eu"), "fsn1", "cx33");
+    let unknown = w.h.seed_server("grove-stray", &labels("20250101-0000-eu"), "nbg1", "cx33");
+    w.agent_uploads_snapshot("2026-11-01T21:30:00Z");
+    let text = ok(&w.apply(&at(1)).await);
+    assert!(w.h.server(closed).is_none(), "the safe orphan is deleted: {text}");
+    assert!(w.h.server(unknown).is_some(), "the unexplained one is only reported");
+    assert!(text.contains("grove-stray carries this repo's label"), "{text}");
+    assert_eq!(w.h.servers_named("grove-mc"), 1, "ours is untouched");
+}

@@ -25,6 +25,7 @@ pub fn observe(ledger: &impl LedgerObserver, server: &ServerName, now: DateTime<
         location: s.location.clone(),
         server_type: s.server_type.clone(),
         ipv4: s.ipv4.clone(),
+        closed_session: None,
     });
     Observed {
         now,

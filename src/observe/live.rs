@@ -57,6 +57,7 @@ pub fn to_observed(s: &Server) -> ObservedServer {
         location: Some(s.location.clone()),
         server_type: Some(s.server_type.clone()),
         ipv4: s.ipv4.clone(),
+        closed_session: None,
     }
 }
 
@@ -74,12 +75,27 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         Some(s) => servers
             .iter()
             .find(|v| v.labels.get("mc-gitops/session").map(String::as_str) == Some(s.id.as_str())),
-        None => servers.iter().max_by_key(|v| v.created),
+        // A server whose session the ledger closed is a leftover, never ours.
+        None => servers
+            .iter()
+            .filter(|v| {
+                let label = v.labels.get("mc-gitops/session").map(String::as_str);
+                !ledger.sessions.iter().any(|s| Some(s.id.as_str()) == label && s.ended.is_some())
+            })
+            .max_by_key(|v| v.created),
     };
     let orphans = servers
         .iter()
         .filter(|v| Some(v.id) != ours.map(|o| o.id))
-        .map(to_observed)
+        .map(|v| {
+            let mut o = to_observed(v);
+            o.closed_session = ledger
+                .sessions
+                .iter()
+                .find(|s| s.id == o.session)
+                .and_then(|s| s.ended.map(|e| (s.started, e)));
+            o
+        })
         .collect();
 
     let store = &live.store;

@@ -38,6 +38,11 @@ pub struct ObservedServer {
     pub location: Option<Location>,
     pub server_type: Option<ServerType>,
     pub ipv4: Option<String>,
+    /// For an orphan: when the ledger says its session started and ended.
+    /// A closed session passed the snapshot guard before it was closed, so
+    /// such a server's world is known safe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_session: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 /// The two DNS records the bot owns.

@@ -59,6 +59,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     location: locations.first().cloned(),
                     server_type: server_types.first().cloned(),
                     ipv4: Some(SIMULATED_IP.into()),
+                    closed_session: None,
                 });
                 let assets = o.control.take().map(|c| c.assets).unwrap_or_default();
                 o.control = Some(ControlState {
@@ -97,6 +98,9 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
             Step::UpdateOps { ops } => o.control.get_or_insert_with(ControlState::default).ops = ops.clone(),
             Step::RequestStop { .. } => o.control.get_or_insert_with(ControlState::default).stop_requested = Some(o.now),
             Step::AwaitSnapshot { taken_after } => o.latest_snapshot = Some(*taken_after + Duration::seconds(1)),
+            Step::DeleteServer { name, .. } if o.orphans.iter().any(|x| &x.name == name && x.closed_session.is_some()) => {
+                o.orphans.retain(|x| &x.name != name);
+            }
             Step::DeleteServer { .. } => {
                 o.server = None;
                 o.agent = None;

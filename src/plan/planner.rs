@@ -44,6 +44,7 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
     };
     b.context_notices();
     b.recover_session();
+    b.delete_safe_orphans();
     match decision {
         Decision::Start => b.start(),
         Decision::RefuseStart => b.refuse_start(),
@@ -196,11 +197,11 @@ impl Builder<'_> {
                 ),
             );
         }
-        for orphan in &o.orphans {
+        for orphan in o.orphans.iter().filter(|x| x.closed_session.is_none()) {
             self.notice(
                 Level::Warning,
                 format!(
-                    "server {} carries this repo's label but no open session explains it: reported, not deleted, until its world is known safe",
+                    "server {} carries this repo's label but no session explains it: reported, not deleted, until its world is known safe",
                     orphan.name
                 ),
             );
@@ -210,6 +211,30 @@ impl Builder<'_> {
     /// A server with no open session in the ledger: a run created it and
     /// crashed before the session file was committed. The record is rebuilt
     /// from the server's labels, so no session goes unrecorded.
+    /// Orphans whose session the ledger has closed: the close came after the
+    /// snapshot guard passed, so their world is safe and only their bill runs.
+    fn delete_safe_orphans(&mut self) {
+        for orphan in &self.o.orphans {
+            let Some((started, ended)) = orphan.closed_session else { continue };
+            self.change(
+                Op::Delete,
+                format!("hetzner server {} (orphan)", orphan.name),
+                Step::DeleteServer {
+                    name: orphan.name.clone(),
+                    id: orphan.id,
+                    snapshot_after: started,
+                },
+                json!({ "id": orphan.id, "session": orphan.session, "location": orphan.location }),
+                Value::Null,
+                format!(
+                    "its session {} ended {}; a server nobody uses is only a bill",
+                    orphan.session,
+                    ended.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+            );
+        }
+    }
+
     fn recover_session(&mut self) {
         let o = self.o;
         let (Some(server), None) = (&o.server, &o.session) else { return };

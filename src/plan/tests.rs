@@ -315,3 +315,26 @@ fn a_converged_state_plans_empty() {
     assert!(p.is_empty(), "{:#?}", p.changes);
     let _ = ControlState::default();
 }
+
+#[test]
+fn an_orphan_is_deleted_only_when_its_session_is_closed() {
+    let d = desired();
+    let mut o = running(&d, now() - Duration::hours(1));
+    let mut orphan = o.server.clone().unwrap();
+    orphan.name = "grove-old".into();
+    orphan.session = crate::ids::SessionId::new("20261101-1802-eu");
+    o.orphans = vec![orphan.clone()];
+    let p = plan(&d, &o);
+    assert!(p.changes.is_empty(), "unexplained: reported only");
+    assert!(p.notices.iter().any(|n| n.message.contains("grove-old")));
+    let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    o.orphans[0].closed_session = Some((t("2026-11-01T18:02:11Z"), t("2026-11-01T21:37:52Z")));
+    let p = plan(&d, &o);
+    assert!(
+        matches!(&p.changes[..], [Change { step: Step::DeleteServer { name, .. }, .. }] if name == "grove-old"),
+        "{:#?}",
+        p.changes
+    );
+    let (d2, o2) = simulate(&d, &o, &p);
+    assert!(plan(&d2, &o2).is_empty());
+}
