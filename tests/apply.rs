@@ -94,10 +94,14 @@ impl World {
     async fn run(&self, args: &[&str], now: &str, extra: &[(&str, &str)]) -> Output {
         let mut c = self.command(args, now, extra);
         let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
-        // No run may ever print a token, whatever it did.
+        // No run may ever print a token, or write one into the repo (which is
+        // committed) or into storage (which the VPS reads), whatever it did.
         for secret in [hetzner_fake::TOKEN, cloudflare_fake::TOKEN] {
             assert!(!String::from_utf8_lossy(&out.stdout).contains(secret), "token on stdout");
             assert!(!String::from_utf8_lossy(&out.stderr).contains(secret), "token on stderr");
+            for dir in [self.repo.path(), self.storage.path()] {
+                assert_no_secret_in(dir, secret);
+            }
         }
         out
     }
@@ -166,6 +170,21 @@ impl World {
         let doc =
             serde_json::json!({ "key": "worlds/grove/backups/x.tar.zst", "taken": taken, "sha256": "00", "size": 1, "verified": true });
         std::fs::write(p, serde_json::to_vec(&doc).unwrap()).unwrap();
+    }
+}
+
+fn assert_no_secret_in(dir: &Path, secret: &str) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            assert_no_secret_in(&p, secret);
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(secret),
+                "a token was written to {}",
+                p.display()
+            );
+        }
     }
 }
 
