@@ -130,7 +130,7 @@ enum Command {
 #[derive(clap::Args)]
 struct RepoArg {
     /// The state repo's checkout.
-    #[arg(long, value_name = "DIR", default_value = ".")]
+    #[arg(long, value_name = "DIR", default_value = ".", global = true)]
     repo: PathBuf,
 }
 
