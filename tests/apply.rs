@@ -167,7 +167,9 @@ impl World {
         std::fs::create_dir_all(world.join("region")).unwrap();
         std::fs::write(world.join("level.dat"), taken).unwrap();
         let store = mc_gitops::storage::Store::local(self.storage.path(), &mc_gitops::ids::ServerName::new("grove")).unwrap();
-        mc_gitops::world::snapshot(&store, &world, taken.parse().unwrap(), &|_| true).await.unwrap();
+        mc_gitops::world::snapshot(&store, &world, taken.parse().unwrap(), &|_| true)
+            .await
+            .unwrap();
     }
 }
 

@@ -85,7 +85,13 @@ async fn objects_conditional_writes_and_presigned_urls_against_s3() {
     s.put_bytes("control/grove/b.json", b"[]".to_vec()).await.unwrap();
     assert_eq!(s.get_bytes("control/grove/a.json").await.unwrap().unwrap(), b"{}");
     assert!(s.get_bytes("control/grove/none").await.unwrap().is_none());
-    let keys: Vec<String> = s.list("control/grove/").await.unwrap().iter().map(|m| m.location.to_string()).collect();
+    let keys: Vec<String> = s
+        .list("control/grove/")
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.location.to_string())
+        .collect();
     assert_eq!(keys, ["control/grove/a.json", "control/grove/b.json"]);
     s.delete("control/grove/b.json").await.unwrap();
     s.delete("control/grove/b.json").await.unwrap();
@@ -94,7 +100,10 @@ async fn objects_conditional_writes_and_presigned_urls_against_s3() {
     // Conditional writes, decided by the server.
     let key = s.current_key();
     s.put_json_if(&key, &serde_json::json!({"n": 1}), &Expect::Absent).await.unwrap();
-    let e = s.put_json_if(&key, &serde_json::json!({"n": 2}), &Expect::Absent).await.unwrap_err();
+    let e = s
+        .put_json_if(&key, &serde_json::json!({"n": 2}), &Expect::Absent)
+        .await
+        .unwrap_err();
     assert!(matches!(e, StorageError::Conflict { .. }), "{e}");
     let (_, v) = s.get_json_versioned::<serde_json::Value>(&key).await.unwrap().unwrap();
     s.put_json_if(&key, &serde_json::json!({"n": 3}), &v).await.unwrap();
@@ -105,9 +114,15 @@ async fn objects_conditional_writes_and_presigned_urls_against_s3() {
 
     // Presigned URLs work without credentials, and only for what they sign.
     let http = reqwest::Client::new();
-    let get = s.signed_url(reqwest::Method::GET, "control/grove/a.json", std::time::Duration::from_secs(60)).await.unwrap();
+    let get = s
+        .signed_url(reqwest::Method::GET, "control/grove/a.json", std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(http.get(get.clone()).send().await.unwrap().bytes().await.unwrap().as_ref(), b"{}");
-    let put = s.signed_url(reqwest::Method::PUT, "assets/grove/x", std::time::Duration::from_secs(60)).await.unwrap();
+    let put = s
+        .signed_url(reqwest::Method::PUT, "assets/grove/x", std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
     assert!(http.put(put).body("via url").send().await.unwrap().status().is_success());
     assert_eq!(s.get_bytes("assets/grove/x").await.unwrap().unwrap(), b"via url");
     let other = get.as_str().replace("a.json", "b.json");
@@ -134,8 +149,18 @@ async fn multipart_snapshots_round_trip_and_an_interrupted_one_leaves_no_trace()
     let halfway: &(dyn Fn(u64) -> bool + Send + Sync) = &|n| n < 12 * 1024 * 1024;
     let e = world::snapshot(&s, &w, t("2026-11-22T19:30:00Z"), halfway).await.unwrap_err();
     assert!(matches!(e, WorldError::Cancelled), "{e}");
-    assert_eq!(s.get_bytes(&s.current_key()).await.unwrap().unwrap(), before, "current.json untouched");
-    let keys: Vec<String> = s.list("worlds/grove/").await.unwrap().iter().map(|m| m.location.to_string()).collect();
+    assert_eq!(
+        s.get_bytes(&s.current_key()).await.unwrap().unwrap(),
+        before,
+        "current.json untouched"
+    );
+    let keys: Vec<String> = s
+        .list("worlds/grove/")
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.location.to_string())
+        .collect();
     assert_eq!(
         keys,
         [
@@ -177,7 +202,11 @@ impl Cli {
 
     async fn run(&self, args: &[&str]) -> Output {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mc-gitops"));
-        c.arg("world").args(args).arg("--repo").arg(self.repo.path()).env("MC_GITOPS_LOG", "debug");
+        c.arg("world")
+            .args(args)
+            .arg("--repo")
+            .arg(self.repo.path())
+            .env("MC_GITOPS_LOG", "debug");
         for (k, v) in &self.env {
             c.env(k, v);
         }
@@ -200,7 +229,10 @@ async fn the_world_commands_back_up_list_prune_verify_and_restore_against_s3() {
     let w = cli.repo.path().join("world");
     let w_arg = w.display().to_string();
     make_world(&w, 2, 100_000, 1);
-    for (i, at) in ["2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z", "2026-11-22T12:00:00Z"].iter().enumerate() {
+    for (i, at) in ["2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z", "2026-11-22T12:00:00Z"]
+        .iter()
+        .enumerate()
+    {
         let mut args = vec!["backup", "--dir", &w_arg, "--taken", at];
         if i == 0 {
             args.push("--pin");
@@ -208,12 +240,18 @@ async fn the_world_commands_back_up_list_prune_verify_and_restore_against_s3() {
         let out = cli.ok(&args).await;
         assert!(out.contains("R2 bucket grove-worlds at http://127.0.0.1"), "{out}");
     }
-    assert!(s3.object_file("worlds/grove/backups/2026-11-22T11-00-00Z.tar.zst").is_file(), "stored in S3");
+    assert!(
+        s3.object_file("worlds/grove/backups/2026-11-22T11-00-00Z.tar.zst").is_file(),
+        "stored in S3"
+    );
 
     let list = cli.ok(&["list"]).await;
     let lines: Vec<&str> = list.lines().filter(|l| l.starts_with("2026")).collect();
     assert_eq!(lines.len(), 3, "{list}");
-    assert!(lines[0].starts_with("2026-11-22T12-00-00Z") && lines[0].ends_with("current"), "{list}");
+    assert!(
+        lines[0].starts_with("2026-11-22T12-00-00Z") && lines[0].ends_with("current"),
+        "{list}"
+    );
     assert!(lines[2].ends_with("pinned"), "{list}");
 
     let out = cli.ok(&["prune", "--keep", "1"]).await;
@@ -223,11 +261,18 @@ async fn the_world_commands_back_up_list_prune_verify_and_restore_against_s3() {
     assert!(out.contains("2026-11-22T12-00-00Z is intact"), "{out}");
 
     let target = cli.repo.path().join("restored");
-    let out = cli.ok(&["restore", "2026-11-22T10-00-00Z", "--dir", &target.display().to_string()]).await;
+    let out = cli
+        .ok(&["restore", "2026-11-22T10-00-00Z", "--dir", &target.display().to_string()])
+        .await;
     assert!(out.contains("restored 2026-11-22T10-00-00Z"), "{out}");
-    assert_eq!(std::fs::read(target.join("region/r.1.0.mca")).unwrap(), std::fs::read(w.join("region/r.1.0.mca")).unwrap());
+    assert_eq!(
+        std::fs::read(target.join("region/r.1.0.mca")).unwrap(),
+        std::fs::read(w.join("region/r.1.0.mca")).unwrap()
+    );
 
-    let out = cli.run(&["restore", "2026-11-01T18-00-00Z", "--dir", &target.display().to_string()]).await;
+    let out = cli
+        .run(&["restore", "2026-11-01T18-00-00Z", "--dir", &target.display().to_string()])
+        .await;
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("no backup named 2026-11-01T18-00-00Z"), "{}", text(&out));
 
@@ -242,7 +287,10 @@ async fn the_world_commands_back_up_list_prune_verify_and_restore_against_s3() {
     assert!(text(&out).contains("is corrupt"), "{}", text(&out));
     let out = cli.run(&["restore", "--dir", &target.display().to_string()]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(target.join("region/r.1.0.mca").is_file(), "a failed restore leaves the directory as it was");
+    assert!(
+        target.join("region/r.1.0.mca").is_file(),
+        "a failed restore leaves the directory as it was"
+    );
 }
 
 /// Runs `apply` against the Hetzner and Cloudflare fakes with R2 (S3) configured.
@@ -286,19 +334,33 @@ async fn apply_mints_agent_credentials_scoped_to_the_servers_prefixes_and_never_
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(h.server_count(), 1);
 
-    let asks: Vec<_> = cf.requests().into_iter().filter(|r| r.path.ends_with("/r2/temp-access-credentials")).collect();
+    let asks: Vec<_> = cf
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/r2/temp-access-credentials"))
+        .collect();
     assert_eq!(asks.len(), 1, "minted once, for the one server created");
     let body = asks[0].body.clone().unwrap();
-    assert_eq!(body["prefixes"], serde_json::json!(["worlds/grove/", "control/grove/", "assets/grove/"]));
+    assert_eq!(
+        body["prefixes"],
+        serde_json::json!(["worlds/grove/", "control/grove/", "assets/grove/"])
+    );
     assert_eq!(body["parentAccessKeyId"], ACCESS_KEY);
     assert_eq!(body["bucket"], BUCKET);
     assert_eq!(body["ttlSeconds"], 12 * 3600 + 60 * 60 + 3600);
     let issued = cf.issued_credentials();
     let all = text(&out);
-    for secret in [SECRET_KEY, issued[0]["secretAccessKey"].as_str().unwrap(), issued[0]["sessionToken"].as_str().unwrap()] {
+    for secret in [
+        SECRET_KEY,
+        issued[0]["secretAccessKey"].as_str().unwrap(),
+        issued[0]["sessionToken"].as_str().unwrap(),
+    ] {
         assert!(!all.contains(secret), "a secret was printed:\n{all}");
     }
-    assert!(all.contains(issued[0]["accessKeyId"].as_str().unwrap()), "the key id (not a secret) is logged");
+    assert!(
+        all.contains(issued[0]["accessKeyId"].as_str().unwrap()),
+        "the key id (not a secret) is logged"
+    );
 
     // The control channel went to S3, not to a local directory.
     assert!(s3.object_file("control/grove/desired.json").is_file());

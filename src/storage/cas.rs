@@ -95,7 +95,10 @@ impl Store {
                         version: version.clone(),
                     }),
                 };
-                let opts = PutOptions { mode, ..Default::default() };
+                let opts = PutOptions {
+                    mode,
+                    ..Default::default()
+                };
                 match self.inner.put_opts(&Key::from(key), PutPayload::from(bytes), opts).await {
                     Ok(_) => Ok(()),
                     Err(object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. }) => {
@@ -111,7 +114,11 @@ impl Store {
         let lock_path = root.join(".locks").join(key.replace('/', "%"));
         let lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
             std::fs::create_dir_all(lock_path.parent().expect("has a parent"))?;
-            let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)?;
             f.lock()?;
             Ok(f)
         })

@@ -51,10 +51,7 @@ impl AgentCredentials {
 
 /// `worlds/<s>/`, `control/<s>/`, `assets/<s>/`: everything the agent reads or writes.
 pub fn agent_prefixes(server: &ServerName) -> Vec<String> {
-    ["worlds", "control", "assets"]
-        .iter()
-        .map(|p| format!("{p}/{server}/"))
-        .collect()
+    ["worlds", "control", "assets"].iter().map(|p| format!("{p}/{server}/")).collect()
 }
 
 /// A session's longest life: `max_session`, then the idle and suspended
@@ -156,6 +153,9 @@ mod tests {
         let c = creds("2026-11-22T00:00:00Z", 16);
         let shown = format!("{c:?}");
         assert!(!shown.contains("sekrit"), "{shown}");
-        assert!(c.agent_env().iter().any(|(_, v)| v == "sekrit-token"), "the agent's env carries them");
+        assert!(
+            c.agent_env().iter().any(|(_, v)| v == "sekrit-token"),
+            "the agent's env carries them"
+        );
     }
 }

@@ -267,7 +267,9 @@ impl Store {
     /// archive is still there at the manifest's size; the pointer alone is
     /// not trusted.
     pub async fn verified_snapshot_since(&self, t: DateTime<Utc>) -> Result<bool, StorageError> {
-        let Some(p) = self.current_snapshot().await? else { return Ok(false) };
+        let Some(p) = self.current_snapshot().await? else {
+            return Ok(false);
+        };
         if !p.verified || p.taken < t {
             return Ok(false);
         }

@@ -79,12 +79,19 @@ pub fn unpack(input: impl Read, root: &Path) -> Result<u64, WorldError> {
         }
         match kind {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&dest).map_err(io(&dest))?;
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&dest)
+                    .map_err(io(&dest))?;
                 std::io::copy(&mut entry, &mut f).map_err(io(&dest))?;
                 files += 1;
             }
             tar::EntryType::Symlink => {
-                let target = entry.link_name().map_err(io(&dest))?.ok_or_else(|| refuse(&shown, "a link without a target"))?;
+                let target = entry
+                    .link_name()
+                    .map_err(io(&dest))?
+                    .ok_or_else(|| refuse(&shown, "a link without a target"))?;
                 // Relative to the link's own directory, it must stay inside.
                 let from = rel.parent().unwrap_or(Path::new("")).join(&target);
                 if target.is_absolute() || normalise(&from).is_none() {
@@ -93,7 +100,10 @@ pub fn unpack(input: impl Read, root: &Path) -> Result<u64, WorldError> {
                 symlink(&target, &dest)?;
             }
             tar::EntryType::Link => {
-                let target = entry.link_name().map_err(io(&dest))?.ok_or_else(|| refuse(&shown, "a link without a target"))?;
+                let target = entry
+                    .link_name()
+                    .map_err(io(&dest))?
+                    .ok_or_else(|| refuse(&shown, "a link without a target"))?;
                 let t = inside(&target).ok_or_else(|| refuse(&shown, "a hard link to outside the directory"))?;
                 std::fs::hard_link(root.join(t), &dest).map_err(io(&dest))?;
             }

@@ -24,7 +24,9 @@ use crate::storage::Store;
 #[derive(clap::Subcommand, Clone, Debug, PartialEq, Eq)]
 pub enum WorldCommand {
     /// Snapshot the world directory into storage, verify it, point current.json at it.
-    #[command(after_help = "Examples:\n  mc-gitops world backup --repo . --dir /srv/minecraft/world\n  mc-gitops world backup --dir world --pin")]
+    #[command(
+        after_help = "Examples:\n  mc-gitops world backup --repo . --dir /srv/minecraft/world\n  mc-gitops world backup --dir world --pin"
+    )]
     Backup {
         #[command(flatten)]
         dir: DirArg,
@@ -105,7 +107,12 @@ pub async fn run(cmd: WorldCommand, repo: &Path, out: &mut (dyn Write + Send)) -
             let m = pick(&store, name.as_deref()).await?;
             let files = super::restore(&store, &m, &dir.dir, &tick).await?;
             progress.done();
-            writeln!(out, "restored {} into {} ({files} files, sha256 verified)", m.name, dir.dir.display())?;
+            writeln!(
+                out,
+                "restored {} into {} ({files} files, sha256 verified)",
+                m.name,
+                dir.dir.display()
+            )?;
         }
         WorldCommand::List => {
             let current = store.current_snapshot().await?.and_then(|p| BackupName::from_key(&p.key));
@@ -120,7 +127,13 @@ pub async fn run(cmd: WorldCommand, repo: &Path, out: &mut (dyn Write + Send)) -
                 if !b.complete() {
                     marks.push("incomplete");
                 }
-                writeln!(out, "{}  {:>10}  {}", b.name, b.size.map(human).unwrap_or_default(), marks.join(" "))?;
+                writeln!(
+                    out,
+                    "{}  {:>10}  {}",
+                    b.name,
+                    b.size.map(human).unwrap_or_default(),
+                    marks.join(" ")
+                )?;
             }
         }
         WorldCommand::Verify { name } => {
@@ -166,7 +179,10 @@ fn read_server(root: &Path) -> anyhow::Result<ServerConfig> {
     let text = std::str::from_utf8(bytes).context("server.toml is not UTF-8")?;
     let src = Source::new("server.toml", text);
     let mut diags = Diagnostics::default();
-    let mut cx = Cx { src: &src, diags: &mut diags };
+    let mut cx = Cx {
+        src: &src,
+        diags: &mut diags,
+    };
     let server = reader::parse_document(&mut cx, &src.text).and_then(|doc| repo::server::parse(&mut cx, &doc));
     match server {
         Some(s) if !diags.has_errors() => Ok(s),

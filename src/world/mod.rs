@@ -177,7 +177,13 @@ pub async fn resolve(store: &Store, name: &str) -> Result<Manifest, WorldError> 
     if let Some(m) = manifest(store, &parsed).await? {
         return Ok(m);
     }
-    let mut available: Vec<String> = retention::list(store).await?.iter().rev().take(5).map(|b| b.name.to_string()).collect();
+    let mut available: Vec<String> = retention::list(store)
+        .await?
+        .iter()
+        .rev()
+        .take(5)
+        .map(|b| b.name.to_string())
+        .collect();
     available.truncate(5);
     Err(WorldError::NoSuchBackup {
         name: name.into(),
@@ -189,7 +195,9 @@ pub async fn resolve(store: &Store, name: &str) -> Result<Manifest, WorldError> 
 /// The guard's check behind a pointer: its manifest exists and agrees, and
 /// the archive is stored at the manifest's size.
 pub async fn pointer_is_backed(store: &Store, p: &SnapshotPointer) -> Result<bool, StorageError> {
-    let Some(name) = BackupName::from_key(&p.key) else { return Ok(false) };
+    let Some(name) = BackupName::from_key(&p.key) else {
+        return Ok(false);
+    };
     let m: Option<Manifest> = store.get_json(&name.manifest_key(store)).await.or_else(|e| match e {
         // A manifest that does not parse verifies nothing.
         StorageError::Decode { .. } => Ok(None),

@@ -40,7 +40,9 @@ pub async fn restore(store: &Store, m: &Manifest, target: &Path, progress: Progr
 /// renames stay on one file system.
 fn beside(target: &Path) -> (PathBuf, PathBuf) {
     let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = target.file_name().map_or_else(|| "world".into(), |n| n.to_string_lossy().into_owned());
+    let name = target
+        .file_name()
+        .map_or_else(|| "world".into(), |n| n.to_string_lossy().into_owned());
     (parent.join(format!(".{name}.restore")), parent.join(format!(".{name}.old")))
 }
 
@@ -116,11 +118,18 @@ async fn download_into(store: &Store, m: &Manifest, fresh: &Path, progress: Prog
     let (files, sha, size) = unpacked.map_err(|e| match e {
         // A damaged archive usually fails to decode before the hash is in:
         // say what is wrong with it rather than how zstd noticed.
-        WorldError::Io { .. } => WorldError::Corrupt {
-            key: m.key.clone(),
-            expected: m.sha256.clone(),
-            actual: "(undecodable)".into(),
-        },
+        WorldError::Io { ref source, .. }
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::Other
+            ) =>
+        {
+            WorldError::Corrupt {
+                key: m.key.clone(),
+                expected: m.sha256.clone(),
+                actual: "(undecodable)".into(),
+            }
+        }
         e => e,
     })?;
     if size != m.size {

@@ -78,10 +78,7 @@ pub fn to_prune(backups: &[Backup], keep: usize, current: Option<&BackupName>) -
 
 /// Apply the rule; returns what was deleted.
 pub async fn prune(store: &Store, keep: usize) -> Result<Vec<BackupName>, WorldError> {
-    let current = store
-        .current_snapshot()
-        .await?
-        .and_then(|p| BackupName::from_key(&p.key));
+    let current = store.current_snapshot().await?.and_then(|p| BackupName::from_key(&p.key));
     let gone = to_prune(&list(store).await?, keep, current.as_ref());
     for name in &gone {
         store.delete(&name.archive_key(store)).await?;

@@ -79,7 +79,10 @@ async fn snapshot_then_restore_gives_the_same_world() {
     assert_eq!(m.files, 5);
     assert_eq!(m.key, "worlds/grove/backups/2026-11-22T19-30-00Z.tar.zst");
     let p = s.current_snapshot().await.unwrap().unwrap();
-    assert_eq!((p.key.as_str(), p.sha256.as_str(), p.verified), (m.key.as_str(), m.sha256.as_str(), true));
+    assert_eq!(
+        (p.key.as_str(), p.sha256.as_str(), p.verified),
+        (m.key.as_str(), m.sha256.as_str(), true)
+    );
     assert!(s.verified_snapshot_since(t("2026-11-22T19:30:00Z")).await.unwrap());
 
     let target = tmp.path().join("server/world");
@@ -87,7 +90,10 @@ async fn snapshot_then_restore_gives_the_same_world() {
     std::fs::write(target.join("stale.txt"), b"old").unwrap();
     assert_eq!(restore(&s, &m, &target, GO).await.unwrap(), 5);
     assert_eq!(tree(&target), tree(&world), "the old directory is replaced, not merged");
-    let leftovers: Vec<_> = std::fs::read_dir(tmp.path().join("server")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path().join("server"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(leftovers, ["world"], "no fresh or old directory left beside it");
 }
 
@@ -187,7 +193,11 @@ async fn the_pointer_never_moves_back_and_a_stale_writer_loses() {
     assert_eq!(p.taken, t("2026-11-22T20:00:00Z"), "an older snapshot does not take the pointer");
 
     // Two writers read the same version; the second write must fail.
-    let (_, v) = s.get_json_versioned::<crate::storage::SnapshotPointer>(&s.current_key()).await.unwrap().unwrap();
+    let (_, v) = s
+        .get_json_versioned::<crate::storage::SnapshotPointer>(&s.current_key())
+        .await
+        .unwrap()
+        .unwrap();
     s.put_json_if(&s.current_key(), &older.pointer(), &v).await.unwrap();
     let e = s.put_json_if(&s.current_key(), &p, &v).await.unwrap_err();
     assert!(matches!(e, crate::storage::StorageError::Conflict { .. }), "{e}");
@@ -244,13 +254,18 @@ async fn prune_deletes_exactly_what_the_rule_says() {
     for h in 0..5 {
         snapshot(&s, &world, t(&format!("2026-11-22T1{h}:00:00Z")), GO).await.unwrap();
     }
-    retention::set_pin(&s, &BackupName::parse("2026-11-22T10-00-00Z").unwrap(), true).await.unwrap();
+    retention::set_pin(&s, &BackupName::parse("2026-11-22T10-00-00Z").unwrap(), true)
+        .await
+        .unwrap();
     let gone = retention::prune(&s, 2).await.unwrap();
     assert_eq!(names(gone), ["2026-11-22T11-00-00Z", "2026-11-22T12-00-00Z"]);
     let left: Vec<String> = retention::list(&s).await.unwrap().iter().map(|b| b.name.to_string()).collect();
     assert_eq!(left, ["2026-11-22T10-00-00Z", "2026-11-22T13-00-00Z", "2026-11-22T14-00-00Z"]);
     assert!(!tmp.path().join("worlds/grove/backups/2026-11-22T11-00-00Z.json").exists());
-    assert!(retention::prune(&s, 2).await.unwrap().is_empty(), "a second prune has nothing to do");
+    assert!(
+        retention::prune(&s, 2).await.unwrap().is_empty(),
+        "a second prune has nothing to do"
+    );
 }
 
 #[tokio::test]
@@ -261,7 +276,10 @@ async fn restore_names_a_backup_that_does_not_exist_clearly() {
     make_world(&world, 1, 10);
     snapshot(&s, &world, t("2026-11-22T10:00:00Z"), GO).await.unwrap();
     let e = resolve(&s, "2026-11-01T18-00-00Z").await.unwrap_err().to_string();
-    assert!(e.contains("no backup named 2026-11-01T18-00-00Z") && e.contains("2026-11-22T10-00-00Z"), "{e}");
+    assert!(
+        e.contains("no backup named 2026-11-01T18-00-00Z") && e.contains("2026-11-22T10-00-00Z"),
+        "{e}"
+    );
     let e = resolve(&s, "last-week").await.unwrap_err().to_string();
     assert!(e.contains("not a backup name"), "{e}");
 }
