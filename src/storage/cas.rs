@@ -119,6 +119,9 @@ impl Store {
                 .truncate(false)
                 .write(true)
                 .open(&lock_path)?;
+            // `File::lock` is Rust 1.89; the crate builds with 1.95 (its
+            // dev-dependencies need 1.92), the declared MSRV is older.
+            #[allow(clippy::incompatible_msrv)]
             f.lock()?;
             Ok(f)
         })
