@@ -9,6 +9,8 @@ use crate::hetzner::Hetzner;
 use crate::observe::live::Live;
 use crate::repo::Desired;
 use crate::storage::Store;
+use crate::storage::credentials::MintSettings;
+use crate::storage::r2::{R2Credentials, r2_endpoint};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -41,10 +43,7 @@ pub fn live(repo: &Path, d: &Desired) -> Result<Option<Live>, ConnectError> {
             missing: "HCLOUD_TOKEN",
         }),
         (Some(h), Some(c)) => {
-            let store = Store::local(&local_storage_dir(repo), &d.server.name)?;
-            if d.server.storage.is_some() {
-                tracing::warn!("R2 storage is not wired in yet; using {}", store.describe);
-            }
+            let store = Store::from_settings(d.server.storage.as_ref(), &local_storage_dir(repo), &d.server.name)?;
             let mut hetzner = h?;
             // How often to poll Hetzner actions; tests and impatient admins lower it.
             if let Some(ms) = std::env::var("MC_GITOPS_POLL_INTERVAL_MS").ok().and_then(|v| v.parse::<u64>().ok()) {
@@ -57,4 +56,24 @@ pub fn live(repo: &Path, d: &Desired) -> Result<Option<Live>, ConnectError> {
             }))
         }
     }
+}
+
+/// What the reconciler mints the agent's R2 credentials with: `[storage]`
+/// with an `account_id`, and the account's R2 key in the environment (its
+/// id is the parent of the temporary credentials). `None` when any is
+/// missing: then the store is local and there is nothing to scope.
+pub fn mint_settings(d: &Desired) -> Result<Option<MintSettings>, ConnectError> {
+    let Some(storage) = &d.server.storage else { return Ok(None) };
+    let Some(account_id) = &storage.account_id else { return Ok(None) };
+    let Some(creds) = R2Credentials::from_env()? else { return Ok(None) };
+    let endpoint = std::env::var("R2_ENDPOINT")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| r2_endpoint(account_id));
+    Ok(Some(MintSettings {
+        account_id: account_id.clone(),
+        bucket: storage.bucket.clone(),
+        endpoint,
+        parent_access_key_id: creds.access_key_id,
+    }))
 }

@@ -20,3 +20,4 @@ pub mod repo;
 pub mod schema;
 pub mod secret;
 pub mod storage;
+pub mod world;

@@ -97,6 +97,21 @@ enum Command {
         #[command(subcommand)]
         command: mc_gitops::modrinth::cli::ModsCommand,
     },
+    /// Back up, restore, list, verify and prune world snapshots in storage.
+    ///
+    /// Storage is R2 when server.toml has [storage] and R2_ACCESS_KEY_ID and
+    /// R2_SECRET_ACCESS_KEY are set (R2_SESSION_TOKEN for temporary ones,
+    /// R2_ENDPOINT to override the address), else the local directory
+    /// MC_GITOPS_STORAGE_DIR or .mc-gitops/storage.
+    #[command(
+        after_help = "Examples:\n  mc-gitops world backup --repo . --dir world\n  mc-gitops world list\n  mc-gitops world restore 2026-11-22T19-30-00Z --dir world"
+    )]
+    World {
+        #[command(flatten)]
+        repo: RepoArg,
+        #[command(subcommand)]
+        command: mc_gitops::world::cli::WorldCommand,
+    },
     /// Print or write the JSON Schemas (draft-07) of the state files.
     ///
     /// Editors with Taplo / Even Better TOML validate while typing through
@@ -115,7 +130,7 @@ enum Command {
 #[derive(clap::Args)]
 struct RepoArg {
     /// The state repo's checkout.
-    #[arg(long, value_name = "DIR", default_value = ".")]
+    #[arg(long, value_name = "DIR", default_value = ".", global = true)]
     repo: PathBuf,
 }
 
@@ -169,6 +184,10 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
             cmd_check(&repo.repo, annotate)
         }
         Command::Schema { out, name } => cmd_schema(out.as_deref(), name.as_deref()),
+        Command::World { repo, command } => {
+            runtime()?.block_on(mc_gitops::world::cli::run(command, &repo.repo, &mut std::io::stdout()))?;
+            Ok(Done::Ok)
+        }
         Command::Mods { repo, command } => {
             runtime()?.block_on(mc_gitops::modrinth::cli::run(command, &repo.repo))?;
             Ok(Done::Ok)
@@ -223,6 +242,15 @@ fn cmd_apply(root: &Path, json: bool, now: DateTime<Utc>) -> anyhow::Result<Done
     if !json {
         anstream::print!("{}", output::text::render_plan(&plan));
     }
+    let mint = connect::mint_settings(&loaded.desired)?;
+    let prepared = rt.block_on(mc_gitops::apply::prepare::prepare(
+        &live.cloudflare,
+        &live.store,
+        mint.as_ref(),
+        &loaded.desired,
+        &plan,
+        now,
+    ))?;
     let cx = mc_gitops::apply::Ctx {
         repo: root,
         desired: &loaded.desired,
@@ -234,6 +262,8 @@ fn cmd_apply(root: &Path, json: bool, now: DateTime<Utc>) -> anyhow::Result<Done
         store: &live.store,
         now,
         user_data: None,
+        agent_credentials: prepared.agent_credentials,
+        restore: prepared.restore,
     };
     let report = rt.block_on(mc_gitops::apply::apply(&cx, &plan));
     if json {

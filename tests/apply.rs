@@ -163,13 +163,17 @@ impl World {
         std::fs::write(p, text).unwrap();
     }
 
-    /// What the agent does at a stop: upload and verify a snapshot.
-    fn agent_uploads_snapshot(&self, taken: &str) {
-        let p = self.storage_file("worlds/grove/current.json");
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        let doc =
-            serde_json::json!({ "key": "worlds/grove/backups/x.tar.zst", "taken": taken, "sha256": "00", "size": 1, "verified": true });
-        std::fs::write(p, serde_json::to_vec(&doc).unwrap()).unwrap();
+    /// What the agent does at a stop: snapshot the world, verify it and
+    /// move `current.json`, through the same code the agent runs.
+    async fn agent_uploads_snapshot(&self, taken: &str) {
+        let tmp = tempfile::tempdir().unwrap();
+        let world = tmp.path().join("world");
+        std::fs::create_dir_all(world.join("region")).unwrap();
+        std::fs::write(world.join("level.dat"), taken).unwrap();
+        let store = mc_gitops::storage::Store::local(self.storage.path(), &mc_gitops::ids::ServerName::new("grove")).unwrap();
+        mc_gitops::world::snapshot(&store, &world, taken.parse().unwrap(), &|_| true)
+            .await
+            .unwrap();
     }
 }
 
@@ -290,13 +294,13 @@ async fn stop_waits_for_a_verified_snapshot_then_deletes() {
     assert_eq!(control["stop_requested"], at(60));
 
     // A snapshot from before the stop request does not count.
-    w.agent_uploads_snapshot(&at(30));
+    w.agent_uploads_snapshot(&at(30)).await;
     ok(&w.apply(&at(62)).await);
     assert_eq!(w.h.server_count(), 1);
 
     // The agent's final snapshot arrives: the server goes, the A record goes,
     // the SRV record stays, and the session is closed with its cost.
-    w.agent_uploads_snapshot(&at(63));
+    w.agent_uploads_snapshot(&at(63)).await;
     let text = ok(&w.apply(&at(64)).await);
     assert_eq!(w.h.server_count(), 0, "{text}");
     assert!(w.records("A").is_empty());

@@ -24,6 +24,7 @@ use crate::repo::Desired;
 use crate::repo::edit::EditError;
 use crate::storage::{ControlDoc, StorageError, Store};
 
+pub mod prepare;
 mod steps;
 
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +100,11 @@ pub struct Ctx<'a> {
     pub now: DateTime<Utc>,
     /// Cloud-init for a new server, if one is to be created.
     pub user_data: Option<String>,
+    /// The new server's R2 credentials ([`prepare::prepare`]), for the
+    /// agent's config; never printed.
+    pub agent_credentials: Option<crate::storage::credentials::AgentCredentials>,
+    /// The backup the new server starts from, when server.toml names one.
+    pub restore: Option<crate::world::Manifest>,
 }
 
 /// What earlier changes of this run produced for later ones.

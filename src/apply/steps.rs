@@ -449,6 +449,7 @@ async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, ste
     let desired = cx.desired;
     let doc = control(cx, st).await?;
     doc.session = Some(session.clone());
+    doc.restore = cx.restore.as_ref().map(|m| m.name.to_string());
     doc.stop_requested = None;
     doc.stop_reason = None;
     doc.whitelist = crate::plan::assets::whitelist_names(desired);

@@ -10,11 +10,15 @@
 //!   unchanged file is never uploaded twice
 //! - `worlds/<s>/current.json` — the latest verified snapshot ([`SnapshotPointer`])
 //!
+//! - `worlds/<s>/backups/<UTC time>.tar.zst` + `.json` — snapshots and their
+//!   manifests (`crate::world`)
+//!
 //! Each document has one writer, so plain overwrites are safe for the control
-//! documents; the world pointer uses a conditional write (the storage issue).
+//! documents; the world pointer uses a conditional write ([`cas`]), because
+//! the agent and an admin's `world backup` may both move it.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -24,6 +28,10 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::ids::{PlayerName, ServerName, SessionId};
 use crate::lifecycle::Phase;
+
+pub mod cas;
+pub mod credentials;
+pub mod r2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -39,6 +47,11 @@ pub enum StorageError {
         #[source]
         source: serde_json::Error,
     },
+    /// A conditional write lost: someone else wrote the object since it was read.
+    #[error("storage object {key} was changed by another writer since it was read")]
+    Conflict { key: String },
+    #[error("R2 storage is misconfigured: {0}")]
+    Config(String),
     #[error("cannot open local storage at {path}")]
     Local {
         path: String,
@@ -78,6 +91,10 @@ pub struct ControlDoc {
     pub ops: Vec<ControlOp>,
     pub assets: BTreeMap<String, AssetRef>,
     pub written: Option<DateTime<Utc>>,
+    /// A backup to restore at this session's start (`restore` in server.toml),
+    /// checked to exist before the server was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<String>,
 }
 
 /// `control/<s>/status.json`: what the agent reports.
@@ -112,6 +129,11 @@ pub struct SnapshotPointer {
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
     server: ServerName,
+    /// Set for the local file system, which has no conditional update:
+    /// [`cas`] serialises writers with a file lock under this root instead.
+    local_root: Option<PathBuf>,
+    /// Set for S3/R2: presigned URLs.
+    signer: Option<Arc<dyn object_store::signer::Signer>>,
     /// For messages: `local directory …` or `R2 bucket …`.
     pub describe: String,
 }
@@ -133,6 +155,8 @@ impl Store {
         Ok(Store {
             inner: Arc::new(fs),
             server: server.clone(),
+            local_root: Some(dir.to_path_buf()),
+            signer: None,
             describe: format!("local directory {}", dir.display()),
         })
     }
@@ -141,8 +165,24 @@ impl Store {
         Store {
             inner,
             server: server.clone(),
+            local_root: None,
+            signer: None,
             describe,
         }
+    }
+
+    pub fn server(&self) -> &ServerName {
+        &self.server
+    }
+
+    /// The object store itself, for streaming reads and multipart uploads.
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.inner
+    }
+
+    /// `worlds/<s>/`: snapshots, their manifests and the pointer.
+    pub fn world_prefix(&self) -> String {
+        format!("worlds/{}/", self.server)
     }
 
     pub fn control_key(&self) -> String {
@@ -222,9 +262,18 @@ impl Store {
 
     /// The termination guard: is there a verified snapshot taken at or after `t`?
     /// Nothing deletes a server without a `true` here (or an admin's force,
-    /// which the session log records).
+    /// which the session log records). Verified means what the snapshot's
+    /// manifest says after the upload was re-read and hashed, and that the
+    /// archive is still there at the manifest's size; the pointer alone is
+    /// not trusted.
     pub async fn verified_snapshot_since(&self, t: DateTime<Utc>) -> Result<bool, StorageError> {
-        Ok(self.current_snapshot().await?.is_some_and(|s| s.verified && s.taken >= t))
+        let Some(p) = self.current_snapshot().await? else {
+            return Ok(false);
+        };
+        if !p.verified || p.taken < t {
+            return Ok(false);
+        }
+        crate::world::pointer_is_backed(self, &p).await
     }
 
     /// Upload a file unless an object with its hash is already stored.
@@ -250,29 +299,5 @@ mod tests {
         assert!(s.put_asset("sha256:ab", b"x".to_vec()).await.unwrap());
         assert!(!s.put_asset("sha256:ab", b"x".to_vec()).await.unwrap());
         assert!(dir.path().join("assets/grove/sha256-ab").is_file());
-    }
-
-    #[tokio::test]
-    async fn the_guard_needs_a_verified_snapshot_after_the_time() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::local(dir.path(), &ServerName::new("grove")).unwrap();
-        let t: DateTime<Utc> = "2026-11-22T19:00:00Z".parse().unwrap();
-        assert!(!s.verified_snapshot_since(t).await.unwrap());
-        let mut p = SnapshotPointer {
-            key: "worlds/grove/backups/x.tar.zst".into(),
-            taken: t - chrono::Duration::minutes(1),
-            sha256: "00".into(),
-            size: 1,
-            verified: true,
-        };
-        s.put_json(&s.current_key(), &p).await.unwrap();
-        assert!(!s.verified_snapshot_since(t).await.unwrap(), "older than the stop");
-        p.taken = t + chrono::Duration::minutes(1);
-        p.verified = false;
-        s.put_json(&s.current_key(), &p).await.unwrap();
-        assert!(!s.verified_snapshot_since(t).await.unwrap(), "not verified");
-        p.verified = true;
-        s.put_json(&s.current_key(), &p).await.unwrap();
-        assert!(s.verified_snapshot_since(t).await.unwrap());
     }
 }

@@ -1,0 +1,64 @@
+//! What a run needs before its first change when the plan creates a server:
+//! the backup `restore = "<name>"` asks for must exist (checked before any
+//! session file is written, so a typo costs nothing), and the agent's R2
+//! credentials are minted, scoped to the server's own prefixes, for
+//! whoever writes the agent's config ([`Ctx::agent_credentials`]).
+
+use chrono::{DateTime, Utc};
+
+use super::ApplyError;
+use crate::cloudflare::Cloudflare;
+use crate::plan::{Plan, Step};
+use crate::repo::Desired;
+use crate::storage::Store;
+use crate::storage::credentials::{AgentCredentials, MintSettings, mint_agent_credentials, session_ttl};
+use crate::world::Manifest;
+
+#[derive(Clone, Debug, Default)]
+pub struct Prepared {
+    pub agent_credentials: Option<AgentCredentials>,
+    pub restore: Option<Manifest>,
+}
+
+pub async fn prepare(
+    cloudflare: &Cloudflare,
+    store: &Store,
+    mint: Option<&MintSettings>,
+    desired: &Desired,
+    plan: &Plan,
+    now: DateTime<Utc>,
+) -> Result<Prepared, ApplyError> {
+    if !plan.changes.iter().any(|c| matches!(c.step, Step::CreateServer { .. })) {
+        return Ok(Prepared::default());
+    }
+    let restore = match &desired.server.restore {
+        None => None,
+        Some(name) => Some(crate::world::resolve(store, name).await.map_err(|e| ApplyError::Invalid {
+            resource: "server.toml `restore`".into(),
+            why: super::render_error(&e),
+        })?),
+    };
+    let agent_credentials = match mint {
+        None => None,
+        Some(m) => {
+            let ttl = session_ttl(&desired.server.lifecycle);
+            let c = mint_agent_credentials(cloudflare, m, &desired.server.name, ttl, now)
+                .await
+                .map_err(|source| ApplyError::Cloudflare {
+                    resource: format!("R2 credentials for the agent of {}", desired.server.name),
+                    source: source.into(),
+                })?;
+            tracing::info!(
+                access_key_id = %c.access_key_id,
+                prefixes = ?c.prefixes,
+                expires = %c.expires,
+                "minted the agent's R2 credentials"
+            );
+            Some(c)
+        }
+    };
+    Ok(Prepared {
+        agent_credentials,
+        restore,
+    })
+}

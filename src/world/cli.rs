@@ -1,0 +1,232 @@
+//! `mc-gitops world backup | restore | list | verify | prune | pin`: the
+//! admin's (and the agent's) hands on the world in storage.
+//!
+//! Only server.toml is read (its `name`, `[storage]` and `[lifecycle]`), with
+//! the loader's own parser, so these work on the VPS from a config directory
+//! holding server.toml alone, and on a repo whose other files are broken —
+//! exactly when someone may need a backup most. Progress goes to stderr,
+//! only when stderr is a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+
+use super::{BackupName, WorldError, retention};
+use crate::repo::diag::{Diagnostics, Source};
+use crate::repo::reader::{self, Cx};
+use crate::repo::{self, LoadError, ServerConfig};
+use crate::storage::Store;
+
+#[derive(clap::Subcommand, Clone, Debug, PartialEq, Eq)]
+pub enum WorldCommand {
+    /// Snapshot the world directory into storage, verify it, point current.json at it.
+    #[command(
+        after_help = "Examples:\n  mc-gitops world backup --repo . --dir /srv/minecraft/world\n  mc-gitops world backup --dir world --pin"
+    )]
+    Backup {
+        #[command(flatten)]
+        dir: DirArg,
+        /// When Minecraft stopped or last saved (RFC 3339); names the backup. Default: now.
+        #[arg(long, value_name = "TIME")]
+        taken: Option<DateTime<Utc>>,
+        /// Keep this backup whatever retention says.
+        #[arg(long)]
+        pin: bool,
+    },
+    /// Replace the world directory with a backup (default: the current one).
+    ///
+    /// The backup is unpacked beside the directory, checked against its
+    /// sha256, and only then swapped in.
+    #[command(after_help = "Examples:\n  mc-gitops world restore --dir world\n  mc-gitops world restore 2026-11-22T19-30-00Z --dir world")]
+    Restore {
+        /// A backup name from `world list`.
+        name: Option<String>,
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// List backups, newest first, marking the current and pinned ones.
+    #[command(after_help = "Examples:\n  mc-gitops world list --repo .")]
+    List,
+    /// Download a backup (default: the current one) and check its sha256.
+    ///
+    /// Exit status: 0 intact, 1 corrupt or missing.
+    #[command(after_help = "Examples:\n  mc-gitops world verify\n  mc-gitops world verify 2026-11-22T19-30-00Z")]
+    Verify { name: Option<String> },
+    /// Delete backups beyond the newest N (pinned and current ones stay).
+    #[command(after_help = "Examples:\n  mc-gitops world prune\n  mc-gitops world prune --keep 3")]
+    Prune {
+        /// How many to keep (default: lifecycle.keep_backups in server.toml).
+        #[arg(long, value_name = "N")]
+        keep: Option<usize>,
+    },
+    /// Pin a backup so retention never deletes it (`--off` to unpin).
+    #[command(after_help = "Examples:\n  mc-gitops world pin 2026-11-01T18-00-00Z\n  mc-gitops world pin 2026-11-01T18-00-00Z --off")]
+    Pin {
+        name: String,
+        #[arg(long)]
+        off: bool,
+    },
+}
+
+#[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
+pub struct DirArg {
+    /// The world directory.
+    #[arg(long, value_name = "DIR", default_value = "world")]
+    dir: PathBuf,
+}
+
+/// Run one command; messages to `out`.
+pub async fn run(cmd: WorldCommand, repo: &Path, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
+    let server = read_server(repo)?;
+    let store = Store::from_settings(server.storage.as_ref(), &crate::connect::local_storage_dir(repo), &server.name)?;
+    let progress = Meter::new();
+    let tick = |n: u64| progress.tick(n);
+    match cmd {
+        WorldCommand::Backup { dir, taken, pin } => {
+            let m = super::snapshot(&store, &dir.dir, taken.unwrap_or_else(Utc::now), &tick).await?;
+            progress.done();
+            if pin {
+                retention::set_pin(&store, &m.name, true).await?;
+            }
+            writeln!(
+                out,
+                "backed up {} as {} ({} files, {}, sha256 {}) to {}",
+                dir.dir.display(),
+                m.name,
+                m.files,
+                human(m.size),
+                m.sha256,
+                store.describe
+            )?;
+        }
+        WorldCommand::Restore { name, dir } => {
+            let m = pick(&store, name.as_deref()).await?;
+            let files = super::restore(&store, &m, &dir.dir, &tick).await?;
+            progress.done();
+            writeln!(
+                out,
+                "restored {} into {} ({files} files, sha256 verified)",
+                m.name,
+                dir.dir.display()
+            )?;
+        }
+        WorldCommand::List => {
+            let current = store.current_snapshot().await?.and_then(|p| BackupName::from_key(&p.key));
+            for b in retention::list(&store).await?.iter().rev() {
+                let mut marks = vec![];
+                if Some(&b.name) == current.as_ref() {
+                    marks.push("current");
+                }
+                if b.pinned {
+                    marks.push("pinned");
+                }
+                if !b.complete() {
+                    marks.push("incomplete");
+                }
+                writeln!(
+                    out,
+                    "{}  {:>10}  {}",
+                    b.name,
+                    b.size.map(human).unwrap_or_default(),
+                    marks.join(" ")
+                )?;
+            }
+        }
+        WorldCommand::Verify { name } => {
+            let m = pick(&store, name.as_deref()).await?;
+            super::verify(&store, &m, &tick).await?;
+            progress.done();
+            writeln!(out, "{} is intact ({}, sha256 {})", m.name, human(m.size), m.sha256)?;
+        }
+        WorldCommand::Prune { keep } => {
+            let keep = keep.unwrap_or(server.lifecycle.keep_backups as usize);
+            let gone = retention::prune(&store, keep).await?;
+            for g in &gone {
+                writeln!(out, "deleted {g}")?;
+            }
+            writeln!(out, "{} deleted, newest {keep} kept (plus pinned and current)", gone.len())?;
+        }
+        WorldCommand::Pin { name, off } => {
+            let n = BackupName::parse(&name)?;
+            retention::set_pin(&store, &n, !off).await?;
+            writeln!(out, "{} {n}", if off { "unpinned" } else { "pinned" })?;
+        }
+    }
+    Ok(())
+}
+
+/// The named backup's manifest, or the current one's.
+async fn pick(store: &Store, name: Option<&str>) -> Result<super::Manifest, WorldError> {
+    match name {
+        Some(n) => super::resolve(store, n).await,
+        None => {
+            let p = store.current_snapshot().await?.ok_or_else(|| WorldError::NoCurrent {
+                store: store.describe.clone(),
+            })?;
+            let n = BackupName::from_key(&p.key).ok_or_else(|| WorldError::BadName { name: p.key.clone() })?;
+            super::resolve(store, &n.to_string()).await
+        }
+    }
+}
+
+fn read_server(root: &Path) -> anyhow::Result<ServerConfig> {
+    let files = repo::read(root)?;
+    let bytes = files.files.get("server.toml").context("server.toml is missing")?;
+    let text = std::str::from_utf8(bytes).context("server.toml is not UTF-8")?;
+    let src = Source::new("server.toml", text);
+    let mut diags = Diagnostics::default();
+    let mut cx = Cx {
+        src: &src,
+        diags: &mut diags,
+    };
+    let server = reader::parse_document(&mut cx, &src.text).and_then(|doc| repo::server::parse(&mut cx, &doc));
+    match server {
+        Some(s) if !diags.has_errors() => Ok(s),
+        _ => Err(LoadError::Invalid(diags.into_sorted()).into()),
+    }
+}
+
+fn human(n: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    if n >= 1024 * 1024 {
+        format!("{:.1} MiB", n as f64 / MIB)
+    } else {
+        format!("{n} B")
+    }
+}
+
+/// A one-line progress meter on stderr, at most once a second, only on a terminal.
+struct Meter {
+    on: bool,
+    start: Instant,
+    last: AtomicU64,
+}
+
+impl Meter {
+    fn new() -> Self {
+        Meter {
+            on: std::io::stderr().is_terminal(),
+            start: Instant::now(),
+            last: AtomicU64::new(0),
+        }
+    }
+    fn tick(&self, bytes: u64) -> bool {
+        if self.on {
+            let secs = self.start.elapsed().as_secs();
+            if self.last.swap(secs, Ordering::Relaxed) != secs {
+                let rate = bytes as f64 / self.start.elapsed().as_secs_f64().max(0.001);
+                eprint!("\r{} at {}/s   ", human(bytes), human(rate as u64));
+            }
+        }
+        true
+    }
+    fn done(&self) {
+        if self.on {
+            eprintln!();
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! World snapshots: the one thing that cannot be recreated.
+//!
+//! A snapshot is the world directory as tar + zstd, streamed straight into a
+//! multipart upload with a fixed part size (R2 wants equal parts but the
+//! last) — never through a temp file, in bounded memory ([`snapshot`]). Each
+//! has a manifest beside it (sha256, size, file count, when Minecraft saved),
+//! written only after the upload was re-read and its hash matched; only then
+//! does `worlds/<s>/current.json` move, by a conditional write.
+//!
+//! Keys: `worlds/<s>/backups/<2026-11-22T19-30-00Z>.tar.zst`, `.json` (the
+//! manifest), `.pin` (kept by retention whatever its age).
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::storage::{SnapshotPointer, StorageError, Store};
+
+pub mod archive;
+pub mod cli;
+pub mod restore;
+pub mod retention;
+pub mod snapshot;
+
+pub use restore::restore;
+pub use snapshot::{snapshot, verify};
+
+/// Parts are this size, all but the last: R2 needs equal parts, 5 MiB at
+/// least, and 8 MiB keeps memory low while a 80 GB world still fits the
+/// 10,000-part limit.
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
+
+const NAME_FORMAT: &str = "%Y-%m-%dT%H-%M-%SZ";
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorldError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("world directory {path}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{name:?} is not a backup name; names look like 2026-11-22T19-30-00Z")]
+    BadName { name: String },
+    #[error("no backup named {name} in {store}{}", if .available.is_empty() { "; there are none".to_string() } else { format!("; the newest are: {}", .available.join(", ")) })]
+    NoSuchBackup {
+        name: String,
+        store: String,
+        available: Vec<String>,
+    },
+    #[error("no snapshot in {store} yet (worlds/<server>/current.json is missing)")]
+    NoCurrent { store: String },
+    #[error("snapshot {key} is corrupt: sha256 {actual} but its manifest says {expected}")]
+    Corrupt { key: String, expected: String, actual: String },
+    #[error("snapshot {key} is {actual} bytes but its manifest says {expected}")]
+    WrongSize { key: String, expected: u64, actual: u64 },
+    #[error("archive entry {entry:?} refused: {why}")]
+    Unsafe { entry: String, why: &'static str },
+    #[error("uploading {key}")]
+    Upload {
+        key: String,
+        #[source]
+        source: Box<object_store::Error>,
+    },
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{key} exists already; a snapshot is never overwritten")]
+    Exists { key: String },
+}
+
+fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> WorldError + '_ {
+    move |source| WorldError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// A backup's name: the UTC time Minecraft saved, as it appears in keys.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BackupName(DateTime<Utc>);
+
+impl BackupName {
+    pub fn at(t: DateTime<Utc>) -> Self {
+        BackupName(t.with_nanosecond_zero())
+    }
+    pub fn parse(s: &str) -> Result<Self, WorldError> {
+        NaiveDateTime::parse_from_str(s, NAME_FORMAT)
+            .map(|t| BackupName(t.and_utc()))
+            .map_err(|_| WorldError::BadName { name: s.into() })
+    }
+    pub fn time(&self) -> DateTime<Utc> {
+        self.0
+    }
+    pub fn archive_key(&self, store: &Store) -> String {
+        format!("{}backups/{self}.tar.zst", store.world_prefix())
+    }
+    pub fn manifest_key(&self, store: &Store) -> String {
+        format!("{}backups/{self}.json", store.world_prefix())
+    }
+    pub fn pin_key(&self, store: &Store) -> String {
+        format!("{}backups/{self}.pin", store.world_prefix())
+    }
+    /// The name in a backup key (`…/backups/<name>.<ext>`).
+    pub fn from_key(key: &str) -> Option<Self> {
+        let file = key.rsplit('/').next()?;
+        let stem = file.split_once('.')?.0;
+        Self::parse(stem).ok()
+    }
+}
+
+trait NoNanos {
+    fn with_nanosecond_zero(self) -> Self;
+}
+impl NoNanos for DateTime<Utc> {
+    fn with_nanosecond_zero(self) -> Self {
+        use chrono::Timelike;
+        self.with_nanosecond(0).expect("0 ns is valid")
+    }
+}
+
+impl std::fmt::Display for BackupName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.format(NAME_FORMAT))
+    }
+}
+impl TryFrom<String> for BackupName {
+    type Error = WorldError;
+    fn try_from(s: String) -> Result<Self, WorldError> {
+        Self::parse(&s)
+    }
+}
+impl From<BackupName> for String {
+    fn from(n: BackupName) -> String {
+        n.to_string()
+    }
+}
+
+/// `backups/<name>.json`: what was uploaded, written after the upload was
+/// re-read and its hash matched (so its presence means verified).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    pub name: BackupName,
+    pub key: String,
+    pub sha256: String,
+    pub size: u64,
+    pub files: u64,
+    /// When Minecraft stopped or last saved: what the termination guard compares.
+    pub taken: DateTime<Utc>,
+    pub part_size: u64,
+    pub uploaded: DateTime<Utc>,
+    /// When the upload was read back and hashed equal.
+    pub verified: DateTime<Utc>,
+}
+
+impl Manifest {
+    pub fn pointer(&self) -> SnapshotPointer {
+        SnapshotPointer {
+            key: self.key.clone(),
+            taken: self.taken,
+            sha256: self.sha256.clone(),
+            size: self.size,
+            verified: true,
+        }
+    }
+}
+
+pub async fn manifest(store: &Store, name: &BackupName) -> Result<Option<Manifest>, WorldError> {
+    Ok(store.get_json(&name.manifest_key(store)).await?)
+}
+
+/// The manifest `restore = "<name>"` names, or a clear error listing what exists.
+pub async fn resolve(store: &Store, name: &str) -> Result<Manifest, WorldError> {
+    let parsed = BackupName::parse(name)?;
+    if let Some(m) = manifest(store, &parsed).await? {
+        return Ok(m);
+    }
+    let mut available: Vec<String> = retention::list(store)
+        .await?
+        .iter()
+        .rev()
+        .take(5)
+        .map(|b| b.name.to_string())
+        .collect();
+    available.truncate(5);
+    Err(WorldError::NoSuchBackup {
+        name: name.into(),
+        store: store.describe.clone(),
+        available,
+    })
+}
+
+/// The guard's check behind a pointer: its manifest exists and agrees, and
+/// the archive is stored at the manifest's size.
+pub async fn pointer_is_backed(store: &Store, p: &SnapshotPointer) -> Result<bool, StorageError> {
+    let Some(name) = BackupName::from_key(&p.key) else {
+        return Ok(false);
+    };
+    let m: Option<Manifest> = store.get_json(&name.manifest_key(store)).await.or_else(|e| match e {
+        // A manifest that does not parse verifies nothing.
+        StorageError::Decode { .. } => Ok(None),
+        e => Err(e),
+    })?;
+    let Some(m) = m else { return Ok(false) };
+    if m.sha256 != p.sha256 || m.size != p.size || m.key != p.key || m.taken != p.taken {
+        return Ok(false);
+    }
+    Ok(store.head(&m.key).await?.is_some_and(|h| h.size == m.size))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,100 @@
+//! Which backups exist and which go: the newest `keep` complete backups
+//! stay, so do pinned ones (a `.pin` marker beside them) and the one
+//! `current.json` names, whatever their age. An archive without a manifest
+//! (its upload finished but verification never did) is removed once a newer
+//! complete backup exists; a newer one may still be being verified.
+//!
+//! [`to_prune`] is pure, so the rule is tested exactly; [`prune`] deletes
+//! the archive first and the manifest last, so a crash in between leaves an
+//! entry the next prune still sees.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{BackupName, WorldError};
+use crate::storage::Store;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Backup {
+    pub name: BackupName,
+    /// The archive's size, if the archive is there.
+    pub size: Option<u64>,
+    pub manifest: bool,
+    pub pinned: bool,
+}
+
+impl Backup {
+    pub fn complete(&self) -> bool {
+        self.size.is_some() && self.manifest
+    }
+}
+
+/// Every backup, oldest first.
+pub async fn list(store: &Store) -> Result<Vec<Backup>, WorldError> {
+    let prefix = format!("{}backups/", store.world_prefix());
+    let mut by_name: BTreeMap<BackupName, Backup> = BTreeMap::new();
+    for o in store.list(&prefix).await? {
+        let key = o.location.to_string();
+        let Some(name) = BackupName::from_key(&key) else { continue };
+        let b = by_name.entry(name.clone()).or_insert(Backup {
+            name,
+            size: None,
+            manifest: false,
+            pinned: false,
+        });
+        if key.ends_with(".tar.zst") {
+            b.size = Some(o.size);
+        } else if key.ends_with(".json") {
+            b.manifest = true;
+        } else if key.ends_with(".pin") {
+            b.pinned = true;
+        }
+    }
+    Ok(by_name.into_values().collect())
+}
+
+/// The backups to delete, oldest first.
+pub fn to_prune(backups: &[Backup], keep: usize, current: Option<&BackupName>) -> Vec<BackupName> {
+    let mut complete: Vec<&Backup> = backups.iter().filter(|b| b.complete()).collect();
+    complete.sort_by(|a, b| b.name.cmp(&a.name));
+    let newest_complete = complete.first().map(|b| b.name.clone());
+    let kept: Vec<&BackupName> = complete.iter().take(keep).map(|b| &b.name).collect();
+    let mut out: Vec<BackupName> = backups
+        .iter()
+        .filter(|b| !b.pinned && Some(&b.name) != current)
+        .filter(|b| {
+            if b.complete() {
+                !kept.contains(&&b.name)
+            } else {
+                newest_complete.as_ref().is_some_and(|n| b.name < *n)
+            }
+        })
+        .map(|b| b.name.clone())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Apply the rule; returns what was deleted.
+pub async fn prune(store: &Store, keep: usize) -> Result<Vec<BackupName>, WorldError> {
+    let current = store.current_snapshot().await?.and_then(|p| BackupName::from_key(&p.key));
+    let gone = to_prune(&list(store).await?, keep, current.as_ref());
+    for name in &gone {
+        store.delete(&name.archive_key(store)).await?;
+        store.delete(&name.manifest_key(store)).await?;
+    }
+    Ok(gone)
+}
+
+/// Pin or unpin a backup (a marker object, so pinning never rewrites the manifest).
+pub async fn set_pin(store: &Store, name: &BackupName, pinned: bool) -> Result<(), WorldError> {
+    super::resolve(store, &name.to_string()).await?;
+    let key = name.pin_key(store);
+    if pinned {
+        store.put_bytes(&key, b"pinned\n".to_vec()).await?;
+    } else {
+        store.delete(&key).await?;
+    }
+    Ok(())
+}

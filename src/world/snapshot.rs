@@ -1,0 +1,218 @@
+//! Taking a snapshot: pack on a blocking thread, hand the compressed bytes
+//! over a small bounded channel to a multipart upload of fixed-size parts
+//! (at most two in flight), hash them on the way, read the upload back and
+//! hash it again, and only then write the manifest and move the pointer.
+//!
+//! Memory stays at a few parts whatever the world's size. Any failure aborts
+//! the multipart upload, so an interrupted snapshot leaves no object behind
+//! and `current.json` still names the previous one.
+
+use std::io::Write;
+use std::path::Path;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use object_store::WriteMultipart;
+use object_store::path::Path as Key;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use super::{BackupName, Manifest, PART_SIZE, WorldError, archive};
+use crate::storage::cas::Expect;
+use crate::storage::{SnapshotPointer, StorageError, Store};
+
+/// Told how many bytes moved so far; returns `false` to cancel.
+pub type Progress<'a> = &'a (dyn Fn(u64) -> bool + Send + Sync);
+
+/// Bytes handed from the packer to the uploader at a time.
+const HANDOFF: usize = 1024 * 1024;
+/// Parts being uploaded at once.
+const IN_FLIGHT: usize = 2;
+
+/// Snapshot `dir` as the backup named by `taken` (when Minecraft stopped
+/// or saved), verify it, and point `current.json` at it unless a newer
+/// snapshot is there already.
+pub async fn snapshot(store: &Store, dir: &Path, taken: DateTime<Utc>, progress: Progress<'_>) -> Result<Manifest, WorldError> {
+    if !dir.is_dir() {
+        return Err(super::io(dir)(std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory")));
+    }
+    let name = BackupName::at(taken);
+    let key = name.archive_key(store);
+    for k in [&key, &name.manifest_key(store)] {
+        if store.head(k).await?.is_some() {
+            return Err(WorldError::Exists { key: k.clone() });
+        }
+    }
+    let (files, sha256, size) = upload(store, dir, &key, progress).await?;
+    let (actual, stored) = hash_object(store, &key, &|_| true).await?;
+    if stored != size || actual != sha256 {
+        store.delete(&key).await?;
+        return Err(WorldError::Corrupt {
+            key,
+            expected: sha256,
+            actual,
+        });
+    }
+    let now = Utc::now();
+    let manifest = Manifest {
+        version: 1,
+        name: name.clone(),
+        key,
+        sha256,
+        size,
+        files,
+        taken: name.time(),
+        part_size: PART_SIZE as u64,
+        uploaded: now,
+        verified: now,
+    };
+    store.put_json_if(&name.manifest_key(store), &manifest, &Expect::Absent).await?;
+    advance_pointer(store, &manifest).await?;
+    Ok(manifest)
+}
+
+async fn upload(store: &Store, dir: &Path, key: &str, progress: Progress<'_>) -> Result<(u64, String, u64), WorldError> {
+    let up_err = |source: object_store::Error| WorldError::Upload {
+        key: key.into(),
+        source: source.into(),
+    };
+    let upload = store.object_store().put_multipart(&Key::from(key)).await.map_err(up_err)?;
+    let mut w = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+    let (tx, mut rx) = mpsc::channel::<Bytes>(2);
+    let owned = dir.to_path_buf();
+    let packer = tokio::task::spawn_blocking(move || {
+        let mut sink = Sink {
+            tx,
+            buf: Vec::with_capacity(HANDOFF),
+            hash: Sha256::new(),
+            size: 0,
+        };
+        let files = archive::pack(&owned, &mut sink)?;
+        sink.flush().map_err(super::io(&owned))?;
+        Ok::<_, WorldError>((files, hex::encode(sink.hash.finalize()), sink.size))
+    });
+    let mut sent = 0u64;
+    let mut failed: Option<WorldError> = None;
+    while let Some(b) = rx.recv().await {
+        if let Err(e) = w.wait_for_capacity(IN_FLIGHT).await {
+            failed = Some(up_err(e));
+            break;
+        }
+        sent += b.len() as u64;
+        w.put(b);
+        if !progress(sent) {
+            failed = Some(WorldError::Cancelled);
+            break;
+        }
+    }
+    drop(rx); // a packer still writing sees a closed pipe and stops
+    let packed = packer.await.expect("the packer does not panic");
+    let result = match (failed, packed) {
+        (Some(e), _) | (None, Err(e)) => Err(e),
+        (None, Ok(r)) => Ok(r),
+    };
+    match result {
+        Ok(r) => {
+            w.finish().await.map_err(up_err)?;
+            Ok(r)
+        }
+        Err(e) => {
+            // Nothing of an aborted upload becomes visible.
+            let _ = w.abort().await;
+            Err(e)
+        }
+    }
+}
+
+/// The packer's end of the pipe: hashes, counts and hands over in 1 MiB pieces.
+struct Sink {
+    tx: mpsc::Sender<Bytes>,
+    buf: Vec<u8>,
+    hash: Sha256,
+    size: u64,
+}
+
+impl Write for Sink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.hash.update(data);
+        self.size += data.len() as u64;
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= HANDOFF {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(HANDOFF)));
+        self.tx
+            .blocking_send(chunk)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped"))
+    }
+}
+
+/// Stream an object and hash it: (sha256 hex, size).
+pub async fn hash_object(store: &Store, key: &str, progress: Progress<'_>) -> Result<(String, u64), WorldError> {
+    let obj_err = |source: object_store::Error| {
+        WorldError::Storage(StorageError::Object {
+            key: key.into(),
+            source: source.into(),
+        })
+    };
+    let got = store.object_store().get(&Key::from(key)).await.map_err(obj_err)?;
+    let mut stream = got.into_stream();
+    let mut hash = Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(obj_err)?;
+        hash.update(&chunk);
+        size += chunk.len() as u64;
+        if !progress(size) {
+            return Err(WorldError::Cancelled);
+        }
+    }
+    Ok((hex::encode(hash.finalize()), size))
+}
+
+/// Re-read a stored snapshot and compare it with its manifest.
+pub async fn verify(store: &Store, m: &Manifest, progress: Progress<'_>) -> Result<(), WorldError> {
+    let (actual, size) = hash_object(store, &m.key, progress).await?;
+    if size != m.size {
+        return Err(WorldError::WrongSize {
+            key: m.key.clone(),
+            expected: m.size,
+            actual: size,
+        });
+    }
+    if actual != m.sha256 {
+        return Err(WorldError::Corrupt {
+            key: m.key.clone(),
+            expected: m.sha256.clone(),
+            actual,
+        });
+    }
+    Ok(())
+}
+
+/// Point `current.json` at `m` unless it already names a newer snapshot.
+/// The write is conditional on the version read, so of two writers racing,
+/// one re-reads and decides again. Returns whether the pointer moved.
+pub async fn advance_pointer(store: &Store, m: &Manifest) -> Result<bool, WorldError> {
+    let key = store.current_key();
+    for _ in 0..5 {
+        let expect = match store.get_json_versioned::<SnapshotPointer>(&key).await? {
+            None => Expect::Absent,
+            Some((p, _)) if p.taken > m.taken => return Ok(false),
+            Some((_, v)) => v,
+        };
+        match store.put_json_if(&key, &m.pointer(), &expect).await {
+            Ok(()) => return Ok(true),
+            Err(StorageError::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StorageError::Conflict { key }.into())
+}

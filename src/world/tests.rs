@@ -1,0 +1,387 @@
+//! World snapshots against the local file system: round trips, the guard,
+//! interruption, corruption, retention and hostile archives. The same
+//! paths against a real S3 server are in tests/world.rs.
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use super::retention::{Backup, to_prune};
+use super::*;
+use crate::ids::ServerName;
+use crate::storage::cas::Expect;
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn store(dir: &Path) -> Store {
+    Store::local(dir, &ServerName::new("grove")).unwrap()
+}
+
+/// A small world: region files of pseudo-random bytes and some text.
+pub(crate) fn make_world(dir: &Path, regions: usize, region_bytes: usize) {
+    std::fs::create_dir_all(dir.join("region")).unwrap();
+    std::fs::create_dir_all(dir.join("playerdata")).unwrap();
+    std::fs::write(dir.join("level.dat"), b"level data").unwrap();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for r in 0..regions {
+        let bytes: Vec<u8> = (0..region_bytes)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        std::fs::write(dir.join(format!("region/r.{r}.0.mca")), bytes).unwrap();
+    }
+    std::fs::write(dir.join("playerdata/8667ba71.dat"), b"steve").unwrap();
+}
+
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = vec![];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+const GO: &(dyn Fn(u64) -> bool + Send + Sync) = &|_| true;
+
+#[test]
+fn backup_names_round_trip_and_bad_ones_are_refused() {
+    let n = BackupName::at(t("2026-11-22T19:30:00.123Z"));
+    assert_eq!(n.to_string(), "2026-11-22T19-30-00Z");
+    assert_eq!(BackupName::parse("2026-11-22T19-30-00Z").unwrap(), n);
+    assert_eq!(BackupName::from_key("worlds/grove/backups/2026-11-22T19-30-00Z.tar.zst"), Some(n));
+    let e = BackupName::parse("yesterday").unwrap_err().to_string();
+    assert!(e.contains("2026-11-22T19-30-00Z"), "{e}");
+}
+
+#[tokio::test]
+async fn snapshot_then_restore_gives_the_same_world() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = store(&tmp.path().join("store"));
+    let world = tmp.path().join("world");
+    make_world(&world, 3, 300_000);
+    let m = snapshot(&s, &world, t("2026-11-22T19:30:00Z"), GO).await.unwrap();
+    assert_eq!(m.files, 5);
+    assert_eq!(m.key, "worlds/grove/backups/2026-11-22T19-30-00Z.tar.zst");
+    let p = s.current_snapshot().await.unwrap().unwrap();
+    assert_eq!(
+        (p.key.as_str(), p.sha256.as_str(), p.verified),
+        (m.key.as_str(), m.sha256.as_str(), true)
+    );
+    assert!(s.verified_snapshot_since(t("2026-11-22T19:30:00Z")).await.unwrap());
+
+    let target = tmp.path().join("server/world");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join("stale.txt"), b"old").unwrap();
+    assert_eq!(restore(&s, &m, &target, GO).await.unwrap(), 5);
+    assert_eq!(tree(&target), tree(&world), "the old directory is replaced, not merged");
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path().join("server"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers, ["world"], "no fresh or old directory left beside it");
+}
+
+#[tokio::test]
+async fn an_existing_backup_is_never_overwritten() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = store(&tmp.path().join("store"));
+    let world = tmp.path().join("world");
+    make_world(&world, 1, 1000);
+    snapshot(&s, &world, t("2026-11-22T19:30:00Z"), GO).await.unwrap();
+    let e = snapshot(&s, &world, t("2026-11-22T19:30:00Z"), GO).await.unwrap_err();
+    assert!(matches!(e, WorldError::Exists { .. }), "{e}");
+}
+
+#[tokio::test]
+async fn an_interrupted_upload_leaves_the_pointer_and_previous_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = store(&tmp.path().join("store"));
+    let world = tmp.path().join("world");
+    make_world(&world, 1, 1000);
+    let first = snapshot(&s, &world, t("2026-11-22T19:00:00Z"), GO).await.unwrap();
+    let before = std::fs::read(tmp.path().join("store/worlds/grove/current.json")).unwrap();
+
+    make_world(&world, 4, 3 * 1024 * 1024); // ~12 MiB of noise: more than one part
+    let halfway: &(dyn Fn(u64) -> bool + Send + Sync) = &|n| n < 6 * 1024 * 1024;
+    let e = snapshot(&s, &world, t("2026-11-22T19:30:00Z"), halfway).await.unwrap_err();
+    assert!(matches!(e, WorldError::Cancelled), "{e}");
+
+    assert_eq!(std::fs::read(tmp.path().join("store/worlds/grove/current.json")).unwrap(), before);
+    let names: Vec<String> = retention::list(&s).await.unwrap().iter().map(|b| b.name.to_string()).collect();
+    assert_eq!(names, ["2026-11-22T19-00-00Z"], "nothing of the interrupted upload is visible");
+    verify(&s, &first, GO).await.unwrap();
+    assert!(!s.verified_snapshot_since(t("2026-11-22T19:30:00Z")).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_corrupted_snapshot_is_detected_by_verify_restore_and_the_guard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = store(&tmp.path().join("store"));
+    let world = tmp.path().join("world");
+    make_world(&world, 2, 100_000);
+    let m = snapshot(&s, &world, t("2026-11-22T19:30:00Z"), GO).await.unwrap();
+    let file = tmp.path().join("store").join(&m.key);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+
+    let e = verify(&s, &m, GO).await.unwrap_err();
+    assert!(matches!(e, WorldError::Corrupt { .. }), "{e}");
+    let target = tmp.path().join("restored");
+    let e = restore(&s, &m, &target, GO).await.unwrap_err();
+    assert!(matches!(e, WorldError::Corrupt { .. }), "{e}");
+    assert!(!target.exists(), "nothing swapped in");
+
+    // Truncated: the guard sees the size differ from the manifest.
+    bytes.truncate(mid);
+    std::fs::write(&file, &bytes).unwrap();
+    assert!(!s.verified_snapshot_since(t("2026-11-22T19:00:00Z")).await.unwrap());
+}
+
+#[tokio::test]
+async fn the_guard_needs_a_manifest_backed_snapshot_after_the_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = store(tmp.path());
+    let stop = t("2026-11-22T19:00:00Z");
+    assert!(!s.verified_snapshot_since(stop).await.unwrap(), "nothing stored");
+    // A hand-written pointer claiming verification counts for nothing.
+    let p = crate::storage::SnapshotPointer {
+        key: "worlds/grove/backups/2026-11-22T19-30-00Z.tar.zst".into(),
+        taken: t("2026-11-22T19:30:00Z"),
+        sha256: "00".into(),
+        size: 1,
+        verified: true,
+    };
+    s.put_json(&s.current_key(), &p).await.unwrap();
+    assert!(!s.verified_snapshot_since(stop).await.unwrap(), "no manifest");
+
+    let world = tmp.path().join("w");
+    make_world(&world, 1, 10);
+    std::fs::remove_file(tmp.path().join("worlds/grove/current.json")).unwrap();
+    snapshot(&s, &world, t("2026-11-22T18:59:00Z"), GO).await.unwrap();
+    assert!(!s.verified_snapshot_since(stop).await.unwrap(), "older than the stop");
+    snapshot(&s, &world, t("2026-11-22T19:01:00Z"), GO).await.unwrap();
+    assert!(s.verified_snapshot_since(stop).await.unwrap());
+}
+
+#[tokio::test]
+async fn the_pointer_never_moves_back_and_a_stale_writer_loses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = store(tmp.path());
+    let world = tmp.path().join("w");
+    make_world(&world, 1, 10);
+    snapshot(&s, &world, t("2026-11-22T20:00:00Z"), GO).await.unwrap();
+    let older = snapshot(&s, &world, t("2026-11-22T19:00:00Z"), GO).await.unwrap();
+    let p = s.current_snapshot().await.unwrap().unwrap();
+    assert_eq!(p.taken, t("2026-11-22T20:00:00Z"), "an older snapshot does not take the pointer");
+
+    // Two writers read the same version; the second write must fail.
+    let (_, v) = s
+        .get_json_versioned::<crate::storage::SnapshotPointer>(&s.current_key())
+        .await
+        .unwrap()
+        .unwrap();
+    s.put_json_if(&s.current_key(), &older.pointer(), &v).await.unwrap();
+    let e = s.put_json_if(&s.current_key(), &p, &v).await.unwrap_err();
+    assert!(matches!(e, crate::storage::StorageError::Conflict { .. }), "{e}");
+    let e = s.put_json_if(&s.current_key(), &p, &Expect::Absent).await.unwrap_err();
+    assert!(matches!(e, crate::storage::StorageError::Conflict { .. }), "{e}");
+}
+
+fn b(name: &str, complete: bool, pinned: bool) -> Backup {
+    Backup {
+        name: BackupName::parse(name).unwrap(),
+        size: Some(1),
+        manifest: complete,
+        pinned,
+    }
+}
+
+fn names(v: Vec<BackupName>) -> Vec<String> {
+    v.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn retention_keeps_the_newest_n_plus_pinned_and_current() {
+    let all: Vec<Backup> = (0..6).map(|h| b(&format!("2026-11-22T1{h}-00-00Z"), true, h == 1)).collect();
+    let current = BackupName::parse("2026-11-22T10-00-00Z").unwrap();
+    assert_eq!(
+        names(to_prune(&all, 2, Some(&current))),
+        ["2026-11-22T12-00-00Z", "2026-11-22T13-00-00Z"],
+        "10 is current, 11 pinned, 14 and 15 the newest two"
+    );
+    assert!(to_prune(&all, 6, None).is_empty());
+    assert_eq!(to_prune(&all, 0, None).len(), 5, "only the pinned one stays");
+}
+
+#[test]
+fn retention_removes_incomplete_backups_only_behind_a_complete_one() {
+    let all = vec![
+        b("2026-11-22T10-00-00Z", false, false),
+        b("2026-11-22T11-00-00Z", true, false),
+        b("2026-11-22T12-00-00Z", false, false),
+    ];
+    assert_eq!(
+        names(to_prune(&all, 5, None)),
+        ["2026-11-22T10-00-00Z"],
+        "12 may still be being verified"
+    );
+}
+
+#[tokio::test]
+async fn prune_deletes_exactly_what_the_rule_says() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = store(tmp.path());
+    let world = tmp.path().join("w");
+    make_world(&world, 1, 10);
+    for h in 0..5 {
+        snapshot(&s, &world, t(&format!("2026-11-22T1{h}:00:00Z")), GO).await.unwrap();
+    }
+    retention::set_pin(&s, &BackupName::parse("2026-11-22T10-00-00Z").unwrap(), true)
+        .await
+        .unwrap();
+    let gone = retention::prune(&s, 2).await.unwrap();
+    assert_eq!(names(gone), ["2026-11-22T11-00-00Z", "2026-11-22T12-00-00Z"]);
+    let left: Vec<String> = retention::list(&s).await.unwrap().iter().map(|b| b.name.to_string()).collect();
+    assert_eq!(left, ["2026-11-22T10-00-00Z", "2026-11-22T13-00-00Z", "2026-11-22T14-00-00Z"]);
+    assert!(!tmp.path().join("worlds/grove/backups/2026-11-22T11-00-00Z.json").exists());
+    assert!(
+        retention::prune(&s, 2).await.unwrap().is_empty(),
+        "a second prune has nothing to do"
+    );
+}
+
+#[tokio::test]
+async fn restore_names_a_backup_that_does_not_exist_clearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = store(tmp.path());
+    let world = tmp.path().join("w");
+    make_world(&world, 1, 10);
+    snapshot(&s, &world, t("2026-11-22T10:00:00Z"), GO).await.unwrap();
+    let e = resolve(&s, "2026-11-01T18-00-00Z").await.unwrap_err().to_string();
+    assert!(
+        e.contains("no backup named 2026-11-01T18-00-00Z") && e.contains("2026-11-22T10-00-00Z"),
+        "{e}"
+    );
+    let e = resolve(&s, "last-week").await.unwrap_err().to_string();
+    assert!(e.contains("not a backup name"), "{e}");
+}
+
+/// A tar + zstd archive with hand-made headers, so hostile entries can be
+/// written that `tar::Builder` itself would refuse.
+fn crafted(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> Vec<u8> {
+    let mut raw = Vec::new();
+    for (path, kind, link, data) in entries {
+        let mut h = tar::Header::new_old();
+        {
+            let bytes = h.as_mut_bytes();
+            bytes[..path.len()].copy_from_slice(path.as_bytes());
+            bytes[157..157 + link.len()].copy_from_slice(link.as_bytes());
+        }
+        h.set_entry_type(*kind);
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        raw.extend_from_slice(h.as_bytes());
+        raw.extend_from_slice(data);
+        raw.resize(raw.len().div_ceil(512) * 512, 0);
+    }
+    raw.extend_from_slice(&[0; 1024]);
+    let mut enc = zstd::Encoder::new(Vec::new(), 3).unwrap();
+    enc.write_all(&raw).unwrap();
+    enc.finish().unwrap()
+}
+
+fn unpack_err(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> (String, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let e = archive::unpack(&crafted(entries)[..], &root).unwrap_err();
+    assert!(matches!(e, WorldError::Unsafe { .. }), "{e}");
+    (e.to_string(), tmp)
+}
+
+#[test]
+fn extraction_refuses_absolute_paths() {
+    let (e, tmp) = unpack_err(&[("/tmp/evil-abs", tar::EntryType::Regular, "", b"x")]);
+    assert!(e.contains("/tmp/evil-abs"), "{e}");
+    assert!(!Path::new("/tmp/evil-abs").exists());
+    drop(tmp);
+}
+
+#[test]
+fn extraction_refuses_parent_components() {
+    let (e, tmp) = unpack_err(&[("region/../../escaped", tar::EntryType::Regular, "", b"x")]);
+    assert!(e.contains("leaves the directory"), "{e}");
+    assert!(!tmp.path().join("escaped").exists());
+}
+
+#[test]
+fn extraction_refuses_symlinks_that_escape() {
+    for target in ["/etc", "../../outside", "x/../../../outside"] {
+        let (e, tmp) = unpack_err(&[
+            ("region", tar::EntryType::Directory, "", b""),
+            ("region/link", tar::EntryType::Symlink, target, b""),
+        ]);
+        assert!(e.contains("symlink pointing outside"), "{target}: {e}");
+        assert!(std::fs::symlink_metadata(tmp.path().join("root/region/link")).is_err());
+    }
+}
+
+#[test]
+fn extraction_refuses_hard_links_that_escape_and_device_files() {
+    let (e, _t) = unpack_err(&[("h", tar::EntryType::Link, "../../etc/passwd", b"")]);
+    assert!(e.contains("hard link"), "{e}");
+    let (e, _t) = unpack_err(&[("h", tar::EntryType::Link, "/etc/passwd", b"")]);
+    assert!(e.contains("hard link"), "{e}");
+    for kind in [tar::EntryType::Char, tar::EntryType::Block, tar::EntryType::Fifo] {
+        let (e, _t) = unpack_err(&[("dev", kind, "", b"")]);
+        assert!(e.contains("device"), "{e}");
+    }
+}
+
+#[test]
+fn extraction_keeps_links_that_stay_inside() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let ar = crafted(&[
+        ("region/r.0.0.mca", tar::EntryType::Regular, "", b"chunk"),
+        ("region/alias.mca", tar::EntryType::Symlink, "r.0.0.mca", b""),
+        ("copy.mca", tar::EntryType::Link, "region/r.0.0.mca", b""),
+    ]);
+    assert_eq!(archive::unpack(&ar[..], &root).unwrap(), 1);
+    assert_eq!(std::fs::read(root.join("region/alias.mca")).unwrap(), b"chunk");
+    assert_eq!(std::fs::read(root.join("copy.mca")).unwrap(), b"chunk");
+}
+
+#[test]
+fn a_file_is_never_written_through_an_earlier_symlink() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let ar = crafted(&[
+        ("target.txt", tar::EntryType::Regular, "", b"original"),
+        ("link.txt", tar::EntryType::Symlink, "target.txt", b""),
+        ("link.txt", tar::EntryType::Regular, "", b"overwritten"),
+    ]);
+    assert!(archive::unpack(&ar[..], &root).is_err());
+    assert_eq!(std::fs::read(root.join("target.txt")).unwrap(), b"original");
+}
