@@ -58,7 +58,12 @@ pub struct AgentRelease {
 
 impl AgentRelease {
     fn check(&self) -> Result<(), CloudInitError> {
-        let bad = |reason| Err(CloudInitError::AgentUrl { url: self.url.clone(), reason });
+        let bad = |reason| {
+            Err(CloudInitError::AgentUrl {
+                url: self.url.clone(),
+                reason,
+            })
+        };
         match url::Url::parse(&self.url) {
             Err(_) => return bad("not a URL"),
             Ok(u) if u.scheme() != "https" => return bad("only https is allowed"),
@@ -67,7 +72,9 @@ impl AgentRelease {
         }
         let hex = self.sha256.len() == 64 && self.sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if !hex {
-            return Err(CloudInitError::AgentSha256 { value: self.sha256.clone() });
+            return Err(CloudInitError::AgentSha256 {
+                value: self.sha256.clone(),
+            });
         }
         Ok(())
     }
@@ -233,7 +240,10 @@ pub fn render(config: &AgentConfig, release: &AgentRelease) -> Result<String, Cl
     };
     let text = env.get_template("user-data")?.render(ctx)?;
     if text.len() > MAX_USER_DATA {
-        return Err(CloudInitError::TooLarge { server: config.server.clone(), size: text.len() });
+        return Err(CloudInitError::TooLarge {
+            server: config.server.clone(),
+            size: text.len(),
+        });
     }
     Ok(text)
 }
@@ -262,17 +272,29 @@ mod tests {
 
     #[test]
     fn yaml_strings_are_ascii_json() {
-        assert_eq!(yaml_string("a\"b\n{{ x }}: é\u{2028}😀"), r#""a\"b\n{{ x }}: \u00e9\u2028\ud83d\ude00""#);
+        assert_eq!(
+            yaml_string("a\"b\n{{ x }}: é\u{2028}😀"),
+            r#""a\"b\n{{ x }}: \u00e9\u2028\ud83d\ude00""#
+        );
     }
 
     #[test]
     fn release_is_checked() {
         let ok = "0123456789abcdef".repeat(4);
-        let r = |url: &str, sha: &str| AgentRelease { url: url.into(), sha256: sha.into() }.check();
+        let r = |url: &str, sha: &str| {
+            AgentRelease {
+                url: url.into(),
+                sha256: sha.into(),
+            }
+            .check()
+        };
         assert!(r("https://example.com/a", &ok).is_ok());
         assert!(matches!(r("http://example.com/a", &ok), Err(CloudInitError::AgentUrl { .. })));
         assert!(matches!(r("https://example.com/a b", &ok), Err(CloudInitError::AgentUrl { .. })));
-        assert!(matches!(r("https://example.com/a", &ok.to_uppercase()), Err(CloudInitError::AgentSha256 { .. })));
+        assert!(matches!(
+            r("https://example.com/a", &ok.to_uppercase()),
+            Err(CloudInitError::AgentSha256 { .. })
+        ));
         assert!(matches!(r("https://example.com/a", "abc"), Err(CloudInitError::AgentSha256 { .. })));
     }
 }

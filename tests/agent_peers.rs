@@ -24,13 +24,21 @@ fn peers() -> PathBuf {
 
 fn python() -> PathBuf {
     let p = peers().join(".venv/bin/python");
-    assert!(p.exists(), "the Python test peers are not installed ({} is missing); {INSTALL}", p.display());
+    assert!(
+        p.exists(),
+        "the Python test peers are not installed ({} is missing); {INSTALL}",
+        p.display()
+    );
     p
 }
 
 fn node_modules() {
     let p = peers().join("node_modules/mineflayer");
-    assert!(p.exists(), "the Node test peers are not installed ({} is missing); {INSTALL}", p.display());
+    assert!(
+        p.exists(),
+        "the Node test peers are not installed ({} is missing); {INSTALL}",
+        p.display()
+    );
 }
 
 fn free_port() -> u16 {
@@ -49,7 +57,12 @@ impl Drop for Peer {
 
 /// Start a peer and wait for it to print "ready".
 fn start(cmd: &mut Command) -> Peer {
-    let mut child = cmd.current_dir(peers()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawn peer");
+    let mut child = cmd
+        .current_dir(peers())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn peer");
     let out = child.stdout.take().unwrap();
     let mut lines = BufReader::new(out).lines();
     loop {
@@ -68,7 +81,11 @@ fn run_json(cmd: &mut Command) -> serde_json::Value {
     let out = cmd.current_dir(peers()).output().expect("run peer client");
     assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no JSON from {cmd:?}: {stdout}"));
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON from {cmd:?}: {stdout}"));
     serde_json::from_str(last).unwrap()
 }
 
@@ -86,7 +103,10 @@ async fn rcon_against_rconx_runs_commands_and_multi_packet_replies() {
     let mut rcon = Rcon::connect(addr, &Secret::new("s3cret"), T).await.unwrap();
     let names = rcon.list_players().await.unwrap();
     assert_eq!(names, vec![PlayerName::new("Steve"), PlayerName::new("Alex")]);
-    assert_eq!(rcon.whitelist_add(&PlayerName::new("Herobrine")).await.unwrap(), "Added Herobrine to the whitelist");
+    assert_eq!(
+        rcon.whitelist_add(&PlayerName::new("Herobrine")).await.unwrap(),
+        "Added Herobrine to the whitelist"
+    );
     // 10 000 bytes come back in three packets (rconx splits at 4 086).
     let long = rcon.cmd("long 10000").await.unwrap();
     assert_eq!(long.len(), 10_000);
@@ -145,7 +165,10 @@ async fn sleeping_listener_answers_mcstatus_and_our_own_client() {
     assert_eq!(v["protocol"], 763);
     assert_eq!(v["version"], "1.20.1");
     let motd = v["motd"].as_str().unwrap();
-    assert!(motd.contains("Grove — friends only") && motd.contains("sleeping — join to wake"), "{motd}");
+    assert!(
+        motd.contains("Grove — friends only") && motd.contains("sleeping — join to wake"),
+        "{motd}"
+    );
 
     let s = slp::status("127.0.0.1", port, T).await.unwrap();
     assert_eq!((s.online, s.max), (0, 12));
@@ -180,5 +203,8 @@ async fn mineflayer_join_wakes_for_whitelisted_names_only() {
     listener.set_whitelist(vec![PlayerName::new("Mallory")]);
     let v = join(port, "Mallory").await;
     assert!(v["kicked"].as_str().is_some_and(|r| r.contains("starting")), "{v}");
-    assert_eq!(tokio::time::timeout(T, listener.next_event()).await.unwrap(), Some(Woken(PlayerName::new("Mallory"))));
+    assert_eq!(
+        tokio::time::timeout(T, listener.next_event()).await.unwrap(),
+        Some(Woken(PlayerName::new("Mallory")))
+    );
 }

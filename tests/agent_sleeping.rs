@@ -29,8 +29,12 @@ const T: Duration = Duration::from_secs(5);
 async fn exchange(port: u16, bytes: &[u8]) -> Vec<u8> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     s.write_all(bytes).await.unwrap();
+    // Half-close: a truncated frame then ends in EOF instead of waiting for more.
+    s.shutdown().await.unwrap();
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(T, s.read_to_end(&mut out)).await.expect("the listener must close the connection");
+    let _ = tokio::time::timeout(T, s.read_to_end(&mut out))
+        .await
+        .expect("the listener must close the connection");
     out
 }
 
@@ -88,5 +92,7 @@ async fn dropping_the_listener_frees_the_port() {
     let addr = l.local_addr();
     drop(l);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    tokio::net::TcpListener::bind(addr).await.expect("Minecraft can bind the port again");
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("Minecraft can bind the port again");
 }

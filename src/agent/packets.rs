@@ -115,7 +115,11 @@ impl<'a> Cursor<'a> {
     }
 
     fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], PacketError> {
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len()).ok_or(PacketError::Truncated { what })?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.buf.len())
+            .ok_or(PacketError::Truncated { what })?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -137,7 +141,10 @@ impl<'a> Cursor<'a> {
     pub fn string(&mut self, max_bytes: usize) -> Result<String, PacketError> {
         let len = self.varint()?;
         if len < 0 || len as usize > max_bytes {
-            return Err(PacketError::StringLength { len: len as i64, max: max_bytes });
+            return Err(PacketError::StringLength {
+                len: len as i64,
+                max: max_bytes,
+            });
         }
         let bytes = self.take(len as usize, "a string")?;
         String::from_utf8(bytes.to_vec()).map_err(|_| PacketError::NotUtf8)

@@ -112,7 +112,11 @@ pub async fn read_packet<R: AsyncRead + Unpin>(r: &mut R) -> Result<Packet, Rcon
     // The body ends at the first of the two trailing NULs.
     let body = &buf[8..want - 2];
     let body = body.iter().position(|b| *b == 0).map_or(body, |i| &body[..i]);
-    Ok(Packet { id, kind, body: body.to_vec() })
+    Ok(Packet {
+        id,
+        kind,
+        body: body.to_vec(),
+    })
 }
 
 pub struct Rcon {
@@ -129,10 +133,18 @@ impl Rcon {
     pub async fn connect(addr: SocketAddr, password: &Secret, timeout: Duration) -> Result<Rcon, RconError> {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
-            .map_err(|_| RconError::Timeout { what: "connect", after: timeout })?
+            .map_err(|_| RconError::Timeout {
+                what: "connect",
+                after: timeout,
+            })?
             .map_err(|source| RconError::Connect { addr, source })?;
         let _ = stream.set_nodelay(true);
-        let mut rcon = Rcon { stream, next_id: 1, timeout, stale: None };
+        let mut rcon = Rcon {
+            stream,
+            next_id: 1,
+            timeout,
+            stale: None,
+        };
         let id = rcon.take_id();
         rcon.send(id, SERVERDATA_AUTH, password.expose().as_bytes()).await?;
         loop {
@@ -271,7 +283,12 @@ pub fn parse_list(reply: &str) -> Option<Vec<PlayerName>> {
     let (count, rest) = rest.split_once(" of a max of ")?;
     let count: usize = count.trim().parse().ok()?;
     let (_max, names) = rest.split_once(" players online:")?;
-    let names: Vec<PlayerName> = names.split(',').map(str::trim).filter(|n| !n.is_empty()).map(PlayerName::new).collect();
+    let names: Vec<PlayerName> = names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(PlayerName::new)
+        .collect();
     (names.len() == count).then_some(names)
 }
 
@@ -290,7 +307,14 @@ mod tests {
         let bytes = encode(7, SERVERDATA_EXECCOMMAND, b"list");
         assert_eq!(&bytes[0..4], &14i32.to_le_bytes());
         let p = read_packet(&mut bytes.as_slice()).await.unwrap();
-        assert_eq!(p, Packet { id: 7, kind: 2, body: b"list".to_vec() });
+        assert_eq!(
+            p,
+            Packet {
+                id: 7,
+                kind: 2,
+                body: b"list".to_vec()
+            }
+        );
     }
 
     #[tokio::test]
@@ -343,7 +367,10 @@ mod tests {
         let mut rcon = Rcon::connect(addr, &Secret::new("pw"), Duration::from_secs(5)).await.unwrap();
         let err = rcon.cmd(&"a".repeat(MAX_COMMAND + 1)).await.unwrap_err();
         assert!(matches!(err, RconError::CommandTooLong { len: 1447 }), "{err}");
-        assert!(matches!(rcon.whitelist_add(&PlayerName::new("x op Eve")).await, Err(RconError::BadPlayerName { .. })));
+        assert!(matches!(
+            rcon.whitelist_add(&PlayerName::new("x op Eve")).await,
+            Err(RconError::BadPlayerName { .. })
+        ));
         drop(rcon);
         assert!(matches!(server.await.unwrap(), RconError::Closed));
     }
@@ -351,7 +378,10 @@ mod tests {
     #[test]
     fn list_reply_of_1_20_1_parses() {
         let names = |v: Option<Vec<PlayerName>>| v.map(|v| v.iter().map(|p| p.to_string()).collect::<Vec<_>>());
-        assert_eq!(names(parse_list("There are 2 of a max of 20 players online: Steve, Alex")), Some(vec!["Steve".into(), "Alex".into()]));
+        assert_eq!(
+            names(parse_list("There are 2 of a max of 20 players online: Steve, Alex")),
+            Some(vec!["Steve".into(), "Alex".into()])
+        );
         assert_eq!(names(parse_list("There are 0 of a max of 20 players online: ")), Some(vec![]));
         assert_eq!(parse_list("There are 3 of a max of 20 players online: Steve"), None);
         assert_eq!(parse_list("Unknown command"), None);

@@ -65,9 +65,18 @@ impl Sleeping {
         let local_addr = listener.local_addr()?;
         let whitelist = Arc::new(RwLock::new(config.whitelist.clone()));
         let (tx, rx) = mpsc::channel(16);
-        let shared = Arc::new(Shared { config, whitelist: whitelist.clone(), events: tx });
+        let shared = Arc::new(Shared {
+            config,
+            whitelist: whitelist.clone(),
+            events: tx,
+        });
         let accept = tokio::spawn(accept_loop(listener, shared));
-        Ok(Sleeping { local_addr, events: rx, whitelist, accept })
+        Ok(Sleeping {
+            local_addr,
+            events: rx,
+            whitelist,
+            accept,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {

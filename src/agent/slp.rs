@@ -33,7 +33,11 @@ pub enum SlpError {
     #[error("server list ping of {host}:{port}: expected packet {expected:#04x}, got {got:#04x}")]
     UnexpectedPacket { host: String, port: u16, expected: i32, got: i32 },
     #[error("server list ping of {host}:{port}: status JSON is invalid: {source}")]
-    Json { host: String, port: u16, source: serde_json::Error },
+    Json {
+        host: String,
+        port: u16,
+        source: serde_json::Error,
+    },
     #[error("server list ping of {host}:{port}: pong carries {got}, sent {sent}")]
     PongMismatch { host: String, port: u16, sent: i64, got: i64 },
 }
@@ -73,22 +77,37 @@ struct PlayersJson {
 /// Ping `host:port` and return what the observer needs.
 pub async fn ping(host: &str, port: u16, timeout: Duration) -> Result<GamePing, SlpError> {
     let s = status(host, port, timeout).await?;
-    Ok(GamePing { online: s.online, max: s.max, version: s.version, protocol: s.protocol })
+    Ok(GamePing {
+        online: s.online,
+        max: s.max,
+        version: s.version,
+        protocol: s.protocol,
+    })
 }
 
 /// The full status exchange, under one `timeout`.
 pub async fn status(host: &str, port: u16, timeout: Duration) -> Result<Status, SlpError> {
     match tokio::time::timeout(timeout, exchange(host, port)).await {
         Ok(r) => r,
-        Err(_) => Err(SlpError::Timeout { host: host.to_string(), port, after: timeout }),
+        Err(_) => Err(SlpError::Timeout {
+            host: host.to_string(),
+            port,
+            after: timeout,
+        }),
     }
 }
 
 async fn exchange(host: &str, port: u16) -> Result<Status, SlpError> {
-    let proto = |source: PacketError| SlpError::Protocol { host: host.to_string(), port, source };
-    let mut stream = TcpStream::connect((host, port))
-        .await
-        .map_err(|source| SlpError::Connect { host: host.to_string(), port, source })?;
+    let proto = |source: PacketError| SlpError::Protocol {
+        host: host.to_string(),
+        port,
+        source,
+    };
+    let mut stream = TcpStream::connect((host, port)).await.map_err(|source| SlpError::Connect {
+        host: host.to_string(),
+        port,
+        source,
+    })?;
     let _ = stream.set_nodelay(true);
 
     let mut hs = Vec::new();
@@ -102,23 +121,44 @@ async fn exchange(host: &str, port: u16) -> Result<Status, SlpError> {
 
     let (id, body) = packets::read_frame(&mut stream, MAX_STATUS_FRAME).await.map_err(proto)?;
     if id != 0x00 {
-        return Err(SlpError::UnexpectedPacket { host: host.to_string(), port, expected: 0, got: id });
+        return Err(SlpError::UnexpectedPacket {
+            host: host.to_string(),
+            port,
+            expected: 0,
+            got: id,
+        });
     }
     let json = Cursor::new(&body).string(MAX_STATUS_JSON).map_err(proto)?;
-    let parsed: StatusJson =
-        serde_json::from_str(&json).map_err(|source| SlpError::Json { host: host.to_string(), port, source })?;
+    let parsed: StatusJson = serde_json::from_str(&json).map_err(|source| SlpError::Json {
+        host: host.to_string(),
+        port,
+        source,
+    })?;
 
     let sent = chrono::Utc::now().timestamp_millis();
     let started = Instant::now();
-    stream.write_all(&packets::frame(0x01, &sent.to_be_bytes())).await.map_err(|e| proto(e.into()))?;
+    stream
+        .write_all(&packets::frame(0x01, &sent.to_be_bytes()))
+        .await
+        .map_err(|e| proto(e.into()))?;
     let (id, body) = packets::read_frame(&mut stream, 64).await.map_err(proto)?;
     let latency = started.elapsed();
     if id != 0x01 {
-        return Err(SlpError::UnexpectedPacket { host: host.to_string(), port, expected: 1, got: id });
+        return Err(SlpError::UnexpectedPacket {
+            host: host.to_string(),
+            port,
+            expected: 1,
+            got: id,
+        });
     }
     let got = Cursor::new(&body).i64().map_err(proto)?;
     if got != sent {
-        return Err(SlpError::PongMismatch { host: host.to_string(), port, sent, got });
+        return Err(SlpError::PongMismatch {
+            host: host.to_string(),
+            port,
+            sent,
+            got,
+        });
     }
     let players = parsed.players.unwrap_or(PlayersJson { max: 0, online: 0 });
     Ok(Status {
@@ -186,6 +226,15 @@ mod tests {
             while s.read(&mut buf).await.unwrap_or(0) > 0 {}
         });
         let err = ping("127.0.0.1", port, Duration::from_secs(5)).await.unwrap_err();
-        assert!(matches!(err, SlpError::Protocol { source: PacketError::FrameLength { .. }, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                SlpError::Protocol {
+                    source: PacketError::FrameLength { .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }
