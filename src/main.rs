@@ -98,7 +98,7 @@ enum Command {
         command: mc_gitops::modrinth::cli::ModsCommand,
     },
     /// Print what the bot would hand to a new server.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  mc-gitops render cloud-init --repo state-repo-example")]
     Render(RenderCommand),
     /// Print or write the JSON Schemas (draft-07) of the state files.
     ///

@@ -375,6 +375,27 @@ mod tests {
         assert!(matches!(server.await.unwrap(), RconError::Closed));
     }
 
+    #[tokio::test]
+    async fn a_silent_server_times_out_and_ids_skip_zero_and_negatives() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let auth = read_packet(&mut s).await.unwrap();
+            s.write_all(&encode(auth.id, SERVERDATA_AUTH_RESPONSE, b"")).await.unwrap();
+            // Read the command, never answer.
+            let _ = read_packet(&mut s).await;
+            let _ = read_packet(&mut s).await;
+            s
+        });
+        let mut rcon = Rcon::connect(addr, &Secret::new("pw"), Duration::from_millis(300)).await.unwrap();
+        let err = rcon.cmd("list").await.unwrap_err();
+        assert!(matches!(err, RconError::Timeout { what: "command", .. }), "{err}");
+        rcon.next_id = i32::MAX;
+        assert_eq!((rcon.take_id(), rcon.take_id()), (i32::MAX, 1));
+        drop(server);
+    }
+
     #[test]
     fn list_reply_of_1_20_1_parses() {
         let names = |v: Option<Vec<PlayerName>>| v.map(|v| v.iter().map(|p| p.to_string()).collect::<Vec<_>>());
