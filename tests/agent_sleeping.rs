@@ -96,3 +96,45 @@ async fn dropping_the_listener_frees_the_port() {
         .await
         .expect("Minecraft can bind the port again");
 }
+
+fn login_bytes(name: &[u8]) -> Vec<u8> {
+    let mut hs = Vec::new();
+    packets::write_varint(&mut hs, 763);
+    packets::write_string(&mut hs, "mc.grove.place");
+    hs.extend_from_slice(&25565u16.to_be_bytes());
+    packets::write_varint(&mut hs, 2);
+    let mut start = Vec::new();
+    packets::write_varint(&mut start, name.len() as i32);
+    start.extend_from_slice(name);
+    start.push(0); // has UUID: no
+    let mut out = packets::frame(0, &hs);
+    out.extend(packets::frame(0, &start));
+    out
+}
+
+/// The disconnect reason of a Login Disconnect frame.
+async fn reason(reply: &[u8]) -> String {
+    let (id, body) = packets::read_frame(&mut &reply[..], 4096).await.unwrap();
+    assert_eq!(id, 0);
+    packets::Cursor::new(&body).string(4096).unwrap()
+}
+
+#[tokio::test]
+async fn names_match_the_whitelist_case_insensitively_and_wake_with_its_spelling() {
+    let mut l = sleeping().await;
+    let port = l.local_addr().port();
+    let r = reason(&exchange(port, &login_bytes(b"sTeVe")).await).await;
+    assert!(r.contains("starting"), "{r}");
+    let ev = tokio::time::timeout(T, l.next_event()).await.unwrap().unwrap();
+    assert_eq!(ev.0, PlayerName::new("Steve"));
+
+    for hostile in [&b"Steve\"}"[..], b"Steve\n", b"'; rm -rf / #"] {
+        let r = reason(&exchange(port, &login_bytes(hostile)).await).await;
+        assert!(r.contains("not on the whitelist"), "{r}");
+        let v: serde_json::Value = serde_json::from_str(&r).expect("the reason stays valid JSON");
+        assert!(v["text"].is_string());
+    }
+    // A 17-byte name is not a Login Start we serve: dropped without a reply.
+    assert!(exchange(port, &login_bytes(b"SteveSteveSteveSt")).await.is_empty());
+    assert!(tokio::time::timeout(Duration::from_millis(100), l.next_event()).await.is_err());
+}
