@@ -112,6 +112,9 @@ enum Command {
         #[command(subcommand)]
         command: mc_gitops::world::cli::WorldCommand,
     },
+    /// Print what the bot would hand to a new server.
+    #[command(subcommand, after_help = "Examples:\n  mc-gitops render cloud-init --repo state-repo-example")]
+    Render(RenderCommand),
     /// Print or write the JSON Schemas (draft-07) of the state files.
     ///
     /// Editors with Taplo / Even Better TOML validate while typing through
@@ -124,6 +127,32 @@ enum Command {
         out: Option<PathBuf>,
         /// Print only this schema (server.json, player.json, ops.json, mods.json, mods-lock.json, session.json).
         name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RenderCommand {
+    /// Print the cloud-init user-data a new VPS of this repo would boot with.
+    ///
+    /// Credentials are not minted here: the R2 credentials (and, unless
+    /// given, the agent's URL and checksum) are PLACEHOLDER values, clearly
+    /// marked, so the output is safe to paste anywhere.
+    #[command(
+        name = "cloud-init",
+        after_help = "Examples:\n  mc-gitops render cloud-init --repo state-repo-example\n  mc-gitops render cloud-init --agent-url https://github.com/o/r/releases/download/v0.1.0/mc-gitops --agent-sha256 <hex> > user-data.yaml\n  cloud-init schema --config-file user-data.yaml"
+    )]
+    CloudInit {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// The agent binary's https release URL.
+        #[arg(long, value_name = "URL")]
+        agent_url: Option<String>,
+        /// The agent binary's sha256 (64 lowercase hex digits).
+        #[arg(long, value_name = "HEX")]
+        agent_sha256: Option<String>,
+        /// Render as if the session started at this time (RFC 3339).
+        #[arg(long, value_name = "TIME", env = "MC_GITOPS_NOW")]
+        now: Option<DateTime<Utc>>,
     },
 }
 
@@ -183,6 +212,12 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
             let annotate = annotations || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
             cmd_check(&repo.repo, annotate)
         }
+        Command::Render(RenderCommand::CloudInit {
+            repo,
+            agent_url,
+            agent_sha256,
+            now,
+        }) => cmd_render_cloud_init(&repo.repo, agent_url, agent_sha256, now.unwrap_or_else(Utc::now)),
         Command::Schema { out, name } => cmd_schema(out.as_deref(), name.as_deref()),
         Command::World { repo, command } => {
             runtime()?.block_on(mc_gitops::world::cli::run(command, &repo.repo, &mut std::io::stdout()))?;
@@ -305,6 +340,21 @@ fn cmd_check(root: &Path, annotate: bool) -> anyhow::Result<Done> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+fn cmd_render_cloud_init(root: &Path, agent_url: Option<String>, agent_sha256: Option<String>, now: DateTime<Utc>) -> anyhow::Result<Done> {
+    use mc_gitops::cloudinit::{self, AgentConfig, AgentCredentials, AgentRelease, PLACEHOLDER};
+    let loaded = load(root)?;
+    let session = mc_gitops::ids::SessionId::at(now, &loaded.desired.server.region);
+    let config = AgentConfig::for_session(&loaded.desired, session, AgentCredentials::placeholder());
+    let release = AgentRelease {
+        url: agent_url.unwrap_or_else(|| format!("https://example.invalid/{PLACEHOLDER}/mc-gitops")),
+        sha256: agent_sha256.unwrap_or_else(|| "0".repeat(64)),
+    };
+    let text = cloudinit::render(&config, &release)?;
+    eprintln!("note: R2 credentials are {PLACEHOLDER} placeholders; apply mints short-lived ones per session");
+    print!("{text}");
+    Ok(Done::Ok)
 }
 
 fn cmd_schema(out: Option<&Path>, name: Option<&str>) -> anyhow::Result<Done> {

@@ -167,8 +167,8 @@ fn the_example_repo_ships_current_schemas() {
 
 #[test]
 fn help_texts_carry_examples() {
-    for cmd in ["plan", "check", "schema"] {
-        let out = bin().args([cmd, "--help"]).assert().code(0);
+    for cmd in ["plan", "check", "schema", "render", "render cloud-init"] {
+        let out = bin().args(cmd.split(' ')).arg("--help").assert().code(0);
         assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("Examples:"), "{cmd}");
     }
 }

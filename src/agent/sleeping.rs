@@ -1,0 +1,208 @@
+//! The sleeping listener: while Minecraft is stopped (suspended), the agent
+//! holds the game port itself. A status ping sees the motd with "sleeping —
+//! join to wake" and 0 players; a whitelisted player who tries to join wakes
+//! the server (a [`Woken`] event for the agent) and is told to come back in
+//! half a minute; anyone else is told they are not on the whitelist.
+//!
+//! It only reads the handshake and Login Start (no encryption, no auth), so
+//! it needs nothing from Mojang. Each connection has a deadline and small
+//! frame limits, at most [`MAX_CONNECTIONS`] are served at once (more are
+//! closed on accept), and a malformed packet just ends its connection.
+//! Dropping [`Sleeping`] closes the port so Minecraft can bind it.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use super::packets::{self, Cursor, PacketError};
+use crate::ids::PlayerName;
+
+pub const MAX_CONNECTIONS: usize = 32;
+/// A client gets this long for its whole exchange.
+const CONNECTION_DEADLINE: Duration = Duration::from_secs(10);
+/// Handshake: VarInt + 255-byte host + port + VarInt; Login Start: 16-char
+/// name + optional UUID. Anything bigger is not a client we serve.
+const MAX_FRAME: usize = 512;
+/// The legacy (≤1.6) ping starts with this byte instead of a frame length.
+const LEGACY_PING: u8 = 0xFE;
+pub const WAKE_MESSAGE: &str = "The server is starting, try again in about 30 s";
+pub const NOT_WHITELISTED: &str = "You are not on the whitelist of this server";
+
+#[derive(Clone, Debug)]
+pub struct SleepingConfig {
+    pub motd: String,
+    pub max_players: u32,
+    pub whitelist: Vec<PlayerName>,
+    pub version_name: String,
+    pub protocol: i32,
+}
+
+/// A whitelisted player tried to join.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Woken(pub PlayerName);
+
+pub struct Sleeping {
+    local_addr: SocketAddr,
+    events: mpsc::Receiver<Woken>,
+    whitelist: Arc<RwLock<Vec<PlayerName>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+struct Shared {
+    config: SleepingConfig,
+    whitelist: Arc<RwLock<Vec<PlayerName>>>,
+    events: mpsc::Sender<Woken>,
+}
+
+impl Sleeping {
+    pub async fn bind(addr: SocketAddr, config: SleepingConfig) -> std::io::Result<Sleeping> {
+        let listener = TcpListener::bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        let whitelist = Arc::new(RwLock::new(config.whitelist.clone()));
+        let (tx, rx) = mpsc::channel(16);
+        let shared = Arc::new(Shared {
+            config,
+            whitelist: whitelist.clone(),
+            events: tx,
+        });
+        let accept = tokio::spawn(accept_loop(listener, shared));
+        Ok(Sleeping {
+            local_addr,
+            events: rx,
+            whitelist,
+            accept,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The next wake-up. Cancel-safe, so it can sit in a `select!`.
+    pub async fn next_event(&mut self) -> Option<Woken> {
+        self.events.recv().await
+    }
+
+    pub fn set_whitelist(&self, names: Vec<PlayerName>) {
+        *self.whitelist.write().unwrap_or_else(|e| e.into_inner()) = names;
+    }
+}
+
+impl Drop for Sleeping {
+    fn drop(&mut self) {
+        // Aborting the accept task drops the listener and, with its JoinSet,
+        // every open connection.
+        self.accept.abort();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut conns = JoinSet::new();
+    loop {
+        while conns.try_join_next().is_some() {}
+        let Ok((stream, _peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let shared = shared.clone();
+        conns.spawn(async move {
+            let _permit = permit;
+            if let Ok(Err(e)) = tokio::time::timeout(CONNECTION_DEADLINE, serve(stream, &shared)).await {
+                tracing::debug!("sleeping listener dropped a connection: {e}");
+            }
+        });
+    }
+}
+
+async fn serve(mut s: TcpStream, shared: &Shared) -> Result<(), PacketError> {
+    let first = packets::read_u8(&mut s).await?;
+    if first == LEGACY_PING {
+        return legacy_ping(&mut s, shared).await;
+    }
+    let (id, body) = packets::read_frame_after(first, &mut s, MAX_FRAME).await?;
+    if id != 0x00 {
+        return Err(PacketError::Truncated { what: "a handshake" });
+    }
+    let mut c = Cursor::new(&body);
+    let _protocol = c.varint()?;
+    let _host = c.string(255 * 4)?;
+    let _port = c.u16()?;
+    match c.varint()? {
+        1 => status(&mut s, shared).await,
+        2 => login(&mut s, shared).await,
+        _ => Ok(()),
+    }
+}
+
+async fn status(s: &mut TcpStream, shared: &Shared) -> Result<(), PacketError> {
+    let (id, _) = packets::read_frame(s, MAX_FRAME).await?;
+    if id != 0x00 {
+        return Ok(());
+    }
+    let c = &shared.config;
+    let json = serde_json::json!({
+        "version": { "name": c.version_name, "protocol": c.protocol },
+        "players": { "max": c.max_players, "online": 0, "sample": [] },
+        "description": { "text": format!("{}\n", c.motd), "extra": [{ "text": "sleeping — join to wake", "color": "gray" }] },
+    });
+    let mut body = Vec::new();
+    packets::write_string(&mut body, &json.to_string());
+    s.write_all(&packets::frame(0x00, &body)).await?;
+    // Answer the ping if one follows; a client may also just hang up.
+    let (id, body) = packets::read_frame(s, MAX_FRAME).await?;
+    if id == 0x01 {
+        s.write_all(&packets::frame(0x01, &body)).await?;
+    }
+    Ok(())
+}
+
+async fn login(s: &mut TcpStream, shared: &Shared) -> Result<(), PacketError> {
+    let (id, body) = packets::read_frame(s, MAX_FRAME).await?;
+    if id != 0x00 {
+        return Ok(());
+    }
+    // Login Start: the name first; the UUID that follows (763) is not needed.
+    let name = Cursor::new(&body).string(16)?;
+    let allowed = shared
+        .whitelist
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|p| p.as_str().eq_ignore_ascii_case(&name))
+        .cloned();
+    let reason = match &allowed {
+        Some(_) => WAKE_MESSAGE,
+        None => NOT_WHITELISTED,
+    };
+    let mut body = Vec::new();
+    packets::write_string(&mut body, &serde_json::json!({ "text": reason }).to_string());
+    s.write_all(&packets::frame(0x00, &body)).await?;
+    s.flush().await?;
+    if let Some(player) = allowed {
+        let _ = shared.events.send(Woken(player)).await;
+    }
+    Ok(())
+}
+
+/// Pre-1.7 clients send 0xFE (0x01 (0xFA …)); answer with the 1.6 kick
+/// packet, `§1\0protocol\0version\0motd\0online\0max` in UTF-16BE.
+async fn legacy_ping(s: &mut TcpStream, shared: &Shared) -> Result<(), PacketError> {
+    let c = &shared.config;
+    let text = format!("§1\0{}\0{}\0{}\00\0{}", c.protocol, c.version_name, c.motd, c.max_players);
+    let units: Vec<u16> = text.encode_utf16().collect();
+    let mut out = vec![0xFF];
+    out.extend_from_slice(&(units.len() as u16).to_be_bytes());
+    units.iter().for_each(|u| out.extend_from_slice(&u.to_be_bytes()));
+    s.write_all(&out).await?;
+    Ok(())
+}

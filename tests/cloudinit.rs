@@ -1,0 +1,304 @@
+//! The cloud-init user-data: valid for cloud-init itself (`cloud-init
+//! schema`, the Debian package CI installs), read back by PyYAML (the parser
+//! cloud-init uses) exactly as built even from hostile values, within the
+//! size bound for maximal inputs, and carrying no secret beyond the
+//! short-lived R2 credentials. The shell script passes shellcheck.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use assert_cmd::Command as Bin;
+use mc_gitops::cloudinit::{self, AgentConfig, AgentCredentials, AgentRelease, MAX_USER_DATA, PLACEHOLDER};
+use mc_gitops::ids::SessionId;
+use mc_gitops::secret::Secret;
+use serde_json::Value;
+
+const INSTALL: &str = "run `bash .ci/run` or: apt-get install -y cloud-init shellcheck";
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example")
+}
+
+fn tool(name: &str) -> &str {
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(ok, "`{name}` is not installed; {INSTALL}");
+    name
+}
+
+fn release() -> AgentRelease {
+    AgentRelease {
+        url: "https://github.com/grove-friends/mc-gitops/releases/download/v0.1.0/mc-gitops-x86_64-linux-musl".into(),
+        sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+    }
+}
+
+fn config(creds: AgentCredentials) -> AgentConfig {
+    let loaded = mc_gitops::repo::load(&example()).unwrap();
+    AgentConfig::for_session(&loaded.desired, SessionId::new("20261122-0450-eu"), creds)
+}
+
+fn minted() -> AgentCredentials {
+    AgentCredentials {
+        access_key_id: "a1b2c3d4e5f6".into(),
+        secret_access_key: Secret::new("SHORT-LIVED-secret-access-key-0123456789"),
+        session_token: Secret::new("SHORT-LIVED-session-token-abcdef"),
+        expires: Some("2026-11-22T12:00:00Z".parse().unwrap()),
+    }
+}
+
+/// `cloud-init schema` on the rendered text.
+fn schema_check(text: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("user-data.yaml");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(tool("cloud-init"))
+        .args(["schema", "--config-file"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cloud-init schema rejected the user-data:\n{}{}\n---\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The user-data as cloud-init's own YAML parser reads it.
+fn parse(text: &str) -> Value {
+    tool("cloud-init");
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "PyYAML could not read the user-data");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn file<'a>(doc: &'a Value, path: &str) -> &'a Value {
+    doc["write_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == path)
+        .unwrap_or_else(|| panic!("no {path}"))
+}
+
+#[test]
+fn example_user_data_is_valid_cloud_config_and_small() {
+    let text = cloudinit::render(&config(minted()), &release()).unwrap();
+    assert!(text.starts_with("#cloud-config\n"));
+    assert!(text.len() <= MAX_USER_DATA, "{} bytes", text.len());
+    schema_check(&text);
+    let doc = parse(&text);
+    assert_eq!(doc["package_update"], true);
+    assert_eq!(doc["package_upgrade"], false);
+    let packages = doc["packages"].as_array().unwrap();
+    assert!(packages.contains(&"openjdk-17-jre-headless".into()) && packages.contains(&"zstd".into()));
+    assert_eq!(doc["users"][1]["name"], "minecraft");
+
+    let agent = file(&doc, "/etc/mc-gitops/agent.toml");
+    assert_eq!(
+        (agent["permissions"].as_str(), agent["owner"].as_str(), agent["defer"].as_bool()),
+        (Some("0600"), Some("minecraft:minecraft"), Some(true))
+    );
+    let back = AgentConfig::from_toml(agent["content"].as_str().unwrap()).unwrap();
+    assert_eq!(back.storage.bucket, "grove-worlds");
+    assert_eq!(
+        back.storage.endpoint,
+        "https://5f3c9a1e7b2d4c6e8a0f1b3d5e7c9a2b.r2.cloudflarestorage.com"
+    );
+    assert_eq!(back.storage.control_key, "control/grove/desired.json");
+    assert_eq!(back.lifecycle.idle_secs, 15 * 60);
+    assert_eq!(back.storage.credentials.session_token.expose(), "SHORT-LIVED-session-token-abcdef");
+
+    assert_eq!(
+        file(&doc, "/etc/mc-gitops/agent.sha256")["content"],
+        format!("{}  mc-gitops.download\n", release().sha256)
+    );
+    assert_eq!(file(&doc, "/etc/mc-gitops/agent.url")["content"], format!("{}\n", release().url));
+    assert_eq!(file(&doc, "/etc/mc-gitops/minecraft.env")["content"], "MC_HEAP=6144M\n");
+    for unit in [
+        "/etc/systemd/system/minecraft.service",
+        "/etc/systemd/system/mc-gitops-agent.service",
+    ] {
+        let c = file(&doc, unit)["content"].as_str().unwrap();
+        for line in [
+            "NoNewPrivileges=yes",
+            "ProtectSystem=strict",
+            "ReadWritePaths=/srv/minecraft",
+            "PrivateTmp=yes",
+            "ProtectHome=yes",
+            "Restart=on-failure",
+            "User=minecraft",
+        ] {
+            assert!(c.lines().any(|l| l == line), "{unit} lacks {line}");
+        }
+    }
+    let nft = file(&doc, "/etc/nftables.conf")["content"].as_str().unwrap();
+    assert!(nft.contains("iif != \"lo\" tcp dport 25575 drop"));
+    assert_eq!(
+        doc["runcmd"],
+        serde_json::json!([
+            ["systemctl", "enable", "--now", "nftables.service"],
+            ["/usr/local/lib/mc-gitops/install-agent.sh"]
+        ])
+    );
+}
+
+#[test]
+fn hostile_values_land_as_plain_data() {
+    let hostile = "'; rm -rf / #\n\"}}{{ x }}{% if %}: - [a] &b *c !d |e >f %g @h `i` $(reboot)\u{2028}\u{85}é😀\n#cloud-config";
+    let mut cfg = config(minted());
+    cfg.minecraft.motd = hostile.into();
+    cfg.minecraft.version = hostile.into();
+    cfg.storage.bucket = hostile.into();
+    cfg.storage.credentials.access_key_id = hostile.into();
+    let clean = parse(&cloudinit::render(&config(minted()), &release()).unwrap());
+    let text = cloudinit::render(&cfg, &release()).unwrap();
+    schema_check(&text);
+    let doc = parse(&text);
+    // Same keys, same commands, same files, same paths: nothing was added.
+    let keys = |d: &Value| d.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&doc), keys(&clean));
+    assert_eq!(doc["runcmd"], clean["runcmd"]);
+    assert_eq!(doc["users"], clean["users"]);
+    let paths = |d: &Value| {
+        d["write_files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(paths(&doc), paths(&clean));
+    for f in doc["write_files"].as_array().unwrap() {
+        if f["path"] != "/etc/mc-gitops/agent.toml" {
+            assert_eq!(f, file(&clean, f["path"].as_str().unwrap()), "{} changed", f["path"]);
+        }
+    }
+    // And the values arrive byte for byte where they belong.
+    let back = AgentConfig::from_toml(file(&doc, "/etc/mc-gitops/agent.toml")["content"].as_str().unwrap()).unwrap();
+    assert_eq!(back.minecraft.motd, hostile);
+    assert_eq!(back.minecraft.version, hostile);
+    assert_eq!(back.storage.bucket, hostile);
+    assert_eq!(back.storage.credentials.access_key_id, hostile);
+}
+
+#[test]
+fn hostile_release_values_are_refused() {
+    let cfg = config(minted());
+    // (`$(reboot)` in a URL would be harmless: the script reads the URL from a
+    // file and passes it quoted after --url; it is never evaluated.)
+    for url in [
+        "https://x.example/a\nruncmd: [reboot]",
+        "https://x.example/a b",
+        "http://x.example/a",
+        "-o /etc/passwd",
+    ] {
+        let r = AgentRelease {
+            url: url.into(),
+            ..release()
+        };
+        assert!(cloudinit::render(&cfg, &r).is_err(), "{url:?} accepted");
+    }
+    let r = AgentRelease {
+        sha256: format!("{}  /etc/shadow", "0".repeat(64)),
+        ..release()
+    };
+    assert!(matches!(
+        cloudinit::render(&cfg, &r),
+        Err(cloudinit::CloudInitError::AgentSha256 { .. })
+    ));
+}
+
+#[test]
+fn maximal_inputs_stay_within_the_bound() {
+    let mut cfg = config(minted());
+    // The loader allows a 59-character motd; 4-byte characters cost the most (12 bytes escaped).
+    cfg.minecraft.motd = "😀".repeat(59);
+    cfg.minecraft.version = "1.20.1-pre-release-candidate-9".into();
+    cfg.minecraft.memory_mb = u32::MAX;
+    cfg.server = mc_gitops::ids::ServerName::new("a".repeat(63));
+    cfg.storage.bucket = "b".repeat(63);
+    cfg.storage.endpoint = format!("https://{}.r2.cloudflarestorage.com", "f".repeat(32));
+    cfg.storage.credentials.access_key_id = "k".repeat(64);
+    cfg.storage.credentials.secret_access_key = Secret::new("s".repeat(128));
+    cfg.storage.credentials.session_token = Secret::new("t".repeat(1024));
+    let long = AgentRelease {
+        url: format!(
+            "https://github.com/{}/{}/releases/download/v10.10.10/mc-gitops-x86_64-unknown-linux-musl",
+            "o".repeat(39),
+            "r".repeat(100)
+        ),
+        ..release()
+    };
+    let text = cloudinit::render(&cfg, &long).unwrap();
+    assert!(text.len() <= MAX_USER_DATA, "{} bytes", text.len());
+    schema_check(&text);
+}
+
+#[test]
+fn secrets_appear_only_in_the_agent_config() {
+    let text = cloudinit::render(&config(minted()), &release()).unwrap();
+    assert_eq!(text.matches("SHORT-LIVED-secret-access-key").count(), 1);
+    let doc = parse(&text);
+    let agent = file(&doc, "/etc/mc-gitops/agent.toml")["content"].as_str().unwrap();
+    assert!(agent.contains("SHORT-LIVED-secret-access-key"));
+    assert!(!format!("{:?}", config(minted())).contains("SHORT-LIVED"), "Debug must redact");
+}
+
+#[test]
+fn render_cloud_init_prints_valid_user_data_with_marked_placeholders() {
+    let out = Bin::cargo_bin("mc-gitops")
+        .unwrap()
+        .args(["render", "cloud-init", "--repo"])
+        .arg(example())
+        .env("MC_GITOPS_NOW", "2026-11-22T04:50:00Z")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains(PLACEHOLDER));
+    schema_check(&text);
+    let doc = parse(&text);
+    let back = AgentConfig::from_toml(file(&doc, "/etc/mc-gitops/agent.toml")["content"].as_str().unwrap()).unwrap();
+    assert_eq!(back.session.as_str(), "20261122-0450-eu");
+    assert_eq!(back.storage.credentials.access_key_id, PLACEHOLDER);
+    assert_eq!(back.storage.credentials.session_token.expose(), PLACEHOLDER);
+
+    let bad = Bin::cargo_bin("mc-gitops")
+        .unwrap()
+        .args(["render", "cloud-init", "--agent-sha256", "xyz", "--repo"])
+        .arg(example())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("64 lowercase hex"));
+}
+
+#[test]
+fn shell_scripts_pass_shellcheck() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("cloud-init");
+    let scripts: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sh"))
+        .collect();
+    assert!(!scripts.is_empty());
+    let out = Command::new(tool("shellcheck"))
+        .args(["--severity=style", "--shell=sh"])
+        .args(&scripts)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "shellcheck:\n{}", String::from_utf8_lossy(&out.stdout));
+}
