@@ -74,7 +74,7 @@ impl Default for Timers {
             control_poll: Duration::from_secs(30),
             players_poll: Duration::from_secs(10),
             billing_margin: Duration::from_mins(5),
-            max_crashes: 3,
+            max_crashes: 5,
         }
     }
 }

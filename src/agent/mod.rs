@@ -11,3 +11,6 @@ pub mod config;
 pub mod control;
 pub mod run;
 pub mod traits;
+
+#[cfg(test)]
+mod tests;
