@@ -108,7 +108,9 @@ enum Command {
     /// saves) and exits. GITHUB_API_URL overrides the nudge's API address.
     ///
     /// Exit status: 0 after a clean shutdown, 1 error.
-    #[command(after_help = "Examples:\n  mc-gitops agent --config /etc/mc-gitops/agent.toml\n  MC_GITOPS_LOG=info mc-gitops agent --config agent.toml")]
+    #[command(
+        after_help = "Examples:\n  mc-gitops agent --config /etc/mc-gitops/agent.toml\n  MC_GITOPS_LOG=info mc-gitops agent --config agent.toml"
+    )]
     Agent {
         /// The agent's config file (TOML).
         #[arg(long, value_name = "FILE")]

@@ -26,7 +26,10 @@ async fn a_dispatch_carries_only_the_ref_and_the_token() {
     assert!(n.dispatch().await.unwrap());
     let calls = gh.calls();
     assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].path, "/repos/friends/grove-state/actions/workflows/reconcile.yml/dispatches");
+    assert_eq!(
+        calls[0].path,
+        "/repos/friends/grove-state/actions/workflows/reconcile.yml/dispatches"
+    );
     assert_eq!(calls[0].authorization.as_deref(), Some("Bearer ghp_onlyworkflows"));
     assert_eq!(calls[0].content_type.as_deref(), Some("application/json"));
     assert_eq!(calls[0].body, json!({ "ref": "main" }));

@@ -160,7 +160,8 @@ fn read(cx: &mut Cx<'_>, mut root: Table<'_, '_>) -> Option<AgentConfig> {
         |cx, n, v| {
             let args = reader::array(cx, n, v, |cx, n, v| reader::string(cx, n, v).map(|s| s.value))?;
             if args.is_empty() {
-                cx.error(v.span(), format!("`{n}` is empty")).help("name the program first, then its arguments");
+                cx.error(v.span(), format!("`{n}` is empty"))
+                    .help("name the program first, then its arguments");
                 return None;
             }
             Some(args)
@@ -168,7 +169,12 @@ fn read(cx: &mut Cx<'_>, mut root: Table<'_, '_>) -> Option<AgentConfig> {
     );
     let storage = match root.table(cx, "storage") {
         Some(t) => storage(cx, t),
-        None => root.required(cx, "storage", "add a [storage] table with `dir` or `endpoint` + `bucket` + keys", |_, _, _| None),
+        None => root.required(
+            cx,
+            "storage",
+            "add a [storage] table with `dir` or `endpoint` + `bucket` + keys",
+            |_, _, _| None,
+        ),
     };
     let timers = match root.table(cx, "lifecycle") {
         Some(t) => timers(cx, t),
@@ -250,7 +256,8 @@ fn timers(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Timers {
         t.optional(cx, key, |cx, n, v| {
             let d = reader::duration(cx, n, v)?;
             if d.as_secs() == 0 && key != "billing_margin" {
-                cx.error(v.span(), format!("`{n}` cannot be zero")).help("write a duration like \"30s\" or \"15m\"");
+                cx.error(v.span(), format!("`{n}` cannot be zero"))
+                    .help("write a duration like \"30s\" or \"15m\"");
                 return None;
             }
             Some(d)
@@ -345,8 +352,14 @@ workflow = "reconcile.yml"
         let all = lines.join("\n");
         assert!(all.contains("agent.toml:3:8: error: `java` is empty"), "{all}");
         assert!(all.contains("agent.toml:4:1: error: unknown key `idle` at the top level"), "{all}");
-        assert!(all.contains("agent.toml:8:8: error: `lifecycle.idle` = \"15 minutes\" is not a duration"), "{all}");
-        assert!(all.contains("agent.toml:9:1: error: unknown key `heartbeet` in [lifecycle]"), "{all}");
+        assert!(
+            all.contains("agent.toml:8:8: error: `lifecycle.idle` = \"15 minutes\" is not a duration"),
+            "{all}"
+        );
+        assert!(
+            all.contains("agent.toml:9:1: error: unknown key `heartbeet` in [lifecycle]"),
+            "{all}"
+        );
         assert!(all.contains("did you mean `heartbeat`?"), "{all}");
         assert_eq!(diags.len(), 4, "{all}");
     }

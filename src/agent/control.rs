@@ -47,9 +47,26 @@ pub fn changes(applied: &Applied, want: &ControlDoc) -> Vec<Change> {
     let want_wl: BTreeSet<&PlayerName> = want.whitelist.iter().collect();
     let want_ops: BTreeMap<&PlayerName, u8> = want.ops.iter().map(|o: &ControlOp| (&o.name, o.level)).collect();
     let mut out = Vec::new();
-    out.extend(want_wl.iter().filter(|p| !applied.whitelist.contains(**p)).map(|p| Change::WhitelistAdd((*p).clone())));
-    out.extend(applied.ops.keys().filter(|p| !want_ops.contains_key(p)).map(|p| Change::Deop(p.clone())));
-    out.extend(applied.whitelist.iter().filter(|p| !want_wl.contains(p)).map(|p| Change::WhitelistRemove(p.clone())));
+    out.extend(
+        want_wl
+            .iter()
+            .filter(|p| !applied.whitelist.contains(**p))
+            .map(|p| Change::WhitelistAdd((*p).clone())),
+    );
+    out.extend(
+        applied
+            .ops
+            .keys()
+            .filter(|p| !want_ops.contains_key(p))
+            .map(|p| Change::Deop(p.clone())),
+    );
+    out.extend(
+        applied
+            .whitelist
+            .iter()
+            .filter(|p| !want_wl.contains(p))
+            .map(|p| Change::WhitelistRemove(p.clone())),
+    );
     out.extend(
         want_ops
             .iter()

@@ -186,7 +186,10 @@ impl StdinConsole {
         {
             let mut stdin = self.stdin.lock().await;
             let stdin = stdin.as_mut().ok_or_else(|| err("Minecraft is not running".into()))?;
-            stdin.write_all(format!("{command}\n").as_bytes()).await.map_err(|e| err(e.to_string()))?;
+            stdin
+                .write_all(format!("{command}\n").as_bytes())
+                .await
+                .map_err(|e| err(e.to_string()))?;
             stdin.flush().await.map_err(|e| err(e.to_string()))?;
         }
         let wait = async {
@@ -220,7 +223,15 @@ pub fn parse_list(line: &str) -> Option<Vec<PlayerName>> {
 
 impl Console for StdinConsole {
     async fn list_players(&mut self) -> PortResult<Vec<PlayerName>> {
-        let line = self.command("list", Answer { ok: &["players online:"], err: &[] }).await?;
+        let line = self
+            .command(
+                "list",
+                Answer {
+                    ok: &["players online:"],
+                    err: &[],
+                },
+            )
+            .await?;
         parse_list(&line).ok_or_else(|| PortError::Console {
             command: "list".into(),
             reason: format!("unexpected answer {line:?}"),
@@ -254,7 +265,9 @@ impl Console for StdinConsole {
     /// effect from ops.json at the next start.
     async fn op(&mut self, name: &PlayerName, _level: u8) -> PortResult<()> {
         let ok = &["a server operator", "The player already is an operator"];
-        self.command(&format!("op {name}"), Answer { ok, err: UNKNOWN_PLAYER }).await.map(drop)
+        self.command(&format!("op {name}"), Answer { ok, err: UNKNOWN_PLAYER })
+            .await
+            .map(drop)
     }
     async fn deop(&mut self, name: &PlayerName) -> PortResult<()> {
         let ok = &["no longer a server operator", "The player is not an operator"];

@@ -34,7 +34,7 @@ pub enum StartError {
         bucket: String,
         endpoint: String,
         #[source]
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     #[error("setting up the nudge")]
     Nudge(#[from] nudge::NudgeError),
@@ -65,7 +65,7 @@ pub fn open_store(cfg: &AgentConfig) -> Result<Store, StartError> {
             let s3 = b.build().map_err(|source| StartError::R2 {
                 bucket: bucket.clone(),
                 endpoint: endpoint.clone(),
-                source,
+                source: Box::new(source),
             })?;
             Ok(Store::from_object_store(Arc::new(s3), &cfg.server, format!("R2 bucket {bucket}")))
         }

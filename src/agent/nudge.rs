@@ -21,9 +21,15 @@ pub const DEFAULT_API: &str = "https://api.github.com";
 #[derive(Debug, thiserror::Error)]
 pub enum NudgeError {
     #[error("cannot reach GitHub")]
-    Http(#[from] HttpError),
+    Http(#[source] Box<HttpError>),
     #[error("POST {path} answered {status}: {message}")]
     Refused { path: String, status: StatusCode, message: String },
+}
+
+impl From<HttpError> for NudgeError {
+    fn from(e: HttpError) -> Self {
+        NudgeError::Http(Box::new(e))
+    }
 }
 
 /// The dispatcher; `None` inside means no token was configured.
@@ -47,7 +53,10 @@ impl GitHubNudge {
                     attempts: 3,
                     ..Policy::default()
                 };
-                Some((Api::new(base, c.token.clone(), RateLimit::RetryAfterSeconds("retry-after"), policy)?, c))
+                Some((
+                    Api::new(base, c.token.clone(), RateLimit::RetryAfterSeconds("retry-after"), policy)?,
+                    c,
+                ))
             }
         };
         Ok(GitHubNudge { target })

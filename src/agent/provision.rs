@@ -155,7 +155,10 @@ mod tests {
     #[test]
     fn paths_stay_inside_the_directory() {
         let d = Path::new("/srv/mc");
-        assert_eq!(inside(d, "config/lithium.properties"), Some(PathBuf::from("/srv/mc/config/lithium.properties")));
+        assert_eq!(
+            inside(d, "config/lithium.properties"),
+            Some(PathBuf::from("/srv/mc/config/lithium.properties"))
+        );
         for bad in ["../etc/passwd", "/etc/passwd", "mods/../../x", "", "./x"] {
             assert_eq!(inside(d, bad), None, "{bad}");
         }

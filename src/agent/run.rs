@@ -26,11 +26,7 @@ use crate::lifecycle::{Effect, Event, Outcome, Phase, transition};
 use crate::storage::{AgentStatusDoc, BackupRef, BootReport, ControlDoc};
 
 /// Waits before restarting a crashed JVM; the last one repeats.
-pub const RESTART_BACKOFF: [StdDuration; 3] = [
-    StdDuration::from_secs(10),
-    StdDuration::from_secs(30),
-    StdDuration::from_secs(120),
-];
+pub const RESTART_BACKOFF: [StdDuration; 3] = [StdDuration::from_secs(10), StdDuration::from_secs(30), StdDuration::from_secs(120)];
 /// How soon a failed provisioning, final snapshot or listener is tried again.
 pub const RETRY: StdDuration = StdDuration::from_secs(60);
 
@@ -491,7 +487,11 @@ where
             return (self.phase == Phase::Running).then_some(Event::AllLeft);
         }
         let wait = RESTART_BACKOFF[(self.crashes as usize - 1).min(RESTART_BACKOFF.len() - 1)];
-        warn!(crashes = self.crashes, wait_secs = wait.as_secs(), "Minecraft crashed; restarting after a pause");
+        warn!(
+            crashes = self.crashes,
+            wait_secs = wait.as_secs(),
+            "Minecraft crashed; restarting after a pause"
+        );
         self.restart_at = Some(Instant::now() + wait);
         None
     }

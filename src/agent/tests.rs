@@ -196,7 +196,10 @@ fn doc() -> ControlDoc {
     ControlDoc {
         version: 1,
         whitelist: vec![p("Steve")],
-        ops: vec![ControlOp { name: p("Steve"), level: 4 }],
+        ops: vec![ControlOp {
+            name: p("Steve"),
+            level: 4,
+        }],
         ..ControlDoc::default()
     }
 }
@@ -366,7 +369,10 @@ async fn suspended_for_forty_five_minutes_takes_a_final_snapshot_and_asks_to_ter
         let st = w.status();
         assert!(st.ready_to_terminate);
         let stopped = st.stopped_at.unwrap();
-        assert!(st.last_backup.as_ref().unwrap().taken >= stopped, "the final snapshot is newer than the stop");
+        assert!(
+            st.last_backup.as_ref().unwrap().taken >= stopped,
+            "the final snapshot is newer than the stop"
+        );
         assert_eq!(st.last_backup.unwrap().key, "worlds/grove/backups/2-final.tar.zst");
         // Terminating ignores logins: the listener is no longer consulted.
         w.join.send(p("Steve")).unwrap();
@@ -434,7 +440,10 @@ async fn a_suspended_server_stays_warm_until_shortly_before_its_paid_hour_ends()
         assert_eq!(w.phase(), Phase::Suspended, "45 minutes passed, but the hour is paid");
         w.at(mins(105) + 1).await;
         assert_eq!(w.phase(), Phase::Terminating);
-        assert_eq!(w.take_timed(), [(mins(105), "snapshot final".to_string()), (mins(105), "nudge".into())]);
+        assert_eq!(
+            w.take_timed(),
+            [(mins(105), "snapshot final".to_string()), (mins(105), "nudge".into())]
+        );
     })
     .await;
 }
@@ -491,7 +500,14 @@ async fn whitelist_and_ops_changes_are_applied_live_once() {
             ..doc()
         });
         w.at(mins(3)).await;
-        assert_eq!(w.take_timed(), [(90, "whitelist add Alex".to_string()), (90, "deop Steve".into()), (90, "op Alex 2".into())]);
+        assert_eq!(
+            w.take_timed(),
+            [
+                (90, "whitelist add Alex".to_string()),
+                (90, "deop Steve".into()),
+                (90, "op Alex 2".into())
+            ]
+        );
         *w.s.doc.borrow_mut() = Some(ControlDoc {
             whitelist: vec![p("Alex")],
             ops: vec![ControlOp { name: p("Alex"), level: 3 }],
@@ -609,14 +625,13 @@ async fn the_heartbeat_is_written_every_thirty_seconds() {
     local(async {
         let w = start(t0(), true);
         w.at(mins(3) + 1).await;
-        let beats: Vec<i64> = w
-            .s
-            .statuses
-            .borrow()
-            .iter()
-            .map(|s| (s.heartbeat - t0()).num_seconds())
-            .filter(|s| *s >= 60)
-            .collect();
+        let beats: Vec<i64> =
+            w.s.statuses
+                .borrow()
+                .iter()
+                .map(|s| (s.heartbeat - t0()).num_seconds())
+                .filter(|s| *s >= 60)
+                .collect();
         assert_eq!(beats, [60, 90, 120, 150, 180]);
     })
     .await;

@@ -196,6 +196,9 @@ impl Builder<'_> {
                 ),
             );
         }
+        if let Some(problem) = o.agent.as_ref().and_then(|a| a.problem.as_ref()) {
+            self.notice(Level::Warning, format!("the agent reports: {problem}"));
+        }
         for orphan in &o.orphans {
             self.notice(
                 Level::Warning,

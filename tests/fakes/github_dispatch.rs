@@ -75,7 +75,10 @@ async fn dispatch(
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
     };
     let mut inner = inner.lock().unwrap();
-    let auth_ok = call.authorization.as_deref().is_some_and(|a| a.starts_with("Bearer ") && a.len() > 7);
+    let auth_ok = call
+        .authorization
+        .as_deref()
+        .is_some_and(|a| a.starts_with("Bearer ") && a.len() > 7);
     inner.calls.push(call);
     if !inner.inject.is_empty() {
         let status = StatusCode::from_u16(inner.inject.remove(0)).unwrap();
