@@ -299,6 +299,62 @@ mod tests {
         assert!(!log.loaded.load(Ordering::SeqCst));
     }
 
+    fn sh(script: &str) -> (Jvm, StdinConsole) {
+        Jvm::new(std::env::temp_dir(), vec!["sh".into(), "-c".into(), script.into()])
+    }
+
+    const SERVER: &str = r#"echo 'Starting minecraft server version 1.20.1'; echo 'Done (0.1s)! For help, type "help"'
+        while read -r l; do case "$l" in
+          list) echo 'There are 1 of a max of 20 players online: Steve' ;;
+          save-off) echo 'Automatic saving is now disabled' ;;
+          'whitelist add Nobody') echo 'That player does not exist' ;;
+          stop) exit 0 ;;
+          crash) exit 3 ;;
+        esac; done"#;
+
+    async fn until_loaded(j: &Jvm) {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            while !j.loaded() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the fake server loads");
+    }
+
+    #[tokio::test]
+    async fn a_real_process_loads_answers_and_stops_when_asked() {
+        let (mut j, mut c) = sh(SERVER);
+        j.start().await.unwrap();
+        until_loaded(&j).await;
+        assert_eq!(j.version().as_deref(), Some("1.20.1"));
+        assert_eq!(c.list_players().await.unwrap(), [PlayerName::new("Steve")]);
+        c.save_off().await.unwrap();
+        let e = c.whitelist_add(&PlayerName::new("Nobody")).await.unwrap_err();
+        assert!(e.to_string().contains("That player does not exist"), "{e}");
+        j.stop().await.unwrap();
+        assert!(!j.loaded());
+        let e = c.list_players().await.unwrap_err();
+        assert!(e.to_string().contains("not running"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn an_exit_nobody_asked_for_is_seen_with_its_code() {
+        let (mut j, c) = sh(SERVER);
+        j.start().await.unwrap();
+        until_loaded(&j).await;
+        c.stdin.lock().await.as_mut().unwrap().write_all(b"crash\n").await.unwrap();
+        assert_eq!(j.exited().await, Some(3));
+        assert!(!j.loaded());
+    }
+
+    #[tokio::test]
+    async fn a_missing_java_is_an_error_naming_it() {
+        let (mut j, _) = Jvm::new(std::env::temp_dir(), vec!["/nonexistent/java".into()]);
+        let e = j.start().await.unwrap_err();
+        assert!(e.to_string().contains("cannot start `/nonexistent/java`"), "{e}");
+    }
+
     #[test]
     fn parses_the_player_list() {
         let l = "[18:01:00] [Server thread/INFO]: There are 2 of a max of 20 players online: Steve, Alex";

@@ -175,6 +175,123 @@ mod tests {
         assert!(out.contains("white-list=true\n") && out.contains("enforce-whitelist=true\n"));
     }
 
+    struct NewWorld;
+    impl Snapshots for NewWorld {
+        async fn snapshot(&mut self, reason: super::super::traits::SnapshotReason) -> PortResult<super::super::traits::SnapshotRef> {
+            Err(err("snapshot", format!("not in this test ({reason})")))
+        }
+        async fn restore(&mut self) -> PortResult<Option<super::super::traits::SnapshotRef>> {
+            Ok(None)
+        }
+    }
+
+    /// A one-file CDN on 127.0.0.1.
+    async fn cdn(bytes: &'static [u8]) -> String {
+        let app = axum::Router::new().route("/mod.jar", axum::routing::get(move || async move { bytes }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mod.jar", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    fn setup(tmp: &Path) -> FilesProvision<NewWorld> {
+        FilesProvision {
+            store: Store::local(&tmp.join("storage"), &crate::ids::ServerName::new("grove")).unwrap(),
+            dir: tmp.join("mc"),
+            client: reqwest::Client::new(),
+            game_port: 25565,
+            rcon_port: 25575,
+            rcon_password: Secret::new("pw-from-the-vps"),
+            world: NewWorld,
+        }
+    }
+
+    #[tokio::test]
+    async fn fetches_stored_files_and_mods_verified_and_sets_the_managed_keys() {
+        use sha2::{Digest, Sha512};
+        let tmp = tempfile::tempdir().unwrap();
+        let mut p = setup(tmp.path());
+        let props = b"motd=Grove\n".to_vec();
+        let h = format!("sha256:{}", sha256_hex(&props));
+        p.store.put_asset(&h, props.clone()).await.unwrap();
+        let jar: &'static [u8] = b"PK fake jar";
+        let url = cdn(jar).await;
+        let mut doc = ControlDoc::default();
+        doc.assets.insert(
+            "server.properties".into(),
+            AssetRef {
+                hash: h,
+                url: None,
+                size: Some(props.len() as u64),
+            },
+        );
+        doc.assets.insert(
+            "mods/lithium.jar".into(),
+            AssetRef {
+                hash: format!("sha512:{}", hex::encode(Sha512::digest(jar))),
+                url: Some(url.clone()),
+                size: Some(jar.len() as u64),
+            },
+        );
+        p.provision(&doc).await.unwrap();
+        assert_eq!(std::fs::read(tmp.path().join("mc/mods/lithium.jar")).unwrap(), jar);
+        let out = std::fs::read_to_string(tmp.path().join("mc/server.properties")).unwrap();
+        assert!(
+            out.starts_with("motd=Grove\n") && out.contains("rcon.password=pw-from-the-vps\n"),
+            "{out}"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(tmp.path().join("mc/server.properties"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+
+        // A mod whose bytes do not match is refused and not left behind.
+        doc.assets.insert(
+            "mods/evil.jar".into(),
+            AssetRef {
+                hash: format!("sha512:{}", "0".repeat(128)),
+                url: Some(url),
+                size: Some(jar.len() as u64),
+            },
+        );
+        let e = p.provision(&doc).await.unwrap_err();
+        assert!(e.to_string().contains("mods/evil.jar"), "{e}");
+        assert!(!tmp.path().join("mc/mods/evil.jar").exists());
+    }
+
+    #[tokio::test]
+    async fn refuses_paths_outside_the_directory_and_missing_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut p = setup(tmp.path());
+        let mut doc = ControlDoc::default();
+        doc.assets.insert(
+            "../escape".into(),
+            AssetRef {
+                hash: "sha256:00".into(),
+                url: None,
+                size: None,
+            },
+        );
+        let e = p.provision(&doc).await.unwrap_err();
+        assert!(e.to_string().contains("leaves the Minecraft directory"), "{e}");
+        let mut doc = ControlDoc::default();
+        doc.assets.insert(
+            "ops.json".into(),
+            AssetRef {
+                hash: "sha256:ab".into(),
+                url: None,
+                size: None,
+            },
+        );
+        let e = p.provision(&doc).await.unwrap_err();
+        assert!(e.to_string().contains("assets/grove/sha256-ab is not in local directory"), "{e}");
+    }
+
     #[test]
     fn passwords_are_long_and_fresh() {
         let (a, b) = (rcon_password(), rcon_password());
