@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use mc_gitops::repo::{self, LoadError};
-use mc_gitops::{connect, observe, output, plan};
+use mc_gitops::{agent, connect, observe, output, plan};
 
 const ABOUT: &str = "GitOps for an on-demand Minecraft server: a git repo in, a Hetzner VPS, Cloudflare DNS and R2 snapshots out.";
 
@@ -115,6 +115,25 @@ enum Command {
     /// Print what the bot would hand to a new server.
     #[command(subcommand, after_help = "Examples:\n  mc-gitops render cloud-init --repo state-repo-example")]
     Render(RenderCommand),
+    /// Run the watchdog beside the Minecraft server (on the VPS, under systemd).
+    ///
+    /// Restores the world, fetches the server's files, starts Minecraft and
+    /// drives the lifecycle: idle → suspended → final snapshot → ready to
+    /// terminate, backups, crash restarts, whitelist and ops changes from
+    /// the control channel. Reports to control/<server>/status.json every
+    /// heartbeat. The config is written by cloud-init; unknown keys are
+    /// errors with file:line:col. SIGTERM or Ctrl-C stops Minecraft (it
+    /// saves) and exits. GITHUB_API_URL overrides the nudge's API address.
+    ///
+    /// Exit status: 0 after a clean shutdown, 1 error.
+    #[command(
+        after_help = "Examples:\n  mc-gitops agent --config /etc/mc-gitops/agent.toml\n  MC_GITOPS_LOG=info mc-gitops agent --config agent.toml"
+    )]
+    Agent {
+        /// The agent's config file (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
     /// Print or write the JSON Schemas (draft-07) of the state files.
     ///
     /// Editors with Taplo / Even Better TOML validate while typing through
@@ -195,6 +214,9 @@ fn report(e: &anyhow::Error) {
     if let Some(LoadError::Invalid(diags)) = e.downcast_ref::<LoadError>() {
         anstream::eprint!("{}", output::text::render_diagnostics(diags));
     }
+    if let Some(agent::config::ConfigError::Invalid { diags, .. }) = e.downcast_ref::<agent::config::ConfigError>() {
+        anstream::eprint!("{}", output::text::render_diagnostics(diags));
+    }
     anstream::eprintln!("error: {e}");
     for cause in e.chain().skip(1) {
         anstream::eprintln!("  caused by: {cause}");
@@ -223,6 +245,7 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
             runtime()?.block_on(mc_gitops::world::cli::run(command, &repo.repo, &mut std::io::stdout()))?;
             Ok(Done::Ok)
         }
+        Command::Agent { config } => cmd_agent(&config),
         Command::Mods { repo, command } => {
             runtime()?.block_on(mc_gitops::modrinth::cli::run(command, &repo.repo))?;
             Ok(Done::Ok)
@@ -355,6 +378,37 @@ fn cmd_render_cloud_init(root: &Path, agent_url: Option<String>, agent_sha256: O
     eprintln!("note: R2 credentials are {PLACEHOLDER} placeholders; apply mints short-lived ones per session");
     print!("{text}");
     Ok(Done::Ok)
+}
+
+fn cmd_agent(config: &Path) -> anyhow::Result<Done> {
+    let cfg = agent::config::load(config)?;
+    let rt = runtime()?;
+    let phase = rt.block_on(agent::start(cfg, shutdown_signal()))?;
+    eprintln!("agent stopped in phase {phase}");
+    Ok(Done::Ok)
+}
+
+/// SIGTERM (systemd) or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn cmd_schema(out: Option<&Path>, name: Option<&str>) -> anyhow::Result<Done> {

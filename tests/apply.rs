@@ -418,7 +418,7 @@ async fn orphans_are_deleted_only_when_their_world_is_known_safe() {
     // example's November session), and one that no record explains.
     let closed = w.h.seed_server("grove-old", &labels("20261101-1802-eu"), "fsn1", "cx33");
     let unknown = w.h.seed_server("grove-stray", &labels("20250101-0000-eu"), "nbg1", "cx33");
-    w.agent_uploads_snapshot("2026-11-01T21:30:00Z");
+    w.agent_uploads_snapshot("2026-11-01T21:30:00Z").await;
     let text = ok(&w.apply(&at(1)).await);
     assert!(w.h.server(closed).is_none(), "the safe orphan is deleted: {text}");
     assert!(w.h.server(unknown).is_some(), "the unexplained one is only reported");

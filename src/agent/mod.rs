@@ -1,8 +1,113 @@
-//! The VPS agent's protocol pieces: RCON to the local Minecraft server, the
-//! Server List Ping client (also the reconciler's game observer), and the
-//! sleeping listener that answers on the game port while Minecraft is stopped.
+//! `mc-gitops agent`: the watchdog beside the Minecraft server on the VPS.
+//!
+//! [`run::Agent`] is the loop (one task, driven by the shared lifecycle
+//! transition function); [`traits`] are the ports it drives, so the loop is
+//! tested on tokio's paused clock with in-memory fakes; [`config`] reads
+//! `agent.toml`; [`control`] is the control channel's agent end; [`nudge`]
+//! asks the reconciler to look now; [`start`] wires the real ports together.
+//! The protocol pieces: [`rcon`] to the local Minecraft server, [`slp`] the
+//! Server List Ping client (also the reconciler's game observer), and
+//! [`sleeping`] the listener that answers on the game port while Minecraft is
+//! stopped.
 
+pub mod billing;
+pub mod config;
+pub mod control;
+pub mod jvm;
+pub mod nudge;
 pub mod packets;
+pub mod provision;
 pub mod rcon;
+pub mod run;
 pub mod sleeping;
 pub mod slp;
+pub mod traits;
+pub mod unwired;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use crate::lifecycle::Phase;
+use crate::storage::{StorageError, Store};
+use config::{AgentConfig, StorageConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("opening storage")]
+    Storage(#[from] StorageError),
+    #[error("opening the R2 bucket {bucket} at {endpoint}")]
+    R2 {
+        bucket: String,
+        endpoint: String,
+        #[source]
+        source: Box<object_store::Error>,
+    },
+    #[error("setting up the nudge")]
+    Nudge(#[from] nudge::NudgeError),
+    #[error("building the download client")]
+    Client(#[source] reqwest::Error),
+}
+
+/// The store the config names: a local directory or an R2 bucket.
+pub fn open_store(cfg: &AgentConfig) -> Result<Store, StartError> {
+    match &cfg.storage {
+        StorageConfig::Dir(dir) => Ok(Store::local(dir, &cfg.server)?),
+        StorageConfig::R2 {
+            endpoint,
+            bucket,
+            access_key_id,
+            secret_access_key,
+            session_token,
+        } => {
+            let mut b = object_store::aws::AmazonS3Builder::new()
+                .with_endpoint(endpoint)
+                .with_bucket_name(bucket)
+                .with_region("auto")
+                .with_access_key_id(access_key_id.expose())
+                .with_secret_access_key(secret_access_key.expose());
+            if let Some(t) = session_token {
+                b = b.with_token(t.expose());
+            }
+            let s3 = b.build().map_err(|source| StartError::R2 {
+                bucket: bucket.clone(),
+                endpoint: endpoint.clone(),
+                source: Box::new(source),
+            })?;
+            Ok(Store::from_object_store(Arc::new(s3), &cfg.server, format!("R2 bucket {bucket}")))
+        }
+    }
+}
+
+/// Run the agent with the real ports until `shutdown` resolves.
+pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Result<Phase, StartError> {
+    let store = open_store(&cfg)?;
+    let (minecraft, console) = jvm::Jvm::new(cfg.minecraft_dir.clone(), cfg.java.clone());
+    let client = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(StartError::Client)?;
+    let ports = run::Ports {
+        minecraft,
+        console,
+        snapshots: unwired::NoSnapshots { store: store.clone() },
+        listener: unwired::NoListener,
+        provision: provision::FilesProvision {
+            store: store.clone(),
+            dir: cfg.minecraft_dir.clone(),
+            client,
+            game_port: cfg.game_port,
+            rcon_port: cfg.rcon_port,
+            rcon_password: provision::rcon_password(),
+            world: unwired::NoSnapshots { store: store.clone() },
+        },
+        control: control::StoreControl { store },
+        nudge: nudge::GitHubNudge::from_config(cfg.nudge.clone())?,
+    };
+    let agent = run::Agent::new(ports, cfg.timers.clone(), run::Clock::starting_at(Utc::now()), cfg.server_created);
+    Ok(agent.run(shutdown).await)
+}
+
+#[cfg(test)]
+mod tests;

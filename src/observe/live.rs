@@ -61,6 +61,17 @@ pub fn to_observed(s: &Server) -> ObservedServer {
     }
 }
 
+/// The problem an agent's status reports, in a sentence; `None` when all is well.
+pub fn agent_problem(s: &crate::storage::AgentStatusDoc) -> Option<String> {
+    if s.crashed {
+        return Some(format!("Minecraft crashed {} times in a row and is not restarted", s.crashes));
+    }
+    if s.boot.as_ref().is_some_and(|b| b.deadline_missed && b.ready.is_none()) {
+        return Some("Minecraft has not finished loading by its boot deadline".into());
+    }
+    None
+}
+
 pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Utc>) -> Result<(Observed, Facts), ObserveError> {
     let servers = live.hetzner.list_servers(&selector(d)).await?;
     let zone = live.cloudflare.zone(&d.server.dns.zone).await?;
@@ -133,6 +144,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         }
     };
     let agent = store.status().await.map_err(storage)?.map(|s| AgentStatus {
+        problem: agent_problem(&s),
         phase: s.phase,
         players_online: s.players_online,
         heartbeat: s.heartbeat,

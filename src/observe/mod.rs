@@ -65,6 +65,10 @@ pub struct AgentStatus {
     pub heartbeat: DateTime<Utc>,
     /// When Minecraft last stopped after saving: the final snapshot must be newer.
     pub stopped_at: Option<DateTime<Utc>>,
+    /// What the agent reports it cannot fix by itself (crash loop, missed
+    /// boot deadline), for the plan's notices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// One line of `ops.json`, as the control channel carries it.

@@ -197,6 +197,9 @@ impl Builder<'_> {
                 ),
             );
         }
+        if let Some(problem) = o.agent.as_ref().and_then(|a| a.problem.as_ref()) {
+            self.notice(Level::Warning, format!("the agent reports: {problem}"));
+        }
         for orphan in o.orphans.iter().filter(|x| x.closed_session.is_none()) {
             self.notice(
                 Level::Warning,

@@ -57,6 +57,7 @@ fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
         players_online: vec![PlayerName::new("Steve"), PlayerName::new("Alex")],
         heartbeat: now() - Duration::seconds(12),
         stopped_at: None,
+        problem: None,
     });
     o
 }
@@ -170,6 +171,19 @@ fn region_change_mid_session_is_deferred() {
     insta::assert_snapshot!("region_change_json", json);
     assert!(p.is_empty(), "a region change alone changes nothing mid-session");
     assert!(p.notices.iter().any(|n| n.message.contains("deferred")));
+}
+
+#[test]
+fn an_agent_reporting_a_crash_loop_is_a_warning() {
+    let l = example();
+    let mut o = running(&l.desired, now() - Duration::minutes(30));
+    o.agent.as_mut().unwrap().problem = Some("Minecraft crashed 5 times in a row and is not restarted".into());
+    let p = plan(&l.desired, &o);
+    assert!(
+        p.notices
+            .iter()
+            .any(|n| n.level == Level::Warning && n.message == "the agent reports: Minecraft crashed 5 times in a row and is not restarted")
+    );
 }
 
 #[test]

@@ -112,6 +112,53 @@ pub struct AgentStatusDoc {
     pub minecraft_version: Option<String>,
     #[serde(default)]
     pub protocol: Option<i32>,
+    /// The session the agent serves (from `desired.json`), so a report from
+    /// an earlier session is recognised as such.
+    #[serde(default)]
+    pub session: Option<SessionId>,
+    /// The newest snapshot the agent took and verified.
+    #[serde(default)]
+    pub last_backup: Option<BackupRef>,
+    #[serde(default)]
+    pub boot: Option<BootReport>,
+    /// JVM crashes in a row (reset when it loads again).
+    #[serde(default)]
+    pub crashes: u32,
+    /// The agent gave up restarting Minecraft after too many crashes in a row.
+    #[serde(default)]
+    pub crashed: bool,
+    /// When a crashed JVM is restarted next.
+    #[serde(default)]
+    pub restart_at: Option<DateTime<Utc>>,
+    /// While suspended: when the agent will ask for termination.
+    #[serde(default)]
+    pub terminate_at: Option<DateTime<Utc>>,
+    /// The final snapshot is verified: the reconciler may delete the VPS.
+    #[serde(default)]
+    pub ready_to_terminate: bool,
+    /// The newest problem the agent could not fix by itself.
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+/// A snapshot as the status reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupRef {
+    pub key: String,
+    pub size: u64,
+    pub sha256: String,
+    pub taken: DateTime<Utc>,
+}
+
+/// How the last boot went: a missed deadline is reported, never a silent kill.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootReport {
+    pub started: DateTime<Utc>,
+    #[serde(default)]
+    pub ready: Option<DateTime<Utc>>,
+    pub deadline: DateTime<Utc>,
+    #[serde(default)]
+    pub deadline_missed: bool,
 }
 
 /// `worlds/<s>/current.json`: the newest snapshot that was uploaded in full

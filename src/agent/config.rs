@@ -1,0 +1,384 @@
+//! `agent.toml`: what the agent on the VPS needs to know, written by
+//! cloud-init from the reconciler's data (never by hand, but read as strictly
+//! as the state repo: it is read through the same spanned reader, so an
+//! unknown key or a bad value is an error with file:line:col and what would be
+//! valid, and every problem is reported at once).
+//!
+//! Defaults live here and nowhere else. Credentials (the scoped R2 keys, the
+//! nudge token) become [`Secret`]s the moment they are read.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::ids::ServerName;
+use crate::repo::diag::{Diagnostic, Diagnostics, Source};
+use crate::repo::duration::Duration;
+use crate::repo::reader::{self, Cx, Table};
+use crate::secret::Secret;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the agent config {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the agent config {file} has {} problem(s)", diags.len())]
+    Invalid { file: String, diags: Vec<Diagnostic> },
+}
+
+/// Where the world, the assets and the control channel live.
+#[derive(Clone, Debug)]
+pub enum StorageConfig {
+    /// A local directory (tests, a home server).
+    Dir(PathBuf),
+    /// An R2 (S3) bucket with short-lived credentials scoped to this server's prefixes.
+    R2 {
+        endpoint: String,
+        bucket: String,
+        access_key_id: Secret,
+        secret_access_key: Secret,
+        session_token: Option<Secret>,
+    },
+}
+
+/// The lifecycle timers, as durations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timers {
+    pub idle: Duration,
+    pub suspended: Duration,
+    pub backup_every: Duration,
+    /// How long a boot may take before the status reports it as late.
+    pub boot_deadline: Duration,
+    pub heartbeat: Duration,
+    /// How often `desired.json` is read.
+    pub control_poll: Duration,
+    /// How often RCON `list` is asked (server list pings never count).
+    pub players_poll: Duration,
+    /// Ask for termination this long before the paid hour ends.
+    pub billing_margin: Duration,
+    /// Crashes in a row after which Minecraft is no longer restarted.
+    pub max_crashes: u32,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            idle: Duration::from_mins(15),
+            suspended: Duration::from_mins(45),
+            backup_every: Duration::from_mins(30),
+            boot_deadline: Duration::from_mins(10),
+            heartbeat: Duration::from_secs(30),
+            control_poll: Duration::from_secs(30),
+            players_poll: Duration::from_secs(10),
+            billing_margin: Duration::from_mins(5),
+            max_crashes: 5,
+        }
+    }
+}
+
+/// The optional `workflow_dispatch` nudge.
+#[derive(Clone, Debug)]
+pub struct NudgeConfig {
+    pub token: Secret,
+    /// `owner/name`.
+    pub repo: String,
+    /// The workflow file name, `reconcile.yml`.
+    pub workflow: String,
+    pub git_ref: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    pub server: ServerName,
+    /// When Hetzner created the VPS: billed hours count from here. `None`: the agent's start.
+    pub server_created: Option<DateTime<Utc>>,
+    pub storage: StorageConfig,
+    pub game_port: u16,
+    pub rcon_port: u16,
+    pub minecraft_dir: PathBuf,
+    /// The JVM command line, program first.
+    pub java: Vec<String>,
+    pub timers: Timers,
+    pub nudge: Option<NudgeConfig>,
+}
+
+pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&path.display().to_string(), &text)
+}
+
+/// Parse the config's text; `file` names it in messages.
+pub fn parse(file: &str, text: &str) -> Result<AgentConfig, ConfigError> {
+    let src = Source::new(file, text);
+    let mut diags = Diagnostics::default();
+    let cfg = {
+        let mut cx = Cx {
+            src: &src,
+            diags: &mut diags,
+        };
+        reader::parse_document(&mut cx, text).and_then(|doc| read(&mut cx, Table::new(&doc, "")))
+    };
+    match cfg {
+        Some(c) if !diags.has_errors() => Ok(c),
+        _ => Err(ConfigError::Invalid {
+            file: file.to_string(),
+            diags: diags.into_sorted(),
+        }),
+    }
+}
+
+fn read(cx: &mut Cx<'_>, mut root: Table<'_, '_>) -> Option<AgentConfig> {
+    let server = root.required(cx, "server", "add `server = \"grove\"`, the `name` from server.toml", |cx, n, v| {
+        let s = reader::string(cx, n, v)?;
+        let ok = !s.value.is_empty() && s.value.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
+        ok.then(|| ServerName::new(s.value.clone())).or_else(|| {
+            cx.error(s.span, format!("`{n}` = \"{}\" is not a server name", s.value))
+                .help("use a-z, 0-9 and -, as in server.toml");
+            None
+        })
+    });
+    let server_created = root.optional(cx, "server_created", reader::datetime);
+    let game_port = root
+        .optional(cx, "game_port", |cx, n, v| reader::integer_in(cx, n, v, 1, 65535))
+        .map_or(crate::repo::properties::GAME_PORT, |p| p as u16);
+    let rcon_port = root
+        .optional(cx, "rcon_port", |cx, n, v| reader::integer_in(cx, n, v, 1, 65535))
+        .map_or(25575, |p| p as u16);
+    let minecraft_dir = root.required(cx, "minecraft_dir", "add `minecraft_dir = \"/srv/minecraft\"`", |cx, n, v| {
+        reader::string(cx, n, v).map(|s| PathBuf::from(s.value))
+    });
+    let java = root.required(
+        cx,
+        "java",
+        "add `java = [\"java\", \"-Xmx6G\", \"-jar\", \"fabric-server-launch.jar\", \"nogui\"]`",
+        |cx, n, v| {
+            let args = reader::array(cx, n, v, |cx, n, v| reader::string(cx, n, v).map(|s| s.value))?;
+            if args.is_empty() {
+                cx.error(v.span(), format!("`{n}` is empty"))
+                    .help("name the program first, then its arguments");
+                return None;
+            }
+            Some(args)
+        },
+    );
+    let storage = match root.table(cx, "storage") {
+        Some(t) => storage(cx, t),
+        None => root.required(
+            cx,
+            "storage",
+            "add a [storage] table with `dir` or `endpoint` + `bucket` + keys",
+            |_, _, _| None,
+        ),
+    };
+    let timers = match root.table(cx, "lifecycle") {
+        Some(t) => timers(cx, t),
+        None => Timers::default(),
+    };
+    let nudge = root.table(cx, "nudge").and_then(|t| nudge(cx, t));
+    root.finish(cx);
+    Some(AgentConfig {
+        server: server?,
+        server_created,
+        storage: storage?,
+        game_port,
+        rcon_port,
+        minecraft_dir: minecraft_dir?,
+        java: java?,
+        timers,
+        nudge,
+    })
+}
+
+fn secret(cx: &mut Cx<'_>, n: &str, v: &toml::Spanned<toml::de::DeValue<'_>>) -> Option<Secret> {
+    reader::string(cx, n, v).map(|s| Secret::new(s.value))
+}
+
+fn storage(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<StorageConfig> {
+    let span = t.span();
+    let dir = t.optional(cx, "dir", reader::string);
+    let endpoint = t.optional(cx, "endpoint", reader::string);
+    let bucket = t.optional(cx, "bucket", reader::string);
+    let key_id = t.optional(cx, "access_key_id", secret);
+    let key = t.optional(cx, "secret_access_key", secret);
+    let token = t.optional(cx, "session_token", secret);
+    t.finish(cx);
+    match (dir, endpoint) {
+        (Some(dir), None) => Some(StorageConfig::Dir(PathBuf::from(dir.value))),
+        (None, Some(endpoint)) => {
+            if !endpoint.value.starts_with("https://") && !endpoint.value.starts_with("http://") {
+                cx.error(endpoint.span, format!("`storage.endpoint` = \"{}\" is not a URL", endpoint.value))
+                    .help("write it like https://<account>.r2.cloudflarestorage.com");
+                return None;
+            }
+            let mut missing = |what: &str| {
+                cx.error(span.clone(), format!("missing `{what}` in [storage]"))
+                    .help("an R2 store needs endpoint, bucket, access_key_id and secret_access_key");
+            };
+            if bucket.is_none() {
+                missing("bucket");
+            }
+            if key_id.is_none() {
+                missing("access_key_id");
+            }
+            if key.is_none() {
+                missing("secret_access_key");
+            }
+            Some(StorageConfig::R2 {
+                endpoint: endpoint.value,
+                bucket: bucket?.value,
+                access_key_id: key_id?,
+                secret_access_key: key?,
+                session_token: token,
+            })
+        }
+        (Some(_), Some(e)) => {
+            cx.error(e.span, "[storage] has both `dir` and `endpoint`")
+                .help("use `dir` for a local directory or `endpoint` + `bucket` for R2, not both");
+            None
+        }
+        (None, None) => {
+            cx.error(span, "[storage] names no store")
+                .help("add `dir = \"/var/lib/mc-gitops/storage\"` or `endpoint` + `bucket` + keys for R2");
+            None
+        }
+    }
+}
+
+fn timers(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Timers {
+    let d = Timers::default();
+    let mut dur = |cx: &mut Cx<'_>, key: &'static str, default: Duration| {
+        t.optional(cx, key, |cx, n, v| {
+            let d = reader::duration(cx, n, v)?;
+            if d.as_secs() == 0 && key != "billing_margin" {
+                cx.error(v.span(), format!("`{n}` cannot be zero"))
+                    .help("write a duration like \"30s\" or \"15m\"");
+                return None;
+            }
+            Some(d)
+        })
+        .unwrap_or(default)
+    };
+    let out = Timers {
+        idle: dur(cx, "idle", d.idle),
+        suspended: dur(cx, "suspended", d.suspended),
+        backup_every: dur(cx, "backup_every", d.backup_every),
+        boot_deadline: dur(cx, "boot_deadline", d.boot_deadline),
+        heartbeat: dur(cx, "heartbeat", d.heartbeat),
+        control_poll: dur(cx, "control_poll", d.control_poll),
+        players_poll: dur(cx, "players_poll", d.players_poll),
+        billing_margin: dur(cx, "billing_margin", d.billing_margin),
+        max_crashes: d.max_crashes,
+    };
+    let max_crashes = t
+        .optional(cx, "max_crashes", |cx, n, v| reader::integer_in(cx, n, v, 1, 100))
+        .map_or(d.max_crashes, |n| n as u32);
+    t.finish(cx);
+    Timers { max_crashes, ..out }
+}
+
+fn nudge(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<NudgeConfig> {
+    let token = t.required(cx, "token", "add `token`, a GitHub token that can only start workflows", secret);
+    let repo = t.required(cx, "repo", "add `repo = \"owner/name\"`, the state repo", |cx, n, v| {
+        let s = reader::string(cx, n, v)?;
+        let ok = s.value.split('/').count() == 2 && s.value.split('/').all(|p| !p.is_empty());
+        ok.then_some(s.value.clone()).or_else(|| {
+            cx.error(s.span, format!("`{n}` = \"{}\" is not owner/name", s.value));
+            None
+        })
+    });
+    let workflow = t.required(cx, "workflow", "add `workflow = \"reconcile.yml\"`", |cx, n, v| {
+        reader::string(cx, n, v).map(|s| s.value)
+    });
+    let git_ref = t
+        .optional(cx, "ref", |cx, n, v| reader::string(cx, n, v).map(|s| s.value))
+        .unwrap_or_else(|| "main".into());
+    t.finish(cx);
+    Some(NudgeConfig {
+        token: token?,
+        repo: repo?,
+        workflow: workflow?,
+        git_ref,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+server = "grove"
+minecraft_dir = "/srv/minecraft"
+java = ["java", "-jar", "server.jar", "nogui"]
+[storage]
+endpoint = "https://abc.r2.cloudflarestorage.com"
+bucket = "grove-worlds"
+access_key_id = "AKID"
+secret_access_key = "very-secret-key"
+[lifecycle]
+idle = "10m"
+[nudge]
+token = "ghp_onlyworkflows"
+repo = "friends/grove-state"
+workflow = "reconcile.yml"
+"#;
+
+    #[test]
+    fn a_full_config_reads_with_defaults_filled_in() {
+        let c = parse("agent.toml", GOOD).unwrap();
+        assert_eq!(c.server.as_str(), "grove");
+        assert_eq!(c.timers.idle, Duration::from_mins(10));
+        assert_eq!(c.timers.suspended, Duration::from_mins(45));
+        assert_eq!(c.timers.heartbeat, Duration::from_secs(30));
+        assert_eq!(c.game_port, 25565);
+        assert!(matches!(c.storage, StorageConfig::R2 { ref bucket, .. } if bucket == "grove-worlds"));
+        assert_eq!(c.nudge.as_ref().unwrap().git_ref, "main");
+        assert!(!format!("{c:?}").contains("very-secret-key"), "secrets never print");
+        assert!(!format!("{c:?}").contains("ghp_onlyworkflows"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_position() {
+        let text = "server = \"grove\"\nminecraft_dir = \"/srv\"\njava = []\nidle = \"15m\"\n[storage]\ndir = \"/x\"\n[lifecycle]\nidle = \"15 minutes\"\nheartbeet = \"30s\"\n";
+        let Err(ConfigError::Invalid { diags, .. }) = parse("agent.toml", text) else {
+            panic!("should be refused")
+        };
+        let lines: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        let all = lines.join("\n");
+        assert!(all.contains("agent.toml:3:8: error: `java` is empty"), "{all}");
+        assert!(all.contains("agent.toml:4:1: error: unknown key `idle` at the top level"), "{all}");
+        assert!(
+            all.contains("agent.toml:8:8: error: `lifecycle.idle` = \"15 minutes\" is not a duration"),
+            "{all}"
+        );
+        assert!(
+            all.contains("agent.toml:9:1: error: unknown key `heartbeet` in [lifecycle]"),
+            "{all}"
+        );
+        assert!(all.contains("did you mean `heartbeat`?"), "{all}");
+        assert_eq!(diags.len(), 4, "{all}");
+    }
+
+    #[test]
+    fn storage_must_name_exactly_one_store() {
+        let base = "server = \"grove\"\nminecraft_dir = \"/srv\"\njava = [\"java\"]\n";
+        let both = format!("{base}[storage]\ndir = \"/x\"\nendpoint = \"https://e\"\n");
+        let none = format!("{base}[storage]\n");
+        let half = format!("{base}[storage]\nendpoint = \"https://e\"\nbucket = \"b\"\n");
+        for (text, want) in [
+            (both, "has both `dir` and `endpoint`"),
+            (none, "names no store"),
+            (half, "missing `access_key_id` in [storage]"),
+        ] {
+            let Err(ConfigError::Invalid { diags, .. }) = parse("agent.toml", &text) else {
+                panic!("{text} should be refused")
+            };
+            assert!(diags.iter().any(|d| d.message.contains(want)), "{diags:?}");
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! The agent's end of the control channel: read `control/<s>/desired.json`,
+//! write `control/<s>/status.json`, and turn a change of whitelist or ops
+//! into the console commands that apply it live.
+//!
+//! The diff is pure: it compares what the running server was last given (the
+//! files provisioned at boot, then every change applied since) with what the
+//! reconciler wants now, so a change is sent once and a failed command is
+//! simply computed again at the next poll.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::traits::{Console, Control, PortError, PortResult};
+use crate::ids::PlayerName;
+use crate::storage::{AgentStatusDoc, ControlDoc, ControlOp, Store};
+
+/// What the running server has been given.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub whitelist: BTreeSet<PlayerName>,
+    pub ops: BTreeMap<PlayerName, u8>,
+}
+
+impl Applied {
+    pub fn from_doc(doc: &ControlDoc) -> Self {
+        Applied {
+            whitelist: doc.whitelist.iter().cloned().collect(),
+            ops: doc.ops.iter().map(|o| (o.name.clone(), o.level)).collect(),
+        }
+    }
+}
+
+/// One console command that moves the server toward `desired.json`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Change {
+    WhitelistAdd(PlayerName),
+    /// Removals of operators come before removals from the whitelist, so a
+    /// player leaving both is never an operator who is not whitelisted.
+    Deop(PlayerName),
+    WhitelistRemove(PlayerName),
+    /// New operators, and level changes (applied as the new level).
+    Op(PlayerName, u8),
+}
+
+/// The commands that take `applied` to `want`, in the order to send them:
+/// additions to the whitelist first, so a new operator is already allowed in.
+pub fn changes(applied: &Applied, want: &ControlDoc) -> Vec<Change> {
+    let want_wl: BTreeSet<&PlayerName> = want.whitelist.iter().collect();
+    let want_ops: BTreeMap<&PlayerName, u8> = want.ops.iter().map(|o: &ControlOp| (&o.name, o.level)).collect();
+    let mut out = Vec::new();
+    out.extend(
+        want_wl
+            .iter()
+            .filter(|p| !applied.whitelist.contains(**p))
+            .map(|p| Change::WhitelistAdd((*p).clone())),
+    );
+    out.extend(
+        applied
+            .ops
+            .keys()
+            .filter(|p| !want_ops.contains_key(p))
+            .map(|p| Change::Deop(p.clone())),
+    );
+    out.extend(
+        applied
+            .whitelist
+            .iter()
+            .filter(|p| !want_wl.contains(p))
+            .map(|p| Change::WhitelistRemove(p.clone())),
+    );
+    out.extend(
+        want_ops
+            .iter()
+            .filter(|(p, level)| applied.ops.get(**p) != Some(level))
+            .map(|(p, level)| Change::Op((*p).clone(), *level)),
+    );
+    out
+}
+
+/// Send the changes through the console, recording each one that succeeded.
+/// Stops at the first failure; the rest is recomputed next time.
+pub async fn apply_changes(console: &mut impl Console, applied: &mut Applied, changes: Vec<Change>) -> PortResult<usize> {
+    let mut done = 0;
+    for change in changes {
+        match &change {
+            Change::WhitelistAdd(p) => {
+                console.whitelist_add(p).await?;
+                applied.whitelist.insert(p.clone());
+            }
+            Change::WhitelistRemove(p) => {
+                console.whitelist_remove(p).await?;
+                applied.whitelist.remove(p);
+            }
+            Change::Op(p, level) => {
+                console.op(p, *level).await?;
+                applied.ops.insert(p.clone(), *level);
+            }
+            Change::Deop(p) => {
+                console.deop(p).await?;
+                applied.ops.remove(p);
+            }
+        }
+        done += 1;
+    }
+    Ok(done)
+}
+
+/// The control channel in the object store.
+pub struct StoreControl {
+    pub store: Store,
+}
+
+impl Control for StoreControl {
+    async fn desired(&mut self) -> PortResult<Option<ControlDoc>> {
+        self.store.control().await.map_err(|e| PortError::Control(chain(&e)))
+    }
+
+    async fn report(&mut self, status: &AgentStatusDoc) -> PortResult<()> {
+        let key = self.store.status_key();
+        self.store.put_json(&key, status).await.map_err(|e| PortError::Control(chain(&e)))
+    }
+}
+
+/// An error and its causes on one line, for the status document.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> PlayerName {
+        PlayerName::new(s)
+    }
+
+    fn doc(wl: &[&str], ops: &[(&str, u8)]) -> ControlDoc {
+        ControlDoc {
+            whitelist: wl.iter().map(|s| p(s)).collect(),
+            ops: ops.iter().map(|(n, l)| ControlOp { name: p(n), level: *l }).collect(),
+            ..ControlDoc::default()
+        }
+    }
+
+    #[test]
+    fn nothing_to_do_when_the_server_has_what_is_wanted() {
+        let d = doc(&["Alex", "Steve"], &[("Steve", 4)]);
+        assert!(changes(&Applied::from_doc(&d), &d).is_empty());
+    }
+
+    #[test]
+    fn adds_removes_and_relevels_in_a_safe_order() {
+        let before = Applied::from_doc(&doc(&["Alex", "Steve", "Herobrine"], &[("Steve", 4), ("Herobrine", 2)]));
+        let want = doc(&["Alex", "Steve", "Notch"], &[("Steve", 3), ("Notch", 2)]);
+        assert_eq!(
+            changes(&before, &want),
+            vec![
+                Change::WhitelistAdd(p("Notch")),
+                Change::Deop(p("Herobrine")),
+                Change::WhitelistRemove(p("Herobrine")),
+                Change::Op(p("Notch"), 2),
+                Change::Op(p("Steve"), 3),
+            ]
+        );
+    }
+}

@@ -1,0 +1,301 @@
+//! Getting the Minecraft directory ready before the first start: the world
+//! restored (through the snapshot port), every file `desired.json` lists
+//! fetched and verified (text files from storage by sha256, mods from their
+//! URL by sha512), and `server.properties` given the settings the agent's
+//! safety rests on: RCON on localhost with a password generated here, the
+//! whitelist enforced.
+//!
+//! The RCON password is made on the VPS, lives in memory and in
+//! `server.properties` (mode 600), and goes nowhere else: not to storage, not
+//! to a log. Every file is written to `<name>.part` and renamed into place, so
+//! a crash mid-way leaves either the old file or the new one.
+
+use std::path::{Component, Path, PathBuf};
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+
+use super::traits::{PortError, PortResult, Provision, Snapshots};
+use crate::plan::assets::sha256_hex;
+use crate::secret::Secret;
+use crate::storage::{AssetRef, ControlDoc, Store};
+
+/// A fresh RCON password: 32 random alphanumerics from the OS's generator.
+pub fn rcon_password() -> Secret {
+    Secret::new(rand::rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect::<String>())
+}
+
+pub struct FilesProvision<W> {
+    pub store: Store,
+    pub dir: PathBuf,
+    pub client: reqwest::Client,
+    pub game_port: u16,
+    pub rcon_port: u16,
+    pub rcon_password: Secret,
+    pub world: W,
+}
+
+fn err(what: &str, message: impl Into<String>) -> PortError {
+    PortError::Provision {
+        what: what.to_string(),
+        message: message.into(),
+    }
+}
+
+/// A path from `desired.json` as a path inside the Minecraft directory, or
+/// `None` if it would leave it.
+pub fn inside(dir: &Path, rel: &str) -> Option<PathBuf> {
+    let p = Path::new(rel);
+    let plain = !rel.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)));
+    plain.then(|| dir.join(p))
+}
+
+async fn write_atomically(dest: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
+    if let Some(parent) = dest.parent() {
+        tokio::fs::create_dir_all(parent).await?;
+    }
+    let mut part = dest.as_os_str().to_os_string();
+    part.push(".part");
+    let part = PathBuf::from(part);
+    tokio::fs::write(&part, bytes).await?;
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::PermissionsExt;
+        tokio::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o600)).await?;
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    tokio::fs::rename(&part, dest).await
+}
+
+/// `server.properties` with the managed keys set, every other line kept.
+pub fn managed_properties(text: &str, game_port: u16, rcon_port: u16, password: &Secret) -> String {
+    let managed = [
+        ("enable-rcon", "true".to_string()),
+        ("rcon.port", rcon_port.to_string()),
+        ("rcon.password", password.expose().to_string()),
+        ("server-port", game_port.to_string()),
+        ("white-list", "true".to_string()),
+        ("enforce-whitelist", "true".to_string()),
+    ];
+    let mut out: Vec<String> = text
+        .lines()
+        .filter(|l| {
+            let key = l.split('=').next().unwrap_or_default().trim();
+            !managed.iter().any(|(k, _)| *k == key)
+        })
+        .map(String::from)
+        .collect();
+    out.extend(managed.iter().map(|(k, v)| format!("{k}={v}")));
+    let mut s = out.join("\n");
+    s.push('\n');
+    s
+}
+
+impl<W: Snapshots> FilesProvision<W> {
+    async fn fetch(&self, rel: &str, a: &AssetRef) -> PortResult<()> {
+        let dest = inside(&self.dir, rel).ok_or_else(|| err(rel, "the path leaves the Minecraft directory"))?;
+        if let Some(hex) = a.hash.strip_prefix("sha256:") {
+            let key = self.store.asset_key(&a.hash);
+            let bytes = self
+                .store
+                .get_bytes(&key)
+                .await
+                .map_err(|e| err(rel, super::control::chain(&e)))?
+                .ok_or_else(|| err(rel, format!("{key} is not in {}", self.store.describe)))?;
+            let got = sha256_hex(&bytes);
+            if got != hex {
+                return Err(err(rel, format!("{key} has sha256 {got}, desired.json says {hex}")));
+            }
+            write_atomically(&dest, &bytes, false).await.map_err(|e| err(rel, e.to_string()))
+        } else if let Some(hex) = a.hash.strip_prefix("sha512:") {
+            let (Some(url), Some(size)) = (&a.url, a.size) else {
+                return Err(err(rel, "a sha512 file needs a url and a size"));
+            };
+            if let Some(parent) = dest.parent() {
+                tokio::fs::create_dir_all(parent).await.map_err(|e| err(rel, e.to_string()))?;
+            }
+            crate::modrinth::fetch::fetch_verified(&self.client, url, hex, size, &dest)
+                .await
+                .map_err(|e| err(rel, super::control::chain(&e)))
+        } else {
+            Err(err(rel, format!("unknown hash `{}` (expected sha256:… or sha512:…)", a.hash)))
+        }
+    }
+}
+
+impl<W: Snapshots> Provision for FilesProvision<W> {
+    async fn provision(&mut self, doc: &ControlDoc) -> PortResult<()> {
+        tokio::fs::create_dir_all(&self.dir)
+            .await
+            .map_err(|e| err("the Minecraft directory", e.to_string()))?;
+        if let Some(s) = self.world.restore().await? {
+            tracing::info!(key = %s.key, taken = %s.taken, "world restored");
+        }
+        for (rel, a) in &doc.assets {
+            self.fetch(rel, a).await?;
+        }
+        let path = self.dir.join("server.properties");
+        let text = match tokio::fs::read_to_string(&path).await {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(err("server.properties", e.to_string())),
+        };
+        let props = managed_properties(&text, self.game_port, self.rcon_port, &self.rcon_password);
+        write_atomically(&path, props.as_bytes(), true)
+            .await
+            .map_err(|e| err("server.properties", e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_stay_inside_the_directory() {
+        let d = Path::new("/srv/mc");
+        assert_eq!(
+            inside(d, "config/lithium.properties"),
+            Some(PathBuf::from("/srv/mc/config/lithium.properties"))
+        );
+        for bad in ["../etc/passwd", "/etc/passwd", "mods/../../x", "", "./x"] {
+            assert_eq!(inside(d, bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn managed_keys_replace_whatever_the_file_had() {
+        let pw = Secret::new("pw123");
+        let out = managed_properties("motd=Grove\nenable-rcon=false\nwhite-list=false\n", 25565, 25575, &pw);
+        assert!(out.starts_with("motd=Grove\n"));
+        assert_eq!(out.matches("enable-rcon=").count(), 1);
+        assert!(out.contains("enable-rcon=true\n"));
+        assert!(out.contains("rcon.password=pw123\n"));
+        assert!(out.contains("white-list=true\n") && out.contains("enforce-whitelist=true\n"));
+    }
+
+    struct NewWorld;
+    impl Snapshots for NewWorld {
+        async fn snapshot(&mut self, reason: super::super::traits::SnapshotReason) -> PortResult<super::super::traits::SnapshotRef> {
+            Err(err("snapshot", format!("not in this test ({reason})")))
+        }
+        async fn restore(&mut self) -> PortResult<Option<super::super::traits::SnapshotRef>> {
+            Ok(None)
+        }
+    }
+
+    /// A one-file CDN on 127.0.0.1.
+    async fn cdn(bytes: &'static [u8]) -> String {
+        let app = axum::Router::new().route("/mod.jar", axum::routing::get(move || async move { bytes }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mod.jar", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    fn setup(tmp: &Path) -> FilesProvision<NewWorld> {
+        FilesProvision {
+            store: Store::local(&tmp.join("storage"), &crate::ids::ServerName::new("grove")).unwrap(),
+            dir: tmp.join("mc"),
+            client: reqwest::Client::new(),
+            game_port: 25565,
+            rcon_port: 25575,
+            rcon_password: Secret::new("pw-from-the-vps"),
+            world: NewWorld,
+        }
+    }
+
+    #[tokio::test]
+    async fn fetches_stored_files_and_mods_verified_and_sets_the_managed_keys() {
+        use sha2::{Digest, Sha512};
+        let tmp = tempfile::tempdir().unwrap();
+        let mut p = setup(tmp.path());
+        let props = b"motd=Grove\n".to_vec();
+        let h = format!("sha256:{}", sha256_hex(&props));
+        p.store.put_asset(&h, props.clone()).await.unwrap();
+        let jar: &'static [u8] = b"PK fake jar";
+        let url = cdn(jar).await;
+        let mut doc = ControlDoc::default();
+        doc.assets.insert(
+            "server.properties".into(),
+            AssetRef {
+                hash: h,
+                url: None,
+                size: Some(props.len() as u64),
+            },
+        );
+        doc.assets.insert(
+            "mods/lithium.jar".into(),
+            AssetRef {
+                hash: format!("sha512:{}", hex::encode(Sha512::digest(jar))),
+                url: Some(url.clone()),
+                size: Some(jar.len() as u64),
+            },
+        );
+        p.provision(&doc).await.unwrap();
+        assert_eq!(std::fs::read(tmp.path().join("mc/mods/lithium.jar")).unwrap(), jar);
+        let out = std::fs::read_to_string(tmp.path().join("mc/server.properties")).unwrap();
+        assert!(
+            out.starts_with("motd=Grove\n") && out.contains("rcon.password=pw-from-the-vps\n"),
+            "{out}"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(tmp.path().join("mc/server.properties"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+
+        // A mod whose bytes do not match is refused and not left behind.
+        doc.assets.insert(
+            "mods/evil.jar".into(),
+            AssetRef {
+                hash: format!("sha512:{}", "0".repeat(128)),
+                url: Some(url),
+                size: Some(jar.len() as u64),
+            },
+        );
+        let e = p.provision(&doc).await.unwrap_err();
+        assert!(e.to_string().contains("mods/evil.jar"), "{e}");
+        assert!(!tmp.path().join("mc/mods/evil.jar").exists());
+    }
+
+    #[tokio::test]
+    async fn refuses_paths_outside_the_directory_and_missing_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut p = setup(tmp.path());
+        let mut doc = ControlDoc::default();
+        doc.assets.insert(
+            "../escape".into(),
+            AssetRef {
+                hash: "sha256:00".into(),
+                url: None,
+                size: None,
+            },
+        );
+        let e = p.provision(&doc).await.unwrap_err();
+        assert!(e.to_string().contains("leaves the Minecraft directory"), "{e}");
+        let mut doc = ControlDoc::default();
+        doc.assets.insert(
+            "ops.json".into(),
+            AssetRef {
+                hash: "sha256:ab".into(),
+                url: None,
+                size: None,
+            },
+        );
+        let e = p.provision(&doc).await.unwrap_err();
+        assert!(e.to_string().contains("assets/grove/sha256-ab is not in local directory"), "{e}");
+    }
+
+    #[test]
+    fn passwords_are_long_and_fresh() {
+        let (a, b) = (rcon_password(), rcon_password());
+        assert_eq!(a.expose().len(), 32);
+        assert_ne!(a.expose(), b.expose());
+    }
+}

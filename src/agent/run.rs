@@ -1,0 +1,619 @@
+//! The agent's loop: one task that owns the phase and every timer, wakes on
+//! the nearest deadline, a JVM exit, a login at the sleeping listener or
+//! shutdown, and changes phase only through [`crate::lifecycle::transition`],
+//! carrying out the effects it returns through the ports in [`super::traits`].
+//!
+//! Nothing here stops the loop: a failing port is recorded in the status
+//! (`last_error`) and retried at its next deadline, because the reconciler
+//! reads the status and a quiet agent would be worse than a complaining one.
+//! Wall-clock times in the status are derived from tokio's monotonic clock,
+//! so the paused-clock tests see exact times.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::future::Future;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Utc};
+use tokio::time::{Instant, sleep_until};
+use tracing::{debug, info, warn};
+
+use super::billing::termination_time;
+use super::config::Timers;
+use super::control::{Applied, apply_changes, changes};
+use super::traits::{Console, Control, Listener, Minecraft, Nudge, PortError, Provision, SnapshotReason, SnapshotRef, Snapshots};
+use crate::ids::PlayerName;
+use crate::lifecycle::{Effect, Event, Outcome, Phase, transition};
+use crate::storage::{AgentStatusDoc, BackupRef, BootReport, ControlDoc};
+
+/// Waits before restarting a crashed JVM; the last one repeats.
+pub const RESTART_BACKOFF: [StdDuration; 3] = [StdDuration::from_secs(10), StdDuration::from_secs(30), StdDuration::from_secs(120)];
+/// How soon a failed provisioning, final snapshot or listener is tried again.
+pub const RETRY: StdDuration = StdDuration::from_secs(60);
+
+/// The outside things the loop drives.
+pub struct Ports<M, C, S, L, P, K, N> {
+    pub minecraft: M,
+    pub console: C,
+    pub snapshots: S,
+    pub listener: L,
+    pub provision: P,
+    pub control: K,
+    pub nudge: N,
+}
+
+/// Wall-clock time from the monotonic clock and one reading of the wall clock.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    wall0: DateTime<Utc>,
+    mono0: Instant,
+}
+
+impl Clock {
+    pub fn starting_at(wall0: DateTime<Utc>) -> Self {
+        Clock {
+            wall0,
+            mono0: Instant::now(),
+        }
+    }
+    pub fn now(&self) -> DateTime<Utc> {
+        self.wall0 + chrono::Duration::from_std(self.mono0.elapsed()).unwrap_or_default()
+    }
+}
+
+enum Wake {
+    Timer,
+    Exited(Option<i32>),
+    Join(Result<PlayerName, PortError>),
+    Shutdown,
+}
+
+fn std(d: crate::repo::duration::Duration) -> StdDuration {
+    StdDuration::from_secs(d.as_secs())
+}
+
+fn due(t: Option<Instant>, now: Instant) -> bool {
+    t.is_some_and(|t| t <= now)
+}
+
+pub struct Agent<M, C, S, L, P, K, N> {
+    ports: Ports<M, C, S, L, P, K, N>,
+    timers: Timers,
+    clock: Clock,
+    /// When Hetzner created the VPS (billed hours count from here).
+    created: DateTime<Utc>,
+    phase: Phase,
+
+    jvm_running: bool,
+    /// Loaded (the log's Done line) and the console answered, since the last start.
+    ready: bool,
+    boot: Option<BootReport>,
+    boot_deadline: Option<Instant>,
+    crashes: u32,
+    crashed: bool,
+    restart_at: Option<Instant>,
+
+    next_poll: Instant,
+    next_control: Instant,
+    next_heartbeat: Instant,
+    next_backup: Option<Instant>,
+    idle_at: Option<Instant>,
+    suspend_at: Option<Instant>,
+    terminate_at: Option<DateTime<Utc>>,
+    final_retry_at: Option<Instant>,
+    listener_retry_at: Option<Instant>,
+
+    players_online: Vec<PlayerName>,
+    players_seen: BTreeSet<PlayerName>,
+    stopped_at: Option<DateTime<Utc>>,
+    last_backup: Option<BackupRef>,
+    ready_to_terminate: bool,
+    last_error: Option<String>,
+
+    doc: ControlDoc,
+    applied: Applied,
+    stop_seen: Option<DateTime<Utc>>,
+}
+
+impl<M, C, S, L, P, K, N> Agent<M, C, S, L, P, K, N>
+where
+    M: Minecraft,
+    C: Console,
+    S: Snapshots,
+    L: Listener,
+    P: Provision,
+    K: Control,
+    N: Nudge,
+{
+    pub fn new(ports: Ports<M, C, S, L, P, K, N>, timers: Timers, clock: Clock, created: Option<DateTime<Utc>>) -> Self {
+        let now = Instant::now();
+        Agent {
+            ports,
+            timers,
+            created: created.unwrap_or_else(|| clock.now()),
+            clock,
+            phase: Phase::Provisioning,
+            jvm_running: false,
+            ready: false,
+            boot: None,
+            boot_deadline: None,
+            crashes: 0,
+            crashed: false,
+            restart_at: None,
+            next_poll: now,
+            next_control: now,
+            next_heartbeat: now,
+            next_backup: None,
+            idle_at: None,
+            suspend_at: None,
+            terminate_at: None,
+            final_retry_at: None,
+            listener_retry_at: None,
+            players_online: Vec::new(),
+            players_seen: BTreeSet::new(),
+            stopped_at: None,
+            last_backup: None,
+            ready_to_terminate: false,
+            last_error: None,
+            doc: ControlDoc::default(),
+            applied: Applied::default(),
+            stop_seen: None,
+        }
+    }
+
+    /// Provision, start Minecraft, and run until `shutdown` resolves; then
+    /// stop Minecraft (it saves) and report. Returns the last phase.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Phase {
+        tokio::pin!(shutdown);
+        if !self.provision(&mut shutdown).await {
+            self.report().await;
+            return self.phase;
+        }
+        self.start_jvm().await;
+        self.report().await;
+        loop {
+            let deadline = self.next_deadline();
+            let listen = self.phase == Phase::Suspended && self.listener_retry_at.is_none();
+            let jvm = self.jvm_running;
+            let whitelist = self.doc.whitelist.clone();
+            let wake = tokio::select! {
+                biased;
+                _ = &mut shutdown => Wake::Shutdown,
+                code = self.ports.minecraft.exited(), if jvm => Wake::Exited(code),
+                r = self.ports.listener.wait_for_wake(&whitelist), if listen => Wake::Join(r),
+                _ = sleep_until(deadline) => Wake::Timer,
+            };
+            match wake {
+                Wake::Shutdown => break,
+                Wake::Timer => self.on_timers().await,
+                Wake::Exited(code) => {
+                    self.jvm_running = false;
+                    self.ready = false;
+                    self.players_online.clear();
+                    self.error(format!("Minecraft exited by itself (exit code {code:?})"));
+                    self.fire(Event::Crashed).await;
+                }
+                Wake::Join(Ok(name)) => {
+                    info!(player = %name, "login at the sleeping listener");
+                    self.players_seen.insert(name);
+                    self.fire(Event::PlayerJoined).await;
+                }
+                Wake::Join(Err(e)) => {
+                    self.error(e.to_string());
+                    self.listener_retry_at = Some(Instant::now() + RETRY);
+                }
+            }
+        }
+        info!("shutting down");
+        self.stop_jvm().await;
+        self.report().await;
+        self.phase
+    }
+
+    /// Read `desired.json` and provision until it works (or shutdown).
+    async fn provision(&mut self, shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>) -> bool {
+        loop {
+            let attempt = match self.ports.control.desired().await {
+                Ok(doc) => {
+                    self.doc = doc.unwrap_or_default();
+                    self.ports.provision.provision(&self.doc).await
+                }
+                Err(e) => Err(e),
+            };
+            match attempt {
+                Ok(()) => {
+                    self.applied = Applied::from_doc(&self.doc);
+                    return true;
+                }
+                Err(e) => self.error(e.to_string()),
+            }
+            self.report().await;
+            tokio::select! {
+                _ = shutdown.as_mut() => return false,
+                _ = tokio::time::sleep(RETRY) => {}
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        [
+            self.restart_at,
+            self.boot_deadline,
+            self.next_backup,
+            self.idle_at,
+            self.suspend_at,
+            self.final_retry_at,
+            self.listener_retry_at,
+        ]
+        .into_iter()
+        .flatten()
+        .chain([self.next_poll, self.next_control, self.next_heartbeat])
+        .min()
+        .expect("the periodic deadlines are always set")
+    }
+
+    async fn on_timers(&mut self) {
+        let now = Instant::now();
+        if due(self.restart_at, now) {
+            self.restart_at = None;
+            self.start_jvm().await;
+        }
+        if now >= self.next_poll {
+            self.next_poll = now + std(self.timers.players_poll);
+            self.poll_players().await;
+        }
+        if due(self.boot_deadline, now) {
+            self.boot_deadline = None;
+            if let Some(b) = &mut self.boot {
+                b.deadline_missed = true;
+            }
+            self.error(format!("Minecraft did not finish loading within {}", self.timers.boot_deadline));
+            self.report().await;
+        }
+        if due(self.idle_at, now) {
+            self.idle_at = None;
+            self.fire(Event::IdleElapsed).await;
+        }
+        if due(self.suspend_at, now) {
+            self.suspend_at = None;
+            self.fire(Event::SuspendElapsed).await;
+        }
+        if due(self.final_retry_at, now) {
+            self.final_retry_at = None;
+            if let Some(next) = self.effect(Effect::FinalSnapshot).await {
+                self.fire(next).await;
+            }
+        }
+        if due(self.next_backup, now) {
+            self.next_backup = Some(now + std(self.timers.backup_every));
+            self.backup().await;
+        }
+        if due(self.listener_retry_at, now) {
+            self.listener_retry_at = None;
+        }
+        if now >= self.next_control {
+            self.next_control = now + std(self.timers.control_poll);
+            self.poll_control().await;
+        }
+        if Instant::now() >= self.next_heartbeat {
+            self.report().await;
+        }
+    }
+
+    /// Ask the console who is online (once loaded); a first answer means ready.
+    async fn poll_players(&mut self) {
+        if !self.jvm_running || !self.ports.minecraft.loaded() {
+            return;
+        }
+        let players = match self.ports.console.list_players().await {
+            Ok(p) => p,
+            Err(e) => {
+                // Before ready this is only RCON not listening yet.
+                if self.ready {
+                    self.error(e.to_string());
+                }
+                return;
+            }
+        };
+        if !self.ready {
+            self.on_ready().await;
+        }
+        self.players_seen.extend(players.iter().cloned());
+        self.players_online = players;
+        if !self.players_online.is_empty() && self.phase == Phase::Idle {
+            self.fire(Event::PlayerJoined).await;
+        } else if self.players_online.is_empty() && self.phase == Phase::Running {
+            self.fire(Event::AllLeft).await;
+        }
+        self.sync_console().await;
+    }
+
+    async fn on_ready(&mut self) {
+        let now = Instant::now();
+        self.ready = true;
+        self.crashes = 0;
+        self.crashed = false;
+        self.boot_deadline = None;
+        if let Some(b) = &mut self.boot {
+            b.ready = Some(self.clock.now());
+        }
+        self.next_backup = Some(now + std(self.timers.backup_every));
+        info!(version = ?self.ports.minecraft.version(), "Minecraft is ready");
+        if self.phase == Phase::Provisioning {
+            self.fire(Event::Ready).await;
+            self.nudge().await;
+        } else {
+            self.report().await;
+        }
+    }
+
+    async fn poll_control(&mut self) {
+        match self.ports.control.desired().await {
+            Ok(Some(doc)) => {
+                let stop = doc.stop_requested.is_some() && doc.stop_requested != self.stop_seen;
+                self.stop_seen = doc.stop_requested;
+                self.doc = doc;
+                if stop {
+                    info!(reason = ?self.doc.stop_reason, "stop requested");
+                    self.fire(Event::StopRequested).await;
+                } else {
+                    self.sync_console().await;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => self.error(e.to_string()),
+        }
+    }
+
+    /// Apply whitelist and ops changes live, when there is a console to apply them to.
+    async fn sync_console(&mut self) {
+        if !self.ready || !matches!(self.phase, Phase::Running | Phase::Idle) {
+            return;
+        }
+        let todo = changes(&self.applied, &self.doc);
+        if todo.is_empty() {
+            return;
+        }
+        info!(changes = ?todo, "applying whitelist and ops changes");
+        if let Err(e) = apply_changes(&mut self.ports.console, &mut self.applied, todo).await {
+            self.error(e.to_string());
+        }
+    }
+
+    /// Carry out an event: move, run the effects in order, report.
+    async fn fire(&mut self, first: Event) {
+        let mut queue = VecDeque::from([first]);
+        while let Some(event) = queue.pop_front() {
+            match transition(self.phase, event) {
+                Outcome::Ignored(why) => debug!(phase = %self.phase, ?event, why, "event ignored"),
+                Outcome::Moved { to, effects } => {
+                    info!(from = %self.phase, %to, ?event, "transition");
+                    self.phase = to;
+                    for e in effects {
+                        if let Some(next) = self.effect(e).await {
+                            queue.push_back(next);
+                        }
+                    }
+                    self.report().await;
+                    if to == Phase::Suspended {
+                        self.nudge().await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One effect; answers the event it leads to, if any.
+    async fn effect(&mut self, effect: Effect) -> Option<Event> {
+        let now = Instant::now();
+        match effect {
+            // The reconciler's side: the VPS holds no Hetzner token.
+            Effect::CreateServer | Effect::DeleteServer | Effect::CloseSession => None,
+            Effect::StartMinecraft => {
+                self.suspend_at = None;
+                self.terminate_at = None;
+                self.start_jvm().await;
+                None
+            }
+            Effect::StartIdleTimer => {
+                self.idle_at = Some(now + std(self.timers.idle));
+                None
+            }
+            Effect::CancelIdleTimer => {
+                self.idle_at = None;
+                None
+            }
+            Effect::SaveSnapshotAndStop => {
+                self.idle_at = None;
+                self.next_backup = None;
+                if self.ready {
+                    let saved = match self.ports.console.save_off().await {
+                        Ok(()) => self.ports.console.save_all_flush().await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = saved {
+                        self.error(e.to_string());
+                    }
+                }
+                self.take_snapshot(SnapshotReason::Suspend).await;
+                self.stop_jvm().await;
+                None
+            }
+            Effect::StartSuspendTimer => {
+                let since = self.clock.now();
+                let at = termination_time(
+                    self.created,
+                    since,
+                    self.timers.suspended.to_chrono(),
+                    self.timers.billing_margin.to_chrono(),
+                );
+                self.terminate_at = Some(at);
+                self.suspend_at = Some(now + (at - since).to_std().unwrap_or_default());
+                None
+            }
+            Effect::FinalSnapshot => {
+                self.idle_at = None;
+                self.suspend_at = None;
+                self.next_backup = None;
+                if self.jvm_running || self.stopped_at.is_none() {
+                    self.stop_jvm().await;
+                }
+                match self.take_snapshot(SnapshotReason::Final).await {
+                    Some(_) => Some(Event::SnapshotVerified),
+                    None => {
+                        self.final_retry_at = Some(now + RETRY);
+                        None
+                    }
+                }
+            }
+            Effect::RequestTermination => {
+                self.ready_to_terminate = true;
+                self.terminate_at = Some(self.clock.now());
+                self.report().await;
+                self.nudge().await;
+                None
+            }
+            Effect::RestartMinecraft => self.after_crash(),
+        }
+    }
+
+    /// Count the crash; restart later with backoff, or give up.
+    fn after_crash(&mut self) -> Option<Event> {
+        self.crashes += 1;
+        if self.crashes >= self.timers.max_crashes {
+            self.crashed = true;
+            self.restart_at = None;
+            self.error(format!("Minecraft crashed {} times in a row; not restarting it", self.crashes));
+            // Nobody can be online: let the idle countdown run.
+            return (self.phase == Phase::Running).then_some(Event::AllLeft);
+        }
+        let wait = RESTART_BACKOFF[(self.crashes as usize - 1).min(RESTART_BACKOFF.len() - 1)];
+        warn!(
+            crashes = self.crashes,
+            wait_secs = wait.as_secs(),
+            "Minecraft crashed; restarting after a pause"
+        );
+        self.restart_at = Some(Instant::now() + wait);
+        None
+    }
+
+    async fn start_jvm(&mut self) {
+        let now = Instant::now();
+        self.stopped_at = None;
+        match self.ports.minecraft.start().await {
+            Ok(()) => {
+                self.jvm_running = true;
+                self.ready = false;
+                self.boot_deadline = Some(now + std(self.timers.boot_deadline));
+                self.boot = Some(BootReport {
+                    started: self.clock.now(),
+                    ready: None,
+                    deadline: self.clock.now() + self.timers.boot_deadline.to_chrono(),
+                    deadline_missed: false,
+                });
+                self.next_poll = now;
+            }
+            Err(e) => {
+                self.error(e.to_string());
+                if let Some(next) = self.after_crash() {
+                    Box::pin(self.fire(next)).await;
+                }
+            }
+        }
+    }
+
+    async fn stop_jvm(&mut self) {
+        if self.jvm_running
+            && let Err(e) = self.ports.minecraft.stop().await
+        {
+            self.error(e.to_string());
+        }
+        self.jvm_running = false;
+        self.ready = false;
+        self.boot_deadline = None;
+        self.restart_at = None;
+        self.players_online.clear();
+        self.stopped_at = Some(self.clock.now());
+    }
+
+    /// `save-off`, `save-all flush`, snapshot, `save-on` (always, even after a failure).
+    async fn backup(&mut self) {
+        if !self.ready || !matches!(self.phase, Phase::Running | Phase::Idle) {
+            return;
+        }
+        let saved = match self.ports.console.save_off().await {
+            Ok(()) => self.ports.console.save_all_flush().await,
+            Err(e) => Err(e),
+        };
+        match saved {
+            Ok(()) => {
+                self.take_snapshot(SnapshotReason::Backup).await;
+            }
+            Err(e) => self.error(e.to_string()),
+        }
+        if let Err(e) = self.ports.console.save_on().await {
+            self.error(e.to_string());
+        }
+        self.report().await;
+    }
+
+    async fn take_snapshot(&mut self, reason: SnapshotReason) -> Option<SnapshotRef> {
+        match self.ports.snapshots.snapshot(reason).await {
+            Ok(s) => {
+                info!(key = %s.key, size = s.size, %reason, "snapshot verified");
+                self.last_backup = Some(BackupRef {
+                    key: s.key.clone(),
+                    size: s.size,
+                    sha256: s.sha256.clone(),
+                    taken: s.taken,
+                });
+                Some(s)
+            }
+            Err(e) => {
+                self.error(e.to_string());
+                None
+            }
+        }
+    }
+
+    async fn nudge(&mut self) {
+        if let Err(e) = self.ports.nudge.nudge().await {
+            self.error(e.to_string());
+        }
+    }
+
+    fn error(&mut self, message: String) {
+        warn!(%message, "agent problem");
+        self.last_error = Some(message);
+    }
+
+    pub fn status(&self) -> AgentStatusDoc {
+        AgentStatusDoc {
+            phase: self.phase,
+            players_online: self.players_online.clone(),
+            players_seen: self.players_seen.iter().cloned().collect(),
+            heartbeat: self.clock.now(),
+            stopped_at: self.stopped_at,
+            minecraft_version: self.ports.minecraft.version(),
+            protocol: None,
+            session: self.doc.session.clone(),
+            last_backup: self.last_backup.clone(),
+            boot: self.boot.clone(),
+            crashes: self.crashes,
+            crashed: self.crashed,
+            restart_at: self
+                .restart_at
+                .map(|t| self.clock.now() + chrono::Duration::from_std(t - Instant::now()).unwrap_or_default()),
+            terminate_at: self.terminate_at,
+            ready_to_terminate: self.ready_to_terminate,
+            last_error: self.last_error.clone(),
+        }
+    }
+
+    async fn report(&mut self) {
+        self.next_heartbeat = Instant::now() + std(self.timers.heartbeat);
+        let status = self.status();
+        if let Err(e) = self.ports.control.report(&status).await {
+            warn!(error = %e, "cannot write the status");
+        }
+    }
+}

@@ -1,0 +1,653 @@
+//! The loop on tokio's paused clock with in-memory ports that record every
+//! call in order, with the second it happened at: each transition and timer
+//! of the lifecycle, as the agent lives it.
+
+use std::cell::{Cell, RefCell};
+use std::future::pending;
+use std::rc::Rc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Duration, Instant, sleep};
+
+use super::config::Timers;
+use super::run::{Agent, Clock, Ports};
+use super::traits::*;
+use crate::ids::PlayerName;
+use crate::lifecycle::Phase;
+use crate::storage::{AgentStatusDoc, ControlDoc, ControlOp};
+
+fn t0() -> DateTime<Utc> {
+    "2026-11-22T18:00:00Z".parse().unwrap()
+}
+
+fn p(s: &str) -> PlayerName {
+    PlayerName::new(s)
+}
+
+/// What the fakes share with the test.
+struct Shared {
+    start: Instant,
+    clock: Clock,
+    calls: RefCell<Vec<(u64, String)>>,
+    running: Cell<bool>,
+    /// Whether a started JVM reaches its Done line.
+    loads: Cell<bool>,
+    players: RefCell<Vec<PlayerName>>,
+    doc: RefCell<Option<ControlDoc>>,
+    statuses: RefCell<Vec<AgentStatusDoc>>,
+    snapshot_fails: Cell<bool>,
+    taken: Cell<u32>,
+}
+
+impl Shared {
+    fn call(&self, what: impl Into<String>) {
+        let secs = self.start.elapsed().as_secs();
+        self.calls.borrow_mut().push((secs, what.into()));
+    }
+}
+
+struct FakeMc(Rc<Shared>, mpsc::UnboundedReceiver<i32>);
+impl Minecraft for FakeMc {
+    async fn start(&mut self) -> PortResult<()> {
+        self.0.call("start");
+        self.0.running.set(true);
+        Ok(())
+    }
+    fn loaded(&self) -> bool {
+        self.0.running.get() && self.0.loads.get()
+    }
+    fn version(&self) -> Option<String> {
+        self.loaded().then(|| "1.20.1".into())
+    }
+    async fn stop(&mut self) -> PortResult<()> {
+        self.0.call("stop");
+        self.0.running.set(false);
+        Ok(())
+    }
+    async fn exited(&mut self) -> Option<i32> {
+        match self.1.recv().await {
+            Some(code) => {
+                self.0.running.set(false);
+                Some(code)
+            }
+            None => pending().await,
+        }
+    }
+}
+
+struct FakeConsole(Rc<Shared>);
+impl FakeConsole {
+    fn cmd(&self, what: String) -> PortResult<()> {
+        if !self.0.running.get() {
+            return Err(PortError::Console {
+                command: what,
+                reason: "connection refused".into(),
+            });
+        }
+        self.0.call(what);
+        Ok(())
+    }
+}
+impl Console for FakeConsole {
+    async fn list_players(&mut self) -> PortResult<Vec<PlayerName>> {
+        if !self.0.running.get() {
+            return Err(PortError::Console {
+                command: "list".into(),
+                reason: "connection refused".into(),
+            });
+        }
+        Ok(self.0.players.borrow().clone())
+    }
+    async fn save_off(&mut self) -> PortResult<()> {
+        self.cmd("save-off".into())
+    }
+    async fn save_all_flush(&mut self) -> PortResult<()> {
+        self.cmd("save-all flush".into())
+    }
+    async fn save_on(&mut self) -> PortResult<()> {
+        self.cmd("save-on".into())
+    }
+    async fn whitelist_add(&mut self, name: &PlayerName) -> PortResult<()> {
+        self.cmd(format!("whitelist add {name}"))
+    }
+    async fn whitelist_remove(&mut self, name: &PlayerName) -> PortResult<()> {
+        self.cmd(format!("whitelist remove {name}"))
+    }
+    async fn op(&mut self, name: &PlayerName, level: u8) -> PortResult<()> {
+        self.cmd(format!("op {name} {level}"))
+    }
+    async fn deop(&mut self, name: &PlayerName) -> PortResult<()> {
+        self.cmd(format!("deop {name}"))
+    }
+}
+
+struct FakeSnapshots(Rc<Shared>);
+impl Snapshots for FakeSnapshots {
+    async fn snapshot(&mut self, reason: SnapshotReason) -> PortResult<SnapshotRef> {
+        self.0.call(format!("snapshot {reason}"));
+        if self.0.snapshot_fails.get() {
+            return Err(PortError::Snapshot {
+                reason: reason.to_string(),
+                message: "upload failed".into(),
+            });
+        }
+        let n = self.0.taken.get() + 1;
+        self.0.taken.set(n);
+        Ok(SnapshotRef {
+            key: format!("worlds/grove/backups/{n}-{reason}.tar.zst"),
+            sha256: format!("{n:064x}"),
+            size: 1000 + u64::from(n),
+            taken: self.0.clock.now(),
+        })
+    }
+    async fn restore(&mut self) -> PortResult<Option<SnapshotRef>> {
+        self.0.call("restore");
+        Ok(None)
+    }
+}
+
+struct FakeListener(mpsc::UnboundedReceiver<PlayerName>);
+impl Listener for FakeListener {
+    async fn wait_for_wake(&mut self, _whitelist: &[PlayerName]) -> PortResult<PlayerName> {
+        match self.0.recv().await {
+            Some(p) => Ok(p),
+            None => pending().await,
+        }
+    }
+}
+
+struct FakeProvision(Rc<Shared>);
+impl Provision for FakeProvision {
+    async fn provision(&mut self, _doc: &ControlDoc) -> PortResult<()> {
+        self.0.call("provision");
+        Ok(())
+    }
+}
+
+struct FakeControl(Rc<Shared>);
+impl Control for FakeControl {
+    async fn desired(&mut self) -> PortResult<Option<ControlDoc>> {
+        Ok(self.0.doc.borrow().clone())
+    }
+    async fn report(&mut self, status: &AgentStatusDoc) -> PortResult<()> {
+        self.0.statuses.borrow_mut().push(status.clone());
+        Ok(())
+    }
+}
+
+struct FakeNudge(Rc<Shared>);
+impl Nudge for FakeNudge {
+    async fn nudge(&mut self) -> PortResult<bool> {
+        self.0.call("nudge");
+        Ok(true)
+    }
+}
+
+struct World {
+    s: Rc<Shared>,
+    crash: mpsc::UnboundedSender<i32>,
+    join: mpsc::UnboundedSender<PlayerName>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Phase>,
+}
+
+fn doc() -> ControlDoc {
+    ControlDoc {
+        version: 1,
+        whitelist: vec![p("Steve")],
+        ops: vec![ControlOp {
+            name: p("Steve"),
+            level: 4,
+        }],
+        ..ControlDoc::default()
+    }
+}
+
+/// Start the agent in the current `LocalSet`, created at `created`.
+fn start(created: DateTime<Utc>, loads: bool) -> World {
+    let clock = Clock::starting_at(t0());
+    let s = Rc::new(Shared {
+        start: Instant::now(),
+        clock,
+        calls: RefCell::default(),
+        running: Cell::new(false),
+        loads: Cell::new(loads),
+        players: RefCell::default(),
+        doc: RefCell::new(Some(doc())),
+        statuses: RefCell::default(),
+        snapshot_fails: Cell::new(false),
+        taken: Cell::new(0),
+    });
+    let (crash, crash_rx) = mpsc::unbounded_channel();
+    let (join, join_rx) = mpsc::unbounded_channel();
+    let (stop, stop_rx) = oneshot::channel::<()>();
+    let ports = Ports {
+        minecraft: FakeMc(s.clone(), crash_rx),
+        console: FakeConsole(s.clone()),
+        snapshots: FakeSnapshots(s.clone()),
+        listener: FakeListener(join_rx),
+        provision: FakeProvision(s.clone()),
+        control: FakeControl(s.clone()),
+        nudge: FakeNudge(s.clone()),
+    };
+    let agent = Agent::new(ports, Timers::default(), clock, Some(created));
+    let task = tokio::task::spawn_local(agent.run(async move {
+        let _ = stop_rx.await;
+    }));
+    World {
+        s,
+        crash,
+        join,
+        stop: Some(stop),
+        task,
+    }
+}
+
+impl World {
+    /// Sleep until `secs` after the start (the paused clock jumps there,
+    /// letting the agent handle every deadline on the way, in order).
+    async fn at(&self, secs: u64) {
+        tokio::time::sleep_until(self.s.start + Duration::from_secs(secs)).await;
+    }
+    fn status(&self) -> AgentStatusDoc {
+        self.s.statuses.borrow().last().cloned().expect("a status was written")
+    }
+    fn phase(&self) -> Phase {
+        self.status().phase
+    }
+    /// Calls made since the last `take`, without their times.
+    fn take(&self) -> Vec<String> {
+        self.s.calls.borrow_mut().drain(..).map(|(_, c)| c).collect()
+    }
+    fn take_timed(&self) -> Vec<(u64, String)> {
+        self.s.calls.borrow_mut().drain(..).collect()
+    }
+    fn phases(&self) -> Vec<Phase> {
+        let mut v: Vec<Phase> = self.s.statuses.borrow().iter().map(|s| s.phase).collect();
+        v.dedup();
+        v
+    }
+    fn players(&self, names: &[&str]) {
+        *self.s.players.borrow_mut() = names.iter().map(|n| p(n)).collect();
+    }
+    async fn shutdown(mut self) -> Phase {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.task.await.unwrap()
+    }
+}
+
+fn mins(m: u64) -> u64 {
+    m * 60
+}
+
+async fn local(f: impl std::future::Future<Output = ()>) {
+    tokio::task::LocalSet::new().run_until(f).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn boots_to_idle_then_follows_players_in_and_out() {
+    local(async {
+        let w = start(t0(), true);
+        w.at(1).await;
+        assert_eq!(w.phases(), [Phase::Provisioning, Phase::Idle]);
+        assert_eq!(w.take(), ["provision", "start", "nudge"]);
+        let boot = w.status().boot.unwrap();
+        assert_eq!(boot.ready, Some(t0()));
+        assert!(!boot.deadline_missed);
+        assert_eq!(w.status().minecraft_version.as_deref(), Some("1.20.1"));
+
+        w.players(&["Steve"]);
+        w.at(11).await;
+        assert_eq!(w.phase(), Phase::Running);
+        assert_eq!(w.status().players_online, [p("Steve")]);
+
+        w.players(&[]);
+        w.at(21).await;
+        assert_eq!(w.phase(), Phase::Idle);
+        assert_eq!(w.status().players_seen, [p("Steve")]);
+        assert_eq!(w.take(), Vec::<String>::new(), "no console or snapshot call for joins and leaves");
+        assert_eq!(w.shutdown().await, Phase::Idle);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_for_fifteen_minutes_saves_snapshots_and_stops_in_that_order() {
+    local(async {
+        let w = start(t0(), true);
+        w.at(mins(15) - 1).await;
+        assert_eq!(w.phase(), Phase::Idle);
+        w.take();
+        w.at(mins(15) + 1).await;
+        assert_eq!(w.phase(), Phase::Suspended);
+        assert_eq!(
+            w.take_timed(),
+            [
+                (900, "save-off".to_string()),
+                (900, "save-all flush".into()),
+                (900, "snapshot suspend".into()),
+                (900, "stop".into()),
+                (900, "nudge".into()),
+            ]
+        );
+        let st = w.status();
+        assert_eq!(st.stopped_at, Some(t0() + chrono::Duration::minutes(15)));
+        assert_eq!(st.last_backup.unwrap().key, "worlds/grove/backups/1-suspend.tar.zst");
+        // Created at t0: 45 minutes later is the end of the first paid hour.
+        assert_eq!(st.terminate_at, Some(t0() + chrono::Duration::minutes(60)));
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_idle_countdown_restarts_when_the_last_player_leaves() {
+    local(async {
+        let w = start(t0(), true);
+        w.players(&["Steve"]);
+        w.at(mins(10)).await;
+        w.players(&[]);
+        // Left at about 10 min: no suspension at 15, but at 25.
+        w.at(mins(24)).await;
+        assert_eq!(w.phase(), Phase::Idle);
+        w.at(mins(26)).await;
+        assert_eq!(w.phase(), Phase::Suspended);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn suspended_for_forty_five_minutes_takes_a_final_snapshot_and_asks_to_terminate() {
+    local(async {
+        let w = start(t0(), true);
+        w.at(mins(59)).await;
+        assert_eq!(w.phase(), Phase::Suspended);
+        w.take();
+        w.at(mins(60) + 1).await;
+        assert_eq!(w.phase(), Phase::Terminating);
+        assert_eq!(w.take_timed(), [(3600, "snapshot final".to_string()), (3600, "nudge".into())]);
+        let st = w.status();
+        assert!(st.ready_to_terminate);
+        let stopped = st.stopped_at.unwrap();
+        assert!(
+            st.last_backup.as_ref().unwrap().taken >= stopped,
+            "the final snapshot is newer than the stop"
+        );
+        assert_eq!(st.last_backup.unwrap().key, "worlds/grove/backups/2-final.tar.zst");
+        // Terminating ignores logins: the listener is no longer consulted.
+        w.join.send(p("Steve")).unwrap();
+        w.at(mins(70)).await;
+        assert_eq!(w.phase(), Phase::Terminating);
+        assert!(!w.take().contains(&"start".to_string()));
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_final_snapshot_is_retried_and_termination_waits_for_it() {
+    local(async {
+        let w = start(t0(), true);
+        w.at(mins(59)).await;
+        w.s.snapshot_fails.set(true);
+        w.take();
+        w.at(mins(61)).await;
+        assert_eq!(w.phase(), Phase::Terminating);
+        assert!(!w.status().ready_to_terminate, "no verified snapshot, no termination request");
+        assert!(w.status().last_error.unwrap().contains("upload failed"));
+        w.s.snapshot_fails.set(false);
+        w.at(mins(62)).await;
+        assert!(w.status().ready_to_terminate);
+        assert_eq!(w.take(), ["snapshot final", "snapshot final", "nudge"]);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_login_during_the_suspend_countdown_wakes_the_server() {
+    local(async {
+        let w = start(t0(), true);
+        w.at(mins(30)).await;
+        assert_eq!(w.phase(), Phase::Suspended);
+        w.take();
+        w.players(&["Alex"]);
+        w.join.send(p("Alex")).unwrap();
+        w.at(mins(30) + 1).await;
+        assert_eq!(w.phases().last(), Some(&Phase::Running));
+        assert!(w.phases().ends_with(&[Phase::Suspended, Phase::Running]));
+        assert_eq!(w.take(), ["start"]);
+        let st = w.status();
+        assert!(st.players_seen.contains(&p("Alex")));
+        assert_eq!(st.terminate_at, None);
+        // The old termination time passes without effect.
+        w.at(mins(61)).await;
+        assert_eq!(w.phase(), Phase::Running);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_suspended_server_stays_warm_until_shortly_before_its_paid_hour_ends() {
+    local(async {
+        // Created 10 minutes before the agent started: suspended at created+25,
+        // the plain limit (created+70) falls in the second hour, paid until created+120.
+        let w = start(t0() - chrono::Duration::minutes(10), true);
+        w.at(mins(16)).await;
+        let st = w.status();
+        assert_eq!(st.phase, Phase::Suspended);
+        assert_eq!(st.terminate_at, Some(t0() + chrono::Duration::minutes(105)));
+        w.take();
+        w.at(mins(61)).await;
+        assert_eq!(w.phase(), Phase::Suspended, "45 minutes passed, but the hour is paid");
+        w.at(mins(105) + 1).await;
+        assert_eq!(w.phase(), Phase::Terminating);
+        assert_eq!(
+            w.take_timed(),
+            [(mins(105), "snapshot final".to_string()), (mins(105), "nudge".into())]
+        );
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_login_during_the_paid_hour_wait_wakes_the_server() {
+    local(async {
+        let w = start(t0() - chrono::Duration::minutes(10), true);
+        w.at(mins(90)).await;
+        assert_eq!(w.phase(), Phase::Suspended);
+        w.take();
+        w.players(&["Steve"]);
+        w.join.send(p("Steve")).unwrap();
+        w.at(mins(90) + 1).await;
+        assert_eq!(w.phase(), Phase::Running);
+        assert_eq!(w.take(), ["start"]);
+        w.at(mins(106)).await;
+        assert_eq!(w.phase(), Phase::Running);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn backups_every_thirty_minutes_between_save_off_and_save_on() {
+    local(async {
+        let w = start(t0(), true);
+        w.players(&["Steve"]);
+        w.at(1).await;
+        w.take();
+        w.at(mins(61)).await;
+        assert_eq!(w.phase(), Phase::Running);
+        let backup = ["save-off", "save-all flush", "snapshot backup", "save-on"];
+        let calls = w.take_timed();
+        let want: Vec<(u64, String)> = [mins(30), mins(60)]
+            .iter()
+            .flat_map(|t| backup.iter().map(move |c| (*t, c.to_string())))
+            .collect();
+        assert_eq!(calls, want);
+        assert_eq!(w.status().last_backup.unwrap().key, "worlds/grove/backups/2-backup.tar.zst");
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn whitelist_and_ops_changes_are_applied_live_once() {
+    local(async {
+        let w = start(t0(), true);
+        w.players(&["Steve"]);
+        w.at(mins(1) + 1).await;
+        w.take();
+        *w.s.doc.borrow_mut() = Some(ControlDoc {
+            whitelist: vec![p("Alex"), p("Steve")],
+            ops: vec![ControlOp { name: p("Alex"), level: 2 }],
+            ..doc()
+        });
+        w.at(mins(3)).await;
+        assert_eq!(
+            w.take_timed(),
+            [
+                (90, "whitelist add Alex".to_string()),
+                (90, "deop Steve".into()),
+                (90, "op Alex 2".into())
+            ]
+        );
+        *w.s.doc.borrow_mut() = Some(ControlDoc {
+            whitelist: vec![p("Alex")],
+            ops: vec![ControlOp { name: p("Alex"), level: 3 }],
+            ..doc()
+        });
+        w.at(mins(4)).await;
+        assert_eq!(w.take(), ["whitelist remove Steve", "op Alex 3"]);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_requested_saves_stops_and_takes_a_final_snapshot() {
+    local(async {
+        let w = start(t0(), true);
+        w.players(&["Steve"]);
+        w.at(mins(2) + 1).await;
+        assert_eq!(w.phase(), Phase::Running);
+        w.take();
+        *w.s.doc.borrow_mut() = Some(ControlDoc {
+            stop_requested: Some(t0() + chrono::Duration::minutes(2)),
+            stop_reason: Some("admin".into()),
+            ..doc()
+        });
+        w.at(mins(3)).await;
+        assert_eq!(w.phase(), Phase::Terminating);
+        assert_eq!(
+            w.take(),
+            ["save-off", "save-all flush", "snapshot suspend", "stop", "snapshot final", "nudge"]
+        );
+        let st = w.status();
+        assert!(st.ready_to_terminate);
+        assert_eq!(st.stopped_at, Some(t0() + chrono::Duration::seconds(150)));
+        // The same request read again does nothing more.
+        w.at(mins(5)).await;
+        assert_eq!(w.take(), Vec::<String>::new());
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crashing_jvm_is_restarted_with_backoff_then_reported_as_crashed() {
+    local(async {
+        let w = start(t0(), true);
+        w.players(&["Steve"]);
+        w.at(mins(1)).await;
+        w.take();
+        // From now on it never finishes loading, and dies each time.
+        w.s.loads.set(false);
+        let mut restarts = Vec::new();
+        for n in 1..=5 {
+            w.crash.send(1).unwrap();
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            let st = w.status();
+            assert_eq!(st.crashes, n);
+            if n < 5 {
+                let at = st.restart_at.expect("a restart is planned");
+                restarts.push(((at - w.s.clock.now()).num_milliseconds() + 500) / 1000);
+                assert!(!st.crashed);
+                sleep(Duration::from_secs(121)).await;
+            } else {
+                assert!(st.crashed, "gives up after five crashes in a row");
+                assert_eq!(st.restart_at, None);
+                assert!(st.last_error.unwrap().contains("crashed 5 times"));
+            }
+        }
+        assert_eq!(restarts, [10, 30, 120, 120]);
+        assert_eq!(w.take().iter().filter(|c| *c == "start").count(), 4);
+        // Nobody can be online: the phase goes idle and the countdown runs.
+        assert_eq!(w.phase(), Phase::Idle);
+        sleep(Duration::from_secs(mins(16))).await;
+        assert_eq!(w.phase(), Phase::Suspended);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_then_a_good_boot_resets_the_count() {
+    local(async {
+        let w = start(t0(), true);
+        w.at(mins(1)).await;
+        w.crash.send(137).unwrap();
+        w.at(mins(1) + 5).await;
+        assert_eq!(w.status().crashes, 1);
+        assert!(w.status().last_error.unwrap().contains("exit code Some(137)"));
+        w.at(mins(1) + 11).await;
+        assert_eq!(w.status().crashes, 0);
+        assert_eq!(w.phase(), Phase::Idle);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missed_boot_deadline_is_reported_not_killed() {
+    local(async {
+        let w = start(t0(), false);
+        w.at(mins(10) - 1).await;
+        assert!(!w.status().boot.unwrap().deadline_missed);
+        w.at(mins(10) + 1).await;
+        let st = w.status();
+        assert_eq!(st.phase, Phase::Provisioning);
+        assert!(st.boot.unwrap().deadline_missed);
+        assert!(st.last_error.unwrap().contains("did not finish loading within 10m"));
+        assert_eq!(w.take(), ["provision", "start"], "not stopped");
+        // A late load still counts.
+        w.s.loads.set(true);
+        w.at(mins(11)).await;
+        assert_eq!(w.phase(), Phase::Idle);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_heartbeat_is_written_every_thirty_seconds() {
+    local(async {
+        let w = start(t0(), true);
+        w.at(mins(3) + 1).await;
+        let beats: Vec<i64> =
+            w.s.statuses
+                .borrow()
+                .iter()
+                .map(|s| (s.heartbeat - t0()).num_seconds())
+                .filter(|s| *s >= 60)
+                .collect();
+        assert_eq!(beats, [60, 90, 120, 150, 180]);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_stops_minecraft_and_reports() {
+    local(async {
+        let w = start(t0(), true);
+        w.at(5).await;
+        w.take();
+        let s = w.s.clone();
+        assert_eq!(w.shutdown().await, Phase::Idle);
+        assert_eq!(s.calls.borrow().iter().map(|(_, c)| c.as_str()).collect::<Vec<_>>(), ["stop"]);
+        let last = s.statuses.borrow().last().cloned().unwrap();
+        assert_eq!(last.stopped_at, Some(t0() + chrono::Duration::seconds(5)));
+    })
+    .await;
+}

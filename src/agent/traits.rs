@@ -1,0 +1,134 @@
+//! What the agent's loop needs from the world, one trait per outside thing:
+//! the JVM, its console (RCON), world snapshots, the sleeping listener, the
+//! boot-time provisioning, the control channel and the nudge.
+//!
+//! The loop is written against these so every timer and transition is tested
+//! with in-memory fakes on tokio's paused clock; the real implementations live
+//! beside the protocol they speak. The agent runs on a current-thread runtime,
+//! so the futures need not be `Send` and plain `async fn` is the simplest form.
+#![allow(async_fn_in_trait)]
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::PlayerName;
+use crate::storage::{AgentStatusDoc, ControlDoc};
+
+/// A failure of one of the outside things, named after it. The loop never
+/// stops on these: it records the message in the status and tries again later.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    #[error("Minecraft: {0}")]
+    Minecraft(String),
+    #[error("console command `{command}`: {reason}")]
+    Console { command: String, reason: String },
+    #[error("snapshot ({reason}): {message}")]
+    Snapshot { reason: String, message: String },
+    #[error("listener: {0}")]
+    Listener(String),
+    #[error("provisioning {what}: {message}")]
+    Provision { what: String, message: String },
+    #[error("control channel: {0}")]
+    Control(String),
+    #[error("nudge: {0}")]
+    Nudge(String),
+}
+
+pub type PortResult<T> = Result<T, PortError>;
+
+/// Why a snapshot is taken; part of its key and of the session log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotReason {
+    /// Every `backup_every` while Minecraft runs.
+    Backup,
+    /// Before Minecraft is stopped for suspension.
+    Suspend,
+    /// After Minecraft stopped, before the VPS is deleted.
+    Final,
+}
+
+impl std::fmt::Display for SnapshotReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SnapshotReason::Backup => "backup",
+            SnapshotReason::Suspend => "suspend",
+            SnapshotReason::Final => "final",
+        })
+    }
+}
+
+/// A snapshot that was uploaded in full and verified.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotRef {
+    pub key: String,
+    pub sha256: String,
+    pub size: u64,
+    pub taken: DateTime<Utc>,
+}
+
+/// The Minecraft server process.
+pub trait Minecraft {
+    /// Spawn the JVM. Returns once it is started, not loaded.
+    async fn start(&mut self) -> PortResult<()>;
+    /// Whether the log said `Done (…)! For help, type "help"` since the last start.
+    fn loaded(&self) -> bool;
+    /// The version the log announced, when it did.
+    fn version(&self) -> Option<String>;
+    /// Ask it to stop (it saves), wait for the exit; kill it after a grace period.
+    async fn stop(&mut self) -> PortResult<()>;
+    /// Resolves when the JVM exits without being asked to, with its exit code.
+    /// Only polled while it runs.
+    async fn exited(&mut self) -> Option<i32>;
+}
+
+/// The server console: RCON in production.
+pub trait Console {
+    async fn list_players(&mut self) -> PortResult<Vec<PlayerName>>;
+    async fn save_off(&mut self) -> PortResult<()>;
+    async fn save_all_flush(&mut self) -> PortResult<()>;
+    async fn save_on(&mut self) -> PortResult<()>;
+    async fn whitelist_add(&mut self, name: &PlayerName) -> PortResult<()>;
+    async fn whitelist_remove(&mut self, name: &PlayerName) -> PortResult<()>;
+    async fn op(&mut self, name: &PlayerName, level: u8) -> PortResult<()>;
+    async fn deop(&mut self, name: &PlayerName) -> PortResult<()>;
+}
+
+/// World snapshots in storage.
+pub trait Snapshots {
+    /// Take a snapshot of the world directory, upload it, verify it, and
+    /// point `worlds/<s>/current.json` at it.
+    async fn snapshot(&mut self, reason: SnapshotReason) -> PortResult<SnapshotRef>;
+    /// Put the newest verified snapshot (or the one server.toml names) in
+    /// place before the first start; `None` for a new world.
+    async fn restore(&mut self) -> PortResult<Option<SnapshotRef>>;
+}
+
+/// The sleeping listener that holds the game port while Minecraft is stopped:
+/// it answers status pings (which never count as activity) and wakes the
+/// server when a whitelisted player logs in.
+pub trait Listener {
+    /// Listen until a player in `whitelist` tries to log in. The port is held
+    /// only while the returned future is polled, and released when it
+    /// resolves or is dropped, so Minecraft can bind it next.
+    async fn wait_for_wake(&mut self, whitelist: &[PlayerName]) -> PortResult<PlayerName>;
+}
+
+/// Everything before the first start: world restore, the server's files,
+/// `server.properties` with the RCON settings.
+pub trait Provision {
+    async fn provision(&mut self, doc: &ControlDoc) -> PortResult<()>;
+}
+
+/// `control/<s>/desired.json` in, `control/<s>/status.json` out.
+pub trait Control {
+    async fn desired(&mut self) -> PortResult<Option<ControlDoc>>;
+    async fn report(&mut self, status: &AgentStatusDoc) -> PortResult<()>;
+}
+
+/// Tell the reconciler to look now instead of at its next schedule. Carries
+/// no data: the reconciler trusts storage, never the nudge.
+pub trait Nudge {
+    /// Whether a request was sent (`false` when no token is configured).
+    async fn nudge(&mut self) -> PortResult<bool>;
+}

@@ -1,0 +1,202 @@
+//! `mc-gitops agent` end to end: the real binary, a config file, a local-dir
+//! store holding `desired.json` and one asset, and a fake "java" (a shell
+//! script that prints the vanilla start-up lines, answers `list` and exits on
+//! `stop`). Proves config parsing, provisioning, status writing, the console
+//! over stdin and the SIGTERM shutdown path, and that the RCON password the
+//! agent makes stays out of storage and its output.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const FAKE_JAVA: &str = r#"#!/bin/sh
+echo "[18:00:00] [Server thread/INFO]: Starting minecraft server version 1.20.1"
+echo "[18:00:01] [Server thread/INFO]: Done (0.042s)! For help, type \"help\""
+while IFS= read -r line; do
+  case "$line" in
+    list) echo "[18:00:02] [Server thread/INFO]: There are 0 of a max of 20 players online: " ;;
+    stop) echo "[18:00:03] [Server thread/INFO]: Stopping the server"; echo stopped > stopped.marker; exit 0 ;;
+    *) echo "[18:00:02] [Server thread/INFO]: Unknown or incomplete command" ;;
+  esac
+done
+"#;
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    storage: PathBuf,
+    mc: PathBuf,
+    config: PathBuf,
+}
+
+fn setup() -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = tmp.path().join("storage");
+    let mc = tmp.path().join("minecraft");
+    std::fs::create_dir_all(storage.join("control/grove")).unwrap();
+    std::fs::create_dir_all(storage.join("assets/grove")).unwrap();
+    let props = b"motd=Grove\nenable-rcon=false\n";
+    let hex = hex::encode(Sha256::digest(props));
+    std::fs::write(storage.join(format!("assets/grove/sha256-{hex}")), props).unwrap();
+    let desired = json!({
+        "version": 1, "session": "20261122-1800-eu", "stop_requested": null, "stop_reason": null,
+        "whitelist": ["Steve"], "ops": [],
+        "assets": { "server.properties": { "hash": format!("sha256:{hex}"), "size": props.len() } },
+        "written": "2026-11-22T18:00:00Z"
+    });
+    std::fs::write(storage.join("control/grove/desired.json"), desired.to_string()).unwrap();
+    let java = tmp.path().join("fake-java.sh");
+    std::fs::write(&java, FAKE_JAVA).unwrap();
+    let config = tmp.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "server = \"grove\"\nminecraft_dir = {mc:?}\njava = [\"sh\", {java:?}]\n[storage]\ndir = {storage:?}\n\
+             [lifecycle]\nheartbeat = \"1s\"\ncontrol_poll = \"1s\"\nplayers_poll = \"1s\"\n",
+            mc = mc.display().to_string(),
+            java = java.display().to_string(),
+            storage = storage.display().to_string(),
+        ),
+    )
+    .unwrap();
+    Setup {
+        _tmp: tmp,
+        storage,
+        mc,
+        config,
+    }
+}
+
+fn agent(config: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_mc-gitops"))
+        .args(["agent", "--config"])
+        .arg(config)
+        .env("MC_GITOPS_LOG", "debug")
+        .env_remove("GITHUB_API_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn status(storage: &Path) -> Option<Value> {
+    let text = std::fs::read_to_string(storage.join("control/grove/status.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Wait (bounded) until `f` holds; the bound is a safety net, not a timing target.
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(30);
+    while !f() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            all_files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn boots_to_idle_reports_and_shuts_down_cleanly_on_sigterm() {
+    let s = setup();
+    let child = agent(&s.config);
+    wait_for("the agent to report idle", || {
+        status(&s.storage).is_some_and(|v| v["phase"] == "idle")
+    });
+    let st = status(&s.storage).unwrap();
+    assert_eq!(st["minecraft_version"], "1.20.1");
+    assert_eq!(st["session"], "20261122-1800-eu");
+    assert!(st["boot"]["ready"].is_string(), "{st}");
+    assert_eq!(st["boot"]["deadline_missed"], false);
+    assert_eq!(st["players_online"], json!([]));
+
+    let props = std::fs::read_to_string(s.mc.join("server.properties")).unwrap();
+    assert!(props.starts_with("motd=Grove\n"), "{props}");
+    assert!(
+        props.contains("enable-rcon=true\n") && props.contains("enforce-whitelist=true\n"),
+        "{props}"
+    );
+    let password = props.lines().find_map(|l| l.strip_prefix("rcon.password=")).unwrap().to_string();
+    assert_eq!(password.len(), 32);
+
+    // A heartbeat follows within a few seconds.
+    let first = st["heartbeat"].clone();
+    wait_for("a second heartbeat", || status(&s.storage).is_some_and(|v| v["heartbeat"] != first));
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("agent stopped in phase idle"), "{stderr}");
+    assert!(s.mc.join("stopped.marker").is_file(), "Minecraft was asked to stop");
+    let last = status(&s.storage).unwrap();
+    assert!(last["stopped_at"].is_string(), "{last}");
+
+    // The password is in server.properties and nowhere else.
+    assert!(!stderr.contains(&password));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&password));
+    let mut files = Vec::new();
+    all_files(&s.storage, &mut files);
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(&password),
+            "{} holds the password",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn a_bad_config_names_the_line_and_exits_1() {
+    let s = setup();
+    let text = std::fs::read_to_string(&s.config)
+        .unwrap()
+        .replace("heartbeat = \"1s\"", "heartbeet = \"1s\"");
+    std::fs::write(&s.config, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mc-gitops"))
+        .args(["agent", "--config"])
+        .arg(&s.config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("agent.toml:7:1: error: unknown key `heartbeet` in [lifecycle]"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean `heartbeat`?"), "{stderr}");
+    assert!(status(&s.storage).is_none(), "nothing started");
+}
+
+#[test]
+fn a_file_whose_hash_does_not_match_is_refused_and_reported() {
+    let s = setup();
+    let key = std::fs::read_dir(s.storage.join("assets/grove"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&key, b"motd=Tampered\n").unwrap();
+    let mut child = agent(&s.config);
+    wait_for("the agent to report the problem", || {
+        status(&s.storage).is_some_and(|v| v["last_error"].as_str().is_some_and(|e| e.contains("has sha256")))
+    });
+    assert_eq!(status(&s.storage).unwrap()["phase"], "provisioning");
+    assert!(!s.mc.join("server.properties").exists(), "nothing unverified was written");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(child.wait().unwrap().success());
+}
