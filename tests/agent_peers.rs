@@ -175,12 +175,33 @@ async fn sleeping_listener_answers_mcstatus_and_our_own_client() {
     assert!(s.description.contains("sleeping"));
 }
 
-async fn join(port: u16, name: &str) -> serde_json::Value {
+/// One mineflayer process joins as each name in turn; one JSON line per name.
+async fn join(port: u16, names: &[&str]) -> Vec<serde_json::Value> {
     node_modules();
-    let name = name.to_string();
-    tokio::task::spawn_blocking(move || run_json(Command::new("node").arg("mineflayer_join.js").arg(port.to_string()).arg(name)))
-        .await
-        .unwrap()
+    let args: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg("mineflayer_join.js")
+            .arg(port.to_string())
+            .args(args)
+            .current_dir(peers())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "mineflayer failed: {}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), names.len(), "{lines:?}");
+    lines
+}
+
+fn kicked(v: &serde_json::Value) -> &str {
+    v["kicked"].as_str().unwrap_or_else(|| panic!("not kicked: {v}"))
 }
 
 #[tokio::test]
@@ -188,21 +209,20 @@ async fn mineflayer_join_wakes_for_whitelisted_names_only() {
     let mut listener = sleeping().await;
     let port = listener.local_addr().port();
 
-    let v = join(port, "Mallory").await;
-    assert!(v["kicked"].as_str().is_some_and(|r| r.contains(NOT_WHITELISTED)), "{v}");
+    let v = join(port, &["Mallory", "Steve"]).await;
+    assert!(kicked(&v[0]).contains(NOT_WHITELISTED), "{v:?}");
+    let reason = kicked(&v[1]);
+    assert!(reason.contains("starting") && reason.contains(WAKE_MESSAGE), "{reason}");
+    // Exactly one wake-up, for Steve: Mallory's attempt woke nothing.
+    let ev = tokio::time::timeout(T, listener.next_event()).await.unwrap();
+    assert_eq!(ev, Some(Woken(PlayerName::new("Steve"))));
     let nothing = tokio::time::timeout(Duration::from_millis(200), listener.next_event()).await;
     assert!(nothing.is_err(), "a refused name must not wake the server");
 
-    let v = join(port, "Steve").await;
-    let reason = v["kicked"].as_str().unwrap_or_else(|| panic!("not kicked: {v}"));
-    assert!(reason.contains("starting") && reason.contains(WAKE_MESSAGE), "{reason}");
-    let ev = tokio::time::timeout(T, listener.next_event()).await.unwrap();
-    assert_eq!(ev, Some(Woken(PlayerName::new("Steve"))));
-
     // The agent switches the whitelist at runtime.
     listener.set_whitelist(vec![PlayerName::new("Mallory")]);
-    let v = join(port, "Mallory").await;
-    assert!(v["kicked"].as_str().is_some_and(|r| r.contains("starting")), "{v}");
+    let v = join(port, &["Mallory"]).await;
+    assert!(kicked(&v[0]).contains("starting"), "{v:?}");
     assert_eq!(
         tokio::time::timeout(T, listener.next_event()).await.unwrap(),
         Some(Woken(PlayerName::new("Mallory")))

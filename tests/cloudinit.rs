@@ -2,7 +2,8 @@
 //! schema`, the Debian package CI installs), read back by PyYAML (the parser
 //! cloud-init uses) exactly as built even from hostile values, within the
 //! size bound for maximal inputs, and carrying no secret beyond the
-//! short-lived R2 credentials. The shell script passes shellcheck.
+//! short-lived R2 credentials. The shell script passes shellcheck and the
+//! systemd units pass `systemd-analyze verify`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,7 +14,7 @@ use mc_gitops::ids::SessionId;
 use mc_gitops::secret::Secret;
 use serde_json::Value;
 
-const INSTALL: &str = "run `bash .ci/run` or: apt-get install -y cloud-init shellcheck";
+const INSTALL: &str = "run `bash .ci/run` or: apt-get install -y cloud-init shellcheck systemd";
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example")
@@ -301,4 +302,51 @@ fn shell_scripts_pass_shellcheck() {
         .output()
         .unwrap();
     assert!(out.status.success(), "shellcheck:\n{}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// `systemd-analyze verify` in a scratch root that holds the system's own
+/// units, the three units as written, and stand-in executables. Any warning
+/// (an unknown or misspelt key is only a warning) fails the test.
+#[test]
+fn systemd_units_verify_cleanly() {
+    let analyze = tool("systemd-analyze");
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    for dir in ["usr/lib/systemd", "etc/systemd/system", "usr/local/bin", "usr/bin"] {
+        std::fs::create_dir_all(r.join(dir)).unwrap();
+    }
+    let system_units = ["/usr/lib/systemd/system", "/lib/systemd/system"]
+        .into_iter()
+        .find(|p| Path::new(p).is_dir())
+        .expect("systemd's units");
+    assert!(
+        Command::new("cp")
+            .arg("-r")
+            .arg(system_units)
+            .arg(r.join("usr/lib/systemd/"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    for exe in ["usr/local/bin/mc-gitops", "usr/bin/java"] {
+        std::fs::write(r.join(exe), "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(r.join(exe), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let units = ["minecraft.service", "minecraft.path", "mc-gitops-agent.service"];
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("cloud-init");
+    for u in units {
+        std::fs::copy(src.join(u), r.join("etc/systemd/system").join(u)).unwrap();
+    }
+    let out = Command::new(analyze)
+        .args(["verify", "--man=no"])
+        .arg(format!("--root={}", r.display()))
+        .args(units)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "systemd-analyze verify:\n{stderr}"
+    );
 }

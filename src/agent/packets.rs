@@ -25,6 +25,8 @@ pub enum PacketError {
     Truncated { what: &'static str },
     #[error("string is not UTF-8")]
     NotUtf8,
+    #[error("expected packet {expected:#04x}, got {got:#04x}")]
+    UnexpectedPacket { expected: i32, got: i32 },
 }
 
 pub fn write_varint(out: &mut Vec<u8>, value: i32) {

@@ -131,7 +131,7 @@ async fn serve(mut s: TcpStream, shared: &Shared) -> Result<(), PacketError> {
     }
     let (id, body) = packets::read_frame_after(first, &mut s, MAX_FRAME).await?;
     if id != 0x00 {
-        return Err(PacketError::Truncated { what: "a handshake" });
+        return Err(PacketError::UnexpectedPacket { expected: 0x00, got: id });
     }
     let mut c = Cursor::new(&body);
     let _protocol = c.varint()?;

@@ -1,12 +1,24 @@
-// Try to join 127.0.0.1:PORT as NAME with mineflayer (offline auth) and
-// print how it ended as one JSON line: {"kicked": reason} or {"error": ...}.
+// Try to join 127.0.0.1:PORT as each NAME in turn with mineflayer (offline
+// auth, 1.20.1) and print how each attempt ended as one JSON line:
+// {"name", "kicked": reason} or {"name", "error"|"end": ...}. One process
+// for several names: loading mineflayer costs seconds.
 const mineflayer = require('mineflayer')
-const [port, username] = process.argv.slice(2)
-const bot = mineflayer.createBot({ host: '127.0.0.1', port: Number(port), username, auth: 'offline', version: '1.20.1' })
-let done = false
-const finish = (o) => { if (!done) { done = true; console.log(JSON.stringify(o)); process.exit(0) } }
-bot.on('kicked', (reason) => finish({ kicked: typeof reason === 'string' ? reason : JSON.stringify(reason) }))
-bot.on('login', () => finish({ error: 'logged in' }))
-bot.on('error', (e) => finish({ error: String(e) }))
-bot.on('end', (r) => finish({ end: String(r) }))
-setTimeout(() => finish({ error: 'timeout' }), 15000)
+const [port, ...names] = process.argv.slice(2)
+
+function join (username) {
+  return new Promise((resolve) => {
+    const bot = mineflayer.createBot({ host: '127.0.0.1', port: Number(port), username, auth: 'offline', version: '1.20.1' })
+    let done = false
+    const finish = (o) => { if (!done) { done = true; clearTimeout(timer); bot.end(); resolve({ name: username, ...o }) } }
+    const timer = setTimeout(() => finish({ error: 'timeout' }), 15000)
+    bot.on('kicked', (reason) => finish({ kicked: typeof reason === 'string' ? reason : JSON.stringify(reason) }))
+    bot.on('login', () => finish({ error: 'logged in' }))
+    bot.on('error', (e) => finish({ error: String(e) }))
+    bot.on('end', (r) => finish({ end: String(r) }))
+  })
+}
+
+(async () => {
+  for (const name of names) console.log(JSON.stringify(await join(name)))
+  process.exit(0)
+})()
