@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use mc_gitops::repo::{self, LoadError};
-use mc_gitops::{connect, observe, output, plan};
+use mc_gitops::{connect, ledger, observe, output, plan};
 
 const ABOUT: &str = "GitOps for an on-demand Minecraft server: a git repo in, a Hetzner VPS, Cloudflare DNS and R2 snapshots out.";
 
@@ -97,6 +97,20 @@ enum Command {
         #[command(subcommand)]
         command: mc_gitops::modrinth::cli::ModsCommand,
     },
+    /// Rewrite costs/YYYY-MM.toml, COSTS.md and STATUS.md from the ledger.
+    ///
+    /// `apply` does this after every run; this command does it on demand,
+    /// from the repo alone (no credentials, nothing outside is called; the
+    /// R2 storage figures already recorded in costs/ are kept). Only files
+    /// whose content changes are written.
+    #[command(after_help = "Examples:\n  mc-gitops ledger --repo .\n  mc-gitops ledger --now 2026-12-01T00:00:00Z")]
+    Ledger {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// Summarise as if it were this time (RFC 3339): open sessions accrue up to it.
+        #[arg(long, value_name = "TIME", env = "MC_GITOPS_NOW")]
+        now: Option<DateTime<Utc>>,
+    },
     /// Print or write the JSON Schemas (draft-07) of the state files.
     ///
     /// Editors with Taplo / Even Better TOML validate while typing through
@@ -168,6 +182,7 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
             let annotate = annotations || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
             cmd_check(&repo.repo, annotate)
         }
+        Command::Ledger { repo, now } => cmd_ledger(&repo.repo, now.unwrap_or_else(Utc::now)),
         Command::Schema { out, name } => cmd_schema(out.as_deref(), name.as_deref()),
         Command::Mods { repo, command } => {
             runtime()?.block_on(mc_gitops::modrinth::cli::run(command, &repo.repo))?;
@@ -235,7 +250,8 @@ fn cmd_apply(root: &Path, json: bool, now: DateTime<Utc>) -> anyhow::Result<Done
         now,
         user_data: None,
     };
-    let report = rt.block_on(mc_gitops::apply::apply(&cx, &plan));
+    let mut report = rt.block_on(mc_gitops::apply::apply(&cx, &plan));
+    rt.block_on(after_apply(root, &loaded, &observed, &live.store, &mut report, now));
     if json {
         println!(
             "{}",
@@ -248,6 +264,56 @@ fn cmd_apply(root: &Path, json: bool, now: DateTime<Utc>) -> anyhow::Result<Done
         Some((resource, error)) => anyhow::bail!("apply stopped at {resource}: {error}"),
         None => Ok(Done::Ok),
     }
+}
+
+/// The ledger summaries after an apply, from the session files as this run
+/// left them. A failure here is reported but does not undo what was applied.
+async fn after_apply(
+    root: &Path,
+    loaded: &repo::Loaded,
+    observed: &observe::Observed,
+    store: &mc_gitops::storage::Store,
+    report: &mut mc_gitops::apply::Report,
+    now: DateTime<Utc>,
+) {
+    let ledger = match repo::load(root) {
+        Ok(fresh) => fresh.ledger,
+        Err(e) => {
+            report.warnings.push(format!("re-reading the ledger for the summaries: {e}"));
+            loaded.ledger.clone()
+        }
+    };
+    let measured = match store.stored_bytes().await {
+        Ok(b) => Some(b),
+        Err(e) => {
+            report
+                .warnings
+                .push(format!("measuring storage: {}", mc_gitops::apply::render_error(&e)));
+            None
+        }
+    };
+    let mut warnings = report.warnings.clone();
+    if let Some((resource, error)) = &report.failed {
+        warnings.push(format!("the last apply stopped at {resource}: {error}"));
+    }
+    match ledger::summaries::regenerate(root, &ledger, &loaded.desired, Some(observed), measured, warnings, now) {
+        Ok(files) => report.files.extend(files),
+        Err(e) => report
+            .warnings
+            .push(format!("writing the summaries: {}", mc_gitops::apply::render_error(&e))),
+    }
+}
+
+fn cmd_ledger(root: &Path, now: DateTime<Utc>) -> anyhow::Result<Done> {
+    let loaded = load(root)?;
+    let files = ledger::summaries::regenerate(root, &loaded.ledger, &loaded.desired, None, None, Vec::new(), now)?;
+    if files.is_empty() {
+        println!("summaries are up to date");
+    }
+    for f in files {
+        println!("wrote {f}");
+    }
+    Ok(Done::Ok)
 }
 
 fn cmd_check(root: &Path, annotate: bool) -> anyhow::Result<Done> {

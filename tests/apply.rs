@@ -225,6 +225,16 @@ async fn start_then_apply_again_changes_nothing() {
     );
     // The repo still loads: the session file is valid.
     mc_gitops::repo::load(w.repo.path()).unwrap();
+    // The summaries follow the ledger as this run left it, and the report lists them.
+    assert!(text.contains("STATUS.md") && text.contains("COSTS.md"), "{text}");
+    let status = std::fs::read_to_string(w.repo.path().join("STATUS.md")).unwrap();
+    assert!(status.contains(&format!("| session | `{}`", session0().0)), "{status}");
+    let month: toml::Table = std::fs::read_to_string(w.repo.path().join(format!("costs/{}.toml", &at(0)[..7])))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(month["open"].as_bool(), Some(true), "{month:?}");
+    assert!(month.contains_key("storage"), "the bucket was measured: {month:?}");
 
     // No-op: nothing mutating, few calls.
     w.h.clear_calls();
