@@ -97,6 +97,26 @@ enum Command {
         #[command(subcommand)]
         command: mc_gitops::modrinth::cli::ModsCommand,
     },
+    /// Set `state` (and `region`) in server.toml, keeping every comment.
+    ///
+    /// What the "Start server" button in reconcile.yml runs before it
+    /// commits server.toml in the name of whoever pressed it. Checks the
+    /// repo before and after the edit; exits 0 whether or not the file
+    /// changed (it prints which).
+    #[command(
+        name = "set-state",
+        after_help = "Examples:\n  mc-gitops set-state running --region us\n  mc-gitops set-state stopped --repo ."
+    )]
+    SetState {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// The switch: running or stopped (start and stop are accepted too).
+        #[arg(value_parser = ["running", "stopped", "start", "stop"])]
+        state: String,
+        /// A key of [regions] in server.toml; left as it is when omitted.
+        #[arg(long)]
+        region: Option<String>,
+    },
     /// Rewrite costs/YYYY-MM.toml, COSTS.md and STATUS.md from the ledger.
     ///
     /// `apply` does this after every run; this command does it on demand,
@@ -182,6 +202,7 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
             let annotate = annotations || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
             cmd_check(&repo.repo, annotate)
         }
+        Command::SetState { repo, state, region } => cmd_set_state(&repo.repo, &state, region.as_deref()),
         Command::Ledger { repo, now } => cmd_ledger(&repo.repo, now.unwrap_or_else(Utc::now)),
         Command::Schema { out, name } => cmd_schema(out.as_deref(), name.as_deref()),
         Command::Mods { repo, command } => {
@@ -302,6 +323,27 @@ async fn after_apply(
             .warnings
             .push(format!("writing the summaries: {}", mc_gitops::apply::render_error(&e))),
     }
+}
+
+fn cmd_set_state(root: &Path, state: &str, region: Option<&str>) -> anyhow::Result<Done> {
+    let state = match state {
+        "start" | "running" => "running",
+        _ => "stopped",
+    };
+    let loaded = load(root)?;
+    let mut pairs = vec![("state", state)];
+    if let Some(r) = region {
+        if !loaded.desired.server.regions.keys().any(|k| k.as_str() == r) {
+            let known: Vec<&str> = loaded.desired.server.regions.keys().map(|k| k.as_str()).collect();
+            anyhow::bail!("server.toml has no [regions.{r}]; the regions are: {}", known.join(", "));
+        }
+        pairs.push(("region", r));
+    }
+    let changed = repo::edit::set_top_level(root, &pairs)?;
+    load(root).context("server.toml after the edit")?;
+    let what = pairs.iter().map(|(k, v)| format!("{k} = {v:?}")).collect::<Vec<_>>().join(", ");
+    println!("server.toml: {what}{}", if changed { "" } else { " (already so)" });
+    Ok(Done::Ok)
 }
 
 fn cmd_ledger(root: &Path, now: DateTime<Utc>) -> anyhow::Result<Done> {
