@@ -10,6 +10,7 @@ pub mod connect;
 pub mod hetzner;
 pub mod http;
 pub mod ids;
+pub mod init;
 pub mod ledger;
 pub mod lifecycle;
 pub mod modrinth;

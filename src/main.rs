@@ -97,6 +97,24 @@ enum Command {
         #[command(subcommand)]
         command: mc_gitops::modrinth::cli::ModsCommand,
     },
+    /// Create a new state repo in DIR from the example built into this binary.
+    ///
+    /// The new repo is stopped, has no session history, and carries the
+    /// server name and DNS zone given; its README walks through the secrets
+    /// to create. DIR must be new or empty.
+    #[command(
+        after_help = "Examples:\n  mc-gitops init grove-state --name grove --zone grove.place\n  cd grove-state && git init && mc-gitops check"
+    )]
+    Init {
+        /// Where to create the repo (new or empty).
+        dir: PathBuf,
+        /// The server's name (labels, hostnames, storage prefixes).
+        #[arg(long)]
+        name: String,
+        /// The Cloudflare DNS zone friends connect under (mc.<zone>).
+        #[arg(long)]
+        zone: String,
+    },
     /// Set `state` (and `region`) in server.toml, keeping every comment.
     ///
     /// What the "Start server" button in reconcile.yml runs before it
@@ -201,6 +219,11 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
         Command::Check { repo, annotations } => {
             let annotate = annotations || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
             cmd_check(&repo.repo, annotate)
+        }
+        Command::Init { dir, name, zone } => {
+            let files = mc_gitops::init::init(&dir, &name, &zone)?;
+            println!("created {} with {} files; next: read its README.md", dir.display(), files.len());
+            Ok(Done::Ok)
         }
         Command::SetState { repo, state, region } => cmd_set_state(&repo.repo, &state, region.as_deref()),
         Command::Ledger { repo, now } => cmd_ledger(&repo.repo, now.unwrap_or_else(Utc::now)),
