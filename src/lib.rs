@@ -14,6 +14,7 @@ pub mod init;
 pub mod ledger;
 pub mod lifecycle;
 pub mod modrinth;
+pub mod notify;
 pub mod observe;
 pub mod output;
 pub mod plan;

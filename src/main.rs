@@ -295,6 +295,16 @@ fn cmd_apply(root: &Path, json: bool, now: DateTime<Utc>) -> anyhow::Result<Done
         user_data: None,
     };
     let mut report = rt.block_on(mc_gitops::apply::apply(&cx, &plan));
+    let discord = match mc_gitops::notify::Discord::from_env() {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => {
+            report.warnings.push(e.to_string());
+            None
+        }
+    };
+    let warnings = rt.block_on(mc_gitops::notify::after_apply(&loaded.desired, &plan, &report, discord.as_ref()));
+    report.warnings.extend(warnings);
     rt.block_on(after_apply(root, &loaded, &observed, &live.store, &mut report, now));
     if json {
         println!(
