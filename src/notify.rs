@@ -55,7 +55,7 @@ pub enum NotifyError {
     #[error("{WEBHOOK_VAR} is not an http(s) URL")]
     Url,
     #[error("Discord webhook")]
-    Http(#[source] HttpError),
+    Http(#[source] Box<HttpError>),
     #[error("Discord webhook answered {status}")]
     Refused { status: u16 },
 }
@@ -139,7 +139,7 @@ impl Discord {
             .api
             .send(Method::POST, "", Some(&body), Retry::Transient)
             .await
-            .map_err(NotifyError::Http)?;
+            .map_err(|e| NotifyError::Http(Box::new(e)))?;
         if r.status.is_success() {
             Ok(())
         } else {
