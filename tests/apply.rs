@@ -232,6 +232,10 @@ async fn start_then_apply_again_changes_nothing() {
     assert!(text.contains("STATUS.md") && text.contains("COSTS.md"), "{text}");
     let status = std::fs::read_to_string(w.repo.path().join("STATUS.md")).unwrap();
     assert!(status.contains(&format!("| session | `{}`", session0().0)), "{status}");
+    assert!(
+        status.contains("| phase | **provisioning (started by this run)** (observed from live) |"),
+        "{status}"
+    );
     let month: toml::Table = std::fs::read_to_string(w.repo.path().join(format!("costs/{}.toml", &at(0)[..7])))
         .unwrap()
         .parse()
@@ -423,6 +427,7 @@ async fn start_and_stop_are_posted_to_discord_and_a_failing_webhook_fails_nothin
         "the warning reaches STATUS.md: {status}"
     );
     assert!(!status.contains(discord_fake::WEBHOOK_TOKEN));
+    assert!(status.contains("**offline (stopped by this run)**"), "{status}");
 
     // No webhook configured: no call, and the report says so.
     let quiet = World::new().await;

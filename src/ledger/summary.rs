@@ -291,16 +291,16 @@ pub fn status(
     let this_month = YearMonth::of(now);
     let month_gross = months.iter().find(|m| m.month == this_month).map_or(Decimal::ZERO, |m| m.gross);
     let budget = desired.server.budget.monthly;
-    let phase = observed.map_or_else(
-        || {
-            if open.is_some() {
-                "running (per ledger)".to_string()
-            } else {
-                "offline".to_string()
-            }
-        },
-        |o| o.phase().to_string(),
-    );
+    // The observation was made before this run's changes; the ledger is as
+    // the run left it. Where they disagree, the run started or stopped the
+    // server, and the ledger is the newer truth.
+    let phase = match (observed.map(|o| o.phase()), open) {
+        (None, Some(_)) => "running (per ledger)".to_string(),
+        (None, None) => "offline".to_string(),
+        (Some(crate::lifecycle::Phase::Offline), Some(_)) => "provisioning (started by this run)".to_string(),
+        (Some(p), None) if p != crate::lifecycle::Phase::Offline => "offline (stopped by this run)".to_string(),
+        (Some(p), _) => p.to_string(),
+    };
     let mut warnings: Vec<String> = warnings.to_vec();
     if month_gross >= budget {
         warnings.push(format!(
