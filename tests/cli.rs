@@ -252,3 +252,53 @@ fn the_start_button_edit_goes_through_the_binary() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("the regions are: eu, us"));
 }
+
+#[test]
+fn ledger_writes_the_summaries_once_and_then_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("r");
+    let bin = env!("CARGO_BIN_EXE_mc-gitops");
+    assert!(
+        std::process::Command::new(bin)
+            .args(["init", "--name", "oak", "--zone", "oak.example"])
+            .arg(&repo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Copy the example's history in, so there is something to sum.
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example/sessions/2026/11");
+    std::fs::create_dir_all(repo.join("sessions/2026/11")).unwrap();
+    for e in std::fs::read_dir(example).unwrap() {
+        let e = e.unwrap();
+        let text = std::fs::read_to_string(e.path())
+            .unwrap()
+            .replace("server = \"grove\"", "server = \"oak\"");
+        std::fs::write(repo.join("sessions/2026/11").join(e.file_name()), text).unwrap();
+    }
+    let run = || {
+        std::process::Command::new(bin)
+            .args(["ledger", "--now", "2026-11-22T05:00:00Z", "--repo"])
+            .arg(&repo)
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&first.stdout),
+        "wrote COSTS.md\nwrote STATUS.md\nwrote costs/2026-11.toml\n"
+    );
+    let month: toml::Table = std::fs::read_to_string(repo.join("costs/2026-11.toml")).unwrap().parse().unwrap();
+    // The example's November session: 4 billed hours of cx33, 0.0420 gross.
+    assert_eq!((month["hours"].as_integer(), month["gross"].as_str()), (Some(4), Some("0.0420")));
+    let second = run();
+    assert_eq!(String::from_utf8_lossy(&second.stdout), "summaries are up to date\n");
+    // The repo still passes its check with the bot's files in it.
+    let check = std::process::Command::new(bin)
+        .args(["check", "--repo"])
+        .arg(&repo)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+}
