@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use mc_gitops::repo::{self, LoadError};
-use mc_gitops::{agent, connect, observe, output, plan};
+use mc_gitops::{agent, connect, ledger, observe, output, plan};
 
 const ABOUT: &str = "GitOps for an on-demand Minecraft server: a git repo in, a Hetzner VPS, Cloudflare DNS and R2 snapshots out.";
 
@@ -134,6 +134,58 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Create a new state repo in DIR from the example built into this binary.
+    ///
+    /// The new repo is stopped, has no session history, and carries the
+    /// server name and DNS zone given; its README walks through the secrets
+    /// to create. DIR must be new or empty.
+    #[command(
+        after_help = "Examples:\n  mc-gitops init grove-state --name grove --zone grove.place\n  cd grove-state && git init && mc-gitops check"
+    )]
+    Init {
+        /// Where to create the repo (new or empty).
+        dir: PathBuf,
+        /// The server's name (labels, hostnames, storage prefixes).
+        #[arg(long)]
+        name: String,
+        /// The Cloudflare DNS zone friends connect under (mc.<zone>).
+        #[arg(long)]
+        zone: String,
+    },
+    /// Set `state` (and `region`) in server.toml, keeping every comment.
+    ///
+    /// What the "Start server" button in reconcile.yml runs before it
+    /// commits server.toml in the name of whoever pressed it. Checks the
+    /// repo before and after the edit; exits 0 whether or not the file
+    /// changed (it prints which).
+    #[command(
+        name = "set-state",
+        after_help = "Examples:\n  mc-gitops set-state running --region us\n  mc-gitops set-state stopped --repo ."
+    )]
+    SetState {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// The switch: running or stopped (start and stop are accepted too).
+        #[arg(value_parser = ["running", "stopped", "start", "stop"])]
+        state: String,
+        /// A key of [regions] in server.toml; left as it is when omitted.
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// Rewrite costs/YYYY-MM.toml, COSTS.md and STATUS.md from the ledger.
+    ///
+    /// `apply` does this after every run; this command does it on demand,
+    /// from the repo alone (no credentials, nothing outside is called; the
+    /// R2 storage figures already recorded in costs/ are kept). Only files
+    /// whose content changes are written.
+    #[command(after_help = "Examples:\n  mc-gitops ledger --repo .\n  mc-gitops ledger --now 2026-12-01T00:00:00Z")]
+    Ledger {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// Summarise as if it were this time (RFC 3339): open sessions accrue up to it.
+        #[arg(long, value_name = "TIME", env = "MC_GITOPS_NOW")]
+        now: Option<DateTime<Utc>>,
+    },
     /// Print or write the JSON Schemas (draft-07) of the state files.
     ///
     /// Editors with Taplo / Even Better TOML validate while typing through
@@ -240,6 +292,13 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
             agent_sha256,
             now,
         }) => cmd_render_cloud_init(&repo.repo, agent_url, agent_sha256, now.unwrap_or_else(Utc::now)),
+        Command::Init { dir, name, zone } => {
+            let files = mc_gitops::init::init(&dir, &name, &zone)?;
+            println!("created {} with {} files; next: read its README.md", dir.display(), files.len());
+            Ok(Done::Ok)
+        }
+        Command::SetState { repo, state, region } => cmd_set_state(&repo.repo, &state, region.as_deref()),
+        Command::Ledger { repo, now } => cmd_ledger(&repo.repo, now.unwrap_or_else(Utc::now)),
         Command::Schema { out, name } => cmd_schema(out.as_deref(), name.as_deref()),
         Command::World { repo, command } => {
             runtime()?.block_on(mc_gitops::world::cli::run(command, &repo.repo, &mut std::io::stdout()))?;
@@ -323,7 +382,18 @@ fn cmd_apply(root: &Path, json: bool, now: DateTime<Utc>) -> anyhow::Result<Done
         agent_credentials: prepared.agent_credentials,
         restore: prepared.restore,
     };
-    let report = rt.block_on(mc_gitops::apply::apply(&cx, &plan));
+    let mut report = rt.block_on(mc_gitops::apply::apply(&cx, &plan));
+    let discord = match mc_gitops::notify::Discord::from_env() {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => {
+            report.warnings.push(e.to_string());
+            None
+        }
+    };
+    let warnings = rt.block_on(mc_gitops::notify::after_apply(&loaded.desired, &plan, &report, discord.as_ref()));
+    report.warnings.extend(warnings);
+    rt.block_on(after_apply(root, &loaded, &observed, &live.store, &mut report, now));
     if json {
         println!(
             "{}",
@@ -336,6 +406,77 @@ fn cmd_apply(root: &Path, json: bool, now: DateTime<Utc>) -> anyhow::Result<Done
         Some((resource, error)) => anyhow::bail!("apply stopped at {resource}: {error}"),
         None => Ok(Done::Ok),
     }
+}
+
+/// The ledger summaries after an apply, from the session files as this run
+/// left them. A failure here is reported but does not undo what was applied.
+async fn after_apply(
+    root: &Path,
+    loaded: &repo::Loaded,
+    observed: &observe::Observed,
+    store: &mc_gitops::storage::Store,
+    report: &mut mc_gitops::apply::Report,
+    now: DateTime<Utc>,
+) {
+    let ledger = match repo::load(root) {
+        Ok(fresh) => fresh.ledger,
+        Err(e) => {
+            report.warnings.push(format!("re-reading the ledger for the summaries: {e}"));
+            loaded.ledger.clone()
+        }
+    };
+    let measured = match store.stored_bytes().await {
+        Ok(b) => Some(b),
+        Err(e) => {
+            report
+                .warnings
+                .push(format!("measuring storage: {}", mc_gitops::apply::render_error(&e)));
+            None
+        }
+    };
+    let mut warnings = report.warnings.clone();
+    if let Some((resource, error)) = &report.failed {
+        warnings.push(format!("the last apply stopped at {resource}: {error}"));
+    }
+    match ledger::summaries::regenerate(root, &ledger, &loaded.desired, Some(observed), measured, warnings, now) {
+        Ok(files) => report.files.extend(files),
+        Err(e) => report
+            .warnings
+            .push(format!("writing the summaries: {}", mc_gitops::apply::render_error(&e))),
+    }
+}
+
+fn cmd_set_state(root: &Path, state: &str, region: Option<&str>) -> anyhow::Result<Done> {
+    let state = match state {
+        "start" | "running" => "running",
+        _ => "stopped",
+    };
+    let loaded = load(root)?;
+    let mut pairs = vec![("state", state)];
+    if let Some(r) = region {
+        if !loaded.desired.server.regions.keys().any(|k| k.as_str() == r) {
+            let known: Vec<&str> = loaded.desired.server.regions.keys().map(|k| k.as_str()).collect();
+            anyhow::bail!("server.toml has no [regions.{r}]; the regions are: {}", known.join(", "));
+        }
+        pairs.push(("region", r));
+    }
+    let changed = repo::edit::set_top_level(root, &pairs)?;
+    load(root).context("server.toml after the edit")?;
+    let what = pairs.iter().map(|(k, v)| format!("{k} = {v:?}")).collect::<Vec<_>>().join(", ");
+    println!("server.toml: {what}{}", if changed { "" } else { " (already so)" });
+    Ok(Done::Ok)
+}
+
+fn cmd_ledger(root: &Path, now: DateTime<Utc>) -> anyhow::Result<Done> {
+    let loaded = load(root)?;
+    let files = ledger::summaries::regenerate(root, &loaded.ledger, &loaded.desired, None, None, Vec::new(), now)?;
+    if files.is_empty() {
+        println!("summaries are up to date");
+    }
+    for f in files {
+        println!("wrote {f}");
+    }
+    Ok(Done::Ok)
 }
 
 fn cmd_check(root: &Path, annotate: bool) -> anyhow::Result<Done> {

@@ -5,6 +5,8 @@
 
 #[path = "fakes/cloudflare.rs"]
 mod cloudflare_fake;
+#[path = "fakes/discord.rs"]
+mod discord_fake;
 #[path = "fakes/hetzner.rs"]
 mod hetzner_fake;
 
@@ -84,6 +86,7 @@ impl World {
             .env("MC_GITOPS_NOW", now)
             .env("MC_GITOPS_LOG", "debug")
             .env_remove("MC_GITOPS_CRASH_AFTER")
+            .env_remove("DISCORD_WEBHOOK_URL")
             .env_remove("GITHUB_ACTIONS");
         for (k, v) in extra {
             c.env(k, v);
@@ -96,7 +99,7 @@ impl World {
         let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
         // No run may ever print a token, or write one into the repo (which is
         // committed) or into storage (which the VPS reads), whatever it did.
-        for secret in [hetzner_fake::TOKEN, cloudflare_fake::TOKEN] {
+        for secret in [hetzner_fake::TOKEN, cloudflare_fake::TOKEN, discord_fake::WEBHOOK_TOKEN] {
             assert!(!String::from_utf8_lossy(&out.stdout).contains(secret), "token on stdout");
             assert!(!String::from_utf8_lossy(&out.stderr).contains(secret), "token on stderr");
             for dir in [self.repo.path(), self.storage.path()] {
@@ -248,6 +251,20 @@ async fn start_then_apply_again_changes_nothing() {
     );
     // The repo still loads: the session file is valid.
     mc_gitops::repo::load(w.repo.path()).unwrap();
+    // The summaries follow the ledger as this run left it, and the report lists them.
+    assert!(text.contains("STATUS.md") && text.contains("COSTS.md"), "{text}");
+    let status = std::fs::read_to_string(w.repo.path().join("STATUS.md")).unwrap();
+    assert!(status.contains(&format!("| session | `{}`", session0().0)), "{status}");
+    assert!(
+        status.contains("| phase | **provisioning (started by this run)** (observed from live) |"),
+        "{status}"
+    );
+    let month: toml::Table = std::fs::read_to_string(w.repo.path().join(format!("costs/{}.toml", &at(0)[..7])))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(month["open"].as_bool(), Some(true), "{month:?}");
+    assert!(month.contains_key("storage"), "the bucket was measured: {month:?}");
 
     // No-op: nothing mutating, few calls.
     w.h.clear_calls();
@@ -424,4 +441,43 @@ async fn orphans_are_deleted_only_when_their_world_is_known_safe() {
     assert!(w.h.server(unknown).is_some(), "the unexplained one is only reported");
     assert!(text.contains("grove-stray carries this repo's label"), "{text}");
     assert_eq!(w.h.servers_named("grove-mc"), 1, "ours is untouched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_and_stop_are_posted_to_discord_and_a_failing_webhook_fails_nothing() {
+    let w = World::new().await;
+    let discord = discord_fake::FakeDiscord::start().await;
+    let url = discord.url();
+    ok(&w.run(&["apply"], &at(0), &[("DISCORD_WEBHOOK_URL", &url)]).await);
+    let posts = discord.posts();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let text = posts[0]["content"].as_str().unwrap();
+    assert!(
+        text.contains("grove** is starting (region eu)") && text.contains("mc.grove.place"),
+        "{text}"
+    );
+    assert!(!text.contains(discord_fake::WEBHOOK_TOKEN));
+
+    // The stop, once the final snapshot is there, with a webhook that keeps
+    // failing: apply still succeeds, and the report says what was not sent.
+    w.set_state("stopped");
+    ok(&w.run(&["apply"], &at(60), &[("DISCORD_WEBHOOK_URL", &url)]).await);
+    w.agent_uploads_snapshot(&at(61)).await;
+    discord.then_answer(&[500, 500, 500]);
+    let text = ok(&w.run(&["apply"], &at(62), &[("DISCORD_WEBHOOK_URL", &url)]).await);
+    assert!(w.open_sessions().is_empty(), "{text}");
+    assert!(text.contains("notifying Discord of stop") && text.contains("500"), "{text}");
+    assert_eq!(discord.posts().len(), 1, "nothing more was delivered");
+    let status = std::fs::read_to_string(w.repo.path().join("STATUS.md")).unwrap();
+    assert!(
+        status.contains("notifying Discord of stop"),
+        "the warning reaches STATUS.md: {status}"
+    );
+    assert!(!status.contains(discord_fake::WEBHOOK_TOKEN));
+    assert!(status.contains("**offline (stopped by this run)**"), "{status}");
+
+    // No webhook configured: no call, and the report says so.
+    let quiet = World::new().await;
+    let text = ok(&quiet.apply(&at(0)).await);
+    assert!(text.contains("DISCORD_WEBHOOK_URL is not set"), "{text}");
 }

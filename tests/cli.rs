@@ -172,3 +172,133 @@ fn help_texts_carry_examples() {
         assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("Examples:"), "{cmd}");
     }
 }
+
+#[test]
+fn init_makes_a_stopped_repo_that_passes_check_and_plans_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let new = dir.path().join("oak-state");
+    let bin = env!("CARGO_BIN_EXE_mc-gitops");
+    let out = std::process::Command::new(bin)
+        .args(["init", "--name", "oak", "--zone", "oak.example"])
+        .arg(&new)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!new.join("sessions").exists(), "no history is copied");
+    assert!(new.join(".github/workflows/reconcile.yml").is_file());
+    let server = std::fs::read_to_string(new.join("server.toml")).unwrap();
+    assert!(
+        server.contains("name = \"oak\"") && server.contains("state = \"stopped\""),
+        "{server}"
+    );
+    assert!(server.contains("zone = \"oak.example\""), "{server}");
+    assert!(std::fs::read_to_string(new.join("README.md")).unwrap().contains("mc.oak.example"));
+
+    let check = std::process::Command::new(bin)
+        .args(["check", "--repo"])
+        .arg(&new)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("0 sessions"));
+    let plan = std::process::Command::new(bin)
+        .args(["plan", "--repo"])
+        .arg(&new)
+        .env_remove("HCLOUD_TOKEN")
+        .env_remove("CLOUDFLARE_API_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
+
+    // A second init into the same, now non-empty, directory is refused.
+    let again = std::process::Command::new(bin)
+        .args(["init", "--name", "oak", "--zone", "oak.example"])
+        .arg(&new)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is not empty"));
+}
+
+#[test]
+fn the_start_button_edit_goes_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("r");
+    let bin = env!("CARGO_BIN_EXE_mc-gitops");
+    let ok = |args: &[&str]| {
+        std::process::Command::new(bin)
+            .args(args)
+            .arg("--repo")
+            .arg(&repo)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        std::process::Command::new(bin)
+            .args(["init", "--name", "oak", "--zone", "oak.example"])
+            .arg(&repo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = ok(&["set-state", "start", "--region", "us"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let server = std::fs::read_to_string(repo.join("server.toml")).unwrap();
+    assert!(
+        server.contains("state = \"running\"") && server.contains("region = \"us\" "),
+        "{server}"
+    );
+    let bad = ok(&["set-state", "start", "--region", "mars"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("the regions are: eu, us"));
+}
+
+#[test]
+fn ledger_writes_the_summaries_once_and_then_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("r");
+    let bin = env!("CARGO_BIN_EXE_mc-gitops");
+    assert!(
+        std::process::Command::new(bin)
+            .args(["init", "--name", "oak", "--zone", "oak.example"])
+            .arg(&repo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Copy the example's history in, so there is something to sum.
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example/sessions/2026/11");
+    std::fs::create_dir_all(repo.join("sessions/2026/11")).unwrap();
+    for e in std::fs::read_dir(example).unwrap() {
+        let e = e.unwrap();
+        let text = std::fs::read_to_string(e.path())
+            .unwrap()
+            .replace("server = \"grove\"", "server = \"oak\"");
+        std::fs::write(repo.join("sessions/2026/11").join(e.file_name()), text).unwrap();
+    }
+    let run = || {
+        std::process::Command::new(bin)
+            .args(["ledger", "--now", "2026-11-22T05:00:00Z", "--repo"])
+            .arg(&repo)
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&first.stdout),
+        "wrote COSTS.md\nwrote STATUS.md\nwrote costs/2026-11.toml\n"
+    );
+    let month: toml::Table = std::fs::read_to_string(repo.join("costs/2026-11.toml")).unwrap().parse().unwrap();
+    // The example's November session: 4 billed hours of cx33, 0.0420 gross.
+    assert_eq!((month["hours"].as_integer(), month["gross"].as_str()), (Some(4), Some("0.0420")));
+    let second = run();
+    assert_eq!(String::from_utf8_lossy(&second.stdout), "summaries are up to date\n");
+    // The repo still passes its check with the bot's files in it.
+    let check = std::process::Command::new(bin)
+        .args(["check", "--repo"])
+        .arg(&repo)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+}

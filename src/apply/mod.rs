@@ -79,6 +79,9 @@ pub struct Report {
     pub message: Vec<String>,
     /// A change failed: its resource and the error, rendered.
     pub failed: Option<(String, String)>,
+    /// Things that went wrong after the plan was carried out (summaries,
+    /// notifications): reported, never a reason to fail the run.
+    pub warnings: Vec<String>,
 }
 
 impl Report {

@@ -12,6 +12,8 @@ use serde::Serialize;
 use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerName, ServerType, SessionId};
 
 pub mod parse;
+pub mod summaries;
+pub mod summary;
 pub mod write;
 
 pub const END_REASONS: &[&str] = &["idle", "admin", "budget", "max-session", "crash", "drift", "forced"];

@@ -28,7 +28,7 @@ pub enum WriteError {
     },
 }
 
-fn toml_filter(v: Value) -> Result<String, Error> {
+pub(crate) fn toml_filter(v: Value) -> Result<String, Error> {
     let json: serde_json::Value = serde_json::to_value(&v).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
     let tv: toml::Value = serde_json::from_value(json).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
     Ok(match tv {
@@ -38,7 +38,7 @@ fn toml_filter(v: Value) -> Result<String, Error> {
 }
 
 /// An RFC 3339 time written as a native TOML date-time.
-fn datetime_filter(v: Value) -> Result<String, Error> {
+pub(crate) fn datetime_filter(v: Value) -> Result<String, Error> {
     let s = v
         .as_str()
         .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "datetime expects a string"))?;

@@ -198,6 +198,9 @@ pub fn render_report(r: &crate::apply::Report) -> String {
     if let Some((resource, error)) = &r.failed {
         let _ = writeln!(out, "  {} {resource}: {error}", paint(RED, "   failed"));
     }
+    for w in &r.warnings {
+        let _ = writeln!(out, "  {} {w}", paint(YELLOW, "  warning"));
+    }
     if !r.files.is_empty() {
         let _ = writeln!(out, "\nFiles written (commit them): {}", r.files.join(", "));
     }

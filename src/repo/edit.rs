@@ -1,8 +1,9 @@
-//! The one edit the bot makes to a people-written file: `state = "stopped"`
+//! The edits the bot makes to a people-written file: `state = "stopped"`
 //! in server.toml after an automatic stop (idle, budget, max session), so
 //! the repo says what is true and the next push does not start the server
-//! again. toml_edit keeps every comment, blank line and key order; only the
-//! value's text changes.
+//! again; and `state`/`region` when the "Start server" button is pressed
+//! (`mc-gitops set-state`), so the commit shows who started it. toml_edit
+//! keeps every comment, blank line and key order; only the value's text changes.
 
 use std::path::Path;
 
@@ -25,27 +26,43 @@ pub enum EditError {
 /// Set `state` in server.toml's text, keeping everything else byte for byte
 /// (including a comment after the value). Returns `None` when it already says so.
 pub fn set_state_text(text: &str, state: &str) -> Result<Option<String>, toml_edit::TomlError> {
+    set_top_level_text(text, &[("state", state)])
+}
+
+/// Set top-level string keys, keeping each value's comment. `None` when
+/// every key already says so.
+pub fn set_top_level_text(text: &str, pairs: &[(&str, &str)]) -> Result<Option<String>, toml_edit::TomlError> {
     let mut doc: toml_edit::DocumentMut = text.parse()?;
-    if doc.get("state").and_then(|v| v.as_str()) == Some(state) {
-        return Ok(None);
+    let mut changed = false;
+    for (key, want) in pairs {
+        if doc.get(key).and_then(|v| v.as_str()) == Some(*want) {
+            continue;
+        }
+        let decor = doc.get(key).and_then(|i| i.as_value()).map(|v| v.decor().clone());
+        let mut value = toml_edit::Value::from(*want);
+        if let Some(decor) = decor {
+            *value.decor_mut() = decor;
+        }
+        doc[*key] = toml_edit::Item::Value(value);
+        changed = true;
     }
-    let decor = doc.get("state").and_then(|i| i.as_value()).map(|v| v.decor().clone());
-    let mut value = toml_edit::Value::from(state);
-    if let Some(decor) = decor {
-        *value.decor_mut() = decor;
-    }
-    doc["state"] = toml_edit::Item::Value(value);
-    Ok(Some(doc.to_string()))
+    Ok(changed.then(|| doc.to_string()))
 }
 
 pub fn set_state(repo: &Path, state: &str) -> Result<bool, EditError> {
+    set_top_level(repo, &[("state", state)])
+}
+
+/// Edit server.toml's top-level keys in place (atomically). Returns whether
+/// the file changed.
+pub fn set_top_level(repo: &Path, pairs: &[(&str, &str)]) -> Result<bool, EditError> {
     let path = repo.join("server.toml");
     let name = "server.toml".to_string();
     let text = std::fs::read_to_string(&path).map_err(|source| EditError::Io {
         path: name.clone(),
         source,
     })?;
-    match set_state_text(&text, state).map_err(|source| EditError::Parse {
+    match set_top_level_text(&text, pairs).map_err(|source| EditError::Parse {
         path: name.clone(),
         source,
     })? {
@@ -83,5 +100,18 @@ mod tests {
         assert_eq!(changed.len(), 1, "{changed:?}");
         assert!(changed[0].1.starts_with("state") && changed[0].1.contains("\"stopped\""));
         assert_eq!(text.lines().count(), out.lines().count());
+    }
+
+    #[test]
+    fn the_button_sets_state_and_region_keeping_comments() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example/server.toml");
+        let text = std::fs::read_to_string(root).unwrap();
+        let out = set_top_level_text(&text, &[("state", "running"), ("region", "us")])
+            .unwrap()
+            .unwrap();
+        let changed: Vec<(&str, &str)> = text.lines().zip(out.lines()).filter(|(a, b)| a != b).collect();
+        assert_eq!(changed.len(), 1, "state was already running: {changed:?}");
+        assert!(changed[0].1.starts_with("region = \"us\"") && changed[0].1.contains("# which [regions.*]"));
+        assert_eq!(set_top_level_text(&out, &[("state", "running"), ("region", "us")]).unwrap(), None);
     }
 }

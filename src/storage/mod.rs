@@ -333,6 +333,27 @@ impl Store {
         self.put_bytes(&key, bytes).await?;
         Ok(true)
     }
+
+    /// Bytes stored under this server's prefixes (worlds, assets, control):
+    /// what R2 bills for, summed from the listing's object sizes.
+    pub async fn stored_bytes(&self) -> Result<u64, StorageError> {
+        use futures::TryStreamExt;
+        let mut total = 0u64;
+        for top in ["worlds", "assets", "control"] {
+            let prefix = Key::from(format!("{top}/{}", self.server));
+            let metas: Vec<_> = self
+                .inner
+                .list(Some(&prefix))
+                .try_collect()
+                .await
+                .map_err(|source| StorageError::Object {
+                    key: prefix.to_string(),
+                    source: source.into(),
+                })?;
+            total += metas.iter().map(|m| m.size).sum::<u64>();
+        }
+        Ok(total)
+    }
 }
 
 #[cfg(test)]
@@ -346,5 +367,8 @@ mod tests {
         assert!(s.put_asset("sha256:ab", b"x".to_vec()).await.unwrap());
         assert!(!s.put_asset("sha256:ab", b"x".to_vec()).await.unwrap());
         assert!(dir.path().join("assets/grove/sha256-ab").is_file());
+        s.put_bytes("worlds/grove/backups/a.tar.zst", vec![0; 1000]).await.unwrap();
+        s.put_bytes("worlds/other/backups/a.tar.zst", vec![0; 7]).await.unwrap();
+        assert_eq!(s.stored_bytes().await.unwrap(), 1001, "this server's objects only");
     }
 }

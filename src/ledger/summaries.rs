@@ -1,0 +1,352 @@
+//! The ledger summaries as files: `costs/YYYY-MM.toml`, `COSTS.md` and
+//! `STATUS.md`, rendered from templates compiled in (a state repo may ship
+//! its own under `.mc-gitops/templates/<name>`, like the session template).
+//!
+//! Writing is incremental by content: every file is rendered, and only a
+//! file whose text differs from what is on disk is written, so a month whose
+//! sessions did not change keeps its bytes and its mtime, and a run that saw
+//! nothing new leaves the checkout clean (no bot commit every ten minutes).
+//! STATUS.md's "last reconcile" line alone does not count as a change.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use minijinja::{Environment, Error, ErrorKind, Value};
+use rust_decimal::Decimal;
+
+use super::Ledger;
+use super::summary::{self, MonthSummary, R2_FREE_GB_MONTH, R2_USD_PER_GB_MONTH, Status, StorageUsage, YearMonth};
+use super::write::{WriteError, datetime_filter, toml_filter};
+use crate::observe::Observed;
+use crate::repo::Desired;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("costs-month.toml.j2", include_str!("../../templates/costs-month.toml.j2")),
+    ("COSTS.md.j2", include_str!("../../templates/COSTS.md.j2")),
+    ("STATUS.md.j2", include_str!("../../templates/STATUS.md.j2")),
+];
+
+/// What the summaries are made of besides the ledger.
+#[derive(Default)]
+pub struct Inputs<'a> {
+    /// The observation of this run; `None` when there is none (`ledger` command).
+    pub observed: Option<&'a Observed>,
+    /// Bytes in the bucket by month (history from `costs/`, plus this month's measurement).
+    pub storage: StorageUsage,
+    /// Problems this run met, for STATUS.md.
+    pub warnings: Vec<String>,
+}
+
+/// Everything the summary files say, before rendering.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summaries {
+    pub months: Vec<MonthSummary>,
+    pub status: Status,
+}
+
+pub fn summarize(ledger: &Ledger, desired: &Desired, inputs: &Inputs<'_>, now: DateTime<Utc>) -> Summaries {
+    let months = summary::months(ledger, desired, &inputs.storage, now);
+    let status = summary::status(ledger, desired, inputs.observed, &months, &inputs.warnings, now);
+    Summaries { months, status }
+}
+
+fn decimal(v: &Value) -> Result<Decimal, Error> {
+    let s = v.to_string();
+    s.parse::<Decimal>()
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("{s:?} is not a decimal: {e}")))
+}
+
+/// Money in a TOML file: a string with four decimals, as session files keep it.
+fn money_filter(v: Value) -> Result<String, Error> {
+    Ok(format!("\"{:.4}\"", decimal(&v)?.round_dp(4)))
+}
+
+/// Money for people: two decimals.
+fn cents_filter(v: Value) -> Result<String, Error> {
+    Ok(format!("{:.2}", decimal(&v)?.round_dp(2)))
+}
+
+/// A TOML key, quoted and escaped on one line when it is not bare.
+fn key_filter(v: Value) -> String {
+    toml_edit::Key::new(v.to_string()).display_repr().into_owned()
+}
+
+/// Text inside a Markdown table cell: no line breaks, no column breaks.
+fn cell_filter(v: Value) -> String {
+    v.to_string().replace(['\n', '\r'], " ").replace('|', "\\|")
+}
+
+fn env(repo: &Path) -> Result<Environment<'static>, WriteError> {
+    let mut env = Environment::new();
+    env.set_keep_trailing_newline(true);
+    env.add_filter("toml", toml_filter);
+    env.add_filter("datetime", datetime_filter);
+    env.add_filter("money", money_filter);
+    env.add_filter("cents", cents_filter);
+    env.add_filter("cell", cell_filter);
+    env.add_filter("key", key_filter);
+    for (name, builtin) in TEMPLATES {
+        let custom = repo.join(".mc-gitops/templates").join(name);
+        let source = std::fs::read_to_string(custom).unwrap_or_else(|_| builtin.to_string());
+        env.add_template_owned(*name, source).map_err(|source| WriteError::Render {
+            template: name.to_string(),
+            source,
+        })?;
+    }
+    Ok(env)
+}
+
+fn render(env: &Environment<'_>, name: &str, ctx: Value) -> Result<String, WriteError> {
+    let err = |source| WriteError::Render {
+        template: name.to_string(),
+        source,
+    };
+    env.get_template(name).map_err(err)?.render(ctx).map_err(err)
+}
+
+/// Every summary file, by path in the repo, rendered.
+pub fn render_all(repo: &Path, s: &Summaries) -> Result<BTreeMap<String, String>, WriteError> {
+    let env = env(repo)?;
+    let mut out = BTreeMap::new();
+    for m in &s.months {
+        let ctx = minijinja::context! {
+            m => Value::from_serialize(m),
+            price_per_gb_month => R2_USD_PER_GB_MONTH.to_string(),
+            free_gb_months => R2_FREE_GB_MONTH,
+        };
+        out.insert(format!("costs/{}.toml", m.month), render(&env, "costs-month.toml.j2", ctx)?);
+    }
+    let ctx = minijinja::context! {
+        months => Value::from_serialize(&s.months),
+        currency => s.status.currency.clone(),
+    };
+    out.insert("COSTS.md".into(), render(&env, "COSTS.md.j2", ctx)?);
+    out.insert(
+        "STATUS.md".into(),
+        render(&env, "STATUS.md.j2", minijinja::context! { s => Value::from_serialize(&s.status) })?,
+    );
+    Ok(out)
+}
+
+/// Does the text differ in more than STATUS.md's reconcile time?
+fn changed(path: &str, old: &str, new: &str) -> bool {
+    if path != "STATUS.md" {
+        return old != new;
+    }
+    let strip = |t: &str| {
+        t.lines()
+            .filter(|l| !l.starts_with("| last reconcile |"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    strip(old) != strip(new)
+}
+
+/// Write the summary files whose content changed; returns the paths written.
+pub fn write_summaries(repo: &Path, s: &Summaries) -> Result<Vec<String>, WriteError> {
+    let mut written = Vec::new();
+    for (rel, text) in render_all(repo, s)? {
+        let path = repo.join(&rel);
+        let io = |source| WriteError::Io { path: rel.clone(), source };
+        if let Ok(old) = std::fs::read_to_string(&path)
+            && !changed(&rel, &old, &text)
+        {
+            continue;
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        written.push(rel);
+    }
+    Ok(written)
+}
+
+/// The storage measurements earlier runs recorded in `costs/YYYY-MM.toml`,
+/// so a month keeps its figure after it has passed. Unreadable files are
+/// skipped: they are the bot's own output and are rewritten from the ledger.
+pub fn storage_history(repo: &Path) -> StorageUsage {
+    let mut out = StorageUsage::new();
+    let Ok(dir) = std::fs::read_dir(repo.join("costs")) else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(month) = name.strip_suffix(".toml").and_then(YearMonth::parse) else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        let Ok(doc) = text.parse::<toml::Table>() else { continue };
+        if let Some(bytes) = doc.get("storage").and_then(|s| s.get("bytes")).and_then(|b| b.as_integer()) {
+            out.insert(month, bytes.max(0) as u64);
+        }
+    }
+    out
+}
+
+/// The summaries for a repo: history from its files, this month's storage
+/// measurement if there is one, written where they changed.
+pub fn regenerate(
+    repo: &Path,
+    ledger: &Ledger,
+    desired: &Desired,
+    observed: Option<&Observed>,
+    measured_bytes: Option<u64>,
+    warnings: Vec<String>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, WriteError> {
+    let mut storage = storage_history(repo);
+    if let Some(b) = measured_bytes {
+        storage.insert(YearMonth::of(now), b);
+    }
+    let inputs = Inputs {
+        observed,
+        storage,
+        warnings,
+    };
+    write_summaries(repo, &summarize(ledger, desired, &inputs, now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::summary::tests::{desired, session};
+    use crate::ledger::{Ledger, Price};
+    use rust_decimal_macros::dec;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn price() -> Price {
+        Price {
+            currency: "EUR".into(),
+            hourly_net: dec!(0.0088),
+            hourly_gross: dec!(0.0105),
+            monthly_net: dec!(5.49),
+            monthly_gross: dec!(6.5331),
+        }
+    }
+
+    fn ledger() -> Ledger {
+        Ledger::new(vec![
+            session(
+                "20261024-1905-eu",
+                "eu",
+                "2026-10-24T19:05:00Z",
+                Some("2026-10-24T22:00:00Z"),
+                Some(price()),
+            ),
+            session(
+                "20261031-2230-eu",
+                "eu",
+                "2026-10-31T22:30:00Z",
+                Some("2026-11-01T01:10:00Z"),
+                Some(price()),
+            ),
+            session(
+                "20261104-0100-us",
+                "us\"\n[x]",
+                "2026-11-04T01:00:00Z",
+                Some("2026-11-04T03:00:01Z"),
+                Some(price()),
+            ),
+        ])
+    }
+
+    fn inputs() -> Inputs<'static> {
+        Inputs {
+            observed: None,
+            storage: StorageUsage::from([(YearMonth { year: 2026, month: 11 }, 25_300_000_000)]),
+            warnings: vec!["a | pipe\nand a newline".into()],
+        }
+    }
+
+    #[test]
+    fn the_month_files_are_valid_toml_with_the_computed_figures() {
+        let s = summarize(&ledger(), &desired(), &inputs(), t("2026-12-01T00:00:00Z"));
+        let files = render_all(Path::new("/nonexistent"), &s).unwrap();
+        assert_eq!(
+            files.keys().cloned().collect::<Vec<_>>(),
+            ["COSTS.md", "STATUS.md", "costs/2026-10.toml", "costs/2026-11.toml"]
+        );
+        let nov: toml::Table = files["costs/2026-11.toml"].parse().unwrap();
+        // November: eu 1 h (the 00:30 hour of the session that began in October), and
+        // the hostile region name 3 h; 4 h × 0.0105 = 0.0420 gross.
+        assert_eq!(nov["hours"].as_integer(), Some(4));
+        assert_eq!(nov["gross"].as_str(), Some("0.0420"));
+        assert_eq!(nov["budget_left"].as_str(), Some("9.9580"));
+        assert_eq!(nov["regions"]["us\"\n[x]"]["hours"].as_integer(), Some(3));
+        assert_eq!(nov["storage"]["cost"].as_str(), Some("0.2400"));
+        assert_eq!(nov["storage"]["currency"].as_str(), Some("USD"));
+        // Round trip: what the file says is what was computed, month by month.
+        for m in &s.months {
+            let doc: toml::Table = files[&format!("costs/{}.toml", m.month)].parse().unwrap();
+            assert_eq!(doc["net"].as_str().unwrap().parse::<Decimal>().unwrap(), m.net);
+            assert_eq!(doc["sessions"].as_integer(), Some(m.sessions.into()));
+        }
+        let costs = &files["COSTS.md"];
+        assert!(
+            costs.contains("| **2026-11** | **all** | **4** | **2** | **0.04** | **0.04** | **9.96** of 10.00 | 0.24 |"),
+            "{costs}"
+        );
+        let status = &files["STATUS.md"];
+        assert!(status.contains("- a \\| pipe and a newline\n"), "{status}");
+        assert!(status.contains("| address | `mc.grove.place` |"), "{status}");
+    }
+
+    #[test]
+    fn the_same_ledger_gives_the_same_bytes() {
+        let now = t("2026-12-01T00:00:00Z");
+        let a = render_all(Path::new("/x"), &summarize(&ledger(), &desired(), &inputs(), now)).unwrap();
+        let b = render_all(Path::new("/x"), &summarize(&ledger(), &desired(), &inputs(), now)).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn only_changed_months_are_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = t("2026-12-01T00:00:00Z");
+        let first = write_summaries(dir.path(), &summarize(&ledger(), &desired(), &inputs(), now)).unwrap();
+        assert_eq!(first.len(), 4);
+        // Mark every file so an untouched one is recognisable by content, not only mtime.
+        let oct = dir.path().join("costs/2026-10.toml");
+        let before = std::fs::metadata(&oct).unwrap().modified().unwrap();
+        // Nothing changed, a later run: nothing written, STATUS.md's reconcile time included.
+        let later = t("2026-12-01T00:10:00Z");
+        let again = write_summaries(dir.path(), &summarize(&ledger(), &desired(), &inputs(), later)).unwrap();
+        assert_eq!(again, Vec::<String>::new());
+        // A new November session: November, COSTS.md and STATUS.md change; October does not.
+        let mut l = ledger();
+        l.sessions.push(session(
+            "20261120-1800-eu",
+            "eu",
+            "2026-11-20T18:00:00Z",
+            Some("2026-11-20T19:00:00Z"),
+            Some(price()),
+        ));
+        let third = write_summaries(dir.path(), &summarize(&l, &desired(), &inputs(), later)).unwrap();
+        assert_eq!(third, ["COSTS.md", "costs/2026-11.toml"]);
+        assert_eq!(std::fs::metadata(&oct).unwrap().modified().unwrap(), before);
+        // The storage figure survives in the month file for later runs.
+        assert_eq!(storage_history(dir.path())[&YearMonth { year: 2026, month: 11 }], 25_300_000_000);
+    }
+
+    #[test]
+    fn a_repo_template_overrides_the_builtin() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".mc-gitops/templates")).unwrap();
+        std::fs::write(
+            dir.path().join(".mc-gitops/templates/COSTS.md.j2"),
+            "months: {{ months | length }}\n",
+        )
+        .unwrap();
+        let s = summarize(&ledger(), &desired(), &inputs(), t("2026-12-01T00:00:00Z"));
+        assert_eq!(render_all(dir.path(), &s).unwrap()["COSTS.md"], "months: 2\n");
+    }
+}
