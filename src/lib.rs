@@ -6,7 +6,9 @@
 
 pub mod apply;
 pub mod cloudflare;
+pub mod check;
 pub mod connect;
+pub mod gitback;
 pub mod hetzner;
 pub mod http;
 pub mod ids;

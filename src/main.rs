@@ -59,9 +59,14 @@ enum Command {
     /// again after any failure converges. Session files and server.toml are
     /// written into the repo checkout; commit them.
     ///
+    /// With --commit the files it wrote are committed as the bot
+    /// (mc-gitops[bot], or MC_GITOPS_BOT_NAME / MC_GITOPS_BOT_EMAIL); with
+    /// --push too, pushed to origin with GITHUB_TOKEN, rebasing the bot's
+    /// commit onto a remote that moved (see docs/commit-back.md).
+    ///
     /// Exit status: 0 applied (or nothing to do, or waiting for the agent), 1 error.
     #[command(
-        after_help = "Examples:\n  HCLOUD_TOKEN=… CLOUDFLARE_API_TOKEN=… mc-gitops apply --repo .\n  mc-gitops apply --json > report.json"
+        after_help = "Examples:\n  HCLOUD_TOKEN=… CLOUDFLARE_API_TOKEN=… mc-gitops apply --repo .\n  mc-gitops apply --commit --push\n  mc-gitops apply --json > report.json"
     )]
     Apply {
         #[command(flatten)]
@@ -69,6 +74,18 @@ enum Command {
         /// Print the plan and the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Commit the files apply wrote (and any summaries) as the bot.
+        #[arg(long)]
+        commit: bool,
+        /// Push the commit (needs --commit); GITHUB_TOKEN authenticates https remotes.
+        #[arg(long, requires = "commit")]
+        push: bool,
+        /// The remote to push to.
+        #[arg(long, value_name = "NAME", default_value = "origin")]
+        remote: String,
+        /// The remote branch (default: the branch checked out).
+        #[arg(long, value_name = "BRANCH")]
+        branch: Option<String>,
         /// Apply as if it were this time (RFC 3339); for tests.
         #[arg(long, value_name = "TIME", env = "MC_GITOPS_NOW", hide = true)]
         now: Option<DateTime<Utc>>,
@@ -163,7 +180,22 @@ fn report(e: &anyhow::Error) {
 fn run(cmd: Command) -> anyhow::Result<Done> {
     match cmd {
         Command::Plan { repo, json, now } => cmd_plan(&repo.repo, json, now.unwrap_or_else(Utc::now)),
-        Command::Apply { repo, json, now } => cmd_apply(&repo.repo, json, now.unwrap_or_else(Utc::now)),
+        Command::Apply {
+            repo,
+            json,
+            now,
+            commit,
+            push,
+            remote,
+            branch,
+        } => {
+            let push = push.then(|| mc_gitops::gitback::PushTarget {
+                remote,
+                branch,
+                ..mc_gitops::gitback::PushTarget::from_env()
+            });
+            cmd_apply(&repo.repo, json, now.unwrap_or_else(Utc::now), commit, push)
+        }
         Command::Check { repo, annotations } => {
             let annotate = annotations || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
             cmd_check(&repo.repo, annotate)
@@ -212,7 +244,13 @@ fn cmd_plan(root: &Path, json: bool, now: DateTime<Utc>) -> anyhow::Result<Done>
     Ok(if plan.is_empty() { Done::Ok } else { Done::Changes })
 }
 
-fn cmd_apply(root: &Path, json: bool, now: DateTime<Utc>) -> anyhow::Result<Done> {
+fn cmd_apply(
+    root: &Path,
+    json: bool,
+    now: DateTime<Utc>,
+    commit: bool,
+    push: Option<mc_gitops::gitback::PushTarget>,
+) -> anyhow::Result<Done> {
     let loaded = load(root)?;
     let Some(live) = connect::live(root, &loaded.desired)? else {
         anyhow::bail!("apply needs HCLOUD_TOKEN and CLOUDFLARE_API_TOKEN in the environment (use `plan` to see what it would do)");
@@ -244,10 +282,32 @@ fn cmd_apply(root: &Path, json: bool, now: DateTime<Utc>) -> anyhow::Result<Done
     } else {
         anstream::print!("{}", output::text::render_report(&report));
     }
+    // What was done is recorded even when a later change failed: the ledger
+    // must not lose a session because the run stopped halfway.
+    if commit {
+        commit_back(root, &report, push.as_ref())?;
+    }
     match &report.failed {
         Some((resource, error)) => anyhow::bail!("apply stopped at {resource}: {error}"),
         None => Ok(Done::Ok),
     }
+}
+
+fn commit_back(
+    root: &Path,
+    report: &mc_gitops::apply::Report,
+    push: Option<&mc_gitops::gitback::PushTarget>,
+) -> anyhow::Result<()> {
+    use mc_gitops::gitback;
+    match gitback::commit(root, &report.files, &report.message, &gitback::Bot::from_env())? {
+        None => eprintln!("commit: nothing to commit"),
+        Some(oid) => eprintln!("commit: {oid}"),
+    }
+    if let Some(target) = push {
+        let attempts = gitback::push(root, target)?;
+        eprintln!("push: {} in {attempts} attempt(s)", target.remote);
+    }
+    Ok(())
 }
 
 fn cmd_check(root: &Path, annotate: bool) -> anyhow::Result<Done> {
