@@ -90,17 +90,45 @@ enum Command {
         #[arg(long, value_name = "TIME", env = "MC_GITOPS_NOW", hide = true)]
         now: Option<DateTime<Utc>>,
     },
-    /// Validate a state repo and report every problem with file:line:col.
+    /// Validate a state repo (or a pull request) and report every problem.
     ///
-    /// Inside GitHub Actions (GITHUB_ACTIONS=true) each problem is also
-    /// printed as an annotation, so it shows on the pull request's line.
-    #[command(after_help = "Examples:\n  mc-gitops check --repo .\n  mc-gitops check --annotations")]
+    /// Every problem has file:line:col; inside GitHub Actions
+    /// (GITHUB_ACTIONS=true) each is also an annotation on the PR's line.
+    /// Players without a uuid (and players the PR touched) are looked up at
+    /// Mojang (MOJANG_API_BASE_URL overrides the address); --fix writes the
+    /// uuid into the player file. With --base and --author, changes a
+    /// non-admin may not make are flagged (docs/workflows.md has the rule).
+    /// The verdict goes to $GITHUB_STEP_SUMMARY, to --result-file, and, with
+    /// GITHUB_TOKEN, GITHUB_REPOSITORY and --pr, into one PR comment that
+    /// later runs update. --post-result posts a result file written by a
+    /// run without a token (a fork's PR), without reading any repo.
+    ///
+    /// Exit status: 0 valid, 1 problems or error.
+    #[command(after_help = "Examples:\n  mc-gitops check --repo .\n  mc-gitops check --fix\n  mc-gitops check --base origin/main --author alex-gh --pr 7 --result-file check-result.json\n  mc-gitops check --post-result check-result.json")]
     Check {
         #[command(flatten)]
         repo: RepoArg,
         /// Print GitHub Actions annotations (default: when GITHUB_ACTIONS=true).
         #[arg(long)]
         annotations: bool,
+        /// Write players' UUIDs looked up at Mojang into their files.
+        #[arg(long, visible_alias = "write-uuids")]
+        fix: bool,
+        /// The pull request's base (a ref or commit); the PR is base...HEAD.
+        #[arg(long, value_name = "REF")]
+        base: Option<String>,
+        /// The pull request author's GitHub login.
+        #[arg(long, value_name = "LOGIN")]
+        author: Option<String>,
+        /// The pull request number, for the comment and the result file.
+        #[arg(long, value_name = "N")]
+        pr: Option<u64>,
+        /// Write the verdict as JSON (the check-result artifact).
+        #[arg(long, value_name = "PATH")]
+        result_file: Option<PathBuf>,
+        /// Post a result file's verdict as the PR comment; checks nothing.
+        #[arg(long, value_name = "PATH", conflicts_with_all = ["fix", "base", "author", "result_file"])]
+        post_result: Option<PathBuf>,
     },
     /// Resolve mods.toml against Modrinth into mods.lock, update it, or export a modpack.
     ///
@@ -196,9 +224,29 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
             });
             cmd_apply(&repo.repo, json, now.unwrap_or_else(Utc::now), commit, push)
         }
-        Command::Check { repo, annotations } => {
+        Command::Check {
+            repo,
+            annotations,
+            fix,
+            base,
+            author,
+            pr,
+            result_file,
+            post_result,
+        } => {
             let annotate = annotations || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
-            cmd_check(&repo.repo, annotate)
+            if let Some(path) = post_result {
+                return cmd_post_result(&path);
+            }
+            let opts = mc_gitops::check::Options {
+                root: repo.repo,
+                fix,
+                base,
+                author,
+                pr,
+                result_file,
+            };
+            cmd_check(&opts, annotate)
         }
         Command::Schema { out, name } => cmd_schema(out.as_deref(), name.as_deref()),
         Command::Mods { repo, command } => {
@@ -310,31 +358,60 @@ fn commit_back(
     Ok(())
 }
 
-fn cmd_check(root: &Path, annotate: bool) -> anyhow::Result<Done> {
-    match repo::load(root) {
-        Ok(loaded) => {
-            anstream::eprint!("{}", output::text::render_diagnostics(&loaded.warnings));
-            if annotate {
-                loaded.warnings.iter().for_each(|d| println!("{}", output::github_annotation(d)));
-            }
-            println!(
-                "{}: valid ({} players, {} ops, {} mods, {} sessions)",
-                root.display(),
-                loaded.desired.players.len(),
-                loaded.desired.ops.len(),
-                loaded.desired.mods.wanted.len(),
-                loaded.ledger.sessions.len()
-            );
-            Ok(Done::Ok)
-        }
-        Err(LoadError::Invalid(diags)) => {
-            if annotate {
-                diags.iter().for_each(|d| println!("{}", output::github_annotation(d)));
-            }
-            Err(LoadError::Invalid(diags).into())
-        }
-        Err(e) => Err(e.into()),
+fn cmd_check(opts: &mc_gitops::check::Options, annotate: bool) -> anyhow::Result<Done> {
+    use mc_gitops::check;
+    let rt = runtime()?;
+    let result = rt.block_on(check::run(opts))?;
+    anstream::eprint!("{}", output::text::render_diagnostics(&result.problems));
+    if annotate {
+        result.problems.iter().for_each(|d| println!("{}", output::github_annotation(d)));
     }
+    if check::write_step_summary(&result).context("cannot write $GITHUB_STEP_SUMMARY")? {
+        eprintln!("check: wrote the step summary");
+    }
+    if let Some(path) = &opts.result_file {
+        let text = serde_json::to_string_pretty(&result)? + "\n";
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("check: wrote {}", path.display());
+    }
+    post_comment(&rt, &result)?;
+    if result.failed() {
+        let n = result.problems.iter().filter(|d| d.severity == mc_gitops::repo::diag::Severity::Error).count();
+        anyhow::bail!("{}: {n} problem(s) found", opts.root.display());
+    }
+    println!("{}: valid ({})", opts.root.display(), result.summary);
+    Ok(Done::Ok)
+}
+
+/// The PR comment, when the run has a token; otherwise say why not.
+fn post_comment(rt: &tokio::runtime::Runtime, result: &mc_gitops::check::CheckResult) -> anyhow::Result<()> {
+    use mc_gitops::check;
+    match check::comment_target(result.pr) {
+        None if result.pr.is_some() => {
+            eprintln!("check: no GITHUB_TOKEN (a fork's pull request?): the verdict is in the step summary and the result file")
+        }
+        None => {}
+        Some(target) => match rt.block_on(check::github::upsert_comment(&target, &check::markdown(result)))? {
+            check::github::Posted::Created(id) => eprintln!("check: commented on #{} ({id})", target.pr),
+            check::github::Posted::Updated(id) => eprintln!("check: updated the comment on #{} ({id})", target.pr),
+        },
+    }
+    Ok(())
+}
+
+fn cmd_post_result(path: &Path) -> anyhow::Result<Done> {
+    use mc_gitops::check;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let result: check::CheckResult =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a check-result file", path.display()))?;
+    if result.pr.is_none() {
+        anyhow::bail!("{} names no pull request (run check with --pr N)", path.display());
+    }
+    if check::comment_target(result.pr).is_none() {
+        anyhow::bail!("--post-result needs GITHUB_TOKEN and GITHUB_REPOSITORY");
+    }
+    post_comment(&runtime()?, &result)?;
+    Ok(Done::Ok)
 }
 
 fn cmd_schema(out: Option<&Path>, name: Option<&str>) -> anyhow::Result<Done> {
