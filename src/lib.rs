@@ -5,8 +5,8 @@
 //! (pure), and `apply` carries the plan out one step at a time.
 
 pub mod apply;
-pub mod cloudflare;
 pub mod check;
+pub mod cloudflare;
 pub mod connect;
 pub mod gitback;
 pub mod hetzner;

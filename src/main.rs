@@ -104,7 +104,9 @@ enum Command {
     /// run without a token (a fork's PR), without reading any repo.
     ///
     /// Exit status: 0 valid, 1 problems or error.
-    #[command(after_help = "Examples:\n  mc-gitops check --repo .\n  mc-gitops check --fix\n  mc-gitops check --base origin/main --author alex-gh --pr 7 --result-file check-result.json\n  mc-gitops check --post-result check-result.json")]
+    #[command(
+        after_help = "Examples:\n  mc-gitops check --repo .\n  mc-gitops check --fix\n  mc-gitops check --base origin/main --author alex-gh --pr 7 --result-file check-result.json\n  mc-gitops check --post-result check-result.json"
+    )]
     Check {
         #[command(flatten)]
         repo: RepoArg,
@@ -341,11 +343,7 @@ fn cmd_apply(
     }
 }
 
-fn commit_back(
-    root: &Path,
-    report: &mc_gitops::apply::Report,
-    push: Option<&mc_gitops::gitback::PushTarget>,
-) -> anyhow::Result<()> {
+fn commit_back(root: &Path, report: &mc_gitops::apply::Report, push: Option<&mc_gitops::gitback::PushTarget>) -> anyhow::Result<()> {
     use mc_gitops::gitback;
     match gitback::commit(root, &report.files, &report.message, &gitback::Bot::from_env())? {
         None => eprintln!("commit: nothing to commit"),
@@ -376,7 +374,11 @@ fn cmd_check(opts: &mc_gitops::check::Options, annotate: bool) -> anyhow::Result
     }
     post_comment(&rt, &result)?;
     if result.failed() {
-        let n = result.problems.iter().filter(|d| d.severity == mc_gitops::repo::diag::Severity::Error).count();
+        let n = result
+            .problems
+            .iter()
+            .filter(|d| d.severity == mc_gitops::repo::diag::Severity::Error)
+            .count();
         anyhow::bail!("{}: {n} problem(s) found", opts.root.display());
     }
     println!("{}: valid ({})", opts.root.display(), result.summary);

@@ -258,7 +258,10 @@ async fn the_token_goes_only_into_the_credentials_callback() {
     .unwrap();
     let rendered = format!("{err} {err:?} {}", mc_gitops::apply::render_error(&err));
     assert!(!rendered.contains(TOKEN), "token in the error: {rendered}");
-    assert!(rendered.contains("refused the token") && rendered.contains("branch main"), "{rendered}");
+    assert!(
+        rendered.contains("refused the token") && rendered.contains("branch main"),
+        "{rendered}"
+    );
     use base64_check::encode;
     assert_eq!(
         seen.lock().unwrap().as_slice(),

@@ -68,20 +68,18 @@ pub async fn upsert_comment(t: &Target, body: &str) -> Result<Posted, GithubErro
         .await
         .map_err(api("listing comments"))?;
     let all = client.all_pages(first).await.map_err(api("listing comments"))?;
-    let body = if body.contains(MARKER) { body.to_string() } else { format!("{MARKER}\n{body}") };
+    let body = if body.contains(MARKER) {
+        body.to_string()
+    } else {
+        format!("{MARKER}\n{body}")
+    };
     match all.iter().find(|c| c.body.as_deref().is_some_and(|b| b.contains(MARKER))) {
         Some(c) => {
-            issues
-                .update_comment(c.id, &body)
-                .await
-                .map_err(api("updating the plan comment"))?;
+            issues.update_comment(c.id, &body).await.map_err(api("updating the plan comment"))?;
             Ok(Posted::Updated(c.id.into_inner()))
         }
         None => {
-            let c = issues
-                .create_comment(t.pr, &body)
-                .await
-                .map_err(api("creating the plan comment"))?;
+            let c = issues.create_comment(t.pr, &body).await.map_err(api("creating the plan comment"))?;
             Ok(Posted::Created(c.id.into_inner()))
         }
     }

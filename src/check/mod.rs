@@ -175,14 +175,8 @@ async fn players(root: &Path, players: &[&crate::repo::Player], fix: bool) -> Ve
                         eprintln!("{rel}: wrote uuid = \"{}\"", profile.uuid);
                     }
                 }
-                None => out.push(Diagnostic {
-                    severity: Severity::Warning,
-                    file: rel.clone(),
-                    line: 0,
-                    col: 0,
-                    message: format!("{} has no uuid recorded yet (Mojang says {})", p.name, profile.uuid),
-                    help: Some("run `mc-gitops check --fix` to write it into the file".into()),
-                }),
+                // The loader already warns that the uuid is missing.
+                None => {}
             },
         }
     }
@@ -202,7 +196,11 @@ pub fn markdown(r: &CheckResult) -> String {
             r.problems.len() - errors
         ));
         for d in &r.problems {
-            let at = if d.line == 0 { d.file.clone() } else { format!("{}:{}:{}", d.file, d.line, d.col) };
+            let at = if d.line == 0 {
+                d.file.clone()
+            } else {
+                format!("{}:{}:{}", d.file, d.line, d.col)
+            };
             s.push_str(&format!("- **{at}**: {}", d.message.replace('\n', " ")));
             if let Some(h) = &d.help {
                 s.push_str(&format!(" — {h}"));
@@ -211,7 +209,10 @@ pub fn markdown(r: &CheckResult) -> String {
         }
     }
     if !r.plan.is_empty() {
-        s.push_str(&format!("\n<details><summary>Plan</summary>\n\n```text\n{}\n```\n</details>\n", r.plan.trim_end()));
+        s.push_str(&format!(
+            "\n<details><summary>Plan</summary>\n\n```text\n{}\n```\n</details>\n",
+            r.plan.trim_end()
+        ));
     }
     s
 }
@@ -228,7 +229,9 @@ pub fn comment_target(pr: Option<u64>) -> Option<github::Target> {
 
 /// Append to `$GITHUB_STEP_SUMMARY`, if the job has one.
 pub fn write_step_summary(r: &CheckResult) -> std::io::Result<bool> {
-    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else { return Ok(false) };
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+        return Ok(false);
+    };
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
     f.write_all(markdown(r).as_bytes())?;

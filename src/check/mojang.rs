@@ -24,11 +24,7 @@ pub enum MojangError {
         source: HttpError,
     },
     #[error("looking up Minecraft account {name} at Mojang: unexpected {status}: {body}")]
-    Unexpected {
-        name: String,
-        status: StatusCode,
-        body: String,
-    },
+    Unexpected { name: String, status: StatusCode, body: String },
 }
 
 /// A Minecraft account as Mojang knows it.
@@ -65,10 +61,7 @@ impl Mojang {
             .api
             .send(Method::GET, &path, None, Retry::Transient)
             .await
-            .map_err(|source| MojangError::Http {
-                name: name.into(),
-                source,
-            })?;
+            .map_err(|source| MojangError::Http { name: name.into(), source })?;
         let unexpected = |resp: &crate::http::Response| MojangError::Unexpected {
             name: name.into(),
             status: resp.status,
@@ -96,7 +89,14 @@ pub fn dashed(id: &str) -> Option<String> {
     if hex.len() != 32 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
-    Some(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    ))
 }
 
 /// Write `uuid = "…"` into a player file right after `name`, keeping every

@@ -47,7 +47,9 @@ pub fn changed_files(root: &Path, base: &str) -> Result<Vec<Changed>, git2::Erro
         let file = if deleted { d.old_file() } else { d.new_file() };
         let path = file.path().and_then(|p| p.to_str()).unwrap_or_default().to_string();
         let added_by = if path.starts_with("players/") {
-            repo.find_blob(file.id()).ok().and_then(|b| added_by(&String::from_utf8_lossy(b.content())))
+            repo.find_blob(file.id())
+                .ok()
+                .and_then(|b| added_by(&String::from_utf8_lossy(b.content())))
         } else {
             None
         };
@@ -65,7 +67,9 @@ fn added_by(text: &str) -> Option<String> {
 pub fn admins(root: &Path, configured: &[String]) -> BTreeSet<String> {
     let mut out: BTreeSet<String> = configured.iter().map(|a| a.to_ascii_lowercase()).collect();
     for rel in ["CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS"] {
-        let Ok(text) = std::fs::read_to_string(root.join(rel)) else { continue };
+        let Ok(text) = std::fs::read_to_string(root.join(rel)) else {
+            continue;
+        };
         for line in text.lines().map(|l| l.split('#').next().unwrap_or("")) {
             for owner in line.split_whitespace().skip(1) {
                 if let Some(login) = owner.strip_prefix('@') {
@@ -100,7 +104,11 @@ pub fn judge(changed: &[Changed], author: &str, admins: &BTreeSet<String>) -> Ve
     let players: Vec<&Changed> = changed.iter().filter(|c| c.path.starts_with("players/")).collect();
     for c in changed {
         if privileged(&c.path) {
-            out.push(flag(&c.path, format!("@{author} is not an admin and changed {}", c.path), &admin_help));
+            out.push(flag(
+                &c.path,
+                format!("@{author} is not an admin and changed {}", c.path),
+                &admin_help,
+            ));
         } else if crate::gitback::bot_owned(&c.path) {
             out.push(flag(
                 &c.path,
@@ -113,7 +121,10 @@ pub fn judge(changed: &[Changed], author: &str, admins: &BTreeSet<String>) -> Ve
         for c in &players {
             out.push(flag(
                 &c.path,
-                format!("@{author} changed {} player files; a friend's pull request adds only their own", players.len()),
+                format!(
+                    "@{author} changed {} player files; a friend's pull request adds only their own",
+                    players.len()
+                ),
                 "open one pull request per player, or ask an admin",
             ));
         }
@@ -123,7 +134,11 @@ pub fn judge(changed: &[Changed], author: &str, admins: &BTreeSet<String>) -> Ve
         let own = c.added_by.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(author));
         if c.deleted {
             if !own {
-                out.push(flag(&c.path, format!("@{author} removed {}, someone else's player", c.path), &admin_help));
+                out.push(flag(
+                    &c.path,
+                    format!("@{author} removed {}, someone else's player", c.path),
+                    &admin_help,
+                ));
             }
         } else if !own {
             out.push(flag(
@@ -158,7 +173,10 @@ mod tests {
 
     #[test]
     fn a_friend_adding_their_own_player_passes() {
-        assert_eq!(judge(&[ch("players/Alex.toml", Some("Alex-Builds"))], "alex-builds", &admins()), vec![]);
+        assert_eq!(
+            judge(&[ch("players/Alex.toml", Some("Alex-Builds"))], "alex-builds", &admins()),
+            vec![]
+        );
     }
 
     #[test]

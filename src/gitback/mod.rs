@@ -45,7 +45,9 @@ pub enum GitError {
         #[source]
         source: git2::Error,
     },
-    #[error("push to {remote} ({url}) branch {branch}: still rejected after {attempts} attempt(s), the remote keeps moving; run apply again")]
+    #[error(
+        "push to {remote} ({url}) branch {branch}: still rejected after {attempts} attempt(s), the remote keeps moving; run apply again"
+    )]
     GaveUp {
         remote: String,
         url: String,
@@ -162,7 +164,9 @@ pub fn commit(root: &Path, files: &[String], lines: &[String], bot: &Bot) -> Res
         if root.join(f).exists() {
             index.add_path(Path::new(f)).map_err(git(root, format!("staging {f}")))?;
         } else {
-            index.remove_path(Path::new(f)).map_err(git(root, format!("staging the removal of {f}")))?;
+            index
+                .remove_path(Path::new(f))
+                .map_err(git(root, format!("staging the removal of {f}")))?;
         }
     }
     // Summaries (costs/, COSTS.md, STATUS.md) and any session file apply did
@@ -262,9 +266,7 @@ pub fn push(root: &Path, target: &PushTarget) -> Result<u32, GitError> {
                 remote
                     .fetch(&[format!("+refs/heads/{branch}:{tracking}")], Some(&mut fo), None)
                     .map_err(|e| refused(&target.remote, &url, &branch, e))?;
-                let upstream = repo
-                    .refname_to_id(&tracking)
-                    .map_err(git(root, format!("reading {tracking}")))?;
+                let upstream = repo.refname_to_id(&tracking).map_err(git(root, format!("reading {tracking}")))?;
                 rebase_onto(&repo, upstream)?;
             }
             Err(e) => return Err(refused(&target.remote, &url, &branch, e)),
@@ -306,9 +308,7 @@ fn push_once(remote: &mut git2::Remote<'_>, branch: &str, token: Option<&Secret>
         Err(e) => Err(e),
         Ok(()) => match rejected.take() {
             None => Ok(Attempt::Pushed),
-            Some(why) if why.contains("fast-forward") || why.contains("fetch first") || why.contains("stale") => {
-                Ok(Attempt::Rejected)
-            }
+            Some(why) if why.contains("fast-forward") || why.contains("fetch first") || why.contains("stale") => Ok(Attempt::Rejected),
             Some(why) => Err(git2::Error::from_str(&why)),
         },
     }

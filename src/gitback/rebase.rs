@@ -18,10 +18,7 @@ use crate::repo::edit::set_state_text;
 /// branch there and check it out. Commits that end up changing nothing are dropped.
 pub fn rebase_onto(repo: &Repository, upstream: Oid) -> Result<Oid, GitError> {
     let root = repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf();
-    let head = repo
-        .head()
-        .and_then(|h| h.peel_to_commit())
-        .map_err(git(&root, "reading HEAD"))?;
+    let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(git(&root, "reading HEAD"))?;
     let mut walk = repo.revwalk().map_err(git(&root, "walking history"))?;
     walk.push(head.id()).map_err(git(&root, "walking history"))?;
     walk.hide(upstream).map_err(git(&root, "walking history"))?;
