@@ -79,13 +79,14 @@ impl FakeGithub {
 
 type St = State<Arc<Mutex<Inner>>>;
 
-fn authorised(st: &St, method: &Method, path: &str, headers: &HeaderMap) -> Result<(), Response> {
+/// `Some(401)` unless the request carries the token.
+fn rejected(st: &St, method: &Method, path: &str, headers: &HeaderMap) -> Option<Response> {
     st.lock().unwrap().calls.push(format!("{method} {path}"));
     let want = format!("Bearer {TOKEN}");
     if headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(want.as_str()) {
-        Ok(())
+        None
     } else {
-        Err((
+        Some((
             StatusCode::UNAUTHORIZED,
             axum::Json(json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})),
         )
@@ -118,7 +119,7 @@ fn comment_json(base: &str, id: u64, pr: u64, body: &str) -> Value {
 }
 
 async fn list(st: St, method: Method, headers: HeaderMap, Path((o, r, n)): Path<(String, String, u64)>) -> Response {
-    if let Err(e) = authorised(&st, &method, &format!("/repos/{o}/{r}/issues/{n}/comments"), &headers) {
+    if let Some(e) = rejected(&st, &method, &format!("/repos/{o}/{r}/issues/{n}/comments"), &headers) {
         return e;
     }
     let inner = st.lock().unwrap();
@@ -138,7 +139,7 @@ async fn create(
     Path((o, r, n)): Path<(String, String, u64)>,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    if let Err(e) = authorised(&st, &method, &format!("/repos/{o}/{r}/issues/{n}/comments"), &headers) {
+    if let Some(e) = rejected(&st, &method, &format!("/repos/{o}/{r}/issues/{n}/comments"), &headers) {
         return e;
     }
     let mut inner = st.lock().unwrap();
@@ -156,7 +157,7 @@ async fn update(
     Path((o, r, id)): Path<(String, String, u64)>,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    if let Err(e) = authorised(&st, &method, &format!("/repos/{o}/{r}/issues/comments/{id}"), &headers) {
+    if let Some(e) = rejected(&st, &method, &format!("/repos/{o}/{r}/issues/comments/{id}"), &headers) {
         return e;
     }
     let mut inner = st.lock().unwrap();
