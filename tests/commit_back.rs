@@ -4,6 +4,11 @@
 //! an https-style remote served by a fake that demands basic auth, to prove
 //! the token is sent as an `x-access-token` credential and nowhere else.
 
+#[path = "fakes/cloudflare.rs"]
+mod cloudflare_fake;
+#[path = "fakes/hetzner.rs"]
+mod hetzner_fake;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -290,4 +295,60 @@ mod base64_check {
         }
         out
     }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), t).unwrap();
+        }
+    }
+}
+
+/// The path a user takes: `mc-gitops apply --commit --push` in a clone of
+/// the state repo, against the Hetzner and Cloudflare fakes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_commit_push_records_the_session_as_the_bot() {
+    let h = hetzner_fake::FakeHetzner::start().await;
+    let cf = cloudflare_fake::FakeCloudflare::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let remote = tmp.path().join("remote.git");
+    std::fs::create_dir_all(&remote).unwrap();
+    git(&remote, &["init", "-q", "--bare", "-b", "main"]);
+    let seed = tmp.path().join("seed");
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example"), &seed);
+    git(&seed, &["init", "-q", "-b", "main"]);
+    git(&seed, &["add", "-A"]);
+    git(&seed, &["commit", "-q", "-m", "seed"]);
+    let url = format!("file://{}", remote.display());
+    git(&seed, &["push", "-q", &url, "main"]);
+    git(tmp.path(), &["clone", "-q", &url, "bot"]);
+    let bot = tmp.path().join("bot");
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mc-gitops"));
+    c.args(["apply", "--commit", "--push", "--repo"])
+        .arg(&bot)
+        .env("HCLOUD_TOKEN", hetzner_fake::TOKEN)
+        .env("HCLOUD_ENDPOINT", h.base_url())
+        .env("CLOUDFLARE_API_TOKEN", cloudflare_fake::TOKEN)
+        .env("CLOUDFLARE_API_BASE_URL", cf.base_url())
+        .env("MC_GITOPS_STORAGE_DIR", tmp.path().join("storage"))
+        .env("MC_GITOPS_NOW", &now)
+        .env("GITHUB_TOKEN", "ghs_neverPrinted000")
+        .env_remove("GITHUB_ACTIONS");
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{all}");
+    assert!(!all.contains("ghs_neverPrinted000"));
+    assert!(all.contains("push: origin in 1 attempt(s)"), "{all}");
+    let log = git(&remote, &["log", "-1", "--format=%an|%s", "main"]);
+    assert!(log.starts_with("mc-gitops[bot]|start eu session "), "{log}");
+    let files = git(&remote, &["show", "--name-only", "--format=", "main"]);
+    assert!(files.starts_with("sessions/") && files.lines().count() == 1, "{files}");
+    assert_eq!(git(&bot, &["status", "--porcelain"]), "", "everything apply wrote is committed");
 }

@@ -86,11 +86,13 @@ fn rejected(st: &St, method: &Method, path: &str, headers: &HeaderMap) -> Option
     if headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(want.as_str()) {
         None
     } else {
-        Some((
-            StatusCode::UNAUTHORIZED,
-            axum::Json(json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})),
+        Some(
+            (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})),
+            )
+                .into_response(),
         )
-            .into_response())
     }
 }
 
