@@ -268,3 +268,25 @@ async fn a_friend_adds_only_their_own_single_player_file() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("@newfriend-gh changed 2 player files"), "{}", stdout(&out));
 }
+
+/// Regression guard: admins come from the base, so a PR that makes its
+/// author an admin is still judged as the friend's PR it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_yourself_to_admins_does_not_make_you_one() {
+    let server = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example/server.toml")).unwrap();
+    let grab = server.replace("admins = [\"grove-admin\"]", "admins = [\"grove-admin\", \"mallory\"]");
+    assert_ne!(grab, server);
+    let ops = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example/ops.toml")).unwrap();
+    let pr = Pr::new(&[("server.toml", &grab), ("ops.toml", &ops.replace("level = 2 ", "level = 4 "))]).await;
+    let out = pr.pr_check("mallory", false).await;
+    assert_eq!(out.status.code(), Some(1));
+    let annotations = stdout(&out);
+    assert!(
+        annotations.contains("@mallory is not an admin and changed server.toml"),
+        "{annotations}"
+    );
+    assert!(
+        annotations.contains("@mallory is not an admin and changed ops.toml"),
+        "{annotations}"
+    );
+}

@@ -102,11 +102,12 @@ pub async fn run(opts: &Options) -> Result<CheckResult, LoadError> {
                 "--base is given but not --author, so privileges cannot be checked".into(),
                 Some("pass --author ${{ github.event.pull_request.user.login }}".into()),
             )),
-            Some(author) => {
-                let configured = d.server.github.as_ref().map(|g| g.admins.clone()).unwrap_or_default();
-                let admins = privilege::admins(&opts.root, &configured);
-                result.problems.extend(privilege::judge(changed, author, &admins));
-            }
+            Some(author) => match privilege::admins_at(&opts.root, opts.base.as_deref().unwrap_or("HEAD")) {
+                Ok(admins) => result.problems.extend(privilege::judge(changed, author, &admins)),
+                Err(e) => result
+                    .problems
+                    .push(problem(".", format!("cannot read the admins from the base: {}", e.message()), None)),
+            },
         }
     }
 

@@ -1,8 +1,8 @@
 //! Who may change what in a pull request.
 //!
 //! The rule (documented in docs/workflows.md):
-//! - admins (CODEOWNERS owners, plus `[github] admins` in server.toml) may
-//!   change anything;
+//! - admins (CODEOWNERS owners, plus `[github] admins` in server.toml, both
+//!   as the base commit has them) may change anything;
 //! - anyone else may add or edit exactly one player file, their own: one
 //!   `players/<Name>.toml` whose `added_by` is their GitHub login;
 //! - anyone else changing a privileged file (ops.toml, server.toml,
@@ -63,22 +63,38 @@ fn added_by(text: &str) -> Option<String> {
     v.get("added_by")?.as_str().map(str::to_string)
 }
 
-/// Admins: every `@owner` in CODEOWNERS (root, .github/ or docs/) plus `[github] admins`.
-pub fn admins(root: &Path, configured: &[String]) -> BTreeSet<String> {
-    let mut out: BTreeSet<String> = configured.iter().map(|a| a.to_ascii_lowercase()).collect();
-    for rel in ["CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS"] {
-        let Ok(text) = std::fs::read_to_string(root.join(rel)) else {
-            continue;
-        };
-        for line in text.lines().map(|l| l.split('#').next().unwrap_or("")) {
-            for owner in line.split_whitespace().skip(1) {
-                if let Some(login) = owner.strip_prefix('@') {
-                    out.insert(login.to_ascii_lowercase());
-                }
-            }
-        }
+/// Admins as the base commit says: every `@owner` in its CODEOWNERS (root,
+/// .github/ or docs/) plus its server.toml's `[github] admins`. Read from
+/// `base`, never from the PR's own files: a pull request that adds its
+/// author to `admins` must not thereby become an admin's pull request.
+pub fn admins_at(root: &Path, base: &str) -> Result<BTreeSet<String>, git2::Error> {
+    let repo = Repository::open(root)?;
+    let tree = repo.revparse_single(base)?.peel_to_commit()?.tree()?;
+    let read = |rel: &str| -> Option<String> {
+        let entry = tree.get_path(Path::new(rel)).ok()?;
+        let blob = repo.find_blob(entry.id()).ok()?;
+        Some(String::from_utf8_lossy(blob.content()).into_owned())
+    };
+    let mut out = BTreeSet::new();
+    if let Some(server) = read("server.toml").and_then(|t| toml::from_str::<toml::Table>(&t).ok())
+        && let Some(list) = server.get("github").and_then(|g| g.get("admins")).and_then(|a| a.as_array())
+    {
+        out.extend(list.iter().filter_map(|v| v.as_str()).map(str::to_ascii_lowercase));
     }
-    out
+    for rel in ["CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS"] {
+        out.extend(read(rel).iter().flat_map(|t| codeowners(t)));
+    }
+    Ok(out)
+}
+
+/// The `@login` owners of a CODEOWNERS file, lower case.
+fn codeowners(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .flat_map(|l| l.split_whitespace().skip(1))
+        .filter_map(|o| o.strip_prefix('@'))
+        .map(str::to_ascii_lowercase)
+        .collect()
 }
 
 fn privileged(path: &str) -> bool {
@@ -165,6 +181,12 @@ mod tests {
             deleted: false,
             added_by: added_by.map(str::to_string),
         }
+    }
+
+    #[test]
+    fn codeowners_lists_owners_not_paths_or_comments() {
+        let text = "# owners\n/ops.toml  @Grove-Admin @other # not @me\n/config/ @grove-admin\n";
+        assert_eq!(codeowners(text), ["grove-admin", "other", "grove-admin"]);
     }
 
     fn admins() -> BTreeSet<String> {
