@@ -57,7 +57,7 @@ enum Command {
     /// CLOUDFLARE_API_BASE_URL override the API addresses). Each change is
     /// one attempt that checks its precondition first, so running apply
     /// again after any failure converges. Session files and server.toml are
-    /// written into the repo checkout; commit them.
+    /// written into the repo checkout.
     ///
     /// With --commit the files it wrote are committed as the bot
     /// (mc-gitops[bot], or MC_GITOPS_BOT_NAME / MC_GITOPS_BOT_EMAIL); with
@@ -334,8 +334,11 @@ fn cmd_apply(
     }
     // What was done is recorded even when a later change failed: the ledger
     // must not lose a session because the run stopped halfway.
-    if commit {
-        commit_back(root, &report, push.as_ref())?;
+    if commit && let Err(e) = commit_back(root, &report, push.as_ref()) {
+        return Err(match &report.failed {
+            Some((resource, error)) => e.context(format!("apply stopped at {resource}: {error}; then committing")),
+            None => e,
+        });
     }
     match &report.failed {
         Some((resource, error)) => anyhow::bail!("apply stopped at {resource}: {error}"),
