@@ -6,9 +6,11 @@
 
 pub mod agent;
 pub mod apply;
+pub mod check;
 pub mod cloudflare;
 pub mod cloudinit;
 pub mod connect;
+pub mod gitback;
 pub mod hetzner;
 pub mod http;
 pub mod ids;

@@ -57,11 +57,16 @@ enum Command {
     /// CLOUDFLARE_API_BASE_URL override the API addresses). Each change is
     /// one attempt that checks its precondition first, so running apply
     /// again after any failure converges. Session files and server.toml are
-    /// written into the repo checkout; commit them.
+    /// written into the repo checkout.
+    ///
+    /// With --commit the files it wrote are committed as the bot
+    /// (mc-gitops[bot], or MC_GITOPS_BOT_NAME / MC_GITOPS_BOT_EMAIL); with
+    /// --push too, pushed to origin with GITHUB_TOKEN, rebasing the bot's
+    /// commit onto a remote that moved (see docs/commit-back.md).
     ///
     /// Exit status: 0 applied (or nothing to do, or waiting for the agent), 1 error.
     #[command(
-        after_help = "Examples:\n  HCLOUD_TOKEN=… CLOUDFLARE_API_TOKEN=… mc-gitops apply --repo .\n  mc-gitops apply --json > report.json"
+        after_help = "Examples:\n  HCLOUD_TOKEN=… CLOUDFLARE_API_TOKEN=… mc-gitops apply --repo .\n  mc-gitops apply --commit --push\n  mc-gitops apply --json > report.json"
     )]
     Apply {
         #[command(flatten)]
@@ -69,21 +74,63 @@ enum Command {
         /// Print the plan and the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Commit the files apply wrote (and any summaries) as the bot.
+        #[arg(long)]
+        commit: bool,
+        /// Push the commit (needs --commit); GITHUB_TOKEN authenticates https remotes.
+        #[arg(long, requires = "commit")]
+        push: bool,
+        /// The remote to push to.
+        #[arg(long, value_name = "NAME", default_value = "origin")]
+        remote: String,
+        /// The remote branch (default: the branch checked out).
+        #[arg(long, value_name = "BRANCH")]
+        branch: Option<String>,
         /// Apply as if it were this time (RFC 3339); for tests.
         #[arg(long, value_name = "TIME", env = "MC_GITOPS_NOW", hide = true)]
         now: Option<DateTime<Utc>>,
     },
-    /// Validate a state repo and report every problem with file:line:col.
+    /// Validate a state repo (or a pull request) and report every problem.
     ///
-    /// Inside GitHub Actions (GITHUB_ACTIONS=true) each problem is also
-    /// printed as an annotation, so it shows on the pull request's line.
-    #[command(after_help = "Examples:\n  mc-gitops check --repo .\n  mc-gitops check --annotations")]
+    /// Every problem has file:line:col; inside GitHub Actions
+    /// (GITHUB_ACTIONS=true) each is also an annotation on the PR's line.
+    /// Players without a uuid (and players the PR touched) are looked up at
+    /// Mojang (MOJANG_API_BASE_URL overrides the address); --fix writes the
+    /// uuid into the player file. With --base and --author, changes a
+    /// non-admin may not make are flagged (docs/workflows.md has the rule).
+    /// The verdict goes to $GITHUB_STEP_SUMMARY, to --result-file, and, with
+    /// GITHUB_TOKEN, GITHUB_REPOSITORY and --pr, into one PR comment that
+    /// later runs update. --post-result posts a result file written by a
+    /// run without a token (a fork's PR), without reading any repo.
+    ///
+    /// Exit status: 0 valid, 1 problems or error.
+    #[command(
+        after_help = "Examples:\n  mc-gitops check --repo .\n  mc-gitops check --fix\n  mc-gitops check --base origin/main --author alex-gh --pr 7 --result-file check-result.json\n  mc-gitops check --post-result check-result.json"
+    )]
     Check {
         #[command(flatten)]
         repo: RepoArg,
         /// Print GitHub Actions annotations (default: when GITHUB_ACTIONS=true).
         #[arg(long)]
         annotations: bool,
+        /// Write players' UUIDs looked up at Mojang into their files.
+        #[arg(long, visible_alias = "write-uuids")]
+        fix: bool,
+        /// The pull request's base (a ref or commit); the PR is base...HEAD.
+        #[arg(long, value_name = "REF")]
+        base: Option<String>,
+        /// The pull request author's GitHub login.
+        #[arg(long, value_name = "LOGIN")]
+        author: Option<String>,
+        /// The pull request number, for the comment and the result file.
+        #[arg(long, value_name = "N")]
+        pr: Option<u64>,
+        /// Write the verdict as JSON (the check-result artifact).
+        #[arg(long, value_name = "PATH")]
+        result_file: Option<PathBuf>,
+        /// Post a result file's verdict as the PR comment; checks nothing.
+        #[arg(long, value_name = "PATH", conflicts_with_all = ["fix", "base", "author", "result_file"])]
+        post_result: Option<PathBuf>,
     },
     /// Resolve mods.toml against Modrinth into mods.lock, update it, or export a modpack.
     ///
@@ -281,10 +328,45 @@ fn report(e: &anyhow::Error) {
 fn run(cmd: Command) -> anyhow::Result<Done> {
     match cmd {
         Command::Plan { repo, json, now } => cmd_plan(&repo.repo, json, now.unwrap_or_else(Utc::now)),
-        Command::Apply { repo, json, now } => cmd_apply(&repo.repo, json, now.unwrap_or_else(Utc::now)),
-        Command::Check { repo, annotations } => {
+        Command::Apply {
+            repo,
+            json,
+            now,
+            commit,
+            push,
+            remote,
+            branch,
+        } => {
+            let push = push.then(|| mc_gitops::gitback::PushTarget {
+                remote,
+                branch,
+                ..mc_gitops::gitback::PushTarget::from_env()
+            });
+            cmd_apply(&repo.repo, json, now.unwrap_or_else(Utc::now), commit, push)
+        }
+        Command::Check {
+            repo,
+            annotations,
+            fix,
+            base,
+            author,
+            pr,
+            result_file,
+            post_result,
+        } => {
             let annotate = annotations || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
-            cmd_check(&repo.repo, annotate)
+            if let Some(path) = post_result {
+                return cmd_post_result(&path);
+            }
+            let opts = mc_gitops::check::Options {
+                root: repo.repo,
+                fix,
+                base,
+                author,
+                pr,
+                result_file,
+            };
+            cmd_check(&opts, annotate)
         }
         Command::Render(RenderCommand::CloudInit {
             repo,
@@ -348,7 +430,13 @@ fn cmd_plan(root: &Path, json: bool, now: DateTime<Utc>) -> anyhow::Result<Done>
     Ok(if plan.is_empty() { Done::Ok } else { Done::Changes })
 }
 
-fn cmd_apply(root: &Path, json: bool, now: DateTime<Utc>) -> anyhow::Result<Done> {
+fn cmd_apply(
+    root: &Path,
+    json: bool,
+    now: DateTime<Utc>,
+    commit: bool,
+    push: Option<mc_gitops::gitback::PushTarget>,
+) -> anyhow::Result<Done> {
     let loaded = load(root)?;
     let Some(live) = connect::live(root, &loaded.desired)? else {
         anyhow::bail!("apply needs HCLOUD_TOKEN and CLOUDFLARE_API_TOKEN in the environment (use `plan` to see what it would do)");
@@ -401,6 +489,14 @@ fn cmd_apply(root: &Path, json: bool, now: DateTime<Utc>) -> anyhow::Result<Done
         );
     } else {
         anstream::print!("{}", output::text::render_report(&report));
+    }
+    // What was done is recorded even when a later change failed: the ledger
+    // must not lose a session because the run stopped halfway.
+    if commit && let Err(e) = commit_back(root, &report, push.as_ref()) {
+        return Err(match &report.failed {
+            Some((resource, error)) => e.context(format!("apply stopped at {resource}: {error}; then committing")),
+            None => e,
+        });
     }
     match &report.failed {
         Some((resource, error)) => anyhow::bail!("apply stopped at {resource}: {error}"),
@@ -479,31 +575,77 @@ fn cmd_ledger(root: &Path, now: DateTime<Utc>) -> anyhow::Result<Done> {
     Ok(Done::Ok)
 }
 
-fn cmd_check(root: &Path, annotate: bool) -> anyhow::Result<Done> {
-    match repo::load(root) {
-        Ok(loaded) => {
-            anstream::eprint!("{}", output::text::render_diagnostics(&loaded.warnings));
-            if annotate {
-                loaded.warnings.iter().for_each(|d| println!("{}", output::github_annotation(d)));
-            }
-            println!(
-                "{}: valid ({} players, {} ops, {} mods, {} sessions)",
-                root.display(),
-                loaded.desired.players.len(),
-                loaded.desired.ops.len(),
-                loaded.desired.mods.wanted.len(),
-                loaded.ledger.sessions.len()
-            );
-            Ok(Done::Ok)
-        }
-        Err(LoadError::Invalid(diags)) => {
-            if annotate {
-                diags.iter().for_each(|d| println!("{}", output::github_annotation(d)));
-            }
-            Err(LoadError::Invalid(diags).into())
-        }
-        Err(e) => Err(e.into()),
+fn commit_back(root: &Path, report: &mc_gitops::apply::Report, push: Option<&mc_gitops::gitback::PushTarget>) -> anyhow::Result<()> {
+    use mc_gitops::gitback;
+    match gitback::commit(root, &report.files, &report.message, &gitback::Bot::from_env())? {
+        None => eprintln!("commit: nothing to commit"),
+        Some(oid) => eprintln!("commit: {oid}"),
     }
+    if let Some(target) = push {
+        let attempts = gitback::push(root, target)?;
+        eprintln!("push: {} in {attempts} attempt(s)", target.remote);
+    }
+    Ok(())
+}
+
+fn cmd_check(opts: &mc_gitops::check::Options, annotate: bool) -> anyhow::Result<Done> {
+    use mc_gitops::check;
+    let rt = runtime()?;
+    let result = rt.block_on(check::run(opts))?;
+    anstream::eprint!("{}", output::text::render_diagnostics(&result.problems));
+    if annotate {
+        result.problems.iter().for_each(|d| println!("{}", output::github_annotation(d)));
+    }
+    if check::write_step_summary(&result).context("cannot write $GITHUB_STEP_SUMMARY")? {
+        eprintln!("check: wrote the step summary");
+    }
+    if let Some(path) = &opts.result_file {
+        let text = serde_json::to_string_pretty(&result)? + "\n";
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("check: wrote {}", path.display());
+    }
+    post_comment(&rt, &result)?;
+    if result.failed() {
+        let n = result
+            .problems
+            .iter()
+            .filter(|d| d.severity == mc_gitops::repo::diag::Severity::Error)
+            .count();
+        anyhow::bail!("{}: {n} problem(s) found", opts.root.display());
+    }
+    println!("{}: valid ({})", opts.root.display(), result.summary);
+    Ok(Done::Ok)
+}
+
+/// The PR comment, when the run has a token; otherwise say why not.
+fn post_comment(rt: &tokio::runtime::Runtime, result: &mc_gitops::check::CheckResult) -> anyhow::Result<()> {
+    use mc_gitops::check;
+    match check::comment_target(result.pr) {
+        None if result.pr.is_some() => {
+            eprintln!("check: no GITHUB_TOKEN (a fork's pull request?): the verdict is in the step summary and the result file")
+        }
+        None => {}
+        Some(target) => match rt.block_on(check::github::upsert_comment(&target, &check::markdown(result)))? {
+            check::github::Posted::Created(id) => eprintln!("check: commented on #{} ({id})", target.pr),
+            check::github::Posted::Updated(id) => eprintln!("check: updated the comment on #{} ({id})", target.pr),
+        },
+    }
+    Ok(())
+}
+
+fn cmd_post_result(path: &Path) -> anyhow::Result<Done> {
+    use mc_gitops::check;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let result: check::CheckResult =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a check-result file", path.display()))?;
+    if result.pr.is_none() {
+        anyhow::bail!("{} names no pull request (run check with --pr N)", path.display());
+    }
+    if check::comment_target(result.pr).is_none() {
+        anyhow::bail!("--post-result needs GITHUB_TOKEN and GITHUB_REPOSITORY");
+    }
+    post_comment(&runtime()?, &result)?;
+    Ok(Done::Ok)
 }
 
 fn cmd_render_cloud_init(root: &Path, agent_url: Option<String>, agent_sha256: Option<String>, now: DateTime<Utc>) -> anyhow::Result<Done> {

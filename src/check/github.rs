@@ -1,0 +1,86 @@
+//! The pull request's one plan comment, through octocrab.
+//!
+//! The comment is found again by a hidden marker in its body, so every run
+//! after the first updates it instead of adding another. `GITHUB_API_URL`
+//! (set by Actions; tests point it at a fake) is octocrab's base URI.
+
+use octocrab::Octocrab;
+
+use crate::secret::Secret;
+
+/// Hidden in the body: how the bot recognises its own comment.
+pub const MARKER: &str = "<!-- mc-gitops-plan -->";
+
+#[derive(Debug, thiserror::Error)]
+pub enum GithubError {
+    #[error("GITHUB_REPOSITORY {0:?} is not owner/name")]
+    Repo(String),
+    #[error("{what} on {repo}#{pr}")]
+    Api {
+        what: &'static str,
+        repo: String,
+        pr: u64,
+        #[source]
+        source: Box<octocrab::Error>,
+    },
+    #[error("setting up the GitHub client for {0}")]
+    Client(String, #[source] Box<octocrab::Error>),
+}
+
+/// Where the comment goes.
+pub struct Target {
+    pub api: String,
+    pub repo: String,
+    pub pr: u64,
+    pub token: Secret,
+}
+
+/// Whether the comment was created or updated.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Posted {
+    Created(u64),
+    Updated(u64),
+}
+
+pub async fn upsert_comment(t: &Target, body: &str) -> Result<Posted, GithubError> {
+    let (owner, name) = t.repo.split_once('/').ok_or_else(|| GithubError::Repo(t.repo.clone()))?;
+    let client = Octocrab::builder()
+        .base_uri(t.api.as_str())
+        .map_err(|e| GithubError::Client(t.api.clone(), Box::new(e)))?
+        .personal_token(t.token.expose().to_string())
+        .build()
+        .map_err(|e| GithubError::Client(t.api.clone(), Box::new(e)))?;
+    let api = |what| {
+        let repo = t.repo.clone();
+        let pr = t.pr;
+        move |source| GithubError::Api {
+            what,
+            repo,
+            pr,
+            source: Box::new(source),
+        }
+    };
+    let issues = client.issues(owner, name);
+    let first = issues
+        .list_comments(t.pr)
+        .per_page(100)
+        .send()
+        .await
+        .map_err(api("listing comments"))?;
+    let all = client.all_pages(first).await.map_err(api("listing comments"))?;
+    let body = if body.contains(MARKER) {
+        body.to_string()
+    } else {
+        format!("{MARKER}\n{body}")
+    };
+    match all.iter().find(|c| c.body.as_deref().is_some_and(|b| b.contains(MARKER))) {
+        Some(c) => {
+            issues.update_comment(c.id, &body).await.map_err(api("updating the plan comment"))?;
+            Ok(Posted::Updated(c.id.into_inner()))
+        }
+        None => {
+            let c = issues.create_comment(t.pr, &body).await.map_err(api("creating the plan comment"))?;
+            Ok(Posted::Created(c.id.into_inner()))
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! `mc-gitops check`: everything a pull request is checked for, and where
+//! the verdict goes.
+//!
+//! Checks: every loader problem; new players' UUIDs and name spelling
+//! against Mojang ([`mojang`]); who may change what ([`privilege`]). The
+//! verdict is one [`CheckResult`] (problems + plan text + PR number), then
+//! shown in as many places as the run can reach: annotations on stdout, the
+//! job's step summary, a result file, and the PR comment when there is a
+//! token. A pull request from a fork runs without secrets, so it writes the
+//! result file as an artifact and a separate `workflow_run` job posts it with
+//! `--post-result`, never checking out the PR's code (docs/workflows.md).
+
+pub mod github;
+pub mod mojang;
+pub mod privilege;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::repo::diag::{Diagnostic, Severity};
+use crate::repo::{self, LoadError};
+use crate::secret::Secret;
+
+/// What `check` was asked to do.
+pub struct Options {
+    pub root: PathBuf,
+    /// Write looked-up UUIDs into player files.
+    pub fix: bool,
+    /// The PR's base ref, for the changed files and the privilege rule.
+    pub base: Option<String>,
+    pub author: Option<String>,
+    pub pr: Option<u64>,
+    pub result_file: Option<PathBuf>,
+}
+
+/// The verdict, as the `check-result` artifact carries it (docs/workflows.md).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct CheckResult {
+    pub version: u32,
+    pub pr: Option<u64>,
+    pub problems: Vec<Diagnostic>,
+    /// The plan as text, or empty when the repo did not load.
+    pub plan: String,
+    /// One line about the repo ("valid: 3 players, …").
+    pub summary: String,
+}
+
+impl CheckResult {
+    pub fn failed(&self) -> bool {
+        self.problems.iter().any(|d| d.severity == Severity::Error)
+    }
+}
+
+fn problem(file: &str, message: String, help: Option<String>) -> Diagnostic {
+    Diagnostic {
+        severity: Severity::Error,
+        file: file.into(),
+        line: 0,
+        col: 0,
+        message,
+        help,
+    }
+}
+
+/// Run every check; I/O errors that stop the check itself (not a repo) are `Err`.
+pub async fn run(opts: &Options) -> Result<CheckResult, LoadError> {
+    let mut result = CheckResult {
+        version: 1,
+        pr: opts.pr,
+        ..CheckResult::default()
+    };
+    let changed = match &opts.base {
+        None => None,
+        Some(base) => match privilege::changed_files(&opts.root, base) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                result.problems.push(problem(
+                    ".",
+                    format!("cannot compare with --base {base}: {}", e.message()),
+                    Some("fetch the base branch (actions/checkout with fetch-depth: 0)".into()),
+                ));
+                None
+            }
+        },
+    };
+    let loaded = match repo::load(&opts.root) {
+        Ok(l) => l,
+        Err(LoadError::Invalid(diags)) => {
+            result.problems.extend(diags);
+            return Ok(result);
+        }
+        Err(e) => return Err(e),
+    };
+    result.problems.extend(loaded.warnings.iter().cloned());
+    let d = &loaded.desired;
+
+    if let Some(changed) = &changed {
+        match &opts.author {
+            None => result.problems.push(problem(
+                ".",
+                "--base is given but not --author, so privileges cannot be checked".into(),
+                Some("pass --author ${{ github.event.pull_request.user.login }}".into()),
+            )),
+            Some(author) => match privilege::admins_at(&opts.root, opts.base.as_deref().unwrap_or("HEAD")) {
+                Ok(admins) => result.problems.extend(privilege::judge(changed, author, &admins)),
+                Err(e) => result
+                    .problems
+                    .push(problem(".", format!("cannot read the admins from the base: {}", e.message()), None)),
+            },
+        }
+    }
+
+    let touched: Vec<&str> = changed.iter().flatten().map(|c| c.path.as_str()).collect();
+    let to_look_up: Vec<&crate::repo::Player> = d
+        .players
+        .iter()
+        .filter(|p| p.uuid.is_none() || touched.contains(&format!("players/{}.toml", p.name).as_str()))
+        .collect();
+    if !to_look_up.is_empty() {
+        result.problems.extend(players(&opts.root, &to_look_up, opts.fix).await);
+    }
+
+    let observed = crate::observe::ledger_only::observe(&loaded.ledger, &d.server.name, chrono::Utc::now());
+    let plan = crate::plan::plan(d, &observed);
+    result.plan = anstream::adapter::strip_str(&crate::output::text::render_plan(&plan)).to_string();
+    result.summary = format!(
+        "{} players, {} ops, {} mods, {} sessions",
+        d.players.len(),
+        d.ops.len(),
+        d.mods.wanted.len(),
+        loaded.ledger.sessions.len()
+    );
+    Ok(result)
+}
+
+/// Look each player up at Mojang; with `fix`, record missing UUIDs.
+async fn players(root: &Path, players: &[&crate::repo::Player], fix: bool) -> Vec<Diagnostic> {
+    let mojang = match mojang::Mojang::from_env() {
+        Ok(m) => m,
+        Err(e) => return vec![problem("players/", format!("MOJANG_API_BASE_URL: {e}"), None)],
+    };
+    let mut out = Vec::new();
+    for p in players {
+        let rel = format!("players/{}.toml", p.name);
+        match mojang.profile(p.name.as_str()).await {
+            Err(e) => out.push(problem(
+                &rel,
+                crate::apply::render_error(&e),
+                Some("the name could not be checked; run the check again".into()),
+            )),
+            Ok(None) => out.push(problem(
+                &rel,
+                format!("there is no Minecraft account named \"{}\"", p.name),
+                Some("check the spelling of the in-game name (not the Microsoft account e-mail)".into()),
+            )),
+            Ok(Some(profile)) if profile.name != p.name.as_str() => out.push(problem(
+                &rel,
+                format!("the account is spelt \"{}\", not \"{}\"", profile.name, p.name),
+                Some(format!(
+                    "rename the file to players/{}.toml and write name = \"{}\"",
+                    profile.name, profile.name
+                )),
+            )),
+            Ok(Some(profile)) => match &p.uuid {
+                Some(u) if *u != profile.uuid => out.push(problem(
+                    &rel,
+                    format!("uuid {u} is not {}'s; Mojang says {}", p.name, profile.uuid),
+                    Some(format!("write uuid = \"{}\" (or remove it and run check --fix)", profile.uuid)),
+                )),
+                Some(_) => {}
+                None if fix => {
+                    if let Err(e) = mojang::write_uuid(root, &rel, &profile.uuid) {
+                        out.push(problem(&rel, e, None));
+                    } else {
+                        eprintln!("{rel}: wrote uuid = \"{}\"", profile.uuid);
+                    }
+                }
+                // The loader already warns that the uuid is missing.
+                None => {}
+            },
+        }
+    }
+    out
+}
+
+/// The verdict as markdown: the step summary and the PR comment.
+pub fn markdown(r: &CheckResult) -> String {
+    let mut s = format!("{}\n### mc-gitops check\n\n", github::MARKER);
+    let errors = r.problems.iter().filter(|d| d.severity == Severity::Error).count();
+    if r.problems.is_empty() {
+        s.push_str(&format!("✅ valid ({})\n", r.summary));
+    } else {
+        s.push_str(&format!(
+            "{} {errors} error(s), {} warning(s)\n\n",
+            if errors > 0 { "❌" } else { "⚠️" },
+            r.problems.len() - errors
+        ));
+        for d in &r.problems {
+            let at = if d.line == 0 {
+                d.file.clone()
+            } else {
+                format!("{}:{}:{}", d.file, d.line, d.col)
+            };
+            s.push_str(&format!("- **{at}**: {}", d.message.replace('\n', " ")));
+            if let Some(h) = &d.help {
+                s.push_str(&format!(" — {h}"));
+            }
+            s.push('\n');
+        }
+    }
+    if !r.plan.is_empty() {
+        s.push_str(&format!(
+            "\n<details><summary>Plan</summary>\n\n```text\n{}\n```\n</details>\n",
+            r.plan.trim_end()
+        ));
+    }
+    s
+}
+
+/// Where the comment would go, if this run has what it takes.
+pub fn comment_target(pr: Option<u64>) -> Option<github::Target> {
+    Some(github::Target {
+        api: std::env::var("GITHUB_API_URL").unwrap_or_else(|_| "https://api.github.com".into()),
+        repo: std::env::var("GITHUB_REPOSITORY").ok()?,
+        pr: pr?,
+        token: Secret::from_env("GITHUB_TOKEN")?,
+    })
+}
+
+/// Append to `$GITHUB_STEP_SUMMARY`, if the job has one.
+pub fn write_step_summary(r: &CheckResult) -> std::io::Result<bool> {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+        return Ok(false);
+    };
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    f.write_all(markdown(r).as_bytes())?;
+    Ok(true)
+}
