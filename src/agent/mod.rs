@@ -22,7 +22,7 @@ pub mod run;
 pub mod sleeping;
 pub mod slp;
 pub mod traits;
-pub mod unwired;
+pub mod wiring;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -91,8 +91,15 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
     let ports = run::Ports {
         minecraft,
         console,
-        snapshots: unwired::NoSnapshots { store: store.clone() },
-        listener: unwired::NoListener,
+        snapshots: wiring::WorldSnapshots {
+            store: store.clone(),
+            world_dir: cfg.minecraft_dir.join("world"),
+        },
+        listener: wiring::GamePortListener {
+            addr: std::net::SocketAddr::from(([0, 0, 0, 0], cfg.game_port)),
+            motd: "A Minecraft server".into(),
+            max_players: 20,
+        },
         provision: provision::FilesProvision {
             store: store.clone(),
             dir: cfg.minecraft_dir.clone(),
@@ -100,7 +107,10 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
             game_port: cfg.game_port,
             rcon_port: cfg.rcon_port,
             rcon_password: provision::rcon_password(),
-            world: unwired::NoSnapshots { store: store.clone() },
+            world: wiring::WorldSnapshots {
+                store: store.clone(),
+                world_dir: cfg.minecraft_dir.join("world"),
+            },
         },
         control: control::StoreControl { store },
         nudge: nudge::GitHubNudge::from_config(cfg.nudge.clone())?,

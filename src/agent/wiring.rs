@@ -1,0 +1,100 @@
+//! The real ports behind the agent's traits that live in other modules:
+//! world snapshots (`crate::world`) and the sleeping listener
+//! (`super::sleeping`). Thin adapters: the behaviour and its tests are in
+//! those modules; the loop's tests use in-memory ports.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use chrono::Utc;
+
+use super::sleeping::{Sleeping, SleepingConfig};
+use super::traits::{Listener, PortError, PortResult, SnapshotReason, SnapshotRef, Snapshots};
+use crate::ids::PlayerName;
+use crate::storage::Store;
+use crate::world::{self, BackupName, Manifest};
+
+/// Snapshots of `<minecraft_dir>/world` in the server's store.
+pub struct WorldSnapshots {
+    pub store: Store,
+    pub world_dir: PathBuf,
+}
+
+fn as_ref(m: &Manifest) -> SnapshotRef {
+    SnapshotRef {
+        key: m.key.clone(),
+        sha256: m.sha256.clone(),
+        size: m.size,
+        taken: m.taken,
+    }
+}
+
+impl Snapshots for WorldSnapshots {
+    async fn snapshot(&mut self, reason: SnapshotReason) -> PortResult<SnapshotRef> {
+        let fail = |e: &dyn std::error::Error| PortError::Snapshot {
+            reason: reason.to_string(),
+            message: crate::apply::render_error(e),
+        };
+        // `taken` is now: the loop calls this right after `save-all flush`
+        // (or after Minecraft stopped), so the world on disk is that moment's.
+        let m = world::snapshot::snapshot(&self.store, &self.world_dir, Utc::now(), &|_| true)
+            .await
+            .map_err(|e| fail(&e))?;
+        Ok(as_ref(&m))
+    }
+
+    async fn restore(&mut self) -> PortResult<Option<SnapshotRef>> {
+        let fail = |e: &dyn std::error::Error| PortError::Provision {
+            what: "the world".into(),
+            message: crate::apply::render_error(e),
+        };
+        // A backup named in server.toml (`restore`) wins over the newest one.
+        let named = self.store.control().await.map_err(|e| fail(&e))?.and_then(|d| d.restore);
+        let manifest = match named {
+            Some(name) => world::resolve(&self.store, &name).await.map_err(|e| fail(&e))?,
+            None => {
+                let Some(p) = self.store.current_snapshot().await.map_err(|e| fail(&e))? else {
+                    return Ok(None); // a new world
+                };
+                let name = BackupName::from_key(&p.key).ok_or_else(|| PortError::Provision {
+                    what: "the world".into(),
+                    message: format!("current.json points at {}, which is not a backup", p.key),
+                })?;
+                world::manifest(&self.store, &name).await.map_err(|e| fail(&e))?.ok_or_else(|| PortError::Provision {
+                    what: "the world".into(),
+                    message: format!("the manifest of {} is missing", p.key),
+                })?
+            }
+        };
+        world::restore::restore(&self.store, &manifest, &self.world_dir, &|_| true)
+            .await
+            .map_err(|e| fail(&e))?;
+        Ok(Some(as_ref(&manifest)))
+    }
+}
+
+/// The sleeping listener on the game port, bound only while waiting.
+pub struct GamePortListener {
+    pub addr: SocketAddr,
+    pub motd: String,
+    pub max_players: u32,
+}
+
+impl Listener for GamePortListener {
+    async fn wait_for_wake(&mut self, whitelist: &[PlayerName]) -> PortResult<PlayerName> {
+        let config = SleepingConfig {
+            motd: self.motd.clone(),
+            max_players: self.max_players,
+            whitelist: whitelist.to_vec(),
+            version_name: "1.20.1".into(),
+            protocol: 763,
+        };
+        let mut sleeping = Sleeping::bind(self.addr, config)
+            .await
+            .map_err(|e| PortError::Listener(format!("binding {}: {e}", self.addr)))?;
+        match sleeping.next_event().await {
+            Some(woken) => Ok(woken.0),
+            None => Err(PortError::Listener("the listener stopped".into())),
+        }
+    }
+}
