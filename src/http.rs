@@ -123,6 +123,10 @@ impl Api {
         let client = reqwest::Client::builder()
             .timeout(policy.timeout)
             .connect_timeout(Duration::from_secs(10))
+            // object_store's S3 client turns on reqwest's native roots; loading
+            // them blocks every client build for a while, and the compiled-in
+            // webpki roots are what this client was always meant to use.
+            .tls_built_in_native_certs(false)
             .build()
             .map_err(|_| HttpError::BaseUrl(base.clone()))?;
         let user_agent = HeaderValue::from_str(&format!(
