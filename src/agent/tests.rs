@@ -27,6 +27,7 @@ async fn boots_to_idle_then_follows_players_in_and_out() {
         assert_eq!(boot.ready, Some(t0()));
         assert!(!boot.deadline_missed);
         assert_eq!(w.status().minecraft_version.as_deref(), Some("1.20.1"));
+        assert_eq!(w.status().protocol, Some(763));
 
         w.players(&["Steve"]);
         w.at(11).await;
