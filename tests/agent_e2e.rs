@@ -115,6 +115,7 @@ fn boots_to_idle_reports_and_shuts_down_cleanly_on_sigterm() {
     });
     let st = status(&s.storage).unwrap();
     assert_eq!(st["minecraft_version"], "1.20.1");
+    assert_eq!(st["protocol"], 763);
     assert_eq!(st["session"], "20261122-1800-eu");
     assert!(st["boot"]["ready"].is_string(), "{st}");
     assert_eq!(st["boot"]["deadline_missed"], false);

@@ -313,6 +313,7 @@ mod tests {
 
     const GOOD: &str = r#"
 server = "grove"
+server_created = 2026-11-22T18:00:00Z
 minecraft_dir = "/srv/minecraft"
 java = ["java", "-jar", "server.jar", "nogui"]
 [storage]
@@ -332,6 +333,7 @@ workflow = "reconcile.yml"
     fn a_full_config_reads_with_defaults_filled_in() {
         let c = parse("agent.toml", GOOD).unwrap();
         assert_eq!(c.server.as_str(), "grove");
+        assert_eq!(c.server_created, Some("2026-11-22T18:00:00Z".parse().unwrap()));
         assert_eq!(c.timers.idle, Duration::from_mins(10));
         assert_eq!(c.timers.suspended, Duration::from_mins(45));
         assert_eq!(c.timers.heartbeat, Duration::from_secs(30));

@@ -168,6 +168,19 @@ impl Minecraft for Jvm {
     }
 }
 
+/// The protocol number of a release, for the status (the reconciler's
+/// Server List Ping reports the same number). Only releases this project runs.
+pub fn protocol_of(version: &str) -> Option<i32> {
+    Some(match version {
+        "1.20" | "1.20.1" => 763,
+        "1.20.2" => 764,
+        "1.20.3" | "1.20.4" => 765,
+        "1.20.5" | "1.20.6" => 766,
+        "1.21" | "1.21.1" => 767,
+        _ => return None,
+    })
+}
+
 /// The messages that answer a command: success fragments, failure fragments.
 struct Answer {
     ok: &'static [&'static str],

@@ -120,4 +120,6 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
 }
 
 #[cfg(test)]
+mod fakes;
+#[cfg(test)]
 mod tests;

@@ -60,10 +60,13 @@ impl Snapshots for WorldSnapshots {
                     what: "the world".into(),
                     message: format!("current.json points at {}, which is not a backup", p.key),
                 })?;
-                world::manifest(&self.store, &name).await.map_err(|e| fail(&e))?.ok_or_else(|| PortError::Provision {
-                    what: "the world".into(),
-                    message: format!("the manifest of {} is missing", p.key),
-                })?
+                world::manifest(&self.store, &name)
+                    .await
+                    .map_err(|e| fail(&e))?
+                    .ok_or_else(|| PortError::Provision {
+                        what: "the world".into(),
+                        message: format!("the manifest of {} is missing", p.key),
+                    })?
             }
         };
         world::restore::restore(&self.store, &manifest, &self.world_dir, &|_| true)

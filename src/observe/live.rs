@@ -176,3 +176,35 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
     };
     Ok((observed, Facts { zone, servers }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::agent_problem;
+    use crate::lifecycle::Phase;
+    use crate::storage::{AgentStatusDoc, BootReport};
+
+    #[test]
+    fn an_agents_status_names_its_problem() {
+        let t = "2026-11-22T18:00:00Z".parse().unwrap();
+        let mut s: AgentStatusDoc =
+            serde_json::from_value(serde_json::json!({ "phase": "idle", "heartbeat": "2026-11-22T18:00:00Z" })).unwrap();
+        assert_eq!(s.phase, Phase::Idle, "an older agent's status still reads");
+        assert_eq!(agent_problem(&s), None);
+        s.boot = Some(BootReport {
+            started: t,
+            ready: None,
+            deadline: t,
+            deadline_missed: true,
+        });
+        assert_eq!(
+            agent_problem(&s).unwrap(),
+            "Minecraft has not finished loading by its boot deadline"
+        );
+        s.crashed = true;
+        s.crashes = 5;
+        assert_eq!(
+            agent_problem(&s).unwrap(),
+            "Minecraft crashed 5 times in a row and is not restarted"
+        );
+    }
+}

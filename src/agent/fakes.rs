@@ -1,0 +1,278 @@
+//! In-memory ports for the loop tests: each records its calls, in order,
+//! with the second of the paused clock they happened at; the test drives the
+//! world through [`World`] (players online, crashes, logins, desired.json).
+
+use std::cell::{Cell, RefCell};
+use std::future::pending;
+use std::rc::Rc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Duration, Instant};
+
+use super::config::Timers;
+use super::run::{Agent, Clock, Ports};
+use super::traits::*;
+use crate::ids::PlayerName;
+use crate::lifecycle::Phase;
+use crate::storage::{AgentStatusDoc, ControlDoc, ControlOp};
+
+pub fn t0() -> DateTime<Utc> {
+    "2026-11-22T18:00:00Z".parse().unwrap()
+}
+
+pub fn p(s: &str) -> PlayerName {
+    PlayerName::new(s)
+}
+
+/// What the fakes share with the test.
+pub struct Shared {
+    pub start: Instant,
+    pub clock: Clock,
+    pub calls: RefCell<Vec<(u64, String)>>,
+    pub running: Cell<bool>,
+    /// Whether a started JVM reaches its Done line.
+    pub loads: Cell<bool>,
+    pub players: RefCell<Vec<PlayerName>>,
+    pub doc: RefCell<Option<ControlDoc>>,
+    pub statuses: RefCell<Vec<AgentStatusDoc>>,
+    pub snapshot_fails: Cell<bool>,
+    pub taken: Cell<u32>,
+}
+
+impl Shared {
+    fn call(&self, what: impl Into<String>) {
+        let secs = self.start.elapsed().as_secs();
+        self.calls.borrow_mut().push((secs, what.into()));
+    }
+}
+
+pub struct FakeMc(Rc<Shared>, mpsc::UnboundedReceiver<i32>);
+impl Minecraft for FakeMc {
+    async fn start(&mut self) -> PortResult<()> {
+        self.0.call("start");
+        self.0.running.set(true);
+        Ok(())
+    }
+    fn loaded(&self) -> bool {
+        self.0.running.get() && self.0.loads.get()
+    }
+    fn version(&self) -> Option<String> {
+        self.loaded().then(|| "1.20.1".into())
+    }
+    async fn stop(&mut self) -> PortResult<()> {
+        self.0.call("stop");
+        self.0.running.set(false);
+        Ok(())
+    }
+    async fn exited(&mut self) -> Option<i32> {
+        match self.1.recv().await {
+            Some(code) => {
+                self.0.running.set(false);
+                Some(code)
+            }
+            None => pending().await,
+        }
+    }
+}
+
+pub struct FakeConsole(Rc<Shared>);
+impl FakeConsole {
+    fn cmd(&self, what: String) -> PortResult<()> {
+        if !self.0.running.get() {
+            return Err(PortError::Console {
+                command: what,
+                reason: "connection refused".into(),
+            });
+        }
+        self.0.call(what);
+        Ok(())
+    }
+}
+impl Console for FakeConsole {
+    async fn list_players(&mut self) -> PortResult<Vec<PlayerName>> {
+        if !self.0.running.get() {
+            return Err(PortError::Console {
+                command: "list".into(),
+                reason: "connection refused".into(),
+            });
+        }
+        Ok(self.0.players.borrow().clone())
+    }
+    async fn save_off(&mut self) -> PortResult<()> {
+        self.cmd("save-off".into())
+    }
+    async fn save_all_flush(&mut self) -> PortResult<()> {
+        self.cmd("save-all flush".into())
+    }
+    async fn save_on(&mut self) -> PortResult<()> {
+        self.cmd("save-on".into())
+    }
+    async fn whitelist_add(&mut self, name: &PlayerName) -> PortResult<()> {
+        self.cmd(format!("whitelist add {name}"))
+    }
+    async fn whitelist_remove(&mut self, name: &PlayerName) -> PortResult<()> {
+        self.cmd(format!("whitelist remove {name}"))
+    }
+    async fn op(&mut self, name: &PlayerName, level: u8) -> PortResult<()> {
+        self.cmd(format!("op {name} {level}"))
+    }
+    async fn deop(&mut self, name: &PlayerName) -> PortResult<()> {
+        self.cmd(format!("deop {name}"))
+    }
+}
+
+pub struct FakeSnapshots(Rc<Shared>);
+impl Snapshots for FakeSnapshots {
+    async fn snapshot(&mut self, reason: SnapshotReason) -> PortResult<SnapshotRef> {
+        self.0.call(format!("snapshot {reason}"));
+        if self.0.snapshot_fails.get() {
+            return Err(PortError::Snapshot {
+                reason: reason.to_string(),
+                message: "upload failed".into(),
+            });
+        }
+        let n = self.0.taken.get() + 1;
+        self.0.taken.set(n);
+        Ok(SnapshotRef {
+            key: format!("worlds/grove/backups/{n}-{reason}.tar.zst"),
+            sha256: format!("{n:064x}"),
+            size: 1000 + u64::from(n),
+            taken: self.0.clock.now(),
+        })
+    }
+    async fn restore(&mut self) -> PortResult<Option<SnapshotRef>> {
+        self.0.call("restore");
+        Ok(None)
+    }
+}
+
+pub struct FakeListener(mpsc::UnboundedReceiver<PlayerName>);
+impl Listener for FakeListener {
+    async fn wait_for_wake(&mut self, _whitelist: &[PlayerName]) -> PortResult<PlayerName> {
+        match self.0.recv().await {
+            Some(p) => Ok(p),
+            None => pending().await,
+        }
+    }
+}
+
+pub struct FakeProvision(Rc<Shared>);
+impl Provision for FakeProvision {
+    async fn provision(&mut self, _doc: &ControlDoc) -> PortResult<()> {
+        self.0.call("provision");
+        Ok(())
+    }
+}
+
+pub struct FakeControl(Rc<Shared>);
+impl Control for FakeControl {
+    async fn desired(&mut self) -> PortResult<Option<ControlDoc>> {
+        Ok(self.0.doc.borrow().clone())
+    }
+    async fn report(&mut self, status: &AgentStatusDoc) -> PortResult<()> {
+        self.0.statuses.borrow_mut().push(status.clone());
+        Ok(())
+    }
+}
+
+pub struct FakeNudge(Rc<Shared>);
+impl Nudge for FakeNudge {
+    async fn nudge(&mut self) -> PortResult<bool> {
+        self.0.call("nudge");
+        Ok(true)
+    }
+}
+
+pub struct World {
+    pub s: Rc<Shared>,
+    pub crash: mpsc::UnboundedSender<i32>,
+    pub join: mpsc::UnboundedSender<PlayerName>,
+    pub stop: Option<oneshot::Sender<()>>,
+    pub task: tokio::task::JoinHandle<Phase>,
+}
+
+pub fn doc() -> ControlDoc {
+    ControlDoc {
+        version: 1,
+        whitelist: vec![p("Steve")],
+        ops: vec![ControlOp {
+            name: p("Steve"),
+            level: 4,
+        }],
+        ..ControlDoc::default()
+    }
+}
+
+/// Start the agent in the current `LocalSet`, created at `created`.
+pub fn start(created: DateTime<Utc>, loads: bool) -> World {
+    let clock = Clock::starting_at(t0());
+    let s = Rc::new(Shared {
+        start: Instant::now(),
+        clock,
+        calls: RefCell::default(),
+        running: Cell::new(false),
+        loads: Cell::new(loads),
+        players: RefCell::default(),
+        doc: RefCell::new(Some(doc())),
+        statuses: RefCell::default(),
+        snapshot_fails: Cell::new(false),
+        taken: Cell::new(0),
+    });
+    let (crash, crash_rx) = mpsc::unbounded_channel();
+    let (join, join_rx) = mpsc::unbounded_channel();
+    let (stop, stop_rx) = oneshot::channel::<()>();
+    let ports = Ports {
+        minecraft: FakeMc(s.clone(), crash_rx),
+        console: FakeConsole(s.clone()),
+        snapshots: FakeSnapshots(s.clone()),
+        listener: FakeListener(join_rx),
+        provision: FakeProvision(s.clone()),
+        control: FakeControl(s.clone()),
+        nudge: FakeNudge(s.clone()),
+    };
+    let agent = Agent::new(ports, Timers::default(), clock, Some(created));
+    let task = tokio::task::spawn_local(agent.run(async move {
+        let _ = stop_rx.await;
+    }));
+    World {
+        s,
+        crash,
+        join,
+        stop: Some(stop),
+        task,
+    }
+}
+
+impl World {
+    /// Sleep until `secs` after the start (the paused clock jumps there,
+    /// letting the agent handle every deadline on the way, in order).
+    pub async fn at(&self, secs: u64) {
+        tokio::time::sleep_until(self.s.start + Duration::from_secs(secs)).await;
+    }
+    pub fn status(&self) -> AgentStatusDoc {
+        self.s.statuses.borrow().last().cloned().expect("a status was written")
+    }
+    pub fn phase(&self) -> Phase {
+        self.status().phase
+    }
+    /// Calls made since the last `take`, without their times.
+    pub fn take(&self) -> Vec<String> {
+        self.s.calls.borrow_mut().drain(..).map(|(_, c)| c).collect()
+    }
+    pub fn take_timed(&self) -> Vec<(u64, String)> {
+        self.s.calls.borrow_mut().drain(..).collect()
+    }
+    pub fn phases(&self) -> Vec<Phase> {
+        let mut v: Vec<Phase> = self.s.statuses.borrow().iter().map(|s| s.phase).collect();
+        v.dedup();
+        v
+    }
+    pub fn players(&self, names: &[&str]) {
+        *self.s.players.borrow_mut() = names.iter().map(|n| p(n)).collect();
+    }
+    pub async fn shutdown(mut self) -> Phase {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.task.await.unwrap()
+    }
+}

@@ -1,0 +1,196 @@
+//! The effects of a transition, carried out through the ports: starting and
+//! stopping the JVM, timers, snapshots, backups and the crash backoff. Kept
+//! apart from the loop so each reads on its own; both are one `impl Agent`.
+
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::{Agent, RESTART_BACKOFF, RETRY, std};
+use crate::agent::billing::termination_time;
+use crate::agent::traits::{Console, Control, Listener, Minecraft, Nudge, Provision, SnapshotReason, SnapshotRef, Snapshots};
+use crate::lifecycle::{Effect, Event, Phase};
+use crate::storage::{BackupRef, BootReport};
+
+impl<M, C, S, L, P, K, N> Agent<M, C, S, L, P, K, N>
+where
+    M: Minecraft,
+    C: Console,
+    S: Snapshots,
+    L: Listener,
+    P: Provision,
+    K: Control,
+    N: Nudge,
+{
+    /// One effect; answers the event it leads to, if any.
+    pub(super) async fn effect(&mut self, effect: Effect) -> Option<Event> {
+        let now = Instant::now();
+        match effect {
+            // The reconciler's side: the VPS holds no Hetzner token.
+            Effect::CreateServer | Effect::DeleteServer | Effect::CloseSession => None,
+            Effect::StartMinecraft => {
+                self.suspend_at = None;
+                self.terminate_at = None;
+                self.start_jvm().await;
+                None
+            }
+            Effect::StartIdleTimer => {
+                self.idle_at = Some(now + std(self.timers.idle));
+                None
+            }
+            Effect::CancelIdleTimer => {
+                self.idle_at = None;
+                None
+            }
+            Effect::SaveSnapshotAndStop => {
+                self.idle_at = None;
+                self.next_backup = None;
+                if self.ready {
+                    let saved = match self.ports.console.save_off().await {
+                        Ok(()) => self.ports.console.save_all_flush().await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = saved {
+                        self.error(e.to_string());
+                    }
+                }
+                self.take_snapshot(SnapshotReason::Suspend).await;
+                self.stop_jvm().await;
+                None
+            }
+            Effect::StartSuspendTimer => {
+                let since = self.clock.now();
+                let at = termination_time(
+                    self.created,
+                    since,
+                    self.timers.suspended.to_chrono(),
+                    self.timers.billing_margin.to_chrono(),
+                );
+                self.terminate_at = Some(at);
+                self.suspend_at = Some(now + (at - since).to_std().unwrap_or_default());
+                None
+            }
+            Effect::FinalSnapshot => {
+                self.idle_at = None;
+                self.suspend_at = None;
+                self.next_backup = None;
+                if self.jvm_running || self.stopped_at.is_none() {
+                    self.stop_jvm().await;
+                }
+                match self.take_snapshot(SnapshotReason::Final).await {
+                    Some(_) => Some(Event::SnapshotVerified),
+                    None => {
+                        self.final_retry_at = Some(now + RETRY);
+                        None
+                    }
+                }
+            }
+            Effect::RequestTermination => {
+                self.ready_to_terminate = true;
+                self.terminate_at = Some(self.clock.now());
+                self.report().await;
+                self.nudge().await;
+                None
+            }
+            Effect::RestartMinecraft => self.after_crash(),
+        }
+    }
+
+    /// Count the crash; restart later with backoff, or give up.
+    pub(super) fn after_crash(&mut self) -> Option<Event> {
+        self.crashes += 1;
+        if self.crashes >= self.timers.max_crashes {
+            self.crashed = true;
+            self.restart_at = None;
+            self.error(format!("Minecraft crashed {} times in a row; not restarting it", self.crashes));
+            // Nobody can be online: let the idle countdown run.
+            return (self.phase == Phase::Running).then_some(Event::AllLeft);
+        }
+        let wait = RESTART_BACKOFF[(self.crashes as usize - 1).min(RESTART_BACKOFF.len() - 1)];
+        warn!(
+            crashes = self.crashes,
+            wait_secs = wait.as_secs(),
+            "Minecraft crashed; restarting after a pause"
+        );
+        self.restart_at = Some(Instant::now() + wait);
+        None
+    }
+
+    pub(super) async fn start_jvm(&mut self) {
+        let now = Instant::now();
+        self.stopped_at = None;
+        match self.ports.minecraft.start().await {
+            Ok(()) => {
+                self.jvm_running = true;
+                self.ready = false;
+                self.boot_deadline = Some(now + std(self.timers.boot_deadline));
+                self.boot = Some(BootReport {
+                    started: self.clock.now(),
+                    ready: None,
+                    deadline: self.clock.now() + self.timers.boot_deadline.to_chrono(),
+                    deadline_missed: false,
+                });
+                self.next_poll = now;
+            }
+            Err(e) => {
+                self.error(e.to_string());
+                if let Some(next) = self.after_crash() {
+                    Box::pin(self.fire(next)).await;
+                }
+            }
+        }
+    }
+
+    pub(super) async fn stop_jvm(&mut self) {
+        if self.jvm_running
+            && let Err(e) = self.ports.minecraft.stop().await
+        {
+            self.error(e.to_string());
+        }
+        self.jvm_running = false;
+        self.ready = false;
+        self.boot_deadline = None;
+        self.restart_at = None;
+        self.players_online.clear();
+        self.stopped_at = Some(self.clock.now());
+    }
+
+    /// `save-off`, `save-all flush`, snapshot, `save-on` (always, even after a failure).
+    pub(super) async fn backup(&mut self) {
+        if !self.ready || !matches!(self.phase, Phase::Running | Phase::Idle) {
+            return;
+        }
+        let saved = match self.ports.console.save_off().await {
+            Ok(()) => self.ports.console.save_all_flush().await,
+            Err(e) => Err(e),
+        };
+        match saved {
+            Ok(()) => {
+                self.take_snapshot(SnapshotReason::Backup).await;
+            }
+            Err(e) => self.error(e.to_string()),
+        }
+        if let Err(e) = self.ports.console.save_on().await {
+            self.error(e.to_string());
+        }
+        self.report().await;
+    }
+
+    async fn take_snapshot(&mut self, reason: SnapshotReason) -> Option<SnapshotRef> {
+        match self.ports.snapshots.snapshot(reason).await {
+            Ok(s) => {
+                info!(key = %s.key, size = s.size, %reason, "snapshot verified");
+                self.last_backup = Some(BackupRef {
+                    key: s.key.clone(),
+                    size: s.size,
+                    sha256: s.sha256.clone(),
+                    taken: s.taken,
+                });
+                Some(s)
+            }
+            Err(e) => {
+                self.error(e.to_string());
+                None
+            }
+        }
+    }
+}
