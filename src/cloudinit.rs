@@ -211,6 +211,39 @@ impl AgentConfig {
     }
 }
 
+/// `agent.toml` in the shape `mc-gitops agent` reads (`agent::config`),
+/// built as a TOML table so every value is escaped by the serialiser.
+pub fn agent_toml(config: &AgentConfig) -> String {
+    use toml::{Table, Value};
+    let dur = |secs: u64| Value::String(crate::repo::duration::Duration::from_secs(secs).to_string());
+    let mut root = Table::new();
+    root.insert("server".into(), Value::String(config.server.to_string()));
+    root.insert("minecraft_dir".into(), Value::String(config.minecraft.dir.clone()));
+    root.insert("game_port".into(), Value::Integer(i64::from(config.minecraft.game_port)));
+    root.insert("rcon_port".into(), Value::Integer(i64::from(config.minecraft.rcon_port)));
+    let heap = format!("-Xmx{}M", config.minecraft.memory_mb);
+    let java = ["java", heap.as_str(), "-jar", "server.jar", "nogui"];
+    root.insert(
+        "java".into(),
+        Value::Array(java.iter().map(|a| Value::String(a.to_string())).collect()),
+    );
+    let c = &config.storage.credentials;
+    let mut storage = Table::new();
+    storage.insert("endpoint".into(), Value::String(config.storage.endpoint.clone()));
+    storage.insert("bucket".into(), Value::String(config.storage.bucket.clone()));
+    storage.insert("access_key_id".into(), Value::String(c.access_key_id.clone()));
+    storage.insert("secret_access_key".into(), Value::String(c.secret_access_key.expose().to_string()));
+    storage.insert("session_token".into(), Value::String(c.session_token.expose().to_string()));
+    root.insert("storage".into(), Value::Table(storage));
+    let l = &config.lifecycle;
+    let mut lifecycle = Table::new();
+    lifecycle.insert("idle".into(), dur(l.idle_secs));
+    lifecycle.insert("suspended".into(), dur(l.suspended_secs));
+    lifecycle.insert("backup_every".into(), dur(l.backup_every_secs));
+    root.insert("lifecycle".into(), Value::Table(lifecycle));
+    toml::to_string(&root).expect("a TOML table always serialises")
+}
+
 /// Render the user-data for one session.
 pub fn render(config: &AgentConfig, release: &AgentRelease) -> Result<String, CloudInitError> {
     release.check()?;
@@ -225,7 +258,7 @@ pub fn render(config: &AgentConfig, release: &AgentRelease) -> Result<String, Cl
     env.add_template("user-data", TEMPLATE)?;
     let agent_config = format!(
         "# mc-gitops agent settings for this session. Mode 0600: holds short-lived R2 credentials.\n{}",
-        toml::to_string(config)?
+        agent_toml(config)
     );
     let ctx = minijinja::context! {
         nftables => NFTABLES,
@@ -296,5 +329,40 @@ mod tests {
             Err(CloudInitError::AgentSha256 { .. })
         ));
         assert!(matches!(r("https://example.com/a", "abc"), Err(CloudInitError::AgentSha256 { .. })));
+    }
+}
+
+#[cfg(test)]
+mod agent_config_tests {
+    use super::*;
+
+    /// Regression: cloud-init once wrote its own config shape, which the
+    /// agent refused. What it writes must be what `mc-gitops agent` reads.
+    #[test]
+    fn the_agent_reads_the_config_cloud_init_writes() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example");
+        let loaded = crate::repo::load(&root).unwrap();
+        let session = SessionId::new("20261122-1930-eu");
+        let creds = AgentCredentials {
+            access_key_id: "AKIA\"quoted\"".into(),
+            secret_access_key: Secret::new("s3cr3t\nnewline"),
+            session_token: Secret::new("tok'en"),
+            expires: None,
+        };
+        let cfg = AgentConfig::for_session(&loaded.desired, session, creds);
+        let text = agent_toml(&cfg);
+        let parsed = crate::agent::config::parse("agent.toml", &text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+        assert_eq!(parsed.server.as_str(), "grove");
+        assert_eq!(parsed.rcon_port, RCON_PORT);
+        assert_eq!(parsed.java[1], "-Xmx6144M");
+        match parsed.storage {
+            crate::agent::config::StorageConfig::R2 {
+                secret_access_key, bucket, ..
+            } => {
+                assert_eq!(secret_access_key.expose(), "s3cr3t\nnewline");
+                assert_eq!(bucket, "grove-worlds");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

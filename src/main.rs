@@ -456,6 +456,7 @@ fn cmd_apply(
         &plan,
         now,
     ))?;
+    let user_data = user_data_for(&loaded.desired, &plan, prepared.agent_credentials.as_ref())?;
     let cx = mc_gitops::apply::Ctx {
         repo: root,
         desired: &loaded.desired,
@@ -466,7 +467,7 @@ fn cmd_apply(
         zone: &facts.zone,
         store: &live.store,
         now,
-        user_data: None,
+        user_data,
         agent_credentials: prepared.agent_credentials,
         restore: prepared.restore,
     };
@@ -502,6 +503,54 @@ fn cmd_apply(
         Some((resource, error)) => anyhow::bail!("apply stopped at {resource}: {error}"),
         None => Ok(Done::Ok),
     }
+}
+
+/// Cloud-init for the server this plan creates, carrying the agent's minted,
+/// scoped R2 credentials. The agent binary is this one: by default the
+/// release asset of this version, checked against this executable's sha256
+/// (`MC_GITOPS_AGENT_URL` / `MC_GITOPS_AGENT_SHA256` override both). Without
+/// minted credentials (local storage) the server gets no user-data: an agent
+/// there could not reach the world, so none is installed.
+fn user_data_for(
+    desired: &repo::Desired,
+    plan: &plan::Plan,
+    minted: Option<&mc_gitops::storage::credentials::AgentCredentials>,
+) -> anyhow::Result<Option<String>> {
+    use mc_gitops::cloudinit::{self, AgentConfig, AgentCredentials, AgentRelease};
+    let Some(session) = plan.changes.iter().find_map(|c| match &c.step {
+        plan::Step::CreateServer { session, .. } => Some(session.clone()),
+        _ => None,
+    }) else {
+        return Ok(None);
+    };
+    let Some(m) = minted else {
+        tracing::warn!("storage is a local directory: the new server gets no agent (configure [storage] and R2 keys)");
+        return Ok(None);
+    };
+    let url = std::env::var("MC_GITOPS_AGENT_URL").unwrap_or_else(|_| {
+        format!(
+            "https://github.com/mc-gitops/mc-gitops/releases/download/v{}/mc-gitops-x86_64-unknown-linux-musl",
+            env!("CARGO_PKG_VERSION")
+        )
+    });
+    let sha256 = match std::env::var("MC_GITOPS_AGENT_SHA256") {
+        Ok(s) => s,
+        Err(_) => {
+            let exe = std::env::current_exe().context("cannot find this executable to hash it for the VPS")?;
+            let bytes = std::fs::read(&exe).with_context(|| format!("cannot read {}", exe.display()))?;
+            mc_gitops::plan::assets::sha256_hex(&bytes)
+        }
+    };
+    let creds = AgentCredentials {
+        access_key_id: m.access_key_id.clone(),
+        secret_access_key: m.secret_access_key.clone(),
+        session_token: m.session_token.clone(),
+        expires: Some(m.expires),
+    };
+    let mut config = AgentConfig::for_session(desired, session, creds);
+    config.storage.endpoint = m.endpoint.clone();
+    config.storage.bucket = m.bucket.clone();
+    Ok(Some(cloudinit::render(&config, &AgentRelease { url, sha256 })?))
 }
 
 /// The ledger summaries after an apply, from the session files as this run

@@ -362,6 +362,22 @@ async fn apply_mints_agent_credentials_scoped_to_the_servers_prefixes_and_never_
         "the key id (not a secret) is logged"
     );
 
+    // The new server's user-data carries the agent's config with the minted,
+    // scoped credentials — and nothing long-lived: not the account's R2
+    // secret, not the Hetzner or Cloudflare tokens.
+    let creates = h.bodies(axum::http::Method::POST, "/servers");
+    let user_data = creates[0]["user_data"].as_str().expect("user-data is sent");
+    assert!(user_data.starts_with("#cloud-config"), "{user_data}");
+    let config_line = user_data
+        .lines()
+        .find(|l| l.contains("secret_access_key"))
+        .expect("agent.toml in user-data");
+    assert!(config_line.contains(issued[0]["secretAccessKey"].as_str().unwrap()));
+    for long_lived in [SECRET_KEY, hetzner_fake::TOKEN, cloudflare_fake::TOKEN] {
+        assert!(!user_data.contains(long_lived), "a long-lived secret went into user-data");
+    }
+    assert!(user_data.len() <= 8 * 1024);
+
     // The control channel went to S3, not to a local directory.
     assert!(s3.object_file("control/grove/desired.json").is_file());
     assert!(!repo.path().join(".mc-gitops/storage").exists());
