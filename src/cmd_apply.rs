@@ -1,0 +1,187 @@
+//! `mc-gitops apply`: observe, plan, carry the plan out, then the ledger
+//! summaries, notifications and commit-back. The steps themselves live in
+//! the library (`mc_gitops::apply`); this is the command's wiring.
+
+use std::path::Path;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+
+use mc_gitops::repo;
+use mc_gitops::{connect, ledger, observe, output, plan};
+
+use crate::{Done, load, runtime};
+
+pub(crate) fn cmd_apply(
+    root: &Path,
+    json: bool,
+    now: DateTime<Utc>,
+    commit: bool,
+    push: Option<mc_gitops::gitback::PushTarget>,
+) -> anyhow::Result<Done> {
+    let loaded = load(root)?;
+    let Some(live) = connect::live(root, &loaded.desired)? else {
+        anyhow::bail!("apply needs HCLOUD_TOKEN and CLOUDFLARE_API_TOKEN in the environment (use `plan` to see what it would do)");
+    };
+    let rt = runtime()?;
+    let (observed, facts) = rt.block_on(observe::live::observe(&live, &loaded.desired, &loaded.ledger, now))?;
+    let plan = plan::plan(&loaded.desired, &observed);
+    if !json {
+        anstream::print!("{}", output::text::render_plan(&plan));
+    }
+    let mint = connect::mint_settings(&loaded.desired)?;
+    let prepared = rt.block_on(mc_gitops::apply::prepare::prepare(
+        &live.cloudflare,
+        &live.store,
+        mint.as_ref(),
+        &loaded.desired,
+        &plan,
+        now,
+    ))?;
+    let user_data = user_data_for(&loaded.desired, &plan, prepared.agent_credentials.as_ref())?;
+    let cx = mc_gitops::apply::Ctx {
+        repo: root,
+        desired: &loaded.desired,
+        ledger: &loaded.ledger,
+        observed: &observed,
+        hetzner: &live.hetzner,
+        cloudflare: &live.cloudflare,
+        zone: &facts.zone,
+        store: &live.store,
+        now,
+        user_data,
+        agent_credentials: prepared.agent_credentials,
+        restore: prepared.restore,
+    };
+    let mut report = rt.block_on(mc_gitops::apply::apply(&cx, &plan));
+    let discord = match mc_gitops::notify::Discord::from_env() {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => {
+            report.warnings.push(e.to_string());
+            None
+        }
+    };
+    let warnings = rt.block_on(mc_gitops::notify::after_apply(&loaded.desired, &plan, &report, discord.as_ref()));
+    report.warnings.extend(warnings);
+    rt.block_on(after_apply(root, &loaded, &observed, &live.store, &mut report, now));
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "plan": plan, "report": report }))?
+        );
+    } else {
+        anstream::print!("{}", output::text::render_report(&report));
+    }
+    // What was done is recorded even when a later change failed: the ledger
+    // must not lose a session because the run stopped halfway.
+    if commit && let Err(e) = commit_back(root, &report, push.as_ref()) {
+        return Err(match &report.failed {
+            Some((resource, error)) => e.context(format!("apply stopped at {resource}: {error}; then committing")),
+            None => e,
+        });
+    }
+    match &report.failed {
+        Some((resource, error)) => anyhow::bail!("apply stopped at {resource}: {error}"),
+        None => Ok(Done::Ok),
+    }
+}
+
+/// Cloud-init for the server this plan creates, carrying the agent's minted,
+/// scoped R2 credentials. The agent binary is this one: by default the
+/// release asset of this version, checked against this executable's sha256
+/// (`MC_GITOPS_AGENT_URL` / `MC_GITOPS_AGENT_SHA256` override both). Without
+/// minted credentials (local storage) the server gets no user-data: an agent
+/// there could not reach the world, so none is installed.
+fn user_data_for(
+    desired: &repo::Desired,
+    plan: &plan::Plan,
+    minted: Option<&mc_gitops::storage::credentials::AgentCredentials>,
+) -> anyhow::Result<Option<String>> {
+    use mc_gitops::cloudinit::{self, AgentConfig, AgentCredentials, AgentRelease};
+    let Some(session) = plan.changes.iter().find_map(|c| match &c.step {
+        plan::Step::CreateServer { session, .. } => Some(session.clone()),
+        _ => None,
+    }) else {
+        return Ok(None);
+    };
+    let Some(m) = minted else {
+        tracing::warn!("storage is a local directory: the new server gets no agent (configure [storage] and R2 keys)");
+        return Ok(None);
+    };
+    let url = std::env::var("MC_GITOPS_AGENT_URL").unwrap_or_else(|_| {
+        format!(
+            "https://github.com/mc-gitops/mc-gitops/releases/download/v{}/mc-gitops-x86_64-unknown-linux-musl",
+            env!("CARGO_PKG_VERSION")
+        )
+    });
+    let sha256 = match std::env::var("MC_GITOPS_AGENT_SHA256") {
+        Ok(s) => s,
+        Err(_) => {
+            let exe = std::env::current_exe().context("cannot find this executable to hash it for the VPS")?;
+            let bytes = std::fs::read(&exe).with_context(|| format!("cannot read {}", exe.display()))?;
+            mc_gitops::plan::assets::sha256_hex(&bytes)
+        }
+    };
+    let creds = AgentCredentials {
+        access_key_id: m.access_key_id.clone(),
+        secret_access_key: m.secret_access_key.clone(),
+        session_token: m.session_token.clone(),
+        expires: Some(m.expires),
+    };
+    let mut config = AgentConfig::for_session(desired, session, creds);
+    config.storage.endpoint = m.endpoint.clone();
+    config.storage.bucket = m.bucket.clone();
+    Ok(Some(cloudinit::render(&config, &AgentRelease { url, sha256 })?))
+}
+
+/// The ledger summaries after an apply, from the session files as this run
+/// left them. A failure here is reported but does not undo what was applied.
+async fn after_apply(
+    root: &Path,
+    loaded: &repo::Loaded,
+    observed: &observe::Observed,
+    store: &mc_gitops::storage::Store,
+    report: &mut mc_gitops::apply::Report,
+    now: DateTime<Utc>,
+) {
+    let ledger = match repo::load(root) {
+        Ok(fresh) => fresh.ledger,
+        Err(e) => {
+            report.warnings.push(format!("re-reading the ledger for the summaries: {e}"));
+            loaded.ledger.clone()
+        }
+    };
+    let measured = match store.stored_bytes().await {
+        Ok(b) => Some(b),
+        Err(e) => {
+            report
+                .warnings
+                .push(format!("measuring storage: {}", mc_gitops::apply::render_error(&e)));
+            None
+        }
+    };
+    let mut warnings = report.warnings.clone();
+    if let Some((resource, error)) = &report.failed {
+        warnings.push(format!("the last apply stopped at {resource}: {error}"));
+    }
+    match ledger::summaries::regenerate(root, &ledger, &loaded.desired, Some(observed), measured, warnings, now) {
+        Ok(files) => report.files.extend(files),
+        Err(e) => report
+            .warnings
+            .push(format!("writing the summaries: {}", mc_gitops::apply::render_error(&e))),
+    }
+}
+
+fn commit_back(root: &Path, report: &mc_gitops::apply::Report, push: Option<&mc_gitops::gitback::PushTarget>) -> anyhow::Result<()> {
+    use mc_gitops::gitback;
+    match gitback::commit(root, &report.files, &report.message, &gitback::Bot::from_env())? {
+        None => eprintln!("commit: nothing to commit"),
+        Some(oid) => eprintln!("commit: {oid}"),
+    }
+    if let Some(target) = push {
+        let attempts = gitback::push(root, target)?;
+        eprintln!("push: {} in {attempts} attempt(s)", target.remote);
+    }
+    Ok(())
+}
