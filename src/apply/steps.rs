@@ -243,28 +243,7 @@ async fn control<'s>(cx: &Ctx<'_>, st: &'s mut RunState) -> Result<&'s mut Contr
 }
 
 fn new_session(cx: &Ctx<'_>, id: &SessionId, region: &crate::ids::RegionKey, started: chrono::DateTime<chrono::Utc>) -> Session {
-    Session {
-        id: id.clone(),
-        file: id.file(),
-        server: cx.desired.server.name.clone(),
-        region: region.clone(),
-        location: None,
-        server_type: None,
-        server_id: None,
-        ipv4: None,
-        started,
-        ready: None,
-        ended: None,
-        end_reason: None,
-        billed_hours: None,
-        peak_players: 0,
-        players_seen: Vec::new(),
-        world_bytes: None,
-        backups: 0,
-        price: None,
-        cost: None,
-        events: Vec::new(),
-    }
+    Session::opened(id, &cx.desired.server.name, region, started)
 }
 
 fn write(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, s: Session) -> Result<(), ApplyError> {

@@ -83,6 +83,32 @@ pub fn cost_of(price: &Price, hours: u32) -> Cost {
 }
 
 impl Session {
+    /// A session just opened: nothing known yet but where and when.
+    pub fn opened(id: &SessionId, server: &ServerName, region: &RegionKey, started: DateTime<Utc>) -> Self {
+        Session {
+            id: id.clone(),
+            file: id.file(),
+            server: server.clone(),
+            region: region.clone(),
+            location: None,
+            server_type: None,
+            server_id: None,
+            ipv4: None,
+            started,
+            ready: None,
+            ended: None,
+            end_reason: None,
+            billed_hours: None,
+            peak_players: 0,
+            players_seen: Vec::new(),
+            world_bytes: None,
+            backups: 0,
+            price: None,
+            cost: None,
+            events: Vec::new(),
+        }
+    }
+
     pub fn is_open(&self) -> bool {
         self.ended.is_none()
     }

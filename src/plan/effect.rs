@@ -20,28 +20,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
     for change in &plan.changes {
         match &change.step {
             Step::OpenSession { session, region, .. } => {
-                o.session = Some(Session {
-                    id: session.clone(),
-                    file: super::planner::session_path(session),
-                    server: d.server.name.clone(),
-                    region: region.clone(),
-                    location: None,
-                    server_type: None,
-                    server_id: None,
-                    ipv4: None,
-                    started: o.now,
-                    ready: None,
-                    ended: None,
-                    end_reason: None,
-                    billed_hours: None,
-                    peak_players: 0,
-                    players_seen: Vec::new(),
-                    world_bytes: None,
-                    backups: 0,
-                    price: None,
-                    cost: None,
-                    events: Vec::new(),
-                });
+                o.session = Some(Session::opened(session, &d.server.name, region, o.now));
             }
             Step::CreateServer {
                 name,
