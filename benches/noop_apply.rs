@@ -7,6 +7,10 @@
 //! Prints the median and worst wall time over the runs and the API calls
 //! each run made (the fakes' call logs).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::copy_dir;
+
 #[path = "../tests/fakes/cloudflare.rs"]
 mod cloudflare_fake;
 #[path = "../tests/fakes/hetzner.rs"]
@@ -16,19 +20,6 @@ use std::path::Path;
 use std::time::Instant;
 
 const RUNS: usize = 25;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -3,6 +3,9 @@
 //! Start, converge, stop behind the snapshot guard, crash at every step,
 //! race, and never print a secret.
 
+mod common;
+use common::copy_dir;
+
 #[path = "fakes/cloudflare.rs"]
 mod cloudflare_fake;
 #[path = "fakes/discord.rs"]
@@ -45,19 +48,6 @@ struct World {
     cf: FakeCloudflare,
     repo: tempfile::TempDir,
     storage: tempfile::TempDir,
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 impl World {

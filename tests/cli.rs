@@ -1,6 +1,9 @@
 //! The binary end to end, as a user runs it: the README's first command, a
 //! broken repo, JSON output, `check` and `schema`.
 
+mod common;
+use common::copy_dir;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -23,19 +26,6 @@ fn copy_example() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&example(), dir.path());
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 #[test]

@@ -4,6 +4,9 @@
 //! an https-style remote served by a fake that demands basic auth, to prove
 //! the token is sent as an `x-access-token` credential and nowhere else.
 
+mod common;
+use common::copy_dir;
+
 #[path = "fakes/cloudflare.rs"]
 mod cloudflare_fake;
 #[path = "fakes/hetzner.rs"]
@@ -294,19 +297,6 @@ mod base64_check {
             }
         }
         out
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), t).unwrap();
-        }
     }
 }
 

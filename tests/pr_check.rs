@@ -2,6 +2,9 @@
 //! copy of the example repo with the PR as a branch, against a fake GitHub
 //! (issue comments, as octocrab calls them) and a fake Mojang.
 
+mod common;
+use common::copy_dir;
+
 #[path = "fakes/github.rs"]
 mod github_fake;
 
@@ -23,19 +26,6 @@ fn git(dir: &Path, args: &[&str]) {
         .output()
         .unwrap();
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), t).unwrap();
-        }
-    }
 }
 
 struct Pr {

@@ -3,6 +3,8 @@
 //! corruption, and the `world` commands and `apply` through the binary,
 //! including the agent's scoped credentials minted from the Cloudflare fake.
 
+mod common;
+
 #[path = "fakes/cloudflare.rs"]
 mod cloudflare_fake;
 #[path = "fakes/hetzner.rs"]
@@ -56,21 +58,7 @@ fn make_world(dir: &Path, regions: usize, bytes: usize, seed: u64) {
 }
 
 fn copy_repo(to: &Path) {
-    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example");
-    let mut stack = vec![from.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let target = to.join(p.strip_prefix(&from).unwrap());
-            if p.is_dir() {
-                std::fs::create_dir_all(&target).unwrap();
-                stack.push(p);
-            } else {
-                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-                std::fs::copy(&p, target).unwrap();
-            }
-        }
-    }
+    common::copy_dir(&common::example(), to);
 }
 
 fn text(out: &Output) -> String {
