@@ -125,7 +125,7 @@ async fn the_plan_comment_is_created_once_then_updated() {
             "GET /repos/grove-friends/grove-state/issues/7/comments",
             "POST /repos/grove-friends/grove-state/issues/7/comments",
             "GET /repos/grove-friends/grove-state/issues/7/comments",
-            "POST /repos/grove-friends/grove-state/issues/comments/1001",
+            "PATCH /repos/grove-friends/grove-state/issues/comments/1001",
         ]
     );
     // The step summary holds the same verdict.

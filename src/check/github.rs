@@ -75,7 +75,12 @@ pub async fn upsert_comment(t: &Target, body: &str) -> Result<Posted, GithubErro
     };
     match all.iter().find(|c| c.body.as_deref().is_some_and(|b| b.contains(MARKER))) {
         Some(c) => {
-            issues.update_comment(c.id, &body).await.map_err(api("updating the plan comment"))?;
+            // PATCH, the documented method: octocrab 0.54's `update_comment` sends POST.
+            let route = format!("/repos/{owner}/{name}/issues/comments/{}", c.id);
+            let _: octocrab::models::issues::Comment = client
+                .patch(route, Some(&serde_json::json!({ "body": body })))
+                .await
+                .map_err(api("updating the plan comment"))?;
             Ok(Posted::Updated(c.id.into_inner()))
         }
         None => {

@@ -2,8 +2,8 @@
 //! octocrab calls for a PR's plan comment), and of Mojang's profile lookup:
 //! - `GET  /repos/{owner}/{repo}/issues/{n}/comments` (list),
 //! - `POST /repos/{owner}/{repo}/issues/{n}/comments` (create, 201),
-//! - `PATCH /repos/{owner}/{repo}/issues/comments/{id}` (update; POST too, as
-//!   GitHub accepts POST for PATCH and octocrab 0.54's `update_comment` sends POST),
+//! - `PATCH /repos/{owner}/{repo}/issues/comments/{id}` (update; the only
+//!   method the fake takes there, as documented — POST gets 405),
 //!   every one answering 401 `Bad credentials` without `Bearer <TOKEN>`;
 //! - `GET /users/profiles/minecraft/{name}`: `{"id", "name"}` for a known
 //!   name (any case), 404 with Mojang's error body for an unknown one, 400
@@ -55,7 +55,7 @@ impl FakeGithub {
         }));
         let app = Router::new()
             .route("/repos/{owner}/{repo}/issues/{n}/comments", get(list).post(create))
-            .route("/repos/{owner}/{repo}/issues/comments/{id}", patch(update).post(update))
+            .route("/repos/{owner}/{repo}/issues/comments/{id}", patch(update))
             .route("/users/profiles/minecraft/{name}", get(profile))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
