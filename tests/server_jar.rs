@@ -217,6 +217,13 @@ async fn vanilla_pins_mojangs_jar_checked_against_its_sha1() {
     assert_eq!(calls[0], "/mc/game/version_manifest_v2.json");
     let text = std::fs::read_to_string(repo.path().join("mods.lock")).unwrap();
     assert!(!text.contains("loader_version") && !text.contains("[[mod]]"), "{text}");
+    let pack = repo.path().join("grove.mrpack");
+    let err = mods(&fake, &repo, ModsCommand::Export { mrpack: pack.clone() }).await.unwrap_err();
+    assert!(
+        err.to_string().contains("runs vanilla Minecraft: there are no mods to export"),
+        "{err}"
+    );
+    assert!(!pack.exists());
 }
 
 #[tokio::test]

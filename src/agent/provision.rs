@@ -1,7 +1,7 @@
 //! Getting the Minecraft directory ready before the first start: the world
 //! restored (through the snapshot port), every file `desired.json` lists
-//! fetched and verified (text files from storage by sha256, mods from their
-//! URL by sha512), and `server.properties` given the settings the agent's
+//! fetched and verified (text files from storage by sha256, `server.jar` and
+//! the mods from their URL by sha512), and `server.properties` given the settings the agent's
 //! safety rests on: RCON on localhost with a password generated here, the
 //! whitelist enforced.
 //!

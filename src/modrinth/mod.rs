@@ -209,6 +209,8 @@ pub enum ModrinthError {
         installer: String,
         url: String,
     },
+    #[error("a Fabric lock needs its loader and installer versions to name a server launcher")]
+    NoFabricVersions,
     #[error("Mojang's version manifest has no Minecraft {version}; the newest release is {latest}")]
     NoMinecraftVersion { version: String, latest: String },
     #[error("Mojang publishes no server jar for Minecraft {0}")]

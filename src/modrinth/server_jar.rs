@@ -88,7 +88,7 @@ pub async fn lock(client: &Client, lock: &ModsLock) -> Result<ServerJar, Modrint
             })
         }
         (Loader::Vanilla, ..) => vanilla(client, &lock.minecraft, file).await,
-        (Loader::Fabric, ..) => unreachable!("a Fabric lock is built with its loader and installer versions"),
+        (Loader::Fabric, ..) => Err(ModrinthError::NoFabricVersions),
     }
 }
 
