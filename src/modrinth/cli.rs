@@ -99,6 +99,7 @@ async fn lock(root: &Path, endpoints: &Endpoints, scope: Scope, out: &mut (dyn W
     }
     // A lock for another game version or loader has nothing worth keeping.
     let previous = inputs.lock.as_ref().filter(|l| l.minecraft == mc.version && l.loader == mc.loader);
+    let prefer = preferences(&scope, &inputs.mods, previous)?;
     let client = Client::new(endpoints)?;
     let mods = match mc.loader {
         Loader::Fabric => {
@@ -107,7 +108,7 @@ async fn lock(root: &Path, endpoints: &Endpoints, scope: Scope, out: &mut (dyn W
                 loader: "fabric",
                 allow_beta: inputs.mods.allow_beta,
                 wanted: &inputs.mods.wanted,
-                prefer: preferences(&scope, &inputs.mods, previous)?,
+                prefer,
             };
             resolve_with(&client, &req)
                 .await

@@ -358,21 +358,26 @@ impl Client {
             **w = window_reset(&resp.headers).map(|wait| Instant::now() + wait);
         }
         drop(window);
-        let url = format!("{}{path}", api.base());
-        if resp.status == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !resp.status.is_success() {
-            return Err(ModrinthError::Status {
-                url,
-                status: resp.status.as_u16(),
-                body: resp.body.to_string(),
-            });
-        }
-        serde_json::from_value(resp.body)
-            .map(Some)
-            .map_err(|source| ModrinthError::Decode { url, source })
+        answer(api, path, resp)
     }
+}
+
+/// A JSON answer: `None` for 404, an error naming the URL for any other failure.
+fn answer<T: DeserializeOwned>(api: &Api, path: &str, resp: crate::http::Response) -> Result<Option<T>, ModrinthError> {
+    let url = format!("{}{path}", api.base());
+    if resp.status == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    if !resp.status.is_success() {
+        return Err(ModrinthError::Status {
+            url,
+            status: resp.status.as_u16(),
+            body: resp.body.to_string(),
+        });
+    }
+    serde_json::from_value(resp.body)
+        .map(Some)
+        .map_err(|source| ModrinthError::Decode { url, source })
 }
 
 #[derive(Clone, Copy)]

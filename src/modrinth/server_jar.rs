@@ -155,20 +155,7 @@ async fn vanilla(client: &Client, version: &str, file: String) -> Result<ServerJ
 /// Through the Api (retries, timeouts), mapping 404 to `None`.
 async fn get_json<T: serde::de::DeserializeOwned>(api: &Api, path: &str) -> Result<Option<T>, ModrinthError> {
     let resp = api.send(reqwest::Method::GET, path, None, crate::http::Retry::Transient).await?;
-    let url = format!("{}{path}", api.base());
-    if resp.status == reqwest::StatusCode::NOT_FOUND {
-        return Ok(None);
-    }
-    if !resp.status.is_success() {
-        return Err(ModrinthError::Status {
-            url,
-            status: resp.status.as_u16(),
-            body: resp.body.to_string(),
-        });
-    }
-    serde_json::from_value(resp.body)
-        .map(Some)
-        .map_err(|source| ModrinthError::Decode { url, source })
+    super::answer(api, path, resp)
 }
 
 /// Where to read a Mojang URL from: the URL itself, or, when the Mojang

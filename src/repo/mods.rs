@@ -2,7 +2,9 @@
 //!
 //! The loader checks that the lock still answers the wishes, naming the first
 //! difference, because a stale lock means the server would run mods nobody
-//! asked for, or miss one they did.
+//! asked for, or miss one they did; and that its `[server]` jar is the one
+//! its game and loader versions call for, because that jar is what the VPS
+//! runs (every repo has a lock for it, even without mods).
 
 use std::collections::BTreeMap;
 
