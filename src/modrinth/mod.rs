@@ -201,13 +201,14 @@ pub enum ModrinthError {
     NoStableFabric(String),
     #[error(
         "Fabric meta has no server launcher for Minecraft {minecraft} with loader {loader} and installer {installer} \
-         (GET {url} answered 404); run `mc-gitops mods update` to move to versions that exist"
+         (GET {url} answered {status}); run `mc-gitops mods update` to move to versions that exist"
     )]
     NoFabricServer {
         minecraft: String,
         loader: String,
         installer: String,
         url: String,
+        status: u16,
     },
     #[error("a Fabric lock needs its loader and installer versions to name a server launcher")]
     NoFabricVersions,

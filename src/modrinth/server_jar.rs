@@ -69,12 +69,17 @@ pub async fn lock(client: &Client, lock: &ModsLock) -> Result<ServerJar, Modrint
             let path = fabric_server_path(&lock.minecraft, loader, installer);
             let from = format!("{}{path}", client.fabric_meta.base());
             let d = match fetch::digest(&client.download, &file, &from, MAX_SERVER_JAR).await {
-                Err(FetchError::Status { status: 404, .. }) => {
+                // Fabric meta answers a client error for versions it does not know.
+                Err(FetchError::Status {
+                    status: status @ (400 | 404),
+                    ..
+                }) => {
                     return Err(ModrinthError::NoFabricServer {
                         minecraft: lock.minecraft.clone(),
                         loader: loader.clone(),
                         installer: installer.clone(),
                         url: from,
+                        status,
                     });
                 }
                 other => other?,
