@@ -190,6 +190,28 @@ async fn a_launcher_fabric_meta_does_not_have_is_refused_naming_the_versions() {
 }
 
 #[tokio::test]
+async fn a_busy_fabric_meta_is_retried_and_an_unavailable_one_leaves_no_lock() {
+    let fake = FakeModrinth::start(Vec::new()).await;
+    let jar_calls = |fake: &FakeModrinth| fake.calls().iter().filter(|c| c.uri.ends_with("/server/jar")).count();
+    let repo = repo(|s| s);
+    fake.fail_launcher_with_503(2);
+    mods(&fake, &repo, ModsCommand::Lock).await.unwrap();
+    assert_eq!(jar_calls(&fake), 3, "two 503s, then the jar");
+    assert_eq!(loaded_lock(&repo).server.unwrap().file, LAUNCHER);
+
+    let fake = FakeModrinth::start(Vec::new()).await;
+    let repo = self::repo(|s| s);
+    fake.fail_launcher_with_503(10);
+    let err = format!("{:#}", mods(&fake, &repo, ModsCommand::Lock).await.unwrap_err());
+    assert!(
+        err.contains(&format!("cannot lock the server jar `{LAUNCHER}`")) && err.contains("answered 503"),
+        "{err}"
+    );
+    assert_eq!(jar_calls(&fake), 3, "three attempts, then it gives up");
+    assert!(!repo.path().join("mods.lock").exists());
+}
+
+#[tokio::test]
 async fn vanilla_pins_mojangs_jar_checked_against_its_sha1() {
     let fake = FakeModrinth::start(Vec::new()).await;
     let repo = repo(vanilla("1.20.1"));

@@ -204,4 +204,21 @@ mod tests {
         assert_eq!(split("https://example.org/"), None);
         assert_eq!(split("ftp://example.org/x"), None);
     }
+
+    #[test]
+    fn only_mojang_urls_are_read_through_an_overridden_base() {
+        let endpoints = |mojang: &str| super::super::Endpoints {
+            modrinth: "https://api.modrinth.com".into(),
+            fabric_meta: "https://meta.fabricmc.net".into(),
+            mojang_meta: mojang.into(),
+        };
+        let jar = "https://piston-data.mojang.com/v1/objects/abc/server.jar";
+        let public = Client::new(&endpoints(MOJANG_META_DEFAULT_BASE)).unwrap();
+        assert_eq!(via(&public, jar), jar, "no override: Mojang's own URL");
+        let mirror = Client::new(&endpoints("http://127.0.0.1:8080")).unwrap();
+        assert_eq!(via(&mirror, jar), "http://127.0.0.1:8080/v1/objects/abc/server.jar");
+        let elsewhere = "https://evil.example/v1/objects/abc/server.jar";
+        assert_eq!(via(&mirror, elsewhere), elsewhere, "other hosts are never redirected");
+        assert_eq!(via(&mirror, "https://notmojang.com/x"), "https://notmojang.com/x");
+    }
 }

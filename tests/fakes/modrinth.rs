@@ -180,6 +180,8 @@ struct Fake {
     fail_429: Option<(usize, u64)>,
     /// Serve other bytes than Mojang's version JSON describes.
     vanilla_tampered: bool,
+    /// The next n Fabric server launcher downloads answer 503.
+    fail_launcher: usize,
 }
 
 pub struct FakeModrinth {
@@ -242,6 +244,11 @@ impl FakeModrinth {
     /// From now, the vanilla server jar's bytes differ from the sha1 Mojang's version JSON gives.
     pub fn tamper_vanilla_jar(&self) {
         self.state.lock().unwrap().vanilla_tampered = true;
+    }
+
+    /// The next `n` Fabric server launcher downloads answer 503.
+    pub fn fail_launcher_with_503(&self, n: usize) {
+        self.state.lock().unwrap().fail_launcher = n;
     }
 
     /// The fake's address for a CDN URL found in a version or a lock.
@@ -315,6 +322,10 @@ async fn handle(State(state): State<Arc<Mutex<Fake>>>, method: Method, uri: Uri,
         return response;
     }
     if let ["v2", "versions", "loader", game, loader, installer, "server", "jar"] = segments.as_slice() {
+        if st.fail_launcher > 0 {
+            st.fail_launcher -= 1;
+            return (StatusCode::SERVICE_UNAVAILABLE, "upstream busy").into_response();
+        }
         if !LOADERS.contains(loader) || !INSTALLERS.contains(installer) {
             // Fabric meta's answer for versions it does not know.
             return (StatusCode::NOT_FOUND, "no loader version found").into_response();
