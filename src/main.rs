@@ -138,9 +138,10 @@ enum Command {
         #[arg(long, value_name = "PATH", conflicts_with_all = ["fix", "base", "author", "result_file"])]
         post_result: Option<PathBuf>,
     },
-    /// Resolve mods.toml against Modrinth into mods.lock, update it, or export a modpack.
+    /// Resolve mods.toml against Modrinth into mods.lock (which also pins the server jar), update it, or export a modpack.
     ///
-    /// MODRINTH_API_BASE_URL and FABRIC_META_BASE_URL override the API addresses.
+    /// MODRINTH_API_BASE_URL, FABRIC_META_BASE_URL and MOJANG_META_BASE_URL override the API addresses
+    /// (mods.lock still records the public URLs the VPS downloads from).
     #[command(
         after_help = "Examples:\n  mc-gitops mods lock --repo .\n  mc-gitops mods update lithium\n  mc-gitops mods export --mrpack grove.mrpack"
     )]
@@ -382,7 +383,13 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
         }) => cmd_render_cloud_init(&repo.repo, agent_url, agent_sha256, now.unwrap_or_else(Utc::now)),
         Command::Init { dir, name, zone } => {
             let files = mc_gitops::init::init(&dir, &name, &zone)?;
-            println!("created {} with {} files; next: read its README.md", dir.display(), files.len());
+            println!(
+                "created {} with {} files; next: run `mc-gitops mods update --repo {}` to pin today's mods and the real \
+                 server jar (the example's is illustrative), then read its README.md",
+                dir.display(),
+                files.len(),
+                dir.display()
+            );
             Ok(Done::Ok)
         }
         Command::SetState { repo, state, region } => cmd_set_state(&repo.repo, &state, region.as_deref()),

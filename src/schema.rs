@@ -375,13 +375,33 @@ mod raw {
         /// "fabric" | "vanilla".
         #[schemars(extend("enum" = ["fabric", "vanilla"]))]
         loader: String,
-        /// The Fabric loader version.
-        loader_version: String,
-        /// The Fabric installer version.
-        installer_version: String,
+        /// The Fabric loader version (Fabric only).
+        loader_version: Option<String>,
+        /// The Fabric installer version, which is also the server launcher's (Fabric only).
+        installer_version: Option<String>,
+        /// The jar the VPS installs as server.jar and runs.
+        server: ServerJar,
         /// The resolved mods.
         #[serde(default)]
         r#mod: Vec<LockedMod>,
+    }
+
+    /// The server jar: Fabric's server launcher, or Mojang's server jar for vanilla. `mods lock` downloads it once and records what it computed; the VPS runs it only if its size and sha512 match.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct ServerJar {
+        /// Like "fabric-server-mc.1.20.1-loader.0.16.10-launcher.1.0.1.jar" or "minecraft_server.1.20.1.jar".
+        file: String,
+        #[schemars(regex(pattern = "^https://"))]
+        url: String,
+        #[schemars(range(min = 1))]
+        size: u64,
+        /// 40 lowercase hex digits.
+        #[schemars(regex(pattern = SHA1))]
+        sha1: String,
+        /// 128 lowercase hex digits.
+        #[schemars(regex(pattern = SHA512))]
+        sha512: String,
     }
 
     /// One resolved mod.

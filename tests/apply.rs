@@ -239,6 +239,13 @@ async fn start_then_apply_again_changes_nothing() {
             .unwrap()
             .starts_with("https://cdn.modrinth.com/")
     );
+    // The server jar mods.lock pins goes to the top of the Minecraft directory, fetched by URL.
+    let loaded = mc_gitops::repo::load(w.repo.path()).unwrap();
+    let jar = loaded.desired.lock.server.expect("the example pins a server jar");
+    assert_eq!(
+        control["assets"]["server.jar"],
+        serde_json::json!({"hash": format!("sha512:{}", jar.sha512), "url": jar.url, "size": jar.size})
+    );
     // The repo still loads: the session file is valid.
     mc_gitops::repo::load(w.repo.path()).unwrap();
     // The summaries follow the ledger as this run left it, and the report lists them.
@@ -327,8 +334,8 @@ async fn stop_waits_for_a_verified_snapshot_then_deletes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_after_any_step_converges_on_the_next_run() {
-    // The start plan for the example has 13 changes.
-    for k in 1..=13 {
+    // The start plan for the example has 14 changes.
+    for k in 1..=14 {
         let w = World::new().await;
         let out = w.run(&["apply"], &at(0), &[("MC_GITOPS_CRASH_AFTER", &k.to_string())]).await;
         assert_eq!(

@@ -38,7 +38,7 @@ fn readme_first_command_exits_2_and_prints_the_plan() {
     );
     assert!(stdout.contains("+ hetzner server grove-"), "{stdout}");
     assert!(
-        stdout.contains("Plan: 13 to create, 0 to update, 0 to delete, 0 waiting."),
+        stdout.contains("Plan: 14 to create, 0 to update, 0 to delete, 0 waiting."),
         "{stdout}"
     );
     assert!(!stdout.contains('\u{1b}'), "no colour when not a terminal");

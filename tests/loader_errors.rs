@@ -24,9 +24,29 @@ locations = ["fsn1"]
 server_types = ["cx33"]
 "#;
 
+const LOCK_HEAD: &str =
+    "version = 1\nminecraft = \"1.20.1\"\nloader = \"fabric\"\nloader_version = \"0.16.10\"\ninstaller_version = \"1.0.1\"\n";
+
+/// A `[server]` table; `versions` is `loader.X-launcher.Y` as in Fabric's file name.
+fn server_table(versions: &str, url_versions: &str) -> String {
+    format!(
+        "\n[server]\nfile = \"fabric-server-mc.1.20.1-{versions}.jar\"\n\
+         url = \"https://meta.fabricmc.net/v2/versions/loader/1.20.1/{url_versions}/server/jar\"\n\
+         size = 72\nsha1 = \"{}\"\nsha512 = \"{}\"\n",
+        "a".repeat(40),
+        "b".repeat(128)
+    )
+}
+
+/// The lock of a repo without mods: it pins only the server jar.
+fn lock() -> String {
+    format!("{LOCK_HEAD}{}", server_table("loader.0.16.10-launcher.1.0.1", "0.16.10/1.0.1"))
+}
+
 fn files(extra: &[(&str, &str)]) -> RepoFiles {
     let mut f = RepoFiles::default();
     f.files.insert("server.toml".into(), SERVER.as_bytes().to_vec());
+    f.files.insert("mods.lock".into(), lock().into_bytes());
     for (path, text) in extra {
         f.files.insert(path.to_string(), text.as_bytes().to_vec());
     }
@@ -199,14 +219,103 @@ fn ops_must_be_players_with_a_valid_level() {
 
 #[test]
 fn a_stale_or_missing_lock_is_an_error() {
-    let f = files(&[("mods.toml", "[mods]\nlithium = {}\n")]);
-    assert_eq!(problems(&f), vec!["mods.lock: error: is missing, but mods.toml asks for mods"]);
-    let lock = "version = 1\nminecraft = \"1.20.1\"\nloader = \"fabric\"\nloader_version = \"0.16.10\"\ninstaller_version = \"1.0.1\"\n";
-    let f = files(&[("mods.toml", "[mods]\nlithium = {}\n"), ("mods.lock", lock)]);
+    let mut f = files(&[]);
+    f.files.remove("mods.lock");
+    assert_eq!(
+        problems(&f),
+        vec!["mods.lock: error: is missing: it pins the server jar the VPS runs, so every state repo has one, even without mods"]
+    );
+    assert_eq!(helps(&f), vec!["run `mc-gitops mods lock` and commit mods.lock"]);
+
+    let with_server = lock();
+    let f = files(&[("mods.toml", "[mods]\nlithium = {}\n"), ("mods.lock", &with_server)]);
     assert_eq!(
         problems(&f),
         vec!["mods.lock: error: is stale: mods.toml asks for `lithium` but mods.lock has no entry for it"]
     );
+}
+
+/// A lock written before server jars were pinned still reads, but is stale until `mods lock` runs.
+#[test]
+fn a_lock_without_a_server_jar_is_stale() {
+    let f = files(&[("mods.lock", LOCK_HEAD)]);
+    let got = problems(&f);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].starts_with("mods.lock: error: is stale: mods.lock pins no server jar (it has no [server] table"),
+        "{got:?}"
+    );
+    assert_eq!(helps(&f), vec!["run `mc-gitops mods lock` and commit mods.lock"]);
+}
+
+#[test]
+fn a_server_jar_for_other_versions_is_stale() {
+    let other = format!("{LOCK_HEAD}{}", server_table("loader.0.16.9-launcher.1.0.1", "0.16.9/1.0.1"));
+    assert_eq!(
+        problems(&files(&[("mods.lock", &other)])),
+        vec![
+            "mods.lock: error: is stale: mods.lock's [server] is `fabric-server-mc.1.20.1-loader.0.16.9-launcher.1.0.1.jar`, \
+             but its minecraft and loader versions call for `fabric-server-mc.1.20.1-loader.0.16.10-launcher.1.0.1.jar`"
+        ]
+    );
+    let moved = format!("{LOCK_HEAD}{}", server_table("loader.0.16.10-launcher.1.0.1", "0.16.10/1.0.0"));
+    assert_eq!(
+        problems(&files(&[("mods.lock", &moved)])),
+        vec![
+            "mods.lock: error: is stale: mods.lock's [server] url is https://meta.fabricmc.net/v2/versions/loader/1.20.1/0.16.10/1.0.0/server/jar, \
+             but Fabric meta serves `fabric-server-mc.1.20.1-loader.0.16.10-launcher.1.0.1.jar` at \
+             https://meta.fabricmc.net/v2/versions/loader/1.20.1/0.16.10/1.0.1/server/jar"
+        ]
+    );
+    // A lock for another game version says so first: the jar follows from it.
+    let old_game = lock().replace("minecraft = \"1.20.1\"", "minecraft = \"1.19.4\"");
+    assert_eq!(
+        problems(&files(&[("mods.lock", &old_game)])),
+        vec!["mods.lock: error: is stale: mods.lock was resolved for Minecraft 1.19.4, server.toml asks for 1.20.1"]
+    );
+}
+
+#[test]
+fn every_problem_in_the_server_table_is_positioned() {
+    let bad = format!(
+        "{LOCK_HEAD}\n[server]\nfile = \"../server.jar\"\nurl = \"http://meta.fabricmc.net/x\"\nsize = 0\nsha1 = \"XYZ\"\nsha512 = \"{}\"\nextra = 1\n",
+        "b".repeat(128)
+    );
+    assert_eq!(
+        problems(&files(&[("mods.lock", &bad)])),
+        vec![
+            "mods.lock:8:8: error: `server.file` = \"../server.jar\" is not a plain file name",
+            "mods.lock:9:7: error: `server.url` must be an https:// URL",
+            "mods.lock:10:8: error: `server.size` is 0, outside 1–9223372036854775807",
+            "mods.lock:11:8: error: `server.sha1` must be 40 lowercase hex digits",
+            "mods.lock:13:1: error: unknown key `extra` in [server]",
+        ]
+    );
+}
+
+#[test]
+fn fabric_versions_belong_to_fabric_locks_only() {
+    let no_installer = lock().replace("installer_version = \"1.0.1\"\n", "");
+    assert_eq!(
+        problems(&files(&[("mods.lock", &no_installer)])),
+        vec!["mods.lock:1:1: error: `installer_version` is required when `loader = \"fabric\"`"]
+    );
+    let vanilla_server = SERVER.replace("loader = \"fabric\"", "loader = \"vanilla\"");
+    let vanilla_lock = format!(
+        "version = 1\nminecraft = \"1.20.1\"\nloader = \"vanilla\"\nloader_version = \"0.16.10\"\n\n[server]\nfile = \"minecraft_server.1.20.1.jar\"\n\
+         url = \"https://piston-data.mojang.com/v1/objects/{0}/server.jar\"\nsize = 9\nsha1 = \"{0}\"\nsha512 = \"{1}\"\n",
+        "a".repeat(40),
+        "b".repeat(128)
+    );
+    let mut f = files(&[("mods.lock", &vanilla_lock)]);
+    f.files.insert("server.toml".into(), vanilla_server.into_bytes());
+    assert_eq!(
+        problems(&f),
+        vec!["mods.lock:4:18: error: `loader_version` belongs to a Fabric lock, but `loader = \"vanilla\"`"]
+    );
+    let fine = vanilla_lock.replace("loader_version = \"0.16.10\"\n", "");
+    f.files.insert("mods.lock".into(), fine.into_bytes());
+    assert_eq!(problems(&f), Vec::<String>::new(), "a vanilla lock pins only Mojang's jar");
 }
 
 #[test]

@@ -156,7 +156,7 @@ fn read(cx: &mut Cx<'_>, mut root: Table<'_, '_>) -> Option<AgentConfig> {
     let java = root.required(
         cx,
         "java",
-        "add `java = [\"java\", \"-Xmx6G\", \"-jar\", \"fabric-server-launch.jar\", \"nogui\"]`",
+        "add `java = [\"java\", \"-Xmx6G\", \"-jar\", \"server.jar\", \"nogui\"]`",
         |cx, n, v| {
             let args = reader::array(cx, n, v, |cx, n, v| reader::string(cx, n, v).map(|s| s.value))?;
             if args.is_empty() {

@@ -1,7 +1,7 @@
 //! Getting the Minecraft directory ready before the first start: the world
 //! restored (through the snapshot port), every file `desired.json` lists
-//! fetched and verified (text files from storage by sha256, mods from their
-//! URL by sha512), and `server.properties` given the settings the agent's
+//! fetched and verified (text files from storage by sha256, `server.jar` and
+//! the mods from their URL by sha512), and `server.properties` given the settings the agent's
 //! safety rests on: RCON on localhost with a password generated here, the
 //! whitelist enforced.
 //!
@@ -262,6 +262,37 @@ mod tests {
         let e = p.provision(&doc).await.unwrap_err();
         assert!(e.to_string().contains("mods/evil.jar"), "{e}");
         assert!(!tmp.path().join("mc/mods/evil.jar").exists());
+    }
+
+    /// The server jar arrives as apply writes it into desired.json (a url asset named
+    /// `server.jar`) and lands where `java -jar server.jar` looks, only with the locked bytes.
+    #[tokio::test]
+    async fn the_server_jar_is_downloaded_verified_and_a_mismatch_is_refused() {
+        use sha2::{Digest, Sha512};
+        let tmp = tempfile::tempdir().unwrap();
+        let mut p = setup(tmp.path());
+        let jar: &'static [u8] = b"PK fabric server launcher";
+        let url = cdn(jar).await;
+        let doc = |sha512: String| -> ControlDoc {
+            let json = serde_json::json!({
+                "version": 1, "session": null, "stop_requested": null, "stop_reason": null,
+                "whitelist": [], "ops": [], "written": null,
+                "assets": { crate::plan::assets::SERVER_JAR: { "hash": format!("sha512:{sha512}"), "url": url, "size": jar.len() } },
+            });
+            serde_json::from_value(json).unwrap()
+        };
+        p.provision(&doc(hex::encode(Sha512::digest(jar)))).await.unwrap();
+        assert_eq!(std::fs::read(tmp.path().join("mc/server.jar")).unwrap(), jar);
+
+        let other = tempfile::tempdir().unwrap();
+        let mut p = setup(other.path());
+        let e = p.provision(&doc("ab".repeat(64))).await.unwrap_err().to_string();
+        assert!(e.contains("server.jar") && e.contains(&"ab".repeat(64)), "{e}");
+        let left: Vec<_> = std::fs::read_dir(other.path().join("mc"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "neither server.jar nor a .part is left: {left:?}");
     }
 
     #[tokio::test]

@@ -19,10 +19,10 @@ use toml::Spanned;
 use toml::de::DeTable;
 
 use super::resolve::Request;
-use super::{Client, Endpoints, lockfile, mrpack, resolve_with};
+use super::{Client, Endpoints, lockfile, mrpack, resolve_with, server_jar};
 use crate::repo::diag::{Diagnostics, Source};
 use crate::repo::reader::{self, Cx};
-use crate::repo::{self, LoadError, Loader, LockedMod, Mods, ModsLock, RepoFiles, ServerConfig, Side};
+use crate::repo::{self, LoadError, Loader, LockedMod, Mods, ModsLock, RepoFiles, ServerConfig, ServerJar, Side};
 
 #[derive(clap::Subcommand, Clone, Debug, PartialEq, Eq)]
 pub enum ModsCommand {
@@ -30,13 +30,18 @@ pub enum ModsCommand {
     ///
     /// New mods get their newest fitting version and their required
     /// dependencies, removed ones leave, pins and sides apply; every other
-    /// mod keeps its locked version. mods.lock is written only if it changes.
+    /// mod keeps its locked version. The server jar (Fabric's launcher, or
+    /// Mojang's jar for vanilla) is pinned too: downloaded once and its size,
+    /// sha1 and sha512 recorded, which the VPS checks before running it.
+    /// Every state repo needs a mods.lock, even without mods.
+    /// mods.lock is written only if it changes.
     #[command(after_help = "Examples:\n  mc-gitops mods lock --repo .")]
     Lock,
     /// Move mods to their newest fitting versions and print what changed.
     ///
-    /// Without SLUGs every mod and the Fabric loader and installer move;
-    /// with them, only those mods. Pins in mods.toml still hold.
+    /// Without SLUGs every mod and the Fabric loader and installer move (and
+    /// with them the server jar); with them, only those mods. Pins in
+    /// mods.toml still hold.
     #[command(after_help = "Examples:\n  mc-gitops mods update\n  mc-gitops mods update lithium sodium")]
     Update {
         /// Mods to update, as named in mods.toml or mods.lock.
@@ -52,8 +57,9 @@ pub enum ModsCommand {
     },
 }
 
-/// Run one command against the public Modrinth and Fabric meta (or the
-/// `MODRINTH_API_BASE_URL` / `FABRIC_META_BASE_URL` overrides), printing to stdout.
+/// Run one command against the public Modrinth, Fabric meta and Mojang meta
+/// (or the `MODRINTH_API_BASE_URL` / `FABRIC_META_BASE_URL` /
+/// `MOJANG_META_BASE_URL` overrides), printing to stdout.
 pub async fn run(cmd: ModsCommand, repo: &Path) -> anyhow::Result<()> {
     run_with(cmd, repo, &Endpoints::from_env(), &mut std::io::stdout()).await
 }
@@ -88,37 +94,50 @@ struct Inputs {
 async fn lock(root: &Path, endpoints: &Endpoints, scope: Scope, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
     let inputs = read_inputs(root, out)?;
     let mc = &inputs.server.minecraft;
-    if mc.loader != Loader::Fabric {
-        bail!("server.toml has `minecraft.loader = \"vanilla\"`; mods need `loader = \"fabric\"`");
+    if mc.loader == Loader::Vanilla && !inputs.mods.wanted.is_empty() {
+        bail!("server.toml has `minecraft.loader = \"vanilla\"`, but mods.toml asks for mods; mods need `loader = \"fabric\"`");
     }
     // A lock for another game version or loader has nothing worth keeping.
     let previous = inputs.lock.as_ref().filter(|l| l.minecraft == mc.version && l.loader == mc.loader);
     let prefer = preferences(&scope, &inputs.mods, previous)?;
     let client = Client::new(endpoints)?;
-    let req = Request {
-        minecraft: &mc.version,
-        loader: "fabric",
-        allow_beta: inputs.mods.allow_beta,
-        wanted: &inputs.mods.wanted,
-        prefer,
+    let mods = match mc.loader {
+        Loader::Fabric => {
+            let req = Request {
+                minecraft: &mc.version,
+                loader: "fabric",
+                allow_beta: inputs.mods.allow_beta,
+                wanted: &inputs.mods.wanted,
+                prefer,
+            };
+            resolve_with(&client, &req)
+                .await
+                .context("cannot resolve mods.toml against Modrinth")?
+        }
+        Loader::Vanilla => Vec::new(),
     };
-    let mods = resolve_with(&client, &req)
-        .await
-        .context("cannot resolve mods.toml against Modrinth")?;
-    let (loader_version, installer_version) = match previous {
-        Some(p) if !matches!(scope, Scope::All) => (p.loader_version.clone(), p.installer_version.clone()),
-        _ => (
-            client.fabric_loader(&mc.version).await.context("cannot lock the Fabric loader")?,
-            client.fabric_installer().await.context("cannot lock the Fabric installer")?,
+    let (loader_version, installer_version) = match (mc.loader, previous) {
+        (Loader::Vanilla, _) => (None, None),
+        (Loader::Fabric, Some(p)) if !matches!(scope, Scope::All) && p.loader_version.is_some() && p.installer_version.is_some() => {
+            (p.loader_version.clone(), p.installer_version.clone())
+        }
+        (Loader::Fabric, _) => (
+            Some(client.fabric_loader(&mc.version).await.context("cannot lock the Fabric loader")?),
+            Some(client.fabric_installer().await.context("cannot lock the Fabric installer")?),
         ),
     };
-    let new = ModsLock {
+    let mut new = ModsLock {
         minecraft: mc.version.clone(),
         loader: mc.loader,
         loader_version,
         installer_version,
+        server: None,
         mods,
     };
+    // `update` re-downloads the jar: how a lock's jar is re-checked, and how
+    // an illustrative one (the example's) gets real hashes.
+    let keep_jar = previous.filter(|_| !matches!(scope, Scope::All));
+    new.server = Some(server_jar(&client, keep_jar, &new).await?);
     if let Some(why) = repo::mods::staleness(&inputs.mods, &new, mc) {
         bail!("the resolved lock does not answer mods.toml ({why}); this is a bug in mc-gitops");
     }
@@ -136,6 +155,23 @@ async fn lock(root: &Path, endpoints: &Endpoints, scope: Scope, out: &mut (dyn W
         out.write_all(lockfile::unified_diff(inputs.lock_text.as_deref().unwrap_or(""), &text).as_bytes())?;
     }
     Ok(())
+}
+
+/// The `[server]` table: the kept lock's when it is the same jar (same name
+/// and, for Fabric, URL: the same versions), else downloaded and hashed.
+/// Keeping it means `mods lock` with nothing new sends no download, and a
+/// jar once verified is not silently swapped for other bytes.
+async fn server_jar(client: &Client, previous: Option<&ModsLock>, new: &ModsLock) -> anyhow::Result<ServerJar> {
+    let (file, url) = repo::mods::expected_server_jar(new);
+    if let Some(jar) = previous.and_then(|p| p.server.as_ref())
+        && jar.file == file
+        && url.as_ref().is_none_or(|u| *u == jar.url)
+    {
+        return Ok(jar.clone());
+    }
+    server_jar::lock(client, new)
+        .await
+        .with_context(|| format!("cannot lock the server jar `{file}`"))
 }
 
 /// The locked versions to keep, by project id: all of them for `lock`,
@@ -167,12 +203,10 @@ fn preferences(scope: &Scope, mods: &Mods, previous: Option<&ModsLock>) -> anyho
 
 fn export(root: &Path, path: &Path, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
     let loaded = repo::load(root)?;
-    let Some(lock) = &loaded.desired.lock else {
-        bail!(
-            "{} has no mods.lock to export; add mods to mods.toml and run `mc-gitops mods lock`",
-            root.display()
-        );
-    };
+    let lock = &loaded.desired.lock;
+    if lock.loader != Loader::Fabric {
+        bail!("server.toml runs vanilla Minecraft: there are no mods to export");
+    }
     let index = mrpack::write(lock, loaded.desired.server.name.as_str(), path)?;
     let only = |side: Side| lock.mods.iter().filter(|m| m.side == side).count();
     writeln!(
@@ -181,7 +215,7 @@ fn export(root: &Path, path: &Path, out: &mut (dyn Write + Send)) -> anyhow::Res
         path.display(),
         count(index.files.len()),
         lock.minecraft,
-        lock.loader_version,
+        lock.loader_version.as_deref().unwrap_or("?"),
         only(Side::Client),
         only(Side::Server)
     )?;

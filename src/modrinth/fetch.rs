@@ -6,9 +6,12 @@
 //! locked bytes or does not exist. A `dest` that already holds them is not
 //! downloaded again, so a rerun after a crash converges.
 //!
+//! [`digest`] is the lock-time side: it downloads a jar nobody publishes a
+//! sha512 for (the server jar) only to hash it.
+//!
 //! Downloads are not API calls and do not go through [`crate::http::Api`]
-//! (which reads whole JSON bodies); `fetch_once` is the one place they are
-//! sent. Transport errors and 5xx are retried a few times; a hash or size
+//! (which reads whole JSON bodies); `fetch_once` and `digest_once` are the
+//! places they are sent. Transport errors and 5xx are retried a few times; a hash or size
 //! mismatch never is, because the CDN answered and the bytes are wrong.
 
 use std::path::{Path, PathBuf};
@@ -56,6 +59,8 @@ pub enum FetchError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{name}: {url} is larger than {max} bytes; no server or mod jar is that large")]
+    TooLarge { name: String, url: String, max: u64 },
     #[error("{name}: `{file}` is not a plain file name, refusing to write it")]
     UnsafeName { name: String, file: String },
 }
@@ -197,6 +202,67 @@ async fn fetch_once(name: &str, client: &reqwest::Client, url: &str, size: u64, 
         });
     }
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// The size and hashes of a download, computed from its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Digests {
+    pub size: u64,
+    pub sha1: String,
+    pub sha512: String,
+}
+
+/// Download `url` without keeping it and answer its size and hashes: how
+/// `mods lock` pins a jar whose publisher gives no sha512 (Fabric meta gives
+/// no hash at all, Mojang only sha1). Retried like [`fetch_verified`]; a body
+/// over `max_size` bytes is refused rather than read to the end.
+pub async fn digest(client: &reqwest::Client, name: &str, url: &str, max_size: u64) -> Result<Digests, FetchError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match digest_once(name, client, url, max_size).await {
+            Err(e) if attempt < ATTEMPTS && transient(&e) => {
+                warn!(name, url, attempt, error = %e, "download failed; retrying");
+                tokio::time::sleep(BACKOFF * attempt).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+async fn digest_once(name: &str, client: &reqwest::Client, url: &str, max_size: u64) -> Result<Digests, FetchError> {
+    let transport = |source: reqwest::Error| FetchError::Transport {
+        name: name.into(),
+        url: url.into(),
+        source: source.without_url(),
+    };
+    debug!(name, url, "download to hash");
+    let mut resp = client.get(url).send().await.map_err(transport)?;
+    if !resp.status().is_success() {
+        return Err(FetchError::Status {
+            name: name.into(),
+            url: url.into(),
+            status: resp.status().as_u16(),
+        });
+    }
+    let (mut sha1, mut sha512, mut size) = (sha1::Sha1::new(), Sha512::new(), 0u64);
+    while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+        size += chunk.len() as u64;
+        if size > max_size {
+            return Err(FetchError::TooLarge {
+                name: name.into(),
+                url: url.into(),
+                max: max_size,
+            });
+        }
+        sha1.update(&chunk);
+        sha512.update(&chunk);
+    }
+    Ok(Digests {
+        size,
+        sha1: hex::encode(sha1.finalize()),
+        sha512: hex::encode(sha512.finalize()),
+    })
 }
 
 /// sha512 (hex) and length of a file on disk.

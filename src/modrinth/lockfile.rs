@@ -6,8 +6,8 @@
 //!
 //! The lock is rendered by hand rather than through a serializer so that the
 //! layout is exactly the one docs/state-repo.md shows and never drifts with a
-//! library upgrade: a header saying it is generated, the loader block, then
-//! one `[[mod]]` table per mod sorted by slug. The same lock always renders to
+//! library upgrade: a header saying it is generated, the loader block, the
+//! `[server]` jar, then one `[[mod]]` table per mod sorted by slug. The same lock always renders to
 //! the same bytes, so `mods lock` with nothing new leaves the file untouched
 //! and a diff of two locks shows only real changes.
 
@@ -72,8 +72,20 @@ pub fn render(lock: &ModsLock) -> String {
     line(&mut out, "version", "1".into());
     line(&mut out, "minecraft", quote(&lock.minecraft));
     line(&mut out, "loader", quote(loader_name(lock.loader)));
-    line(&mut out, "loader_version", quote(&lock.loader_version));
-    line(&mut out, "installer_version", quote(&lock.installer_version));
+    if let Some(v) = &lock.loader_version {
+        line(&mut out, "loader_version", quote(v));
+    }
+    if let Some(v) = &lock.installer_version {
+        line(&mut out, "installer_version", quote(v));
+    }
+    if let Some(jar) = &lock.server {
+        out.push_str("\n[server]\n");
+        line(&mut out, "file", quote(&jar.file));
+        line(&mut out, "url", quote(&jar.url));
+        line(&mut out, "size", jar.size.to_string());
+        line(&mut out, "sha1", quote(&jar.sha1));
+        line(&mut out, "sha512", quote(&jar.sha512));
+    }
     for m in sorted(lock) {
         out.push_str("\n[[mod]]\n");
         line(&mut out, "slug", quote(&m.slug));
@@ -134,7 +146,7 @@ fn quote(s: &str) -> String {
 }
 
 /// One line per mod that changed: `+` added, `-` removed, `~` changed, then
-/// the loader and installer. Empty when nothing did.
+/// the loader, the installer and the server jar. Empty when nothing did.
 pub fn changes(old: Option<&ModsLock>, new: &ModsLock) -> String {
     let mut rows: Vec<(char, String, String)> = Vec::new();
     let old_mods: Vec<&LockedMod> = old.map(sorted).unwrap_or_default();
@@ -170,17 +182,39 @@ pub fn changes(old: Option<&ModsLock>, new: &ModsLock) -> String {
             rows.push(('-', o.slug.clone(), o.version_number.clone()));
         }
     }
-    let mut pair = |name: &str, before: Option<&str>, after: &str| match before {
-        Some(b) if b == after => {}
-        Some(b) => rows.push(('~', name.into(), format!("{b} → {after}"))),
-        None => rows.push(('+', name.into(), after.into())),
+    let mut pair = |name: &str, before: Option<&str>, after: Option<&str>| match (before, after) {
+        (Some(b), Some(a)) if b == a => {}
+        (None, None) => {}
+        (Some(b), Some(a)) => rows.push(('~', name.into(), format!("{b} → {a}"))),
+        (None, Some(a)) => rows.push(('+', name.into(), a.into())),
+        (Some(b), None) => rows.push(('-', name.into(), b.into())),
     };
-    pair("fabric-loader", old.map(|o| o.loader_version.as_str()), &new.loader_version);
+    let old_of = |f: fn(&ModsLock) -> Option<&str>| old.and_then(f);
+    pair(
+        "fabric-loader",
+        old_of(|o| o.loader_version.as_deref()),
+        new.loader_version.as_deref(),
+    );
     pair(
         "fabric-installer",
-        old.map(|o| o.installer_version.as_str()),
-        &new.installer_version,
+        old_of(|o| o.installer_version.as_deref()),
+        new.installer_version.as_deref(),
     );
+    // The jar's name says which versions it is; new bytes under the same
+    // name (a republished jar) show as a new sha512.
+    let jar = |l: &ModsLock| l.server.as_ref().map(|j| (j.file.clone(), j.sha512.clone()));
+    match (old.and_then(jar), jar(new)) {
+        (Some(b), Some(a)) if b == a => {}
+        (Some((bf, _)), Some((af, _))) if bf != af => rows.push(('~', "server.jar".into(), format!("{bf} → {af}"))),
+        (Some((_, bh)), Some((af, ah))) => rows.push((
+            '~',
+            "server.jar".into(),
+            format!("{af} (sha512 {}… → {}…)", &bh[..12.min(bh.len())], &ah[..12.min(ah.len())]),
+        )),
+        (None, Some((af, _))) => rows.push(('+', "server.jar".into(), af)),
+        (Some((bf, _)), None) => rows.push(('-', "server.jar".into(), bf)),
+        (None, None) => {}
+    }
     let width = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
     rows.iter()
         .map(|(mark, name, what)| format!("{mark} {name:<width$}  {what}\n"))

@@ -34,6 +34,7 @@ pub mod fetch;
 pub mod lockfile;
 pub mod mrpack;
 pub mod resolve;
+pub mod server_jar;
 
 use resolve::{Request, ResolveError, Step};
 
@@ -41,24 +42,38 @@ pub const MODRINTH_BASE_ENV: &str = "MODRINTH_API_BASE_URL";
 pub const FABRIC_META_BASE_ENV: &str = "FABRIC_META_BASE_URL";
 pub const MODRINTH_DEFAULT_BASE: &str = "https://api.modrinth.com";
 pub const FABRIC_META_DEFAULT_BASE: &str = "https://meta.fabricmc.net";
+pub const MOJANG_META_BASE_ENV: &str = "MOJANG_META_BASE_URL";
+pub const MOJANG_META_DEFAULT_BASE: &str = "https://piston-meta.mojang.com";
+
+/// A whole vanilla server jar (about 50 MB) over a slow link.
+const SERVER_JAR_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Modrinth's rate-limit window is a minute; a larger reset is a broken header.
 const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 
-/// Where the two APIs live; tests point both at a fake.
+/// Where the APIs live; tests point them at a fake.
+///
+/// They only change where `mods lock` reads from: mods.lock always records
+/// the public URLs (Fabric meta's launcher URL, the Mojang URL the manifest
+/// names), because the VPS downloads from those with no override.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoints {
     pub modrinth: String,
     pub fabric_meta: String,
+    /// Mojang's version manifest; when overridden, every `*.mojang.com` URL
+    /// it leads to (version JSON, server jar) is read from here too.
+    pub mojang_meta: String,
 }
 
 impl Endpoints {
-    /// `MODRINTH_API_BASE_URL` and `FABRIC_META_BASE_URL`, or the public services.
+    /// `MODRINTH_API_BASE_URL`, `FABRIC_META_BASE_URL` and
+    /// `MOJANG_META_BASE_URL`, or the public services.
     pub fn from_env() -> Self {
         let var = |name: &str, default: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty()).unwrap_or(default.into());
         Endpoints {
             modrinth: var(MODRINTH_BASE_ENV, MODRINTH_DEFAULT_BASE),
             fabric_meta: var(FABRIC_META_BASE_ENV, FABRIC_META_DEFAULT_BASE),
+            mojang_meta: var(MOJANG_META_BASE_ENV, MOJANG_META_DEFAULT_BASE),
         }
     }
 }
@@ -184,6 +199,39 @@ pub enum ModrinthError {
     },
     #[error("Fabric meta lists no stable {0}")]
     NoStableFabric(String),
+    #[error(
+        "Fabric meta has no server launcher for Minecraft {minecraft} with loader {loader} and installer {installer} \
+         (GET {url} answered {status}); run `mc-gitops mods update` to move to versions that exist"
+    )]
+    NoFabricServer {
+        minecraft: String,
+        loader: String,
+        installer: String,
+        url: String,
+        status: u16,
+    },
+    #[error("a Fabric lock needs its loader and installer versions to name a server launcher")]
+    NoFabricVersions,
+    #[error("Mojang's version manifest has no Minecraft {version}; the newest release is {latest}")]
+    NoMinecraftVersion { version: String, latest: String },
+    #[error("Mojang publishes no server jar for Minecraft {0}")]
+    NoVanillaServer(String),
+    #[error(
+        "the Minecraft {version} server jar does not match Mojang's manifest: {url} served {got_size} bytes with sha1 {got_sha1}, \
+         the manifest says {want_size} bytes with sha1 {want_sha1}; refusing to lock it"
+    )]
+    VanillaMismatch {
+        version: String,
+        url: String,
+        want_sha1: String,
+        got_sha1: String,
+        want_size: u64,
+        got_size: u64,
+    },
+    #[error("{what} {url} is not a plain https URL with a file name; refusing to lock it")]
+    BadServerUrl { what: String, url: String },
+    #[error("cannot download the server jar to hash it")]
+    Download(#[from] fetch::FetchError),
     #[error(transparent)]
     Resolve(#[from] ResolveError),
     #[error("resolution asked for {0:?} again after it was fetched; this is a bug in mc-gitops")]
@@ -196,11 +244,14 @@ impl From<HttpError> for ModrinthError {
     }
 }
 
-/// The Modrinth and Fabric meta client.
+/// The Modrinth, Fabric meta and Mojang meta client.
 #[derive(Debug)]
 pub struct Client {
     modrinth: Api,
     fabric_meta: Api,
+    mojang_meta: Api,
+    /// For jars, which are streamed and hashed rather than read as JSON.
+    download: reqwest::Client,
     /// When Modrinth said its window is used up: no request before this.
     not_before: Mutex<Option<Instant>>,
 }
@@ -217,10 +268,20 @@ impl Client {
             RateLimit::RetryAfterSeconds("X-Ratelimit-Reset"),
             policy.clone(),
         )?;
-        let fabric_meta = Api::anonymous(&endpoints.fabric_meta, RateLimit::RetryAfterSeconds("Retry-After"), policy)?;
+        let fabric_meta = Api::anonymous(&endpoints.fabric_meta, RateLimit::RetryAfterSeconds("Retry-After"), policy.clone())?;
+        let mojang_meta = Api::anonymous(&endpoints.mojang_meta, RateLimit::RetryAfterSeconds("Retry-After"), policy)?;
+        let download = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(SERVER_JAR_TIMEOUT)
+            .user_agent(concat!("mc-gitops/", env!("CARGO_PKG_VERSION")))
+            .tls_built_in_native_certs(false)
+            .build()
+            .map_err(|_| HttpError::BaseUrl(endpoints.fabric_meta.clone()))?;
         Ok(Client {
             modrinth,
             fabric_meta,
+            mojang_meta,
+            download,
             not_before: Mutex::new(None),
         })
     }
@@ -279,11 +340,12 @@ impl Client {
         let api = match which {
             Which::Modrinth => &self.modrinth,
             Which::FabricMeta => &self.fabric_meta,
+            Which::MojangMeta => &self.mojang_meta,
         };
-        // Only Modrinth sends rate-limit headers; Fabric meta is never held back by them.
+        // Only Modrinth sends rate-limit headers; the others are never held back by them.
         let mut window = match which {
             Which::Modrinth => Some(self.not_before.lock().await),
-            Which::FabricMeta => None,
+            Which::FabricMeta | Which::MojangMeta => None,
         };
         if let Some(at) = window.as_mut().and_then(|w| w.take())
             && at > Instant::now()
@@ -297,27 +359,33 @@ impl Client {
             **w = window_reset(&resp.headers).map(|wait| Instant::now() + wait);
         }
         drop(window);
-        let url = format!("{}{path}", api.base());
-        if resp.status == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !resp.status.is_success() {
-            return Err(ModrinthError::Status {
-                url,
-                status: resp.status.as_u16(),
-                body: resp.body.to_string(),
-            });
-        }
-        serde_json::from_value(resp.body)
-            .map(Some)
-            .map_err(|source| ModrinthError::Decode { url, source })
+        answer(api, path, resp)
     }
+}
+
+/// A JSON answer: `None` for 404, an error naming the URL for any other failure.
+fn answer<T: DeserializeOwned>(api: &Api, path: &str, resp: crate::http::Response) -> Result<Option<T>, ModrinthError> {
+    let url = format!("{}{path}", api.base());
+    if resp.status == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    if !resp.status.is_success() {
+        return Err(ModrinthError::Status {
+            url,
+            status: resp.status.as_u16(),
+            body: resp.body.to_string(),
+        });
+    }
+    serde_json::from_value(resp.body)
+        .map(Some)
+        .map_err(|source| ModrinthError::Decode { url, source })
 }
 
 #[derive(Clone, Copy)]
 enum Which {
     Modrinth,
     FabricMeta,
+    MojangMeta,
 }
 
 /// How long to hold back when `X-Ratelimit-Remaining` says nothing is left.

@@ -90,8 +90,10 @@ impl Env {
 pub fn index(lock: &ModsLock, name: &str) -> Result<Index, MrpackError> {
     let files = lock.mods.iter().map(file).collect::<Result<Vec<_>, _>>()?;
     let mut dependencies = BTreeMap::from([("minecraft".to_string(), lock.minecraft.clone())]);
-    if lock.loader == Loader::Fabric {
-        dependencies.insert("fabric-loader".into(), lock.loader_version.clone());
+    if lock.loader == Loader::Fabric
+        && let Some(v) = &lock.loader_version
+    {
+        dependencies.insert("fabric-loader".into(), v.clone());
     }
     // Same lock, same id: the hash of its canonical rendering.
     let digest = hex::encode(Sha256::digest(lockfile::render(lock).as_bytes()));

@@ -1,5 +1,7 @@
 //! The files the server needs, rendered from the desired state: whitelist,
-//! ops, `server.properties`, `eula.txt`, `config/` and the server-side mods.
+//! ops, `server.properties`, `eula.txt`, `config/`, and the jars mods.lock
+//! pins (`server.jar` and the server-side mods), which the VPS downloads
+//! from their URL and verifies by sha512.
 //! Rendering is pure and byte-stable so unchanged files hash the same and are
 //! never shipped twice.
 
@@ -102,23 +104,32 @@ pub fn render_files(d: &Desired) -> BTreeMap<String, Rendered> {
     for (rel, bytes) in &d.config_files {
         out.insert(format!("config/{rel}"), stored(bytes.clone()));
     }
-    if let Some(lock) = &d.lock {
-        for m in lock.mods.iter().filter(|m| m.side.on_server()) {
-            out.insert(
-                format!("mods/{}", m.file),
-                Rendered {
-                    state: FileState {
-                        hash: format!("sha512:{}", m.sha512),
-                        text: None,
-                    },
-                    bytes: None,
-                    url: Some(m.url.clone()),
-                    size: Some(m.size),
-                },
-            );
-        }
+    // The loader refuses a lock without a server jar (as stale), so a loaded
+    // repo always ships one; it goes where the agent's `java -jar` looks.
+    if let Some(jar) = &d.lock.server {
+        out.insert(SERVER_JAR.into(), downloaded(&jar.url, &jar.sha512, jar.size));
+    }
+    for m in d.lock.mods.iter().filter(|m| m.side.on_server()) {
+        out.insert(format!("mods/{}", m.file), downloaded(&m.url, &m.sha512, m.size));
     }
     out
+}
+
+/// Where the server jar goes, relative to the Minecraft directory: the agent
+/// runs `java -jar server.jar` there, whichever jar mods.lock pins.
+pub const SERVER_JAR: &str = "server.jar";
+
+/// A file the VPS downloads from `url` and keeps only if it has this sha512 and size.
+fn downloaded(url: &str, sha512: &str, size: u64) -> Rendered {
+    Rendered {
+        state: FileState {
+            hash: format!("sha512:{sha512}"),
+            text: None,
+        },
+        bytes: None,
+        url: Some(url.to_string()),
+        size: Some(size),
+    }
 }
 
 /// Every file's state, for the planner.

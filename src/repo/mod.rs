@@ -180,7 +180,23 @@ pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
         Some(src) => parse_with(&src, &mut diags, mods::parse_mods),
         None => Some(Mods::default()),
     };
-    let lock = text("mods.lock", &mut diags).map(|src| parse_with(&src, &mut diags, mods::parse_lock));
+    // The lock pins the server jar, so every repo has one, even without mods.
+    let lock = match text("mods.lock", &mut diags) {
+        Some(src) => parse_with(&src, &mut diags, mods::parse_lock),
+        None => {
+            if files.files.contains_key("mods.lock") {
+                None // not UTF-8: reported above
+            } else {
+                diags
+                    .file_error(
+                        "mods.lock",
+                        "is missing: it pins the server jar the VPS runs, so every state repo has one, even without mods",
+                    )
+                    .help("run `mc-gitops mods lock` and commit mods.lock");
+                None
+            }
+        }
+    };
 
     let config_files: BTreeMap<String, Vec<u8>> = files
         .files
@@ -210,23 +226,16 @@ pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
     }
 
     // Cross-file rules that need a valid server.toml.
-    if let (Some(server), Some(mods), Some(Some(lock))) = (&server, &mods, &lock)
+    if let (Some(server), Some(mods), Some(lock)) = (&server, &mods, &lock)
         && let Some(why) = mods::staleness(mods, lock, &server.minecraft)
     {
         diags
             .file_error("mods.lock", format!("is stale: {why}"))
             .help("run `mc-gitops mods lock` and commit mods.lock");
     }
-    if let (Some(mods), None) = (&mods, &lock)
-        && !mods.wanted.is_empty()
-    {
-        diags
-            .file_error("mods.lock", "is missing, but mods.toml asks for mods")
-            .help("run `mc-gitops mods lock` and commit mods.lock");
-    }
 
-    let parts = (server, ops, mods);
-    if diags.has_errors() || parts.0.is_none() || parts.1.is_none() || parts.2.is_none() {
+    let parts = (server, ops, mods, lock);
+    if diags.has_errors() || parts.0.is_none() || parts.1.is_none() || parts.2.is_none() || parts.3.is_none() {
         if !diags.has_errors() {
             // Every reader reports before giving up; this is a last guard so a
             // missed report can never turn into a silently empty plan.
@@ -234,7 +243,7 @@ pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
         }
         return Err(diags.into_sorted());
     }
-    let (Some(server), Some(ops), Some(mods)) = parts else {
+    let (Some(server), Some(ops), Some(mods), Some(lock)) = parts else {
         return Err(diags.into_sorted());
     };
     Ok(Loaded {
@@ -243,7 +252,7 @@ pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
             players,
             ops,
             mods,
-            lock: lock.flatten(),
+            lock,
             config_files,
         },
         ledger,

@@ -18,7 +18,8 @@ pub struct Desired {
     pub players: Vec<Player>,
     pub ops: Vec<Op>,
     pub mods: Mods,
-    pub lock: Option<ModsLock>,
+    /// Every repo has one: it pins the server jar even when no mod is wanted.
+    pub lock: ModsLock,
     /// Files under `config/`, keyed by their path below it (`lithium.properties`).
     pub config_files: BTreeMap<String, Vec<u8>>,
 }
@@ -196,9 +197,25 @@ pub struct WantedMod {
 pub struct ModsLock {
     pub minecraft: String,
     pub loader: Loader,
-    pub loader_version: String,
-    pub installer_version: String,
+    /// Fabric's loader and installer (server launcher) versions; `None` for vanilla.
+    pub loader_version: Option<String>,
+    pub installer_version: Option<String>,
+    /// The jar the server runs (`[server]`). `None` only in a lock written
+    /// before server jars were pinned, which the loader reports as stale, so
+    /// a loaded [`Desired`] always has it.
+    pub server: Option<ServerJar>,
     pub mods: Vec<LockedMod>,
+}
+
+/// The jar installed as `server.jar`: Fabric's server launcher or Mojang's
+/// server jar, with the size and hashes `mods lock` computed from its bytes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ServerJar {
+    pub file: String,
+    pub url: String,
+    pub size: u64,
+    pub sha1: String,
+    pub sha512: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

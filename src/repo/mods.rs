@@ -2,14 +2,16 @@
 //!
 //! The loader checks that the lock still answers the wishes, naming the first
 //! difference, because a stale lock means the server would run mods nobody
-//! asked for, or miss one they did.
+//! asked for, or miss one they did; and that its `[server]` jar is the one
+//! its game and loader versions call for, because that jar is what the VPS
+//! runs (every repo has a lock for it, even without mods).
 
 use std::collections::BTreeMap;
 
 use toml::Spanned;
 use toml::de::DeTable;
 
-use super::model::{Loader, LockedMod, Minecraft, Mods, ModsLock, Side, WantedMod};
+use super::model::{Loader, LockedMod, Minecraft, Mods, ModsLock, ServerJar, Side, WantedMod};
 use super::reader::{self, Cx, Table};
 
 const SIDES: &[&str] = &["server", "client", "both"];
@@ -70,60 +72,51 @@ fn hex_of_len(len: usize) -> impl Fn(&mut Cx<'_>, &str, &Spanned<toml::de::DeVal
     }
 }
 
+const REGEN: &str = "run `mc-gitops mods lock` to regenerate mods.lock";
+
+fn https_url(cx: &mut Cx<'_>, n: &str, v: &Spanned<toml::de::DeValue<'_>>) -> Option<String> {
+    let s = reader::string(cx, n, v)?;
+    if s.value.starts_with("https://") {
+        return Some(s.value);
+    }
+    cx.error(s.span, format!("`{n}` must be an https:// URL")).help(REGEN);
+    None
+}
+
+fn size(cx: &mut Cx<'_>, n: &str, v: &Spanned<toml::de::DeValue<'_>>) -> Option<u64> {
+    reader::integer_in(cx, n, v, 1, i64::MAX).map(|s| s as u64)
+}
+
 pub fn parse_lock(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<ModsLock> {
-    const REGEN: &str = "run `mc-gitops mods lock` to regenerate mods.lock";
     let mut root = Table::new(doc, "");
     let version = root.required(cx, "version", REGEN, |cx, n, v| reader::integer_in(cx, n, v, 1, 1));
     let minecraft = root.required(cx, "minecraft", REGEN, reader::string).map(|s| s.value);
-    let loader = root.required(cx, "loader", REGEN, |cx, n, v| reader::choice(cx, n, v, &["fabric", "vanilla"]));
-    let loader_version = root.required(cx, "loader_version", REGEN, reader::string).map(|s| s.value);
-    let installer_version = root.required(cx, "installer_version", REGEN, reader::string).map(|s| s.value);
+    let loader = root
+        .required(cx, "loader", REGEN, |cx, n, v| reader::choice(cx, n, v, &["fabric", "vanilla"]))
+        .map(|l| if l.value == "fabric" { Loader::Fabric } else { Loader::Vanilla });
+    let loader_version = root.optional(cx, "loader_version", reader::string);
+    let installer_version = root.optional(cx, "installer_version", reader::string);
+    let fabric_ok = match loader {
+        Some(Loader::Fabric) => fabric_versions_present(
+            cx,
+            &root,
+            [("loader_version", &loader_version), ("installer_version", &installer_version)],
+        ),
+        Some(Loader::Vanilla) => {
+            vanilla_has_no_fabric_versions(cx, [("loader_version", &loader_version), ("installer_version", &installer_version)])
+        }
+        None => true,
+    };
+    // Without `[server]` it is an older lock: it still reads (so `mods lock`
+    // keeps its versions), and `staleness` reports it.
+    let (server, mut ok) = match root.table(cx, "server") {
+        Some(t) => parse_server_jar(cx, t).map_or((None, false), |j| (Some(j), true)),
+        None => (None, true),
+    };
     let mut mods = Vec::new();
-    let mut ok = true;
     if let Some(v) = root.get("mod") {
-        for mut t in reader::tables(cx, "mod", v) {
-            let s = |cx: &mut Cx<'_>, t: &mut Table<'_, '_>, key| t.required(cx, key, REGEN, reader::string).map(|s| s.value);
-            let slug = s(cx, &mut t, "slug");
-            let project_id = s(cx, &mut t, "project_id");
-            let version_id = s(cx, &mut t, "version_id");
-            let version_number = s(cx, &mut t, "version_number");
-            let side_ = t
-                .required(cx, "side", REGEN, |cx, n, v| reader::choice(cx, n, v, SIDES))
-                .map(|s| side(&s.value));
-            let requested = t.required(cx, "requested", REGEN, reader::boolean);
-            let file = s(cx, &mut t, "file");
-            let url = t.required(cx, "url", REGEN, |cx, n, v| {
-                let s = reader::string(cx, n, v)?;
-                if s.value.starts_with("https://") {
-                    return Some(s.value);
-                }
-                cx.error(s.span, format!("`{n}` must be an https:// URL")).help(REGEN);
-                None
-            });
-            let size = t.required(cx, "size", REGEN, |cx, n, v| reader::integer_in(cx, n, v, 1, i64::MAX));
-            let sha1 = t.required(cx, "sha1", REGEN, hex_of_len(40));
-            let sha512 = t.required(cx, "sha512", REGEN, hex_of_len(128));
-            let dependencies = t.optional(cx, "dependencies", |cx, n, v| {
-                reader::array(cx, n, v, |cx, n, v| reader::string(cx, n, v).map(|s| s.value))
-            });
-            t.finish(cx);
-            let m = (|| {
-                Some(LockedMod {
-                    slug: slug?,
-                    project_id: project_id?,
-                    version_id: version_id?,
-                    version_number: version_number?,
-                    side: side_?,
-                    requested: requested?,
-                    file: file?,
-                    url: url?,
-                    size: size? as u64,
-                    sha1: sha1?,
-                    sha512: sha512?,
-                    dependencies: dependencies.unwrap_or_default(),
-                })
-            })();
-            match m {
+        for t in reader::tables(cx, "mod", v) {
+            match parse_locked_mod(cx, t) {
                 Some(m) => mods.push(m),
                 None => ok = false,
             }
@@ -131,20 +124,163 @@ pub fn parse_lock(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<ModsLoc
     }
     root.finish(cx);
     version?;
-    if !ok {
+    if !ok || !fabric_ok {
         return None;
     }
     Some(ModsLock {
         minecraft: minecraft?,
-        loader: if loader?.value == "fabric" {
-            Loader::Fabric
-        } else {
-            Loader::Vanilla
-        },
-        loader_version: loader_version?,
-        installer_version: installer_version?,
+        loader: loader?,
+        loader_version: loader_version.map(|s| s.value),
+        installer_version: installer_version.map(|s| s.value),
+        server,
         mods,
     })
+}
+
+fn fabric_versions_present(cx: &mut Cx<'_>, root: &Table<'_, '_>, keys: [(&str, &Option<reader::At<String>>); 2]) -> bool {
+    let mut ok = true;
+    for (key, value) in keys {
+        if value.is_none() {
+            cx.error(root.span(), format!("`{key}` is required when `loader = \"fabric\"`"))
+                .help(REGEN);
+            ok = false;
+        }
+    }
+    ok
+}
+
+fn vanilla_has_no_fabric_versions(cx: &mut Cx<'_>, keys: [(&str, &Option<reader::At<String>>); 2]) -> bool {
+    let mut ok = true;
+    for (key, value) in keys {
+        if let Some(v) = value {
+            cx.error(
+                v.span.clone(),
+                format!("`{key}` belongs to a Fabric lock, but `loader = \"vanilla\"`"),
+            )
+            .help(REGEN);
+            ok = false;
+        }
+    }
+    ok
+}
+
+fn parse_server_jar(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<ServerJar> {
+    let file = t.required(cx, "file", REGEN, reader::string);
+    let file_ok = match &file {
+        Some(f) if !crate::modrinth::is_safe_file_name(&f.value) => {
+            cx.error(f.span.clone(), format!("`server.file` = {:?} is not a plain file name", f.value))
+                .help(REGEN);
+            false
+        }
+        _ => true,
+    };
+    let url = t.required(cx, "url", REGEN, https_url);
+    let size = t.required(cx, "size", REGEN, size);
+    let sha1 = t.required(cx, "sha1", REGEN, hex_of_len(40));
+    let sha512 = t.required(cx, "sha512", REGEN, hex_of_len(128));
+    t.finish(cx);
+    if !file_ok {
+        return None;
+    }
+    Some(ServerJar {
+        file: file?.value,
+        url: url?,
+        size: size?,
+        sha1: sha1?,
+        sha512: sha512?,
+    })
+}
+
+fn parse_locked_mod(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<LockedMod> {
+    let s = |cx: &mut Cx<'_>, t: &mut Table<'_, '_>, key| t.required(cx, key, REGEN, reader::string).map(|s| s.value);
+    let slug = s(cx, &mut t, "slug");
+    let project_id = s(cx, &mut t, "project_id");
+    let version_id = s(cx, &mut t, "version_id");
+    let version_number = s(cx, &mut t, "version_number");
+    let side_ = t
+        .required(cx, "side", REGEN, |cx, n, v| reader::choice(cx, n, v, SIDES))
+        .map(|s| side(&s.value));
+    let requested = t.required(cx, "requested", REGEN, reader::boolean);
+    let file = s(cx, &mut t, "file");
+    let url = t.required(cx, "url", REGEN, https_url);
+    let size = t.required(cx, "size", REGEN, size);
+    let sha1 = t.required(cx, "sha1", REGEN, hex_of_len(40));
+    let sha512 = t.required(cx, "sha512", REGEN, hex_of_len(128));
+    let dependencies = t.optional(cx, "dependencies", |cx, n, v| {
+        reader::array(cx, n, v, |cx, n, v| reader::string(cx, n, v).map(|s| s.value))
+    });
+    t.finish(cx);
+    Some(LockedMod {
+        slug: slug?,
+        project_id: project_id?,
+        version_id: version_id?,
+        version_number: version_number?,
+        side: side_?,
+        requested: requested?,
+        file: file?,
+        url: url?,
+        size: size?,
+        sha1: sha1?,
+        sha512: sha512?,
+        dependencies: dependencies.unwrap_or_default(),
+    })
+}
+
+/// Where Fabric meta serves the server launcher for these versions, below its base URL.
+pub fn fabric_server_path(minecraft: &str, loader: &str, installer: &str) -> String {
+    let seg = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    format!(
+        "/v2/versions/loader/{}/{}/{}/server/jar",
+        seg(minecraft),
+        seg(loader),
+        seg(installer)
+    )
+}
+
+/// What a lock's `[server]` must be for its own `minecraft`, `loader` and
+/// Fabric versions: the file name (Fabric's and Mojang's own naming) and,
+/// for Fabric, the public URL. Vanilla's URL comes from Mojang's manifest,
+/// so only its name can be derived.
+pub fn expected_server_jar(lock: &ModsLock) -> (String, Option<String>) {
+    let mc = &lock.minecraft;
+    match (lock.loader, &lock.loader_version, &lock.installer_version) {
+        (Loader::Fabric, Some(l), Some(i)) => (
+            format!("fabric-server-mc.{mc}-loader.{l}-launcher.{i}.jar"),
+            Some(format!(
+                "{}{}",
+                crate::modrinth::FABRIC_META_DEFAULT_BASE,
+                fabric_server_path(mc, l, i)
+            )),
+        ),
+        // The parser refuses a Fabric lock without both versions.
+        (Loader::Fabric, _, _) => (format!("fabric-server-mc.{mc}.jar"), None),
+        (Loader::Vanilla, _, _) => (format!("minecraft_server.{mc}.jar"), None),
+    }
+}
+
+/// Why the lock's `[server]` does not fit the rest of the lock, if it does not.
+fn server_jar_staleness(lock: &ModsLock) -> Option<String> {
+    let Some(jar) = &lock.server else {
+        return Some(
+            "mods.lock pins no server jar (it has no [server] table: it was written before mc-gitops locked the server jar)".into(),
+        );
+    };
+    let (file, url) = expected_server_jar(lock);
+    if jar.file != file {
+        return Some(format!(
+            "mods.lock's [server] is `{}`, but its minecraft and loader versions call for `{file}`",
+            jar.file
+        ));
+    }
+    if let Some(url) = url
+        && jar.url != url
+    {
+        return Some(format!(
+            "mods.lock's [server] url is {}, but Fabric meta serves `{file}` at {url}",
+            jar.url
+        ));
+    }
+    None
 }
 
 /// Why the lock no longer answers `mods.toml`, if it does not.
@@ -157,6 +293,9 @@ pub fn staleness(mods: &Mods, lock: &ModsLock, mc: &Minecraft) -> Option<String>
     }
     if lock.loader != mc.loader {
         return Some(format!("mods.lock was resolved for another loader than server.toml's `{:?}`", mc.loader).to_lowercase());
+    }
+    if let Some(why) = server_jar_staleness(lock) {
+        return Some(why);
     }
     let requested: BTreeMap<&str, &LockedMod> = lock.mods.iter().filter(|m| m.requested).map(|m| (m.slug.as_str(), m)).collect();
     for (slug, want) in &mods.wanted {

@@ -70,9 +70,10 @@ pub struct ControlOp {
 /// One file the server should have.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssetRef {
-    /// `sha256:<hex>` for stored files, `sha512:<hex>` for mods fetched from their URL.
+    /// `sha256:<hex>` for stored files, `sha512:<hex>` for jars fetched from their URL
+    /// (`server.jar` and the mods, as mods.lock pins them).
     pub hash: String,
-    /// Where the VPS downloads it from when it is not in storage (mods).
+    /// Where the VPS downloads it from when it is not in storage (the jars).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,6 +10,14 @@
 //!   maps such a URL back to the fake),
 //! - `GET /v2/versions/loader/{game}` and `GET /v2/versions/installer`,
 //!   newest first with an unstable newest entry, like Fabric meta,
+//! - `GET /v2/versions/loader/{game}/{loader}/{installer}/server/jar`: the
+//!   server launcher, deterministic bytes ([`fabric_server_bytes`]) for the
+//!   versions the lists above name, 404 for any other,
+//! - Mojang's `GET /mc/game/version_manifest_v2.json`, the version JSON it
+//!   names and the server jar that names (`/v1/packages/…`, `/v1/objects/…`),
+//!   for [`VANILLA_VERSIONS`]; the JSON names Mojang's real hosts, as the
+//!   CDN URLs above do, and [`FakeModrinth::tamper_vanilla_jar`] makes the
+//!   jar's bytes differ from the sha1 the version JSON gives,
 //!
 //! with `X-Ratelimit-*` headers on every API answer, injectable 429s and
 //! used-up windows, and a log of every call.
@@ -31,6 +39,23 @@ use sha2::{Digest, Sha512};
 pub const CDN: &str = "https://cdn.modrinth.com";
 pub const STABLE_LOADER: &str = "0.16.10";
 pub const STABLE_INSTALLER: &str = "1.0.1";
+const LOADERS: &[&str] = &["0.17.0-beta.1", STABLE_LOADER, "0.16.9"];
+const INSTALLERS: &[&str] = &["1.1.0-beta", STABLE_INSTALLER, "1.0.0"];
+pub const VANILLA_VERSIONS: &[&str] = &["1.20.1", "1.20.2"];
+
+/// The server launcher the fake serves for these versions.
+pub fn fabric_server_bytes(game: &str, loader: &str, installer: &str) -> Vec<u8> {
+    format!("PK fabric server launcher for mc {game}, loader {loader}, installer {installer}").into_bytes()
+}
+
+/// Mojang's server jar for a version, as the fake serves it untampered.
+pub fn vanilla_server_bytes(version: &str) -> Vec<u8> {
+    format!("PK minecraft server {version}").into_bytes()
+}
+
+fn sha1_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha1::digest(bytes))
+}
 
 #[derive(Clone, Debug)]
 pub struct FakeProject {
@@ -153,6 +178,10 @@ struct Fake {
     exhausted_at: Option<(usize, u64)>,
     /// The next n API calls answer 429 with this reset.
     fail_429: Option<(usize, u64)>,
+    /// Serve other bytes than Mojang's version JSON describes.
+    vanilla_tampered: bool,
+    /// The next n Fabric server launcher downloads answer 503.
+    fail_launcher: usize,
 }
 
 pub struct FakeModrinth {
@@ -178,6 +207,7 @@ impl FakeModrinth {
         Endpoints {
             modrinth: self.base.clone(),
             fabric_meta: self.base.clone(),
+            mojang_meta: self.base.clone(),
         }
     }
 
@@ -209,6 +239,16 @@ impl FakeModrinth {
     /// The next `n` API calls answer 429 with `X-Ratelimit-Reset: reset`.
     pub fn fail_with_429(&self, n: usize, reset: u64) {
         self.state.lock().unwrap().fail_429 = Some((n, reset));
+    }
+
+    /// From now, the vanilla server jar's bytes differ from the sha1 Mojang's version JSON gives.
+    pub fn tamper_vanilla_jar(&self) {
+        self.state.lock().unwrap().vanilla_tampered = true;
+    }
+
+    /// The next `n` Fabric server launcher downloads answer 503.
+    pub fn fail_launcher_with_503(&self, n: usize) {
+        self.state.lock().unwrap().fail_launcher = n;
     }
 
     /// The fake's address for a CDN URL found in a version or a lock.
@@ -278,6 +318,25 @@ async fn handle(State(state): State<Arc<Mutex<Fake>>>, method: Method, uri: Uri,
             None => StatusCode::NOT_FOUND.into_response(),
         };
     }
+    if let Some(response) = mojang(&st, &segments) {
+        return response;
+    }
+    if let ["v2", "versions", "loader", game, loader, installer, "server", "jar"] = segments.as_slice() {
+        if st.fail_launcher > 0 {
+            st.fail_launcher -= 1;
+            return (StatusCode::SERVICE_UNAVAILABLE, "upstream busy").into_response();
+        }
+        if !LOADERS.contains(loader) || !INSTALLERS.contains(installer) {
+            // Fabric meta's answer for versions it does not know.
+            return (StatusCode::NOT_FOUND, "no loader version found").into_response();
+        }
+        let name = format!("attachment; filename=fabric-server-mc.{game}-loader.{loader}-launcher.{installer}.jar");
+        let headers = [
+            ("content-type", "application/java-archive".to_string()),
+            ("content-disposition", name),
+        ];
+        return (StatusCode::OK, headers, fabric_server_bytes(game, loader, installer)).into_response();
+    }
     st.api_calls += 1;
     let n = st.api_calls;
     let (remaining, reset) = match st.exhausted_at {
@@ -344,4 +403,46 @@ async fn handle(State(state): State<Arc<Mutex<Fake>>>, method: Method, uri: Uri,
         _ => not_found(),
     };
     (status, limits, axum::Json(body)).into_response()
+}
+
+/// Mojang's piston-meta and piston-data, or `None` for any other path.
+fn mojang(st: &Fake, segments: &[&str]) -> Option<Response> {
+    let package = |v: &str| format!("{:0>40}", hex::encode(v));
+    let answer = match segments {
+        ["mc", "game", "version_manifest_v2.json"] => {
+            let versions: Vec<Value> = VANILLA_VERSIONS
+                .iter()
+                .rev()
+                .map(|v| {
+                    json!({"id": v, "type": "release", "sha1": package(v), "complianceLevel": 1,
+                           "url": format!("https://piston-meta.mojang.com/v1/packages/{}/{v}.json", package(v)),
+                           "time": "2023-06-12T13:25:51+00:00", "releaseTime": "2023-06-12T13:25:51+00:00"})
+                })
+                .collect();
+            axum::Json(json!({"latest": {"release": VANILLA_VERSIONS.last(), "snapshot": "23w31a"}, "versions": versions})).into_response()
+        }
+        ["v1", "packages", _, file] => {
+            let v = file.strip_suffix(".json").filter(|v| VANILLA_VERSIONS.contains(v))?;
+            let jar = vanilla_server_bytes(v);
+            let sha1 = sha1_hex(&jar);
+            axum::Json(json!({
+                "id": v, "type": "release", "mainClass": "net.minecraft.client.main.Main",
+                "downloads": {
+                    "client": {"sha1": "0".repeat(40), "size": 1, "url": "https://piston-data.mojang.com/v1/objects/client/client.jar"},
+                    "server": {"sha1": sha1, "size": jar.len(), "url": format!("https://piston-data.mojang.com/v1/objects/{sha1}/server.jar")},
+                },
+            }))
+            .into_response()
+        }
+        ["v1", "objects", sha1, "server.jar"] => {
+            let v = VANILLA_VERSIONS.iter().find(|v| sha1_hex(&vanilla_server_bytes(v)) == *sha1)?;
+            let mut jar = vanilla_server_bytes(v);
+            if st.vanilla_tampered {
+                jar[0] = b'X'; // same size, other bytes
+            }
+            (StatusCode::OK, jar).into_response()
+        }
+        _ => return None,
+    };
+    Some(answer)
 }
