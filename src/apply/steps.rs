@@ -200,6 +200,20 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
                 Outcome::Unchanged("already stopped".into())
             })
         }
+        Step::ClearRestore { backup, used_by } => {
+            let changed = crate::repo::edit::clear_restore(cx.repo, backup)?;
+            if changed {
+                report.files.push("server.toml".into());
+                report.message.push(format!(
+                    "remove restore = \"{backup}\" from server.toml: session {used_by} restored it, later starts use the newest snapshot"
+                ));
+            }
+            Ok(if changed {
+                Outcome::Done(format!("server.toml no longer names {backup}"))
+            } else {
+                Outcome::Unchanged(format!("server.toml no longer names {backup}"))
+            })
+        }
     }
 }
 
@@ -284,6 +298,11 @@ async fn open_session(
         };
         let mut s = new_session(cx, id, region, server.created);
         fill_from_server(&mut s, server, None);
+        // The backup the lost run told this session's agent to restore.
+        let doc = control(cx, st).await?;
+        if doc.session.as_ref() == Some(id) {
+            s.restored_from = doc.restore.clone();
+        }
         s.events.push(Event {
             at: cx.now,
             what: "session record rebuilt from the server (an earlier run did not record it)".into(),
@@ -405,6 +424,13 @@ async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, ste
         .cloned()
         .unwrap_or_else(|| new_session(cx, session, region, cx.now));
     fill_from_server(&mut s, &server, session_price(created.price.clone(), created.ipv4_price.clone()));
+    if let Some(m) = &cx.restore {
+        s.restored_from = Some(m.name.to_string());
+        s.events.push(Event {
+            at: cx.now,
+            what: format!("the world starts from backup {} (server.toml `restore`)", m.name),
+        });
+    }
     for r in &created.refused {
         s.events.push(Event {
             at: cx.now,
@@ -440,6 +466,10 @@ async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, ste
         })
         .collect();
     st.control_dirty = true;
+    // Written now, not at the end of the run: the new server's agent reads it
+    // at boot, and a crash later in this run must not leave it an earlier
+    // session's document (with that session's `restore`).
+    flush_control(cx, st).await?;
 
     report.message.insert(
         0,
@@ -505,6 +535,7 @@ async fn close_session(
     // files stay (content-addressed), so unchanged ones are not re-sent.
     let doc = control(cx, st).await?;
     doc.session = None;
+    doc.restore = None;
     doc.stop_requested = None;
     doc.stop_reason = None;
     st.control_dirty = true;

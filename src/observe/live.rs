@@ -173,6 +173,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         latest_snapshot,
         session,
         month_to_date: ledger.month_to_date(now),
+        restores_done: ledger.restores_done(),
     };
     Ok((observed, Facts { zone, servers }))
 }

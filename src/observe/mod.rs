@@ -118,6 +118,9 @@ pub struct Observed {
     pub session: Option<Session>,
     /// Gross spend this calendar month, open session included.
     pub month_to_date: Decimal,
+    /// Backups already restored by a session (the ledger's `restored_from`),
+    /// each with the first session that used it: a `restore` is used once.
+    pub restores_done: BTreeMap<String, SessionId>,
 }
 
 impl Observed {

@@ -138,6 +138,13 @@ pub enum Step {
     SetStateStopped {
         reason: EndReason,
     },
+    /// Remove `restore = "<backup>"` from server.toml: a session has started
+    /// from that backup (`used_by`), and every later start must take the
+    /// newest snapshot instead of going back to it.
+    ClearRestore {
+        backup: String,
+        used_by: SessionId,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -202,3 +209,5 @@ impl Plan {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_session;

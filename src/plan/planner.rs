@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+mod restore;
 mod stop;
 
 use super::assets;
@@ -53,6 +54,9 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
         Decision::KeepRunning => b.keep_running(),
         Decision::Stop(reason) => b.stop(reason),
         Decision::Nothing => b.nothing(),
+    }
+    if decision != Decision::Start {
+        b.clear_used_restore(None);
     }
     let before = o.phase();
     let after = match decision {
@@ -281,6 +285,7 @@ impl Builder<'_> {
             "state = \"running\" and no server exists",
         );
         let labels = labels(d, &session);
+        let restore = self.restore_for_start();
         self.change(
             Op::Create,
             format!("hetzner server {name}"),
@@ -292,7 +297,7 @@ impl Builder<'_> {
                 server_types: region.server_types.clone(),
                 image: region.image.clone(),
                 labels: labels.clone(),
-                restore: d.server.restore.clone(),
+                restore: restore.clone(),
             },
             Value::Null,
             json!({
@@ -307,12 +312,7 @@ impl Builder<'_> {
                 d.server.region
             ),
         );
-        if let Some(restore) = &d.server.restore {
-            self.notice(
-                Level::Info,
-                format!("the world is restored from backup {restore} (server.toml `restore`)"),
-            );
-        }
+        self.clear_used_restore(restore.is_some().then_some(&session));
         self.dns_for(&IpTarget::NewServer);
         self.assets(true);
     }

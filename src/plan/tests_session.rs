@@ -1,0 +1,93 @@
+//! Planner tests for what a session leaves in the ledger and what the
+//! reconciler sees of it: a `restore` used once.
+
+use chrono::Duration;
+
+use super::effect::simulate;
+use super::tests::{both, example, now, offline, running};
+use super::*;
+use crate::ids::SessionId;
+
+const BACKUP: &str = "2026-11-01T18-00-00Z";
+
+fn planned_restore(p: &Plan) -> Option<Option<String>> {
+    p.changes.iter().find_map(|c| match &c.step {
+        Step::CreateServer { restore, .. } => Some(restore.clone()),
+        _ => None,
+    })
+}
+
+fn clears(p: &Plan) -> Vec<(String, String)> {
+    p.changes
+        .iter()
+        .filter_map(|c| match &c.step {
+            Step::ClearRestore { backup, used_by } => Some((backup.clone(), used_by.to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_restore_is_used_by_one_start_and_its_line_removed() {
+    let mut l = example();
+    l.desired.server.restore = Some(BACKUP.into());
+    let o = offline(&l);
+    let p = plan(&l.desired, &o);
+    assert_eq!(planned_restore(&p), Some(Some(BACKUP.to_string())));
+    let session = SessionId::at(now(), &l.desired.server.region).to_string();
+    assert_eq!(clears(&p), [(BACKUP.to_string(), session.clone())]);
+    assert!(
+        p.notices
+            .iter()
+            .any(|n| n.message.contains("restored from backup 2026-11-01T18-00-00Z"))
+    );
+    // After the start: the restore is recorded as done, the line is gone,
+    // and nothing is left to do.
+    let (d2, o2) = simulate(&l.desired, &o, &p);
+    assert_eq!(o2.restores_done.get(BACKUP).map(|s| s.to_string()), Some(session));
+    assert_eq!(d2.server.restore, None);
+}
+
+#[test]
+fn a_restore_an_earlier_session_used_is_not_restored_again() {
+    // The regression: `restore` stayed in server.toml, and every later start
+    // went back to that backup, dropping all play since.
+    let mut l = example();
+    l.desired.server.restore = Some(BACKUP.into());
+    let mut o = offline(&l);
+    o.restores_done.insert(BACKUP.into(), SessionId::new("20261101-1802-eu"));
+    let p = plan(&l.desired, &o);
+    assert_eq!(planned_restore(&p), Some(None), "the start takes the newest snapshot");
+    assert_eq!(clears(&p), [(BACKUP.to_string(), "20261101-1802-eu".to_string())]);
+    let (text, json) = both(&p);
+    assert!(
+        text.contains(
+            "server.toml `restore = \"2026-11-01T18-00-00Z\"` was already restored by session 20261101-1802-eu: this start uses the newest snapshot"
+        ),
+        "{text}"
+    );
+    assert!(json.contains("\"kind\": \"clear-restore\""), "{json}");
+}
+
+#[test]
+fn a_used_restore_line_is_removed_while_running_and_while_stopped() {
+    let mut l = example();
+    let mut o = running(&l.desired, now() - Duration::hours(1));
+    let session = o.session.as_ref().unwrap().id.clone();
+    // Named but not yet used (added mid-session): it waits for the next start.
+    l.desired.server.restore = Some(BACKUP.into());
+    assert!(plan(&l.desired, &o).is_empty());
+    // Used by this session, and the commit-back that removes it was lost.
+    o.restores_done.insert(BACKUP.into(), session.clone());
+    let p = plan(&l.desired, &o);
+    insta::assert_snapshot!("restore_used_text", both(&p).0);
+    assert_eq!(clears(&p), [(BACKUP.to_string(), session.to_string())]);
+    assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
+    let (d2, o2) = simulate(&l.desired, &o, &p);
+    assert!(plan(&d2, &o2).is_empty());
+    // Stopped with nothing running: still removed.
+    l.desired.server.state = crate::repo::SwitchState::Stopped;
+    let mut o = offline(&l);
+    o.restores_done.insert(BACKUP.into(), session);
+    assert_eq!(clears(&plan(&l.desired, &o)).len(), 1);
+}

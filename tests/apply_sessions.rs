@@ -1,0 +1,94 @@
+//! `mc-gitops apply` over more than one session: what one session leaves for
+//! the next. A `restore` is used by one start only.
+
+mod common;
+
+#[path = "fakes/cloudflare.rs"]
+mod cloudflare_fake;
+#[path = "fakes/discord.rs"]
+mod discord_fake;
+#[path = "fakes/hetzner.rs"]
+mod hetzner_fake;
+#[path = "common/apply_world.rs"]
+mod world;
+
+use world::{World, at, ok, session0};
+
+fn control(w: &World) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(w.storage_file("control/grove/desired.json")).unwrap()).unwrap()
+}
+
+fn server_toml(w: &World) -> String {
+    std::fs::read_to_string(w.repo.path().join("server.toml")).unwrap()
+}
+
+/// Name a backup in server.toml, right under `state`, with the admin's comment.
+fn name_restore(w: &World, backup: &str) -> String {
+    let text = server_toml(w);
+    let (head, tail) = text.split_at(text.find("region = ").unwrap());
+    let with = format!("{head}restore = \"{backup}\"   # before the creeper\n{tail}");
+    std::fs::write(w.repo.path().join("server.toml"), &with).unwrap();
+    with
+}
+
+/// A stop, carried through: ask, the agent's final snapshot, delete, close.
+async fn stop(w: &World, from: i64) {
+    w.set_state("stopped");
+    ok(&w.apply(&at(from)).await);
+    w.agent_uploads_snapshot(&at(from + 1)).await;
+    ok(&w.apply(&at(from + 2)).await);
+    assert!(w.open_sessions().is_empty(), "{:?}", w.sessions());
+    assert_eq!(w.h.server_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_is_used_by_one_start_and_later_starts_take_the_newest_snapshot() {
+    let w = World::new().await;
+    // An old backup, and a newer one that is current.
+    w.agent_uploads_snapshot("2026-11-01T18:00:00Z").await;
+    w.agent_uploads_snapshot(&at(-60)).await;
+    let original = server_toml(&w);
+    name_restore(&w, "2026-11-01T18-00-00Z");
+
+    // First start: the agent is told to restore the old backup, the session
+    // records it, and server.toml loses exactly the `restore` line.
+    let text = ok(&w.apply(&at(0)).await);
+    assert!(text.contains("restored from backup 2026-11-01T18-00-00Z"), "{text}");
+    assert_eq!(control(&w)["restore"], "2026-11-01T18-00-00Z");
+    assert_eq!(control(&w)["session"], session0().0);
+    let session = std::fs::read_to_string(w.repo.path().join(session0().1)).unwrap();
+    assert!(session.contains("restored_from = \"2026-11-01T18-00-00Z\""), "{session}");
+    assert_eq!(server_toml(&w), original, "only the restore line went, byte for byte");
+    assert!(
+        text.contains("remove restore = \"2026-11-01T18-00-00Z\" from server.toml: session"),
+        "the commit message says why: {text}"
+    );
+    assert!(text.contains("server.toml"), "server.toml is in the files to commit: {text}");
+    mc_gitops::repo::load(w.repo.path()).unwrap();
+
+    // The session ends; the next session's document carries no restore.
+    stop(&w, 60).await;
+    assert_eq!(control(&w).get("restore"), None, "{}", control(&w));
+
+    // The regression: the line is back (a commit-back that never landed, an
+    // admin's older checkout). The second start must not go back to the old
+    // backup: that would silently drop all play since.
+    name_restore(&w, "2026-11-01T18-00-00Z");
+    w.set_state("running");
+    let text = ok(&w.apply(&at(70)).await);
+    assert!(
+        text.contains(&format!(
+            "server.toml `restore = \"2026-11-01T18-00-00Z\"` was already restored by session {}: this start uses the newest snapshot",
+            session0().0
+        )),
+        "{text}"
+    );
+    let doc = control(&w);
+    assert_ne!(doc["session"], session0().0, "a new session: {doc}");
+    assert_eq!(doc.get("restore"), None, "the agent restores current.json: {doc}");
+    let newest = w.sessions().into_iter().find(|(n, _)| !n.starts_with(&session0().0)).unwrap().1;
+    assert!(!newest.contains("restored_from"), "{newest}");
+    assert!(!server_toml(&w).lines().any(|l| l.starts_with("restore")), "removed again");
+    let out = w.run(&["plan"], &at(71), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
