@@ -439,6 +439,8 @@ mod raw {
         started: DateTime,
         /// Optional: when Minecraft was ready.
         ready: Option<DateTime>,
+        /// Optional: the newest suspension the bot has seen (each is notified once).
+        last_suspended: Option<DateTime>,
         /// Absent while the session is open.
         ended: Option<DateTime>,
         /// idle | admin | budget | max-session | crash | drift | forced.

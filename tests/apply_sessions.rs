@@ -92,3 +92,86 @@ async fn a_restore_is_used_by_one_start_and_later_starts_take_the_newest_snapsho
     let out = w.run(&["plan"], &at(71), &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// What the agent writes to `control/grove/status.json`.
+fn agent_reports(w: &World, status: serde_json::Value) {
+    std::fs::write(w.storage_file("control/grove/status.json"), serde_json::to_vec(&status).unwrap()).unwrap();
+}
+
+fn posted(d: &discord_fake::FakeDiscord) -> Vec<String> {
+    d.posts().iter().map(|p| p["content"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_and_each_suspension_are_posted_once_from_the_agents_status() {
+    let w = World::new().await;
+    let discord = discord_fake::FakeDiscord::start().await;
+    let url = discord.url();
+    let apply = |mins: i64| {
+        let (w, url) = (&w, url.clone());
+        async move { ok(&w.run(&["apply"], &at(mins), &[("DISCORD_WEBHOOK_URL", &url)]).await) }
+    };
+    apply(0).await;
+    assert_eq!(posted(&discord).len(), 1, "start: {:?}", posted(&discord));
+    let session = session0().0;
+
+    // Still loading: nothing to tell. A leftover report of an earlier
+    // session, already running, says nothing about this one either.
+    agent_reports(
+        &w,
+        serde_json::json!({ "phase": "provisioning", "heartbeat": at(1), "session": session }),
+    );
+    apply(1).await;
+    agent_reports(
+        &w,
+        serde_json::json!({
+            "phase": "running", "heartbeat": at(1), "session": "20261101-1802-eu",
+            "boot": { "started": at(0), "ready": at(1), "deadline": at(10) },
+        }),
+    );
+    apply(2).await;
+    assert_eq!(posted(&discord).len(), 1, "{:?}", posted(&discord));
+
+    // Minecraft is up: "ready" once, however many runs follow.
+    agent_reports(
+        &w,
+        serde_json::json!({
+            "phase": "running", "heartbeat": at(3), "session": session, "players_online": [],
+            "boot": { "started": at(1), "ready": at(3), "deadline": at(11) },
+        }),
+    );
+    let text = apply(3).await;
+    assert!(text.contains(&format!("session {session}: Minecraft is ready")), "{text}");
+    apply(4).await;
+    apply(5).await;
+    let posts = posted(&discord);
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert!(posts[1].contains("**grove** is ready: join `mc.grove.place`"), "{posts:?}");
+    let file = std::fs::read_to_string(w.repo.path().join(session0().1)).unwrap();
+    assert!(file.contains(&format!("ready = {}", at(3))), "{file}");
+
+    // Suspended: told once per suspension.
+    let suspended = |stopped: i64| {
+        serde_json::json!({
+            "phase": "suspended", "heartbeat": at(stopped), "session": session, "stopped_at": at(stopped),
+            "boot": { "started": at(1), "ready": at(3), "deadline": at(11) },
+        })
+    };
+    agent_reports(&w, suspended(20));
+    apply(20).await;
+    apply(21).await;
+    assert_eq!(posted(&discord).len(), 3, "{:?}", posted(&discord));
+    assert!(posted(&discord)[2].contains("**grove** is suspended"), "{:?}", posted(&discord));
+    // A player woke it; it suspended again later: a second "suspend". The
+    // webhook fails this time, and apply still succeeds and says so.
+    agent_reports(&w, suspended(50));
+    discord.then_answer(&[500, 500, 500]);
+    let text = apply(50).await;
+    assert!(text.contains("notifying Discord of suspend") && text.contains("500"), "{text}");
+    assert_eq!(posted(&discord).len(), 3, "the failed post was not delivered");
+    let file = std::fs::read_to_string(w.repo.path().join(session0().1)).unwrap();
+    assert!(file.contains(&format!("last_suspended = {}", at(50))), "{file}");
+    mc_gitops::repo::load(w.repo.path()).unwrap();
+    apply(51).await;
+    assert_eq!(posted(&discord).len(), 3, "recorded, so not posted again");
+}

@@ -64,6 +64,9 @@ pub struct Session {
     /// The backup server.toml's `restore` named, when this session started
     /// from it: a restore is used once, and later starts take the newest snapshot.
     pub restored_from: Option<String>,
+    /// The agent's newest suspension the bot has seen (when Minecraft
+    /// stopped after saving): each suspension is recorded, and notified, once.
+    pub last_suspended: Option<DateTime<Utc>>,
     pub price: Option<Price>,
     pub cost: Option<Cost>,
     pub events: Vec<Event>,
@@ -107,6 +110,7 @@ impl Session {
             world_bytes: None,
             backups: 0,
             restored_from: None,
+            last_suspended: None,
             price: None,
             cost: None,
             events: Vec::new(),

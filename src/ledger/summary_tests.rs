@@ -54,6 +54,7 @@ pub(crate) fn session(id: &str, region: &str, from: &str, to: Option<&str>, pric
         world_bytes: None,
         backups: 0,
         restored_from: None,
+        last_suspended: None,
         price,
         cost: None,
         events: vec![],

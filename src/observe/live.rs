@@ -145,6 +145,8 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
     };
     let agent = store.status().await.map_err(storage)?.map(|s| AgentStatus {
         problem: agent_problem(&s),
+        ready: s.boot.as_ref().and_then(|b| b.ready),
+        session: s.session,
         phase: s.phase,
         players_online: s.players_online,
         heartbeat: s.heartbeat,

@@ -69,6 +69,13 @@ pub struct AgentStatus {
     /// boot deadline), for the plan's notices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// The session the agent serves (from `desired.json`): a report for
+    /// another session says nothing about this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionId>,
+    /// When Minecraft finished loading, this boot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<DateTime<Utc>>,
 }
 
 /// One line of `ops.json`, as the control channel carries it.

@@ -97,6 +97,16 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
             Step::CloseSession { .. } => o.session = None,
             Step::SetStateStopped { .. } => d.server.state = SwitchState::Stopped,
             Step::ClearRestore { .. } => d.server.restore = None,
+            Step::RecordReady { at, .. } => {
+                if let Some(s) = o.session.as_mut() {
+                    s.ready = Some(*at);
+                }
+            }
+            Step::RecordSuspend { at, .. } => {
+                if let Some(s) = o.session.as_mut() {
+                    s.last_suspended = Some(*at);
+                }
+            }
         }
     }
     (d, o)

@@ -145,6 +145,19 @@ pub enum Step {
         backup: String,
         used_by: SessionId,
     },
+    /// Record in the session file that Minecraft is up (the agent's status
+    /// says so): once per session, and the moment friends are told "ready".
+    RecordReady {
+        session: SessionId,
+        at: DateTime<Utc>,
+    },
+    /// Record the agent's newest suspension (`at`: when Minecraft stopped
+    /// after saving) in the session file: once per suspension, and the
+    /// moment friends are told "suspend".
+    RecordSuspend {
+        session: SessionId,
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

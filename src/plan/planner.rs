@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+mod phases;
 mod restore;
 mod stop;
 
@@ -334,6 +335,7 @@ impl Builder<'_> {
     fn keep_running(&mut self) {
         let o = self.o;
         let server = o.server.as_ref().expect("keep_running needs a server");
+        self.record_agent_phase();
         match (&server.ipv4, &o.dns) {
             (_, None) => self.notice(Level::Info, "DNS records were not observed (no Cloudflare credentials)"),
             (Some(ip), Some(_)) => self.dns_for(&IpTarget::Address(ip.clone())),

@@ -59,6 +59,8 @@ pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
         heartbeat: now() - Duration::seconds(12),
         stopped_at: None,
         problem: None,
+        session: None,
+        ready: None,
     });
     o
 }

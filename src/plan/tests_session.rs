@@ -91,3 +91,66 @@ fn a_used_restore_line_is_removed_while_running_and_while_stopped() {
     o.restores_done.insert(BACKUP.into(), session);
     assert_eq!(clears(&plan(&l.desired, &o)).len(), 1);
 }
+
+// Ready and suspend: recorded (and so notified) once.
+
+fn recorded(p: &Plan) -> Vec<&'static str> {
+    p.changes
+        .iter()
+        .filter_map(|c| match &c.step {
+            Step::RecordReady { .. } => Some("ready"),
+            Step::RecordSuspend { .. } => Some("suspend"),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A running session whose agent reports for it, not yet recorded ready.
+fn reporting() -> (crate::repo::Desired, crate::observe::Observed) {
+    let l = example();
+    let mut o = running(&l.desired, now() - Duration::minutes(20));
+    let s = o.session.as_mut().unwrap();
+    s.ready = None;
+    let a = o.agent.as_mut().unwrap();
+    a.session = Some(s.id.clone());
+    a.ready = Some(now() - Duration::minutes(17));
+    (l.desired, o)
+}
+
+#[test]
+fn minecraft_up_is_recorded_once_per_session() {
+    let (d, o) = reporting();
+    let p = plan(&d, &o);
+    assert_eq!(recorded(&p), ["ready"]);
+    let (text, json) = both(&p);
+    assert!(text.contains("friends are told it is ready"), "{text}");
+    assert!(json.contains("\"kind\": \"record-ready\""), "{json}");
+    let (d2, o2) = simulate(&d, &o, &p);
+    assert_eq!(o2.session.as_ref().unwrap().ready, o.agent.as_ref().unwrap().ready);
+    assert!(plan(&d2, &o2).is_empty(), "a rerun records (and posts) nothing more");
+    // Still loading: nothing to tell.
+    let mut loading = o.clone();
+    loading.agent.as_mut().unwrap().ready = None;
+    assert!(recorded(&plan(&d, &loading)).is_empty());
+    // A report the agent wrote for an earlier session says nothing about this one.
+    let mut stale = o.clone();
+    stale.agent.as_mut().unwrap().session = Some(SessionId::new("20261101-1802-eu"));
+    assert!(recorded(&plan(&d, &stale)).is_empty());
+}
+
+#[test]
+fn each_suspension_is_recorded_once() {
+    let (d, mut o) = reporting();
+    o.session.as_mut().unwrap().ready = o.agent.as_ref().unwrap().ready;
+    let a = o.agent.as_mut().unwrap();
+    a.phase = crate::lifecycle::Phase::Suspended;
+    a.players_online.clear();
+    a.stopped_at = Some(now() - Duration::minutes(2));
+    let p = plan(&d, &o);
+    assert_eq!(recorded(&p), ["suspend"]);
+    let (d, mut o) = simulate(&d, &o, &p);
+    assert!(plan(&d, &o).is_empty(), "the same suspension is not told twice");
+    // A player woke it, it ran, and it suspended again: told again.
+    o.agent.as_mut().unwrap().stopped_at = Some(now() + Duration::minutes(40));
+    assert_eq!(recorded(&plan(&d, &o)), ["suspend"]);
+}
