@@ -415,6 +415,7 @@ async fn apply_commit_push(prepare: impl FnOnce(&Path, &Path) + Send + 'static) 
         .env("CLOUDFLARE_API_BASE_URL", cf.base_url())
         .env("MC_GITOPS_STORAGE_DIR", &storage)
         .env("MC_GITOPS_NOW", &now)
+        .env("MC_GITOPS_GAME_PING", "off")
         .env("GITHUB_TOKEN", "ghs_neverPrinted000")
         .env_remove("GITHUB_ACTIONS");
     let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();

@@ -39,5 +39,6 @@ pub fn observe(ledger: &impl LedgerObserver, server: &ServerName, now: DateTime<
         session,
         month_to_date: ledger.month_to_date(now),
         restores_done: ledger.restores_done(),
+        game: None,
     }
 }

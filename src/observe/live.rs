@@ -2,6 +2,9 @@
 //! records), storage (the control channel, the agent's status, the newest
 //! verified snapshot), and the ledger for what the bot believes.
 //!
+//! And the game itself: one Server List Ping of the session's server
+//! ([`super::game`]).
+//!
 //! A no-op run must stay cheap (the budget is ≤ 8 API calls), so each
 //! system is read once: one server list, one zone lookup, one list per DNS
 //! record, three small storage reads. The zone is kept for apply.
@@ -34,6 +37,8 @@ pub struct Live {
     pub hetzner: Hetzner,
     pub cloudflare: Cloudflare,
     pub store: Store,
+    /// Whether (and at which port) the session's server is pinged.
+    pub game_ping: super::game::GamePingSettings,
 }
 
 /// What observation found that apply reuses.
@@ -159,10 +164,12 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         .filter(|p| p.verified)
         .map(|p| p.taken);
 
+    let server = ours.map(to_observed);
+    let game = super::game::observe(&live.game_ping, server.as_ref()).await;
     let observed = Observed {
         now,
         from: ObservedFrom::Live,
-        server: ours.map(to_observed),
+        server,
         orphans,
         dns: Some(ObservedDns {
             a: dns.a.map(|ip| ip.to_string()),
@@ -176,6 +183,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         session,
         month_to_date: ledger.month_to_date(now),
         restores_done: ledger.restores_done(),
+        game,
     };
     Ok((observed, Facts { zone, servers }))
 }

@@ -16,6 +16,7 @@ use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerType, S
 use crate::ledger::{Ledger, Session};
 use crate::lifecycle::Phase;
 
+pub mod game;
 pub mod ledger_only;
 pub mod live;
 
@@ -128,6 +129,9 @@ pub struct Observed {
     /// Backups already restored by a session (the ledger's `restored_from`),
     /// each with the first session that used it: a `restore` is used once.
     pub restores_done: BTreeMap<String, SessionId>,
+    /// The reconciler's own Server List Ping of the session's server;
+    /// `None`: not pinged (no server or address, ledger only, or turned off).
+    pub game: Option<game::ObservedGame>,
 }
 
 impl Observed {

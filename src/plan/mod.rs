@@ -212,6 +212,9 @@ pub struct Plan {
     pub changes: Vec<Change>,
     pub notices: Vec<Notice>,
     pub summary: Summary,
+    /// The reconciler's own ping of the game, when it pinged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub game: Option<crate::observe::game::ObservedGame>,
 }
 
 impl Plan {

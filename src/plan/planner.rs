@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 mod phases;
 mod restore;
 mod stop;
+mod witness;
 
 use super::assets;
 use super::*;
@@ -84,6 +85,7 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
         changes: b.changes,
         notices: b.notices,
         summary,
+        game: o.game.clone(),
     }
 }
 
@@ -193,17 +195,7 @@ impl Builder<'_> {
                 ),
             );
         }
-        if let Some(a) = &o.agent
-            && (o.now - a.heartbeat).num_seconds() > HEARTBEAT_STALE_SECS
-        {
-            self.notice(
-                Level::Warning,
-                format!(
-                    "the agent's last heartbeat is {} old: it may be down; nothing is deleted without a verified snapshot",
-                    ago(o.now, a.heartbeat)
-                ),
-            );
-        }
+        self.witness_notices();
         if let Some(problem) = o.agent.as_ref().and_then(|a| a.problem.as_ref()) {
             self.notice(Level::Warning, format!("the agent reports: {problem}"));
         }

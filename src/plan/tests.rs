@@ -41,6 +41,7 @@ pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
         session: None,
         month_to_date: Decimal::ZERO,
         restores_done: Default::default(),
+        game: None,
     };
     let p = plan(d, &o);
     (_, o) = simulate(d, &o, &p);

@@ -154,3 +154,87 @@ fn each_suspension_is_recorded_once() {
     o.agent.as_mut().unwrap().stopped_at = Some(now() + Duration::minutes(40));
     assert_eq!(recorded(&plan(&d, &o)), ["suspend"]);
 }
+
+// The reconciler's own ping beside the agent's heartbeat.
+
+use crate::observe::game::{GameAnswer, ObservedGame};
+
+fn answering(players: u32) -> ObservedGame {
+    ObservedGame {
+        address: "203.0.113.77:25565".into(),
+        answer: GameAnswer::Online {
+            players,
+            max: 20,
+            version: "1.20.1".into(),
+            protocol: 763,
+            latency_ms: 31,
+        },
+    }
+}
+
+fn warnings(p: &Plan) -> Vec<&str> {
+    p.notices
+        .iter()
+        .filter(|n| n.level == Level::Warning)
+        .map(|n| n.message.as_str())
+        .collect()
+}
+
+#[test]
+fn the_games_answer_is_in_the_plan() {
+    let l = example();
+    let mut o = running(&l.desired, now() - Duration::hours(1));
+    o.game = Some(answering(2));
+    let p = plan(&l.desired, &o);
+    assert!(p.is_empty());
+    let (text, json) = both(&p);
+    insta::assert_snapshot!("pinged_text", text);
+    insta::assert_snapshot!("pinged_json", json);
+}
+
+#[test]
+fn a_silent_agent_while_minecraft_answers_is_said_and_never_deletes_without_a_snapshot() {
+    let mut l = example();
+    let mut o = running(&l.desired, now() - Duration::hours(1));
+    o.agent.as_mut().unwrap().heartbeat = now() - Duration::minutes(12);
+    o.game = Some(answering(2));
+    let p = plan(&l.desired, &o);
+    assert_eq!(
+        warnings(&p),
+        [
+            "agent silent, Minecraft answering 2 player(s): the agent's last heartbeat is 12m old, yet the game at 203.0.113.77:25565 answers; nothing is deleted without a verified snapshot"
+        ]
+    );
+    assert!(p.is_empty(), "a silent agent alone changes nothing: {:#?}", p.changes);
+    // The admin stops it: the delete waits for a verified snapshot.
+    l.desired.server.state = crate::repo::SwitchState::Stopped;
+    let p = plan(&l.desired, &o);
+    let at = |f: fn(&Step) -> bool| p.changes.iter().position(|c| f(&c.step));
+    let wait = at(|s| matches!(s, Step::AwaitSnapshot { .. })).expect("waits for the snapshot");
+    assert!(wait < at(|s| matches!(s, Step::DeleteServer { .. })).unwrap());
+}
+
+#[test]
+fn the_agent_says_running_but_nobody_can_reach_the_game() {
+    let l = example();
+    let mut o = running(&l.desired, now() - Duration::hours(1));
+    o.game = Some(ObservedGame {
+        address: "203.0.113.77:25565".into(),
+        answer: GameAnswer::NoAnswer {
+            error: "server list ping of 203.0.113.77:25565 timed out after 3s".into(),
+        },
+    });
+    let p = plan(&l.desired, &o);
+    assert_eq!(
+        warnings(&p),
+        [
+            "the agent reports Minecraft running, but it does not answer at 203.0.113.77:25565: server list ping of 203.0.113.77:25565 timed out after 3s (a firewall, or the network?)"
+        ]
+    );
+    // Both silent.
+    o.agent.as_mut().unwrap().heartbeat = now() - Duration::minutes(12);
+    assert!(
+        warnings(&plan(&l.desired, &o))[0]
+            .starts_with("the agent's last heartbeat is 12m old and Minecraft does not answer at 203.0.113.77:25565")
+    );
+}

@@ -68,6 +68,8 @@ impl World {
             .env("CLOUDFLARE_API_BASE_URL", self.cf.base_url())
             .env("MC_GITOPS_STORAGE_DIR", self.storage.path())
             .env("MC_GITOPS_POLL_INTERVAL_MS", "10")
+            // The fake hands out TEST-NET addresses: never dial them.
+            .env("MC_GITOPS_GAME_PING", "off")
             .env("MC_GITOPS_NOW", now)
             .env("MC_GITOPS_LOG", "debug")
             .env_remove("MC_GITOPS_CRASH_AFTER")
