@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 
 use rust_decimal::Decimal;
 
-use super::{ApplyError, Ctx, Outcome, Report, RunState, flush_control};
+use super::{ApplyError, Ctx, Outcome, Report, RunState, flush_control, ledger_steps};
 use crate::hetzner::{FirewallRule, ServerSpec, candidates};
 use crate::ids::SessionId;
 use crate::ledger::{self, Event, Price, Session};
@@ -200,34 +200,9 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
                 Outcome::Unchanged("already stopped".into())
             })
         }
-        Step::RecordReady { session, at } => record(cx, st, report, session, |s| {
-            if s.ready.is_some() {
-                return None;
-            }
-            s.ready = Some(*at);
-            Some("Minecraft is ready".into())
-        }),
-        Step::RecordSuspend { session, at } => record(cx, st, report, session, |s| {
-            if s.last_suspended.is_some_and(|seen| seen >= *at) {
-                return None;
-            }
-            s.last_suspended = Some(*at);
-            Some("Minecraft suspended: nobody online".into())
-        }),
-        Step::ClearRestore { backup, used_by } => {
-            let changed = crate::repo::edit::clear_restore(cx.repo, backup)?;
-            if changed {
-                report.files.push("server.toml".into());
-                report.message.push(format!(
-                    "remove restore = \"{backup}\" from server.toml: session {used_by} restored it, later starts use the newest snapshot"
-                ));
-            }
-            Ok(if changed {
-                Outcome::Done(format!("server.toml no longer names {backup}"))
-            } else {
-                Outcome::Unchanged(format!("server.toml no longer names {backup}"))
-            })
-        }
+        Step::RecordReady { session, at } => ledger_steps::record_ready(cx, st, report, session, *at),
+        Step::RecordSuspend { session, at } => ledger_steps::record_suspend(cx, st, report, session, *at),
+        Step::ClearRestore { backup, used_by } => ledger_steps::clear_restore(cx, report, backup, used_by),
     }
 }
 
@@ -274,7 +249,7 @@ fn new_session(cx: &Ctx<'_>, id: &SessionId, region: &crate::ids::RegionKey, sta
     Session::opened(id, &cx.desired.server.name, region, started)
 }
 
-fn write(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, s: Session) -> Result<(), ApplyError> {
+pub(super) fn write(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, s: Session) -> Result<(), ApplyError> {
     ledger::write::write_session(cx.repo, &s)?;
     if !report.files.contains(&s.file) {
         report.files.push(s.file.clone());
@@ -496,38 +471,6 @@ async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, ste
         server.location
     );
     st.created = Some(server);
-    Ok(Outcome::Done(what))
-}
-
-/// Record what the agent reported in an open session's file. `note` changes
-/// the session and says what happened, or `None` when it is already recorded.
-fn record(
-    cx: &Ctx<'_>,
-    st: &mut RunState,
-    report: &mut Report,
-    id: &SessionId,
-    note: impl FnOnce(&mut Session) -> Option<String>,
-) -> Result<Outcome, ApplyError> {
-    let found = st
-        .sessions
-        .get(id.as_str())
-        .cloned()
-        .or_else(|| cx.ledger.sessions.iter().find(|s| &s.id == id).cloned());
-    let Some(mut s) = found.filter(Session::is_open) else {
-        return Err(ApplyError::Stale {
-            resource: format!("session {id}"),
-            why: "it is not open in the ledger".into(),
-        });
-    };
-    let Some(what) = note(&mut s) else {
-        return Ok(Outcome::Unchanged("already recorded".into()));
-    };
-    s.events.push(Event {
-        at: cx.now,
-        what: what.clone(),
-    });
-    write(cx, st, report, s)?;
-    report.message.push(format!("session {id}: {what}"));
     Ok(Outcome::Done(what))
 }
 
