@@ -175,3 +175,31 @@ async fn ready_and_each_suspension_are_posted_once_from_the_agents_status() {
     apply(51).await;
     assert_eq!(posted(&discord).len(), 3, "recorded, so not posted again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_sessions_terminating_report_does_not_stop_the_next_session() {
+    // The regression: the agent's status.json outlives its server. Read as
+    // the new session's, "terminating" stopped a server that had just started
+    // and let the old final snapshot pass the delete guard.
+    let w = World::new().await;
+    ok(&w.apply(&at(0)).await);
+    agent_reports(
+        &w,
+        serde_json::json!({
+            "phase": "terminating", "heartbeat": at(50), "session": session0().0,
+            "stopped_at": at(49), "ready_to_terminate": true,
+        }),
+    );
+    w.agent_uploads_snapshot(&at(50)).await;
+    let text = ok(&w.apply(&at(51)).await);
+    assert!(w.open_sessions().is_empty() && w.h.server_count() == 0, "{text}");
+
+    // The admin starts it again; the old report is still there.
+    w.set_state("running");
+    ok(&w.apply(&at(60)).await);
+    assert_eq!(w.h.server_count(), 1);
+    let text = ok(&w.apply(&at(61)).await);
+    assert!(!text.contains("stop request"), "{text}");
+    assert_eq!(w.h.server_count(), 1, "{text}");
+    assert_eq!(w.open_sessions().len(), 1, "{text}");
+}

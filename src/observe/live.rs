@@ -77,6 +77,16 @@ pub fn agent_problem(s: &crate::storage::AgentStatusDoc) -> Option<String> {
     None
 }
 
+/// The agent's report, if it is about our server's session. A report from
+/// another session (the last one's agent said "terminating" before its
+/// server went) says nothing about this one, and read as this one's it would
+/// stop a server that just started. An older agent that does not name its
+/// session is believed.
+pub fn agent_of(server: Option<&ObservedServer>, agent: Option<AgentStatus>) -> Option<AgentStatus> {
+    let server = server?;
+    agent.filter(|a| a.session.as_ref().is_none_or(|s| *s == server.session))
+}
+
 pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Utc>) -> Result<(Observed, Facts), ObserveError> {
     let servers = live.hetzner.list_servers(&selector(d)).await?;
     let zone = live.cloudflare.zone(&d.server.dns.zone).await?;
@@ -166,6 +176,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
 
     let server = ours.map(to_observed);
     let game = super::game::observe(&live.game_ping, server.as_ref()).await;
+    let agent = agent_of(server.as_ref(), agent);
     let observed = Observed {
         now,
         from: ObservedFrom::Live,
@@ -176,8 +187,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
             srv: dns.srv,
             drift: dns.drift,
         }),
-        // An agent report from another session (or none) says nothing about this one.
-        agent: if ours.is_some() { agent } else { None },
+        agent,
         control,
         latest_snapshot,
         session,
@@ -190,7 +200,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
 
 #[cfg(test)]
 mod tests {
-    use super::agent_problem;
+    use super::{agent_of, agent_problem};
     use crate::lifecycle::Phase;
     use crate::storage::{AgentStatusDoc, BootReport};
 
@@ -217,5 +227,36 @@ mod tests {
             agent_problem(&s).unwrap(),
             "Minecraft crashed 5 times in a row and is not restarted"
         );
+    }
+
+    #[test]
+    fn a_report_from_another_sessions_agent_is_not_this_sessions() {
+        let t = "2026-11-22T18:00:00Z".parse().unwrap();
+        let server = crate::observe::ObservedServer {
+            id: None,
+            name: "grove-mc".into(),
+            session: crate::ids::SessionId::new("20261122-1800-eu"),
+            region: crate::ids::RegionKey::new("eu"),
+            location: None,
+            server_type: None,
+            ipv4: None,
+            closed_session: None,
+        };
+        let report = |session: Option<&str>| crate::observe::AgentStatus {
+            phase: Phase::Terminating,
+            players_online: vec![],
+            heartbeat: t,
+            stopped_at: Some(t),
+            problem: None,
+            session: session.map(crate::ids::SessionId::new),
+            ready: None,
+        };
+        assert_eq!(agent_of(Some(&server), Some(report(Some("20261101-1802-eu")))), None);
+        assert!(agent_of(Some(&server), Some(report(Some("20261122-1800-eu")))).is_some());
+        assert!(
+            agent_of(Some(&server), Some(report(None))).is_some(),
+            "an older agent names no session"
+        );
+        assert_eq!(agent_of(None, Some(report(None))), None);
     }
 }
