@@ -66,6 +66,20 @@ async fn a_restore_is_used_by_one_start_and_later_starts_take_the_newest_snapsho
     assert!(text.contains("server.toml"), "server.toml is in the files to commit: {text}");
     mc_gitops::repo::load(w.repo.path()).unwrap();
 
+    // Minecraft runs on the restored world: desired.json stops naming the
+    // backup, so an agent that restarts in this session (a reboot) takes the
+    // newest snapshot instead of going back again.
+    agent_reports(
+        &w,
+        serde_json::json!({
+            "phase": "running", "heartbeat": at(3), "session": session0().0,
+            "boot": { "started": at(1), "ready": at(3), "deadline": at(11) },
+        }),
+    );
+    ok(&w.apply(&at(3)).await);
+    assert_eq!(control(&w).get("restore"), None, "{}", control(&w));
+    assert_eq!(control(&w)["session"], session0().0);
+
     // The session ends; the next session's document carries no restore.
     stop(&w, 60).await;
     assert_eq!(control(&w).get("restore"), None, "{}", control(&w));

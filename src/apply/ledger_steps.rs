@@ -6,25 +6,34 @@
 
 use chrono::{DateTime, Utc};
 
-use super::steps::write;
+use super::steps::{control, write};
 use super::{ApplyError, Ctx, Outcome, Report, RunState};
 use crate::ids::SessionId;
 use crate::ledger::{Event, Session};
 
-pub(super) fn record_ready(
+/// Also takes `restore` out of desired.json: the world is restored and
+/// Minecraft runs on it, so an agent that restarts later in this session
+/// (a reboot) starts from the newest snapshot, not from the old backup again.
+pub(super) async fn record_ready(
     cx: &Ctx<'_>,
     st: &mut RunState,
     report: &mut Report,
     id: &SessionId,
     at: DateTime<Utc>,
 ) -> Result<Outcome, ApplyError> {
-    record(cx, st, report, id, at, |s| {
+    let outcome = record(cx, st, report, id, at, |s| {
         if s.ready.is_some() {
             return None;
         }
         s.ready = Some(at);
         Some("Minecraft is ready".into())
-    })
+    })?;
+    let doc = control(cx, st).await?;
+    if doc.session.as_ref() == Some(id) && doc.restore.is_some() {
+        doc.restore = None;
+        st.control_dirty = true;
+    }
+    Ok(outcome)
 }
 
 pub(super) fn record_suspend(

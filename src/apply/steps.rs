@@ -200,7 +200,7 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
                 Outcome::Unchanged("already stopped".into())
             })
         }
-        Step::RecordReady { session, at } => ledger_steps::record_ready(cx, st, report, session, *at),
+        Step::RecordReady { session, at } => ledger_steps::record_ready(cx, st, report, session, *at).await,
         Step::RecordSuspend { session, at } => ledger_steps::record_suspend(cx, st, report, session, *at),
         Step::ClearRestore { backup, used_by } => ledger_steps::clear_restore(cx, report, backup, used_by),
     }
@@ -232,7 +232,7 @@ fn comment(cx: &Ctx<'_>, st: &RunState) -> String {
 }
 
 /// The control document, read once per run.
-async fn control<'s>(cx: &Ctx<'_>, st: &'s mut RunState) -> Result<&'s mut ControlDoc, ApplyError> {
+pub(super) async fn control<'s>(cx: &Ctx<'_>, st: &'s mut RunState) -> Result<&'s mut ControlDoc, ApplyError> {
     if st.control.is_none() {
         let key = cx.store.control_key();
         let doc = cx
