@@ -22,6 +22,8 @@ pub enum ConnectError {
     Cloudflare(#[from] crate::cloudflare::CloudflareError),
     #[error("opening storage")]
     Storage(#[from] crate::storage::StorageError),
+    #[error(transparent)]
+    GamePing(#[from] crate::observe::game::GamePingSettingError),
 }
 
 /// Where storage lives when no R2 bucket is configured: `MC_GITOPS_STORAGE_DIR`,
@@ -53,6 +55,7 @@ pub fn live(repo: &Path, d: &Desired) -> Result<Option<Live>, ConnectError> {
                 hetzner,
                 cloudflare: c?,
                 store,
+                game_ping: crate::observe::game::GamePingSettings::from_env()?,
             }))
         }
     }

@@ -43,7 +43,9 @@ enum Command {
     ///
     /// Loads the state repo, observes what is true now, and prints the plan.
     /// Without cloud credentials it observes from the repo's own ledger
-    /// (sessions/) and calls nothing outside.
+    /// (sessions/) and calls nothing outside. With them it also pings the
+    /// session's server (Server List Ping, 3 s at most);
+    /// MC_GITOPS_GAME_PING=off turns that off.
     ///
     /// Exit status: 0 nothing to do, 2 changes planned, 1 error.
     #[command(after_help = "Examples:\n  mc-gitops plan --repo state-repo-example\n  mc-gitops plan --json | jq '.changes[].resource'")]

@@ -8,9 +8,10 @@
 //! `Retry-After` in seconds). A notification that cannot be sent is a
 //! warning in the report: it never fails the apply that caused it.
 //!
-//! `apply` posts what the plan and report show it did (start, stop, crash,
-//! budget); the agent posts ready and suspend through [`Discord::post`]
-//! with [`content`], so both sides word the messages the same way.
+//! `apply` posts what the plan and report show it did: start, stop, crash,
+//! budget, and ready and suspend when it recorded the agent's report of
+//! them in the session file (the VPS never holds the webhook; the session
+//! file keeps a rerun from posting twice).
 
 use std::time::Duration;
 
@@ -85,6 +86,8 @@ pub fn events(plan: &Plan, report: &Report) -> Vec<(Event, String)> {
         }
         match &change.step {
             Step::CreateServer { region, .. } => out.push((Event::Start, format!("region {region}"))),
+            Step::RecordReady { .. } => out.push((Event::Ready, String::new())),
+            Step::RecordSuspend { .. } => out.push((Event::Suspend, String::new())),
             Step::CloseSession { reason, .. } => out.push(match reason {
                 EndReason::Budget => (Event::Budget, String::new()),
                 EndReason::Crash => (Event::Crash, String::new()),

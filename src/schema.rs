@@ -151,6 +151,7 @@ mod raw {
         /// A key of [regions].
         region: String,
         /// Optional: a backup to restore at the next start, like "2026-11-01T18-00-00Z".
+        /// Used once: the bot removes the line when a session has started from it.
         restore: Option<String>,
         minecraft: Minecraft,
         lifecycle: Option<Lifecycle>,
@@ -458,6 +459,8 @@ mod raw {
         started: DateTime,
         /// Optional: when Minecraft was ready.
         ready: Option<DateTime>,
+        /// Optional: the newest suspension the bot has seen (each is notified once).
+        last_suspended: Option<DateTime>,
         /// Absent while the session is open.
         ended: Option<DateTime>,
         /// idle | admin | budget | max-session | crash | drift | forced.
@@ -479,6 +482,9 @@ mod raw {
         #[serde(default)]
         #[schemars(range(max = 100_000))]
         backups: u32,
+        /// The backup server.toml's `restore` named, when this session
+        /// started from it; a restore is used once.
+        restored_from: Option<String>,
         price: Option<Price>,
         cost: Option<Cost>,
         /// What happened, in order.

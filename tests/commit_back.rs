@@ -57,6 +57,10 @@ struct Repos {
 }
 
 fn setup() -> Repos {
+    setup_with(SERVER_TOML)
+}
+
+fn setup_with(server_toml: &str) -> Repos {
     let tmp = tempfile::tempdir().unwrap();
     let remote = tmp.path().join("remote.git");
     std::fs::create_dir_all(&remote).unwrap();
@@ -64,7 +68,7 @@ fn setup() -> Repos {
     let seed = tmp.path().join("seed");
     std::fs::create_dir_all(seed.join("players")).unwrap();
     git(&seed, &["init", "-q", "-b", "main"]);
-    std::fs::write(seed.join("server.toml"), SERVER_TOML).unwrap();
+    std::fs::write(seed.join("server.toml"), server_toml).unwrap();
     std::fs::write(seed.join("players/Steve.toml"), "name = \"Steve\"\n").unwrap();
     git(&seed, &["add", "."]);
     git(&seed, &["commit", "-q", "-m", "seed"]);
@@ -175,6 +179,30 @@ fn racing_the_admin_rebases_and_keeps_both_edits() {
     // The bot's checkout is the pushed head, working tree included.
     assert_eq!(std::fs::read_to_string(r.bot.join("server.toml")).unwrap(), want);
     assert_eq!(git(&r.bot, &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn racing_the_admin_keeps_a_used_restore_line_removed() {
+    let with = SERVER_TOML.replace(
+        "region = \"eu\"",
+        "restore = \"2026-11-01T18-00-00Z\"   # before the creeper\nregion = \"eu\"",
+    );
+    let r = setup_with(&with);
+    assert!(mc_gitops::repo::edit::clear_restore(&r.bot, "2026-11-01T18-00-00Z").unwrap());
+    assert_eq!(std::fs::read_to_string(r.bot.join("server.toml")).unwrap(), SERVER_TOML);
+    gitback::commit(&r.bot, &["server.toml".into()], &["remove restore".into()], &Bot::default())
+        .unwrap()
+        .unwrap();
+    // Meanwhile the admin changed the motd and pushed first.
+    write(&r.admin, "server.toml", &with.replace("motd = \"Grove\"", "motd = \"Grove II\""));
+    git(&r.admin, &["commit", "-q", "-am", "motd"]);
+    git(&r.admin, &["push", "-q", "origin", "main"]);
+    assert_eq!(gitback::push(&r.bot, &target(3)).unwrap(), 2, "rejected once, then landed");
+    assert_eq!(
+        remote_file(&r, "server.toml"),
+        SERVER_TOML.replace("motd = \"Grove\"", "motd = \"Grove II\""),
+        "the admin's motd, the restore line gone, every other byte kept"
+    );
 }
 
 #[test]
@@ -304,6 +332,60 @@ mod base64_check {
 /// the state repo, against the Hetzner and Cloudflare fakes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_commit_push_records_the_session_as_the_bot() {
+    let (remote, bot, _tmp) = apply_commit_push(|_, _| {}).await;
+    let files = git(&remote, &["show", "--name-only", "--format=", "main"]);
+    // The session, and the summaries regenerated after the apply: bot files only.
+    assert!(files.lines().any(|f| f.starts_with("sessions/")), "{files}");
+    assert!(
+        files
+            .lines()
+            .all(|f| f.starts_with("sessions/") || f.starts_with("costs/") || f == "COSTS.md" || f == "STATUS.md"),
+        "{files}"
+    );
+    assert_eq!(git(&bot, &["status", "--porcelain"]), "", "everything apply wrote is committed");
+}
+
+/// A start from `restore = "<backup>"`: the bot's commit removes that line,
+/// says why, and leaves every other byte of server.toml as the admin wrote it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_used_restore_line_is_removed_by_the_bots_commit() {
+    let original = std::fs::read_to_string(common::example().join("server.toml")).unwrap();
+    let (remote, bot, _tmp) = apply_commit_push(|seed, storage| {
+        let path = seed.join("server.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let at = text.find("region = ").unwrap();
+        let text = format!("{}restore = \"2026-11-01T18-00-00Z\"   # go back\n{}", &text[..at], &text[at..]);
+        std::fs::write(&path, text).unwrap();
+        let world = storage.join("w");
+        std::fs::create_dir_all(world.join("region")).unwrap();
+        std::fs::write(world.join("level.dat"), "old").unwrap();
+        let store = mc_gitops::storage::Store::local(storage, &mc_gitops::ids::ServerName::new("grove")).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(mc_gitops::world::snapshot(
+            &store,
+            &world,
+            "2026-11-01T18:00:00Z".parse().unwrap(),
+            &|_| true,
+        ))
+        .unwrap();
+    })
+    .await;
+    assert_eq!(git(&remote, &["show", "main:server.toml"]), original);
+    let log = git(&remote, &["log", "-1", "--format=%B", "main"]);
+    assert!(
+        log.contains("- remove restore = \"2026-11-01T18-00-00Z\" from server.toml: session ")
+            && log.contains("restored it, later starts use the newest snapshot"),
+        "{log}"
+    );
+    let files = git(&remote, &["show", "--name-only", "--format=", "main"]);
+    assert!(files.lines().any(|f| f == "server.toml"), "{files}");
+    assert_eq!(git(&bot, &["status", "--porcelain"]), "", "everything apply wrote is committed");
+}
+
+/// Seed a remote with the example repo (`prepare` may change the seed and
+/// the storage directory first), clone it, and run `apply --commit --push`
+/// in the clone. Returns the remote, the clone, and the temp dir holding both.
+async fn apply_commit_push(prepare: impl FnOnce(&Path, &Path) + Send + 'static) -> (PathBuf, PathBuf, tempfile::TempDir) {
     let h = hetzner_fake::FakeHetzner::start().await;
     let cf = cloudflare_fake::FakeCloudflare::start().await;
     let tmp = tempfile::tempdir().unwrap();
@@ -311,7 +393,11 @@ async fn apply_commit_push_records_the_session_as_the_bot() {
     std::fs::create_dir_all(&remote).unwrap();
     git(&remote, &["init", "-q", "--bare", "-b", "main"]);
     let seed = tmp.path().join("seed");
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example"), &seed);
+    copy_dir(&common::example(), &seed);
+    let storage = tmp.path().join("storage");
+    std::fs::create_dir_all(&storage).unwrap();
+    let (s2, st2) = (seed.clone(), storage.clone());
+    tokio::task::spawn_blocking(move || prepare(&s2, &st2)).await.unwrap();
     git(&seed, &["init", "-q", "-b", "main"]);
     git(&seed, &["add", "-A"]);
     git(&seed, &["commit", "-q", "-m", "seed"]);
@@ -327,8 +413,9 @@ async fn apply_commit_push_records_the_session_as_the_bot() {
         .env("HCLOUD_ENDPOINT", h.base_url())
         .env("CLOUDFLARE_API_TOKEN", cloudflare_fake::TOKEN)
         .env("CLOUDFLARE_API_BASE_URL", cf.base_url())
-        .env("MC_GITOPS_STORAGE_DIR", tmp.path().join("storage"))
+        .env("MC_GITOPS_STORAGE_DIR", &storage)
         .env("MC_GITOPS_NOW", &now)
+        .env("MC_GITOPS_GAME_PING", "off")
         .env("GITHUB_TOKEN", "ghs_neverPrinted000")
         .env_remove("GITHUB_ACTIONS");
     let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
@@ -338,14 +425,5 @@ async fn apply_commit_push_records_the_session_as_the_bot() {
     assert!(all.contains("push: origin in 1 attempt(s)"), "{all}");
     let log = git(&remote, &["log", "-1", "--format=%an|%s", "main"]);
     assert!(log.starts_with("mc-gitops[bot]|start eu session "), "{log}");
-    let files = git(&remote, &["show", "--name-only", "--format=", "main"]);
-    // The session, and the summaries regenerated after the apply: bot files only.
-    assert!(files.lines().any(|f| f.starts_with("sessions/")), "{files}");
-    assert!(
-        files
-            .lines()
-            .all(|f| f.starts_with("sessions/") || f.starts_with("costs/") || f == "COSTS.md" || f == "STATUS.md"),
-        "{files}"
-    );
-    assert_eq!(git(&bot, &["status", "--porcelain"]), "", "everything apply wrote is committed");
+    (remote, bot, tmp)
 }

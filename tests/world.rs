@@ -293,6 +293,7 @@ async fn apply(repo: &Path, s3: &S3Server, h: &hetzner_fake::FakeHetzner, cf: &c
         .env("CLOUDFLARE_API_TOKEN", cloudflare_fake::TOKEN)
         .env("CLOUDFLARE_API_BASE_URL", cf.base_url())
         .env("MC_GITOPS_POLL_INTERVAL_MS", "10")
+        .env("MC_GITOPS_GAME_PING", "off")
         .env("MC_GITOPS_NOW", now)
         .env("MC_GITOPS_LOG", "debug")
         .env_remove("MC_GITOPS_STORAGE_DIR");

@@ -48,8 +48,7 @@ impl Snapshots for WorldSnapshots {
             what: "the world".into(),
             message: crate::apply::render_error(e),
         };
-        // A backup named in server.toml (`restore`) wins over the newest one.
-        let named = self.store.control().await.map_err(|e| fail(&e))?.and_then(|d| d.restore);
+        let named = named_restore(self.store.control().await.map_err(|e| fail(&e))?);
         let manifest = match named {
             Some(name) => world::resolve(&self.store, &name).await.map_err(|e| fail(&e))?,
             None => {
@@ -76,6 +75,16 @@ impl Snapshots for WorldSnapshots {
     }
 }
 
+/// The backup `desired.json` names for this start, if any: server.toml's
+/// `restore` wins over the newest snapshot, but only in a document written
+/// for a session. The reconciler writes `restore` together with the new
+/// session and clears both when the session closes, so a document left from
+/// an earlier session (a run that crashed before writing the new one) never
+/// carries that session's restore into this one.
+fn named_restore(doc: Option<crate::storage::ControlDoc>) -> Option<String> {
+    doc.filter(|d| d.session.is_some()).and_then(|d| d.restore)
+}
+
 /// The sleeping listener on the game port, bound only while waiting.
 pub struct GamePortListener {
     pub addr: SocketAddr,
@@ -99,5 +108,24 @@ impl Listener for GamePortListener {
             Some(woken) => Ok(woken.0),
             None => Err(PortError::Listener("the listener stopped".into())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::named_restore;
+    use crate::ids::SessionId;
+    use crate::storage::ControlDoc;
+
+    #[test]
+    fn a_restore_is_honoured_only_in_a_document_written_for_a_session() {
+        let mut doc = ControlDoc {
+            restore: Some("2026-11-01T18-00-00Z".into()),
+            ..ControlDoc::default()
+        };
+        assert_eq!(named_restore(Some(doc.clone())), None, "a closed session's leftover");
+        doc.session = Some(SessionId::new("20261122-1930-eu"));
+        assert_eq!(named_restore(Some(doc)).as_deref(), Some("2026-11-01T18-00-00Z"));
+        assert_eq!(named_restore(None), None);
     }
 }

@@ -28,10 +28,15 @@ pub async fn prepare(
     plan: &Plan,
     now: DateTime<Utc>,
 ) -> Result<Prepared, ApplyError> {
-    if !plan.changes.iter().any(|c| matches!(c.step, Step::CreateServer { .. })) {
+    let Some(planned_restore) = plan.changes.iter().find_map(|c| match &c.step {
+        Step::CreateServer { restore, .. } => Some(restore),
+        _ => None,
+    }) else {
         return Ok(Prepared::default());
-    }
-    let restore = match &desired.server.restore {
+    };
+    // The plan's, not server.toml's: a backup a session already restored is
+    // not restored again (the planner left it out).
+    let restore = match planned_restore {
         None => None,
         Some(name) => Some(crate::world::resolve(store, name).await.map_err(|e| ApplyError::Invalid {
             resource: "server.toml `restore`".into(),

@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 
 use rust_decimal::Decimal;
 
-use super::{ApplyError, Ctx, Outcome, Report, RunState, flush_control};
+use super::{ApplyError, Ctx, Outcome, Report, RunState, flush_control, ledger_steps};
 use crate::hetzner::{FirewallRule, ServerSpec, candidates};
 use crate::ids::SessionId;
 use crate::ledger::{self, Event, Price, Session};
@@ -200,6 +200,9 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
                 Outcome::Unchanged("already stopped".into())
             })
         }
+        Step::RecordReady { session, at } => ledger_steps::record_ready(cx, st, report, session, *at).await,
+        Step::RecordSuspend { session, at } => ledger_steps::record_suspend(cx, st, report, session, *at),
+        Step::ClearRestore { backup, used_by } => ledger_steps::clear_restore(cx, report, backup, used_by),
     }
 }
 
@@ -229,7 +232,7 @@ fn comment(cx: &Ctx<'_>, st: &RunState) -> String {
 }
 
 /// The control document, read once per run.
-async fn control<'s>(cx: &Ctx<'_>, st: &'s mut RunState) -> Result<&'s mut ControlDoc, ApplyError> {
+pub(super) async fn control<'s>(cx: &Ctx<'_>, st: &'s mut RunState) -> Result<&'s mut ControlDoc, ApplyError> {
     if st.control.is_none() {
         let key = cx.store.control_key();
         let doc = cx
@@ -246,7 +249,7 @@ fn new_session(cx: &Ctx<'_>, id: &SessionId, region: &crate::ids::RegionKey, sta
     Session::opened(id, &cx.desired.server.name, region, started)
 }
 
-fn write(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, s: Session) -> Result<(), ApplyError> {
+pub(super) fn write(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, s: Session) -> Result<(), ApplyError> {
     ledger::write::write_session(cx.repo, &s)?;
     if !report.files.contains(&s.file) {
         report.files.push(s.file.clone());
@@ -284,6 +287,11 @@ async fn open_session(
         };
         let mut s = new_session(cx, id, region, server.created);
         fill_from_server(&mut s, server, None);
+        // The backup the lost run told this session's agent to restore.
+        let doc = control(cx, st).await?;
+        if doc.session.as_ref() == Some(id) {
+            s.restored_from = doc.restore.clone();
+        }
         s.events.push(Event {
             at: cx.now,
             what: "session record rebuilt from the server (an earlier run did not record it)".into(),
@@ -405,6 +413,13 @@ async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, ste
         .cloned()
         .unwrap_or_else(|| new_session(cx, session, region, cx.now));
     fill_from_server(&mut s, &server, session_price(created.price.clone(), created.ipv4_price.clone()));
+    if let Some(m) = &cx.restore {
+        s.restored_from = Some(m.name.to_string());
+        s.events.push(Event {
+            at: cx.now,
+            what: format!("the world starts from backup {} (server.toml `restore`)", m.name),
+        });
+    }
     for r in &created.refused {
         s.events.push(Event {
             at: cx.now,
@@ -440,6 +455,10 @@ async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, ste
         })
         .collect();
     st.control_dirty = true;
+    // Written now, not at the end of the run: the new server's agent reads it
+    // at boot, and a crash later in this run must not leave it an earlier
+    // session's document (with that session's `restore`).
+    flush_control(cx, st).await?;
 
     report.message.insert(
         0,
@@ -505,6 +524,7 @@ async fn close_session(
     // files stay (content-addressed), so unchanged ones are not re-sent.
     let doc = control(cx, st).await?;
     doc.session = None;
+    doc.restore = None;
     doc.stop_requested = None;
     doc.stop_reason = None;
     st.control_dirty = true;

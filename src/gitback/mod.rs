@@ -2,11 +2,12 @@
 //! the bot's fixed author and a message saying what happened, and pushed.
 //!
 //! The bot only ever writes its own files ([`bot_owned`]): sessions/,
-//! costs/, COSTS.md, STATUS.md, and the `state` line of server.toml. That is
+//! costs/, COSTS.md, STATUS.md, and in server.toml the `state` line and the
+//! removal of a used `restore` line. That is
 //! what makes a push race cheap to settle without a merge: when the remote
 //! moved, [`rebase`] replays the bot's commits onto the new remote head by
 //! those ownership rules (the bot's version of its own files wins; in
-//! server.toml only the `state` edit is re-applied to the remote's text),
+//! server.toml only the bot's edits are re-applied to the remote's text),
 //! and the push is tried again, a bounded number of times.
 //!
 //! The token travels only through git2's credentials callback as an
@@ -36,7 +37,9 @@ pub fn bot_owned(path: &str) -> bool {
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
-    #[error("{path} is not a file the bot may commit (only sessions/, costs/, COSTS.md, STATUS.md and server.toml's state line)")]
+    #[error(
+        "{path} is not a file the bot may commit (only sessions/, costs/, COSTS.md, STATUS.md, and server.toml's state and used restore lines)"
+    )]
     NotBotFile { path: String },
     #[error("{what} in {repo}")]
     Git {
@@ -170,8 +173,8 @@ pub fn commit(root: &Path, files: &[String], lines: &[String], bot: &Bot) -> Res
         }
     }
     // Summaries (costs/, COSTS.md, STATUS.md) and any session file apply did
-    // not list: every bot-owned path but server.toml, whose only bot edit is
-    // the state line apply reports itself.
+    // not list: every bot-owned path but server.toml, whose bot edits (the
+    // state line, a used restore line) apply reports itself.
     let summaries: Vec<&str> = BOT_DIRS.iter().copied().chain(["COSTS.md", "STATUS.md"]).collect();
     index
         .add_all(summaries.iter(), IndexAddOption::DEFAULT, None)

@@ -4,15 +4,16 @@
 //! commits is re-made from what it changed, path by path, by ownership
 //! rules instead of a three-way merge. A bot file (sessions/, costs/, …)
 //! takes the bot's version, whatever the remote did to it: the ledger is
-//! the bot's record. server.toml is the admin's file: only the `state`
-//! value the bot set is written again, into the remote's text, so an
-//! admin's concurrent edit (and every comment) survives.
+//! the bot's record. server.toml is the admin's file: only the bot's edits
+//! are made again, into the remote's text (the `state` value it set, and a
+//! used `restore` line it removed), so an admin's concurrent edit (and every
+//! comment) survives.
 
 use git2::build::{CheckoutBuilder, TreeUpdateBuilder};
 use git2::{Delta, DiffOptions, FileMode, Oid, Repository};
 
 use super::{GitError, bot_owned, git};
-use crate::repo::edit::set_state_text;
+use crate::repo::edit::{clear_restore_text, set_state_text};
 
 /// Re-make the commits in `upstream..HEAD` on top of `upstream`, move the
 /// branch there and check it out. Commits that end up changing nothing are dropped.
@@ -58,7 +59,8 @@ pub fn rebase_onto(repo: &Repository, upstream: Oid) -> Result<Oid, GitError> {
             if delta.status() == Delta::Deleted {
                 update.remove(&path);
             } else if path == "server.toml" {
-                if let Some(blob) = replay_state(repo, &root, &base_tree, delta.new_file().id())? {
+                let parent = (delta.status() != Delta::Added).then(|| delta.old_file().id());
+                if let Some(blob) = replay_server_toml(repo, &root, &base_tree, parent, delta.new_file().id())? {
                     update.upsert(&path, blob, FileMode::Blob);
                 }
             } else {
@@ -87,28 +89,50 @@ pub fn rebase_onto(repo: &Repository, upstream: Oid) -> Result<Oid, GitError> {
     Ok(tip.id())
 }
 
-/// The bot's `state` value from its server.toml, set into the remote's
-/// server.toml. `None` when the remote already says so.
-fn replay_state(repo: &Repository, root: &std::path::Path, base: &git2::Tree<'_>, ours: Oid) -> Result<Option<Oid>, GitError> {
+/// The bot's edits to server.toml, made again in the remote's server.toml:
+/// its `state` value, and the removal of a `restore` line its parent had.
+/// `None` when the remote already says so.
+fn replay_server_toml(
+    repo: &Repository,
+    root: &std::path::Path,
+    base: &git2::Tree<'_>,
+    parent: Option<Oid>,
+    ours: Oid,
+) -> Result<Option<Oid>, GitError> {
     let read = |id: Oid| -> Result<String, GitError> {
         let blob = repo.find_blob(id).map_err(git(root, "reading server.toml"))?;
         Ok(String::from_utf8_lossy(blob.content()).into_owned())
     };
-    let ours = read(ours)?;
     let replay = |source| GitError::Replay {
         path: "server.toml".into(),
         source,
     };
-    let doc: toml_edit::DocumentMut = ours.parse().map_err(replay)?;
-    let Some(state) = doc.get("state").and_then(|v| v.as_str()).map(str::to_string) else {
-        return Ok(None);
+    let top = |text: &str, key: &str| -> Result<Option<String>, GitError> {
+        let doc: toml_edit::DocumentMut = text.parse().map_err(replay)?;
+        Ok(doc.get(key).and_then(|v| v.as_str()).map(str::to_string))
     };
+    let ours = read(ours)?;
     let theirs = match base.get_path(std::path::Path::new("server.toml")) {
         Ok(entry) => read(entry.id())?,
         Err(_) => return Ok(None),
     };
-    match set_state_text(&theirs, &state).map_err(replay)? {
-        None => Ok(None),
-        Some(text) => Ok(Some(repo.blob(text.as_bytes()).map_err(git(root, "writing server.toml"))?)),
+    let mut text = theirs.clone();
+    if let Some(state) = top(&ours, "state")?
+        && let Some(t) = set_state_text(&text, &state).map_err(replay)?
+    {
+        text = t;
     }
+    let removed = match parent {
+        Some(p) if top(&ours, "restore")?.is_none() => top(&read(p)?, "restore")?,
+        _ => None,
+    };
+    if let Some(backup) = removed
+        && let Some(t) = clear_restore_text(&text, &backup).map_err(replay)?
+    {
+        text = t;
+    }
+    if text == theirs {
+        return Ok(None);
+    }
+    Ok(Some(repo.blob(text.as_bytes()).map_err(git(root, "writing server.toml"))?))
 }

@@ -61,6 +61,12 @@ pub struct Session {
     pub players_seen: Vec<PlayerName>,
     pub world_bytes: Option<u64>,
     pub backups: u32,
+    /// The backup server.toml's `restore` named, when this session started
+    /// from it: a restore is used once, and later starts take the newest snapshot.
+    pub restored_from: Option<String>,
+    /// The agent's newest suspension the bot has seen (when Minecraft
+    /// stopped after saving): each suspension is recorded, and notified, once.
+    pub last_suspended: Option<DateTime<Utc>>,
     pub price: Option<Price>,
     pub cost: Option<Cost>,
     pub events: Vec<Event>,
@@ -103,6 +109,8 @@ impl Session {
             players_seen: Vec::new(),
             world_bytes: None,
             backups: 0,
+            restored_from: None,
+            last_suspended: None,
             price: None,
             cost: None,
             events: Vec::new(),
@@ -141,6 +149,18 @@ impl Ledger {
     /// The open session, if any (the newest, should a broken ledger hold two).
     pub fn open_session(&self) -> Option<&Session> {
         self.sessions.iter().rev().find(|s| s.is_open())
+    }
+
+    /// Backups that sessions restored (server.toml `restore`), each with the
+    /// first session that used it.
+    pub fn restores_done(&self) -> std::collections::BTreeMap<String, SessionId> {
+        let mut done = std::collections::BTreeMap::new();
+        for s in &self.sessions {
+            if let Some(b) = &s.restored_from {
+                done.entry(b.clone()).or_insert_with(|| s.id.clone());
+            }
+        }
+        done
     }
 
     /// Gross spend of sessions started in `now`'s calendar month (UTC).

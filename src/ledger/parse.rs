@@ -79,6 +79,8 @@ pub fn parse_session(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>, stem: &str) ->
     let backups = t
         .optional(cx, "backups", |cx, n, v| reader::integer_in(cx, n, v, 0, 100_000))
         .unwrap_or(0) as u32;
+    let restored_from = t.optional(cx, "restored_from", reader::string).map(|s| s.value);
+    let last_suspended = t.optional(cx, "last_suspended", reader::datetime);
     let price = t.table(cx, "price").and_then(|mut p| {
         let currency = p
             .required(cx, "currency", "\"EUR\" or \"USD\"", |cx, n, v| {
@@ -145,6 +147,8 @@ pub fn parse_session(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>, stem: &str) ->
         players_seen,
         world_bytes,
         backups,
+        restored_from,
+        last_suspended,
         price,
         cost,
         events,

@@ -267,6 +267,9 @@ pub struct Status {
     pub session: Option<String>,
     pub session_started: Option<DateTime<Utc>>,
     pub players_online: Option<Vec<String>>,
+    /// The reconciler's own ping, without the latency (which would rewrite
+    /// the file every run): "answers, 2/20 players, 1.20.1" or "does not answer".
+    pub game: Option<String>,
     pub players_seen: Vec<String>,
     pub month: YearMonth,
     pub month_gross: Decimal,
@@ -341,6 +344,12 @@ pub fn status(
         players_online: observed
             .and_then(|o| o.agent.as_ref())
             .map(|a| a.players_online.iter().map(|p| p.as_str().to_string()).collect()),
+        game: observed.and_then(|o| o.game.as_ref()).map(|g| match &g.answer {
+            crate::observe::game::GameAnswer::Online { players, max, version, .. } => {
+                format!("answers, {players}/{max} players, {version}")
+            }
+            crate::observe::game::GameAnswer::NoAnswer { .. } => "does not answer".to_string(),
+        }),
         players_seen: open
             .map(|s| s.players_seen.iter().map(|p| p.as_str().to_string()).collect())
             .unwrap_or_default(),

@@ -53,6 +53,8 @@ pub(crate) fn session(id: &str, region: &str, from: &str, to: Option<&str>, pric
         players_seen: vec![],
         world_bytes: None,
         backups: 0,
+        restored_from: None,
+        last_suspended: None,
         price,
         cost: None,
         events: vec![],

@@ -116,6 +116,15 @@ mod tests {
     }
 
     #[test]
+    fn what_a_session_remembers_for_the_next_run_round_trips() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example");
+        let mut s = crate::repo::load(&root).unwrap().ledger.sessions[0].clone();
+        s.restored_from = Some("2026-10-25T20-00-00Z".into());
+        s.last_suspended = Some("2026-11-01T20:51:10Z".parse().unwrap());
+        assert_eq!(roundtrip(&s), s);
+    }
+
+    #[test]
     fn hostile_text_cannot_break_the_file() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example");
         let mut s = crate::repo::load(&root).unwrap().ledger.sessions[0].clone();

@@ -38,5 +38,7 @@ pub fn observe(ledger: &impl LedgerObserver, server: &ServerName, now: DateTime<
         latest_snapshot: None,
         session,
         month_to_date: ledger.month_to_date(now),
+        restores_done: ledger.restores_done(),
+        game: None,
     }
 }

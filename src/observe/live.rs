@@ -2,6 +2,9 @@
 //! records), storage (the control channel, the agent's status, the newest
 //! verified snapshot), and the ledger for what the bot believes.
 //!
+//! And the game itself: one Server List Ping of the session's server
+//! ([`super::game`]).
+//!
 //! A no-op run must stay cheap (the budget is ≤ 8 API calls), so each
 //! system is read once: one server list, one zone lookup, one list per DNS
 //! record, three small storage reads. The zone is kept for apply.
@@ -34,6 +37,8 @@ pub struct Live {
     pub hetzner: Hetzner,
     pub cloudflare: Cloudflare,
     pub store: Store,
+    /// Whether (and at which port) the session's server is pinged.
+    pub game_ping: super::game::GamePingSettings,
 }
 
 /// What observation found that apply reuses.
@@ -70,6 +75,16 @@ pub fn agent_problem(s: &crate::storage::AgentStatusDoc) -> Option<String> {
         return Some("Minecraft has not finished loading by its boot deadline".into());
     }
     None
+}
+
+/// The agent's report, if it is about our server's session. A report from
+/// another session (the last one's agent said "terminating" before its
+/// server went) says nothing about this one, and read as this one's it would
+/// stop a server that just started. An older agent that does not name its
+/// session is believed.
+pub fn agent_of(server: Option<&ObservedServer>, agent: Option<AgentStatus>) -> Option<AgentStatus> {
+    let server = server?;
+    agent.filter(|a| a.session.as_ref().is_none_or(|s| *s == server.session))
 }
 
 pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Utc>) -> Result<(Observed, Facts), ObserveError> {
@@ -145,6 +160,8 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
     };
     let agent = store.status().await.map_err(storage)?.map(|s| AgentStatus {
         problem: agent_problem(&s),
+        ready: s.boot.as_ref().and_then(|b| b.ready),
+        session: s.session,
         phase: s.phase,
         players_online: s.players_online,
         heartbeat: s.heartbeat,
@@ -157,29 +174,33 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         .filter(|p| p.verified)
         .map(|p| p.taken);
 
+    let server = ours.map(to_observed);
+    let game = super::game::observe(&live.game_ping, server.as_ref()).await;
+    let agent = agent_of(server.as_ref(), agent);
     let observed = Observed {
         now,
         from: ObservedFrom::Live,
-        server: ours.map(to_observed),
+        server,
         orphans,
         dns: Some(ObservedDns {
             a: dns.a.map(|ip| ip.to_string()),
             srv: dns.srv,
             drift: dns.drift,
         }),
-        // An agent report from another session (or none) says nothing about this one.
-        agent: if ours.is_some() { agent } else { None },
+        agent,
         control,
         latest_snapshot,
         session,
         month_to_date: ledger.month_to_date(now),
+        restores_done: ledger.restores_done(),
+        game,
     };
     Ok((observed, Facts { zone, servers }))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::agent_problem;
+    use super::{agent_of, agent_problem};
     use crate::lifecycle::Phase;
     use crate::storage::{AgentStatusDoc, BootReport};
 
@@ -206,5 +227,36 @@ mod tests {
             agent_problem(&s).unwrap(),
             "Minecraft crashed 5 times in a row and is not restarted"
         );
+    }
+
+    #[test]
+    fn a_report_from_another_sessions_agent_is_not_this_sessions() {
+        let t = "2026-11-22T18:00:00Z".parse().unwrap();
+        let server = crate::observe::ObservedServer {
+            id: None,
+            name: "grove-mc".into(),
+            session: crate::ids::SessionId::new("20261122-1800-eu"),
+            region: crate::ids::RegionKey::new("eu"),
+            location: None,
+            server_type: None,
+            ipv4: None,
+            closed_session: None,
+        };
+        let report = |session: Option<&str>| crate::observe::AgentStatus {
+            phase: Phase::Terminating,
+            players_online: vec![],
+            heartbeat: t,
+            stopped_at: Some(t),
+            problem: None,
+            session: session.map(crate::ids::SessionId::new),
+            ready: None,
+        };
+        assert_eq!(agent_of(Some(&server), Some(report(Some("20261101-1802-eu")))), None);
+        assert!(agent_of(Some(&server), Some(report(Some("20261122-1800-eu")))).is_some());
+        assert!(
+            agent_of(Some(&server), Some(report(None))).is_some(),
+            "an older agent names no session"
+        );
+        assert_eq!(agent_of(None, Some(report(None))), None);
     }
 }

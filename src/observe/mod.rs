@@ -16,6 +16,7 @@ use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerType, S
 use crate::ledger::{Ledger, Session};
 use crate::lifecycle::Phase;
 
+pub mod game;
 pub mod ledger_only;
 pub mod live;
 
@@ -69,6 +70,13 @@ pub struct AgentStatus {
     /// boot deadline), for the plan's notices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// The session the agent serves (from `desired.json`): a report for
+    /// another session says nothing about this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionId>,
+    /// When Minecraft finished loading, this boot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<DateTime<Utc>>,
 }
 
 /// One line of `ops.json`, as the control channel carries it.
@@ -118,6 +126,12 @@ pub struct Observed {
     pub session: Option<Session>,
     /// Gross spend this calendar month, open session included.
     pub month_to_date: Decimal,
+    /// Backups already restored by a session (the ledger's `restored_from`),
+    /// each with the first session that used it: a `restore` is used once.
+    pub restores_done: BTreeMap<String, SessionId>,
+    /// The reconciler's own Server List Ping of the session's server;
+    /// `None`: not pinged (no server or address, ledger only, or turned off).
+    pub game: Option<game::ObservedGame>,
 }
 
 impl Observed {

@@ -28,8 +28,12 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                 region,
                 locations,
                 server_types,
+                restore,
                 ..
             } => {
+                if let Some(backup) = restore {
+                    o.restores_done.entry(backup.clone()).or_insert_with(|| session.clone());
+                }
                 o.server = Some(ObservedServer {
                     id: Some(crate::ids::HetznerServerId(1)),
                     name: name.clone(),
@@ -92,6 +96,17 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
             Step::DeleteDnsA { .. } => o.dns.get_or_insert_with(ObservedDns::default).a = None,
             Step::CloseSession { .. } => o.session = None,
             Step::SetStateStopped { .. } => d.server.state = SwitchState::Stopped,
+            Step::ClearRestore { .. } => d.server.restore = None,
+            Step::RecordReady { at, .. } => {
+                if let Some(s) = o.session.as_mut() {
+                    s.ready = Some(*at);
+                }
+            }
+            Step::RecordSuspend { at, .. } => {
+                if let Some(s) = o.session.as_mut() {
+                    s.last_suspended = Some(*at);
+                }
+            }
         }
     }
     (d, o)

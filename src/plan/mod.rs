@@ -138,6 +138,26 @@ pub enum Step {
     SetStateStopped {
         reason: EndReason,
     },
+    /// Remove `restore = "<backup>"` from server.toml: a session has started
+    /// from that backup (`used_by`), and every later start must take the
+    /// newest snapshot instead of going back to it.
+    ClearRestore {
+        backup: String,
+        used_by: SessionId,
+    },
+    /// Record in the session file that Minecraft is up (the agent's status
+    /// says so): once per session, and the moment friends are told "ready".
+    RecordReady {
+        session: SessionId,
+        at: DateTime<Utc>,
+    },
+    /// Record the agent's newest suspension (`at`: when Minecraft stopped
+    /// after saving) in the session file: once per suspension, and the
+    /// moment friends are told "suspend".
+    RecordSuspend {
+        session: SessionId,
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -192,6 +212,9 @@ pub struct Plan {
     pub changes: Vec<Change>,
     pub notices: Vec<Notice>,
     pub summary: Summary,
+    /// The reconciler's own ping of the game, when it pinged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub game: Option<crate::observe::game::ObservedGame>,
 }
 
 impl Plan {
@@ -202,3 +225,5 @@ impl Plan {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_session;

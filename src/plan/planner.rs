@@ -13,7 +13,10 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+mod phases;
+mod restore;
 mod stop;
+mod witness;
 
 use super::assets;
 use super::*;
@@ -54,6 +57,9 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
         Decision::Stop(reason) => b.stop(reason),
         Decision::Nothing => b.nothing(),
     }
+    if decision != Decision::Start {
+        b.clear_used_restore(None);
+    }
     let before = o.phase();
     let after = match decision {
         Decision::Start => Phase::Provisioning,
@@ -79,6 +85,7 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
         changes: b.changes,
         notices: b.notices,
         summary,
+        game: o.game.clone(),
     }
 }
 
@@ -188,17 +195,7 @@ impl Builder<'_> {
                 ),
             );
         }
-        if let Some(a) = &o.agent
-            && (o.now - a.heartbeat).num_seconds() > HEARTBEAT_STALE_SECS
-        {
-            self.notice(
-                Level::Warning,
-                format!(
-                    "the agent's last heartbeat is {} old: it may be down; nothing is deleted without a verified snapshot",
-                    ago(o.now, a.heartbeat)
-                ),
-            );
-        }
+        self.witness_notices();
         if let Some(problem) = o.agent.as_ref().and_then(|a| a.problem.as_ref()) {
             self.notice(Level::Warning, format!("the agent reports: {problem}"));
         }
@@ -281,6 +278,7 @@ impl Builder<'_> {
             "state = \"running\" and no server exists",
         );
         let labels = labels(d, &session);
+        let restore = self.restore_for_start();
         self.change(
             Op::Create,
             format!("hetzner server {name}"),
@@ -292,7 +290,7 @@ impl Builder<'_> {
                 server_types: region.server_types.clone(),
                 image: region.image.clone(),
                 labels: labels.clone(),
-                restore: d.server.restore.clone(),
+                restore: restore.clone(),
             },
             Value::Null,
             json!({
@@ -307,12 +305,7 @@ impl Builder<'_> {
                 d.server.region
             ),
         );
-        if let Some(restore) = &d.server.restore {
-            self.notice(
-                Level::Info,
-                format!("the world is restored from backup {restore} (server.toml `restore`)"),
-            );
-        }
+        self.clear_used_restore(restore.is_some().then_some(&session));
         self.dns_for(&IpTarget::NewServer);
         self.assets(true);
     }
@@ -334,6 +327,7 @@ impl Builder<'_> {
     fn keep_running(&mut self) {
         let o = self.o;
         let server = o.server.as_ref().expect("keep_running needs a server");
+        self.record_agent_phase();
         match (&server.ipv4, &o.dns) {
             (_, None) => self.notice(Level::Info, "DNS records were not observed (no Cloudflare credentials)"),
             (Some(ip), Some(_)) => self.dns_for(&IpTarget::Address(ip.clone())),

@@ -14,21 +14,21 @@ use crate::observe::{AgentStatus, ControlState, Observed, ObservedDns, ObservedF
 use crate::output;
 use crate::repo::{self, Desired, Loaded, SwitchState};
 
-fn example() -> Loaded {
+pub(super) fn example() -> Loaded {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example");
     repo::load(&root).expect("the example repo is valid")
 }
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     "2026-11-22T19:30:00Z".parse().unwrap()
 }
 
-fn offline(l: &Loaded) -> Observed {
+pub(super) fn offline(l: &Loaded) -> Observed {
     ledger_only::observe(&l.ledger, &l.desired.server.name, now())
 }
 
 /// Simulate a start, then adjust: the live observation of a running session.
-fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
+pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
     let mut o = Observed {
         now: started,
         from: ObservedFrom::Live,
@@ -40,6 +40,8 @@ fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
         latest_snapshot: None,
         session: None,
         month_to_date: Decimal::ZERO,
+        restores_done: Default::default(),
+        game: None,
     };
     let p = plan(d, &o);
     (_, o) = simulate(d, &o, &p);
@@ -58,11 +60,13 @@ fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
         heartbeat: now() - Duration::seconds(12),
         stopped_at: None,
         problem: None,
+        session: None,
+        ready: None,
     });
     o
 }
 
-fn both(p: &Plan) -> (String, String) {
+pub(super) fn both(p: &Plan) -> (String, String) {
     anstream::ColorChoice::Never.write_global();
     let text = anstream::adapter::strip_str(&output::text::render_plan(p)).to_string();
     (text, output::plan_json(p))

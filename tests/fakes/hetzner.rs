@@ -81,6 +81,8 @@ struct Hang {
 pub(crate) struct World {
     pub next_id: u64,
     pub next_ip: u32,
+    /// The address the next created server gets instead of a TEST-NET one.
+    pub next_ipv4: Option<String>,
     pub servers: BTreeMap<u64, Polled>,
     pub actions: BTreeMap<u64, Polled>,
     pub server_types: Vec<Value>,
@@ -168,6 +170,12 @@ impl FakeHetzner {
             delay,
             times,
         });
+    }
+
+    /// The next server created gets `ip` as its IPv4 (say 127.0.0.1, where a
+    /// test runs a real Minecraft peer) instead of a TEST-NET address.
+    pub fn next_server_ipv4(&self, ip: &str) {
+        self.world().next_ipv4 = Some(ip.to_string());
     }
 
     /// Every create in `location` fails with 412 `resource_unavailable`.
@@ -331,6 +339,7 @@ impl World {
         World {
             next_id: 1000,
             next_ip: 10,
+            next_ipv4: None,
             servers: BTreeMap::new(),
             actions: BTreeMap::new(),
             server_types: catalog::SERVER_TYPES.iter().map(catalog::server_type_json).collect(),
@@ -387,7 +396,11 @@ impl World {
             location,
             server_type: t,
             image,
-            ipv4: v4.then(|| format!("203.0.113.{}", 10 + (n - 10) % 240)),
+            ipv4: v4.then(|| {
+                self.next_ipv4
+                    .take()
+                    .unwrap_or_else(|| format!("203.0.113.{}", 10 + (n - 10) % 240))
+            }),
             ipv6: v6.then(|| format!("2001:db8:{n:x}::/64")),
             firewalls,
             created: &created,

@@ -1,0 +1,97 @@
+//! The steps that only write the repo: what the agent reported, recorded in
+//! the open session's file (ready, each suspension: the notifications
+//! follow from these), and the removal of a used `restore` line from
+//! server.toml. Each is a no-op when already done, so a rerun records (and
+//! posts) nothing twice.
+
+use chrono::{DateTime, Utc};
+
+use super::steps::{control, write};
+use super::{ApplyError, Ctx, Outcome, Report, RunState};
+use crate::ids::SessionId;
+use crate::ledger::{Event, Session};
+
+/// Also takes `restore` out of desired.json: the world is restored and
+/// Minecraft runs on it, so an agent that restarts later in this session
+/// (a reboot) starts from the newest snapshot, not from the old backup again.
+pub(super) async fn record_ready(
+    cx: &Ctx<'_>,
+    st: &mut RunState,
+    report: &mut Report,
+    id: &SessionId,
+    at: DateTime<Utc>,
+) -> Result<Outcome, ApplyError> {
+    let outcome = record(cx, st, report, id, at, |s| {
+        if s.ready.is_some() {
+            return None;
+        }
+        s.ready = Some(at);
+        Some("Minecraft is ready".into())
+    })?;
+    let doc = control(cx, st).await?;
+    if doc.session.as_ref() == Some(id) && doc.restore.is_some() {
+        doc.restore = None;
+        st.control_dirty = true;
+    }
+    Ok(outcome)
+}
+
+pub(super) fn record_suspend(
+    cx: &Ctx<'_>,
+    st: &mut RunState,
+    report: &mut Report,
+    id: &SessionId,
+    at: DateTime<Utc>,
+) -> Result<Outcome, ApplyError> {
+    record(cx, st, report, id, at, |s| {
+        if s.last_suspended.is_some_and(|seen| seen >= at) {
+            return None;
+        }
+        s.last_suspended = Some(at);
+        Some("Minecraft suspended: nobody online".into())
+    })
+}
+
+pub(super) fn clear_restore(cx: &Ctx<'_>, report: &mut Report, backup: &str, used_by: &SessionId) -> Result<Outcome, ApplyError> {
+    let changed = crate::repo::edit::clear_restore(cx.repo, backup)?;
+    let what = format!("server.toml no longer names {backup}");
+    if !changed {
+        return Ok(Outcome::Unchanged(what));
+    }
+    report.files.push("server.toml".into());
+    report.message.push(format!(
+        "remove restore = \"{backup}\" from server.toml: session {used_by} restored it, later starts use the newest snapshot"
+    ));
+    Ok(Outcome::Done(what))
+}
+
+/// Record what the agent reported (as of `at`) in an open session's file.
+/// `note` changes the session and says what happened, or `None` when it is
+/// already recorded.
+fn record(
+    cx: &Ctx<'_>,
+    st: &mut RunState,
+    report: &mut Report,
+    id: &SessionId,
+    at: DateTime<Utc>,
+    note: impl FnOnce(&mut Session) -> Option<String>,
+) -> Result<Outcome, ApplyError> {
+    let found = st
+        .sessions
+        .get(id.as_str())
+        .cloned()
+        .or_else(|| cx.ledger.sessions.iter().find(|s| &s.id == id).cloned());
+    let Some(mut s) = found.filter(Session::is_open) else {
+        return Err(ApplyError::Stale {
+            resource: format!("session {id}"),
+            why: "it is not open in the ledger".into(),
+        });
+    };
+    let Some(what) = note(&mut s) else {
+        return Ok(Outcome::Unchanged("already recorded".into()));
+    };
+    s.events.push(Event { at, what: what.clone() });
+    write(cx, st, report, s)?;
+    report.message.push(format!("session {id}: {what}"));
+    Ok(Outcome::Done(what))
+}
