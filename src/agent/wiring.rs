@@ -48,6 +48,15 @@ impl Snapshots for WorldSnapshots {
             what: "the world".into(),
             message: crate::apply::render_error(e),
         };
+        // A world already on this disk is this session's: the agent was
+        // restarted (a crash, an upgrade) after provisioning. It is newer than
+        // any snapshot taken from it, so restoring would throw away the play
+        // since the last backup. Restores land beside the world and are
+        // swapped in whole, so a world directory is never a partial restore.
+        if tokio::fs::try_exists(&self.world_dir).await.unwrap_or(false) {
+            tracing::info!(dir = %self.world_dir.display(), "keeping the world already on disk (agent restarted)");
+            return Ok(None);
+        }
         let named = named_restore(self.store.control().await.map_err(|e| fail(&e))?);
         let manifest = match named {
             Some(name) => world::resolve(&self.store, &name).await.map_err(|e| fail(&e))?,
@@ -113,9 +122,33 @@ impl Listener for GamePortListener {
 
 #[cfg(test)]
 mod tests {
-    use super::named_restore;
-    use crate::ids::SessionId;
-    use crate::storage::ControlDoc;
+    use super::{WorldSnapshots, named_restore};
+    use crate::agent::traits::{SnapshotReason, Snapshots};
+    use crate::ids::{ServerName, SessionId};
+    use crate::storage::{ControlDoc, Store};
+
+    #[tokio::test]
+    async fn an_agent_restart_keeps_the_world_on_disk_and_a_fresh_disk_gets_the_snapshot() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::local(&tmp.path().join("storage"), &ServerName::new("grove")).unwrap();
+        let world_dir = tmp.path().join("minecraft/world");
+        std::fs::create_dir_all(world_dir.join("region")).unwrap();
+        std::fs::write(world_dir.join("level.dat"), b"backed up").unwrap();
+        let mut w = WorldSnapshots {
+            store: store.clone(),
+            world_dir: world_dir.clone(),
+        };
+        w.snapshot(SnapshotReason::Backup).await.unwrap();
+        std::fs::write(world_dir.join("level.dat"), b"played since").unwrap();
+
+        assert!(w.restore().await.unwrap().is_none(), "nothing restored over a live world");
+        assert_eq!(std::fs::read(world_dir.join("level.dat")).unwrap(), b"played since");
+
+        std::fs::remove_dir_all(&world_dir).unwrap();
+        let restored = w.restore().await.unwrap().expect("a fresh disk gets the newest snapshot");
+        assert!(restored.key.starts_with("worlds/grove/"), "{}", restored.key);
+        assert_eq!(std::fs::read(world_dir.join("level.dat")).unwrap(), b"backed up");
+    }
 
     #[test]
     fn a_restore_is_honoured_only_in_a_document_written_for_a_session() {
