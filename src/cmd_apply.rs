@@ -52,6 +52,7 @@ pub(crate) fn cmd_apply(
         user_data,
         agent_credentials: prepared.agent_credentials,
         restore: prepared.restore,
+        mint: mint.as_ref(),
     };
     let mut report = rt.block_on(mc_gitops::apply::apply(&cx, &plan));
     let discord = match mc_gitops::notify::Discord::from_env() {

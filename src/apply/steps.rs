@@ -123,6 +123,7 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
             report.message.push(format!("ask the agent to stop and sync ({})", reason.as_str()));
             Ok(Outcome::Done("the agent stops Minecraft and uploads a final snapshot".into()))
         }
+        Step::RenewCredentials { id, ttl_seconds, .. } => super::renew::renew(cx, report, &resource, *id, *ttl_seconds).await,
         Step::AwaitSnapshot { taken_after } => {
             flush_control(cx, st).await?;
             if guard(cx, *taken_after, &resource).await? {

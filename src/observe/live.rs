@@ -10,13 +10,14 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{AgentStatus, ControlState, FileState, ObservedDns, ObservedFrom, ObservedServer, OpEntry};
+use super::{AgentStatus, ControlState, FileState, ObservedCredentials, ObservedDns, ObservedFrom, ObservedServer, OpEntry};
 use crate::cloudflare::{Cloudflare, CloudflareError, Zone};
 use crate::hetzner::{Hetzner, HetznerError, Server};
 use crate::ids::{RegionKey, SessionId};
 use crate::ledger::Ledger;
 use crate::observe::Observed;
 use crate::repo::Desired;
+use crate::storage::credentials::CredentialsLife;
 use crate::storage::{StorageError, Store};
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +158,13 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         .filter(|p| p.verified)
         .map(|p| p.taken);
 
+    // Renewable only where apply can mint: R2 storage and an account id.
+    let renewable = !store.is_local() && d.server.storage.as_ref().is_some_and(|s| s.account_id.is_some());
+    let credentials = ours.filter(|_| renewable).map(|s| match CredentialsLife::from_labels(&s.labels) {
+        Some(life) => ObservedCredentials::Known(life),
+        None => ObservedCredentials::Unlabelled,
+    });
+
     let observed = Observed {
         now,
         from: ObservedFrom::Live,
@@ -172,6 +180,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         control,
         latest_snapshot,
         session,
+        credentials,
         month_to_date: ledger.month_to_date(now),
     };
     Ok((observed, Facts { zone, servers }))

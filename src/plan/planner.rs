@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+mod renew;
 mod stop;
 
 use super::assets;
@@ -352,6 +353,7 @@ impl Builder<'_> {
                 "whitelist, ops and files on the server were not observed (no storage credentials): changes reach it when storage is reachable",
             ),
         }
+        self.renew_credentials();
     }
 
     fn live_lists(&mut self, control: &ControlState) {

@@ -6,6 +6,8 @@
 //! Keys, per server (`<s>` is `name` from server.toml):
 //! - `control/<s>/desired.json` — written by the reconciler only ([`ControlDoc`])
 //! - `control/<s>/status.json` — written by the agent only ([`AgentStatusDoc`])
+//! - `control/<s>/credentials.json` — renewed agent credentials, written by
+//!   the reconciler only ([`credentials::CredentialsDoc`])
 //! - `assets/<s>/sha256-<hex>` — rendered files, content-addressed, so an
 //!   unchanged file is never uploaded twice
 //! - `worlds/<s>/current.json` — the latest verified snapshot ([`SnapshotPointer`])
@@ -216,6 +218,16 @@ impl Store {
             signer: None,
             describe,
         }
+    }
+
+    /// A local directory: no R2, so no agent credentials to mint or renew.
+    pub fn is_local(&self) -> bool {
+        self.local_root.is_some()
+    }
+
+    /// `control/<s>/credentials.json`: renewed agent credentials.
+    pub fn credentials_key(&self) -> String {
+        credentials::credentials_key(&self.server)
     }
 
     pub fn server(&self) -> &ServerName {
