@@ -128,6 +128,7 @@ fn user_data_for(
         access_key_id: m.access_key_id.clone(),
         secret_access_key: m.secret_access_key.clone(),
         session_token: m.session_token.clone(),
+        issued: Some(m.issued),
         expires: Some(m.expires),
     };
     let mut config = AgentConfig::for_session(desired, session, creds);

@@ -379,6 +379,11 @@ async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, ste
     }
     let mut spec = ServerSpec::new(name.clone(), image.clone());
     spec.labels = labels.clone();
+    // The life of the credentials minted for this server, which the planner
+    // reads back to know when to renew them (`plan::planner::renew`).
+    if let Some(c) = &cx.agent_credentials {
+        spec.labels.extend(c.life().labels());
+    }
     spec.user_data = cx.user_data.clone();
     spec.ssh_keys = ssh_keys;
     spec.firewalls = vec![firewall];

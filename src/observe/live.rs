@@ -70,6 +70,9 @@ pub fn agent_problem(s: &crate::storage::AgentStatusDoc) -> Option<String> {
     if s.boot.as_ref().is_some_and(|b| b.deadline_missed && b.ready.is_none()) {
         return Some("Minecraft has not finished loading by its boot deadline".into());
     }
+    if let Some(problem) = s.credentials.as_ref().and_then(|c| c.problem.as_ref()) {
+        return Some(format!("cannot renew its storage credentials: {problem}"));
+    }
     None
 }
 
@@ -208,6 +211,15 @@ mod tests {
         assert_eq!(
             agent_problem(&s).unwrap(),
             "Minecraft has not finished loading by its boot deadline"
+        );
+        s.boot = None;
+        s.credentials = Some(crate::storage::CredentialsStatus {
+            expires: t,
+            problem: Some("control/grove/credentials.json holds nothing newer yet".into()),
+        });
+        assert_eq!(
+            agent_problem(&s).unwrap(),
+            "cannot renew its storage credentials: control/grove/credentials.json holds nothing newer yet"
         );
         s.crashed = true;
         s.crashes = 5;

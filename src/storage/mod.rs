@@ -141,6 +141,18 @@ pub struct AgentStatusDoc {
     /// The newest problem the agent could not fix by itself.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// Its storage credentials, when they expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<CredentialsStatus>,
+}
+
+/// The agent's storage credentials, as its status reports them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialsStatus {
+    pub expires: DateTime<Utc>,
+    /// The last renewal problem, until a renewal succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// A snapshot as the status reports it.
