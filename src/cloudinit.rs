@@ -135,6 +135,9 @@ pub struct AgentCredentials {
     pub secret_access_key: Secret,
     #[serde(with = "secret_string")]
     pub session_token: Secret,
+    /// When they were issued: with `expires`, when the agent looks for renewed ones.
+    #[serde(default)]
+    pub issued: Option<DateTime<Utc>>,
     pub expires: Option<DateTime<Utc>>,
 }
 
@@ -145,6 +148,7 @@ impl AgentCredentials {
             access_key_id: PLACEHOLDER.into(),
             secret_access_key: Secret::new(PLACEHOLDER),
             session_token: Secret::new(PLACEHOLDER),
+            issued: None,
             expires: None,
         }
     }
@@ -234,6 +238,14 @@ pub fn agent_toml(config: &AgentConfig) -> String {
     storage.insert("access_key_id".into(), Value::String(c.access_key_id.clone()));
     storage.insert("secret_access_key".into(), Value::String(c.secret_access_key.expose().to_string()));
     storage.insert("session_token".into(), Value::String(c.session_token.expose().to_string()));
+    if let (Some(issued), Some(expires)) = (c.issued, c.expires) {
+        let time = |t: DateTime<Utc>| {
+            let text = t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            Value::Datetime(text.parse().expect("RFC 3339 is a TOML datetime"))
+        };
+        storage.insert("credentials_issued".into(), time(issued));
+        storage.insert("credentials_expires".into(), time(expires));
+    }
     root.insert("storage".into(), Value::Table(storage));
     let l = &config.lifecycle;
     let mut lifecycle = Table::new();
@@ -347,7 +359,8 @@ mod agent_config_tests {
             access_key_id: "AKIA\"quoted\"".into(),
             secret_access_key: Secret::new("s3cr3t\nnewline"),
             session_token: Secret::new("tok'en"),
-            expires: None,
+            issued: Some("2026-11-22T19:30:00Z".parse().unwrap()),
+            expires: Some("2026-11-23T09:30:00Z".parse().unwrap()),
         };
         let cfg = AgentConfig::for_session(&loaded.desired, session, creds);
         let text = agent_toml(&cfg);
@@ -357,10 +370,18 @@ mod agent_config_tests {
         assert_eq!(parsed.java[1], "-Xmx6144M");
         match parsed.storage {
             crate::agent::config::StorageConfig::R2 {
-                secret_access_key, bucket, ..
+                secret_access_key,
+                bucket,
+                life,
+                ..
             } => {
                 assert_eq!(secret_access_key.expose(), "s3cr3t\nnewline");
                 assert_eq!(bucket, "grove-worlds");
+                assert_eq!(
+                    life.map(|l| l.expires.to_rfc3339()),
+                    Some("2026-11-23T09:30:00+00:00".into()),
+                    "the agent knows when to look for renewed credentials"
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -52,6 +52,7 @@ pub(crate) fn cmd_apply(
         user_data,
         agent_credentials: prepared.agent_credentials,
         restore: prepared.restore,
+        mint: mint.as_ref(),
     };
     let mut report = rt.block_on(mc_gitops::apply::apply(&cx, &plan));
     let discord = match mc_gitops::notify::Discord::from_env() {
@@ -127,6 +128,7 @@ fn user_data_for(
         access_key_id: m.access_key_id.clone(),
         secret_access_key: m.secret_access_key.clone(),
         session_token: m.session_token.clone(),
+        issued: Some(m.issued),
         expires: Some(m.expires),
     };
     let mut config = AgentConfig::for_session(desired, session, creds);

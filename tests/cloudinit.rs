@@ -71,6 +71,7 @@ fn minted() -> AgentCredentials {
         access_key_id: "a1b2c3d4e5f6".into(),
         secret_access_key: Secret::new("SHORT-LIVED-secret-access-key-0123456789"),
         session_token: Secret::new("SHORT-LIVED-session-token-abcdef"),
+        issued: Some("2026-11-22T00:00:00Z".parse().unwrap()),
         expires: Some("2026-11-22T12:00:00Z".parse().unwrap()),
     }
 }

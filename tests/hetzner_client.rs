@@ -253,6 +253,27 @@ async fn get_server_reads_status_and_404_is_none() {
 }
 
 #[tokio::test]
+async fn set_server_labels_replaces_the_set_and_404_is_none() {
+    let (fake, h) = setup().await;
+    let id = fake.seed_server(NAME, LABELS, "fsn1", "cx33");
+    let mut want = labels(LABELS);
+    want.insert("mc-gitops/credentials-expires".into(), "1795363200".into());
+    let server = h.set_server_labels(HetznerServerId(id), &want).await.unwrap().unwrap();
+    assert_eq!(server.labels, want);
+    assert_eq!(
+        fake.bodies(Method::PUT, &format!("/servers/{id}")),
+        vec![serde_json::json!({ "labels": want })],
+        "the whole set, nothing else"
+    );
+    assert_eq!(fake.server(id).unwrap()["labels"]["mc-gitops/credentials-expires"], "1795363200");
+    assert!(h.set_server_labels(HetznerServerId(999_999), &want).await.unwrap().is_none());
+    let mut bad = want.clone();
+    bad.insert("mc-gitops/credentials-expires".into(), "not valid!".into());
+    let err = h.set_server_labels(HetznerServerId(id), &bad).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::InvalidInput), "{err}");
+}
+
+#[tokio::test]
 async fn create_server_sends_the_documented_body() {
     let (fake, h) = setup().await;
     fake.seed_ssh_key("admin");

@@ -16,6 +16,7 @@ use crate::repo::diag::{Diagnostic, Diagnostics, Source};
 use crate::repo::duration::Duration;
 use crate::repo::reader::{self, Cx, Table};
 use crate::secret::Secret;
+use crate::storage::credentials::CredentialsLife;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -41,6 +42,10 @@ pub enum StorageConfig {
         access_key_id: Secret,
         secret_access_key: Secret,
         session_token: Option<Secret>,
+        /// When the keys were issued and expire (`credentials_issued` /
+        /// `credentials_expires`): the agent fetches renewed ones once a
+        /// quarter of that life is left. `None`: keys that do not expire.
+        life: Option<CredentialsLife>,
     },
 }
 
@@ -207,6 +212,16 @@ fn storage(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<StorageConfig> {
     let key_id = t.optional(cx, "access_key_id", secret);
     let key = t.optional(cx, "secret_access_key", secret);
     let token = t.optional(cx, "session_token", secret);
+    let issued = t.optional(cx, "credentials_issued", reader::datetime);
+    let expires = t.optional(cx, "credentials_expires", |cx, n, v| {
+        let e = reader::datetime(cx, n, v)?;
+        if issued.is_some_and(|i| i >= e) {
+            cx.error(v.span(), format!("`{n}` is not after `credentials_issued`"))
+                .help("credentials expire after they are issued");
+            return None;
+        }
+        Some(e)
+    });
     t.finish(cx);
     match (dir, endpoint) {
         (Some(dir), None) => Some(StorageConfig::Dir(PathBuf::from(dir.value))),
@@ -235,6 +250,7 @@ fn storage(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<StorageConfig> {
                 access_key_id: key_id?,
                 secret_access_key: key?,
                 session_token: token,
+                life: issued.zip(expires).map(|(issued, expires)| CredentialsLife { issued, expires }),
             })
         }
         (Some(_), Some(e)) => {
@@ -321,6 +337,8 @@ endpoint = "https://abc.r2.cloudflarestorage.com"
 bucket = "grove-worlds"
 access_key_id = "AKID"
 secret_access_key = "very-secret-key"
+credentials_issued = 2026-11-22T18:00:00Z
+credentials_expires = 2026-11-29T18:00:00Z
 [lifecycle]
 idle = "10m"
 [nudge]
@@ -339,6 +357,10 @@ workflow = "reconcile.yml"
         assert_eq!(c.timers.heartbeat, Duration::from_secs(30));
         assert_eq!(c.game_port, 25565);
         assert!(matches!(c.storage, StorageConfig::R2 { ref bucket, .. } if bucket == "grove-worlds"));
+        let StorageConfig::R2 { life: Some(life), .. } = &c.storage else {
+            panic!("{:?}", c.storage)
+        };
+        assert_eq!(life.expires, "2026-11-29T18:00:00Z".parse::<DateTime<Utc>>().unwrap());
         assert_eq!(c.nudge.as_ref().unwrap().git_ref, "main");
         assert!(!format!("{c:?}").contains("very-secret-key"), "secrets never print");
         assert!(!format!("{c:?}").contains("ghp_onlyworkflows"));

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::renew::Renewer;
 use super::traits::{Console, Control, PortError, PortResult};
 use crate::ids::PlayerName;
 use crate::storage::{AgentStatusDoc, ControlDoc, ControlOp, Store};
@@ -104,19 +105,28 @@ pub async fn apply_changes(console: &mut impl Console, applied: &mut Applied, ch
     Ok(done)
 }
 
-/// The control channel in the object store.
+/// The control channel in the object store. Each poll first renews the
+/// storage credentials when they are due ([`Renewer`]), so the read that
+/// follows already uses the new ones; the status carries their expiry.
 pub struct StoreControl {
     pub store: Store,
+    /// `None` for a local directory or keys that do not expire.
+    pub renewer: Option<Renewer>,
 }
 
 impl Control for StoreControl {
     async fn desired(&mut self) -> PortResult<Option<ControlDoc>> {
+        if let Some(r) = self.renewer.as_mut() {
+            r.poll(chrono::Utc::now()).await;
+        }
         self.store.control().await.map_err(|e| PortError::Control(chain(&e)))
     }
 
     async fn report(&mut self, status: &AgentStatusDoc) -> PortResult<()> {
         let key = self.store.status_key();
-        self.store.put_json(&key, status).await.map_err(|e| PortError::Control(chain(&e)))
+        let mut status = status.clone();
+        status.credentials = self.renewer.as_ref().and_then(Renewer::report);
+        self.store.put_json(&key, &status).await.map_err(|e| PortError::Control(chain(&e)))
     }
 }
 

@@ -3,7 +3,8 @@
 //! [`run::Agent`] is the loop (one task, driven by the shared lifecycle
 //! transition function); [`traits`] are the ports it drives, so the loop is
 //! tested on tokio's paused clock with in-memory fakes; [`config`] reads
-//! `agent.toml`; [`control`] is the control channel's agent end; [`nudge`]
+//! `agent.toml`; [`control`] is the control channel's agent end, and
+//! [`renew`] keeps its short-lived storage credentials current; [`nudge`]
 //! asks the reconciler to look now; [`start`] wires the real ports together.
 //! The protocol pieces: [`rcon`] to the local Minecraft server, [`slp`] the
 //! Server List Ping client (also the reconciler's game observer), and
@@ -18,6 +19,7 @@ pub mod nudge;
 pub mod packets;
 pub mod provision;
 pub mod rcon;
+pub mod renew;
 pub mod run;
 pub mod sleeping;
 pub mod slp;
@@ -50,39 +52,51 @@ pub enum StartError {
     Client(#[source] reqwest::Error),
 }
 
-/// The store the config names: a local directory or an R2 bucket.
-pub fn open_store(cfg: &AgentConfig) -> Result<Store, StartError> {
+/// The store the config names: a local directory or an R2 bucket, and for
+/// expiring R2 keys the [`renew::Renewer`] that keeps them current (the S3
+/// client signs with whatever it holds now).
+pub fn open_store(cfg: &AgentConfig) -> Result<(Store, Option<renew::Renewer>), StartError> {
     match &cfg.storage {
-        StorageConfig::Dir(dir) => Ok(Store::local(dir, &cfg.server)?),
+        StorageConfig::Dir(dir) => Ok((Store::local(dir, &cfg.server)?, None)),
         StorageConfig::R2 {
             endpoint,
             bucket,
             access_key_id,
             secret_access_key,
             session_token,
+            life,
         } => {
-            let mut b = object_store::aws::AmazonS3Builder::new()
+            let shared = renew::SharedCredentials::new(
+                object_store::aws::AwsCredential {
+                    key_id: access_key_id.expose().to_string(),
+                    secret_key: secret_access_key.expose().to_string(),
+                    token: session_token.as_ref().map(|t| t.expose().to_string()),
+                },
+                *life,
+            );
+            let s3 = object_store::aws::AmazonS3Builder::new()
                 .with_endpoint(endpoint)
                 .with_bucket_name(bucket)
                 .with_region("auto")
-                .with_access_key_id(access_key_id.expose())
-                .with_secret_access_key(secret_access_key.expose());
-            if let Some(t) = session_token {
-                b = b.with_token(t.expose());
-            }
-            let s3 = b.build().map_err(|source| StartError::R2 {
-                bucket: bucket.clone(),
-                endpoint: endpoint.clone(),
-                source: Box::new(source),
-            })?;
-            Ok(Store::from_object_store(Arc::new(s3), &cfg.server, format!("R2 bucket {bucket}")))
+                .with_credentials(Arc::new(renew::RenewingProvider(shared.clone())))
+                // Plain http only for a local test server.
+                .with_allow_http(endpoint.starts_with("http://127.0.0.1") || endpoint.starts_with("http://localhost"))
+                .build()
+                .map_err(|source| StartError::R2 {
+                    bucket: bucket.clone(),
+                    endpoint: endpoint.clone(),
+                    source: Box::new(source),
+                })?;
+            let store = Store::from_object_store(Arc::new(s3), &cfg.server, format!("R2 bucket {bucket}"));
+            let renewer = life.is_some().then(|| renew::Renewer::new(store.clone(), shared));
+            Ok((store, renewer))
         }
     }
 }
 
 /// Run the agent with the real ports until `shutdown` resolves.
 pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Result<Phase, StartError> {
-    let store = open_store(&cfg)?;
+    let (store, renewer) = open_store(&cfg)?;
     let (minecraft, console) = jvm::Jvm::new(cfg.minecraft_dir.clone(), cfg.java.clone());
     let client = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
@@ -112,7 +126,7 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
                 world_dir: cfg.minecraft_dir.join("world"),
             },
         },
-        control: control::StoreControl { store },
+        control: control::StoreControl { store, renewer },
         nudge: nudge::GitHubNudge::from_config(cfg.nudge.clone())?,
     };
     let agent = run::Agent::new(ports, cfg.timers.clone(), run::Clock::starting_at(Utc::now()), cfg.server_created);

@@ -434,6 +434,8 @@ where
             terminate_at: self.terminate_at,
             ready_to_terminate: self.ready_to_terminate,
             last_error: self.last_error.clone(),
+            // Filled in by the control channel, which keeps the credentials.
+            credentials: None,
         }
     }
 

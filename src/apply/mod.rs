@@ -26,6 +26,7 @@ use crate::storage::{ControlDoc, StorageError, Store};
 
 mod ledger_steps;
 pub mod prepare;
+mod renew;
 mod steps;
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +110,9 @@ pub struct Ctx<'a> {
     pub agent_credentials: Option<crate::storage::credentials::AgentCredentials>,
     /// The backup the new server starts from, when server.toml names one.
     pub restore: Option<crate::world::Manifest>,
+    /// What the agent's credentials are minted with (renewal); `None` for
+    /// local storage.
+    pub mint: Option<&'a crate::storage::credentials::MintSettings>,
 }
 
 /// What earlier changes of this run produced for later ones.
@@ -167,6 +171,15 @@ pub async fn apply(cx: &Ctx<'_>, plan: &Plan) -> Report {
 /// that the next apply converges from every point.
 fn failpoint() -> Option<usize> {
     std::env::var("MC_GITOPS_CRASH_AFTER").ok()?.parse().ok()
+}
+
+/// `MC_GITOPS_CRASH_AFTER=<point>` ends the process at a named point inside
+/// a change (between its writes), as a crash would.
+fn crash_here(point: &str) {
+    if std::env::var("MC_GITOPS_CRASH_AFTER").is_ok_and(|v| v == point) {
+        eprintln!("MC_GITOPS_CRASH_AFTER: exiting at {point}");
+        std::process::exit(70);
+    }
 }
 
 async fn run_one(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report: &mut Report) -> Result<Outcome, ApplyError> {

@@ -123,6 +123,7 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
             report.message.push(format!("ask the agent to stop and sync ({})", reason.as_str()));
             Ok(Outcome::Done("the agent stops Minecraft and uploads a final snapshot".into()))
         }
+        Step::RenewCredentials { id, ttl_seconds, .. } => super::renew::renew(cx, report, &resource, *id, *ttl_seconds).await,
         Step::AwaitSnapshot { taken_after } => {
             flush_control(cx, st).await?;
             if guard(cx, *taken_after, &resource).await? {
@@ -386,6 +387,11 @@ async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, ste
     }
     let mut spec = ServerSpec::new(name.clone(), image.clone());
     spec.labels = labels.clone();
+    // The life of the credentials minted for this server, which the planner
+    // reads back to know when to renew them (`plan::planner::renew`).
+    if let Some(c) = &cx.agent_credentials {
+        spec.labels.extend(c.life().labels());
+    }
     spec.user_data = cx.user_data.clone();
     spec.ssh_keys = ssh_keys;
     spec.firewalls = vec![firewall];

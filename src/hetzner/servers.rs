@@ -9,6 +9,7 @@
 //! `placement_error`) move on to the next; any other refusal stops, since
 //! trying elsewhere would fail the same way.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -52,6 +53,22 @@ impl Hetzner {
             .expect_or_gone(&format!("server {id}"), Method::GET, &format!("/servers/{id}"))
             .await?;
         Ok(body.map(|b| Server::from(b.server)))
+    }
+
+    /// `PUT /servers/{id}` with the server's whole label set (the API
+    /// replaces the labels, so the caller sends every label it keeps).
+    /// `None` when the server is gone (404).
+    pub async fn set_server_labels(&self, id: HetznerServerId, labels: &BTreeMap<String, String>) -> Result<Option<Server>, HetznerError> {
+        let resource = format!("labels of server {id}");
+        let body = serde_json::json!({ "labels": labels });
+        match self
+            .expect::<wire::ServerBody>(&resource, Method::PUT, &format!("/servers/{id}"), Some(&body))
+            .await
+        {
+            Ok(b) => Ok(Some(Server::from(b.server))),
+            Err(e) if e.status() == Some(404) && e.code() == Some(ErrorCode::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// One `POST /servers`. The root password Hetzner returns when no SSH

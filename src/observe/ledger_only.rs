@@ -37,6 +37,8 @@ pub fn observe(ledger: &impl LedgerObserver, server: &ServerName, now: DateTime<
         control: None,
         latest_snapshot: None,
         session,
+        // The ledger cannot see labels: nothing is renewed from it.
+        credentials: None,
         month_to_date: ledger.month_to_date(now),
         restores_done: ledger.restores_done(),
         game: None,

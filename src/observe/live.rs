@@ -13,13 +13,14 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{AgentStatus, ControlState, FileState, ObservedDns, ObservedFrom, ObservedServer, OpEntry};
+use super::{AgentStatus, ControlState, FileState, ObservedCredentials, ObservedDns, ObservedFrom, ObservedServer, OpEntry};
 use crate::cloudflare::{Cloudflare, CloudflareError, Zone};
 use crate::hetzner::{Hetzner, HetznerError, Server};
 use crate::ids::{RegionKey, SessionId};
 use crate::ledger::Ledger;
 use crate::observe::Observed;
 use crate::repo::Desired;
+use crate::storage::credentials::CredentialsLife;
 use crate::storage::{StorageError, Store};
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +74,9 @@ pub fn agent_problem(s: &crate::storage::AgentStatusDoc) -> Option<String> {
     }
     if s.boot.as_ref().is_some_and(|b| b.deadline_missed && b.ready.is_none()) {
         return Some("Minecraft has not finished loading by its boot deadline".into());
+    }
+    if let Some(problem) = s.credentials.as_ref().and_then(|c| c.problem.as_ref()) {
+        return Some(format!("cannot renew its storage credentials: {problem}"));
     }
     None
 }
@@ -177,6 +181,13 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
     let server = ours.map(to_observed);
     let game = super::game::observe(&live.game_ping, server.as_ref()).await;
     let agent = agent_of(server.as_ref(), agent);
+    // Renewable only where apply can mint: R2 storage and an account id.
+    let renewable = !store.is_local() && d.server.storage.as_ref().is_some_and(|s| s.account_id.is_some());
+    let credentials = ours.filter(|_| renewable).map(|s| match CredentialsLife::from_labels(&s.labels) {
+        Some(life) => ObservedCredentials::Known(life),
+        None => ObservedCredentials::Unlabelled,
+    });
+
     let observed = Observed {
         now,
         from: ObservedFrom::Live,
@@ -191,6 +202,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         control,
         latest_snapshot,
         session,
+        credentials,
         month_to_date: ledger.month_to_date(now),
         restores_done: ledger.restores_done(),
         game,
@@ -220,6 +232,15 @@ mod tests {
         assert_eq!(
             agent_problem(&s).unwrap(),
             "Minecraft has not finished loading by its boot deadline"
+        );
+        s.boot = None;
+        s.credentials = Some(crate::storage::CredentialsStatus {
+            expires: t,
+            problem: Some("control/grove/credentials.json holds nothing newer yet".into()),
+        });
+        assert_eq!(
+            agent_problem(&s).unwrap(),
+            "cannot renew its storage credentials: control/grove/credentials.json holds nothing newer yet"
         );
         s.crashed = true;
         s.crashes = 5;

@@ -105,6 +105,17 @@ pub struct ControlState {
     pub assets: BTreeMap<String, FileState>,
 }
 
+/// The running server's agent credentials, as the server's labels record
+/// them (the reconciler reads the server list anyway, so this costs no call).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "labels", rename_all = "kebab-case")]
+pub enum ObservedCredentials {
+    /// No readable credential labels: a server created before renewal
+    /// existed, or labels edited by hand. Its expiry is unknown.
+    Unlabelled,
+    Known(crate::storage::credentials::CredentialsLife),
+}
+
 /// Everything the planner knows about the world outside the repo.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Observed {
@@ -124,6 +135,10 @@ pub struct Observed {
     pub latest_snapshot: Option<DateTime<Utc>>,
     /// The ledger's open session.
     pub session: Option<Session>,
+    /// Our server's agent credentials. `None`: not observed, or nothing to
+    /// renew (no server, local storage, no R2 account to mint with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<ObservedCredentials>,
     /// Gross spend this calendar month, open session included.
     pub month_to_date: Decimal,
     /// Backups already restored by a session (the ledger's `restored_from`),

@@ -8,9 +8,10 @@ use chrono::Duration;
 use super::{IpTarget, Plan, Step};
 use crate::ledger::Session;
 use crate::observe::Observed;
-use crate::observe::{ControlState, ObservedDns, ObservedServer};
+use crate::observe::{ControlState, ObservedCredentials, ObservedDns, ObservedServer};
 use crate::plan::assets;
 use crate::repo::{Desired, SwitchState};
+use crate::storage::credentials::{CredentialsLife, session_ttl};
 
 /// The address a simulated server gets (TEST-NET-3, never routed).
 pub const SIMULATED_IP: &str = "203.0.113.77";
@@ -43,6 +44,14 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     server_type: server_types.first().cloned(),
                     ipv4: Some(SIMULATED_IP.into()),
                     closed_session: None,
+                });
+                // Apply mints the agent's credentials when it can (an R2
+                // account to mint with) and labels the server with their life.
+                o.credentials = d.server.storage.as_ref().and_then(|s| s.account_id.as_ref()).map(|_| {
+                    ObservedCredentials::Known(CredentialsLife {
+                        issued: o.now,
+                        expires: o.now + Duration::seconds(session_ttl(&d.server.lifecycle) as i64),
+                    })
                 });
                 let assets = o.control.take().map(|c| c.assets).unwrap_or_default();
                 o.control = Some(ControlState {
@@ -80,6 +89,12 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
             Step::UpdateWhitelist { players } => o.control.get_or_insert_with(ControlState::default).whitelist = players.clone(),
             Step::UpdateOps { ops } => o.control.get_or_insert_with(ControlState::default).ops = ops.clone(),
             Step::RequestStop { .. } => o.control.get_or_insert_with(ControlState::default).stop_requested = Some(o.now),
+            Step::RenewCredentials { ttl_seconds, .. } => {
+                o.credentials = Some(ObservedCredentials::Known(CredentialsLife {
+                    issued: o.now,
+                    expires: o.now + Duration::seconds(*ttl_seconds as i64),
+                }));
+            }
             Step::AwaitSnapshot { taken_after } => o.latest_snapshot = Some(*taken_after + Duration::seconds(1)),
             Step::DeleteServer { name, .. } if o.orphans.iter().any(|x| &x.name == name && x.closed_session.is_some()) => {
                 o.orphans.retain(|x| &x.name != name);
@@ -87,6 +102,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
             Step::DeleteServer { .. } => {
                 o.server = None;
                 o.agent = None;
+                o.credentials = None;
                 // The control document is reset when the server goes; the
                 // shipped assets stay, content-addressed, for the next start.
                 if let Some(c) = o.control.as_mut() {

@@ -119,6 +119,15 @@ pub enum Step {
     RequestStop {
         reason: EndReason,
     },
+    /// Mint new storage credentials for the running server's agent, hand
+    /// them over in `control/<s>/credentials.json`, record their life in
+    /// the server's labels.
+    RenewCredentials {
+        name: String,
+        id: Option<HetznerServerId>,
+        /// How long the new credentials live.
+        ttl_seconds: u64,
+    },
     AwaitSnapshot {
         taken_after: DateTime<Utc>,
     },

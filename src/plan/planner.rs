@@ -14,6 +14,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 mod phases;
+mod renew;
 mod restore;
 mod stop;
 mod witness;
@@ -346,6 +347,7 @@ impl Builder<'_> {
                 "whitelist, ops and files on the server were not observed (no storage credentials): changes reach it when storage is reachable",
             ),
         }
+        self.renew_credentials();
     }
 
     fn live_lists(&mut self, control: &ControlState) {

@@ -39,6 +39,7 @@ pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
         control: None,
         latest_snapshot: None,
         session: None,
+        credentials: None,
         month_to_date: Decimal::ZERO,
         restores_done: Default::default(),
         game: None,
@@ -243,8 +244,9 @@ fn arb_observed(d: Desired) -> impl Strategy<Value = (Desired, Observed)> {
         any::<bool>(), // snapshot present
         any::<bool>(), // live vs ledger
         proptest::sample::subsequence((0..d.players.len()).collect::<Vec<_>>(), 0..=d.players.len()),
+        0u8..3, // credentials: 0 local storage, 1 unlabelled, 2 minted at the start
     )
-        .prop_map(move |(run, stage, cents, age, stop_req, snap, live, keep)| {
+        .prop_map(move |(run, stage, cents, age, stop_req, snap, live, keep, creds)| {
             let mut d = d.clone();
             d.server.state = if run { SwitchState::Running } else { SwitchState::Stopped };
             let started = now() - Duration::minutes(age);
@@ -274,7 +276,13 @@ fn arb_observed(d: Desired) -> impl Strategy<Value = (Desired, Observed)> {
             if snap {
                 o.latest_snapshot = Some(now() - Duration::minutes(1));
             }
+            if o.server.is_none() || creds == 0 {
+                o.credentials = None;
+            } else if creds == 1 {
+                o.credentials = Some(crate::observe::ObservedCredentials::Unlabelled);
+            }
             if !live {
+                o.credentials = None;
                 o.from = ObservedFrom::Ledger;
                 o.dns = None;
                 o.control = None;
@@ -355,4 +363,109 @@ fn an_orphan_is_deleted_only_when_its_session_is_closed() {
     );
     let (d2, o2) = simulate(&d, &o, &p);
     assert!(plan(&d2, &o2).is_empty());
+}
+
+// Renewing the agent's storage credentials.
+
+fn renewals(p: &Plan) -> Vec<&Change> {
+    p.changes
+        .iter()
+        .filter(|c| matches!(c.step, Step::RenewCredentials { .. }))
+        .collect()
+}
+
+fn life(issued: DateTime<Utc>, hours: i64) -> crate::observe::ObservedCredentials {
+    crate::observe::ObservedCredentials::Known(crate::storage::credentials::CredentialsLife {
+        issued,
+        expires: issued + Duration::hours(hours),
+    })
+}
+
+#[test]
+fn a_long_session_renews_the_agents_credentials_for_the_rest_of_it() {
+    let mut l = example();
+    l.desired.server.lifecycle.max_session = crate::repo::duration::Duration::from_hours(10 * 24);
+    let started = now() - Duration::hours(5 * 24 + 12);
+    let mut o = running(&l.desired, started);
+    assert_eq!(o.credentials, Some(life(started, 7 * 24)), "minted at the start for 7 days");
+    let p = plan(&l.desired, &o);
+    let (text, json) = both(&p);
+    insta::assert_snapshot!("renew_text", text);
+    insta::assert_snapshot!("renew_json", json);
+    let [renewal] = renewals(&p)[..] else { panic!("{:#?}", p.changes) };
+    // What is left of 10 days + idle + suspended + 1 h, after 5.5 days.
+    let want = (10 * 24 + 2) * 3600 - (5 * 24 + 12) * 3600;
+    assert!(
+        matches!(renewal.step, Step::RenewCredentials { ttl_seconds, id: Some(_), .. } if ttl_seconds == want),
+        "{renewal:#?}"
+    );
+    let (d2, o2) = simulate(&l.desired, &o, &p);
+    assert!(plan(&d2, &o2).is_empty(), "renewed once, then nothing");
+
+    // Three quarters of the life is the line.
+    o.now = started + Duration::hours(7 * 24 * 3 / 4);
+    assert!(renewals(&plan(&l.desired, &o)).is_empty(), "exactly a quarter left: not yet");
+    o.now += Duration::minutes(1);
+    assert_eq!(renewals(&plan(&l.desired, &o)).len(), 1);
+}
+
+#[test]
+fn no_renewal_for_fresh_credentials_local_storage_or_a_server_being_deleted() {
+    let d = desired();
+    let started = now() - Duration::hours(11);
+    let mut o = running(&d, started);
+    assert_eq!(renewals(&plan(&d, &o)).len(), 1, "11 h into 14 h: a quarter is left");
+    o.credentials = None;
+    assert!(plan(&d, &o).is_empty(), "local storage: nothing to renew");
+    o.credentials = Some(life(now() - Duration::hours(1), 14));
+    assert!(plan(&d, &o).is_empty(), "fresh credentials");
+
+    // A stop waiting for the final snapshot renews first: the agent needs storage to upload it.
+    o.credentials = Some(life(started, 14));
+    let agent = o.agent.as_mut().unwrap();
+    agent.phase = Phase::Terminating;
+    agent.stopped_at = Some(now() - Duration::minutes(5));
+    let p = plan(&d, &o);
+    let pos = |f: fn(&Step) -> bool| p.changes.iter().position(|c| f(&c.step)).unwrap();
+    assert!(
+        pos(|s| matches!(s, Step::RenewCredentials { .. })) < pos(|s| matches!(s, Step::AwaitSnapshot { .. })),
+        "{:#?}",
+        p.changes
+    );
+    // Once the final snapshot is verified the server is deleted: no renewal.
+    o.latest_snapshot = Some(now() - Duration::minutes(1));
+    let p = plan(&d, &o);
+    assert!(renewals(&p).is_empty(), "{:#?}", p.changes);
+    assert!(p.changes.iter().any(|c| matches!(c.step, Step::DeleteServer { .. })));
+}
+
+#[test]
+fn a_server_without_credential_labels_is_renewed_once() {
+    let d = desired();
+    let mut o = running(&d, now() - Duration::hours(1));
+    o.credentials = Some(crate::observe::ObservedCredentials::Unlabelled);
+    let p = plan(&d, &o);
+    assert_eq!(renewals(&p).len(), 1, "{:#?}", p.changes);
+    assert_eq!(
+        renewals(&p)[0].before,
+        serde_json::json!("(unknown: the server has no credential labels)")
+    );
+    let (d2, o2) = simulate(&d, &o, &p);
+    assert!(plan(&d2, &o2).is_empty());
+}
+
+#[test]
+fn expired_credentials_are_renewed_with_a_warning() {
+    let d = desired();
+    let mut o = running(&d, now() - Duration::hours(3));
+    o.credentials = Some(life(now() - Duration::hours(15), 14));
+    let p = plan(&d, &o);
+    assert_eq!(renewals(&p).len(), 1);
+    assert!(
+        p.notices
+            .iter()
+            .any(|n| n.level == Level::Warning && n.message.contains("storage credentials expired")),
+        "{:#?}",
+        p.notices
+    );
 }

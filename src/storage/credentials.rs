@@ -3,11 +3,20 @@
 //! as long as a session can (never more than Cloudflare's 7 days), and renewed
 //! when a quarter of their life is left.
 //!
+//! Renewal: the server's labels record when its credentials were issued and
+//! when they expire ([`CredentialsLife::labels`]), so the reconciler sees it
+//! in the server list it reads anyway; apply mints new ones and hands them to
+//! the agent as `control/<s>/credentials.json` ([`CredentialsDoc`]), a key
+//! only the admin's keys and the agent's own scoped credentials can read.
+//!
 //! This is the only secret that reaches the VPS (DESIGN invariant 5). The
-//! secret parts stay [`Secret`]s; [`AgentCredentials::agent_env`] is the one
-//! place that exposes them, for whoever writes the agent's environment file.
+//! secret parts stay [`Secret`]s; [`AgentCredentials::agent_env`] and
+//! [`CredentialsDoc`]'s serializer are the places that expose them.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::cloudflare::{Cloudflare, CloudflareError, MAX_TEMP_CREDENTIALS_TTL, R2Permission};
 use crate::ids::ServerName;
@@ -31,8 +40,26 @@ impl AgentCredentials {
     /// Renew when less than a quarter of the lifetime is left: early enough
     /// that a reconciler run on the usual schedule gets there before expiry.
     pub fn needs_renewal(&self, now: DateTime<Utc>) -> bool {
-        let life = self.expires - self.issued;
-        self.expires - now < life / 4
+        self.life().needs_renewal(now)
+    }
+
+    pub fn life(&self) -> CredentialsLife {
+        CredentialsLife {
+            issued: self.issued,
+            expires: self.expires,
+        }
+    }
+
+    /// What `control/<s>/credentials.json` carries for the agent.
+    pub fn doc(&self) -> CredentialsDoc {
+        CredentialsDoc {
+            version: 1,
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.clone(),
+            session_token: self.session_token.clone(),
+            issued: self.issued,
+            expires: self.expires,
+        }
     }
 
     /// The agent's environment (the names [`super::r2::R2Credentials::from_env`]
@@ -49,6 +76,93 @@ impl AgentCredentials {
     }
 }
 
+/// The server label with the Unix time its agent's credentials were issued.
+pub const ISSUED_LABEL: &str = "mc-gitops/credentials-issued";
+/// The server label with the Unix time its agent's credentials expire.
+pub const EXPIRES_LABEL: &str = "mc-gitops/credentials-expires";
+/// The shortest life a renewal mints: time for a final snapshot.
+pub const MIN_RENEWAL_TTL: u64 = 3600;
+
+/// When a set of credentials was issued and when it expires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CredentialsLife {
+    pub issued: DateTime<Utc>,
+    pub expires: DateTime<Utc>,
+}
+
+impl CredentialsLife {
+    /// Less than a quarter of the life left (or expired).
+    pub fn needs_renewal(&self, now: DateTime<Utc>) -> bool {
+        let life = self.expires - self.issued;
+        self.expires - now < life / 4
+    }
+
+    /// The two server labels that record it. Label values allow only
+    /// `[a-zA-Z0-9._-]`, alphanumeric at both ends, so times are Unix seconds.
+    pub fn labels(&self) -> [(String, String); 2] {
+        [
+            (ISSUED_LABEL.to_string(), self.issued.timestamp().to_string()),
+            (EXPIRES_LABEL.to_string(), self.expires.timestamp().to_string()),
+        ]
+    }
+
+    /// Read back from a server's labels; `None` when either is missing or
+    /// not a time (a server created before renewal existed, or edited).
+    pub fn from_labels(labels: &BTreeMap<String, String>) -> Option<Self> {
+        let time = |k: &str| {
+            let secs: i64 = labels.get(k)?.parse().ok()?;
+            DateTime::<Utc>::from_timestamp(secs, 0)
+        };
+        let (issued, expires) = (time(ISSUED_LABEL)?, time(EXPIRES_LABEL)?);
+        (issued < expires).then_some(CredentialsLife { issued, expires })
+    }
+}
+
+/// `control/<s>/credentials.json`: renewed credentials for the agent. Written
+/// by the reconciler only, read by the agent only; `Debug` never shows the
+/// secret parts, and nothing else prints or commits them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsDoc {
+    pub version: u32,
+    pub access_key_id: String,
+    #[serde(with = "secret_str")]
+    pub secret_access_key: Secret,
+    #[serde(with = "secret_str")]
+    pub session_token: Secret,
+    pub issued: DateTime<Utc>,
+    pub expires: DateTime<Utc>,
+}
+
+impl CredentialsDoc {
+    pub fn life(&self) -> CredentialsLife {
+        CredentialsLife {
+            issued: self.issued,
+            expires: self.expires,
+        }
+    }
+}
+
+/// The credentials document's key.
+pub fn credentials_key(server: &ServerName) -> String {
+    format!("control/{server}/credentials.json")
+}
+
+/// Secrets written into the credentials document, for the agent alone.
+mod secret_str {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::secret::Secret;
+
+    pub fn serialize<S: Serializer>(s: &Secret, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(s.expose())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Secret, D::Error> {
+        String::deserialize(de).map(Secret::new)
+    }
+}
+
 /// `worlds/<s>/`, `control/<s>/`, `assets/<s>/`: everything the agent reads or writes.
 pub fn agent_prefixes(server: &ServerName) -> Vec<String> {
     ["worlds", "control", "assets"].iter().map(|p| format!("{p}/{server}/")).collect()
@@ -57,8 +171,19 @@ pub fn agent_prefixes(server: &ServerName) -> Vec<String> {
 /// A session's longest life: `max_session`, then the idle and suspended
 /// wait, then an hour for the final snapshot; capped at 7 days.
 pub fn session_ttl(l: &Lifecycle) -> u64 {
-    let want = l.max_session.as_secs() + l.idle.as_secs() + l.suspended.as_secs() + 3600;
-    want.clamp(1, MAX_TEMP_CREDENTIALS_TTL)
+    session_ttl_uncapped(l).clamp(1, MAX_TEMP_CREDENTIALS_TTL)
+}
+
+/// A renewal's life: what is left of the session's longest life (started +
+/// [`session_ttl`]), never less than [`MIN_RENEWAL_TTL`] (a stop that runs
+/// late still needs to upload its final snapshot), never more than 7 days.
+pub fn renewal_ttl(l: &Lifecycle, started: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
+    let want = session_ttl_uncapped(l) as i64 - (now - started).num_seconds();
+    (want.max(MIN_RENEWAL_TTL as i64) as u64).min(MAX_TEMP_CREDENTIALS_TTL)
+}
+
+fn session_ttl_uncapped(l: &Lifecycle) -> u64 {
+    l.max_session.as_secs() + l.idle.as_secs() + l.suspended.as_secs() + 3600
 }
 
 /// Where and with what parent key the reconciler mints.
@@ -138,6 +263,56 @@ mod tests {
             ..Lifecycle::default()
         };
         assert_eq!(session_ttl(&long), 604_800);
+    }
+
+    #[test]
+    fn a_renewal_lives_for_the_rest_of_the_session() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let l = Lifecycle::default(); // 12 h + 15 min + 45 min + 1 h = 14 h
+        let started = t("2026-11-22T00:00:00Z");
+        assert_eq!(renewal_ttl(&l, started, t("2026-11-22T11:00:00Z")), 3 * 3600);
+        assert_eq!(
+            renewal_ttl(&l, started, t("2026-11-22T13:30:00Z")),
+            MIN_RENEWAL_TTL,
+            "a late stop still gets an hour"
+        );
+        let long = Lifecycle {
+            max_session: crate::repo::duration::Duration::from_hours(30 * 24),
+            ..Lifecycle::default()
+        };
+        assert_eq!(
+            renewal_ttl(&long, started, t("2026-11-27T06:00:00Z")),
+            MAX_TEMP_CREDENTIALS_TTL,
+            "capped at 7 days"
+        );
+    }
+
+    #[test]
+    fn the_life_round_trips_through_labels() {
+        let c = creds("2026-11-22T00:00:00Z", 16);
+        let labels: BTreeMap<String, String> = c.life().labels().into_iter().collect();
+        assert_eq!(labels[EXPIRES_LABEL], "1795363200");
+        assert!(
+            labels
+                .values()
+                .all(|v| v.len() <= 63 && v.bytes().all(|b| b.is_ascii_alphanumeric())),
+            "Hetzner's label value syntax"
+        );
+        assert_eq!(CredentialsLife::from_labels(&labels), Some(c.life()));
+        let mut broken = labels.clone();
+        broken.insert(EXPIRES_LABEL.into(), "soon".into());
+        assert_eq!(CredentialsLife::from_labels(&broken), None);
+        assert_eq!(CredentialsLife::from_labels(&BTreeMap::new()), None);
+    }
+
+    #[test]
+    fn the_credentials_document_carries_the_secrets_only_when_serialized() {
+        let doc = creds("2026-11-22T00:00:00Z", 16).doc();
+        assert!(!format!("{doc:?}").contains("sekrit"));
+        let json = serde_json::to_string(&doc).unwrap();
+        assert!(json.contains("sekrit-key") && json.contains("sekrit-token"));
+        let back: CredentialsDoc = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, doc);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! Keys, per server (`<s>` is `name` from server.toml):
 //! - `control/<s>/desired.json` — written by the reconciler only ([`ControlDoc`])
 //! - `control/<s>/status.json` — written by the agent only ([`AgentStatusDoc`])
+//! - `control/<s>/credentials.json` — renewed agent credentials, written by
+//!   the reconciler only ([`credentials::CredentialsDoc`])
 //! - `assets/<s>/sha256-<hex>` — rendered files, content-addressed, so an
 //!   unchanged file is never uploaded twice
 //! - `worlds/<s>/current.json` — the latest verified snapshot ([`SnapshotPointer`])
@@ -140,6 +142,18 @@ pub struct AgentStatusDoc {
     /// The newest problem the agent could not fix by itself.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// Its storage credentials, when they expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<CredentialsStatus>,
+}
+
+/// The agent's storage credentials, as its status reports them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialsStatus {
+    pub expires: DateTime<Utc>,
+    /// The last renewal problem, until a renewal succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// A snapshot as the status reports it.
@@ -217,6 +231,16 @@ impl Store {
             signer: None,
             describe,
         }
+    }
+
+    /// A local directory: no R2, so no agent credentials to mint or renew.
+    pub fn is_local(&self) -> bool {
+        self.local_root.is_some()
+    }
+
+    /// `control/<s>/credentials.json`: renewed agent credentials.
+    pub fn credentials_key(&self) -> String {
+        credentials::credentials_key(&self.server)
     }
 
     pub fn server(&self) -> &ServerName {

@@ -22,6 +22,10 @@ pub(super) fn route(w: &mut World, method: &Method, path: &str, body: Option<Val
             Some(server) => ok(200, json!({ "server": server })),
             None => not_found("server"),
         },
+        ("PUT", ["servers", s]) => match id(s).filter(|id| w.servers.contains_key(id)) {
+            Some(id) => update_server(w, id, body),
+            None => not_found("server"),
+        },
         ("DELETE", ["servers", s]) => match id(s).and_then(|id| w.servers.remove(&id).map(|_| id)) {
             Some(id) => {
                 let action = w.new_action("delete_server", &[(id, "server")]);
@@ -422,6 +426,41 @@ fn create_firewall(w: &mut World, body: Option<Value>) -> Answer {
     }
     let actions: Vec<Value> = actions.iter().map(|a| w.actions[a].json.clone()).collect();
     ok(201, json!({ "firewall": firewall_view(w, &w.firewalls[&id]), "actions": actions }))
+}
+
+/// `PUT /servers/{id}` (`replace_server`): `name` and `labels` only; the
+/// labels sent replace the server's whole set, as the document says.
+fn update_server(w: &mut World, id: u64, body: Option<Value>) -> Answer {
+    let Some(b) = body.filter(Value::is_object) else {
+        return invalid("body", "must be a JSON object");
+    };
+    if let Some(k) = b
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .find(|k| *k != "name" && *k != "labels")
+    {
+        return invalid(k, "is not a field of UpdateServerRequest");
+    }
+    if let Err(a) = check_labels(&b["labels"]) {
+        return a;
+    }
+    if let Some(name) = b.get("name") {
+        let Some(name) = name.as_str().filter(|n| !n.is_empty()) else {
+            return invalid("name", "must be a non-empty string");
+        };
+        if w.servers.iter().any(|(other, s)| *other != id && s.json["name"] == name) {
+            return error(409, "uniqueness_error", "server name is already used", Value::Null);
+        }
+        w.servers.get_mut(&id).expect("checked by the route").json["name"] = json!(name);
+    }
+    let server = w.servers.get_mut(&id).expect("checked by the route");
+    if b["labels"].is_object() {
+        server.json["labels"] = b["labels"].clone();
+    }
+    let json = server.json.clone();
+    ok(200, json!({ "server": json }))
 }
 
 fn update_firewall(w: &mut World, id: u64, body: Option<Value>) -> Answer {

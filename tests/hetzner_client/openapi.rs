@@ -208,6 +208,9 @@ async fn the_fakes_answers_match_the_document() {
         TOKEN,
     )
     .await;
+    let relabel = json!({ "labels": { "a": "b", "mc-gitops/credentials-expires": "1795363200" } });
+    let relabelled = check(&fake, Method::PUT, &format!("/servers/{id}"), "/servers/{id}", Some(relabel), TOKEN).await;
+    assert_eq!(relabelled["server"]["labels"]["mc-gitops/credentials-expires"], "1795363200");
     check(&fake, Method::DELETE, &format!("/servers/{id}"), "/servers/{id}", None, TOKEN).await;
 }
 
@@ -235,6 +238,21 @@ async fn the_fakes_errors_match_the_document() {
     check_error(&fake, post.clone(), create("taken", "cx33", "fsn1"), TOKEN, 409, "uniqueness_error").await;
     check_error(&fake, post.clone(), create("n", "cx33", "nbg1"), TOKEN, 412, "resource_unavailable").await;
     check_error(&fake, post.clone(), create("n", "cx99", "fsn1"), TOKEN, 422, "invalid_input").await;
+    let put = (Method::PUT, "/servers/1", "/servers/{id}");
+    check_error(&fake, put, Some(json!({ "labels": {} })), TOKEN, 404, "not_found").await;
+    let taken = fake.seed_server("relabelled", LABELS, "fsn1", "cx33").to_string();
+    let put = (Method::PUT, &format!("/servers/{taken}")[..], "/servers/{id}");
+    let bad_value = json!({ "labels": { "mc-gitops/credentials-expires": "2026-11-22T16:00:00Z" } });
+    check_error(&fake, put.clone(), Some(bad_value), TOKEN, 422, "invalid_input").await;
+    check_error(
+        &fake,
+        put,
+        Some(json!({ "labels": {}, "status": "off" })),
+        TOKEN,
+        422,
+        "invalid_input",
+    )
+    .await;
     let bad_selector = (Method::GET, "/servers?label_selector=a%20in%20b", "/servers");
     check_error(&fake, bad_selector, None, TOKEN, 422, "invalid_input").await;
     fake.rate_limit_next(1, 5);
@@ -267,7 +285,11 @@ async fn the_clients_requests_match_the_document() {
         .await
         .unwrap();
     s.firewalls = vec![fw];
-    h.create_with_fallback(&s, &[candidate("fsn1", "cx33")]).await.unwrap();
+    let created = h.create_with_fallback(&s, &[candidate("fsn1", "cx33")]).await.unwrap();
+    let mut relabel = created.server.labels.clone();
+    relabel.insert("mc-gitops/credentials-expires".into(), "1795363200".into());
+    h.set_server_labels(created.server.id, &relabel).await.unwrap().unwrap();
+    let server_id = created.server.id;
     // set_rules, apply_to_resources and the labelling PUT, on a hand-made firewall.
     let bare = fake.seed_firewall("by-hand", &[], json!([]), None);
     h.ensure_firewall("by-hand", &labels(LABELS), &FirewallRule::minecraft(&[]), "x=y")
@@ -284,6 +306,7 @@ async fn the_clients_requests_match_the_document() {
         ("/servers", "post", "/servers".to_string()),
         ("/firewalls", "post", "/firewalls".to_string()),
         ("/firewalls/{id}", "put", format!("/firewalls/{bare}")),
+        ("/servers/{id}", "put", format!("/servers/{server_id}")),
         (
             "/firewalls/{id}/actions/set_rules",
             "post",

@@ -48,6 +48,9 @@ fn cases() -> Vec<Case> {
         case("create_server", Method::POST, "/servers", |h, _| {
             Box::pin(async move { h.create_server(&spec().at(&candidate("fsn1", "cx33"))).await.map(drop) })
         }),
+        case("set_server_labels", Method::PUT, "/servers/", |h, s| {
+            Box::pin(async move { h.set_server_labels(HetznerServerId(s.server), &labels(LABELS)).await.map(drop) })
+        }),
         case("delete_server", Method::DELETE, "/servers/", |h, s| {
             Box::pin(async move { h.delete_server(HetznerServerId(s.server)).await.map(drop) })
         }),

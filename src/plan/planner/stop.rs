@@ -36,6 +36,8 @@ impl Builder<'_> {
             .and_then(|a| a.stopped_at);
         let stop_at = requested.or(agent_stopped).unwrap_or(o.now);
         if o.latest_snapshot.is_none_or(|t| t < stop_at) {
+            // The final snapshot is still to come: the agent needs storage for it.
+            self.renew_credentials();
             self.change(
                 Op::Wait,
                 "world snapshot",
