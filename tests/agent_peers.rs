@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use mc_gitops::agent::console::RconConsole;
 use mc_gitops::agent::rcon::{Rcon, RconError};
 use mc_gitops::agent::sleeping::{NOT_WHITELISTED, Sleeping, SleepingConfig, WAKE_MESSAGE, Woken};
 use mc_gitops::agent::slp;
+use mc_gitops::agent::traits::Console;
 use mc_gitops::ids::PlayerName;
 use mc_gitops::secret::Secret;
 
@@ -101,10 +103,8 @@ const T: Duration = Duration::from_secs(10);
 async fn rcon_against_rconx_runs_commands_and_multi_packet_replies() {
     let (_peer, addr) = rcon_server("s3cret");
     let mut rcon = Rcon::connect(addr, &Secret::new("s3cret"), T).await.unwrap();
-    let names = rcon.list_players().await.unwrap();
-    assert_eq!(names, vec![PlayerName::new("Steve"), PlayerName::new("Alex")]);
     assert_eq!(
-        rcon.whitelist_add(&PlayerName::new("Herobrine")).await.unwrap(),
+        rcon.cmd("whitelist add Herobrine").await.unwrap(),
         "Added Herobrine to the whitelist"
     );
     // 10 000 bytes come back in three packets (rconx splits at 4 086).
@@ -113,7 +113,20 @@ async fn rcon_against_rconx_runs_commands_and_multi_packet_replies() {
     assert!(long.starts_with("abcdefghijklmnopqrstuvwxyza"));
     // The SRCDS-style second marker packet of the previous command is skipped.
     assert_eq!(rcon.cmd("hello").await.unwrap(), "echo:hello");
-    assert_eq!(rcon.save_all_flush().await.unwrap(), "Saved the game");
+    assert_eq!(rcon.cmd("save-all flush").await.unwrap(), "Saved the game");
+}
+
+#[tokio::test]
+async fn the_console_drives_rconx_and_judges_its_answers() {
+    let (_peer, addr) = rcon_server("s3cret");
+    let mut console = RconConsole::new(addr, Secret::new("s3cret"));
+    let names = console.list_players().await.unwrap();
+    assert_eq!(names, vec![PlayerName::new("Steve"), PlayerName::new("Alex")]);
+    console.whitelist_add(&PlayerName::new("Herobrine")).await.unwrap();
+    console.save_all_flush().await.unwrap();
+    let e = console.save_on().await.unwrap_err().to_string();
+    assert_eq!(e, "console command `save-on`: unexpected answer \"echo:save-on\"");
+    assert_eq!(console.list_players().await.unwrap().len(), 2);
 }
 
 #[tokio::test]
