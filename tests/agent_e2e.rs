@@ -15,26 +15,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-const INSTALL: &str =
-    "run `bash .ci/run` or: python3 -m venv tests/peers/.venv && tests/peers/.venv/bin/pip install -r tests/peers/requirements.txt";
-
-fn peers() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
-}
-
-fn python() -> PathBuf {
-    let p = peers().join(".venv/bin/python");
-    assert!(
-        p.exists(),
-        "the Python test peers are not installed ({} is missing); {INSTALL}",
-        p.display()
-    );
-    p
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+mod common;
+use common::{free_port, peers, python};
 
 struct Setup {
     _tmp: tempfile::TempDir,

@@ -6,7 +6,6 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -18,33 +17,16 @@ use mc_gitops::agent::traits::Console;
 use mc_gitops::ids::PlayerName;
 use mc_gitops::secret::Secret;
 
-const INSTALL: &str = "run `bash .ci/run` or: python3 -m venv tests/peers/.venv && tests/peers/.venv/bin/pip install -r tests/peers/requirements.txt && npm ci --prefix tests/peers";
-
-fn peers() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
-}
-
-fn python() -> PathBuf {
-    let p = peers().join(".venv/bin/python");
-    assert!(
-        p.exists(),
-        "the Python test peers are not installed ({} is missing); {INSTALL}",
-        p.display()
-    );
-    p
-}
+mod common;
+use common::{free_port, peers, python};
 
 fn node_modules() {
     let p = peers().join("node_modules/mineflayer");
     assert!(
         p.exists(),
-        "the Node test peers are not installed ({} is missing); {INSTALL}",
+        "the Node test peers are not installed ({} is missing); run `bash .ci/run` or: npm ci --prefix tests/peers",
         p.display()
     );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A child process killed on drop.
