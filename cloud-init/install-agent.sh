@@ -3,13 +3,14 @@
 # Every per-session value comes from a file cloud-init wrote, never from text
 # pasted into this script: the release URL from agent.url, its checksum from
 # agent.sha256 (a `sha256sum -c` line). A download that does not match is
-# never made executable, and the units are not started.
+# never made executable, and the unit is not started. The agent runs
+# Minecraft itself, as its child, in the same unit.
 set -eu
 
 etc=/etc/mc-gitops
 bin=/usr/local/bin
 
-install -d -o minecraft -g minecraft -m 0750 /srv/minecraft /srv/minecraft/run
+install -d -o minecraft -g minecraft -m 0750 /srv/minecraft
 
 url=$(cat "$etc/agent.url")
 curl --fail --silent --show-error --location --proto '=https' --proto-redir '=https' \
@@ -26,4 +27,4 @@ chmod 0755 mc-gitops.download
 mv -f mc-gitops.download mc-gitops
 
 systemctl daemon-reload
-systemctl enable --now minecraft.path mc-gitops-agent.service
+systemctl enable --now mc-gitops-agent.service

@@ -30,8 +30,6 @@ pub const PLACEHOLDER: &str = "PLACEHOLDER-not-minted";
 
 const TEMPLATE: &str = include_str!("../cloud-init/user-data.yaml.j2");
 const INSTALL_AGENT: &str = include_str!("../cloud-init/install-agent.sh");
-const MINECRAFT_SERVICE: &str = include_str!("../cloud-init/minecraft.service");
-const MINECRAFT_PATH: &str = include_str!("../cloud-init/minecraft.path");
 const AGENT_SERVICE: &str = include_str!("../cloud-init/mc-gitops-agent.service");
 const NFTABLES: &str = include_str!("../cloud-init/nftables.conf");
 
@@ -276,11 +274,8 @@ pub fn render(config: &AgentConfig, release: &AgentRelease) -> Result<String, Cl
         nftables => NFTABLES,
         agent_url => format!("{}\n", release.url),
         agent_sha256 => format!("{}  mc-gitops.download\n", release.sha256),
-        minecraft_env => format!("MC_HEAP={}M\n", config.minecraft.memory_mb),
         agent_config => agent_config,
         install_agent => INSTALL_AGENT,
-        minecraft_service => MINECRAFT_SERVICE,
-        minecraft_path => MINECRAFT_PATH,
         agent_service => AGENT_SERVICE,
     };
     let text = env.get_template("user-data")?.render(ctx)?;

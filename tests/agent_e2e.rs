@@ -1,9 +1,12 @@
 //! `mc-gitops agent` end to end: the real binary, a config file, a local-dir
-//! store holding `desired.json` and one asset, and a fake "java" (a shell
-//! script that prints the vanilla start-up lines, answers `list` and exits on
-//! `stop`). Proves config parsing, provisioning, status writing, the console
-//! over stdin and the SIGTERM shutdown path, and that the RCON password the
-//! agent makes stays out of storage and its output.
+//! store holding `desired.json` and one asset, and a fake "java"
+//! (`tests/peers/fake_minecraft.py`, run with the test venv) that prints the
+//! vanilla start-up lines and serves RCON with rconx on the port and password
+//! the agent wrote into server.properties. Proves config parsing,
+//! provisioning, status writing, the console over RCON (readiness, `list`,
+//! a live whitelist change), the SIGTERM shutdown path (`stop` over RCON),
+//! a crash restarted with backoff, and that the RCON password the agent
+//! makes stays out of storage and its output.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -12,17 +15,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-const FAKE_JAVA: &str = r#"#!/bin/sh
-echo "[18:00:00] [Server thread/INFO]: Starting minecraft server version 1.20.1"
-echo "[18:00:01] [Server thread/INFO]: Done (0.042s)! For help, type \"help\""
-while IFS= read -r line; do
-  case "$line" in
-    list) echo "[18:00:02] [Server thread/INFO]: There are 0 of a max of 20 players online: " ;;
-    stop) echo "[18:00:03] [Server thread/INFO]: Stopping the server"; echo stopped > stopped.marker; exit 0 ;;
-    *) echo "[18:00:02] [Server thread/INFO]: Unknown or incomplete command" ;;
-  esac
-done
-"#;
+mod common;
+use common::{free_port, peers, python};
 
 struct Setup {
     _tmp: tempfile::TempDir,
@@ -47,16 +41,18 @@ fn setup() -> Setup {
         "written": "2026-11-22T18:00:00Z"
     });
     std::fs::write(storage.join("control/grove/desired.json"), desired.to_string()).unwrap();
-    let java = tmp.path().join("fake-java.sh");
-    std::fs::write(&java, FAKE_JAVA).unwrap();
     let config = tmp.path().join("agent.toml");
     std::fs::write(
         &config,
         format!(
-            "server = \"grove\"\nminecraft_dir = {mc:?}\njava = [\"sh\", {java:?}]\n[storage]\ndir = {storage:?}\n\
+            "server = \"grove\"\nminecraft_dir = {mc:?}\njava = [{python:?}, {fake:?}]\n\
+             game_port = {game}\nrcon_port = {rcon}\n[storage]\ndir = {storage:?}\n\
              [lifecycle]\nheartbeat = \"1s\"\ncontrol_poll = \"1s\"\nplayers_poll = \"1s\"\n",
             mc = mc.display().to_string(),
-            java = java.display().to_string(),
+            python = python().display().to_string(),
+            fake = peers().join("fake_minecraft.py").display().to_string(),
+            game = free_port(),
+            rcon = free_port(),
             storage = storage.display().to_string(),
         ),
     )
@@ -70,7 +66,12 @@ fn setup() -> Setup {
 }
 
 fn agent(config: &Path) -> Child {
+    agent_with(config, &[])
+}
+
+fn agent_with(config: &Path, env: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_mc-gitops"))
+        .envs(env.iter().copied())
         .args(["agent", "--config"])
         .arg(config)
         .env("MC_GITOPS_LOG", "debug")
@@ -134,13 +135,30 @@ fn boots_to_idle_reports_and_shuts_down_cleanly_on_sigterm() {
     let first = st["heartbeat"].clone();
     wait_for("a second heartbeat", || status(&s.storage).is_some_and(|v| v["heartbeat"] != first));
 
+    // A player added to desired.json is whitelisted live, over RCON.
+    let path = s.storage.join("control/grove/desired.json");
+    let mut desired: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    desired["whitelist"] = json!(["Steve", "Alex"]);
+    std::fs::write(&path, desired.to_string()).unwrap();
+    wait_for("Alex in whitelist.json", || {
+        std::fs::read_to_string(s.mc.join("whitelist.json")).is_ok_and(|t| t.contains("\"Alex\""))
+    });
+    assert!(
+        status(&s.storage).unwrap()["last_error"].is_null(),
+        "{}",
+        status(&s.storage).unwrap()
+    );
+
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("agent stopped in phase idle"), "{stderr}");
-    assert!(s.mc.join("stopped.marker").is_file(), "Minecraft was asked to stop");
+    assert!(stderr.contains("whitelist add Alex"), "{stderr}");
+    assert!(stderr.contains("asked Minecraft to stop over RCON"), "{stderr}");
+    assert!(!stderr.contains("SIGTERM") && !stderr.contains("killing"), "{stderr}");
+    assert!(s.mc.join("stopped.marker").is_file(), "Minecraft saved and stopped");
     let last = status(&s.storage).unwrap();
     assert!(last["stopped_at"].is_string(), "{last}");
 
@@ -174,7 +192,7 @@ fn a_bad_config_names_the_line_and_exits_1() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("agent.toml:7:1: error: unknown key `heartbeet` in [lifecycle]"),
+        stderr.contains("agent.toml:9:1: error: unknown key `heartbeet` in [lifecycle]"),
         "{stderr}"
     );
     assert!(stderr.contains("did you mean `heartbeat`?"), "{stderr}");
@@ -200,4 +218,31 @@ fn a_file_whose_hash_does_not_match_is_refused_and_reported() {
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn a_crash_is_reported_and_minecraft_restarted_after_a_pause() {
+    let s = setup();
+    let child = agent_with(&s.config, &[("FAKE_MINECRAFT_CRASH_ONCE", "1")]);
+    wait_for("the crash in the status", || {
+        status(&s.storage).is_some_and(|v| v["crashes"] == 1 && v["restart_at"].is_string())
+    });
+    let st = status(&s.storage).unwrap();
+    assert_eq!(st["phase"], "provisioning");
+    assert_eq!(st["crashed"], false, "one crash is not the last");
+    let e = st["last_error"].as_str().unwrap();
+    assert!(e.contains("Minecraft exited by itself (exit code Some(1))"), "{e}");
+    assert!(s.mc.join("crashed.marker").is_file());
+    // The first backoff is 10 s; then the second run loads and answers.
+    wait_for("the restarted server to be ready", || {
+        status(&s.storage).is_some_and(|v| v["phase"] == "idle")
+    });
+    let st = status(&s.storage).unwrap();
+    assert_eq!(st["crashes"], 0, "a good boot resets the count: {st}");
+    assert!(st["boot"]["ready"].is_string(), "{st}");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(s.mc.join("stopped.marker").is_file());
 }

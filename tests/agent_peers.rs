@@ -6,43 +6,27 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use mc_gitops::agent::console::RconConsole;
 use mc_gitops::agent::rcon::{Rcon, RconError};
 use mc_gitops::agent::sleeping::{NOT_WHITELISTED, Sleeping, SleepingConfig, WAKE_MESSAGE, Woken};
 use mc_gitops::agent::slp;
+use mc_gitops::agent::traits::Console;
 use mc_gitops::ids::PlayerName;
 use mc_gitops::secret::Secret;
 
-const INSTALL: &str = "run `bash .ci/run` or: python3 -m venv tests/peers/.venv && tests/peers/.venv/bin/pip install -r tests/peers/requirements.txt && npm ci --prefix tests/peers";
-
-fn peers() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
-}
-
-fn python() -> PathBuf {
-    let p = peers().join(".venv/bin/python");
-    assert!(
-        p.exists(),
-        "the Python test peers are not installed ({} is missing); {INSTALL}",
-        p.display()
-    );
-    p
-}
+mod common;
+use common::{free_port, peers, python};
 
 fn node_modules() {
     let p = peers().join("node_modules/mineflayer");
     assert!(
         p.exists(),
-        "the Node test peers are not installed ({} is missing); {INSTALL}",
+        "the Node test peers are not installed ({} is missing); run `bash .ci/run` or: npm ci --prefix tests/peers",
         p.display()
     );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A child process killed on drop.
@@ -101,10 +85,8 @@ const T: Duration = Duration::from_secs(10);
 async fn rcon_against_rconx_runs_commands_and_multi_packet_replies() {
     let (_peer, addr) = rcon_server("s3cret");
     let mut rcon = Rcon::connect(addr, &Secret::new("s3cret"), T).await.unwrap();
-    let names = rcon.list_players().await.unwrap();
-    assert_eq!(names, vec![PlayerName::new("Steve"), PlayerName::new("Alex")]);
     assert_eq!(
-        rcon.whitelist_add(&PlayerName::new("Herobrine")).await.unwrap(),
+        rcon.cmd("whitelist add Herobrine").await.unwrap(),
         "Added Herobrine to the whitelist"
     );
     // 10 000 bytes come back in three packets (rconx splits at 4 086).
@@ -113,7 +95,20 @@ async fn rcon_against_rconx_runs_commands_and_multi_packet_replies() {
     assert!(long.starts_with("abcdefghijklmnopqrstuvwxyza"));
     // The SRCDS-style second marker packet of the previous command is skipped.
     assert_eq!(rcon.cmd("hello").await.unwrap(), "echo:hello");
-    assert_eq!(rcon.save_all_flush().await.unwrap(), "Saved the game");
+    assert_eq!(rcon.cmd("save-all flush").await.unwrap(), "Saved the game");
+}
+
+#[tokio::test]
+async fn the_console_drives_rconx_and_judges_its_answers() {
+    let (_peer, addr) = rcon_server("s3cret");
+    let mut console = RconConsole::new(addr, Secret::new("s3cret"));
+    let names = console.list_players().await.unwrap();
+    assert_eq!(names, vec![PlayerName::new("Steve"), PlayerName::new("Alex")]);
+    console.whitelist_add(&PlayerName::new("Herobrine")).await.unwrap();
+    console.save_all_flush().await.unwrap();
+    let e = console.save_on().await.unwrap_err().to_string();
+    assert_eq!(e, "console command `save-on`: unexpected answer \"echo:save-on\"");
+    assert_eq!(console.list_players().await.unwrap().len(), 2);
 }
 
 #[tokio::test]

@@ -150,24 +150,37 @@ fn example_user_data_is_valid_cloud_config_and_small() {
         format!("{}  mc-gitops.download\n", release().sha256)
     );
     assert_eq!(file(&doc, "/etc/mc-gitops/agent.url")["content"], format!("{}\n", release().url));
-    assert_eq!(file(&doc, "/etc/mc-gitops/minecraft.env")["content"], "MC_HEAP=6144M\n");
-    for unit in [
-        "/etc/systemd/system/minecraft.service",
-        "/etc/systemd/system/mc-gitops-agent.service",
+    // One process model: the agent's unit runs Minecraft as its child; no
+    // second unit, no file that starts Minecraft behind the agent's back.
+    let units: Vec<&str> = doc["write_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .filter(|p| p.starts_with("/etc/systemd/"))
+        .collect();
+    assert_eq!(units, ["/etc/systemd/system/mc-gitops-agent.service"]);
+    let c = file(&doc, units[0])["content"].as_str().unwrap();
+    for line in [
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/srv/minecraft",
+        "PrivateTmp=yes",
+        "ProtectHome=yes",
+        "Restart=on-failure",
+        "User=minecraft",
+        // SIGTERM to the agent alone, which stops Minecraft over RCON...
+        "KillMode=mixed",
+        // ...within the agent's 90 s grace, with room to spare.
+        "TimeoutStopSec=300",
+        "OOMPolicy=continue",
     ] {
-        let c = file(&doc, unit)["content"].as_str().unwrap();
-        for line in [
-            "NoNewPrivileges=yes",
-            "ProtectSystem=strict",
-            "ReadWritePaths=/srv/minecraft",
-            "PrivateTmp=yes",
-            "ProtectHome=yes",
-            "Restart=on-failure",
-            "User=minecraft",
-        ] {
-            assert!(c.lines().any(|l| l == line), "{unit} lacks {line}");
-        }
+        assert!(c.lines().any(|l| l == line), "the agent unit lacks {line}");
     }
+    // The JIT needs W+X memory.
+    assert!(!c.lines().any(|l| l.starts_with("MemoryDenyWriteExecute")));
+    let stop_grace = mc_gitops::agent::jvm::STOP_GRACE.as_secs();
+    assert!(stop_grace + 60 <= 300, "TimeoutStopSec must outlast STOP_GRACE ({stop_grace} s)");
     let nft = file(&doc, "/etc/nftables.conf")["content"].as_str().unwrap();
     assert!(nft.contains("iif != \"lo\" tcp dport 25575 drop"));
     assert_eq!(
@@ -266,6 +279,7 @@ fn maximal_inputs_stay_within_the_bound() {
         ..release()
     };
     let text = cloudinit::render(&cfg, &long).unwrap();
+    eprintln!("maximal user-data: {} bytes", text.len());
     assert!(text.len() <= MAX_USER_DATA, "{} bytes", text.len());
     schema_check(&text);
 }
@@ -327,7 +341,7 @@ fn shell_scripts_pass_shellcheck() {
 }
 
 /// `systemd-analyze verify` in a scratch root that holds the system's own
-/// units, the three units as written, and stand-in executables. Any warning
+/// units, the agent's unit as written, and a stand-in executable. Any warning
 /// (an unknown or misspelt key is only a warning) fails the test.
 #[test]
 fn systemd_units_verify_cleanly() {
@@ -350,12 +364,11 @@ fn systemd_units_verify_cleanly() {
             .unwrap()
             .success()
     );
-    for exe in ["usr/local/bin/mc-gitops", "usr/bin/java"] {
-        std::fs::write(r.join(exe), "#!/bin/sh\n").unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(r.join(exe), std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let units = ["minecraft.service", "minecraft.path", "mc-gitops-agent.service"];
+    let exe = r.join("usr/local/bin/mc-gitops");
+    std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let units = ["mc-gitops-agent.service"];
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("cloud-init");
     for u in units {
         std::fs::copy(src.join(u), r.join("etc/systemd/system").join(u)).unwrap();

@@ -6,6 +6,9 @@
 //! `agent.toml`; [`control`] is the control channel's agent end, and
 //! [`renew`] keeps its short-lived storage credentials current; [`nudge`]
 //! asks the reconciler to look now; [`start`] wires the real ports together.
+//! The Minecraft side: [`jvm`] runs the server as the agent's child (the one
+//! process model: the agent unit is the JVM's parent, see docs/vps.md) and
+//! [`console`] drives it over RCON with the password [`start`] generates.
 //! The protocol pieces: [`rcon`] to the local Minecraft server, [`slp`] the
 //! Server List Ping client (also the reconciler's game observer), and
 //! [`sleeping`] the listener that answers on the game port while Minecraft is
@@ -13,6 +16,7 @@
 
 pub mod billing;
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod jvm;
 pub mod nudge;
@@ -97,7 +101,10 @@ pub fn open_store(cfg: &AgentConfig) -> Result<(Store, Option<renew::Renewer>), 
 /// Run the agent with the real ports until `shutdown` resolves.
 pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Result<Phase, StartError> {
     let (store, renewer) = open_store(&cfg)?;
-    let (minecraft, console) = jvm::Jvm::new(cfg.minecraft_dir.clone(), cfg.java.clone());
+    // Made once, here: written into server.properties, used by the console, nowhere else.
+    let rcon_password = provision::rcon_password();
+    let console = console::RconConsole::new(std::net::SocketAddr::from(([127, 0, 0, 1], cfg.rcon_port)), rcon_password.clone());
+    let minecraft = jvm::Jvm::new(cfg.minecraft_dir.clone(), cfg.java.clone(), console.clone());
     let client = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
         .build()
@@ -120,7 +127,7 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
             client,
             game_port: cfg.game_port,
             rcon_port: cfg.rcon_port,
-            rcon_password: provision::rcon_password(),
+            rcon_password,
             world: wiring::WorldSnapshots {
                 store: store.clone(),
                 world_dir: cfg.minecraft_dir.join("world"),

@@ -1,29 +1,32 @@
-//! RCON client for the local Minecraft server (Source RCON over TCP).
+//! RCON client for the local Minecraft server (Source RCON over TCP): the
+//! protocol only; the commands and the answers Minecraft gives them live in
+//! [`super::console`].
 //!
 //! Shaped around the protocol's traps: a reply may span several packets
 //! with no end marker, so every command is followed by an empty
 //! `SERVERDATA_RESPONSE_VALUE` packet whose echo closes the reply (vanilla
 //! answers it with "Unknown request 0", SRCDS-style servers with an empty
-//! packet and a second one, which is skipped on the next read). Lengths are
-//! checked before allocating, request ids stay positive (id -1 means "auth
-//! failed", and some servers reject 0), and commands longer than Minecraft's
-//! limit are refused before they are sent. `cmd` takes `&mut self`, so one
-//! command runs at a time; share a client as [`SharedRcon`].
+//! packet and a second one, which is skipped on the next read). The marker
+//! goes out only once the first packet of the reply is in: vanilla reads
+//! each request with one `read()` and drops the connection when that read
+//! holds more than one packet. Lengths are checked before allocating,
+//! request ids stay positive (id -1 means "auth failed", and some servers
+//! reject 0), and commands longer than Minecraft's limit are refused before
+//! they are sent. `cmd` takes `&mut self`, so one command runs at a time.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::ids::PlayerName;
 use crate::secret::Secret;
 
 /// Smallest packet: id + type + two NULs.
 pub const MIN_PACKET: i32 = 10;
-/// Largest packet accepted: a 4096-byte body plus headroom servers use.
-pub const MAX_PACKET: i32 = 4110;
+/// Largest packet accepted. Vanilla cuts replies every 4096 UTF-16 units,
+/// and each is up to 3 bytes in UTF-8.
+pub const MAX_PACKET: i32 = 3 * 4096 + MIN_PACKET;
 /// Minecraft drops commands longer than this (RconClient's 1446-byte buffer).
 pub const MAX_COMMAND: usize = 1446;
 /// Stops a misbehaving server from growing a reply without bound.
@@ -33,8 +36,6 @@ const SERVERDATA_AUTH: i32 = 3;
 const SERVERDATA_AUTH_RESPONSE: i32 = 2;
 const SERVERDATA_EXECCOMMAND: i32 = 2;
 const SERVERDATA_RESPONSE_VALUE: i32 = 0;
-
-pub type SharedRcon = Arc<tokio::sync::Mutex<Rcon>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RconError {
@@ -60,10 +61,18 @@ pub enum RconError {
     CommandTooLong { len: usize },
     #[error("command contains a NUL or line break")]
     BadCommand,
-    #[error("{name:?} is not a Minecraft name (3–16 of A-Z, a-z, 0-9, _)")]
-    BadPlayerName { name: String },
-    #[error("unexpected reply to `{command}`: {reply:?}")]
-    UnexpectedReply { command: &'static str, reply: String },
+}
+
+impl RconError {
+    /// Whether the command never left this side (the connection is still good).
+    pub fn refused_before_sending(&self) -> bool {
+        matches!(self, RconError::CommandTooLong { .. } | RconError::BadCommand)
+    }
+
+    /// Whether the server hung up or reset: the JVM stopped or restarted.
+    pub fn connection_lost(&self) -> bool {
+        matches!(self, RconError::Closed | RconError::Truncated { .. } | RconError::Io(_))
+    }
 }
 
 /// One decoded packet.
@@ -159,22 +168,22 @@ impl Rcon {
         }
     }
 
-    /// Run one command and return its whole reply.
+    /// Run one command and return its whole reply, each packet awaited up
+    /// to the connection's timeout.
     pub async fn cmd(&mut self, command: &str) -> Result<String, RconError> {
-        if command.len() > MAX_COMMAND {
-            return Err(RconError::CommandTooLong { len: command.len() });
-        }
-        if command.contains(['\0', '\n', '\r']) {
-            return Err(RconError::BadCommand);
-        }
-        let id = self.take_id();
+        self.cmd_within(command, self.timeout).await
+    }
+
+    /// [`Rcon::cmd`] with another wait per packet, for a command that
+    /// answers only when its work is done (`save-all flush`).
+    pub async fn cmd_within(&mut self, command: &str, after: Duration) -> Result<String, RconError> {
+        let id = self.send_command(command).await?;
+        let mut reply = self.recv_reply_to(id, after).await?;
+        // The server is done with the command: now it may read the marker.
         let marker = self.take_id();
-        let mut out = encode(id, SERVERDATA_EXECCOMMAND, command.as_bytes());
-        out.extend(encode(marker, SERVERDATA_RESPONSE_VALUE, b""));
-        self.write(&out).await?;
-        let mut reply = Vec::new();
+        self.send(marker, SERVERDATA_RESPONSE_VALUE, b"").await?;
         loop {
-            let p = self.recv("command").await?;
+            let p = self.recv_within("command", after).await?;
             if p.id == id {
                 if reply.len() + p.body.len() > MAX_REPLY {
                     return Err(RconError::ReplyTooLong);
@@ -182,9 +191,7 @@ impl Rcon {
                 reply.extend_from_slice(&p.body);
             } else if p.id == marker {
                 break;
-            } else if Some(p.id) == self.stale {
-                continue;
-            } else {
+            } else if Some(p.id) != self.stale {
                 return Err(RconError::UnexpectedId { expected: id, got: p.id });
             }
         }
@@ -192,49 +199,41 @@ impl Rcon {
         Ok(String::from_utf8_lossy(&reply).into_owned())
     }
 
-    /// Players online, from 1.20.1's `There are N of a max of M players online: a, b`.
-    pub async fn list_players(&mut self) -> Result<Vec<PlayerName>, RconError> {
-        let reply = self.cmd("list").await?;
-        parse_list(&reply).ok_or(RconError::UnexpectedReply { command: "list", reply })
-    }
-
-    pub async fn save_off(&mut self) -> Result<String, RconError> {
-        self.cmd("save-off").await
-    }
-
-    /// Returns once the world is written: `save-all flush` replies after the flush.
-    pub async fn save_all_flush(&mut self) -> Result<String, RconError> {
-        self.cmd("save-all flush").await
-    }
-
-    pub async fn save_on(&mut self) -> Result<String, RconError> {
-        self.cmd("save-on").await
-    }
-
-    /// Ask Minecraft to stop. The server may close the connection before
-    /// the reply's end marker arrives; that is success too.
+    /// Ask Minecraft to stop. The first reply packet is enough (no marker:
+    /// the server is going away, and may close the connection before it
+    /// answers at all, which is success too).
     pub async fn stop(&mut self) -> Result<(), RconError> {
-        match self.cmd("stop").await {
+        let id = self.send_command("stop").await?;
+        match self.recv_reply_to(id, self.timeout).await {
             Ok(_) | Err(RconError::Closed) => Ok(()),
             Err(RconError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => Ok(()),
             Err(e) => Err(e),
         }
     }
 
-    pub async fn whitelist_add(&mut self, name: &PlayerName) -> Result<String, RconError> {
-        self.cmd(&format!("whitelist add {}", checked(name)?)).await
+    /// Check a command and send it; its request id.
+    async fn send_command(&mut self, command: &str) -> Result<i32, RconError> {
+        if command.len() > MAX_COMMAND {
+            return Err(RconError::CommandTooLong { len: command.len() });
+        }
+        if command.contains(['\0', '\n', '\r']) {
+            return Err(RconError::BadCommand);
+        }
+        let id = self.take_id();
+        self.send(id, SERVERDATA_EXECCOMMAND, command.as_bytes()).await?;
+        Ok(id)
     }
 
-    pub async fn whitelist_remove(&mut self, name: &PlayerName) -> Result<String, RconError> {
-        self.cmd(&format!("whitelist remove {}", checked(name)?)).await
-    }
-
-    pub async fn op(&mut self, name: &PlayerName) -> Result<String, RconError> {
-        self.cmd(&format!("op {}", checked(name)?)).await
-    }
-
-    pub async fn deop(&mut self, name: &PlayerName) -> Result<String, RconError> {
-        self.cmd(&format!("deop {}", checked(name)?)).await
+    /// The first packet answering `id`, past the previous marker's leftovers.
+    async fn recv_reply_to(&mut self, id: i32, after: Duration) -> Result<Vec<u8>, RconError> {
+        loop {
+            let p = self.recv_within("command", after).await?;
+            match p.id {
+                got if got == id => return Ok(p.body),
+                got if Some(got) == self.stale => continue,
+                got => return Err(RconError::UnexpectedId { expected: id, got }),
+            }
+        }
     }
 
     /// Ids count up from 1 and wrap back to 1: never 0 (rejected by some
@@ -246,50 +245,22 @@ impl Rcon {
     }
 
     async fn send(&mut self, id: i32, kind: i32, body: &[u8]) -> Result<(), RconError> {
-        self.write(&encode(id, kind, body)).await
-    }
-
-    async fn write(&mut self, bytes: &[u8]) -> Result<(), RconError> {
         let after = self.timeout;
-        tokio::time::timeout(after, self.stream.write_all(bytes))
+        tokio::time::timeout(after, self.stream.write_all(&encode(id, kind, body)))
             .await
             .map_err(|_| RconError::Timeout { what: "write", after })??;
         Ok(())
     }
 
     async fn recv(&mut self, what: &'static str) -> Result<Packet, RconError> {
-        let after = self.timeout;
+        self.recv_within(what, self.timeout).await
+    }
+
+    async fn recv_within(&mut self, what: &'static str, after: Duration) -> Result<Packet, RconError> {
         tokio::time::timeout(after, read_packet(&mut self.stream))
             .await
             .map_err(|_| RconError::Timeout { what, after })?
     }
-}
-
-/// A name goes into a command line only if it is a valid Minecraft name, so
-/// nothing after it can ride along (`Steve op Mallory`).
-fn checked(name: &PlayerName) -> Result<&str, RconError> {
-    let s = name.as_str();
-    if (3..=16).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
-        Ok(s)
-    } else {
-        Err(RconError::BadPlayerName { name: s.to_string() })
-    }
-}
-
-/// `There are 2 of a max of 20 players online: Steve, Alex`; `None` when the
-/// reply has another shape or the count disagrees with the names.
-pub fn parse_list(reply: &str) -> Option<Vec<PlayerName>> {
-    let rest = reply.trim_end().strip_prefix("There are ")?;
-    let (count, rest) = rest.split_once(" of a max of ")?;
-    let count: usize = count.trim().parse().ok()?;
-    let (_max, names) = rest.split_once(" players online:")?;
-    let names: Vec<PlayerName> = names
-        .split(',')
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(PlayerName::new)
-        .collect();
-    (names.len() == count).then_some(names)
 }
 
 #[cfg(test)]
@@ -367,10 +338,9 @@ mod tests {
         let mut rcon = Rcon::connect(addr, &Secret::new("pw"), Duration::from_secs(5)).await.unwrap();
         let err = rcon.cmd(&"a".repeat(MAX_COMMAND + 1)).await.unwrap_err();
         assert!(matches!(err, RconError::CommandTooLong { len: 1447 }), "{err}");
-        assert!(matches!(
-            rcon.whitelist_add(&PlayerName::new("x op Eve")).await,
-            Err(RconError::BadPlayerName { .. })
-        ));
+        assert!(err.refused_before_sending() && !err.connection_lost());
+        let err = rcon.cmd("list\nop Eve").await.unwrap_err();
+        assert!(matches!(err, RconError::BadCommand), "{err}");
         drop(rcon);
         assert!(matches!(server.await.unwrap(), RconError::Closed));
     }
@@ -396,15 +366,44 @@ mod tests {
         drop(server);
     }
 
-    #[test]
-    fn list_reply_of_1_20_1_parses() {
-        let names = |v: Option<Vec<PlayerName>>| v.map(|v| v.iter().map(|p| p.to_string()).collect::<Vec<_>>());
-        assert_eq!(
-            names(parse_list("There are 2 of a max of 20 players online: Steve, Alex")),
-            Some(vec!["Steve".into(), "Alex".into()])
-        );
-        assert_eq!(names(parse_list("There are 0 of a max of 20 players online: ")), Some(vec![]));
-        assert_eq!(parse_list("There are 3 of a max of 20 players online: Steve"), None);
-        assert_eq!(parse_list("Unknown command"), None);
+    /// Vanilla reads a request with one `read()` of up to 1460 bytes and
+    /// hangs up unless it holds exactly one packet.
+    async fn vanilla_like(listener: tokio::net::TcpListener) {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 1460];
+        loop {
+            // Let whatever the client sends back to back arrive first.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let n = s.read(&mut buf).await.unwrap();
+            if n < 12 || i32::from_le_bytes(buf[0..4].try_into().unwrap()) as usize != n - 4 {
+                return;
+            }
+            let id = i32::from_le_bytes(buf[4..8].try_into().unwrap());
+            let reply = match i32::from_le_bytes(buf[8..12].try_into().unwrap()) {
+                SERVERDATA_AUTH => encode(id, SERVERDATA_AUTH_RESPONSE, b""),
+                SERVERDATA_EXECCOMMAND => [
+                    encode(id, SERVERDATA_RESPONSE_VALUE, &[b'x'; 4096]),
+                    encode(id, SERVERDATA_RESPONSE_VALUE, b"yz"),
+                ]
+                .concat(),
+                kind => encode(id, SERVERDATA_RESPONSE_VALUE, format!("Unknown request {kind:x}").as_bytes()),
+            };
+            s.write_all(&reply).await.unwrap();
+        }
+    }
+
+    /// Regression: the end marker once went out in the same write as the
+    /// command, and vanilla dropped the connection without answering.
+    #[tokio::test]
+    async fn vanilla_gets_one_packet_per_read_and_multi_packet_replies_join() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(vanilla_like(listener));
+        let mut rcon = Rcon::connect(addr, &Secret::new("pw"), Duration::from_secs(5)).await.unwrap();
+        for _ in 0..2 {
+            let reply = rcon.cmd("list").await.unwrap();
+            assert_eq!(reply.len(), 4098);
+            assert!(reply.ends_with("xyz"));
+        }
     }
 }

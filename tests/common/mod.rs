@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests (and the no-op apply bench):
-//! copies of the example state repo to run the binary against.
+//! copies of the example state repo to run the binary against, and where the
+//! real protocol peers (`tests/peers/`) live.
 #![allow(dead_code)] // each test crate uses its own subset
 
 use std::path::{Path, PathBuf};
@@ -21,4 +22,28 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+const PEERS_INSTALL: &str = "run `bash .ci/run` or: python3 -m venv tests/peers/.venv && tests/peers/.venv/bin/pip install -r tests/peers/requirements.txt && npm ci --prefix tests/peers";
+
+/// `tests/peers/`: the third-party peers and the scripts that drive them.
+pub fn peers() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
+}
+
+/// The test venv's Python (rconx, mcstatus); a missing venv fails with the
+/// command that installs it, because CI always has it.
+pub fn python() -> PathBuf {
+    let p = peers().join(".venv/bin/python");
+    assert!(
+        p.exists(),
+        "the Python test peers are not installed ({} is missing); {PEERS_INSTALL}",
+        p.display()
+    );
+    p
+}
+
+/// A port free on 127.0.0.1 a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
