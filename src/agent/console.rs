@@ -15,11 +15,12 @@
 //! an error that quotes the reply.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Mutex;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::rcon::{Rcon, RconError};
 use super::traits::{Console, PortError, PortResult};
@@ -37,6 +38,8 @@ pub const SAVE_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Clone)]
 pub struct RconConsole {
     link: Arc<Mutex<Link>>,
+    /// The running server's `server.properties`, for the level `op` grants.
+    properties: Option<Arc<PathBuf>>,
 }
 
 struct Link {
@@ -125,6 +128,28 @@ impl RconConsole {
                 timeout: COMMAND_TIMEOUT,
                 conn: None,
             })),
+            properties: None,
+        }
+    }
+
+    /// Read the level RCON's `op` grants from this `server.properties`
+    /// (without it, vanilla's default 4 is assumed).
+    pub fn with_properties(mut self, path: PathBuf) -> Self {
+        self.properties = Some(Arc::new(path));
+        self
+    }
+
+    /// The level `op` grants on the running server: `op-permission-level`.
+    async fn granted_op_level(&self) -> u8 {
+        let Some(path) = &self.properties else {
+            return DEFAULT_OP_LEVEL;
+        };
+        match tokio::fs::read_to_string(path.as_path()).await {
+            Ok(text) => granted_op_level(&text),
+            Err(e) => {
+                warn!(path = %path.display(), error = %e, "cannot read the op level; assuming {DEFAULT_OP_LEVEL}");
+                DEFAULT_OP_LEVEL
+            }
         }
     }
 
@@ -192,6 +217,22 @@ fn checked<'a>(verb: &str, name: &'a PlayerName) -> PortResult<&'a str> {
     }
 }
 
+/// Vanilla's `op-permission-level` when server.properties does not say.
+const DEFAULT_OP_LEVEL: u8 = 4;
+
+/// `op-permission-level` from server.properties text; an unreadable value
+/// counts as the highest level, so nothing below it is ever granted live.
+pub fn granted_op_level(properties: &str) -> u8 {
+    properties
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("op-permission-level"))
+        .filter_map(|rest| rest.trim_start().strip_prefix(['=', ':']))
+        .next_back()
+        .map_or(DEFAULT_OP_LEVEL, |v| {
+            v.trim().parse().ok().filter(|l| *l <= 4).unwrap_or(DEFAULT_OP_LEVEL)
+        })
+}
+
 /// `commands.list.players`: `There are 2 of a max of 20 players online: Steve, Alex`;
 /// `None` when the reply has another shape or the count disagrees with the names.
 pub fn parse_list(reply: &str) -> Option<Vec<PlayerName>> {
@@ -228,10 +269,24 @@ impl Console for RconConsole {
     async fn whitelist_remove(&mut self, name: &PlayerName) -> PortResult<()> {
         self.with_player("whitelist remove", name, &WHITELIST_REMOVE).await
     }
-    /// RCON's `op` grants `op-permission-level`; another level takes effect
-    /// from ops.json at the next start.
-    async fn op(&mut self, name: &PlayerName, _level: u8) -> PortResult<()> {
-        self.with_player("op", name, &OP).await
+    /// RCON's `op` can only grant `op-permission-level`. A wanted level at or
+    /// above it is granted live (a higher one arrives from ops.json at the
+    /// next start); a lower one is never granted live, which would give more
+    /// than ops.toml says: the player is `deop`ped until the next start
+    /// brings ops.json with the right level.
+    async fn op(&mut self, name: &PlayerName, level: u8) -> PortResult<()> {
+        let granted = self.granted_op_level().await;
+        if level >= granted {
+            return self.with_player("op", name, &OP).await;
+        }
+        self.with_player("deop", name, &DEOP).await?;
+        warn!(
+            player = %name,
+            level,
+            granted,
+            "not an operator until the next start: RCON's op would grant level {granted}, more than {level}"
+        );
+        Ok(())
     }
     async fn deop(&mut self, name: &PlayerName) -> PortResult<()> {
         self.with_player("deop", name, &DEOP).await

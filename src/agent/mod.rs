@@ -103,7 +103,8 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
     let (store, renewer) = open_store(&cfg)?;
     // Made once, here: written into server.properties, used by the console, nowhere else.
     let rcon_password = provision::rcon_password();
-    let console = console::RconConsole::new(std::net::SocketAddr::from(([127, 0, 0, 1], cfg.rcon_port)), rcon_password.clone());
+    let console = console::RconConsole::new(std::net::SocketAddr::from(([127, 0, 0, 1], cfg.rcon_port)), rcon_password.clone())
+        .with_properties(cfg.minecraft_dir.join("server.properties"));
     let minecraft = jvm::Jvm::new(cfg.minecraft_dir.clone(), cfg.java.clone(), console.clone());
     let client = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))

@@ -35,6 +35,8 @@ impl State {
             ("whitelist", "add Nobody") => "That player does not exist".into(),
             ("whitelist", rest) if rest.starts_with("add ") => format!("Added {} to the whitelist", &rest[4..]),
             ("stop", _) => "Stopping the server".into(),
+            ("op", name) => format!("Made {name} a server operator"),
+            ("deop", name) => format!("Made {name} no longer a server operator"),
             _ => "Unknown or incomplete command, see below for error".into(),
         }
     }
@@ -181,4 +183,30 @@ async fn stop_is_sent_and_the_connection_dropped() {
     assert_eq!(*state.seen.lock().unwrap(), ["list", "stop"]);
     c.list_players().await.unwrap();
     assert_eq!(state.connections.load(SeqCst), 2, "a new connection after stop");
+}
+
+#[test]
+fn the_granted_op_level_comes_from_server_properties() {
+    assert_eq!(granted_op_level("motd=x\nop-permission-level=2\n"), 2);
+    assert_eq!(granted_op_level("op-permission-level = 3\n"), 3);
+    assert_eq!(granted_op_level("motd=x\n"), 4, "vanilla's default");
+    assert_eq!(granted_op_level("op-permission-level=9\n"), 4, "unreadable: the highest");
+    assert_eq!(granted_op_level("op-permission-level=two\n"), 4, "unreadable: the highest");
+}
+
+#[tokio::test]
+async fn op_never_grants_more_than_ops_toml_says() {
+    let (addr, state, _task) = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let props = dir.path().join("server.properties");
+    std::fs::write(&props, "op-permission-level=3\n").unwrap();
+    let mut c = RconConsole::new(addr, Secret::new(PASSWORD)).with_properties(props);
+    c.op(&PlayerName::new("Steve"), 3).await.unwrap();
+    c.op(&PlayerName::new("Alex"), 4).await.unwrap();
+    c.op(&PlayerName::new("Jeb_"), 2).await.unwrap();
+    assert_eq!(
+        *state.seen.lock().unwrap(),
+        ["op Steve", "op Alex", "deop Jeb_"],
+        "level 3 and 4 get `op` (level 3), level 2 would be over-granted: deop until the next start"
+    );
 }
