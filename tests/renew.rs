@@ -20,7 +20,6 @@ mod hetzner_fake;
 #[path = "fakes/s3.rs"]
 mod s3_fake;
 
-use std::path::Path;
 use std::process::Output;
 
 use axum::http::Method;
@@ -114,7 +113,7 @@ impl World {
         let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         for s in &secrets {
             assert!(!printed.contains(s.as_str()), "a secret was printed:\n{printed}");
-            assert_not_in_files(self.repo.path(), s);
+            common::assert_no_secret_in(self.repo.path(), s);
         }
     }
 
@@ -161,21 +160,6 @@ impl World {
 
 fn session_file() -> String {
     format!("sessions/{}/{}-eu.toml", t0().format("%Y/%m"), t0().format("%Y%m%d-%H%M"))
-}
-
-fn assert_not_in_files(dir: &Path, secret: &str) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_dir() {
-            assert_not_in_files(&p, secret);
-        } else if let Ok(bytes) = std::fs::read(&p) {
-            assert!(
-                !String::from_utf8_lossy(&bytes).contains(secret),
-                "a secret was written to {}",
-                p.display()
-            );
-        }
-    }
 }
 
 fn text(out: &Output) -> String {

@@ -12,7 +12,7 @@ use axum::http::Method;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::cloudflare_fake::{self, FakeCloudflare};
-use crate::common::copy_dir;
+use crate::common::{assert_no_secret_in, copy_dir};
 use crate::discord_fake;
 use crate::hetzner_fake::{self, FakeHetzner};
 
@@ -164,21 +164,6 @@ impl World {
         mc_gitops::world::snapshot(&store, &world, taken.parse().unwrap(), &|_| true)
             .await
             .unwrap();
-    }
-}
-
-pub fn assert_no_secret_in(dir: &Path, secret: &str) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_dir() {
-            assert_no_secret_in(&p, secret);
-        } else if let Ok(bytes) = std::fs::read(&p) {
-            assert!(
-                !String::from_utf8_lossy(&bytes).contains(secret),
-                "a token was written to {}",
-                p.display()
-            );
-        }
     }
 }
 

@@ -47,3 +47,19 @@ pub fn python() -> PathBuf {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// Fail if any file below `dir` holds `secret`.
+pub fn assert_no_secret_in(dir: &Path, secret: &str) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            assert_no_secret_in(&p, secret);
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(secret),
+                "a secret was written to {}",
+                p.display()
+            );
+        }
+    }
+}
