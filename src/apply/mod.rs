@@ -24,6 +24,7 @@ use crate::repo::Desired;
 use crate::repo::edit::EditError;
 use crate::storage::{ControlDoc, StorageError, Store};
 
+mod handover;
 mod ledger_steps;
 pub mod prepare;
 mod renew;

@@ -78,7 +78,8 @@ pub fn agent_problem(s: &crate::storage::AgentStatusDoc) -> Option<String> {
     if let Some(problem) = s.credentials.as_ref().and_then(|c| c.problem.as_ref()) {
         return Some(format!("cannot renew its storage credentials: {problem}"));
     }
-    None
+    // Not a failure: the plan hands it its document (`Step::HandOver`).
+    s.waiting.clone()
 }
 
 /// The agent's report, if it is about our server's session. A report from
@@ -148,6 +149,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
                 assets.insert(path, FileState { hash: a.hash, text });
             }
             Some(ControlState {
+                session: doc.session,
                 stop_requested: doc.stop_requested,
                 whitelist: doc.whitelist,
                 ops: doc
