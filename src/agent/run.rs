@@ -258,9 +258,16 @@ where
                 Err(e) => self.error(e),
             }
             self.report().await;
+            // Waiting is reading desired.json again, at its usual interval
+            // (the status is the heartbeat meanwhile); a failure is retried later.
+            let pause = if self.waiting.is_some() {
+                std(self.timers.control_poll)
+            } else {
+                RETRY
+            };
             tokio::select! {
                 _ = shutdown.as_mut() => return false,
-                _ = tokio::time::sleep(RETRY) => {}
+                _ = tokio::time::sleep(pause) => {}
             }
         }
     }

@@ -410,21 +410,21 @@ async fn provisions_only_from_the_desired_json_of_its_own_session() {
         assert_eq!(status.last_error.as_deref(), Some(waiting));
 
         // A closed session's document (no session) is not this one's either;
-        // the heartbeat goes on at the retry interval while it waits.
+        // it is read again every control_poll (30 s), each time a heartbeat.
         w.s.doc.borrow_mut().as_mut().unwrap().session = None;
-        w.at(61).await;
+        w.at(31).await;
         assert_eq!(w.take(), Vec::<String>::new());
-        assert_eq!(w.s.statuses.borrow().len(), 2, "one status per retry");
+        assert_eq!(w.s.statuses.borrow().len(), 2, "one status per read");
         assert!(w.status().waiting.unwrap().ends_with("(it names none)"));
 
-        // The reconciler hands it its document: provisioned at the next retry.
+        // The reconciler hands it its document: provisioned at the next read.
         w.s.doc.borrow_mut().as_mut().unwrap().session = Some(mine.clone());
-        w.at(119).await;
+        w.at(59).await;
         assert_eq!(w.take(), Vec::<String>::new());
-        w.at(121).await;
+        w.at(61).await;
         assert_eq!(
             w.take_timed(),
-            [(120, "provision".to_string()), (120, "start".into()), (120, "nudge".into())]
+            [(60, "provision".to_string()), (60, "start".into()), (60, "nudge".into())]
         );
         let status = w.status();
         assert_eq!((status.phase, status.waiting, status.last_error), (Phase::Idle, None, None));

@@ -428,6 +428,8 @@ async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, ste
             why: format!("another run created it for session {} first", theirs.unwrap_or("?")),
         });
     }
+    // The server exists; nothing records its session yet.
+    super::crash_here("server-created");
 
     let mut s = st
         .sessions
