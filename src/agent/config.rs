@@ -362,10 +362,22 @@ workflow = "reconcile.yml"
 "#;
 
     #[test]
+    fn the_session_is_read_and_a_bad_one_named() {
+        let c = parse("agent.toml", &format!("session = \"20261122-1800-eu\"\n{GOOD}")).unwrap();
+        assert_eq!(c.session, Some(SessionId::new("20261122-1800-eu")));
+        let Err(ConfigError::Invalid { diags, .. }) = parse("agent.toml", &format!("session = \"Nov 22\"\n{GOOD}")) else {
+            panic!("a bad session id is refused");
+        };
+        let text = diags.iter().map(|d| d.to_string()).collect::<String>();
+        assert!(text.contains("`session` = \"Nov 22\" is not a session id"), "{text}");
+    }
+
+    #[test]
     fn a_full_config_reads_with_defaults_filled_in() {
         let c = parse("agent.toml", GOOD).unwrap();
         assert_eq!(c.server.as_str(), "grove");
         assert_eq!(c.server_created, Some("2026-11-22T18:00:00Z".parse().unwrap()));
+        assert_eq!(c.session, None, "optional: configs written before it carry none");
         assert_eq!(c.timers.idle, Duration::from_mins(10));
         assert_eq!(c.timers.suspended, Duration::from_mins(45));
         assert_eq!(c.timers.heartbeat, Duration::from_secs(30));
