@@ -248,6 +248,20 @@ async fn a_failed_desired_json_write_after_the_create_is_handed_over_by_the_next
     let session = std::fs::read_to_string(w.repo.path().join(session0().1)).unwrap();
     assert!(session.contains("restored_from = \"2026-11-01T18-00-00Z\""), "{session}");
 
+    // Its agent waits, and says so: a warning in the plan, not a failure.
+    agent_reports(
+        &w,
+        serde_json::json!({
+            "phase": "provisioning", "heartbeat": at(1), "session": session0().0,
+            "waiting": format!("waiting for desired.json for session {} (it names none)", session0().0),
+        }),
+    );
+    let out = w.run(&["plan"], &at(1), &[]).await;
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{plan}");
+    assert!(plan.contains("the agent reports: waiting for desired.json for session"), "{plan}");
+    assert!(plan.contains("~ desired.json"), "{plan}");
+
     // The next run hands the new session its document, with the restore the
     // session recorded, and only then is the `restore` line used up.
     let text = ok(&w.apply(&at(1)).await);

@@ -225,6 +225,9 @@ mod tests {
             serde_json::from_value(serde_json::json!({ "phase": "idle", "heartbeat": "2026-11-22T18:00:00Z" })).unwrap();
         assert_eq!(s.phase, Phase::Idle, "an older agent's status still reads");
         assert_eq!(agent_problem(&s), None);
+        s.waiting = Some("waiting for desired.json for session 20261122-1800-eu (it names none)".into());
+        assert_eq!(agent_problem(&s), s.waiting, "an agent waiting for its document says so");
+        s.waiting = None;
         s.boot = Some(BootReport {
             started: t,
             ready: None,
