@@ -248,6 +248,10 @@ impl Builder<'_> {
         let o = self.o;
         let (Some(server), None) = (&o.server, &o.session) else { return };
         let restore = self.restore_for_recovered(&server.session);
+        let mut after = json!({ "file": session_path(&server.session), "region": server.region, "server": server.name });
+        if let Some(backup) = &restore {
+            after["restored_from"] = json!(backup);
+        }
         self.change(
             Op::Create,
             format!("session {}", server.session),
@@ -255,10 +259,10 @@ impl Builder<'_> {
                 session: server.session.clone(),
                 region: server.region.clone(),
                 recovered: true,
-                restore,
+                restore: restore.clone(),
             },
             Value::Null,
-            json!({ "file": session_path(&server.session), "region": server.region, "server": server.name }),
+            after,
             format!(
                 "server {} runs but the ledger has no session for it: the record is rebuilt from the server",
                 server.name

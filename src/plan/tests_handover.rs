@@ -89,6 +89,7 @@ fn a_recovered_session_whose_agent_waits_starts_from_the_unused_restore() {
             .iter()
             .any(|c| matches!(&c.step, Step::ClearRestore { backup, used_by } if backup == BACKUP && used_by == &session))
     );
+    insta::assert_snapshot!("recovered_handover_text", both(&p).0);
     converges(&l.desired, &o);
 }
 
