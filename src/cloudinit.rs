@@ -220,6 +220,8 @@ pub fn agent_toml(config: &AgentConfig) -> String {
     let dur = |secs: u64| Value::String(crate::repo::duration::Duration::from_secs(secs).to_string());
     let mut root = Table::new();
     root.insert("server".into(), Value::String(config.server.to_string()));
+    // The agent provisions only from a desired.json naming this session.
+    root.insert("session".into(), Value::String(config.session.to_string()));
     root.insert("minecraft_dir".into(), Value::String(config.minecraft.dir.clone()));
     root.insert("game_port".into(), Value::Integer(i64::from(config.minecraft.game_port)));
     root.insert("rcon_port".into(), Value::Integer(i64::from(config.minecraft.rcon_port)));

@@ -246,3 +246,50 @@ fn a_crash_is_reported_and_minecraft_restarted_after_a_pause() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(s.mc.join("stopped.marker").is_file());
 }
+
+/// Regression: a VPS whose desired.json was not written for its session (a
+/// failed write right after the create) provisioned from the previous
+/// session's document. It now waits, saying so, until its own appears.
+#[test]
+fn provisions_only_once_desired_json_names_its_session() {
+    let s = setup();
+    let config = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(&s.config, format!("session = \"20261122-1900-eu\"\n{config}")).unwrap();
+    let child = agent(&s.config);
+    let waiting = "waiting for desired.json for session 20261122-1900-eu (it names 20261122-1800-eu)";
+    wait_for("the agent to say what it waits for", || {
+        status(&s.storage).is_some_and(|v| v["waiting"] == waiting)
+    });
+    let st = status(&s.storage).unwrap();
+    assert_eq!(
+        (st["phase"].as_str(), st["session"].as_str()),
+        (Some("provisioning"), Some("20261122-1900-eu"))
+    );
+    assert_eq!(st["last_error"], waiting);
+    // It keeps reading (the heartbeat moves) and provisions nothing.
+    let first = st["heartbeat"].clone();
+    wait_for("a second heartbeat", || status(&s.storage).is_some_and(|v| v["heartbeat"] != first));
+    assert!(
+        !s.mc.join("server.properties").exists(),
+        "nothing provisioned from another session's document"
+    );
+
+    // The reconciler hands it its document.
+    let path = s.storage.join("control/grove/desired.json");
+    let mut desired: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    desired["session"] = json!("20261122-1900-eu");
+    std::fs::write(&path, desired.to_string()).unwrap();
+    wait_for("the agent to report idle", || {
+        status(&s.storage).is_some_and(|v| v["phase"] == "idle")
+    });
+    let st = status(&s.storage).unwrap();
+    assert!(st.get("waiting").is_none() && st["last_error"].is_null(), "{st}");
+    assert!(
+        std::fs::read_to_string(s.mc.join("server.properties"))
+            .unwrap()
+            .starts_with("motd=Grove\n")
+    );
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(child.wait_with_output().unwrap().status.success());
+}

@@ -217,3 +217,105 @@ async fn the_last_sessions_terminating_report_does_not_stop_the_next_session() {
     assert_eq!(w.h.server_count(), 1, "{text}");
     assert_eq!(w.open_sessions().len(), 1, "{text}");
 }
+
+/// A closed session's desired.json, as the previous session left it.
+fn previous_document(w: &World) {
+    let doc = serde_json::json!({
+        "version": 1, "session": null, "stop_requested": null, "stop_reason": null,
+        "whitelist": [], "ops": [], "assets": {}, "written": at(-120),
+    });
+    std::fs::create_dir_all(w.storage_file("control/grove")).unwrap();
+    std::fs::write(w.storage_file("control/grove/desired.json"), serde_json::to_vec(&doc).unwrap()).unwrap();
+}
+
+/// Regression: the desired.json write right after the create failed (storage
+/// answered 5xx); the new VPS was left the previous session's document, and
+/// the ledger claimed a restore its agent was never told about.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_desired_json_write_after_the_create_is_handed_over_by_the_next_run() {
+    let w = World::new().await;
+    w.agent_uploads_snapshot("2026-11-01T18:00:00Z").await;
+    w.agent_uploads_snapshot(&at(-60)).await;
+    previous_document(&w);
+    name_restore(&w, "2026-11-01T18-00-00Z");
+
+    let out = w.run(&["apply"], &at(0), &[("MC_GITOPS_FAIL_CONTROL_WRITE", "1")]).await;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("503 Service Unavailable (injected)"), "{text}");
+    assert_eq!(w.h.server_count(), 1, "the server was created");
+    assert_eq!(control(&w)["session"], serde_json::Value::Null, "the previous document stays");
+    let session = std::fs::read_to_string(w.repo.path().join(session0().1)).unwrap();
+    assert!(session.contains("restored_from = \"2026-11-01T18-00-00Z\""), "{session}");
+
+    // Its agent waits, and says so: a warning in the plan, not a failure.
+    agent_reports(
+        &w,
+        serde_json::json!({
+            "phase": "provisioning", "heartbeat": at(1), "session": session0().0,
+            "waiting": format!("waiting for desired.json for session {} (it names none)", session0().0),
+        }),
+    );
+    let out = w.run(&["plan"], &at(1), &[]).await;
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{plan}");
+    assert!(plan.contains("the agent reports: waiting for desired.json for session"), "{plan}");
+    assert!(plan.contains("~ desired.json"), "{plan}");
+
+    // The next run hands the new session its document, with the restore the
+    // session recorded, and only then is the `restore` line used up.
+    let text = ok(&w.apply(&at(1)).await);
+    assert!(
+        text.contains(&format!(
+            "hand session {} its desired.json (restore 2026-11-01T18-00-00Z)",
+            session0().0
+        )),
+        "{text}"
+    );
+    let doc = control(&w);
+    assert_eq!(doc["session"], session0().0, "{doc}");
+    assert_eq!(doc["restore"], "2026-11-01T18-00-00Z", "{doc}");
+    assert_eq!(doc["whitelist"].as_array().unwrap().len(), 3, "{doc}");
+    assert!(doc["assets"]["server.properties"]["hash"].is_string(), "{doc}");
+    assert!(!server_toml(&w).lines().any(|l| l.starts_with("restore")), "used once");
+    assert_eq!(w.h.server_count(), 1);
+    let out = w.run(&["plan"], &at(2), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// Regression: a run crashed right after the create, before the session was
+/// recorded. The recovered session never told its agent anything, and the
+/// `restore` it was started for stayed in server.toml, unused, for a later
+/// session to restore over newer play.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_right_after_the_create_recovers_the_session_with_its_restore() {
+    let w = World::new().await;
+    w.agent_uploads_snapshot("2026-11-01T18:00:00Z").await;
+    w.agent_uploads_snapshot(&at(-60)).await;
+    previous_document(&w);
+    name_restore(&w, "2026-11-01T18-00-00Z");
+
+    let out = w.run(&["apply"], &at(0), &[("MC_GITOPS_CRASH_AFTER", "server-created")]).await;
+    assert_eq!(out.status.code(), Some(70), "{}", String::from_utf8_lossy(&out.stderr));
+    // The crashed run's commit never lands: its session file is lost.
+    std::fs::remove_file(w.repo.path().join(session0().1)).unwrap();
+    assert_eq!(w.h.server_count(), 1);
+    assert_eq!(control(&w)["session"], serde_json::Value::Null);
+
+    let text = ok(&w.apply(&at(1)).await);
+    assert!(text.contains(&format!("recover session {}", session0().0)), "{text}");
+    let session = std::fs::read_to_string(w.repo.path().join(session0().1)).unwrap();
+    assert!(session.contains("restored_from = \"2026-11-01T18-00-00Z\""), "{session}");
+    let doc = control(&w);
+    assert_eq!(
+        (doc["session"].as_str(), doc["restore"].as_str()),
+        (Some(session0().0.as_str()), Some("2026-11-01T18-00-00Z")),
+        "{doc}"
+    );
+    assert!(
+        !server_toml(&w).lines().any(|l| l.starts_with("restore")),
+        "used by the recovered session"
+    );
+    let out = w.run(&["plan"], &at(2), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}

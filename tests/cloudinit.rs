@@ -144,6 +144,8 @@ fn example_user_data_is_valid_cloud_config_and_small() {
     assert_eq!(endpoint, "https://5f3c9a1e7b2d4c6e8a0f1b3d5e7c9a2b.r2.cloudflarestorage.com");
     assert_eq!(back.timers.idle.as_secs(), 15 * 60);
     assert_eq!(token, "SHORT-LIVED-session-token-abcdef");
+    // The agent provisions only from a desired.json naming its session.
+    assert_eq!(back.session, Some(SessionId::new("20261122-0450-eu")));
 
     assert_eq!(
         file(&doc, "/etc/mc-gitops/agent.sha256")["content"],

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use crate::ids::ServerName;
+use crate::ids::{ServerName, SessionId};
 use crate::repo::diag::{Diagnostic, Diagnostics, Source};
 use crate::repo::duration::Duration;
 use crate::repo::reader::{self, Cx, Table};
@@ -100,6 +100,10 @@ pub struct AgentConfig {
     pub server: ServerName,
     /// When Hetzner created the VPS: billed hours count from here. `None`: the agent's start.
     pub server_created: Option<DateTime<Utc>>,
+    /// The session this VPS was created for: the agent provisions only from
+    /// a `desired.json` naming it. `None`: a config written before the
+    /// session was carried (the agent then takes whatever document it finds).
+    pub session: Option<SessionId>,
     pub storage: StorageConfig,
     pub game_port: u16,
     pub rcon_port: u16,
@@ -149,6 +153,15 @@ fn read(cx: &mut Cx<'_>, mut root: Table<'_, '_>) -> Option<AgentConfig> {
         })
     });
     let server_created = root.optional(cx, "server_created", reader::datetime);
+    let session = root.optional(cx, "session", |cx, n, v| {
+        let s = reader::string(cx, n, v)?;
+        let ok = !s.value.is_empty() && s.value.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
+        ok.then(|| SessionId::new(s.value.clone())).or_else(|| {
+            cx.error(s.span, format!("`{n}` = \"{}\" is not a session id", s.value))
+                .help("a session id looks like \"20261122-1930-eu\" (start time and region key)");
+            None
+        })
+    });
     let game_port = root
         .optional(cx, "game_port", |cx, n, v| reader::integer_in(cx, n, v, 1, 65535))
         .map_or(crate::repo::properties::GAME_PORT, |p| p as u16);
@@ -190,6 +203,7 @@ fn read(cx: &mut Cx<'_>, mut root: Table<'_, '_>) -> Option<AgentConfig> {
     Some(AgentConfig {
         server: server?,
         server_created,
+        session,
         storage: storage?,
         game_port,
         rcon_port,
@@ -348,10 +362,22 @@ workflow = "reconcile.yml"
 "#;
 
     #[test]
+    fn the_session_is_read_and_a_bad_one_named() {
+        let c = parse("agent.toml", &format!("session = \"20261122-1800-eu\"\n{GOOD}")).unwrap();
+        assert_eq!(c.session, Some(SessionId::new("20261122-1800-eu")));
+        let Err(ConfigError::Invalid { diags, .. }) = parse("agent.toml", &format!("session = \"Nov 22\"\n{GOOD}")) else {
+            panic!("a bad session id is refused");
+        };
+        let text = diags.iter().map(|d| d.to_string()).collect::<String>();
+        assert!(text.contains("`session` = \"Nov 22\" is not a session id"), "{text}");
+    }
+
+    #[test]
     fn a_full_config_reads_with_defaults_filled_in() {
         let c = parse("agent.toml", GOOD).unwrap();
         assert_eq!(c.server.as_str(), "grove");
         assert_eq!(c.server_created, Some("2026-11-22T18:00:00Z".parse().unwrap()));
+        assert_eq!(c.session, None, "optional: configs written before it carry none");
         assert_eq!(c.timers.idle, Duration::from_mins(10));
         assert_eq!(c.timers.suspended, Duration::from_mins(45));
         assert_eq!(c.timers.heartbeat, Duration::from_secs(30));

@@ -13,7 +13,7 @@ use tokio::time::{Duration, Instant};
 use super::config::Timers;
 use super::run::{Agent, Clock, Ports};
 use super::traits::*;
-use crate::ids::PlayerName;
+use crate::ids::{PlayerName, SessionId};
 use crate::lifecycle::Phase;
 use crate::storage::{AgentStatusDoc, ControlDoc, ControlOp};
 
@@ -206,6 +206,11 @@ pub fn doc() -> ControlDoc {
 
 /// Start the agent in the current `LocalSet`, created at `created`.
 pub fn start(created: DateTime<Utc>, loads: bool) -> World {
+    start_for(created, loads, None)
+}
+
+/// Start an agent that knows its session (agent.toml's `session`).
+pub fn start_for(created: DateTime<Utc>, loads: bool, session: Option<SessionId>) -> World {
     let clock = Clock::starting_at(t0());
     let s = Rc::new(Shared {
         start: Instant::now(),
@@ -231,7 +236,7 @@ pub fn start(created: DateTime<Utc>, loads: bool) -> World {
         control: FakeControl(s.clone()),
         nudge: FakeNudge(s.clone()),
     };
-    let agent = Agent::new(ports, Timers::default(), clock, Some(created));
+    let agent = Agent::new(ports, Timers::default(), clock, Some(created)).for_session(session);
     let task = tokio::task::spawn_local(agent.run(async move {
         let _ = stop_rx.await;
     }));

@@ -137,7 +137,8 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
         control: control::StoreControl { store, renewer },
         nudge: nudge::GitHubNudge::from_config(cfg.nudge.clone())?,
     };
-    let agent = run::Agent::new(ports, cfg.timers.clone(), run::Clock::starting_at(Utc::now()), cfg.server_created);
+    let agent = run::Agent::new(ports, cfg.timers.clone(), run::Clock::starting_at(Utc::now()), cfg.server_created)
+        .for_session(cfg.session.clone());
     Ok(agent.run(shutdown).await)
 }
 

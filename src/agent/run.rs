@@ -20,7 +20,7 @@ use tracing::{debug, info, warn};
 use super::config::Timers;
 use super::control::{Applied, apply_changes, changes};
 use super::traits::{Console, Control, Listener, Minecraft, Nudge, PortError, Provision, Snapshots};
-use crate::ids::PlayerName;
+use crate::ids::{PlayerName, SessionId};
 use crate::lifecycle::{Effect, Event, Outcome, Phase, transition};
 use crate::storage::{AgentStatusDoc, BackupRef, BootReport, ControlDoc};
 
@@ -28,6 +28,8 @@ use crate::storage::{AgentStatusDoc, BackupRef, BootReport, ControlDoc};
 pub const RESTART_BACKOFF: [StdDuration; 3] = [StdDuration::from_secs(10), StdDuration::from_secs(30), StdDuration::from_secs(120)];
 /// How soon a failed provisioning, final snapshot or listener is tried again.
 pub const RETRY: StdDuration = StdDuration::from_secs(60);
+/// How the status says the agent waits for its session's document.
+const WAITING: &str = "waiting for desired.json";
 
 /// The outside things the loop drives.
 pub struct Ports<M, C, S, L, P, K, N> {
@@ -113,6 +115,11 @@ pub struct Agent<M, C, S, L, P, K, N> {
     doc: ControlDoc,
     applied: Applied,
     stop_seen: Option<DateTime<Utc>>,
+    /// The session this VPS was created for (agent.toml); `None` for a config
+    /// that does not say.
+    session: Option<SessionId>,
+    /// What provisioning waits for, while it waits.
+    waiting: Option<String>,
 }
 
 impl<M, C, S, L, P, K, N> Agent<M, C, S, L, P, K, N>
@@ -158,7 +165,15 @@ where
             doc: ControlDoc::default(),
             applied: Applied::default(),
             stop_seen: None,
+            session: None,
+            waiting: None,
         }
+    }
+
+    /// Provision only from a `desired.json` that names `session`.
+    pub fn for_session(mut self, session: Option<SessionId>) -> Self {
+        self.session = session;
+        self
     }
 
     /// Provision, start Minecraft, and run until `shutdown` resolves; then
@@ -210,29 +225,62 @@ where
         self.phase
     }
 
-    /// Read `desired.json` and provision until it works (or shutdown).
+    /// Read `desired.json` and provision until it works (or shutdown). A
+    /// document for another session (the previous one's, when the
+    /// reconciler's write after the create did not happen) is not
+    /// provisioned from: its restore, assets and lists are not this
+    /// session's. The agent waits, reporting what for, until the reconciler
+    /// hands it its own.
     async fn provision(&mut self, shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>) -> bool {
         loop {
             let attempt = match self.ports.control.desired().await {
                 Ok(doc) => {
-                    self.doc = doc.unwrap_or_default();
-                    self.ports.provision.provision(&self.doc).await
+                    let doc = doc.unwrap_or_default();
+                    self.waiting = self.not_mine(&doc);
+                    match self.waiting.clone() {
+                        Some(waiting) => Err(waiting),
+                        None => {
+                            self.doc = doc;
+                            self.ports.provision.provision(&self.doc).await.map_err(|e| e.to_string())
+                        }
+                    }
                 }
-                Err(e) => Err(e),
+                Err(e) => Err(e.to_string()),
             };
             match attempt {
                 Ok(()) => {
                     self.applied = Applied::from_doc(&self.doc);
+                    if self.last_error.as_deref().is_some_and(|e| e.starts_with(WAITING)) {
+                        self.last_error = None;
+                    }
                     return true;
                 }
-                Err(e) => self.error(e.to_string()),
+                Err(e) => self.error(e),
             }
             self.report().await;
+            // Waiting is reading desired.json again, at its usual interval
+            // (the status is the heartbeat meanwhile); a failure is retried later.
+            let pause = if self.waiting.is_some() {
+                std(self.timers.control_poll)
+            } else {
+                RETRY
+            };
             tokio::select! {
                 _ = shutdown.as_mut() => return false,
-                _ = tokio::time::sleep(RETRY) => {}
+                _ = tokio::time::sleep(pause) => {}
             }
         }
+    }
+
+    /// Why `doc` is not this session's document; `None` when it is (or the
+    /// agent does not know its session).
+    fn not_mine(&self, doc: &ControlDoc) -> Option<String> {
+        let mine = self.session.as_ref()?;
+        if doc.session.as_ref() == Some(mine) {
+            return None;
+        }
+        let names = doc.session.as_ref().map_or("none".to_string(), |s| s.to_string());
+        Some(format!("{WAITING} for session {mine} (it names {names})"))
     }
 
     fn next_deadline(&self) -> Instant {
@@ -423,7 +471,9 @@ where
             stopped_at: self.stopped_at,
             protocol: self.ports.minecraft.version().as_deref().and_then(super::jvm::protocol_of),
             minecraft_version: self.ports.minecraft.version(),
-            session: self.doc.session.clone(),
+            // Its own session, also while it waits for that session's document.
+            session: self.session.clone().or_else(|| self.doc.session.clone()),
+            waiting: self.waiting.clone(),
             last_backup: self.last_backup.clone(),
             boot: self.boot.clone(),
             crashes: self.crashes,

@@ -4,7 +4,8 @@
 
 use tokio::time::{Duration, sleep};
 
-use super::fakes::{doc, p, start, t0};
+use super::fakes::{doc, p, start, start_for, t0};
+use crate::ids::SessionId;
 use crate::lifecycle::Phase;
 use crate::storage::{ControlDoc, ControlOp};
 
@@ -380,6 +381,54 @@ async fn shutdown_stops_minecraft_and_reports() {
         assert_eq!(s.calls.borrow().iter().map(|(_, c)| c.as_str()).collect::<Vec<_>>(), ["stop"]);
         let last = s.statuses.borrow().last().cloned().unwrap();
         assert_eq!(last.stopped_at, Some(t0() + chrono::Duration::seconds(5)));
+    })
+    .await;
+}
+
+/// Regression: a VPS whose desired.json write failed after the create booted
+/// and provisioned from the previous session's document (its restore
+/// cleared, old files). It now waits for a document naming its session.
+#[tokio::test(start_paused = true)]
+async fn provisions_only_from_the_desired_json_of_its_own_session() {
+    local(async {
+        let mine = SessionId::new("20261122-1800-eu");
+        let mut previous = doc();
+        previous.session = Some(SessionId::new("20261121-1700-eu"));
+        let w = start_for(t0(), true, Some(mine.clone()));
+        *w.s.doc.borrow_mut() = Some(previous);
+        w.at(1).await;
+        assert_eq!(
+            w.take(),
+            Vec::<String>::new(),
+            "nothing provisioned from another session's document"
+        );
+        let status = w.status();
+        assert_eq!(status.phase, Phase::Provisioning);
+        assert_eq!(status.session.as_ref(), Some(&mine), "the status names the agent's own session");
+        let waiting = "waiting for desired.json for session 20261122-1800-eu (it names 20261121-1700-eu)";
+        assert_eq!(status.waiting.as_deref(), Some(waiting));
+        assert_eq!(status.last_error.as_deref(), Some(waiting));
+
+        // A closed session's document (no session) is not this one's either;
+        // it is read again every control_poll (30 s), each time a heartbeat.
+        w.s.doc.borrow_mut().as_mut().unwrap().session = None;
+        w.at(31).await;
+        assert_eq!(w.take(), Vec::<String>::new());
+        assert_eq!(w.s.statuses.borrow().len(), 2, "one status per read");
+        assert!(w.status().waiting.unwrap().ends_with("(it names none)"));
+
+        // The reconciler hands it its document: provisioned at the next read.
+        w.s.doc.borrow_mut().as_mut().unwrap().session = Some(mine.clone());
+        w.at(59).await;
+        assert_eq!(w.take(), Vec::<String>::new());
+        w.at(61).await;
+        assert_eq!(
+            w.take_timed(),
+            [(60, "provision".to_string()), (60, "start".into()), (60, "nudge".into())]
+        );
+        let status = w.status();
+        assert_eq!((status.phase, status.waiting, status.last_error), (Phase::Idle, None, None));
+        assert_eq!(w.shutdown().await, Phase::Idle);
     })
     .await;
 }

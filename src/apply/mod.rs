@@ -24,6 +24,7 @@ use crate::repo::Desired;
 use crate::repo::edit::EditError;
 use crate::storage::{ControlDoc, StorageError, Store};
 
+mod handover;
 mod ledger_steps;
 pub mod prepare;
 mod renew;
@@ -186,6 +187,25 @@ async fn run_one(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report: &mut 
     steps::run(cx, st, change, report).await
 }
 
+/// `MC_GITOPS_FAIL_CONTROL_WRITE=1` makes every write of desired.json fail
+/// as storage answering 5xx past the client's retries does: the tests use it
+/// to prove that the next run hands the new server's agent its document.
+fn control_write_fails(key: &str) -> Result<(), ApplyError> {
+    if std::env::var("MC_GITOPS_FAIL_CONTROL_WRITE").is_ok_and(|v| v == "1") {
+        return Err(ApplyError::Storage {
+            resource: key.into(),
+            source: crate::storage::StorageError::Object {
+                key: key.into(),
+                source: Box::new(object_store::Error::Generic {
+                    store: "MC_GITOPS_FAIL_CONTROL_WRITE",
+                    source: "503 Service Unavailable (injected)".into(),
+                }),
+            },
+        });
+    }
+    Ok(())
+}
+
 async fn flush_control(cx: &Ctx<'_>, st: &mut RunState) -> Result<(), ApplyError> {
     if !st.control_dirty {
         return Ok(());
@@ -194,6 +214,7 @@ async fn flush_control(cx: &Ctx<'_>, st: &mut RunState) -> Result<(), ApplyError
     doc.version = 1;
     doc.written = Some(cx.now);
     let key = cx.store.control_key();
+    control_write_fails(&key)?;
     cx.store
         .put_json(&key, doc)
         .await

@@ -32,16 +32,13 @@ pub async fn prepare(
         Step::CreateServer { restore, .. } => Some(restore),
         _ => None,
     }) else {
-        return Ok(Prepared::default());
+        return recovered_restore(store, plan).await;
     };
     // The plan's, not server.toml's: a backup a session already restored is
     // not restored again (the planner left it out).
     let restore = match planned_restore {
         None => None,
-        Some(name) => Some(crate::world::resolve(store, name).await.map_err(|e| ApplyError::Invalid {
-            resource: "server.toml `restore`".into(),
-            why: super::render_error(&e),
-        })?),
+        Some(name) => Some(resolve(store, name).await?),
     };
     let agent_credentials = match mint {
         None => None,
@@ -65,5 +62,30 @@ pub async fn prepare(
     Ok(Prepared {
         agent_credentials,
         restore,
+    })
+}
+
+/// A session recovered from its server whose agent was never handed its
+/// document starts from server.toml's `restore` (the plan's `OpenSession`):
+/// the backup must exist before the session records it.
+async fn recovered_restore(store: &Store, plan: &Plan) -> Result<Prepared, ApplyError> {
+    let name = plan.changes.iter().find_map(|c| match &c.step {
+        Step::OpenSession { restore: Some(name), .. } => Some(name),
+        _ => None,
+    });
+    let restore = match name {
+        None => None,
+        Some(name) => Some(resolve(store, name).await?),
+    };
+    Ok(Prepared {
+        agent_credentials: None,
+        restore,
+    })
+}
+
+async fn resolve(store: &Store, name: &str) -> Result<Manifest, ApplyError> {
+    crate::world::resolve(store, name).await.map_err(|e| ApplyError::Invalid {
+        resource: "server.toml `restore`".into(),
+        why: super::render_error(&e),
     })
 }

@@ -22,7 +22,8 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
             session,
             region,
             recovered,
-        } => open_session(cx, st, report, session, region, *recovered).await,
+            restore,
+        } => open_session(cx, st, report, session, region, *recovered, restore.as_deref()).await,
         Step::CreateServer { .. } => create_server(cx, st, report, &change.step).await,
         Step::SetDnsA { name, target, .. } => {
             let ip = match target {
@@ -111,6 +112,12 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
             st.control_dirty = true;
             Ok(Outcome::Done("the agent applies it through RCON".into()))
         }
+        Step::HandOver {
+            session,
+            restore,
+            whitelist,
+            ops,
+        } => super::handover::hand_over(cx, st, report, session, restore, whitelist, ops).await,
         Step::RequestStop { reason } => {
             let doc = control(cx, st).await?;
             if doc.stop_requested.is_some() {
@@ -266,6 +273,7 @@ async fn open_session(
     id: &SessionId,
     region: &crate::ids::RegionKey,
     recovered: bool,
+    restore: Option<&str>,
 ) -> Result<Outcome, ApplyError> {
     let resource = format!("session {id}");
     let servers = cx
@@ -288,10 +296,18 @@ async fn open_session(
         };
         let mut s = new_session(cx, id, region, server.created);
         fill_from_server(&mut s, server, None);
-        // The backup the lost run told this session's agent to restore.
+        // The backup the lost run told this session's agent to restore; or,
+        // when its agent was never handed a document (it waits), the one
+        // the plan honours now (`plan::planner::handover`).
         let doc = control(cx, st).await?;
         if doc.session.as_ref() == Some(id) {
             s.restored_from = doc.restore.clone();
+        } else if let Some(backup) = restore {
+            s.restored_from = Some(backup.to_string());
+            s.events.push(Event {
+                at: cx.now,
+                what: format!("the world starts from backup {backup} (server.toml `restore`)"),
+            });
         }
         s.events.push(Event {
             at: cx.now,
@@ -412,6 +428,8 @@ async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, ste
             why: format!("another run created it for session {} first", theirs.unwrap_or("?")),
         });
     }
+    // The server exists; nothing records its session yet.
+    super::crash_here("server-created");
 
     let mut s = st
         .sessions

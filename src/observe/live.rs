@@ -78,7 +78,8 @@ pub fn agent_problem(s: &crate::storage::AgentStatusDoc) -> Option<String> {
     if let Some(problem) = s.credentials.as_ref().and_then(|c| c.problem.as_ref()) {
         return Some(format!("cannot renew its storage credentials: {problem}"));
     }
-    None
+    // Not a failure: the plan hands it its document (`Step::HandOver`).
+    s.waiting.clone()
 }
 
 /// The agent's report, if it is about our server's session. A report from
@@ -148,6 +149,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
                 assets.insert(path, FileState { hash: a.hash, text });
             }
             Some(ControlState {
+                session: doc.session,
                 stop_requested: doc.stop_requested,
                 whitelist: doc.whitelist,
                 ops: doc
@@ -223,6 +225,9 @@ mod tests {
             serde_json::from_value(serde_json::json!({ "phase": "idle", "heartbeat": "2026-11-22T18:00:00Z" })).unwrap();
         assert_eq!(s.phase, Phase::Idle, "an older agent's status still reads");
         assert_eq!(agent_problem(&s), None);
+        s.waiting = Some("waiting for desired.json for session 20261122-1800-eu (it names none)".into());
+        assert_eq!(agent_problem(&s), s.waiting, "an agent waiting for its document says so");
+        s.waiting = None;
         s.boot = Some(BootReport {
             started: t,
             ready: None,

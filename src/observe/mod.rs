@@ -98,6 +98,9 @@ pub struct FileState {
 /// The last `control/<server>/desired.json` the reconciler wrote.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ControlState {
+    /// The session the document is for: the agent of another session waits
+    /// until it names that one (see `plan::planner::handover`).
+    pub session: Option<SessionId>,
     pub stop_requested: Option<DateTime<Utc>>,
     pub whitelist: Vec<PlayerName>,
     pub ops: Vec<OpEntry>,

@@ -20,8 +20,15 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
     let (mut d, mut o) = (d.clone(), o.clone());
     for change in &plan.changes {
         match &change.step {
-            Step::OpenSession { session, region, .. } => {
-                o.session = Some(Session::opened(session, &d.server.name, region, o.now));
+            Step::OpenSession {
+                session, region, restore, ..
+            } => {
+                let mut s = Session::opened(session, &d.server.name, region, o.now);
+                if let Some(backup) = restore {
+                    s.restored_from = Some(backup.clone());
+                    o.restores_done.entry(backup.clone()).or_insert_with(|| session.clone());
+                }
+                o.session = Some(s);
             }
             Step::CreateServer {
                 name,
@@ -55,6 +62,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                 });
                 let assets = o.control.take().map(|c| c.assets).unwrap_or_default();
                 o.control = Some(ControlState {
+                    session: Some(session.clone()),
                     stop_requested: None,
                     whitelist: assets::whitelist_names(&d),
                     ops: assets::op_entries(&d),
@@ -88,6 +96,14 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
             }
             Step::UpdateWhitelist { players } => o.control.get_or_insert_with(ControlState::default).whitelist = players.clone(),
             Step::UpdateOps { ops } => o.control.get_or_insert_with(ControlState::default).ops = ops.clone(),
+            Step::HandOver {
+                session, whitelist, ops, ..
+            } => {
+                let c = o.control.get_or_insert_with(ControlState::default);
+                c.session = Some(session.clone());
+                c.whitelist = whitelist.clone();
+                c.ops = ops.clone();
+            }
             Step::RequestStop { .. } => o.control.get_or_insert_with(ControlState::default).stop_requested = Some(o.now),
             Step::RenewCredentials { ttl_seconds, .. } => {
                 o.credentials = Some(ObservedCredentials::Known(CredentialsLife {
@@ -110,7 +126,12 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                 }
             }
             Step::DeleteDnsA { .. } => o.dns.get_or_insert_with(ObservedDns::default).a = None,
-            Step::CloseSession { .. } => o.session = None,
+            Step::CloseSession { .. } => {
+                o.session = None;
+                if let Some(c) = o.control.as_mut() {
+                    c.session = None;
+                }
+            }
             Step::SetStateStopped { .. } => d.server.state = SwitchState::Stopped,
             Step::ClearRestore { .. } => d.server.restore = None,
             Step::RecordReady { at, .. } => {

@@ -77,6 +77,11 @@ pub enum Step {
         /// crashed before committing): the record is rebuilt from the server.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         recovered: bool,
+        /// A recovered session whose agent has not been handed its
+        /// desired.json yet starts from this backup (server.toml `restore`,
+        /// not used by any session): the record says so.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        restore: Option<String>,
     },
     CreateServer {
         name: String,
@@ -118,6 +123,16 @@ pub enum Step {
     },
     RequestStop {
         reason: EndReason,
+    },
+    /// Write `desired.json` for the open session whose server runs but whose
+    /// agent was not handed its document (the write after the create failed,
+    /// or the run crashed): the agent waits for a document naming its session.
+    HandOver {
+        session: SessionId,
+        /// The backup the session starts from (its `restored_from`).
+        restore: Option<String>,
+        whitelist: Vec<PlayerName>,
+        ops: Vec<OpEntry>,
     },
     /// Mint new storage credentials for the running server's agent, hand
     /// them over in `control/<s>/credentials.json`, record their life in
@@ -234,5 +249,7 @@ impl Plan {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_handover;
 #[cfg(test)]
 mod tests_session;

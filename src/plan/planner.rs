@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+mod handover;
 mod phases;
 mod renew;
 mod restore;
@@ -47,6 +48,7 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
         o,
         changes: Vec::new(),
         notices: Vec::new(),
+        restoring: None,
     };
     b.context_notices();
     b.recover_session();
@@ -59,7 +61,8 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
         Decision::Nothing => b.nothing(),
     }
     if decision != Decision::Start {
-        b.clear_used_restore(None);
+        let recovered = b.restoring.as_ref().map(|(s, _)| s.clone());
+        b.clear_used_restore(recovered.as_ref());
     }
     let before = o.phase();
     let after = match decision {
@@ -141,6 +144,9 @@ struct Builder<'a> {
     o: &'a Observed,
     changes: Vec<Change>,
     notices: Vec<Notice>,
+    /// A session recovered in this plan that starts from server.toml's
+    /// `restore` (its agent was never handed its document), with the backup.
+    restoring: Option<(SessionId, String)>,
 }
 
 fn money(v: Decimal) -> String {
@@ -241,6 +247,11 @@ impl Builder<'_> {
     fn recover_session(&mut self) {
         let o = self.o;
         let (Some(server), None) = (&o.server, &o.session) else { return };
+        let restore = self.restore_for_recovered(&server.session);
+        let mut after = json!({ "file": session_path(&server.session), "region": server.region, "server": server.name });
+        if let Some(backup) = &restore {
+            after["restored_from"] = json!(backup);
+        }
         self.change(
             Op::Create,
             format!("session {}", server.session),
@@ -248,9 +259,10 @@ impl Builder<'_> {
                 session: server.session.clone(),
                 region: server.region.clone(),
                 recovered: true,
+                restore: restore.clone(),
             },
             Value::Null,
-            json!({ "file": session_path(&server.session), "region": server.region, "server": server.name }),
+            after,
             format!(
                 "server {} runs but the ledger has no session for it: the record is rebuilt from the server",
                 server.name
@@ -273,6 +285,7 @@ impl Builder<'_> {
                 session: session.clone(),
                 region: d.server.region.clone(),
                 recovered: false,
+                restore: None,
             },
             Value::Null,
             json!({ "file": session_path(&session), "region": d.server.region }),
@@ -339,8 +352,14 @@ impl Builder<'_> {
         }
         match &o.control {
             Some(control) => {
-                self.live_lists(control);
-                self.assets(false);
+                // A hand-over writes the lists with the document, and ships
+                // the files for this session's start.
+                let handing_over = self.hand_over_due().is_some();
+                if !handing_over {
+                    self.live_lists(control);
+                }
+                self.assets(handing_over);
+                self.hand_over();
             }
             None => self.notice(
                 Level::Info,

@@ -244,9 +244,10 @@ fn arb_observed(d: Desired) -> impl Strategy<Value = (Desired, Observed)> {
         any::<bool>(), // snapshot present
         any::<bool>(), // live vs ledger
         proptest::sample::subsequence((0..d.players.len()).collect::<Vec<_>>(), 0..=d.players.len()),
-        0u8..3, // credentials: 0 local storage, 1 unlabelled, 2 minted at the start
+        0u8..3,        // credentials: 0 local storage, 1 unlabelled, 2 minted at the start
+        any::<bool>(), // desired.json left from another session (not handed over)
     )
-        .prop_map(move |(run, stage, cents, age, stop_req, snap, live, keep, creds)| {
+        .prop_map(move |(run, stage, cents, age, stop_req, snap, live, keep, creds, foreign)| {
             let mut d = d.clone();
             d.server.state = if run { SwitchState::Running } else { SwitchState::Stopped };
             let started = now() - Duration::minutes(age);
@@ -271,6 +272,9 @@ fn arb_observed(d: Desired) -> impl Strategy<Value = (Desired, Observed)> {
                 c.whitelist = keep.iter().map(|i| d.players[*i].name.clone()).collect();
                 if stop_req && stage > 0 {
                     c.stop_requested = Some(now() - Duration::minutes(5));
+                }
+                if foreign {
+                    c.session = None;
                 }
             }
             if snap {

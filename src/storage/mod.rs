@@ -115,10 +115,15 @@ pub struct AgentStatusDoc {
     pub minecraft_version: Option<String>,
     #[serde(default)]
     pub protocol: Option<i32>,
-    /// The session the agent serves (from `desired.json`), so a report from
-    /// an earlier session is recognised as such.
+    /// The session the agent serves (its agent.toml's, or else
+    /// `desired.json`'s), so a report from an earlier session is recognised
+    /// as such.
     #[serde(default)]
     pub session: Option<SessionId>,
+    /// What provisioning waits for: a `desired.json` naming the agent's
+    /// session (the reconciler's next run writes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
     /// The newest snapshot the agent took and verified.
     #[serde(default)]
     pub last_backup: Option<BackupRef>,

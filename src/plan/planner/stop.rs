@@ -16,6 +16,8 @@ impl Builder<'_> {
         let (d, o) = (self.d, self.o);
         let server = o.server.as_ref().expect("stop needs a server");
         let requested = o.control.as_ref().and_then(|c| c.stop_requested);
+        // An agent still waiting for its document cannot stop and sync.
+        self.hand_over();
         if requested.is_none() && o.agent.as_ref().is_none_or(|a| a.phase != Phase::Terminating) {
             self.change(
                 Op::Update,

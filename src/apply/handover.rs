@@ -1,0 +1,50 @@
+//! Hand a live server's session its `desired.json` (`Step::HandOver`): what
+//! `create_server` writes right after the create, written by a later run
+//! when that write did not happen. The agent waits for a document naming
+//! its session, so nothing was provisioned from the previous one.
+
+use super::steps::control;
+use super::{ApplyError, Ctx, Outcome, Report, RunState};
+use crate::ids::{PlayerName, SessionId};
+use crate::observe::OpEntry;
+use crate::storage::ControlOp;
+
+pub(super) async fn hand_over(
+    cx: &Ctx<'_>,
+    st: &mut RunState,
+    report: &mut Report,
+    session: &SessionId,
+    restore: &Option<String>,
+    whitelist: &[PlayerName],
+    ops: &[OpEntry],
+) -> Result<Outcome, ApplyError> {
+    let open = st.sessions.get(session.as_str()).is_some_and(|s| s.ended.is_none())
+        || cx.ledger.sessions.iter().any(|s| &s.id == session && s.ended.is_none());
+    if !open {
+        return Err(ApplyError::Stale {
+            resource: "desired.json".into(),
+            why: format!("session {session} is not open in the ledger"),
+        });
+    }
+    let doc = control(cx, st).await?;
+    if doc.session.as_ref() == Some(session) {
+        return Ok(Outcome::Unchanged(format!("desired.json already names session {session}")));
+    }
+    doc.session = Some(session.clone());
+    doc.restore = restore.clone();
+    doc.whitelist = whitelist.to_vec();
+    doc.ops = ops
+        .iter()
+        .map(|o| ControlOp {
+            name: o.name.clone(),
+            level: o.level,
+        })
+        .collect();
+    // A stop already requested stays: the agent provisions, then stops and syncs.
+    st.control_dirty = true;
+    report.message.push(format!(
+        "hand session {session} its desired.json{}",
+        restore.as_ref().map(|b| format!(" (restore {b})")).unwrap_or_default()
+    ));
+    Ok(Outcome::Done("the agent provisions from it".into()))
+}
