@@ -129,9 +129,9 @@ pub struct AgentStorage {
 #[serde(deny_unknown_fields)]
 pub struct AgentCredentials {
     pub access_key_id: String,
-    #[serde(with = "secret_string")]
+    #[serde(with = "crate::secret::exposed")]
     pub secret_access_key: Secret,
-    #[serde(with = "secret_string")]
+    #[serde(with = "crate::secret::exposed")]
     pub session_token: Secret,
     /// When they were issued: with `expires`, when the agent looks for renewed ones.
     #[serde(default)]
@@ -149,21 +149,6 @@ impl AgentCredentials {
             issued: None,
             expires: None,
         }
-    }
-}
-
-/// The one place a [`Secret`] is written out: into the agent's 0600 file.
-mod secret_string {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use crate::secret::Secret;
-
-    pub fn serialize<S: Serializer>(s: &Secret, ser: S) -> Result<S::Ok, S::Error> {
-        ser.serialize_str(s.expose())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Secret, D::Error> {
-        String::deserialize(de).map(Secret::new)
     }
 }
 

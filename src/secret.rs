@@ -38,6 +38,23 @@ impl fmt::Display for Secret {
     }
 }
 
+/// `#[serde(with = "crate::secret::exposed")]`: the value itself, for the
+/// documents made to carry a secret to the agent (its 0600 config file, its
+/// credentials document in its own storage prefix) and nowhere else.
+pub mod exposed {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Secret;
+
+    pub fn serialize<S: Serializer>(s: &Secret, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(s.expose())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Secret, D::Error> {
+        String::deserialize(de).map(Secret::new)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,9 +126,9 @@ impl CredentialsLife {
 pub struct CredentialsDoc {
     pub version: u32,
     pub access_key_id: String,
-    #[serde(with = "secret_str")]
+    #[serde(with = "crate::secret::exposed")]
     pub secret_access_key: Secret,
-    #[serde(with = "secret_str")]
+    #[serde(with = "crate::secret::exposed")]
     pub session_token: Secret,
     pub issued: DateTime<Utc>,
     pub expires: DateTime<Utc>,
@@ -146,21 +146,6 @@ impl CredentialsDoc {
 /// The credentials document's key.
 pub fn credentials_key(server: &ServerName) -> String {
     format!("control/{server}/credentials.json")
-}
-
-/// Secrets written into the credentials document, for the agent alone.
-mod secret_str {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use crate::secret::Secret;
-
-    pub fn serialize<S: Serializer>(s: &Secret, ser: S) -> Result<S::Ok, S::Error> {
-        ser.serialize_str(s.expose())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Secret, D::Error> {
-        String::deserialize(de).map(Secret::new)
-    }
 }
 
 /// `worlds/<s>/`, `control/<s>/`, `assets/<s>/`: everything the agent reads or writes.
