@@ -486,6 +486,9 @@ where
             last_error: self.last_error.clone(),
             // Filled in by the control channel, which keeps the credentials.
             credentials: None,
+            peak_players: 0,
+            backups: 0,
+            world_bytes: None,
         }
     }
 

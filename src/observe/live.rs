@@ -172,6 +172,11 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         players_online: s.players_online,
         heartbeat: s.heartbeat,
         stopped_at: s.stopped_at,
+        players_seen: s.players_seen,
+        peak_players: s.peak_players,
+        backups: s.backups,
+        world_bytes: s.world_bytes,
+        crashed: s.crashed,
     });
     let latest_snapshot = store
         .current_snapshot()
@@ -276,6 +281,11 @@ mod tests {
             problem: None,
             session: session.map(crate::ids::SessionId::new),
             ready: None,
+            players_seen: vec![],
+            peak_players: 0,
+            backups: 0,
+            world_bytes: None,
+            crashed: false,
         };
         assert_eq!(agent_of(Some(&server), Some(report(Some("20261101-1802-eu")))), None);
         assert!(agent_of(Some(&server), Some(report(Some("20261122-1800-eu")))).is_some());

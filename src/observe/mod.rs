@@ -77,6 +77,23 @@ pub struct AgentStatus {
     /// When Minecraft finished loading, this boot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready: Option<DateTime<Utc>>,
+    /// What the session file records from the agent: everyone seen, the
+    /// most online at once, verified snapshots taken, the world's size.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub players_seen: Vec<PlayerName>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub peak_players: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub backups: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub world_bytes: Option<u64>,
+    /// The agent gave up restarting a crashing Minecraft.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub crashed: bool,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// One line of `ops.json`, as the control channel carries it.

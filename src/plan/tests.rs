@@ -63,6 +63,11 @@ pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
         problem: None,
         session: None,
         ready: None,
+        players_seen: vec![],
+        peak_players: 0,
+        backups: 0,
+        world_bytes: None,
+        crashed: false,
     });
     o
 }

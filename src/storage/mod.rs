@@ -150,6 +150,16 @@ pub struct AgentStatusDoc {
     /// Its storage credentials, when they expire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<CredentialsStatus>,
+    /// The most players online at once this session (the session file's `peak_players`).
+    #[serde(default)]
+    pub peak_players: u32,
+    /// Verified snapshots the agent took this session (the session file's `backups`).
+    #[serde(default)]
+    pub backups: u32,
+    /// The world's size on disk at the newest verified snapshot, in bytes
+    /// (the session file's `world_bytes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub world_bytes: Option<u64>,
 }
 
 /// The agent's storage credentials, as its status reports them.
