@@ -320,6 +320,11 @@ impl FakeHetzner {
         self.world().servers.len()
     }
 
+    /// Every server that exists now, by id.
+    pub fn servers(&self) -> Vec<(u64, Value)> {
+        self.world().servers.iter().map(|(id, s)| (*id, s.json.clone())).collect()
+    }
+
     pub fn server(&self, id: u64) -> Option<Value> {
         self.world().servers.get(&id).map(|s| s.json.clone())
     }

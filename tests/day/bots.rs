@@ -1,0 +1,99 @@
+//! Players: `tests/peers/bots.js` (mineflayer) driven over its stdin with
+//! `join <name> <host> <port>` and `leave <name>`; every JSON line it prints
+//! is kept, so the test asserts on what the bots saw (logged in, kicked and
+//! why, refused). One process for all bots: loading mineflayer costs seconds.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct Bots {
+    child: Child,
+    stdin: ChildStdin,
+    events: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Drop for Bots {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Bots {
+    pub fn start() -> Bots {
+        let peers = crate::common::peers();
+        assert!(
+            peers.join("node_modules/mineflayer").exists(),
+            "the Node test peers are not installed; run `bash .ci/run` or: npm ci --prefix tests/peers"
+        );
+        let mut child = Command::new("node")
+            .arg(peers.join("bots.js"))
+            .current_dir(&peers)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node tests/peers/bots.js");
+        let stdin = child.stdin.take().unwrap();
+        let out = child.stdout.take().unwrap();
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    sink.lock().unwrap().push(v);
+                }
+            }
+        });
+        Bots { child, stdin, events }
+    }
+
+    fn send(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").expect("bots.js reads its stdin");
+        self.stdin.flush().unwrap();
+    }
+
+    pub fn join(&mut self, name: &str, host: &str, port: u16) {
+        self.send(&format!("join {name} {host} {port}"));
+    }
+
+    pub fn leave(&mut self, name: &str) {
+        self.send(&format!("leave {name}"));
+    }
+
+    pub fn events(&self) -> Vec<Value> {
+        self.events.lock().unwrap().clone()
+    }
+
+    /// Events about `name` so far.
+    pub fn of(&self, name: &str) -> Vec<Value> {
+        self.events().into_iter().filter(|e| e["name"] == name).collect()
+    }
+
+    /// Wait (bounded) for an event about `name` whose `event` is one of
+    /// `kinds`, later than the `after`-th event about it; returns it.
+    pub fn wait(&self, name: &str, kinds: &[&str], after: usize, timeout: Duration) -> Result<Value, String> {
+        let until = Instant::now() + timeout;
+        loop {
+            if let Some(e) = self
+                .of(name)
+                .into_iter()
+                .skip(after)
+                .find(|e| kinds.iter().any(|k| e["event"] == *k))
+            {
+                return Ok(e);
+            }
+            if Instant::now() > until {
+                return Err(format!(
+                    "{name}: no {kinds:?} within {timeout:?}; what {name} saw: {:?}",
+                    self.of(name)
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
