@@ -335,6 +335,7 @@ async fn apply_mints_agent_credentials_scoped_to_the_servers_prefixes_and_never_
     copy_repo(repo.path());
     use_fake_account(repo.path(), "");
     let nudge_token = "github_pat_11LONGLIVEDnudge";
+    let before = Utc::now();
     let out = apply_with(
         repo.path(),
         &s3,
@@ -399,6 +400,25 @@ async fn apply_mints_agent_credentials_scoped_to_the_servers_prefixes_and_never_
         assert!(!user_data.contains(long_lived), "a long-lived secret went into user-data");
     }
     assert!(user_data.len() <= 8 * 1024);
+    // Regression (issue 11, break 2): the agent's settings arrive whole —
+    // the endpoint apply itself uses (R2_ENDPOINT here), the repo's motd,
+    // and when the server was asked for (billed hours count from there).
+    let toml = user_data
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("content: \"# mc-gitops agent"))
+        .map(|rest| serde_json::from_str::<String>(&format!("\"# mc-gitops agent{rest}")).unwrap())
+        .expect("agent.toml in user-data");
+    let agent = mc_gitops::agent::config::parse("agent.toml", &toml).unwrap();
+    match &agent.storage {
+        mc_gitops::agent::config::StorageConfig::R2 { endpoint, .. } => assert_eq!(endpoint, &s3.endpoint()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(agent.motd, "Grove — friends only");
+    let created = agent.server_created.expect("server_created is written");
+    assert!(
+        before <= created && created <= Utc::now(),
+        "{created} is not the create request's time"
+    );
 
     // The control channel went to S3, not to a local directory.
     assert!(s3.object_file("control/grove/desired.json").is_file());
