@@ -7,24 +7,28 @@
 //! value can never close its string, add a key or a line. The shell script
 //! is a fixed file; it reads the per-session values (release URL, checksum)
 //! from files, never from pasted text. The agent's settings go into one TOML
-//! file written by `toml`'s serializer, mode 0600, owned by `minecraft`.
+//! file written by the agent's own config type (`agent::config::AgentConfig`,
+//! whose reader the agent uses), mode 0600, owned by `minecraft`.
 //!
 //! The only credentials in it are the short-lived R2 ones scoped to this
 //! server's prefixes (DESIGN: invariant 5).
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
+use crate::agent::config::{AgentConfig, StorageConfig, Timers};
 use crate::ids::{ServerName, SessionId};
 use crate::repo::model::Desired;
+use crate::repo::properties::{GAME_PORT, RCON_PORT};
 use crate::secret::Secret;
+use crate::storage::credentials::AgentCredentials;
+use crate::storage::r2::r2_endpoint;
 
 /// Hetzner accepts 32 KiB; staying under a quarter leaves room to grow.
 pub const MAX_USER_DATA: usize = 8 * 1024;
 /// Where the template says the agent reads its settings.
 pub const AGENT_CONFIG_PATH: &str = "/etc/mc-gitops/agent.toml";
-pub const GAME_PORT: u16 = 25565;
-pub const RCON_PORT: u16 = 25575;
+/// Where Minecraft lives on the VPS (the agent unit's `ReadWritePaths`).
+pub const MINECRAFT_DIR: &str = "/srv/minecraft";
 /// Marks every value `render cloud-init` fills in without credentials.
 pub const PLACEHOLDER: &str = "PLACEHOLDER-not-minted";
 
@@ -43,12 +47,10 @@ pub enum CloudInitError {
     TooLarge { server: ServerName, size: usize },
     #[error("cannot render the user-data template: {0}")]
     Template(#[from] minijinja::Error),
-    #[error("cannot serialize the agent config: {0}")]
-    Config(#[from] toml::ser::Error),
 }
 
 /// The agent binary to download: a release asset and its checksum.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AgentRelease {
     pub url: String,
     pub sha256: String,
@@ -78,167 +80,95 @@ impl AgentRelease {
     }
 }
 
-/// `/etc/mc-gitops/agent.toml`: everything the agent needs to know.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgentConfig {
-    pub server: ServerName,
-    pub session: SessionId,
-    pub minecraft: AgentMinecraft,
-    pub lifecycle: AgentLifecycle,
-    pub storage: AgentStorage,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgentMinecraft {
-    pub version: String,
-    pub motd: String,
-    pub memory_mb: u32,
-    pub dir: String,
-    pub game_port: u16,
-    /// RCON listens here; the host firewall keeps it on loopback.
-    pub rcon_port: u16,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgentLifecycle {
-    pub idle_secs: u64,
-    pub suspended_secs: u64,
-    pub backup_every_secs: u64,
-    pub keep_backups: u32,
-    pub max_session_secs: u64,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgentStorage {
-    /// The S3 endpoint (`https://<account>.r2.cloudflarestorage.com`).
-    pub endpoint: String,
-    pub bucket: String,
-    pub control_key: String,
-    pub status_key: String,
-    pub worlds_prefix: String,
-    pub assets_prefix: String,
-    pub credentials: AgentCredentials,
-}
-
-/// Short-lived, scoped R2 credentials (`r2_temp_credentials`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgentCredentials {
-    pub access_key_id: String,
-    #[serde(with = "crate::secret::exposed")]
-    pub secret_access_key: Secret,
-    #[serde(with = "crate::secret::exposed")]
-    pub session_token: Secret,
-    /// When they were issued: with `expires`, when the agent looks for renewed ones.
-    #[serde(default)]
-    pub issued: Option<DateTime<Utc>>,
-    pub expires: Option<DateTime<Utc>>,
-}
-
-impl AgentCredentials {
-    /// Clearly marked stand-ins, for `render cloud-init` without credentials.
-    pub fn placeholder() -> Self {
-        AgentCredentials {
-            access_key_id: PLACEHOLDER.into(),
-            secret_access_key: Secret::new(PLACEHOLDER),
-            session_token: Secret::new(PLACEHOLDER),
-            issued: None,
-            expires: None,
-        }
+/// The agent's settings for one session of `desired`, reaching its world
+/// through `storage`. `server_created` is left unset: [`UserData::render_at`]
+/// fills it in at the moment the server is asked for.
+pub fn for_session(desired: &Desired, session: SessionId, storage: StorageConfig) -> AgentConfig {
+    let s = &desired.server;
+    let l = &s.lifecycle;
+    let heap = format!("-Xmx{}M", s.minecraft.memory_mb);
+    AgentConfig {
+        server: s.name.clone(),
+        server_created: None,
+        // The agent provisions only from a desired.json naming this session.
+        session: Some(session),
+        storage,
+        motd: s.minecraft.motd.clone(),
+        game_port: GAME_PORT,
+        rcon_port: RCON_PORT,
+        minecraft_dir: MINECRAFT_DIR.into(),
+        java: ["java", heap.as_str(), "-jar", "server.jar", "nogui"].map(String::from).to_vec(),
+        // `max_session` and `keep_backups` stay with the reconciler (see
+        // `agent::config`); the polls and margins keep the agent's defaults.
+        timers: Timers {
+            idle: l.idle,
+            suspended: l.suspended,
+            backup_every: l.backup_every,
+            boot_deadline: l.boot_deadline,
+            warm_until_paid: l.warm_until_paid,
+            ..Timers::default()
+        },
     }
 }
 
-impl AgentConfig {
-    /// The agent's settings for one session of `desired`.
-    pub fn for_session(desired: &Desired, session: SessionId, credentials: AgentCredentials) -> Self {
-        let s = &desired.server;
-        let name = &s.name;
-        let secs = |d: crate::repo::duration::Duration| d.to_chrono().num_seconds().max(0) as u64;
-        let (bucket, account) = match &s.storage {
-            Some(st) => (st.bucket.clone(), st.account_id.clone()),
-            None => (format!("{PLACEHOLDER}-bucket"), None),
+/// The agent's R2 store with the short-lived credentials minted for it: the
+/// endpoint apply itself uses (`R2_ENDPOINT`, else the account's R2 address,
+/// see `connect::mint_settings`), scoped to the server's own prefixes.
+pub fn minted_storage(c: &AgentCredentials) -> StorageConfig {
+    StorageConfig::R2 {
+        endpoint: c.endpoint.clone(),
+        bucket: c.bucket.clone(),
+        access_key_id: Secret::new(c.access_key_id.clone()),
+        secret_access_key: c.secret_access_key.clone(),
+        session_token: Some(c.session_token.clone()),
+        life: Some(c.life()),
+    }
+}
+
+/// Clearly marked stand-ins, for `render cloud-init` without credentials.
+pub fn placeholder_storage(desired: &Desired) -> StorageConfig {
+    let (bucket, account) = match &desired.server.storage {
+        Some(st) => (st.bucket.clone(), st.account_id.clone()),
+        None => (format!("{PLACEHOLDER}-bucket"), None),
+    };
+    let account = account.unwrap_or_else(|| format!("{PLACEHOLDER}-account"));
+    StorageConfig::R2 {
+        endpoint: r2_endpoint(&account),
+        bucket,
+        access_key_id: Secret::new(PLACEHOLDER),
+        secret_access_key: Secret::new(PLACEHOLDER),
+        session_token: Some(Secret::new(PLACEHOLDER)),
+        life: None,
+    }
+}
+
+/// Everything a new server's user-data is made of but the moment it is
+/// created: checked when built, rendered by [`UserData::render_at`] right
+/// before the create request.
+#[derive(Clone, Debug)]
+pub struct UserData {
+    config: AgentConfig,
+    release: AgentRelease,
+}
+
+impl UserData {
+    /// Checks the release and renders once, so a problem is found before
+    /// anything is created.
+    pub fn new(config: AgentConfig, release: AgentRelease, now: DateTime<Utc>) -> Result<Self, CloudInitError> {
+        let u = UserData { config, release };
+        u.render_at(now)?;
+        Ok(u)
+    }
+
+    /// The user-data for a server asked for at `created`: the agent counts
+    /// its paid hours from there (`server_created`).
+    pub fn render_at(&self, created: DateTime<Utc>) -> Result<String, CloudInitError> {
+        let config = AgentConfig {
+            server_created: Some(created),
+            ..self.config.clone()
         };
-        let account = account.unwrap_or_else(|| format!("{PLACEHOLDER}-account"));
-        AgentConfig {
-            server: name.clone(),
-            session,
-            minecraft: AgentMinecraft {
-                version: s.minecraft.version.clone(),
-                motd: s.minecraft.motd.clone(),
-                memory_mb: s.minecraft.memory_mb,
-                dir: "/srv/minecraft".into(),
-                game_port: GAME_PORT,
-                rcon_port: RCON_PORT,
-            },
-            lifecycle: AgentLifecycle {
-                idle_secs: secs(s.lifecycle.idle),
-                suspended_secs: secs(s.lifecycle.suspended),
-                backup_every_secs: secs(s.lifecycle.backup_every),
-                keep_backups: s.lifecycle.keep_backups,
-                max_session_secs: secs(s.lifecycle.max_session),
-            },
-            storage: AgentStorage {
-                endpoint: format!("https://{account}.r2.cloudflarestorage.com"),
-                bucket,
-                control_key: format!("control/{name}/desired.json"),
-                status_key: format!("control/{name}/status.json"),
-                worlds_prefix: format!("worlds/{name}/"),
-                assets_prefix: format!("assets/{name}/"),
-                credentials,
-            },
-        }
+        render(&config, &self.release)
     }
-
-    pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
-        toml::from_str(text)
-    }
-}
-
-/// `agent.toml` in the shape `mc-gitops agent` reads (`agent::config`),
-/// built as a TOML table so every value is escaped by the serialiser.
-pub fn agent_toml(config: &AgentConfig) -> String {
-    use toml::{Table, Value};
-    let dur = |secs: u64| Value::String(crate::repo::duration::Duration::from_secs(secs).to_string());
-    let mut root = Table::new();
-    root.insert("server".into(), Value::String(config.server.to_string()));
-    // The agent provisions only from a desired.json naming this session.
-    root.insert("session".into(), Value::String(config.session.to_string()));
-    root.insert("minecraft_dir".into(), Value::String(config.minecraft.dir.clone()));
-    root.insert("game_port".into(), Value::Integer(i64::from(config.minecraft.game_port)));
-    root.insert("rcon_port".into(), Value::Integer(i64::from(config.minecraft.rcon_port)));
-    let heap = format!("-Xmx{}M", config.minecraft.memory_mb);
-    let java = ["java", heap.as_str(), "-jar", "server.jar", "nogui"];
-    root.insert(
-        "java".into(),
-        Value::Array(java.iter().map(|a| Value::String(a.to_string())).collect()),
-    );
-    let c = &config.storage.credentials;
-    let mut storage = Table::new();
-    storage.insert("endpoint".into(), Value::String(config.storage.endpoint.clone()));
-    storage.insert("bucket".into(), Value::String(config.storage.bucket.clone()));
-    storage.insert("access_key_id".into(), Value::String(c.access_key_id.clone()));
-    storage.insert("secret_access_key".into(), Value::String(c.secret_access_key.expose().to_string()));
-    storage.insert("session_token".into(), Value::String(c.session_token.expose().to_string()));
-    if let (Some(issued), Some(expires)) = (c.issued, c.expires) {
-        let time = |t: DateTime<Utc>| {
-            let text = t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            Value::Datetime(text.parse().expect("RFC 3339 is a TOML datetime"))
-        };
-        storage.insert("credentials_issued".into(), time(issued));
-        storage.insert("credentials_expires".into(), time(expires));
-    }
-    root.insert("storage".into(), Value::Table(storage));
-    let l = &config.lifecycle;
-    let mut lifecycle = Table::new();
-    lifecycle.insert("idle".into(), dur(l.idle_secs));
-    lifecycle.insert("suspended".into(), dur(l.suspended_secs));
-    lifecycle.insert("backup_every".into(), dur(l.backup_every_secs));
-    root.insert("lifecycle".into(), Value::Table(lifecycle));
-    toml::to_string(&root).expect("a TOML table always serialises")
 }
 
 /// Render the user-data for one session.
@@ -255,7 +185,7 @@ pub fn render(config: &AgentConfig, release: &AgentRelease) -> Result<String, Cl
     env.add_template("user-data", TEMPLATE)?;
     let agent_config = format!(
         "# mc-gitops agent settings for this session. Mode 0600: holds short-lived R2 credentials.\n{}",
-        agent_toml(config)
+        config.to_toml()
     );
     let ctx = minijinja::context! {
         nftables => NFTABLES,
@@ -330,40 +260,57 @@ mod tests {
 mod agent_config_tests {
     use super::*;
 
-    /// Regression: cloud-init once wrote its own config shape, which the
-    /// agent refused. What it writes must be what `mc-gitops agent` reads.
+    /// Regression (issue 11, break 2): cloud-init wrote agent.toml through
+    /// its own type and dropped the motd, `boot_deadline`, `server_created`
+    /// and the lifecycle switches. The agent reads every one of them now.
     #[test]
-    fn the_agent_reads_the_config_cloud_init_writes() {
+    fn the_agent_reads_every_setting_cloud_init_writes() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example");
-        let loaded = crate::repo::load(&root).unwrap();
+        let mut loaded = crate::repo::load(&root).unwrap();
+        let l = &mut loaded.desired.server.lifecycle;
+        l.boot_deadline = crate::repo::duration::Duration::from_mins(7);
+        l.warm_until_paid = false;
+        loaded.desired.server.minecraft.motd = "Grove \"after dark\" é".into();
         let session = SessionId::new("20261122-1930-eu");
         let creds = AgentCredentials {
+            endpoint: "http://127.0.0.1:9000".into(),
+            bucket: "grove-worlds".into(),
+            prefixes: vec![],
             access_key_id: "AKIA\"quoted\"".into(),
             secret_access_key: Secret::new("s3cr3t\nnewline"),
             session_token: Secret::new("tok'en"),
-            issued: Some("2026-11-22T19:30:00Z".parse().unwrap()),
-            expires: Some("2026-11-23T09:30:00Z".parse().unwrap()),
+            issued: "2026-11-22T19:30:00Z".parse().unwrap(),
+            expires: "2026-11-23T09:30:00Z".parse().unwrap(),
         };
-        let cfg = AgentConfig::for_session(&loaded.desired, session, creds);
-        let text = agent_toml(&cfg);
-        let parsed = crate::agent::config::parse("agent.toml", &text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
-        assert_eq!(parsed.server.as_str(), "grove");
-        assert_eq!(parsed.rcon_port, RCON_PORT);
+        let cfg = for_session(&loaded.desired, session, minted_storage(&creds));
+        let release = AgentRelease {
+            url: "https://example.com/mc-gitops".into(),
+            sha256: "0".repeat(64),
+        };
+        let created: DateTime<Utc> = "2026-11-22T19:30:04Z".parse().unwrap();
+        let text = UserData::new(cfg.clone(), release, created).unwrap().render_at(created).unwrap();
+        let line = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("content: \"# mc-gitops agent"))
+            .unwrap();
+        let toml: String = serde_json::from_str(&format!("\"# mc-gitops agent{line}")).unwrap();
+        let parsed = crate::agent::config::parse("agent.toml", &toml).unwrap_or_else(|e| panic!("{e:?}\n{toml}"));
+        assert_eq!(
+            parsed,
+            AgentConfig {
+                server_created: Some(created),
+                ..cfg
+            }
+        );
+        assert_eq!(parsed.motd, "Grove \"after dark\" é");
+        assert_eq!(parsed.timers.boot_deadline.as_secs(), 7 * 60);
+        assert!(!parsed.timers.warm_until_paid);
         assert_eq!(parsed.java[1], "-Xmx6144M");
+        assert_eq!((parsed.game_port, parsed.rcon_port), (GAME_PORT, RCON_PORT));
         match parsed.storage {
-            crate::agent::config::StorageConfig::R2 {
-                secret_access_key,
-                bucket,
-                life,
-                ..
-            } => {
-                assert_eq!(secret_access_key.expose(), "s3cr3t\nnewline");
-                assert_eq!(bucket, "grove-worlds");
-                assert_eq!(
-                    life.map(|l| l.expires.to_rfc3339()),
-                    Some("2026-11-23T09:30:00+00:00".into()),
-                    "the agent knows when to look for renewed credentials"
-                );
+            StorageConfig::R2 { endpoint, life, .. } => {
+                assert_eq!(endpoint, "http://127.0.0.1:9000", "the endpoint apply itself uses");
+                assert_eq!(life.map(|l| l.expires), Some(creds.expires), "the agent knows when to renew");
             }
             other => panic!("{other:?}"),
         }

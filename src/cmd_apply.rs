@@ -38,7 +38,8 @@ pub(crate) fn cmd_apply(
         &plan,
         now,
     ))?;
-    let user_data = user_data_for(&loaded.desired, &plan, prepared.agent_credentials.as_ref())?;
+    let user_data = user_data_for(&loaded.desired, &plan, prepared.agent_credentials.as_ref(), now)?;
+    let nudge = mc_gitops::storage::nudge::NudgeDoc::from_env();
     let cx = mc_gitops::apply::Ctx {
         repo: root,
         desired: &loaded.desired,
@@ -53,8 +54,12 @@ pub(crate) fn cmd_apply(
         agent_credentials: prepared.agent_credentials,
         restore: prepared.restore,
         mint: mint.as_ref(),
+        nudge: nudge.as_ref().ok().cloned().flatten(),
     };
     let mut report = rt.block_on(mc_gitops::apply::apply(&cx, &plan));
+    if let Err(e) = nudge {
+        report.warnings.push(format!("the agent gets no nudge settings: {e}"));
+    }
     let discord = match mc_gitops::notify::Discord::from_env() {
         None => None,
         Some(Ok(d)) => Some(d),
@@ -89,17 +94,20 @@ pub(crate) fn cmd_apply(
 }
 
 /// Cloud-init for the server this plan creates, carrying the agent's minted,
-/// scoped R2 credentials. The agent binary is this one: by default the
-/// release asset of this version, checked against this executable's sha256
-/// (`MC_GITOPS_AGENT_URL` / `MC_GITOPS_AGENT_SHA256` override both). Without
-/// minted credentials (local storage) the server gets no user-data: an agent
-/// there could not reach the world, so none is installed.
+/// scoped R2 credentials; rendered by apply right before it asks for the
+/// server, so the agent knows when its paid hours started. The agent binary
+/// is this one: by default the release asset of this version, checked
+/// against this executable's sha256 (`MC_GITOPS_AGENT_URL` /
+/// `MC_GITOPS_AGENT_SHA256` override both). Without minted credentials
+/// (local storage) the server gets no user-data: an agent there could not
+/// reach the world, so none is installed.
 fn user_data_for(
     desired: &repo::Desired,
     plan: &plan::Plan,
     minted: Option<&mc_gitops::storage::credentials::AgentCredentials>,
-) -> anyhow::Result<Option<String>> {
-    use mc_gitops::cloudinit::{self, AgentConfig, AgentCredentials, AgentRelease};
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<mc_gitops::cloudinit::UserData>> {
+    use mc_gitops::cloudinit::{self, AgentRelease, UserData};
     let Some(session) = plan.changes.iter().find_map(|c| match &c.step {
         plan::Step::CreateServer { session, .. } => Some(session.clone()),
         _ => None,
@@ -124,17 +132,8 @@ fn user_data_for(
             mc_gitops::plan::assets::sha256_hex(&bytes)
         }
     };
-    let creds = AgentCredentials {
-        access_key_id: m.access_key_id.clone(),
-        secret_access_key: m.secret_access_key.clone(),
-        session_token: m.session_token.clone(),
-        issued: Some(m.issued),
-        expires: Some(m.expires),
-    };
-    let mut config = AgentConfig::for_session(desired, session, creds);
-    config.storage.endpoint = m.endpoint.clone();
-    config.storage.bucket = m.bucket.clone();
-    Ok(Some(cloudinit::render(&config, &AgentRelease { url, sha256 })?))
+    let config = cloudinit::for_session(desired, session, cloudinit::minted_storage(m));
+    Ok(Some(UserData::new(config, AgentRelease { url, sha256 }, now)?))
 }
 
 /// The ledger summaries after an apply, from the session files as this run

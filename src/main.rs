@@ -479,15 +479,16 @@ fn cmd_ledger(root: &Path, now: DateTime<Utc>) -> anyhow::Result<Done> {
 }
 
 fn cmd_render_cloud_init(root: &Path, agent_url: Option<String>, agent_sha256: Option<String>, now: DateTime<Utc>) -> anyhow::Result<Done> {
-    use mc_gitops::cloudinit::{self, AgentConfig, AgentCredentials, AgentRelease, PLACEHOLDER};
+    use mc_gitops::cloudinit::{self, AgentRelease, PLACEHOLDER, UserData};
     let loaded = load(root)?;
     let session = mc_gitops::ids::SessionId::at(now, &loaded.desired.server.region);
-    let config = AgentConfig::for_session(&loaded.desired, session, AgentCredentials::placeholder());
+    let config = cloudinit::for_session(&loaded.desired, session, cloudinit::placeholder_storage(&loaded.desired));
     let release = AgentRelease {
         url: agent_url.unwrap_or_else(|| format!("https://example.invalid/{PLACEHOLDER}/mc-gitops")),
         sha256: agent_sha256.unwrap_or_else(|| "0".repeat(64)),
     };
-    let text = cloudinit::render(&config, &release)?;
+    // As if the server were created now.
+    let text = UserData::new(config, release, now)?.render_at(now)?;
     eprintln!("note: R2 credentials are {PLACEHOLDER} placeholders; apply mints short-lived ones per session");
     print!("{text}");
     Ok(Done::Ok)

@@ -194,10 +194,10 @@ mod raw {
     #[derive(JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct Lifecycle {
-        /// No players for this long → suspend (JVM stopped, VPS warm). At least 1m.
+        /// No players for this long → suspend (JVM stopped, VPS warm). At least 5s.
         #[schemars(extend("default" = "15m"))]
         idle: Option<Duration>,
-        /// Suspended this long → final snapshot, VPS deleted. At least 1m.
+        /// Suspended this long → final snapshot, VPS deleted. At least 5s.
         #[schemars(extend("default" = "45m"))]
         suspended: Option<Duration>,
         /// Snapshots while running. At least 5m.
@@ -212,6 +212,10 @@ mod raw {
         /// Minecraft not ready after this long → reported. At least 1m.
         #[schemars(extend("default" = "10m"))]
         boot_deadline: Option<Duration>,
+        /// Keep a suspended server warm until shortly before its paid hour
+        /// ends (false: delete it as soon as `suspended` elapses).
+        #[schemars(extend("default" = true))]
+        warm_until_paid: Option<bool>,
     }
 
     /// What the bot may spend.

@@ -9,20 +9,23 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use assert_cmd::Command as Bin;
-use mc_gitops::cloudinit::{self, AgentConfig, AgentCredentials, AgentRelease, MAX_USER_DATA, PLACEHOLDER};
+use mc_gitops::agent::config::{AgentConfig, StorageConfig};
+use mc_gitops::cloudinit::{self, AgentRelease, MAX_USER_DATA, PLACEHOLDER};
 use mc_gitops::ids::SessionId;
+use mc_gitops::repo::properties::RCON_PORT;
 use mc_gitops::secret::Secret;
+use mc_gitops::storage::credentials::AgentCredentials;
 use serde_json::Value;
 
 /// The agent's config as `mc-gitops agent` reads it on the VPS.
-fn agent_config(text: &str) -> mc_gitops::agent::config::AgentConfig {
+fn agent_config(text: &str) -> AgentConfig {
     mc_gitops::agent::config::parse("agent.toml", text).unwrap_or_else(|e| panic!("the agent refuses its config: {e:?}\n{text}"))
 }
 
 /// (endpoint, bucket, access key id, session token) of an R2 storage config.
-fn r2(cfg: &mc_gitops::agent::config::AgentConfig) -> (String, String, String, String) {
+fn r2(cfg: &AgentConfig) -> (String, String, String, String) {
     match &cfg.storage {
-        mc_gitops::agent::config::StorageConfig::R2 {
+        StorageConfig::R2 {
             endpoint,
             bucket,
             access_key_id,
@@ -63,16 +66,35 @@ fn release() -> AgentRelease {
 
 fn config(creds: AgentCredentials) -> AgentConfig {
     let loaded = mc_gitops::repo::load(&example()).unwrap();
-    AgentConfig::for_session(&loaded.desired, SessionId::new("20261122-0450-eu"), creds)
+    cloudinit::for_session(
+        &loaded.desired,
+        SessionId::new("20261122-0450-eu"),
+        cloudinit::minted_storage(&creds),
+    )
 }
 
 fn minted() -> AgentCredentials {
+    let server = mc_gitops::ids::ServerName::new("grove");
     AgentCredentials {
+        endpoint: mc_gitops::storage::r2::r2_endpoint("5f3c9a1e7b2d4c6e8a0f1b3d5e7c9a2b"),
+        bucket: "grove-worlds".into(),
+        prefixes: mc_gitops::storage::credentials::agent_prefixes(&server),
         access_key_id: "a1b2c3d4e5f6".into(),
         secret_access_key: Secret::new("SHORT-LIVED-secret-access-key-0123456789"),
         session_token: Secret::new("SHORT-LIVED-session-token-abcdef"),
-        issued: Some("2026-11-22T00:00:00Z".parse().unwrap()),
-        expires: Some("2026-11-22T12:00:00Z".parse().unwrap()),
+        issued: "2026-11-22T00:00:00Z".parse().unwrap(),
+        expires: "2026-11-22T12:00:00Z".parse().unwrap(),
+    }
+}
+
+/// Set the R2 store's bucket and key id.
+fn set_r2(cfg: &mut AgentConfig, value: &str) {
+    match &mut cfg.storage {
+        StorageConfig::R2 { bucket, access_key_id, .. } => {
+            *bucket = value.into();
+            *access_key_id = Secret::new(value);
+        }
+        other => panic!("not R2: {other:?}"),
     }
 }
 
@@ -146,6 +168,10 @@ fn example_user_data_is_valid_cloud_config_and_small() {
     assert_eq!(token, "SHORT-LIVED-session-token-abcdef");
     // The agent provisions only from a desired.json naming its session.
     assert_eq!(back.session, Some(SessionId::new("20261122-0450-eu")));
+    // The sleeping listener shows the repo's motd.
+    let loaded = mc_gitops::repo::load(&example()).unwrap();
+    assert_eq!(back.motd, loaded.desired.server.minecraft.motd);
+    assert_eq!(back, config(minted()), "every setting arrives as built");
 
     assert_eq!(
         file(&doc, "/etc/mc-gitops/agent.sha256")["content"],
@@ -184,7 +210,8 @@ fn example_user_data_is_valid_cloud_config_and_small() {
     let stop_grace = mc_gitops::agent::jvm::STOP_GRACE.as_secs();
     assert!(stop_grace + 60 <= 300, "TimeoutStopSec must outlast STOP_GRACE ({stop_grace} s)");
     let nft = file(&doc, "/etc/nftables.conf")["content"].as_str().unwrap();
-    assert!(nft.contains("iif != \"lo\" tcp dport 25575 drop"));
+    assert!(nft.contains(&format!("iif != \"lo\" tcp dport {RCON_PORT} drop")));
+    assert_eq!(back.rcon_port, RCON_PORT, "the port the firewall keeps on loopback");
     assert_eq!(
         doc["runcmd"],
         serde_json::json!([
@@ -198,10 +225,9 @@ fn example_user_data_is_valid_cloud_config_and_small() {
 fn hostile_values_land_as_plain_data() {
     let hostile = "'; rm -rf / #\n\"}}{{ x }}{% if %}: - [a] &b *c !d |e >f %g @h `i` $(reboot)\u{2028}\u{85}é😀\n#cloud-config";
     let mut cfg = config(minted());
-    cfg.minecraft.motd = hostile.into();
-    cfg.minecraft.version = hostile.into();
-    cfg.storage.bucket = hostile.into();
-    cfg.storage.credentials.access_key_id = hostile.into();
+    cfg.motd = hostile.into();
+    cfg.java[0] = hostile.into();
+    set_r2(&mut cfg, hostile);
     let clean = parse(&cloudinit::render(&config(minted()), &release()).unwrap());
     let text = cloudinit::render(&cfg, &release()).unwrap();
     schema_check(&text);
@@ -230,6 +256,8 @@ fn hostile_values_land_as_plain_data() {
     let (_, bucket, key_id, _) = r2(&back);
     assert_eq!(bucket, hostile);
     assert_eq!(key_id, hostile);
+    assert_eq!(back.motd, hostile);
+    assert_eq!(back, cfg, "every setting, as built");
 }
 
 #[test]
@@ -263,15 +291,26 @@ fn hostile_release_values_are_refused() {
 fn maximal_inputs_stay_within_the_bound() {
     let mut cfg = config(minted());
     // The loader allows a 59-character motd; 4-byte characters cost the most (12 bytes escaped).
-    cfg.minecraft.motd = "😀".repeat(59);
-    cfg.minecraft.version = "1.20.1-pre-release-candidate-9".into();
-    cfg.minecraft.memory_mb = u32::MAX;
+    cfg.motd = "😀".repeat(59);
+    cfg.java[1] = format!("-Xmx{}M", u32::MAX);
     cfg.server = mc_gitops::ids::ServerName::new("a".repeat(63));
-    cfg.storage.bucket = "b".repeat(63);
-    cfg.storage.endpoint = format!("https://{}.r2.cloudflarestorage.com", "f".repeat(32));
-    cfg.storage.credentials.access_key_id = "k".repeat(64);
-    cfg.storage.credentials.secret_access_key = Secret::new("s".repeat(128));
-    cfg.storage.credentials.session_token = Secret::new("t".repeat(1024));
+    cfg.server_created = Some("2026-11-22T18:00:07.123456789Z".parse().unwrap());
+    cfg.session = Some(SessionId::new(format!("20261122-1800-{}", "r".repeat(32))));
+    if let StorageConfig::R2 {
+        endpoint,
+        bucket,
+        access_key_id,
+        secret_access_key,
+        session_token,
+        ..
+    } = &mut cfg.storage
+    {
+        *bucket = "b".repeat(63);
+        *endpoint = format!("https://{}.r2.cloudflarestorage.com", "f".repeat(32));
+        *access_key_id = Secret::new("k".repeat(64));
+        *secret_access_key = Secret::new("s".repeat(128));
+        *session_token = Some(Secret::new("t".repeat(1024)));
+    }
     let long = AgentRelease {
         url: format!(
             "https://github.com/{}/{}/releases/download/v10.10.10/mc-gitops-x86_64-unknown-linux-musl",
@@ -314,6 +353,11 @@ fn render_cloud_init_prints_valid_user_data_with_marked_placeholders() {
     let (_, _, key_id, token) = r2(&back);
     assert_eq!(key_id, PLACEHOLDER);
     assert_eq!(token, PLACEHOLDER);
+    assert_eq!(
+        back.server_created,
+        Some("2026-11-22T04:50:00Z".parse().unwrap()),
+        "as if created now"
+    );
 
     let bad = Bin::cargo_bin("mc-gitops")
         .unwrap()

@@ -349,3 +349,42 @@ fn a_missing_uuid_is_a_warning_not_an_error() {
     assert_eq!(loaded.warnings.len(), 1);
     assert!(loaded.warnings[0].to_string().contains("Steve has no uuid yet"));
 }
+
+/// Regression (issue 11): `idle` and `suspended` had a floor of one minute,
+/// so a day could not be played through in minutes; and `warm_until_paid`
+/// did not exist, so a suspended server always waited for the paid hour.
+#[test]
+fn lifecycle_timers_go_down_to_five_seconds_and_warm_until_paid_is_read() {
+    let lifecycle = |body: &str| {
+        let mut f = files(&[]);
+        f.files
+            .insert("server.toml".into(), format!("{SERVER}\n[lifecycle]\n{body}").into_bytes());
+        f
+    };
+    let ok = repo::parse(&lifecycle("idle = \"5s\"\nsuspended = \"5s\"\nwarm_until_paid = false\n")).unwrap();
+    let l = &ok.desired.server.lifecycle;
+    assert_eq!((l.idle.as_secs(), l.suspended.as_secs(), l.warm_until_paid), (5, 5, false));
+    let default = repo::parse(&files(&[])).unwrap();
+    assert!(default.desired.server.lifecycle.warm_until_paid, "true unless set");
+
+    let short = lifecycle("idle = \"4s\"\nsuspended = \"1s\"\nwarm_until_paid = \"no\"\n");
+    let lines = SERVER.lines().count() + 2;
+    let p = problems(&short);
+    assert!(
+        p.contains(&format!(
+            "server.toml:{}:8: error: `lifecycle.idle` = \"4s\" is too short",
+            lines + 1
+        )),
+        "{p:#?}"
+    );
+    assert!(
+        p.contains(&format!(
+            "server.toml:{}:13: error: `lifecycle.suspended` = \"1s\" is too short",
+            lines + 2
+        )),
+        "{p:#?}"
+    );
+    assert!(p.iter().any(|l| l.contains("`lifecycle.warm_until_paid`")), "{p:#?}");
+    assert_eq!(p.len(), 3, "{p:#?}");
+    assert!(helps(&short).iter().any(|h| h == "use at least 5s"), "{:?}", helps(&short));
+}

@@ -283,6 +283,17 @@ async fn the_world_commands_back_up_list_prune_verify_and_restore_against_s3() {
 
 /// Runs `apply` against the Hetzner and Cloudflare fakes with R2 (S3) configured.
 async fn apply(repo: &Path, s3: &S3Server, h: &hetzner_fake::FakeHetzner, cf: &cloudflare_fake::FakeCloudflare) -> Output {
+    apply_with(repo, s3, h, cf, &[]).await
+}
+
+/// `apply` with more environment (the nudge token and what Actions sets).
+async fn apply_with(
+    repo: &Path,
+    s3: &S3Server,
+    h: &hetzner_fake::FakeHetzner,
+    cf: &cloudflare_fake::FakeCloudflare,
+    env: &[(&str, &str)],
+) -> Output {
     let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mc-gitops"));
     c.arg("apply")
@@ -296,10 +307,14 @@ async fn apply(repo: &Path, s3: &S3Server, h: &hetzner_fake::FakeHetzner, cf: &c
         .env("MC_GITOPS_GAME_PING", "off")
         .env("MC_GITOPS_NOW", now)
         .env("MC_GITOPS_LOG", "debug")
-        .env_remove("MC_GITOPS_STORAGE_DIR");
+        .env_remove("MC_GITOPS_STORAGE_DIR")
+        .env_remove("MC_GITOPS_NUDGE_TOKEN")
+        .env_remove("GITHUB_REPOSITORY")
+        .env_remove("GITHUB_WORKFLOW_REF");
     for (k, v) in s3.env() {
         c.env(k, v);
     }
+    c.envs(env.iter().copied());
     tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap()
 }
 
@@ -319,7 +334,23 @@ async fn apply_mints_agent_credentials_scoped_to_the_servers_prefixes_and_never_
     let repo = tempfile::tempdir().unwrap();
     copy_repo(repo.path());
     use_fake_account(repo.path(), "");
-    let out = apply(repo.path(), &s3, &h, &cf).await;
+    let nudge_token = "github_pat_11LONGLIVEDnudge";
+    let before = Utc::now();
+    let out = apply_with(
+        repo.path(),
+        &s3,
+        &h,
+        &cf,
+        &[
+            ("MC_GITOPS_NUDGE_TOKEN", nudge_token),
+            ("GITHUB_REPOSITORY", "friends/grove-state"),
+            (
+                "GITHUB_WORKFLOW_REF",
+                "friends/grove-state/.github/workflows/reconcile.yml@refs/heads/main",
+            ),
+        ],
+    )
+    .await;
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(h.server_count(), 1);
 
@@ -343,6 +374,7 @@ async fn apply_mints_agent_credentials_scoped_to_the_servers_prefixes_and_never_
         SECRET_KEY,
         issued[0]["secretAccessKey"].as_str().unwrap(),
         issued[0]["sessionToken"].as_str().unwrap(),
+        nudge_token,
     ] {
         assert!(!all.contains(secret), "a secret was printed:\n{all}");
     }
@@ -362,13 +394,39 @@ async fn apply_mints_agent_credentials_scoped_to_the_servers_prefixes_and_never_
         .find(|l| l.contains("secret_access_key"))
         .expect("agent.toml in user-data");
     assert!(config_line.contains(issued[0]["secretAccessKey"].as_str().unwrap()));
-    for long_lived in [SECRET_KEY, hetzner_fake::TOKEN, cloudflare_fake::TOKEN] {
+    // Nor the nudge token (issue 11, break 3): it reaches the agent through
+    // the server's control prefix instead.
+    for long_lived in [SECRET_KEY, hetzner_fake::TOKEN, cloudflare_fake::TOKEN, nudge_token] {
         assert!(!user_data.contains(long_lived), "a long-lived secret went into user-data");
     }
     assert!(user_data.len() <= 8 * 1024);
+    // Regression (issue 11, break 2): the agent's settings arrive whole —
+    // the endpoint apply itself uses (R2_ENDPOINT here), the repo's motd,
+    // and when the server was asked for (billed hours count from there).
+    let toml = user_data
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("content: \"# mc-gitops agent"))
+        .map(|rest| serde_json::from_str::<String>(&format!("\"# mc-gitops agent{rest}")).unwrap())
+        .expect("agent.toml in user-data");
+    let agent = mc_gitops::agent::config::parse("agent.toml", &toml).unwrap();
+    match &agent.storage {
+        mc_gitops::agent::config::StorageConfig::R2 { endpoint, .. } => assert_eq!(endpoint, &s3.endpoint()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(agent.motd, "Grove — friends only");
+    let created = agent.server_created.expect("server_created is written");
+    assert!(
+        before <= created && created <= Utc::now(),
+        "{created} is not the create request's time"
+    );
 
     // The control channel went to S3, not to a local directory.
     assert!(s3.object_file("control/grove/desired.json").is_file());
+    let nudge: serde_json::Value = serde_json::from_slice(&std::fs::read(s3.object_file("control/grove/nudge.json")).unwrap()).unwrap();
+    assert_eq!(
+        nudge,
+        serde_json::json!({ "repo": "friends/grove-state", "workflow": "reconcile.yml", "ref": "main", "token": nudge_token })
+    );
     assert!(!repo.path().join(".mc-gitops/storage").exists());
 }
 

@@ -4,9 +4,25 @@
 //! suspended server that would be deleted early in an hour it has already
 //! paid for may stay warm (and wake for a late player) until shortly before
 //! that hour ends, at no extra cost. Pure, so the promise "never dearer than
-//! terminating when `suspended` elapses" is a property test.
+//! terminating when `suspended` elapses" is a property test. server.toml's
+//! `warm_until_paid = false` turns the extra wait off (a day compressed into
+//! minutes cannot wait for the hour to end).
 
 use chrono::{DateTime, Duration, Utc};
+
+use super::config::Timers;
+
+/// When a server suspended at `suspended_since` asks for termination, by
+/// the agent's settings: [`termination_time`] when it stays warm until the
+/// paid hour ends, else as soon as `suspended` elapses.
+pub fn terminate_at(timers: &Timers, created: DateTime<Utc>, suspended_since: DateTime<Utc>) -> DateTime<Utc> {
+    let limit = timers.suspended.to_chrono();
+    if timers.warm_until_paid {
+        termination_time(created, suspended_since, limit, timers.billing_margin.to_chrono())
+    } else {
+        suspended_since + limit
+    }
+}
 
 /// Hours Hetzner bills for a server created at `created` and deleted at
 /// `deleted`: every started hour, and at least one.
@@ -56,6 +72,23 @@ mod tests {
         let at = termination_time(created, t("2026-11-22T19:15:00Z"), Duration::minutes(45), Duration::minutes(5));
         assert_eq!(at, t("2026-11-22T20:00:00Z"));
         assert_eq!(billed_hours(created, at), 2);
+    }
+
+    #[test]
+    fn warm_until_paid_off_terminates_when_suspended_elapses() {
+        let created = t("2026-11-22T18:00:00Z");
+        let since = t("2026-11-22T18:00:20Z");
+        let mut timers = Timers {
+            suspended: crate::repo::duration::Duration::from_secs(5),
+            ..Timers::default()
+        };
+        assert_eq!(
+            terminate_at(&timers, created, since),
+            t("2026-11-22T18:55:00Z"),
+            "warm until the margin"
+        );
+        timers.warm_until_paid = false;
+        assert_eq!(terminate_at(&timers, created, since), t("2026-11-22T18:00:25Z"));
     }
 
     proptest! {

@@ -4,8 +4,16 @@
 //! unknown key or a bad value is an error with file:line:col and what would be
 //! valid, and every problem is reported at once).
 //!
-//! Defaults live here and nowhere else. Credentials (the scoped R2 keys, the
-//! nudge token) become [`Secret`]s the moment they are read.
+//! Defaults live here and nowhere else. Credentials (the scoped R2 keys)
+//! become [`Secret`]s the moment they are read. [`AgentConfig::to_toml`]
+//! (`write`) is the one writer: cloud-init renders agent.toml through it, so
+//! what the reconciler writes is exactly what this reader accepts.
+//!
+//! Not carried, on purpose: `max_session` (the reconciler enforces it by
+//! asking the agent to stop), `keep_backups` (retention runs in the
+//! reconciler; the VPS can never destroy older backups) and the nudge token
+//! (long-lived, so it never goes into user-data: the agent reads it from
+//! `control/<s>/nudge.json`, see `crate::storage::nudge`).
 
 use std::path::{Path, PathBuf};
 
@@ -30,8 +38,13 @@ pub enum ConfigError {
     Invalid { file: String, diags: Vec<Diagnostic> },
 }
 
+mod write;
+
+/// What the sleeping listener shows before server.toml's motd is known.
+pub use crate::repo::model::DEFAULT_MOTD;
+
 /// Where the world, the assets and the control channel live.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum StorageConfig {
     /// A local directory (tests, a home server).
     Dir(PathBuf),
@@ -66,6 +79,9 @@ pub struct Timers {
     pub billing_margin: Duration,
     /// Crashes in a row after which Minecraft is no longer restarted.
     pub max_crashes: u32,
+    /// Keep a suspended server warm until `billing_margin` before its paid
+    /// hour ends (`false`: terminate when `suspended` elapses).
+    pub warm_until_paid: bool,
 }
 
 impl Default for Timers {
@@ -80,22 +96,12 @@ impl Default for Timers {
             players_poll: Duration::from_secs(10),
             billing_margin: Duration::from_mins(5),
             max_crashes: 5,
+            warm_until_paid: true,
         }
     }
 }
 
-/// The optional `workflow_dispatch` nudge.
-#[derive(Clone, Debug)]
-pub struct NudgeConfig {
-    pub token: Secret,
-    /// `owner/name`.
-    pub repo: String,
-    /// The workflow file name, `reconcile.yml`.
-    pub workflow: String,
-    pub git_ref: String,
-}
-
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AgentConfig {
     pub server: ServerName,
     /// When Hetzner created the VPS: billed hours count from here. `None`: the agent's start.
@@ -105,13 +111,14 @@ pub struct AgentConfig {
     /// session was carried (the agent then takes whatever document it finds).
     pub session: Option<SessionId>,
     pub storage: StorageConfig,
+    /// server.toml's motd: what the sleeping listener shows while Minecraft is stopped.
+    pub motd: String,
     pub game_port: u16,
     pub rcon_port: u16,
     pub minecraft_dir: PathBuf,
     /// The JVM command line, program first.
     pub java: Vec<String>,
     pub timers: Timers,
-    pub nudge: Option<NudgeConfig>,
 }
 
 pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
@@ -162,12 +169,15 @@ fn read(cx: &mut Cx<'_>, mut root: Table<'_, '_>) -> Option<AgentConfig> {
             None
         })
     });
+    let motd = root
+        .optional(cx, "motd", |cx, n, v| reader::string(cx, n, v).map(|s| s.value))
+        .unwrap_or_else(|| DEFAULT_MOTD.to_string());
     let game_port = root
         .optional(cx, "game_port", |cx, n, v| reader::integer_in(cx, n, v, 1, 65535))
         .map_or(crate::repo::properties::GAME_PORT, |p| p as u16);
     let rcon_port = root
         .optional(cx, "rcon_port", |cx, n, v| reader::integer_in(cx, n, v, 1, 65535))
-        .map_or(25575, |p| p as u16);
+        .map_or(crate::repo::properties::RCON_PORT, |p| p as u16);
     let minecraft_dir = root.required(cx, "minecraft_dir", "add `minecraft_dir = \"/srv/minecraft\"`", |cx, n, v| {
         reader::string(cx, n, v).map(|s| PathBuf::from(s.value))
     });
@@ -198,19 +208,18 @@ fn read(cx: &mut Cx<'_>, mut root: Table<'_, '_>) -> Option<AgentConfig> {
         Some(t) => timers(cx, t),
         None => Timers::default(),
     };
-    let nudge = root.table(cx, "nudge").and_then(|t| nudge(cx, t));
     root.finish(cx);
     Some(AgentConfig {
         server: server?,
         server_created,
         session,
         storage: storage?,
+        motd,
         game_port,
         rcon_port,
         minecraft_dir: minecraft_dir?,
         java: java?,
         timers,
-        nudge,
     })
 }
 
@@ -304,37 +313,18 @@ fn timers(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Timers {
         players_poll: dur(cx, "players_poll", d.players_poll),
         billing_margin: dur(cx, "billing_margin", d.billing_margin),
         max_crashes: d.max_crashes,
+        warm_until_paid: d.warm_until_paid,
     };
     let max_crashes = t
         .optional(cx, "max_crashes", |cx, n, v| reader::integer_in(cx, n, v, 1, 100))
         .map_or(d.max_crashes, |n| n as u32);
+    let warm_until_paid = t.optional(cx, "warm_until_paid", reader::boolean).unwrap_or(d.warm_until_paid);
     t.finish(cx);
-    Timers { max_crashes, ..out }
-}
-
-fn nudge(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<NudgeConfig> {
-    let token = t.required(cx, "token", "add `token`, a GitHub token that can only start workflows", secret);
-    let repo = t.required(cx, "repo", "add `repo = \"owner/name\"`, the state repo", |cx, n, v| {
-        let s = reader::string(cx, n, v)?;
-        let ok = s.value.split('/').count() == 2 && s.value.split('/').all(|p| !p.is_empty());
-        ok.then_some(s.value.clone()).or_else(|| {
-            cx.error(s.span, format!("`{n}` = \"{}\" is not owner/name", s.value));
-            None
-        })
-    });
-    let workflow = t.required(cx, "workflow", "add `workflow = \"reconcile.yml\"`", |cx, n, v| {
-        reader::string(cx, n, v).map(|s| s.value)
-    });
-    let git_ref = t
-        .optional(cx, "ref", |cx, n, v| reader::string(cx, n, v).map(|s| s.value))
-        .unwrap_or_else(|| "main".into());
-    t.finish(cx);
-    Some(NudgeConfig {
-        token: token?,
-        repo: repo?,
-        workflow: workflow?,
-        git_ref,
-    })
+    Timers {
+        max_crashes,
+        warm_until_paid,
+        ..out
+    }
 }
 
 #[cfg(test)]
@@ -355,10 +345,6 @@ credentials_issued = 2026-11-22T18:00:00Z
 credentials_expires = 2026-11-29T18:00:00Z
 [lifecycle]
 idle = "10m"
-[nudge]
-token = "ghp_onlyworkflows"
-repo = "friends/grove-state"
-workflow = "reconcile.yml"
 "#;
 
     #[test]
@@ -387,9 +373,9 @@ workflow = "reconcile.yml"
             panic!("{:?}", c.storage)
         };
         assert_eq!(life.expires, "2026-11-29T18:00:00Z".parse::<DateTime<Utc>>().unwrap());
-        assert_eq!(c.nudge.as_ref().unwrap().git_ref, "main");
+        assert_eq!(c.motd, DEFAULT_MOTD);
+        assert!(c.timers.warm_until_paid);
         assert!(!format!("{c:?}").contains("very-secret-key"), "secrets never print");
-        assert!(!format!("{c:?}").contains("ghp_onlyworkflows"));
     }
 
     #[test]

@@ -211,6 +211,11 @@ pub fn start(created: DateTime<Utc>, loads: bool) -> World {
 
 /// Start an agent that knows its session (agent.toml's `session`).
 pub fn start_for(created: DateTime<Utc>, loads: bool, session: Option<SessionId>) -> World {
+    start_with(created, loads, session, Timers::default())
+}
+
+/// Start an agent with these timers.
+pub fn start_with(created: DateTime<Utc>, loads: bool, session: Option<SessionId>, timers: Timers) -> World {
     let clock = Clock::starting_at(t0());
     let s = Rc::new(Shared {
         start: Instant::now(),
@@ -236,7 +241,7 @@ pub fn start_for(created: DateTime<Utc>, loads: bool, session: Option<SessionId>
         control: FakeControl(s.clone()),
         nudge: FakeNudge(s.clone()),
     };
-    let agent = Agent::new(ports, Timers::default(), clock, Some(created)).for_session(session);
+    let agent = Agent::new(ports, timers, clock, Some(created)).for_session(session);
     let task = tokio::task::spawn_local(agent.run(async move {
         let _ = stop_rx.await;
     }));

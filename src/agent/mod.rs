@@ -5,7 +5,9 @@
 //! tested on tokio's paused clock with in-memory fakes; [`config`] reads
 //! `agent.toml`; [`control`] is the control channel's agent end, and
 //! [`renew`] keeps its short-lived storage credentials current; [`nudge`]
-//! asks the reconciler to look now; [`start`] wires the real ports together.
+//! asks the reconciler to look now (with the settings apply leaves in the
+//! store); [`billing`] decides how long a suspended server stays warm;
+//! [`start`] wires the real ports together.
 //! The Minecraft side: [`jvm`] runs the server as the agent's child (the one
 //! process model: the agent unit is the JVM's parent, see docs/vps.md) and
 //! [`console`] drives it over RCON with the password [`start`] generates.
@@ -50,8 +52,6 @@ pub enum StartError {
         #[source]
         source: Box<object_store::Error>,
     },
-    #[error("setting up the nudge")]
-    Nudge(#[from] nudge::NudgeError),
     #[error("building the download client")]
     Client(#[source] reqwest::Error),
 }
@@ -119,7 +119,7 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
         },
         listener: wiring::GamePortListener {
             addr: std::net::SocketAddr::from(([0, 0, 0, 0], cfg.game_port)),
-            motd: "A Minecraft server".into(),
+            motd: cfg.motd.clone(),
             max_players: 20,
         },
         provision: provision::FilesProvision {
@@ -134,8 +134,8 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
                 world_dir: cfg.minecraft_dir.join("world"),
             },
         },
+        nudge: nudge::GitHubNudge::from_env(store.clone()),
         control: control::StoreControl { store, renewer },
-        nudge: nudge::GitHubNudge::from_config(cfg.nudge.clone())?,
     };
     let agent = run::Agent::new(ports, cfg.timers.clone(), run::Clock::starting_at(Utc::now()), cfg.server_created)
         .for_session(cfg.session.clone());
@@ -146,3 +146,5 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
 mod fakes;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_warm;

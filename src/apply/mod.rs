@@ -26,6 +26,7 @@ use crate::storage::{ControlDoc, StorageError, Store};
 
 mod handover;
 mod ledger_steps;
+mod nudge;
 pub mod prepare;
 mod renew;
 mod steps;
@@ -104,8 +105,9 @@ pub struct Ctx<'a> {
     pub zone: &'a Zone,
     pub store: &'a Store,
     pub now: DateTime<Utc>,
-    /// Cloud-init for a new server, if one is to be created.
-    pub user_data: Option<String>,
+    /// Cloud-init for a new server, if one is to be created; rendered right
+    /// before the create request.
+    pub user_data: Option<crate::cloudinit::UserData>,
     /// The new server's R2 credentials ([`prepare::prepare`]), for the
     /// agent's config; never printed.
     pub agent_credentials: Option<crate::storage::credentials::AgentCredentials>,
@@ -114,6 +116,9 @@ pub struct Ctx<'a> {
     /// What the agent's credentials are minted with (renewal); `None` for
     /// local storage.
     pub mint: Option<&'a crate::storage::credentials::MintSettings>,
+    /// The agent's nudge settings (`MC_GITOPS_NUDGE_TOKEN`), handed over
+    /// beside the control document; never printed.
+    pub nudge: Option<crate::storage::nudge::NudgeDoc>,
 }
 
 /// What earlier changes of this run produced for later ones.
@@ -163,6 +168,13 @@ pub async fn apply(cx: &Ctx<'_>, plan: &Plan) -> Report {
         && report.failed.is_none()
     {
         report.failed = Some(("control channel".into(), render_error(&e)));
+    }
+    if let Some(doc) = &cx.nudge
+        && let Err(e) = nudge::hand_over(cx.store, doc).await
+    {
+        report
+            .warnings
+            .push(format!("handing the agent its nudge settings: {}", render_error(&e)));
     }
     report
 }

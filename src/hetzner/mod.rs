@@ -35,8 +35,8 @@ pub use choose::{Choice, NothingOrderable, Reason, Refusal, candidates};
 pub use error::{ErrorCode, HetznerError, Refused};
 pub use types::{
     Action, ActionError, ActionId, ActionResource, ActionStatus, Candidate, CreateServerRequest, Created, CreatedServer, Deprecation,
-    Direction, FirewallId, FirewallRule, LocationInfo, LocationPrice, MINECRAFT_PORT, Money, Pricing, PublicNet, Server, ServerSpec,
-    ServerStatus, ServerTypeInfo, SshKey, SshKeyId, TypeLocation, selector_for,
+    Direction, FirewallId, FirewallRule, LocationInfo, LocationPrice, Money, Pricing, PublicNet, Server, ServerSpec, ServerStatus,
+    ServerTypeInfo, SshKey, SshKeyId, TypeLocation, selector_for,
 };
 
 /// Where the API lives unless `HCLOUD_ENDPOINT` says otherwise.

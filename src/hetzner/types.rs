@@ -274,8 +274,8 @@ pub struct FirewallRule {
     pub description: Option<String>,
 }
 
-/// Minecraft's port; Java edition speaks TCP only.
-pub const MINECRAFT_PORT: u16 = 25565;
+// Minecraft's port, defined once; Java edition speaks TCP only.
+use crate::repo::properties::GAME_PORT;
 
 impl FirewallRule {
     /// The game server's rules: 25565/tcp from anywhere, and 22/tcp only
@@ -290,7 +290,7 @@ impl FirewallRule {
             destination_ips: vec![],
             description: Some(what.into()),
         };
-        let mut rules = vec![inbound(MINECRAFT_PORT, vec!["0.0.0.0/0".into(), "::/0".into()], "minecraft")];
+        let mut rules = vec![inbound(GAME_PORT, vec!["0.0.0.0/0".into(), "::/0".into()], "minecraft")];
         if !ssh_from.is_empty() {
             rules.push(inbound(22, ssh_from.to_vec(), "ssh"));
         }

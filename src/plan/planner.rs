@@ -31,7 +31,7 @@ use crate::repo::{Desired, SwitchState};
 /// A status heartbeat older than this means the agent is not reporting.
 pub const HEARTBEAT_STALE_SECS: i64 = 180;
 pub const DNS_TTL: u32 = 60;
-pub const GAME_PORT: u16 = crate::repo::properties::GAME_PORT;
+pub use crate::repo::properties::GAME_PORT;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Decision {

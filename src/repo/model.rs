@@ -75,7 +75,13 @@ pub struct Lifecycle {
     pub keep_backups: u32,
     pub max_session: Duration,
     pub boot_deadline: Duration,
+    /// A suspended server stays warm until shortly before its paid hour
+    /// ends (`false`: it is terminated as soon as `suspended` elapses).
+    pub warm_until_paid: bool,
 }
+
+/// The motd when server.toml names none (and what the agent shows without one).
+pub const DEFAULT_MOTD: &str = "A Minecraft server";
 
 /// The defaults, in one place.
 impl Default for Lifecycle {
@@ -87,6 +93,7 @@ impl Default for Lifecycle {
             keep_backups: 10,
             max_session: Duration::from_hours(12),
             boot_deadline: Duration::from_mins(10),
+            warm_until_paid: true,
         }
     }
 }

@@ -165,7 +165,7 @@ fn minecraft(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Minecraft> {
         },
     );
     t.finish(cx);
-    let motd = motd.unwrap_or_else(|| "A Minecraft server".to_string());
+    let motd = motd.unwrap_or_else(|| super::model::DEFAULT_MOTD.to_string());
     eula.filter(|b| *b)?;
     Some(Minecraft {
         version: version?,
@@ -200,12 +200,15 @@ fn lifecycle(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Lifecycle {
         })
         .unwrap_or(default)
     };
-    let idle = dur(cx, &mut t, "idle", d.idle, 60);
-    let suspended = dur(cx, &mut t, "suspended", d.suspended, 60);
+    // Seconds, not minutes, at the low end: a day can be played through in
+    // minutes (the end-to-end test); the defaults are what a group wants.
+    let idle = dur(cx, &mut t, "idle", d.idle, MIN_IDLE_SECS);
+    let suspended = dur(cx, &mut t, "suspended", d.suspended, MIN_SUSPENDED_SECS);
     let backup_every = dur(cx, &mut t, "backup_every", d.backup_every, 300);
     let max_session = dur(cx, &mut t, "max_session", d.max_session, 600);
     let boot_deadline = dur(cx, &mut t, "boot_deadline", d.boot_deadline, 60);
     let keep_backups = t.optional(cx, "keep_backups", |cx, n, v| reader::integer_in(cx, n, v, 1, 100));
+    let warm_until_paid = t.optional(cx, "warm_until_paid", reader::boolean);
     t.finish(cx);
     Lifecycle {
         idle,
@@ -214,8 +217,14 @@ fn lifecycle(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Lifecycle {
         keep_backups: keep_backups.map_or(d.keep_backups, |n| n as u32),
         max_session,
         boot_deadline,
+        warm_until_paid: warm_until_paid.unwrap_or(d.warm_until_paid),
     }
 }
+
+/// The shortest `idle` server.toml accepts.
+pub const MIN_IDLE_SECS: u64 = 5;
+/// The shortest `suspended` server.toml accepts.
+pub const MIN_SUSPENDED_SECS: u64 = 5;
 
 fn budget(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Budget> {
     let monthly = t.required(cx, "monthly", "add `monthly = 10.00`", |cx, n, v| {

@@ -8,6 +8,8 @@
 //! - `control/<s>/status.json` — written by the agent only ([`AgentStatusDoc`])
 //! - `control/<s>/credentials.json` — renewed agent credentials, written by
 //!   the reconciler only ([`credentials::CredentialsDoc`])
+//! - `control/<s>/nudge.json` — how the agent nudges the reconciler, written
+//!   by the reconciler only ([`nudge::NudgeDoc`])
 //! - `assets/<s>/sha256-<hex>` — rendered files, content-addressed, so an
 //!   unchanged file is never uploaded twice
 //! - `worlds/<s>/current.json` — the latest verified snapshot ([`SnapshotPointer`])
@@ -33,6 +35,7 @@ use crate::lifecycle::Phase;
 
 pub mod cas;
 pub mod credentials;
+pub mod nudge;
 pub mod r2;
 
 #[derive(Debug, thiserror::Error)]
@@ -278,6 +281,10 @@ impl Store {
     pub fn status_key(&self) -> String {
         format!("control/{}/status.json", self.server)
     }
+    /// `control/<s>/nudge.json` ([`nudge::NudgeDoc`]).
+    pub fn nudge_key(&self) -> String {
+        format!("control/{}/nudge.json", self.server)
+    }
     pub fn current_key(&self) -> String {
         format!("worlds/{}/current.json", self.server)
     }
@@ -342,6 +349,9 @@ impl Store {
     }
     pub async fn status(&self) -> Result<Option<AgentStatusDoc>, StorageError> {
         self.get_json(&self.status_key()).await
+    }
+    pub async fn nudge(&self) -> Result<Option<nudge::NudgeDoc>, StorageError> {
+        self.get_json(&self.nudge_key()).await
     }
     pub async fn current_snapshot(&self) -> Result<Option<SnapshotPointer>, StorageError> {
         self.get_json(&self.current_key()).await

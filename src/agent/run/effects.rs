@@ -6,7 +6,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::{Agent, RESTART_BACKOFF, RETRY, std};
-use crate::agent::billing::termination_time;
+use crate::agent::billing::terminate_at;
 use crate::agent::traits::{Console, Control, Listener, Minecraft, Nudge, Provision, SnapshotReason, SnapshotRef, Snapshots};
 use crate::lifecycle::{Effect, Event, Phase};
 use crate::storage::{BackupRef, BootReport};
@@ -59,12 +59,7 @@ where
             }
             Effect::StartSuspendTimer => {
                 let since = self.clock.now();
-                let at = termination_time(
-                    self.created,
-                    since,
-                    self.timers.suspended.to_chrono(),
-                    self.timers.billing_margin.to_chrono(),
-                );
+                let at = terminate_at(&self.timers, self.created, since);
                 self.terminate_at = Some(at);
                 self.suspend_at = Some(now + (at - since).to_std().unwrap_or_default());
                 None

@@ -150,7 +150,16 @@ pub(super) async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut 
     if let Some(c) = &cx.agent_credentials {
         spec.labels.extend(c.life().labels());
     }
-    spec.user_data = cx.user_data.clone();
+    // Rendered now, right before the create request: the agent counts its
+    // paid hours from this time. Hetzner's own `created` is a few seconds
+    // later, so the agent's paid hour ends a little early, never late.
+    spec.user_data = match &cx.user_data {
+        Some(u) => Some(u.render_at(chrono::Utc::now()).map_err(|e| ApplyError::Invalid {
+            resource: resource.clone(),
+            why: format!("its user-data: {e}"),
+        })?),
+        None => None,
+    };
     spec.ssh_keys = ssh_keys;
     spec.firewalls = vec![firewall];
     let created = cx.hetzner.create_with_fallback(&spec, &choice.candidates).await.map_err(h)?;
