@@ -245,9 +245,16 @@ let stopping = false
 const pendingSaves = new Set()
 const kickReasons = new WeakMap()
 
+/**
+ * Vanilla removes a kicked player from the player list at once (its
+ * disconnect runs on the server thread), so `list` right after a kick no
+ * longer names them; flying-squid would wait for the socket to close.
+ */
 function kick (player, reason) {
   kickReasons.set(player, reason)
   player.kick(reason)
+  const i = serv.players.indexOf(player)
+  if (i >= 0) serv.players.splice(i, 1)
 }
 
 serv.on('newPlayer', (player) => {
@@ -259,7 +266,7 @@ serv.on('newPlayer', (player) => {
     pendingSaves.add(p)
     return p.finally(() => pendingSaves.delete(p))
   }
-  const op = ops.find(player.username)
+  const op = ops.find(player._client.username)
   if (op) player.op = true
   player.on('spawned', () => {
     const s = player._client.socket
@@ -268,6 +275,21 @@ serv.on('newPlayer', (player) => {
     log(`${player.username} joined the game`)
   })
   player.on('chat', ({ message }) => log(`<${player.username}> ${message}`))
+  // flying-squid loads chunks around a moving player only after the client
+  // sends a `flying` or `look` packet, which mineflayer 1.20.1 never does: a
+  // walking bot would stay in the chunks it logged in to, and the world on
+  // disk would never grow. Vanilla loads (and so generates) the chunks
+  // around a player whenever they cross into another chunk.
+  player.on('move', ({ position }) => {
+    const chunk = (p) => `${Math.floor(p.x / 16)},${Math.floor(p.z / 16)}`
+    if (!player.loadedChunks || player.sendingChunks || chunk(position) === chunk(player.position)) return
+    player.view ??= config.viewDistance
+    // Once the move is done, so the chunks are centred on the new position.
+    player.once('move_done', () => {
+      if (player.sendingChunks) return
+      player.worldSendRestOfChunks().catch((e) => log(`Cannot send chunks to ${player.username}: ${e.message}`, 'WARN'))
+    })
+  })
   player.on('disconnected', () => {
     log(`${player.username} lost connection: ${kickReasons.get(player) || 'Disconnected'}`)
     log(`${player.username} left the game`)
@@ -462,8 +484,12 @@ serv.on('ready', async () => {
 // flying-squid's exit-hook would exit at once on SIGTERM/SIGINT; the JVM runs
 // the server's shutdown hook first, which saves the world.
 serv.on('ready', async () => {
-  await import('exit-hook') // flying-squid's import of it has settled too
-  await new Promise((resolve) => setImmediate(resolve))
+  try {
+    await import('exit-hook') // flying-squid's import of it has settled too
+    await new Promise((resolve) => setImmediate(resolve))
+  } catch (e) {
+    log(`exit-hook: ${e.message}`, 'WARN')
+  }
   for (const signal of ['SIGTERM', 'SIGINT']) {
     process.removeAllListeners(signal)
     process.once(signal, () => shutdown(signal === 'SIGTERM' ? 143 : 130))
