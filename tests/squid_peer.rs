@@ -56,7 +56,8 @@ fn minecraft_dir(tmp: &Path, whitelist: &[&str]) -> PathBuf {
             rcon_port: free_port(),
             password: "rcon-pw-for-tests",
             whitelist,
-            motd: "Grove",
+            // As the reconciler writes it: Java properties escape non-ASCII.
+            motd: "Grove \\u2014 friends only",
         },
     );
     dir
@@ -250,6 +251,10 @@ fn rcon_refuses_a_wrong_password_and_sigterm_saves_and_exits_like_a_jvm() {
     let mut bots = Bots::start();
     bots.join("Steve", squid.port());
     bots.expect_event("spawn", "Steve", T);
+    // The status ping shows the players and the motd, unescaped.
+    let ping = rt.block_on(mc_gitops::agent::slp::status("127.0.0.1", squid.port(), T)).unwrap();
+    assert_eq!((ping.online, ping.max, ping.protocol), (1, 5, 763));
+    assert_eq!(ping.description, "Grove — friends only");
     squid.terminate();
     let kicked = bots.expect_event("kicked", "Steve", T);
     assert_eq!(kicked["reason"], SERVER_CLOSED, "{kicked}");
