@@ -96,7 +96,156 @@ fn reconcile_never_starts_itself_and_never_cancels_an_apply() {
     }
     assert!(wf.contains("cancel-in-progress: false"));
     assert!(wf.contains("cron: \"*/10 * * * *\""));
-    assert!(wf.contains("options: [start, stop, reconcile]") && wf.contains("options: [eu, us]"));
+    assert!(wf.contains("options: [reconcile, start, stop]") && wf.contains("options: [eu, us]"));
+}
+
+/// The text of one job of a workflow: from `  <name>:` to the next job.
+fn job<'a>(wf: &'a str, name: &str) -> &'a str {
+    let jobs = &wf[wf.find("\njobs:\n").expect("a jobs: section")..];
+    let head = format!("\n  {name}:\n");
+    let start = jobs.find(&head).unwrap_or_else(|| panic!("no job {name}")) + 1;
+    let rest = &jobs[start + head.len() - 1..];
+    // The next line indented by exactly two spaces starts the next job
+    // (a comment there belongs to the next job too).
+    let end = rest
+        .match_indices('\n')
+        .map(|(i, _)| i + 1)
+        .find(|&i| rest[i..].starts_with("  ") && !rest[i..].starts_with("   "))
+        .unwrap_or(rest.len());
+    &jobs[start..start + head.len() - 1 + end]
+}
+
+// Regression (issue 11, break 1): apply ran without --commit --push and
+// without GITHUB_TOKEN, so nothing it wrote ever reached the repository.
+#[test]
+fn reconcile_commits_and_pushes_what_apply_wrote() {
+    let wf = read("state-repo-example/.github/workflows/reconcile.yml");
+    let reconcile = job(&wf, "reconcile");
+    assert!(reconcile.contains("run: mc-gitops apply --repo . --commit --push"), "{reconcile}");
+    for var in [
+        "GITHUB_TOKEN: ${{ github.token }}",
+        "HCLOUD_TOKEN: ${{ secrets.HCLOUD_TOKEN }}",
+        "CLOUDFLARE_API_TOKEN: ${{ secrets.CLOUDFLARE_API_TOKEN }}",
+        "R2_ACCESS_KEY_ID: ${{ secrets.R2_ACCESS_KEY_ID }}",
+        "R2_SECRET_ACCESS_KEY: ${{ secrets.R2_SECRET_ACCESS_KEY }}",
+        "DISCORD_WEBHOOK_URL: ${{ secrets.DISCORD_WEBHOOK_URL }}",
+        "MC_GITOPS_NUDGE_TOKEN: ${{ secrets.NUDGE_TOKEN }}",
+    ] {
+        assert!(reconcile.contains(var), "the Apply step lacks {var}");
+    }
+    assert!(reconcile.contains("contents: write"));
+    // Every secret the workflow passes is one the README tells the admin to create.
+    let readme = read("state-repo-example/README.md");
+    for secret in [
+        "HCLOUD_TOKEN",
+        "CLOUDFLARE_API_TOKEN",
+        "R2_ACCESS_KEY_ID",
+        "R2_SECRET_ACCESS_KEY",
+        "NUDGE_TOKEN",
+    ] {
+        assert!(readme.contains(secret), "state-repo-example/README.md does not mention {secret}");
+    }
+}
+
+// Regression (issue 11, break 3): a dispatch without inputs (the agent's
+// nudge) took the defaults action=start, region=eu and pressed Start.
+#[test]
+fn a_dispatch_without_an_action_changes_nothing() {
+    let wf = read("state-repo-example/.github/workflows/reconcile.yml");
+    let action = &wf[wf.find("      action:").unwrap()..wf.find("      region:").unwrap()];
+    assert!(action.contains("default: reconcile"), "{action}");
+    assert!(
+        !wf.contains("repository_dispatch:"),
+        "repository_dispatch needs a Contents: write token"
+    );
+    let press = job(&wf, "press");
+    assert!(
+        press.contains("if: github.event_name == 'workflow_dispatch' && (inputs.action == 'start' || inputs.action == 'stop')"),
+        "only an explicit start or stop may edit server.toml:\n{press}"
+    );
+    assert!(!job(&wf, "reconcile").contains("set-state"), "set-state runs only in the press job");
+}
+
+// Regression (issue 11, break 9): set-state ran inside the reconcile
+// concurrency group, where a pending run is cancelled by the next one.
+#[test]
+fn a_press_is_committed_outside_the_concurrency_group() {
+    let wf = read("state-repo-example/.github/workflows/reconcile.yml");
+    let before_jobs = &wf[..wf.find("\njobs:\n").unwrap()];
+    assert!(
+        !before_jobs.contains("concurrency:"),
+        "a workflow-level group would hold the press too"
+    );
+    let press = job(&wf, "press");
+    assert!(!press.contains("concurrency:"), "{press}");
+    assert!(press.contains("mc-gitops set-state") && press.contains("git push"), "{press}");
+    let reconcile = job(&wf, "reconcile");
+    for line in [
+        "needs: press",
+        "if: ${{ !cancelled() && needs.press.result != 'failure' }}",
+        "concurrency:\n      group: mc-gitops-reconcile-${{ github.repository }}\n      cancel-in-progress: false",
+        "ref: main",
+    ] {
+        assert!(reconcile.contains(line), "the reconcile job lacks {line:?}:\n{reconcile}");
+    }
+}
+
+// Regression (issue 11, break 8): check.yml ran without --base/--author on
+// a depth-1 checkout, so the privilege rule never ran, and its comment
+// carried no plan.
+#[test]
+fn the_pull_request_check_runs_the_privilege_rule_and_shows_the_plan() {
+    let wf = read("state-repo-example/.github/workflows/check.yml");
+    assert!(wf.contains("fetch-depth: 0"), "the base commit must be fetched");
+    assert!(
+        wf.contains("mc-gitops check --repo . --annotations --base \"$BASE_SHA\" --author \"$PR_AUTHOR\""),
+        "{wf}"
+    );
+    assert!(wf.contains("BASE_SHA: ${{ github.event.pull_request.base.sha }}"));
+    assert!(wf.contains("PR_AUTHOR: ${{ github.event.pull_request.user.login }}"));
+    assert!(wf.contains("mc-gitops plan --repo ."), "the comment carries the plan");
+}
+
+// Regression (issue 11, break 8): CODEOWNERS left out the bot's ledger and
+// .mc-gitops/, and the privilege rule did not cover .mc-gitops/.
+#[test]
+fn codeowners_and_the_privilege_rule_cover_the_same_paths() {
+    use mc_gitops::check::privilege::{Changed, judge};
+    let owners = read("state-repo-example/.github/CODEOWNERS");
+    let patterns: Vec<&str> = owners
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for p in [
+        "/sessions/",
+        "/costs/",
+        "/COSTS.md",
+        "/STATUS.md",
+        "/.mc-gitops/",
+        "/ops.toml",
+        "/.github/",
+    ] {
+        assert!(patterns.contains(&p), "CODEOWNERS does not list {p}: {patterns:?}");
+    }
+    let admins = ["grove-admin".to_string()].into();
+    for p in &patterns {
+        let path = p.trim_start_matches('/');
+        let path = if path.ends_with('/') {
+            format!("{path}x.toml")
+        } else {
+            path.to_string()
+        };
+        let changed = Changed {
+            path: path.clone(),
+            deleted: false,
+            added_by: None,
+        };
+        assert!(
+            !judge(&[changed], "alex", &admins).is_empty(),
+            "CODEOWNERS guards {p}, but the pull-request check lets a non-admin change {path}"
+        );
+    }
 }
 
 #[test]
