@@ -72,7 +72,7 @@ pub fn content(desired: &Desired, event: Event, detail: &str) -> String {
         Event::Ready => format!("🟢 **{name}** is ready: join `{host}`{detail}."),
         Event::Suspend => format!("💤 **{name}** is suspended: nobody was online{detail}. Joining wakes it."),
         Event::Stop => format!("⚪ **{name}** stopped{detail}. The world is saved."),
-        Event::Crash => format!("🔴 **{name}** crashed{detail}. The next run recovers from the last backup."),
+        Event::Crash => format!("🔴 **{name}** stopped: Minecraft kept crashing{detail}. The world is saved as Minecraft last wrote it."),
         Event::Budget => format!("💸 **{name}** stopped: this month's budget is reached{detail}."),
     }
 }
@@ -88,10 +88,11 @@ pub fn events(plan: &Plan, report: &Report) -> Vec<(Event, String)> {
             Step::CreateServer { region, .. } => out.push((Event::Start, format!("region {region}"))),
             Step::RecordReady { .. } => out.push((Event::Ready, String::new())),
             Step::RecordSuspend { .. } => out.push((Event::Suspend, String::new())),
+            // The reason the session ended, as its file records it.
             Step::CloseSession { reason, .. } => out.push(match reason {
                 EndReason::Budget => (Event::Budget, String::new()),
                 EndReason::Crash => (Event::Crash, String::new()),
-                r => (Event::Stop, r.as_str().to_string()),
+                r => (Event::Stop, format!("{}: {}", r.as_str(), r.why())),
             }),
             _ => {}
         }

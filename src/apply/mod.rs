@@ -27,6 +27,7 @@ use crate::storage::{ControlDoc, StorageError, Store};
 mod handover;
 mod ledger_steps;
 pub mod prepare;
+mod prune;
 mod renew;
 mod steps;
 
@@ -49,6 +50,12 @@ pub enum ApplyError {
         resource: String,
         #[source]
         source: StorageError,
+    },
+    #[error("{resource}")]
+    World {
+        resource: String,
+        #[source]
+        source: Box<crate::world::WorldError>,
     },
     #[error("writing the ledger")]
     Ledger(#[from] WriteError),
