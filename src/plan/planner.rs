@@ -260,7 +260,7 @@ impl Builder<'_> {
             );
         }
         self.witness_notices();
-        if let Some(problem) = o.agent.as_ref().and_then(|a| a.problem.as_ref()) {
+        if let Some(problem) = o.agent.as_ref().filter(|_| o.server.is_some()).and_then(|a| a.problem.as_ref()) {
             self.notice(Level::Warning, format!("the agent reports: {problem}"));
         }
         for orphan in o.orphans.iter().filter(|x| x.closed_session.is_none()) {

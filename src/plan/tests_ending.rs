@@ -100,10 +100,16 @@ fn a_stop_whose_server_is_gone_is_finished_with_its_reason() {
     let (d, mut o) = asked_and_terminating(EndReason::MaxSession);
     o.server = None;
     o.credentials = None;
+    o.agent.as_mut().unwrap().heartbeat = now() - Duration::hours(1);
     let p = plan(&d, &o);
     assert_eq!(closes_with(&p), Some(EndReason::MaxSession), "{:#?}", p.changes);
     assert_eq!(stopped_with(&p), Some(EndReason::MaxSession));
     assert!(!p.changes.iter().any(|c| matches!(c.step, Step::CreateServer { .. })));
+    assert!(
+        !p.notices.iter().any(|n| n.message.contains("heartbeat")),
+        "the gone server's last report is no witness: {:#?}",
+        p.notices
+    );
     let (d2, o2) = simulate(&d, &o, &p);
     assert!(plan(&d2, &o2).is_empty());
 

@@ -15,7 +15,8 @@ impl Builder<'_> {
     pub(super) fn witness_notices(&mut self) {
         let o = self.o;
         let game = o.game.as_ref();
-        let Some(a) = &o.agent else {
+        // With no server, a kept report only says how the session ended.
+        let Some(a) = o.agent.as_ref().filter(|_| o.server.is_some()) else {
             if let Some(g) = game {
                 self.notice(Level::Info, g.describe());
             }
