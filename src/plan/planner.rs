@@ -1,7 +1,8 @@
 //! The planner: small named steps over (desired, observed), no I/O, no clock.
 //!
 //! First a decision is derived from the evidence (start, keep running, stop
-//! for a reason, refuse, or nothing), then each branch lists its changes in
+//! for a reason, refuse, or nothing), branching on the phase the lifecycle's
+//! own transition function gives ([`Observed::phase`]), then each branch lists its changes in
 //! the order apply must take them. A stop is a sequence whose later steps are
 //! guarded: the server is deleted only after a verified snapshot taken after
 //! Minecraft stopped, so an apply that cannot see one stops there and the

@@ -38,7 +38,7 @@ impl Builder<'_> {
                 Level::Warning,
                 format!("{silent} and {}: the server may be down; {guard}", g.describe()),
             ),
-            (false, Some((GameAnswer::NoAnswer { .. }, g))) if matches!(a.phase, Phase::Running | Phase::Idle) => self.notice(
+            (false, Some((GameAnswer::NoAnswer { .. }, g))) if matches!(o.phase(), Phase::Running | Phase::Idle) => self.notice(
                 Level::Warning,
                 format!(
                     "the agent reports Minecraft {}, but {} (a firewall, or the network?)",
