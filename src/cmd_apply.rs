@@ -70,6 +70,15 @@ pub(crate) fn cmd_apply(
     };
     let warnings = rt.block_on(mc_gitops::notify::after_apply(&loaded.desired, &plan, &report, discord.as_ref()));
     report.warnings.extend(warnings);
+    // What the plan refused (a start over lost backups, past the budget)
+    // reaches STATUS.md, and fails the run once its records are committed.
+    let refused: Vec<String> = plan
+        .notices
+        .iter()
+        .filter(|n| n.level == plan::Level::Error)
+        .map(|n| n.message.clone())
+        .collect();
+    report.warnings.extend(refused.iter().cloned());
     rt.block_on(after_apply(root, &loaded, &observed, &live.store, &mut report, now));
     if json {
         println!(
@@ -89,6 +98,7 @@ pub(crate) fn cmd_apply(
     }
     match &report.failed {
         Some((resource, error)) => anyhow::bail!("apply stopped at {resource}: {error}"),
+        None if !refused.is_empty() => anyhow::bail!("apply refused: {}", refused.join("; ")),
         None => Ok(Done::Ok),
     }
 }

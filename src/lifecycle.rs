@@ -1,6 +1,6 @@
 //! The server's life as one state machine, shared by the reconciler (which
-//! derives the phase from what it observes) and the agent on the VPS (which
-//! drives it from timers and RCON).
+//! derives the phase from what it observes, [`observed_phase`]) and the agent
+//! on the VPS (which drives it from timers and RCON).
 //!
 //! `OFFLINE → PROVISIONING → RUNNING ⇄ IDLE → SUSPENDED → TERMINATING → OFFLINE`,
 //! and `SUSPENDED → RUNNING` when a whitelisted player joins.
@@ -127,6 +127,122 @@ pub enum Outcome {
     },
     /// The event means nothing in this phase; the reason says why.
     Ignored(&'static str),
+}
+
+/// Why a session ended: what the session file's `end_reason`, the commit
+/// message and the Discord post say. The reason a stop was asked for is kept
+/// in `desired.json` (`stop_reason`) until the session is closed, so a stop
+/// asked in one run and completed in a later one keeps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndReason {
+    /// The agent ended the session itself after the suspended countdown.
+    Idle,
+    /// `state = "stopped"` in server.toml.
+    Admin,
+    Budget,
+    MaxSession,
+    /// The agent gave up restarting a crashing Minecraft.
+    Crash,
+    /// The server disappeared without a stop.
+    Drift,
+    Forced,
+}
+
+impl EndReason {
+    pub const ALL: [EndReason; 7] = [
+        EndReason::Idle,
+        EndReason::Admin,
+        EndReason::Budget,
+        EndReason::MaxSession,
+        EndReason::Crash,
+        EndReason::Drift,
+        EndReason::Forced,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Idle => "idle",
+            EndReason::Admin => "admin",
+            EndReason::Budget => "budget",
+            EndReason::MaxSession => "max-session",
+            EndReason::Crash => "crash",
+            EndReason::Drift => "drift",
+            EndReason::Forced => "forced",
+        }
+    }
+
+    /// What the reason means, for people (plans, Discord).
+    pub fn why(self) -> &'static str {
+        match self {
+            EndReason::Admin => "state = \"stopped\" in server.toml",
+            EndReason::Idle => "nobody played through idle and suspend",
+            EndReason::Budget => "this month's spend is over the budget",
+            EndReason::MaxSession => "the session reached lifecycle.max_session",
+            EndReason::Crash => "Minecraft kept crashing",
+            EndReason::Drift => "the server disappeared",
+            EndReason::Forced => "forced by the admin",
+        }
+    }
+
+    /// The reason a stored `stop_reason` names; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The phase after `events`, each taken through [`transition`] (an ignored
+/// event leaves the phase as it is).
+pub fn replay(from: Phase, events: &[Event]) -> Phase {
+    events.iter().fold(from, |phase, event| match transition(phase, *event) {
+        Outcome::Moved { to, .. } => to,
+        Outcome::Ignored(_) => phase,
+    })
+}
+
+/// What the reconciler sees of a server's life from outside.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// The session's VPS exists (Hetzner lists it, or the ledger believes so).
+    pub server: bool,
+    /// The phase the agent reports for this session: the agent drives this
+    /// same machine on the VPS, so its phase is a state [`transition`] reached.
+    pub agent: Option<Phase>,
+    /// The session file records Minecraft ready (used when the agent is not
+    /// observed).
+    pub ready_recorded: bool,
+    /// The reconciler asked the agent to stop and sync (`desired.json`).
+    pub stop_asked: bool,
+}
+
+/// The reconciler's view of the phase: the agent's phase when it reports
+/// (otherwise the events the ledger records: a server was started, it was
+/// ready), then the events only the reconciler knows of, each through
+/// [`transition`]: a stop it asked for, a server that is gone.
+pub fn observed_phase(e: Evidence) -> Phase {
+    let reported = match e.agent {
+        Some(phase) => phase,
+        None if e.server => {
+            let booted: &[Event] = if e.ready_recorded {
+                &[Event::StartRequested, Event::Ready]
+            } else {
+                &[Event::StartRequested]
+            };
+            replay(Phase::Offline, booted)
+        }
+        None => Phase::Offline,
+    };
+    match (e.server, e.stop_asked) {
+        (false, _) => replay(reported, &[Event::ServerDeleted]),
+        (true, true) => replay(reported, &[Event::StopRequested]),
+        (true, false) => reported,
+    }
 }
 
 /// The transition function. Pure and total.
@@ -322,6 +438,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Break 7 of issue 11: only the agent called `transition`; the
+    /// reconciler derived phases its own way. Its view now comes from the
+    /// same function: the agent's phase, then the events it knows of.
+    #[test]
+    fn the_reconcilers_phase_is_the_agents_phase_moved_by_its_own_events() {
+        let e = |server, agent, ready_recorded, stop_asked| Evidence {
+            server,
+            agent,
+            ready_recorded,
+            stop_asked,
+        };
+        assert_eq!(observed_phase(e(false, None, false, false)), P::Offline);
+        assert_eq!(observed_phase(e(true, None, false, false)), P::Provisioning);
+        assert_eq!(observed_phase(e(true, None, true, false)), P::Idle, "booted, nobody seen yet");
+        for phase in [P::Running, P::Idle, P::Suspended, P::Provisioning] {
+            assert_eq!(observed_phase(e(true, Some(phase), false, false)), phase);
+            assert_eq!(
+                observed_phase(e(true, Some(phase), false, true)),
+                P::Terminating,
+                "{phase:?}: a stop was asked"
+            );
+            assert_eq!(observed_phase(e(false, Some(phase), false, true)), P::Offline, "{phase:?}: gone");
+        }
+        assert_eq!(observed_phase(e(true, Some(P::Terminating), false, false)), P::Terminating);
+        assert_eq!(observed_phase(e(true, None, true, true)), P::Terminating);
+    }
+
+    #[test]
+    fn an_end_reason_reads_back_what_it_writes() {
+        for r in EndReason::ALL {
+            assert_eq!(EndReason::parse(r.as_str()), Some(r));
+            let json = serde_json::to_value(r).unwrap();
+            assert_eq!(json, r.as_str());
+            assert_eq!(serde_json::from_value::<EndReason>(json).unwrap(), r);
+        }
+        assert_eq!(EndReason::parse("whatever"), None);
     }
 
     #[test]

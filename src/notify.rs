@@ -8,7 +8,8 @@
 //! `Retry-After` in seconds). A notification that cannot be sent is a
 //! warning in the report: it never fails the apply that caused it.
 //!
-//! `apply` posts what the plan and report show it did: start, stop, crash,
+//! `apply` posts what the plan and report show it did: start, stop (with the
+//! reason the session file records), crash,
 //! budget, and ready and suspend when it recorded the agent's report of
 //! them in the session file (the VPS never holds the webhook; the session
 //! file keeps a rerun from posting twice).
@@ -72,8 +73,17 @@ pub fn content(desired: &Desired, event: Event, detail: &str) -> String {
         Event::Ready => format!("🟢 **{name}** is ready: join `{host}`{detail}."),
         Event::Suspend => format!("💤 **{name}** is suspended: nobody was online{detail}. Joining wakes it."),
         Event::Stop => format!("⚪ **{name}** stopped{detail}. The world is saved."),
-        Event::Crash => format!("🔴 **{name}** crashed{detail}. The next run recovers from the last backup."),
+        Event::Crash => format!("🔴 **{name}** stopped: Minecraft kept crashing{detail}. The world is saved as Minecraft last wrote it."),
         Event::Budget => format!("💸 **{name}** stopped: this month's budget is reached{detail}."),
+    }
+}
+
+/// The post for a session that ended, with the reason its file records.
+pub fn ended(reason: EndReason) -> (Event, String) {
+    match reason {
+        EndReason::Budget => (Event::Budget, String::new()),
+        EndReason::Crash => (Event::Crash, String::new()),
+        r => (Event::Stop, format!("{}: {}", r.as_str(), r.why())),
     }
 }
 
@@ -88,11 +98,7 @@ pub fn events(plan: &Plan, report: &Report) -> Vec<(Event, String)> {
             Step::CreateServer { region, .. } => out.push((Event::Start, format!("region {region}"))),
             Step::RecordReady { .. } => out.push((Event::Ready, String::new())),
             Step::RecordSuspend { .. } => out.push((Event::Suspend, String::new())),
-            Step::CloseSession { reason, .. } => out.push(match reason {
-                EndReason::Budget => (Event::Budget, String::new()),
-                EndReason::Crash => (Event::Crash, String::new()),
-                r => (Event::Stop, r.as_str().to_string()),
-            }),
+            Step::CloseSession { reason, .. } => out.push(ended(*reason)),
             _ => {}
         }
     }

@@ -62,3 +62,26 @@ fn a_webhook_that_is_not_a_url_is_refused_without_echoing_it() {
     let e = Discord::new(&Secret::new("discord.com/api/webhooks/1/abc-secret")).unwrap_err();
     assert!(!e.to_string().contains("abc-secret"));
 }
+
+/// Break 5 of issue 11: a stop was posted as "idle" whatever caused it; the
+/// post now says the reason the session file records.
+#[test]
+fn a_stop_post_says_why_the_session_ended() {
+    use mc_gitops::lifecycle::EndReason;
+    let d = desired();
+    let post = |r| {
+        let (event, detail) = mc_gitops::notify::ended(r);
+        content(&d, event, &detail)
+    };
+    assert!(post(EndReason::Budget).contains("budget is reached"));
+    assert!(post(EndReason::Crash).contains("Minecraft kept crashing"));
+    for (r, says) in [
+        (EndReason::Idle, "(idle: nobody played through idle and suspend)"),
+        (EndReason::Admin, "(admin: state = \"stopped\" in server.toml)"),
+        (EndReason::MaxSession, "(max-session: the session reached lifecycle.max_session)"),
+        (EndReason::Drift, "(drift: the server disappeared)"),
+    ] {
+        let text = post(r);
+        assert!(text.contains("**grove** stopped") && text.contains(says), "{text}");
+    }
+}

@@ -1,6 +1,6 @@
 //! The steps that only write the repo: what the agent reported, recorded in
 //! the open session's file (ready, each suspension: the notifications
-//! follow from these), and the removal of a used `restore` line from
+//! follow from these; who played, the peak, backups, world size), and the removal of a used `restore` line from
 //! server.toml. Each is a no-op when already done, so a rerun records (and
 //! posts) nothing twice.
 
@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::steps::{control, write};
 use super::{ApplyError, Ctx, Outcome, Report, RunState};
 use crate::ids::SessionId;
-use crate::ledger::{Event, Session};
+use crate::ledger::{Activity, Event, Session};
 
 /// Also takes `restore` out of desired.json: the world is restored and
 /// Minecraft runs on it, so an agent that restarts later in this session
@@ -52,6 +52,32 @@ pub(super) fn record_suspend(
     })
 }
 
+/// Record the agent's report of who played, the peak, backups and world
+/// size. No event: the file's fields say it, and a long session would
+/// otherwise collect one event per backup.
+pub(super) fn record_activity(
+    cx: &Ctx<'_>,
+    st: &mut RunState,
+    report: &mut Report,
+    id: &SessionId,
+    a: &Activity,
+) -> Result<Outcome, ApplyError> {
+    let mut s = open_session(cx, st, id)?;
+    if !s.take_activity(a) {
+        return Ok(Outcome::Unchanged("already recorded".into()));
+    }
+    let what = format!(
+        "{} player(s) seen, peak {}, {} backup(s){}",
+        s.players_seen.len(),
+        s.peak_players,
+        s.backups,
+        s.world_bytes.map_or(String::new(), |b| format!(", world {b} bytes"))
+    );
+    write(cx, st, report, s)?;
+    report.message.push(format!("session {id}: {what}"));
+    Ok(Outcome::Done(what))
+}
+
 pub(super) fn clear_restore(cx: &Ctx<'_>, report: &mut Report, backup: &str, used_by: &SessionId) -> Result<Outcome, ApplyError> {
     let changed = crate::repo::edit::clear_restore(cx.repo, backup)?;
     let what = format!("server.toml no longer names {backup}");
@@ -76,17 +102,7 @@ fn record(
     at: DateTime<Utc>,
     note: impl FnOnce(&mut Session) -> Option<String>,
 ) -> Result<Outcome, ApplyError> {
-    let found = st
-        .sessions
-        .get(id.as_str())
-        .cloned()
-        .or_else(|| cx.ledger.sessions.iter().find(|s| &s.id == id).cloned());
-    let Some(mut s) = found.filter(Session::is_open) else {
-        return Err(ApplyError::Stale {
-            resource: format!("session {id}"),
-            why: "it is not open in the ledger".into(),
-        });
-    };
+    let mut s = open_session(cx, st, id)?;
     let Some(what) = note(&mut s) else {
         return Ok(Outcome::Unchanged("already recorded".into()));
     };
@@ -94,4 +110,17 @@ fn record(
     write(cx, st, report, s)?;
     report.message.push(format!("session {id}: {what}"));
     Ok(Outcome::Done(what))
+}
+
+/// The open session `id`, as this run last wrote it.
+fn open_session(cx: &Ctx<'_>, st: &RunState, id: &SessionId) -> Result<Session, ApplyError> {
+    let found = st
+        .sessions
+        .get(id.as_str())
+        .cloned()
+        .or_else(|| cx.ledger.sessions.iter().find(|s| &s.id == id).cloned());
+    found.filter(Session::is_open).ok_or_else(|| ApplyError::Stale {
+        resource: format!("session {id}"),
+        why: "it is not open in the ledger".into(),
+    })
 }

@@ -28,6 +28,7 @@ mod handover;
 mod ledger_steps;
 mod nudge;
 pub mod prepare;
+mod prune;
 mod renew;
 mod steps;
 
@@ -50,6 +51,12 @@ pub enum ApplyError {
         resource: String,
         #[source]
         source: StorageError,
+    },
+    #[error("{resource}")]
+    World {
+        resource: String,
+        #[source]
+        source: Box<crate::world::WorldError>,
     },
     #[error("writing the ledger")]
     Ledger(#[from] WriteError),

@@ -214,6 +214,22 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
         Step::RecordReady { session, at } => ledger_steps::record_ready(cx, st, report, session, *at).await,
         Step::RecordSuspend { session, at } => ledger_steps::record_suspend(cx, st, report, session, *at),
         Step::ClearRestore { backup, used_by } => ledger_steps::clear_restore(cx, report, backup, used_by),
+        Step::RecordActivity {
+            session,
+            players_seen,
+            peak_players,
+            backups,
+            world_bytes,
+        } => {
+            let a = ledger::Activity {
+                players_seen: players_seen.clone(),
+                peak_players: *peak_players,
+                backups: *backups,
+                world_bytes: *world_bytes,
+            };
+            ledger_steps::record_activity(cx, st, report, session, &a)
+        }
+        Step::PruneBackups { keep, backups } => super::prune::prune(cx, report, &resource, *keep, backups).await,
     }
 }
 
@@ -286,12 +302,23 @@ async fn close_session(
     if s.ended.is_some() {
         return Ok(Outcome::Unchanged("already closed".into()));
     }
-    if let Some(status) = cx.store.status().await.ok().flatten() {
-        for p in status.players_seen {
-            if !s.players_seen.contains(&p) {
-                s.players_seen.push(p);
+    // The closing write takes in the agent's newest report of this session
+    // (its final snapshot may have come after the plan was made).
+    if let Some(status) = cx.store.status().await.ok().flatten()
+        && status.session.as_ref().is_none_or(|x| x == id)
+    {
+        let mut seen = status.players_seen;
+        for p in status.players_online {
+            if !seen.contains(&p) {
+                seen.push(p);
             }
         }
+        s.take_activity(&ledger::Activity {
+            players_seen: seen,
+            peak_players: status.peak_players,
+            backups: status.backups,
+            world_bytes: status.world_bytes,
+        });
     }
     // A session whose server was never created (a crash in between) bills nothing.
     let hours = if s.server_id.is_some() {

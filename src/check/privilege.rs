@@ -6,7 +6,7 @@
 //! - anyone else may add or edit exactly one player file, their own: one
 //!   `players/<Name>.toml` whose `added_by` is their GitHub login;
 //! - anyone else changing a privileged file (ops.toml, server.toml,
-//!   mods.toml, mods.lock, config/, .github/, CODEOWNERS), the bot's ledger
+//!   mods.toml, mods.lock, config/, .github/, .mc-gitops/, CODEOWNERS), the bot's ledger
 //!   (sessions/, costs/, COSTS.md, STATUS.md), a second player file,
 //!   someone else's, or deleting one, is flagged.
 //!
@@ -21,8 +21,13 @@ use git2::Repository;
 
 use crate::repo::diag::{Diagnostic, Severity};
 
-const PRIVILEGED_FILES: &[&str] = &["ops.toml", "server.toml", "mods.toml", "mods.lock", "CODEOWNERS"];
-const PRIVILEGED_DIRS: &[&str] = &["config/", ".github/", "docs/CODEOWNERS"];
+/// The people's files only an admin may change; the same paths as the
+/// example's `.github/CODEOWNERS` (a test holds the two together), plus the
+/// other places GitHub reads a CODEOWNERS file from.
+const PRIVILEGED_FILES: &[&str] = &["ops.toml", "server.toml", "mods.toml", "mods.lock", "CODEOWNERS", "docs/CODEOWNERS"];
+/// `.mc-gitops/` holds the templates the server's files are rendered from
+/// and the schemas editors check the files against.
+const PRIVILEGED_DIRS: &[&str] = &["config/", ".github/", ".mc-gitops/"];
 
 /// One path the pull request touched.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -218,6 +223,15 @@ mod tests {
         assert_eq!(none.len(), 1);
         assert!(!judge(&[ch(".github/workflows/x.yml", None)], "alex", &admins()).is_empty());
         assert!(!judge(&[ch("sessions/2026/11/x.toml", None)], "alex", &admins()).is_empty());
+    }
+
+    /// Regression: a friend's pull request could change `.mc-gitops/`
+    /// (the templates the server's files are rendered from) unflagged.
+    #[test]
+    fn a_friend_changing_the_templates_is_flagged() {
+        let t = judge(&[ch(".mc-gitops/templates/server.properties", None)], "alex", &admins());
+        assert_eq!(t.len(), 1, "{t:?}");
+        assert!(t[0].message.contains("is not an admin"), "{t:?}");
     }
 
     #[test]

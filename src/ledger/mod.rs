@@ -72,6 +72,16 @@ pub struct Session {
     pub events: Vec<Event>,
 }
 
+/// What the agent reports of a session, as the session file records it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Activity {
+    pub players_seen: Vec<PlayerName>,
+    pub peak_players: u32,
+    /// Verified backups this session; 0 means none reported.
+    pub backups: u32,
+    pub world_bytes: Option<u64>,
+}
+
 /// Every started hour is billed: 0 s → 0 h, 1 s → 1 h, 3600 s → 1 h.
 pub fn billed_hours(from: DateTime<Utc>, to: DateTime<Utc>) -> u32 {
     let secs = (to - from).num_seconds().max(0) as u64;
@@ -114,6 +124,37 @@ impl Session {
             price: None,
             cost: None,
             events: Vec::new(),
+        }
+    }
+
+    /// Take in a report: players seen are a union, the peak is the most
+    /// ever seen (never lowered), backups and world size are the latest
+    /// report's (a report without them keeps what is recorded). Returns
+    /// whether anything changed.
+    pub fn take_activity(&mut self, a: &Activity) -> bool {
+        let before = self.activity();
+        for p in &a.players_seen {
+            if !self.players_seen.contains(p) {
+                self.players_seen.push(p.clone());
+            }
+        }
+        self.peak_players = self.peak_players.max(a.peak_players);
+        if a.backups > 0 {
+            self.backups = a.backups;
+        }
+        if a.world_bytes.is_some() {
+            self.world_bytes = a.world_bytes;
+        }
+        self.activity() != before
+    }
+
+    /// What the file records of the agent's reports.
+    pub fn activity(&self) -> Activity {
+        Activity {
+            players_seen: self.players_seen.clone(),
+            peak_players: self.peak_players,
+            backups: self.backups,
+            world_bytes: self.world_bytes,
         }
     }
 
@@ -189,6 +230,32 @@ mod tests {
         assert_eq!(billed_hours(start, t("2026-11-01T18:00:01Z")), 1);
         assert_eq!(billed_hours(start, t("2026-11-01T19:00:00Z")), 1);
         assert_eq!(billed_hours(start, t("2026-11-01T19:00:01Z")), 2);
+    }
+
+    #[test]
+    fn the_end_reasons_the_ledger_accepts_are_the_lifecycles() {
+        let all: Vec<&str> = crate::lifecycle::EndReason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(all, END_REASONS);
+    }
+
+    #[test]
+    fn activity_is_a_union_a_peak_never_lowered_and_the_latest_counts() {
+        let mut s = Session::opened(
+            &SessionId::new("20261122-1930-eu"),
+            &ServerName::new("grove"),
+            &RegionKey::new("eu"),
+            t("2026-11-22T19:30:00Z"),
+        );
+        let report = |seen: &[&str], peak, backups, bytes| Activity {
+            players_seen: seen.iter().map(|n| PlayerName::new(*n)).collect(),
+            peak_players: peak,
+            backups,
+            world_bytes: bytes,
+        };
+        assert!(s.take_activity(&report(&["Steve", "Alex"], 2, 1, Some(100))));
+        assert!(!s.take_activity(&report(&["Alex"], 2, 1, Some(100))), "nothing new");
+        assert!(s.take_activity(&report(&["Herobrine"], 1, 3, None)));
+        assert_eq!(s.activity(), report(&["Steve", "Alex", "Herobrine"], 2, 3, Some(100)));
     }
 
     #[test]

@@ -7,13 +7,15 @@
 //!
 //! A no-op run must stay cheap (the budget is ≤ 8 API calls), so each
 //! system is read once: one server list, one zone lookup, one list per DNS
-//! record, three small storage reads. The zone is kept for apply.
+//! record, three small storage reads and one list of the backups. The zone is kept for apply.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{AgentStatus, ControlState, FileState, ObservedCredentials, ObservedDns, ObservedFrom, ObservedServer, OpEntry};
+use super::{
+    AgentStatus, ControlState, FileState, ObservedBackups, ObservedCredentials, ObservedDns, ObservedFrom, ObservedServer, OpEntry,
+};
 use crate::cloudflare::{Cloudflare, CloudflareError, Zone};
 use crate::hetzner::{Hetzner, HetznerError, Server};
 use crate::ids::{RegionKey, SessionId};
@@ -31,6 +33,8 @@ pub enum ObserveError {
     Cloudflare(#[from] CloudflareError),
     #[error("observing storage ({0})")]
     Storage(String, #[source] StorageError),
+    #[error("listing the world backups ({0})")]
+    World(String, #[source] crate::world::WorldError),
 }
 
 /// The outside systems, connected.
@@ -86,10 +90,14 @@ pub fn agent_problem(s: &crate::storage::AgentStatusDoc) -> Option<String> {
 /// another session (the last one's agent said "terminating" before its
 /// server went) says nothing about this one, and read as this one's it would
 /// stop a server that just started. An older agent that does not name its
-/// session is believed.
-pub fn agent_of(server: Option<&ObservedServer>, agent: Option<AgentStatus>) -> Option<AgentStatus> {
-    let server = server?;
-    agent.filter(|a| a.session.as_ref().is_none_or(|s| *s == server.session))
+/// session is believed. With no server, only a report naming the open
+/// session is kept: it says how that session ended (its agent finished,
+/// then a run deleted the server and crashed before closing the session).
+pub fn agent_of(server: Option<&ObservedServer>, open: Option<&SessionId>, agent: Option<AgentStatus>) -> Option<AgentStatus> {
+    match server {
+        Some(server) => agent.filter(|a| a.session.as_ref().is_none_or(|s| *s == server.session)),
+        None => agent.filter(|a| open.is_some() && a.session.as_ref() == open),
+    }
 }
 
 pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Utc>) -> Result<(Observed, Facts), ObserveError> {
@@ -151,6 +159,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
             Some(ControlState {
                 session: doc.session,
                 stop_requested: doc.stop_requested,
+                stop_reason: doc.stop_reason.as_deref().and_then(crate::lifecycle::EndReason::parse),
                 whitelist: doc.whitelist,
                 ops: doc
                     .ops
@@ -178,16 +187,19 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         world_bytes: s.world_bytes,
         crashed: s.crashed,
     });
-    let latest_snapshot = store
-        .current_snapshot()
-        .await
-        .map_err(storage)?
-        .filter(|p| p.verified)
-        .map(|p| p.taken);
+    let pointer = store.current_snapshot().await.map_err(storage)?;
+    let latest_snapshot = pointer.as_ref().filter(|p| p.verified).map(|p| p.taken);
+    // One list call: what retention and a start without current.json need.
+    let backups = Some(ObservedBackups {
+        current: pointer.as_ref().and_then(|p| crate::world::BackupName::from_key(&p.key)),
+        all: crate::world::retention::list(store)
+            .await
+            .map_err(|e| ObserveError::World(store.describe.clone(), e))?,
+    });
 
     let server = ours.map(to_observed);
     let game = super::game::observe(&live.game_ping, server.as_ref()).await;
-    let agent = agent_of(server.as_ref(), agent);
+    let agent = agent_of(server.as_ref(), session.as_ref().map(|s| &s.id), agent);
     // Renewable only where apply can mint: R2 storage and an account id.
     let renewable = !store.is_local() && d.server.storage.as_ref().is_some_and(|s| s.account_id.is_some());
     let credentials = ours.filter(|_| renewable).map(|s| match CredentialsLife::from_labels(&s.labels) {
@@ -208,6 +220,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         agent,
         control,
         latest_snapshot,
+        backups,
         session,
         credentials,
         month_to_date: ledger.month_to_date(now),
@@ -287,12 +300,18 @@ mod tests {
             world_bytes: None,
             crashed: false,
         };
-        assert_eq!(agent_of(Some(&server), Some(report(Some("20261101-1802-eu")))), None);
-        assert!(agent_of(Some(&server), Some(report(Some("20261122-1800-eu")))).is_some());
+        let open = crate::ids::SessionId::new("20261122-1800-eu");
+        assert_eq!(agent_of(Some(&server), None, Some(report(Some("20261101-1802-eu")))), None);
+        assert!(agent_of(Some(&server), None, Some(report(Some("20261122-1800-eu")))).is_some());
         assert!(
-            agent_of(Some(&server), Some(report(None))).is_some(),
+            agent_of(Some(&server), None, Some(report(None))).is_some(),
             "an older agent names no session"
         );
-        assert_eq!(agent_of(None, Some(report(None))), None);
+        assert_eq!(agent_of(None, None, Some(report(None))), None);
+        assert_eq!(agent_of(None, Some(&open), Some(report(None))), None);
+        assert!(
+            agent_of(None, Some(&open), Some(report(Some("20261122-1800-eu")))).is_some(),
+            "the last report of the open session says how it ended"
+        );
     }
 }

@@ -92,6 +92,24 @@ pub struct AgentStatus {
     pub crashed: bool,
 }
 
+impl AgentStatus {
+    /// What the session file records from this report.
+    pub fn activity(&self) -> crate::ledger::Activity {
+        let mut players_seen = self.players_seen.clone();
+        for p in &self.players_online {
+            if !players_seen.contains(p) {
+                players_seen.push(p.clone());
+            }
+        }
+        crate::ledger::Activity {
+            players_seen,
+            peak_players: self.peak_players.max(self.players_online.len() as u32),
+            backups: self.backups,
+            world_bytes: self.world_bytes,
+        }
+    }
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -119,6 +137,11 @@ pub struct ControlState {
     /// until it names that one (see `plan::planner::handover`).
     pub session: Option<SessionId>,
     pub stop_requested: Option<DateTime<Utc>>,
+    /// Why the stop was asked (`desired.json`'s `stop_reason`): what the
+    /// session is closed with, however many runs the stop takes. `None`
+    /// for a document that names no reason the reconciler knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<crate::lifecycle::EndReason>,
     pub whitelist: Vec<PlayerName>,
     pub ops: Vec<OpEntry>,
     /// Server files by path (`server.properties`, `config/…`, `mods/…`).
@@ -134,6 +157,22 @@ pub enum ObservedCredentials {
     /// existed, or labels edited by hand. Its expiry is unknown.
     Unlabelled,
     Known(crate::storage::credentials::CredentialsLife),
+}
+
+/// The world backups in storage, listed once per run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ObservedBackups {
+    /// The backup `worlds/<s>/current.json` points at; `None`: no pointer.
+    pub current: Option<crate::world::BackupName>,
+    /// Every backup, oldest first.
+    pub all: Vec<crate::world::retention::Backup>,
+}
+
+impl ObservedBackups {
+    /// The newest backup that was uploaded and verified in full.
+    pub fn newest_complete(&self) -> Option<&crate::world::BackupName> {
+        self.all.iter().rev().find(|b| b.complete()).map(|b| &b.name)
+    }
 }
 
 /// Everything the planner knows about the world outside the repo.
@@ -153,6 +192,9 @@ pub struct Observed {
     pub control: Option<ControlState>,
     /// When the newest verified world snapshot was taken; `None` if unknown or none.
     pub latest_snapshot: Option<DateTime<Utc>>,
+    /// `None`: not observed (no storage credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backups: Option<ObservedBackups>,
     /// The ledger's open session.
     pub session: Option<Session>,
     /// Our server's agent credentials. `None`: not observed, or nothing to
@@ -170,16 +212,21 @@ pub struct Observed {
 }
 
 impl Observed {
-    /// The lifecycle phase the evidence points to.
+    /// The lifecycle phase the evidence points to, through the same
+    /// transition function the agent runs ([`crate::lifecycle::observed_phase`]).
     pub fn phase(&self) -> Phase {
-        if let Some(a) = &self.agent {
-            return a.phase;
-        }
-        match (&self.server, &self.session) {
-            (None, _) => Phase::Offline,
-            (Some(_), Some(s)) if s.ready.is_some() => Phase::Running,
-            (Some(_), _) => Phase::Provisioning,
-        }
+        crate::lifecycle::observed_phase(crate::lifecycle::Evidence {
+            server: self.server.is_some(),
+            agent: self.agent.as_ref().map(|a| a.phase),
+            ready_recorded: self.session.as_ref().is_some_and(|s| s.ready.is_some()),
+            stop_asked: self.control.as_ref().is_some_and(|c| c.stop_requested.is_some()),
+        })
+    }
+
+    /// The agent's report when it is about the open session (it names it).
+    pub fn report_of_session(&self) -> Option<&AgentStatus> {
+        let session = self.session.as_ref()?;
+        self.agent.as_ref().filter(|a| a.session.as_ref() == Some(&session.id))
     }
 }
 

@@ -64,6 +64,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                 o.control = Some(ControlState {
                     session: Some(session.clone()),
                     stop_requested: None,
+                    stop_reason: None,
                     whitelist: assets::whitelist_names(&d),
                     ops: assets::op_entries(&d),
                     assets,
@@ -104,7 +105,11 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                 c.whitelist = whitelist.clone();
                 c.ops = ops.clone();
             }
-            Step::RequestStop { .. } => o.control.get_or_insert_with(ControlState::default).stop_requested = Some(o.now),
+            Step::RequestStop { reason } => {
+                let c = o.control.get_or_insert_with(ControlState::default);
+                c.stop_requested = Some(o.now);
+                c.stop_reason = Some(*reason);
+            }
             Step::RenewCredentials { ttl_seconds, .. } => {
                 o.credentials = Some(ObservedCredentials::Known(CredentialsLife {
                     issued: o.now,
@@ -123,13 +128,20 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                 // shipped assets stay, content-addressed, for the next start.
                 if let Some(c) = o.control.as_mut() {
                     c.stop_requested = None;
+                    c.stop_reason = None;
                 }
             }
             Step::DeleteDnsA { .. } => o.dns.get_or_insert_with(ObservedDns::default).a = None,
             Step::CloseSession { .. } => {
                 o.session = None;
+                if o.server.is_none() {
+                    // The last report of a closed session is no longer read.
+                    o.agent = None;
+                }
                 if let Some(c) = o.control.as_mut() {
                     c.session = None;
+                    c.stop_requested = None;
+                    c.stop_reason = None;
                 }
             }
             Step::SetStateStopped { .. } => d.server.state = SwitchState::Stopped,
@@ -142,6 +154,27 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
             Step::RecordSuspend { at, .. } => {
                 if let Some(s) = o.session.as_mut() {
                     s.last_suspended = Some(*at);
+                }
+            }
+            Step::RecordActivity {
+                players_seen,
+                peak_players,
+                backups,
+                world_bytes,
+                ..
+            } => {
+                if let Some(s) = o.session.as_mut() {
+                    s.take_activity(&crate::ledger::Activity {
+                        players_seen: players_seen.clone(),
+                        peak_players: *peak_players,
+                        backups: *backups,
+                        world_bytes: *world_bytes,
+                    });
+                }
+            }
+            Step::PruneBackups { backups, .. } => {
+                if let Some(b) = o.backups.as_mut() {
+                    b.all.retain(|x| !backups.contains(&x.name));
                 }
             }
         }

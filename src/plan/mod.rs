@@ -32,31 +32,7 @@ pub enum Op {
     Wait,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EndReason {
-    Idle,
-    Admin,
-    Budget,
-    MaxSession,
-    Crash,
-    Drift,
-    Forced,
-}
-
-impl EndReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndReason::Idle => "idle",
-            EndReason::Admin => "admin",
-            EndReason::Budget => "budget",
-            EndReason::MaxSession => "max-session",
-            EndReason::Crash => "crash",
-            EndReason::Drift => "drift",
-            EndReason::Forced => "forced",
-        }
-    }
-}
+pub use crate::lifecycle::EndReason;
 
 /// Where the A record points: at a server about to be created, or an address.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -182,6 +158,24 @@ pub enum Step {
         session: SessionId,
         at: DateTime<Utc>,
     },
+    /// Record what the agent reports of the session in its file: everyone
+    /// seen (a union), the most players online at once (never lowered), and
+    /// the latest count of verified backups and size of the world.
+    RecordActivity {
+        session: SessionId,
+        players_seen: Vec<PlayerName>,
+        peak_players: u32,
+        backups: u32,
+        world_bytes: Option<u64>,
+    },
+    /// Delete old world backups beyond `lifecycle.keep_backups` (newest
+    /// complete ones kept; the current, pinned and restore-named ones are
+    /// never listed). The reconciler does it, not the VPS, which may never
+    /// destroy older backups.
+    PruneBackups {
+        keep: u32,
+        backups: Vec<crate::world::BackupName>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -249,6 +243,8 @@ impl Plan {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ending;
 #[cfg(test)]
 mod tests_handover;
 #[cfg(test)]

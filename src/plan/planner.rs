@@ -1,7 +1,8 @@
 //! The planner: small named steps over (desired, observed), no I/O, no clock.
 //!
 //! First a decision is derived from the evidence (start, keep running, stop
-//! for a reason, refuse, or nothing), then each branch lists its changes in
+//! for a reason, refuse, or nothing), branching on the phase the lifecycle's
+//! own transition function gives ([`Observed::phase`]), then each branch lists its changes in
 //! the order apply must take them. A stop is a sequence whose later steps are
 //! guarded: the server is deleted only after a verified snapshot taken after
 //! Minecraft stopped, so an apply that cannot see one stops there and the
@@ -18,13 +19,14 @@ mod handover;
 mod phases;
 mod renew;
 mod restore;
+mod retention;
 mod stop;
 mod witness;
 
 use super::assets;
 use super::*;
 use crate::ids::SessionId;
-use crate::lifecycle::Phase;
+use crate::lifecycle::{self, Event, Phase};
 use crate::observe::{Observed, ObservedFrom};
 use crate::repo::{Desired, SwitchState};
 
@@ -37,8 +39,14 @@ pub use crate::repo::properties::GAME_PORT;
 enum Decision {
     Start,
     RefuseStart,
+    /// Storage holds backups but no `current.json`: a start would begin a
+    /// fresh world over them.
+    RefuseFreshWorld,
     KeepRunning,
     Stop(EndReason),
+    /// The server of a stop is gone but its session is still open (a run
+    /// deleted it and ended before closing): finish the stop's records.
+    FinishStop(EndReason),
     Nothing,
 }
 
@@ -57,19 +65,23 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
     match decision {
         Decision::Start => b.start(),
         Decision::RefuseStart => b.refuse_start(),
+        Decision::RefuseFreshWorld => b.refuse_fresh_world(),
         Decision::KeepRunning => b.keep_running(),
         Decision::Stop(reason) => b.stop(reason),
+        Decision::FinishStop(reason) => b.finish_stop(reason),
         Decision::Nothing => b.nothing(),
     }
     if decision != Decision::Start {
         let recovered = b.restoring.as_ref().map(|(s, _)| s.clone());
         b.clear_used_restore(recovered.as_ref());
     }
+    b.prune_backups();
+    // The phase the plan leads to, through the lifecycle's transition function.
     let before = o.phase();
     let after = match decision {
-        Decision::Start => Phase::Provisioning,
-        Decision::Stop(_) => Phase::Offline,
-        Decision::RefuseStart | Decision::Nothing => Phase::Offline,
+        Decision::Start => lifecycle::replay(before, &[Event::StartRequested]),
+        Decision::Stop(_) => lifecycle::replay(before, &[Event::StopRequested, Event::SnapshotVerified, Event::ServerDeleted]),
+        Decision::RefuseStart | Decision::RefuseFreshWorld | Decision::Nothing | Decision::FinishStop(_) => before,
         Decision::KeepRunning => before,
     };
     let mut summary = Summary::default();
@@ -102,31 +114,76 @@ fn budget_reached(d: &Desired, o: &Observed) -> bool {
     o.month_to_date >= d.server.budget.monthly
 }
 
+/// Every branch on the phase goes through [`Observed::phase`], the
+/// reconciler's view from the lifecycle's transition function.
 fn decide(d: &Desired, o: &Observed) -> Decision {
     let wants_run = d.server.state == SwitchState::Running;
-    let Some(_server) = &o.server else {
+    let phase = o.phase();
+    if !phase.has_server() {
+        if let Some(reason) = interrupted_stop(o).filter(|r| *r != EndReason::Admin) {
+            return Decision::FinishStop(reason);
+        }
         return match (wants_run, budget_reached(d, o)) {
+            (true, false) if fresh_world_over_backups(d, o).is_some() => Decision::RefuseFreshWorld,
             (true, false) => Decision::Start,
             (true, true) => Decision::RefuseStart,
             (false, _) => Decision::Nothing,
         };
-    };
-    if o.agent.as_ref().is_some_and(|a| a.phase == Phase::Terminating) {
-        return Decision::Stop(EndReason::Idle);
     }
-    if o.control.as_ref().is_some_and(|c| c.stop_requested.is_some()) {
+    if phase == Phase::Terminating {
         // A stop under way is finished, not reversed: Minecraft may already
         // be down. If the admin wants the server again, it starts afresh.
-        return Decision::Stop(if wants_run {
-            EndReason::Admin
-        } else {
-            stop_reason(d, o).unwrap_or(EndReason::Admin)
-        });
+        return Decision::Stop(ending_reason(d, o));
+    }
+    if o.agent.as_ref().is_some_and(|a| a.crashed) {
+        return Decision::Stop(EndReason::Crash);
     }
     match stop_reason(d, o) {
         Some(reason) => Decision::Stop(reason),
         None => Decision::KeepRunning,
     }
+}
+
+/// Why a session in the terminating phase ends: the reason its stop was
+/// asked for (kept in desired.json), or else the agent's own: a crash loop,
+/// or the suspended countdown (idle).
+fn ending_reason(d: &Desired, o: &Observed) -> EndReason {
+    if let Some(c) = o.control.as_ref().filter(|c| c.stop_requested.is_some()) {
+        // A document that names no reason (written before reasons were read back).
+        return c.stop_reason.or_else(|| stop_reason(d, o)).unwrap_or(EndReason::Admin);
+    }
+    if o.agent.as_ref().is_some_and(|a| a.crashed) {
+        EndReason::Crash
+    } else {
+        EndReason::Idle
+    }
+}
+
+/// The open session's stop, when its server is gone but the stop left its
+/// trace: desired.json still asks this session to stop, or its agent's last
+/// report said it was terminating. `None`: the server went without a stop.
+fn interrupted_stop(o: &Observed) -> Option<EndReason> {
+    let session = o.session.as_ref()?;
+    if let Some(c) = o.control.as_ref()
+        && c.session.as_ref() == Some(&session.id)
+        && c.stop_requested.is_some()
+    {
+        return Some(c.stop_reason.unwrap_or(EndReason::Admin));
+    }
+    let report = o.report_of_session()?;
+    (report.phase == Phase::Terminating).then_some(if report.crashed { EndReason::Crash } else { EndReason::Idle })
+}
+
+/// The newest backup, when storage holds complete backups but no
+/// `current.json` and server.toml names no unused `restore`: the agent would
+/// start a fresh world, and the next snapshot would make it current.
+fn fresh_world_over_backups<'o>(d: &Desired, o: &'o Observed) -> Option<&'o crate::world::BackupName> {
+    let backups = o.backups.as_ref().filter(|b| b.current.is_none())?;
+    let restoring = d.server.restore.as_ref().is_some_and(|r| !o.restores_done.contains_key(r));
+    if restoring {
+        return None;
+    }
+    backups.newest_complete()
 }
 
 fn stop_reason(d: &Desired, o: &Observed) -> Option<EndReason> {
@@ -204,7 +261,7 @@ impl Builder<'_> {
             );
         }
         self.witness_notices();
-        if let Some(problem) = o.agent.as_ref().and_then(|a| a.problem.as_ref()) {
+        if let Some(problem) = o.agent.as_ref().filter(|_| o.server.is_some()).and_then(|a| a.problem.as_ref()) {
             self.notice(Level::Warning, format!("the agent reports: {problem}"));
         }
         for orphan in o.orphans.iter().filter(|x| x.closed_session.is_none()) {
@@ -339,10 +396,25 @@ impl Builder<'_> {
         self.set_stopped(EndReason::Budget);
     }
 
+    fn refuse_fresh_world(&mut self) {
+        let (d, o) = (self.d, self.o);
+        let Some(newest) = fresh_world_over_backups(d, o) else { return };
+        let count = o.backups.as_ref().map_or(0, |b| b.all.iter().filter(|x| x.complete()).count());
+        self.notice(
+            Level::Error,
+            format!(
+                "not starting: storage holds {count} backup(s) of {} but no worlds/{}/current.json, so a start would begin a fresh world; to start from the newest backup, set restore = \"{newest}\" in server.toml (`mc-gitops world list` shows them all)",
+                d.server.name, d.server.name
+            ),
+        );
+        self.close_dangling_session();
+    }
+
     fn keep_running(&mut self) {
         let o = self.o;
         let server = o.server.as_ref().expect("keep_running needs a server");
         self.record_agent_phase();
+        self.record_activity();
         match (&server.ipv4, &o.dns) {
             (_, None) => self.notice(Level::Info, "DNS records were not observed (no Cloudflare credentials)"),
             (Some(ip), Some(_)) => self.dns_for(&IpTarget::Address(ip.clone())),

@@ -38,6 +38,7 @@ pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
         agent: None,
         control: None,
         latest_snapshot: None,
+        backups: None,
         session: None,
         credentials: None,
         month_to_date: Decimal::ZERO,
@@ -239,7 +240,7 @@ fn stopped_with_nothing_running_is_empty() {
 
 // Properties over arbitrary observed states.
 
-fn arb_observed(d: Desired) -> impl Strategy<Value = (Desired, Observed)> {
+pub(super) fn arb_observed(d: Desired) -> impl Strategy<Value = (Desired, Observed)> {
     (
         any::<bool>(), // state running?
         0u8..4,        // 0 offline, 1 starting, 2 running, 3 terminating
@@ -251,58 +252,90 @@ fn arb_observed(d: Desired) -> impl Strategy<Value = (Desired, Observed)> {
         proptest::sample::subsequence((0..d.players.len()).collect::<Vec<_>>(), 0..=d.players.len()),
         0u8..3,        // credentials: 0 local storage, 1 unlabelled, 2 minted at the start
         any::<bool>(), // desired.json left from another session (not handed over)
+        0u8..5,        // why the stop was asked: none, admin, budget, max-session; 4: the agent crashed
+        0usize..16,    // complete backups in storage (the newest current unless there are 15)
     )
-        .prop_map(move |(run, stage, cents, age, stop_req, snap, live, keep, creds, foreign)| {
-            let mut d = d.clone();
-            d.server.state = if run { SwitchState::Running } else { SwitchState::Stopped };
-            let started = now() - Duration::minutes(age);
-            let mut o = if stage == 0 {
-                let mut o = running(&d, started);
-                o.server = None;
-                o.session = None;
-                o.agent = None;
-                o.dns.as_mut().unwrap().a = None;
-                o
-            } else {
-                running(&d, started)
-            };
-            if let Some(a) = o.agent.as_mut() {
-                a.phase = match stage {
-                    1 => Phase::Provisioning,
-                    3 => Phase::Terminating,
-                    _ => Phase::Running,
+        .prop_map(
+            move |(run, stage, cents, age, stop_req, snap, live, keep, creds, foreign, why, backups)| {
+                let mut d = d.clone();
+                d.server.state = if run { SwitchState::Running } else { SwitchState::Stopped };
+                let started = now() - Duration::minutes(age);
+                let mut o = if stage == 0 {
+                    let mut o = running(&d, started);
+                    o.server = None;
+                    o.session = None;
+                    o.agent = None;
+                    o.dns.as_mut().unwrap().a = None;
+                    o
+                } else {
+                    running(&d, started)
                 };
-            }
-            if let Some(c) = o.control.as_mut() {
-                c.whitelist = keep.iter().map(|i| d.players[*i].name.clone()).collect();
-                if stop_req && stage > 0 {
-                    c.stop_requested = Some(now() - Duration::minutes(5));
+                if let Some(a) = o.agent.as_mut() {
+                    a.phase = match stage {
+                        1 => Phase::Provisioning,
+                        3 => Phase::Terminating,
+                        _ => Phase::Running,
+                    };
                 }
-                if foreign {
-                    c.session = None;
+                if let Some(a) = o.agent.as_mut() {
+                    a.crashed = why == 4;
                 }
-            }
-            if snap {
-                o.latest_snapshot = Some(now() - Duration::minutes(1));
-            }
-            if o.server.is_none() || creds == 0 {
-                o.credentials = None;
-            } else if creds == 1 {
-                o.credentials = Some(crate::observe::ObservedCredentials::Unlabelled);
-            }
-            if !live {
-                o.credentials = None;
-                o.from = ObservedFrom::Ledger;
-                o.dns = None;
-                o.control = None;
-                o.agent = None;
-            }
-            o.month_to_date = Decimal::new(cents, 2);
-            (d, o)
-        })
+                o.backups = Some(arb_backups(backups));
+                if let Some(c) = o.control.as_mut() {
+                    c.whitelist = keep.iter().map(|i| d.players[*i].name.clone()).collect();
+                    if stop_req && stage > 0 {
+                        c.stop_requested = Some(now() - Duration::minutes(5));
+                        c.stop_reason = [
+                            None,
+                            Some(EndReason::Admin),
+                            Some(EndReason::Budget),
+                            Some(EndReason::MaxSession),
+                            None,
+                        ][why as usize];
+                    }
+                    if foreign {
+                        c.session = None;
+                    }
+                }
+                if snap {
+                    o.latest_snapshot = Some(now() - Duration::minutes(1));
+                }
+                if o.server.is_none() || creds == 0 {
+                    o.credentials = None;
+                } else if creds == 1 {
+                    o.credentials = Some(crate::observe::ObservedCredentials::Unlabelled);
+                }
+                if !live {
+                    o.credentials = None;
+                    o.from = ObservedFrom::Ledger;
+                    o.dns = None;
+                    o.control = None;
+                    o.agent = None;
+                    o.backups = None;
+                }
+                o.month_to_date = Decimal::new(cents, 2);
+                (d, o)
+            },
+        )
 }
 
-fn desired() -> Desired {
+/// `n` complete backups an hour apart; the newest is current, except that
+/// 15 stands for a lost `current.json`.
+pub(super) fn arb_backups(n: usize) -> crate::observe::ObservedBackups {
+    use crate::world::{BackupName, retention::Backup};
+    let all: Vec<Backup> = (0..n.min(14))
+        .map(|i| Backup {
+            name: BackupName::at(now() - Duration::hours(48 - i as i64)),
+            size: Some(1000),
+            manifest: true,
+            pinned: false,
+        })
+        .collect();
+    let current = if n == 15 { None } else { all.last().map(|b| b.name.clone()) };
+    crate::observe::ObservedBackups { current, all }
+}
+
+pub(super) fn desired() -> Desired {
     example().desired
 }
 

@@ -87,6 +87,20 @@ pub async fn prune(store: &Store, keep: usize) -> Result<Vec<BackupName>, WorldE
     Ok(gone)
 }
 
+/// Delete one backup, archive first and manifest last (a crash in between
+/// leaves an entry the next prune still sees); one already gone is not an
+/// error. The caller has applied the rule (the reconciler's retention step).
+pub async fn remove(store: &Store, name: &BackupName) -> Result<(), WorldError> {
+    store.delete(&name.archive_key(store)).await?;
+    store.delete(&name.manifest_key(store)).await?;
+    Ok(())
+}
+
+/// Whether a backup carries a pin marker (one request, no list).
+pub async fn is_pinned(store: &Store, name: &BackupName) -> Result<bool, WorldError> {
+    Ok(store.exists(&name.pin_key(store)).await?)
+}
+
 /// Pin or unpin a backup (a marker object, so pinning never rewrites the manifest).
 pub async fn set_pin(store: &Store, name: &BackupName, pinned: bool) -> Result<(), WorldError> {
     super::resolve(store, &name.to_string()).await?;

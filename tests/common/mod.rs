@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod actions;
+
 /// The shipped example state repo.
 pub fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example")

@@ -41,8 +41,6 @@ function plain (reason) {
   }
   if (typeof value === 'string') return value
   if (value && typeof value === 'object') {
-    if (value.type === 'compound' || value.type === 'string') value = require('prismarine-nbt').simplify(value)
-    if (typeof value === 'string') return value
     const own = value.text ?? value.translate ?? ''
     return own + (Array.isArray(value.extra) ? value.extra.map(plain).join('') : '')
   }

@@ -59,10 +59,10 @@ class RconServer {
     })
   }
 
-  /** Stop listening and hang up on every client. */
+  /** Stop listening and hang up on every client (after what was written to it). */
   close () {
     this.server.close()
-    for (const s of this.sockets) s.destroy()
+    for (const s of this.sockets) s.end()
   }
 
   accept (socket) {

@@ -34,10 +34,10 @@
 
 const fs = require('fs')
 const path = require('path')
-const crypto = require('crypto')
 const { once } = require('events')
 const { RconServer } = require('./squid_rcon')
 const { readLevel, regionFiles, WorldSaver } = require('./squid_world')
+const { readProperties, offlineUuid, PlayerFile } = require('./squid_files')
 
 const started = Date.now()
 const NOT_WHITELISTED = 'You are not white-listed on this server!'
@@ -56,27 +56,7 @@ function log (message, level = 'INFO', thread = 'Server thread') {
   out(`[${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}] [${thread}/${level}]: ${message}\n`)
 }
 
-/** server.properties as Java's Properties reads it (escapes, `=` or `:`). */
-function readProperties (file) {
-  const props = {}
-  let text = ''
-  try {
-    text = fs.readFileSync(file, 'utf8')
-  } catch (e) {
-    log(`Failed to load properties from file: ${file}`, 'WARN', 'main')
-  }
-  const unescape = (s) => s.replace(/\\(u[0-9a-fA-F]{4}|.)/g, (_, c) =>
-    c[0] === 'u' && c.length === 5 ? String.fromCharCode(parseInt(c.slice(1), 16)) : ({ t: '\t', n: '\n', r: '\r', f: '\f' }[c] ?? c))
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trimStart()
-    if (!line || line[0] === '#' || line[0] === '!') continue
-    const m = /^((?:\\.|[^=:\\])*?)\s*[=:]\s*(.*)$/.exec(line)
-    if (m) props[unescape(m[1].trim())] = unescape(m[2])
-  }
-  return props
-}
-
-const props = readProperties('server.properties')
+const props = readProperties('server.properties', log)
 const prop = (key, fallback) => (props[key] === undefined || props[key] === '' ? fallback : props[key])
 const bool = (key, fallback) => String(prop(key, String(fallback))).toLowerCase() === 'true'
 const config = {
@@ -97,54 +77,8 @@ const config = {
   seed: /^-?\d+$/.test(prop('level-seed', '')) ? Number(props['level-seed']) : undefined
 }
 
-/** Vanilla's offline-mode UUID: a version-3 UUID of "OfflinePlayer:<name>". */
-function offlineUuid (name) {
-  const h = crypto.createHash('md5').update(`OfflinePlayer:${name}`).digest()
-  h[6] = (h[6] & 0x0f) | 0x30
-  h[8] = (h[8] & 0x3f) | 0x80
-  const x = h.toString('hex')
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`
-}
-
-/** whitelist.json or ops.json: entries read at start (and on reload), written on every change. */
-class PlayerFile {
-  constructor (file, what) {
-    Object.assign(this, { file, what, entries: [] })
-  }
-
-  load () {
-    try {
-      const parsed = JSON.parse(fs.readFileSync(this.file, 'utf8'))
-      if (!Array.isArray(parsed)) throw new Error('not a JSON array')
-      this.entries = parsed.filter((e) => e && typeof e.name === 'string')
-    } catch (e) {
-      if (e.code !== 'ENOENT') log(`Failed to load ${this.what}: ${e.message}`, 'WARN')
-      this.entries = []
-      if (e.code === 'ENOENT') this.save()
-    }
-  }
-
-  save () {
-    fs.writeFileSync(this.file, JSON.stringify(this.entries, null, 2) + '\n')
-  }
-
-  find (name) {
-    return this.entries.find((e) => e.name.toLowerCase() === name.toLowerCase())
-  }
-
-  add (entry) {
-    this.entries.push(entry)
-    this.save()
-  }
-
-  remove (name) {
-    this.entries = this.entries.filter((e) => e.name.toLowerCase() !== name.toLowerCase())
-    this.save()
-  }
-}
-
-const whitelist = new PlayerFile('whitelist.json', 'white-list')
-const ops = new PlayerFile('ops.json', 'ops')
+const whitelist = new PlayerFile('whitelist.json', 'white-list', log)
+const ops = new PlayerFile('ops.json', 'ops', log)
 whitelist.load()
 ops.load()
 const whitelisted = (name) => !config.whitelist || Boolean(whitelist.find(name) || ops.find(name))
@@ -178,7 +112,7 @@ const options = {
   difficulty: config.difficulty,
   worldFolder: worldDir,
   generation: { name: 'superflat', options: { worldHeight: 80, seed: config.seed } },
-  kickTimeout: 10000,
+  kickTimeout: 30000, // vanilla's keep-alive timeout: a bot on a busy machine is not dropped
   plugins: {},
   modpe: false,
   'view-distance': config.viewDistance,
@@ -245,9 +179,16 @@ let stopping = false
 const pendingSaves = new Set()
 const kickReasons = new WeakMap()
 
+/**
+ * Vanilla removes a kicked player from the player list at once (its
+ * disconnect runs on the server thread), so `list` right after a kick no
+ * longer names them; flying-squid would wait for the socket to close.
+ */
 function kick (player, reason) {
   kickReasons.set(player, reason)
   player.kick(reason)
+  const i = serv.players.indexOf(player)
+  if (i >= 0) serv.players.splice(i, 1)
 }
 
 serv.on('newPlayer', (player) => {
@@ -259,7 +200,7 @@ serv.on('newPlayer', (player) => {
     pendingSaves.add(p)
     return p.finally(() => pendingSaves.delete(p))
   }
-  const op = ops.find(player.username)
+  const op = ops.find(player._client.username)
   if (op) player.op = true
   player.on('spawned', () => {
     const s = player._client.socket
@@ -268,6 +209,21 @@ serv.on('newPlayer', (player) => {
     log(`${player.username} joined the game`)
   })
   player.on('chat', ({ message }) => log(`<${player.username}> ${message}`))
+  // flying-squid loads chunks around a moving player only after the client
+  // sends a `flying` or `look` packet, which mineflayer 1.20.1 never does: a
+  // walking bot would stay in the chunks it logged in to, and the world on
+  // disk would never grow. Vanilla loads (and so generates) the chunks
+  // around a player whenever they cross into another chunk.
+  player.on('move', ({ position }) => {
+    const chunk = (p) => `${Math.floor(p.x / 16)},${Math.floor(p.z / 16)}`
+    if (!player.loadedChunks || player.sendingChunks || chunk(position) === chunk(player.position)) return
+    player.view ??= config.viewDistance
+    // Once the move is done, so the chunks are centred on the new position.
+    player.once('move_done', () => {
+      if (player.sendingChunks) return
+      player.worldSendRestOfChunks().catch((e) => log(`Cannot send chunks to ${player.username}: ${e.message}`, 'WARN'))
+    })
+  })
   player.on('disconnected', () => {
     log(`${player.username} lost connection: ${kickReasons.get(player) || 'Disconnected'}`)
     log(`${player.username} left the game`)
@@ -462,8 +418,12 @@ serv.on('ready', async () => {
 // flying-squid's exit-hook would exit at once on SIGTERM/SIGINT; the JVM runs
 // the server's shutdown hook first, which saves the world.
 serv.on('ready', async () => {
-  await import('exit-hook') // flying-squid's import of it has settled too
-  await new Promise((resolve) => setImmediate(resolve))
+  try {
+    await import('exit-hook') // flying-squid's import of it has settled too
+    await new Promise((resolve) => setImmediate(resolve))
+  } catch (e) {
+    log(`exit-hook: ${e.message}`, 'WARN')
+  }
   for (const signal of ['SIGTERM', 'SIGINT']) {
     process.removeAllListeners(signal)
     process.once(signal, () => shutdown(signal === 'SIGTERM' ? 143 : 130))

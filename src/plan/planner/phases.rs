@@ -1,5 +1,6 @@
 //! What the agent's status tells the ledger while a session runs: that
-//! Minecraft is up (once per session) and each suspension (once each).
+//! Minecraft is up (once per session), each suspension (once each), and
+//! who played, the peak, the backups and the world's size.
 //! Recording them is what sends friends "ready" and "suspend" on Discord:
 //! the webhook is a long-lived secret the VPS never holds, so the reconciler
 //! posts when it sees the agent's phase change (the agent nudges it on each
@@ -13,6 +14,34 @@ use crate::lifecycle::Phase;
 use crate::plan::{Op, Step};
 
 impl Builder<'_> {
+    /// What the agent reports of this session (players seen, peak, backups,
+    /// world size) that the session file does not record yet.
+    pub(super) fn record_activity(&mut self) {
+        let o = self.o;
+        let (Some(session), Some(agent)) = (&o.session, o.report_of_session()) else {
+            return;
+        };
+        let mut after = session.clone();
+        if !after.take_activity(&agent.activity()) {
+            return;
+        }
+        let a = after.activity();
+        self.change(
+            Op::Update,
+            format!("session {}", session.id),
+            Step::RecordActivity {
+                session: session.id.clone(),
+                players_seen: a.players_seen.clone(),
+                peak_players: a.peak_players,
+                backups: a.backups,
+                world_bytes: a.world_bytes,
+            },
+            json!(session.activity()),
+            json!(a),
+            "the agent reports who played, the most online at once, its verified backups and the world's size",
+        );
+    }
+
     pub(super) fn record_agent_phase(&mut self) {
         let o = self.o;
         let (Some(session), Some(agent)) = (&o.session, &o.agent) else {
@@ -22,8 +51,10 @@ impl Builder<'_> {
         if agent.session.as_ref() != Some(&session.id) {
             return;
         }
+        // The reconciler's view of the phase (the agent's, moved by a stop it asked).
+        let phase = o.phase();
         if session.ready.is_none()
-            && matches!(agent.phase, Phase::Running | Phase::Idle)
+            && matches!(phase, Phase::Running | Phase::Idle)
             && let Some(at) = agent.ready
         {
             self.change(
@@ -38,7 +69,7 @@ impl Builder<'_> {
                 "the agent reports Minecraft up: the session records it and friends are told it is ready",
             );
         }
-        if agent.phase == Phase::Suspended
+        if phase == Phase::Suspended
             && let Some(at) = agent.stopped_at
             && session.last_suspended.is_none_or(|seen| seen < at)
         {

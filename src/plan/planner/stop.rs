@@ -1,7 +1,12 @@
 //! The stop half of the planner: ask the agent to stop and sync, wait for a
 //! verified snapshot, delete the server and the A record, close the session,
 //! and record an automatic stop in server.toml. Also what "nothing to do"
-//! still cleans up (a dangling session, a stray A record).
+//! still cleans up (a dangling session, a stray A record), and the end of a
+//! stop whose server is already gone.
+//!
+//! The reason a stop was asked for is written into desired.json with the
+//! request and read back each run, so the session closes with it however
+//! many runs the stop takes, even if one of them crashed between steps.
 
 use serde_json::{Value, json};
 
@@ -18,7 +23,10 @@ impl Builder<'_> {
         let requested = o.control.as_ref().and_then(|c| c.stop_requested);
         // An agent still waiting for its document cannot stop and sync.
         self.hand_over();
-        if requested.is_none() && o.agent.as_ref().is_none_or(|a| a.phase != Phase::Terminating) {
+        self.record_activity();
+        // Terminating already: the stop was asked (its reason is kept with
+        // it), or the agent ended the session itself.
+        if o.phase() != Phase::Terminating {
             self.change(
                 Op::Update,
                 "stop request",
@@ -114,6 +122,18 @@ impl Builder<'_> {
         );
     }
 
+    /// The stop's last records, when its server is already gone (a run
+    /// deleted it and ended before closing the session).
+    pub(super) fn finish_stop(&mut self, reason: EndReason) {
+        self.close_dangling_session();
+        if self.o.dns.as_ref().is_some_and(|x| x.a.is_some()) {
+            self.remove_a_record();
+        }
+        if reason != EndReason::Admin && self.d.server.state == SwitchState::Running {
+            self.set_stopped(reason);
+        }
+    }
+
     pub(super) fn nothing(&mut self) {
         self.close_dangling_session();
         if self.o.dns.as_ref().is_some_and(|x| x.a.is_some()) {
@@ -126,16 +146,21 @@ impl Builder<'_> {
         if let Some(session) = &o.session {
             // Live observation found no server for an open session: it is gone
             // (deleted by hand, or by a run that crashed before closing it).
+            // A stop that was under way keeps its reason.
+            let (reason, why) = match super::interrupted_stop(o) {
+                Some(r) => (r, format!("the stop ({}) deleted its server", stop_why(r))),
+                None => (EndReason::Drift, "its server no longer exists".to_string()),
+            };
             self.change(
                 Op::Update,
                 format!("session {}", session.id),
                 Step::CloseSession {
                     session: session.id.clone(),
-                    reason: EndReason::Drift,
+                    reason,
                 },
                 json!({ "ended": null, "end_reason": null }),
-                json!({ "ended": o.now, "end_reason": "drift" }),
-                format!("{}: the session is open but its server no longer exists", session.file),
+                json!({ "ended": o.now, "end_reason": reason.as_str() }),
+                format!("{}: the session is open but {why}", session.file),
             );
         }
     }
@@ -143,12 +168,7 @@ impl Builder<'_> {
 
 pub(super) fn stop_why(reason: EndReason) -> String {
     match reason {
-        EndReason::Admin => "state = \"stopped\" in server.toml".into(),
         EndReason::Idle => "the agent reports nobody played through idle and suspend".into(),
-        EndReason::Budget => "this month's spend is over the budget".into(),
-        EndReason::MaxSession => "the session reached lifecycle.max_session".into(),
-        EndReason::Crash => "Minecraft kept crashing".into(),
-        EndReason::Drift => "the server disappeared".into(),
-        EndReason::Forced => "forced by the admin".into(),
+        r => r.why().into(),
     }
 }

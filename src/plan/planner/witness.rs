@@ -15,7 +15,8 @@ impl Builder<'_> {
     pub(super) fn witness_notices(&mut self) {
         let o = self.o;
         let game = o.game.as_ref();
-        let Some(a) = &o.agent else {
+        // With no server, a kept report only says how the session ended.
+        let Some(a) = o.agent.as_ref().filter(|_| o.server.is_some()) else {
             if let Some(g) = game {
                 self.notice(Level::Info, g.describe());
             }
@@ -37,7 +38,7 @@ impl Builder<'_> {
                 Level::Warning,
                 format!("{silent} and {}: the server may be down; {guard}", g.describe()),
             ),
-            (false, Some((GameAnswer::NoAnswer { .. }, g))) if matches!(a.phase, Phase::Running | Phase::Idle) => self.notice(
+            (false, Some((GameAnswer::NoAnswer { .. }, g))) if matches!(o.phase(), Phase::Running | Phase::Idle) => self.notice(
                 Level::Warning,
                 format!(
                     "the agent reports Minecraft {}, but {} (a firewall, or the network?)",
