@@ -61,6 +61,11 @@ impl Bots {
         self.send(&format!("join {name} {host} {port}"));
     }
 
+    /// Walk forward for `ms` milliseconds (the world changes under the bot).
+    pub fn walk(&mut self, name: &str, ms: u64) {
+        self.send(&format!("walk {name} {ms}"));
+    }
+
     pub fn leave(&mut self, name: &str) {
         self.send(&format!("leave {name}"));
     }

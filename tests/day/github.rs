@@ -72,11 +72,6 @@ impl Day {
         n
     }
 
-    /// The log of run `n` (1-based).
-    pub fn run_log(&self, n: usize) -> String {
-        self.runs.lock().unwrap()[n - 1].log()
-    }
-
     pub fn run_ok(&self, n: usize) -> bool {
         self.runs.lock().unwrap()[n - 1].ok()
     }

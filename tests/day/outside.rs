@@ -30,6 +30,14 @@ impl Day {
         self.note(format!("✓ {what}"));
     }
 
+    /// Run `n` succeeded; else fail with its Apply step's output.
+    pub fn check_run(&self, n: usize, what: &str) {
+        if !self.run_ok(n) {
+            self.fail(&format!("does not hold: {what} (run {n}):\n{}", self.apply_output(n)));
+        }
+        self.note(format!("✓ {what} (run {n})"));
+    }
+
     pub fn fail(&self, why: &str) -> ! {
         let mut story = format!(
             "THE DAY BROKE: {why}\n\n== timeline\n{}\n",
@@ -44,7 +52,28 @@ impl Day {
         story.push_str(&self.vps.logs_tail(60));
         story.push_str(&format!("\n== Discord posts: {:?}\n", self.discord_posts()));
         story.push_str(&format!("\n== remote history:\n{}", self.remote_log()));
+        story.push_str(&format!("\n== full logs kept in {}\n", self.keep_logs(&story).display()));
         panic!("{story}");
+    }
+
+    /// Copy the story, every agent log and user-data, and every run's log
+    /// out of the temp dir, for reading after the test.
+    fn keep_logs(&self, story: &str) -> PathBuf {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("day-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join("story.txt"), story);
+        for m in &self.vps.seen().machines {
+            let _ = std::fs::write(dir.join(format!("agent-{}.log", m.server_id)), m.log_text());
+            for f in ["whitelist.json", "ops.json"] {
+                let _ = std::fs::copy(m.minecraft_dir.join(f), dir.join(format!("{}-{f}", m.server_id)));
+            }
+        }
+        if let Ok(runs) = self.runs.try_lock() {
+            for (i, r) in runs.iter().enumerate() {
+                let _ = std::fs::write(dir.join(format!("run-{}.log", i + 1)), r.log());
+            }
+        }
+        dir
     }
 
     // --- the remote ------------------------------------------------------

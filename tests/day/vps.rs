@@ -53,11 +53,9 @@ struct WriteFile {
 /// One created server and the agent running as it.
 pub struct Machine {
     pub server_id: u64,
-    pub root: PathBuf,
     pub minecraft_dir: PathBuf,
     pub log: PathBuf,
     pub user_data: String,
-    pub game_port: u16,
     agent: Option<Child>,
     /// How the agent ended, once it did.
     pub exit: Option<String>,
@@ -138,15 +136,6 @@ impl Vps {
 
     pub fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
         self.seen.lock().unwrap()
-    }
-
-    /// The machine running now, if any: (server id, Minecraft dir, log path).
-    pub fn current(&self) -> Option<(u64, PathBuf, PathBuf)> {
-        self.seen()
-            .machines
-            .iter()
-            .find(|m| m.exit.is_none())
-            .map(|m| (m.server_id, m.minecraft_dir.clone(), m.log.clone()))
     }
 
     /// Every agent log so far, for failure messages (tail of each).
@@ -271,11 +260,14 @@ impl Watcher {
         let config_path = root.join(mc_gitops::cloudinit::AGENT_CONFIG_PATH.trim_start_matches('/'));
         let text = std::fs::read_to_string(&config_path)
             .map_err(|e| format!("the user-data wrote no {}: {e}", mc_gitops::cloudinit::AGENT_CONFIG_PATH))?;
-        let cfg = parse_agent(&config_path, &text)?;
-        let minecraft_dir = under(&root, &cfg.minecraft_dir);
-        let rcon_port = crate::common::free_port();
-        let java = vec!["node".to_string(), self.settings.squid.display().to_string()];
-        let edited = crate::agent_toml::for_this_machine(&text, &minecraft_dir, &java, self.settings.game_port, rcon_port)?;
+        let mut cfg = parse_agent(&config_path, &text)?;
+        // Only what differs on this machine; written back by the agent's own writer.
+        cfg.minecraft_dir = under(&root, &cfg.minecraft_dir);
+        cfg.java = vec!["node".to_string(), self.settings.squid.display().to_string()];
+        cfg.game_port = self.settings.game_port;
+        cfg.rcon_port = crate::common::free_port();
+        let minecraft_dir = cfg.minecraft_dir.clone();
+        let edited = cfg.to_toml();
         parse_agent(&config_path, &edited)?;
         std::fs::write(&config_path, &edited).map_err(|e| e.to_string())?;
         for (rel, bytes) in self.settings.downloads.lock().unwrap().iter() {
@@ -304,11 +296,9 @@ impl Watcher {
             .map_err(|e| format!("cannot start the agent: {e}"))?;
         Ok(Machine {
             server_id: id,
-            root,
             minecraft_dir,
             log,
             user_data: user_data.to_string(),
-            game_port: self.settings.game_port,
             agent: Some(agent),
             exit: None,
         })
