@@ -196,6 +196,8 @@ fn a_day_through_the_users_path() {
     // The next scheduled run: nothing to do, nothing created.
     let n = day.run_workflow(Event::new("schedule"));
     day.check_run(n, "the next scheduled run succeeds");
+    let out = day.apply_output(n);
+    day.check(&format!("it plans nothing:\n{out}"), out.contains("No changes"));
     day.check("it created nothing", day.h.count_route(Method::POST, "/servers") == 1);
     checks::storage_and_world(&day);
     checks::no_secret_anywhere(&day);

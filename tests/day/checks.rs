@@ -54,6 +54,18 @@ pub fn after_the_day(day: &Day, reason: &str) {
     day.check("one server was deleted", day.server_deletes() == 1);
     day.check("never two servers at once", day.never_two_servers());
     day.check("the A record is removed", day.a_record().is_none());
+    let dns: Vec<String> = day
+        .cf
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/dns_records") && r.method != Method::GET)
+        .map(|r| format!("{} {}", r.method, r.body.as_ref().map_or(String::new(), |b| b["type"].to_string())))
+        .collect();
+    day.check(
+        &format!("DNS: A and SRV created, then only the A removed: {dns:?}"),
+        dns == ["POST \"A\"", "POST \"SRV\"", "DELETE "]
+            && day.cf.records().iter().any(|r| r.kind == "SRV"),
+    );
     let machines: Vec<String> = day
         .vps
         .seen()
@@ -93,6 +105,11 @@ pub fn after_the_day(day: &Day, reason: &str) {
         "server.toml on main says stopped",
         day.remote_file("server.toml").is_some_and(|t| t.contains("state = \"stopped\"")),
     );
+    let last_edit = crate::world::git(&day.remote, &["log", "-1", "--format=%an", "main", "--", "server.toml"]);
+    day.check(
+        &format!("the bot set it ({last_edit:?} made the last change to server.toml)"),
+        last_edit.trim() == "mc-gitops[bot]",
+    );
     let log = day.remote_log();
     day.check(
         &format!("the bot committed and pushed the stop:\n{log}"),
@@ -120,6 +137,15 @@ pub fn storage_and_world(day: &Day) {
         );
     }
     day.check(&format!("retention keeps at most 2: {snapshots:?}"), snapshots.len() <= 2);
+    let user_data: Vec<String> = day.vps.seen().machines.iter().map(|m| m.user_data.clone()).collect();
+    day.check(
+        "the VPS holds minted keys, never the account's",
+        user_data.iter().all(|u| !u.contains(crate::s3_fake::ACCESS_KEY))
+            && day.cf.issued_credentials().iter().all(|c| {
+                let id = c["accessKeyId"].as_str().unwrap_or("?");
+                user_data.iter().any(|u| u.contains(id))
+            }),
+    );
     for body in day.cf.requests().iter().filter(|r| r.path.ends_with("/r2/temp-access-credentials")) {
         let body = body.body.clone().unwrap_or_default();
         let prefixes: Vec<&str> = body["prefixes"]
