@@ -5,9 +5,10 @@
 //
 // Commands:
 //   join <name> <host> <port>   log in; then `spawn`, or `kicked`/`error`/`end`
-//   leave <name>                quit; then `end`
+//   leave <name>                quit; then `end` (the name may join again at once)
 //   chat <name> <text…>         send a chat message; `chatted`
-//   walk <name> [ms]            walk forward (default 2000 ms); `walked` with the position
+//   walk <name> [ms]            walk forward (default 2000 ms, from its spawn if it has
+//                               not spawned yet); `walked` with the position
 //   where <name>                `position` with the position
 //   bots                        `bots` with the names of the bots logged in
 //   exit                        quit every bot and exit 0 (stdin EOF does the same)
@@ -89,14 +90,20 @@ function handle (line) {
   switch (verb) {
     case undefined: case '': return
     case 'join': return join(name, rest[0], rest[1])
-    case 'leave': return withBot(name, (bot) => bot.quit())
+    // The name is free at once (its `end` still follows), so a test may join it again.
+    case 'leave': return withBot(name, (bot) => { bots.delete(name); bot.quit() })
     case 'chat': return withBot(name, (bot) => { bot.chat(rest.join(' ')); emit('chatted', { name }) })
     case 'walk': return withBot(name, (bot) => {
-      bot.setControlState('forward', true)
-      setTimeout(() => {
-        bot.setControlState('forward', false)
-        emit('walked', { name, position: position(bot) })
-      }, Number(rest[0] || 2000))
+      const walk = () => {
+        bot.setControlState('forward', true)
+        setTimeout(() => {
+          bot.setControlState('forward', false)
+          emit('walked', { name, position: position(bot) })
+        }, Number(rest[0] || 2000))
+      }
+      // A bot still logging in walks once it has spawned.
+      if (bot.entity) walk()
+      else bot.once('spawn', walk)
     })
     case 'where': return withBot(name, (bot) => emit('position', { name, position: position(bot) }))
     case 'bots': return emit('bots', { names: [...bots.keys()] })
