@@ -63,8 +63,7 @@ pub fn after_the_day(day: &Day, reason: &str) {
         .collect();
     day.check(
         &format!("DNS: A and SRV created, then only the A removed: {dns:?}"),
-        dns == ["POST \"A\"", "POST \"SRV\"", "DELETE "]
-            && day.cf.records().iter().any(|r| r.kind == "SRV"),
+        dns == ["POST \"A\"", "POST \"SRV\"", "DELETE "] && day.cf.records().iter().any(|r| r.kind == "SRV"),
     );
     let machines: Vec<String> = day
         .vps

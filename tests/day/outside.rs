@@ -59,7 +59,11 @@ impl Day {
     /// Copy the story, every agent log and user-data, and every run's log
     /// out of the temp dir, for reading after the test.
     fn keep_logs(&self, story: &str) -> PathBuf {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("day-{}", std::process::id()));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "day-{}-{}",
+            std::process::id(),
+            std::thread::current().name().unwrap_or("main")
+        ));
         let _ = std::fs::create_dir_all(&dir);
         let _ = std::fs::write(dir.join("story.txt"), story);
         for m in &self.vps.seen().machines {
