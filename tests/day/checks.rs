@@ -109,10 +109,10 @@ pub fn after_the_day(day: &Day, reason: &str) {
         &format!("the bot set it ({last_edit:?} made the last change to server.toml)"),
         last_edit.trim() == "mc-gitops[bot]",
     );
-    let log = day.remote_log();
+    let message = crate::world::git(&day.remote, &["log", "-1", "--format=%B", "main", "--", "server.toml"]);
     day.check(
-        &format!("the bot committed and pushed the stop:\n{log}"),
-        log.lines().any(|l| l.starts_with("mc-gitops") && l.contains(reason)),
+        &format!("the bot's commit of the stop says why ({reason}):\n{message}"),
+        message.contains(reason),
     );
     day.check("Discord heard the stop", day.discord_said("stopped"));
 }
