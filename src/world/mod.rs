@@ -7,8 +7,12 @@
 //! written only after the upload was re-read and its hash matched; only then
 //! does `worlds/<s>/current.json` move, by a conditional write.
 //!
-//! Keys: `worlds/<s>/backups/<2026-11-22T19-30-00Z>.tar.zst`, `.json` (the
-//! manifest), `.pin` (kept by retention whatever its age).
+//! Keys: `worlds/<s>/backups/<2026-11-22T19-30-00-123Z-7f3a>.tar.zst`,
+//! `.json` (the manifest), `.pin` (kept by retention whatever its age). A
+//! name is the millisecond the snapshot was taken plus a random tag, so two
+//! snapshots in one second (a suspend snapshot and the final one) never
+//! collide; names of the older, second-resolution form
+//! (`2026-11-22T19-30-00Z`) still parse, list, restore and prune.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -29,7 +33,12 @@ pub use snapshot::{snapshot, verify};
 /// 10,000-part limit.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
 
-const NAME_FORMAT: &str = "%Y-%m-%dT%H-%M-%SZ";
+/// Names before snapshots carried milliseconds and a tag; still read.
+const OLD_NAME_FORMAT: &str = "%Y-%m-%dT%H-%M-%SZ";
+/// The time part of a name: to the millisecond, `Z` and the tag follow.
+const NAME_TIME_FORMAT: &str = "%Y-%m-%dT%H-%M-%S-%3f";
+/// Hex digits of the random tag.
+const TAG_LEN: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorldError {
@@ -41,7 +50,9 @@ pub enum WorldError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{name:?} is not a backup name; names look like 2026-11-22T19-30-00Z")]
+    #[error(
+        "{name:?} is not a backup name; names look like 2026-11-22T19-30-00-123Z-7f3a (or 2026-11-22T19-30-00Z for older ones); `mc-gitops world list` shows them"
+    )]
     BadName { name: String },
     #[error("no backup named {name} in {store}{}", if .available.is_empty() { "; there are none".to_string() } else { format!("; the newest are: {}", .available.join(", ")) })]
     NoSuchBackup {
@@ -49,6 +60,8 @@ pub enum WorldError {
         store: String,
         available: Vec<String>,
     },
+    #[error("{name} matches several backups taken in that second: {}; name one of them", .candidates.join(", "))]
+    Ambiguous { name: String, candidates: Vec<String> },
     #[error("no snapshot in {store} yet (worlds/<server>/current.json is missing)")]
     NoCurrent { store: String },
     #[error("snapshot {key} is corrupt: sha256 {actual} but its manifest says {expected}")]
@@ -76,22 +89,58 @@ fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> WorldError + '_ 
     }
 }
 
-/// A backup's name: the UTC time Minecraft saved, as it appears in keys.
+/// A backup's name: the UTC time it was taken, as it appears in keys, and
+/// (for every name made now) a random tag that keeps two snapshots of the
+/// same millisecond apart. Ordered by time, then tag: newest last.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct BackupName(DateTime<Utc>);
+pub struct BackupName {
+    time: DateTime<Utc>,
+    /// `None` only for names of the old, second-resolution form.
+    tag: Option<String>,
+}
 
 impl BackupName {
+    /// The old form: `t` to the second, no tag. Two snapshots in one second
+    /// get the same name; new snapshots use [`BackupName::unique`].
     pub fn at(t: DateTime<Utc>) -> Self {
-        BackupName(t.with_nanosecond_zero())
+        BackupName {
+            time: t.with_nanosecond_zero(),
+            tag: None,
+        }
+    }
+    /// A fresh name for a snapshot taken at `t`: `t` to the millisecond and a
+    /// random tag.
+    pub fn unique(t: DateTime<Utc>) -> Self {
+        use rand::Rng;
+        let tag: u16 = rand::rng().random();
+        BackupName {
+            time: t.with_millis_only(),
+            tag: Some(format!("{tag:0width$x}", width = TAG_LEN)),
+        }
     }
     pub fn parse(s: &str) -> Result<Self, WorldError> {
-        NaiveDateTime::parse_from_str(s, NAME_FORMAT)
-            .map(|t| BackupName(t.and_utc()))
-            .map_err(|_| WorldError::BadName { name: s.into() })
+        let bad = || WorldError::BadName { name: s.into() };
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, OLD_NAME_FORMAT) {
+            return Ok(BackupName {
+                time: t.and_utc(),
+                tag: None,
+            });
+        }
+        let (time, tag) = s.split_once("Z-").ok_or_else(bad)?;
+        let hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
+        // Exactly three digits of milliseconds, so a name has one spelling.
+        if tag.len() != TAG_LEN || !tag.chars().all(hex) || time.rsplit('-').next().is_none_or(|ms| ms.len() != 3) {
+            return Err(bad());
+        }
+        let time = NaiveDateTime::parse_from_str(time, NAME_TIME_FORMAT).map_err(|_| bad())?;
+        Ok(BackupName {
+            time: time.and_utc(),
+            tag: Some(tag.to_string()),
+        })
     }
     pub fn time(&self) -> DateTime<Utc> {
-        self.0
+        self.time
     }
     pub fn archive_key(&self, store: &Store) -> String {
         format!("{}backups/{self}.tar.zst", store.world_prefix())
@@ -112,17 +161,27 @@ impl BackupName {
 
 trait NoNanos {
     fn with_nanosecond_zero(self) -> Self;
+    fn with_millis_only(self) -> Self;
 }
 impl NoNanos for DateTime<Utc> {
     fn with_nanosecond_zero(self) -> Self {
         use chrono::Timelike;
         self.with_nanosecond(0).expect("0 ns is valid")
     }
+    fn with_millis_only(self) -> Self {
+        use chrono::Timelike;
+        // A leap second's nanoseconds (≥ 1e9) stay ≥ 1e9: still valid.
+        let ns = self.nanosecond();
+        self.with_nanosecond(ns - ns % 1_000_000).expect("fewer nanoseconds are valid")
+    }
 }
 
 impl std::fmt::Display for BackupName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0.format(NAME_FORMAT))
+        match &self.tag {
+            None => write!(f, "{}", self.time.format(OLD_NAME_FORMAT)),
+            Some(tag) => write!(f, "{}Z-{tag}", self.time.format(NAME_TIME_FORMAT)),
+        }
     }
 }
 impl TryFrom<String> for BackupName {
@@ -147,6 +206,10 @@ pub struct Manifest {
     pub sha256: String,
     pub size: u64,
     pub files: u64,
+    /// The world directory's size on disk (its files' bytes, uncompressed);
+    /// absent in manifests written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub world_bytes: Option<u64>,
     /// When Minecraft stopped or last saved: what the termination guard compares.
     pub taken: DateTime<Utc>,
     pub part_size: u64,
@@ -171,20 +234,39 @@ pub async fn manifest(store: &Store, name: &BackupName) -> Result<Option<Manifes
     Ok(store.get_json(&name.manifest_key(store)).await?)
 }
 
-/// The manifest `restore = "<name>"` names, or a clear error listing what exists.
+/// The manifest `restore = "<name>"` names, or a clear error listing what
+/// exists. A name of the old, second-resolution form that no backup carries
+/// also finds the one backup taken in that second (names made now carry the
+/// millisecond and a tag), so a time read off a log still works; two in that
+/// second are an error naming both.
 pub async fn resolve(store: &Store, name: &str) -> Result<Manifest, WorldError> {
     let parsed = BackupName::parse(name)?;
     if let Some(m) = manifest(store, &parsed).await? {
         return Ok(m);
     }
-    let mut available: Vec<String> = retention::list(store)
-        .await?
-        .iter()
-        .rev()
-        .take(5)
-        .map(|b| b.name.to_string())
-        .collect();
-    available.truncate(5);
+    let all = retention::list(store).await?;
+    if parsed.tag.is_none() {
+        let same_second: Vec<&BackupName> = all
+            .iter()
+            .filter(|b| b.complete() && b.name.tag.is_some() && b.name.time.with_nanosecond_zero() == parsed.time)
+            .map(|b| &b.name)
+            .collect();
+        match same_second[..] {
+            [one] => {
+                if let Some(m) = manifest(store, one).await? {
+                    return Ok(m);
+                }
+            }
+            [] => {}
+            _ => {
+                return Err(WorldError::Ambiguous {
+                    name: name.into(),
+                    candidates: same_second.iter().map(|n| n.to_string()).collect(),
+                });
+            }
+        }
+    }
+    let available: Vec<String> = all.iter().rev().take(5).map(|b| b.name.to_string()).collect();
     Err(WorldError::NoSuchBackup {
         name: name.into(),
         store: store.describe.clone(),
