@@ -290,11 +290,14 @@ where
                         Some(waiting) => Err((Trouble::Provision, waiting)),
                         None => {
                             self.doc = doc;
-                            self.ports
-                                .provision
-                                .provision(&self.doc)
-                                .await
-                                .map_err(|e| (Trouble::Provision, e.to_string()))
+                            match self.ports.provision.provision(&self.doc).await {
+                                // Waiting for a decision: said as such, asked again soon.
+                                Err(PortError::Waiting(why)) => {
+                                    self.waiting = Some(why.clone());
+                                    Err((Trouble::Provision, why))
+                                }
+                                r => r.map_err(|e| (Trouble::Provision, e.to_string())),
+                            }
                         }
                     }
                 }
@@ -302,6 +305,7 @@ where
             };
             match attempt {
                 Ok(()) => {
+                    self.waiting = None;
                     self.applied = Applied::from_doc(&self.doc);
                     self.recovered(Trouble::Control);
                     self.recovered(Trouble::Provision);

@@ -28,6 +28,10 @@ pub enum PortError {
     Listener(String),
     #[error("provisioning {what}: {message}")]
     Provision { what: String, message: String },
+    /// Provisioning cannot go on until someone decides (the message says
+    /// what to do); the agent waits, reading `desired.json` again.
+    #[error("{0}")]
+    Waiting(String),
     #[error("control channel: {0}")]
     Control(String),
     #[error("nudge: {0}")]

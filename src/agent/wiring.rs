@@ -97,17 +97,14 @@ async fn no_current(store: &Store) -> PortResult<()> {
     let Some(newest) = backups.iter().rev().find(|b| b.complete()) else {
         return Ok(()); // a new world
     };
-    Err(PortError::Provision {
-        what: "the world".into(),
-        message: format!(
-            "{}current.json is missing but {} backup(s) exist (the newest is {}); not starting a new world over them: \
+    Err(PortError::Waiting(format!(
+        "{}current.json is missing but {} backup(s) exist (the newest is {}); not starting a new world over them: \
              set restore = \"{}\" in server.toml (or name another backup) and the next start restores it",
-            store.world_prefix(),
-            backups.iter().filter(|b| b.complete()).count(),
-            newest.name,
-            newest.name
-        ),
-    })
+        store.world_prefix(),
+        backups.iter().filter(|b| b.complete()).count(),
+        newest.name,
+        newest.name
+    )))
 }
 
 /// The backup `desired.json` names for this start, if any: server.toml's

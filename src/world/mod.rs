@@ -7,12 +7,12 @@
 //! written only after the upload was re-read and its hash matched; only then
 //! does `worlds/<s>/current.json` move, by a conditional write.
 //!
-//! Keys: `worlds/<s>/backups/<2026-11-22T19-30-00-123Z-7f3a>.tar.zst`,
-//! `.json` (the manifest), `.pin` (kept by retention whatever its age). A
-//! name is the millisecond the snapshot was taken plus a random tag, so two
-//! snapshots in one second (a suspend snapshot and the final one) never
-//! collide; names of the older, second-resolution form
-//! (`2026-11-22T19-30-00Z`) still parse, list, restore and prune.
+//! Keys: `worlds/<s>/backups/<2026-11-22T19-30-00Z>.tar.zst`, `.json` (the
+//! manifest), `.pin` (kept by retention whatever its age). A name is the
+//! second the snapshot was taken; when that name is taken already (a suspend
+//! snapshot and the final one in one second), the millisecond and a random
+//! tag are added (`2026-11-22T19-30-00-123Z-7f3a`), so every snapshot has
+//! its own name while the names people read and type in `restore` stay short.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -33,7 +33,7 @@ pub use snapshot::{snapshot, verify};
 /// 10,000-part limit.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
 
-/// Names before snapshots carried milliseconds and a tag; still read.
+/// A name to the second: the usual one.
 const OLD_NAME_FORMAT: &str = "%Y-%m-%dT%H-%M-%SZ";
 /// The time part of a name: to the millisecond, `Z` and the tag follow.
 const NAME_TIME_FORMAT: &str = "%Y-%m-%dT%H-%M-%S-%3f";
@@ -60,8 +60,6 @@ pub enum WorldError {
         store: String,
         available: Vec<String>,
     },
-    #[error("{name} matches several backups taken in that second: {}; name one of them", .candidates.join(", "))]
-    Ambiguous { name: String, candidates: Vec<String> },
     #[error("no snapshot in {store} yet (worlds/<server>/current.json is missing)")]
     NoCurrent { store: String },
     #[error("snapshot {key} is corrupt: sha256 {actual} but its manifest says {expected}")]
@@ -90,19 +88,19 @@ fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> WorldError + '_ 
 }
 
 /// A backup's name: the UTC time it was taken, as it appears in keys, and
-/// (for every name made now) a random tag that keeps two snapshots of the
-/// same millisecond apart. Ordered by time, then tag: newest last.
+/// for a snapshot whose second was taken already, the millisecond and a
+/// random tag. Ordered by time, then tag: newest last.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct BackupName {
     time: DateTime<Utc>,
-    /// `None` only for names of the old, second-resolution form.
+    /// `None` for the usual, second-resolution form.
     tag: Option<String>,
 }
 
 impl BackupName {
-    /// The old form: `t` to the second, no tag. Two snapshots in one second
-    /// get the same name; new snapshots use [`BackupName::unique`].
+    /// The usual name: `t` to the second, no tag. Two snapshots in one
+    /// second would share it; the second one takes [`BackupName::unique`].
     pub fn at(t: DateTime<Utc>) -> Self {
         BackupName {
             time: t.with_nanosecond_zero(),
@@ -163,6 +161,11 @@ trait NoNanos {
     fn with_nanosecond_zero(self) -> Self;
     fn with_millis_only(self) -> Self;
 }
+
+/// `t` to the millisecond, as manifests record it.
+pub(crate) fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.with_millis_only()
+}
 impl NoNanos for DateTime<Utc> {
     fn with_nanosecond_zero(self) -> Self {
         use chrono::Timelike;
@@ -210,7 +213,8 @@ pub struct Manifest {
     /// absent in manifests written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub world_bytes: Option<u64>,
-    /// When Minecraft stopped or last saved: what the termination guard compares.
+    /// When Minecraft stopped or last saved, to the millisecond: what the
+    /// termination guard compares.
     pub taken: DateTime<Utc>,
     pub part_size: u64,
     pub uploaded: DateTime<Utc>,
@@ -234,39 +238,19 @@ pub async fn manifest(store: &Store, name: &BackupName) -> Result<Option<Manifes
     Ok(store.get_json(&name.manifest_key(store)).await?)
 }
 
-/// The manifest `restore = "<name>"` names, or a clear error listing what
-/// exists. A name of the old, second-resolution form that no backup carries
-/// also finds the one backup taken in that second (names made now carry the
-/// millisecond and a tag), so a time read off a log still works; two in that
-/// second are an error naming both.
+/// The manifest `restore = "<name>"` names, or a clear error listing what exists.
 pub async fn resolve(store: &Store, name: &str) -> Result<Manifest, WorldError> {
     let parsed = BackupName::parse(name)?;
     if let Some(m) = manifest(store, &parsed).await? {
         return Ok(m);
     }
-    let all = retention::list(store).await?;
-    if parsed.tag.is_none() {
-        let same_second: Vec<&BackupName> = all
-            .iter()
-            .filter(|b| b.complete() && b.name.tag.is_some() && b.name.time.with_nanosecond_zero() == parsed.time)
-            .map(|b| &b.name)
-            .collect();
-        match same_second[..] {
-            [one] => {
-                if let Some(m) = manifest(store, one).await? {
-                    return Ok(m);
-                }
-            }
-            [] => {}
-            _ => {
-                return Err(WorldError::Ambiguous {
-                    name: name.into(),
-                    candidates: same_second.iter().map(|n| n.to_string()).collect(),
-                });
-            }
-        }
-    }
-    let available: Vec<String> = all.iter().rev().take(5).map(|b| b.name.to_string()).collect();
+    let available: Vec<String> = retention::list(store)
+        .await?
+        .iter()
+        .rev()
+        .take(5)
+        .map(|b| b.name.to_string())
+        .collect();
     Err(WorldError::NoSuchBackup {
         name: name.into(),
         store: store.describe.clone(),

@@ -89,8 +89,7 @@ pub async fn prune(store: &Store, keep: usize) -> Result<Vec<BackupName>, WorldE
 
 /// Pin or unpin a backup (a marker object, so pinning never rewrites the manifest).
 pub async fn set_pin(store: &Store, name: &BackupName, pinned: bool) -> Result<(), WorldError> {
-    // The backup the name resolves to (an old-form name may find a new one).
-    let name = super::resolve(store, &name.to_string()).await?.name;
+    super::resolve(store, &name.to_string()).await?;
     let key = name.pin_key(store);
     if pinned {
         store.put_bytes(&key, b"pinned\n".to_vec()).await?;

@@ -31,19 +31,14 @@ const HANDOFF: usize = 1024 * 1024;
 const IN_FLIGHT: usize = 2;
 
 /// Snapshot `dir` as a new backup taken at `taken` (when Minecraft stopped
-/// or saved; named by it to the millisecond, with a random tag), verify it, and point `current.json` at it unless a newer
+/// or saved; named by its second, or a unique name when that one is taken), verify it, and point `current.json` at it unless a newer
 /// snapshot is there already.
 pub async fn snapshot(store: &Store, dir: &Path, taken: DateTime<Utc>, progress: Progress<'_>) -> Result<Manifest, WorldError> {
     if !dir.is_dir() {
         return Err(super::io(dir)(std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory")));
     }
-    let name = BackupName::unique(taken);
+    let name = free_name(store, taken).await?;
     let key = name.archive_key(store);
-    for k in [&key, &name.manifest_key(store)] {
-        if store.head(k).await?.is_some() {
-            return Err(WorldError::Exists { key: k.clone() });
-        }
-    }
     let (packed, sha256, size) = upload(store, dir, &key, progress).await?;
     let (actual, stored) = hash_object(store, &key, &|_| true).await?;
     if stored != size || actual != sha256 {
@@ -63,7 +58,7 @@ pub async fn snapshot(store: &Store, dir: &Path, taken: DateTime<Utc>, progress:
         size,
         files: packed.files,
         world_bytes: Some(packed.bytes),
-        taken: name.time(),
+        taken: super::to_millis(taken),
         part_size: PART_SIZE as u64,
         uploaded: now,
         verified: now,
@@ -71,6 +66,28 @@ pub async fn snapshot(store: &Store, dir: &Path, taken: DateTime<Utc>, progress:
     store.put_json_if(&name.manifest_key(store), &manifest, &Expect::Absent).await?;
     advance_pointer(store, &manifest).await?;
     Ok(manifest)
+}
+
+/// The second `taken` falls in, or when a backup has that name already
+/// (a suspend snapshot and the final one in one second), the millisecond
+/// and a random tag. Never an existing name: a snapshot is never overwritten.
+async fn free_name(store: &Store, taken: DateTime<Utc>) -> Result<BackupName, WorldError> {
+    let mut last = None;
+    for name in [BackupName::at(taken), BackupName::unique(taken), BackupName::unique(taken)] {
+        let mut free = true;
+        for k in [name.archive_key(store), name.manifest_key(store)] {
+            if store.head(&k).await?.is_some() {
+                free = false;
+                last = Some(k);
+            }
+        }
+        if free {
+            return Ok(name);
+        }
+    }
+    Err(WorldError::Exists {
+        key: last.expect("a name was taken"),
+    })
 }
 
 async fn upload(store: &Store, dir: &Path, key: &str, progress: Progress<'_>) -> Result<(archive::Packed, String, u64), WorldError> {

@@ -61,7 +61,7 @@ const GO: &(dyn Fn(u64) -> bool + Send + Sync) = &|_| true;
 
 #[test]
 fn backup_names_round_trip_and_bad_ones_are_refused() {
-    // The old, second-resolution form still reads.
+    // The usual, second-resolution form.
     let n = BackupName::at(t("2026-11-22T19:30:00.123Z"));
     assert_eq!(n.to_string(), "2026-11-22T19-30-00Z");
     assert_eq!(BackupName::parse("2026-11-22T19-30-00Z").unwrap(), n);
@@ -103,7 +103,9 @@ async fn two_snapshots_in_one_second_get_two_names() {
     let a = snapshot(&s, &world, t("2026-11-22T19:30:00.100Z"), GO).await.unwrap();
     let b = snapshot(&s, &world, t("2026-11-22T19:30:00.100Z"), GO).await.unwrap();
     let c = snapshot(&s, &world, t("2026-11-22T19:30:00.900Z"), GO).await.unwrap();
+    assert_eq!(a.name.to_string(), "2026-11-22T19-30-00Z", "the usual name while it is free");
     assert!(a.name != b.name && a.key != b.key, "{} {}", a.name, b.name);
+    assert_eq!((a.taken, c.taken), (t("2026-11-22T19:30:00.100Z"), t("2026-11-22T19:30:00.900Z")));
     let listed = retention::list(&s).await.unwrap();
     assert_eq!(listed.len(), 3);
     assert!(listed.iter().all(|b| b.complete()));
@@ -111,48 +113,37 @@ async fn two_snapshots_in_one_second_get_two_names() {
     assert_eq!(s.current_snapshot().await.unwrap().unwrap().key, c.key);
 }
 
-/// A backup named the old way (second resolution, no tag), as buckets
-/// written before names were unique hold them.
-async fn old_style_backup(s: &Store, world: &Path, name: &str) -> Manifest {
-    let m = snapshot(s, world, BackupName::parse(name).unwrap().time(), GO).await.unwrap();
-    let old = BackupName::parse(name).unwrap();
-    let bytes = s.get_bytes(&m.key).await.unwrap().unwrap();
-    s.put_bytes(&old.archive_key(s), bytes).await.unwrap();
-    s.delete(&m.key).await.unwrap();
-    s.delete(&m.name.manifest_key(s)).await.unwrap();
-    let mut legacy = serde_json::to_value(Manifest {
-        name: old.clone(),
-        key: old.archive_key(s),
-        ..m
-    })
-    .unwrap();
-    legacy.as_object_mut().unwrap().remove("world_bytes");
-    s.put_json(&old.manifest_key(s), &legacy).await.unwrap();
-    let m: Manifest = serde_json::from_value(legacy).unwrap();
-    s.put_json(&s.current_key(), &m.pointer()).await.unwrap();
-    m
-}
-
 #[tokio::test]
-async fn backups_named_the_old_way_still_list_restore_and_prune() {
+async fn both_forms_of_name_list_restore_and_prune_together() {
     let tmp = tempfile::tempdir().unwrap();
     let s = store(&tmp.path().join("store"));
     let world = tmp.path().join("world");
     make_world(&world, 1, 1000);
-    let old1 = old_style_backup(&s, &world, "2026-11-22T10-00-00Z").await;
-    let old2 = old_style_backup(&s, &world, "2026-11-22T11-00-00Z").await;
-    assert_eq!(old2.world_bytes, None, "an old manifest reads without world_bytes");
-    let new = snapshot(&s, &world, t("2026-11-22T11:00:00.500Z"), GO).await.unwrap();
+    snapshot(&s, &world, t("2026-11-22T10:00:00Z"), GO).await.unwrap();
+    let plain = snapshot(&s, &world, t("2026-11-22T11:00:00.200Z"), GO).await.unwrap();
+    let tagged = snapshot(&s, &world, t("2026-11-22T11:00:00.500Z"), GO).await.unwrap();
+    assert_eq!(plain.name.to_string(), "2026-11-22T11-00-00Z");
+    assert!(tagged.name.to_string().starts_with("2026-11-22T11-00-00-500Z-"), "{}", tagged.name);
     let listed: Vec<String> = retention::list(&s).await.unwrap().iter().map(|b| b.name.to_string()).collect();
-    assert_eq!(listed, ["2026-11-22T10-00-00Z", "2026-11-22T11-00-00Z", &new.name.to_string()]);
+    assert_eq!(listed, ["2026-11-22T10-00-00Z", "2026-11-22T11-00-00Z", &tagged.name.to_string()]);
+    assert_eq!(
+        s.current_snapshot().await.unwrap().unwrap().key,
+        tagged.key,
+        "the newer one is current"
+    );
 
-    let m = resolve(&s, "2026-11-22T10-00-00Z").await.unwrap();
+    let m = resolve(&s, &tagged.name.to_string()).await.unwrap();
     let target = tmp.path().join("restored");
     restore(&s, &m, &target, GO).await.unwrap();
     assert_eq!(tree(&target), tree(&world));
-    assert_eq!(m.key, old1.key);
-
     assert_eq!(names(retention::prune(&s, 2).await.unwrap()), ["2026-11-22T10-00-00Z"]);
+
+    // A manifest written before world_bytes was recorded still reads.
+    let key = plain.name.manifest_key(&s);
+    let mut v: serde_json::Value = s.get_json(&key).await.unwrap().unwrap();
+    v.as_object_mut().unwrap().remove("world_bytes");
+    s.put_json(&key, &v).await.unwrap();
+    assert_eq!(manifest(&s, &plain.name).await.unwrap().unwrap().world_bytes, None);
 }
 
 #[tokio::test]
@@ -168,11 +159,7 @@ async fn snapshot_then_restore_gives_the_same_world() {
         Some(3 * 300_000 + 10 + 5),
         "every file's bytes, counted while packing"
     );
-    assert!(
-        m.key.starts_with("worlds/grove/backups/2026-11-22T19-30-00-000Z-") && m.key.ends_with(".tar.zst"),
-        "{}",
-        m.key
-    );
+    assert_eq!(m.key, "worlds/grove/backups/2026-11-22T19-30-00Z.tar.zst");
     let p = s.current_snapshot().await.unwrap().unwrap();
     assert_eq!(
         (p.key.as_str(), p.sha256.as_str(), p.verified),
@@ -468,27 +455,4 @@ fn a_file_is_never_written_through_an_earlier_symlink() {
     ]);
     assert!(archive::unpack(&ar[..], &root).is_err());
     assert_eq!(std::fs::read(root.join("target.txt")).unwrap(), b"original");
-}
-
-#[tokio::test]
-async fn a_second_resolution_name_finds_the_one_backup_of_that_second() {
-    let tmp = tempfile::tempdir().unwrap();
-    let s = store(tmp.path());
-    let world = tmp.path().join("w");
-    make_world(&world, 1, 10);
-    let m = snapshot(&s, &world, t("2026-11-22T10:00:00.250Z"), GO).await.unwrap();
-    assert_eq!(resolve(&s, "2026-11-22T10-00-00Z").await.unwrap(), m);
-    retention::set_pin(&s, &BackupName::parse("2026-11-22T10-00-00Z").unwrap(), true)
-        .await
-        .unwrap();
-    assert!(
-        tmp.path().join(m.name.pin_key(&s)).is_file(),
-        "the pin lands beside the backup found"
-    );
-    let other = snapshot(&s, &world, t("2026-11-22T10:00:00.750Z"), GO).await.unwrap();
-    let e = resolve(&s, "2026-11-22T10-00-00Z").await.unwrap_err().to_string();
-    assert!(
-        e.contains("several backups") && e.contains(&m.name.to_string()) && e.contains(&other.name.to_string()),
-        "{e}"
-    );
 }

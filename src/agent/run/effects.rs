@@ -147,15 +147,16 @@ where
         }
     }
 
-    /// Stop a running JVM (it saves). `stopped_at` is the moment it stopped
-    /// after saving, so only a stop that happened and succeeded moves it:
-    /// not a shutdown of an agent whose Minecraft was already stopped.
+    /// Stop a running JVM (it saves). `stopped_at` is the moment Minecraft
+    /// stopped, so only stopping one that ran moves it: not a shutdown of an
+    /// agent whose Minecraft was already stopped. (A JVM killed after the
+    /// grace period stopped too; the error says how.)
     pub(super) async fn stop_jvm(&mut self) {
         if self.jvm_running {
-            match self.ports.minecraft.stop().await {
-                Ok(()) => self.stopped_at = Some(self.clock.now()),
-                Err(e) => self.error(Trouble::Minecraft, e.to_string()),
+            if let Err(e) = self.ports.minecraft.stop().await {
+                self.error(Trouble::Minecraft, e.to_string());
             }
+            self.stopped_at = Some(self.clock.now());
         }
         self.jvm_running = false;
         self.ready = false;
