@@ -23,14 +23,14 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
 use tokio::time::{Instant, sleep_until};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use super::config::Timers;
 use super::control::{Applied, apply_changes, changes};
-use super::traits::{Console, Control, HeldPort, Listener, Minecraft, Nudge, PortError, PortMode, Provision, Snapshots};
+use super::traits::{Console, Control, HeldPort, Listener, Minecraft, Nudge, PortError, Provision, Snapshots};
 use crate::ids::{PlayerName, SessionId};
 use crate::lifecycle::{Effect, Event, Outcome, Phase, transition};
-use crate::storage::{AgentStatusDoc, BackupRef, BootReport, ControlDoc};
+use crate::storage::{BackupRef, BootReport, ControlDoc};
 
 /// Waits before restarting a crashed JVM; the last one repeats.
 pub const RESTART_BACKOFF: [StdDuration; 3] = [StdDuration::from_secs(10), StdDuration::from_secs(30), StdDuration::from_secs(120)];
@@ -86,28 +86,12 @@ fn due(t: Option<Instant>, now: Instant) -> bool {
     t.is_some_and(|t| t <= now)
 }
 
-/// The next login at the held port; never, when none is held.
-async fn next_wake<H: HeldPort>(held: Option<&mut H>) -> Result<PlayerName, PortError> {
-    match held {
-        Some(h) => h.next_wake().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// What failed, so its success clears it from the status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Trouble {
-    Provision,
-    /// The JVM: crashes, a failed start or stop, a missed boot deadline.
-    Minecraft,
-    Console,
-    Snapshot,
-    Listener,
-    Control,
-    Nudge,
-}
-
 mod effects;
+mod port;
+mod status;
+
+use port::next_wake;
+pub(super) use status::Trouble;
 
 pub struct Agent<M, C, S, L: Listener, P, K, N> {
     ports: Ports<M, C, S, L, P, K, N>,
@@ -525,131 +509,10 @@ where
         }
     }
 
-    /// Hold the game port while Minecraft is stopped (suspended: sleeping,
-    /// terminating: stopping), bound once and kept; nothing to do otherwise
-    /// (the port is released only right before Minecraft starts).
-    pub(super) async fn hold_port(&mut self) {
-        let mode = match self.phase {
-            Phase::Suspended => PortMode::Sleeping,
-            Phase::Terminating => PortMode::Stopping,
-            _ => return,
-        };
-        if self.jvm_running {
-            return;
-        }
-        match &mut self.held {
-            Some(h) => {
-                if mode == PortMode::Stopping {
-                    h.stopping();
-                }
-            }
-            None => match self.ports.listener.open(&self.doc.whitelist, mode).await {
-                Ok(h) => {
-                    self.held = Some(h);
-                    self.listener_retry_at = None;
-                    self.recovered(Trouble::Listener);
-                }
-                Err(e) => {
-                    self.error(Trouble::Listener, e.to_string());
-                    self.listener_retry_at = Some(Instant::now() + LISTENER_RETRY);
-                }
-            },
-        }
-    }
-
-    /// Give the game port back (and wait until it is closed) before
-    /// Minecraft binds it.
-    pub(super) async fn release_port(&mut self) {
-        self.listener_retry_at = None;
-        if let Some(h) = self.held.take() {
-            h.close().await;
-        }
-    }
-
     async fn nudge(&mut self) {
         match self.ports.nudge.nudge().await {
             Ok(_) => self.recovered(Trouble::Nudge),
             Err(e) => self.error(Trouble::Nudge, e.to_string()),
-        }
-    }
-
-    pub(super) fn error(&mut self, trouble: Trouble, message: String) {
-        warn!(%message, ?trouble, "agent problem");
-        self.last_error = Some((trouble, message));
-    }
-
-    /// `trouble` works again: its error no longer describes now.
-    pub(super) fn recovered(&mut self, trouble: Trouble) {
-        if self.last_error.as_ref().is_some_and(|(t, _)| *t == trouble) {
-            self.last_error = None;
-        }
-    }
-
-    /// Carry the session's counts over an agent restart (a crash, an
-    /// upgrade): the previous status of the same session has them.
-    async fn resume(&mut self) {
-        let Some(mine) = self.session.clone() else { return };
-        match self.ports.control.previous().await {
-            Ok(Some(prev)) if prev.session.as_ref() == Some(&mine) => {
-                info!(peak = prev.peak_players, backups = prev.backups, "resuming this session's counts");
-                self.peak_players = prev.peak_players;
-                self.backups = prev.backups;
-                self.world_bytes = prev.world_bytes;
-                self.last_backup = prev.last_backup;
-                self.players_seen.extend(prev.players_seen);
-            }
-            Ok(_) => {}
-            Err(e) => warn!(error = %e, "cannot read the previous status; counting from zero"),
-        }
-    }
-
-    /// The phase as the status tells it. A warm start (suspended → running on
-    /// a login) or a crash restart boots with nobody online: Minecraft is
-    /// booting, which the lifecycle calls provisioning, not running
-    /// ("Minecraft is up with players online"), until it answers.
-    fn reported_phase(&self) -> Phase {
-        if self.phase == Phase::Running && !self.ready && self.players_online.is_empty() {
-            Phase::Provisioning
-        } else {
-            self.phase
-        }
-    }
-
-    pub fn status(&self) -> AgentStatusDoc {
-        AgentStatusDoc {
-            phase: self.reported_phase(),
-            players_online: self.players_online.clone(),
-            players_seen: self.players_seen.iter().cloned().collect(),
-            heartbeat: self.clock.now(),
-            stopped_at: self.stopped_at,
-            protocol: self.ports.minecraft.version().as_deref().and_then(super::jvm::protocol_of),
-            minecraft_version: self.ports.minecraft.version(),
-            // Its own session, also while it waits for that session's document.
-            session: self.session.clone().or_else(|| self.doc.session.clone()),
-            waiting: self.waiting.clone(),
-            last_backup: self.last_backup.clone(),
-            boot: self.boot.clone(),
-            crashes: self.crashes,
-            crashed: self.crashed,
-            restart_at: self
-                .restart_at
-                .map(|t| self.clock.now() + chrono::Duration::from_std(t - Instant::now()).unwrap_or_default()),
-            terminate_at: self.terminate_at,
-            ready_to_terminate: self.ready_to_terminate,
-            last_error: self.last_error.as_ref().map(|(_, m)| m.clone()),
-            // Filled in by the control channel, which keeps the credentials.
-            credentials: None,
-            peak_players: self.peak_players,
-            backups: self.backups,
-            world_bytes: self.world_bytes,
-        }
-    }
-
-    async fn report(&mut self) {
-        self.next_heartbeat = Instant::now() + std(self.timers.heartbeat);
-        let status = self.status();
-        if let Err(e) = self.ports.control.report(&status).await {
-            warn!(error = %e, "cannot write the status");
         }
     }
 }
