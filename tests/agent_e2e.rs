@@ -293,3 +293,46 @@ fn provisions_only_once_desired_json_names_its_session() {
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     assert!(child.wait_with_output().unwrap().status.success());
 }
+
+/// Regression (issue 11, break 10): with `current.json` gone but backups in
+/// the bucket, the agent started a fresh world over them. It now waits,
+/// saying which backup to name, and restores it once server.toml names it.
+#[test]
+fn backups_without_current_json_are_not_started_over_and_the_status_names_the_newest() {
+    let s = setup();
+    let world = s.storage.join("w");
+    std::fs::create_dir_all(world.join("region")).unwrap();
+    std::fs::write(world.join("level.dat"), b"the group's world").unwrap();
+    let store = mc_gitops::storage::Store::local(&s.storage, &mc_gitops::ids::ServerName::new("grove")).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let m = rt
+        .block_on(mc_gitops::world::snapshot(&store, &world, chrono::Utc::now(), &|_| true))
+        .unwrap();
+    std::fs::remove_file(s.storage.join("worlds/grove/current.json")).unwrap();
+    let name = m.name.to_string();
+
+    let child = agent(&s.config);
+    let hint = format!("set restore = \"{name}\" in server.toml");
+    wait_for("the agent to say which backup to name", || {
+        status(&s.storage).is_some_and(|v| v["last_error"].as_str().is_some_and(|e| e.contains(&hint)))
+    });
+    let st = status(&s.storage).unwrap();
+    assert_eq!(st["phase"], "provisioning");
+    assert!(st["last_error"].as_str().unwrap().contains("current.json is missing"), "{st}");
+    assert_eq!(st["waiting"], st["last_error"], "waiting for the admin, read every control_poll");
+    assert!(!s.mc.join("world").exists(), "no fresh world");
+    assert!(!s.mc.join("server.properties").exists(), "nothing started");
+
+    // The reconciler hands over the admin's choice: the world comes back.
+    let path = s.storage.join("control/grove/desired.json");
+    let mut desired: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    desired["restore"] = json!(name);
+    std::fs::write(&path, desired.to_string()).unwrap();
+    wait_for("the restored server", || status(&s.storage).is_some_and(|v| v["phase"] == "idle"));
+    let st = status(&s.storage).unwrap();
+    assert!(st["last_error"].is_null() && st.get("waiting").is_none(), "{st}");
+    assert_eq!(std::fs::read(s.mc.join("world/level.dat")).unwrap(), b"the group's world");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(child.wait_with_output().unwrap().status.success());
+}

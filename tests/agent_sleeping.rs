@@ -1,6 +1,7 @@
 //! The sleeping listener against hostile and odd clients: malformed and
-//! oversized frames, a legacy 0xFE ping, more connections than it serves,
-//! and dropping it frees the port for Minecraft.
+//! oversized frames, a legacy 0xFE ping, more connections than it serves;
+//! closing it frees the port for Minecraft at once; in stopping mode it
+//! answers "stopping" and wakes nobody.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use mc_gitops::agent::packets;
-use mc_gitops::agent::sleeping::{MAX_CONNECTIONS, Sleeping, SleepingConfig};
+use mc_gitops::agent::sleeping::{MAX_CONNECTIONS, STOPPING_MESSAGE, STOPPING_STATUS, Sleeping, SleepingConfig};
 use mc_gitops::agent::slp;
 use mc_gitops::ids::PlayerName;
 
@@ -137,4 +138,42 @@ async fn names_match_the_whitelist_case_insensitively_and_wake_with_its_spelling
     // A 17-byte name is not a Login Start we serve: dropped without a reply.
     assert!(exchange(port, &login_bytes(b"SteveSteveSteveSt")).await.is_empty());
     assert!(tokio::time::timeout(Duration::from_millis(100), l.next_event()).await.is_err());
+}
+
+/// Regression (issue 11, break 11): a dropped listener's socket closed only
+/// when the runtime next ran its task, so binding the port right after failed
+/// with "Address already in use". `close` returns once it is closed.
+#[tokio::test]
+async fn closing_the_listener_frees_the_port_before_it_returns() {
+    for _ in 0..20 {
+        let l = sleeping().await;
+        let addr = l.local_addr();
+        // A client mid-exchange does not keep the port.
+        let _open = TcpStream::connect(addr).await.unwrap();
+        l.close().await;
+        let again = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("Minecraft can bind the port at once");
+        drop(again);
+    }
+}
+
+/// Regression (issue 11, break 13): while terminating nothing answered.
+#[tokio::test]
+async fn in_stopping_mode_a_ping_says_stopping_and_a_whitelisted_login_wakes_nobody() {
+    let mut l = sleeping().await;
+    let port = l.local_addr().port();
+    l.set_stopping();
+    let s = slp::status("127.0.0.1", port, T).await.unwrap();
+    assert!(
+        s.description.contains("Grove") && s.description.contains(STOPPING_STATUS),
+        "{}",
+        s.description
+    );
+    let r = reason(&exchange(port, &login_bytes(b"Steve")).await).await;
+    assert!(r.contains(STOPPING_MESSAGE), "{r}");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), l.next_event()).await.is_err(),
+        "no wake while stopping"
+    );
 }

@@ -128,6 +128,13 @@ impl Control for StoreControl {
         status.credentials = self.renewer.as_ref().and_then(Renewer::report);
         self.store.put_json(&key, &status).await.map_err(|e| PortError::Control(chain(&e)))
     }
+
+    async fn previous(&mut self) -> PortResult<Option<AgentStatusDoc>> {
+        self.store
+            .get_json(&self.store.status_key())
+            .await
+            .map_err(|e| PortError::Control(chain(&e)))
+    }
 }
 
 /// An error and its causes on one line, for the status document.

@@ -38,6 +38,22 @@ pub struct Shared {
     pub statuses: RefCell<Vec<AgentStatusDoc>>,
     pub snapshot_fails: Cell<bool>,
     pub taken: Cell<u32>,
+    /// The game port as the fakes see it: who holds it, in which mode.
+    pub port: Cell<Port>,
+    /// How many times the listener bound the port.
+    pub binds: Cell<u32>,
+    /// Whether binding fails (something else holds the port).
+    pub bind_fails: Cell<bool>,
+    /// The status `Control::previous` answers at start.
+    pub previous: RefCell<Option<AgentStatusDoc>>,
+}
+
+/// Who holds the game port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Port {
+    Free,
+    Minecraft,
+    Listener(PortMode),
 }
 
 impl Shared {
@@ -51,6 +67,10 @@ pub struct FakeMc(Rc<Shared>, mpsc::UnboundedReceiver<i32>);
 impl Minecraft for FakeMc {
     async fn start(&mut self) -> PortResult<()> {
         self.0.call("start");
+        if self.0.port.get() != Port::Free {
+            return Err(PortError::Minecraft(format!("the game port is held ({:?})", self.0.port.get())));
+        }
+        self.0.port.set(Port::Minecraft);
         self.0.running.set(true);
         Ok(())
     }
@@ -63,12 +83,14 @@ impl Minecraft for FakeMc {
     async fn stop(&mut self) -> PortResult<()> {
         self.0.call("stop");
         self.0.running.set(false);
+        self.0.port.set(Port::Free);
         Ok(())
     }
     async fn exited(&mut self) -> Option<i32> {
         match self.1.recv().await {
             Some(code) => {
                 self.0.running.set(false);
+                self.0.port.set(Port::Free);
                 Some(code)
             }
             None => pending().await,
@@ -139,6 +161,7 @@ impl Snapshots for FakeSnapshots {
             sha256: format!("{n:064x}"),
             size: 1000 + u64::from(n),
             taken: self.0.clock.now(),
+            world_bytes: Some(5000 + u64::from(n)),
         })
     }
     async fn restore(&mut self) -> PortResult<Option<SnapshotRef>> {
@@ -147,13 +170,53 @@ impl Snapshots for FakeSnapshots {
     }
 }
 
-pub struct FakeListener(mpsc::UnboundedReceiver<PlayerName>);
+/// Binds like a socket: a second bind while the port is held fails, and
+/// logins reach the agent only while it holds the port in sleeping mode.
+pub struct FakeListener(Rc<Shared>, Rc<RefCell<Option<mpsc::UnboundedReceiver<PlayerName>>>>);
 impl Listener for FakeListener {
-    async fn wait_for_wake(&mut self, _whitelist: &[PlayerName]) -> PortResult<PlayerName> {
-        match self.0.recv().await {
+    type Held = FakeHeld;
+    async fn open(&mut self, _whitelist: &[PlayerName], mode: PortMode) -> PortResult<FakeHeld> {
+        if self.0.port.get() != Port::Free || self.0.bind_fails.get() {
+            return Err(PortError::Listener("binding 0.0.0.0:25565: Address already in use".into()));
+        }
+        self.0.call(format!("bind {mode:?}"));
+        self.0.binds.set(self.0.binds.get() + 1);
+        self.0.port.set(Port::Listener(mode));
+        let joins = self.1.borrow_mut().take().expect("one listener at a time");
+        Ok(FakeHeld {
+            s: self.0.clone(),
+            joins: Some(joins),
+            back: self.1.clone(),
+        })
+    }
+}
+
+pub struct FakeHeld {
+    s: Rc<Shared>,
+    joins: Option<mpsc::UnboundedReceiver<PlayerName>>,
+    back: Rc<RefCell<Option<mpsc::UnboundedReceiver<PlayerName>>>>,
+}
+impl HeldPort for FakeHeld {
+    async fn next_wake(&mut self) -> PortResult<PlayerName> {
+        if self.s.port.get() != Port::Listener(PortMode::Sleeping) {
+            return pending().await;
+        }
+        match self.joins.as_mut().expect("held").recv().await {
             Some(p) => Ok(p),
             None => pending().await,
         }
+    }
+    fn set_whitelist(&mut self, _whitelist: &[PlayerName]) {}
+    fn stopping(&mut self) {
+        if self.s.port.get() != Port::Listener(PortMode::Stopping) {
+            self.s.call("port stopping");
+            self.s.port.set(Port::Listener(PortMode::Stopping));
+        }
+    }
+    async fn close(mut self) {
+        self.s.call("release");
+        self.s.port.set(Port::Free);
+        *self.back.borrow_mut() = self.joins.take();
     }
 }
 
@@ -173,6 +236,9 @@ impl Control for FakeControl {
     async fn report(&mut self, status: &AgentStatusDoc) -> PortResult<()> {
         self.0.statuses.borrow_mut().push(status.clone());
         Ok(())
+    }
+    async fn previous(&mut self) -> PortResult<Option<AgentStatusDoc>> {
+        Ok(self.0.previous.borrow().clone())
     }
 }
 
@@ -216,6 +282,56 @@ pub fn start_for(created: DateTime<Utc>, loads: bool, session: Option<SessionId>
 
 /// Start an agent with these timers.
 pub fn start_with(created: DateTime<Utc>, loads: bool, session: Option<SessionId>, timers: Timers) -> World {
+    start_after_with(created, loads, session, None, doc(), timers)
+}
+
+/// A status of `session` as an earlier agent wrote it.
+pub fn status_of(session: &SessionId) -> AgentStatusDoc {
+    AgentStatusDoc {
+        phase: Phase::Running,
+        players_online: vec![],
+        players_seen: vec![],
+        heartbeat: t0(),
+        stopped_at: None,
+        minecraft_version: None,
+        protocol: None,
+        session: Some(session.clone()),
+        waiting: None,
+        last_backup: None,
+        boot: None,
+        crashes: 0,
+        crashed: false,
+        restart_at: None,
+        terminate_at: None,
+        ready_to_terminate: false,
+        last_error: None,
+        credentials: None,
+        peak_players: 0,
+        backups: 0,
+        world_bytes: None,
+    }
+}
+
+/// Start an agent that finds `previous` as the last status written (an
+/// agent restarted within its session).
+pub fn start_after(
+    created: DateTime<Utc>,
+    loads: bool,
+    session: Option<SessionId>,
+    previous: Option<AgentStatusDoc>,
+    desired: ControlDoc,
+) -> World {
+    start_after_with(created, loads, session, previous, desired, Timers::default())
+}
+
+fn start_after_with(
+    created: DateTime<Utc>,
+    loads: bool,
+    session: Option<SessionId>,
+    previous: Option<AgentStatusDoc>,
+    desired: ControlDoc,
+    timers: Timers,
+) -> World {
     let clock = Clock::starting_at(t0());
     let s = Rc::new(Shared {
         start: Instant::now(),
@@ -224,10 +340,14 @@ pub fn start_with(created: DateTime<Utc>, loads: bool, session: Option<SessionId
         running: Cell::new(false),
         loads: Cell::new(loads),
         players: RefCell::default(),
-        doc: RefCell::new(Some(doc())),
+        doc: RefCell::new(Some(desired)),
         statuses: RefCell::default(),
         snapshot_fails: Cell::new(false),
         taken: Cell::new(0),
+        port: Cell::new(Port::Free),
+        binds: Cell::new(0),
+        bind_fails: Cell::new(false),
+        previous: RefCell::new(previous),
     });
     let (crash, crash_rx) = mpsc::unbounded_channel();
     let (join, join_rx) = mpsc::unbounded_channel();
@@ -236,7 +356,7 @@ pub fn start_with(created: DateTime<Utc>, loads: bool, session: Option<SessionId
         minecraft: FakeMc(s.clone(), crash_rx),
         console: FakeConsole(s.clone()),
         snapshots: FakeSnapshots(s.clone()),
-        listener: FakeListener(join_rx),
+        listener: FakeListener(s.clone(), Rc::new(RefCell::new(Some(join_rx)))),
         provision: FakeProvision(s.clone()),
         control: FakeControl(s.clone()),
         nudge: FakeNudge(s.clone()),

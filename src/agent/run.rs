@@ -6,6 +6,14 @@
 //! Nothing here stops the loop: a failing port is recorded in the status
 //! (`last_error`) and retried at its next deadline, because the reconciler
 //! reads the status and a quiet agent would be worse than a complaining one.
+//! The error is cleared when the same thing next succeeds, so the status
+//! says what is true now.
+//!
+//! Long-lived things are held once: the JVM child (one `start` per stop),
+//! and while Minecraft is stopped (suspended, terminating) the game port,
+//! bound once on the stop and kept across every pass of the loop until
+//! Minecraft starts again (closed first, so Minecraft can bind it) or the
+//! agent exits.
 //! Wall-clock times in the status are derived from tokio's monotonic clock,
 //! so the paused-clock tests see exact times.
 
@@ -15,19 +23,21 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
 use tokio::time::{Instant, sleep_until};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use super::config::Timers;
 use super::control::{Applied, apply_changes, changes};
-use super::traits::{Console, Control, Listener, Minecraft, Nudge, PortError, Provision, Snapshots};
+use super::traits::{Console, Control, HeldPort, Listener, Minecraft, Nudge, PortError, Provision, Snapshots};
 use crate::ids::{PlayerName, SessionId};
 use crate::lifecycle::{Effect, Event, Outcome, Phase, transition};
-use crate::storage::{AgentStatusDoc, BackupRef, BootReport, ControlDoc};
+use crate::storage::{BackupRef, BootReport, ControlDoc};
 
 /// Waits before restarting a crashed JVM; the last one repeats.
 pub const RESTART_BACKOFF: [StdDuration; 3] = [StdDuration::from_secs(10), StdDuration::from_secs(30), StdDuration::from_secs(120)];
-/// How soon a failed provisioning, final snapshot or listener is tried again.
+/// How soon a failed provisioning or final snapshot is tried again.
 pub const RETRY: StdDuration = StdDuration::from_secs(60);
+/// How soon binding the game port is tried again: players are knocking.
+pub const LISTENER_RETRY: StdDuration = StdDuration::from_secs(5);
 /// How the status says the agent waits for its session's document.
 const WAITING: &str = "waiting for desired.json";
 
@@ -77,9 +87,16 @@ fn due(t: Option<Instant>, now: Instant) -> bool {
 }
 
 mod effects;
+mod port;
+mod status;
 
-pub struct Agent<M, C, S, L, P, K, N> {
+use port::next_wake;
+pub(super) use status::Trouble;
+
+pub struct Agent<M, C, S, L: Listener, P, K, N> {
     ports: Ports<M, C, S, L, P, K, N>,
+    /// The game port, while the agent holds it (Minecraft stopped).
+    held: Option<L::Held>,
     timers: Timers,
     clock: Clock,
     /// When Hetzner created the VPS (billed hours count from here).
@@ -107,10 +124,17 @@ pub struct Agent<M, C, S, L, P, K, N> {
 
     players_online: Vec<PlayerName>,
     players_seen: BTreeSet<PlayerName>,
+    /// Most players online at once this session.
+    peak_players: u32,
+    /// Verified snapshots taken this session.
+    backups: u32,
+    /// The world's size at the newest verified snapshot.
+    world_bytes: Option<u64>,
+    /// When Minecraft last stopped after saving.
     stopped_at: Option<DateTime<Utc>>,
     last_backup: Option<BackupRef>,
     ready_to_terminate: bool,
-    last_error: Option<String>,
+    last_error: Option<(Trouble, String)>,
 
     doc: ControlDoc,
     applied: Applied,
@@ -136,6 +160,7 @@ where
         let now = Instant::now();
         Agent {
             ports,
+            held: None,
             timers,
             created: created.unwrap_or_else(|| clock.now()),
             clock,
@@ -158,6 +183,9 @@ where
             listener_retry_at: None,
             players_online: Vec::new(),
             players_seen: BTreeSet::new(),
+            peak_players: 0,
+            backups: 0,
+            world_bytes: None,
             stopped_at: None,
             last_backup: None,
             ready_to_terminate: false,
@@ -180,6 +208,7 @@ where
     /// stop Minecraft (it saves) and report. Returns the last phase.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Phase {
         tokio::pin!(shutdown);
+        self.resume().await;
         if !self.provision(&mut shutdown).await {
             self.report().await;
             return self.phase;
@@ -188,14 +217,15 @@ where
         self.report().await;
         loop {
             let deadline = self.next_deadline();
-            let listen = self.phase == Phase::Suspended && self.listener_retry_at.is_none();
+            let listen = self.phase == Phase::Suspended && self.held.is_some();
             let jvm = self.jvm_running;
-            let whitelist = self.doc.whitelist.clone();
+            // The held port's future is made anew each pass, but the port is
+            // not: waiting for its next login is cancel-safe.
             let wake = tokio::select! {
                 biased;
                 _ = &mut shutdown => Wake::Shutdown,
                 code = self.ports.minecraft.exited(), if jvm => Wake::Exited(code),
-                r = self.ports.listener.wait_for_wake(&whitelist), if listen => Wake::Join(r),
+                r = next_wake(self.held.as_mut()), if listen => Wake::Join(r),
                 _ = sleep_until(deadline) => Wake::Timer,
             };
             match wake {
@@ -205,7 +235,7 @@ where
                     self.jvm_running = false;
                     self.ready = false;
                     self.players_online.clear();
-                    self.error(format!("Minecraft exited by itself (exit code {code:?})"));
+                    self.error(Trouble::Minecraft, format!("Minecraft exited by itself (exit code {code:?})"));
                     self.fire(Event::Crashed).await;
                 }
                 Wake::Join(Ok(name)) => {
@@ -214,8 +244,11 @@ where
                     self.fire(Event::PlayerJoined).await;
                 }
                 Wake::Join(Err(e)) => {
-                    self.error(e.to_string());
-                    self.listener_retry_at = Some(Instant::now() + RETRY);
+                    self.error(Trouble::Listener, e.to_string());
+                    if let Some(h) = self.held.take() {
+                        h.close().await;
+                    }
+                    self.listener_retry_at = Some(Instant::now() + LISTENER_RETRY);
                 }
             }
         }
@@ -238,24 +271,31 @@ where
                     let doc = doc.unwrap_or_default();
                     self.waiting = self.not_mine(&doc);
                     match self.waiting.clone() {
-                        Some(waiting) => Err(waiting),
+                        Some(waiting) => Err((Trouble::Provision, waiting)),
                         None => {
                             self.doc = doc;
-                            self.ports.provision.provision(&self.doc).await.map_err(|e| e.to_string())
+                            match self.ports.provision.provision(&self.doc).await {
+                                // Waiting for a decision: said as such, asked again soon.
+                                Err(PortError::Waiting(why)) => {
+                                    self.waiting = Some(why.clone());
+                                    Err((Trouble::Provision, why))
+                                }
+                                r => r.map_err(|e| (Trouble::Provision, e.to_string())),
+                            }
                         }
                     }
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err((Trouble::Control, e.to_string())),
             };
             match attempt {
                 Ok(()) => {
+                    self.waiting = None;
                     self.applied = Applied::from_doc(&self.doc);
-                    if self.last_error.as_deref().is_some_and(|e| e.starts_with(WAITING)) {
-                        self.last_error = None;
-                    }
+                    self.recovered(Trouble::Control);
+                    self.recovered(Trouble::Provision);
                     return true;
                 }
-                Err(e) => self.error(e),
+                Err((trouble, e)) => self.error(trouble, e),
             }
             self.report().await;
             // Waiting is reading desired.json again, at its usual interval
@@ -315,7 +355,10 @@ where
             if let Some(b) = &mut self.boot {
                 b.deadline_missed = true;
             }
-            self.error(format!("Minecraft did not finish loading within {}", self.timers.boot_deadline));
+            self.error(
+                Trouble::Minecraft,
+                format!("Minecraft did not finish loading within {}", self.timers.boot_deadline),
+            );
             self.report().await;
         }
         if due(self.idle_at, now) {
@@ -338,6 +381,8 @@ where
         }
         if due(self.listener_retry_at, now) {
             self.listener_retry_at = None;
+            self.hold_port().await;
+            self.report().await;
         }
         if now >= self.next_control {
             self.next_control = now + std(self.timers.control_poll);
@@ -358,20 +403,28 @@ where
             Err(e) => {
                 // Before ready this is only RCON not listening yet.
                 if self.ready {
-                    self.error(e.to_string());
+                    self.error(Trouble::Console, e.to_string());
                 }
                 return;
             }
         };
-        if !self.ready {
+        self.recovered(Trouble::Console);
+        // Who is on comes first, so no report says "running" with nobody on.
+        self.players_seen.extend(players.iter().cloned());
+        self.peak_players = self.peak_players.max(u32::try_from(players.len()).unwrap_or(u32::MAX));
+        self.players_online = players;
+        let first = !self.ready;
+        if first {
             self.on_ready().await;
         }
-        self.players_seen.extend(players.iter().cloned());
-        self.players_online = players;
+        let before = self.phase;
         if !self.players_online.is_empty() && self.phase == Phase::Idle {
             self.fire(Event::PlayerJoined).await;
         } else if self.players_online.is_empty() && self.phase == Phase::Running {
             self.fire(Event::AllLeft).await;
+        }
+        if first && self.phase == before {
+            self.report().await;
         }
         self.sync_console().await;
     }
@@ -382,6 +435,8 @@ where
         self.crashes = 0;
         self.crashed = false;
         self.boot_deadline = None;
+        // A healthy start: whatever the JVM did before is over.
+        self.recovered(Trouble::Minecraft);
         if let Some(b) = &mut self.boot {
             b.ready = Some(self.clock.now());
         }
@@ -390,17 +445,19 @@ where
         if self.phase == Phase::Provisioning {
             self.fire(Event::Ready).await;
             self.nudge().await;
-        } else {
-            self.report().await;
         }
     }
 
     async fn poll_control(&mut self) {
         match self.ports.control.desired().await {
             Ok(Some(doc)) => {
+                self.recovered(Trouble::Control);
                 let stop = doc.stop_requested.is_some() && doc.stop_requested != self.stop_seen;
                 self.stop_seen = doc.stop_requested;
                 self.doc = doc;
+                if let Some(h) = &mut self.held {
+                    h.set_whitelist(&self.doc.whitelist);
+                }
                 if stop {
                     info!(reason = ?self.doc.stop_reason, "stop requested");
                     self.fire(Event::StopRequested).await;
@@ -408,8 +465,8 @@ where
                     self.sync_console().await;
                 }
             }
-            Ok(None) => {}
-            Err(e) => self.error(e.to_string()),
+            Ok(None) => self.recovered(Trouble::Control),
+            Err(e) => self.error(Trouble::Control, e.to_string()),
         }
     }
 
@@ -424,7 +481,7 @@ where
         }
         info!(changes = ?todo, "applying whitelist and ops changes");
         if let Err(e) = apply_changes(&mut self.ports.console, &mut self.applied, todo).await {
-            self.error(e.to_string());
+            self.error(Trouble::Console, e.to_string());
         }
     }
 
@@ -442,6 +499,7 @@ where
                             queue.push_back(next);
                         }
                     }
+                    self.hold_port().await;
                     self.report().await;
                     if to == Phase::Suspended {
                         self.nudge().await;
@@ -452,51 +510,9 @@ where
     }
 
     async fn nudge(&mut self) {
-        if let Err(e) = self.ports.nudge.nudge().await {
-            self.error(e.to_string());
-        }
-    }
-
-    fn error(&mut self, message: String) {
-        warn!(%message, "agent problem");
-        self.last_error = Some(message);
-    }
-
-    pub fn status(&self) -> AgentStatusDoc {
-        AgentStatusDoc {
-            phase: self.phase,
-            players_online: self.players_online.clone(),
-            players_seen: self.players_seen.iter().cloned().collect(),
-            heartbeat: self.clock.now(),
-            stopped_at: self.stopped_at,
-            protocol: self.ports.minecraft.version().as_deref().and_then(super::jvm::protocol_of),
-            minecraft_version: self.ports.minecraft.version(),
-            // Its own session, also while it waits for that session's document.
-            session: self.session.clone().or_else(|| self.doc.session.clone()),
-            waiting: self.waiting.clone(),
-            last_backup: self.last_backup.clone(),
-            boot: self.boot.clone(),
-            crashes: self.crashes,
-            crashed: self.crashed,
-            restart_at: self
-                .restart_at
-                .map(|t| self.clock.now() + chrono::Duration::from_std(t - Instant::now()).unwrap_or_default()),
-            terminate_at: self.terminate_at,
-            ready_to_terminate: self.ready_to_terminate,
-            last_error: self.last_error.clone(),
-            // Filled in by the control channel, which keeps the credentials.
-            credentials: None,
-            peak_players: 0,
-            backups: 0,
-            world_bytes: None,
-        }
-    }
-
-    async fn report(&mut self) {
-        self.next_heartbeat = Instant::now() + std(self.timers.heartbeat);
-        let status = self.status();
-        if let Err(e) = self.ports.control.report(&status).await {
-            warn!(error = %e, "cannot write the status");
+        match self.ports.nudge.nudge().await {
+            Ok(_) => self.recovered(Trouble::Nudge),
+            Err(e) => self.error(Trouble::Nudge, e.to_string()),
         }
     }
 }

@@ -4,19 +4,27 @@
 //! the server (a [`Woken`] event for the agent) and is told to come back in
 //! half a minute; anyone else is told they are not on the whitelist.
 //!
+//! While the server terminates (the final snapshot, then waiting for the
+//! reconciler to delete the VPS) it answers in stopping mode instead: a
+//! status ping says "stopping", a login is told the server is shutting down,
+//! and nobody wakes anything ([`Sleeping::set_stopping`]).
+//!
 //! It only reads the handshake and Login Start (no encryption, no auth), so
 //! it needs nothing from Mojang. Each connection has a deadline and small
 //! frame limits, at most [`MAX_CONNECTIONS`] are served at once (more are
 //! closed on accept), and a malformed packet just ends its connection.
-//! Dropping [`Sleeping`] closes the port so Minecraft can bind it.
+//! [`Sleeping::close`] releases the port and returns once the socket is
+//! closed, so Minecraft can bind it right after; dropping it only aborts the
+//! task, and the socket closes when the runtime next gets to it.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use super::packets::{self, Cursor, PacketError};
@@ -32,6 +40,11 @@ const MAX_FRAME: usize = 512;
 const LEGACY_PING: u8 = 0xFE;
 pub const WAKE_MESSAGE: &str = "The server is starting, try again in about 30 s";
 pub const NOT_WHITELISTED: &str = "You are not on the whitelist of this server";
+/// A login while the server terminates.
+pub const STOPPING_MESSAGE: &str = "The server is shutting down and saving the world; try again in a few minutes";
+/// Beside the motd in a status ping, by mode.
+pub const SLEEPING_STATUS: &str = "sleeping — join to wake";
+pub const STOPPING_STATUS: &str = "stopping — back soon";
 
 #[derive(Clone, Debug)]
 pub struct SleepingConfig {
@@ -49,13 +62,16 @@ pub struct Woken(pub PlayerName);
 pub struct Sleeping {
     local_addr: SocketAddr,
     events: mpsc::Receiver<Woken>,
-    whitelist: Arc<RwLock<Vec<PlayerName>>>,
-    accept: tokio::task::JoinHandle<()>,
+    shared: Arc<Shared>,
+    /// Tells the accept task to close everything and return.
+    stop: Option<oneshot::Sender<()>>,
+    accept: Option<tokio::task::JoinHandle<()>>,
 }
 
 struct Shared {
     config: SleepingConfig,
-    whitelist: Arc<RwLock<Vec<PlayerName>>>,
+    whitelist: RwLock<Vec<PlayerName>>,
+    stopping: AtomicBool,
     events: mpsc::Sender<Woken>,
 }
 
@@ -63,19 +79,21 @@ impl Sleeping {
     pub async fn bind(addr: SocketAddr, config: SleepingConfig) -> std::io::Result<Sleeping> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
-        let whitelist = Arc::new(RwLock::new(config.whitelist.clone()));
         let (tx, rx) = mpsc::channel(16);
         let shared = Arc::new(Shared {
+            whitelist: RwLock::new(config.whitelist.clone()),
             config,
-            whitelist: whitelist.clone(),
+            stopping: AtomicBool::new(false),
             events: tx,
         });
-        let accept = tokio::spawn(accept_loop(listener, shared));
+        let (stop, stopped) = oneshot::channel();
+        let accept = tokio::spawn(accept_loop(listener, shared.clone(), stopped));
         Ok(Sleeping {
             local_addr,
             events: rx,
-            whitelist,
-            accept,
+            shared,
+            stop: Some(stop),
+            accept: Some(accept),
         })
     }
 
@@ -89,24 +107,47 @@ impl Sleeping {
     }
 
     pub fn set_whitelist(&self, names: Vec<PlayerName>) {
-        *self.whitelist.write().unwrap_or_else(|e| e.into_inner()) = names;
+        *self.shared.whitelist.write().unwrap_or_else(|e| e.into_inner()) = names;
+    }
+
+    /// Answer as stopping from now on: no login wakes anything any more.
+    pub fn set_stopping(&self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// Close the port and every connection; returns once the listening
+    /// socket is closed, so the port can be bound again at once.
+    pub async fn close(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.await;
+        }
     }
 }
 
 impl Drop for Sleeping {
     fn drop(&mut self) {
-        // Aborting the accept task drops the listener and, with its JoinSet,
-        // every open connection.
-        self.accept.abort();
+        // Without `close`: aborting the accept task drops the listener and,
+        // with its JoinSet, every open connection, when the runtime next
+        // polls it (not before this returns).
+        if let Some(accept) = &self.accept {
+            accept.abort();
+        }
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut conns = JoinSet::new();
     loop {
         while conns.try_join_next().is_some() {}
-        let Ok((stream, _peer)) = listener.accept().await else {
+        let accepted = tokio::select! {
+            _ = &mut stop => break,
+            a = listener.accept() => a,
+        };
+        let Ok((stream, _peer)) = accepted else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
@@ -122,6 +163,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             }
         });
     }
+    // Connections first, then the listening socket, both before returning.
+    conns.shutdown().await;
+    drop(listener);
 }
 
 async fn serve(mut s: TcpStream, shared: &Shared) -> Result<(), PacketError> {
@@ -153,7 +197,7 @@ async fn status(s: &mut TcpStream, shared: &Shared) -> Result<(), PacketError> {
     let json = serde_json::json!({
         "version": { "name": c.version_name, "protocol": c.protocol },
         "players": { "max": c.max_players, "online": 0, "sample": [] },
-        "description": { "text": format!("{}\n", c.motd), "extra": [{ "text": "sleeping — join to wake", "color": "gray" }] },
+        "description": { "text": format!("{}\n", c.motd), "extra": [{ "text": status_text(shared), "color": "gray" }] },
     });
     let mut body = Vec::new();
     packets::write_string(&mut body, &json.to_string());
@@ -173,6 +217,9 @@ async fn login(s: &mut TcpStream, shared: &Shared) -> Result<(), PacketError> {
     }
     // Login Start: the name first; the UUID that follows (763) is not needed.
     let name = Cursor::new(&body).string(16)?;
+    if shared.stopping.load(Ordering::SeqCst) {
+        return disconnect(s, STOPPING_MESSAGE).await;
+    }
     let allowed = shared
         .whitelist
         .read()
@@ -184,13 +231,27 @@ async fn login(s: &mut TcpStream, shared: &Shared) -> Result<(), PacketError> {
         Some(_) => WAKE_MESSAGE,
         None => NOT_WHITELISTED,
     };
+    disconnect(s, reason).await?;
+    if let Some(player) = allowed {
+        let _ = shared.events.send(Woken(player)).await;
+    }
+    Ok(())
+}
+
+fn status_text(shared: &Shared) -> &'static str {
+    if shared.stopping.load(Ordering::SeqCst) {
+        STOPPING_STATUS
+    } else {
+        SLEEPING_STATUS
+    }
+}
+
+/// Login Disconnect with `reason` as a chat component.
+async fn disconnect(s: &mut TcpStream, reason: &str) -> Result<(), PacketError> {
     let mut body = Vec::new();
     packets::write_string(&mut body, &serde_json::json!({ "text": reason }).to_string());
     s.write_all(&packets::frame(0x00, &body)).await?;
     s.flush().await?;
-    if let Some(player) = allowed {
-        let _ = shared.events.send(Woken(player)).await;
-    }
     Ok(())
 }
 
@@ -198,7 +259,12 @@ async fn login(s: &mut TcpStream, shared: &Shared) -> Result<(), PacketError> {
 /// packet, `§1\0protocol\0version\0motd\0online\0max` in UTF-16BE.
 async fn legacy_ping(s: &mut TcpStream, shared: &Shared) -> Result<(), PacketError> {
     let c = &shared.config;
-    let text = format!("§1\0{}\0{}\0{}\00\0{}", c.protocol, c.version_name, c.motd, c.max_players);
+    let motd = if shared.stopping.load(Ordering::SeqCst) {
+        format!("{} ({STOPPING_STATUS})", c.motd)
+    } else {
+        c.motd.clone()
+    };
+    let text = format!("§1\0{}\0{}\0{}\00\0{}", c.protocol, c.version_name, motd, c.max_players);
     let units: Vec<u16> = text.encode_utf16().collect();
     let mut out = vec![0xFF];
     out.extend_from_slice(&(units.len() as u16).to_be_bytes());

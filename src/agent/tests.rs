@@ -61,6 +61,7 @@ async fn idle_for_fifteen_minutes_saves_snapshots_and_stops_in_that_order() {
                 (900, "save-all flush".into()),
                 (900, "snapshot suspend".into()),
                 (900, "stop".into()),
+                (900, "bind Sleeping".into()),
                 (900, "nudge".into()),
             ]
         );
@@ -98,7 +99,14 @@ async fn suspended_for_forty_five_minutes_takes_a_final_snapshot_and_asks_to_ter
         w.take();
         w.at(mins(60) + 1).await;
         assert_eq!(w.phase(), Phase::Terminating);
-        assert_eq!(w.take_timed(), [(3600, "snapshot final".to_string()), (3600, "nudge".into())]);
+        assert_eq!(
+            w.take_timed(),
+            [
+                (3600, "port stopping".to_string()),
+                (3600, "snapshot final".into()),
+                (3600, "nudge".into())
+            ]
+        );
         let st = w.status();
         assert!(st.ready_to_terminate);
         let stopped = st.stopped_at.unwrap();
@@ -130,7 +138,7 @@ async fn a_failed_final_snapshot_is_retried_and_termination_waits_for_it() {
         w.s.snapshot_fails.set(false);
         w.at(mins(62)).await;
         assert!(w.status().ready_to_terminate);
-        assert_eq!(w.take(), ["snapshot final", "snapshot final", "nudge"]);
+        assert_eq!(w.take(), ["port stopping", "snapshot final", "snapshot final", "nudge"]);
     })
     .await;
 }
@@ -146,8 +154,9 @@ async fn a_login_during_the_suspend_countdown_wakes_the_server() {
         w.join.send(p("Alex")).unwrap();
         w.at(mins(30) + 1).await;
         assert_eq!(w.phases().last(), Some(&Phase::Running));
-        assert!(w.phases().ends_with(&[Phase::Suspended, Phase::Running]));
-        assert_eq!(w.take(), ["start"]);
+        // Booting is not "running": Alex is online only once it answers.
+        assert!(w.phases().ends_with(&[Phase::Suspended, Phase::Provisioning, Phase::Running]));
+        assert_eq!(w.take(), ["release", "start"]);
         let st = w.status();
         assert!(st.players_seen.contains(&p("Alex")));
         assert_eq!(st.terminate_at, None);
@@ -175,7 +184,11 @@ async fn a_suspended_server_stays_warm_until_shortly_before_its_paid_hour_ends()
         assert_eq!(w.phase(), Phase::Terminating);
         assert_eq!(
             w.take_timed(),
-            [(mins(105), "snapshot final".to_string()), (mins(105), "nudge".into())]
+            [
+                (mins(105), "port stopping".to_string()),
+                (mins(105), "snapshot final".into()),
+                (mins(105), "nudge".into())
+            ]
         );
     })
     .await;
@@ -192,7 +205,7 @@ async fn a_login_during_the_paid_hour_wait_wakes_the_server() {
         w.join.send(p("Steve")).unwrap();
         w.at(mins(90) + 1).await;
         assert_eq!(w.phase(), Phase::Running);
-        assert_eq!(w.take(), ["start"]);
+        assert_eq!(w.take(), ["release", "start"]);
         w.at(mins(106)).await;
         assert_eq!(w.phase(), Phase::Running);
     })
@@ -269,7 +282,15 @@ async fn stop_requested_saves_stops_and_takes_a_final_snapshot() {
         assert_eq!(w.phase(), Phase::Terminating);
         assert_eq!(
             w.take(),
-            ["save-off", "save-all flush", "snapshot suspend", "stop", "snapshot final", "nudge"]
+            [
+                "save-off",
+                "save-all flush",
+                "snapshot suspend",
+                "stop",
+                "bind Stopping",
+                "snapshot final",
+                "nudge"
+            ]
         );
         let st = w.status();
         assert!(st.ready_to_terminate);
@@ -432,3 +453,6 @@ async fn provisions_only_from_the_desired_json_of_its_own_session() {
     })
     .await;
 }
+
+#[path = "tests_status.rs"]
+mod status;

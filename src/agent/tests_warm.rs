@@ -32,7 +32,14 @@ async fn without_warm_until_paid_a_suspended_server_terminates_when_suspended_el
         w.take();
         w.at(11).await;
         assert_eq!(w.phase(), Phase::Terminating);
-        assert_eq!(w.take_timed(), [(10, "snapshot final".to_string()), (10, "nudge".into())]);
+        assert_eq!(
+            w.take_timed(),
+            [
+                (10, "port stopping".to_string()),
+                (10, "snapshot final".into()),
+                (10, "nudge".into())
+            ]
+        );
     })
     .await;
 }

@@ -28,6 +28,10 @@ pub enum PortError {
     Listener(String),
     #[error("provisioning {what}: {message}")]
     Provision { what: String, message: String },
+    /// Provisioning cannot go on until someone decides (the message says
+    /// what to do); the agent waits, reading `desired.json` again.
+    #[error("{0}")]
+    Waiting(String),
     #[error("control channel: {0}")]
     Control(String),
     #[error("nudge: {0}")]
@@ -65,6 +69,10 @@ pub struct SnapshotRef {
     pub sha256: String,
     pub size: u64,
     pub taken: DateTime<Utc>,
+    /// The world directory's size on disk when it was taken, as the
+    /// snapshot counted it while packing.
+    #[serde(default)]
+    pub world_bytes: Option<u64>,
 }
 
 /// The Minecraft server process.
@@ -104,14 +112,36 @@ pub trait Snapshots {
     async fn restore(&mut self) -> PortResult<Option<SnapshotRef>>;
 }
 
-/// The sleeping listener that holds the game port while Minecraft is stopped:
-/// it answers status pings (which never count as activity) and wakes the
-/// server when a whitelisted player logs in.
+/// The game port while Minecraft is stopped: the agent holds it itself
+/// (the sleeping listener) so a status ping and a login always get an answer.
 pub trait Listener {
-    /// Listen until a player in `whitelist` tries to log in. The port is held
-    /// only while the returned future is polled, and released when it
-    /// resolves or is dropped, so Minecraft can bind it next.
-    async fn wait_for_wake(&mut self, whitelist: &[PlayerName]) -> PortResult<PlayerName>;
+    type Held: HeldPort;
+    /// Bind the game port and answer on it, in `mode`, until the returned
+    /// handle is closed. Bound once per stop of Minecraft: the loop keeps
+    /// the handle across its passes instead of binding again.
+    async fn open(&mut self, whitelist: &[PlayerName], mode: PortMode) -> PortResult<Self::Held>;
+}
+
+/// How the held game port answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortMode {
+    /// Suspended: a status ping says "sleeping"; a whitelisted login wakes the server.
+    Sleeping,
+    /// Terminating: a status ping says "stopping"; a login is told the
+    /// server is shutting down, and wakes nothing.
+    Stopping,
+}
+
+/// The game port while the agent holds it.
+pub trait HeldPort {
+    /// The next whitelisted login (only in [`PortMode::Sleeping`]). Cancel-safe,
+    /// so it can sit in a `select!`; an error means the listener stopped.
+    async fn next_wake(&mut self) -> PortResult<PlayerName>;
+    fn set_whitelist(&mut self, whitelist: &[PlayerName]);
+    /// Answer as stopping from now on.
+    fn stopping(&mut self);
+    /// Release the port; returns once it is closed, so Minecraft can bind it.
+    async fn close(self);
 }
 
 /// Everything before the first start: world restore, the server's files,
@@ -124,6 +154,9 @@ pub trait Provision {
 pub trait Control {
     async fn desired(&mut self) -> PortResult<Option<ControlDoc>>;
     async fn report(&mut self, status: &AgentStatusDoc) -> PortResult<()>;
+    /// The status last written (by this agent or one before it), read once
+    /// at start to carry a session's counts over an agent restart.
+    async fn previous(&mut self) -> PortResult<Option<AgentStatusDoc>>;
 }
 
 /// Tell the reconciler to look now instead of at its next schedule. Carries

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use chrono::Utc;
 
 use super::sleeping::{Sleeping, SleepingConfig};
-use super::traits::{Listener, PortError, PortResult, SnapshotReason, SnapshotRef, Snapshots};
+use super::traits::{HeldPort, Listener, PortError, PortMode, PortResult, SnapshotReason, SnapshotRef, Snapshots};
 use crate::ids::PlayerName;
 use crate::storage::Store;
 use crate::world::{self, BackupName, Manifest};
@@ -26,6 +26,7 @@ fn as_ref(m: &Manifest) -> SnapshotRef {
         sha256: m.sha256.clone(),
         size: m.size,
         taken: m.taken,
+        world_bytes: m.world_bytes,
     }
 }
 
@@ -62,7 +63,7 @@ impl Snapshots for WorldSnapshots {
             Some(name) => world::resolve(&self.store, &name).await.map_err(|e| fail(&e))?,
             None => {
                 let Some(p) = self.store.current_snapshot().await.map_err(|e| fail(&e))? else {
-                    return Ok(None); // a new world
+                    return no_current(&self.store).await.map(|()| None);
                 };
                 let name = BackupName::from_key(&p.key).ok_or_else(|| PortError::Provision {
                     what: "the world".into(),
@@ -84,6 +85,28 @@ impl Snapshots for WorldSnapshots {
     }
 }
 
+/// With no `current.json`: a new world only if there are no backups either.
+/// Backups without a pointer (a deleted or lost `current.json`) are the
+/// group's world; starting a fresh one over them would hide it, so the agent
+/// refuses, names the newest, and waits for server.toml to name one.
+async fn no_current(store: &Store) -> PortResult<()> {
+    let backups = world::retention::list(store).await.map_err(|e| PortError::Provision {
+        what: "the world".into(),
+        message: crate::apply::render_error(&e),
+    })?;
+    let Some(newest) = backups.iter().rev().find(|b| b.complete()) else {
+        return Ok(()); // a new world
+    };
+    Err(PortError::Waiting(format!(
+        "{}current.json is missing but {} backup(s) exist (the newest is {}); not starting a new world over them: \
+             set restore = \"{}\" in server.toml (or name another backup) and the next start restores it",
+        store.world_prefix(),
+        backups.iter().filter(|b| b.complete()).count(),
+        newest.name,
+        newest.name
+    )))
+}
+
 /// The backup `desired.json` names for this start, if any: server.toml's
 /// `restore` wins over the newest snapshot, but only in a document written
 /// for a session. The reconciler writes `restore` together with the new
@@ -94,7 +117,7 @@ fn named_restore(doc: Option<crate::storage::ControlDoc>) -> Option<String> {
     doc.filter(|d| d.session.is_some()).and_then(|d| d.restore)
 }
 
-/// The sleeping listener on the game port, bound only while waiting.
+/// The sleeping listener on the game port, bound while Minecraft is stopped.
 pub struct GamePortListener {
     pub addr: SocketAddr,
     pub motd: String,
@@ -102,7 +125,8 @@ pub struct GamePortListener {
 }
 
 impl Listener for GamePortListener {
-    async fn wait_for_wake(&mut self, whitelist: &[PlayerName]) -> PortResult<PlayerName> {
+    type Held = Sleeping;
+    async fn open(&mut self, whitelist: &[PlayerName], mode: PortMode) -> PortResult<Sleeping> {
         let config = SleepingConfig {
             motd: self.motd.clone(),
             max_players: self.max_players,
@@ -110,13 +134,34 @@ impl Listener for GamePortListener {
             version_name: "1.20.1".into(),
             protocol: 763,
         };
-        let mut sleeping = Sleeping::bind(self.addr, config)
+        let sleeping = Sleeping::bind(self.addr, config)
             .await
             .map_err(|e| PortError::Listener(format!("binding {}: {e}", self.addr)))?;
-        match sleeping.next_event().await {
+        if mode == PortMode::Stopping {
+            sleeping.set_stopping();
+        }
+        tracing::info!(addr = %sleeping.local_addr(), ?mode, "holding the game port");
+        Ok(sleeping)
+    }
+}
+
+impl HeldPort for Sleeping {
+    async fn next_wake(&mut self) -> PortResult<PlayerName> {
+        match self.next_event().await {
             Some(woken) => Ok(woken.0),
             None => Err(PortError::Listener("the listener stopped".into())),
         }
+    }
+    fn set_whitelist(&mut self, whitelist: &[PlayerName]) {
+        Sleeping::set_whitelist(self, whitelist.to_vec());
+    }
+    fn stopping(&mut self) {
+        self.set_stopping();
+    }
+    async fn close(self) {
+        let addr = self.local_addr();
+        Sleeping::close(self).await;
+        tracing::info!(%addr, "released the game port");
     }
 }
 

@@ -18,20 +18,29 @@ use super::{WorldError, io};
 /// small on region files (whose chunks are already zlib-compressed).
 pub const ZSTD_LEVEL: i32 = 3;
 
-/// Write `dir` as tar + zstd into `out`; returns the number of regular files.
-pub fn pack(dir: &Path, out: impl Write) -> Result<u64, WorldError> {
+/// Write `dir` as tar + zstd into `out`; returns how many regular files and bytes it packed.
+pub fn pack(dir: &Path, out: impl Write) -> Result<Packed, WorldError> {
     let enc = zstd::Encoder::new(out, ZSTD_LEVEL).map_err(io(dir))?;
     let mut tar = tar::Builder::new(enc);
     tar.follow_symlinks(false);
     tar.mode(tar::HeaderMode::Deterministic);
-    let mut files = 0;
-    walk(dir, Path::new(""), &mut tar, &mut files)?;
+    let mut packed = Packed::default();
+    walk(dir, Path::new(""), &mut tar, &mut packed)?;
     let enc = tar.into_inner().map_err(io(dir))?;
     enc.finish().map_err(io(dir))?.flush().map_err(io(dir))?;
-    Ok(files)
+    Ok(packed)
 }
 
-fn walk<W: Write>(root: &Path, rel: &Path, tar: &mut tar::Builder<W>, files: &mut u64) -> Result<(), WorldError> {
+/// What [`pack`] found while it walked the tree, so nothing walks it twice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Packed {
+    /// Regular files packed.
+    pub files: u64,
+    /// Their sizes added up: the world's size on disk, uncompressed.
+    pub bytes: u64,
+}
+
+fn walk<W: Write>(root: &Path, rel: &Path, tar: &mut tar::Builder<W>, packed: &mut Packed) -> Result<(), WorldError> {
     let here = root.join(rel);
     let mut entries: Vec<_> = std::fs::read_dir(&here)
         .map_err(io(&here))?
@@ -44,10 +53,13 @@ fn walk<W: Write>(root: &Path, rel: &Path, tar: &mut tar::Builder<W>, files: &mu
         let kind = e.file_type().map_err(io(&path))?;
         if kind.is_dir() {
             tar.append_dir(&name, &path).map_err(io(&path))?;
-            walk(root, &name, tar, files)?;
+            walk(root, &name, tar, packed)?;
         } else if kind.is_file() || kind.is_symlink() {
             tar.append_path_with_name(&path, &name).map_err(io(&path))?;
-            *files += u64::from(kind.is_file());
+            if kind.is_file() {
+                packed.files += 1;
+                packed.bytes += e.metadata().map_err(io(&path))?.len();
+            }
         }
         // Sockets and fifos in a world directory are not world data.
     }

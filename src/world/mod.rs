@@ -8,7 +8,11 @@
 //! does `worlds/<s>/current.json` move, by a conditional write.
 //!
 //! Keys: `worlds/<s>/backups/<2026-11-22T19-30-00Z>.tar.zst`, `.json` (the
-//! manifest), `.pin` (kept by retention whatever its age).
+//! manifest), `.pin` (kept by retention whatever its age). A name is the
+//! second the snapshot was taken; when that name is taken already (a suspend
+//! snapshot and the final one in one second), the millisecond and a random
+//! tag are added (`2026-11-22T19-30-00-123Z-7f3a`), so every snapshot has
+//! its own name while the names people read and type in `restore` stay short.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -29,7 +33,12 @@ pub use snapshot::{snapshot, verify};
 /// 10,000-part limit.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
 
-const NAME_FORMAT: &str = "%Y-%m-%dT%H-%M-%SZ";
+/// A name to the second: the usual one.
+const OLD_NAME_FORMAT: &str = "%Y-%m-%dT%H-%M-%SZ";
+/// The time part of a name: to the millisecond, `Z` and the tag follow.
+const NAME_TIME_FORMAT: &str = "%Y-%m-%dT%H-%M-%S-%3f";
+/// Hex digits of the random tag.
+const TAG_LEN: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorldError {
@@ -41,7 +50,9 @@ pub enum WorldError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{name:?} is not a backup name; names look like 2026-11-22T19-30-00Z")]
+    #[error(
+        "{name:?} is not a backup name; names look like 2026-11-22T19-30-00-123Z-7f3a (or 2026-11-22T19-30-00Z for older ones); `mc-gitops world list` shows them"
+    )]
     BadName { name: String },
     #[error("no backup named {name} in {store}{}", if .available.is_empty() { "; there are none".to_string() } else { format!("; the newest are: {}", .available.join(", ")) })]
     NoSuchBackup {
@@ -76,22 +87,58 @@ fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> WorldError + '_ 
     }
 }
 
-/// A backup's name: the UTC time Minecraft saved, as it appears in keys.
+/// A backup's name: the UTC time it was taken, as it appears in keys, and
+/// for a snapshot whose second was taken already, the millisecond and a
+/// random tag. Ordered by time, then tag: newest last.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct BackupName(DateTime<Utc>);
+pub struct BackupName {
+    time: DateTime<Utc>,
+    /// `None` for the usual, second-resolution form.
+    tag: Option<String>,
+}
 
 impl BackupName {
+    /// The usual name: `t` to the second, no tag. Two snapshots in one
+    /// second would share it; the second one takes [`BackupName::unique`].
     pub fn at(t: DateTime<Utc>) -> Self {
-        BackupName(t.with_nanosecond_zero())
+        BackupName {
+            time: t.with_nanosecond_zero(),
+            tag: None,
+        }
+    }
+    /// A fresh name for a snapshot taken at `t`: `t` to the millisecond and a
+    /// random tag.
+    pub fn unique(t: DateTime<Utc>) -> Self {
+        use rand::Rng;
+        let tag: u16 = rand::rng().random();
+        BackupName {
+            time: t.with_millis_only(),
+            tag: Some(format!("{tag:0width$x}", width = TAG_LEN)),
+        }
     }
     pub fn parse(s: &str) -> Result<Self, WorldError> {
-        NaiveDateTime::parse_from_str(s, NAME_FORMAT)
-            .map(|t| BackupName(t.and_utc()))
-            .map_err(|_| WorldError::BadName { name: s.into() })
+        let bad = || WorldError::BadName { name: s.into() };
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, OLD_NAME_FORMAT) {
+            return Ok(BackupName {
+                time: t.and_utc(),
+                tag: None,
+            });
+        }
+        let (time, tag) = s.split_once("Z-").ok_or_else(bad)?;
+        let hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
+        // Exactly three digits of milliseconds, so a name has one spelling.
+        if tag.len() != TAG_LEN || !tag.chars().all(hex) || time.rsplit('-').next().is_none_or(|ms| ms.len() != 3) {
+            return Err(bad());
+        }
+        let time = NaiveDateTime::parse_from_str(time, NAME_TIME_FORMAT).map_err(|_| bad())?;
+        Ok(BackupName {
+            time: time.and_utc(),
+            tag: Some(tag.to_string()),
+        })
     }
     pub fn time(&self) -> DateTime<Utc> {
-        self.0
+        self.time
     }
     pub fn archive_key(&self, store: &Store) -> String {
         format!("{}backups/{self}.tar.zst", store.world_prefix())
@@ -112,17 +159,32 @@ impl BackupName {
 
 trait NoNanos {
     fn with_nanosecond_zero(self) -> Self;
+    fn with_millis_only(self) -> Self;
+}
+
+/// `t` to the millisecond, as manifests record it.
+pub(crate) fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.with_millis_only()
 }
 impl NoNanos for DateTime<Utc> {
     fn with_nanosecond_zero(self) -> Self {
         use chrono::Timelike;
         self.with_nanosecond(0).expect("0 ns is valid")
     }
+    fn with_millis_only(self) -> Self {
+        use chrono::Timelike;
+        // A leap second's nanoseconds (≥ 1e9) stay ≥ 1e9: still valid.
+        let ns = self.nanosecond();
+        self.with_nanosecond(ns - ns % 1_000_000).expect("fewer nanoseconds are valid")
+    }
 }
 
 impl std::fmt::Display for BackupName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0.format(NAME_FORMAT))
+        match &self.tag {
+            None => write!(f, "{}", self.time.format(OLD_NAME_FORMAT)),
+            Some(tag) => write!(f, "{}Z-{tag}", self.time.format(NAME_TIME_FORMAT)),
+        }
     }
 }
 impl TryFrom<String> for BackupName {
@@ -147,7 +209,12 @@ pub struct Manifest {
     pub sha256: String,
     pub size: u64,
     pub files: u64,
-    /// When Minecraft stopped or last saved: what the termination guard compares.
+    /// The world directory's size on disk (its files' bytes, uncompressed);
+    /// absent in manifests written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub world_bytes: Option<u64>,
+    /// When Minecraft stopped or last saved, to the millisecond: what the
+    /// termination guard compares.
     pub taken: DateTime<Utc>,
     pub part_size: u64,
     pub uploaded: DateTime<Utc>,
@@ -177,14 +244,13 @@ pub async fn resolve(store: &Store, name: &str) -> Result<Manifest, WorldError> 
     if let Some(m) = manifest(store, &parsed).await? {
         return Ok(m);
     }
-    let mut available: Vec<String> = retention::list(store)
+    let available: Vec<String> = retention::list(store)
         .await?
         .iter()
         .rev()
         .take(5)
         .map(|b| b.name.to_string())
         .collect();
-    available.truncate(5);
     Err(WorldError::NoSuchBackup {
         name: name.into(),
         store: store.describe.clone(),

@@ -30,21 +30,16 @@ const HANDOFF: usize = 1024 * 1024;
 /// Parts being uploaded at once.
 const IN_FLIGHT: usize = 2;
 
-/// Snapshot `dir` as the backup named by `taken` (when Minecraft stopped
-/// or saved), verify it, and point `current.json` at it unless a newer
+/// Snapshot `dir` as a new backup taken at `taken` (when Minecraft stopped
+/// or saved; named by its second, or a unique name when that one is taken), verify it, and point `current.json` at it unless a newer
 /// snapshot is there already.
 pub async fn snapshot(store: &Store, dir: &Path, taken: DateTime<Utc>, progress: Progress<'_>) -> Result<Manifest, WorldError> {
     if !dir.is_dir() {
         return Err(super::io(dir)(std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory")));
     }
-    let name = BackupName::at(taken);
+    let name = free_name(store, taken).await?;
     let key = name.archive_key(store);
-    for k in [&key, &name.manifest_key(store)] {
-        if store.head(k).await?.is_some() {
-            return Err(WorldError::Exists { key: k.clone() });
-        }
-    }
-    let (files, sha256, size) = upload(store, dir, &key, progress).await?;
+    let (packed, sha256, size) = upload(store, dir, &key, progress).await?;
     let (actual, stored) = hash_object(store, &key, &|_| true).await?;
     if stored != size || actual != sha256 {
         store.delete(&key).await?;
@@ -61,8 +56,9 @@ pub async fn snapshot(store: &Store, dir: &Path, taken: DateTime<Utc>, progress:
         key,
         sha256,
         size,
-        files,
-        taken: name.time(),
+        files: packed.files,
+        world_bytes: Some(packed.bytes),
+        taken: super::to_millis(taken),
         part_size: PART_SIZE as u64,
         uploaded: now,
         verified: now,
@@ -72,7 +68,29 @@ pub async fn snapshot(store: &Store, dir: &Path, taken: DateTime<Utc>, progress:
     Ok(manifest)
 }
 
-async fn upload(store: &Store, dir: &Path, key: &str, progress: Progress<'_>) -> Result<(u64, String, u64), WorldError> {
+/// The second `taken` falls in, or when a backup has that name already
+/// (a suspend snapshot and the final one in one second), the millisecond
+/// and a random tag. Never an existing name: a snapshot is never overwritten.
+async fn free_name(store: &Store, taken: DateTime<Utc>) -> Result<BackupName, WorldError> {
+    let mut last = None;
+    for name in [BackupName::at(taken), BackupName::unique(taken), BackupName::unique(taken)] {
+        let mut free = true;
+        for k in [name.archive_key(store), name.manifest_key(store)] {
+            if store.head(&k).await?.is_some() {
+                free = false;
+                last = Some(k);
+            }
+        }
+        if free {
+            return Ok(name);
+        }
+    }
+    Err(WorldError::Exists {
+        key: last.expect("a name was taken"),
+    })
+}
+
+async fn upload(store: &Store, dir: &Path, key: &str, progress: Progress<'_>) -> Result<(archive::Packed, String, u64), WorldError> {
     let up_err = |source: object_store::Error| WorldError::Upload {
         key: key.into(),
         source: source.into(),
@@ -88,9 +106,9 @@ async fn upload(store: &Store, dir: &Path, key: &str, progress: Progress<'_>) ->
             hash: Sha256::new(),
             size: 0,
         };
-        let files = archive::pack(&owned, &mut sink)?;
+        let packed = archive::pack(&owned, &mut sink)?;
         sink.flush().map_err(super::io(&owned))?;
-        Ok::<_, WorldError>((files, hex::encode(sink.hash.finalize()), sink.size))
+        Ok::<_, WorldError>((packed, hex::encode(sink.hash.finalize()), sink.size))
     });
     let mut sent = 0u64;
     let mut failed: Option<WorldError> = None;

@@ -61,12 +61,89 @@ const GO: &(dyn Fn(u64) -> bool + Send + Sync) = &|_| true;
 
 #[test]
 fn backup_names_round_trip_and_bad_ones_are_refused() {
+    // The usual, second-resolution form.
     let n = BackupName::at(t("2026-11-22T19:30:00.123Z"));
     assert_eq!(n.to_string(), "2026-11-22T19-30-00Z");
     assert_eq!(BackupName::parse("2026-11-22T19-30-00Z").unwrap(), n);
-    assert_eq!(BackupName::from_key("worlds/grove/backups/2026-11-22T19-30-00Z.tar.zst"), Some(n));
-    let e = BackupName::parse("yesterday").unwrap_err().to_string();
-    assert!(e.contains("2026-11-22T19-30-00Z"), "{e}");
+    assert_eq!(
+        BackupName::from_key("worlds/grove/backups/2026-11-22T19-30-00Z.tar.zst"),
+        Some(n.clone())
+    );
+
+    let u = BackupName::unique(t("2026-11-22T19:30:00.123456Z"));
+    let text = u.to_string();
+    assert!(text.starts_with("2026-11-22T19-30-00-123Z-") && text.len() == 29, "{text}");
+    assert_eq!(u.time(), t("2026-11-22T19:30:00.123Z"));
+    assert_eq!(BackupName::parse(&text).unwrap(), u);
+    assert_eq!(BackupName::from_key(&format!("worlds/grove/backups/{text}.json")), Some(u.clone()));
+    let json = serde_json::to_string(&u).unwrap();
+    assert_eq!(serde_json::from_str::<BackupName>(&json).unwrap(), u);
+    assert!(n < u, "newer sorts later whatever the form");
+
+    for bad in [
+        "yesterday",
+        "2026-11-22T19-30-00-123Z",
+        "2026-11-22T19-30-00-12Z-7f3a",
+        "2026-11-22T19-30-00-123Z-7F3A",
+        "2026-11-22T19-30-00-123Z-7f3",
+    ] {
+        let e = BackupName::parse(bad).unwrap_err().to_string();
+        assert!(e.contains("2026-11-22T19-30-00-123Z-7f3a") && e.contains(bad), "{e}");
+    }
+}
+
+/// Regression: a suspend snapshot and the final one in the same second
+/// collided ("exists already"), and termination waited a minute more.
+#[tokio::test]
+async fn two_snapshots_in_one_second_get_two_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = store(&tmp.path().join("store"));
+    let world = tmp.path().join("world");
+    make_world(&world, 1, 1000);
+    let a = snapshot(&s, &world, t("2026-11-22T19:30:00.100Z"), GO).await.unwrap();
+    let b = snapshot(&s, &world, t("2026-11-22T19:30:00.100Z"), GO).await.unwrap();
+    let c = snapshot(&s, &world, t("2026-11-22T19:30:00.900Z"), GO).await.unwrap();
+    assert_eq!(a.name.to_string(), "2026-11-22T19-30-00Z", "the usual name while it is free");
+    assert!(a.name != b.name && a.key != b.key, "{} {}", a.name, b.name);
+    assert_eq!((a.taken, c.taken), (t("2026-11-22T19:30:00.100Z"), t("2026-11-22T19:30:00.900Z")));
+    let listed = retention::list(&s).await.unwrap();
+    assert_eq!(listed.len(), 3);
+    assert!(listed.iter().all(|b| b.complete()));
+    assert_eq!(listed.last().unwrap().name, c.name, "the newest sorts last");
+    assert_eq!(s.current_snapshot().await.unwrap().unwrap().key, c.key);
+}
+
+#[tokio::test]
+async fn both_forms_of_name_list_restore_and_prune_together() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = store(&tmp.path().join("store"));
+    let world = tmp.path().join("world");
+    make_world(&world, 1, 1000);
+    snapshot(&s, &world, t("2026-11-22T10:00:00Z"), GO).await.unwrap();
+    let plain = snapshot(&s, &world, t("2026-11-22T11:00:00.200Z"), GO).await.unwrap();
+    let tagged = snapshot(&s, &world, t("2026-11-22T11:00:00.500Z"), GO).await.unwrap();
+    assert_eq!(plain.name.to_string(), "2026-11-22T11-00-00Z");
+    assert!(tagged.name.to_string().starts_with("2026-11-22T11-00-00-500Z-"), "{}", tagged.name);
+    let listed: Vec<String> = retention::list(&s).await.unwrap().iter().map(|b| b.name.to_string()).collect();
+    assert_eq!(listed, ["2026-11-22T10-00-00Z", "2026-11-22T11-00-00Z", &tagged.name.to_string()]);
+    assert_eq!(
+        s.current_snapshot().await.unwrap().unwrap().key,
+        tagged.key,
+        "the newer one is current"
+    );
+
+    let m = resolve(&s, &tagged.name.to_string()).await.unwrap();
+    let target = tmp.path().join("restored");
+    restore(&s, &m, &target, GO).await.unwrap();
+    assert_eq!(tree(&target), tree(&world));
+    assert_eq!(names(retention::prune(&s, 2).await.unwrap()), ["2026-11-22T10-00-00Z"]);
+
+    // A manifest written before world_bytes was recorded still reads.
+    let key = plain.name.manifest_key(&s);
+    let mut v: serde_json::Value = s.get_json(&key).await.unwrap().unwrap();
+    v.as_object_mut().unwrap().remove("world_bytes");
+    s.put_json(&key, &v).await.unwrap();
+    assert_eq!(manifest(&s, &plain.name).await.unwrap().unwrap().world_bytes, None);
 }
 
 #[tokio::test]
@@ -77,6 +154,11 @@ async fn snapshot_then_restore_gives_the_same_world() {
     make_world(&world, 3, 300_000);
     let m = snapshot(&s, &world, t("2026-11-22T19:30:00Z"), GO).await.unwrap();
     assert_eq!(m.files, 5);
+    assert_eq!(
+        m.world_bytes,
+        Some(3 * 300_000 + 10 + 5),
+        "every file's bytes, counted while packing"
+    );
     assert_eq!(m.key, "worlds/grove/backups/2026-11-22T19-30-00Z.tar.zst");
     let p = s.current_snapshot().await.unwrap().unwrap();
     assert_eq!(
@@ -98,17 +180,6 @@ async fn snapshot_then_restore_gives_the_same_world() {
 }
 
 #[tokio::test]
-async fn an_existing_backup_is_never_overwritten() {
-    let tmp = tempfile::tempdir().unwrap();
-    let s = store(&tmp.path().join("store"));
-    let world = tmp.path().join("world");
-    make_world(&world, 1, 1000);
-    snapshot(&s, &world, t("2026-11-22T19:30:00Z"), GO).await.unwrap();
-    let e = snapshot(&s, &world, t("2026-11-22T19:30:00Z"), GO).await.unwrap_err();
-    assert!(matches!(e, WorldError::Exists { .. }), "{e}");
-}
-
-#[tokio::test]
 async fn an_interrupted_upload_leaves_the_pointer_and_previous_snapshot() {
     let tmp = tempfile::tempdir().unwrap();
     let s = store(&tmp.path().join("store"));
@@ -124,7 +195,7 @@ async fn an_interrupted_upload_leaves_the_pointer_and_previous_snapshot() {
 
     assert_eq!(std::fs::read(tmp.path().join("store/worlds/grove/current.json")).unwrap(), before);
     let names: Vec<String> = retention::list(&s).await.unwrap().iter().map(|b| b.name.to_string()).collect();
-    assert_eq!(names, ["2026-11-22T19-00-00Z"], "nothing of the interrupted upload is visible");
+    assert_eq!(names, [first.name.to_string()], "nothing of the interrupted upload is visible");
     verify(&s, &first, GO).await.unwrap();
     assert!(!s.verified_snapshot_since(t("2026-11-22T19:30:00Z")).await.unwrap());
 }
@@ -251,17 +322,16 @@ async fn prune_deletes_exactly_what_the_rule_says() {
     let s = store(tmp.path());
     let world = tmp.path().join("w");
     make_world(&world, 1, 10);
+    let mut made = Vec::new();
     for h in 0..5 {
-        snapshot(&s, &world, t(&format!("2026-11-22T1{h}:00:00Z")), GO).await.unwrap();
+        made.push(snapshot(&s, &world, t(&format!("2026-11-22T1{h}:00:00Z")), GO).await.unwrap().name);
     }
-    retention::set_pin(&s, &BackupName::parse("2026-11-22T10-00-00Z").unwrap(), true)
-        .await
-        .unwrap();
+    retention::set_pin(&s, &made[0], true).await.unwrap();
     let gone = retention::prune(&s, 2).await.unwrap();
-    assert_eq!(names(gone), ["2026-11-22T11-00-00Z", "2026-11-22T12-00-00Z"]);
-    let left: Vec<String> = retention::list(&s).await.unwrap().iter().map(|b| b.name.to_string()).collect();
-    assert_eq!(left, ["2026-11-22T10-00-00Z", "2026-11-22T13-00-00Z", "2026-11-22T14-00-00Z"]);
-    assert!(!tmp.path().join("worlds/grove/backups/2026-11-22T11-00-00Z.json").exists());
+    assert_eq!(gone, [made[1].clone(), made[2].clone()]);
+    let left: Vec<BackupName> = retention::list(&s).await.unwrap().into_iter().map(|b| b.name).collect();
+    assert_eq!(left, [made[0].clone(), made[3].clone(), made[4].clone()]);
+    assert!(!tmp.path().join(made[1].manifest_key(&s)).exists());
     assert!(
         retention::prune(&s, 2).await.unwrap().is_empty(),
         "a second prune has nothing to do"
@@ -274,12 +344,13 @@ async fn restore_names_a_backup_that_does_not_exist_clearly() {
     let s = store(tmp.path());
     let world = tmp.path().join("w");
     make_world(&world, 1, 10);
-    snapshot(&s, &world, t("2026-11-22T10:00:00Z"), GO).await.unwrap();
+    let m = snapshot(&s, &world, t("2026-11-22T10:00:00Z"), GO).await.unwrap();
     let e = resolve(&s, "2026-11-01T18-00-00Z").await.unwrap_err().to_string();
     assert!(
-        e.contains("no backup named 2026-11-01T18-00-00Z") && e.contains("2026-11-22T10-00-00Z"),
+        e.contains("no backup named 2026-11-01T18-00-00Z") && e.contains(&m.name.to_string()),
         "{e}"
     );
+    assert_eq!(resolve(&s, &m.name.to_string()).await.unwrap(), m, "a new name resolves");
     let e = resolve(&s, "last-week").await.unwrap_err().to_string();
     assert!(e.contains("not a backup name"), "{e}");
 }

@@ -4,13 +4,16 @@ Run in the Minecraft directory the agent provisioned, like the real server:
 prints vanilla 1.20.1's start-up lines, reads `rcon.port` and `rcon.password`
 from the server.properties the agent wrote, and serves RCON (rconx) with
 vanilla's answers, starting RCON only after the `Done` line as vanilla does.
-`stop` answers, saves (writes stopped.marker) and exits 0.
+`stop` answers, saves (writes stopped.marker) and exits 0. Like vanilla it
+binds the game port (`server-port`, with SO_REUSEADDR as Java does) and stops
+with "FAILED TO BIND TO PORT" when something still listens there.
 
 With FAKE_MINECRAFT_CRASH_ONCE set, the first run (no crashed.marker yet)
 prints its first lines and exits 1: a JVM crash the agent must restart.
 """
 import json
 import os
+import socket
 import sys
 import threading
 
@@ -33,6 +36,24 @@ if os.environ.get("FAKE_MINECRAFT_CRASH_ONCE") and not os.path.exists("crashed.m
     open("crashed.marker", "w").close()
     print("Exception in server tick loop: java.lang.OutOfMemoryError", file=sys.stderr, flush=True)
     sys.exit(1)
+game = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+game.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    game.bind(("0.0.0.0", int(props.get("server-port", "25565"))))
+    game.listen(8)
+except OSError as e:
+    log("**** FAILED TO BIND TO PORT! (%s)" % e)
+    sys.exit(1)
+
+
+def refuse_players():
+    # No game protocol here: a connection is accepted and closed.
+    while True:
+        conn, _ = game.accept()
+        conn.close()
+
+
+threading.Thread(target=refuse_players, daemon=True).start()
 log("Preparing level \"world\"")
 log('Done (0.042s)! For help, type "help"')
 

@@ -5,7 +5,7 @@
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::{Agent, RESTART_BACKOFF, RETRY, std};
+use super::{Agent, RESTART_BACKOFF, RETRY, Trouble, std};
 use crate::agent::billing::terminate_at;
 use crate::agent::traits::{Console, Control, Listener, Minecraft, Nudge, Provision, SnapshotReason, SnapshotRef, Snapshots};
 use crate::lifecycle::{Effect, Event, Phase};
@@ -50,7 +50,7 @@ where
                         Err(e) => Err(e),
                     };
                     if let Err(e) = saved {
-                        self.error(e.to_string());
+                        self.error(Trouble::Console, e.to_string());
                     }
                 }
                 self.take_snapshot(SnapshotReason::Suspend).await;
@@ -71,6 +71,8 @@ where
                 if self.jvm_running || self.stopped_at.is_none() {
                     self.stop_jvm().await;
                 }
+                // Players hear "shutting down" while the final snapshot uploads.
+                self.hold_port().await;
                 match self.take_snapshot(SnapshotReason::Final).await {
                     Some(_) => Some(Event::SnapshotVerified),
                     None => {
@@ -96,7 +98,10 @@ where
         if self.crashes >= self.timers.max_crashes {
             self.crashed = true;
             self.restart_at = None;
-            self.error(format!("Minecraft crashed {} times in a row; not restarting it", self.crashes));
+            self.error(
+                Trouble::Minecraft,
+                format!("Minecraft crashed {} times in a row; not restarting it", self.crashes),
+            );
             // Nobody can be online: let the idle countdown run.
             return (self.phase == Phase::Running).then_some(Event::AllLeft);
         }
@@ -111,6 +116,8 @@ where
     }
 
     pub(super) async fn start_jvm(&mut self) {
+        // The port is Minecraft's again: closed before it starts binding.
+        self.release_port().await;
         let now = Instant::now();
         self.stopped_at = None;
         match self.ports.minecraft.start().await {
@@ -127,7 +134,7 @@ where
                 self.next_poll = now;
             }
             Err(e) => {
-                self.error(e.to_string());
+                self.error(Trouble::Minecraft, e.to_string());
                 if let Some(next) = self.after_crash() {
                     Box::pin(self.fire(next)).await;
                 }
@@ -135,18 +142,24 @@ where
         }
     }
 
+    /// Stop a running JVM (it saves). `stopped_at` is the moment Minecraft
+    /// stopped, so only stopping one that ran moves it: not a shutdown of an
+    /// agent whose Minecraft was already stopped. (A JVM killed after the
+    /// grace period stopped too; the error says how.)
     pub(super) async fn stop_jvm(&mut self) {
-        if self.jvm_running
-            && let Err(e) = self.ports.minecraft.stop().await
-        {
-            self.error(e.to_string());
+        if self.jvm_running {
+            if let Err(e) = self.ports.minecraft.stop().await {
+                self.error(Trouble::Minecraft, e.to_string());
+            }
+            self.stopped_at = Some(self.clock.now());
         }
         self.jvm_running = false;
         self.ready = false;
         self.boot_deadline = None;
         self.restart_at = None;
         self.players_online.clear();
-        self.stopped_at = Some(self.clock.now());
+        // Someone may knock right away: hold the port in the stopped phases.
+        self.hold_port().await;
     }
 
     /// `save-off`, `save-all flush`, snapshot, `save-on` (always, even after a failure).
@@ -162,10 +175,10 @@ where
             Ok(()) => {
                 self.take_snapshot(SnapshotReason::Backup).await;
             }
-            Err(e) => self.error(e.to_string()),
+            Err(e) => self.error(Trouble::Console, e.to_string()),
         }
         if let Err(e) = self.ports.console.save_on().await {
-            self.error(e.to_string());
+            self.error(Trouble::Console, e.to_string());
         }
         self.report().await;
     }
@@ -174,6 +187,11 @@ where
         match self.ports.snapshots.snapshot(reason).await {
             Ok(s) => {
                 info!(key = %s.key, size = s.size, %reason, "snapshot verified");
+                self.recovered(Trouble::Snapshot);
+                self.backups += 1;
+                if s.world_bytes.is_some() {
+                    self.world_bytes = s.world_bytes;
+                }
                 self.last_backup = Some(BackupRef {
                     key: s.key.clone(),
                     size: s.size,
@@ -183,7 +201,7 @@ where
                 Some(s)
             }
             Err(e) => {
-                self.error(e.to_string());
+                self.error(Trouble::Snapshot, e.to_string());
                 None
             }
         }
