@@ -146,6 +146,8 @@ pub enum EndReason {
     Crash,
     /// The server disappeared without a stop.
     Drift,
+    /// Reserved for an admin's force-stop, which does not exist yet: nothing
+    /// produces it, but session files and desired.json that name it still read.
     Forced,
 }
 
