@@ -1,7 +1,8 @@
 //! The agent's protocol pieces against real third-party peers: rconx (a
 //! Python RCON server), flying-squid (a Minecraft server in Node), mcstatus
-//! (a Python ping client) and mineflayer bots (Node). `.ci/run` installs
-//! them into `tests/peers/`; a missing peer fails the test with the command
+//! (a Python ping client) and mineflayer bots (Node). `bash scripts/test
+//! --setup-only` (the README's test command) installs them into
+//! `tests/peers/`; a missing peer fails the test with the command
 //! that installs it, because CI always has them.
 
 use std::io::{BufRead, BufReader};
@@ -24,7 +25,7 @@ fn node_modules() {
     let p = peers().join("node_modules/mineflayer");
     assert!(
         p.exists(),
-        "the Node test peers are not installed ({} is missing); run `bash .ci/run` or: npm ci --prefix tests/peers",
+        "the Node test peers are not installed ({} is missing); run `bash scripts/test --setup-only` or: npm ci --prefix tests/peers",
         p.display()
     );
 }

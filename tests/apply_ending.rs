@@ -242,3 +242,34 @@ async fn a_start_over_backups_without_current_json_is_refused_until_one_is_named
     assert_eq!(w.h.server_count(), 1);
     assert_eq!(control(&w)["restore"], newest.as_str());
 }
+
+/// Review of issue 11: desired.json's `stop_reason` was a free string and an
+/// unknown one read as `admin`. It is typed now; a stored document this
+/// version cannot decode is reported with its key and written anew, so
+/// observation and apply still converge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desired_json_with_an_unknown_stop_reason_is_reported_and_rewritten() {
+    let w = World::new().await;
+    ok(&w.apply(&at(0)).await);
+    let session = session0().0;
+    let mut doc = control(&w);
+    let whitelist = doc["whitelist"].clone();
+    assert!(whitelist.as_array().is_some_and(|l| !l.is_empty()), "{doc}");
+    doc["stop_reason"] = "bored".into();
+    std::fs::write(w.storage_file("control/grove/desired.json"), serde_json::to_vec(&doc).unwrap()).unwrap();
+    agent_reports(
+        &w,
+        serde_json::json!({ "phase": "running", "heartbeat": at(10), "session": session }),
+    );
+
+    let out = w.run(&["plan"], &at(10), &[]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("control/grove/desired.json") && text.contains("bored"), "{text}");
+    ok(&w.apply(&at(10)).await);
+    let doc = control(&w);
+    assert_eq!(doc["stop_reason"], serde_json::Value::Null, "{doc}");
+    assert_eq!(doc["session"], session, "{doc}");
+    assert_eq!(doc["whitelist"], whitelist, "{doc}");
+    let out = w.run(&["plan"], &at(11), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}

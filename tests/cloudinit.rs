@@ -41,7 +41,7 @@ fn r2(cfg: &AgentConfig) -> (String, String, String, String) {
     }
 }
 
-const INSTALL: &str = "run `bash .ci/run` or: apt-get install -y cloud-init shellcheck systemd";
+const INSTALL: &str = "run `bash scripts/test --setup-only` or: apt-get install -y cloud-init shellcheck systemd";
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example")

@@ -23,7 +23,7 @@ use std::process::{Child, Command, Stdio};
 use axum::http::Method;
 use world::{World, at, ok, session0};
 
-const INSTALL: &str = "run `bash .ci/run` or: npm ci --prefix tests/peers";
+const INSTALL: &str = "run `bash scripts/test --setup-only` or: npm ci --prefix tests/peers";
 
 fn peers() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")

@@ -275,7 +275,7 @@ async fn stop_requested_saves_stops_and_takes_a_final_snapshot() {
         w.take();
         *w.s.doc.borrow_mut() = Some(ControlDoc {
             stop_requested: Some(t0() + chrono::Duration::minutes(2)),
-            stop_reason: Some("admin".into()),
+            stop_reason: Some(crate::lifecycle::EndReason::Admin),
             ..doc()
         });
         w.at(mins(3)).await;

@@ -66,7 +66,7 @@ async fn while_terminating_the_port_answers_stopping_and_a_login_wakes_nothing()
         w.at(mins(2) + 1).await;
         *w.s.doc.borrow_mut() = Some(crate::storage::ControlDoc {
             stop_requested: Some(t0() + chrono::Duration::minutes(2)),
-            stop_reason: Some("admin".into()),
+            stop_reason: Some(crate::lifecycle::EndReason::Admin),
             ..doc()
         });
         w.at(mins(3)).await;

@@ -127,7 +127,7 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
                 return Ok(Outcome::Unchanged("a stop was already requested".into()));
             }
             doc.stop_requested = Some(cx.now);
-            doc.stop_reason = Some(reason.as_str().into());
+            doc.stop_reason = Some(*reason);
             st.control_dirty = true;
             flush_control(cx, st).await?;
             report.message.push(format!("ask the agent to stop and sync ({})", reason.as_str()));
@@ -258,16 +258,21 @@ fn comment(cx: &Ctx<'_>, st: &RunState) -> String {
     format!("mc-gitops: {} session {session}", cx.desired.server.name)
 }
 
-/// The control document, read once per run.
+/// The control document, read once per run. One this version cannot decode
+/// starts afresh, as observe saw it: the plan rewrote every part of it, and
+/// this run's write replaces the stored one.
 pub(super) async fn control<'s>(cx: &Ctx<'_>, st: &'s mut RunState) -> Result<&'s mut ControlDoc, ApplyError> {
     if st.control.is_none() {
         let key = cx.store.control_key();
-        let doc = cx
-            .store
-            .control()
-            .await
-            .map_err(|source| ApplyError::Storage { resource: key, source })?;
-        st.control = Some(doc.unwrap_or_default());
+        let doc = match cx.store.control().await {
+            Ok(doc) => doc.unwrap_or_default(),
+            Err(e @ crate::storage::StorageError::Decode { .. }) => {
+                tracing::warn!(error = %crate::agent::control::chain(&e), "replacing an unreadable desired.json");
+                ControlDoc::default()
+            }
+            Err(source) => return Err(ApplyError::Storage { resource: key, source }),
+        };
+        st.control = Some(doc);
     }
     Ok(st.control.as_mut().expect("just set"))
 }

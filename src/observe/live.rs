@@ -141,9 +141,17 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
     let storage = |e| ObserveError::Storage(store.describe.clone(), e);
     let want = crate::plan::assets::render(d);
     // No document yet is an observation too: the agent has been told nothing.
-    let control = match store.control().await.map_err(storage)? {
-        None => Some(ControlState::default()),
-        Some(doc) => {
+    let control = match store.control().await {
+        Ok(None) => Some(ControlState::default()),
+        // Our own document in a shape this version cannot read (a stop reason
+        // it does not know, say): observed as if the agent had been told
+        // nothing, so the plan writes the whole document anew.
+        Err(e @ StorageError::Decode { .. }) => Some(ControlState {
+            unreadable: Some(crate::agent::control::chain(&e)),
+            ..ControlState::default()
+        }),
+        Err(e) => return Err(storage(e)),
+        Ok(Some(doc)) => {
             let mut assets = BTreeMap::new();
             for (path, a) in doc.assets {
                 // Fetch the stored text only for text files that changed, for the diff.
@@ -159,7 +167,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
             Some(ControlState {
                 session: doc.session,
                 stop_requested: doc.stop_requested,
-                stop_reason: doc.stop_reason.as_deref().and_then(crate::lifecycle::EndReason::parse),
+                stop_reason: doc.stop_reason,
                 whitelist: doc.whitelist,
                 ops: doc
                     .ops
@@ -170,6 +178,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
                     })
                     .collect(),
                 assets,
+                unreadable: None,
             })
         }
     };

@@ -139,13 +139,17 @@ pub struct ControlState {
     pub stop_requested: Option<DateTime<Utc>>,
     /// Why the stop was asked (`desired.json`'s `stop_reason`): what the
     /// session is closed with, however many runs the stop takes. `None`
-    /// for a document that names no reason the reconciler knows.
+    /// for a document that names no reason (written before reasons were kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<crate::lifecycle::EndReason>,
     pub whitelist: Vec<PlayerName>,
     pub ops: Vec<OpEntry>,
     /// Server files by path (`server.properties`, `config/…`, `mods/…`).
     pub assets: BTreeMap<String, FileState>,
+    /// The stored document could not be decoded (the error, its key named):
+    /// the rest of this state is empty, so the plan writes it anew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 /// The running server's agent credentials, as the server's labels record

@@ -19,6 +19,19 @@ pub const SIMULATED_IP: &str = "203.0.113.77";
 pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
     let (mut d, mut o) = (d.clone(), o.clone());
     for change in &plan.changes {
+        // Any write of desired.json replaces a document observe could not read.
+        let writes_control = matches!(
+            change.step,
+            Step::PutAsset { .. }
+                | Step::RemoveAsset { .. }
+                | Step::UpdateWhitelist { .. }
+                | Step::UpdateOps { .. }
+                | Step::HandOver { .. }
+                | Step::RequestStop { .. }
+        );
+        if let Some(c) = o.control.as_mut().filter(|_| writes_control) {
+            c.unreadable = None;
+        }
         match &change.step {
             Step::OpenSession {
                 session, region, restore, ..
@@ -68,6 +81,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     whitelist: assets::whitelist_names(&d),
                     ops: assets::op_entries(&d),
                     assets,
+                    unreadable: None,
                 });
             }
             Step::SetDnsA { target, .. } => {

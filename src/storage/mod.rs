@@ -92,7 +92,10 @@ pub struct ControlDoc {
     pub session: Option<SessionId>,
     /// Set when the reconciler asks the agent to stop Minecraft and sync the world.
     pub stop_requested: Option<DateTime<Utc>>,
-    pub stop_reason: Option<String>,
+    /// Why the stop was asked (`null` in documents written before reasons
+    /// were kept). A value this version does not know fails the decode, with
+    /// the key named: the reconciler then writes the document anew.
+    pub stop_reason: Option<crate::lifecycle::EndReason>,
     pub whitelist: Vec<PlayerName>,
     pub ops: Vec<ControlOp>,
     pub assets: BTreeMap<String, AssetRef>,
@@ -420,5 +423,43 @@ mod tests {
         s.put_bytes("worlds/grove/backups/a.tar.zst", vec![0; 1000]).await.unwrap();
         s.put_bytes("worlds/other/backups/a.tar.zst", vec![0; 7]).await.unwrap();
         assert_eq!(s.stored_bytes().await.unwrap(), 1001, "this server's objects only");
+    }
+
+    // desired.json has one typed stop_reason: every reason (and none) reads back as written.
+    #[tokio::test]
+    async fn desired_json_round_trips_every_stop_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::local(dir.path(), &ServerName::new("grove")).unwrap();
+        let reasons = crate::lifecycle::EndReason::ALL.into_iter().map(Some).chain([None]);
+        for reason in reasons {
+            let doc = ControlDoc {
+                version: 1,
+                stop_requested: reason.map(|_| "2026-11-22T19:30:00Z".parse().unwrap()),
+                stop_reason: reason,
+                ..ControlDoc::default()
+            };
+            s.put_json(&s.control_key(), &doc).await.unwrap();
+            let text = String::from_utf8(s.get_bytes(&s.control_key()).await.unwrap().unwrap()).unwrap();
+            let expected = reason.map_or("null".to_string(), |r| format!("\"{}\"", r.as_str()));
+            assert!(text.contains(&format!("\"stop_reason\": {expected}")), "{text}");
+            assert_eq!(s.control().await.unwrap(), Some(doc));
+        }
+    }
+
+    // Regression: an unknown stop_reason used to become "admin" silently; it is now a decode error naming the key.
+    #[tokio::test]
+    async fn desired_json_with_an_unknown_stop_reason_names_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::local(dir.path(), &ServerName::new("grove")).unwrap();
+        let doc = r#"{"version": 1, "session": null, "stop_requested": "2026-11-22T19:30:00Z", "stop_reason": "bored",
+            "whitelist": [], "ops": [], "assets": {}, "written": null}"#;
+        s.put_bytes(&s.control_key(), doc.as_bytes().to_vec()).await.unwrap();
+        let e = s.control().await.unwrap_err();
+        assert!(
+            matches!(&e, StorageError::Decode { key, .. } if key == "control/grove/desired.json"),
+            "{e:?}"
+        );
+        let chain = crate::agent::control::chain(&e);
+        assert!(chain.contains("control/grove/desired.json") && chain.contains("bored"), "{chain}");
     }
 }

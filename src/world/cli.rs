@@ -56,7 +56,8 @@ pub enum WorldCommand {
     /// Exit status: 0 intact, 1 corrupt or missing.
     #[command(after_help = "Examples:\n  mc-gitops world verify\n  mc-gitops world verify 2026-11-22T19-30-00Z")]
     Verify { name: Option<String> },
-    /// Delete backups beyond the newest N (pinned and current ones stay).
+    /// Delete backups beyond the newest N (pinned, current and the one
+    /// server.toml's `restore` names stay).
     #[command(after_help = "Examples:\n  mc-gitops world prune\n  mc-gitops world prune --keep 3")]
     Prune {
         /// How many to keep (default: lifecycle.keep_backups in server.toml).
@@ -144,11 +145,17 @@ pub async fn run(cmd: WorldCommand, repo: &Path, out: &mut (dyn Write + Send)) -
         }
         WorldCommand::Prune { keep } => {
             let keep = keep.unwrap_or(server.lifecycle.keep_backups as usize);
-            let gone = retention::prune(&store, keep).await?;
+            // The backup server.toml's `restore` names stays, as in the reconciler's retention.
+            let spare: Vec<BackupName> = server.restore.iter().filter_map(|n| BackupName::parse(n).ok()).collect();
+            let gone = retention::prune(&store, keep, &spare).await?;
             for g in &gone {
                 writeln!(out, "deleted {g}")?;
             }
-            writeln!(out, "{} deleted, newest {keep} kept (plus pinned and current)", gone.len())?;
+            writeln!(
+                out,
+                "{} deleted, newest {keep} kept (plus pinned, current and the one `restore` names)",
+                gone.len()
+            )?;
         }
         WorldCommand::Pin { name, off } => {
             let n = BackupName::parse(&name)?;

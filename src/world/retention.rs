@@ -76,10 +76,13 @@ pub fn to_prune(backups: &[Backup], keep: usize, current: Option<&BackupName>) -
     out
 }
 
-/// Apply the rule; returns what was deleted.
-pub async fn prune(store: &Store, keep: usize) -> Result<Vec<BackupName>, WorldError> {
+/// Apply the rule, also sparing `spare` (what a restore names: `world prune`
+/// passes server.toml's `restore`, as the reconciler's retention does);
+/// returns what was deleted.
+pub async fn prune(store: &Store, keep: usize, spare: &[BackupName]) -> Result<Vec<BackupName>, WorldError> {
     let current = store.current_snapshot().await?.and_then(|p| BackupName::from_key(&p.key));
-    let gone = to_prune(&list(store).await?, keep, current.as_ref());
+    let mut gone = to_prune(&list(store).await?, keep, current.as_ref());
+    gone.retain(|n| !spare.contains(n));
     for name in &gone {
         store.delete(&name.archive_key(store)).await?;
         store.delete(&name.manifest_key(store)).await?;

@@ -136,7 +136,7 @@ async fn both_forms_of_name_list_restore_and_prune_together() {
     let target = tmp.path().join("restored");
     restore(&s, &m, &target, GO).await.unwrap();
     assert_eq!(tree(&target), tree(&world));
-    assert_eq!(names(retention::prune(&s, 2).await.unwrap()), ["2026-11-22T10-00-00Z"]);
+    assert_eq!(names(retention::prune(&s, 2, &[]).await.unwrap()), ["2026-11-22T10-00-00Z"]);
 
     // A manifest written before world_bytes was recorded still reads.
     let key = plain.name.manifest_key(&s);
@@ -327,15 +327,43 @@ async fn prune_deletes_exactly_what_the_rule_says() {
         made.push(snapshot(&s, &world, t(&format!("2026-11-22T1{h}:00:00Z")), GO).await.unwrap().name);
     }
     retention::set_pin(&s, &made[0], true).await.unwrap();
-    let gone = retention::prune(&s, 2).await.unwrap();
+    let gone = retention::prune(&s, 2, &[]).await.unwrap();
     assert_eq!(gone, [made[1].clone(), made[2].clone()]);
     let left: Vec<BackupName> = retention::list(&s).await.unwrap().into_iter().map(|b| b.name).collect();
     assert_eq!(left, [made[0].clone(), made[3].clone(), made[4].clone()]);
     assert!(!tmp.path().join(made[1].manifest_key(&s)).exists());
     assert!(
-        retention::prune(&s, 2).await.unwrap().is_empty(),
+        retention::prune(&s, 2, &[]).await.unwrap().is_empty(),
         "a second prune has nothing to do"
     );
+}
+
+// Regression (review of issue 11): `world prune` deleted the backup server.toml's
+// `restore` names, which the reconciler's retention spares.
+#[tokio::test]
+async fn world_prune_spares_the_backup_server_toml_restores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/state-repo-example/server.toml")).unwrap();
+    let commented = "# restore = \"2026-11-01T18-00-00Z\"";
+    assert!(example.contains(commented));
+    let text = example.replacen(commented, "restore = \"2026-11-22T11-00-00Z\"", 1);
+    // Without R2 credentials in the environment storage is the repo's local directory.
+    std::fs::write(repo.join("server.toml"), text).unwrap();
+    let s = store(&repo.join(".mc-gitops/storage"));
+    let world = tmp.path().join("w");
+    make_world(&world, 1, 10);
+    let mut made = Vec::new();
+    for h in 0..4 {
+        made.push(snapshot(&s, &world, t(&format!("2026-11-22T1{h}:00:00Z")), GO).await.unwrap().name);
+    }
+    let mut out = Vec::new();
+    cli::run(cli::WorldCommand::Prune { keep: Some(1) }, &repo, &mut out).await.unwrap();
+    let out = String::from_utf8(out).unwrap();
+    let left: Vec<BackupName> = retention::list(&s).await.unwrap().into_iter().map(|b| b.name).collect();
+    assert_eq!(left, [made[1].clone(), made[3].clone()], "{out}");
+    assert!(out.contains("2 deleted"), "{out}");
 }
 
 #[tokio::test]

@@ -26,7 +26,7 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-const PEERS_INSTALL: &str = "run `bash .ci/run` or: python3 -m venv tests/peers/.venv && tests/peers/.venv/bin/pip install -r tests/peers/requirements.txt && npm ci --prefix tests/peers";
+const PEERS_INSTALL: &str = "run `bash scripts/test --setup-only` or: python3 -m venv tests/peers/.venv && tests/peers/.venv/bin/pip install -r tests/peers/requirements.txt && npm ci --prefix tests/peers";
 
 /// `tests/peers/`: the third-party peers and the scripts that drive them.
 pub fn peers() -> PathBuf {

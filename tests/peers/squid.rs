@@ -29,7 +29,7 @@ pub fn require_node_peers() {
     let p = peers_dir().join("node_modules/flying-squid");
     assert!(
         p.exists(),
-        "the Node test peers are not installed ({} is missing); run `bash .ci/run` or: npm ci --prefix tests/peers",
+        "the Node test peers are not installed ({} is missing); run `bash scripts/test --setup-only` or: npm ci --prefix tests/peers",
         p.display()
     );
 }
