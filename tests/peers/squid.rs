@@ -67,7 +67,8 @@ pub struct Squid {
 }
 
 impl Squid {
-    /// Start the server in `dir` and wait for its `Done` line.
+    /// Start the server in `dir` and wait for its `Done` line and, when RCON
+    /// is on, for its listener: like vanilla, RCON starts after `Done`.
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> Squid {
         require_node_peers();
         let mut child = Command::new("node")
@@ -97,6 +98,10 @@ impl Squid {
         squid.wait_log("the Done line", Duration::from_secs(30), |l| {
             l.contains("! For help, type \"help\"")
         });
+        if squid.property("enable-rcon") == "true" {
+            // Regression: a test that connected right after `Done` was refused under load.
+            squid.wait_log("the RCON listener", Duration::from_secs(30), |l| l.contains("RCON running on"));
+        }
         squid
     }
 
