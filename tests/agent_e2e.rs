@@ -9,14 +9,14 @@
 //! makes stays out of storage and its output.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 mod common;
-use common::{free_port, peers, python};
+use common::{agent_process, agent_status, free_port, peers, python};
 
 struct Setup {
     _tmp: tempfile::TempDir,
@@ -70,21 +70,11 @@ fn agent(config: &Path) -> Child {
 }
 
 fn agent_with(config: &Path, env: &[(&str, &str)]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_mc-gitops"))
-        .envs(env.iter().copied())
-        .args(["agent", "--config"])
-        .arg(config)
-        .env("MC_GITOPS_LOG", "debug")
-        .env_remove("GITHUB_API_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    agent_process(config, env)
 }
 
 fn status(storage: &Path) -> Option<Value> {
-    let text = std::fs::read_to_string(storage.join("control/grove/status.json")).ok()?;
-    serde_json::from_str(&text).ok()
+    agent_status(storage)
 }
 
 /// Wait (bounded) until `f` holds; the bound is a safety net, not a timing target.

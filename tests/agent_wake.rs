@@ -7,7 +7,7 @@
 //! real mineflayer bot (`tests/peers/mineflayer_join.js`) logging in.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod common;
-use common::{free_port, peers, python};
+use common::{agent_process, agent_status, free_port, peers, python};
 
 use mc_gitops::agent::sleeping::{STOPPING_MESSAGE, STOPPING_STATUS, WAKE_MESSAGE};
 use mc_gitops::agent::slp;
@@ -67,20 +67,11 @@ fn setup(extra: &str) -> Setup {
 }
 
 fn agent(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_mc-gitops"))
-        .args(["agent", "--config"])
-        .arg(config)
-        .env("MC_GITOPS_LOG", "debug")
-        .env_remove("GITHUB_API_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    agent_process(config, &[])
 }
 
 fn status(storage: &Path) -> Option<Value> {
-    let text = std::fs::read_to_string(storage.join("control/grove/status.json")).ok()?;
-    serde_json::from_str(&text).ok()
+    agent_status(storage)
 }
 
 fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mc_gitops::agent::rcon::{Rcon, RconError};
@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 mod common;
-use common::free_port;
+use common::{agent_process, agent_status, free_port};
 #[path = "peers/squid.rs"]
 mod squid;
 use squid::{Bots, Props, Squid, write_minecraft_dir};
@@ -271,7 +271,7 @@ fn rcon_refuses_a_wrong_password_and_sigterm_saves_and_exits_like_a_jvm() {
 
 /// The agent's status document, if written.
 fn status(storage: &Path) -> Option<Value> {
-    serde_json::from_str(&std::fs::read_to_string(storage.join("control/grove/status.json")).ok()?).ok()
+    agent_status(storage)
 }
 
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
@@ -324,15 +324,7 @@ fn the_agent_runs_squid_as_its_java_and_sees_a_real_bot_online() {
         ),
     )
     .unwrap();
-    let agent = Command::new(env!("CARGO_BIN_EXE_mc-gitops"))
-        .args(["agent", "--config"])
-        .arg(&config)
-        .env("MC_GITOPS_LOG", "debug")
-        .env_remove("GITHUB_API_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let agent = agent_process(&config, &[]);
     wait_for("the agent to report idle", || {
         status(&storage).is_some_and(|v| v["phase"] == "idle")
     });

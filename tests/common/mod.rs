@@ -65,3 +65,23 @@ pub fn assert_no_secret_in(dir: &Path, secret: &str) {
         }
     }
 }
+
+/// The agent binary run on `config` (debug log, no GitHub API address
+/// unless `env` gives one), its output piped for the caller to read.
+pub fn agent_process(config: &Path, env: &[(&str, &str)]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mc-gitops"))
+        .args(["agent", "--config"])
+        .arg(config)
+        .env("MC_GITOPS_LOG", "debug")
+        .env_remove("GITHUB_API_URL")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The agent's `status.json` in a local-dir store of server `grove`, if written.
+pub fn agent_status(storage: &Path) -> Option<serde_json::Value> {
+    serde_json::from_str(&std::fs::read_to_string(storage.join("control/grove/status.json")).ok()?).ok()
+}
