@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod actions;
+pub mod fuzz;
 
 /// The shipped example state repo.
 pub fn example() -> PathBuf {
