@@ -1,31 +1,119 @@
-//! The archive format, both ways: a directory into tar + zstd, and tar +
-//! zstd back into a directory, refusing anything that could write outside it.
+//! The archive format, both ways: a world directory into tar + zstd, and
+//! tar + zstd back into a directory. An archive is read from storage that
+//! anything on the VPS can write (a mod included), so it is untrusted input.
 //!
-//! Packing walks the directory in name order (so two snapshots of the same
-//! world are byte-identical tars) and stores links as links. Unpacking is
-//! written out by hand rather than with `tar`'s `unpack_in`, because that one
-//! creates device files and symlinks pointing anywhere: here absolute paths,
-//! `..`, links whose target leaves the root and device/fifo entries are
-//! errors, and files are created with `create_new`, so nothing is written
-//! through a link planted by an earlier entry.
+//! A world archive holds regular files and directories only, each once, at
+//! relative paths without `..`, no longer than [`MAX_MEMBER_PATH`], within
+//! [`MAX_UNPACKED_BYTES`] and [`MAX_MEMBERS`]; GNU long-name headers carry
+//! paths over 100 bytes. That is all `world backup` writes and all a
+//! restore accepts: symlinks, hard links, devices, fifos, pax headers and
+//! sparse files are refused, naming the member. Minecraft never makes links,
+//! and a link is how an archive writes outside its directory (issue 12: a
+//! link `d/up -> ..` made earlier, then `d/up/esc -> ..`, each "inside" as
+//! text, chained out of the directory).
+//!
+//! Both sides work on directory handles, never on paths (`openat` with
+//! `O_NOFOLLOW`, `mkdirat`, `O_EXCL`, through rustix): packing never follows
+//! a link a mod swapped in while it walked, and unpacking never writes
+//! through one, even if something races it. cap-std would give the same
+//! no-follow walk, but it resolves symlinks that stay inside its root, which
+//! a world archive has no use for; a dozen lines of `openat` that refuse
+//! every link are stricter and need no new dependency tree.
 
+use std::fs::File;
 use std::io::{Read, Write};
-use std::path::{Component, Path, PathBuf};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use rustix::fs::{Mode, OFlags};
 
 use super::{WorldError, io};
+
+#[cfg(test)]
+mod tests;
+mod unpack;
+
+pub use unpack::{unpack, unpack_with};
 
 /// zstd's default level: several times faster than gzip -6 and at least as
 /// small on region files (whose chunks are already zlib-compressed).
 pub const ZSTD_LEVEL: i32 = 3;
 
-/// Write `dir` as tar + zstd into `out`; returns how many regular files and bytes it packed.
+/// The total of the sizes the members of one archive may declare: 64 GiB.
+/// A large friends' world is a few GiB; the snapshot upload itself stops
+/// near 80 GB (8 MiB parts, 10,000 of them). A restore never writes more
+/// than this, and a decompression bomb is refused at the first header that
+/// would pass it, before its data is read.
+pub const MAX_UNPACKED_BYTES: u64 = 64 << 30;
+
+/// Members (files and directories) in one archive. A world of 64 GiB in
+/// 8 MiB region files is ~8,000 files; player data adds one per player.
+pub const MAX_MEMBERS: u64 = 1_000_000;
+
+/// The longest member path, in bytes. World paths are short
+/// (`region/r.-12.5.mca`); data packs nest a few levels deeper.
+pub const MAX_MEMBER_PATH: usize = 1024;
+
+/// The zstd window a reader accepts, as a power of two: 16 MiB, which
+/// bounds the decoder's memory. Level 3 writes 2 MiB windows (2^21).
+pub const MAX_WINDOW_LOG: u32 = 24;
+
+/// What a world archive may hold, said in every refusal.
+pub const ALLOWED: &str = "a world archive holds only regular files and directories, each once, at relative paths without `..`";
+
+/// The caps one unpack enforces: [`Limits::WORLD`] for a restore; tests
+/// and fuzzing pass smaller ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// [`MAX_UNPACKED_BYTES`].
+    pub bytes: u64,
+    /// [`MAX_MEMBERS`].
+    pub members: u64,
+}
+
+impl Limits {
+    pub const WORLD: Limits = Limits {
+        bytes: MAX_UNPACKED_BYTES,
+        members: MAX_MEMBERS,
+    };
+}
+
+/// Write `dir` as tar + zstd into `out`; returns how many regular files and
+/// bytes it packed.
+///
+/// Symlinks, sockets, fifos and devices in the world directory are skipped
+/// with a warning (a restore would refuse them, and a mod must not be able
+/// to make every backup fail by planting one), as are paths longer than
+/// [`MAX_MEMBER_PATH`]. A world over [`MAX_UNPACKED_BYTES`] or
+/// [`MAX_MEMBERS`] is refused: a backup that no restore accepts is not one.
 pub fn pack(dir: &Path, out: impl Write) -> Result<Packed, WorldError> {
+    pack_with(dir, out, Limits::WORLD)
+}
+
+/// [`pack`] with other caps.
+pub fn pack_with(dir: &Path, out: impl Write, limits: Limits) -> Result<Packed, WorldError> {
     let enc = zstd::Encoder::new(out, ZSTD_LEVEL).map_err(io(dir))?;
     let mut tar = tar::Builder::new(enc);
-    tar.follow_symlinks(false);
-    tar.mode(tar::HeaderMode::Deterministic);
+    // The directory itself is the caller's path (it may be a link to
+    // another disk); only what is inside it is never followed.
+    let root = rustix::fs::openat(
+        rustix::fs::CWD,
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io(dir)(e.into()))?;
+    let root = File::from(root);
     let mut packed = Packed::default();
-    walk(dir, Path::new(""), &mut tar, &mut packed)?;
+    let mut walk = Walk {
+        root: dir,
+        tar: &mut tar,
+        packed: &mut packed,
+        members: 0,
+        limits,
+    };
+    walk.dir(&root, Path::new(""))?;
     let enc = tar.into_inner().map_err(io(dir))?;
     enc.finish().map_err(io(dir))?.flush().map_err(io(dir))?;
     Ok(packed)
@@ -38,140 +126,126 @@ pub struct Packed {
     pub files: u64,
     /// Their sizes added up: the world's size on disk, uncompressed.
     pub bytes: u64,
+    /// Entries left out: links, fifos, sockets, devices, over-long paths.
+    pub skipped: u64,
 }
 
-fn walk<W: Write>(root: &Path, rel: &Path, tar: &mut tar::Builder<W>, packed: &mut Packed) -> Result<(), WorldError> {
-    let here = root.join(rel);
-    let mut entries: Vec<_> = std::fs::read_dir(&here)
-        .map_err(io(&here))?
-        .collect::<Result<_, _>>()
-        .map_err(io(&here))?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let path = e.path();
-        let name = rel.join(e.file_name());
-        let kind = e.file_type().map_err(io(&path))?;
-        if kind.is_dir() {
-            tar.append_dir(&name, &path).map_err(io(&path))?;
-            walk(root, &name, tar, packed)?;
-        } else if kind.is_file() || kind.is_symlink() {
-            tar.append_path_with_name(&path, &name).map_err(io(&path))?;
-            if kind.is_file() {
-                packed.files += 1;
-                packed.bytes += e.metadata().map_err(io(&path))?.len();
-            }
-        }
-        // Sockets and fifos in a world directory are not world data.
-    }
-    Ok(())
+struct Walk<'a, W: Write> {
+    root: &'a Path,
+    tar: &'a mut tar::Builder<W>,
+    packed: &'a mut Packed,
+    members: u64,
+    limits: Limits,
 }
 
-/// Unpack tar + zstd from `input` into the empty directory `root`; returns
-/// the number of regular files.
-pub fn unpack(input: impl Read, root: &Path) -> Result<u64, WorldError> {
-    let dec = zstd::Decoder::new(input).map_err(io(root))?;
-    let mut ar = tar::Archive::new(dec);
-    let mut files = 0;
-    for entry in ar.entries().map_err(io(root))? {
-        let mut entry = entry.map_err(io(root))?;
-        let raw = entry.path().map_err(io(root))?.into_owned();
-        let shown = raw.display().to_string();
-        let rel = inside(&raw).ok_or_else(|| refuse(&shown, "absolute or leaves the directory (..)"))?;
-        if rel.as_os_str().is_empty() {
-            continue; // "./" itself
-        }
-        let dest = root.join(&rel);
-        let kind = entry.header().entry_type();
-        if kind.is_dir() {
-            std::fs::create_dir_all(&dest).map_err(io(&dest))?;
-            continue;
-        }
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        match kind {
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&dest)
-                    .map_err(io(&dest))?;
-                std::io::copy(&mut entry, &mut f).map_err(io(&dest))?;
-                files += 1;
+impl<W: Write> Walk<'_, W> {
+    fn dir(&mut self, dir: &File, rel: &Path) -> Result<(), WorldError> {
+        let here = self.root.join(rel);
+        let mut names = Vec::new();
+        for e in rustix::fs::Dir::read_from(dir).map_err(|e| io(&here)(e.into()))? {
+            let e = e.map_err(|e| io(&here)(e.into()))?;
+            let name = e.file_name().to_bytes();
+            if name != b"." && name != b".." {
+                names.push(std::ffi::OsStr::from_bytes(name).to_owned());
             }
-            tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .map_err(io(&dest))?
-                    .ok_or_else(|| refuse(&shown, "a link without a target"))?;
-                // Relative to the link's own directory, it must stay inside.
-                let from = rel.parent().unwrap_or(Path::new("")).join(&target);
-                if target.is_absolute() || normalise(&from).is_none() {
-                    return Err(refuse(&shown, "a symlink pointing outside the directory"));
+        }
+        names.sort();
+        for name in names {
+            let rel = rel.join(&name);
+            let path = self.root.join(&rel);
+            let f: File = match open_nofollow(dir, Path::new(&name)) {
+                Ok(fd) => fd.into(),
+                // A symlink (ELOOP), a socket (ENXIO), gone meanwhile (ENOENT).
+                Err(e)
+                    if e.raw_os_error()
+                        .is_some_and(|n| [libc::ELOOP, libc::ENXIO, libc::ENOENT].contains(&n)) =>
+                {
+                    self.skip(&path, "a symlink, socket or vanished entry");
+                    continue;
                 }
-                symlink(&target, &dest)?;
+                Err(e) => return Err(io(&path)(e)),
+            };
+            let meta = f.metadata().map_err(io(&path))?;
+            if !meta.is_dir() && !meta.is_file() {
+                self.skip(&path, "not a regular file or directory");
+                continue;
             }
-            tar::EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .map_err(io(&dest))?
-                    .ok_or_else(|| refuse(&shown, "a link without a target"))?;
-                let t = inside(&target).ok_or_else(|| refuse(&shown, "a hard link to outside the directory"))?;
-                std::fs::hard_link(root.join(t), &dest).map_err(io(&dest))?;
+            if rel.as_os_str().len() > MAX_MEMBER_PATH {
+                self.skip(&path, "a path longer than MAX_MEMBER_PATH");
+                continue;
             }
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                return Err(refuse(&shown, "a device or fifo, which a world never holds"));
+            self.members += 1;
+            let size = if meta.is_file() { meta.len() } else { 0 };
+            if self.members > self.limits.members || self.packed.bytes + size > self.limits.bytes {
+                return Err(WorldError::TooBig {
+                    dir: self.root.display().to_string(),
+                    members: self.members,
+                    bytes: self.packed.bytes + size,
+                    max_members: self.limits.members,
+                    max_bytes: self.limits.bytes,
+                });
             }
-            // Extended headers are consumed by `tar` itself; anything else is unknown.
-            tar::EntryType::XHeader | tar::EntryType::XGlobalHeader | tar::EntryType::GNULongName | tar::EntryType::GNULongLink => {}
-            _ => return Err(refuse(&shown, "an entry type a world never holds")),
+            let mut header = tar::Header::new_gnu();
+            header.set_metadata_in_mode(&meta, tar::HeaderMode::Deterministic);
+            if meta.is_dir() {
+                self.tar.append_data(&mut header, &rel, std::io::empty()).map_err(io(&path))?;
+                self.dir(&f, &rel)?;
+            } else {
+                let exact = Exact { file: f, left: size };
+                self.tar.append_data(&mut header, &rel, exact).map_err(io(&path))?;
+                self.packed.files += 1;
+                self.packed.bytes += size;
+            }
         }
+        Ok(())
     }
-    Ok(files)
+
+    fn skip(&mut self, path: &Path, why: &str) {
+        tracing::warn!(path = %path.display(), why, "not backed up: {ALLOWED}");
+        self.packed.skipped += 1;
+    }
 }
 
-fn refuse(entry: &str, why: &'static str) -> WorldError {
-    WorldError::Unsafe { entry: entry.into(), why }
+/// A file's bytes, exactly as many as its header declared: a file that
+/// shrank or grew while it was packed fails the backup instead of writing
+/// an archive whose headers lie.
+struct Exact {
+    file: File,
+    left: u64,
 }
 
-/// The path as a relative one inside the root, or `None` if it is absolute
-/// or has any `..`.
-fn inside(p: &Path) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::Normal(s) => out.push(s),
-            Component::CurDir => {}
-            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return None,
+impl Read for Exact {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
         }
-    }
-    Some(out)
-}
-
-/// Resolve `..` lexically; `None` when it climbs above the start.
-fn normalise(p: &Path) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::Normal(s) => out.push(s),
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    return None;
-                }
-            }
-            Component::RootDir | Component::Prefix(_) => return None,
+        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.file.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was being backed up",
+            ));
         }
+        self.left -= n as u64;
+        Ok(n)
     }
-    Some(out)
 }
 
-#[cfg(unix)]
-fn symlink(target: &Path, dest: &Path) -> Result<(), WorldError> {
-    std::os::unix::fs::symlink(target, dest).map_err(io(dest))
+/// Open `name` under `dir` for reading without following a final symlink
+/// and without blocking on a fifo.
+fn open_nofollow(dir: impl AsFd, name: &Path) -> std::io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?)
 }
 
-#[cfg(not(unix))]
-fn symlink(_target: &Path, dest: &Path) -> Result<(), WorldError> {
-    Err(refuse(&dest.display().to_string(), "symlinks are only restored on unix"))
+/// A member path for messages: quoted, escaped, and cut after 100
+/// characters (a hostile one can be kilobytes long).
+fn shown(path: &[u8]) -> String {
+    let s = String::from_utf8_lossy(path);
+    if s.chars().count() > 100 {
+        format!("{:?}… ({} bytes)", s.chars().take(100).collect::<String>(), path.len())
+    } else {
+        format!("{s:?}")
+    }
 }

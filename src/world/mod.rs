@@ -66,8 +66,22 @@ pub enum WorldError {
     Corrupt { key: String, expected: String, actual: String },
     #[error("snapshot {key} is {actual} bytes but its manifest says {expected}")]
     WrongSize { key: String, expected: u64, actual: u64 },
-    #[error("archive entry {entry:?} refused: {why}")]
-    Unsafe { entry: String, why: &'static str },
+    /// A member of an untrusted archive that a restore refuses.
+    #[error("{archive}: member {member} refused: {why}; {}", archive::ALLOWED)]
+    Unsafe { archive: String, member: String, why: String },
+    /// An archive that is not whole tar + zstd.
+    #[error("{archive} is not a readable world archive: {why}")]
+    Damaged { archive: String, why: String },
+    #[error(
+        "{dir} has {members} files and directories and {bytes} bytes so far, over what a restore accepts ({max_members} and {max_bytes} bytes: MAX_MEMBERS and MAX_UNPACKED_BYTES in src/world/archive.rs); not backed up, because no restore could unpack it"
+    )]
+    TooBig {
+        dir: String,
+        members: u64,
+        bytes: u64,
+        max_members: u64,
+        max_bytes: u64,
+    },
     #[error("uploading {key}")]
     Upload {
         key: String,

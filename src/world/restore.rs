@@ -1,17 +1,25 @@
-//! Restoring a snapshot: download as a stream, unzstd and untar on a
-//! blocking thread into a fresh directory beside the target, check the
-//! sha256 of every byte downloaded against the manifest, and only then swap
-//! the fresh directory in by renames. A failure at any point leaves the
-//! target as it was and removes the half-written directory.
+//! Restoring a snapshot: download it into a file beside the target,
+//! hashing as it arrives, and refuse it unless its size and sha256 are the
+//! manifest's — before a single member is unpacked, so a damaged or
+//! substituted archive never reaches the tar reader. Then unpack it on a
+//! blocking thread into a fresh directory beside the target (the reader
+//! refuses anything but files and directories inside it, see
+//! [`archive`]), and only then swap the fresh directory in by renames.
+//! A failure at any point leaves the target as it was and removes the
+//! download and the half-written directory.
+//!
+//! Downloading first and unpacking after costs one local write and read of
+//! the compressed archive (page-cache warm, well under the download's own
+//! time on a VPS disk) and the archive's size in free disk space until the
+//! restore ends; unpacking while downloading would run the reader on bytes
+//! nobody has verified.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use bytes::Bytes;
 use futures::StreamExt;
 use object_store::path::Path as Key;
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
+use tokio::io::AsyncWriteExt;
 
 use super::snapshot::Progress;
 use super::{Manifest, WorldError, archive, io};
@@ -19,12 +27,23 @@ use crate::storage::{StorageError, Store};
 
 /// Restore the snapshot `m` into `target`; returns the number of files.
 pub async fn restore(store: &Store, m: &Manifest, target: &Path, progress: Progress<'_>) -> Result<u64, WorldError> {
-    let (fresh, old) = beside(target);
-    if fresh.exists() {
-        std::fs::remove_dir_all(&fresh).map_err(io(&fresh))?; // left by a crash
+    let (fresh, old, download) = beside(target);
+    for leftover in [&fresh, &download] {
+        // Left by a crash.
+        if std::fs::symlink_metadata(leftover).is_ok_and(|m| m.is_dir()) {
+            std::fs::remove_dir_all(leftover).map_err(io(leftover))?;
+        } else if leftover.exists() {
+            std::fs::remove_file(leftover).map_err(io(leftover))?;
+        }
     }
-    std::fs::create_dir_all(&fresh).map_err(io(&fresh))?;
-    match download_into(store, m, &fresh, progress).await {
+    let result = async {
+        fetch_verified(store, m, &download, progress).await?;
+        std::fs::create_dir_all(&fresh).map_err(io(&fresh))?;
+        unpack(&download, &fresh, &m.key).await
+    }
+    .await;
+    let _ = std::fs::remove_file(&download);
+    match result {
         Ok(files) => {
             swap(&fresh, target, &old)?;
             Ok(files)
@@ -36,14 +55,18 @@ pub async fn restore(store: &Store, m: &Manifest, target: &Path, progress: Progr
     }
 }
 
-/// `.world.restore` and `.world.old` in the target's directory, so both
-/// renames stay on one file system.
-fn beside(target: &Path) -> (PathBuf, PathBuf) {
+/// `.world.restore`, `.world.old` and `.world.download` in the target's
+/// directory, so both renames stay on one file system.
+fn beside(target: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = target
         .file_name()
         .map_or_else(|| "world".into(), |n| n.to_string_lossy().into_owned());
-    (parent.join(format!(".{name}.restore")), parent.join(format!(".{name}.old")))
+    (
+        parent.join(format!(".{name}.restore")),
+        parent.join(format!(".{name}.old")),
+        parent.join(format!(".{name}.download")),
+    )
 }
 
 fn swap(fresh: &Path, target: &Path, old: &Path) -> Result<(), WorldError> {
@@ -66,7 +89,10 @@ fn swap(fresh: &Path, target: &Path, old: &Path) -> Result<(), WorldError> {
     Ok(())
 }
 
-async fn download_into(store: &Store, m: &Manifest, fresh: &Path, progress: Progress<'_>) -> Result<u64, WorldError> {
+/// Download `m`'s archive into `to`, hashing it on the way; refused unless
+/// its size and sha256 are the manifest's. Stops reading once the object is
+/// longer than the manifest says, so a swapped object cannot fill the disk.
+async fn fetch_verified(store: &Store, m: &Manifest, to: &Path, progress: Progress<'_>) -> Result<(), WorldError> {
     let obj_err = |source: object_store::Error| {
         WorldError::Storage(StorageError::Object {
             key: m.key.clone(),
@@ -75,63 +101,27 @@ async fn download_into(store: &Store, m: &Manifest, fresh: &Path, progress: Prog
     };
     let got = store.object_store().get(&Key::from(m.key.as_str())).await.map_err(obj_err)?;
     let mut stream = got.into_stream();
-    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
-    let dir = fresh.to_path_buf();
-    let unpacker = tokio::task::spawn_blocking(move || {
-        let mut r = Hashing {
-            rx,
-            cur: Bytes::new(),
-            hash: Sha256::new(),
-            size: 0,
-        };
-        let files = archive::unpack(&mut r, &dir)?;
-        // The tar ends before the zstd frame does; hash every byte.
-        std::io::copy(&mut r, &mut std::io::sink()).map_err(io(&dir))?;
-        Ok::<_, WorldError>((files, hex::encode(r.hash.finalize()), r.size))
-    });
-    let mut got_bytes = 0u64;
-    let mut failed = None;
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(to)
+        .await
+        .map_err(io(to))?;
+    let mut hash = Sha256::new();
+    let mut size = 0u64;
     while let Some(chunk) = stream.next().await {
-        match chunk {
-            Ok(b) => {
-                got_bytes += b.len() as u64;
-                if tx.send(Ok(b)).await.is_err() {
-                    break; // the unpacker stopped; its error says why
-                }
-                if !progress(got_bytes) {
-                    failed = Some(WorldError::Cancelled);
-                    break;
-                }
-            }
-            Err(e) => {
-                let _ = tx.send(Err(std::io::Error::other("download failed"))).await;
-                failed = Some(obj_err(e));
-                break;
-            }
+        let chunk = chunk.map_err(obj_err)?;
+        size += chunk.len() as u64;
+        if size > m.size {
+            break;
+        }
+        hash.update(&chunk);
+        file.write_all(&chunk).await.map_err(io(to))?;
+        if !progress(size) {
+            return Err(WorldError::Cancelled);
         }
     }
-    drop(tx);
-    let unpacked = unpacker.await.expect("the unpacker does not panic");
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    let (files, sha, size) = unpacked.map_err(|e| match e {
-        // A damaged archive usually fails to decode before the hash is in:
-        // say what is wrong with it rather than how zstd noticed.
-        WorldError::Io { ref source, .. }
-            if matches!(
-                source.kind(),
-                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::Other
-            ) =>
-        {
-            WorldError::Corrupt {
-                key: m.key.clone(),
-                expected: m.sha256.clone(),
-                actual: "(undecodable)".into(),
-            }
-        }
-        e => e,
-    })?;
+    file.flush().await.map_err(io(to))?;
     if size != m.size {
         return Err(WorldError::WrongSize {
             key: m.key.clone(),
@@ -139,6 +129,7 @@ async fn download_into(store: &Store, m: &Manifest, fresh: &Path, progress: Prog
             actual: size,
         });
     }
+    let sha = hex::encode(hash.finalize());
     if sha != m.sha256 {
         return Err(WorldError::Corrupt {
             key: m.key.clone(),
@@ -146,32 +137,16 @@ async fn download_into(store: &Store, m: &Manifest, fresh: &Path, progress: Prog
             actual: sha,
         });
     }
-    Ok(files)
+    Ok(())
 }
 
-/// The unpacker's end of the pipe: a `Read` over downloaded chunks that
-/// hashes what passes.
-struct Hashing {
-    rx: mpsc::Receiver<std::io::Result<Bytes>>,
-    cur: Bytes,
-    hash: Sha256,
-    size: u64,
-}
-
-impl Read for Hashing {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.cur.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(Ok(b)) => self.cur = b,
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.cur.len());
-        let piece = self.cur.split_to(n);
-        self.hash.update(&piece);
-        self.size += n as u64;
-        out[..n].copy_from_slice(&piece);
-        Ok(n)
-    }
+/// Unpack the verified download into `fresh` on a blocking thread.
+async fn unpack(download: &Path, fresh: &Path, key: &str) -> Result<u64, WorldError> {
+    let (download, fresh, key) = (download.to_path_buf(), fresh.to_path_buf(), key.to_string());
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&download).map_err(io(&download))?;
+        archive::unpack(file, &fresh, &key)
+    })
+    .await
+    .expect("the unpacker does not panic")
 }
