@@ -131,6 +131,11 @@ impl Case {
     /// Store `archive` as backup [`NAME`] with a manifest and pointer whose
     /// sha256 and size are `claimed` (the archive's own unless a test lies).
     async fn plant(&self, archive: Vec<u8>, claimed: Option<&[u8]>) {
+        self.plant_at(archive, claimed, None).await;
+    }
+
+    /// [`Case::plant`], the archive stored at `key` and the manifest naming it.
+    async fn plant_at(&self, archive: Vec<u8>, claimed: Option<&[u8]>, key: Option<&str>) {
         let s = self.store();
         let name = BackupName::parse(NAME).unwrap();
         let taken: DateTime<Utc> = "2026-11-22T19:30:00Z".parse().unwrap();
@@ -138,7 +143,7 @@ impl Case {
         let m = Manifest {
             version: 1,
             name: name.clone(),
-            key: name.archive_key(&s),
+            key: key.map_or_else(|| name.archive_key(&s), String::from),
             sha256: hex::encode(Sha256::digest(of)),
             size: of.len() as u64,
             files: 1,
@@ -391,6 +396,26 @@ async fn restore_refuses_a_pax_header_and_data_after_the_end() {
     raw.0.extend_from_slice(b"hidden after the end");
     let ar = zstd::encode_all(&raw.0[..], 3).unwrap();
     c.refused(ar, None, &["after the end"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_refuses_a_manifest_naming_another_object() {
+    // A manifest whose `key` names some other object in the bucket (another
+    // server's world, an asset): a restore reads only the backup's own archive.
+    let c = Case::new().await;
+    let ar = Raw::default().file("level.dat", b"someone else's world").zst();
+    c.plant_at(ar, None, Some("worlds/other/backups/2026-11-22T19-30-00Z.tar.zst"))
+        .await;
+    let before = c.tree();
+    let out = c.restore().await;
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("\"worlds/other/backups/2026-11-22T19-30-00Z.tar.zst\"")
+            && text.contains("only its own archive, worlds/grove/backups/2026-11-22T19-30-00Z.tar.zst"),
+        "{text}"
+    );
+    assert_eq!(c.tree(), before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -69,6 +69,8 @@ pub enum WorldError {
     /// A member of an untrusted archive that a restore refuses.
     #[error("{archive}: member {member} refused: {why}; {}", archive::ALLOWED)]
     Unsafe { archive: String, member: String, why: String },
+    #[error("the manifest of backup {name} names the archive {key:?}; a manifest names only its own archive, {expected}")]
+    ForeignKey { name: String, key: String, expected: String },
     /// An archive that is not whole tar + zstd.
     #[error("{archive} is not a readable world archive: {why}")]
     Damaged { archive: String, why: String },

@@ -27,6 +27,15 @@ use crate::storage::{StorageError, Store};
 
 /// Restore the snapshot `m` into `target`; returns the number of files.
 pub async fn restore(store: &Store, m: &Manifest, target: &Path, progress: Progress<'_>) -> Result<u64, WorldError> {
+    // A manifest is as untrusted as its archive: it may only name its own.
+    let own = m.name.archive_key(store);
+    if m.key != own {
+        return Err(WorldError::ForeignKey {
+            name: m.name.to_string(),
+            key: m.key.clone(),
+            expected: own,
+        });
+    }
     let (fresh, old, download) = beside(target);
     for leftover in [&fresh, &download] {
         // Left by a crash.
