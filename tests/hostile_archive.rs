@@ -159,8 +159,15 @@ impl Case {
     }
 
     async fn restore(&self) -> Output {
+        self.world_cmd(&["restore", NAME]).await
+    }
+
+    /// `mc-gitops world <args> --dir <the world> --repo <the repo>`.
+    async fn world_cmd(&self, args: &[&str]) -> Output {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mc-gitops"));
-        c.args(["world", "restore", NAME, "--dir"])
+        c.arg("world")
+            .args(args)
+            .arg("--dir")
             .arg(self.world())
             .arg("--repo")
             .arg(self.tmp.path().join("repo"));
@@ -416,6 +423,31 @@ async fn restore_refuses_a_manifest_naming_another_object() {
         "{text}"
     );
     assert_eq!(c.tree(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_skips_a_planted_symlink_with_a_warning() {
+    // A mod plants links in the world to the agent's config and to the
+    // server's directory: `world backup` leaves them out, says so, never
+    // reads through them, and the backup restores without them.
+    let c = Case::new().await;
+    let secret = c.tmp.path().join("srv/agent.toml");
+    std::fs::write(&secret, b"secret_access_key = \"planted-link-target\"").unwrap();
+    std::os::unix::fs::symlink(&secret, c.world().join("agent.toml")).unwrap();
+    std::os::unix::fs::symlink("..", c.world().join("region/up")).unwrap();
+    let out = c.world_cmd(&["backup", "--taken", "2026-11-22T19:30:00Z"]).await;
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(text.matches("not backed up").count(), 2, "one warning per link:\n{text}");
+    assert!(text.contains("agent.toml") && text.contains("region/up"), "{text}");
+    let stored = std::fs::read(c.s3.object_file("worlds/grove/backups/2026-11-22T19-30-00Z.tar.zst")).unwrap();
+    let tar = zstd::decode_all(&stored[..]).unwrap();
+    assert!(!tar.windows(19).any(|w| w == b"planted-link-target"), "nothing read through a link");
+    let out = c.restore().await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::symlink_metadata(c.world().join("agent.toml")).is_err());
+    assert!(std::fs::symlink_metadata(c.world().join("region/up")).is_err());
+    assert_eq!(std::fs::read(c.world().join("level.dat")).unwrap(), b"the previous world");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -39,8 +39,9 @@ pub enum WorldCommand {
     },
     /// Replace the world directory with a backup (default: the current one).
     ///
-    /// The backup is unpacked beside the directory, checked against its
-    /// sha256, and only then swapped in.
+    /// The backup is downloaded and checked against its sha256, then
+    /// unpacked beside the directory (files and directories only), and only
+    /// then swapped in.
     #[command(after_help = "Examples:\n  mc-gitops world restore --dir world\n  mc-gitops world restore 2026-11-22T19-30-00Z --dir world")]
     Restore {
         /// A backup name from `world list`.
