@@ -76,7 +76,7 @@ fn pack_skips_links_and_fifos_and_never_reads_through_them() {
     std::os::unix::fs::symlink(tmp.path(), w.join("region/up")).unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &w.join("pipe"),
+        w.join("pipe"),
         rustix::fs::FileType::Fifo,
         Mode::from_raw_mode(0o644),
         0,
