@@ -78,7 +78,15 @@ fn beside(target: &Path) -> (PathBuf, PathBuf, PathBuf) {
     )
 }
 
+/// Put `fresh` where `target` is. Where the file system can (Linux
+/// `renameat2` with `RENAME_EXCHANGE`), the two trade places in one step,
+/// so no moment exists without a world; elsewhere, two renames.
 fn swap(fresh: &Path, target: &Path, old: &Path) -> Result<(), WorldError> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    if target.exists() && renameat_with(CWD, fresh, CWD, target, RenameFlags::EXCHANGE).is_ok() {
+        // `fresh` now holds the previous world.
+        return std::fs::remove_dir_all(fresh).map_err(io(fresh));
+    }
     if old.exists() {
         std::fs::remove_dir_all(old).map_err(io(old))?;
     }
