@@ -12,6 +12,7 @@
 
 pub mod github;
 pub mod mojang;
+pub mod origin;
 pub mod privilege;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ pub struct Options {
 
 /// The verdict, as the `check-result` artifact carries it (docs/workflows.md).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct CheckResult {
     pub version: u32,
     pub pr: Option<u64>,
@@ -66,7 +68,7 @@ fn problem(file: &str, message: String, help: Option<String>) -> Diagnostic {
 /// Run every check; I/O errors that stop the check itself (not a repo) are `Err`.
 pub async fn run(opts: &Options) -> Result<CheckResult, LoadError> {
     let mut result = CheckResult {
-        version: 1,
+        version: RESULT_VERSION,
         pr: opts.pr,
         ..CheckResult::default()
     };
@@ -216,6 +218,59 @@ pub fn markdown(r: &CheckResult) -> String {
         ));
     }
     s
+}
+
+/// A check-result file bigger than this is refused unread: the largest a
+/// real check writes is the plan (tens of KB) and the problems; the comment
+/// it becomes is cut to [`MAX_COMMENT_CHARS`] anyway.
+pub const MAX_RESULT_BYTES: u64 = 1024 * 1024;
+
+/// The `version` of [`CheckResult`] this binary writes and reads.
+pub const RESULT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResultFileError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is {size} bytes, over MAX_RESULT_BYTES ({MAX_RESULT_BYTES}): not a check-result file")]
+    TooBig { path: String, size: u64 },
+    #[error("{path} is not a check-result file (docs/workflows.md): {cause}")]
+    Invalid { path: String, cause: String },
+    #[error("{path} has version {found}; this mc-gitops reads version {RESULT_VERSION}")]
+    Version { path: String, found: u32 },
+    #[error("{path} names no pull request (run check with --pr N)")]
+    NoPr { path: String },
+}
+
+/// Read a check-result file written by another job (possibly a fork's
+/// modified check.yml): size-capped, unknown fields refused, version checked.
+/// Its text stays untrusted: [`markdown`] escapes it.
+pub fn read_result_file(path: &Path) -> Result<CheckResult, ResultFileError> {
+    let p = path.display().to_string();
+    let io = |source| ResultFileError::Io { path: p.clone(), source };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > MAX_RESULT_BYTES {
+        return Err(ResultFileError::TooBig { path: p, size });
+    }
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    let result: CheckResult = serde_json::from_str(&text).map_err(|e| ResultFileError::Invalid {
+        path: p.clone(),
+        cause: e.to_string(),
+    })?;
+    if result.version != RESULT_VERSION {
+        return Err(ResultFileError::Version {
+            path: p,
+            found: result.version,
+        });
+    }
+    if result.pr.is_none() {
+        return Err(ResultFileError::NoPr { path: p });
+    }
+    Ok(result)
 }
 
 /// Where the comment would go, if this run has what it takes.

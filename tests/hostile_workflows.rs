@@ -1,0 +1,157 @@
+//! Hostile inputs at the workflows' trust boundary (issue 12, items 5 and 8):
+//! the `check-result` artifact a fork's modified `check.yml` can write, read
+//! by the comment job that holds a token that may comment; and repo values
+//! that would inject workflow commands (`::add-mask::`, `::error::`,
+//! `::stop-commands::`, `##[…]`) into the Actions log through the binary's
+//! output. Each test is one attack, reproduced against the real binary.
+
+mod common;
+
+#[path = "fakes/github.rs"]
+mod github_fake;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use github_fake::{FakeGithub, TOKEN};
+use serde_json::{Value, json};
+
+const BASE_REPO: &str = "grove-friends/grove-state";
+const SHA_7: &str = "7777777777777777777777777777777777777777";
+const SHA_9: &str = "9999999999999999999999999999999999999999";
+
+/// A comment job's world: the fake GitHub with PR 7 (a friend's branch in
+/// the base repository) and PR 9 (mallory's fork), an artifact and an event.
+struct CommentJob {
+    dir: tempfile::TempDir,
+    gh: FakeGithub,
+}
+
+impl CommentJob {
+    async fn new() -> CommentJob {
+        let gh = FakeGithub::start().await;
+        gh.add_pull(7, SHA_7, BASE_REPO, "new-friend");
+        gh.add_pull(9, SHA_9, "mallory/grove-state", "evil");
+        CommentJob {
+            dir: tempfile::tempdir().unwrap(),
+            gh,
+        }
+    }
+
+    fn artifact(&self, result: &Value) -> PathBuf {
+        let p = self.dir.path().join("check-result.json");
+        std::fs::write(&p, serde_json::to_vec_pretty(result).unwrap()).unwrap();
+        p
+    }
+
+    /// The `workflow_run` event GitHub gives the comment job for a run of
+    /// check.yml on `head_sha` in `head_repo`.
+    fn event(&self, head_sha: &str, head_repo: &str, head_branch: &str) -> PathBuf {
+        let p = self.dir.path().join("event.json");
+        let event = json!({
+            "action": "completed",
+            "workflow_run": {
+                "id": 4242, "event": "pull_request", "head_sha": head_sha, "head_branch": head_branch,
+                "head_repository": { "full_name": head_repo },
+                "repository": { "full_name": BASE_REPO },
+                "pull_requests": []
+            }
+        });
+        std::fs::write(&p, serde_json::to_vec_pretty(&event).unwrap()).unwrap();
+        p
+    }
+
+    async fn post(&self, artifact: &Path, event: Option<&Path>) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mc-gitops"));
+        c.args(["check", "--post-result"])
+            .arg(artifact)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_REPOSITORY", BASE_REPO)
+            .env("GITHUB_API_URL", self.gh.base_url())
+            .env("GITHUB_TOKEN", TOKEN)
+            .env_remove("GITHUB_STEP_SUMMARY");
+        match event {
+            Some(e) => c.env("GITHUB_EVENT_NAME", "workflow_run").env("GITHUB_EVENT_PATH", e),
+            None => c.env_remove("GITHUB_EVENT_NAME").env_remove("GITHUB_EVENT_PATH"),
+        };
+        let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!all.contains(TOKEN), "the token was printed: {all}");
+        out
+    }
+
+    fn writes(&self) -> Vec<String> {
+        self.gh
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("POST") || c.starts_with("PATCH"))
+            .collect()
+    }
+}
+
+fn result_for(pr: u64) -> Value {
+    json!({"version": 1, "pr": pr, "problems": [], "plan": "Plan for grove at 2026-12-04 18:00 UTC\n", "summary": "3 players"})
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+// The attack (issue 12 item 5): a fork's check.yml writes an artifact
+// naming PR 7 while its own run is PR 9's; the comment job must not post on 7.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_result_refuses_an_artifact_aimed_at_another_pull_request() {
+    let job = CommentJob::new().await;
+    let artifact = job.artifact(&result_for(7));
+    let event = job.event(SHA_9, "mallory/grove-state", "evil");
+    let out = job.post(&artifact, Some(&event)).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("names pull request #7") && err.contains("#9"),
+        "the refusal names both: {err}"
+    );
+    assert_eq!(job.writes(), Vec::<String>::new(), "nothing is posted anywhere");
+    assert!(job.gh.comments().is_empty());
+}
+
+// The same run, honest: the artifact names PR 9, whose head is the run's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_result_comments_on_the_pull_request_the_run_belongs_to() {
+    let job = CommentJob::new().await;
+    let out = job
+        .post(
+            &job.artifact(&result_for(9)),
+            Some(&job.event(SHA_9, "mallory/grove-state", "evil")),
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let comments = job.gh.comments();
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].1, 9);
+}
+
+// A fork branch named like the victim's, in another repository: the head
+// repository must match too, not only the branch name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_result_refuses_a_head_sha_that_no_open_pull_request_has() {
+    let job = CommentJob::new().await;
+    let forged = "abababababababababababababababababababab";
+    let out = job
+        .post(&job.artifact(&result_for(7)), Some(&job.event(forged, BASE_REPO, "new-friend")))
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no open pull request"), "{}", stderr(&out));
+    assert!(job.writes().is_empty());
+}
+
+// Without the workflow_run event there is nothing to check the artifact
+// against: --post-result refuses rather than trusting it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_result_refuses_without_the_workflow_run_event() {
+    let job = CommentJob::new().await;
+    let out = job.post(&job.artifact(&result_for(7)), None).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("workflow_run"), "{}", stderr(&out));
+    assert!(job.gh.calls().iter().all(|c| !c.contains("/repos/")), "{:?}", job.gh.calls());
+}
