@@ -13,6 +13,7 @@ mod github_fake;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::actions::{Event, Outcome, Run, RunReport, UsesCall, Workflow};
 use github_fake::{FakeGithub, TOKEN};
 use serde_json::{Value, json};
 
@@ -154,4 +155,56 @@ async fn post_result_refuses_without_the_workflow_run_event() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("workflow_run"), "{}", stderr(&out));
     assert!(job.gh.calls().iter().all(|c| !c.contains("/repos/")), "{:?}", job.gh.calls());
+}
+
+/// check-comment.yml through its own steps (tests/common/actions.rs): the
+/// artifact download copies `artifact` in, the release download is skipped
+/// (the binary under test is on PATH), and the event is GitHub's
+/// workflow_run for a check run on `head_sha` in `head_repo`.
+async fn run_check_comment(job: &CommentJob, result: &Value, head_sha: &str, head_repo: &str, branch: &str) -> RunReport {
+    let wf = Workflow::load(&common::example().join(".github/workflows/check-comment.yml"));
+    let artifact = job.dir.path().join("uploaded");
+    std::fs::create_dir_all(&artifact).unwrap();
+    std::fs::write(artifact.join("check-result.json"), serde_json::to_vec(result).unwrap()).unwrap();
+    let event = Event {
+        payload: json!({"action": "completed", "workflow_run": {
+            "id": 4242, "event": "pull_request", "head_sha": head_sha, "head_branch": branch,
+            "head_repository": {"full_name": head_repo}, "pull_requests": []}}),
+        ..Event::new("workflow_run")
+    };
+    let mut run = Run::new(event, job.dir.path());
+    run.repository = BASE_REPO.into();
+    run.token = TOKEN.into();
+    run.api_url = job.gh.base_url();
+    run.skip_steps = vec!["Install mc-gitops".into()];
+    run.path = vec![Path::new(env!("CARGO_BIN_EXE_mc-gitops")).parent().unwrap().to_path_buf()];
+    let mut download = |call: &UsesCall<'_>| {
+        let action = call.step.uses.as_deref().unwrap_or_default();
+        if !action.starts_with("actions/download-artifact@") {
+            return Err(format!("the comment job must not run {action}"));
+        }
+        assert_eq!(call.with["run-id"], "4242", "the artifact of the triggering run");
+        common::copy_dir(&artifact, &call.workspace.join(&call.with["path"]));
+        Ok(())
+    };
+    let report = tokio::task::block_in_place(|| common::actions::run(&wf, &run, &mut download));
+    assert!(!report.log().contains(TOKEN), "the token is in the log");
+    report
+}
+
+// The attack of post_result_refuses_an_artifact_aimed_at_another_pull_request
+// through the shipped workflow: its Comment step fails and posts nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_comment_workflow_refuses_an_artifact_aimed_at_another_pull_request() {
+    let job = CommentJob::new().await;
+    let report = run_check_comment(&job, &result_for(7), SHA_9, "mallory/grove-state", "evil").await;
+    let comment = report.job("comment");
+    assert_eq!(comment.result, Outcome::Failure, "{}", report.log());
+    assert!(comment.step("Comment").stderr.contains("names pull request #7"), "{}", report.log());
+    assert!(job.writes().is_empty() && job.gh.comments().is_empty(), "{:?}", job.gh.calls());
+
+    let honest = run_check_comment(&job, &result_for(9), SHA_9, "mallory/grove-state", "evil").await;
+    assert!(honest.ok(), "{}", honest.log());
+    let comments = job.gh.comments();
+    assert_eq!(comments.iter().map(|c| c.1).collect::<Vec<_>>(), [9]);
 }

@@ -10,9 +10,12 @@
 //! result file as an artifact and a separate `workflow_run` job posts it with
 //! `--post-result`, never checking out the PR's code (docs/workflows.md).
 
+mod comment;
 pub mod github;
 pub mod mojang;
 pub mod origin;
+
+pub use comment::{MAX_COMMENT_CHARS, MAX_LISTED_PROBLEMS, markdown};
 pub mod privilege;
 
 use std::path::{Path, PathBuf};
@@ -184,40 +187,6 @@ async fn players(root: &Path, players: &[&crate::repo::Player], fix: bool) -> Ve
         }
     }
     out
-}
-
-/// The verdict as markdown: the step summary and the PR comment.
-pub fn markdown(r: &CheckResult) -> String {
-    let mut s = format!("{}\n### mc-gitops check\n\n", github::MARKER);
-    let errors = r.problems.iter().filter(|d| d.severity == Severity::Error).count();
-    if r.problems.is_empty() {
-        s.push_str(&format!("✅ valid ({})\n", r.summary));
-    } else {
-        s.push_str(&format!(
-            "{} {errors} error(s), {} warning(s)\n\n",
-            if errors > 0 { "❌" } else { "⚠️" },
-            r.problems.len() - errors
-        ));
-        for d in &r.problems {
-            let at = if d.line == 0 {
-                d.file.clone()
-            } else {
-                format!("{}:{}:{}", d.file, d.line, d.col)
-            };
-            s.push_str(&format!("- **{at}**: {}", d.message.replace('\n', " ")));
-            if let Some(h) = &d.help {
-                s.push_str(&format!(" — {h}"));
-            }
-            s.push('\n');
-        }
-    }
-    if !r.plan.is_empty() {
-        s.push_str(&format!(
-            "\n<details><summary>Plan</summary>\n\n```text\n{}\n```\n</details>\n",
-            r.plan.trim_end()
-        ));
-    }
-    s
 }
 
 /// A check-result file bigger than this is refused unread: the largest a
