@@ -208,3 +208,126 @@ async fn check_comment_workflow_refuses_an_artifact_aimed_at_another_pull_reques
     let comments = job.gh.comments();
     assert_eq!(comments.iter().map(|c| c.1).collect::<Vec<_>>(), [9]);
 }
+
+/// Whether GitHub's runner would take `line` as a workflow command: the
+/// `::name …::` form after leading white space, or the legacy `##[name]`
+/// anywhere in the line (actions/runner ActionCommand.TryParseV2/TryParse).
+/// Written here from the runner's rules, not taken from the code under test.
+fn runner_would_run(line: &str) -> bool {
+    line.trim_start().starts_with("::") || line.contains("##[")
+}
+
+/// The binary's own annotations: the only command lines it may print.
+/// The runner parses the `::` form first, so a `##[` in their data is
+/// never read as a legacy command.
+fn ours(line: &str) -> bool {
+    line.starts_with("::error file=") || line.starts_with("::warning file=")
+}
+
+/// The runner splits output at LF and at CR; no line but ours may be a
+/// command, and ours carry their values `%`-escaped.
+fn assert_no_injected_command(output: &str) {
+    for l in output.split(['\n', '\r']) {
+        assert!(
+            !runner_would_run(l) || ours(l),
+            "the output carries a workflow command: {l:?}\n{output}"
+        );
+    }
+}
+
+/// A copy of the example repo with `files` written over it.
+fn hostile_repo(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_dir(&common::example(), dir.path());
+    for (rel, text) in files {
+        std::fs::write(dir.path().join(rel), text).unwrap();
+    }
+    dir
+}
+
+/// `mc-gitops <args> --repo <dir>` as a workflow step runs it: both streams.
+fn run_in_actions(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_mc-gitops"))
+        .args(args)
+        .arg("--repo")
+        .arg(dir)
+        .env("GITHUB_ACTIONS", "true")
+        .env("MOJANG_API_BASE_URL", "http://127.0.0.1:9")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_TOKEN")
+        .output()
+        .unwrap();
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+const STEVE: &str = "name = \"Steve\"\nuuid = \"8667ba71-b85a-4004-af54-457a9734eed7\"\n";
+
+// A player name with a newline: the diagnostic echoed it raw, and its second
+// line was `::stop-commands::t`, which silences every later annotation.
+#[test]
+fn a_player_name_cannot_stop_the_runners_commands() {
+    let repo = hostile_repo(&[("players/Bad.toml", "name = \"Bad\\n::stop-commands::t\"\n")]);
+    let out = run_in_actions(repo.path(), &["check", "--annotations"]);
+    assert!(out.contains("players/Bad.toml:1:8: error:"), "{out}");
+    assert!(out.contains("Bad\\n::stop-commands::t"), "the value is shown, escaped: {out}");
+    assert_no_injected_command(&out);
+}
+
+// An unknown key in a player file (a friend's PR writes it): the message
+// echoed the key, whose newline started an `::add-mask::` line.
+#[test]
+fn an_unknown_key_cannot_add_a_mask() {
+    let file = format!("{STEVE}\"evil\\n::add-mask::grove\" = 1\n");
+    let repo = hostile_repo(&[("players/Steve.toml", &file)]);
+    let out = run_in_actions(repo.path(), &["check", "--annotations"]);
+    assert!(out.contains("players/Steve.toml:3:1: error: unknown key"), "{out}");
+    assert_no_injected_command(&out);
+}
+
+// A carriage return is a line break to the runner, too.
+#[test]
+fn a_carriage_return_in_a_value_cannot_start_an_error_annotation() {
+    let file = format!("{STEVE}\"x\\r::error::pwned\" = 1\n");
+    let repo = hostile_repo(&[("players/Steve.toml", &file)]);
+    let out = run_in_actions(repo.path(), &["check", "--annotations"]);
+    assert!(out.contains("x\\r::error::pwned"), "{out}");
+    assert_no_injected_command(&out);
+}
+
+// The legacy form needs no line break: `##[error]` anywhere in a line.
+#[test]
+fn a_legacy_command_inside_a_value_is_defused() {
+    let file = format!("{STEVE}\"##[error]pwned\" = 1\n");
+    let repo = hostile_repo(&[("players/Steve.toml", &file)]);
+    let out = run_in_actions(repo.path(), &["check", "--annotations"]);
+    assert!(out.contains("#\\#[error]pwned"), "{out}");
+    assert_no_injected_command(&out);
+}
+
+// Lines of a repo config file shown in the plan's diff: `::` after blanks
+// (the runner trims them) and a legacy `##[error]`, which the text plan
+// printed as is; the JSON plan must still decode to the file's text.
+#[test]
+fn a_config_file_cannot_inject_a_command_through_the_plans_diff() {
+    let props = std::fs::read_to_string(common::example().join("config/lithium.properties")).unwrap();
+    let hostile = format!("{props}  ::add-mask::grove\n::error file=x::pwned\n\u{a0}::warning::y\n##[error]pwned\n");
+    let repo = hostile_repo(&[("config/lithium.properties", &hostile)]);
+    let out = run_in_actions(repo.path(), &["plan"]);
+    assert!(
+        out.contains("add-mask::grove") && out.contains("#\\#[error]pwned"),
+        "the diff shows the lines: {out}"
+    );
+    assert_no_injected_command(&out);
+    let out = Command::new(env!("CARGO_BIN_EXE_mc-gitops"))
+        .args(["plan", "--json", "--repo"])
+        .arg(repo.path())
+        .output()
+        .unwrap();
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert_no_injected_command(&json);
+    let plan: Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        plan.to_string().contains("+##[error]pwned"),
+        "the JSON decodes to the file's line: {json}"
+    );
+}

@@ -178,7 +178,7 @@ async fn players(root: &Path, players: &[&crate::repo::Player], fix: bool) -> Ve
                     if let Err(e) = mojang::write_uuid(root, &rel, &profile.uuid) {
                         out.push(problem(&rel, e, None));
                     } else {
-                        eprintln!("{rel}: wrote uuid = \"{}\"", profile.uuid);
+                        eprintln!("{}: wrote uuid = \"{}\"", crate::output::escape::value(&rel), profile.uuid);
                     }
                 }
                 // The loader already warns that the uuid is missing.

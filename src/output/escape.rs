@@ -90,6 +90,34 @@ pub fn text(t: &str) -> String {
     out
 }
 
+/// JSON output made safe for an Actions log without changing what it
+/// decodes to: pretty JSON never starts a line with `::` (strings are
+/// quoted, control characters escaped), but a `##[` inside a string would
+/// be a legacy command, so its second `#` becomes `\u0023`.
+pub fn json(t: &str) -> Cow<'_, str> {
+    if t.contains("##[") {
+        Cow::Owned(t.replace("##[", "#\\u0023["))
+    } else {
+        Cow::Borrowed(t)
+    }
+}
+
+/// A writer for log lines (tracing's): each write is one or more whole
+/// lines, each passed through [`line`] before it reaches stderr.
+pub struct SafeStderr;
+
+impl std::io::Write for SafeStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(self::text(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 /// A workflow command's data (after the second `::`): `%`, CR and LF as
 /// GitHub's toolkit escapes them.
 pub fn annotation_data(s: &str) -> String {
@@ -126,6 +154,10 @@ mod tests {
         assert_eq!(line("motd = hi ##[error]pwned"), "motd = hi #\\#[error]pwned");
         assert_eq!(line("a\r::error::x"), "a\\r::error::x");
         assert_eq!(text("ok\n  ::warning::x\nok"), "ok\n\\  ::warning::x\nok");
+        let j = json("{\"motd\": \"##[error]x\"}");
+        assert_eq!(j, "{\"motd\": \"#\\u0023[error]x\"}");
+        let back: serde_json::Value = serde_json::from_str(&j).unwrap();
+        assert_eq!(back["motd"], "##[error]x");
         for l in ["::error::pwned", "  ::x::", "##[set-output]", "\u{1b}[1m::e::", "a\r::e::b"] {
             let safe = line(l);
             assert!(!is_command_line(&safe) && !safe.contains('\r'), "{l:?} → {safe:?}");

@@ -13,7 +13,7 @@ use crate::repo::diag::{Diagnostic, Severity};
 pub fn plan_json(plan: &Plan) -> String {
     let mut s = serde_json::to_string_pretty(plan).expect("a plan always serialises");
     s.push('\n');
-    s
+    escape::json(&s).into_owned()
 }
 
 /// One GitHub Actions workflow command per problem, so each shows on the
