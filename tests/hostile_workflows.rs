@@ -331,3 +331,22 @@ fn a_config_file_cannot_inject_a_command_through_the_plans_diff() {
         "the JSON decodes to the file's line: {json}"
     );
 }
+
+// A friend writes the bot's hidden marker into their own comment: the bot
+// took it for its comment and overwrote it with the plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persons_comment_with_the_marker_is_not_overwritten() {
+    let job = CommentJob::new().await;
+    let theirs = job.gh.add_comment_by_a_person(9, "<!-- mc-gitops-plan -->\nlgtm, ship it");
+    let out = job
+        .post(
+            &job.artifact(&result_for(9)),
+            Some(&job.event(SHA_9, "mallory/grove-state", "evil")),
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let comments = job.gh.comments();
+    assert_eq!(comments[0], (theirs, 9, "<!-- mc-gitops-plan -->\nlgtm, ship it".to_string()));
+    assert_eq!(comments.len(), 2, "the bot made its own: {comments:?}");
+    assert!(job.writes().iter().all(|w| w.starts_with("POST")), "{:?}", job.writes());
+}

@@ -13,7 +13,8 @@
 //! - make links, images, emphasis or tables: Markdown's punctuation is
 //!   backslash-escaped, and line breaks become spaces;
 //! - break out of the plan's code block: the fence is longer than any run
-//!   of backticks inside it (nothing inside a code block is rendered).
+//!   of backticks inside it (nothing inside a code block is rendered), and
+//!   a `<!--` in it gets a zero-width space, so the body holds one marker.
 //!
 //! Size: GitHub refuses comments over 65,536 characters, so the comment is
 //! cut to [`MAX_COMMENT_CHARS`], listing at most [`MAX_LISTED_PROBLEMS`]
@@ -125,7 +126,9 @@ fn cut(s: &str, max: usize) -> (String, usize) {
             c if c.is_control() && c != '\n' && c != '\t' => format!("\\u{{{:x}}}", c as u32),
             c => c.to_string(),
         })
-        .collect();
+        .collect::<String>()
+        // The marker is how the bot finds its comment: only one, ours.
+        .replace("<!--", "<\u{200b}!--");
     (kept, total.saturating_sub(max))
 }
 

@@ -1,7 +1,8 @@
 //! The pull request's one plan comment, through octocrab.
 //!
-//! The comment is found again by a hidden marker in its body, so every run
-//! after the first updates it instead of adding another. `GITHUB_API_URL`
+//! The comment is found again by a hidden marker at the start of its body
+//! (and a bot as its author), so every run after the first updates it
+//! instead of adding another. `GITHUB_API_URL`
 //! (set by Actions; tests point it at a fake) is octocrab's base URI.
 //! [`pulls_with_head`] is the lookup `--post-result` checks an artifact's
 //! pull request number against ([`super::origin`]).
@@ -117,7 +118,10 @@ pub async fn upsert_comment(t: &Target, body: &str) -> Result<Posted, GithubErro
     } else {
         format!("{MARKER}\n{body}")
     };
-    match all.iter().find(|c| c.body.as_deref().is_some_and(|b| b.contains(MARKER))) {
+    // Only a bot's comment that starts with the marker is ours: anyone can
+    // write the marker into their own comment, and the bot would overwrite it.
+    let ours = |c: &&octocrab::models::issues::Comment| c.user.r#type == "Bot" && c.body.as_deref().is_some_and(|b| b.starts_with(MARKER));
+    match all.iter().find(ours) {
         Some(c) => {
             // PATCH, the documented method: octocrab 0.54's `update_comment` sends POST.
             let route = format!("/repos/{owner}/{name}/issues/comments/{}", c.id);

@@ -44,6 +44,9 @@ pub struct Inner {
     pub calls: Vec<String>,
     /// The repository's open pull requests.
     pub pulls: Vec<Pull>,
+    /// Ids of comments written by a person (`mallory`, type User); every
+    /// other comment is `github-actions[bot]`'s.
+    pub by_people: Vec<u64>,
     next: u64,
 }
 
@@ -108,6 +111,16 @@ impl FakeGithub {
         self.inner.lock().unwrap().comments.clone()
     }
 
+    /// A comment by a person (not the bot) on pull request `pr`.
+    pub fn add_comment_by_a_person(&self, pr: u64, body: &str) -> u64 {
+        let mut inner = self.inner.lock().unwrap();
+        inner.next += 1;
+        let id = inner.next;
+        inner.comments.push((id, pr, body.to_string()));
+        inner.by_people.push(id);
+        id
+    }
+
     pub fn add_pull(&self, number: u64, head_sha: &str, head_repo: &str, head_branch: &str) {
         self.inner.lock().unwrap().pulls.push(Pull {
             number,
@@ -137,8 +150,13 @@ fn rejected(st: &St, method: &Method, path: &str, headers: &HeaderMap) -> Option
     }
 }
 
-fn comment_json(base: &str, id: u64, pr: u64, body: &str) -> Value {
+fn comment_json(base: &str, id: u64, pr: u64, body: &str, by_person: bool) -> Value {
     let u = |p: &str| format!("https://api.github.com/{p}");
+    let (login, kind) = if by_person {
+        ("mallory", "User")
+    } else {
+        ("github-actions[bot]", "Bot")
+    };
     json!({
         "id": id, "node_id": format!("IC_{id}"),
         "url": u(&format!("repos/o/r/issues/comments/{id}")),
@@ -146,14 +164,14 @@ fn comment_json(base: &str, id: u64, pr: u64, body: &str) -> Value {
         "issue_url": u(&format!("repos/o/r/issues/{pr}")),
         "body": body,
         "user": {
-            "login": "github-actions[bot]", "id": 41898282, "node_id": "MDM6Qm90NDE4OTgyODI=",
+            "login": login, "id": 41898282, "node_id": "MDM6Qm90NDE4OTgyODI=",
             "avatar_url": "https://avatars.githubusercontent.com/in/15368?v=4", "gravatar_id": "",
             "url": u("users/github-actions%5Bbot%5D"), "html_url": "https://github.com/apps/github-actions",
             "followers_url": u("users/x/followers"), "following_url": u("users/x/following"),
             "gists_url": u("users/x/gists"), "starred_url": u("users/x/starred"),
             "subscriptions_url": u("users/x/subscriptions"), "organizations_url": u("users/x/orgs"),
             "repos_url": u("users/x/repos"), "events_url": u("users/x/events"),
-            "received_events_url": u("users/x/received_events"), "type": "Bot", "site_admin": false
+            "received_events_url": u("users/x/received_events"), "type": kind, "site_admin": false
         },
         "author_association": "NONE",
         "created_at": "2026-11-22T19:30:00Z", "updated_at": "2026-11-22T19:30:00Z",
@@ -170,7 +188,7 @@ async fn list(st: St, method: Method, headers: HeaderMap, Path((o, r, n)): Path<
         .comments
         .iter()
         .filter(|(_, pr, _)| *pr == n)
-        .map(|(id, pr, body)| comment_json("", *id, *pr, body))
+        .map(|(id, pr, body)| comment_json("", *id, *pr, body, inner.by_people.contains(id)))
         .collect();
     axum::Json(items).into_response()
 }
@@ -190,7 +208,7 @@ async fn create(
     let id = inner.next;
     let text = body["body"].as_str().unwrap_or_default().to_string();
     inner.comments.push((id, n, text.clone()));
-    (StatusCode::CREATED, axum::Json(comment_json("", id, n, &text))).into_response()
+    (StatusCode::CREATED, axum::Json(comment_json("", id, n, &text, false))).into_response()
 }
 
 async fn update(
@@ -210,7 +228,8 @@ async fn update(
     };
     c.2 = text.clone();
     let pr = c.1;
-    axum::Json(comment_json("", id, pr, &text)).into_response()
+    let by_person = inner.by_people.contains(&id);
+    axum::Json(comment_json("", id, pr, &text, by_person)).into_response()
 }
 
 /// `?head=owner:branch` as GitHub filters it (owner is the head repository's).
