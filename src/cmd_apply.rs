@@ -81,10 +81,8 @@ pub(crate) fn cmd_apply(
     report.warnings.extend(refused.iter().cloned());
     rt.block_on(after_apply(root, &loaded, &observed, &live.store, &mut report, now));
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "plan": plan, "report": report }))?
-        );
+        let json = serde_json::to_string_pretty(&serde_json::json!({ "plan": plan, "report": report }))?;
+        println!("{}", output::escape::json(&json));
     } else {
         anstream::print!("{}", output::text::render_report(&report));
     }

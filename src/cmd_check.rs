@@ -54,17 +54,27 @@ fn post_comment(rt: &tokio::runtime::Runtime, result: &mc_gitops::check::CheckRe
     Ok(())
 }
 
+/// The comment job's half: post a result file written by check.yml, on the
+/// pull request the triggering run really belongs to. The file's `pr` is a
+/// claim (a fork's modified check.yml can write any number); it must be an
+/// open pull request whose head is the workflow_run's head commit in its
+/// head repository, looked up through the API, or nothing is posted.
 pub(crate) fn cmd_post_result(path: &Path) -> anyhow::Result<Done> {
     use mc_gitops::check;
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let result: check::CheckResult =
-        serde_json::from_str(&text).with_context(|| format!("{} is not a check-result file", path.display()))?;
-    if result.pr.is_none() {
-        anyhow::bail!("{} names no pull request (run check with --pr N)", path.display());
-    }
-    if check::comment_target(result.pr).is_none() {
+    let result = check::read_result_file(path)?;
+    let claimed = result.pr.unwrap_or_default();
+    let run = check::origin::RunHead::from_env()?;
+    let Some(target) = check::comment_target(Some(claimed)) else {
         anyhow::bail!("--post-result needs GITHUB_TOKEN and GITHUB_REPOSITORY");
-    }
-    post_comment(&runtime()?, &result)?;
+    };
+    let rt = runtime()?;
+    let found = rt.block_on(check::github::pulls_with_head(&target, &run))?;
+    check::origin::verify(claimed, &found, &target.repo, &run)?;
+    eprintln!(
+        "check: #{claimed} is the open pull request with head {} from {}",
+        run.sha,
+        mc_gitops::output::escape::value(&run.repo)
+    );
+    post_comment(&rt, &result)?;
     Ok(Done::Ok)
 }

@@ -306,7 +306,7 @@ fn main() -> ExitCode {
     .write_global();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MC_GITOPS_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
+        .with_writer(|| output::escape::SafeStderr)
         .init();
     match run(cli.command) {
         Ok(Done::Ok) => ExitCode::SUCCESS,
@@ -325,9 +325,11 @@ fn report(e: &anyhow::Error) {
     if let Some(agent::config::ConfigError::Invalid { diags, .. }) = e.downcast_ref::<agent::config::ConfigError>() {
         anstream::eprint!("{}", output::text::render_diagnostics(diags));
     }
-    anstream::eprintln!("error: {e}");
+    // Errors echo values from the repo: one line each, escaped (output::escape).
+    let value = |s: String| output::escape::line(&output::escape::value(&s)).into_owned();
+    anstream::eprintln!("error: {}", value(e.to_string()));
     for cause in e.chain().skip(1) {
-        anstream::eprintln!("  caused by: {cause}");
+        anstream::eprintln!("  caused by: {}", value(cause.to_string()));
     }
     if let Some(LoadError::NotARepo(_)) = e.downcast_ref::<LoadError>() {
         anstream::eprintln!("  hint: pass --repo DIR pointing at a checkout of your state repo");
@@ -473,7 +475,7 @@ fn cmd_ledger(root: &Path, now: DateTime<Utc>) -> anyhow::Result<Done> {
         println!("summaries are up to date");
     }
     for f in files {
-        println!("wrote {f}");
+        println!("wrote {}", output::escape::value(&f));
     }
     Ok(Done::Ok)
 }

@@ -63,7 +63,12 @@ impl Pr {
     }
 
     async fn check(&self, args: &[&str], token: bool) -> Output {
+        self.check_with(args, token, &[]).await
+    }
+
+    async fn check_with(&self, args: &[&str], token: bool, env: &[(&str, &std::ffi::OsStr)]) -> Output {
         let mut c = Command::new(env!("CARGO_BIN_EXE_mc-gitops"));
+        c.envs(env.iter().copied());
         c.arg("check")
             .args(args)
             .arg("--repo")
@@ -168,8 +173,20 @@ async fn a_forks_pr_without_a_token_writes_the_summary_and_result_file_then_post
     assert_eq!(json["problems"][0]["file"], "players/NewFriend.toml");
     assert!(json["plan"].as_str().unwrap().contains("grove"), "{json}");
 
-    // The workflow_run job: no checkout, only the artifact.
-    let post = pr.check(&["--post-result", result.to_str().unwrap()], true).await;
+    // The workflow_run job: no checkout, only the artifact and the event,
+    // whose head commit must be PR 7's (tests/hostile_workflows.rs has the
+    // artifact that lies about it).
+    let head = "0123456789abcdef0123456789abcdef01234567";
+    pr.gh.add_pull(7, head, "newfriend-gh/grove-state", "add-me");
+    let event = pr.dir.path().join("event.json");
+    let run = serde_json::json!({"workflow_run": {"event": "pull_request", "head_sha": head, "head_branch": "add-me",
+        "head_repository": {"full_name": "newfriend-gh/grove-state"}}});
+    std::fs::write(&event, run.to_string()).unwrap();
+    let env = [
+        ("GITHUB_EVENT_NAME", "workflow_run".as_ref()),
+        ("GITHUB_EVENT_PATH", event.as_os_str()),
+    ];
+    let post = pr.check_with(&["--post-result", result.to_str().unwrap()], true, &env).await;
     assert_eq!(post.status.code(), Some(0), "{}", stderr(&post));
     assert_eq!(pr.gh.comments().len(), 1);
     assert!(pr.gh.comments()[0].2.contains("NewFriend has no uuid yet"));

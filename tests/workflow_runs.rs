@@ -305,7 +305,8 @@ fn pull_request(r: &Remote, author: &str) -> Event {
 
 // Regression (issue 11, break 8): check.yml ran check without --base and
 // --author on a depth-1 checkout, so a friend's pull request could change
-// ops.toml unflagged, and the comment carried no plan.
+// ops.toml unflagged, and the comment carried no plan. Since issue 12 the
+// artifact is check's own result file, which check-comment.yml posts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pull_request_check_flags_a_friend_changing_ops_and_comments_the_plan() {
     let w = World::new().await;
@@ -331,19 +332,22 @@ async fn the_pull_request_check_flags_a_friend_changing_ops_and_comments_the_pla
         let job = report.job("check");
         assert_eq!(job.step("Check").outcome, Outcome::Success, "{author}: {}", report.log());
         assert_eq!(
-            job.step("Run actions/upload-artifact@v6").outcome,
+            job.step("Upload the check-result artifact").outcome,
             Outcome::Success,
-            "the comment is uploaded whatever the verdict: {}",
+            "the result is uploaded whatever the verdict: {}",
             report.log()
         );
         let expected = if passes { Outcome::Success } else { Outcome::Failure };
         assert_eq!(job.result, expected, "{author}: {}", report.log());
-        assert_eq!(std::fs::read_to_string(artifact.path().join("pr-number")).unwrap(), "7\n");
-        let comment = std::fs::read_to_string(artifact.path().join("comment.md")).unwrap();
-        let flagged = comment.contains("@alex-builds is not an admin and changed ops.toml");
+        let result: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(artifact.path().join("check-result.json")).unwrap()).unwrap();
+        assert_eq!(result["pr"], 7);
+        let comment = mc_gitops::check::markdown(&serde_json::from_value(result).unwrap());
+        // The mention is escaped in the comment (a zero-width space after @).
+        let flagged = comment.contains("@\u{200b}alex-builds is not an admin and changed ops.toml");
         assert_eq!(flagged, !passes, "{author}: {comment}");
         assert!(
-            comment.contains("**Plan after merging**") && comment.contains("+ hetzner server grove-mc"),
+            comment.contains("<summary>Plan</summary>") && comment.contains("+ hetzner server grove-mc"),
             "the comment carries the plan: {comment}"
         );
     }

@@ -249,7 +249,7 @@ fn codeowners_and_the_privilege_rule_cover_the_same_paths() {
 
 #[test]
 fn workflows_download_a_checked_binary_with_least_privilege() {
-    for f in ["reconcile.yml", "check.yml"] {
+    for f in ["reconcile.yml", "check.yml", "check-comment.yml"] {
         let wf = read(&format!("state-repo-example/.github/workflows/{f}"));
         assert!(wf.contains("mc-gitops-x86_64-unknown-linux-musl.tar.gz"), "{f}");
         assert!(wf.contains("sha256sum --check --strict"), "{f}");

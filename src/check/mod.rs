@@ -10,8 +10,12 @@
 //! result file as an artifact and a separate `workflow_run` job posts it with
 //! `--post-result`, never checking out the PR's code (docs/workflows.md).
 
+mod comment;
 pub mod github;
 pub mod mojang;
+pub mod origin;
+
+pub use comment::{MAX_COMMENT_CHARS, MAX_LISTED_PROBLEMS, markdown};
 pub mod privilege;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +40,7 @@ pub struct Options {
 
 /// The verdict, as the `check-result` artifact carries it (docs/workflows.md).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct CheckResult {
     pub version: u32,
     pub pr: Option<u64>,
@@ -66,7 +71,7 @@ fn problem(file: &str, message: String, help: Option<String>) -> Diagnostic {
 /// Run every check; I/O errors that stop the check itself (not a repo) are `Err`.
 pub async fn run(opts: &Options) -> Result<CheckResult, LoadError> {
     let mut result = CheckResult {
-        version: 1,
+        version: RESULT_VERSION,
         pr: opts.pr,
         ..CheckResult::default()
     };
@@ -173,7 +178,7 @@ async fn players(root: &Path, players: &[&crate::repo::Player], fix: bool) -> Ve
                     if let Err(e) = mojang::write_uuid(root, &rel, &profile.uuid) {
                         out.push(problem(&rel, e, None));
                     } else {
-                        eprintln!("{rel}: wrote uuid = \"{}\"", profile.uuid);
+                        eprintln!("{}: wrote uuid = \"{}\"", crate::output::escape::value(&rel), profile.uuid);
                     }
                 }
                 // The loader already warns that the uuid is missing.
@@ -184,38 +189,57 @@ async fn players(root: &Path, players: &[&crate::repo::Player], fix: bool) -> Ve
     out
 }
 
-/// The verdict as markdown: the step summary and the PR comment.
-pub fn markdown(r: &CheckResult) -> String {
-    let mut s = format!("{}\n### mc-gitops check\n\n", github::MARKER);
-    let errors = r.problems.iter().filter(|d| d.severity == Severity::Error).count();
-    if r.problems.is_empty() {
-        s.push_str(&format!("✅ valid ({})\n", r.summary));
-    } else {
-        s.push_str(&format!(
-            "{} {errors} error(s), {} warning(s)\n\n",
-            if errors > 0 { "❌" } else { "⚠️" },
-            r.problems.len() - errors
-        ));
-        for d in &r.problems {
-            let at = if d.line == 0 {
-                d.file.clone()
-            } else {
-                format!("{}:{}:{}", d.file, d.line, d.col)
-            };
-            s.push_str(&format!("- **{at}**: {}", d.message.replace('\n', " ")));
-            if let Some(h) = &d.help {
-                s.push_str(&format!(" — {h}"));
-            }
-            s.push('\n');
-        }
+/// A check-result file bigger than this is refused unread: the largest a
+/// real check writes is the plan (tens of KB) and the problems; the comment
+/// it becomes is cut to [`MAX_COMMENT_CHARS`] anyway.
+pub const MAX_RESULT_BYTES: u64 = 1024 * 1024;
+
+/// The `version` of [`CheckResult`] this binary writes and reads.
+pub const RESULT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResultFileError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is {size} bytes, over MAX_RESULT_BYTES ({MAX_RESULT_BYTES}): not a check-result file")]
+    TooBig { path: String, size: u64 },
+    #[error("{path} is not a check-result file (docs/workflows.md): {cause}")]
+    Invalid { path: String, cause: String },
+    #[error("{path} has version {found}; this mc-gitops reads version {RESULT_VERSION}")]
+    Version { path: String, found: u32 },
+    #[error("{path} names no pull request (run check with --pr N)")]
+    NoPr { path: String },
+}
+
+/// Read a check-result file written by another job (possibly a fork's
+/// modified check.yml): size-capped, unknown fields refused, version checked.
+/// Its text stays untrusted: [`markdown`] escapes it.
+pub fn read_result_file(path: &Path) -> Result<CheckResult, ResultFileError> {
+    let p = path.display().to_string();
+    let io = |source| ResultFileError::Io { path: p.clone(), source };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > MAX_RESULT_BYTES {
+        return Err(ResultFileError::TooBig { path: p, size });
     }
-    if !r.plan.is_empty() {
-        s.push_str(&format!(
-            "\n<details><summary>Plan</summary>\n\n```text\n{}\n```\n</details>\n",
-            r.plan.trim_end()
-        ));
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    let result: CheckResult = serde_json::from_str(&text).map_err(|e| ResultFileError::Invalid {
+        path: p.clone(),
+        cause: e.to_string(),
+    })?;
+    if result.version != RESULT_VERSION {
+        return Err(ResultFileError::Version {
+            path: p,
+            found: result.version,
+        });
     }
-    s
+    if result.pr.is_none() {
+        return Err(ResultFileError::NoPr { path: p });
+    }
+    Ok(result)
 }
 
 /// Where the comment would go, if this run has what it takes.

@@ -1,6 +1,9 @@
 //! How plans and problems are shown: text for people (Terraform-like, colour
 //! on a terminal), JSON for programs, GitHub annotations for pull requests.
+//! Everything printed passes through [`escape`], because in GitHub Actions
+//! the output is parsed for workflow commands.
 
+pub mod escape;
 pub mod text;
 
 use crate::plan::Plan;
@@ -10,11 +13,12 @@ use crate::repo::diag::{Diagnostic, Severity};
 pub fn plan_json(plan: &Plan) -> String {
     let mut s = serde_json::to_string_pretty(plan).expect("a plan always serialises");
     s.push('\n');
-    s
+    escape::json(&s).into_owned()
 }
 
 /// One GitHub Actions workflow command per problem, so each shows on the
-/// pull request's line.
+/// pull request's line: the only lines the binary prints that start with
+/// `::`, with every value in them `%`-escaped so none can end the command.
 pub fn github_annotation(d: &Diagnostic) -> String {
     let kind = match d.severity {
         Severity::Error => "error",
@@ -25,15 +29,8 @@ pub fn github_annotation(d: &Diagnostic) -> String {
         msg.push_str(" — ");
         msg.push_str(h);
     }
-    // Workflow command data escapes: %, CR, LF; properties also : and ,.
-    let data = msg.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
-    let prop = |s: &str| {
-        s.replace('%', "%25")
-            .replace('\r', "%0D")
-            .replace('\n', "%0A")
-            .replace(':', "%3A")
-            .replace(',', "%2C")
-    };
+    let data = escape::annotation_data(&msg);
+    let prop = escape::annotation_property;
     if d.line == 0 {
         format!("::{kind} file={}::{data}", prop(&d.file))
     } else {

@@ -8,6 +8,7 @@ use std::fmt::Write;
 use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 
+use super::escape::{self, value};
 use crate::observe::ObservedFrom;
 use crate::plan::{Change, Level, Op, Plan};
 use crate::repo::diag::{Diagnostic, Severity};
@@ -32,7 +33,13 @@ fn marker(op: Op) -> (Style, &'static str) {
     }
 }
 
+/// The plan for people; every line made safe for an Actions log
+/// ([`escape::text`]) and every value from the repo escaped ([`value`]).
 pub fn render_plan(plan: &Plan) -> String {
+    escape::text(&plan_text(plan))
+}
+
+fn plan_text(plan: &Plan) -> String {
     let mut out = String::new();
     let source = match plan.observed_from {
         ObservedFrom::Ledger => "from the ledger",
@@ -42,7 +49,7 @@ pub fn render_plan(plan: &Plan) -> String {
         out,
         "{} for {} at {} (observed {source})",
         paint(BOLD, "Plan"),
-        paint(BOLD, &plan.server),
+        paint(BOLD, &value(&plan.server)),
         plan.now.format("%Y-%m-%d %H:%M UTC")
     );
     if plan.phase.before == plan.phase.after {
@@ -56,7 +63,7 @@ pub fn render_plan(plan: &Plan) -> String {
             Level::Warning => (YELLOW, "warning"),
             Level::Error => (RED, "refused"),
         };
-        let _ = writeln!(out, "{} {}", paint(style, &format!("{tag}:")), n.message);
+        let _ = writeln!(out, "{} {}", paint(style, &format!("{tag}:")), value(&n.message));
     }
     out.push('\n');
     if plan.changes.is_empty() {
@@ -81,8 +88,8 @@ pub fn render_plan(plan: &Plan) -> String {
 
 fn change(out: &mut String, c: &Change) {
     let (style, m) = marker(c.op);
-    let _ = writeln!(out, "  {} {}", paint(style, m), paint(BOLD, &c.resource));
-    let _ = writeln!(out, "      {}", paint(DIM, &format!("# {}", c.reason)));
+    let _ = writeln!(out, "  {} {}", paint(style, m), paint(BOLD, &value(&c.resource)));
+    let _ = writeln!(out, "      {}", paint(DIM, &format!("# {}", value(&c.reason))));
     match (c.op, &c.before, &c.after) {
         (_, _, _) if c.diff.is_some() => {}
         (Op::Create, _, after) => fields(out, after, GREEN),
@@ -92,6 +99,7 @@ fn change(out: &mut String, c: &Change) {
             for (k, a) in after {
                 let b = before.get(k).unwrap_or(&Value::Null);
                 if a != b {
+                    let k = value(k);
                     let _ = writeln!(out, "      {k:width$} = {} → {}", scalar(b), paint(YELLOW, &scalar(a)));
                 }
             }
@@ -120,7 +128,7 @@ fn change(out: &mut String, c: &Change) {
                 Some(b'@') => CYAN,
                 _ => Style::new(),
             };
-            let _ = writeln!(out, "      {}", paint(style, line));
+            let _ = writeln!(out, "      {}", paint(style, &value(line)));
         }
     }
     out.push('\n');
@@ -131,7 +139,7 @@ fn fields(out: &mut String, v: &Value, style: Style) {
         Value::Object(map) => {
             let width = map.keys().map(|k| k.len()).max().unwrap_or(0);
             for (k, v) in map {
-                let _ = writeln!(out, "      {}", paint(style, &format!("{k:width$} = {}", scalar(v))));
+                let _ = writeln!(out, "      {}", paint(style, &format!("{:width$} = {}", value(k), scalar(v))));
             }
         }
         Value::Null => {}
@@ -152,11 +160,16 @@ fn short_hash(s: &str) -> String {
     }
 }
 
+/// A value on one line: strings escaped ([`value`]), containers flattened.
 fn scalar(v: &Value) -> String {
     match v {
         Value::Null => "(none)".into(),
-        Value::String(s) => short_hash(s),
-        Value::Object(map) => map.iter().map(|(k, v)| format!("{k}={}", scalar(v))).collect::<Vec<_>>().join(", "),
+        Value::String(s) => value(&short_hash(s)).into_owned(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| format!("{}={}", value(k), scalar(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
         Value::Array(items) if items.iter().all(|i| !i.is_object()) => {
             format!("[{}]", items.iter().map(scalar).collect::<Vec<_>>().join(", "))
         }
@@ -164,26 +177,36 @@ fn scalar(v: &Value) -> String {
     }
 }
 
-/// Problems as a list: `file:line:col: error: message` and a help line.
+/// Problems as a list: `file:line:col: error: message` and a help line,
+/// each value escaped ([`escape::value`]) so that none can break a line.
 pub fn render_diagnostics(diags: &[Diagnostic]) -> String {
     let mut out = String::new();
     for d in diags {
-        let style = match d.severity {
-            Severity::Error => RED,
-            Severity::Warning => YELLOW,
+        let (style, sev) = match d.severity {
+            Severity::Error => (RED, "error"),
+            Severity::Warning => (YELLOW, "warning"),
         };
-        let text = d.to_string();
-        let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
-        let _ = writeln!(out, "{}", paint(style, first));
-        if !rest.is_empty() {
-            let _ = writeln!(out, "{}", paint(DIM, rest));
+        let file = value(&d.file);
+        let message = value(&d.message);
+        let first = if d.line == 0 {
+            format!("{file}: {sev}: {message}")
+        } else {
+            format!("{file}:{}:{}: {sev}: {message}", d.line, d.col)
+        };
+        let _ = writeln!(out, "{}", paint(style, &first));
+        if let Some(help) = &d.help {
+            let _ = writeln!(out, "{}", paint(DIM, &format!("  help: {}", value(help))));
         }
     }
-    out
+    escape::text(&out)
 }
 
-/// What apply did, change by change.
+/// What apply did, change by change; values escaped, lines made safe.
 pub fn render_report(r: &crate::apply::Report) -> String {
+    escape::text(&report_text(r))
+}
+
+fn report_text(r: &crate::apply::Report) -> String {
     use crate::apply::Outcome;
     let mut out = String::from("\n");
     let _ = writeln!(out, "{}", paint(BOLD, "Applied:"));
@@ -193,19 +216,31 @@ pub fn render_report(r: &crate::apply::Report) -> String {
             Outcome::Unchanged(d) => (DIM, "unchanged", d),
             Outcome::Waiting(d) => (CYAN, "waiting", d),
         };
-        let _ = writeln!(out, "  {} {resource}: {detail}", paint(style, &format!("{tag:>9}")));
+        let _ = writeln!(
+            out,
+            "  {} {}: {}",
+            paint(style, &format!("{tag:>9}")),
+            value(&resource.to_string()),
+            value(&detail.to_string())
+        );
     }
     if let Some((resource, error)) = &r.failed {
-        let _ = writeln!(out, "  {} {resource}: {error}", paint(RED, "   failed"));
+        let _ = writeln!(
+            out,
+            "  {} {}: {}",
+            paint(RED, "   failed"),
+            value(&resource.to_string()),
+            value(&error.to_string())
+        );
     }
     for w in &r.warnings {
-        let _ = writeln!(out, "  {} {w}", paint(YELLOW, "  warning"));
+        let _ = writeln!(out, "  {} {}", paint(YELLOW, "  warning"), value(&w.to_string()));
     }
     if !r.files.is_empty() {
-        let _ = writeln!(out, "\nFiles written (commit them): {}", r.files.join(", "));
+        let _ = writeln!(out, "\nFiles written (commit them): {}", value(&r.files.join(", ")));
     }
     if !r.message.is_empty() {
-        let _ = writeln!(out, "Commit message: {}", r.message.join("; "));
+        let _ = writeln!(out, "Commit message: {}", value(&r.message.join("; ")));
     }
     out
 }
