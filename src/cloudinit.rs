@@ -98,6 +98,7 @@ pub fn for_session(desired: &Desired, session: SessionId, storage: StorageConfig
         rcon_port: RCON_PORT,
         minecraft_dir: MINECRAFT_DIR.into(),
         java: ["java", heap.as_str(), "-jar", "server.jar", "nogui"].map(String::from).to_vec(),
+        session_server: crate::agent::config::MOJANG_SESSION_SERVER.into(),
         // `max_session` and `keep_backups` stay with the reconciler (see
         // `agent::config`); the polls and margins keep the agent's defaults.
         timers: Timers {

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use mc_gitops::agent::console::RconConsole;
 use mc_gitops::agent::rcon::{Rcon, RconError};
+use mc_gitops::agent::session_server::SessionServer;
 use mc_gitops::agent::sleeping::{NOT_WHITELISTED, Sleeping, SleepingConfig, WAKE_MESSAGE, Woken};
 use mc_gitops::agent::slp;
 use mc_gitops::agent::traits::Console;
@@ -20,6 +21,10 @@ use mc_gitops::secret::Secret;
 
 mod common;
 use common::{free_port, peers, python};
+
+#[path = "fakes/session_server.rs"]
+mod session_fake;
+use session_fake::FakeSessionServer;
 
 fn node_modules() {
     let p = peers().join("node_modules/mineflayer");
@@ -134,23 +139,29 @@ async fn slp_pings_flying_squid() {
     assert_eq!((g.online, g.max, g.protocol), (0, 7, 763));
 }
 
-fn sleeping_config() -> SleepingConfig {
+fn sleeping_config(session: &FakeSessionServer) -> SleepingConfig {
     SleepingConfig {
         motd: "Grove — friends only".into(),
         max_players: 12,
         whitelist: vec![PlayerName::new("Steve")],
         version_name: "1.20.1".into(),
         protocol: 763,
+        session_server: SessionServer::new(&session.url()).unwrap(),
     }
 }
 
-async fn sleeping() -> Sleeping {
-    Sleeping::bind("127.0.0.1:0".parse().unwrap(), sleeping_config()).await.unwrap()
+/// The listener, checking logins with a fake of Mojang's session server.
+async fn sleeping() -> (Sleeping, FakeSessionServer) {
+    let session = FakeSessionServer::start().await;
+    let l = Sleeping::bind("127.0.0.1:0".parse().unwrap(), sleeping_config(&session))
+        .await
+        .unwrap();
+    (l, session)
 }
 
 #[tokio::test]
 async fn sleeping_listener_answers_mcstatus_and_our_own_client() {
-    let listener = sleeping().await;
+    let (listener, _session) = sleeping().await;
     let port = listener.local_addr().port();
     let py = python();
     let v = tokio::task::spawn_blocking(move || run_json(Command::new(py).arg("mcstatus_ping.py").arg(port.to_string())))
@@ -171,15 +182,24 @@ async fn sleeping_listener_answers_mcstatus_and_our_own_client() {
     assert!(s.description.contains("sleeping"));
 }
 
-/// One mineflayer process joins as each name in turn; one JSON line per name.
-async fn join(port: u16, names: &[&str]) -> Vec<serde_json::Value> {
+/// One mineflayer process joins as each name in turn, in online mode with
+/// the fake session server's account of that name; one JSON line per name.
+async fn join(port: u16, session: &FakeSessionServer, names: &[&str]) -> Vec<serde_json::Value> {
     node_modules();
-    let args: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let args: Vec<String> = names
+        .iter()
+        .map(|n| {
+            let a = session.account(n);
+            format!("{n}:{}:{}", a.id, a.access_token)
+        })
+        .collect();
+    let url = session.url();
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg("mineflayer_join.js")
             .arg(port.to_string())
             .args(args)
+            .env("MC_SESSION_SERVER", url)
             .current_dir(peers())
             .output()
             .unwrap()
@@ -202,10 +222,10 @@ fn kicked(v: &serde_json::Value) -> &str {
 
 #[tokio::test]
 async fn mineflayer_join_wakes_for_whitelisted_names_only() {
-    let mut listener = sleeping().await;
+    let (mut listener, session) = sleeping().await;
     let port = listener.local_addr().port();
 
-    let v = join(port, &["Mallory", "Steve"]).await;
+    let v = join(port, &session, &["Mallory", "Steve"]).await;
     assert!(kicked(&v[0]).contains(NOT_WHITELISTED), "{v:?}");
     let reason = kicked(&v[1]);
     assert!(reason.contains("starting") && reason.contains(WAKE_MESSAGE), "{reason}");
@@ -217,7 +237,7 @@ async fn mineflayer_join_wakes_for_whitelisted_names_only() {
 
     // The agent switches the whitelist at runtime.
     listener.set_whitelist(vec![PlayerName::new("Mallory")]);
-    let v = join(port, &["Mallory"]).await;
+    let v = join(port, &session, &["Mallory"]).await;
     assert!(kicked(&v[0]).contains("starting"), "{v:?}");
     assert_eq!(
         tokio::time::timeout(T, listener.next_event()).await.unwrap(),

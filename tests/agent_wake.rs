@@ -4,7 +4,9 @@
 //! loop's passes and the game port shows: a fake "java"
 //! (`tests/peers/fake_minecraft.py`, which binds the game port as vanilla
 //! does), a local-dir store, a Server List Ping every quarter second, and a
-//! real mineflayer bot (`tests/peers/mineflayer_join.js`) logging in.
+//! real mineflayer bot (`tests/peers/mineflayer_join.js`) logging in, in
+//! online mode against a fake of Mojang's session server that agent.toml's
+//! `session_server` names.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -17,11 +19,16 @@ use serde_json::{Value, json};
 mod common;
 use common::{agent_process, agent_status, free_port, peers, python};
 
+#[path = "fakes/session_server.rs"]
+mod session_fake;
+use session_fake::{Call, FakeSessionServer};
+
 use mc_gitops::agent::sleeping::{STOPPING_MESSAGE, STOPPING_STATUS, WAKE_MESSAGE};
 use mc_gitops::agent::slp;
 
 struct Setup {
     _tmp: tempfile::TempDir,
+    session: FakeSessionServer,
     storage: PathBuf,
     config: PathBuf,
     game: u16,
@@ -43,11 +50,13 @@ fn setup(extra: &str) -> Setup {
     });
     std::fs::write(storage.join("control/grove/desired.json"), desired.to_string()).unwrap();
     let game = free_port();
+    let session = FakeSessionServer::start_in_background();
     let config = tmp.path().join("agent.toml");
     std::fs::write(
         &config,
         format!(
             "server = \"grove\"\nsession = \"20261122-1800-eu\"\n{extra}minecraft_dir = {mc:?}\n\
+             session_server = {url:?}\n\
              java = [{python:?}, {fake:?}]\ngame_port = {game}\nrcon_port = {rcon}\n\
              [storage]\ndir = {storage:?}\n[lifecycle]\nidle = \"2s\"\nsuspended = \"2s\"\n",
             mc = mc.display().to_string(),
@@ -55,11 +64,13 @@ fn setup(extra: &str) -> Setup {
             fake = peers().join("fake_minecraft.py").display().to_string(),
             rcon = free_port(),
             storage = storage.display().to_string(),
+            url = session.url(),
         ),
     )
     .unwrap();
     Setup {
         _tmp: tmp,
+        session,
         storage,
         config,
         game,
@@ -117,12 +128,15 @@ impl Pinger {
     }
 }
 
-/// A mineflayer bot tries to join as `name`; how it ended, as the bot saw it.
-fn join(port: u16, name: &str) -> Value {
+/// A mineflayer bot tries to join as `name`, in online mode with the fake
+/// session server's account of that name; how it ended, as the bot saw it.
+fn join(session: &FakeSessionServer, port: u16, name: &str) -> Value {
+    let a = session.account(name);
     let out = Command::new("node")
         .arg("mineflayer_join.js")
         .arg(port.to_string())
-        .arg(name)
+        .arg(format!("{name}:{}:{}", a.id, a.access_token))
+        .env("MC_SESSION_SERVER", session.url())
         .current_dir(peers())
         .output()
         .unwrap();
@@ -160,8 +174,15 @@ fn a_login_during_the_suspended_countdown_wakes_the_server_at_default_timers() {
     assert!(seen.iter().all(|d| d.contains("sleeping")), "{seen:?}");
     assert!(phase_is(&s.storage, "suspended"));
 
-    let bot = join(s.game, "Steve");
+    let bot = join(&s.session, s.game, "Steve");
     assert!(bot["kicked"].as_str().is_some_and(|k| k.contains(WAKE_MESSAGE)), "{bot}");
+    let calls = s.session.calls();
+    assert!(
+        calls
+            .iter()
+            .any(|c| matches!(c, Call::HasJoined { username, status: 200, .. } if username == "Steve")),
+        "the agent asked agent.toml's session server: {calls:?}"
+    );
 
     // Minecraft starts again on the port the listener gave back, boots, and
     // with nobody on yet the server is idle (never "running" with nobody on).
@@ -212,7 +233,7 @@ fn while_terminating_the_port_says_stopping_and_a_login_wakes_nothing() {
     let boot = st["boot"]["started"].clone();
 
     let pinger = Pinger::start(s.game);
-    let bot = join(s.game, "Steve");
+    let bot = join(&s.session, s.game, "Steve");
     std::thread::sleep(Duration::from_secs(2));
     let (seen, failed) = pinger.finish();
     assert!(failed.is_empty(), "pings failed while terminating: {failed:?}");

@@ -27,6 +27,8 @@ mod hetzner_fake;
 mod modrinth_fake;
 #[path = "fakes/s3.rs"]
 mod s3_fake;
+#[path = "fakes/session_server.rs"]
+mod session_fake;
 
 #[path = "day/bots.rs"]
 mod bots;
@@ -127,7 +129,7 @@ fn a_day_through_the_users_path() {
     let day = Arc::new(rt.block_on(Day::new(|t| t.to_string())));
     day.admin_edits("a quick lifecycle for testing", quick_lifecycle("10.00"));
     let mut nudges = NudgeRunner::start(day.clone());
-    let mut bots = Bots::start();
+    let mut bots = Bots::start(&day.session);
 
     press_start(&day);
     let host = day.a_record().unwrap();
@@ -211,7 +213,7 @@ fn a_day_the_budget_runs_out() {
     let day = Arc::new(rt.block_on(Day::new(|t| t.to_string())));
     day.admin_edits("a quick lifecycle for testing", quick_lifecycle("10.00"));
     let mut nudges = NudgeRunner::start(day.clone());
-    let mut bots = Bots::start();
+    let mut bots = Bots::start(&day.session);
     press_start(&day);
     bots.join("Steve", &day.a_record().unwrap(), day.game_port);
     day.wait_bot(&bots, "Steve", &["spawn"], 0);

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
+pub use super::session_server::MOJANG_SESSION_SERVER;
 use crate::ids::{ServerName, SessionId};
 use crate::repo::diag::{Diagnostic, Diagnostics, Source};
 use crate::repo::duration::Duration;
@@ -119,6 +120,9 @@ pub struct AgentConfig {
     /// The JVM command line, program first.
     pub java: Vec<String>,
     pub timers: Timers,
+    /// The session server the sleeping listener asks whether a login is who
+    /// it says (Mojang's unless a test points it at a fake).
+    pub session_server: String,
 }
 
 pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
@@ -195,6 +199,17 @@ fn read(cx: &mut Cx<'_>, mut root: Table<'_, '_>) -> Option<AgentConfig> {
             Some(args)
         },
     );
+    let session_server = root
+        .optional(cx, "session_server", |cx, n, v| {
+            let s = reader::string(cx, n, v)?;
+            let ok = url::Url::parse(&s.value).is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.has_host());
+            ok.then_some(s.value.clone()).or_else(|| {
+                cx.error(s.span, format!("`{n}` = \"{}\" is not an http(s) URL", s.value))
+                    .help(format!("leave it out for Mojang's, {MOJANG_SESSION_SERVER}"));
+                None
+            })
+        })
+        .unwrap_or_else(|| MOJANG_SESSION_SERVER.to_string());
     let storage = match root.table(cx, "storage") {
         Some(t) => storage(cx, t),
         None => root.required(
@@ -220,6 +235,7 @@ fn read(cx: &mut Cx<'_>, mut root: Table<'_, '_>) -> Option<AgentConfig> {
         minecraft_dir: minecraft_dir?,
         java: java?,
         timers,
+        session_server,
     })
 }
 
@@ -375,6 +391,7 @@ idle = "10m"
         assert_eq!(life.expires, "2026-11-29T18:00:00Z".parse::<DateTime<Utc>>().unwrap());
         assert_eq!(c.motd, DEFAULT_MOTD);
         assert!(c.timers.warm_until_paid);
+        assert_eq!(c.session_server, MOJANG_SESSION_SERVER);
         assert!(!format!("{c:?}").contains("very-secret-key"), "secrets never print");
     }
 

@@ -14,12 +14,17 @@
 //! The protocol pieces: [`rcon`] to the local Minecraft server, [`slp`] the
 //! Server List Ping client (also the reconciler's game observer), and
 //! [`sleeping`] the listener that answers on the game port while Minecraft is
-//! stopped.
+//! stopped, which wakes the server only for a whitelisted player who passes
+//! Minecraft's online-mode login ([`handshake`] and [`encryption`] its
+//! packets, [`session_server`] the `hasJoined` question to Mojang,
+//! [`wake_limit`] the bound on failed logins).
 
 pub mod billing;
 pub mod config;
 pub mod console;
 pub mod control;
+pub mod encryption;
+pub mod handshake;
 pub mod jvm;
 pub mod nudge;
 pub mod packets;
@@ -27,9 +32,11 @@ pub mod provision;
 pub mod rcon;
 pub mod renew;
 pub mod run;
+pub mod session_server;
 pub mod sleeping;
 pub mod slp;
 pub mod traits;
+pub mod wake_limit;
 pub mod wiring;
 
 use std::future::Future;
@@ -54,6 +61,12 @@ pub enum StartError {
     },
     #[error("building the download client")]
     Client(#[source] reqwest::Error),
+    #[error("the session server address {url}")]
+    SessionServer {
+        url: String,
+        #[source]
+        source: crate::http::HttpError,
+    },
 }
 
 /// The store the config names: a local directory or an R2 bucket, and for
@@ -121,6 +134,10 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
             addr: std::net::SocketAddr::from(([0, 0, 0, 0], cfg.game_port)),
             motd: cfg.motd.clone(),
             max_players: 20,
+            session_server: session_server::SessionServer::new(&cfg.session_server).map_err(|source| StartError::SessionServer {
+                url: cfg.session_server.clone(),
+                source,
+            })?,
         },
         provision: provision::FilesProvision {
             store: store.clone(),

@@ -23,6 +23,12 @@ pub enum PacketError {
     StringLength { len: i64, max: usize },
     #[error("packet ends early while reading {what}")]
     Truncated { what: &'static str },
+    #[error("byte array length {len} is outside 0..={max}")]
+    BytesLength { len: i64, max: usize },
+    #[error("{extra} byte(s) left over after {what}")]
+    Trailing { what: &'static str, extra: usize },
+    #[error("boolean byte {0:#04x} is neither 0 nor 1")]
+    NotBool(u8),
     #[error("string is not UTF-8")]
     NotUtf8,
     #[error("expected packet {expected:#04x}, got {got:#04x}")]
@@ -44,6 +50,12 @@ pub fn write_varint(out: &mut Vec<u8>, value: i32) {
 pub fn write_string(out: &mut Vec<u8>, s: &str) {
     write_varint(out, s.len() as i32);
     out.extend_from_slice(s.as_bytes());
+}
+
+/// A VarInt-length-prefixed byte array.
+pub fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    write_varint(out, b.len() as i32);
+    out.extend_from_slice(b);
 }
 
 /// `len(id + body) ++ id ++ body`.
@@ -150,6 +162,35 @@ impl<'a> Cursor<'a> {
         }
         let bytes = self.take(len as usize, "a string")?;
         String::from_utf8(bytes.to_vec()).map_err(|_| PacketError::NotUtf8)
+    }
+
+    /// A VarInt-length-prefixed byte array of at most `max` bytes.
+    pub fn bytes(&mut self, max: usize) -> Result<&'a [u8], PacketError> {
+        let len = self.varint()?;
+        if len < 0 || len as usize > max {
+            return Err(PacketError::BytesLength { len: len as i64, max });
+        }
+        self.take(len as usize, "a byte array")
+    }
+
+    pub fn bool(&mut self) -> Result<bool, PacketError> {
+        match self.take(1, "a boolean")?[0] {
+            0 => Ok(false),
+            1 => Ok(true),
+            b => Err(PacketError::NotBool(b)),
+        }
+    }
+
+    pub fn uuid(&mut self) -> Result<[u8; 16], PacketError> {
+        Ok(self.take(16, "a UUID")?.try_into().expect("16 bytes"))
+    }
+
+    /// The packet `what` must end here.
+    pub fn finish(&self, what: &'static str) -> Result<(), PacketError> {
+        match self.buf.len() - self.pos {
+            0 => Ok(()),
+            extra => Err(PacketError::Trailing { what, extra }),
+        }
     }
 
     pub fn u16(&mut self) -> Result<u16, PacketError> {

@@ -1,47 +1,71 @@
 //! The sleeping listener: while Minecraft is stopped (suspended), the agent
 //! holds the game port itself. A status ping sees the motd with "sleeping —
-//! join to wake" and 0 players; a whitelisted player who tries to join wakes
-//! the server (a [`Woken`] event for the agent) and is told to come back in
-//! half a minute; anyone else is told they are not on the whitelist.
+//! join to wake" and 0 players; a whitelisted player who joins and proves
+//! who they are wakes the server (a [`Woken`] event for the agent) and is
+//! told to come back in half a minute; anyone else is told they are not on
+//! the whitelist.
+//!
+//! Proving who they are is Minecraft's own online-mode login (`login`):
+//! whitelisted names are public, so a name alone would let anyone wake the
+//! server and bill until `max_session`. Failed logins are rate-limited per
+//! address and overall (`super::wake_limit`).
 //!
 //! While the server terminates (the final snapshot, then waiting for the
 //! reconciler to delete the VPS) it answers in stopping mode instead: a
 //! status ping says "stopping", a login is told the server is shutting down,
 //! and nobody wakes anything ([`Sleeping::set_stopping`]).
 //!
-//! It only reads the handshake and Login Start (no encryption, no auth), so
-//! it needs nothing from Mojang. Each connection has a deadline and small
-//! frame limits, at most [`MAX_CONNECTIONS`] are served at once (more are
-//! closed on accept), and a malformed packet just ends its connection.
-//! [`Sleeping::close`] releases the port and returns once the socket is
-//! closed, so Minecraft can bind it right after; dropping it only aborts the
-//! task, and the socket closes when the runtime next gets to it.
+//! Each connection has a deadline and small frame limits, at most
+//! [`MAX_CONNECTIONS`] are served at once (more are closed on accept), and a
+//! malformed packet just ends its connection. [`Sleeping::close`] releases
+//! the port and returns once the socket is closed, so Minecraft can bind it
+//! right after; dropping it only aborts the task, and the socket closes when
+//! the runtime next gets to it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 
-use super::packets::{self, Cursor, PacketError};
+use super::encryption::ServerKey;
+use super::handshake::{Disconnect, Handshake, NextState, Ping, StatusRequest};
+use super::packets::{self, PacketError};
+use super::session_server::SessionServer;
+use super::wake_limit::WakeLimit;
 use crate::ids::PlayerName;
 
+mod login;
+
 pub const MAX_CONNECTIONS: usize = 32;
-/// A client gets this long for its whole exchange.
-const CONNECTION_DEADLINE: Duration = Duration::from_secs(10);
-/// Handshake: VarInt + 255-byte host + port + VarInt; Login Start: 16-char
-/// name + optional UUID. Anything bigger is not a client we serve.
-const MAX_FRAME: usize = 512;
+/// A client gets this long for its whole exchange: an online-mode login
+/// needs the client to ask the session server before it answers
+/// ([`RESPONSE_DEADLINE`]) and the listener to ask it after
+/// (`session_server::REQUEST_TIMEOUT`).
+pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(20);
+/// How long the listener waits for the Encryption Response.
+pub const RESPONSE_DEADLINE: Duration = Duration::from_secs(12);
+/// The largest frame a client may send: a Handshake (VarInt + 255-byte
+/// host + port + VarInt), a Login Start (16-byte name + optional UUID), an
+/// Encryption Response (two 128-byte RSA blocks). Anything bigger is not a
+/// client we serve.
+pub const MAX_CLIENT_FRAME: usize = 512;
 /// The legacy (≤1.6) ping starts with this byte instead of a frame length.
 const LEGACY_PING: u8 = 0xFE;
 pub const WAKE_MESSAGE: &str = "The server is starting, try again in about 30 s";
 pub const NOT_WHITELISTED: &str = "You are not on the whitelist of this server";
 /// A login while the server terminates.
 pub const STOPPING_MESSAGE: &str = "The server is shutting down and saving the world; try again in a few minutes";
+/// Vanilla's words when the session server does not know of the join.
+pub const UNVERIFIED: &str = "Failed to verify username!";
+/// Vanilla's words when the session server cannot be asked.
+pub const AUTH_SERVERS_DOWN: &str = "Authentication servers are down. Please try again later, sorry!";
+/// A login from an address (or at a time) past the failed-login limit.
+pub const RATE_LIMITED: &str = "Too many failed logins; try again in a few minutes";
 /// Beside the motd in a status ping, by mode.
 pub const SLEEPING_STATUS: &str = "sleeping — join to wake";
 pub const STOPPING_STATUS: &str = "stopping — back soon";
@@ -53,9 +77,11 @@ pub struct SleepingConfig {
     pub whitelist: Vec<PlayerName>,
     pub version_name: String,
     pub protocol: i32,
+    /// Where a login is checked (`hasJoined`).
+    pub session_server: SessionServer,
 }
 
-/// A whitelisted player tried to join.
+/// A whitelisted player, authenticated, tried to join.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Woken(pub PlayerName);
 
@@ -73,18 +99,44 @@ struct Shared {
     whitelist: RwLock<Vec<PlayerName>>,
     stopping: AtomicBool,
     events: mpsc::Sender<Woken>,
+    /// Made for this listener, as vanilla makes one per server start.
+    key: ServerKey,
+    limit: WakeLimit,
+}
+
+impl Shared {
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// The whitelist's entry for `name` (names match case-insensitively).
+    fn whitelisted(&self, name: &str) -> Option<PlayerName> {
+        self.whitelist
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(name))
+            .cloned()
+    }
 }
 
 impl Sleeping {
     pub async fn bind(addr: SocketAddr, config: SleepingConfig) -> std::io::Result<Sleeping> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
+        // RSA key generation is CPU work: off the async threads.
+        let key = tokio::task::spawn_blocking(ServerKey::generate)
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(std::io::Error::other)?;
         let (tx, rx) = mpsc::channel(16);
         let shared = Arc::new(Shared {
             whitelist: RwLock::new(config.whitelist.clone()),
             config,
             stopping: AtomicBool::new(false),
             events: tx,
+            key,
+            limit: WakeLimit::default(),
         });
         let (stop, stopped) = oneshot::channel();
         let accept = tokio::spawn(accept_loop(listener, shared.clone(), stopped));
@@ -147,7 +199,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
             _ = &mut stop => break,
             a = listener.accept() => a,
         };
-        let Ok((stream, _peer)) = accepted else {
+        let Ok((stream, peer)) = accepted else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
@@ -158,8 +210,10 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
         let shared = shared.clone();
         conns.spawn(async move {
             let _permit = permit;
-            if let Ok(Err(e)) = tokio::time::timeout(CONNECTION_DEADLINE, serve(stream, &shared)).await {
-                tracing::debug!("sleeping listener dropped a connection: {e}");
+            match tokio::time::timeout(CONNECTION_DEADLINE, serve(stream, peer.ip(), &shared)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(%peer, "sleeping listener dropped a connection: {e}"),
+                Err(_) => tracing::debug!(%peer, "sleeping listener closed a connection at its deadline"),
             }
         });
     }
@@ -168,31 +222,35 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
     drop(listener);
 }
 
-async fn serve(mut s: TcpStream, shared: &Shared) -> Result<(), PacketError> {
+/// Read one client packet as the listener does: a frame of at most
+/// [`MAX_CLIENT_FRAME`] bytes, as `(packet id, body)`.
+pub async fn read_packet<R: AsyncRead + Unpin>(r: &mut R) -> Result<(i32, Vec<u8>), PacketError> {
+    packets::read_frame(r, MAX_CLIENT_FRAME).await
+}
+
+async fn serve(mut s: TcpStream, peer: IpAddr, shared: &Shared) -> Result<(), PacketError> {
     let first = packets::read_u8(&mut s).await?;
     if first == LEGACY_PING {
         return legacy_ping(&mut s, shared).await;
     }
-    let (id, body) = packets::read_frame_after(first, &mut s, MAX_FRAME).await?;
-    if id != 0x00 {
+    let (id, body) = packets::read_frame_after(first, &mut s, MAX_CLIENT_FRAME).await?;
+    if id != Handshake::ID {
         return Err(PacketError::UnexpectedPacket { expected: 0x00, got: id });
     }
-    let mut c = Cursor::new(&body);
-    let _protocol = c.varint()?;
-    let _host = c.string(255 * 4)?;
-    let _port = c.u16()?;
-    match c.varint()? {
-        1 => status(&mut s, shared).await,
-        2 => login(&mut s, shared).await,
-        _ => Ok(()),
+    let hs = Handshake::parse(&body)?;
+    match hs.next {
+        NextState::Status => status(&mut s, shared).await,
+        NextState::Login => login::login(&mut s, peer, shared, hs.protocol).await,
+        NextState::Other(_) => Ok(()),
     }
 }
 
 async fn status(s: &mut TcpStream, shared: &Shared) -> Result<(), PacketError> {
-    let (id, _) = packets::read_frame(s, MAX_FRAME).await?;
-    if id != 0x00 {
+    let (id, body) = read_packet(s).await?;
+    if id != StatusRequest::ID {
         return Ok(());
     }
+    StatusRequest::parse(&body)?;
     let c = &shared.config;
     let json = serde_json::json!({
         "version": { "name": c.version_name, "protocol": c.protocol },
@@ -203,54 +261,21 @@ async fn status(s: &mut TcpStream, shared: &Shared) -> Result<(), PacketError> {
     packets::write_string(&mut body, &json.to_string());
     s.write_all(&packets::frame(0x00, &body)).await?;
     // Answer the ping if one follows; a client may also just hang up.
-    let (id, body) = packets::read_frame(s, MAX_FRAME).await?;
-    if id == 0x01 {
-        s.write_all(&packets::frame(0x01, &body)).await?;
-    }
-    Ok(())
-}
-
-async fn login(s: &mut TcpStream, shared: &Shared) -> Result<(), PacketError> {
-    let (id, body) = packets::read_frame(s, MAX_FRAME).await?;
-    if id != 0x00 {
-        return Ok(());
-    }
-    // Login Start: the name first; the UUID that follows (763) is not needed.
-    let name = Cursor::new(&body).string(16)?;
-    if shared.stopping.load(Ordering::SeqCst) {
-        return disconnect(s, STOPPING_MESSAGE).await;
-    }
-    let allowed = shared
-        .whitelist
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .find(|p| p.as_str().eq_ignore_ascii_case(&name))
-        .cloned();
-    let reason = match &allowed {
-        Some(_) => WAKE_MESSAGE,
-        None => NOT_WHITELISTED,
-    };
-    disconnect(s, reason).await?;
-    if let Some(player) = allowed {
-        let _ = shared.events.send(Woken(player)).await;
+    let (id, body) = read_packet(s).await?;
+    if id == Ping::ID {
+        s.write_all(&Ping::parse(&body)?.write()).await?;
     }
     Ok(())
 }
 
 fn status_text(shared: &Shared) -> &'static str {
-    if shared.stopping.load(Ordering::SeqCst) {
-        STOPPING_STATUS
-    } else {
-        SLEEPING_STATUS
-    }
+    if shared.stopping() { STOPPING_STATUS } else { SLEEPING_STATUS }
 }
 
-/// Login Disconnect with `reason` as a chat component.
+/// Login Disconnect with `reason` as a chat component, in plain text
+/// (before any encryption).
 async fn disconnect(s: &mut TcpStream, reason: &str) -> Result<(), PacketError> {
-    let mut body = Vec::new();
-    packets::write_string(&mut body, &serde_json::json!({ "text": reason }).to_string());
-    s.write_all(&packets::frame(0x00, &body)).await?;
+    s.write_all(&Disconnect::text(reason).write()).await?;
     s.flush().await?;
     Ok(())
 }
@@ -259,7 +284,7 @@ async fn disconnect(s: &mut TcpStream, reason: &str) -> Result<(), PacketError> 
 /// packet, `§1\0protocol\0version\0motd\0online\0max` in UTF-16BE.
 async fn legacy_ping(s: &mut TcpStream, shared: &Shared) -> Result<(), PacketError> {
     let c = &shared.config;
-    let motd = if shared.stopping.load(Ordering::SeqCst) {
+    let motd = if shared.stopping() {
         format!("{} ({STOPPING_STATUS})", c.motd)
     } else {
         c.motd.clone()

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use super::handshake::{Handshake, NextState, Ping, StatusRequest};
 use super::packets::{self, Cursor, PacketError};
 use crate::observe::GamePing;
 
@@ -110,13 +111,14 @@ async fn exchange(host: &str, port: u16) -> Result<Status, SlpError> {
     })?;
     let _ = stream.set_nodelay(true);
 
-    let mut hs = Vec::new();
-    packets::write_varint(&mut hs, PROTOCOL_1_20_1);
-    packets::write_string(&mut hs, host);
-    hs.extend_from_slice(&port.to_be_bytes());
-    packets::write_varint(&mut hs, 1);
-    let mut out = packets::frame(0x00, &hs);
-    out.extend(packets::frame(0x00, &[]));
+    let mut out = Handshake {
+        protocol: PROTOCOL_1_20_1,
+        host: host.to_string(),
+        port,
+        next: NextState::Status,
+    }
+    .write();
+    out.extend(StatusRequest.write());
     stream.write_all(&out).await.map_err(|e| proto(e.into()))?;
 
     let (id, body) = packets::read_frame(&mut stream, MAX_STATUS_FRAME).await.map_err(proto)?;
@@ -137,10 +139,7 @@ async fn exchange(host: &str, port: u16) -> Result<Status, SlpError> {
 
     let sent = chrono::Utc::now().timestamp_millis();
     let started = Instant::now();
-    stream
-        .write_all(&packets::frame(0x01, &sent.to_be_bytes()))
-        .await
-        .map_err(|e| proto(e.into()))?;
+    stream.write_all(&Ping(sent).write()).await.map_err(|e| proto(e.into()))?;
     let (id, body) = packets::read_frame(&mut stream, 64).await.map_err(proto)?;
     let latency = started.elapsed();
     if id != 0x01 {
@@ -151,7 +150,7 @@ async fn exchange(host: &str, port: u16) -> Result<Status, SlpError> {
             got: id,
         });
     }
-    let got = Cursor::new(&body).i64().map_err(proto)?;
+    let Ping(got) = Ping::parse(&body).map_err(proto)?;
     if got != sent {
         return Err(SlpError::PongMismatch {
             host: host.to_string(),

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
+use super::session_server::SessionServer;
 use super::sleeping::{Sleeping, SleepingConfig};
 use super::traits::{HeldPort, Listener, PortError, PortMode, PortResult, SnapshotReason, SnapshotRef, Snapshots};
 use crate::ids::PlayerName;
@@ -122,6 +123,8 @@ pub struct GamePortListener {
     pub addr: SocketAddr,
     pub motd: String,
     pub max_players: u32,
+    /// Where the listener checks a login before it wakes the server.
+    pub session_server: SessionServer,
 }
 
 impl Listener for GamePortListener {
@@ -133,6 +136,7 @@ impl Listener for GamePortListener {
             whitelist: whitelist.to_vec(),
             version_name: "1.20.1".into(),
             protocol: 763,
+            session_server: self.session_server.clone(),
         };
         let sleeping = Sleeping::bind(self.addr, config)
             .await

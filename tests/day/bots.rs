@@ -1,5 +1,7 @@
 //! Players: `tests/peers/bots.js` (mineflayer) driven over its stdin with
-//! `join <name> <host> <port>` and `leave <name>`; every JSON line it prints
+//! `join <name> <host> <port> <id> <token>` and `leave <name>`, each bot
+//! logging in online with its account at the fake of Mojang's session
+//! server (as a real player's launcher does); every JSON line it prints
 //! is kept, so the test asserts on what the bots saw (logged in, kicked and
 //! why, refused). One process for all bots: loading mineflayer costs seconds.
 
@@ -10,9 +12,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::session_fake::FakeSessionServer;
+
 pub struct Bots {
     child: Child,
     stdin: ChildStdin,
+    session: FakeSessionServer,
     events: Arc<Mutex<Vec<Value>>>,
 }
 
@@ -24,7 +29,7 @@ impl Drop for Bots {
 }
 
 impl Bots {
-    pub fn start() -> Bots {
+    pub fn start(session: &FakeSessionServer) -> Bots {
         let peers = crate::common::peers();
         assert!(
             peers.join("node_modules/mineflayer").exists(),
@@ -33,6 +38,7 @@ impl Bots {
         let mut child = Command::new("node")
             .arg(peers.join("bots.js"))
             .current_dir(&peers)
+            .env("MC_SESSION_SERVER", session.url())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -49,7 +55,12 @@ impl Bots {
                 }
             }
         });
-        Bots { child, stdin, events }
+        Bots {
+            child,
+            stdin,
+            session: session.clone(),
+            events,
+        }
     }
 
     fn send(&mut self, line: &str) {
@@ -58,7 +69,8 @@ impl Bots {
     }
 
     pub fn join(&mut self, name: &str, host: &str, port: u16) {
-        self.send(&format!("join {name} {host} {port}"));
+        let a = self.session.account(name);
+        self.send(&format!("join {name} {host} {port} {} {}", a.id, a.access_token));
     }
 
     /// Walk forward for `ms` milliseconds (the world changes under the bot).

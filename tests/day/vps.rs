@@ -3,7 +3,8 @@
 //! takes the `user_data` the fake received, writes its `write_files` under a
 //! temp root, reads agent.toml with the agent's own parser, changes only
 //! what must differ on this machine (paths under the temp root, `java`
-//! replaced by the flying-squid peer, the game and RCON ports) and starts
+//! replaced by the flying-squid peer, the game and RCON ports, the session
+//! server Mojang's fake) and starts
 //! `mc-gitops agent --config` as a child. When the fake deletes the server,
 //! the agent gets SIGTERM, as systemd would send it at shutdown.
 //!
@@ -83,6 +84,8 @@ pub struct Settings {
     pub game_port: u16,
     pub github_api: String,
     pub squid: PathBuf,
+    /// The fake of Mojang's session server (this machine cannot reach Mojang).
+    pub session_server: String,
     /// Path relative to the Minecraft directory → bytes (the download cache).
     pub downloads: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
 }
@@ -266,6 +269,7 @@ impl Watcher {
         cfg.java = vec!["node".to_string(), self.settings.squid.display().to_string()];
         cfg.game_port = self.settings.game_port;
         cfg.rcon_port = crate::common::free_port();
+        cfg.session_server = self.settings.session_server.clone();
         let minecraft_dir = cfg.minecraft_dir.clone();
         let edited = cfg.to_toml();
         parse_agent(&config_path, &edited)?;

@@ -1,6 +1,7 @@
 //! Everything outside the user's repo for one day: the stateful fakes
 //! (Hetzner, Cloudflare, an in-process S3 standing in for R2, Discord, the
-//! GitHub dispatch endpoint, Modrinth for the admin's `mods update`), the
+//! GitHub dispatch endpoint, Modrinth for the admin's `mods update`,
+//! Mojang's session server for the players' online-mode logins), the
 //! bare git remote that is "the repository on GitHub", the admin's own clone
 //! made with `mc-gitops init`, and the VPS stand-in watching the fake
 //! Hetzner. The secrets the workflow reads are the fakes' tokens.
@@ -17,6 +18,7 @@ use crate::github_dispatch_fake::FakeGitHub;
 use crate::hetzner_fake::{self, FakeHetzner};
 use crate::modrinth_fake::{self, FakeModrinth};
 use crate::s3_fake::{self, S3Server};
+use crate::session_fake::FakeSessionServer;
 use crate::vps::{Settings, Vps};
 
 /// The token the admin makes for the nudge (fine-grained, Actions: write).
@@ -34,6 +36,7 @@ pub struct Day {
     pub discord: FakeDiscord,
     pub gh: FakeGitHub,
     pub modrinth: FakeModrinth,
+    pub session: FakeSessionServer,
     pub tmp: tempfile::TempDir,
     /// The repository on "GitHub": a bare repo.
     pub remote: PathBuf,
@@ -79,6 +82,7 @@ impl Day {
         let discord = FakeDiscord::start().await;
         let gh = FakeGitHub::start().await;
         let modrinth = FakeModrinth::start(modrinth_projects()).await;
+        let session = FakeSessionServer::start().await;
         let remote = tmp.path().join("grove-state.git");
         let admin = tmp.path().join("admin");
         git(
@@ -96,6 +100,7 @@ impl Day {
                 game_port,
                 github_api: gh.url.clone(),
                 squid: crate::common::peers().join("squid_server.js"),
+                session_server: session.url(),
                 downloads: Default::default(),
             },
         );
@@ -107,6 +112,7 @@ impl Day {
             discord,
             gh,
             modrinth,
+            session,
             tmp,
             remote,
             admin,

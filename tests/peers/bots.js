@@ -1,10 +1,14 @@
-// A long-lived driver of mineflayer bots (offline logins, 1.20.1) for tests
+// A long-lived driver of mineflayer bots (1.20.1) for tests
 // that play over minutes: one process holds every bot (loading mineflayer
 // costs seconds), takes one command per line on stdin and prints one JSON
 // object per event on stdout.
 //
 // Commands:
-//   join <name> <host> <port>   log in; then `spawn`, or `kicked`/`error`/`end`
+//   join <name> <host> <port> [<id> <accessToken>]
+//                               log in (online against MC_SESSION_SERVER with
+//                               the account's id and token, see online_auth.js;
+//                               offline without); then `spawn`, or
+//                               `kicked`/`error`/`end`
 //   leave <name>                quit; then `end` (the name may join again at once)
 //   chat <name> <text…>         send a chat message; `chatted`
 //   walk <name> [ms]            walk forward (default 2000 ms, from its spawn if it has
@@ -22,6 +26,7 @@
 
 const readline = require('readline')
 const mineflayer = require('mineflayer')
+const { authOptions } = require('./online_auth')
 
 const bots = new Map()
 const emit = (event, fields = {}) => process.stdout.write(JSON.stringify({ event, ...fields }) + '\n')
@@ -48,12 +53,12 @@ function plain (reason) {
   return String(value)
 }
 
-function join (name, host, port) {
+function join (name, host, port, id, accessToken) {
   if (bots.has(name)) return emit('error', { name, error: `${name} is already connected` })
   if (!host || !Number(port)) return emit('bad_command', { line: `join ${name}`, error: 'usage: join <name> <host> <port>' })
   let bot
   try {
-    bot = mineflayer.createBot({ host, port: Number(port), username: name, auth: 'offline', version: '1.20.1', checkTimeoutInterval: 30000, hideErrors: true })
+    bot = mineflayer.createBot({ host, port: Number(port), version: '1.20.1', checkTimeoutInterval: 30000, hideErrors: true, ...authOptions(name, id, accessToken) })
   } catch (e) {
     return emit('error', { name, error: String(e) })
   }
@@ -89,7 +94,7 @@ function handle (line) {
   const [verb, name, ...rest] = line.trim().split(/\s+/)
   switch (verb) {
     case undefined: case '': return
-    case 'join': return join(name, rest[0], rest[1])
+    case 'join': return join(name, rest[0], rest[1], rest[2], rest[3])
     // The name is free at once (its `end` still follows), so a test may join it again.
     case 'leave': return withBot(name, (bot) => { bots.delete(name); bot.quit() })
     case 'chat': return withBot(name, (bot) => { bot.chat(rest.join(' ')); emit('chatted', { name }) })

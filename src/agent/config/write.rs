@@ -41,6 +41,7 @@ impl AgentConfig {
         root.insert("rcon_port".into(), Value::Integer(i64::from(self.rcon_port)));
         root.insert("minecraft_dir".into(), string(self.minecraft_dir.to_string_lossy().into_owned()));
         root.insert("java".into(), Value::Array(self.java.iter().cloned().map(string).collect()));
+        root.insert("session_server".into(), string(self.session_server.clone()));
         root.insert("storage".into(), Value::Table(storage(&self.storage)));
         root.insert("lifecycle".into(), Value::Table(lifecycle(&self.timers)));
         toml::to_string(&root).expect("a TOML table always serialises")
@@ -134,6 +135,7 @@ mod tests {
             rcon_port: 25576,
             minecraft_dir: PathBuf::from("/srv/mine craft/\"q\""),
             java: vec!["/usr/bin/java".into(), "-Xmx6144M".into(), "-Dx=\"a b\"\n".into(), "".into()],
+            session_server: "http://127.0.0.1:8123/mojang \"fake\"".into(),
             timers: Timers {
                 idle: Duration::from_secs(5),
                 suspended: Duration::from_secs(3661),
@@ -182,6 +184,7 @@ mod tests {
         assert_ne!(c.motd, super::super::DEFAULT_MOTD);
         assert_ne!(c.game_port, crate::repo::properties::GAME_PORT);
         assert_ne!(c.rcon_port, crate::repo::properties::RCON_PORT);
+        assert_ne!(c.session_server, super::super::MOJANG_SESSION_SERVER);
     }
 
     /// The optional parts left out read back as left out, not as defaults.

@@ -1,0 +1,138 @@
+//! A login on the sleeping listener: the cheap refusals first (stopping,
+//! another protocol version, a name not on the whitelist, an address past
+//! the failed-login limit), then Minecraft's online-mode handshake
+//! (`super::super::encryption`) and the session server's `hasJoined`, and a
+//! wake only for an account the session server names that is on the
+//! whitelist. Every refusal after the cheap ones is logged with the address
+//! and the name the client gave, never a secret, token or hash.
+
+use std::net::IpAddr;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use super::{
+    AUTH_SERVERS_DOWN, NOT_WHITELISTED, RATE_LIMITED, RESPONSE_DEADLINE, STOPPING_MESSAGE, Shared, UNVERIFIED, WAKE_MESSAGE, Woken,
+    disconnect, read_packet,
+};
+use crate::agent::encryption::{
+    Cfb8, ENCRYPTION_RESPONSE_ID, EncryptionError, EncryptionRequest, EncryptionResponse, SERVER_ID, server_hash, verify_token,
+};
+use crate::agent::handshake::{Disconnect, LoginStart};
+use crate::agent::packets::PacketError;
+use crate::agent::session_server::SessionServerError;
+use crate::ids::PlayerName;
+
+/// Why an authenticated login did not wake the server.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error("no Encryption Response within {}s", RESPONSE_DEADLINE.as_secs())]
+    NoResponse,
+    #[error("no valid Encryption Response: {0}")]
+    BadResponse(#[source] PacketError),
+    #[error("{0}")]
+    Key(#[source] EncryptionError),
+    #[error("the session server does not know of this join")]
+    NotJoined,
+    #[error("the session server names {0:?}, who is not on the whitelist")]
+    OtherAccount(String),
+    #[error("{0}")]
+    SessionServer(#[source] SessionServerError),
+    #[error("the server began stopping during the login")]
+    Stopping,
+}
+
+pub(super) async fn login(s: &mut TcpStream, peer: IpAddr, shared: &Shared, protocol: i32) -> Result<(), PacketError> {
+    let c = &shared.config;
+    if protocol != c.protocol {
+        // Another version's Login Start may not even parse: answer first.
+        return disconnect(s, &format!("This server runs Minecraft {}; join with that version", c.version_name)).await;
+    }
+    let (id, body) = read_packet(s).await?;
+    if id != LoginStart::ID {
+        return Ok(());
+    }
+    let start = LoginStart::parse(&body)?;
+    if shared.stopping() {
+        return disconnect(s, STOPPING_MESSAGE).await;
+    }
+    if shared.whitelisted(&start.name).is_none() {
+        return disconnect(s, NOT_WHITELISTED).await;
+    }
+    let ticket = match shared.limit.begin(peer) {
+        Ok(t) => t,
+        Err(limited) => {
+            tracing::warn!(%peer, name = ?start.name, "refused to wake the server: {limited}");
+            return disconnect(s, RATE_LIMITED).await;
+        }
+    };
+    match authenticate(s, shared, &start).await? {
+        Ok(player) => {
+            ticket.succeeded();
+            tracing::info!(%peer, player = %player, "an authenticated whitelisted login wakes the server");
+            let _ = shared.events.send(Woken(player)).await;
+        }
+        Err(refusal) => {
+            tracing::warn!(%peer, name = ?start.name, "refused to wake the server: {refusal}");
+        }
+    }
+    Ok(())
+}
+
+/// The handshake after a whitelisted Login Start. The outer `Err` is the
+/// connection failing; the inner result is the verdict, which the client
+/// has been told (encrypted, once encryption is on).
+async fn authenticate(s: &mut TcpStream, shared: &Shared, start: &LoginStart) -> Result<Result<PlayerName, Refusal>, PacketError> {
+    let token = verify_token();
+    let request = EncryptionRequest {
+        server_id: SERVER_ID.into(),
+        public_key: shared.key.public_der().to_vec(),
+        verify_token: token.to_vec(),
+    };
+    s.write_all(&request.write()).await?;
+    s.flush().await?;
+    let response = match tokio::time::timeout(RESPONSE_DEADLINE, read_packet(s)).await {
+        Err(_) => return Ok(Err(Refusal::NoResponse)),
+        Ok(Err(e)) => return Ok(Err(Refusal::BadResponse(e))),
+        Ok(Ok((id, _))) if id != ENCRYPTION_RESPONSE_ID => {
+            return Ok(Err(Refusal::BadResponse(PacketError::UnexpectedPacket {
+                expected: ENCRYPTION_RESPONSE_ID,
+                got: id,
+            })));
+        }
+        Ok(Ok((_, body))) => match EncryptionResponse::parse(&body) {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(Refusal::BadResponse(e))),
+        },
+    };
+    // Without the secret there is no cipher to tell the client anything
+    // with (it has already turned encryption on): just hang up.
+    let secret = match shared.key.open(&response, &token) {
+        Ok(secret) => secret,
+        Err(e) => return Ok(Err(Refusal::Key(e))),
+    };
+    let mut cipher = Cfb8::new(&secret);
+    let hash = server_hash(SERVER_ID, &secret, shared.key.public_der());
+    let verdict = match shared.config.session_server.has_joined(&start.name, &hash).await {
+        Ok(None) => Err(Refusal::NotJoined),
+        Ok(Some(profile)) => shared.whitelisted(&profile.name).ok_or(Refusal::OtherAccount(profile.name)),
+        Err(e) => Err(Refusal::SessionServer(e)),
+    };
+    // Checked again: the agent may have begun stopping while the session
+    // server was asked.
+    let verdict = verdict.and_then(|p| if shared.stopping() { Err(Refusal::Stopping) } else { Ok(p) });
+    let reason = match &verdict {
+        Ok(_) => WAKE_MESSAGE,
+        Err(Refusal::NotJoined) => UNVERIFIED,
+        Err(Refusal::OtherAccount(_)) => NOT_WHITELISTED,
+        Err(Refusal::SessionServer(_)) => AUTH_SERVERS_DOWN,
+        Err(_) => STOPPING_MESSAGE,
+    };
+    let mut frame = Disconnect::text(reason).write();
+    cipher.encrypt(&mut frame);
+    // The verdict stands even if the client hung up before reading it.
+    if let Err(e) = s.write_all(&frame).await.and(s.flush().await) {
+        tracing::debug!("the login's Disconnect was not delivered: {e}");
+    }
+    Ok(verdict)
+}
