@@ -40,6 +40,9 @@ impl AgentConfig {
         root.insert("game_port".into(), Value::Integer(i64::from(self.game_port)));
         root.insert("rcon_port".into(), Value::Integer(i64::from(self.rcon_port)));
         root.insert("minecraft_dir".into(), string(self.minecraft_dir.to_string_lossy().into_owned()));
+        if let Some(user) = &self.minecraft_user {
+            root.insert("minecraft_user".into(), string(user.clone()));
+        }
         root.insert("java".into(), Value::Array(self.java.iter().cloned().map(string).collect()));
         root.insert("storage".into(), Value::Table(storage(&self.storage)));
         root.insert("lifecycle".into(), Value::Table(lifecycle(&self.timers)));
@@ -133,6 +136,7 @@ mod tests {
             game_port: 25566,
             rcon_port: 25576,
             minecraft_dir: PathBuf::from("/srv/mine craft/\"q\""),
+            minecraft_user: Some("_mc-2".into()),
             java: vec!["/usr/bin/java".into(), "-Xmx6144M".into(), "-Dx=\"a b\"\n".into(), "".into()],
             timers: Timers {
                 idle: Duration::from_secs(5),
@@ -190,6 +194,7 @@ mod tests {
         let mut c = everything(r2());
         c.server_created = None;
         c.session = None;
+        c.minecraft_user = None;
         if let StorageConfig::R2 { session_token, life, .. } = &mut c.storage {
             *session_token = None;
             *life = None;
