@@ -96,7 +96,14 @@ pub fn open_store(cfg: &AgentConfig) -> Result<(Store, Option<renew::Renewer>), 
                     source: Box::new(source),
                 })?;
             let store = Store::from_object_store(Arc::new(s3), &cfg.server, format!("R2 bucket {bucket}"));
-            let renewer = life.is_some().then(|| renew::Renewer::new(store.clone(), shared));
+            let renewer = match (life, &cfg.session) {
+                (Some(_), Some(session)) => Some(renew::Renewer::new(store.clone(), shared, session.clone())),
+                (Some(_), None) => {
+                    tracing::warn!("agent.toml names no session, and renewed credentials are per session: these are never renewed");
+                    None
+                }
+                (None, _) => None,
+            };
             Ok((store, renewer))
         }
     }
