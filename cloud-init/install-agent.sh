@@ -3,13 +3,16 @@
 # Every per-session value comes from a file cloud-init wrote, never from text
 # pasted into this script: the release URL from agent.url, its checksum from
 # agent.sha256 (a `sha256sum -c` line). A download that does not match is
-# never made executable, and the unit is not started. The agent runs
-# Minecraft itself, as its child, in the same unit.
+# never made executable, and the unit is not started. Minecraft's user
+# owns /srv/minecraft and can read nothing in /etc/mc-gitops.
 set -eu
 
 etc=/etc/mc-gitops
 bin=/usr/local/bin
 
+chown -R root:root "$etc"
+chmod 0700 "$etc"
+chmod 0600 "$etc/agent.toml"
 install -d -o minecraft -g minecraft -m 0750 /srv/minecraft
 
 url=$(cat "$etc/agent.url")

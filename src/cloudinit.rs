@@ -8,7 +8,9 @@
 //! is a fixed file; it reads the per-session values (release URL, checksum)
 //! from files, never from pasted text. The agent's settings go into one TOML
 //! file written by the agent's own config type (`agent::config::AgentConfig`,
-//! whose reader the agent uses), mode 0600, owned by `minecraft`.
+//! whose reader the agent uses), mode 0600, owned by root: the agent runs as
+//! root with a few capabilities and starts Minecraft as `minecraft`
+//! ([`MINECRAFT_USER`], see `agent::user`), which cannot read it.
 //!
 //! The only credentials in it are the short-lived R2 ones scoped to this
 //! server's prefixes (DESIGN: invariant 5).
@@ -29,6 +31,8 @@ pub const MAX_USER_DATA: usize = 8 * 1024;
 pub const AGENT_CONFIG_PATH: &str = "/etc/mc-gitops/agent.toml";
 /// Where Minecraft lives on the VPS (the agent unit's `ReadWritePaths`).
 pub const MINECRAFT_DIR: &str = "/srv/minecraft";
+/// The user cloud-init creates to run Minecraft (agent.toml `minecraft_user`).
+pub const MINECRAFT_USER: &str = "minecraft";
 /// Marks every value `render cloud-init` fills in without credentials.
 pub const PLACEHOLDER: &str = "PLACEHOLDER-not-minted";
 
@@ -97,6 +101,7 @@ pub fn for_session(desired: &Desired, session: SessionId, storage: StorageConfig
         game_port: GAME_PORT,
         rcon_port: RCON_PORT,
         minecraft_dir: MINECRAFT_DIR.into(),
+        minecraft_user: Some(MINECRAFT_USER.into()),
         java: ["java", heap.as_str(), "-jar", "server.jar", "nogui"].map(String::from).to_vec(),
         session_server: crate::agent::config::MOJANG_SESSION_SERVER.into(),
         // `max_session` and `keep_backups` stay with the reconciler (see

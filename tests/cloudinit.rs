@@ -41,7 +41,7 @@ fn r2(cfg: &AgentConfig) -> (String, String, String, String) {
     }
 }
 
-const INSTALL: &str = "run `bash scripts/test --setup-only` or: apt-get install -y cloud-init shellcheck systemd";
+const INSTALL: &str = "run `bash scripts/test --setup-only` or: apt-get install -y cloud-init shellcheck systemd nftables";
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example")
@@ -152,12 +152,25 @@ fn example_user_data_is_valid_cloud_config_and_small() {
     assert_eq!(doc["package_upgrade"], false);
     let packages = doc["packages"].as_array().unwrap();
     assert!(packages.contains(&"openjdk-17-jre-headless".into()) && packages.contains(&"zstd".into()));
-    assert_eq!(doc["users"][1]["name"], "minecraft");
+    // Minecraft's own user: no login, no password.
+    let mc = &doc["users"][1];
+    assert_eq!(mc["name"], cloudinit::MINECRAFT_USER);
+    assert_eq!(
+        (&mc["system"], &mc["shell"], &mc["lock_passwd"]),
+        (&true.into(), &"/usr/sbin/nologin".into(), &true.into())
+    );
+    // Nobody logs in with a password; root not at all over ssh.
+    assert_eq!((&doc["ssh_pwauth"], &doc["disable_root"]), (&false.into(), &true.into()));
+    for key in ["password", "chpasswd", "passwd"] {
+        assert!(doc.get(key).is_none() && mc.get(key).is_none(), "no `{key}` anywhere");
+    }
 
+    // The agent's config is root's alone (0600, cloud-init's default owner
+    // root:root); Minecraft runs as another user and cannot read it.
     let agent = file(&doc, "/etc/mc-gitops/agent.toml");
     assert_eq!(
-        (agent["permissions"].as_str(), agent["owner"].as_str(), agent["defer"].as_bool()),
-        (Some("0600"), Some("minecraft:minecraft"), Some(true))
+        (agent["permissions"].as_str(), agent.get("owner"), agent.get("defer")),
+        (Some("0600"), None, None)
     );
     // What the agent itself reads: its own strict parser, as on the VPS.
     let back = agent_config(agent["content"].as_str().unwrap());
@@ -171,6 +184,11 @@ fn example_user_data_is_valid_cloud_config_and_small() {
     // The sleeping listener shows the repo's motd.
     let loaded = mc_gitops::repo::load(&example()).unwrap();
     assert_eq!(back.motd, loaded.desired.server.minecraft.motd);
+    assert_eq!(
+        back.minecraft_user.as_deref(),
+        Some(cloudinit::MINECRAFT_USER),
+        "the JVM runs as minecraft"
+    );
     assert_eq!(back, config(minted()), "every setting arrives as built");
 
     assert_eq!(
@@ -196,7 +214,11 @@ fn example_user_data_is_valid_cloud_config_and_small() {
         "PrivateTmp=yes",
         "ProtectHome=yes",
         "Restart=on-failure",
-        "User=minecraft",
+        // Root, bounded to what starting the JVM as minecraft and handing
+        // it /srv/minecraft takes; that setuid clears every capability.
+        "CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_KILL CAP_CHOWN CAP_DAC_OVERRIDE",
+        // Neither the agent nor the JVM (one cgroup) reads the user-data again.
+        "IPAddressDeny=169.254.169.254",
         // SIGTERM to the agent alone, which stops Minecraft over RCON...
         "KillMode=mixed",
         // ...within the agent's 90 s grace, with room to spare.
@@ -207,10 +229,28 @@ fn example_user_data_is_valid_cloud_config_and_small() {
     }
     // The JIT needs W+X memory.
     assert!(!c.lines().any(|l| l.starts_with("MemoryDenyWriteExecute")));
+    // No User= (root, bounded above) and nothing that would hand the JVM a capability.
+    for key in ["User=", "AmbientCapabilities=", "SecureBits="] {
+        assert!(!c.lines().any(|l| l.starts_with(key)), "the agent unit has {key}");
+    }
     let stop_grace = mc_gitops::agent::jvm::STOP_GRACE.as_secs();
     assert!(stop_grace + 60 <= 300, "TimeoutStopSec must outlast STOP_GRACE ({stop_grace} s)");
     let nft = file(&doc, "/etc/nftables.conf")["content"].as_str().unwrap();
     assert!(nft.contains(&format!("iif != \"lo\" tcp dport {RCON_PORT} drop")));
+    // The metadata service is closed to the minecraft user (besides the unit's IPAddressDeny).
+    assert!(
+        nft.lines()
+            .any(|l| l.trim() == "meta skuid \"minecraft\" ip daddr 169.254.169.254 reject"),
+        "{nft}"
+    );
+    // The install script makes /etc/mc-gitops root's alone before the agent starts.
+    let install = file(&doc, "/usr/local/lib/mc-gitops/install-agent.sh")["content"].as_str().unwrap();
+    let (lock, start) = (
+        install.find("chmod 0700 \"$etc\"").unwrap(),
+        install.find("systemctl enable").unwrap(),
+    );
+    assert!(lock < start && install.contains("chown -R root:root \"$etc\""), "{install}");
+    assert!(install.contains("install -d -o minecraft -g minecraft -m 0750 /srv/minecraft"));
     assert_eq!(back.rcon_port, RCON_PORT, "the port the firewall keeps on loopback");
     assert_eq!(
         doc["runcmd"],
@@ -384,6 +424,35 @@ fn shell_scripts_pass_shellcheck() {
         .output()
         .unwrap();
     assert!(out.status.success(), "shellcheck:\n{}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// The ruleset as `nft -c` (check only, nothing applied) reads it. The
+/// `minecraft` user exists only on the VPS (nft resolves names when it
+/// reads the rules), so `nobody` stands in for it here; not as root, the
+/// check runs in a user and network namespace of its own.
+#[test]
+fn nftables_ruleset_checks() {
+    let nft = tool("nft");
+    let rules = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("cloud-init/nftables.conf")).unwrap();
+    assert!(rules.contains("skuid \"minecraft\""));
+    let dir = tempfile::tempdir().unwrap();
+    let check = |text: &str| {
+        let path = dir.path().join("nftables.conf");
+        std::fs::write(&path, text).unwrap();
+        // SAFETY: a plain getter.
+        let root = unsafe { libc::geteuid() } == 0;
+        let mut cmd = if root { Command::new(nft) } else { Command::new("unshare") };
+        if !root {
+            cmd.args(["-rn", nft]);
+        }
+        let out = cmd.arg("-c").arg("-f").arg(&path).output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, err) = check(&rules.replace("skuid \"minecraft\"", "skuid \"nobody\""));
+    assert!(ok, "nft -c refused the ruleset:\n{err}");
+    // The check is real: an unknown user is refused.
+    let (ok, err) = check(&rules.replace("skuid \"minecraft\"", "skuid \"no-such-user-mcg\""));
+    assert!(!ok && err.contains("User does not exist"), "{err}");
 }
 
 /// `systemd-analyze verify` in a scratch root that holds the system's own

@@ -6,7 +6,7 @@
 //!
 //! A 10-day session outlives the 7 days credentials can last: past three
 //! quarters of their life apply mints new ones, writes
-//! `control/grove/credentials.json` and moves the server's labels; the agent
+//! `control/grove/credentials/<session>.json` and moves the server's labels; the agent
 //! swaps them in and keeps working after the old key is refused. A crash
 //! or a 5xx between the write and the labels converges on the next run, and
 //! no secret reaches stdout, stderr or the repo (which is committed).
@@ -139,7 +139,8 @@ impl World {
     }
 
     fn credentials_json(&self) -> Value {
-        serde_json::from_slice(&std::fs::read(self.s3.object_file("control/grove/credentials.json")).unwrap()).unwrap()
+        let key = format!("control/grove/credentials/{}-eu.json", t0().format("%Y%m%d-%H%M"));
+        serde_json::from_slice(&std::fs::read(self.s3.object_file(&key)).unwrap()).unwrap()
     }
 
     /// The agent's settings, as the new server's user-data carries them.
@@ -262,7 +263,7 @@ async fn a_crash_or_a_5xx_between_delivering_and_labelling_converges() {
     ok(&w.run("apply", at(0), &[]).await);
     let expires0 = w.label("mc-gitops/credentials-expires");
 
-    // A crash right after credentials.json is written: the labels still say old.
+    // A crash right after the credentials document is written: the labels still say old.
     let out = w
         .run("apply", at(LATE), &[("MC_GITOPS_CRASH_AFTER", "credentials-delivered")])
         .await;

@@ -117,6 +117,10 @@ pub struct AgentConfig {
     pub game_port: u16,
     pub rcon_port: u16,
     pub minecraft_dir: PathBuf,
+    /// The user the JVM runs as, who gets `minecraft_dir` (cloud-init sets
+    /// `minecraft`; see `super::user`). `None`: the agent's own user, as in
+    /// tests and on a home server.
+    pub minecraft_user: Option<String>,
     /// The JVM command line, program first.
     pub java: Vec<String>,
     pub timers: Timers,
@@ -185,6 +189,14 @@ fn read(cx: &mut Cx<'_>, mut root: Table<'_, '_>) -> Option<AgentConfig> {
     let minecraft_dir = root.required(cx, "minecraft_dir", "add `minecraft_dir = \"/srv/minecraft\"`", |cx, n, v| {
         reader::string(cx, n, v).map(|s| PathBuf::from(s.value))
     });
+    let minecraft_user = root.optional(cx, "minecraft_user", |cx, n, v| {
+        let s = reader::string(cx, n, v)?;
+        super::user::valid_name(&s.value).then_some(s.value.clone()).or_else(|| {
+            cx.error(s.span, format!("`{n}` = \"{}\" is not a user name", s.value))
+                .help("a system user such as \"minecraft\": a-z, 0-9, _ and -, starting with a letter or _, at most 32 characters");
+            None
+        })
+    });
     let java = root.required(
         cx,
         "java",
@@ -233,6 +245,7 @@ fn read(cx: &mut Cx<'_>, mut root: Table<'_, '_>) -> Option<AgentConfig> {
         game_port,
         rcon_port,
         minecraft_dir: minecraft_dir?,
+        minecraft_user,
         java: java?,
         timers,
         session_server,
@@ -372,6 +385,25 @@ idle = "10m"
         };
         let text = diags.iter().map(|d| d.to_string()).collect::<String>();
         assert!(text.contains("`session` = \"Nov 22\" is not a session id"), "{text}");
+    }
+
+    #[test]
+    fn the_minecraft_user_is_read_and_a_bad_one_named() {
+        assert_eq!(
+            parse("agent.toml", GOOD).unwrap().minecraft_user,
+            None,
+            "absent: the agent's own user"
+        );
+        let c = parse("agent.toml", &format!("minecraft_user = \"minecraft\"\n{GOOD}")).unwrap();
+        assert_eq!(c.minecraft_user.as_deref(), Some("minecraft"));
+        let Err(ConfigError::Invalid { diags, .. }) = parse("agent.toml", &format!("minecraft_user = \"root:x\"\n{GOOD}")) else {
+            panic!("a bad user name is refused");
+        };
+        let text = diags.iter().map(|d| d.to_string()).collect::<String>();
+        assert!(
+            text.contains("agent.toml:1:18: error: `minecraft_user` = \"root:x\" is not a user name"),
+            "{text}"
+        );
     }
 
     #[test]

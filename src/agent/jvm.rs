@@ -4,7 +4,10 @@
 //!
 //! The agent is the JVM's parent so it sees every exit and its code (a crash
 //! is restarted with backoff and reported), reads the log for readiness, and
-//! the JVM inherits the agent unit's hardening and cgroup. The JVM's stdin is
+//! the JVM inherits the agent unit's hardening and cgroup. It runs as
+//! another user ([`RunAs`], agent.toml `minecraft_user`; see `super::user`
+//! for why a uid and not a second unit), with a clean environment: it can
+//! read nothing the agent holds. The JVM's stdin is
 //! null: commands go over RCON ([`RconConsole`]). Stopping is `stop` over
 //! RCON; if RCON cannot take it, SIGTERM (vanilla's shutdown hook saves the
 //! world too); after [`STOP_GRACE`] the JVM is killed. Each step is logged.
@@ -21,6 +24,7 @@ use tracing::{debug, info, warn};
 
 use super::console::RconConsole;
 use super::traits::{Minecraft, PortError, PortResult};
+use super::user::RunAs;
 
 /// The line a server prints when it finished loading: `Done (12.345s)! For help, type "help"`.
 const DONE_PREFIX: &str = "Done (";
@@ -42,6 +46,7 @@ pub struct Jvm {
     command: Vec<String>,
     console: RconConsole,
     grace: Duration,
+    run_as: Option<RunAs>,
     child: Option<Child>,
     log: Arc<Log>,
 }
@@ -54,9 +59,34 @@ impl Jvm {
             command,
             console,
             grace: STOP_GRACE,
+            run_as: None,
             child: None,
             log: Arc::default(),
         }
+    }
+
+    /// Run the JVM as `user` (`None`: as the agent's own user).
+    pub fn run_as(mut self, user: Option<RunAs>) -> Jvm {
+        self.run_as = user;
+        self
+    }
+
+    /// The command that starts the JVM: as [`RunAs`]'s uid and gid when one
+    /// is set, with only `PATH` and `LANG` of the agent's environment and the
+    /// user's own `HOME` (the Minecraft directory), `USER` and `LOGNAME`.
+    fn command(&self, program: &str, args: &[String]) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.args(args).current_dir(&self.dir);
+        if let Some(user) = &self.run_as {
+            cmd.uid(user.uid).gid(user.gid).env_clear();
+            for key in ["PATH", "LANG"] {
+                if let Some(v) = std::env::var_os(key) {
+                    cmd.env(key, v);
+                }
+            }
+            cmd.env("HOME", &self.dir).env("USER", &user.name).env("LOGNAME", &user.name);
+        }
+        cmd
     }
 
     /// Another wait before the kill (tests).
@@ -88,15 +118,17 @@ impl Minecraft for Jvm {
         self.log.loaded.store(false, Ordering::SeqCst);
         // A new JVM listens anew: no connection to the old one may be reused.
         self.console.disconnect().await;
-        let mut child = Command::new(program)
-            .args(args)
-            .current_dir(&self.dir)
+        let mut child = self
+            .command(program, args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| PortError::Minecraft(format!("cannot start `{program}` in {}: {e}", self.dir.display())))?;
+            .map_err(|e| {
+                let user = self.run_as.as_ref().map(|u| format!(" as {}", u.name)).unwrap_or_default();
+                PortError::Minecraft(format!("cannot start `{program}` in {}{user}: {e}", self.dir.display()))
+            })?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let log = self.log.clone();
         tokio::spawn(async move {
@@ -258,6 +290,40 @@ mod tests {
         until_loaded(&j).await;
         assert_eq!(j.exited().await, Some(3));
         assert!(!j.loaded());
+    }
+
+    /// The JVM runs with the configured uid and gid; run as root (as the
+    /// agent on the VPS), it also has no capability and no other group, and
+    /// none of the agent's environment. (Not root: it runs as the test's own
+    /// user, which still goes through the same uid/gid path.)
+    #[tokio::test]
+    async fn the_jvm_runs_as_the_configured_user_with_nothing_of_the_agents() {
+        let user = super::super::user::tests::someone();
+        // The version line carries what the child is: uid, gid, groups, capabilities, a secret.
+        let script = r#"echo "Starting minecraft server version $(id -u)/$(id -g)/$(id -G | tr ' ' ,)/$(grep CapEff /proc/self/status | cut -f2)/${MC_GITOPS_TEST_SECRET:-none}/$HOME"; echo 'Done (0.1s)! For help, type "help"'; while :; do sleep 0.05; done"#;
+        // SAFETY: set before any thread of this test reads it; no other test reads it.
+        unsafe { std::env::set_var("MC_GITOPS_TEST_SECRET", "agent-only") };
+        let mut j = sh(script).run_as(Some(user.clone()));
+        j.start().await.unwrap();
+        until_loaded(&j).await;
+        let seen = j.version().unwrap();
+        j.stop().await.unwrap();
+        let home = std::env::temp_dir();
+        let parts: Vec<&str> = seen.split('/').collect();
+        assert_eq!(parts[..2], [user.uid.to_string(), user.gid.to_string()], "uid and gid: {seen}");
+        assert_eq!(
+            parts[4..].join("/"),
+            format!("none/{}", home.display()),
+            "no agent env, its own HOME: {seen}"
+        );
+        // SAFETY: a plain getter.
+        if unsafe { libc::geteuid() } == 0 {
+            assert_eq!(
+                parts[2..4],
+                [user.gid.to_string(), "0000000000000000".into()],
+                "no other group, no capability: {seen}"
+            );
+        }
     }
 
     #[tokio::test]

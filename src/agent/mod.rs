@@ -9,7 +9,8 @@
 //! store); [`billing`] decides how long a suspended server stays warm;
 //! [`start`] wires the real ports together.
 //! The Minecraft side: [`jvm`] runs the server as the agent's child (the one
-//! process model: the agent unit is the JVM's parent, see docs/vps.md) and
+//! process model: the agent unit is the JVM's parent, see docs/vps.md), as
+//! the separate user [`user`] resolves, and
 //! [`console`] drives it over RCON with the password [`start`] generates.
 //! The protocol pieces: [`rcon`] to the local Minecraft server, [`slp`] the
 //! Server List Ping client (also the reconciler's game observer), and
@@ -36,6 +37,7 @@ pub mod session_server;
 pub mod sleeping;
 pub mod slp;
 pub mod traits;
+pub mod user;
 pub mod wake_limit;
 pub mod wiring;
 
@@ -67,6 +69,8 @@ pub enum StartError {
         #[source]
         source: crate::http::HttpError,
     },
+    #[error("the user Minecraft runs as")]
+    User(#[from] user::UserError),
 }
 
 /// The store the config names: a local directory or an R2 bucket, and for
@@ -105,7 +109,14 @@ pub fn open_store(cfg: &AgentConfig) -> Result<(Store, Option<renew::Renewer>), 
                     source: Box::new(source),
                 })?;
             let store = Store::from_object_store(Arc::new(s3), &cfg.server, format!("R2 bucket {bucket}"));
-            let renewer = life.is_some().then(|| renew::Renewer::new(store.clone(), shared));
+            let renewer = match (life, &cfg.session) {
+                (Some(_), Some(session)) => Some(renew::Renewer::new(store.clone(), shared, session.clone())),
+                (Some(_), None) => {
+                    tracing::warn!("agent.toml names no session, and renewed credentials are per session: these are never renewed");
+                    None
+                }
+                (None, _) => None,
+            };
             Ok((store, renewer))
         }
     }
@@ -113,12 +124,13 @@ pub fn open_store(cfg: &AgentConfig) -> Result<(Store, Option<renew::Renewer>), 
 
 /// Run the agent with the real ports until `shutdown` resolves.
 pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Result<Phase, StartError> {
+    let run_as = cfg.minecraft_user.as_deref().map(user::RunAs::lookup).transpose()?;
     let (store, renewer) = open_store(&cfg)?;
     // Made once, here: written into server.properties, used by the console, nowhere else.
     let rcon_password = provision::rcon_password();
     let console = console::RconConsole::new(std::net::SocketAddr::from(([127, 0, 0, 1], cfg.rcon_port)), rcon_password.clone())
         .with_properties(cfg.minecraft_dir.join("server.properties"));
-    let minecraft = jvm::Jvm::new(cfg.minecraft_dir.clone(), cfg.java.clone(), console.clone());
+    let minecraft = jvm::Jvm::new(cfg.minecraft_dir.clone(), cfg.java.clone(), console.clone()).run_as(run_as.clone());
     let client = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
         .build()
@@ -150,6 +162,7 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
                 store: store.clone(),
                 world_dir: cfg.minecraft_dir.join("world"),
             },
+            owner: run_as,
         },
         nudge: nudge::GitHubNudge::from_env(store.clone()),
         control: control::StoreControl { store, renewer },

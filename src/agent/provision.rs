@@ -9,6 +9,12 @@
 //! `server.properties` (mode 600), and goes nowhere else: not to storage, not
 //! to a log. Every file is written to `<name>.part` and renamed into place, so
 //! a crash mid-way leaves either the old file or the new one.
+//!
+//! The agent may be more privileged than Minecraft (`super::user`): when a
+//! `minecraft_user` is set, everything in the directory is handed to it
+//! once it is ready, and `server.properties` — which Minecraft could have
+//! replaced with a link to the agent's own files before a restart — is read
+//! without following a link.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -16,6 +22,7 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 
 use super::traits::{PortError, PortResult, Provision, Snapshots};
+use super::user::RunAs;
 use crate::plan::assets::sha256_hex;
 use crate::secret::Secret;
 use crate::storage::{AssetRef, ControlDoc, Store};
@@ -33,6 +40,8 @@ pub struct FilesProvision<W> {
     pub rcon_port: u16,
     pub rcon_password: Secret,
     pub world: W,
+    /// Who gets the directory before Minecraft starts (`None`: it stays the agent's).
+    pub owner: Option<RunAs>,
 }
 
 fn err(what: &str, message: impl Into<String>) -> PortError {
@@ -66,6 +75,21 @@ async fn write_atomically(dest: &Path, bytes: &[u8], private: bool) -> std::io::
     #[cfg(not(unix))]
     let _ = private;
     tokio::fs::rename(&part, dest).await
+}
+
+/// A file's text, refusing a symlink (`O_NOFOLLOW`: ELOOP).
+async fn read_no_follow(path: &Path) -> std::io::Result<String> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(&path)?;
+        let mut s = String::new();
+        f.read_to_string(&mut s)?;
+        Ok(s)
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 /// `server.properties` with the managed keys set, every other line kept.
@@ -136,15 +160,24 @@ impl<W: Snapshots> Provision for FilesProvision<W> {
             self.fetch(rel, a).await?;
         }
         let path = self.dir.join("server.properties");
-        let text = match tokio::fs::read_to_string(&path).await {
+        let text = match read_no_follow(&path).await {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(err("server.properties", e.to_string())),
+            Err(e) => return Err(err("server.properties", format!("{e} (a link is never followed)"))),
         };
         let props = managed_properties(&text, self.game_port, self.rcon_port, &self.rcon_password);
         write_atomically(&path, props.as_bytes(), true)
             .await
-            .map_err(|e| err("server.properties", e.to_string()))
+            .map_err(|e| err("server.properties", e.to_string()))?;
+        if let Some(user) = self.owner.clone() {
+            let dir = self.dir.clone();
+            let n = tokio::task::spawn_blocking(move || super::user::hand_over(&dir, &user))
+                .await
+                .map_err(|e| err("the Minecraft directory", e.to_string()))?
+                .map_err(|e| err("the Minecraft directory", super::control::chain(&e)))?;
+            tracing::debug!(entries = n, "handed the Minecraft directory to its user");
+        }
+        Ok(())
     }
 }
 
@@ -203,6 +236,7 @@ mod tests {
             rcon_port: 25575,
             rcon_password: Secret::new("pw-from-the-vps"),
             world: NewWorld,
+            owner: None,
         }
     }
 
@@ -321,6 +355,49 @@ mod tests {
         );
         let e = p.provision(&doc).await.unwrap_err();
         assert!(e.to_string().contains("assets/grove/sha256-ab is not in local directory"), "{e}");
+    }
+
+    /// Minecraft replaced server.properties with a link to the agent's
+    /// config before an agent restart: the agent refuses to read through it
+    /// (the credentials would land in a file Minecraft reads).
+    #[tokio::test]
+    async fn a_linked_server_properties_is_not_read_through() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut p = setup(tmp.path());
+        std::fs::create_dir_all(&p.dir).unwrap();
+        std::fs::write(tmp.path().join("agent.toml"), "secret_access_key = \"s3cr3t\"").unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("agent.toml"), p.dir.join("server.properties")).unwrap();
+        let e = p.provision(&ControlDoc::default()).await.unwrap_err().to_string();
+        assert!(e.contains("server.properties") && e.contains("a link is never followed"), "{e}");
+        let text = std::fs::read_to_string(p.dir.join("server.properties")).unwrap();
+        assert!(!text.contains("rcon.password"), "nothing was written through the link");
+    }
+
+    /// With a `minecraft_user`, the whole directory is theirs once provisioned.
+    #[tokio::test]
+    async fn the_directory_is_handed_to_the_minecraft_user() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let user = super::super::user::tests::someone();
+        let mut p = setup(tmp.path());
+        p.owner = Some(user.clone());
+        let props = b"motd=Grove\n".to_vec();
+        let h = format!("sha256:{}", sha256_hex(&props));
+        p.store.put_asset(&h, props.clone()).await.unwrap();
+        let mut doc = ControlDoc::default();
+        doc.assets.insert(
+            "config/x/server.properties.example".into(),
+            AssetRef {
+                hash: h,
+                url: None,
+                size: Some(props.len() as u64),
+            },
+        );
+        p.provision(&doc).await.unwrap();
+        for rel in ["", "config", "config/x", "config/x/server.properties.example", "server.properties"] {
+            let m = std::fs::symlink_metadata(tmp.path().join("mc").join(rel)).unwrap();
+            assert_eq!((m.uid(), m.gid()), (user.uid, user.gid), "{rel}");
+        }
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! [`RenewingProvider`] before each request, and that hands out whatever
 //! [`SharedCredentials`] holds now. [`Renewer::check`] swaps newer ones in:
 //! once less than a quarter of the current life is left it reads
-//! `control/<s>/credentials.json`, which the reconciler writes when it
-//! renews (`plan::planner::renew`), and takes it when it expires later than
-//! what the agent has.
+//! `control/<s>/credentials/<session>.json` (its own session's), which the
+//! reconciler writes when it renews (`plan::planner::renew`), and takes it
+//! when it expires later than what the agent has.
 //!
 //! The check runs at every control poll; a failure (nothing renewed yet,
 //! storage unreachable, a bad document) is logged and reported in the
@@ -19,6 +19,7 @@ use object_store::CredentialProvider;
 use object_store::aws::AwsCredential;
 use tracing::{info, warn};
 
+use crate::ids::SessionId;
 use crate::storage::credentials::{CredentialsDoc, CredentialsLife};
 use crate::storage::{CredentialsStatus, StorageError, Store};
 
@@ -117,19 +118,22 @@ pub enum Renewal {
 pub struct Renewer {
     pub store: Store,
     pub shared: Arc<SharedCredentials>,
+    /// Whose renewals to take: the session this VPS was created for.
+    pub session: SessionId,
     problem: Option<String>,
 }
 
 impl Renewer {
-    pub fn new(store: Store, shared: Arc<SharedCredentials>) -> Self {
+    pub fn new(store: Store, shared: Arc<SharedCredentials>, session: SessionId) -> Self {
         Renewer {
             store,
             shared,
+            session,
             problem: None,
         }
     }
 
-    /// One check at `now`: when due, read `credentials.json` and swap it in
+    /// One check at `now`: when due, read the session's document and swap it in
     /// if it expires later than the current credentials.
     pub async fn check(&self, now: DateTime<Utc>) -> Result<Renewal, RenewError> {
         let Some(life) = self.shared.life() else {
@@ -138,7 +142,7 @@ impl Renewer {
         if !life.needs_renewal(now) {
             return Ok(Renewal::NotDue);
         }
-        let key = self.store.credentials_key();
+        let key = self.store.credentials_key(&self.session);
         let doc: Option<CredentialsDoc> = self
             .store
             .get_json(&key)
@@ -217,13 +221,15 @@ mod tests {
             expires: t("2026-11-22T16:00:00Z"),
         };
         let shared = SharedCredentials::new(first, Some(life));
-        (dir, Renewer::new(store, shared.clone()), RenewingProvider(shared))
+        let session = SessionId::new("20261122-0000-eu");
+        (dir, Renewer::new(store, shared.clone(), session), RenewingProvider(shared))
     }
 
     #[tokio::test]
     async fn newer_credentials_are_swapped_in_once_a_quarter_is_left() {
         let (_dir, mut r, provider) = setup();
-        let key = r.store.credentials_key();
+        let key = r.store.credentials_key(&r.session);
+        assert_eq!(key, "control/grove/credentials/20261122-0000-eu.json");
         r.store
             .put_json(&key, &doc("NEW", "2026-11-22T11:00:00Z", "2026-11-23T03:00:00Z"))
             .await
@@ -258,11 +264,21 @@ mod tests {
         r.poll(t("2026-11-22T13:00:00Z")).await;
         let problem = r.report().unwrap().problem.unwrap();
         assert!(
-            problem.contains("expire 2026-11-22T16:00:00Z") && problem.contains("control/grove/credentials.json"),
+            problem.contains("expire 2026-11-22T16:00:00Z") && problem.contains("control/grove/credentials/20261122-0000-eu.json"),
             "{problem}"
         );
+        // Another session's renewal is not this agent's.
+        let other = r.store.credentials_key(&SessionId::new("20261121-0000-eu"));
+        r.store
+            .put_json(&other, &doc("OTHER", "2026-11-22T13:00:00Z", "2026-11-23T03:00:00Z"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            r.check(t("2026-11-22T13:00:30Z")).await,
+            Err(RenewError::NothingNewer { .. })
+        ));
         // The same credentials, written again, are not newer.
-        let key = r.store.credentials_key();
+        let key = r.store.credentials_key(&r.session);
         r.store
             .put_json(&key, &doc("OLD", "2026-11-22T00:00:00Z", "2026-11-22T16:00:00Z"))
             .await
@@ -297,7 +313,7 @@ mod tests {
             },
             None,
         );
-        let r = Renewer::new(store, shared);
+        let r = Renewer::new(store, shared, SessionId::new("20261122-0000-eu"));
         assert_eq!(r.check(t("2030-01-01T00:00:00Z")).await.unwrap(), Renewal::NotDue);
         assert_eq!(r.report(), None);
     }

@@ -1,6 +1,7 @@
 //! The renewal step: mint the agent's new storage credentials, deliver them
-//! in `control/<s>/credentials.json`, then record their life in the
-//! server's labels.
+//! in `control/<s>/credentials/<session>.json`, then record their life in
+//! the server's labels. The caller (`steps`) refuses a session that has
+//! ended; closing a session deletes its document (`steps::close_session`).
 //!
 //! The order makes every interruption converge. The labels are what the
 //! next plan reads, so they move last: a crash or a failure after the file
@@ -12,13 +13,14 @@
 use chrono::SecondsFormat;
 
 use super::{ApplyError, Ctx, Outcome, Report};
-use crate::ids::HetznerServerId;
+use crate::ids::{HetznerServerId, SessionId};
 use crate::storage::credentials::{CredentialsLife, mint_agent_credentials};
 
 pub(super) async fn renew(
     cx: &Ctx<'_>,
     report: &mut Report,
     resource: &str,
+    session: &SessionId,
     id: Option<HetznerServerId>,
     ttl_seconds: u64,
 ) -> Result<Outcome, ApplyError> {
@@ -55,7 +57,7 @@ pub(super) async fn renew(
             resource: resource.to_string(),
             source: source.into(),
         })?;
-    let key = cx.store.credentials_key();
+    let key = cx.store.credentials_key(session);
     cx.store.put_json(&key, &creds.doc()).await.map_err(|source| ApplyError::Storage {
         resource: key.clone(),
         source,

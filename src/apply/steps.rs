@@ -133,7 +133,22 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
             report.message.push(format!("ask the agent to stop and sync ({})", reason.as_str()));
             Ok(Outcome::Done("the agent stops Minecraft and uploads a final snapshot".into()))
         }
-        Step::RenewCredentials { id, ttl_seconds, .. } => super::renew::renew(cx, report, &resource, *id, *ttl_seconds).await,
+        Step::RenewCredentials {
+            id, session, ttl_seconds, ..
+        } => {
+            let ended = st
+                .sessions
+                .get(session.as_str())
+                .or_else(|| cx.ledger.sessions.iter().find(|s| &s.id == session))
+                .is_none_or(|s| s.ended.is_some());
+            if ended {
+                return Err(ApplyError::Stale {
+                    resource,
+                    why: format!("session {session} has ended (or is not in the ledger): no credentials are issued for it"),
+                });
+            }
+            super::renew::renew(cx, report, &resource, session, *id, *ttl_seconds).await
+        }
         Step::AwaitSnapshot { taken_after } => {
             flush_control(cx, st).await?;
             if guard(cx, *taken_after, &resource).await? {
@@ -342,6 +357,18 @@ async fn close_session(
     let cost = s.cost.as_ref().map_or(Decimal::ZERO, |c| c.gross);
     let currency = s.price.as_ref().map_or("", |p| p.currency.as_str()).to_string();
     write(cx, st, report, s)?;
+
+    // Its renewed credentials go with it (and the one document older
+    // versions kept for every session): no successor for a leaked key.
+    for key in [
+        cx.store.credentials_key(id),
+        crate::storage::credentials::legacy_credentials_key(cx.store.server()),
+    ] {
+        cx.store.delete(&key).await.map_err(|source| ApplyError::Storage {
+            resource: key.clone(),
+            source,
+        })?;
+    }
 
     // The next session starts from a clean control document; the stored
     // files stay (content-addressed), so unchanged ones are not re-sent.

@@ -111,11 +111,13 @@ pub enum Step {
         ops: Vec<OpEntry>,
     },
     /// Mint new storage credentials for the running server's agent, hand
-    /// them over in `control/<s>/credentials.json`, record their life in
-    /// the server's labels.
+    /// them over in `control/<s>/credentials/<session>.json`, record their
+    /// life in the server's labels. Only for the open session the server
+    /// was created for; never once it has ended.
     RenewCredentials {
         name: String,
         id: Option<HetznerServerId>,
+        session: SessionId,
         /// How long the new credentials live.
         ttl_seconds: u64,
     },

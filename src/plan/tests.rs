@@ -511,3 +511,25 @@ fn expired_credentials_are_renewed_with_a_warning() {
         p.notices
     );
 }
+
+/// Renewals are per session: a server whose session is not the ledger's
+/// open one (an orphan of an ended session, or no session on record) never
+/// gets new credentials, so a key leaked from it dies with its life.
+#[test]
+fn no_renewal_for_a_server_whose_session_is_not_the_open_one() {
+    let d = desired();
+    let started = now() - Duration::hours(11);
+    let mut o = running(&d, started);
+    let p = plan(&d, &o);
+    let [renewal] = renewals(&p)[..] else { panic!("{:#?}", p.changes) };
+    let open = o.session.as_ref().unwrap().id.clone();
+    assert!(matches!(&renewal.step, Step::RenewCredentials { session, .. } if *session == open));
+
+    o.server.as_mut().unwrap().session = SessionId::new("20261101-0000-eu");
+    assert!(renewals(&plan(&d, &o)).is_empty(), "the server of another session");
+    let mut o = running(&d, started);
+    o.session.as_mut().unwrap().ended = Some(now() - Duration::minutes(1));
+    assert!(renewals(&plan(&d, &o)).is_empty(), "an ended session");
+    o.session = None;
+    assert!(renewals(&plan(&d, &o)).is_empty(), "no session on record");
+}

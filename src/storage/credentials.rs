@@ -6,8 +6,11 @@
 //! Renewal: the server's labels record when its credentials were issued and
 //! when they expire ([`CredentialsLife::labels`]), so the reconciler sees it
 //! in the server list it reads anyway; apply mints new ones and hands them to
-//! the agent as `control/<s>/credentials.json` ([`CredentialsDoc`]), a key
-//! only the admin's keys and the agent's own scoped credentials can read.
+//! the agent as `control/<s>/credentials/<session>.json` ([`CredentialsDoc`],
+//! [`credentials_key`]), a key only the admin's keys and the agent's own
+//! scoped credentials can read. One document per session, deleted when the
+//! session closes, and never written for a session that has ended: a key
+//! that leaked from an old VPS gets no successor.
 //!
 //! This is the only secret that reaches the VPS (DESIGN invariant 5). The
 //! secret parts stay [`Secret`]s; [`AgentCredentials::agent_env`] and
@@ -19,7 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::cloudflare::{Cloudflare, CloudflareError, MAX_TEMP_CREDENTIALS_TTL, R2Permission};
-use crate::ids::ServerName;
+use crate::ids::{ServerName, SessionId};
 use crate::repo::model::Lifecycle;
 use crate::secret::Secret;
 
@@ -143,8 +146,14 @@ impl CredentialsDoc {
     }
 }
 
-/// The credentials document's key.
-pub fn credentials_key(server: &ServerName) -> String {
+/// The credentials document's key: one per session.
+pub fn credentials_key(server: &ServerName, session: &SessionId) -> String {
+    format!("control/{server}/credentials/{session}.json")
+}
+
+/// Where one document served every session (before it was per session):
+/// deleted at every close, so none is left behind.
+pub fn legacy_credentials_key(server: &ServerName) -> String {
     format!("control/{server}/credentials.json")
 }
 

@@ -6,8 +6,9 @@
 //! Keys, per server (`<s>` is `name` from server.toml):
 //! - `control/<s>/desired.json` — written by the reconciler only ([`ControlDoc`])
 //! - `control/<s>/status.json` — written by the agent only ([`AgentStatusDoc`])
-//! - `control/<s>/credentials.json` — renewed agent credentials, written by
-//!   the reconciler only ([`credentials::CredentialsDoc`])
+//! - `control/<s>/credentials/<session>.json` — renewed agent credentials,
+//!   written by the reconciler only, deleted when the session closes
+//!   ([`credentials::CredentialsDoc`])
 //! - `control/<s>/nudge.json` — how the agent nudges the reconciler, written
 //!   by the reconciler only ([`nudge::NudgeDoc`])
 //! - `assets/<s>/sha256-<hex>` — rendered files, content-addressed, so an
@@ -259,9 +260,9 @@ impl Store {
         self.local_root.is_some()
     }
 
-    /// `control/<s>/credentials.json`: renewed agent credentials.
-    pub fn credentials_key(&self) -> String {
-        credentials::credentials_key(&self.server)
+    /// `control/<s>/credentials/<session>.json`: renewed agent credentials.
+    pub fn credentials_key(&self, session: &SessionId) -> String {
+        credentials::credentials_key(&self.server, session)
     }
 
     pub fn server(&self) -> &ServerName {

@@ -266,6 +266,8 @@ impl Watcher {
         let mut cfg = parse_agent(&config_path, &text)?;
         // Only what differs on this machine; written back by the agent's own writer.
         cfg.minecraft_dir = under(&root, &cfg.minecraft_dir);
+        // No `minecraft` user here: the JVM runs as the test's own user.
+        cfg.minecraft_user = None;
         cfg.java = vec!["node".to_string(), self.settings.squid.display().to_string()];
         cfg.game_port = self.settings.game_port;
         cfg.rcon_port = crate::common::free_port();

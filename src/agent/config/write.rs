@@ -40,6 +40,9 @@ impl AgentConfig {
         root.insert("game_port".into(), Value::Integer(i64::from(self.game_port)));
         root.insert("rcon_port".into(), Value::Integer(i64::from(self.rcon_port)));
         root.insert("minecraft_dir".into(), string(self.minecraft_dir.to_string_lossy().into_owned()));
+        if let Some(user) = &self.minecraft_user {
+            root.insert("minecraft_user".into(), string(user.clone()));
+        }
         root.insert("java".into(), Value::Array(self.java.iter().cloned().map(string).collect()));
         root.insert("session_server".into(), string(self.session_server.clone()));
         root.insert("storage".into(), Value::Table(storage(&self.storage)));
@@ -134,6 +137,7 @@ mod tests {
             game_port: 25566,
             rcon_port: 25576,
             minecraft_dir: PathBuf::from("/srv/mine craft/\"q\""),
+            minecraft_user: Some("_mc-2".into()),
             java: vec!["/usr/bin/java".into(), "-Xmx6144M".into(), "-Dx=\"a b\"\n".into(), "".into()],
             session_server: "http://127.0.0.1:8123/mojang \"fake\"".into(),
             timers: Timers {
@@ -193,6 +197,7 @@ mod tests {
         let mut c = everything(r2());
         c.server_created = None;
         c.session = None;
+        c.minecraft_user = None;
         if let StorageConfig::R2 { session_token, life, .. } = &mut c.storage {
             *session_token = None;
             *life = None;

@@ -11,6 +11,9 @@
 //! costs one mint, one small write and one label update, after which it is
 //! known. While the server is being deleted (its final snapshot is
 //! verified) nothing is renewed: the agent has nothing left to upload.
+//! Renewals are per session (`control/<s>/credentials/<session>.json`):
+//! only a server whose session is the ledger's open one is renewed, so a
+//! server left from an ended session (an orphan) never gets new keys.
 
 use serde_json::json;
 
@@ -28,6 +31,9 @@ impl Builder<'_> {
     pub(super) fn renew_credentials(&mut self) {
         let (d, o) = (self.d, self.o);
         let (Some(server), Some(seen)) = (&o.server, o.credentials) else {
+            return;
+        };
+        let Some(open) = o.session.as_ref().filter(|s| s.id == server.session && s.ended.is_none()) else {
             return;
         };
         let (before, why) = match seen {
@@ -51,8 +57,7 @@ impl Builder<'_> {
                 "the server's labels do not say when they expire".to_string(),
             ),
         };
-        let started = o.session.as_ref().map_or(o.now, |s| s.started);
-        let ttl = renewal_ttl(&d.server.lifecycle, started, o.now);
+        let ttl = renewal_ttl(&d.server.lifecycle, open.started, o.now);
         let expires = o.now + chrono::Duration::seconds(ttl as i64);
         self.change(
             Op::Update,
@@ -60,13 +65,14 @@ impl Builder<'_> {
             Step::RenewCredentials {
                 name: server.name.clone(),
                 id: server.id,
+                session: open.id.clone(),
                 ttl_seconds: ttl,
             },
             before,
             json!({ "issued": o.now, "expires": expires }),
             format!(
-                "{why}; new ones last to the session's end (at most 7 days), and the agent picks them up from control/{}/credentials.json",
-                d.server.name
+                "{why}; new ones last to the session's end (at most 7 days), and the agent picks them up from control/{}/credentials/{}.json",
+                d.server.name, open.id
             ),
         );
     }
