@@ -116,6 +116,7 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
         snapshots: wiring::WorldSnapshots {
             store: store.clone(),
             world_dir: cfg.minecraft_dir.join("world"),
+            session: cfg.session.clone(),
         },
         listener: wiring::GamePortListener {
             addr: std::net::SocketAddr::from(([0, 0, 0, 0], cfg.game_port)),
@@ -132,6 +133,7 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
             world: wiring::WorldSnapshots {
                 store: store.clone(),
                 world_dir: cfg.minecraft_dir.join("world"),
+                session: cfg.session.clone(),
             },
         },
         nudge: nudge::GitHubNudge::from_env(store.clone()),

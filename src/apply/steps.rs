@@ -134,54 +134,19 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
             Ok(Outcome::Done("the agent stops Minecraft and uploads a final snapshot".into()))
         }
         Step::RenewCredentials { id, ttl_seconds, .. } => super::renew::renew(cx, report, &resource, *id, *ttl_seconds).await,
-        Step::AwaitSnapshot { taken_after } => {
-            flush_control(cx, st).await?;
-            if guard(cx, *taken_after, &resource).await? {
-                Ok(Outcome::Done("a verified snapshot is in storage".into()))
-            } else {
-                Ok(Outcome::Waiting(format!(
-                    "no verified snapshot taken after {} yet; the next run continues",
-                    taken_after.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                )))
-            }
-        }
-        Step::DeleteServer { name, id, snapshot_after } => {
+        Step::AwaitSnapshot { session, taken_after } => super::stop::await_snapshot(cx, st, &resource, session, *taken_after).await,
+        Step::AskOrphanToStop { name, session } => super::stop::ask_orphan(cx, st, report, &resource, name, session).await,
+        Step::DeleteServer {
+            name,
+            id,
+            session,
+            snapshot_after,
+        } => {
             // The termination guard, checked again right before the delete.
-            if !guard(cx, *snapshot_after, &resource).await? {
-                return Ok(Outcome::Waiting("the world is not safe in storage yet".into()));
+            if let Err(why) = super::stop::guard(cx, session, *snapshot_after, &resource).await? {
+                return Ok(Outcome::Waiting(format!("the world is not safe in storage yet: {why}")));
             }
-            let id = match id {
-                Some(id) => Some(*id),
-                None => cx
-                    .hetzner
-                    .server_by_name(name)
-                    .await
-                    .map_err(|source| ApplyError::Hetzner {
-                        resource: resource.clone(),
-                        source: source.into(),
-                    })?
-                    .map(|s| s.id),
-            };
-            let Some(id) = id else {
-                return Ok(Outcome::Unchanged("already gone".into()));
-            };
-            match cx.hetzner.delete_server(id).await.map_err(|source| ApplyError::Hetzner {
-                resource: resource.clone(),
-                source: source.into(),
-            })? {
-                None => Ok(Outcome::Unchanged("already gone".into())),
-                Some(action) => {
-                    cx.hetzner
-                        .wait_action(action.id, std::time::Duration::from_secs(300))
-                        .await
-                        .map_err(|source| ApplyError::Hetzner {
-                            resource,
-                            source: source.into(),
-                        })?;
-                    report.message.push(format!("delete server {name}"));
-                    Ok(Outcome::Done(format!("server {id} deleted")))
-                }
-            }
+            super::stop::delete_server(cx, st, report, &resource, name, *id, session).await
         }
         Step::DeleteDnsA { name } => {
             let removed = cx
@@ -231,13 +196,6 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
         }
         Step::PruneBackups { keep, backups } => super::prune::prune(cx, report, &resource, *keep, backups).await,
     }
-}
-
-async fn guard(cx: &Ctx<'_>, after: chrono::DateTime<chrono::Utc>, resource: &str) -> Result<bool, ApplyError> {
-    cx.store.verified_snapshot_since(after).await.map_err(|source| ApplyError::Storage {
-        resource: resource.to_string(),
-        source,
-    })
 }
 
 fn ensured(out: crate::cloudflare::Ensured, what: String) -> Outcome {

@@ -54,6 +54,7 @@ pub fn render_plan(plan: &Plan) -> String {
         let (style, tag) = match n.level {
             Level::Info => (DIM, "note"),
             Level::Warning => (YELLOW, "warning"),
+            Level::Alert => (RED, "alert"),
             Level::Error => (RED, "refused"),
         };
         let _ = writeln!(out, "{} {}", paint(style, &format!("{tag}:")), n.message);

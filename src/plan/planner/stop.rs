@@ -45,16 +45,27 @@ impl Builder<'_> {
             .filter(|a| a.phase == Phase::Terminating)
             .and_then(|a| a.stopped_at);
         let stop_at = requested.or(agent_stopped).unwrap_or(o.now);
-        if o.latest_snapshot.is_none_or(|t| t < stop_at) {
+        let session = o.session.as_ref().map_or(&server.session, |s| &s.id);
+        // The guard (`world::guard`): the current snapshot must be this
+        // session's final one, taken after the stop, within the clock skew.
+        let refused = match &o.final_snapshot {
+            None => Some("the current snapshot is not a final one".to_string()),
+            Some(f) => f.refuses(&server.session, stop_at, o.now),
+        };
+        if let Some(why) = refused {
             // The final snapshot is still to come: the agent needs storage for it.
             self.renew_credentials();
             self.change(
                 Op::Wait,
                 "world snapshot",
-                Step::AwaitSnapshot { taken_after: stop_at },
-                json!(o.latest_snapshot),
+                Step::AwaitSnapshot {
+                    session: server.session.clone(),
+                    taken_after: stop_at,
+                },
+                json!(why),
                 json!(format!(
-                    "verified, taken after {}",
+                    "a verified final snapshot of session {}, taken after {}",
+                    server.session,
                     stop_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 )),
                 "no server is deleted before its world is safe in storage",
@@ -66,6 +77,7 @@ impl Builder<'_> {
             Step::DeleteServer {
                 name: server.name.clone(),
                 id: server.id,
+                session: server.session.clone(),
                 snapshot_after: stop_at,
             },
             json!({ "id": server.id, "location": server.location, "server_type": server.server_type, "ipv4": server.ipv4 }),
@@ -73,7 +85,6 @@ impl Builder<'_> {
             "only deletion stops Hetzner's billing",
         );
         self.remove_a_record();
-        let session = o.session.as_ref().map_or(&server.session, |s| &s.id);
         self.change(
             Op::Update,
             format!("session {session}"),
