@@ -164,3 +164,98 @@ async fn an_orphan_is_asked_to_stop_and_deleted_only_after_its_own_final_snapsho
     let out = w.run(&["plan"], &at(10), &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+fn session_file(w: &World) -> String {
+    std::fs::read_to_string(w.repo.path().join(session0().1)).unwrap()
+}
+
+fn add_force(w: &World, accept_backup: &str) {
+    let p = w.repo.path().join("server.toml");
+    let mut text = std::fs::read_to_string(&p).unwrap();
+    if let Some(i) = text.find("\n[stop]") {
+        text.truncate(i + 1);
+    }
+    text.push_str(&format!(
+        "\n[stop]\nforce = {{ session = \"{}\", accept_backup = \"{accept_backup}\", reason = \"the VPS is unreachable\" }}\n",
+        session0().0
+    ));
+    std::fs::write(p, text).unwrap();
+}
+
+// A dead agent never uploads its final snapshot: the stop waited without end, only warning, and the server billed forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_agent_raises_an_alert_once_and_the_admins_force_stop_names_the_backup() {
+    let w = World::new().await;
+    let discord = discord_fake::FakeDiscord::start().await;
+    let url = discord.url();
+    let summary = tempfile::NamedTempFile::new().unwrap();
+    let summary_path = summary.path().to_str().unwrap().to_string();
+    let env = [
+        ("DISCORD_WEBHOOK_URL", url.as_str()),
+        ("GITHUB_STEP_SUMMARY", summary_path.as_str()),
+    ];
+    ok(&w.run(&["apply"], &at(0), &env).await);
+    // The agent's last periodic backup, then it dies; the admin asks for a stop.
+    let last = w.upload_snapshot(&at(5), Some(&session0().0), SnapshotKind::Backup).await;
+    agent_reports(
+        &w,
+        serde_json::json!({ "phase": "running", "heartbeat": at(6), "session": session0().0 }),
+    );
+    w.set_state("stopped");
+    ok(&w.run(&["apply"], &at(10), &env).await);
+    let text = ok(&w.run(&["apply"], &at(30), &env).await);
+    assert!(!text.contains("ALERT"), "not before the bound: {text}");
+    assert_eq!(discord.posts().len(), 1, "the start only");
+
+    // Past the bound: an alert everywhere, Discord once.
+    let text = ok(&w.run(&["apply"], &at(45), &env).await);
+    assert_eq!(w.h.server_count(), 1, "{text}");
+    let force_line = format!(
+        "[stop] force = {{ session = \"{}\", accept_backup = \"{}\", reason = \"...\" }}",
+        session0().0,
+        last.name
+    );
+    assert!(text.contains("has waited 35 min") && text.contains(&force_line), "{text}");
+    let status = std::fs::read_to_string(w.repo.path().join("STATUS.md")).unwrap();
+    assert!(status.contains("ALERT: the stop of session"), "{status}");
+    let steps = std::fs::read_to_string(summary.path()).unwrap();
+    assert!(steps.contains("mc-gitops apply: alert") && steps.contains(&force_line), "{steps}");
+    assert!(session_file(&w).contains("stop overdue: waiting since"), "{}", session_file(&w));
+    let posts: Vec<String> = discord.posts().iter().map(|p| p["content"].as_str().unwrap().to_string()).collect();
+    assert!(posts.last().unwrap().contains("is still billing"), "{posts:?}");
+    ok(&w.run(&["apply"], &at(50), &env).await);
+    assert_eq!(discord.posts().len(), 2, "posted once, whatever the runs");
+
+    // A force naming a backup that is not the current one is refused, with the reason.
+    add_force(&w, "2026-11-01T18-00-00Z");
+    let out = w.run(&["apply"], &at(55), &env).await;
+    let err = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "force-stop refused: accept_backup = \"2026-11-01T18-00-00Z\" but the current backup is \"{}\"",
+            last.name
+        )),
+        "{err}"
+    );
+    assert_eq!(w.h.server_count(), 1);
+
+    // Naming the current backup: the plan shows it, apply deletes, the ledger records it.
+    add_force(&w, &last.name.to_string());
+    let out = w.run(&["plan"], &at(60), &env).await;
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        plan.contains("forced by the admin") && plan.contains(&format!("play since backup {} is lost", last.name)),
+        "{plan}"
+    );
+    let text = ok(&w.run(&["apply"], &at(60), &env).await);
+    assert_eq!(w.h.server_count(), 0, "{text}");
+    let file = session_file(&w);
+    assert!(file.contains("end_reason = \"forced\""), "{file}");
+    assert!(
+        file.contains(&format!("play since backup {} lost (the VPS is unreachable)", last.name)),
+        "{file}"
+    );
+    let out = w.run(&["plan"], &at(61), &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}

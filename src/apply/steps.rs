@@ -141,7 +141,12 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
             id,
             session,
             snapshot_after,
+            force,
         } => {
+            if let Some(force) = force {
+                super::stop::check_force(cx, &resource, force).await?;
+                return super::stop::delete_server(cx, st, report, &resource, name, *id, session).await;
+            }
             // The termination guard, checked again right before the delete.
             if let Err(why) = super::stop::guard(cx, session, *snapshot_after, &resource).await? {
                 return Ok(Outcome::Waiting(format!("the world is not safe in storage yet: {why}")));
@@ -178,6 +183,7 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
         }
         Step::RecordReady { session, at } => ledger_steps::record_ready(cx, st, report, session, *at).await,
         Step::RecordSuspend { session, at } => ledger_steps::record_suspend(cx, st, report, session, *at),
+        Step::RecordStopOverdue { session, since } => ledger_steps::record_stop_overdue(cx, st, report, session, *since),
         Step::ClearRestore { backup, used_by } => ledger_steps::clear_restore(cx, report, backup, used_by),
         Step::RecordActivity {
             session,
@@ -293,6 +299,22 @@ async fn close_session(
     s.end_reason = Some(reason.as_str().into());
     s.billed_hours = Some(hours);
     s.cost = s.price.as_ref().map(|p| ledger::cost_of(p, hours));
+    if let Some(f) = cx
+        .desired
+        .server
+        .stop
+        .force
+        .as_ref()
+        .filter(|f| reason == EndReason::Forced && &f.session == id)
+    {
+        // The record of the admin's decision: what was accepted lost, and why.
+        let what = format!(
+            "force-stop by the admin: deleted without a final snapshot, play since backup {} lost ({})",
+            f.accept_backup, f.reason
+        );
+        report.message.push(format!("session {id}: {what}"));
+        s.events.push(Event { at: cx.now, what });
+    }
     s.events.push(Event {
         at: cx.now,
         what: format!("session closed ({})", reason.as_str()),

@@ -44,6 +44,38 @@ pub(super) async fn await_snapshot(
     })
 }
 
+/// The admin's force-stop holds only while the backup it accepts is still
+/// the current one, verified: otherwise more (or other) play would be lost
+/// than the admin accepted, and the delete is refused with the reason.
+pub(super) async fn check_force(cx: &Ctx<'_>, resource: &str, force: &crate::repo::model::ForceStop) -> Result<(), ApplyError> {
+    let storage = |source| ApplyError::Storage {
+        resource: resource.to_string(),
+        source,
+    };
+    let refused = |why: String| ApplyError::Invalid {
+        resource: resource.to_string(),
+        why: format!("force-stop refused: {why}; nothing was deleted"),
+    };
+    let Some(p) = cx.store.current_snapshot().await.map_err(storage)? else {
+        return Err(refused(format!(
+            "accept_backup = \"{}\" but there is no current.json",
+            force.accept_backup
+        )));
+    };
+    let name = crate::world::BackupName::from_key(&p.key).map(|n| n.to_string());
+    if name.as_deref() != Some(force.accept_backup.as_str()) {
+        return Err(refused(format!(
+            "accept_backup = \"{}\" but the current backup is now {}",
+            force.accept_backup,
+            name.unwrap_or(p.key.clone())
+        )));
+    }
+    if crate::world::backing(cx.store, &p).await.map_err(storage)?.is_none() || !p.verified {
+        return Err(refused(format!("backup {} is not verified in storage", force.accept_backup)));
+    }
+    Ok(())
+}
+
 /// desired.json names the orphan's session and asks it to stop; only while
 /// the document names no session (no other session may lose its document).
 pub(super) async fn ask_orphan(

@@ -183,6 +183,14 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     s.ready = Some(*at);
                 }
             }
+            Step::RecordStopOverdue { since, .. } => {
+                if let Some(s) = o.session.as_mut() {
+                    s.events.push(crate::ledger::Event {
+                        at: *since,
+                        what: format!("{}: (simulated)", crate::plan::OVERDUE_EVENT),
+                    });
+                }
+            }
             Step::RecordSuspend { at, .. } => {
                 if let Some(s) = o.session.as_mut() {
                     s.last_suspended = Some(*at);

@@ -17,7 +17,7 @@ pub mod assets;
 pub mod effect;
 mod planner;
 
-pub use planner::{STOP_ALERT_AFTER, plan};
+pub use planner::{OVERDUE_EVENT, STOP_ALERT_AFTER, plan};
 
 /// The version of the JSON shape; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
@@ -139,6 +139,16 @@ pub enum Step {
         session: SessionId,
         /// ...taken after this time.
         snapshot_after: DateTime<Utc>,
+        /// The admin's force-stop: deleted without the final snapshot, once
+        /// apply has checked that `accept_backup` is still the current one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        force: Option<crate::repo::model::ForceStop>,
+    },
+    /// Record in the session file that its stop has waited past
+    /// [`STOP_ALERT_AFTER`] (once; the moment Discord is told).
+    RecordStopOverdue {
+        session: SessionId,
+        since: DateTime<Utc>,
     },
     DeleteDnsA {
         name: String,

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+mod force;
 mod given;
 mod handover;
 mod phases;
@@ -35,6 +36,8 @@ use crate::repo::{Desired, SwitchState};
 /// may be dead, and the server bills until an admin forces the stop. Half
 /// an hour is several scheduled runs, and far longer than a final snapshot
 /// of a large world takes to upload.
+pub use force::OVERDUE_EVENT;
+
 pub const STOP_ALERT_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
 
 /// A status heartbeat older than this means the agent is not reporting.
@@ -312,6 +315,7 @@ impl Builder<'_> {
                         id: orphan.id,
                         session: orphan.session.clone(),
                         snapshot_after: ended,
+                        force: None,
                     },
                     json!({ "id": orphan.id, "session": orphan.session, "location": orphan.location }),
                     Value::Null,
