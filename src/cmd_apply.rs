@@ -79,6 +79,19 @@ pub(crate) fn cmd_apply(
         .map(|n| n.message.clone())
         .collect();
     report.warnings.extend(refused.iter().cloned());
+    // What costs money until an admin acts (a stop overdue for its final
+    // snapshot): STATUS.md every run (through the warnings), the Actions
+    // summary, and Discord once (the session file records it).
+    let alerts: Vec<String> = plan
+        .notices
+        .iter()
+        .filter(|n| n.level == plan::Level::Alert)
+        .map(|n| n.message.clone())
+        .collect();
+    report.warnings.extend(alerts.iter().map(|a| format!("ALERT: {a}")));
+    if let Err(e) = step_summary_alerts(&alerts) {
+        report.warnings.push(format!("writing the alerts to $GITHUB_STEP_SUMMARY: {e}"));
+    }
     rt.block_on(after_apply(root, &loaded, &observed, &live.store, &mut report, now));
     if json {
         let json = serde_json::to_string_pretty(&serde_json::json!({ "plan": plan, "report": report }))?;
@@ -99,6 +112,21 @@ pub(crate) fn cmd_apply(
         None if !refused.is_empty() => anyhow::bail!("apply refused: {}", refused.join("; ")),
         None => Ok(Done::Ok),
     }
+}
+
+/// Append the alerts to `$GITHUB_STEP_SUMMARY`, when the job has one.
+fn step_summary_alerts(alerts: &[String]) -> std::io::Result<()> {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|_| !alerts.is_empty()) else {
+        return Ok(());
+    };
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut text = String::from("## 🚨 mc-gitops apply: alert\n\n");
+    for a in alerts {
+        // One line per alert: a newline in a value cannot start a new block.
+        text.push_str(&format!("- {}\n", a.replace(['\r', '\n'], " ")));
+    }
+    f.write_all(text.as_bytes())
 }
 
 /// Cloud-init for the server this plan creates, carrying the agent's minted,

@@ -10,7 +10,7 @@
 //!
 //! `apply` posts what the plan and report show it did: start, stop (with the
 //! reason the session file records), crash,
-//! budget, and ready and suspend when it recorded the agent's report of
+//! budget, a stop overdue for its final snapshot, and ready and suspend when it recorded the agent's report of
 //! them in the session file (the VPS never holds the webhook; the session
 //! file keeps a rerun from posting twice).
 
@@ -35,6 +35,8 @@ pub enum Event {
     Stop,
     Crash,
     Budget,
+    /// A stop has waited past `plan::STOP_ALERT_AFTER` for its final snapshot.
+    Overdue,
 }
 
 impl Event {
@@ -47,6 +49,7 @@ impl Event {
             Event::Stop => "stop",
             Event::Crash => "crash",
             Event::Budget => "budget",
+            Event::Overdue => "overdue",
         }
     }
 }
@@ -75,6 +78,9 @@ pub fn content(desired: &Desired, event: Event, detail: &str) -> String {
         Event::Stop => format!("⚪ **{name}** stopped{detail}. The world is saved."),
         Event::Crash => format!("🔴 **{name}** stopped: Minecraft kept crashing{detail}. The world is saved as Minecraft last wrote it."),
         Event::Budget => format!("💸 **{name}** stopped: this month's budget is reached{detail}."),
+        Event::Overdue => format!(
+            "🚨 **{name}** is still billing: its stop has waited too long for the final snapshot{detail}. The agent may be dead; an admin can force the stop (STATUS.md says how)."
+        ),
     }
 }
 
@@ -98,6 +104,10 @@ pub fn events(plan: &Plan, report: &Report) -> Vec<(Event, String)> {
             Step::CreateServer { region, .. } => out.push((Event::Start, format!("region {region}"))),
             Step::RecordReady { .. } => out.push((Event::Ready, String::new())),
             Step::RecordSuspend { .. } => out.push((Event::Suspend, String::new())),
+            Step::RecordStopOverdue { since, .. } => out.push((
+                Event::Overdue,
+                format!("asked {}", since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            )),
             Step::CloseSession { reason, .. } => out.push(ended(*reason)),
             _ => {}
         }

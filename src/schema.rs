@@ -167,6 +167,26 @@ mod raw {
         /// server.properties overrides: vanilla 1.20.1 keys only. Managed properties cannot be overridden, because the bot relies on them: white-list, enforce-whitelist, online-mode, enable-rcon, rcon.port, rcon.password, server-port, server-ip, level-name, motd (set minecraft.motd).
         #[schemars(transform = known_properties)]
         properties: Option<BTreeMap<String, PropertyValue>>,
+        stop: Option<Stop>,
+    }
+
+    /// Optional: an admin's force-stop.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Stop {
+        /// Delete the server of a stop that waits for its final snapshot (a dead agent), accepting the loss of play since `accept_backup`, which must be the current verified backup. Recorded in the session file; the session ends as "forced".
+        force: Option<Force>,
+    }
+
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Force {
+        /// The session whose stop waits, like "20261122-1930-eu".
+        session: String,
+        /// The current backup, like "2026-11-22T19-30-00Z": play since it is lost.
+        accept_backup: String,
+        /// Why, for the session file.
+        reason: String,
     }
 
     /// The game.

@@ -427,3 +427,54 @@ async fn apply_commit_push(prepare: impl FnOnce(&Path, &Path) + Send + 'static) 
     assert!(log.starts_with("mc-gitops[bot]|start eu session "), "{log}");
     (remote, bot, tmp)
 }
+
+/// Issue 12 (item 8): the bot's rebase wrote its `state = "stopped"` (a
+/// budget stop) over the admin's concurrent `state = "running"`.
+#[test]
+fn the_admins_newer_state_wins_over_the_bots_and_the_commit_says_so() {
+    let r = setup();
+    mc_gitops::repo::edit::set_state(&r.bot, "stopped").unwrap();
+    write(&r.bot, SESSION, "ended = 2026-11-22T21:00:00Z\n");
+    let lines = vec![
+        "stop session 20261122-1930-eu (budget)".to_string(),
+        "set state = \"stopped\" (budget)".to_string(),
+    ];
+    gitback::commit(&r.bot, &["server.toml".into(), SESSION.into()], &lines, &Bot::default())
+        .unwrap()
+        .unwrap();
+    // Meanwhile the admin stopped it and started it again (raising the
+    // budget): the last word on the remote is "running".
+    mc_gitops::repo::edit::set_state(&r.admin, "stopped").unwrap();
+    git(&r.admin, &["commit", "-q", "-am", "stop for a moment"]);
+    mc_gitops::repo::edit::set_state(&r.admin, "running").unwrap();
+    git(&r.admin, &["commit", "-q", "-am", "raise the budget, keep it running"]);
+    git(&r.admin, &["push", "-q", "origin", "main"]);
+
+    assert_eq!(gitback::push(&r.bot, &target(3)).unwrap(), 2);
+    assert_eq!(
+        remote_file(&r, "server.toml"),
+        SERVER_TOML,
+        "the admin's state stands, byte for byte"
+    );
+    assert_eq!(remote_file(&r, SESSION), "ended = 2026-11-22T21:00:00Z\n", "the bot's record lands");
+    let message = git(&r.remote, &["log", "-1", "--format=%B", "main"]);
+    assert!(
+        message.contains("`state` was changed on the remote meanwhile")
+            && message.contains("raise the budget, keep it running")
+            && message.contains("the next run plans from it"),
+        "{message}"
+    );
+
+    // Without a concurrent edit of `state`, the bot's value is still applied.
+    let r = setup();
+    mc_gitops::repo::edit::set_state(&r.bot, "stopped").unwrap();
+    gitback::commit(&r.bot, &["server.toml".into()], &["set state".into()], &Bot::default())
+        .unwrap()
+        .unwrap();
+    write(&r.admin, "players/Alex.toml", "name = \"Alex\"\n");
+    git(&r.admin, &["add", "."]);
+    git(&r.admin, &["commit", "-q", "-m", "alex"]);
+    git(&r.admin, &["push", "-q", "origin", "main"]);
+    assert_eq!(gitback::push(&r.bot, &target(3)).unwrap(), 2);
+    assert!(remote_file(&r, "server.toml").contains("state = \"stopped\""));
+}

@@ -152,6 +152,8 @@ impl Case {
             part_size: 8 << 20,
             uploaded: taken,
             verified: taken,
+            session: None,
+            kind: None,
         };
         s.put_bytes(&m.key, archive).await.unwrap();
         s.put_json(&name.manifest_key(&s), &m).await.unwrap();

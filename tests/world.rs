@@ -30,6 +30,17 @@ fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
+fn session() -> mc_gitops::ids::SessionId {
+    mc_gitops::ids::SessionId::new("20261122-1800-eu")
+}
+
+fn final_of_session() -> world::Origin {
+    world::Origin {
+        session: Some(session()),
+        kind: world::SnapshotKind::Final,
+    }
+}
+
 fn store(s: &S3Server, secret: &str) -> Store {
     let creds = R2Credentials {
         access_key_id: ACCESS_KEY.into(),
@@ -128,9 +139,15 @@ async fn multipart_snapshots_round_trip_and_an_interrupted_one_leaves_no_trace()
     let tmp = tempfile::tempdir().unwrap();
     let w = tmp.path().join("world");
     make_world(&w, 5, 4 * 1024 * 1024, 7); // ~20 MiB: three parts
-    let m = world::snapshot(&s, &w, t("2026-11-22T19:00:00Z"), GO).await.unwrap();
+    let m = world::snapshot_as(&s, &w, t("2026-11-22T19:00:00Z"), &final_of_session(), GO)
+        .await
+        .unwrap();
     assert!(m.size > 2 * world::PART_SIZE as u64, "{m:?}");
-    assert!(s.verified_snapshot_since(t("2026-11-22T19:00:00Z")).await.unwrap());
+    let guard = s
+        .final_snapshot(&session(), t("2026-11-22T19:00:00Z"), t("2026-11-22T20:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(guard.map(|g| g.key), Ok(m.key.clone()));
     let before = s.get_bytes(&s.current_key()).await.unwrap().unwrap();
 
     make_world(&w, 5, 4 * 1024 * 1024, 8);
@@ -208,6 +225,24 @@ impl Cli {
         assert!(out.status.success(), "{args:?}: {}", text(&out));
         text(&out)
     }
+}
+
+// Issue 12: a future-dated snapshot froze current.json; S3's own LastModified (which no writer sets) says it is future-dated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_future_dated_pointer_is_judged_by_the_servers_last_modified() {
+    let s3 = S3Server::start().await;
+    let s = store(&s3, SECRET_KEY);
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path().join("world");
+    make_world(&w, 1, 1024, 3);
+    let now = Utc::now();
+    let bogus = world::snapshot(&s, &w, now + chrono::Duration::days(30), GO).await.unwrap();
+    let stored = s.head(&bogus.key).await.unwrap().unwrap().last_modified;
+    assert!((stored - now).num_seconds().abs() < 60, "the server stamps its own time: {stored}");
+    let real = world::snapshot_as(&s, &w, now, &final_of_session(), GO).await.unwrap();
+    assert_eq!(s.current_snapshot().await.unwrap().unwrap().key, real.key);
+    let guard = s.final_snapshot(&session(), now - chrono::Duration::minutes(1), now).await.unwrap();
+    assert_eq!(guard.map(|g| g.key), Ok(real.key));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -141,6 +141,7 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
         snapshots: wiring::WorldSnapshots {
             store: store.clone(),
             world_dir: cfg.minecraft_dir.join("world"),
+            session: cfg.session.clone(),
         },
         listener: wiring::GamePortListener {
             addr: std::net::SocketAddr::from(([0, 0, 0, 0], cfg.game_port)),
@@ -161,6 +162,7 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
             world: wiring::WorldSnapshots {
                 store: store.clone(),
                 world_dir: cfg.minecraft_dir.join("world"),
+                session: cfg.session.clone(),
             },
             owner: run_as,
         },

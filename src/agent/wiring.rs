@@ -19,6 +19,26 @@ use crate::world::{self, BackupName, Manifest};
 pub struct WorldSnapshots {
     pub store: Store,
     pub world_dir: PathBuf,
+    /// The session this VPS serves (agent.toml's), written into every
+    /// manifest: the termination guard accepts only its own session's final
+    /// snapshot. `None` (a config written before sessions were carried):
+    /// the session `desired.json` names at the time of the snapshot.
+    pub session: Option<crate::ids::SessionId>,
+}
+
+impl WorldSnapshots {
+    async fn origin(&self, reason: SnapshotReason) -> world::Origin {
+        let session = match &self.session {
+            Some(s) => Some(s.clone()),
+            None => self.store.control().await.ok().flatten().and_then(|d| d.session),
+        };
+        let kind = match reason {
+            SnapshotReason::Backup => world::SnapshotKind::Backup,
+            SnapshotReason::Suspend => world::SnapshotKind::Suspend,
+            SnapshotReason::Final => world::SnapshotKind::Final,
+        };
+        world::Origin { session, kind }
+    }
 }
 
 fn as_ref(m: &Manifest) -> SnapshotRef {
@@ -39,7 +59,8 @@ impl Snapshots for WorldSnapshots {
         };
         // `taken` is now: the loop calls this right after `save-all flush`
         // (or after Minecraft stopped), so the world on disk is that moment's.
-        let m = world::snapshot::snapshot(&self.store, &self.world_dir, Utc::now(), &|_| true)
+        let origin = self.origin(reason).await;
+        let m = world::snapshot::snapshot_as(&self.store, &self.world_dir, Utc::now(), &origin, &|_| true)
             .await
             .map_err(|e| fail(&e))?;
         Ok(as_ref(&m))
@@ -186,8 +207,16 @@ mod tests {
         let mut w = WorldSnapshots {
             store: store.clone(),
             world_dir: world_dir.clone(),
+            session: Some(SessionId::new("20261122-1800-eu")),
         };
         w.snapshot(SnapshotReason::Backup).await.unwrap();
+        let name = crate::world::BackupName::from_key(&store.current_snapshot().await.unwrap().unwrap().key).unwrap();
+        let m = crate::world::manifest(&store, &name).await.unwrap().unwrap();
+        assert_eq!(
+            (m.session.as_ref().map(SessionId::as_str), m.kind),
+            (Some("20261122-1800-eu"), Some(crate::world::SnapshotKind::Backup)),
+            "the manifest names the agent's session and why it was taken"
+        );
         std::fs::write(world_dir.join("level.dat"), b"played since").unwrap();
 
         assert!(w.restore().await.unwrap().is_none(), "nothing restored over a live world");

@@ -78,6 +78,27 @@ pub(super) fn record_activity(
     Ok(Outcome::Done(what))
 }
 
+/// The stop has waited past the bound: recorded once (Discord follows from it).
+pub(super) fn record_stop_overdue(
+    cx: &Ctx<'_>,
+    st: &mut RunState,
+    report: &mut Report,
+    id: &SessionId,
+    since: DateTime<Utc>,
+) -> Result<Outcome, ApplyError> {
+    let now = cx.now;
+    record(cx, st, report, id, now, |s| {
+        if s.events.iter().any(|e| e.what.starts_with(crate::plan::OVERDUE_EVENT)) {
+            return None;
+        }
+        Some(format!(
+            "{}: waiting since {} for the final snapshot; the agent may be dead",
+            crate::plan::OVERDUE_EVENT,
+            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ))
+    })
+}
+
 pub(super) fn clear_restore(cx: &Ctx<'_>, report: &mut Report, backup: &str, used_by: &SessionId) -> Result<Outcome, ApplyError> {
     let changed = crate::repo::edit::clear_restore(cx.repo, backup)?;
     let what = format!("server.toml no longer names {backup}");

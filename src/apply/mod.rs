@@ -31,6 +31,7 @@ pub mod prepare;
 mod prune;
 mod renew;
 mod steps;
+mod stop;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {

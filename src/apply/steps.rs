@@ -149,54 +149,24 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
             }
             super::renew::renew(cx, report, &resource, session, *id, *ttl_seconds).await
         }
-        Step::AwaitSnapshot { taken_after } => {
-            flush_control(cx, st).await?;
-            if guard(cx, *taken_after, &resource).await? {
-                Ok(Outcome::Done("a verified snapshot is in storage".into()))
-            } else {
-                Ok(Outcome::Waiting(format!(
-                    "no verified snapshot taken after {} yet; the next run continues",
-                    taken_after.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                )))
+        Step::AwaitSnapshot { session, taken_after } => super::stop::await_snapshot(cx, st, &resource, session, *taken_after).await,
+        Step::AskOrphanToStop { name, session } => super::stop::ask_orphan(cx, st, report, &resource, name, session).await,
+        Step::DeleteServer {
+            name,
+            id,
+            session,
+            snapshot_after,
+            force,
+        } => {
+            if let Some(force) = force {
+                super::stop::check_force(cx, &resource, force).await?;
+                return super::stop::delete_server(cx, st, report, &resource, name, *id, session).await;
             }
-        }
-        Step::DeleteServer { name, id, snapshot_after } => {
             // The termination guard, checked again right before the delete.
-            if !guard(cx, *snapshot_after, &resource).await? {
-                return Ok(Outcome::Waiting("the world is not safe in storage yet".into()));
+            if let Err(why) = super::stop::guard(cx, session, *snapshot_after, &resource).await? {
+                return Ok(Outcome::Waiting(format!("the world is not safe in storage yet: {why}")));
             }
-            let id = match id {
-                Some(id) => Some(*id),
-                None => cx
-                    .hetzner
-                    .server_by_name(name)
-                    .await
-                    .map_err(|source| ApplyError::Hetzner {
-                        resource: resource.clone(),
-                        source: source.into(),
-                    })?
-                    .map(|s| s.id),
-            };
-            let Some(id) = id else {
-                return Ok(Outcome::Unchanged("already gone".into()));
-            };
-            match cx.hetzner.delete_server(id).await.map_err(|source| ApplyError::Hetzner {
-                resource: resource.clone(),
-                source: source.into(),
-            })? {
-                None => Ok(Outcome::Unchanged("already gone".into())),
-                Some(action) => {
-                    cx.hetzner
-                        .wait_action(action.id, std::time::Duration::from_secs(300))
-                        .await
-                        .map_err(|source| ApplyError::Hetzner {
-                            resource,
-                            source: source.into(),
-                        })?;
-                    report.message.push(format!("delete server {name}"));
-                    Ok(Outcome::Done(format!("server {id} deleted")))
-                }
-            }
+            super::stop::delete_server(cx, st, report, &resource, name, *id, session).await
         }
         Step::DeleteDnsA { name } => {
             let removed = cx
@@ -228,6 +198,7 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
         }
         Step::RecordReady { session, at } => ledger_steps::record_ready(cx, st, report, session, *at).await,
         Step::RecordSuspend { session, at } => ledger_steps::record_suspend(cx, st, report, session, *at),
+        Step::RecordStopOverdue { session, since } => ledger_steps::record_stop_overdue(cx, st, report, session, *since),
         Step::ClearRestore { backup, used_by } => ledger_steps::clear_restore(cx, report, backup, used_by),
         Step::RecordActivity {
             session,
@@ -246,13 +217,6 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
         }
         Step::PruneBackups { keep, backups } => super::prune::prune(cx, report, &resource, *keep, backups).await,
     }
-}
-
-async fn guard(cx: &Ctx<'_>, after: chrono::DateTime<chrono::Utc>, resource: &str) -> Result<bool, ApplyError> {
-    cx.store.verified_snapshot_since(after).await.map_err(|source| ApplyError::Storage {
-        resource: resource.to_string(),
-        source,
-    })
 }
 
 fn ensured(out: crate::cloudflare::Ensured, what: String) -> Outcome {
@@ -350,6 +314,22 @@ async fn close_session(
     s.end_reason = Some(reason.as_str().into());
     s.billed_hours = Some(hours);
     s.cost = s.price.as_ref().map(|p| ledger::cost_of(p, hours));
+    if let Some(f) = cx
+        .desired
+        .server
+        .stop
+        .force
+        .as_ref()
+        .filter(|f| reason == EndReason::Forced && &f.session == id)
+    {
+        // The record of the admin's decision: what was accepted lost, and why.
+        let what = format!(
+            "force-stop by the admin: deleted without a final snapshot, play since backup {} lost ({})",
+            f.accept_backup, f.reason
+        );
+        report.message.push(format!("session {id}: {what}"));
+        s.events.push(Event { at: cx.now, what });
+    }
     s.events.push(Event {
         at: cx.now,
         what: format!("session closed ({})", reason.as_str()),

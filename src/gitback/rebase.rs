@@ -8,6 +8,13 @@
 //! are made again, into the remote's text (the `state` value it set, and a
 //! used `restore` line it removed), so an admin's concurrent edit (and every
 //! comment) survives.
+//!
+//! Except the `state` line when the admin changed it on the remote since the
+//! bot's commits were made (in any commit, even one later undone): then the
+//! admin's newer word wins, the bot's `state` edit is not made again, and
+//! the rebased commit's message says so. The next run plans from what the
+//! admin wrote (a start over budget is refused and recorded again, say), so
+//! the bot never silently writes over a decision made after its own.
 
 use git2::build::{CheckoutBuilder, TreeUpdateBuilder};
 use git2::{Delta, DiffOptions, FileMode, Oid, Repository};
@@ -26,6 +33,10 @@ pub fn rebase_onto(repo: &Repository, upstream: Oid) -> Result<Oid, GitError> {
     walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
         .map_err(git(&root, "walking history"))?;
     let ours: Vec<Oid> = walk.collect::<Result<_, _>>().map_err(git(&root, "walking history"))?;
+    let base = repo
+        .merge_base(head.id(), upstream)
+        .map_err(git(&root, "finding where the bot's commits left the remote"))?;
+    let admin_state = state_edited_since(repo, &root, base, upstream)?;
 
     let mut tip = repo.find_commit(upstream).map_err(git(&root, "reading the remote head"))?;
     for id in ours {
@@ -45,6 +56,7 @@ pub fn rebase_onto(repo: &Repository, upstream: Oid) -> Result<Oid, GitError> {
             .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut opts))
             .map_err(git(&root, "diffing a bot commit"))?;
         let mut update = TreeUpdateBuilder::new();
+        let mut kept_theirs = false;
         for delta in diff.deltas() {
             let path = delta
                 .new_file()
@@ -60,7 +72,9 @@ pub fn rebase_onto(repo: &Repository, upstream: Oid) -> Result<Oid, GitError> {
                 update.remove(&path);
             } else if path == "server.toml" {
                 let parent = (delta.status() != Delta::Added).then(|| delta.old_file().id());
-                if let Some(blob) = replay_server_toml(repo, &root, &base_tree, parent, delta.new_file().id())? {
+                let replayed = replay_server_toml(repo, &root, &base_tree, parent, delta.new_file().id(), admin_state.is_none())?;
+                kept_theirs |= replayed.kept_theirs;
+                if let Some(blob) = replayed.blob {
                     update.upsert(&path, blob, FileMode::Blob);
                 }
             } else {
@@ -70,12 +84,21 @@ pub fn rebase_onto(repo: &Repository, upstream: Oid) -> Result<Oid, GitError> {
         let new_tree = update
             .create_updated(repo, &base_tree)
             .map_err(git(&root, "building the rebased tree"))?;
-        if new_tree == base_tree.id() {
+        // A commit that changes nothing is dropped, unless it carries the
+        // note that the admin's `state` was kept over the bot's.
+        if new_tree == base_tree.id() && !kept_theirs {
             continue;
         }
         let new_tree = repo.find_tree(new_tree).map_err(git(&root, "reading the rebased tree"))?;
+        let mut message = c.message().unwrap_or("").to_string();
+        if kept_theirs && let Some(by) = &admin_state {
+            message = format!(
+                "{}\n\nserver.toml: `state` was changed on the remote meanwhile ({by}); that newer edit stands and this commit's `state` is not applied: the next run plans from it.\n",
+                message.trim_end()
+            );
+        }
         let oid = repo
-            .commit(None, &c.author(), &c.committer(), c.message().unwrap_or(""), &new_tree, &[&tip])
+            .commit(None, &c.author(), &c.committer(), &message, &new_tree, &[&tip])
             .map_err(git(&root, "committing the rebased change"))?;
         tip = repo.find_commit(oid).map_err(git(&root, "reading the rebased commit"))?;
     }
@@ -89,16 +112,66 @@ pub fn rebase_onto(repo: &Repository, upstream: Oid) -> Result<Oid, GitError> {
     Ok(tip.id())
 }
 
+/// The newest remote commit in `base..upstream` that changed server.toml's
+/// `state` line, as `<short id> "<summary>"`; `None` when none did.
+fn state_edited_since(repo: &Repository, root: &std::path::Path, base: Oid, upstream: Oid) -> Result<Option<String>, GitError> {
+    let state_at = |commit: &git2::Commit<'_>| -> Result<Option<String>, GitError> {
+        let tree = commit.tree().map_err(git(root, "reading a remote commit"))?;
+        let Ok(entry) = tree.get_path(std::path::Path::new("server.toml")) else {
+            return Ok(None);
+        };
+        let blob = repo.find_blob(entry.id()).map_err(git(root, "reading server.toml"))?;
+        Ok(state_line(&String::from_utf8_lossy(blob.content())).map(str::to_string))
+    };
+    let mut walk = repo.revwalk().map_err(git(root, "walking the remote's history"))?;
+    walk.push(upstream).map_err(git(root, "walking the remote's history"))?;
+    walk.hide(base).map_err(git(root, "walking the remote's history"))?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL)
+        .map_err(git(root, "walking the remote's history"))?;
+    // Newest first: each commit against its parent(s), so an edit later undone counts too.
+    for id in walk {
+        let id = id.map_err(git(root, "walking the remote's history"))?;
+        let c = repo.find_commit(id).map_err(git(root, "reading a remote commit"))?;
+        let mut changed = c.parent_count() == 0;
+        for parent in c.parents() {
+            changed |= state_at(&parent)? != state_at(&c)?;
+        }
+        if changed {
+            let short = id.to_string()[..7].to_string();
+            return Ok(Some(format!("{short} \"{}\"", c.summary().unwrap_or(""))));
+        }
+    }
+    Ok(None)
+}
+
+/// The text of server.toml's top-level `state = …` line (before any table).
+fn state_line(text: &str) -> Option<&str> {
+    text.lines().take_while(|l| !l.trim_start().starts_with('[')).find(|l| {
+        l.trim_start()
+            .strip_prefix("state")
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    })
+}
+
+/// server.toml as the rebased commit has it.
+struct Replayed {
+    /// The new blob; `None` when the remote's text already says so.
+    blob: Option<Oid>,
+    /// The bot changed `state` but the admin's newer edit was kept.
+    kept_theirs: bool,
+}
+
 /// The bot's edits to server.toml, made again in the remote's server.toml:
-/// its `state` value, and the removal of a `restore` line its parent had.
-/// `None` when the remote already says so.
+/// its `state` value (unless `replay_state` is false: the admin changed it
+/// meanwhile), and the removal of a `restore` line its parent had.
 fn replay_server_toml(
     repo: &Repository,
     root: &std::path::Path,
     base: &git2::Tree<'_>,
     parent: Option<Oid>,
     ours: Oid,
-) -> Result<Option<Oid>, GitError> {
+    replay_state: bool,
+) -> Result<Replayed, GitError> {
     let read = |id: Oid| -> Result<String, GitError> {
         let blob = repo.find_blob(id).map_err(git(root, "reading server.toml"))?;
         Ok(String::from_utf8_lossy(blob.content()).into_owned())
@@ -114,16 +187,26 @@ fn replay_server_toml(
     let ours = read(ours)?;
     let theirs = match base.get_path(std::path::Path::new("server.toml")) {
         Ok(entry) => read(entry.id())?,
-        Err(_) => return Ok(None),
+        Err(_) => {
+            return Ok(Replayed {
+                blob: None,
+                kept_theirs: false,
+            });
+        }
     };
+    let parent_text = parent.map(read).transpose()?;
+    let bot_changed_state = parent_text.as_deref().map(state_line) != Some(state_line(&ours));
     let mut text = theirs.clone();
-    if let Some(state) = top(&ours, "state")?
-        && let Some(t) = set_state_text(&text, &state).map_err(replay)?
-    {
-        text = t;
+    let mut kept_theirs = false;
+    if let Some(state) = top(&ours, "state")? {
+        if !replay_state && bot_changed_state && top(&theirs, "state")?.as_deref() != Some(state.as_str()) {
+            kept_theirs = true;
+        } else if let Some(t) = set_state_text(&text, &state).map_err(replay)? {
+            text = t;
+        }
     }
-    let removed = match parent {
-        Some(p) if top(&ours, "restore")?.is_none() => top(&read(p)?, "restore")?,
+    let removed = match &parent_text {
+        Some(p) if top(&ours, "restore")?.is_none() => top(p, "restore")?,
         _ => None,
     };
     if let Some(backup) = removed
@@ -132,7 +215,11 @@ fn replay_server_toml(
         text = t;
     }
     if text == theirs {
-        return Ok(None);
+        return Ok(Replayed { blob: None, kept_theirs });
     }
-    Ok(Some(repo.blob(text.as_bytes()).map_err(git(root, "writing server.toml"))?))
+    let blob = repo.blob(text.as_bytes()).map_err(git(root, "writing server.toml"))?;
+    Ok(Replayed {
+        blob: Some(blob),
+        kept_theirs,
+    })
 }

@@ -36,6 +36,7 @@ pub fn observe(ledger: &impl LedgerObserver, server: &ServerName, now: DateTime<
         agent: None,
         control: None,
         latest_snapshot: None,
+        final_snapshot: None,
         backups: None,
         session,
         // The ledger cannot see labels: nothing is renewed from it.

@@ -198,6 +198,15 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
     });
     let pointer = store.current_snapshot().await.map_err(storage)?;
     let latest_snapshot = pointer.as_ref().filter(|p| p.verified).map(|p| p.taken);
+    let final_snapshot = pointer
+        .as_ref()
+        .filter(|p| p.verified && p.kind == Some(crate::world::SnapshotKind::Final))
+        .and_then(|p| {
+            Some(super::FinalSnapshot {
+                session: p.session.clone()?,
+                taken: p.taken,
+            })
+        });
     // One list call: what retention and a start without current.json need.
     let backups = Some(ObservedBackups {
         current: pointer.as_ref().and_then(|p| crate::world::BackupName::from_key(&p.key)),
@@ -229,6 +238,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         agent,
         control,
         latest_snapshot,
+        final_snapshot,
         backups,
         session,
         credentials,

@@ -179,6 +179,26 @@ impl ObservedBackups {
     }
 }
 
+/// A session's final snapshot, as `current.json` names it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FinalSnapshot {
+    pub session: SessionId,
+    pub taken: DateTime<Utc>,
+}
+
+impl FinalSnapshot {
+    /// `None` when it is the final snapshot of `session`'s stop at
+    /// `stop_at` ([`crate::world::guard::refuses`]); else why not.
+    pub fn refuses(&self, session: &SessionId, stop_at: DateTime<Utc>, now: DateTime<Utc>) -> Option<String> {
+        let claim = crate::world::guard::Claim {
+            session: Some(&self.session),
+            kind: Some(crate::world::SnapshotKind::Final),
+            taken: self.taken,
+        };
+        crate::world::guard::refuses(claim, session, stop_at, now)
+    }
+}
+
 /// Everything the planner knows about the world outside the repo.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Observed {
@@ -196,6 +216,11 @@ pub struct Observed {
     pub control: Option<ControlState>,
     /// When the newest verified world snapshot was taken; `None` if unknown or none.
     pub latest_snapshot: Option<DateTime<Utc>>,
+    /// The current snapshot, when `current.json` says it is a session's
+    /// final one (taken after Minecraft stopped): what the plan's guard
+    /// reads. Apply decides on the snapshot's manifest, not on this copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_snapshot: Option<FinalSnapshot>,
     /// `None`: not observed (no storage credentials).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backups: Option<ObservedBackups>,

@@ -61,6 +61,7 @@ fn plan_text(plan: &Plan) -> String {
         let (style, tag) = match n.level {
             Level::Info => (DIM, "note"),
             Level::Warning => (YELLOW, "warning"),
+            Level::Alert => (RED, "alert"),
             Level::Error => (RED, "refused"),
         };
         let _ = writeln!(out, "{} {}", paint(style, &format!("{tag}:")), value(&n.message));

@@ -130,9 +130,27 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     expires: o.now + Duration::seconds(*ttl_seconds as i64),
                 }));
             }
-            Step::AwaitSnapshot { taken_after } => o.latest_snapshot = Some(*taken_after + Duration::seconds(1)),
-            Step::DeleteServer { name, .. } if o.orphans.iter().any(|x| &x.name == name && x.closed_session.is_some()) => {
+            Step::AwaitSnapshot { session, taken_after } => {
+                let taken = *taken_after + Duration::seconds(1);
+                o.latest_snapshot = Some(taken);
+                o.final_snapshot = Some(crate::observe::FinalSnapshot {
+                    session: session.clone(),
+                    taken,
+                });
+            }
+            Step::AskOrphanToStop { session, .. } => {
+                let c = o.control.get_or_insert_with(ControlState::default);
+                c.session = Some(session.clone());
+                c.stop_requested = Some(o.now);
+                c.stop_reason = Some(crate::lifecycle::EndReason::Drift);
+            }
+            Step::DeleteServer { name, session, .. } if o.orphans.iter().any(|x| &x.name == name && x.closed_session.is_some()) => {
                 o.orphans.retain(|x| &x.name != name);
+                if let Some(c) = o.control.as_mut().filter(|c| c.session.as_ref() == Some(session)) {
+                    c.session = None;
+                    c.stop_requested = None;
+                    c.stop_reason = None;
+                }
             }
             Step::DeleteServer { .. } => {
                 o.server = None;
@@ -163,6 +181,14 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
             Step::RecordReady { at, .. } => {
                 if let Some(s) = o.session.as_mut() {
                     s.ready = Some(*at);
+                }
+            }
+            Step::RecordStopOverdue { since, .. } => {
+                if let Some(s) = o.session.as_mut() {
+                    s.events.push(crate::ledger::Event {
+                        at: *since,
+                        what: format!("{}: (simulated)", crate::plan::OVERDUE_EVENT),
+                    });
                 }
             }
             Step::RecordSuspend { at, .. } => {

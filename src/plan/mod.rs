@@ -17,7 +17,7 @@ pub mod assets;
 pub mod effect;
 mod planner;
 
-pub use planner::plan;
+pub use planner::{OVERDUE_EVENT, STOP_ALERT_AFTER, plan};
 
 /// The version of the JSON shape; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
@@ -100,6 +100,13 @@ pub enum Step {
     RequestStop {
         reason: EndReason,
     },
+    /// Write desired.json naming an orphan's session with a stop request
+    /// (it names no session now): the orphan's agent stops Minecraft and
+    /// uploads its final snapshot, after which the orphan may be deleted.
+    AskOrphanToStop {
+        name: String,
+        session: SessionId,
+    },
     /// Write `desired.json` for the open session whose server runs but whose
     /// agent was not handed its document (the write after the create failed,
     /// or the run crashed): the agent waits for a document naming its session.
@@ -121,14 +128,29 @@ pub enum Step {
         /// How long the new credentials live.
         ttl_seconds: u64,
     },
+    /// Wait for the final snapshot of `session`, taken after `taken_after`
+    /// (the stop's time), verified (`crate::world::guard`).
     AwaitSnapshot {
+        session: SessionId,
         taken_after: DateTime<Utc>,
     },
     DeleteServer {
         name: String,
         id: Option<HetznerServerId>,
-        /// Only after a verified snapshot taken after this time.
+        /// Only after a verified final snapshot of this session...
+        session: SessionId,
+        /// ...taken after this time.
         snapshot_after: DateTime<Utc>,
+        /// The admin's force-stop: deleted without the final snapshot, once
+        /// apply has checked that `accept_backup` is still the current one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        force: Option<crate::repo::model::ForceStop>,
+    },
+    /// Record in the session file that its stop has waited past
+    /// [`STOP_ALERT_AFTER`] (once; the moment Discord is told).
+    RecordStopOverdue {
+        session: SessionId,
+        since: DateTime<Utc>,
     },
     DeleteDnsA {
         name: String,
@@ -199,6 +221,10 @@ pub struct Change {
 pub enum Level {
     Info,
     Warning,
+    /// Something that costs money until an admin acts (a stop that has
+    /// waited past [`STOP_ALERT_AFTER`]): `apply` posts it to Discord,
+    /// writes it into STATUS.md and the Actions step summary.
+    Alert,
     Error,
 }
 

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+mod force;
 mod given;
 mod handover;
 mod phases;
@@ -29,6 +30,15 @@ use crate::ids::SessionId;
 use crate::lifecycle::{self, Event, Phase};
 use crate::observe::{Observed, ObservedFrom};
 use crate::repo::{Desired, SwitchState};
+
+/// A stop that has waited this long for its verified final snapshot is
+/// reported as overdue (Discord, STATUS.md, the Actions summary): the agent
+/// may be dead, and the server bills until an admin forces the stop. Half
+/// an hour is several scheduled runs, and far longer than a final snapshot
+/// of a large world takes to upload.
+pub use force::OVERDUE_EVENT;
+
+pub const STOP_ALERT_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
 
 /// A status heartbeat older than this means the agent is not reporting.
 pub const HEARTBEAT_STALE_SECS: i64 = 180;
@@ -61,7 +71,7 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
     };
     b.context_notices();
     b.recover_session();
-    b.delete_safe_orphans();
+    b.delete_safe_orphans(decision);
     match decision {
         Decision::Start => b.start(),
         Decision::RefuseStart => b.refuse_start(),
@@ -278,30 +288,92 @@ impl Builder<'_> {
         }
     }
 
-    /// A server with no open session in the ledger: a run created it and
-    /// crashed before the session file was committed. The record is rebuilt
-    /// from the server's labels, so no session goes unrecorded.
-    /// Orphans whose session the ledger has closed: the close came after the
-    /// snapshot guard passed, so their world is safe and only their bill runs.
-    fn delete_safe_orphans(&mut self) {
-        for orphan in &self.o.orphans {
-            let Some((started, ended)) = orphan.closed_session else { continue };
-            self.change(
-                Op::Delete,
-                format!("hetzner server {} (orphan)", orphan.name),
-                Step::DeleteServer {
-                    name: orphan.name.clone(),
-                    id: orphan.id,
-                    snapshot_after: started,
-                },
-                json!({ "id": orphan.id, "session": orphan.session, "location": orphan.location }),
-                Value::Null,
-                format!(
-                    "its session {} ended {}; a server nobody uses is only a bill",
-                    orphan.session,
-                    ended.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    /// Orphans whose session the ledger has closed: only their bill runs,
+    /// but their world may have changed since (anyone who knew the address
+    /// could play). Such an orphan is deleted only after a verified final
+    /// snapshot of its own session taken after that session ended (the
+    /// guard of [`crate::world::guard`]). To get one it is asked to stop
+    /// through the control channel: desired.json names its session with a
+    /// stop request, which its agent obeys like any stop. The document is
+    /// the current session's while one is open or starting, so the ask
+    /// waits for it to end; past [`STOP_ALERT_AFTER`] the plan says so.
+    fn delete_safe_orphans(&mut self, decision: Decision) {
+        let o = self.o;
+        for orphan in &o.orphans {
+            let Some((_, ended)) = orphan.closed_session else { continue };
+            let secs = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let refused = match &o.final_snapshot {
+                None => Some("the current snapshot is not a final one".to_string()),
+                Some(f) => f.refuses(&orphan.session, ended, o.now),
+            };
+            let Some(why) = refused else {
+                self.change(
+                    Op::Delete,
+                    format!("hetzner server {} (orphan)", orphan.name),
+                    Step::DeleteServer {
+                        name: orphan.name.clone(),
+                        id: orphan.id,
+                        session: orphan.session.clone(),
+                        snapshot_after: ended,
+                        force: None,
+                    },
+                    json!({ "id": orphan.id, "session": orphan.session, "location": orphan.location }),
+                    Value::Null,
+                    format!(
+                        "its session {} ended {} and its final snapshot is verified; a server nobody uses is only a bill",
+                        orphan.session,
+                        secs(ended)
+                    ),
+                );
+                continue;
+            };
+            let asked = o
+                .control
+                .as_ref()
+                .filter(|c| c.session.as_ref() == Some(&orphan.session))
+                .and_then(|c| c.stop_requested);
+            let free = o.server.is_none()
+                && o.session.is_none()
+                && decision != Decision::Start
+                && o.control.as_ref().is_some_and(|c| c.session.is_none());
+            match asked {
+                Some(at) => {
+                    let level = if o.now - at > STOP_ALERT_AFTER { Level::Alert } else { Level::Warning };
+                    self.notice(
+                        level,
+                        format!(
+                            "orphan server {} was asked to stop at {} and is deleted once its final snapshot is verified ({why}){}",
+                            orphan.name,
+                            secs(at),
+                            if level == Level::Alert { "; it has waited past the bound: its agent may be dead, delete it by hand in the Hetzner console if its world does not matter" } else { "" }
+                        ),
+                    );
+                }
+                None if free => self.change(
+                    Op::Update,
+                    format!("stop request (orphan {})", orphan.name),
+                    Step::AskOrphanToStop {
+                        name: orphan.name.clone(),
+                        session: orphan.session.clone(),
+                    },
+                    json!({ "session": null }),
+                    json!({ "session": orphan.session, "stop_requested": "(now)" }),
+                    format!(
+                        "its session {} ended {}; it is deleted once it has saved its world ({why})",
+                        orphan.session,
+                        secs(ended)
+                    ),
                 ),
-            );
+                None => self.notice(
+                    Level::Warning,
+                    format!(
+                        "orphan server {} (session {}, ended {}) is asked to stop and save its world once the current session ends; not deleted before that",
+                        orphan.name,
+                        orphan.session,
+                        secs(ended)
+                    ),
+                ),
+            }
         }
     }
 

@@ -19,6 +19,13 @@ pub(super) fn example() -> Loaded {
     repo::load(&root).expect("the example repo is valid")
 }
 
+/// The current snapshot is the final one of our server's session, taken at `taken`.
+pub(super) fn final_at(o: &mut Observed, taken: DateTime<Utc>) {
+    let session = o.server.as_ref().map(|s| s.session.clone()).expect("a server");
+    o.latest_snapshot = Some(taken);
+    o.final_snapshot = Some(crate::observe::FinalSnapshot { session, taken });
+}
+
 pub(super) fn now() -> DateTime<Utc> {
     "2026-11-22T19:30:00Z".parse().unwrap()
 }
@@ -38,6 +45,7 @@ pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
         agent: None,
         control: None,
         latest_snapshot: None,
+        final_snapshot: None,
         backups: None,
         session: None,
         credentials: None,
@@ -117,13 +125,13 @@ fn suspended_and_ready_to_terminate_deletes_after_the_snapshot() {
     agent.players_online.clear();
     agent.stopped_at = Some(now() - Duration::minutes(46));
     // The agent's final snapshot is not verified yet: apply must wait.
-    o.latest_snapshot = Some(now() - Duration::minutes(50));
+    final_at(&mut o, now() - Duration::minutes(50));
     let p = plan(&l.desired, &o);
     let (text, json) = both(&p);
     insta::assert_snapshot!("terminating_text", text);
     insta::assert_snapshot!("terminating_json", json);
     // Once a snapshot newer than the stop is verified, nothing waits.
-    o.latest_snapshot = Some(now() - Duration::minutes(45));
+    final_at(&mut o, now() - Duration::minutes(45));
     let p2 = plan(&l.desired, &o);
     assert!(!p2.changes.iter().any(|c| matches!(c.step, Step::AwaitSnapshot { .. })));
     assert!(p2.changes.iter().any(|c| matches!(c.step, Step::DeleteServer { .. })));
@@ -297,8 +305,8 @@ pub(super) fn arb_observed(d: Desired) -> impl Strategy<Value = (Desired, Observ
                         c.session = None;
                     }
                 }
-                if snap {
-                    o.latest_snapshot = Some(now() - Duration::minutes(1));
+                if snap && o.server.is_some() {
+                    final_at(&mut o, now() - Duration::minutes(1));
                 }
                 if o.server.is_none() || creds == 0 {
                     o.credentials = None;
@@ -366,9 +374,10 @@ proptest! {
     fn no_server_is_deleted_without_a_guarded_snapshot((d, o) in arb_observed(desired())) {
         let p = plan(&d, &o);
         for c in &p.changes {
-            if let Step::DeleteServer { snapshot_after, .. } = &c.step {
-                let snapshot_ok = o.latest_snapshot.is_some_and(|t| t >= *snapshot_after);
-                let waits = p.changes.iter().any(|w| matches!(w.step, Step::AwaitSnapshot { taken_after } if taken_after == *snapshot_after));
+            if let Step::DeleteServer { session, snapshot_after, force, .. } = &c.step {
+                if force.is_some() { continue; }
+                let snapshot_ok = o.final_snapshot.as_ref().is_some_and(|f| f.refuses(session, *snapshot_after, o.now).is_none());
+                let waits = p.changes.iter().any(|w| matches!(&w.step, Step::AwaitSnapshot { session: s, taken_after } if taken_after == snapshot_after && s == session));
                 prop_assert!(snapshot_ok || waits, "delete without snapshot guard: {:#?}", p.changes);
             }
         }
@@ -384,8 +393,11 @@ fn a_converged_state_plans_empty() {
     let _ = ControlState::default();
 }
 
+/// Issue 12: an orphan of a closed session was deleted on any snapshot taken
+/// after its session started; it is now asked to stop (once desired.json is
+/// free) and deleted only after its own final snapshot.
 #[test]
-fn an_orphan_is_deleted_only_when_its_session_is_closed() {
+fn an_orphan_is_deleted_only_after_its_own_final_snapshot() {
     let d = desired();
     let mut o = running(&d, now() - Duration::hours(1));
     let mut orphan = o.server.clone().unwrap();
@@ -397,6 +409,41 @@ fn an_orphan_is_deleted_only_when_its_session_is_closed() {
     assert!(p.notices.iter().any(|n| n.message.contains("grove-old")));
     let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
     o.orphans[0].closed_session = Some((t("2026-11-01T18:02:11Z"), t("2026-11-01T21:37:52Z")));
+    // Our session's snapshot is newer than the orphan's start: not the orphan's.
+    final_at(&mut o, now() - Duration::minutes(1));
+    let p = plan(&d, &o);
+    assert!(p.changes.is_empty(), "{:#?}", p.changes);
+    assert!(
+        p.notices
+            .iter()
+            .any(|n| n.message.contains("grove-old") && n.message.contains("once the current session ends")),
+        "{:#?}",
+        p.notices
+    );
+    // With no session of ours, desired.json is free: the orphan is asked.
+    let mut idle = o.clone();
+    idle.server = None;
+    idle.session = None;
+    idle.agent = None;
+    idle.control.as_mut().unwrap().session = None;
+    let mut stopped = d.clone();
+    stopped.server.state = crate::repo::SwitchState::Stopped;
+    let p = plan(&stopped, &idle);
+    assert!(
+        p.changes
+            .iter()
+            .any(|c| matches!(&c.step, Step::AskOrphanToStop { name, .. } if name == "grove-old")),
+        "{:#?}",
+        p.changes
+    );
+    let (_, asked) = simulate(&stopped, &idle, &p);
+    let p = plan(&stopped, &asked);
+    assert!(p.changes.is_empty(), "asked once, then it waits: {:#?}", p.changes);
+    // Its final snapshot, taken after its session ended: deleted.
+    o.final_snapshot = Some(crate::observe::FinalSnapshot {
+        session: orphan.session.clone(),
+        taken: t("2026-11-01T21:40:00Z"),
+    });
     let p = plan(&d, &o);
     assert!(
         matches!(&p.changes[..], [Change { step: Step::DeleteServer { name, .. }, .. }] if name == "grove-old"),
@@ -475,7 +522,7 @@ fn no_renewal_for_fresh_credentials_local_storage_or_a_server_being_deleted() {
         p.changes
     );
     // Once the final snapshot is verified the server is deleted: no renewal.
-    o.latest_snapshot = Some(now() - Duration::minutes(1));
+    final_at(&mut o, now() - Duration::minutes(1));
     let p = plan(&d, &o);
     assert!(renewals(&p).is_empty(), "{:#?}", p.changes);
     assert!(p.changes.iter().any(|c| matches!(c.step, Step::DeleteServer { .. })));

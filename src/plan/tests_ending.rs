@@ -47,7 +47,7 @@ fn asked_and_terminating(reason: EndReason) -> (crate::repo::Desired, Observed) 
     a.phase = Phase::Terminating;
     a.players_online.clear();
     a.stopped_at = Some(now() - Duration::minutes(9));
-    o.latest_snapshot = Some(now() - Duration::minutes(8));
+    super::tests::final_at(&mut o, now() - Duration::minutes(8));
     (d, o)
 }
 

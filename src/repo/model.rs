@@ -49,6 +49,26 @@ pub struct ServerConfig {
     pub regions: BTreeMap<RegionKey, Region>,
     /// `server.properties` overrides, already checked against the known keys.
     pub properties: BTreeMap<String, String>,
+    /// `[stop]`: an admin's force-stop of a stop that waits for a snapshot.
+    pub stop: StopSettings,
+}
+
+/// `[stop]` in server.toml.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct StopSettings {
+    pub force: Option<ForceStop>,
+}
+
+/// `[stop] force = { session = "…", accept_backup = "…", reason = "…" }`:
+/// delete `session`'s server without its final snapshot, accepting the loss
+/// of every change since `accept_backup`, which must be the current verified
+/// snapshot. server.toml is admin-only (CODEOWNERS and the check's privilege
+/// rule), so only an admin can write it; the session file records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ForceStop {
+    pub session: crate::ids::SessionId,
+    pub accept_backup: String,
+    pub reason: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -15,7 +15,7 @@ use crate::ids::{Location, RegionKey, ServerName, ServerType, ZoneName};
 
 /// Hetzner locations servers can be created in.
 pub const LOCATIONS: &[&str] = &["fsn1", "nbg1", "hel1", "ash", "hil", "sin"];
-pub const NOTIFY_EVENTS: &[&str] = &["start", "ready", "suspend", "stop", "crash", "budget"];
+pub const NOTIFY_EVENTS: &[&str] = &["start", "ready", "suspend", "stop", "crash", "budget", "overdue"];
 
 pub fn parse(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<ServerConfig> {
     let mut root = Table::new(doc, "");
@@ -83,6 +83,7 @@ pub fn parse(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<ServerConfig
     let properties = root
         .table(cx, "properties")
         .map_or(Some(BTreeMap::new()), |t| properties::parse(cx, t));
+    let stop = root.table(cx, "stop").map_or(Some(StopSettings::default()), |t| stop(cx, t));
     root.finish(cx);
 
     let (regions, region) = (regions?, region?);
@@ -108,7 +109,46 @@ pub fn parse(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<ServerConfig
         ssh: ssh?,
         regions,
         properties: properties?,
+        stop: stop?,
     })
+}
+
+/// `[stop]`: `force = { session, accept_backup, reason }`, every part
+/// required and non-empty (the planner checks them against what is observed).
+fn stop(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<StopSettings> {
+    let force = t.optional(cx, "force", |cx, n, v| {
+        let mut f = reader::as_table(cx, n, v)?;
+        let part = |cx: &mut Cx<'_>, f: &mut Table<'_, '_>, key: &'static str, help: &str| {
+            f.required(cx, key, help, |cx, n, v| {
+                let s = reader::string(cx, n, v)?;
+                (!s.value.trim().is_empty()).then(|| s.value.clone()).or_else(|| {
+                    cx.error(s.span, format!("`{n}` is empty")).help(help.to_string());
+                    None
+                })
+            })
+        };
+        let session = part(
+            cx,
+            &mut f,
+            "session",
+            "the session whose stop waits, like \"20261122-1930-eu\" (STATUS.md names it)",
+        );
+        let accept_backup = part(
+            cx,
+            &mut f,
+            "accept_backup",
+            "the current backup, like \"2026-11-22T19-30-00Z\": play since it is lost (`mc-gitops world list` marks it current)",
+        );
+        let reason = part(cx, &mut f, "reason", "why, for the session file: \"the VPS is unreachable\"");
+        f.finish(cx);
+        Some(ForceStop {
+            session: crate::ids::SessionId::new(session?),
+            accept_backup: accept_backup?,
+            reason: reason?,
+        })
+    });
+    t.finish(cx);
+    Some(StopSettings { force })
 }
 
 pub fn valid_server_name(s: &str) -> bool {

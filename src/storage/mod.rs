@@ -207,6 +207,13 @@ pub struct SnapshotPointer {
     pub sha256: String,
     pub size: u64,
     pub verified: bool,
+    /// A copy of the manifest's `session` and `kind`, so the plan sees
+    /// without another read whether the current snapshot is a stop's final
+    /// one; apply decides on the manifest itself ([`crate::world::guard`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::world::SnapshotKind>,
 }
 
 #[derive(Clone, Debug)]
@@ -361,20 +368,29 @@ impl Store {
         self.get_json(&self.current_key()).await
     }
 
-    /// The termination guard: is there a verified snapshot taken at or after `t`?
-    /// Nothing deletes a server without a `true` here (or an admin's force,
-    /// which the session log records). Verified means what the snapshot's
-    /// manifest says after the upload was re-read and hashed, and that the
-    /// archive is still there at the manifest's size; the pointer alone is
-    /// not trusted.
-    pub async fn verified_snapshot_since(&self, t: DateTime<Utc>) -> Result<bool, StorageError> {
+    /// The termination guard: the current snapshot, verified, when it is
+    /// the final one of `session`'s stop asked at `stop_at` (judged at the
+    /// reconciler's `now`, see [`crate::world::guard`]); else why not.
+    /// Nothing deletes a server without `Ok(Ok(_))` here (or an admin's
+    /// recorded force-stop). Verified means what the snapshot's manifest
+    /// says after the upload was re-read and hashed, and that the archive is
+    /// still there at the manifest's size; the pointer alone is not trusted.
+    pub async fn final_snapshot(
+        &self,
+        session: &SessionId,
+        stop_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Result<crate::world::Manifest, String>, StorageError> {
         let Some(p) = self.current_snapshot().await? else {
-            return Ok(false);
+            return Ok(Err(format!("{} holds no current.json", self.world_prefix())));
         };
-        if !p.verified || p.taken < t {
-            return Ok(false);
-        }
-        crate::world::pointer_is_backed(self, &p).await
+        let Some((m, _)) = crate::world::backing(self, &p).await?.filter(|_| p.verified) else {
+            return Ok(Err(format!("current.json names {}, which is not a verified snapshot", p.key)));
+        };
+        Ok(match crate::world::guard::refuses(m.claim(), session, stop_at, now) {
+            None => Ok(m),
+            Some(why) => Err(format!("the current snapshot {} is not the final one: {why}", m.name)),
+        })
     }
 
     /// Upload a file unless an object with its hash is already stored.

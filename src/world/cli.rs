@@ -31,6 +31,7 @@ pub enum WorldCommand {
         #[command(flatten)]
         dir: DirArg,
         /// When Minecraft stopped or last saved (RFC 3339); names the backup. Default: now.
+        /// A time in the future is refused (see `world::guard::MAX_CLOCK_SKEW`).
         #[arg(long, value_name = "TIME")]
         taken: Option<DateTime<Utc>>,
         /// Keep this backup whatever retention says.
@@ -89,7 +90,11 @@ pub async fn run(cmd: WorldCommand, repo: &Path, out: &mut (dyn Write + Send)) -
     let tick = |n: u64| progress.tick(n);
     match cmd {
         WorldCommand::Backup { dir, taken, pin } => {
-            let m = super::snapshot(&store, &dir.dir, taken.unwrap_or_else(Utc::now), &tick).await?;
+            let now = Utc::now();
+            if let Some(t) = taken.filter(|t| *t > now + super::MAX_CLOCK_SKEW) {
+                return Err(WorldError::FutureTaken { taken: t, now }.into());
+            }
+            let m = super::snapshot(&store, &dir.dir, taken.unwrap_or(now), &tick).await?;
             progress.done();
             if pin {
                 retention::set_pin(&store, &m.name, true).await?;

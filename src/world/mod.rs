@@ -17,16 +17,19 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::ids::SessionId;
 use crate::storage::{SnapshotPointer, StorageError, Store};
 
 pub mod archive;
 pub mod cli;
+pub mod guard;
 pub mod restore;
 pub mod retention;
 pub mod snapshot;
 
+pub use guard::{MAX_CLOCK_SKEW, Origin, SnapshotKind};
 pub use restore::restore;
-pub use snapshot::{snapshot, verify};
+pub use snapshot::{snapshot, snapshot_as, verify};
 
 /// Parts are this size, all but the last: R2 needs equal parts, 5 MiB at
 /// least, and 8 MiB keeps memory low while a 80 GB world still fits the
@@ -94,6 +97,11 @@ pub enum WorldError {
     Cancelled,
     #[error("{key} exists already; a snapshot is never overwritten")]
     Exists { key: String },
+    #[error(
+        "--taken {taken} is in the future (this machine's clock says {now}; at most {} s ahead is allowed): a future-dated snapshot would claim to be newer than every real one",
+        guard::MAX_CLOCK_SKEW.num_seconds()
+    )]
+    FutureTaken { taken: DateTime<Utc>, now: DateTime<Utc> },
 }
 
 fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> WorldError + '_ {
@@ -236,6 +244,14 @@ pub struct Manifest {
     pub uploaded: DateTime<Utc>,
     /// When the upload was read back and hashed equal.
     pub verified: DateTime<Utc>,
+    /// The session whose agent took it; absent for `world backup` by hand
+    /// and in manifests written before it was recorded. Only a snapshot
+    /// naming the session being stopped can satisfy the guard ([`guard`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionId>,
+    /// Why it was taken; absent in manifests written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<SnapshotKind>,
 }
 
 impl Manifest {
@@ -246,6 +262,17 @@ impl Manifest {
             sha256: self.sha256.clone(),
             size: self.size,
             verified: true,
+            session: self.session.clone(),
+            kind: self.kind,
+        }
+    }
+
+    /// What the guard reads of it.
+    pub fn claim(&self) -> guard::Claim<'_> {
+        guard::Claim {
+            session: self.session.as_ref(),
+            kind: self.kind,
+            taken: self.taken,
         }
     }
 }
@@ -277,19 +304,31 @@ pub async fn resolve(store: &Store, name: &str) -> Result<Manifest, WorldError> 
 /// The guard's check behind a pointer: its manifest exists and agrees, and
 /// the archive is stored at the manifest's size.
 pub async fn pointer_is_backed(store: &Store, p: &SnapshotPointer) -> Result<bool, StorageError> {
+    Ok(backing(store, p).await?.is_some())
+}
+
+/// A verified snapshot behind a pointer: its manifest (which must agree
+/// with the pointer) and when storage says the archive was uploaded
+/// (`LastModified`, the server's clock). `None` when the pointer names no
+/// backup, the manifest is missing, unreadable or disagrees, or the archive
+/// is not stored at the manifest's size.
+pub async fn backing(store: &Store, p: &SnapshotPointer) -> Result<Option<(Manifest, DateTime<Utc>)>, StorageError> {
     let Some(name) = BackupName::from_key(&p.key) else {
-        return Ok(false);
+        return Ok(None);
     };
     let m: Option<Manifest> = store.get_json(&name.manifest_key(store)).await.or_else(|e| match e {
         // A manifest that does not parse verifies nothing.
         StorageError::Decode { .. } => Ok(None),
         e => Err(e),
     })?;
-    let Some(m) = m else { return Ok(false) };
+    let Some(m) = m else { return Ok(None) };
     if m.sha256 != p.sha256 || m.size != p.size || m.key != p.key || m.taken != p.taken {
-        return Ok(false);
+        return Ok(None);
     }
-    Ok(store.head(&m.key).await?.is_some_and(|h| h.size == m.size))
+    match store.head(&m.key).await? {
+        Some(h) if h.size == m.size => Ok(Some((m, h.last_modified))),
+        _ => Ok(None),
+    }
 }
 
 #[cfg(test)]

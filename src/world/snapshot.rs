@@ -18,7 +18,7 @@ use object_store::path::Path as Key;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use super::{BackupName, Manifest, PART_SIZE, WorldError, archive};
+use super::{BackupName, Manifest, Origin, PART_SIZE, WorldError, archive, guard};
 use crate::storage::cas::Expect;
 use crate::storage::{SnapshotPointer, StorageError, Store};
 
@@ -30,10 +30,22 @@ const HANDOFF: usize = 1024 * 1024;
 /// Parts being uploaded at once.
 const IN_FLIGHT: usize = 2;
 
-/// Snapshot `dir` as a new backup taken at `taken` (when Minecraft stopped
-/// or saved; named by its second, or a unique name when that one is taken), verify it, and point `current.json` at it unless a newer
-/// snapshot is there already.
+/// Snapshot `dir` as a new backup taken by hand at `taken`: see [`snapshot_as`].
 pub async fn snapshot(store: &Store, dir: &Path, taken: DateTime<Utc>, progress: Progress<'_>) -> Result<Manifest, WorldError> {
+    snapshot_as(store, dir, taken, &Origin::manual(), progress).await
+}
+
+/// Snapshot `dir` as a new backup taken at `taken` (when Minecraft stopped
+/// or saved; named by its second, or a unique name when that one is taken)
+/// by `origin` (the session and why, recorded in the manifest), verify it,
+/// and point `current.json` at it unless a newer snapshot is there already.
+pub async fn snapshot_as(
+    store: &Store,
+    dir: &Path,
+    taken: DateTime<Utc>,
+    origin: &Origin,
+    progress: Progress<'_>,
+) -> Result<Manifest, WorldError> {
     if !dir.is_dir() {
         return Err(super::io(dir)(std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory")));
     }
@@ -62,6 +74,8 @@ pub async fn snapshot(store: &Store, dir: &Path, taken: DateTime<Utc>, progress:
         part_size: PART_SIZE as u64,
         uploaded: now,
         verified: now,
+        session: origin.session.clone(),
+        kind: Some(origin.kind),
     };
     store.put_json_if(&name.manifest_key(store), &manifest, &Expect::Absent).await?;
     advance_pointer(store, &manifest).await?;
@@ -218,13 +232,32 @@ pub async fn verify(store: &Store, m: &Manifest, progress: Progress<'_>) -> Resu
 /// Point `current.json` at `m` unless it already names a newer snapshot.
 /// The write is conditional on the version read, so of two writers racing,
 /// one re-reads and decides again. Returns whether the pointer moved.
+///
+/// "Newer" is by `taken`, but only for a pointer that holds: one whose
+/// snapshot is not verified (no manifest, a disagreeing one, a missing
+/// archive) or that claims a time later than storage's own record of its
+/// upload ([`guard::future_dated`]) is replaced whatever it claims, so one
+/// bad write (a fast clock, a hostile VPS) cannot freeze the pointer.
 pub async fn advance_pointer(store: &Store, m: &Manifest) -> Result<bool, WorldError> {
     let key = store.current_key();
     for _ in 0..5 {
-        let expect = match store.get_json_versioned::<SnapshotPointer>(&key).await? {
-            None => Expect::Absent,
-            Some((p, _)) if p.taken > m.taken => return Ok(false),
-            Some((_, v)) => v,
+        let expect = match store.get_json_versioned::<SnapshotPointer>(&key).await {
+            Ok(None) => Expect::Absent,
+            Ok(Some((p, v))) => {
+                if p.taken > m.taken && holds(store, &p).await? {
+                    return Ok(false);
+                }
+                v
+            }
+            // A pointer that does not parse holds nothing back; its version is read raw.
+            Err(StorageError::Decode { .. }) => match store.head(&key).await? {
+                None => Expect::Absent,
+                Some(h) => Expect::Version {
+                    e_tag: h.e_tag,
+                    version: h.version,
+                },
+            },
+            Err(e) => return Err(e.into()),
         };
         match store.put_json_if(&key, &m.pointer(), &expect).await {
             Ok(()) => return Ok(true),
@@ -233,4 +266,13 @@ pub async fn advance_pointer(store: &Store, m: &Manifest) -> Result<bool, WorldE
         }
     }
     Err(StorageError::Conflict { key }.into())
+}
+
+/// Whether the pointer names a verified snapshot dated no later than its
+/// upload allows: only such a pointer keeps an older snapshot out.
+async fn holds(store: &Store, p: &SnapshotPointer) -> Result<bool, StorageError> {
+    Ok(p.verified
+        && super::backing(store, p)
+            .await?
+            .is_some_and(|(m, stored)| !guard::future_dated(m.taken, stored)))
 }

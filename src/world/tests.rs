@@ -19,6 +19,26 @@ fn store(dir: &Path) -> Store {
     Store::local(dir, &ServerName::new("grove")).unwrap()
 }
 
+fn session() -> SessionId {
+    SessionId::new("20261122-1800-eu")
+}
+
+/// What the agent writes after Minecraft stopped.
+fn fin() -> Origin {
+    Origin {
+        session: Some(session()),
+        kind: SnapshotKind::Final,
+    }
+}
+
+/// The guard for the stop at `stop`, judged an hour later.
+async fn guard_passes(s: &Store, stop: DateTime<Utc>) -> bool {
+    s.final_snapshot(&session(), stop, stop + chrono::Duration::hours(1))
+        .await
+        .unwrap()
+        .is_ok()
+}
+
 /// A small world: region files of pseudo-random bytes and some text.
 pub(crate) fn make_world(dir: &Path, regions: usize, region_bytes: usize) {
     std::fs::create_dir_all(dir.join("region")).unwrap();
@@ -164,7 +184,14 @@ async fn snapshot_then_restore_gives_the_same_world() {
         (p.key.as_str(), p.sha256.as_str(), p.verified),
         (m.key.as_str(), m.sha256.as_str(), true)
     );
-    assert!(s.verified_snapshot_since(t("2026-11-22T19:30:00Z")).await.unwrap());
+    let why = s
+        .final_snapshot(&session(), t("2026-11-22T19:30:00Z"), t("2026-11-22T20:00:00Z"))
+        .await
+        .unwrap();
+    assert!(
+        why.unwrap_err().contains("names no session"),
+        "a backup by hand never satisfies the guard"
+    );
 
     let target = tmp.path().join("server/world");
     std::fs::create_dir_all(&target).unwrap();
@@ -184,19 +211,22 @@ async fn an_interrupted_upload_leaves_the_pointer_and_previous_snapshot() {
     let s = store(&tmp.path().join("store"));
     let world = tmp.path().join("world");
     make_world(&world, 1, 1000);
-    let first = snapshot(&s, &world, t("2026-11-22T19:00:00Z"), GO).await.unwrap();
+    let first = snapshot_as(&s, &world, t("2026-11-22T19:00:00Z"), &fin(), GO).await.unwrap();
     let before = std::fs::read(tmp.path().join("store/worlds/grove/current.json")).unwrap();
 
     make_world(&world, 4, 3 * 1024 * 1024); // ~12 MiB of noise: more than one part
     let halfway: &(dyn Fn(u64) -> bool + Send + Sync) = &|n| n < 6 * 1024 * 1024;
-    let e = snapshot(&s, &world, t("2026-11-22T19:30:00Z"), halfway).await.unwrap_err();
+    let e = snapshot_as(&s, &world, t("2026-11-22T19:30:00Z"), &fin(), halfway)
+        .await
+        .unwrap_err();
     assert!(matches!(e, WorldError::Cancelled), "{e}");
 
     assert_eq!(std::fs::read(tmp.path().join("store/worlds/grove/current.json")).unwrap(), before);
     let names: Vec<String> = retention::list(&s).await.unwrap().iter().map(|b| b.name.to_string()).collect();
     assert_eq!(names, [first.name.to_string()], "nothing of the interrupted upload is visible");
     verify(&s, &first, GO).await.unwrap();
-    assert!(!s.verified_snapshot_since(t("2026-11-22T19:30:00Z")).await.unwrap());
+    assert!(!guard_passes(&s, t("2026-11-22T19:30:00Z")).await);
+    assert!(guard_passes(&s, t("2026-11-22T19:00:00Z")).await, "the one before still does");
 }
 
 #[tokio::test]
@@ -205,7 +235,8 @@ async fn a_corrupted_snapshot_is_detected_by_verify_restore_and_the_guard() {
     let s = store(&tmp.path().join("store"));
     let world = tmp.path().join("world");
     make_world(&world, 2, 100_000);
-    let m = snapshot(&s, &world, t("2026-11-22T19:30:00Z"), GO).await.unwrap();
+    let m = snapshot_as(&s, &world, t("2026-11-22T19:30:00Z"), &fin(), GO).await.unwrap();
+    assert!(guard_passes(&s, t("2026-11-22T19:00:00Z")).await);
     let file = tmp.path().join("store").join(&m.key);
     let mut bytes = std::fs::read(&file).unwrap();
     let mid = bytes.len() / 2;
@@ -222,7 +253,7 @@ async fn a_corrupted_snapshot_is_detected_by_verify_restore_and_the_guard() {
     // Truncated: the guard sees the size differ from the manifest.
     bytes.truncate(mid);
     std::fs::write(&file, &bytes).unwrap();
-    assert!(!s.verified_snapshot_since(t("2026-11-22T19:00:00Z")).await.unwrap());
+    assert!(!guard_passes(&s, t("2026-11-22T19:00:00Z")).await);
 }
 
 #[tokio::test]
@@ -230,7 +261,7 @@ async fn the_guard_needs_a_manifest_backed_snapshot_after_the_time() {
     let tmp = tempfile::tempdir().unwrap();
     let s = store(tmp.path());
     let stop = t("2026-11-22T19:00:00Z");
-    assert!(!s.verified_snapshot_since(stop).await.unwrap(), "nothing stored");
+    assert!(!guard_passes(&s, stop).await, "nothing stored");
     // A hand-written pointer claiming verification counts for nothing.
     let p = crate::storage::SnapshotPointer {
         key: "worlds/grove/backups/2026-11-22T19-30-00Z.tar.zst".into(),
@@ -238,17 +269,27 @@ async fn the_guard_needs_a_manifest_backed_snapshot_after_the_time() {
         sha256: "00".into(),
         size: 1,
         verified: true,
+        session: Some(session()),
+        kind: Some(SnapshotKind::Final),
     };
     s.put_json(&s.current_key(), &p).await.unwrap();
-    assert!(!s.verified_snapshot_since(stop).await.unwrap(), "no manifest");
+    assert!(!guard_passes(&s, stop).await, "no manifest");
 
     let world = tmp.path().join("w");
     make_world(&world, 1, 10);
     std::fs::remove_file(tmp.path().join("worlds/grove/current.json")).unwrap();
-    snapshot(&s, &world, t("2026-11-22T18:59:00Z"), GO).await.unwrap();
-    assert!(!s.verified_snapshot_since(stop).await.unwrap(), "older than the stop");
+    snapshot_as(&s, &world, t("2026-11-22T18:57:59Z"), &fin(), GO).await.unwrap();
+    assert!(!guard_passes(&s, stop).await, "older than the stop by more than the skew");
     snapshot(&s, &world, t("2026-11-22T19:01:00Z"), GO).await.unwrap();
-    assert!(s.verified_snapshot_since(stop).await.unwrap());
+    assert!(!guard_passes(&s, stop).await, "taken by hand");
+    let periodic = Origin {
+        kind: SnapshotKind::Backup,
+        ..fin()
+    };
+    snapshot_as(&s, &world, t("2026-11-22T19:02:00Z"), &periodic, GO).await.unwrap();
+    assert!(!guard_passes(&s, stop).await, "a periodic backup is not the final snapshot");
+    snapshot_as(&s, &world, t("2026-11-22T19:03:00Z"), &fin(), GO).await.unwrap();
+    assert!(guard_passes(&s, stop).await);
 }
 
 #[tokio::test]
@@ -380,4 +421,26 @@ async fn restore_names_a_backup_that_does_not_exist_clearly() {
     assert_eq!(resolve(&s, &m.name.to_string()).await.unwrap(), m, "a new name resolves");
     let e = resolve(&s, "last-week").await.unwrap_err().to_string();
     assert!(e.contains("not a backup name"), "{e}");
+}
+
+#[tokio::test]
+async fn a_future_dated_pointer_holds_no_later_snapshot_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = store(tmp.path());
+    let world = tmp.path().join("w");
+    make_world(&world, 1, 10);
+    let now = Utc::now();
+    snapshot(&s, &world, now + chrono::Duration::days(365), GO).await.unwrap();
+    let real = snapshot_as(&s, &world, now, &fin(), GO).await.unwrap();
+    assert_eq!(
+        s.current_snapshot().await.unwrap().unwrap().key,
+        real.key,
+        "the real snapshot is current"
+    );
+    // Within the skew, a pointer is believed, and an older snapshot stays out.
+    let ahead = snapshot(&s, &world, now + chrono::Duration::seconds(60), GO).await.unwrap();
+    snapshot_as(&s, &world, now + chrono::Duration::seconds(30), &fin(), GO)
+        .await
+        .unwrap();
+    assert_eq!(s.current_snapshot().await.unwrap().unwrap().key, ahead.key);
 }

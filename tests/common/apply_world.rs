@@ -153,17 +153,39 @@ impl World {
         std::fs::write(p, text).unwrap();
     }
 
-    /// What the agent does at a stop: snapshot the world, verify it and
-    /// move `current.json`, through the same code the agent runs.
+    /// What the agent does at a stop: snapshot the world as the final one
+    /// of the session desired.json names (an agent's config names it too),
+    /// verify it and move `current.json`, through the same code the agent runs.
     pub async fn agent_uploads_snapshot(&self, taken: &str) {
+        let store = self.store();
+        let session = store.control().await.unwrap().and_then(|d| d.session);
+        self.upload_snapshot(taken, session.as_ref().map(|s| s.as_str()), mc_gitops::world::SnapshotKind::Final)
+            .await;
+    }
+
+    /// A snapshot taken at `taken` by `session` (`None`: by hand) for `kind`.
+    pub async fn upload_snapshot(
+        &self,
+        taken: &str,
+        session: Option<&str>,
+        kind: mc_gitops::world::SnapshotKind,
+    ) -> mc_gitops::world::Manifest {
         let tmp = tempfile::tempdir().unwrap();
         let world = tmp.path().join("world");
         std::fs::create_dir_all(world.join("region")).unwrap();
         std::fs::write(world.join("level.dat"), taken).unwrap();
-        let store = mc_gitops::storage::Store::local(self.storage.path(), &mc_gitops::ids::ServerName::new("grove")).unwrap();
-        mc_gitops::world::snapshot(&store, &world, taken.parse().unwrap(), &|_| true)
+        let origin = mc_gitops::world::Origin {
+            session: session.map(mc_gitops::ids::SessionId::new),
+            kind,
+        };
+        mc_gitops::world::snapshot_as(&self.store(), &world, taken.parse().unwrap(), &origin, &|_| true)
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// The local object store the runs use.
+    pub fn store(&self) -> mc_gitops::storage::Store {
+        mc_gitops::storage::Store::local(self.storage.path(), &mc_gitops::ids::ServerName::new("grove")).unwrap()
     }
 }
 

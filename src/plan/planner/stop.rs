@@ -45,35 +45,57 @@ impl Builder<'_> {
             .filter(|a| a.phase == Phase::Terminating)
             .and_then(|a| a.stopped_at);
         let stop_at = requested.or(agent_stopped).unwrap_or(o.now);
-        if o.latest_snapshot.is_none_or(|t| t < stop_at) {
+        let session = o.session.as_ref().map_or(&server.session, |s| &s.id);
+        // The guard (`world::guard`): the current snapshot must be this
+        // session's final one, taken after the stop, within the clock skew.
+        let refused = match &o.final_snapshot {
+            None => Some("the current snapshot is not a final one".to_string()),
+            Some(f) => f.refuses(&server.session, stop_at, o.now),
+        };
+        let forced = self.force_for(server, refused.as_deref());
+        let reason = if forced.is_some() { EndReason::Forced } else { reason };
+        if let (Some(why), None) = (&refused, &forced) {
             // The final snapshot is still to come: the agent needs storage for it.
             self.renew_credentials();
+            self.stop_overdue(server, stop_at, why);
             self.change(
                 Op::Wait,
                 "world snapshot",
-                Step::AwaitSnapshot { taken_after: stop_at },
-                json!(o.latest_snapshot),
+                Step::AwaitSnapshot {
+                    session: server.session.clone(),
+                    taken_after: stop_at,
+                },
+                json!(why),
                 json!(format!(
-                    "verified, taken after {}",
+                    "a verified final snapshot of session {}, taken after {}",
+                    server.session,
                     stop_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 )),
                 "no server is deleted before its world is safe in storage",
             );
         }
+        let why_delete = match &forced {
+            Some(f) => format!(
+                "forced by the admin ([stop] force in server.toml: {}): play since backup {} is lost",
+                f.reason, f.accept_backup
+            ),
+            None => "only deletion stops Hetzner's billing".to_string(),
+        };
         self.change(
             Op::Delete,
             format!("hetzner server {}", server.name),
             Step::DeleteServer {
                 name: server.name.clone(),
                 id: server.id,
+                session: server.session.clone(),
                 snapshot_after: stop_at,
+                force: forced,
             },
             json!({ "id": server.id, "location": server.location, "server_type": server.server_type, "ipv4": server.ipv4 }),
             Value::Null,
-            "only deletion stops Hetzner's billing",
+            why_delete,
         );
         self.remove_a_record();
-        let session = o.session.as_ref().map_or(&server.session, |s| &s.id);
         self.change(
             Op::Update,
             format!("session {session}"),
@@ -147,7 +169,10 @@ impl Builder<'_> {
             // Live observation found no server for an open session: it is gone
             // (deleted by hand, or by a run that crashed before closing it).
             // A stop that was under way keeps its reason.
+            // A force-stop naming it deleted its server (and the run ended before the close).
+            let forced = self.d.server.stop.force.as_ref().is_some_and(|f| f.session == session.id);
             let (reason, why) = match super::interrupted_stop(o) {
+                Some(_) if forced => (EndReason::Forced, "the admin's force-stop deleted its server".to_string()),
                 Some(r) => (r, format!("the stop ({}) deleted its server", stop_why(r))),
                 None => (EndReason::Drift, "its server no longer exists".to_string()),
             };
