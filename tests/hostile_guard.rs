@@ -259,3 +259,22 @@ async fn a_dead_agent_raises_an_alert_once_and_the_admins_force_stop_names_the_b
     let out = w.run(&["plan"], &at(61), &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+// A friend's pull request adding `[stop] force` to server.toml would delete the server without its final snapshot: it must be an admin's word.
+#[test]
+fn a_force_stop_by_anyone_but_an_admin_is_flagged_by_the_check() {
+    use mc_gitops::check::privilege::{Changed, judge};
+    let changed = [Changed {
+        path: "server.toml".into(),
+        deleted: false,
+        added_by: None,
+    }];
+    let admins = std::collections::BTreeSet::from(["grove-admin".to_string()]);
+    let flagged = judge(&changed, "alex-builds", &admins);
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    assert!(
+        flagged[0].message.contains("is not an admin and changed server.toml"),
+        "{flagged:?}"
+    );
+    assert!(judge(&changed, "Grove-Admin", &admins).is_empty());
+}

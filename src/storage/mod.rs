@@ -216,6 +216,13 @@ pub struct SnapshotPointer {
     pub kind: Option<crate::world::SnapshotKind>,
 }
 
+/// How every document read from storage is decoded (desired.json,
+/// status.json, current.json, manifests): the one parser, public so the
+/// fuzz target (tests/fuzz_control.rs) feeds it what a hostile writer could.
+pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StorageError> {
+    serde_json::from_slice(bytes).map_err(|source| StorageError::Decode { key: key.into(), source })
+}
+
 #[derive(Clone, Debug)]
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
@@ -343,9 +350,7 @@ impl Store {
     pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StorageError> {
         match self.get_bytes(key).await? {
             None => Ok(None),
-            Some(b) => serde_json::from_slice(&b)
-                .map(Some)
-                .map_err(|source| StorageError::Decode { key: key.into(), source }),
+            Some(b) => decode(key, &b).map(Some),
         }
     }
 
