@@ -106,6 +106,9 @@ fn swap(fresh: &Path, target: &Path, old: &Path) -> Result<(), WorldError> {
     Ok(())
 }
 
+/// Bytes written to the download file at a time.
+const WRITE_SIZE: usize = 1024 * 1024;
+
 /// Download `m`'s archive into `to`, hashing it on the way; refused unless
 /// its size and sha256 are the manifest's. Stops reading once the object is
 /// longer than the manifest says, so a swapped object cannot fill the disk.
@@ -126,6 +129,9 @@ async fn fetch_verified(store: &Store, m: &Manifest, to: &Path, progress: Progre
         .map_err(io(to))?;
     let mut hash = Sha256::new();
     let mut size = 0u64;
+    // Stores hand over small chunks (8 KiB from a local directory); each
+    // write to a tokio file is a trip to the blocking pool, so write MiBs.
+    let mut buf = Vec::with_capacity(WRITE_SIZE);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(obj_err)?;
         size += chunk.len() as u64;
@@ -133,11 +139,16 @@ async fn fetch_verified(store: &Store, m: &Manifest, to: &Path, progress: Progre
             break;
         }
         hash.update(&chunk);
-        file.write_all(&chunk).await.map_err(io(to))?;
+        buf.extend_from_slice(&chunk);
+        if buf.len() >= WRITE_SIZE {
+            file.write_all(&buf).await.map_err(io(to))?;
+            buf.clear();
+        }
         if !progress(size) {
             return Err(WorldError::Cancelled);
         }
     }
+    file.write_all(&buf).await.map_err(io(to))?;
     file.flush().await.map_err(io(to))?;
     if size != m.size {
         return Err(WorldError::WrongSize {
