@@ -24,6 +24,7 @@ pub mod cli;
 pub mod restore;
 pub mod retention;
 pub mod snapshot;
+pub mod vault;
 
 pub use restore::restore;
 pub use snapshot::{snapshot, verify};
