@@ -5,24 +5,30 @@
 
 mod common;
 
+#[path = "common/apply_world.rs"]
+mod apply_world;
 #[path = "fakes/cloudflare.rs"]
 mod cloudflare_fake;
 #[path = "fakes/discord.rs"]
 mod discord_fake;
 #[path = "fakes/hetzner.rs"]
 mod hetzner_fake;
-#[path = "common/apply_world.rs"]
-mod world;
+#[path = "fakes/s3.rs"]
+mod s3_fake;
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
+use apply_world::{World, at, ok, session0};
 use mc_gitops::agent::console::RconConsole;
 use mc_gitops::agent::jvm::Jvm;
 use mc_gitops::agent::traits::Minecraft;
 use mc_gitops::agent::user::RunAs;
+use mc_gitops::ids::ServerName;
 use mc_gitops::secret::Secret;
-use world::{World, at, ok, session0};
+use mc_gitops::storage::Store;
+use mc_gitops::storage::r2::R2Credentials;
+use mc_gitops::world::{self as mc_world, BackupName, retention, vault};
 
 fn is_root() -> bool {
     // SAFETY: a plain getter.
@@ -107,4 +113,86 @@ async fn a_closed_session_leaves_no_renewal_document() {
     for key in [per_session.as_str(), "control/grove/credentials.json"] {
         assert!(!w.storage_file(key).exists(), "{key} outlived its session");
     }
+}
+
+fn s3_store(s3: &s3_fake::S3Server, key: &str, secret: &str) -> Store {
+    let creds = R2Credentials {
+        access_key_id: key.into(),
+        secret_access_key: Secret::new(secret),
+        session_token: None,
+    };
+    Store::s3(&s3.endpoint(), s3_fake::BUCKET, &creds, &ServerName::new("grove")).unwrap()
+}
+
+// The VPS (a mod, or a key that leaked from it) deletes every backup it can
+// reach. Before: every backup lived under worlds/<s>/, inside the scope of
+// its credentials, and was gone. Now the reconciler seals verified backups
+// into vault/<s>/, which those credentials can neither read, list, copy,
+// overwrite nor delete (the S3 fake enforces the minted scope as R2 does);
+// the next start mends the deleted copy from the vault and restores it, and
+// retention still deletes both copies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vps_cannot_destroy_sealed_backups() {
+    let s3 = s3_fake::S3Server::start().await;
+    let admin = s3_store(&s3, s3_fake::ACCESS_KEY, s3_fake::SECRET_KEY);
+    let prefixes = mc_gitops::storage::credentials::agent_prefixes(&ServerName::new("grove"));
+    s3.allow_scoped("AKVPSSCOPED0001", "vps-scoped-secret", &prefixes);
+    let vps = s3_store(&s3, "AKVPSSCOPED0001", "vps-scoped-secret");
+
+    // Two snapshots, uploaded by the agent with the VPS's keys.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut names = vec![];
+    let mut manifests = vec![];
+    for taken in ["2026-11-22T18:00:00Z", "2026-11-22T19:00:00Z"] {
+        let dir = tmp.path().join(taken);
+        std::fs::create_dir_all(dir.join("region")).unwrap();
+        std::fs::write(dir.join("level.dat"), taken).unwrap();
+        let m = mc_world::snapshot(&vps, &dir, taken.parse().unwrap(), &|_| true).await.unwrap();
+        names.push(BackupName::from_key(&m.key).unwrap());
+        manifests.push(m);
+    }
+    // The reconciler seals them (admin keys).
+    for n in &names {
+        assert!(vault::seal(&admin, n).await.unwrap());
+    }
+
+    // The attack on the vault: every way in is refused.
+    for n in &names {
+        for key in [vault::archive_key(&admin, n), vault::manifest_key(&admin, n)] {
+            assert!(vps.get_bytes(&key).await.is_err(), "the VPS read {key}");
+            assert!(vps.put_bytes(&key, b"ransom".to_vec()).await.is_err(), "the VPS overwrote {key}");
+            vps.delete(&key).await.expect_err(&format!("the VPS deleted {key}"));
+        }
+        let e = vault::mend(&vps, n).await.expect_err("the VPS cannot even read the vault");
+        assert!(format!("{e:?}").contains("AccessDenied"), "{e:?}");
+    }
+    assert!(vps.list(&vault::prefix(&admin)).await.is_err(), "the VPS listed the vault");
+    // A copy out of the vault into the VPS's own prefix reads the vault: refused.
+    let from = object_store::path::Path::from(vault::archive_key(&admin, &names[0]));
+    let to = object_store::path::Path::from("worlds/grove/stolen.tar.zst");
+    assert!(
+        vps.object_store().copy(&from, &to).await.is_err(),
+        "the VPS copied out of the vault"
+    );
+    // What it can reach, it destroys.
+    for m in &manifests {
+        vps.delete(&m.key).await.unwrap();
+        vps.put_bytes(&BackupName::from_key(&m.key).unwrap().manifest_key(&vps), b"{}".to_vec())
+            .await
+            .unwrap();
+    }
+    vps.delete(&vps.current_key()).await.unwrap();
+
+    // Both backups are still listed (sealed) and complete, for retention and restore.
+    let listed = retention::list(&admin).await.unwrap();
+    assert!(listed.iter().all(|b| b.sealed && b.complete()), "{listed:?}");
+    // The next start: the reconciler mends, the agent restores with its own keys.
+    assert!(vault::mend(&admin, &names[1]).await.unwrap());
+    let target = tmp.path().join("restored");
+    mc_world::restore(&vps, &manifests[1], &target, &|_| true).await.unwrap();
+    assert_eq!(std::fs::read_to_string(target.join("level.dat")).unwrap(), "2026-11-22T19:00:00Z");
+    // Retention removes a backup from both places.
+    retention::remove(&admin, &names[0]).await.unwrap();
+    assert!(!vault::holds(&admin, &names[0]).await.unwrap());
+    assert!(vault::holds(&admin, &names[1]).await.unwrap());
 }

@@ -2,7 +2,10 @@
 //! the backup `restore = "<name>"` asks for must exist (checked before any
 //! session file is written, so a typo costs nothing), and the agent's R2
 //! credentials are minted, scoped to the server's own prefixes, for
-//! whoever writes the agent's config ([`Ctx::agent_credentials`]).
+//! whoever writes the agent's config ([`Ctx::agent_credentials`]). The
+//! backup the new server will restore (the named one, else the one
+//! `current.json` points at) is first mended from the vault if the VPS of an
+//! earlier session deleted or altered it (`crate::world::vault::mend`).
 
 use chrono::{DateTime, Utc};
 
@@ -36,6 +39,20 @@ pub async fn prepare(
     };
     // The plan's, not server.toml's: a backup a session already restored is
     // not restored again (the planner left it out).
+    let to_mend = match planned_restore {
+        Some(name) => crate::world::BackupName::parse(name).ok(),
+        None => store
+            .current_snapshot()
+            .await
+            .map_err(|source| ApplyError::Storage {
+                resource: "worlds current.json".into(),
+                source,
+            })?
+            .and_then(|p| crate::world::BackupName::from_key(&p.key)),
+    };
+    if let Some(name) = to_mend {
+        mend(store, &name).await?;
+    }
     let restore = match planned_restore {
         None => None,
         Some(name) => Some(resolve(store, name).await?),
@@ -73,6 +90,9 @@ async fn recovered_restore(store: &Store, plan: &Plan) -> Result<Prepared, Apply
         Step::OpenSession { restore: Some(name), .. } => Some(name),
         _ => None,
     });
+    if let Some(parsed) = name.and_then(|n| crate::world::BackupName::parse(n).ok()) {
+        mend(store, &parsed).await?;
+    }
     let restore = match name {
         None => None,
         Some(name) => Some(resolve(store, name).await?),
@@ -81,6 +101,17 @@ async fn recovered_restore(store: &Store, plan: &Plan) -> Result<Prepared, Apply
         agent_credentials: None,
         restore,
     })
+}
+
+async fn mend(store: &Store, name: &crate::world::BackupName) -> Result<(), ApplyError> {
+    let mended = crate::world::vault::mend(store, name).await.map_err(|e| ApplyError::World {
+        resource: format!("world backup {name}"),
+        source: Box::new(e),
+    })?;
+    if mended {
+        tracing::warn!(backup = %name, "the backup under worlds/ was missing or altered; put back from the vault");
+    }
+    Ok(())
 }
 
 async fn resolve(store: &Store, name: &str) -> Result<Manifest, ApplyError> {

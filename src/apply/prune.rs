@@ -1,4 +1,6 @@
-//! Retention, carried out: delete the backups the plan listed. The rule was
+//! Retention, carried out: delete the backups the plan listed (both copies:
+//! `worlds/<s>/` and the vault); and sealing: copy verified backups into the
+//! vault (`crate::world::vault`). The rule was
 //! applied by the planner on one list of the backups; right before the
 //! deletes this checks again what may have moved since (one read of
 //! `current.json`, one look at each listed backup's pin), so a backup that
@@ -6,7 +8,7 @@
 //! is already gone is not an error: a rerun after a crash converges.
 
 use super::{ApplyError, Ctx, Outcome, Report};
-use crate::world::{BackupName, WorldError, retention};
+use crate::world::{BackupName, WorldError, retention, vault};
 
 pub(super) async fn prune(
     cx: &Ctx<'_>,
@@ -50,4 +52,37 @@ pub(super) async fn prune(
         gone.join(", ")
     ));
     Ok(Outcome::Done(format!("deleted {}", gone.join(", "))))
+}
+
+/// Copy each listed backup into the vault, verified first. A backup that
+/// went away since the plan (pruned by an admin, or deleted by the VPS before
+/// it was sealed) is skipped and named; a corrupt one fails the step.
+pub(super) async fn seal(cx: &Ctx<'_>, report: &mut Report, resource: &str, names: &[BackupName]) -> Result<Outcome, ApplyError> {
+    let world = |source: WorldError| ApplyError::World {
+        resource: resource.to_string(),
+        source: Box::new(source),
+    };
+    let (mut sealed, mut gone) = (Vec::new(), Vec::new());
+    for name in names {
+        match vault::seal(cx.store, name).await {
+            Ok(true) => sealed.push(name.to_string()),
+            Ok(false) => {}
+            Err(WorldError::NoSuchBackup { .. }) => gone.push(name.to_string()),
+            Err(e) => return Err(world(e)),
+        }
+    }
+    if !gone.is_empty() {
+        tracing::warn!(gone = %gone.join(", "), "backups went away before they were sealed");
+    }
+    if sealed.is_empty() {
+        return Ok(Outcome::Unchanged("already in the vault".into()));
+    }
+    report
+        .message
+        .push(format!("seal {} backup(s) in the vault: {}", sealed.len(), sealed.join(", ")));
+    Ok(Outcome::Done(format!(
+        "copied {} to vault/{}/backups/",
+        sealed.join(", "),
+        cx.store.server()
+    )))
 }

@@ -217,6 +217,11 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     b.all.retain(|x| !backups.contains(&x.name));
                 }
             }
+            Step::SealBackups { backups } => {
+                if let Some(b) = o.backups.as_mut() {
+                    b.all.iter_mut().filter(|x| backups.contains(&x.name)).for_each(|x| x.sealed = true);
+                }
+            }
         }
     }
     (d, o)

@@ -200,6 +200,12 @@ pub enum Step {
         keep: u32,
         backups: Vec<crate::world::BackupName>,
     },
+    /// Copy verified backups into `vault/<s>/backups/`, which the VPS's
+    /// credentials cannot reach (`crate::world::vault`): they outlive
+    /// whatever the VPS does to `worlds/<s>/`.
+    SealBackups {
+        backups: Vec<crate::world::BackupName>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -86,6 +86,7 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
         b.clear_used_restore(recovered.as_ref());
     }
     b.prune_backups();
+    b.seal_backups();
     // The phase the plan leads to, through the lifecycle's transition function.
     let before = o.phase();
     let after = match decision {

@@ -337,6 +337,8 @@ pub(super) fn arb_backups(n: usize) -> crate::observe::ObservedBackups {
             size: Some(1000),
             manifest: true,
             pinned: false,
+            // Sealed already: the seal step has tests of its own.
+            sealed: true,
         })
         .collect();
     let current = if n == 15 { None } else { all.last().map(|b| b.name.clone()) };
@@ -579,4 +581,30 @@ fn no_renewal_for_a_server_whose_session_is_not_the_open_one() {
     assert!(renewals(&plan(&d, &o)).is_empty(), "an ended session");
     o.session = None;
     assert!(renewals(&plan(&d, &o)).is_empty(), "no session on record");
+}
+
+/// Verified backups are copied to the vault once, out of the VPS's reach;
+/// one about to be pruned is not copied first.
+#[test]
+fn verified_backups_are_sealed_once_and_pruned_ones_are_not() {
+    let mut d = desired();
+    d.server.lifecycle.keep_backups = 3;
+    let mut o = running(&d, now() - Duration::hours(1));
+    let mut b = arb_backups(5);
+    b.all.iter_mut().for_each(|x| x.sealed = false);
+    b.all[4].sealed = true;
+    let want: Vec<_> = b.all[2..4].iter().map(|x| x.name.clone()).collect();
+    o.backups = Some(b);
+    let p = plan(&d, &o);
+    let seals: Vec<_> = p
+        .changes
+        .iter()
+        .filter_map(|c| match &c.step {
+            Step::SealBackups { backups } => Some(backups.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seals, [want], "the two oldest are pruned, the newest is sealed: {:#?}", p.changes);
+    let (d2, o2) = simulate(&d, &o, &p);
+    assert!(plan(&d2, &o2).is_empty(), "sealed once");
 }

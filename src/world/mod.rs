@@ -26,6 +26,7 @@ pub mod guard;
 pub mod restore;
 pub mod retention;
 pub mod snapshot;
+pub mod vault;
 
 pub use guard::{MAX_CLOCK_SKEW, Origin, SnapshotKind};
 pub use restore::restore;

@@ -22,15 +22,25 @@ pub struct Backup {
     pub size: Option<u64>,
     pub manifest: bool,
     pub pinned: bool,
+    /// The vault holds a copy the VPS cannot touch (`super::vault`).
+    #[serde(default)]
+    pub sealed: bool,
 }
 
 impl Backup {
+    /// Uploaded in full with its manifest, or sealed in the vault (the VPS
+    /// may have deleted its own copy; the vault's is as good).
     pub fn complete(&self) -> bool {
-        self.size.is_some() && self.manifest
+        (self.size.is_some() && self.manifest) || self.sealed
+    }
+
+    /// Complete under `worlds/<s>/` and not yet in the vault.
+    pub fn to_seal(&self) -> bool {
+        self.size.is_some() && self.manifest && !self.sealed
     }
 }
 
-/// Every backup, oldest first.
+/// Every backup, oldest first, under `worlds/<s>/backups/` or in the vault.
 pub async fn list(store: &Store) -> Result<Vec<Backup>, WorldError> {
     let prefix = format!("{}backups/", store.world_prefix());
     let mut by_name: BTreeMap<BackupName, Backup> = BTreeMap::new();
@@ -42,6 +52,7 @@ pub async fn list(store: &Store) -> Result<Vec<Backup>, WorldError> {
             size: None,
             manifest: false,
             pinned: false,
+            sealed: false,
         });
         if key.ends_with(".tar.zst") {
             b.size = Some(o.size);
@@ -50,6 +61,18 @@ pub async fn list(store: &Store) -> Result<Vec<Backup>, WorldError> {
         } else if key.ends_with(".pin") {
             b.pinned = true;
         }
+    }
+    for name in super::vault::sealed(store).await? {
+        by_name
+            .entry(name.clone())
+            .or_insert(Backup {
+                name,
+                size: None,
+                manifest: false,
+                pinned: false,
+                sealed: false,
+            })
+            .sealed = true;
     }
     Ok(by_name.into_values().collect())
 }
@@ -84,8 +107,7 @@ pub async fn prune(store: &Store, keep: usize, spare: &[BackupName]) -> Result<V
     let mut gone = to_prune(&list(store).await?, keep, current.as_ref());
     gone.retain(|n| !spare.contains(n));
     for name in &gone {
-        store.delete(&name.archive_key(store)).await?;
-        store.delete(&name.manifest_key(store)).await?;
+        remove(store, name).await?;
     }
     Ok(gone)
 }
@@ -96,7 +118,7 @@ pub async fn prune(store: &Store, keep: usize, spare: &[BackupName]) -> Result<V
 pub async fn remove(store: &Store, name: &BackupName) -> Result<(), WorldError> {
     store.delete(&name.archive_key(store)).await?;
     store.delete(&name.manifest_key(store)).await?;
-    Ok(())
+    super::vault::remove(store, name).await
 }
 
 /// Whether a backup carries a pin marker (one request, no list).

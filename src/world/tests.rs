@@ -322,6 +322,7 @@ fn b(name: &str, complete: bool, pinned: bool) -> Backup {
         size: Some(1),
         manifest: complete,
         pinned,
+        sealed: false,
     }
 }
 

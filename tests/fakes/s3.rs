@@ -8,6 +8,12 @@
 //! [`S3Server::revoke`]), so a test can stand in for R2 accepting freshly
 //! minted temporary credentials and refusing expired ones. (s3s checks the
 //! key pair's signature; it does not interpret session tokens.)
+//!
+//! A key added with [`S3Server::allow_scoped`] reaches only objects under
+//! its prefixes, as R2 enforces the `prefixes` of temporary credentials:
+//! any other key (and a list or copy whose prefix or source is outside) is
+//! refused with AccessDenied. Keys added with [`S3Server::allow`] and the
+//! account's own key reach the whole bucket.
 
 #![allow(dead_code)]
 
@@ -17,7 +23,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use hyper_util::rt::TokioIo;
+use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
+use s3s::path::S3Path;
 use s3s::service::S3ServiceBuilder;
 
 pub const ACCESS_KEY: &str = "AKTESTSTORAGE0001";
@@ -28,7 +36,78 @@ pub struct S3Server {
     pub addr: SocketAddr,
     pub root: tempfile::TempDir,
     keys: Keys,
+    scopes: Scopes,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// The prefixes each scoped key may reach; a key not listed reaches all.
+#[derive(Clone, Default)]
+struct Scopes(Arc<Mutex<HashMap<String, Vec<String>>>>);
+
+fn denied(what: &str) -> s3s::S3Error {
+    s3s::s3_error!(AccessDenied, "{what} is outside the prefixes these credentials are scoped to")
+}
+
+#[async_trait::async_trait]
+impl S3Access for Scopes {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> s3s::S3Result<()> {
+        let Some(key) = cx.credentials().map(|c| c.access_key.clone()) else {
+            return Err(s3s::s3_error!(AccessDenied, "anonymous requests are refused"));
+        };
+        let Some(prefixes) = self.0.lock().unwrap().get(&key).cloned() else {
+            return Ok(());
+        };
+        let inside = |k: &str| prefixes.iter().any(|p| k.starts_with(p.as_str()));
+        match cx.s3_path() {
+            S3Path::Object { key, .. } => {
+                if !inside(key) {
+                    return Err(denied(key));
+                }
+                // A copy reads its source: that must be in scope too.
+                if let Some(src) = cx.headers().get("x-amz-copy-source").and_then(|v| v.to_str().ok()) {
+                    let src = percent_decode(src.trim_start_matches('/'));
+                    let src_key = src.split_once('/').map_or("", |(_, k)| k);
+                    if !inside(src_key) {
+                        return Err(denied(src_key));
+                    }
+                }
+                Ok(())
+            }
+            S3Path::Bucket { .. } => {
+                let query = cx.uri().query().unwrap_or("");
+                let prefix = query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("prefix="))
+                    .map(percent_decode)
+                    .unwrap_or_default();
+                let listing = matches!(cx.s3_op().name(), "ListObjects" | "ListObjectsV2");
+                if listing && inside(&prefix) {
+                    Ok(())
+                } else {
+                    Err(denied(&format!("bucket operation {} (prefix {prefix:?})", cx.s3_op().name())))
+                }
+            }
+            S3Path::Root => Err(denied("the account's bucket list")),
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The key pairs the server accepts, changeable while it runs.
@@ -61,6 +140,8 @@ impl S3Server {
         let keys = Keys::default();
         keys.0.lock().unwrap().insert(ACCESS_KEY.into(), SECRET_KEY.into());
         b.set_auth(keys.clone());
+        let scopes = Scopes::default();
+        b.set_access(scopes.clone());
         let service = b.build();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -76,12 +157,25 @@ impl S3Server {
                 });
             }
         });
-        S3Server { addr, root, keys, task }
+        S3Server {
+            addr,
+            root,
+            keys,
+            scopes,
+            task,
+        }
     }
 
     /// Accept another key pair (temporary credentials just minted).
     pub fn allow(&self, access_key: &str, secret_key: &str) {
         self.keys.0.lock().unwrap().insert(access_key.into(), secret_key.into());
+    }
+
+    /// Accept a key pair for objects under `prefixes` only, as R2 scopes
+    /// temporary credentials minted with `prefixes`.
+    pub fn allow_scoped(&self, access_key: &str, secret_key: &str, prefixes: &[String]) {
+        self.scopes.0.lock().unwrap().insert(access_key.into(), prefixes.to_vec());
+        self.allow(access_key, secret_key);
     }
 
     /// Refuse a key pair from now on (credentials that expired).

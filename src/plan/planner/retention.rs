@@ -7,6 +7,9 @@
 //! a restore names (server.toml's `restore`, the open session's
 //! `restored_from`). Without a `current.json` nothing is pruned: the world
 //! pointer is lost and the admin has to name the backup to go on from.
+//!
+//! Sealing: every complete backup not in the vault yet (and not about to be
+//! pruned) is copied there (`crate::world::vault`), out of the VPS's reach.
 
 use serde_json::{Value, json};
 
@@ -42,6 +45,40 @@ impl Builder<'_> {
             format!(
                 "prune {} old snapshot(s): {complete} complete backups, lifecycle.keep_backups = {keep}; the current ({current}), pinned and restore-named ones stay",
                 names.len()
+            ),
+        );
+    }
+
+    pub(super) fn seal_backups(&mut self) {
+        let Some(backups) = &self.o.backups else { return };
+        let pruned: Vec<BackupName> = self
+            .changes
+            .iter()
+            .filter_map(|c| match &c.step {
+                Step::PruneBackups { backups, .. } => Some(backups.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let names: Vec<BackupName> = backups
+            .all
+            .iter()
+            .filter(|b| b.to_seal() && !pruned.contains(&b.name))
+            .map(|b| b.name.clone())
+            .collect();
+        if names.is_empty() {
+            return;
+        }
+        self.change(
+            Op::Create,
+            "world backups in the vault",
+            Step::SealBackups { backups: names.clone() },
+            Value::Null,
+            json!(names),
+            format!(
+                "copy {} verified backup(s) to vault/{}/backups/, where the VPS's credentials cannot delete or overwrite them",
+                names.len(),
+                self.d.server.name
             ),
         );
     }
