@@ -109,7 +109,10 @@ enum Command {
     /// The verdict goes to $GITHUB_STEP_SUMMARY, to --result-file, and, with
     /// GITHUB_TOKEN, GITHUB_REPOSITORY and --pr, into one PR comment that
     /// later runs update. --post-result posts a result file written by a
-    /// run without a token (a fork's PR), without reading any repo.
+    /// run without a token (a fork's PR), without reading any repo, and only
+    /// in a workflow_run job, on the open pull request whose head is the
+    /// triggering run's head commit (GITHUB_EVENT_PATH), which must be the
+    /// file's pr.
     ///
     /// Exit status: 0 valid, 1 problems or error.
     #[command(
@@ -136,7 +139,7 @@ enum Command {
         /// Write the verdict as JSON (the check-result artifact).
         #[arg(long, value_name = "PATH")]
         result_file: Option<PathBuf>,
-        /// Post a result file's verdict as the PR comment; checks nothing.
+        /// Post a result file's verdict as the PR comment (in a workflow_run job, on the run's pull request only); checks no repo.
         #[arg(long, value_name = "PATH", conflicts_with_all = ["fix", "base", "author", "result_file"])]
         post_result: Option<PathBuf>,
     },

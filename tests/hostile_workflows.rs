@@ -350,3 +350,40 @@ async fn a_persons_comment_with_the_marker_is_not_overwritten() {
     assert_eq!(comments.len(), 2, "the bot made its own: {comments:?}");
     assert!(job.writes().iter().all(|w| w.starts_with("POST")), "{:?}", job.writes());
 }
+
+// An artifact just over MAX_RESULT_BYTES: refused unread, naming the limit
+// and the size, nothing asked of GitHub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_result_refuses_a_result_file_just_over_the_cap() {
+    let job = CommentJob::new().await;
+    let cap = mc_gitops::check::MAX_RESULT_BYTES as usize;
+    let mut result = result_for(9);
+    result["plan"] = Value::String(String::new());
+    let bare = serde_json::to_vec_pretty(&result).unwrap().len();
+    result["plan"] = Value::String("x".repeat(cap + 1 - bare));
+    let artifact = job.artifact(&result);
+    assert_eq!(std::fs::metadata(&artifact).unwrap().len() as usize, cap + 1);
+    let out = job.post(&artifact, Some(&job.event(SHA_9, "mallory/grove-state", "evil"))).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("is {} bytes, over MAX_RESULT_BYTES ({cap})", cap + 1)),
+        "{}",
+        stderr(&out)
+    );
+    assert!(job.gh.calls().is_empty(), "{:?}", job.gh.calls());
+}
+
+// A result file a modified check.yml fills with fields this version does
+// not know (or leaves out): refused, not guessed at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_result_refuses_a_result_file_with_unknown_fields() {
+    let job = CommentJob::new().await;
+    let mut result = result_for(9);
+    result["comment_md"] = Value::String("@everyone".into());
+    let out = job
+        .post(&job.artifact(&result), Some(&job.event(SHA_9, "mallory/grove-state", "evil")))
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("unknown field `comment_md`"), "{}", stderr(&out));
+    assert!(job.gh.calls().is_empty());
+}

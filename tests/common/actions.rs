@@ -13,8 +13,9 @@
 //! (and not `GITHUB_TOKEN`, which a workflow must map itself).
 //!
 //! What it does not: containers, matrices, services, composite actions,
-//! `hashFiles`. `uses:` steps go to a hook ([`Uses`]); [`checkout_from`]
-//! implements `actions/checkout` as a clone of a local remote. Concurrency
+//! `hashFiles`. `uses:` steps go to a hook ([`Uses`]), by the action's name
+//! before the `@` (shipped workflows pin a commit sha: `actions/checkout@<sha>`);
+//! [`checkout_from`] implements `actions/checkout` as a clone of a local remote. Concurrency
 //! groups are not simulated (runs are sequential): tests assert them on
 //! [`Job::concurrency`]. Steps named in [`Run::skip_steps`] are reported as
 //! skipped (the release download: the binary under test is on `PATH`).
