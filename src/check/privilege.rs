@@ -102,8 +102,14 @@ fn codeowners(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// A privileged file, anything below a privileged directory, or the
+/// directory's own name (a pull request that turns `.mc-gitops` into a
+/// link changes no path below it).
 fn privileged(path: &str) -> bool {
-    PRIVILEGED_FILES.contains(&path) || PRIVILEGED_DIRS.iter().any(|d| path.starts_with(d))
+    PRIVILEGED_FILES.contains(&path)
+        || PRIVILEGED_DIRS
+            .iter()
+            .any(|d| path.starts_with(d) || path == d.trim_end_matches('/'))
 }
 
 /// Problems with who changed what; empty for an admin.
