@@ -238,6 +238,33 @@ fn check_refuses_a_fifo_as_a_player_file() {
     refused(&r, "players/Pipe.toml", &["not a regular file"]);
 }
 
+// costs/ a link out of the repo: the bot's summaries would be written wherever it points.
+#[test]
+fn ledger_does_not_write_through_a_linked_costs_directory() {
+    let dir = repo();
+    let outside = dir.outside("runner-home");
+    std::fs::create_dir(&outside).unwrap();
+    symlink(&outside, dir.path(), "costs");
+    let r = run(dir.path(), &["ledger", "--now", "2026-12-01T00:00:00Z"]);
+    assert!(!r.ok, "{}", r.out);
+    assert!(r.out.contains("costs is a symbolic link"), "{}", r.out);
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "wrote outside the repo");
+}
+
+// A committed `server.toml.tmp` link: the bot's edit of server.toml wrote through it.
+#[test]
+fn set_state_does_not_write_through_a_planted_temporary_link() {
+    let dir = repo();
+    let victim = dir.outside("victim.txt");
+    std::fs::write(&victim, "untouched\n").unwrap();
+    symlink(&victim, dir.path(), "server.toml.tmp");
+    let r = run(dir.path(), &["set-state", "stopped"]);
+    assert!(r.ok, "{}", r.out);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched\n");
+    let server = std::fs::read_to_string(dir.path().join("server.toml")).unwrap();
+    assert!(server.lines().any(|l| l.starts_with("state = \"stopped\"")), "{server}");
+}
+
 // --- sizes and counts --------------------------------------------------------
 
 // A player file just over its limit (the review's was 107 MB: 60 s, 1.1 GB).

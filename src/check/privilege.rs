@@ -51,9 +51,11 @@ pub fn changed_files(root: &Path, base: &str) -> Result<Vec<Changed>, git2::Erro
         let deleted = d.status() == git2::Delta::Deleted;
         let file = if deleted { d.old_file() } else { d.new_file() };
         let path = file.path().and_then(|p| p.to_str()).unwrap_or_default().to_string();
+        // A blob over the loader's limit is refused there; it is not parsed here.
         let added_by = if path.starts_with("players/") {
             repo.find_blob(file.id())
                 .ok()
+                .filter(|b| b.size() as u64 <= crate::repo::files::PLAYER_FILE.bytes)
                 .and_then(|b| added_by(&String::from_utf8_lossy(b.content())))
         } else {
             None

@@ -23,6 +23,9 @@ use crate::ledger::{Cost, Event, Ledger, Price, Session, write};
 use crate::repo::Loaded;
 use crate::repo::diag::{Diagnostic, Severity};
 
+/// How many of the repo's own sessions the session template is tried on.
+const SESSIONS_TRIED: usize = 20;
+
 /// Every problem with the repo's templates; empty when it ships none.
 pub fn check(root: &Path, loaded: &Loaded, now: DateTime<Utc>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -76,7 +79,8 @@ fn error(name: &str, line: usize, message: String, help: &str) -> Diagnostic {
 fn render_samples(t: &Templates, name: &str, loaded: &Loaded, now: DateTime<Utc>) -> Vec<Diagnostic> {
     let sample = sample_session(loaded, now);
     if name == templates::SESSION {
-        return session_problems(t, loaded.ledger.sessions.iter().chain([&sample]));
+        // The newest sessions are enough to see what the template keeps.
+        return session_problems(t, loaded.ledger.sessions.iter().rev().take(SESSIONS_TRIED).chain([&sample]));
     }
     let mut sessions = loaded.ledger.sessions.clone();
     sessions.push(sample);
