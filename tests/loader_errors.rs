@@ -284,7 +284,7 @@ fn every_problem_in_the_server_table_is_positioned() {
     assert_eq!(
         problems(&files(&[("mods.lock", &bad)])),
         vec![
-            "mods.lock:8:8: error: `server.file` = \"../server.jar\" is not a plain file name",
+            "mods.lock:8:8: error: `server.file` = \"../server.jar\" is not a plain file name ending in .jar",
             "mods.lock:9:7: error: `server.url` must be an https:// URL",
             "mods.lock:10:8: error: `server.size` is 0, outside 1–9223372036854775807",
             "mods.lock:11:8: error: `server.sha1` must be 40 lowercase hex digits",

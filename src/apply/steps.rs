@@ -258,7 +258,12 @@ pub(super) async fn control<'s>(cx: &Ctx<'_>, st: &'s mut RunState) -> Result<&'
 }
 
 pub(super) fn write(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, s: Session) -> Result<(), ApplyError> {
-    ledger::write::write_session(cx.repo, &s)?;
+    if let Some(warning) = ledger::write::write_session(cx.repo, &s)? {
+        tracing::warn!("{warning}");
+        if !report.warnings.contains(&warning) {
+            report.warnings.push(warning);
+        }
+    }
     if !report.files.contains(&s.file) {
         report.files.push(s.file.clone());
     }

@@ -17,6 +17,7 @@ pub mod origin;
 
 pub use comment::{MAX_COMMENT_CHARS, MAX_LISTED_PROBLEMS, markdown};
 pub mod privilege;
+pub mod templates;
 
 use std::path::{Path, PathBuf};
 
@@ -93,11 +94,15 @@ pub async fn run(opts: &Options) -> Result<CheckResult, LoadError> {
         Ok(l) => l,
         Err(LoadError::Invalid(diags)) => {
             result.problems.extend(diags);
+            // Templates cannot be rendered without a valid repo; links and
+            // oversized ones are still worth knowing about now.
+            result.problems.extend(templates::refusals(&opts.root));
             return Ok(result);
         }
         Err(e) => return Err(e),
     };
     result.problems.extend(loaded.warnings.iter().cloned());
+    result.problems.extend(templates::check(&opts.root, &loaded, chrono::Utc::now()));
     let d = &loaded.desired;
 
     if let Some(changed) = &changed {

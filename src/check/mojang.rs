@@ -102,10 +102,11 @@ pub fn dashed(id: &str) -> Option<String> {
 /// Write `uuid = "…"` into a player file right after `name`, keeping every
 /// comment and the rest of the layout (toml_edit).
 pub fn write_uuid(root: &Path, rel: &str, uuid: &str) -> Result<(), String> {
-    let path = root.join(rel);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {rel}: {e}"))?;
+    let text = crate::repo::files::read_text(root, rel, crate::repo::files::PLAYER_FILE)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{rel} is gone"))?;
     let out = set_uuid_text(&text, uuid).map_err(|e| format!("{rel} is not valid TOML: {e}"))?;
-    std::fs::write(&path, out).map_err(|e| format!("cannot write {rel}: {e}"))
+    crate::repo::files::write_atomic(root, rel, out.as_bytes()).map_err(|e| e.to_string())
 }
 
 pub fn set_uuid_text(text: &str, uuid: &str) -> Result<String, toml_edit::TomlError> {

@@ -51,9 +51,11 @@ pub fn changed_files(root: &Path, base: &str) -> Result<Vec<Changed>, git2::Erro
         let deleted = d.status() == git2::Delta::Deleted;
         let file = if deleted { d.old_file() } else { d.new_file() };
         let path = file.path().and_then(|p| p.to_str()).unwrap_or_default().to_string();
+        // A blob over the loader's limit is refused there; it is not parsed here.
         let added_by = if path.starts_with("players/") {
             repo.find_blob(file.id())
                 .ok()
+                .filter(|b| b.size() as u64 <= crate::repo::files::PLAYER_FILE.bytes)
                 .and_then(|b| added_by(&String::from_utf8_lossy(b.content())))
         } else {
             None
@@ -102,8 +104,14 @@ fn codeowners(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// A privileged file, anything below a privileged directory, or the
+/// directory's own name (a pull request that turns `.mc-gitops` into a
+/// link changes no path below it).
 fn privileged(path: &str) -> bool {
-    PRIVILEGED_FILES.contains(&path) || PRIVILEGED_DIRS.iter().any(|d| path.starts_with(d))
+    PRIVILEGED_FILES.contains(&path)
+        || PRIVILEGED_DIRS
+            .iter()
+            .any(|d| path.starts_with(d) || path == d.trim_end_matches('/'))
 }
 
 /// Problems with who changed what; empty for an admin.

@@ -14,6 +14,7 @@ use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerName, S
 pub mod parse;
 pub mod summaries;
 pub mod summary;
+pub mod templates;
 pub mod write;
 
 pub const END_REASONS: &[&str] = &["idle", "admin", "budget", "max-session", "crash", "drift", "forced"];

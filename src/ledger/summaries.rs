@@ -12,20 +12,18 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use minijinja::{Environment, Error, ErrorKind, Value};
-use rust_decimal::Decimal;
+use minijinja::Value;
 
 use super::Ledger;
 use super::summary::{self, MonthSummary, R2_FREE_GB_MONTH, R2_USD_PER_GB_MONTH, Status, StorageUsage, YearMonth};
-use super::write::{WriteError, datetime_filter, toml_filter};
+use super::templates::{self, TemplateError, Templates};
+use super::write::WriteError;
+use crate::repo::files;
+
+/// Month files `costs/` may hold: as many as there can be sessions.
+const MAX_COST_MONTHS: usize = crate::repo::limits::MAX_SESSIONS;
 use crate::observe::Observed;
 use crate::repo::Desired;
-
-const TEMPLATES: &[(&str, &str)] = &[
-    ("costs-month.toml.j2", include_str!("../../templates/costs-month.toml.j2")),
-    ("COSTS.md.j2", include_str!("../../templates/COSTS.md.j2")),
-    ("STATUS.md.j2", include_str!("../../templates/STATUS.md.j2")),
-];
 
 /// What the summaries are made of besides the ledger.
 #[derive(Default)]
@@ -51,63 +49,14 @@ pub fn summarize(ledger: &Ledger, desired: &Desired, inputs: &Inputs<'_>, now: D
     Summaries { months, status }
 }
 
-fn decimal(v: &Value) -> Result<Decimal, Error> {
-    let s = v.to_string();
-    s.parse::<Decimal>()
-        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("{s:?} is not a decimal: {e}")))
-}
-
-/// Money in a TOML file: a string with four decimals, as session files keep it.
-fn money_filter(v: Value) -> Result<String, Error> {
-    Ok(format!("\"{:.4}\"", decimal(&v)?.round_dp(4)))
-}
-
-/// Money for people: two decimals.
-fn cents_filter(v: Value) -> Result<String, Error> {
-    Ok(format!("{:.2}", decimal(&v)?.round_dp(2)))
-}
-
-/// A TOML key, quoted and escaped on one line when it is not bare.
-fn key_filter(v: Value) -> String {
-    toml_edit::Key::new(v.to_string()).display_repr().into_owned()
-}
-
-/// Text inside a Markdown table cell: no line breaks, no column breaks.
-fn cell_filter(v: Value) -> String {
-    v.to_string().replace(['\n', '\r'], " ").replace('|', "\\|")
-}
-
-fn env(repo: &Path) -> Result<Environment<'static>, WriteError> {
-    let mut env = Environment::new();
-    env.set_keep_trailing_newline(true);
-    env.add_filter("toml", toml_filter);
-    env.add_filter("datetime", datetime_filter);
-    env.add_filter("money", money_filter);
-    env.add_filter("cents", cents_filter);
-    env.add_filter("cell", cell_filter);
-    env.add_filter("key", key_filter);
-    for (name, builtin) in TEMPLATES {
-        let custom = repo.join(".mc-gitops/templates").join(name);
-        let source = std::fs::read_to_string(custom).unwrap_or_else(|_| builtin.to_string());
-        env.add_template_owned(*name, source).map_err(|source| WriteError::Render {
-            template: name.to_string(),
-            source,
-        })?;
-    }
-    Ok(env)
-}
-
-fn render(env: &Environment<'_>, name: &str, ctx: Value) -> Result<String, WriteError> {
-    let err = |source| WriteError::Render {
-        template: name.to_string(),
-        source,
-    };
-    env.get_template(name).map_err(err)?.render(ctx).map_err(err)
-}
-
 /// Every summary file, by path in the repo, rendered.
 pub fn render_all(repo: &Path, s: &Summaries) -> Result<BTreeMap<String, String>, WriteError> {
-    let env = env(repo)?;
+    let t = Templates::load(repo, &[templates::COSTS_MONTH, templates::COSTS_MD, templates::STATUS_MD])?;
+    Ok(render_all_with(&t, s)?)
+}
+
+/// Every summary file through the given templates.
+pub fn render_all_with(t: &Templates, s: &Summaries) -> Result<BTreeMap<String, String>, TemplateError> {
     let mut out = BTreeMap::new();
     for m in &s.months {
         let ctx = minijinja::context! {
@@ -115,16 +64,16 @@ pub fn render_all(repo: &Path, s: &Summaries) -> Result<BTreeMap<String, String>
             price_per_gb_month => R2_USD_PER_GB_MONTH.to_string(),
             free_gb_months => R2_FREE_GB_MONTH,
         };
-        out.insert(format!("costs/{}.toml", m.month), render(&env, "costs-month.toml.j2", ctx)?);
+        out.insert(format!("costs/{}.toml", m.month), t.render(templates::COSTS_MONTH, ctx)?);
     }
     let ctx = minijinja::context! {
         months => Value::from_serialize(&s.months),
         currency => s.status.currency.clone(),
     };
-    out.insert("COSTS.md".into(), render(&env, "COSTS.md.j2", ctx)?);
+    out.insert("COSTS.md".into(), t.render(templates::COSTS_MD, ctx)?);
     out.insert(
         "STATUS.md".into(),
-        render(&env, "STATUS.md.j2", minijinja::context! { s => Value::from_serialize(&s.status) })?,
+        t.render(templates::STATUS_MD, minijinja::context! { s => Value::from_serialize(&s.status) })?,
     );
     Ok(out)
 }
@@ -147,19 +96,13 @@ fn changed(path: &str, old: &str, new: &str) -> bool {
 pub fn write_summaries(repo: &Path, s: &Summaries) -> Result<Vec<String>, WriteError> {
     let mut written = Vec::new();
     for (rel, text) in render_all(repo, s)? {
-        let path = repo.join(&rel);
-        let io = |source| WriteError::Io { path: rel.clone(), source };
-        if let Ok(old) = std::fs::read_to_string(&path)
+        // What is there now, if it reads: otherwise (a link, say) it is replaced.
+        if let Ok(Some(old)) = files::read_text(repo, &rel, files::SUMMARY_FILE)
             && !changed(&rel, &old, &text)
         {
             continue;
         }
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)?;
+        files::write_atomic(repo, &rel, text.as_bytes())?;
         written.push(rel);
     }
     Ok(written)
@@ -170,15 +113,14 @@ pub fn write_summaries(repo: &Path, s: &Summaries) -> Result<Vec<String>, WriteE
 /// skipped: they are the bot's own output and are rewritten from the ledger.
 pub fn storage_history(repo: &Path) -> StorageUsage {
     let mut out = StorageUsage::new();
-    let Ok(dir) = std::fs::read_dir(repo.join("costs")) else {
+    let Ok(Some(entries)) = files::list_dir(repo, "costs", MAX_COST_MONTHS, "MAX_SESSIONS") else {
         return out;
     };
-    for entry in dir.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for (name, _) in entries {
         let Some(month) = name.strip_suffix(".toml").and_then(YearMonth::parse) else {
             continue;
         };
-        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+        let Ok(Some(text)) = files::read_text(repo, &format!("costs/{name}"), files::COSTS_FILE) else {
             continue;
         };
         let Ok(doc) = text.parse::<toml::Table>() else { continue };
@@ -217,6 +159,7 @@ mod tests {
     use super::*;
     use crate::ledger::summary::tests::{desired, session};
     use crate::ledger::{Ledger, Price};
+    use rust_decimal::Decimal;
     use rust_decimal_macros::dec;
 
     fn t(s: &str) -> DateTime<Utc> {

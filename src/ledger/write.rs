@@ -1,88 +1,110 @@
-//! Writing ledger files from minijinja templates compiled into the binary.
-//! A state repo may override a template by shipping its own under
-//! `.mc-gitops/templates/` (same file name). Every value goes through the
-//! `toml` filter, which serialises it as a TOML literal, so nothing a player
-//! or admin wrote can break the file's syntax.
+//! Writing session files from the session template (built in, or the
+//! repo's own under `.mc-gitops/templates/`, see [`super::templates`]).
+//! Every value goes through the `toml` filter, which serialises it as a
+//! TOML literal, so nothing a player or admin wrote can break the file's
+//! syntax.
+//!
+//! The ledger is the bot's memory and the budget is computed from it, so a
+//! session is written through a repo template only if the text reads back
+//! as exactly the same session. A repo template that drops the price, or
+//! that does not read, parse or render, is not used: the built-in one
+//! writes the file, and the caller gets a warning that says why. The
+//! ledger never loses a session to a template.
 
 use std::path::Path;
 
-use minijinja::{Environment, Error, ErrorKind, Value};
+use minijinja::Value;
 
 use super::Session;
-
-const SESSION: &str = include_str!("../../templates/session.toml.j2");
+use super::templates::{self, TemplateError, Templates};
+use crate::repo::diag::{Diagnostics, Source};
+use crate::repo::reader::{Cx, parse_document};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error("cannot render {template}")]
-    Render {
-        template: String,
-        #[source]
-        source: minijinja::Error,
-    },
-    #[error("cannot write {path}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("cannot write the ledger")]
+    File(#[from] crate::repo::files::FileError),
 }
 
-pub(crate) fn toml_filter(v: Value) -> Result<String, Error> {
-    let json: serde_json::Value = serde_json::to_value(&v).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
-    let tv: toml::Value = serde_json::from_value(json).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
-    Ok(match tv {
-        toml::Value::String(s) => toml::Value::String(s).to_string(),
-        other => other.to_string(),
-    })
+/// A session through the given templates.
+pub fn render_with(t: &Templates, s: &Session) -> Result<String, TemplateError> {
+    t.render(templates::SESSION, minijinja::context! { s => Value::from_serialize(s) })
 }
 
-/// An RFC 3339 time written as a native TOML date-time.
-pub(crate) fn datetime_filter(v: Value) -> Result<String, Error> {
-    let s = v
-        .as_str()
-        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "datetime expects a string"))?;
-    let t = chrono::DateTime::parse_from_rfc3339(s).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
-    Ok(t.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%SZ").to_string())
+/// A session through the built-in template.
+pub fn render_session(s: &Session) -> Result<String, TemplateError> {
+    render_with(&Templates::builtin()?, s)
 }
 
-fn env(repo: &Path) -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_keep_trailing_newline(true);
-    env.add_filter("toml", toml_filter);
-    env.add_filter("datetime", datetime_filter);
-    let custom = repo.join(".mc-gitops/templates/session.toml.j2");
-    let source = std::fs::read_to_string(custom).unwrap_or_else(|_| SESSION.to_string());
-    env.add_template_owned("session.toml.j2", source)
-        .expect("the session template parses");
-    env
-}
-
-pub fn render_session(repo: &Path, s: &Session) -> Result<String, WriteError> {
-    let env = env(repo);
-    let tmpl = env.get_template("session.toml.j2").map_err(|source| WriteError::Render {
-        template: "session.toml.j2".into(),
-        source,
-    })?;
-    tmpl.render(minijinja::context! { s => Value::from_serialize(s) })
-        .map_err(|source| WriteError::Render {
-            template: "session.toml.j2".into(),
-            source,
-        })
-}
-
-/// Write (or rewrite) a session's file, atomically.
-pub fn write_session(repo: &Path, s: &Session) -> Result<(), WriteError> {
-    let text = render_session(repo, s)?;
-    let path = repo.join(&s.file);
-    let io = |source| WriteError::Io {
-        path: s.file.clone(),
-        source,
+/// The session a file's text reads back as, or what was wrong with it.
+pub fn read_back(s: &Session, text: &str) -> Result<Session, String> {
+    let src = Source::new(s.file.clone(), text);
+    let mut diags = Diagnostics::default();
+    let mut cx = Cx {
+        src: &src,
+        diags: &mut diags,
     };
-    std::fs::create_dir_all(path.parent().expect("session files live in sessions/YYYY/MM")).map_err(io)?;
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, text).map_err(io)?;
-    std::fs::rename(&tmp, &path).map_err(io)
+    let back = parse_document(&mut cx, &src.text).and_then(|doc| super::parse::parse_session(&mut cx, &doc, s.id.as_str()));
+    match back {
+        Some(b) if !diags.has_errors() => Ok(b),
+        _ => Err(diags
+            .into_sorted()
+            .first()
+            .map_or("it does not read as a session".to_string(), |d| d.message.clone())),
+    }
+}
+
+/// The top-level fields of a session that `back` does not keep, by name.
+pub fn lost_fields(s: &Session, back: &Session) -> Vec<String> {
+    let (a, b) = (serde_json::to_value(s), serde_json::to_value(back));
+    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) = (a, b) else {
+        return vec!["everything".into()];
+    };
+    a.iter()
+        .filter(|(k, v)| b.get(*k) != Some(v))
+        .map(|(k, _)| format!("`{k}`"))
+        .collect()
+}
+
+/// The session's text through the repo's template when that is faithful,
+/// else through the built-in one with the reason as a warning.
+fn faithful_text(repo: &Path, s: &Session) -> Result<(String, Option<String>), TemplateError> {
+    let shown = templates::repo_path(templates::SESSION);
+    let why = match Templates::load(repo, &[templates::SESSION]) {
+        Ok(t) if !t.is_custom(templates::SESSION) => return Ok((render_with(&t, s)?, None)),
+        Ok(t) => match render_with(&t, s) {
+            Ok(text) => match read_back(s, &text) {
+                Ok(back) if back == *s => return Ok((text, None)),
+                Ok(back) => format!("{shown} drops or changes {} of the session", lost_fields(s, &back).join(", ")),
+                Err(e) => format!("{shown} renders a file that does not read back: {e}"),
+            },
+            Err(e) => chain(&e),
+        },
+        Err(e) => chain(&e),
+    };
+    let text = render_session(s)?;
+    Ok((text, Some(format!("{why}; {} was written with the built-in template", s.file))))
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+/// Write (or rewrite) a session's file, atomically. Returns a warning when
+/// the repo's session template could not be used.
+pub fn write_session(repo: &Path, s: &Session) -> Result<Option<String>, WriteError> {
+    let (text, warning) = faithful_text(repo, s)?;
+    crate::repo::files::write_atomic(repo, &s.file, text.as_bytes())?;
+    Ok(warning)
 }
 
 #[cfg(test)]
@@ -92,7 +114,7 @@ mod tests {
     use crate::repo::reader::{Cx, parse_document};
 
     fn roundtrip(s: &Session) -> Session {
-        let text = render_session(Path::new("/nonexistent"), s).unwrap();
+        let text = render_session(s).unwrap();
         let src = Source::new(s.file.clone(), text.clone());
         let mut diags = Diagnostics::default();
         let mut cx = Cx {

@@ -231,6 +231,9 @@ fn count(mods: usize) -> String {
 fn read_inputs(root: &Path, out: &mut (dyn Write + Send)) -> anyhow::Result<Inputs> {
     let files = repo::read(root)?;
     let mut diags = Diagnostics::default();
+    for d in files.refusals_of(&["server.toml", "mods.toml", "mods.lock"]) {
+        diags.add(d);
+    }
     let server = parse_file(&files, "server.toml", &mut diags, repo::server::parse).flatten();
     let mods = parse_file(&files, "mods.toml", &mut diags, repo::mods::parse_mods).unwrap_or_else(|| Some(Mods::default()));
     let (Some(server), Some(mods)) = (server, mods) else {

@@ -410,13 +410,11 @@ fn segment(s: &str) -> String {
         .collect()
 }
 
-/// A file name that stays inside the directory it is written to: no
-/// separators, no `..`, no drive letters, nothing hidden.
+/// A file name that stays inside the directory it is written to: the
+/// loader's rule for mods.lock (`repo::mods::valid_jar_file_name`), so a
+/// name `mods lock` records is one `check` accepts.
 pub fn is_safe_file_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 255
-        && !name.starts_with('.')
-        && !name.chars().any(|c| matches!(c, '/' | '\\' | ':' | '\0') || c.is_control())
+    crate::repo::mods::valid_jar_file_name(name)
 }
 
 /// Something resolution has to know before it can answer.

@@ -133,6 +133,11 @@ impl Diagnostics {
         Pending(self.items.last_mut().expect("just pushed"))
     }
 
+    /// A problem found elsewhere (a refused file).
+    pub fn add(&mut self, d: Diagnostic) {
+        self.items.push(d);
+    }
+
     pub fn extend(&mut self, other: Diagnostics) {
         self.items.extend(other.items);
     }

@@ -17,6 +17,8 @@ pub enum EditError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Refused(#[from] super::files::FileError),
     #[error("{path} is not valid TOML")]
     Parse {
         path: String,
@@ -90,11 +92,10 @@ pub fn set_top_level(repo: &Path, pairs: &[(&str, &str)]) -> Result<bool, EditEr
 }
 
 fn edit_server_toml(repo: &Path, edit: impl FnOnce(&str) -> Result<Option<String>, toml_edit::TomlError>) -> Result<bool, EditError> {
-    let path = repo.join("server.toml");
     let name = "server.toml".to_string();
-    let text = std::fs::read_to_string(&path).map_err(|source| EditError::Io {
+    let text = super::files::read_text(repo, &name, super::files::SERVER_TOML)?.ok_or_else(|| EditError::Io {
         path: name.clone(),
-        source,
+        source: std::io::ErrorKind::NotFound.into(),
     })?;
     match edit(&text).map_err(|source| EditError::Parse {
         path: name.clone(),
@@ -102,12 +103,7 @@ fn edit_server_toml(repo: &Path, edit: impl FnOnce(&str) -> Result<Option<String
     })? {
         None => Ok(false),
         Some(new) => {
-            let tmp = path.with_extension("toml.tmp");
-            std::fs::write(&tmp, new).map_err(|source| EditError::Io {
-                path: name.clone(),
-                source,
-            })?;
-            std::fs::rename(&tmp, &path).map_err(|source| EditError::Io { path: name, source })?;
+            super::files::write_atomic(repo, &name, new.as_bytes())?;
             Ok(true)
         }
     }

@@ -7,6 +7,8 @@ use std::path::Path;
 pub mod diag;
 pub mod duration;
 pub mod edit;
+pub mod files;
+pub mod limits;
 pub mod model;
 pub mod mods;
 pub mod players;
@@ -15,15 +17,29 @@ pub mod reader;
 pub mod server;
 
 use diag::{Diagnostic, Diagnostics, Source};
+use files::Limit;
 pub use model::*;
 use reader::Cx;
 
 use crate::ledger::{self, Ledger};
 
-/// The repo's files that matter, by path relative to the root with `/`.
+/// The repo's files that matter, by path relative to the root with `/`,
+/// and those that were refused unread (links, special files, over a limit).
 #[derive(Clone, Debug, Default)]
 pub struct RepoFiles {
     pub files: BTreeMap<String, Vec<u8>>,
+    pub refused: Vec<Diagnostic>,
+}
+
+impl RepoFiles {
+    fn was_refused(&self, path: &str) -> bool {
+        self.refused.iter().any(|d| d.file == path)
+    }
+
+    /// The refusals of these files, for a command that reads only them.
+    pub fn refusals_of(&self, paths: &[&str]) -> Vec<Diagnostic> {
+        self.refused.iter().filter(|d| paths.contains(&d.file.as_str())).cloned().collect()
+    }
 }
 
 /// What a valid repo gives: the desired state, the ledger, and any warnings.
@@ -38,64 +54,51 @@ pub struct Loaded {
 pub enum LoadError {
     #[error("{} is not a state repo: it has no server.toml", .0.display())]
     NotARepo(std::path::PathBuf),
-    #[error("cannot read {path}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
     #[error("the state repo has {} problem(s)", .0.iter().filter(|d| d.severity == diag::Severity::Error).count())]
     Invalid(Vec<Diagnostic>),
 }
 
-/// Directories read, and what each may hold.
-const READ_DIRS: &[&str] = &["players", "config", "sessions"];
-const READ_FILES: &[&str] = &["server.toml", "ops.toml", "mods.toml", "mods.lock"];
+/// The files `parse` reads, each with its size limit.
+const READ_FILES: &[(&str, Limit)] = &[
+    ("server.toml", files::SERVER_TOML),
+    ("ops.toml", files::OPS_TOML),
+    ("mods.toml", files::MODS_TOML),
+    ("mods.lock", files::MODS_LOCK),
+];
+/// The directories `parse` reads: the limit on each file, and on how many.
+const READ_DIRS: &[(&str, Limit, usize, &str)] = &[
+    ("players", files::PLAYER_FILE, limits::MAX_PLAYERS, "MAX_PLAYERS"),
+    ("config", files::CONFIG_FILE, limits::MAX_CONFIG_FILES, "MAX_CONFIG_FILES"),
+    ("sessions", files::SESSION_FILE, limits::MAX_SESSIONS, "MAX_SESSIONS"),
+];
 
 /// Read the files `parse` needs from a checkout. Only I/O; no validation.
+/// Every file goes through [`files`] (no links, regular files only, size
+/// and count limits); what it refuses is kept as a problem for `parse` to
+/// report with the rest.
 pub fn read(root: &Path) -> Result<RepoFiles, LoadError> {
-    if !root.join("server.toml").is_file() {
+    // Only "is there anything called server.toml": a link or a FIFO there is
+    // a repo with a problem, which the read below reports.
+    if !root.is_dir() || root.join("server.toml").symlink_metadata().is_err() {
         return Err(LoadError::NotARepo(root.to_path_buf()));
     }
-    let mut files = BTreeMap::new();
-    let read = |rel: &str, files: &mut BTreeMap<String, Vec<u8>>| -> Result<(), LoadError> {
-        let bytes = std::fs::read(root.join(rel)).map_err(|source| LoadError::Read {
-            path: rel.to_string(),
-            source,
-        })?;
-        files.insert(rel.to_string(), bytes);
-        Ok(())
-    };
-    for f in READ_FILES {
-        if root.join(f).is_file() {
-            read(f, &mut files)?;
+    let mut out = RepoFiles::default();
+    let mut budget = files::Budget::default();
+    for (rel, limit) in READ_FILES {
+        match budget.read(root, rel, *limit) {
+            Ok(Some(bytes)) => {
+                out.files.insert(rel.to_string(), bytes);
+            }
+            Ok(None) => {}
+            Err(e) => out.refused.push(e.diagnostic()),
         }
     }
-    for dir in READ_DIRS {
-        let mut stack = vec![dir.to_string()];
-        while let Some(rel) = stack.pop() {
-            let path = root.join(&rel);
-            if !path.is_dir() {
-                continue;
-            }
-            let entries = std::fs::read_dir(&path).map_err(|source| LoadError::Read { path: rel.clone(), source })?;
-            for entry in entries {
-                let entry = entry.map_err(|source| LoadError::Read { path: rel.clone(), source })?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let child = format!("{rel}/{name}");
-                let ft = entry.file_type().map_err(|source| LoadError::Read {
-                    path: child.clone(),
-                    source,
-                })?;
-                if ft.is_dir() {
-                    stack.push(child);
-                } else if ft.is_file() {
-                    read(&child, &mut files)?;
-                }
-            }
-        }
+    for (dir, limit, max, max_name) in READ_DIRS {
+        let walked = budget.walk(root, dir, *limit, *max, max_name);
+        out.files.extend(walked.files);
+        out.refused.extend(walked.refused.iter().map(files::FileError::diagnostic));
     }
-    Ok(RepoFiles { files })
+    Ok(out)
 }
 
 /// Read and parse in one step.
@@ -106,6 +109,9 @@ pub fn load(root: &Path) -> Result<Loaded, LoadError> {
 /// Turn the files into the desired state and ledger, reporting every problem.
 pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
     let mut diags = Diagnostics::default();
+    for d in &files.refused {
+        diags.add(d.clone());
+    }
     let text = |path: &str, diags: &mut Diagnostics| -> Option<Source> {
         let bytes = files.files.get(path)?;
         match std::str::from_utf8(bytes) {
@@ -119,6 +125,7 @@ pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
 
     let server = match text("server.toml", &mut diags) {
         Some(src) => parse_with(&src, &mut diags, server::parse),
+        None if files.was_refused("server.toml") => None,
         None => {
             diags
                 .file_error("server.toml", "is missing")
@@ -184,8 +191,8 @@ pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
     let lock = match text("mods.lock", &mut diags) {
         Some(src) => parse_with(&src, &mut diags, mods::parse_lock),
         None => {
-            if files.files.contains_key("mods.lock") {
-                None // not UTF-8: reported above
+            if files.files.contains_key("mods.lock") || files.was_refused("mods.lock") {
+                None // not UTF-8 or refused: reported above
             } else {
                 diags
                     .file_error(

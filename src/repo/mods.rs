@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use toml::Spanned;
 use toml::de::DeTable;
 
+use super::limits::{MAX_FILE_NAME_CHARS, MAX_LOCK_STRING_CHARS, MAX_MODS, MAX_URL_CHARS};
 use super::model::{Loader, LockedMod, Minecraft, Mods, ModsLock, ServerJar, Side, WantedMod};
 use super::reader::{self, Cx, Table};
 
@@ -24,6 +25,33 @@ fn side(s: &str) -> Side {
     }
 }
 
+/// A jar's file name as mods.lock records it, and as the VPS writes it
+/// into `mods/`: a plain name of `[A-Za-z0-9._+-]` ending in `.jar`, not
+/// hidden, so it can never name a path (`../../../etc/cron.d/evil`).
+pub fn valid_jar_file_name(s: &str) -> bool {
+    (5..=MAX_FILE_NAME_CHARS).contains(&s.len())
+        && s.ends_with(".jar")
+        && !s.starts_with('.')
+        && s.bytes().all(|c| c.is_ascii_alphanumeric() || b"._+-".contains(&c))
+}
+
+const JAR_NAME_HELP: &str = "a file name is 5–128 (MAX_FILE_NAME_CHARS) of A-Z, a-z, 0-9, `.`, `_`, `+` and `-`, ending in .jar, without path separators; run `mc-gitops mods lock` to regenerate mods.lock";
+
+fn jar_file_name(cx: &mut Cx<'_>, n: &str, v: &Spanned<toml::de::DeValue<'_>>) -> Option<String> {
+    let s = reader::string(cx, n, v)?;
+    if valid_jar_file_name(&s.value) {
+        return Some(s.value);
+    }
+    cx.error(s.span, format!("`{n}` = {:?} is not a plain file name ending in .jar", s.value))
+        .help(JAR_NAME_HELP);
+    None
+}
+
+/// Any other string the lock records, bounded.
+fn lock_string(cx: &mut Cx<'_>, n: &str, v: &Spanned<toml::de::DeValue<'_>>) -> Option<String> {
+    reader::bounded_string(cx, n, v, MAX_LOCK_STRING_CHARS, "MAX_LOCK_STRING_CHARS").map(|s| s.value)
+}
+
 /// Modrinth's slug rule.
 pub fn valid_slug(s: &str) -> bool {
     (3..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "!@$()`.+,\"-'_".contains(c))
@@ -35,7 +63,16 @@ pub fn parse_mods(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<Mods> {
     let mut wanted = BTreeMap::new();
     let mut ok = true;
     if let Some(mut mods) = root.table(cx, "mods") {
-        for (slug, v) in mods.entries() {
+        for (i, (slug, v)) in mods.entries().enumerate() {
+            if i == MAX_MODS {
+                cx.error(
+                    slug.span.clone(),
+                    format!("mods.toml asks for more than {MAX_MODS} mods, the limit (MAX_MODS)"),
+                )
+                .help("a server runs at most that many mods; remove some");
+                ok = false;
+                break;
+            }
             let name = format!("mods.{}", slug.value);
             if !valid_slug(slug.value) {
                 cx.error(slug.span.clone(), format!("`{}` is not a Modrinth slug or id", slug.value))
@@ -47,7 +84,7 @@ pub fn parse_mods(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<Mods> {
                 ok = false;
                 continue;
             };
-            let version = t.optional(cx, "version", reader::string).map(|s| s.value);
+            let version = t.optional(cx, "version", lock_string);
             let side = t
                 .optional(cx, "side", |cx, n, v| reader::choice(cx, n, v, SIDES))
                 .map(|s| side(&s.value));
@@ -75,7 +112,7 @@ fn hex_of_len(len: usize) -> impl Fn(&mut Cx<'_>, &str, &Spanned<toml::de::DeVal
 const REGEN: &str = "run `mc-gitops mods lock` to regenerate mods.lock";
 
 fn https_url(cx: &mut Cx<'_>, n: &str, v: &Spanned<toml::de::DeValue<'_>>) -> Option<String> {
-    let s = reader::string(cx, n, v)?;
+    let s = reader::bounded_string(cx, n, v, MAX_URL_CHARS, "MAX_URL_CHARS")?;
     if s.value.starts_with("https://") {
         return Some(s.value);
     }
@@ -115,7 +152,16 @@ pub fn parse_lock(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<ModsLoc
     };
     let mut mods = Vec::new();
     if let Some(v) = root.get("mod") {
-        for t in reader::tables(cx, "mod", v) {
+        for (i, t) in reader::tables(cx, "mod", v).into_iter().enumerate() {
+            if i == MAX_MODS {
+                cx.error(
+                    t.span(),
+                    format!("mods.lock has more than {MAX_MODS} `[[mod]]` entries, the limit (MAX_MODS)"),
+                )
+                .help("a server runs at most that many mods; remove some from mods.toml and run `mc-gitops mods lock`");
+                ok = false;
+                break;
+            }
             match parse_locked_mod(cx, t) {
                 Some(m) => mods.push(m),
                 None => ok = false,
@@ -165,25 +211,14 @@ fn vanilla_has_no_fabric_versions(cx: &mut Cx<'_>, keys: [(&str, &Option<reader:
 }
 
 fn parse_server_jar(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<ServerJar> {
-    let file = t.required(cx, "file", REGEN, reader::string);
-    let file_ok = match &file {
-        Some(f) if !crate::modrinth::is_safe_file_name(&f.value) => {
-            cx.error(f.span.clone(), format!("`server.file` = {:?} is not a plain file name", f.value))
-                .help(REGEN);
-            false
-        }
-        _ => true,
-    };
+    let file = t.required(cx, "file", REGEN, jar_file_name);
     let url = t.required(cx, "url", REGEN, https_url);
     let size = t.required(cx, "size", REGEN, size);
     let sha1 = t.required(cx, "sha1", REGEN, hex_of_len(40));
     let sha512 = t.required(cx, "sha512", REGEN, hex_of_len(128));
     t.finish(cx);
-    if !file_ok {
-        return None;
-    }
     Some(ServerJar {
-        file: file?.value,
+        file: file?,
         url: url?,
         size: size?,
         sha1: sha1?,
@@ -192,7 +227,7 @@ fn parse_server_jar(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<ServerJar> 
 }
 
 fn parse_locked_mod(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<LockedMod> {
-    let s = |cx: &mut Cx<'_>, t: &mut Table<'_, '_>, key| t.required(cx, key, REGEN, reader::string).map(|s| s.value);
+    let s = |cx: &mut Cx<'_>, t: &mut Table<'_, '_>, key| t.required(cx, key, REGEN, lock_string);
     let slug = s(cx, &mut t, "slug");
     let project_id = s(cx, &mut t, "project_id");
     let version_id = s(cx, &mut t, "version_id");
@@ -201,14 +236,12 @@ fn parse_locked_mod(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<LockedMod> 
         .required(cx, "side", REGEN, |cx, n, v| reader::choice(cx, n, v, SIDES))
         .map(|s| side(&s.value));
     let requested = t.required(cx, "requested", REGEN, reader::boolean);
-    let file = s(cx, &mut t, "file");
+    let file = t.required(cx, "file", REGEN, jar_file_name);
     let url = t.required(cx, "url", REGEN, https_url);
     let size = t.required(cx, "size", REGEN, size);
     let sha1 = t.required(cx, "sha1", REGEN, hex_of_len(40));
     let sha512 = t.required(cx, "sha512", REGEN, hex_of_len(128));
-    let dependencies = t.optional(cx, "dependencies", |cx, n, v| {
-        reader::array(cx, n, v, |cx, n, v| reader::string(cx, n, v).map(|s| s.value))
-    });
+    let dependencies = t.optional(cx, "dependencies", |cx, n, v| reader::array(cx, n, v, lock_string));
     t.finish(cx);
     Some(LockedMod {
         slug: slug?,

@@ -9,12 +9,22 @@ use std::collections::BTreeMap;
 use toml::Spanned;
 use toml::de::DeTable;
 
+use super::limits::{MAX_GITHUB_LOGIN_CHARS, MAX_PLAYERS};
 use super::model::{Op, Player};
 use super::reader::{self, Cx, Table};
 use crate::ids::PlayerName;
 
 pub fn valid_username(s: &str) -> bool {
     (3..=16).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+/// GitHub's rule for a login: 1–39 letters, digits and `-`, not at either
+/// end. `added_by` is compared with a pull request's author.
+pub fn valid_github_login(s: &str) -> bool {
+    (1..=MAX_GITHUB_LOGIN_CHARS).contains(&s.len())
+        && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
 }
 
 /// A dashed hex UUID, as Mojang's profile API and whitelist.json write it.
@@ -58,7 +68,17 @@ pub fn parse_player(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>, stem: &str) -> 
         }
         Some(s.value.to_ascii_lowercase())
     });
-    let added_by = t.optional(cx, "added_by", reader::string).map(|s| s.value);
+    let added_by = t.optional(cx, "added_by", |cx, n, v| {
+        let s = reader::string(cx, n, v)?;
+        if !valid_github_login(&s.value) {
+            cx.error(s.span, format!("`{n}` = {:?} is not a GitHub login", s.value))
+                .help(format!(
+                    "write your GitHub handle: 1–{MAX_GITHUB_LOGIN_CHARS} of A-Z, a-z, 0-9 and -"
+                ));
+            return None;
+        }
+        Some(s.value)
+    });
     t.finish(cx);
     Some(Player {
         name: name?,
@@ -74,7 +94,16 @@ pub fn parse_ops(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>, players: &BTreeMap
     let mut ok = true;
     let mut seen = BTreeMap::new();
     if let Some(v) = root.get("op") {
-        for mut t in reader::tables(cx, "op", v) {
+        for (i, mut t) in reader::tables(cx, "op", v).into_iter().enumerate() {
+            if i == MAX_PLAYERS {
+                cx.error(
+                    t.span(),
+                    format!("ops.toml has more than {MAX_PLAYERS} `[[op]]` entries, the limit (MAX_PLAYERS)"),
+                )
+                .help("every op is a player, and players/ holds at most that many");
+                ok = false;
+                break;
+            }
             let name = t.required(cx, "name", "add `name = \"Steve\"`, a player with a players/ file", |cx, n, v| {
                 let s = reader::string(cx, n, v)?;
                 match players.get(&s.value.to_ascii_lowercase()) {

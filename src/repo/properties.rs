@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use toml::de::DeValue;
 
 use super::diag::{did_you_mean, one_of};
+use super::limits::MAX_PROPERTY_CHARS;
 use super::reader::{Cx, Table};
 
 #[derive(Clone, Copy, Debug)]
@@ -150,6 +151,15 @@ fn value(cx: &mut Cx<'_>, name: &str, v: &toml::Spanned<DeValue<'_>>, kind: Kind
         (Str, DeValue::String(s)) => {
             if s.contains(['\n', '\r']) {
                 cx.error(v.span(), format!("`{name}` must be one line"));
+                return None;
+            }
+            let n = s.chars().count();
+            if n > MAX_PROPERTY_CHARS {
+                cx.error(
+                    v.span(),
+                    format!("`{name}` is {n} characters, over the {MAX_PROPERTY_CHARS}-character limit (MAX_PROPERTY_CHARS)"),
+                )
+                .help("server.properties values are short settings");
                 return None;
             }
             Some(s.to_string())

@@ -209,6 +209,22 @@ pub fn string(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<A
     }
 }
 
+/// A string of at most `max` characters; `limit` names the bound (a
+/// constant in `repo::limits`) in the refusal.
+pub fn bounded_string(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>, max: usize, limit: &str) -> Option<At<String>> {
+    let s = string(cx, name, v)?;
+    let n = s.value.chars().count();
+    if n > max {
+        cx.error(
+            s.span,
+            format!("`{name}` is {n} characters, over the {max}-character limit ({limit})"),
+        )
+        .help(format!("shorten it to {max} characters or fewer"));
+        return None;
+    }
+    Some(s)
+}
+
 pub fn boolean(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<bool> {
     match v.get_ref() {
         DeValue::Boolean(b) => Some(*b),

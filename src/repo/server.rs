@@ -415,7 +415,9 @@ fn github(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Github> {
 
 fn ssh(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Ssh> {
     let keys = t.optional(cx, "keys", |cx, n, v| {
-        reader::array(cx, n, v, |cx, n, v| reader::string(cx, n, v).map(|s| s.value))
+        reader::array(cx, n, v, |cx, n, v| {
+            reader::bounded_string(cx, n, v, super::limits::MAX_SSH_KEY_CHARS, "MAX_SSH_KEY_CHARS").map(|s| s.value)
+        })
     });
     let allow_from = t.optional(cx, "allow_from", |cx, n, v| {
         reader::array(cx, n, v, |cx, n, v| {

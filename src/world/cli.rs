@@ -188,6 +188,10 @@ async fn pick(store: &Store, name: Option<&str>) -> Result<super::Manifest, Worl
 
 fn read_server(root: &Path) -> anyhow::Result<ServerConfig> {
     let files = repo::read(root)?;
+    let refused = files.refusals_of(&["server.toml"]);
+    if !refused.is_empty() {
+        return Err(LoadError::Invalid(refused).into());
+    }
     let bytes = files.files.get("server.toml").context("server.toml is missing")?;
     let text = std::str::from_utf8(bytes).context("server.toml is not UTF-8")?;
     let src = Source::new("server.toml", text);
