@@ -67,7 +67,7 @@ pub enum StartError {
     SessionServer {
         url: String,
         #[source]
-        source: crate::http::HttpError,
+        source: Box<crate::http::HttpError>,
     },
     #[error("the user Minecraft runs as")]
     User(#[from] user::UserError),
@@ -149,7 +149,7 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
             max_players: 20,
             session_server: session_server::SessionServer::new(&cfg.session_server).map_err(|source| StartError::SessionServer {
                 url: cfg.session_server.clone(),
-                source,
+                source: Box::new(source),
             })?,
         },
         provision: provision::FilesProvision {

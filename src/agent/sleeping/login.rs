@@ -37,7 +37,7 @@ enum Refusal {
     #[error("the session server names {0:?}, who is not on the whitelist")]
     OtherAccount(String),
     #[error("{0}")]
-    SessionServer(#[source] SessionServerError),
+    SessionServer(#[source] Box<SessionServerError>),
     #[error("the server began stopping during the login")]
     Stopping,
 }
@@ -116,7 +116,7 @@ async fn authenticate(s: &mut TcpStream, shared: &Shared, start: &LoginStart) ->
     let verdict = match shared.config.session_server.has_joined(&start.name, &hash).await {
         Ok(None) => Err(Refusal::NotJoined),
         Ok(Some(profile)) => shared.whitelisted(&profile.name).ok_or(Refusal::OtherAccount(profile.name)),
-        Err(e) => Err(Refusal::SessionServer(e)),
+        Err(e) => Err(Refusal::SessionServer(Box::new(e))),
     };
     // Checked again: the agent may have begun stopping while the session
     // server was asked.
