@@ -149,7 +149,7 @@ mod tests {
         let name = BackupName::from_key(&m.key).unwrap();
         assert!(seal(&store, &name).await.unwrap());
         assert!(!seal(&store, &name).await.unwrap(), "sealed once, never overwritten");
-        assert_eq!(sealed(&store).await.unwrap(), [name.clone()]);
+        assert_eq!(sealed(&store).await.unwrap(), std::slice::from_ref(&name));
         assert!(archive_key(&store, &name).starts_with("vault/grove/backups/"));
 
         // The VPS deletes its copy; the vault's is put back, byte for byte.
