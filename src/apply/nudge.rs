@@ -12,7 +12,7 @@ pub(super) async fn hand_over(store: &Store, doc: &NudgeDoc) -> Result<bool, Sto
     // A stored document that does not parse (an older shape) is replaced.
     let current = match store.nudge().await {
         Ok(d) => d,
-        Err(StorageError::Decode { .. }) => None,
+        Err(StorageError::Decode { .. } | StorageError::TooLarge { .. }) => None,
         Err(e) => return Err(e),
     };
     if current.as_ref() == Some(doc) {

@@ -246,7 +246,7 @@ pub(super) async fn control<'s>(cx: &Ctx<'_>, st: &'s mut RunState) -> Result<&'
         let key = cx.store.control_key();
         let doc = match cx.store.control().await {
             Ok(doc) => doc.unwrap_or_default(),
-            Err(e @ crate::storage::StorageError::Decode { .. }) => {
+            Err(e @ (crate::storage::StorageError::Decode { .. } | crate::storage::StorageError::TooLarge { .. })) => {
                 tracing::warn!(error = %crate::agent::control::chain(&e), "replacing an unreadable desired.json");
                 ControlDoc::default()
             }

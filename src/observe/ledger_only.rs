@@ -34,6 +34,7 @@ pub fn observe(ledger: &impl LedgerObserver, server: &ServerName, now: DateTime<
         orphans: Vec::new(),
         dns: None,
         agent: None,
+        unreadable: Vec::new(),
         control: None,
         latest_snapshot: None,
         final_snapshot: None,

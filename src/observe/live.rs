@@ -146,7 +146,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         // Our own document in a shape this version cannot read (a stop reason
         // it does not know, say): observed as if the agent had been told
         // nothing, so the plan writes the whole document anew.
-        Err(e @ StorageError::Decode { .. }) => Some(ControlState {
+        Err(e @ (StorageError::Decode { .. } | StorageError::TooLarge { .. })) => Some(ControlState {
             unreadable: Some(crate::agent::control::chain(&e)),
             ..ControlState::default()
         }),
@@ -182,7 +182,16 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
             })
         }
     };
-    let agent = store.status().await.map_err(storage)?.map(|s| AgentStatus {
+    let mut unreadable = Vec::new();
+    let status = match store.status().await {
+        Ok(s) => s,
+        Err(e @ (StorageError::Decode { .. } | StorageError::TooLarge { .. })) => {
+            unreadable.push(crate::agent::control::chain(&e));
+            None
+        }
+        Err(e) => return Err(storage(e)),
+    };
+    let agent = status.map(|s| AgentStatus {
         problem: agent_problem(&s),
         ready: s.boot.as_ref().and_then(|b| b.ready),
         session: s.session,
@@ -196,7 +205,14 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         world_bytes: s.world_bytes,
         crashed: s.crashed,
     });
-    let pointer = store.current_snapshot().await.map_err(storage)?;
+    let pointer = match store.current_snapshot_strict().await {
+        Ok(p) => p,
+        Err(e @ (StorageError::Decode { .. } | StorageError::TooLarge { .. })) => {
+            unreadable.push(crate::agent::control::chain(&e));
+            None
+        }
+        Err(e) => return Err(storage(e)),
+    };
     let latest_snapshot = pointer.as_ref().filter(|p| p.verified).map(|p| p.taken);
     let final_snapshot = pointer
         .as_ref()
@@ -236,6 +252,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
             drift: dns.drift,
         }),
         agent,
+        unreadable,
         control,
         latest_snapshot,
         final_snapshot,

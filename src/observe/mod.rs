@@ -210,8 +210,17 @@ pub struct Observed {
     pub orphans: Vec<ObservedServer>,
     /// `None`: not observed.
     pub dns: Option<ObservedDns>,
-    /// `None`: not observed, or no agent has reported yet.
+    /// `None`: not observed, or no agent has reported yet, or its report
+    /// could not be read ([`Observed::unreadable`]).
     pub agent: Option<AgentStatus>,
+    /// Why `status.json` or `current.json` could not be read (not JSON of
+    /// the expected shape, or over the document size limit). Anything on
+    /// the VPS can write them: the plan warns and goes on as if the agent
+    /// had not reported and no snapshot were current, so a stop still ends
+    /// with the final snapshot (which writes `current.json` anew) or the
+    /// overdue alert, instead of every run failing while the VPS bills.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
     /// `None`: not observed.
     pub control: Option<ControlState>,
     /// When the newest verified world snapshot was taken; `None` if unknown or none.

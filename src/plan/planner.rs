@@ -275,6 +275,9 @@ impl Builder<'_> {
         if let Some(error) = o.control.as_ref().and_then(|c| c.unreadable.as_ref()) {
             self.notice(Level::Warning, format!("{error}: this run writes it anew"));
         }
+        for error in &o.unreadable {
+            self.notice(Level::Warning, format!("{error}: read as if absent"));
+        }
         if let Some(problem) = o.agent.as_ref().filter(|_| o.server.is_some()).and_then(|a| a.problem.as_ref()) {
             self.notice(Level::Warning, format!("the agent reports: {problem}"));
         }

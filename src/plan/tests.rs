@@ -43,6 +43,7 @@ pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
         orphans: vec![],
         dns: Some(ObservedDns::default()),
         agent: None,
+        unreadable: Vec::new(),
         control: None,
         latest_snapshot: None,
         final_snapshot: None,

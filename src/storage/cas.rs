@@ -75,7 +75,9 @@ impl Store {
             e_tag: got.meta.e_tag.clone(),
             version: got.meta.version.clone(),
         };
+        super::check_document_size(key, got.meta.size)?;
         let bytes = got.bytes().await.map_err(object_err(key))?;
+        super::check_document_size(key, bytes.len() as u64)?;
         let value = serde_json::from_slice(&bytes).map_err(|source| StorageError::Decode { key: key.into(), source })?;
         Ok(Some((value, expect)))
     }

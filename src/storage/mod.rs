@@ -56,6 +56,10 @@ pub enum StorageError {
     /// A conditional write lost: someone else wrote the object since it was read.
     #[error("storage object {key} was changed by another writer since it was read")]
     Conflict { key: String },
+    /// A document larger than [`MAX_DOCUMENT_BYTES`]: refused before its
+    /// body is read, since anything on the VPS can write one.
+    #[error("storage object {key} is {size} bytes; a document is at most {limit} bytes (MAX_DOCUMENT_BYTES)")]
+    TooLarge { key: String, size: u64, limit: u64 },
     #[error("R2 storage is misconfigured: {0}")]
     Config(String),
     #[error("cannot open local storage at {path}")]
@@ -216,11 +220,29 @@ pub struct SnapshotPointer {
     pub kind: Option<crate::world::SnapshotKind>,
 }
 
+/// The largest JSON document read from storage (desired.json, status.json,
+/// current.json, a manifest, a renewal or nudge document). The largest one
+/// written by this program is desired.json with 1,000 players, ops and mods
+/// (a few hundred KiB); a bigger one was written by someone else and is
+/// refused before its body is read.
+pub const MAX_DOCUMENT_BYTES: u64 = 4 << 20;
+
 /// How every document read from storage is decoded (desired.json,
 /// status.json, current.json, manifests): the one parser, public so the
 /// fuzz target (tests/fuzz_control.rs) feeds it what a hostile writer could.
 pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StorageError> {
     serde_json::from_slice(bytes).map_err(|source| StorageError::Decode { key: key.into(), source })
+}
+
+fn check_document_size(key: &str, size: u64) -> Result<(), StorageError> {
+    if size > MAX_DOCUMENT_BYTES {
+        return Err(StorageError::TooLarge {
+            key: key.into(),
+            size,
+            limit: MAX_DOCUMENT_BYTES,
+        });
+    }
+    Ok(())
 }
 
 #[derive(Clone, Debug)]
@@ -347,8 +369,31 @@ impl Store {
             })
     }
 
+    /// A document's bytes, refused with [`StorageError::TooLarge`] when the
+    /// object is over [`MAX_DOCUMENT_BYTES`] (checked on the object's size
+    /// before the body is read, and again on what arrived).
+    pub async fn get_document(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let got = match self.inner.get(&Key::from(key)).await {
+            Ok(g) => g,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(source) => {
+                return Err(StorageError::Object {
+                    key: key.into(),
+                    source: source.into(),
+                });
+            }
+        };
+        check_document_size(key, got.meta.size)?;
+        let bytes = got.bytes().await.map_err(|source| StorageError::Object {
+            key: key.into(),
+            source: source.into(),
+        })?;
+        check_document_size(key, bytes.len() as u64)?;
+        Ok(Some(bytes.to_vec()))
+    }
+
     pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StorageError> {
-        match self.get_bytes(key).await? {
+        match self.get_document(key).await? {
             None => Ok(None),
             Some(b) => decode(key, &b).map(Some),
         }
@@ -369,7 +414,22 @@ impl Store {
     pub async fn nudge(&self) -> Result<Option<nudge::NudgeDoc>, StorageError> {
         self.get_json(&self.nudge_key()).await
     }
+    /// `current.json`; one that does not parse or is over the document
+    /// limit names nothing (anything on the VPS can write it: it must not
+    /// make every later run fail). [`Store::current_snapshot_strict`] is the
+    /// read that reports it, for the plan's warning.
     pub async fn current_snapshot(&self) -> Result<Option<SnapshotPointer>, StorageError> {
+        match self.current_snapshot_strict().await {
+            Err(e @ (StorageError::Decode { .. } | StorageError::TooLarge { .. })) => {
+                tracing::warn!(error = %crate::agent::control::chain(&e), "current.json is read as absent");
+                Ok(None)
+            }
+            other => other,
+        }
+    }
+
+    /// `current.json`, failing on a document that does not parse.
+    pub async fn current_snapshot_strict(&self) -> Result<Option<SnapshotPointer>, StorageError> {
         self.get_json(&self.current_key()).await
     }
 
@@ -445,6 +505,29 @@ mod tests {
         s.put_bytes("worlds/grove/backups/a.tar.zst", vec![0; 1000]).await.unwrap();
         s.put_bytes("worlds/other/backups/a.tar.zst", vec![0; 7]).await.unwrap();
         assert_eq!(s.stored_bytes().await.unwrap(), 1001, "this server's objects only");
+    }
+
+    // Regression (issue 12, resource bounds): a document of any size was read
+    // whole into memory; anything on the VPS can write status.json.
+    #[tokio::test]
+    async fn a_document_over_the_limit_is_refused_naming_key_and_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::local(dir.path(), &ServerName::new("grove")).unwrap();
+        let mut big = b"{\"version\":1,\"pad\":\"".to_vec();
+        big.resize(MAX_DOCUMENT_BYTES as usize + 1 - 2, b'x');
+        big.extend_from_slice(b"\"}");
+        s.put_bytes(&s.status_key(), big).await.unwrap();
+        let e = s.status().await.unwrap_err().to_string();
+        assert!(e.contains("control/grove/status.json") && e.contains("MAX_DOCUMENT_BYTES"), "{e}");
+        let e = s.get_json_versioned::<serde_json::Value>(&s.status_key()).await.unwrap_err();
+        assert!(matches!(e, StorageError::TooLarge { .. }), "{e}");
+        // Exactly at the limit is still read (and here refused only as the wrong shape).
+        let mut at = b"\"".to_vec();
+        at.resize(MAX_DOCUMENT_BYTES as usize - 1, b'x');
+        at.push(b'"');
+        s.put_bytes(&s.nudge_key(), at).await.unwrap();
+        let v: serde_json::Value = s.get_json(&s.nudge_key()).await.unwrap().unwrap();
+        assert_eq!(v.as_str().unwrap().len(), MAX_DOCUMENT_BYTES as usize - 2);
     }
 
     // desired.json has one typed stop_reason: every reason (and none) reads back as written.

@@ -319,7 +319,7 @@ pub async fn backing(store: &Store, p: &SnapshotPointer) -> Result<Option<(Manif
     };
     let m: Option<Manifest> = store.get_json(&name.manifest_key(store)).await.or_else(|e| match e {
         // A manifest that does not parse verifies nothing.
-        StorageError::Decode { .. } => Ok(None),
+        StorageError::Decode { .. } | StorageError::TooLarge { .. } => Ok(None),
         e => Err(e),
     })?;
     let Some(m) = m else { return Ok(None) };

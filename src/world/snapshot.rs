@@ -250,7 +250,7 @@ pub async fn advance_pointer(store: &Store, m: &Manifest) -> Result<bool, WorldE
                 v
             }
             // A pointer that does not parse holds nothing back; its version is read raw.
-            Err(StorageError::Decode { .. }) => match store.head(&key).await? {
+            Err(StorageError::Decode { .. } | StorageError::TooLarge { .. }) => match store.head(&key).await? {
                 None => Expect::Absent,
                 Some(h) => Expect::Version {
                     e_tag: h.e_tag,

@@ -57,7 +57,7 @@ pub async fn seal(store: &Store, name: &BackupName) -> Result<bool, WorldError> 
         return Ok(false);
     }
     let manifest_bytes = store
-        .get_bytes(&name.manifest_key(store))
+        .get_document(&name.manifest_key(store))
         .await?
         .ok_or_else(|| WorldError::NoSuchBackup {
             name: name.to_string(),
@@ -88,14 +88,14 @@ pub async fn seal(store: &Store, name: &BackupName) -> Result<bool, WorldError> 
 /// archive is not the manifest's size). Returns whether it did; `false`
 /// also when the vault does not hold `name`.
 pub async fn mend(store: &Store, name: &BackupName) -> Result<bool, WorldError> {
-    let Some(sealed) = store.get_bytes(&manifest_key(store, name)).await? else {
+    let Some(sealed) = store.get_document(&manifest_key(store, name)).await? else {
         return Ok(false);
     };
     let m: Manifest = serde_json::from_slice(&sealed).map_err(|source| StorageError::Decode {
         key: manifest_key(store, name),
         source,
     })?;
-    let worlds_manifest = store.get_bytes(&name.manifest_key(store)).await?;
+    let worlds_manifest = store.get_document(&name.manifest_key(store)).await?;
     let worlds_size = store.head(&name.archive_key(store)).await?.map(|h| h.size);
     if worlds_manifest.as_deref() == Some(&sealed[..]) && worlds_size == Some(m.size) {
         return Ok(false);

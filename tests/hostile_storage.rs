@@ -1,0 +1,64 @@
+//! Hostile documents in storage (issue 12): anything on the VPS can write
+//! `control/<s>/status.json`, and it must not be able to stop the reconciler
+//! from stopping and deleting the VPS. Each test is one attack, run through
+//! `mc-gitops apply` against the fakes and a local object store, as
+//! tests/hostile_guard.rs does.
+
+mod common;
+
+#[path = "fakes/cloudflare.rs"]
+mod cloudflare_fake;
+#[path = "fakes/discord.rs"]
+mod discord_fake;
+#[path = "fakes/hetzner.rs"]
+mod hetzner_fake;
+#[path = "common/apply_world.rs"]
+mod world;
+
+use world::{World, at, ok};
+
+/// Start a session, have the VPS write `status` as its status.json, ask for
+/// a stop, then deliver the real final snapshot: the server must be deleted.
+async fn a_stop_goes_through_despite(status: Vec<u8>) {
+    let w = World::new().await;
+    ok(&w.apply(&at(0)).await);
+    std::fs::write(w.storage_file("control/grove/status.json"), status).unwrap();
+    w.set_state("stopped");
+    let text = ok(&w.apply(&at(10)).await);
+    assert!(text.contains("status.json"), "the plan names the unreadable document: {text}");
+    assert_eq!(w.h.server_count(), 1, "{text}");
+    w.agent_uploads_snapshot(&at(11)).await;
+    let text = ok(&w.apply(&at(12)).await);
+    assert_eq!(w.h.server_count(), 0, "deleted after its final snapshot: {text}");
+}
+
+// A status.json that is not JSON failed every plan: a hostile VPS kept itself alive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_status_json_does_not_keep_the_server_alive() {
+    a_stop_goes_through_despite(b"{\"phase\": \"running\", \x00 not json".to_vec()).await;
+}
+
+// A 64 MiB status.json was read whole into the reconciler's memory, then failed the plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_status_json_is_refused_unread_and_does_not_keep_the_server_alive() {
+    let mut big = b"{\"phase\":\"running\",\"pad\":\"".to_vec();
+    big.resize(64 << 20, b'x');
+    big.extend_from_slice(b"\"}");
+    a_stop_goes_through_despite(big).await;
+}
+
+// A current.json that is not JSON failed every plan, the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_current_json_does_not_keep_the_server_alive() {
+    let w = World::new().await;
+    ok(&w.apply(&at(0)).await);
+    let current = w.storage_file("worlds/grove/current.json");
+    std::fs::create_dir_all(current.parent().unwrap()).unwrap();
+    std::fs::write(current, b"[not a pointer").unwrap();
+    w.set_state("stopped");
+    let text = ok(&w.apply(&at(10)).await);
+    assert!(text.contains("current.json"), "the plan names the unreadable document: {text}");
+    w.agent_uploads_snapshot(&at(11)).await;
+    let text = ok(&w.apply(&at(12)).await);
+    assert_eq!(w.h.server_count(), 0, "deleted after its final snapshot: {text}");
+}
