@@ -179,4 +179,6 @@ mod fakes;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_countdown;
+#[cfg(test)]
 mod tests_warm;

@@ -101,6 +101,12 @@ pub struct ControlDoc {
     /// were kept). A value this version does not know fails the decode, with
     /// the key named: the reconciler then writes the document anew.
     pub stop_reason: Option<crate::lifecycle::EndReason>,
+    /// Said in game before the stop, when players are online: how long
+    /// before it each warning comes, counted from `stop_requested`
+    /// ([`crate::countdown`]). Absent (an older reconciler) or `[]`: the
+    /// agent stops at once, as before countdowns existed.
+    #[serde(default, skip_serializing_if = "crate::countdown::StopWarnings::is_empty")]
+    pub stop_warnings: crate::countdown::StopWarnings,
     pub whitelist: Vec<PlayerName>,
     pub ops: Vec<ControlOp>,
     pub assets: BTreeMap<String, AssetRef>,
@@ -149,6 +155,10 @@ pub struct AgentStatusDoc {
     /// When a crashed JVM is restarted next.
     #[serde(default)]
     pub restart_at: Option<DateTime<Utc>>,
+    /// While the agent warns the players online of a stop (`say`
+    /// countdown): when it stops Minecraft.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopping_at: Option<DateTime<Utc>>,
     /// While suspended: when the agent will ask for termination.
     #[serde(default)]
     pub terminate_at: Option<DateTime<Utc>>,
@@ -541,6 +551,7 @@ mod tests {
                 version: 1,
                 stop_requested: reason.map(|_| "2026-11-22T19:30:00Z".parse().unwrap()),
                 stop_reason: reason,
+                stop_warnings: reason.map_or_else(Default::default, |_| crate::countdown::StopWarnings::standard()),
                 ..ControlDoc::default()
             };
             s.put_json(&s.control_key(), &doc).await.unwrap();
@@ -549,6 +560,35 @@ mod tests {
             assert!(text.contains(&format!("\"stop_reason\": {expected}")), "{text}");
             assert_eq!(s.control().await.unwrap(), Some(doc));
         }
+    }
+
+    // The countdown travels with the stop request in one typed field: a
+    // document without it (an older reconciler) reads as no countdown, and
+    // one that asks for more than the agent accepts is refused, key named.
+    #[tokio::test]
+    async fn desired_json_carries_the_stop_warnings_and_reads_their_absence_as_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::local(dir.path(), &ServerName::new("grove")).unwrap();
+        let old = r#"{"version": 1, "session": null, "stop_requested": "2026-11-22T19:30:00Z", "stop_reason": "admin",
+            "whitelist": [], "ops": [], "assets": {}, "written": null}"#;
+        s.put_bytes(&s.control_key(), old.as_bytes().to_vec()).await.unwrap();
+        assert!(s.control().await.unwrap().unwrap().stop_warnings.is_empty());
+        let doc = ControlDoc {
+            stop_warnings: crate::countdown::StopWarnings::standard(),
+            ..ControlDoc::default()
+        };
+        s.put_json(&s.control_key(), &doc).await.unwrap();
+        let text = String::from_utf8(s.get_bytes(&s.control_key()).await.unwrap().unwrap()).unwrap();
+        assert!(
+            text.contains("\"stop_warnings\": [\n    \"5m\",\n    \"1m\",\n    \"10s\"\n  ]"),
+            "{text}"
+        );
+        let none = serde_json::to_string(&ControlDoc::default()).unwrap();
+        assert!(!none.contains("stop_warnings"), "no countdown, no key: {none}");
+        let long = old.replace("\"whitelist\"", "\"stop_warnings\": [\"9h\"], \"whitelist\"");
+        s.put_bytes(&s.control_key(), long.into_bytes()).await.unwrap();
+        let e = crate::agent::control::chain(&s.control().await.unwrap_err());
+        assert!(e.contains("control/grove/desired.json") && e.contains("MAX_STOP_WARNING"), "{e}");
     }
 
     // Regression: an unknown stop_reason used to become "admin" silently; it is now a decode error naming the key.
