@@ -136,3 +136,18 @@ fn the_overdue_alert_counts_from_the_end_of_the_countdown() {
     let message = alert(&o).expect("overdue");
     assert!(message.contains("has waited 31 min for its final snapshot"), "{message}");
 }
+
+/// Anything on the VPS can write status.json: an agent that reports players
+/// online forever holds neither the stop nor the alert back. The
+/// countdown's end is the reconciler's own request time plus its warning.
+#[test]
+fn an_agent_reporting_players_forever_does_not_stretch_the_countdown() {
+    let (d, mut o) = admin_stop();
+    let c = o.control.as_mut().unwrap();
+    c.stop_requested = Some(now() - Duration::minutes(40));
+    c.stop_reason = Some(EndReason::Admin);
+    c.stop_warnings = StopWarnings::standard();
+    let p = plan(&d, &o);
+    assert!(wait_of(&p).is_none(), "{:#?}", p.changes);
+    assert!(p.notices.iter().any(|n| n.level == Level::Alert), "{:#?}", p.notices);
+}

@@ -562,35 +562,6 @@ mod tests {
         }
     }
 
-    // The countdown travels with the stop request in one typed field: a
-    // document without it (an older reconciler) reads as no countdown, and
-    // one that asks for more than the agent accepts is refused, key named.
-    #[tokio::test]
-    async fn desired_json_carries_the_stop_warnings_and_reads_their_absence_as_none() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::local(dir.path(), &ServerName::new("grove")).unwrap();
-        let old = r#"{"version": 1, "session": null, "stop_requested": "2026-11-22T19:30:00Z", "stop_reason": "admin",
-            "whitelist": [], "ops": [], "assets": {}, "written": null}"#;
-        s.put_bytes(&s.control_key(), old.as_bytes().to_vec()).await.unwrap();
-        assert!(s.control().await.unwrap().unwrap().stop_warnings.is_empty());
-        let doc = ControlDoc {
-            stop_warnings: crate::countdown::StopWarnings::standard(),
-            ..ControlDoc::default()
-        };
-        s.put_json(&s.control_key(), &doc).await.unwrap();
-        let text = String::from_utf8(s.get_bytes(&s.control_key()).await.unwrap().unwrap()).unwrap();
-        assert!(
-            text.contains("\"stop_warnings\": [\n    \"5m\",\n    \"1m\",\n    \"10s\"\n  ]"),
-            "{text}"
-        );
-        let none = serde_json::to_string(&ControlDoc::default()).unwrap();
-        assert!(!none.contains("stop_warnings"), "no countdown, no key: {none}");
-        let long = old.replace("\"whitelist\"", "\"stop_warnings\": [\"9h\"], \"whitelist\"");
-        s.put_bytes(&s.control_key(), long.into_bytes()).await.unwrap();
-        let e = crate::agent::control::chain(&s.control().await.unwrap_err());
-        assert!(e.contains("control/grove/desired.json") && e.contains("MAX_STOP_WARNING"), "{e}");
-    }
-
     // Regression: an unknown stop_reason used to become "admin" silently; it is now a decode error naming the key.
     #[tokio::test]
     async fn desired_json_with_an_unknown_stop_reason_names_the_key() {
