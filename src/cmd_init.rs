@@ -41,81 +41,126 @@ pub(crate) struct InitArgs {
     account_id: Option<String>,
 }
 
-/// A value init needs: its flag, the question, and a default when there is one.
-struct Ask<'a> {
+/// What init asks a person at the terminal for, in this order, when the
+/// flag is not given; `required` ones are an error without a terminal.
+struct Question {
     flag: &'static str,
-    question: &'static str,
-    default: Option<String>,
-    value: &'a mut Option<String>,
+    ask: &'static str,
+    required: bool,
+}
+
+const QUESTIONS: &[Question] = &[
+    Question {
+        flag: "--name",
+        ask: "Server name (lowercase, e.g. grove)",
+        required: true,
+    },
+    Question {
+        flag: "--zone",
+        ask: "Cloudflare DNS zone (friends connect to mc.<zone>)",
+        required: true,
+    },
+    Question {
+        flag: "--region",
+        ask: "Region",
+        required: true,
+    },
+    Question {
+        flag: "--player",
+        ask: "Your Minecraft name",
+        required: true,
+    },
+    Question {
+        flag: "--github",
+        ask: "Your GitHub handle",
+        required: true,
+    },
+    Question {
+        flag: "--account-id",
+        ask: "Cloudflare account id (R2 overview page; empty to fill in later)",
+        required: false,
+    },
+];
+
+impl InitArgs {
+    fn slot(&mut self, flag: &str) -> &mut Option<String> {
+        match flag {
+            "--name" => &mut self.name,
+            "--zone" => &mut self.zone,
+            "--region" => &mut self.region,
+            "--player" => &mut self.player,
+            "--github" => &mut self.github,
+            "--repository" => &mut self.repository,
+            "--bucket" => &mut self.bucket,
+            _ => &mut self.account_id,
+        }
+    }
+
+    fn options(&self) -> Options {
+        Options {
+            name: self.name.clone().unwrap_or_default(),
+            zone: self.zone.clone().unwrap_or_default(),
+            region: self.region.clone().unwrap_or_default(),
+            player: self.player.clone().unwrap_or_default(),
+            github: self.github.clone().unwrap_or_default(),
+            repository: self.repository.clone(),
+            bucket: self.bucket.clone(),
+            account_id: self.account_id.clone(),
+        }
+    }
+}
+
+/// Ask for `flag`'s value (again).
+fn ask(a: &mut InitArgs, flag: &str, regions: &[String]) -> anyhow::Result<()> {
+    let q = QUESTIONS.iter().find(|q| q.flag == flag);
+    let (question, default) = match q {
+        Some(q) if q.flag == "--region" => (format!("{} ({})", q.ask, regions.join(", ")), regions.first().cloned()),
+        Some(q) => (q.ask.to_string(), None),
+        None => (format!("{flag}"), None),
+    };
+    let required = q.is_none_or(|q| q.required);
+    let answer = prompt(&question, default.as_deref(), required)?;
+    *a.slot(flag) = Some(answer).filter(|s| !s.is_empty());
+    Ok(())
 }
 
 pub(crate) fn cmd_init(mut a: InitArgs) -> anyhow::Result<Done> {
     let interactive = std::io::stdin().is_terminal();
     let regions = mc_gitops::init::regions();
-    {
-        let mut required = [
-            Ask {
-                flag: "--name",
-                question: "Server name (lowercase, e.g. grove)",
-                default: None,
-                value: &mut a.name,
-            },
-            Ask {
-                flag: "--zone",
-                question: "Cloudflare DNS zone (friends connect to mc.<zone>)",
-                default: None,
-                value: &mut a.zone,
-            },
-            Ask {
-                flag: "--region",
-                question: "Region",
-                default: regions.first().cloned(),
-                value: &mut a.region,
-            },
-            Ask {
-                flag: "--player",
-                question: "Your Minecraft name",
-                default: None,
-                value: &mut a.player,
-            },
-            Ask {
-                flag: "--github",
-                question: "Your GitHub handle",
-                default: None,
-                value: &mut a.github,
-            },
-        ];
-        let missing: Vec<&str> = required.iter().filter(|q| q.value.is_none()).map(|q| q.flag).collect();
-        if !missing.is_empty() && !interactive {
+    if !interactive {
+        let missing: Vec<&str> = QUESTIONS
+            .iter()
+            .filter(|q| q.required)
+            .map(|q| q.flag)
+            .filter(|f| a.slot(f).is_none())
+            .collect();
+        if !missing.is_empty() {
             anyhow::bail!(
                 "missing {}: init asks for these only when stdin is a terminal; pass them as flags (mc-gitops init --help)",
                 missing.join(", ")
             );
         }
-        for q in required.iter_mut().filter(|q| q.value.is_none()) {
-            let question = if q.flag == "--region" {
-                format!("{} ({})", q.question, regions.join(", "))
-            } else {
-                q.question.to_string()
-            };
-            *q.value = Some(prompt(&question, q.default.as_deref(), true)?);
+    } else {
+        for q in QUESTIONS {
+            if a.slot(q.flag).is_none() {
+                ask(&mut a, q.flag, &regions)?;
+            }
         }
     }
-    if interactive && a.account_id.is_none() {
-        let answer = prompt("Cloudflare account id (R2 overview page; empty to fill in later)", None, false)?;
-        a.account_id = Some(answer).filter(|s| !s.is_empty());
-    }
-    let options = Options {
-        name: a.name.unwrap_or_default(),
-        zone: a.zone.unwrap_or_default(),
-        region: a.region.unwrap_or_default(),
-        player: a.player.unwrap_or_default(),
-        github: a.github.unwrap_or_default(),
-        repository: a.repository,
-        bucket: a.bucket,
-        account_id: a.account_id,
+    // At the terminal a refused value is asked for again; elsewhere it is the error.
+    let files = loop {
+        match mc_gitops::init::init(&a.dir, &a.options()) {
+            Ok(files) => break files,
+            Err(e) => match e.flag() {
+                Some(flag) if interactive => {
+                    eprintln!("  {e}");
+                    ask(&mut a, flag, &regions)?;
+                }
+                _ => return Err(e.into()),
+            },
+        }
     };
-    let files = mc_gitops::init::init(&a.dir, &options)?;
+    let options = a.options();
     let dir = a.dir.display();
     println!(
         "created {dir} with {} files for {}, admin {}",

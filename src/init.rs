@@ -103,6 +103,24 @@ pub enum InitError {
     Toml(#[from] toml_edit::TomlError),
 }
 
+impl InitError {
+    /// The flag whose value this error refuses, so a person at the terminal
+    /// can be asked for it again.
+    pub fn flag(&self) -> Option<&'static str> {
+        Some(match self {
+            InitError::Name { .. } => "--name",
+            InitError::Zone { .. } => "--zone",
+            InitError::Region { .. } => "--region",
+            InitError::Player { .. } => "--player",
+            InitError::Github { .. } => "--github",
+            InitError::Repository { .. } => "--repository",
+            InitError::Bucket { .. } => "--bucket",
+            InitError::AccountId { .. } => "--account-id",
+            _ => return None,
+        })
+    }
+}
+
 /// [`Options`] once every value is checked, with the defaults filled in.
 struct Checked {
     name: String,
@@ -480,6 +498,7 @@ mod tests {
         ] {
             let e = check(dir, &bad).err().unwrap_or_else(|| panic!("{flag} accepted"));
             assert!(e.to_string().starts_with(flag), "{e}");
+            assert_eq!(e.flag(), Some(flag));
         }
         assert_eq!(check(dir, &options()).unwrap().repository, "oak-admin/x");
     }

@@ -223,8 +223,9 @@ fn init_on_a_terminal_asks_for_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("pine-state");
     let cmd = format!("{} init --name pine {}", env!("CARGO_BIN_EXE_mc-gitops"), repo.display());
-    // zone, region (empty: the default, eu), player, an empty answer asked again, GitHub, account id (skipped).
-    let answers = "pine.example\n\nPineapple\n\npine-admin\n\n";
+    // zone (refused once every answer is in, then asked again), region (empty: the
+    // default, eu), player, an empty answer asked again, GitHub, account id (skipped).
+    let answers = "pine\n\nPineapple\n\npine-admin\n\npine.example\n";
     let mut child = Command::new("script")
         .args(["--quiet", "--return", "--command", &cmd, "/dev/null"])
         .stdin(Stdio::piped())
@@ -244,6 +245,7 @@ fn init_on_a_terminal_asks_for_what_is_missing() {
         "(an answer is needed)",
         "Your GitHub handle",
         "Cloudflare account id",
+        "--zone \"pine\" is not a DNS zone name like example.org",
     ] {
         assert!(all.contains(q), "asked {q:?}: {all}");
     }
