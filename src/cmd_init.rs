@@ -116,7 +116,7 @@ fn ask(a: &mut InitArgs, flag: &str, regions: &[String]) -> anyhow::Result<()> {
     let (question, default) = match q {
         Some(q) if q.flag == "--region" => (format!("{} ({})", q.ask, regions.join(", ")), regions.first().cloned()),
         Some(q) => (q.ask.to_string(), None),
-        None => (format!("{flag}"), None),
+        None => (format!("A new value for {flag}"), None),
     };
     let required = q.is_none_or(|q| q.required);
     let answer = prompt(&question, default.as_deref(), required)?;
