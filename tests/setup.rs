@@ -433,3 +433,23 @@ fn the_readme_links_setup_md_before_anything_else() {
     );
     assert!(first_doc_link < readme.find("## How it works").unwrap());
 }
+
+#[test]
+fn setup_md_describes_every_init_flag_and_no_other() {
+    let help = bin().args(["init", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let flags_in = |text: &str, prefix: &str| -> std::collections::BTreeSet<String> {
+        text.lines()
+            .filter_map(|l| l.trim_start().strip_prefix(prefix))
+            .map(|rest| {
+                let flag: String = rest.chars().take_while(|c| c.is_ascii_lowercase() || *c == '-').collect();
+                format!("--{flag}")
+            })
+            .collect()
+    };
+    let mut in_help = flags_in(&help, "--");
+    in_help.remove("--color");
+    in_help.remove("--help");
+    let in_doc = flags_in(&setup_md(), "| `--");
+    assert_eq!(in_doc, in_help, "docs/setup.md's init table against `mc-gitops init --help`");
+}
