@@ -552,8 +552,10 @@ fn init_guards_the_templates_with_codeowners() {
     let dir = tempfile::tempdir().unwrap();
     let root: PathBuf = dir.path().join("new");
     let out = bin()
-        .args(["init", "--name", "pines", "--zone", "pines.example"])
+        .args(["init", "--name", "pines", "--zone", "pines.example", "--region", "eu"])
+        .args(["--player", "Steve", "--github", "pines-admin"])
         .arg(&root)
+        .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
