@@ -260,9 +260,25 @@ fn session_row(s: &Session, now: DateTime<Utc>) -> SessionRow {
         ended_by: if s.is_open() {
             "still running".into()
         } else {
-            s.end_reason.clone().unwrap_or_else(|| "ended".into())
+            ended_by(s.end_reason.as_deref())
         },
     }
+}
+
+/// An end reason (`END_REASONS`) in a friend's words.
+fn ended_by(reason: Option<&str>) -> String {
+    match reason {
+        Some("idle") => "nobody online",
+        Some("admin") => "stopped by an admin",
+        Some("budget") => "the budget ran out",
+        Some("max-session") => "the session limit",
+        Some("crash") => "a crash",
+        Some("drift") => "the server vanished",
+        Some("forced") => "a forced stop",
+        Some(other) => other,
+        None => "ended",
+    }
+    .to_string()
 }
 
 fn mod_rows(desired: &Desired) -> Vec<ModRow> {

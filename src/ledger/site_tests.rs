@@ -98,6 +98,11 @@ fn the_page_says_who_is_online_and_where_to_join() {
     assert_eq!(p.sessions.len(), loaded.ledger.sessions.len());
     assert!(p.sessions[0].started > p.sessions[1].started, "newest first");
     assert_eq!(p.sessions[0].ended_by, "still running");
+    assert_eq!(p.sessions[1].ended_by, "nobody online", "the example's idle stop");
+    assert_eq!(
+        (p.sessions[1].duration.as_str(), p.sessions[1].cost.as_str()),
+        ("3 h 35 min", "0.04 EUR")
+    );
     let suspended = live(&loaded, Phase::Suspended, &[], now);
     let p = page(&loaded.ledger, &loaded.desired, Some(&suspended), &summaries_of(&loaded, now), None);
     assert_eq!((p.state, p.headline.as_str()), (State::Suspended, "Suspended — join to wake it"));
@@ -178,4 +183,12 @@ fn the_site_has_the_page_and_the_modpack_it_links() {
     )
     .unwrap();
     assert_eq!(std::fs::read_to_string(again.path().join("index.html")).unwrap(), html);
+}
+
+#[test]
+fn every_end_reason_has_words_for_friends() {
+    for reason in crate::ledger::END_REASONS {
+        let words = ended_by(Some(reason));
+        assert_ne!(&words, reason, "{reason} has no friendly words in site::ended_by");
+    }
 }
