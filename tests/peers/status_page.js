@@ -66,6 +66,10 @@ async function observe(browser, job, pg, m) {
   out.horizontalScroll = await page.evaluate(
     () => document.documentElement.scrollWidth > document.documentElement.clientWidth + 1,
   );
+  // axe needs the page's JavaScript (it waits on timers, which do not fire
+  // with it off). The page has no script of its own (out.scripts, asserted
+  // 0), so the document axe checks with it on is the one a reader gets with
+  // it off.
   if (m.javaScriptEnabled) {
     await page.addScriptTag({ content: AXE });
     const result = await page.evaluate(async () => {
@@ -91,7 +95,15 @@ async function observe(browser, job, pg, m) {
   return out;
 }
 
+// A bound on the whole run, so a page that never settles fails the test
+// instead of hanging it (Playwright closes the browser on exit).
+const DEADLINE_MS = 5 * 60 * 1000;
+
 async function main() {
+  setTimeout(() => {
+    process.stderr.write(`status_page.js: not done after ${DEADLINE_MS / 1000} s\n`);
+    process.exit(2);
+  }, DEADLINE_MS).unref();
   const job = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
   fs.mkdirSync(job.shots, { recursive: true });
   const browser = await chromium.launch({
