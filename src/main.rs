@@ -96,6 +96,9 @@ enum Command {
         /// The remote branch (default: the branch checked out).
         #[arg(long, value_name = "BRANCH")]
         branch: Option<String>,
+        /// Also write the public status page (index.html and the modpack) into DIR, outside the commit; see docs/status-page.md.
+        #[arg(long, value_name = "DIR")]
+        site: Option<PathBuf>,
         /// Apply as if it were this time (RFC 3339); for tests.
         #[arg(long, value_name = "TIME", env = "MC_GITOPS_NOW", hide = true)]
         now: Option<DateTime<Utc>>,
@@ -259,14 +262,21 @@ enum Command {
     /// `apply` does this after every run; this command does it on demand,
     /// from the repo alone (no credentials, nothing outside is called; the
     /// R2 storage figures already recorded in costs/ are kept). Only files
-    /// whose content changes are written.
-    #[command(after_help = "Examples:\n  mc-gitops ledger --repo .\n  mc-gitops ledger --now 2026-12-01T00:00:00Z")]
+    /// whose content changes are written. With --site, the status page is
+    /// written too, its state read from the ledger alone (an open session
+    /// reads as running).
+    #[command(
+        after_help = "Examples:\n  mc-gitops ledger --repo .\n  mc-gitops ledger --now 2026-12-01T00:00:00Z\n  mc-gitops ledger --site public && python3 -m http.server -d public"
+    )]
     Ledger {
         #[command(flatten)]
         repo: RepoArg,
         /// Summarise as if it were this time (RFC 3339): open sessions accrue up to it.
         #[arg(long, value_name = "TIME", env = "MC_GITOPS_NOW")]
         now: Option<DateTime<Utc>>,
+        /// Also write the public status page (index.html and the modpack) into DIR; see docs/status-page.md.
+        #[arg(long, value_name = "DIR")]
+        site: Option<PathBuf>,
     },
     /// Print or write the JSON Schemas (draft-07) of the state files.
     ///
@@ -373,13 +383,14 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
             push,
             remote,
             branch,
+            site,
         } => {
             let push = push.then(|| mc_gitops::gitback::PushTarget {
                 remote,
                 branch,
                 ..mc_gitops::gitback::PushTarget::from_env()
             });
-            cmd_apply(&repo.repo, json, now.unwrap_or_else(Utc::now), commit, push)
+            cmd_apply(&repo.repo, json, now.unwrap_or_else(Utc::now), commit, push, site.as_deref())
         }
         Command::Check {
             repo,
@@ -415,7 +426,7 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
         Command::Completions { shell } => cmd_docs::cmd_completions(shell),
         Command::Man { out } => cmd_docs::cmd_man(out.as_deref()),
         Command::SetState { repo, state, region } => cmd_set_state(&repo.repo, &state, region.as_deref()),
-        Command::Ledger { repo, now } => cmd_ledger(&repo.repo, now.unwrap_or_else(Utc::now)),
+        Command::Ledger { repo, now, site } => cmd_ledger(&repo.repo, now.unwrap_or_else(Utc::now), site.as_deref()),
         Command::Schema { out, name } => cmd_schema(out.as_deref(), name.as_deref()),
         Command::World { repo, command } => {
             runtime()?.block_on(mc_gitops::world::cli::run(command, &repo.repo, &mut std::io::stdout()))?;
@@ -486,14 +497,24 @@ fn cmd_set_state(root: &Path, state: &str, region: Option<&str>) -> anyhow::Resu
     Ok(Done::Ok)
 }
 
-fn cmd_ledger(root: &Path, now: DateTime<Utc>) -> anyhow::Result<Done> {
+fn cmd_ledger(root: &Path, now: DateTime<Utc>, site: Option<&Path>) -> anyhow::Result<Done> {
     let loaded = load(root)?;
-    let files = ledger::summaries::regenerate(root, &loaded.ledger, &loaded.desired, None, None, Vec::new(), now)?;
+    let summaries = ledger::summaries::gather(root, &loaded.ledger, &loaded.desired, None, None, Vec::new(), now);
+    let files = ledger::summaries::write_summaries(root, &summaries)?;
     if files.is_empty() {
         println!("summaries are up to date");
     }
     for f in files {
         println!("wrote {}", output::escape::value(&f));
+    }
+    if let Some(dir) = site {
+        let written = ledger::site::write_site(root, dir, &loaded.ledger, &loaded.desired, None, &summaries)?;
+        for w in &written.warnings {
+            eprintln!("warning: {}", output::escape::line(&output::escape::value(w)));
+        }
+        for f in &written.files {
+            println!("wrote {}", output::escape::value(&dir.join(f).display().to_string()));
+        }
     }
     Ok(Done::Ok)
 }

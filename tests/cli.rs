@@ -255,3 +255,29 @@ fn ledger_writes_the_summaries_once_and_then_nothing() {
         .unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
 }
+
+// The status page from the repo alone: the page and the modpack it links,
+// outside the repo, and nothing of it in the repo's own files.
+#[test]
+fn ledger_site_writes_the_status_page_and_its_modpack() {
+    let dir = copy_example();
+    let site = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["ledger", "--now", "2026-11-22T05:00:00Z", "--repo"])
+        .arg(dir.path())
+        .arg("--site")
+        .arg(site.path().join("public"))
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains("public/index.html\n") && stdout.contains("public/grove.mrpack\n"),
+        "{stdout}"
+    );
+    let page = std::fs::read_to_string(site.path().join("public/index.html")).unwrap();
+    assert!(page.contains("<code id=\"address\""), "{page}");
+    assert!(page.contains("data-state=\"offline\""), "the example has no open session: {page}");
+    assert!(page.contains("Observed <time datetime=\"2026-11-22T05:00:00Z\""), "{page}");
+    assert!(!page.contains("<script"), "{page}");
+    assert!(!dir.path().join("index.html").exists());
+}
