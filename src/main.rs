@@ -14,6 +14,7 @@ use mc_gitops::{agent, connect, ledger, observe, output, plan};
 
 mod cmd_apply;
 mod cmd_check;
+mod cmd_doctor;
 
 use cmd_apply::cmd_apply;
 use cmd_check::{cmd_check, cmd_post_result};
@@ -192,6 +193,36 @@ enum Command {
         /// The agent's config file (TOML).
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+    },
+    /// Check everything a first run needs, read-only, with the fix for each problem.
+    ///
+    /// Reads the environment apply reads (HCLOUD_TOKEN, CLOUDFLARE_API_TOKEN,
+    /// R2_ACCESS_KEY_ID / R2_SECRET_ACCESS_KEY, DISCORD_WEBHOOK_URL,
+    /// GITHUB_TOKEN, MC_GITOPS_NUDGE_TOKEN and their *_ENDPOINT / *_URL
+    /// overrides) and checks: the repo passes check; the workflows pin a
+    /// real release sha256; the Hetzner token works and each region can
+    /// order a server type somewhere now (with its hourly price); the
+    /// Cloudflare token is active, reads the zone and edits its DNS; the R2
+    /// key lists the bucket and writes, reads and deletes a probe object;
+    /// temporary R2 credentials can be minted; the Discord webhook exists;
+    /// GITHUB_TOKEN can push and sees reconcile.yml; the nudge token sees it.
+    ///
+    /// Two proofs are writes undone at once: a probe A record
+    /// mc-gitops-doctor-<id>.<zone> → 192.0.2.1 and an object doctor/<id>.
+    /// Nothing is posted, dispatched or created otherwise; no secret is
+    /// printed. In Actions the report also goes to $GITHUB_STEP_SUMMARY.
+    ///
+    /// Exit status: 0 every needed check passes (optional ones, Discord and
+    /// the nudge token, may have failed: they are marked), 1 otherwise.
+    #[command(
+        after_help = "Examples:\n  mc-gitops doctor --repo .\n  mc-gitops doctor --json | jq '.checks[] | select(.status == \"fail\")'"
+    )]
+    Doctor {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// Print the report as JSON (shape in docs/doctor.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Create a new state repo in DIR from the example built into this binary.
     ///
@@ -382,6 +413,7 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
             };
             cmd_check(&opts, annotate)
         }
+        Command::Doctor { repo, json } => cmd_doctor::cmd_doctor(&repo.repo, json),
         Command::Render(RenderCommand::CloudInit {
             repo,
             agent_url,

@@ -42,6 +42,7 @@ pub(super) fn route(w: &mut World, method: &Method, path: &str, body: Option<Val
             let all = catalog::LOCATIONS.iter().filter_map(|l| catalog::location_json(l.name)).collect();
             list(all, "locations", &q)
         }
+        ("GET", ["datacenters"]) => list(datacenters(w), "datacenters", &q),
         ("GET", ["pricing"]) => ok(200, catalog::pricing_json(&w.server_types)),
         ("GET", ["ssh_keys"]) => list(w.ssh_keys.values().cloned().collect(), "ssh_keys", &q),
         ("GET", ["firewalls"]) => {
@@ -64,6 +65,29 @@ pub(super) fn route(w: &mut World, method: &Method, path: &str, body: Option<Val
         },
         _ => not_found("route"),
     }
+}
+
+/// One data centre per location: the types offered there are `supported`;
+/// those neither retired nor in a location marked [`super::FakeHetzner::sold_out`]
+/// are also `available`, as the document says of stock.
+fn datacenters(w: &World) -> Vec<Value> {
+    catalog::LOCATIONS
+        .iter()
+        .map(|l| {
+            let offered: Vec<&Value> = w
+                .server_types
+                .iter()
+                .filter(|t| t["locations"].as_array().into_iter().flatten().any(|x| x["name"] == l.name))
+                .collect();
+            let supported: Vec<u64> = offered.iter().filter_map(|t| t["id"].as_u64()).collect();
+            let available: Vec<u64> = offered
+                .iter()
+                .filter(|t| t["deprecated"] != true && !w.sold_out.contains(l.name))
+                .filter_map(|t| t["id"].as_u64())
+                .collect();
+            catalog::datacenter_listing_json(l.name, &supported, &available)
+        })
+        .collect()
 }
 
 fn not_found(what: &str) -> Answer {
