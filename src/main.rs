@@ -194,7 +194,7 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
-    /// Check everything a first run needs, read-only, with the fix for each problem.
+    /// Check everything a first run needs, with the fix for each problem.
     ///
     /// Reads the environment apply reads (HCLOUD_TOKEN, CLOUDFLARE_API_TOKEN,
     /// R2_ACCESS_KEY_ID / R2_SECRET_ACCESS_KEY, DISCORD_WEBHOOK_URL,
@@ -207,8 +207,9 @@ enum Command {
     /// temporary R2 credentials can be minted; the Discord webhook exists;
     /// GITHUB_TOKEN can push and sees reconcile.yml; the nudge token sees it.
     ///
-    /// Two proofs are writes undone at once: a probe A record
-    /// mc-gitops-doctor-<id>.<zone> → 192.0.2.1 and an object doctor/<id>.
+    /// Three proofs are writes undone at once: an empty Hetzner firewall
+    /// mc-gitops-doctor-<id>, a probe A record mc-gitops-doctor-<id>.<zone>
+    /// → 192.0.2.1 and an R2 object doctor/<id>.
     /// Nothing is posted, dispatched or created otherwise; no secret is
     /// printed. In Actions the report also goes to $GITHUB_STEP_SUMMARY.
     ///

@@ -171,8 +171,15 @@ async fn a_working_setup_passes_every_line_and_leaves_nothing_behind() {
     insta::with_settings!({ filters => vec![(r"doctor/[0-9a-f]{12}", "doctor/[id]")] }, {
         insta::assert_snapshot!(out.stdout);
     });
-    // Reads only at Hetzner; nothing ordered.
-    assert!(s.h.calls().iter().all(|(m, _)| *m == Method::GET), "{:?}", s.h.calls());
+    // At Hetzner, reads and the probe firewall, created and deleted; nothing ordered.
+    let writes: Vec<String> =
+        s.h.calls()
+            .into_iter()
+            .filter(|(m, _)| *m != Method::GET)
+            .map(|(m, p)| format!("{m} {}", p.split('/').nth(1).unwrap_or_default()))
+            .collect();
+    assert_eq!(writes, ["POST firewalls", "DELETE firewalls"]);
+    assert!(s.h.firewall_count() == 0 && s.h.server_count() == 0);
     assert_eq!(s.h.count_route(Method::GET, "/datacenters"), 1);
     // The DNS probe is gone, and nothing else was written to the zone.
     assert!(s.cf.records().is_empty(), "{:?}", s.cf.records());
@@ -185,7 +192,8 @@ async fn a_working_setup_passes_every_line_and_leaves_nothing_behind() {
     // Nothing posted to Discord, nothing dispatched at GitHub.
     assert!(s.discord.posts().is_empty());
     assert_eq!(s.discord.gets(), 1);
-    assert!(s.gh.calls().iter().all(|c| !c.path.ends_with("/dispatches")), "{:?}", s.gh.calls());
+    assert!(s.gh.calls().is_empty(), "dispatched: {:?}", s.gh.calls());
+    assert_eq!(s.gh.reads().len(), 3, "{:?}", s.gh.reads()); // the repo, the workflow with each token
 }
 
 /// Every file under `dir` (s3s-fs keeps objects as files).
@@ -248,6 +256,23 @@ async fn a_bad_hetzner_token_fails_with_hetzners_answer() {
     assert!(line.contains("fix: create a Read & Write API token"), "{line}");
     assert_eq!(out.mark("regions"), "–");
     assert!(out.stderr.contains("1 needed check(s) failed"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_hetzner_token_fails_at_the_write_probe() {
+    let s = Setup::new().await;
+    let out = s.run(&[], &[("HCLOUD_TOKEN", Some(hetzner_fake::READ_ONLY_TOKEN))]);
+    assert_eq!(out.code, 1);
+    let line = out.line("hetzner.token");
+    assert!(
+        line.starts_with("✗") && line.contains("HCLOUD_TOKEN is read-only") && line.contains("403"),
+        "{line}"
+    );
+    assert!(line.contains("fix: create a Read & Write API token"), "{line}");
+    // The regions are still read with it.
+    assert_eq!(out.mark("region.eu"), "✓", "{}", out.stdout);
+    assert_eq!(s.h.count_route(Method::POST, "/firewalls"), 1);
+    assert_eq!(s.h.count_route(Method::POST, "/servers"), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,9 @@
 //! somewhere (and at what price), the zone is readable and its DNS editable.
 //!
 //! Hetzner has no "who am I": reading `/server_types` proves the token (401
-//! `unauthorized` otherwise). Whether a type can be bought where is the
+//! `unauthorized` otherwise), and only a write proves it is Read & Write
+//! (a read-only token answers 403 `forbidden` to writes): an empty firewall
+//! `mc-gitops-doctor-<id>` is created and deleted (firewalls cost nothing). Whether a type can be bought where is the
 //! planner's own rule ([`crate::hetzner::choose::refusal`]: listed, not
 //! retired, offered there) plus stock from `/datacenters`, which is the
 //! only read-only place a sold-out location shows.
@@ -50,7 +52,6 @@ pub(super) async fn hetzner(h: Option<&Result<Hetzner, HetznerError>>, d: &Desir
         Err(e) => {
             let fix = match e.status() {
                 Some(401) => HETZNER_FIX_TOKEN.to_string(),
-                Some(403) => "the token is read-only: create a Read & Write token and store it as HCLOUD_TOKEN".to_string(),
                 _ => "check HCLOUD_ENDPOINT and the network, then run doctor again".to_string(),
             };
             let detail = match e.status() {
@@ -63,10 +64,27 @@ pub(super) async fn hetzner(h: Option<&Result<Hetzner, HetznerError>>, d: &Desir
             ];
         }
     };
-    let mut out = vec![Check::pass(
-        "hetzner.token",
-        format!("HCLOUD_TOKEN reads the project ({} server types listed)", listing.len()),
-    )];
+    // Reading proves the token; only a write proves it is not read-only.
+    let probe = format!("mc-gitops-doctor-{}", super::probe_id());
+    let mut out = vec![match h.probe_write(&probe).await {
+        Ok(()) => Check::pass(
+            "hetzner.token",
+            format!(
+                "HCLOUD_TOKEN reads and writes the project ({} server types listed; a probe firewall was created and deleted)",
+                listing.len()
+            ),
+        ),
+        Err(e) if e.status() == Some(403) => Check::fail(
+            "hetzner.token",
+            format!("HCLOUD_TOKEN is read-only: {}", why(&e)),
+            "create a Read & Write API token in the Hetzner Cloud console and store it as the HCLOUD_TOKEN secret",
+        ),
+        Err(e) => Check::warn(
+            "hetzner.token",
+            format!("HCLOUD_TOKEN reads the project; the write probe failed: {}", why(&e)),
+            format!("delete the firewall {probe} in the Hetzner console if it is there, and run doctor again"),
+        ),
+    }];
     // Stock and prices make the region lines better; without them the
     // catalogue alone still says what cannot be ordered at all.
     let stock = h.availability().await;

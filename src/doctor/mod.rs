@@ -4,11 +4,12 @@
 //! It reads the same environment `apply` does (the variables in [`Env`]),
 //! and asks each outside system the cheapest question that proves a
 //! setting works: Hetzner's catalogue and stock, Cloudflare's token status,
-//! the zone, R2 listing. Two permissions have no read-only proof, so they
-//! are proved by a write that is undone at once, under names nothing else
-//! uses: a DNS edit (an A record `mc-gitops-doctor-<id>.<zone>` → 192.0.2.1,
-//! the documentation address, deleted again) and an R2 write (one object
-//! under `doctor/<id>`, read back and deleted). R2 temporary credentials
+//! the zone, R2 listing. Three permissions have no read-only proof, so
+//! they are proved by a write that is undone at once, under names nothing
+//! else uses: Hetzner Read & Write (an empty firewall `mc-gitops-doctor-<id>`,
+//! deleted again), a DNS edit (an A record `mc-gitops-doctor-<id>.<zone>` →
+//! 192.0.2.1, the documentation address, deleted again) and an R2 write (one
+//! object under `doctor/<id>`, read back and deleted). R2 temporary credentials
 //! are minted read-only, for `doctor/` only, living 60 s, and dropped
 //! unprinted. Nothing else is written; no server is created, no message is
 //! posted, no workflow is dispatched.

@@ -144,6 +144,8 @@ struct Inner {
     faults: Vec<Fault>,
     calls: Vec<Recorded>,
     issued: Vec<Value>,
+    /// The request body each of `issued` answered, in the same order.
+    issued_for: Vec<Value>,
     counter: u64,
     denied: Vec<Permission>,
     /// `None` is `active`.
@@ -274,6 +276,12 @@ impl FakeCloudflare {
 
     pub fn clear_calls(&self) {
         self.lock().calls.clear();
+    }
+
+    /// Credentials issued so far, each with the request that asked for it.
+    pub fn issued_with_requests(&self) -> Vec<(Value, Value)> {
+        let s = self.lock();
+        s.issued.iter().cloned().zip(s.issued_for.iter().cloned()).collect()
     }
 
     /// Credentials issued so far, as the fake sent them.

@@ -316,6 +316,7 @@ impl Inner {
             "sessionToken": format!("fake-session-{}{}", self.hex_id(), self.hex_id()),
         });
         self.issued.push(result.clone());
+        self.issued_for.push(Value::Object(obj.clone()));
         Reply::ok(result)
     }
 }

@@ -9,7 +9,8 @@
 //! for an installation token, as GitHub answers) and
 //! `GET /repos/{owner}/{repo}/actions/workflows/{file}` (the workflow, 404
 //! for another file). Any bearer token may do everything unless
-//! [`FakeGitHub::grant`] says otherwise for it; none gets 401.
+//! [`FakeGitHub::grant`] says otherwise for it; none gets 401. They are
+//! logged in [`FakeGitHub::reads`], apart from the dispatches in `calls()`.
 
 #![allow(dead_code)]
 
@@ -37,6 +38,7 @@ struct Inner {
     /// Statuses to answer with, first to last, before answering normally.
     inject: Vec<u16>,
     grants: Vec<(String, Grant)>,
+    reads: Vec<Call>,
 }
 
 /// What one token may do in the fake's repository.
@@ -70,6 +72,11 @@ impl FakeGitHub {
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         FakeGitHub { url, inner }
+    }
+
+    /// The GETs received (doctor's reads), in order.
+    pub fn reads(&self) -> Vec<Call> {
+        self.inner.lock().unwrap().reads.clone()
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -141,7 +148,7 @@ fn bad_credentials() -> Response {
 
 fn log_get(inner: &mut Inner, path: String, headers: &HeaderMap) {
     let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(String::from);
-    inner.calls.push(Call {
+    inner.reads.push(Call {
         path,
         authorization: header("authorization"),
         content_type: None,
