@@ -211,20 +211,33 @@ async fn the_doctor_button_reports_into_the_summary_and_applies_nothing() {
     assert_eq!(r.log(), before, "the button committed something");
 }
 
-// Before the first session (no sessions/ yet), a push runs doctor first,
-// and a needed check that fails stops the run before apply creates a
-// server that could not work.
+// Before the first session (no sessions/ yet), a push, and a scheduled
+// run once server.toml says running, run doctor first, and a needed check
+// that fails stops the run before apply creates a server that could not
+// work. A stopped, never-started repo's scheduled runs skip it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_repos_first_run_stops_at_a_failing_doctor() {
-    let w = World::new().await;
-    std::fs::remove_dir_all(w.repo.path().join("sessions")).unwrap();
-    let r = Remote::new(&w, "running");
-    let report = run_workflow(&workflow("reconcile.yml"), &github_run(&w, &r, Event::new("push")), &r.bare);
-    let job = report.job("reconcile");
-    assert_eq!(job.step("Doctor").exit, Some(1), "{}", report.log());
-    assert!(job.step("Doctor").stdout.contains("✗ release.pin"), "{}", report.log());
-    assert_eq!(job.step("Apply").outcome, Outcome::Skipped, "{}", report.log());
-    assert_eq!(w.h.server_count(), 0, "{}", report.log());
+    for (event, state, doctor_runs) in [
+        ("push", "running", true),
+        ("schedule", "running", true),
+        ("schedule", "stopped", false),
+    ] {
+        let w = World::new().await;
+        std::fs::remove_dir_all(w.repo.path().join("sessions")).unwrap();
+        let r = Remote::new(&w, state);
+        let report = run_workflow(&workflow("reconcile.yml"), &github_run(&w, &r, Event::new(event)), &r.bare);
+        let job = report.job("reconcile");
+        let doctor = job.step("Doctor");
+        if doctor_runs {
+            assert_eq!(doctor.exit, Some(1), "{event} {state}: {}", report.log());
+            assert!(doctor.stdout.contains("✗ release.pin"), "{}", report.log());
+            assert_eq!(job.step("Apply").outcome, Outcome::Skipped, "{}", report.log());
+        } else {
+            assert!(doctor.stdout.contains("stopped and never started"), "{}", report.log());
+            assert_eq!(job.step("Apply").outcome, Outcome::Success, "{}", report.log());
+        }
+        assert_eq!(w.h.server_count(), 0, "{}", report.log());
+    }
 }
 
 /// `actions/checkout`, plus a `pre-push` hook in the press job's clone that
