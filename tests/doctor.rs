@@ -351,7 +351,10 @@ async fn an_r2_key_that_can_read_but_not_write_fails_the_write_probe() {
     assert!(!out.stdout.contains("read-only-secret-never-printed"));
     assert_eq!(out.mark("r2.key"), "✓", "{}", out.stdout);
     let line = out.line("r2.write");
-    assert!(line.starts_with("✗") && line.contains("can read but not write"), "{line}");
+    assert!(
+        line.starts_with("✗") && line.contains("can read but not write: AccessDenied: PutObject needs a key with write permission"),
+        "{line}"
+    );
     assert!(line.contains("Object Read & Write"), "{line}");
 }
 
@@ -361,7 +364,15 @@ async fn an_unknown_r2_key_cannot_list_the_bucket() {
     let out = s.run(&[], &[("R2_ACCESS_KEY_ID", Some("AKUNKNOWN00000001"))]);
     assert_eq!(out.code, 1);
     let line = out.line("r2.key");
-    assert!(line.starts_with("✗") && line.contains("cannot list bucket grove-worlds"), "{line}");
+    assert!(
+        line.starts_with("✗") && line.contains("cannot list bucket grove-worlds: InvalidAccessKeyId: The access key does not exist"),
+        "{line}"
+    );
+    assert!(
+        line.contains("fix: R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY are not a key pair of this account"),
+        "{line}"
+    );
+    assert_eq!(line.matches("InvalidAccessKeyId").count(), 1, "said once: {line}");
     assert_eq!(out.mark("r2.write"), "–");
 }
 

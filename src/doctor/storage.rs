@@ -10,6 +10,7 @@
 use super::{Check, Env, why};
 use crate::cloudflare::{Cloudflare, R2Permission};
 use crate::repo::Desired;
+use crate::storage::StorageError;
 use crate::storage::Store;
 use crate::storage::r2::r2_endpoint;
 
@@ -19,6 +20,38 @@ pub const PROBE_PREFIX: &str = "doctor/";
 pub const MINT_TTL_SECONDS: u64 = 60;
 
 const KEY_FIX: &str = "create an R2 API token (R2 → Manage API tokens) with Object Read & Write on the bucket and store its Access Key ID and Secret Access Key as the R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY secrets";
+
+/// What S3 said, in one line: `InvalidAccessKeyId: The access key does
+/// not exist or has expired`, from the error XML object_store nests (three
+/// times over) in its message; the whole chain when there is none.
+fn said(e: &StorageError) -> (Option<String>, String) {
+    let all = why(e);
+    let tag = |t: &str| {
+        let open = format!("<{t}>");
+        let start = all.find(&open)? + open.len();
+        let len = all[start..].find(&format!("</{t}>"))?;
+        Some(all[start..start + len].to_string())
+    };
+    match (tag("Code"), tag("Message")) {
+        (Some(code), message) => {
+            let text = format!("{code}: {}", message.unwrap_or_default());
+            (Some(code), text)
+        }
+        _ => (None, all),
+    }
+}
+
+/// The fix for what S3 said, else `otherwise`.
+fn fix_for(code: Option<&str>, bucket: &str, otherwise: String) -> String {
+    match code {
+        Some("InvalidAccessKeyId" | "SignatureDoesNotMatch") => {
+            "R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY are not a key pair of this account: copy both again from R2 → Manage API tokens"
+                .into()
+        }
+        Some("NoSuchBucket") => format!("create the bucket {bucket} in R2, or fix bucket in [storage] of server.toml"),
+        _ => otherwise,
+    }
+}
 
 /// The store doctor probes: `[storage]` and the key, or the line saying
 /// which is missing.
@@ -61,10 +94,15 @@ pub(super) async fn r2(env: &Env, d: &Desired) -> Vec<Check> {
     match store.list(PROBE_PREFIX).await {
         Ok(_) => out.push(Check::pass("r2.key", format!("the R2 key lists bucket {bucket}"))),
         Err(e) => {
+            let (code, text) = said(&e);
             out.push(Check::fail(
                 "r2.key",
-                format!("the R2 key cannot list bucket {bucket}: {}", why(&e)),
-                format!("check [storage] bucket and account_id, and give the key Object Read & Write on {bucket}"),
+                format!("the R2 key cannot list bucket {bucket}: {text}"),
+                fix_for(
+                    code.as_deref(),
+                    bucket,
+                    format!("check [storage] bucket and account_id, and give the key Object Read & Write on {bucket}"),
+                ),
             ));
             out.push(Check::skip("r2.write", "the write probe needs a key that lists the bucket"));
             return out;
@@ -80,7 +118,12 @@ async fn probe(store: &Store, bucket: &str) -> Check {
     let body = format!("mc-gitops doctor probe {key}; safe to delete\n").into_bytes();
     let fix_write = format!("give the R2 key Object Read & Write on {bucket} (a read-only key cannot keep worlds)");
     if let Err(e) = store.put_bytes(&key, body.clone()).await {
-        return Check::fail(ID, format!("the R2 key can read but not write: {}", why(&e)), fix_write);
+        let (code, text) = said(&e);
+        return Check::fail(
+            ID,
+            format!("the R2 key can read but not write: {text}"),
+            fix_for(code.as_deref(), bucket, fix_write),
+        );
     }
     let read = store.get_bytes(&key).await;
     let deleted = store.delete(&key).await;
@@ -91,10 +134,10 @@ async fn probe(store: &Store, bucket: &str) -> Check {
             format!("{key} read back {}", if got.is_some() { "different bytes" } else { "as missing" }),
             "check R2_ENDPOINT: another store answers for the bucket",
         ),
-        (Err(e), _) => Check::fail(ID, format!("wrote {key} but cannot read it back: {}", why(&e)), fix_write),
+        (Err(e), _) => Check::fail(ID, format!("wrote {key} but cannot read it back: {}", said(&e).1), fix_write),
         (_, Err(e)) => Check::fail(
             ID,
-            format!("wrote {key} but cannot delete it: {}", why(&e)),
+            format!("wrote {key} but cannot delete it: {}", said(&e).1),
             format!("give the R2 key Object Read & Write on {bucket} (retention deletes old snapshots), then delete {key}"),
         ),
     }
