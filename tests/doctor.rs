@@ -293,6 +293,9 @@ async fn no_tokens_at_all_say_which_secret_to_create() {
     assert!(out.line("discord").contains("(optional)"), "{}", out.line("discord"));
     insta::assert_snapshot!(out.stdout);
     assert!(s.h.calls().is_empty() && s.cf.calls().is_empty());
+    let json = s.run(&["--json"], &unset);
+    assert_eq!(json.code, 1);
+    insta::assert_json_snapshot!(serde_json::from_str::<Value>(&json.stdout).unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
