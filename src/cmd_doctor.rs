@@ -10,8 +10,11 @@ use mc_gitops::doctor;
 
 use crate::{Done, runtime};
 
-pub(crate) fn cmd_doctor(root: &Path, json: bool) -> anyhow::Result<Done> {
-    let env = doctor::Env::from_env();
+pub(crate) fn cmd_doctor(root: &Path, json: bool, no_write: bool) -> anyhow::Result<Done> {
+    let env = doctor::Env {
+        probes: !no_write,
+        ..doctor::Env::from_env()
+    };
     let rt = runtime()?;
     let report = rt.block_on(doctor::run(root, &env));
     if json {

@@ -209,7 +209,7 @@ enum Command {
     ///
     /// Three proofs are writes undone at once: an empty Hetzner firewall
     /// mc-gitops-doctor-<id>, a probe A record mc-gitops-doctor-<id>.<zone>
-    /// → 192.0.2.1 and an R2 object doctor/<id>.
+    /// → 192.0.2.1 and an R2 object doctor/<id>; --no-write leaves them out.
     /// Nothing is posted, dispatched or created otherwise; no secret is
     /// printed. In Actions the report also goes to $GITHUB_STEP_SUMMARY.
     ///
@@ -224,6 +224,10 @@ enum Command {
         /// Print the report as JSON (shape in docs/doctor.md).
         #[arg(long)]
         json: bool,
+        /// Make no write probe (Hetzner firewall, DNS record, R2 object):
+        /// what only they prove is reported as unproven (!).
+        #[arg(long)]
+        no_write: bool,
     },
     /// Create a new state repo in DIR from the example built into this binary.
     ///
@@ -414,7 +418,7 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
             };
             cmd_check(&opts, annotate)
         }
-        Command::Doctor { repo, json } => cmd_doctor::cmd_doctor(&repo.repo, json),
+        Command::Doctor { repo, json, no_write } => cmd_doctor::cmd_doctor(&repo.repo, json, no_write),
         Command::Render(RenderCommand::CloudInit {
             repo,
             agent_url,

@@ -211,6 +211,26 @@ fn walk(dir: &Path) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_write_makes_no_probe_and_says_what_is_unproven() {
+    let s = Setup::new().await;
+    let out = s.run(&["--no-write"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    for id in ["hetzner.token", "cloudflare.dns", "r2.write"] {
+        let line = out.line(id);
+        assert!(line.starts_with("!") && line.contains("not proven (--no-write)"), "{line}");
+    }
+    assert!(s.h.calls().iter().all(|(m, _)| *m == Method::GET), "{:?}", s.h.calls());
+    assert!(
+        s.cf.calls()
+            .iter()
+            .all(|(m, p)| *m == Method::GET || p.ends_with("/temp-access-credentials")),
+        "only the mint writes: {:?}",
+        s.cf.calls()
+    );
+    assert!(walk(&s.s3.root.path().join(s3_fake::BUCKET)).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_json_report_has_one_entry_per_line_and_the_verdict() {
     let s = Setup::new().await;
     let out = s.run(&["--json"], &[("DISCORD_WEBHOOK_URL", None)]);

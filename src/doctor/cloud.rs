@@ -30,7 +30,7 @@ const PROBE_IPV4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const HETZNER_FIX_TOKEN: &str = "create a Read & Write API token in the Hetzner Cloud console (project → Security → API tokens) and store it as the HCLOUD_TOKEN secret";
 
 /// The token line, then one line per region.
-pub(super) async fn hetzner(h: Option<&Result<Hetzner, HetznerError>>, d: &Desired) -> Vec<Check> {
+pub(super) async fn hetzner(h: Option<&Result<Hetzner, HetznerError>>, d: &Desired, probes: bool) -> Vec<Check> {
     let h = match h {
         None => {
             return vec![
@@ -64,27 +64,7 @@ pub(super) async fn hetzner(h: Option<&Result<Hetzner, HetznerError>>, d: &Desir
             ];
         }
     };
-    // Reading proves the token; only a write proves it is not read-only.
-    let probe = format!("mc-gitops-doctor-{}", super::probe_id());
-    let mut out = vec![match h.probe_write(&probe).await {
-        Ok(()) => Check::pass(
-            "hetzner.token",
-            format!(
-                "HCLOUD_TOKEN reads and writes the project ({} server types listed; a probe firewall was created and deleted)",
-                listing.len()
-            ),
-        ),
-        Err(e) if e.status() == Some(403) => Check::fail(
-            "hetzner.token",
-            format!("HCLOUD_TOKEN is read-only: {}", why(&e)),
-            "create a Read & Write API token in the Hetzner Cloud console and store it as the HCLOUD_TOKEN secret",
-        ),
-        Err(e) => Check::warn(
-            "hetzner.token",
-            format!("HCLOUD_TOKEN reads the project; the write probe failed: {}", why(&e)),
-            format!("delete the firewall {probe} in the Hetzner console if it is there, and run doctor again"),
-        ),
-    }];
+    let mut out = vec![hetzner_write(h, listing.len(), probes).await];
     // Stock and prices make the region lines better; without them the
     // catalogue alone still says what cannot be ordered at all.
     let stock = h.availability().await;
@@ -114,6 +94,35 @@ pub(super) async fn hetzner(h: Option<&Result<Hetzner, HetznerError>>, d: &Desir
         ));
     }
     out
+}
+
+/// Reading proved the token; only a write proves it is not read-only.
+async fn hetzner_write(h: &Hetzner, types: usize, probes: bool) -> Check {
+    const ID: &str = "hetzner.token";
+    if !probes {
+        return Check::warn(
+            ID,
+            format!("HCLOUD_TOKEN reads the project ({types} server types listed); that it may write is not proven (--no-write)"),
+            "make sure it is a Read & Write token, or run doctor without --no-write",
+        );
+    }
+    let probe = format!("mc-gitops-doctor-{}", super::probe_id());
+    match h.probe_write(&probe).await {
+        Ok(()) => Check::pass(
+            ID,
+            format!("HCLOUD_TOKEN reads and writes the project ({types} server types listed; a probe firewall was created and deleted)"),
+        ),
+        Err(e) if e.status() == Some(403) => Check::fail(
+            ID,
+            format!("HCLOUD_TOKEN is read-only: {}", why(&e)),
+            "create a Read & Write API token in the Hetzner Cloud console and store it as the HCLOUD_TOKEN secret",
+        ),
+        Err(e) => Check::warn(
+            ID,
+            format!("HCLOUD_TOKEN reads the project; the write probe failed: {}", why(&e)),
+            format!("delete the firewall {probe} in the Hetzner console if it is there, and run doctor again"),
+        ),
+    }
 }
 
 /// Why a (type, location) pair cannot be bought now, or `None`.
@@ -220,7 +229,7 @@ pub(super) async fn cloudflare_token<'a>(
 }
 
 /// The zone is readable, and its DNS editable (a probe record, deleted).
-pub(super) async fn dns(cf: Option<&Cloudflare>, d: &Desired) -> Vec<Check> {
+pub(super) async fn dns(cf: Option<&Cloudflare>, d: &Desired, probes: bool) -> Vec<Check> {
     let zone_name = &d.server.dns.zone;
     let Some(cf) = cf else {
         return vec![Check::skip(
@@ -245,7 +254,12 @@ pub(super) async fn dns(cf: Option<&Cloudflare>, d: &Desired) -> Vec<Check> {
     };
     let mut out = vec![Check::pass("cloudflare.zone", format!("zone {zone_name} is readable"))];
     out.push(match cf.list_records(&zone, &d.server.dns.host(), RecordType::A).await {
-        Ok(_) => dns_edit(cf, &zone).await,
+        Ok(_) if probes => dns_edit(cf, &zone).await,
+        Ok(_) => Check::warn(
+            "cloudflare.dns",
+            format!("DNS records of {zone_name} are readable; that they are editable is not proven (--no-write)"),
+            format!("make sure the token has Zone → DNS → Edit on {zone_name}, or run doctor without --no-write"),
+        ),
         Err(e) => Check::fail(
             "cloudflare.dns",
             format!("cannot list DNS records: {}", why(&e)),

@@ -11,7 +11,8 @@
 //! 192.0.2.1, the documentation address, deleted again) and an R2 write (one
 //! object under `doctor/<id>`, read back and deleted). R2 temporary credentials
 //! are minted read-only, for `doctor/` only, living 60 s, and dropped
-//! unprinted. Nothing else is written; no server is created, no message is
+//! unprinted (`--no-write` leaves the three probes out, and says what that
+//! leaves unproven). Nothing else is written; no server is created, no message is
 //! posted, no workflow is dispatched.
 //!
 //! Each check is `needed` (a first run fails without it) or optional
@@ -166,6 +167,9 @@ pub struct Env {
     pub github_api: String,
     /// `GITHUB_ACTIONS=true`: running in a workflow job.
     pub in_actions: bool,
+    /// False with `--no-write`: the three write probes are not made, and
+    /// their lines say what is left unproven (`!`).
+    pub probes: bool,
 }
 
 impl Env {
@@ -182,6 +186,7 @@ impl Env {
             github_repository: var("GITHUB_REPOSITORY"),
             github_api: var("GITHUB_API_URL").unwrap_or_else(|| crate::agent::nudge::DEFAULT_API.to_string()),
             in_actions: var("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
+            probes: true,
         }
     }
 }
@@ -200,9 +205,9 @@ pub async fn run(root: &Path, env: &Env) -> Report {
         return Report::new(checks);
     };
     let d = &loaded.desired;
-    checks.extend(cloud::hetzner(env.hetzner.as_ref(), d).await);
+    checks.extend(cloud::hetzner(env.hetzner.as_ref(), d, env.probes).await);
     let cf = cloud::cloudflare_token(env.cloudflare.as_ref(), &mut checks).await;
-    checks.extend(cloud::dns(cf, d).await);
+    checks.extend(cloud::dns(cf, d, env.probes).await);
     checks.extend(storage::r2(env, d).await);
     checks.push(storage::mint(cf, env, d).await);
     checks.push(github::discord(env.discord.as_ref(), d).await);

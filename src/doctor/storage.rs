@@ -108,7 +108,14 @@ pub(super) async fn r2(env: &Env, d: &Desired) -> Vec<Check> {
             return out;
         }
     }
-    out.push(probe(&store, bucket).await);
+    out.push(match env.probes {
+        true => probe(&store, bucket).await,
+        false => Check::warn(
+            "r2.write",
+            format!("that the key may write to {bucket} is not proven (--no-write)"),
+            format!("make sure the key has Object Read & Write on {bucket}, or run doctor without --no-write"),
+        ),
+    });
     out
 }
 
