@@ -11,6 +11,7 @@ pub mod cloudflare;
 pub mod cloudinit;
 pub mod connect;
 pub mod countdown;
+pub mod doctor;
 pub mod gitback;
 pub mod hetzner;
 pub mod http;

@@ -15,6 +15,7 @@ use mc_gitops::{agent, connect, ledger, observe, output, plan};
 mod cmd_apply;
 mod cmd_check;
 mod cmd_docs;
+mod cmd_doctor;
 mod cmd_init;
 
 use cmd_apply::cmd_apply;
@@ -197,6 +198,41 @@ enum Command {
         /// The agent's config file (TOML).
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+    },
+    /// Check everything a first run needs, with the fix for each problem.
+    ///
+    /// Reads the environment apply reads (HCLOUD_TOKEN, CLOUDFLARE_API_TOKEN,
+    /// R2_ACCESS_KEY_ID / R2_SECRET_ACCESS_KEY, DISCORD_WEBHOOK_URL,
+    /// GITHUB_TOKEN, MC_GITOPS_NUDGE_TOKEN and their *_ENDPOINT / *_URL
+    /// overrides) and checks: the repo passes check; the workflows pin a
+    /// real release sha256; the Hetzner token works and each region can
+    /// order a server type somewhere now (with its hourly price); the
+    /// Cloudflare token is active, reads the zone and edits its DNS; the R2
+    /// key lists the bucket and writes, reads and deletes a probe object;
+    /// temporary R2 credentials can be minted; the Discord webhook exists;
+    /// GITHUB_TOKEN can push and sees reconcile.yml; the nudge token sees it.
+    ///
+    /// Three proofs are writes undone at once: an empty Hetzner firewall
+    /// mc-gitops-doctor-<id>, a probe A record mc-gitops-doctor-<id>.<zone>
+    /// → 192.0.2.1 and an R2 object doctor/<id>; --no-write leaves them out.
+    /// Nothing is posted, dispatched or created otherwise; no secret is
+    /// printed. In Actions the report also goes to $GITHUB_STEP_SUMMARY.
+    ///
+    /// Exit status: 0 every needed check passes (optional ones, Discord and
+    /// the nudge token, may have failed: they are marked), 1 otherwise.
+    #[command(
+        after_help = "Examples:\n  mc-gitops doctor --repo .\n  mc-gitops doctor --json | jq '.checks[] | select(.status == \"fail\")'"
+    )]
+    Doctor {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// Print the report as JSON (shape in docs/doctor.md).
+        #[arg(long)]
+        json: bool,
+        /// Make no write probe (Hetzner firewall, DNS record, R2 object):
+        /// what only they prove is reported as unproven (!).
+        #[arg(long)]
+        no_write: bool,
     },
     /// Create a new group's state repo in DIR from the example built into this binary.
     ///
@@ -416,6 +452,7 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
             };
             cmd_check(&opts, annotate)
         }
+        Command::Doctor { repo, json, no_write } => cmd_doctor::cmd_doctor(&repo.repo, json, no_write),
         Command::Render(RenderCommand::CloudInit {
             repo,
             agent_url,

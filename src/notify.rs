@@ -144,6 +144,21 @@ impl Discord {
         Ok(Discord { api })
     }
 
+    /// `GET` the webhook: Discord answers its name without posting
+    /// anything (404 "Unknown Webhook" once it is deleted, 401 "Invalid
+    /// Webhook Token" when the URL's token part is wrong). For `doctor`.
+    pub async fn exists(&self) -> Result<String, NotifyError> {
+        let r = self
+            .api
+            .send(Method::GET, "", None, Retry::Transient)
+            .await
+            .map_err(|e| NotifyError::Http(Box::new(e)))?;
+        if !r.status.is_success() {
+            return Err(NotifyError::Refused { status: r.status.as_u16() });
+        }
+        Ok(r.body.get("name").and_then(|n| n.as_str()).unwrap_or_default().to_string())
+    }
+
     /// Post one message. Mentions are disabled: a player name like
     /// `@everyone` in a message must not ping the channel.
     pub async fn post(&self, content: &str) -> Result<(), NotifyError> {

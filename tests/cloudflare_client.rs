@@ -404,3 +404,16 @@ async fn the_fake_refuses_what_the_api_refuses() {
     let info = json!({ "page": 2, "per_page": 1, "count": 0, "total_count": 1, "total_pages": 1 });
     assert_eq!((&body["result"], &body["result_info"]), (&json!([]), &info));
 }
+
+#[tokio::test]
+async fn verify_token_reads_the_tokens_status_and_refuses_another_token() {
+    let (fake, cf, _) = setup().await;
+    let t = cf.verify_token().await.unwrap();
+    assert_eq!((t.id.as_str(), t.status.as_str()), (cloudflare_fake::TOKEN_ID, "active"));
+    fake.set_token_status("disabled");
+    assert_eq!(cf.verify_token().await.unwrap().status, "disabled");
+    let other = client_with(&fake, "wrong-token-value-42", policy());
+    let err = other.verify_token().await.unwrap_err();
+    assert_eq!(err.codes(), vec![code::INVALID_TOKEN]);
+    assert!(fake.calls().iter().all(|(m, p)| *m == Method::GET && p == "/user/tokens/verify"));
+}

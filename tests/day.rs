@@ -134,6 +134,11 @@ fn a_day_through_the_users_path() {
     let mut bots = Bots::start(&day.session);
 
     press_start(&day);
+    let doctor = day.step_output(1, "Doctor");
+    day.check(
+        &format!("the first run's doctor found everything working: {doctor}"),
+        doctor.contains("doctor: everything a first run needs works") && !doctor.contains('✗'),
+    );
     let host = day.a_record().unwrap();
     let port = day.game_port;
 

@@ -85,3 +85,24 @@ fn a_stop_post_says_why_the_session_ended() {
         assert!(text.contains("**grove** stopped") && text.contains(says), "{text}");
     }
 }
+
+#[tokio::test]
+async fn exists_reads_the_webhook_without_posting_and_404_once_deleted() {
+    let fake = FakeDiscord::start().await;
+    let d = Discord::new(&Secret::new(fake.url())).unwrap();
+    assert_eq!(d.exists().await.unwrap(), "Grove bot");
+    fake.delete_webhook();
+    let err = d.exists().await.unwrap_err();
+    assert!(matches!(err, NotifyError::Refused { status: 404 }), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains(WEBHOOK_TOKEN));
+    assert_eq!(fake.gets(), 2);
+    assert!(fake.posts().is_empty(), "nothing was posted");
+}
+
+#[tokio::test]
+async fn exists_with_another_token_is_401() {
+    let fake = FakeDiscord::start().await;
+    let wrong = Discord::new(&Secret::new(fake.url().replace(WEBHOOK_TOKEN, "another-token"))).unwrap();
+    let err = wrong.exists().await.unwrap_err();
+    assert!(matches!(err, NotifyError::Refused { status: 401 }), "{err:?}");
+}

@@ -231,6 +231,71 @@ async fn a_dispatch_to_reconcile_or_without_inputs_changes_nothing() {
     }
 }
 
+// The "doctor" button: doctor runs alone (apply does not, whatever
+// server.toml says), and its report is the run's summary. The example's
+// all-zero release pin and the missing R2 keys are what it must catch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doctor_button_reports_into_the_summary_and_applies_nothing() {
+    let w = World::new().await;
+    let r = Remote::new(&w, "running");
+    let before = r.log();
+    let report = run_workflow(
+        &workflow("reconcile.yml"),
+        &github_run(&w, &r, Event::dispatch(&[("action", "doctor")])),
+        &r.bare,
+    );
+    let job = report.job("reconcile");
+    assert_eq!(job.result, Outcome::Failure, "{}", report.log());
+    assert_eq!(job.step("Doctor").exit, Some(1), "{}", report.log());
+    assert_eq!(job.step("Apply").outcome, Outcome::Skipped);
+    assert_eq!(report.job("press").result, Outcome::Skipped);
+    assert!(job.summary.starts_with("## 🩺 mc-gitops doctor\n"), "{}", job.summary);
+    assert!(
+        job.summary
+            .contains("- ✗ `release.pin` check-comment.yml pins the all-zero placeholder"),
+        "{}",
+        job.summary
+    );
+    assert!(job.summary.contains("- ✗ `r2.key` R2\\_ACCESS\\_KEY\\_ID"), "{}", job.summary);
+    assert!(
+        job.summary.contains("- ✓ `hetzner.token`") && job.summary.contains("- ✓ `cloudflare.dns`"),
+        "{}",
+        job.summary
+    );
+    assert_eq!(w.h.server_count(), 0, "the button started a server");
+    assert!(w.cf.records().is_empty(), "the DNS probe is left: {:?}", w.cf.records());
+    assert_eq!(r.log(), before, "the button committed something");
+}
+
+// Before the first session (no sessions/ yet), a push, and a scheduled
+// run once server.toml says running, run doctor first, and a needed check
+// that fails stops the run before apply creates a server that could not
+// work. A stopped, never-started repo's scheduled runs skip it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_repos_first_run_stops_at_a_failing_doctor() {
+    for (event, state, doctor_runs) in [
+        ("push", "running", true),
+        ("schedule", "running", true),
+        ("schedule", "stopped", false),
+    ] {
+        let w = World::new().await;
+        std::fs::remove_dir_all(w.repo.path().join("sessions")).unwrap();
+        let r = Remote::new(&w, state);
+        let report = run_workflow(&workflow("reconcile.yml"), &github_run(&w, &r, Event::new(event)), &r.bare);
+        let job = report.job("reconcile");
+        let doctor = job.step("Doctor");
+        if doctor_runs {
+            assert_eq!(doctor.exit, Some(1), "{event} {state}: {}", report.log());
+            assert!(doctor.stdout.contains("✗ release.pin"), "{}", report.log());
+            assert_eq!(job.step("Apply").outcome, Outcome::Skipped, "{}", report.log());
+        } else {
+            assert!(doctor.stdout.contains("stopped and never started"), "{}", report.log());
+            assert_eq!(job.step("Apply").outcome, Outcome::Success, "{}", report.log());
+        }
+        assert_eq!(w.h.server_count(), 0, "{}", report.log());
+    }
+}
+
 /// `actions/checkout`, plus a `pre-push` hook in the press job's clone that
 /// pushes another commit to the remote the first time the job pushes: the
 /// race with a reconcile committing its ledger (and an admin editing

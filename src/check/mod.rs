@@ -15,7 +15,7 @@ pub mod github;
 pub mod mojang;
 pub mod origin;
 
-pub use comment::{MAX_COMMENT_CHARS, MAX_LISTED_PROBLEMS, markdown};
+pub use comment::{MAX_COMMENT_CHARS, MAX_LISTED_PROBLEMS, inline, markdown};
 pub mod privilege;
 pub mod templates;
 

@@ -45,6 +45,15 @@ pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
 /// Cloudflare answers 429 with `Retry-After: <seconds>`.
 const RATE_LIMIT: RateLimit = RateLimit::RetryAfterSeconds("retry-after");
 
+/// `iam_response_single_segment`'s result: the token's id and status.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct TokenStatus {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub expires_on: Option<String>,
+}
+
 /// A Cloudflare API client. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Cloudflare {
@@ -100,6 +109,18 @@ impl Cloudflare {
         Ok(Zone {
             id: row.id,
             name: name.clone(),
+        })
+    }
+
+    /// `GET /user/tokens/verify`: whether the token itself is valid, and
+    /// its status (`active`, `disabled`, `expired`). Says nothing about
+    /// what the token may do; that is only learnt by doing it.
+    pub async fn verify_token(&self) -> Result<TokenStatus, CloudflareError> {
+        let resource = "the API token (GET /user/tokens/verify)";
+        let env = self.request(reqwest::Method::GET, "/user/tokens/verify", None, resource).await?;
+        serde_json::from_value(env.result).map_err(|e| CloudflareError::Decode {
+            resource: resource.to_string(),
+            detail: format!("result is not a token status: {e}"),
         })
     }
 

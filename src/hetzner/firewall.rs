@@ -17,6 +17,27 @@ use super::types::{FirewallId, FirewallRule, SshKey, same_rules, selector_for};
 use super::{Hetzner, wire, with_query};
 
 impl Hetzner {
+    /// Create an empty firewall named `name` and delete it again: the one
+    /// write that proves a token is Read & Write without touching anything
+    /// the bot owns (a firewall with no rules and no resources costs
+    /// nothing). For `doctor`; a 404 on the delete means it is gone anyway.
+    pub async fn probe_write(&self, name: &str) -> Result<(), HetznerError> {
+        let resource = format!("probe firewall {name}");
+        let body = json!({ "name": name, "labels": { "managed-by": "mc-gitops-doctor" } });
+        let created: Value = self.expect(&resource, Method::POST, "/firewalls", Some(&body)).await?;
+        let Some(id) = created["firewall"]["id"].as_u64() else {
+            return Err(HetznerError::Decode {
+                resource,
+                why: "the created firewall has no id".into(),
+            });
+        };
+        let (status, body) = self.send(&resource, Method::DELETE, &format!("/firewalls/{id}"), None).await?;
+        if status.is_success() || status.as_u16() == 404 {
+            return Ok(());
+        }
+        Err(HetznerError::from_response(&resource, status.as_u16(), &body))
+    }
+
     /// Make sure a firewall named `name` with `labels` exists, has `rules`
     /// (see [`FirewallRule::minecraft`]) and is applied to the servers
     /// matching `apply_to_label_selector`.

@@ -31,6 +31,7 @@ mod servers;
 mod types;
 mod wire;
 
+pub use catalog::Availability;
 pub use choose::{Choice, NothingOrderable, Reason, Refusal, candidates};
 pub use error::{ErrorCode, HetznerError, Refused};
 pub use types::{

@@ -111,6 +111,7 @@ const ZONES: &str = "/zones";
 const RECORDS: &str = "/zones/{zone_id}/dns_records";
 const RECORD: &str = "/zones/{zone_id}/dns_records/{dns_record_id}";
 const CREDS: &str = "/accounts/{account_id}/r2/temp-access-credentials";
+const VERIFY: &str = "/user/tokens/verify";
 
 #[tokio::test]
 async fn the_fakes_answers_match_the_documents_response_schemas() {
@@ -152,6 +153,15 @@ async fn the_fakes_answers_match_the_documents_response_schemas() {
         &creds,
         "/result/secretAccessKey",
         Some(json!(1)),
+    );
+
+    let (_, verify) = raw(&fake, Method::GET, VERIFY, None).await;
+    assert_valid(response_schema(VERIFY, "get", "200"), &verify, "GET /user/tokens/verify");
+    assert_rejects(
+        response_schema(VERIFY, "get", "200"),
+        &verify,
+        "/result/status",
+        Some(json!("revoked")),
     );
 }
 

@@ -89,6 +89,19 @@ impl Day {
             .unwrap_or_else(|| r.log())
     }
 
+    /// What run `n`'s step `name` printed (empty when it did not run).
+    pub fn step_output(&self, n: usize, name: &str) -> String {
+        let runs = self.runs.lock().unwrap();
+        runs[n - 1]
+            .report
+            .jobs
+            .iter()
+            .flat_map(|j| j.steps.iter())
+            .filter(|s| s.name == name)
+            .map(|s| format!("{}{}", s.stdout, s.stderr))
+            .collect()
+    }
+
     /// Nudges received since the last call, each as the dispatch GitHub
     /// would run; every one must carry the nudge token and nothing else.
     pub fn take_nudges(&self) -> Vec<Event> {

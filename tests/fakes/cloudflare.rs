@@ -17,6 +17,12 @@
 //! 10000, another token → 403 9109, a zone hidden with `hide_zone` → absent
 //! from `/zones` and 403 10000 on its records.
 //!
+//! Permissions the token lacks can be taken away one by one
+//! ([`FakeCloudflare::deny`]): a denied write answers 403 with code 10000
+//! "Authentication error", as Cloudflare does for a token without the
+//! permission. `GET /user/tokens/verify` answers the token's `id` and
+//! `status` (`active` unless [`FakeCloudflare::set_token_status`] says).
+//!
 //! Paths in `calls()`, `requests()` and fault prefixes are relative to
 //! [`FakeCloudflare::base_url`] (`/zones/…`), queries as sent. The routes
 //! themselves live in `cloudflare_routes.rs`.
@@ -138,8 +144,25 @@ struct Inner {
     faults: Vec<Fault>,
     calls: Vec<Recorded>,
     issued: Vec<Value>,
+    /// The request body each of `issued` answered, in the same order.
+    issued_for: Vec<Value>,
     counter: u64,
+    denied: Vec<Permission>,
+    /// `None` is `active`.
+    token_status: Option<String>,
 }
+
+/// What a token may lack, for [`FakeCloudflare::deny`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Permission {
+    /// Zone → DNS → Edit: creating, changing or deleting records.
+    DnsEdit,
+    /// Account → Workers R2 Storage → Edit: minting temporary credentials.
+    R2Edit,
+}
+
+/// The id `/user/tokens/verify` reports for [`TOKEN`].
+pub const TOKEN_ID: &str = "ed17574386854bf78a67040be0a770b0";
 
 type Shared = Arc<Mutex<Inner>>;
 
@@ -255,9 +278,25 @@ impl FakeCloudflare {
         self.lock().calls.clear();
     }
 
+    /// Credentials issued so far, each with the request that asked for it.
+    pub fn issued_with_requests(&self) -> Vec<(Value, Value)> {
+        let s = self.lock();
+        s.issued.iter().cloned().zip(s.issued_for.iter().cloned()).collect()
+    }
+
     /// Credentials issued so far, as the fake sent them.
     pub fn issued_credentials(&self) -> Vec<Value> {
         self.lock().issued.clone()
+    }
+
+    /// Take `permission` away from the token.
+    pub fn deny(&self, permission: Permission) {
+        self.lock().denied.push(permission);
+    }
+
+    /// What `/user/tokens/verify` reports (`active`, `disabled`, `expired`).
+    pub fn set_token_status(&self, status: &str) {
+        self.lock().token_status = Some(status.to_string());
     }
 
     /// Answer the next `times` matching requests with `status` (and an error

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use axum::http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::{ACCOUNT_ID, FakeRecord, FakeZone, Inner, PREFIX, Reply, TOKEN, code};
+use super::{ACCOUNT_ID, FakeRecord, FakeZone, Inner, PREFIX, Permission, Reply, TOKEN, TOKEN_ID, code};
 
 /// The document's `dns-records_type` enum.
 const RECORD_TYPES: [&str; 20] = [
@@ -33,8 +33,16 @@ impl Inner {
         let params: Vec<(String, String)> = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
             .into_owned()
             .collect();
+        let denied = |p: Permission| self.denied.contains(&p);
+        let no_permission = || Reply::err(StatusCode::FORBIDDEN, code::AUTHENTICATION, "Authentication error");
         match (method, segs.as_slice()) {
+            (&Method::GET, ["user", "tokens", "verify"]) => Reply::ok(json!({
+                "id": TOKEN_ID,
+                "status": self.token_status.as_deref().unwrap_or("active"),
+            })),
             (&Method::GET, ["zones"]) => self.list_zones(&params),
+            (m, ["zones", _, "dns_records", ..]) if m != Method::GET && denied(Permission::DnsEdit) => no_permission(),
+            (&Method::POST, ["accounts", _, "r2", "temp-access-credentials"]) if denied(Permission::R2Edit) => no_permission(),
             (_, ["zones", zid, "dns_records", rest @ ..]) if rest.len() <= 1 => {
                 let zone = match self.zones.iter().find(|z| z.id == *zid) {
                     None => {
@@ -308,6 +316,7 @@ impl Inner {
             "sessionToken": format!("fake-session-{}{}", self.hex_id(), self.hex_id()),
         });
         self.issued.push(result.clone());
+        self.issued_for.push(Value::Object(obj.clone()));
         Reply::ok(result)
     }
 }

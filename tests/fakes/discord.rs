@@ -1,6 +1,10 @@
 //! A fake Discord webhook: an axum server on 127.0.0.1:0 that answers
 //! `POST /api/webhooks/{id}/{token}` like Discord does (204 No Content, or
 //! 429 with `Retry-After` when told to), and records every request body.
+//! `GET` on the same path answers the webhook object (what `doctor` reads),
+//! 404 "Unknown Webhook" (10015) once [`FakeDiscord::delete_webhook`] ran,
+//! and 401 "Invalid Webhook Token" (50027) for another token; `gets()`
+//! counts them.
 //!
 //! Used by test files as `#[path = "fakes/discord.rs"] mod discord_fake;`.
 #![allow(dead_code)]
@@ -13,7 +17,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::get;
 use serde_json::Value;
 
 pub const WEBHOOK_ID: &str = "1180000000000000001";
@@ -25,6 +29,8 @@ struct Inner {
     content_types: Vec<String>,
     /// Statuses to answer before the next 204s (429 sends `Retry-After: 0`).
     script: VecDeque<u16>,
+    deleted: bool,
+    gets: usize,
 }
 
 #[derive(Clone)]
@@ -37,7 +43,7 @@ impl FakeDiscord {
     pub async fn start() -> FakeDiscord {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new()
-            .route("/api/webhooks/{id}/{token}", post(handle))
+            .route("/api/webhooks/{id}/{token}", get(webhook).post(handle))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -54,6 +60,15 @@ impl FakeDiscord {
         self.inner.lock().unwrap().script.extend(statuses);
     }
 
+    /// The admin deleted the webhook in Discord's channel settings.
+    pub fn delete_webhook(&self) {
+        self.inner.lock().unwrap().deleted = true;
+    }
+
+    pub fn gets(&self) -> usize {
+        self.inner.lock().unwrap().gets
+    }
+
     pub fn posts(&self) -> Vec<Value> {
         self.inner.lock().unwrap().posts.clone()
     }
@@ -61,6 +76,24 @@ impl FakeDiscord {
     pub fn content_types(&self) -> Vec<String> {
         self.inner.lock().unwrap().content_types.clone()
     }
+}
+
+/// `GET /webhooks/{id}/{token}`: the webhook object, without its token.
+async fn webhook(State(inner): State<Arc<Mutex<Inner>>>, Path((id, token)): Path<(String, String)>) -> Response {
+    let mut g = inner.lock().unwrap();
+    g.gets += 1;
+    if g.deleted {
+        return (StatusCode::NOT_FOUND, r#"{"message": "Unknown Webhook", "code": 10015}"#).into_response();
+    }
+    if id != WEBHOOK_ID || token != WEBHOOK_TOKEN {
+        return (StatusCode::UNAUTHORIZED, r#"{"message": "Invalid Webhook Token", "code": 50027}"#).into_response();
+    }
+    let body = serde_json::json!({
+        "type": 1, "id": WEBHOOK_ID, "name": "Grove bot", "avatar": null,
+        "channel_id": "1180000000000000002", "guild_id": "1180000000000000003",
+        "application_id": null,
+    });
+    (StatusCode::OK, axum::Json(body)).into_response()
 }
 
 async fn handle(
@@ -73,6 +106,9 @@ async fn handle(
         return (StatusCode::UNAUTHORIZED, r#"{"message": "Invalid Webhook Token", "code": 50027}"#).into_response();
     }
     let mut g = inner.lock().unwrap();
+    if g.deleted {
+        return (StatusCode::NOT_FOUND, r#"{"message": "Unknown Webhook", "code": 10015}"#).into_response();
+    }
     g.content_types.push(
         headers
             .get("content-type")

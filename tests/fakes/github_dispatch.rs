@@ -3,6 +3,14 @@
 //! 204 with an empty body like GitHub, 401 without a bearer token, 404 for an
 //! unknown workflow (GitHub's JSON error body), or whatever status a test
 //! injects; every request is logged with its headers and body.
+//!
+//! Also the two reads `mc-gitops doctor` makes: `GET /repos/{owner}/{repo}`
+//! (the repository, with `permissions` for a user's token and without them
+//! for an installation token, as GitHub answers) and
+//! `GET /repos/{owner}/{repo}/actions/workflows/{file}` (the workflow, 404
+//! for another file). Any bearer token may do everything unless
+//! [`FakeGitHub::grant`] says otherwise for it; none gets 401. They are
+//! logged in [`FakeGitHub::reads`], apart from the dispatches in `calls()`.
 
 #![allow(dead_code)]
 
@@ -13,7 +21,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 #[derive(Clone, Debug)]
@@ -29,6 +37,18 @@ struct Inner {
     calls: Vec<Call>,
     /// Statuses to answer with, first to last, before answering normally.
     inject: Vec<u16>,
+    grants: Vec<(String, Grant)>,
+    reads: Vec<Call>,
+}
+
+/// What one token may do in the fake's repository.
+#[derive(Clone, Copy, Debug)]
+pub struct Grant {
+    /// `permissions.push` in `GET /repos/{o}/{r}`; `None` leaves
+    /// `permissions` out (an Actions job's installation token).
+    pub push: Option<bool>,
+    /// Actions: read (the workflow is visible; 403 otherwise).
+    pub actions: bool,
 }
 
 #[derive(Clone)]
@@ -45,6 +65,8 @@ impl FakeGitHub {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new()
             .route("/repos/{owner}/{repo}/actions/workflows/{file}/dispatches", post(dispatch))
+            .route("/repos/{owner}/{repo}", get(repository))
+            .route("/repos/{owner}/{repo}/actions/workflows/{file}", get(workflow))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -52,8 +74,18 @@ impl FakeGitHub {
         FakeGitHub { url, inner }
     }
 
+    /// The GETs received (doctor's reads), in order.
+    pub fn reads(&self) -> Vec<Call> {
+        self.inner.lock().unwrap().reads.clone()
+    }
+
     pub fn calls(&self) -> Vec<Call> {
         self.inner.lock().unwrap().calls.clone()
+    }
+
+    /// Limit what `token` may do (GET answers; the dispatch stays lenient).
+    pub fn grant(&self, token: &str, grant: Grant) {
+        self.inner.lock().unwrap().grants.push((token.to_string(), grant));
     }
 
     pub fn inject(&self, statuses: &[u16]) {
@@ -91,4 +123,82 @@ async fn dispatch(
         return (StatusCode::NOT_FOUND, axum::Json(json!({ "message": "Not Found" }))).into_response();
     }
     StatusCode::NO_CONTENT.into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let a = headers.get("authorization")?.to_str().ok()?;
+    a.strip_prefix("Bearer ").filter(|t| !t.is_empty()).map(String::from)
+}
+
+fn grant_for(inner: &Inner, headers: &HeaderMap) -> Option<Grant> {
+    let token = bearer(headers)?;
+    Some(inner.grants.iter().find(|(t, _)| *t == token).map_or(
+        Grant {
+            push: Some(true),
+            actions: true,
+        },
+        |(_, g)| *g,
+    ))
+}
+
+fn bad_credentials() -> Response {
+    let body = json!({ "message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401" });
+    (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+}
+
+fn log_get(inner: &mut Inner, path: String, headers: &HeaderMap) {
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(String::from);
+    inner.reads.push(Call {
+        path,
+        authorization: header("authorization"),
+        content_type: None,
+        body: Value::Null,
+    });
+}
+
+/// `GET /repos/{owner}/{repo}` (`full-repository`, the fields doctor reads).
+async fn repository(State(inner): State<Arc<Mutex<Inner>>>, Path((owner, repo)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    let mut inner = inner.lock().unwrap();
+    log_get(&mut inner, format!("/repos/{owner}/{repo}"), &headers);
+    let Some(grant) = grant_for(&inner, &headers) else {
+        return bad_credentials();
+    };
+    let mut body = json!({
+        "id": 700_000_001u64, "name": repo, "full_name": format!("{owner}/{repo}"),
+        "private": true, "default_branch": "main", "archived": false,
+    });
+    if let Some(push) = grant.push {
+        body["permissions"] = json!({ "admin": false, "maintain": false, "push": push, "triage": push, "pull": true });
+    }
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// `GET /repos/{owner}/{repo}/actions/workflows/{file}` (`workflow`).
+async fn workflow(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((owner, repo, file)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = inner.lock().unwrap();
+    log_get(&mut inner, format!("/repos/{owner}/{repo}/actions/workflows/{file}"), &headers);
+    let Some(grant) = grant_for(&inner, &headers) else {
+        return bad_credentials();
+    };
+    if !grant.actions {
+        let body = json!({ "message": "Resource not accessible by personal access token", "status": "403" });
+        return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+    }
+    if file != WORKFLOW {
+        let body = json!({ "message": "Not Found", "documentation_url": "https://docs.github.com/rest", "status": "404" });
+        return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+    }
+    let body = json!({
+        "id": 161_335u64, "node_id": "MDg6V29ya2Zsb3cxNjEzMzU=", "name": "reconcile",
+        "path": format!(".github/workflows/{WORKFLOW}"), "state": "active",
+        "created_at": "2026-11-01T10:00:00.000Z", "updated_at": "2026-11-01T10:00:00.000Z",
+        "url": format!("https://api.github.com/repos/{owner}/{repo}/actions/workflows/161335"),
+        "html_url": format!("https://github.com/{owner}/{repo}/blob/main/.github/workflows/{WORKFLOW}"),
+        "badge_url": format!("https://github.com/{owner}/{repo}/workflows/reconcile/badge.svg"),
+    });
+    (StatusCode::OK, axum::Json(body)).into_response()
 }

@@ -38,6 +38,9 @@ use serde_json::{Value, json};
 
 /// The only token the fake accepts (`Authorization: Bearer …`).
 pub const TOKEN: &str = "fake-hcloud-token-Q7xK2mP9vL4nR8sT";
+/// A token created with "Read" only: GETs work, every write is 403
+/// `forbidden`, as Hetzner answers a read-only token.
+pub const READ_ONLY_TOKEN: &str = "fake-hcloud-read-only-token-W3zB8";
 /// `RateLimit-Limit`: Hetzner's default of 3600 requests per hour.
 pub const RATE_LIMIT: u32 = 3600;
 
@@ -329,6 +332,10 @@ impl FakeHetzner {
         self.world().servers.get(&id).map(|s| s.json.clone())
     }
 
+    pub fn firewall_count(&self) -> usize {
+        self.world().firewalls.len()
+    }
+
     pub fn firewall(&self, id: u64) -> Option<Value> {
         self.world().firewalls.get(&id).cloned()
     }
@@ -509,7 +516,13 @@ async fn handle(State(world): State<Shared>, method: Method, uri: Uri, headers: 
     for (k, v) in rate_headers {
         resp = resp.header(k, HeaderValue::from_str(&v).expect("a numeric header"));
     }
-    resp.body(Body::from(answer.body.to_string())).expect("a valid response")
+    // 204 No Content has no body at all.
+    let body = if answer.status == 204 {
+        Body::empty()
+    } else {
+        Body::from(answer.body.to_string())
+    };
+    resp.body(body).expect("a valid response")
 }
 
 impl World {
@@ -533,7 +546,11 @@ impl World {
             return error(f.status, code, message, Value::Null);
         }
         let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
-        if bearer != Some(&format!("Bearer {TOKEN}")) {
+        if bearer == Some(&format!("Bearer {READ_ONLY_TOKEN}")) && method != Method::GET {
+            let (code, message) = catalog::documented_error(403);
+            return error(403, code, message, Value::Null);
+        }
+        if bearer != Some(&format!("Bearer {TOKEN}")) && bearer != Some(&format!("Bearer {READ_ONLY_TOKEN}")) {
             return error(401, "unauthorized", "unable to authenticate", Value::Null);
         }
         let body = match body {

@@ -102,6 +102,14 @@ pub fn datacenter_json(location: &str, available_type_ids: &[u64]) -> Value {
     })
 }
 
+/// A `/datacenters` entry: what its location supports, and what of that
+/// can be bought now (`available`; a sold-out type is only `supported`).
+pub fn datacenter_listing_json(location: &str, supported: &[u64], available: &[u64]) -> Value {
+    let mut dc = datacenter_json(location, supported);
+    dc["server_types"]["available"] = json!(available);
+    dc
+}
+
 pub fn money(net: &str) -> Value {
     let net: Decimal = net.parse().expect("a decimal price");
     let gross = net * Decimal::new(100 + VAT_PERCENT, 2);

@@ -42,6 +42,12 @@ pub(super) fn route(w: &mut World, method: &Method, path: &str, body: Option<Val
             let all = catalog::LOCATIONS.iter().filter_map(|l| catalog::location_json(l.name)).collect();
             list(all, "locations", &q)
         }
+        ("GET", ["datacenters"]) => {
+            let mut answer = list(datacenters(w), "datacenters", &q);
+            // Required beside the list: the data centre new servers should go to.
+            answer.body["recommendation"] = json!(catalog::LOCATIONS[0].id + 100);
+            answer
+        }
         ("GET", ["pricing"]) => ok(200, catalog::pricing_json(&w.server_types)),
         ("GET", ["ssh_keys"]) => list(w.ssh_keys.values().cloned().collect(), "ssh_keys", &q),
         ("GET", ["firewalls"]) => {
@@ -51,6 +57,16 @@ pub(super) fn route(w: &mut World, method: &Method, path: &str, body: Option<Val
         ("POST", ["firewalls"]) => create_firewall(w, body),
         ("GET", ["firewalls", s]) => match id(s).and_then(|id| w.firewalls.get(&id)) {
             Some(f) => ok(200, json!({ "firewall": firewall_view(w, f) })),
+            None => not_found("firewall"),
+        },
+        ("DELETE", ["firewalls", s]) => match id(s).filter(|id| w.firewalls.contains_key(id)) {
+            Some(id) if w.firewalls[&id]["applied_to"].as_array().is_some_and(|a| !a.is_empty()) => {
+                error(422, "resource_in_use", "firewall is still applied", Value::Null)
+            }
+            Some(id) => {
+                w.firewalls.remove(&id);
+                ok(204, Value::Null)
+            }
             None => not_found("firewall"),
         },
         ("PUT", ["firewalls", s]) => match id(s).filter(|id| w.firewalls.contains_key(id)) {
@@ -64,6 +80,29 @@ pub(super) fn route(w: &mut World, method: &Method, path: &str, body: Option<Val
         },
         _ => not_found("route"),
     }
+}
+
+/// One data centre per location: the types offered there are `supported`;
+/// those neither retired nor in a location marked [`super::FakeHetzner::sold_out`]
+/// are also `available`, as the document says of stock.
+fn datacenters(w: &World) -> Vec<Value> {
+    catalog::LOCATIONS
+        .iter()
+        .map(|l| {
+            let offered: Vec<&Value> = w
+                .server_types
+                .iter()
+                .filter(|t| t["locations"].as_array().into_iter().flatten().any(|x| x["name"] == l.name))
+                .collect();
+            let supported: Vec<u64> = offered.iter().filter_map(|t| t["id"].as_u64()).collect();
+            let available: Vec<u64> = offered
+                .iter()
+                .filter(|t| t["deprecated"] != true && !w.sold_out.contains(l.name))
+                .filter_map(|t| t["id"].as_u64())
+                .collect();
+            catalog::datacenter_listing_json(l.name, &supported, &available)
+        })
+        .collect()
 }
 
 fn not_found(what: &str) -> Answer {

@@ -14,6 +14,10 @@
 //! any other key (and a list or copy whose prefix or source is outside) is
 //! refused with AccessDenied. Keys added with [`S3Server::allow`] and the
 //! account's own key reach the whole bucket.
+//!
+//! A key added with [`S3Server::allow_read_only`] may list, head and get
+//! but not put, copy or delete (R2's "Object Read only" API token): every
+//! write is AccessDenied.
 
 #![allow(dead_code)]
 
@@ -41,8 +45,19 @@ pub struct S3Server {
 }
 
 /// The prefixes each scoped key may reach; a key not listed reaches all.
+/// Keys in `read_only` may only read.
 #[derive(Clone, Default)]
-struct Scopes(Arc<Mutex<HashMap<String, Vec<String>>>>);
+struct Scopes(Arc<Mutex<HashMap<String, Vec<String>>>>, Arc<Mutex<Vec<String>>>);
+
+/// The operations an "Object Read only" key may run.
+const READS: [&str; 6] = [
+    "GetObject",
+    "HeadObject",
+    "ListObjects",
+    "ListObjectsV2",
+    "HeadBucket",
+    "GetBucketLocation",
+];
 
 fn denied(what: &str) -> s3s::S3Error {
     s3s::s3_error!(AccessDenied, "{what} is outside the prefixes these credentials are scoped to")
@@ -54,6 +69,13 @@ impl S3Access for Scopes {
         let Some(key) = cx.credentials().map(|c| c.access_key.clone()) else {
             return Err(s3s::s3_error!(AccessDenied, "anonymous requests are refused"));
         };
+        if self.1.lock().unwrap().contains(&key) && !READS.contains(&cx.s3_op().name()) {
+            return Err(s3s::s3_error!(
+                AccessDenied,
+                "{} needs a key with write permission; this one may only read",
+                cx.s3_op().name()
+            ));
+        }
         let Some(prefixes) = self.0.lock().unwrap().get(&key).cloned() else {
             return Ok(());
         };
@@ -175,6 +197,12 @@ impl S3Server {
     /// temporary credentials minted with `prefixes`.
     pub fn allow_scoped(&self, access_key: &str, secret_key: &str, prefixes: &[String]) {
         self.scopes.0.lock().unwrap().insert(access_key.into(), prefixes.to_vec());
+        self.allow(access_key, secret_key);
+    }
+
+    /// Accept a key pair that may only read (list, head, get).
+    pub fn allow_read_only(&self, access_key: &str, secret_key: &str) {
+        self.scopes.1.lock().unwrap().push(access_key.into());
         self.allow(access_key, secret_key);
     }
 

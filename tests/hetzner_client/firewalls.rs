@@ -126,3 +126,51 @@ async fn an_unlabelled_firewall_of_that_name_is_taken_over() {
     h.ensure_firewall(FW, &labels(FW_LABELS), &rules, APPLY).await.unwrap();
     assert_eq!(paths(&fake), [LIST], "found by its labels from now on");
 }
+
+#[tokio::test]
+async fn the_write_probe_creates_an_empty_firewall_and_deletes_it() {
+    let (fake, h) = setup().await;
+    h.probe_write("mc-gitops-doctor-0123456789ab").await.unwrap();
+    assert_eq!(paths(&fake)[0], "POST /firewalls");
+    assert!(paths(&fake)[1].starts_with("DELETE /firewalls/"), "{:?}", paths(&fake));
+    assert_eq!(paths(&fake).len(), 2);
+    assert_eq!(fake.firewall_count(), 0, "the probe is gone");
+    let body = &fake.bodies(Method::POST, "/firewalls")[0];
+    assert_eq!(
+        body,
+        &json!({ "name": "mc-gitops-doctor-0123456789ab", "labels": { "managed-by": "mc-gitops-doctor" } })
+    );
+}
+
+#[tokio::test]
+async fn a_read_only_token_fails_the_write_probe_with_403_forbidden() {
+    let (fake, _) = setup().await;
+    let h = mc_gitops::hetzner::Hetzner::new(
+        &fake.base_url(),
+        mc_gitops::secret::Secret::new(super::hetzner_fake::READ_ONLY_TOKEN),
+        super::policy(),
+    )
+    .unwrap();
+    assert!(h.server_types().await.is_ok(), "a read-only token reads");
+    let err = h.probe_write("mc-gitops-doctor-0123456789ab").await.unwrap_err();
+    assert_eq!(err.status(), Some(403));
+    assert_eq!(fake.firewall_count(), 0);
+}
+
+#[tokio::test]
+async fn availability_reads_what_each_data_centre_sells_now() {
+    let (fake, h) = setup().await;
+    fake.sold_out("nbg1");
+    fake.retire("cx33");
+    let all = h.availability().await.unwrap();
+    assert_eq!(all.len(), 5, "one data centre per location");
+    let at = |l: &str| all.iter().find(|a| a.location.as_str() == l).unwrap();
+    let cx33 = 115;
+    assert!(
+        at("fsn1").supported.contains(&cx33) && !at("fsn1").available.contains(&cx33),
+        "retired"
+    );
+    assert!(at("fsn1").available.contains(&109), "cpx32 is on sale in fsn1");
+    assert!(at("nbg1").available.is_empty() && !at("nbg1").supported.is_empty(), "sold out");
+    assert_eq!(at("fsn1").datacenter, "fsn1-dc14");
+}

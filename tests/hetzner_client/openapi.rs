@@ -169,6 +169,8 @@ async fn the_fakes_answers_match_the_document() {
     check(&fake, g.clone(), "/server_types", "/server_types", None, TOKEN).await;
     check(&fake, g.clone(), "/pricing", "/pricing", None, TOKEN).await;
     check(&fake, g.clone(), "/locations", "/locations", None, TOKEN).await;
+    fake.sold_out("hel1");
+    check(&fake, g.clone(), "/datacenters", "/datacenters", None, TOKEN).await;
     check(&fake, g.clone(), "/ssh_keys?name=admin", "/ssh_keys", None, TOKEN).await;
     let fw = json!({ "name": "fw", "labels": { "a": "b" }, "rules": FirewallRule::minecraft(&["10.0.0.0/8".into()]),
                      "apply_to": [{ "type": "label_selector", "label_selector": { "selector": "a=b" } }] });

@@ -69,6 +69,12 @@ fn cases() -> Vec<Case> {
         case("locations", Method::GET, "/locations", |h, _| {
             Box::pin(async move { h.locations().await.map(drop) })
         }),
+        case("availability", Method::GET, "/datacenters", |h, _| {
+            Box::pin(async move { h.availability().await.map(drop) })
+        }),
+        case("probe_write", Method::POST, "/firewalls", |h, _| {
+            Box::pin(async move { h.probe_write("mc-gitops-doctor-0123456789ab").await })
+        }),
         case("ensure_firewall", Method::GET, "/firewalls", |h, _| {
             Box::pin(async move {
                 h.ensure_firewall("fw", &labels(LABELS), &FirewallRule::minecraft(&[]), "a=b")

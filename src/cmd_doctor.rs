@@ -1,0 +1,46 @@
+//! `mc-gitops doctor`: the command's wiring around `mc_gitops::doctor`
+//! (read the environment, run the checks, print, write the step summary,
+//! map the verdict to the exit status).
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use mc_gitops::doctor;
+
+use crate::{Done, runtime};
+
+pub(crate) fn cmd_doctor(root: &Path, json: bool, no_write: bool) -> anyhow::Result<Done> {
+    let env = doctor::Env {
+        probes: !no_write,
+        ..doctor::Env::from_env()
+    };
+    let rt = runtime()?;
+    let report = rt.block_on(doctor::run(root, &env));
+    if json {
+        println!("{}", doctor::render::json(&report));
+    } else {
+        anstream::print!("{}", doctor::render::text(&report));
+    }
+    write_step_summary(&report).context("cannot write $GITHUB_STEP_SUMMARY")?;
+    if report.ok {
+        Ok(Done::Ok)
+    } else {
+        Err(DoctorFailed(report.failed_needed()).into())
+    }
+}
+
+/// The verdict as an error, so `main` exits 1; the report above says what.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} needed check(s) failed; each ✗ line above says how to fix it")]
+pub(crate) struct DoctorFailed(usize);
+
+/// Append the report to `$GITHUB_STEP_SUMMARY`, when the job has one.
+fn write_step_summary(report: &doctor::Report) -> std::io::Result<()> {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+        return Ok(());
+    };
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    f.write_all(doctor::render::markdown(report).as_bytes())
+}
