@@ -10,6 +10,7 @@ pub mod check;
 pub mod cloudflare;
 pub mod cloudinit;
 pub mod connect;
+pub mod console;
 pub mod gitback;
 pub mod hetzner;
 pub mod http;
