@@ -161,6 +161,9 @@ mod tests {
         let files = init(&dir.path().join("new"), "oak", "oak.example").unwrap();
         assert!(files.iter().all(|f| !f.starts_with("sessions")), "{files:?}");
         assert!(files.contains(&"server.toml".to_string()) && files.contains(&"README.md".to_string()));
+        for wf in ["reconcile.yml", "check.yml", "check-comment.yml", "console.yml"] {
+            assert!(files.contains(&format!(".github/workflows/{wf}")), "{wf}: {files:?}");
+        }
         let again = init(&dir.path().join("new"), "oak", "oak.example");
         assert!(matches!(again, Err(InitError::NotEmpty(_))));
     }
