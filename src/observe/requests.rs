@@ -42,3 +42,52 @@ pub async fn answered(store: &Store, session: Option<&Session>) -> Result<(Vec<R
     }
     Ok((out, unreadable))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{RegionKey, ServerName, SessionId};
+    use crate::storage::requests::{Action, Outcome, RequestDoc, ResultDoc, VERSION};
+
+    fn answer(store_id: &str, session: &str) -> ResultDoc {
+        let asked = "2026-11-22T19:00:00Z".parse().unwrap();
+        let req = RequestDoc {
+            version: VERSION,
+            id: RequestId::parse(store_id).unwrap(),
+            action: Action::Console,
+            command: Some("time set day".into()),
+            actor: "grove-admin".into(),
+            asked,
+            expires: asked,
+        };
+        ResultDoc::answer(&req, asked, Outcome::Ok, "Set the time to 1000", Some(SessionId::new(session)))
+    }
+
+    #[tokio::test]
+    async fn only_this_sessions_unrecorded_answers_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::local(dir.path(), &ServerName::new("grove")).unwrap();
+        let mut s = Session::opened(
+            &SessionId::new("20261122-1800-eu"),
+            &ServerName::new("grove"),
+            &RegionKey::new("eu"),
+            "2026-11-22T18:00:00Z".parse().unwrap(),
+        );
+        let mine = answer("20261122T190000Z-0000000a", "20261122-1800-eu");
+        let recorded = answer("20261122T190100Z-0000000b", "20261122-1800-eu");
+        let other = answer("20261122T190200Z-0000000c", "20261101-1802-eu");
+        let before = answer("20261101T190000Z-0000000d", "20261122-1800-eu");
+        for r in [&mine, &recorded, &other, &before] {
+            store.put_result(r).await.unwrap();
+        }
+        s.requests.push(RequestRecord::of(&recorded));
+        store
+            .put_bytes(&store.result_key(&RequestId::parse("20261122T190300Z-0000000e").unwrap()), b"{\"forged\":1}".to_vec())
+            .await
+            .unwrap();
+        let (new, bad) = answered(&store, Some(&s)).await.unwrap();
+        assert_eq!(new, vec![RequestRecord::of(&mine)]);
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert!(answered(&store, None).await.unwrap().0.is_empty());
+    }
+}
