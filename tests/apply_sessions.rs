@@ -338,15 +338,24 @@ async fn the_agents_answers_are_recorded_in_the_session_file_once() {
     let w = World::new().await;
     ok(&w.apply(&at(0)).await);
     let session = session0().0;
-    let id = format!("{}-0000000a", chrono::DateTime::parse_from_rfc3339(&at(4)).unwrap().format("%Y%m%dT%H%M%SZ"));
+    let id = format!(
+        "{}-0000000a",
+        chrono::DateTime::parse_from_rfc3339(&at(4)).unwrap().format("%Y%m%dT%H%M%SZ")
+    );
     agent_answers(&w, &id, &session, "time set day", "Set the time to 1000\n\"[[requests]]\"");
-    let other = format!("{}-0000000b", chrono::DateTime::parse_from_rfc3339(&at(4)).unwrap().format("%Y%m%dT%H%M%SZ"));
+    let other = format!(
+        "{}-0000000b",
+        chrono::DateTime::parse_from_rfc3339(&at(4)).unwrap().format("%Y%m%dT%H%M%SZ")
+    );
     agent_answers(&w, &other, "20261101-1802-eu", "time set night", "Set the time to 13000");
     let text = ok(&w.apply(&at(6)).await);
     assert!(text.contains("1 admin request(s) answered"), "{text}");
     let file = std::fs::read_to_string(w.repo.path().join(session0().1)).unwrap();
     assert!(file.contains(&format!("id = \"{id}\"")), "{file}");
-    assert!(file.contains("what = \"console `time set day`\"") && file.contains("ok = true"), "{file}");
+    assert!(
+        file.contains("what = \"console `time set day`\"") && file.contains("ok = true"),
+        "{file}"
+    );
     assert!(!file.contains(&other), "another session's answer: {file}");
     let loaded = mc_gitops::repo::load(w.repo.path()).unwrap();
     let s = loaded.ledger.sessions.iter().find(|s| s.id.as_str() == session).unwrap();

@@ -8,176 +8,18 @@
 //! how often a command ran, across agent restarts and racing askers.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use serde_json::Value;
 
 mod common;
+#[path = "common/requests_agent.rs"]
+mod requests_agent;
+
 use common::actions::{Event, Outcome, Run, Workflow, checkout_from};
-use common::{agent_process, agent_status, free_port, peers, python};
-
-const SESSION: &str = "20261122-1800-eu";
-
-struct Setup {
-    tmp: tempfile::TempDir,
-    storage: PathBuf,
-    mc: PathBuf,
-    config: PathBuf,
-    repo: PathBuf,
-}
-
-fn setup() -> Setup {
-    let tmp = tempfile::tempdir().unwrap();
-    let storage = tmp.path().join("storage");
-    let mc = tmp.path().join("minecraft");
-    std::fs::create_dir_all(storage.join("control/grove")).unwrap();
-    std::fs::create_dir_all(storage.join("assets/grove")).unwrap();
-    // A world on disk: the agent keeps it (as after a restart) and backs it up.
-    std::fs::create_dir_all(mc.join("world/region")).unwrap();
-    std::fs::write(mc.join("world/level.dat"), b"the group's world").unwrap();
-    std::fs::write(mc.join("world/region/r.0.0.mca"), vec![7u8; 40_000]).unwrap();
-    let props = b"motd=Grove\nenable-rcon=false\n";
-    let hex = hex::encode(Sha256::digest(props));
-    std::fs::write(storage.join(format!("assets/grove/sha256-{hex}")), props).unwrap();
-    let desired = json!({
-        "version": 1, "session": SESSION, "stop_requested": null, "stop_reason": null,
-        "whitelist": ["Steve"], "ops": [],
-        "assets": { "server.properties": { "hash": format!("sha256:{hex}"), "size": props.len() } },
-        "written": "2026-11-22T18:00:00Z"
-    });
-    std::fs::write(storage.join("control/grove/desired.json"), desired.to_string()).unwrap();
-    let config = tmp.path().join("agent.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "server = \"grove\"\nsession = \"{SESSION}\"\nminecraft_dir = {mc:?}\njava = [{python:?}, {fake:?}]\n\
-             game_port = {game}\nrcon_port = {rcon}\n[storage]\ndir = {storage:?}\n\
-             [lifecycle]\nheartbeat = \"1s\"\ncontrol_poll = \"1s\"\nplayers_poll = \"1s\"\n",
-            mc = mc.display().to_string(),
-            python = python().display().to_string(),
-            fake = peers().join("fake_minecraft.py").display().to_string(),
-            game = free_port(),
-            rcon = free_port(),
-            storage = storage.display().to_string(),
-        ),
-    )
-    .unwrap();
-    let repo = tmp.path().join("repo");
-    common::copy_dir(&common::example(), &repo);
-    Setup {
-        tmp,
-        storage,
-        mc,
-        config,
-        repo,
-    }
-}
-
-/// Wait (bounded) until `f` holds: a safety net, not a timing target.
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(90);
-    while !f() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn agent(s: &Setup) -> Child {
-    let child = agent_process(&s.config, &[]);
-    wait_for("the agent to report idle", || {
-        agent_status(&s.storage).is_some_and(|v| v["phase"] == "idle")
-    });
-    child
-}
-
-fn stop(child: Child) -> Output {
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    child.wait_with_output().unwrap()
-}
-
-/// `mc-gitops console ARGS` against the setup's store, outside Actions.
-fn console_cmd(s: &Setup, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mc-gitops"));
-    c.arg("console")
-        .arg("--repo")
-        .arg(&s.repo)
-        .args(args)
-        .env("MC_GITOPS_STORAGE_DIR", &s.storage)
-        .env("MC_GITOPS_POLL_INTERVAL_MS", "100")
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env_remove("R2_ACCESS_KEY_ID")
-        .env_remove("R2_SECRET_ACCESS_KEY");
-    c
-}
-
-fn console(s: &Setup, args: &[&str]) -> Output {
-    console_cmd(s, args).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-/// The commands Minecraft received, in order.
-fn received(s: &Setup) -> Vec<String> {
-    std::fs::read_to_string(s.mc.join("console.log"))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-fn times(s: &Setup, cmd: &str) -> usize {
-    received(s).iter().filter(|c| *c == cmd).count()
-}
-
-fn requests_dir(s: &Setup) -> PathBuf {
-    s.storage.join("control/grove/requests")
-}
-
-/// Every stored answer, by id.
-fn results(s: &Setup) -> Vec<Value> {
-    let mut out: Vec<(String, Value)> = std::fs::read_dir(requests_dir(s))
-        .map(|d| d.map(|e| e.unwrap().path()).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|p| p.to_string_lossy().ends_with(".result.json"))
-        .map(|p| {
-            let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-            (v["id"].as_str().unwrap().to_string(), v)
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out.into_iter().map(|(_, v)| v).collect()
-}
-
-/// A request written straight into storage, as anything holding the
-/// server's storage credentials could.
-fn plant(s: &Setup, id: &str, body: &[u8]) {
-    std::fs::create_dir_all(requests_dir(s)).unwrap();
-    std::fs::write(requests_dir(s).join(format!("{id}.json")), body).unwrap();
-}
-
-fn planted(id: &str, command: &str) -> Value {
-    let now = chrono::Utc::now();
-    json!({
-        "version": 1, "id": id, "action": "console", "command": command, "actor": "grove-admin",
-        "asked": now, "expires": now + chrono::Duration::minutes(10),
-    })
-}
-
-fn fresh_id(tag: &str) -> String {
-    format!("{}-{tag}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"))
-}
+use common::agent_status;
+use requests_agent::*;
 
 #[test]
 fn a_command_runs_once_and_its_answer_is_printed_and_kept_across_an_agent_restart() {
@@ -241,40 +83,6 @@ fn a_forbidden_command_is_refused_by_the_cli_and_again_by_the_agent_naming_why()
     assert_eq!(r["outcome"], "refused", "{r}");
     assert!(r["reply"].as_str().unwrap().contains("ops.toml"), "{r}");
     assert!(received(&s).iter().all(|c| !c.contains("op")), "{:?}", received(&s));
-    stop(a);
-}
-
-// Hostile: what the VPS side (or anyone with its storage credentials) could
-// plant in the queue is refused unread, never run.
-#[test]
-fn hostile_planted_requests_that_do_not_read_are_refused_not_run() {
-    let s = setup();
-    let a = agent(&s);
-    let unknown = fresh_id("000000b1");
-    let mut v = planted(&unknown, "time set noon");
-    v["run_as"] = json!("root");
-    plant(&s, &unknown, v.to_string().as_bytes());
-    let huge = fresh_id("000000b2");
-    let mut big = planted(&huge, "time set noon").to_string().into_bytes();
-    big.truncate(big.len() - 1);
-    big.extend_from_slice(b", \"pad\": \"");
-    big.resize(5 << 20, b'x');
-    big.extend_from_slice(b"\"}");
-    plant(&s, &huge, &big);
-    let foreign = fresh_id("000000b3");
-    plant(&s, &foreign, planted(&fresh_id("000000b4"), "time set noon").to_string().as_bytes());
-    let two_lines = fresh_id("000000b5");
-    plant(&s, &two_lines, planted(&two_lines, "say hi\nop Mallory").to_string().as_bytes());
-    wait_for("four refusals", || results(&s).len() == 4);
-    for r in results(&s) {
-        assert_eq!(r["outcome"], "refused", "{r}");
-        assert!(r["reply"].as_str().unwrap().contains("cannot be read"), "{r}");
-    }
-    assert!(
-        received(&s).iter().all(|c| !c.contains("noon") && !c.contains("op")),
-        "{:?}",
-        received(&s)
-    );
     stop(a);
 }
 

@@ -82,7 +82,10 @@ mod tests {
         }
         s.requests.push(RequestRecord::of(&recorded));
         store
-            .put_bytes(&store.result_key(&RequestId::parse("20261122T190300Z-0000000e").unwrap()), b"{\"forged\":1}".to_vec())
+            .put_bytes(
+                &store.result_key(&RequestId::parse("20261122T190300Z-0000000e").unwrap()),
+                b"{\"forged\":1}".to_vec(),
+            )
             .await
             .unwrap();
         let (new, bad) = answered(&store, Some(&s)).await.unwrap();
