@@ -120,17 +120,26 @@ pub async fn run(repo: &Path, ask: Ask, out: &mut (dyn Write + Send)) -> anyhow:
     }
     let store = Store::from_settings(server.storage.as_ref(), &crate::connect::local_storage_dir(repo), &server.name)?;
     let now = Utc::now();
-    if let Err(e) = reachable(store.status().await?.as_ref(), now, server.name.as_str()) {
+    let status = store.status().await?;
+    if let Err(e) = reachable(status.as_ref(), now, server.name.as_str()) {
         summary(&format!(
             "### mc-gitops console: not asked\n\n{}\n",
             crate::check::comment::inline(&e.to_string())
         ));
         return Err(e.into());
     }
+    let booting = status.is_some_and(|s| s.phase == Phase::Provisioning);
     let life = ask.wait.unwrap_or(NO_WAIT_EXPIRY);
     let req = enqueue(&store, &ask, &actor, now, life).await?;
     let what = describe(Some(req.action), req.command.as_deref());
     writeln!(out, "asked {what} as request {} (by {})", req.id, escape::value(&actor))?;
+    if booting {
+        writeln!(
+            out,
+            "note: Minecraft is still starting; the request runs once it is up, or expires unrun at {}",
+            req.expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )?;
+    }
     let Some(wait) = ask.wait else {
         writeln!(out, "not waiting: the answer will be {}", store.result_key(&req.id))?;
         return Ok(());
