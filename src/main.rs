@@ -175,8 +175,8 @@ enum Command {
     ///
     /// The request goes into the control channel
     /// (control/<server>/requests/<id>.json, never overwriting another);
-    /// the agent runs it at its next control poll, exactly once, and answers
-    /// in <id>.result.json, which is printed (and, in GitHub Actions,
+    /// the agent runs it at its next control poll, once (never again, not
+    /// even after an agent restart), and answers in <id>.result.json, which is printed (and, in GitHub Actions,
     /// written to $GITHUB_STEP_SUMMARY). In GitHub Actions (GITHUB_ACTIONS=true)
     /// only admins may ask: GITHUB_ACTOR must be in server.toml's [github]
     /// admins or a CODEOWNERS owner. Commands the agent owns are refused
