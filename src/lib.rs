@@ -11,6 +11,7 @@ pub mod cloudflare;
 pub mod cloudinit;
 pub mod connect;
 pub mod console;
+pub mod countdown;
 pub mod gitback;
 pub mod hetzner;
 pub mod http;

@@ -136,6 +136,16 @@ mod raw {
         DateTime => { "type": "string", "format": "date-time" },
         Money => { "type": ["string", "number"], "pattern": MONEY },
         PropertyValue => { "type": ["boolean", "integer", "string"] },
+        // A list of durations, or 0 (no countdown): the number bounds hold
+        // only for a number, the list's only for a list.
+        StopWarnings => {
+            "type": ["array", "integer"],
+            "items": { "type": "string", "pattern": DURATION },
+            "maxItems": crate::countdown::MAX_STOP_WARNINGS,
+            "uniqueItems": true,
+            "minimum": 0,
+            "maximum": 0
+        },
     }
 
     /// The switch (`state`), the region and every knob.
@@ -236,6 +246,11 @@ mod raw {
         /// ends (false: delete it as soon as `suspended` elapses).
         #[schemars(extend("default" = true))]
         warm_until_paid: Option<bool>,
+        /// Said in game (`say`) this long before a stop players would feel
+        /// (the admin's, the budget's, max_session's), e.g. ["5m", "1m",
+        /// "10s"]; [] or 0: no countdown. Each 1s–30m, at most 8.
+        #[schemars(extend("default" = ["5m", "1m", "10s"]))]
+        stop_warnings: Option<StopWarnings>,
     }
 
     /// What the bot may spend.
@@ -652,6 +667,9 @@ mod tests {
             ("an empty duration", "lifecycle/idle", json!("")),
             ("units out of order", "lifecycle/idle", json!("15s1m")),
             ("keep_backups 0", "lifecycle/keep_backups", json!(0)),
+            ("a stop warning in words", "lifecycle/stop_warnings", json!(["5 minutes"])),
+            ("a stop warning twice", "lifecycle/stop_warnings", json!(["1m", "1m"])),
+            ("stop warnings as a number", "lifecycle/stop_warnings", json!(5)),
             ("an unknown location", "regions/eu/locations", json!(["fra1"])),
             ("a negative budget", "budget/monthly", json!(-1)),
             ("an upper-case server name", "name", json!("Grove")),

@@ -67,7 +67,8 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// What the admin commits before pressing Start: idle and suspended of a
 /// few seconds, a suspended server not kept warm for the paid hour, two
-/// backups kept (so retention has something to delete), and `budget`.
+/// backups kept (so retention has something to delete), a stop countdown
+/// of seconds, and `budget`.
 fn quick_lifecycle(budget: &str) -> impl FnOnce(&str) -> String {
     let budget = budget.to_string();
     move |t: &str| {
@@ -75,6 +76,7 @@ fn quick_lifecycle(budget: &str) -> impl FnOnce(&str) -> String {
         let t = replace_value(&t, "suspended", "\"30s\"");
         let t = replace_value(&t, "keep_backups", "2");
         let t = replace_value(&t, "monthly", &budget);
+        let t = replace_value(&t, "stop_warnings", "[\"3s\", \"1s\"]");
         replace_value(&t, "warm_until_paid", "false")
     }
 }
@@ -226,6 +228,19 @@ fn a_day_the_budget_runs_out() {
     day.check_run(n, "the run of the admin's push succeeds");
     let kicked = day.wait_bot(&bots, "Steve", &["kicked", "end"], 1);
     day.note(format!("Steve was sent away: {kicked}"));
+    // Warned first, in game, with the reason.
+    let events = bots.of("Steve");
+    let sent_away = events.iter().position(|e| *e == kicked).unwrap_or(events.len());
+    let heard: Vec<&str> = events[..sent_away]
+        .iter()
+        .filter(|e| e["event"] == "message")
+        .filter_map(|e| e["text"].as_str())
+        .filter(|t| t.starts_with("[Rcon] Server stopping in "))
+        .collect();
+    day.check(
+        &format!("Steve heard the countdown before he was sent away: {heard:?}"),
+        heard.last() == Some(&"[Rcon] Server stopping in 1 second (monthly budget reached)"),
+    );
     day.wait("the server is deleted for the budget", Duration::from_secs(120), || {
         day.h.server_count() == 0
     });

@@ -207,15 +207,21 @@ async fn a_dead_agent_raises_an_alert_once_and_the_admins_force_stop_names_the_b
     assert!(!text.contains("ALERT"), "not before the bound: {text}");
     assert_eq!(discord.posts().len(), 1, "the start only");
 
-    // Past the bound: an alert everywhere, Discord once.
+    // Past the bound, counted from the end of the stop's 5-minute countdown
+    // (the example's stop_warnings): an alert everywhere, Discord once.
     let text = ok(&w.run(&["apply"], &at(45), &env).await);
+    assert!(!text.contains("ALERT"), "the countdown is no delay: {text}");
+    let text = ok(&w.run(&["apply"], &at(46), &env).await);
     assert_eq!(w.h.server_count(), 1, "{text}");
     let force_line = format!(
         "[stop] force = {{ session = \"{}\", accept_backup = \"{}\", reason = \"...\" }}",
         session0().0,
         last.name
     );
-    assert!(text.contains("has waited 35 min") && text.contains(&force_line), "{text}");
+    assert!(
+        text.contains("has waited 31 min since its countdown ended") && text.contains(&force_line),
+        "{text}"
+    );
     let status = std::fs::read_to_string(w.repo.path().join("STATUS.md")).unwrap();
     assert!(status.contains("ALERT: the stop of session"), "{status}");
     let steps = std::fs::read_to_string(summary.path()).unwrap();

@@ -388,3 +388,56 @@ fn lifecycle_timers_go_down_to_five_seconds_and_warm_until_paid_is_read() {
     assert_eq!(p.len(), 3, "{p:#?}");
     assert!(helps(&short).iter().any(|h| h == "use at least 5s"), "{:?}", helps(&short));
 }
+
+/// `[lifecycle] stop_warnings`: the countdown before a stop players would
+/// feel, defaulting to 5m, 1m, 10s; `[]` or `0` turns it off; every bad
+/// entry is reported at its own line and column.
+#[test]
+fn stop_warnings_default_turn_off_and_each_bad_entry_is_positioned() {
+    let lifecycle = |body: &str| {
+        let mut f = files(&[]);
+        f.files
+            .insert("server.toml".into(), format!("{SERVER}\n[lifecycle]\n{body}").into_bytes());
+        f
+    };
+    let warnings = |f: &RepoFiles| repo::parse(f).unwrap().desired.server.lifecycle.stop_warnings.to_string();
+    assert_eq!(warnings(&files(&[])), "5m, 1m, 10s", "the default");
+    assert_eq!(
+        warnings(&lifecycle("stop_warnings = [\"3s\", \"2m\"]\n")),
+        "2m, 3s",
+        "longest first"
+    );
+    assert_eq!(warnings(&lifecycle("stop_warnings = []\n")), "none");
+    assert_eq!(warnings(&lifecycle("stop_warnings = 0\n")), "none");
+
+    let line = SERVER.lines().count() + 3;
+    let bad = lifecycle("stop_warnings = [\"5 min\", \"0s\", \"45m\", \"1m\"]\n");
+    assert_eq!(
+        problems(&bad),
+        vec![
+            format!(
+                "server.toml:{line}:18: error: `lifecycle.stop_warnings` = \"5 min\" is not a duration: unknown unit ` ` (use h, m or s)"
+            ),
+            format!("server.toml:{line}:27: error: `lifecycle.stop_warnings` entry: \"0s\" is no warning (use [] for none)"),
+            format!("server.toml:{line}:33: error: `lifecycle.stop_warnings` entry: \"45m\" is longer than 30m (MAX_STOP_WARNING)"),
+        ]
+    );
+    assert_eq!(
+        problems(&lifecycle("stop_warnings = [\"1m\", \"60s\"]\n")),
+        vec![format!(
+            "server.toml:{line}:17: error: `lifecycle.stop_warnings`: \"1m\" is listed twice"
+        )]
+    );
+    assert_eq!(
+        problems(&lifecycle("stop_warnings = 5\n")),
+        vec![format!(
+            "server.toml:{line}:17: error: `lifecycle.stop_warnings` = 5 is not a list of durations"
+        )]
+    );
+    assert!(
+        helps(&lifecycle("stop_warnings = 5\n"))
+            .iter()
+            .any(|h| h.contains("[] for no countdown")),
+        "the help says how to turn it off"
+    );
+}

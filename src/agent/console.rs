@@ -263,6 +263,19 @@ impl Console for RconConsole {
     async fn save_on(&mut self) -> PortResult<()> {
         self.expect("save-on", &SAVE_ON, COMMAND_TIMEOUT).await
     }
+    /// `say` broadcasts to everyone online and answers the console nothing
+    /// (vanilla's RCON source receives no chat); any reply is an error that
+    /// quotes it (`Unknown or incomplete command`, a plugin's refusal).
+    async fn say(&mut self, line: &crate::countdown::Line) -> PortResult<()> {
+        let command = format!("say {line}");
+        let reply = self.run(&command, COMMAND_TIMEOUT).await?;
+        if reply.trim().is_empty() {
+            info!(command, "console");
+            Ok(())
+        } else {
+            Err(failed(&command, format!("unexpected answer {reply:?}")))
+        }
+    }
     async fn whitelist_add(&mut self, name: &PlayerName) -> PortResult<()> {
         self.with_player("whitelist add", name, &WHITELIST_ADD).await
     }

@@ -137,6 +137,9 @@ impl Console for FakeConsole {
     async fn save_on(&mut self) -> PortResult<()> {
         self.cmd("save-on".into())
     }
+    async fn say(&mut self, line: &crate::countdown::Line) -> PortResult<()> {
+        self.cmd(format!("say {line}"))
+    }
     async fn whitelist_add(&mut self, name: &PlayerName) -> PortResult<()> {
         self.cmd(format!("whitelist add {name}"))
     }
@@ -338,6 +341,7 @@ pub fn status_of(session: &SessionId) -> AgentStatusDoc {
         crashes: 0,
         crashed: false,
         restart_at: None,
+        stopping_at: None,
         terminate_at: None,
         ready_to_terminate: false,
         last_error: None,

@@ -186,6 +186,8 @@ mod fakes;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_countdown;
+#[cfg(test)]
 mod tests_requests;
 #[cfg(test)]
 mod tests_warm;

@@ -86,6 +86,7 @@ fn due(t: Option<Instant>, now: Instant) -> bool {
     t.is_some_and(|t| t <= now)
 }
 
+mod countdown;
 mod effects;
 mod port;
 mod requests;
@@ -140,6 +141,9 @@ pub struct Agent<M, C, S, L: Listener, P, K, N> {
     doc: ControlDoc,
     applied: Applied,
     stop_seen: Option<DateTime<Utc>>,
+    /// Players are being warned of a stop asked for ([`crate::countdown`]);
+    /// Minecraft is stopped when it ends.
+    countdown: Option<crate::countdown::Countdown>,
     /// The session this VPS was created for (agent.toml); `None` for a config
     /// that does not say.
     session: Option<SessionId>,
@@ -194,6 +198,7 @@ where
             doc: ControlDoc::default(),
             applied: Applied::default(),
             stop_seen: None,
+            countdown: None,
             session: None,
             waiting: None,
         }
@@ -252,6 +257,8 @@ where
                     self.listener_retry_at = Some(Instant::now() + LISTENER_RETRY);
                 }
             }
+            // A line due, the end, or nobody left to warn (after a crash too).
+            self.tick_countdown().await;
         }
         info!("shutting down");
         self.stop_jvm().await;
@@ -333,6 +340,7 @@ where
             self.suspend_at,
             self.final_retry_at,
             self.listener_retry_at,
+            self.countdown_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -378,7 +386,10 @@ where
         }
         if due(self.next_backup, now) {
             self.next_backup = Some(now + std(self.timers.backup_every));
-            self.backup().await;
+            // Not while the players are warned: the stop's snapshot follows.
+            if self.countdown.is_none() {
+                self.backup().await;
+            }
         }
         if due(self.listener_retry_at, now) {
             self.listener_retry_at = None;
@@ -459,9 +470,9 @@ where
                 if let Some(h) = &mut self.held {
                     h.set_whitelist(&self.doc.whitelist);
                 }
-                if stop {
+                if let Some(asked) = self.doc.stop_requested.filter(|_| stop) {
                     info!(reason = ?self.doc.stop_reason, "stop requested");
-                    self.fire(Event::StopRequested).await;
+                    self.stop_requested(asked).await;
                 } else {
                     self.sync_console().await;
                 }

@@ -187,3 +187,34 @@ async fn a_request_waits_while_minecraft_boots_and_an_expired_one_is_refused() {
     })
     .await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_suspend_or_backup_request_during_a_stop_countdown_is_refused_and_the_countdown_goes_on() {
+    local(async {
+        let w = start(t0(), true);
+        w.players(&["Steve"]);
+        w.at(121).await;
+        *w.s.doc.borrow_mut() = Some(crate::storage::ControlDoc {
+            stop_requested: Some(t0() + chrono::Duration::seconds(150)),
+            stop_reason: Some(crate::lifecycle::EndReason::Admin),
+            stop_warnings: crate::countdown::StopWarnings::standard(),
+            ..super::fakes::doc()
+        });
+        w.at(200).await;
+        w.take();
+        enqueue(&w, request(200, "00000001", Action::Suspend, None));
+        enqueue(&w, request(200, "00000002", Action::Backup, None));
+        enqueue(&w, request(200, "00000003", Action::Console, Some("say hold on")));
+        w.at(245).await;
+        let got = answers(&w);
+        assert_eq!(
+            got.iter().map(|a| a.1).collect::<Vec<_>>(),
+            [Outcome::Refused, Outcome::Refused, Outcome::Ok],
+            "{got:?}"
+        );
+        assert!(got[0].2.contains("counting down"), "{got:?}");
+        assert_eq!(w.phase(), Phase::Running, "the countdown goes on");
+        assert!(!w.take().iter().any(|c| c.starts_with("snapshot")));
+    })
+    .await;
+}

@@ -100,6 +100,9 @@ pub trait Console {
     async fn save_off(&mut self) -> PortResult<()>;
     async fn save_all_flush(&mut self) -> PortResult<()>;
     async fn save_on(&mut self) -> PortResult<()>;
+    /// Say a countdown line to everyone online (`say`). Only lines
+    /// [`crate::countdown`] built: nothing anyone typed reaches the console.
+    async fn say(&mut self, line: &crate::countdown::Line) -> PortResult<()>;
     async fn whitelist_add(&mut self, name: &PlayerName) -> PortResult<()>;
     async fn whitelist_remove(&mut self, name: &PlayerName) -> PortResult<()>;
     async fn op(&mut self, name: &PlayerName, level: u8) -> PortResult<()>;

@@ -121,13 +121,14 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
             whitelist,
             ops,
         } => super::handover::hand_over(cx, st, report, session, restore, whitelist, ops).await,
-        Step::RequestStop { reason } => {
+        Step::RequestStop { reason, warnings } => {
             let doc = control(cx, st).await?;
             if doc.stop_requested.is_some() {
                 return Ok(Outcome::Unchanged("a stop was already requested".into()));
             }
             doc.stop_requested = Some(cx.now);
             doc.stop_reason = Some(*reason);
+            doc.stop_warnings = warnings.clone();
             st.control_dirty = true;
             flush_control(cx, st).await?;
             report.message.push(format!("ask the agent to stop and sync ({})", reason.as_str()));
@@ -149,6 +150,7 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
             }
             super::renew::renew(cx, report, &resource, session, *id, *ttl_seconds).await
         }
+        Step::AwaitCountdown { ends, .. } => Ok(super::stop::await_countdown(cx, *ends)),
         Step::AwaitSnapshot { session, taken_after } => super::stop::await_snapshot(cx, st, &resource, session, *taken_after).await,
         Step::AskOrphanToStop { name, session } => super::stop::ask_orphan(cx, st, report, &resource, name, session).await,
         Step::DeleteServer {
@@ -364,6 +366,7 @@ async fn close_session(
     doc.restore = None;
     doc.stop_requested = None;
     doc.stop_reason = None;
+    doc.stop_warnings = Default::default();
     st.control_dirty = true;
 
     report.message.push(format!(

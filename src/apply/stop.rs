@@ -44,6 +44,20 @@ pub(super) async fn await_snapshot(
     })
 }
 
+/// The agent is warning the players online before it stops Minecraft
+/// (`say`, [`crate::countdown`]): the run waits until the countdown's end,
+/// and the next run goes on to the final snapshot.
+pub(super) fn await_countdown(cx: &Ctx<'_>, ends: DateTime<Utc>) -> Outcome {
+    let at = ends.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    if cx.now < ends {
+        Outcome::Waiting(format!(
+            "the agent is warning the players online; Minecraft stops at {at}; the next run continues"
+        ))
+    } else {
+        Outcome::Done(format!("the countdown ended at {at}"))
+    }
+}
+
 /// The admin's force-stop holds only while the backup it accepts is still
 /// the current one, verified: otherwise more (or other) play would be lost
 /// than the admin accepted, and the delete is refused with the reason.
@@ -99,6 +113,8 @@ pub(super) async fn ask_orphan(
     doc.session = Some(session.clone());
     doc.stop_requested = Some(cx.now);
     doc.stop_reason = Some(EndReason::Drift);
+    // An orphan's session has ended: nobody is meant to be on it.
+    doc.stop_warnings = Default::default();
     st.control_dirty = true;
     flush_control(cx, st).await?;
     report
@@ -148,6 +164,7 @@ pub(super) async fn delete_server(
             doc.session = None;
             doc.stop_requested = None;
             doc.stop_reason = None;
+            doc.stop_warnings = Default::default();
             st.control_dirty = true;
         }
     }

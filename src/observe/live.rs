@@ -169,6 +169,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
                 session: doc.session,
                 stop_requested: doc.stop_requested,
                 stop_reason: doc.stop_reason,
+                stop_warnings: doc.stop_warnings,
                 whitelist: doc.whitelist,
                 ops: doc
                     .ops

@@ -143,6 +143,10 @@ pub struct ControlState {
     /// for a document that names no reason (written before reasons were kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<crate::lifecycle::EndReason>,
+    /// The countdown sent with the stop (`desired.json`'s `stop_warnings`):
+    /// the stop is not overdue before it has run.
+    #[serde(default, skip_serializing_if = "crate::countdown::StopWarnings::is_empty")]
+    pub stop_warnings: crate::countdown::StopWarnings,
     pub whitelist: Vec<PlayerName>,
     pub ops: Vec<OpEntry>,
     /// Server files by path (`server.properties`, `config/…`, `mods/…`).

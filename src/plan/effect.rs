@@ -78,6 +78,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     session: Some(session.clone()),
                     stop_requested: None,
                     stop_reason: None,
+                    stop_warnings: Default::default(),
                     whitelist: assets::whitelist_names(&d),
                     ops: assets::op_entries(&d),
                     assets,
@@ -119,10 +120,18 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                 c.whitelist = whitelist.clone();
                 c.ops = ops.clone();
             }
-            Step::RequestStop { reason } => {
+            Step::RequestStop { reason, warnings } => {
                 let c = o.control.get_or_insert_with(ControlState::default);
                 c.stop_requested = Some(o.now);
                 c.stop_reason = Some(*reason);
+                c.stop_warnings = warnings.clone();
+            }
+            // The countdown ends: the agent stops Minecraft, its players gone.
+            Step::AwaitCountdown { .. } => {
+                if let Some(a) = o.agent.as_mut() {
+                    a.phase = crate::lifecycle::Phase::Terminating;
+                    a.players_online.clear();
+                }
             }
             Step::RenewCredentials { ttl_seconds, .. } => {
                 o.credentials = Some(ObservedCredentials::Known(CredentialsLife {
@@ -143,6 +152,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                 c.session = Some(session.clone());
                 c.stop_requested = Some(o.now);
                 c.stop_reason = Some(crate::lifecycle::EndReason::Drift);
+                c.stop_warnings = Default::default();
             }
             Step::DeleteServer { name, session, .. } if o.orphans.iter().any(|x| &x.name == name && x.closed_session.is_some()) => {
                 o.orphans.retain(|x| &x.name != name);
@@ -150,6 +160,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     c.session = None;
                     c.stop_requested = None;
                     c.stop_reason = None;
+                    c.stop_warnings = Default::default();
                 }
             }
             Step::DeleteServer { .. } => {
@@ -161,6 +172,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                 if let Some(c) = o.control.as_mut() {
                     c.stop_requested = None;
                     c.stop_reason = None;
+                    c.stop_warnings = Default::default();
                 }
             }
             Step::DeleteDnsA { .. } => o.dns.get_or_insert_with(ObservedDns::default).a = None,
@@ -174,6 +186,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     c.session = None;
                     c.stop_requested = None;
                     c.stop_reason = None;
+                    c.stop_warnings = Default::default();
                 }
             }
             Step::SetStateStopped { .. } => d.server.state = SwitchState::Stopped,

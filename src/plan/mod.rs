@@ -99,6 +99,18 @@ pub enum Step {
     },
     RequestStop {
         reason: EndReason,
+        /// The countdown players online hear first, written into
+        /// desired.json with the request (`[lifecycle] stop_warnings`;
+        /// `[]` for a stop nobody would feel, [`crate::countdown::warns`]).
+        warnings: crate::countdown::StopWarnings,
+    },
+    /// Wait while the agent warns the players online in game (`say`) that
+    /// the server stops; Minecraft stops at `ends`, the stop request's time
+    /// plus its longest warning.
+    AwaitCountdown {
+        session: SessionId,
+        reason: EndReason,
+        ends: DateTime<Utc>,
     },
     /// Write desired.json naming an orphan's session with a stop request
     /// (it names no session now): the orphan's agent stops Minecraft and
@@ -284,6 +296,8 @@ impl Plan {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_countdown;
 #[cfg(test)]
 mod tests_ending;
 #[cfg(test)]

@@ -159,11 +159,13 @@ fn over_budget_while_running_stops_and_records_why() {
     let (text, json) = both(&p);
     insta::assert_snapshot!("over_budget_text", text);
     insta::assert_snapshot!("over_budget_json", json);
-    assert!(
-        p.changes
-            .iter()
-            .any(|c| matches!(c.step, Step::RequestStop { reason: EndReason::Budget }))
-    );
+    assert!(p.changes.iter().any(|c| matches!(
+        c.step,
+        Step::RequestStop {
+            reason: EndReason::Budget,
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -215,7 +217,8 @@ fn max_session_stops_the_server() {
     assert!(p.changes.iter().any(|c| matches!(
         c.step,
         Step::RequestStop {
-            reason: EndReason::MaxSession
+            reason: EndReason::MaxSession,
+            ..
         }
     )));
     assert!(p.changes.iter().any(|c| matches!(

@@ -82,9 +82,13 @@ fn an_agent_that_gave_up_on_a_crashing_minecraft_is_stopped_as_crash() {
     a.crashed = true;
     let p = plan(&d, &o);
     assert!(
-        p.changes
-            .iter()
-            .any(|c| matches!(c.step, Step::RequestStop { reason: EndReason::Crash })),
+        p.changes.iter().any(|c| matches!(
+            c.step,
+            Step::RequestStop {
+                reason: EndReason::Crash,
+                ..
+            }
+        )),
         "{:#?}",
         p.changes
     );

@@ -98,6 +98,8 @@ pub struct Lifecycle {
     /// A suspended server stays warm until shortly before its paid hour
     /// ends (`false`: it is terminated as soon as `suspended` elapses).
     pub warm_until_paid: bool,
+    /// Said in game before a stop players would feel (`[]`: no countdown).
+    pub stop_warnings: crate::countdown::StopWarnings,
 }
 
 /// The motd when server.toml names none (and what the agent shows without one).
@@ -114,6 +116,7 @@ impl Default for Lifecycle {
             max_session: Duration::from_hours(12),
             boot_deadline: Duration::from_mins(10),
             warm_until_paid: true,
+            stop_warnings: crate::countdown::StopWarnings::standard(),
         }
     }
 }

@@ -11,6 +11,7 @@ use super::diag::one_of;
 use super::model::*;
 use super::properties;
 use super::reader::{self, At, Cx, Table};
+use crate::countdown::StopWarnings;
 use crate::ids::{Location, RegionKey, ServerName, ServerType, ZoneName};
 
 /// Hetzner locations servers can be created in.
@@ -249,6 +250,7 @@ fn lifecycle(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Lifecycle {
     let boot_deadline = dur(cx, &mut t, "boot_deadline", d.boot_deadline, 60);
     let keep_backups = t.optional(cx, "keep_backups", |cx, n, v| reader::integer_in(cx, n, v, 1, 100));
     let warm_until_paid = t.optional(cx, "warm_until_paid", reader::boolean);
+    let stop_warnings = t.optional(cx, "stop_warnings", stop_warnings);
     t.finish(cx);
     Lifecycle {
         idle,
@@ -258,6 +260,43 @@ fn lifecycle(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Lifecycle {
         max_session,
         boot_deadline,
         warm_until_paid: warm_until_paid.unwrap_or(d.warm_until_paid),
+        stop_warnings: stop_warnings.unwrap_or(d.stop_warnings),
+    }
+}
+
+/// `stop_warnings = ["5m", "1m", "10s"]`; `[]` or `0` for none. Each bad
+/// entry is reported at its own place.
+fn stop_warnings(cx: &mut Cx<'_>, n: &str, v: &Spanned<DeValue<'_>>) -> Option<StopWarnings> {
+    let help = "write durations like [\"5m\", \"1m\", \"10s\"], or [] for no countdown";
+    if let DeValue::Integer(_) = v.get_ref() {
+        let zero = reader::integer(cx, n, v)?;
+        if zero.value == 0 {
+            return Some(StopWarnings::default());
+        }
+        cx.error(zero.span, format!("`{n}` = {} is not a list of durations", zero.value))
+            .help(help);
+        return None;
+    }
+    let leads = reader::array(cx, n, v, |cx, n, item| {
+        let at = item.span();
+        let d = reader::duration(cx, n, item)?;
+        if let Err(why) = StopWarnings::new([d]) {
+            cx.error(at, format!("`{n}` entry: {why}")).help(help);
+            return None;
+        }
+        Some(d)
+    })?;
+    // A bad entry was reported (and skipped): the list as a whole is not read.
+    let written = if let DeValue::Array(items) = v.get_ref() { items.len() } else { 0 };
+    if leads.len() != written {
+        return None;
+    }
+    match StopWarnings::new(leads) {
+        Ok(w) => Some(w),
+        Err(why) => {
+            cx.error(v.span(), format!("`{n}`: {why}")).help(help);
+            None
+        }
     }
 }
 

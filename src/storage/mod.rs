@@ -107,6 +107,12 @@ pub struct ControlDoc {
     /// were kept). A value this version does not know fails the decode, with
     /// the key named: the reconciler then writes the document anew.
     pub stop_reason: Option<crate::lifecycle::EndReason>,
+    /// Said in game before the stop, when players are online: how long
+    /// before it each warning comes, counted from `stop_requested`
+    /// ([`crate::countdown`]). Absent (an older reconciler) or `[]`: the
+    /// agent stops at once, as before countdowns existed.
+    #[serde(default, skip_serializing_if = "crate::countdown::StopWarnings::is_empty")]
+    pub stop_warnings: crate::countdown::StopWarnings,
     pub whitelist: Vec<PlayerName>,
     pub ops: Vec<ControlOp>,
     pub assets: BTreeMap<String, AssetRef>,
@@ -155,6 +161,10 @@ pub struct AgentStatusDoc {
     /// When a crashed JVM is restarted next.
     #[serde(default)]
     pub restart_at: Option<DateTime<Utc>>,
+    /// While the agent warns the players online of a stop (`say`
+    /// countdown): when it stops Minecraft.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopping_at: Option<DateTime<Utc>>,
     /// While suspended: when the agent will ask for termination.
     #[serde(default)]
     pub terminate_at: Option<DateTime<Utc>>,
@@ -547,6 +557,7 @@ mod tests {
                 version: 1,
                 stop_requested: reason.map(|_| "2026-11-22T19:30:00Z".parse().unwrap()),
                 stop_reason: reason,
+                stop_warnings: reason.map_or_else(Default::default, |_| crate::countdown::StopWarnings::standard()),
                 ..ControlDoc::default()
             };
             s.put_json(&s.control_key(), &doc).await.unwrap();

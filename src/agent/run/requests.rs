@@ -6,6 +6,11 @@
 //! steps with a `manual` snapshot; a suspend is an event through the
 //! lifecycle's transition function, as an idle suspension is.
 //!
+//! A suspend is not announced in game first (the admin asked for it now:
+//! `say` a warning before, if players are on); while a stop's countdown
+//! runs ([`crate::countdown`]), suspend and backup requests are refused
+//! (the stop's own snapshot follows).
+//!
 //! A request waits (unanswered) while Minecraft boots: it runs once the
 //! server is ready, unless it expires first. Every other phase answers at
 //! once, so an admin never waits on a server that cannot do it.
@@ -90,6 +95,14 @@ where
             return Step::Answer(Outcome::Refused, why);
         }
         let up = matches!(self.phase, Phase::Running | Phase::Idle);
+        // A stop is being announced in game: its own snapshot follows it,
+        // and a suspend now would cut the countdown players were promised.
+        if self.countdown.is_some() && matches!(req.action, Action::Suspend | Action::Backup) {
+            return Step::Answer(
+                Outcome::Refused,
+                "a stop is counting down in game; its final snapshot follows it; not run".into(),
+            );
+        }
         match (req.action, self.phase) {
             (Action::Suspend, Phase::Suspended) => Step::Answer(Outcome::Ok, "already suspended: Minecraft is stopped".into()),
             (Action::Suspend, _) if up => Step::Run,

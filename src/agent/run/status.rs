@@ -95,6 +95,7 @@ where
             restart_at: self
                 .restart_at
                 .map(|t| self.clock.now() + chrono::Duration::from_std(t - Instant::now()).unwrap_or_default()),
+            stopping_at: self.stopping_at(),
             terminate_at: self.terminate_at,
             ready_to_terminate: self.ready_to_terminate,
             last_error: self.last_error.as_ref().map(|(_, m)| m.clone()),

@@ -221,6 +221,7 @@ pub(super) async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut 
     doc.restore = cx.restore.as_ref().map(|m| m.name.to_string());
     doc.stop_requested = None;
     doc.stop_reason = None;
+    doc.stop_warnings = Default::default();
     doc.whitelist = crate::plan::assets::whitelist_names(desired);
     doc.ops = crate::plan::assets::op_entries(desired)
         .into_iter()

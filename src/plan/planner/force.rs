@@ -62,15 +62,17 @@ impl Builder<'_> {
         Some(f.clone())
     }
 
-    /// Past [`STOP_ALERT_AFTER`]: an alert every run, and the session file's
-    /// record of it (and the one Discord post) once.
-    pub(super) fn stop_overdue(&mut self, server: &ObservedServer, stop_at: DateTime<Utc>, why: &str) {
+    /// Past [`STOP_ALERT_AFTER`] after `due` (the stop's time, or the end
+    /// of its countdown, which is no delay): an alert every run, and the
+    /// session file's record of it (and the one Discord post) once.
+    pub(super) fn stop_overdue(&mut self, server: &ObservedServer, stop_at: DateTime<Utc>, due: DateTime<Utc>, why: &str) {
         let o = self.o;
-        let waited = o.now - stop_at;
+        let waited = o.now - due;
         if waited <= STOP_ALERT_AFTER {
             return;
         }
         let minutes = waited.num_minutes();
+        let since = if due > stop_at { " since its countdown ended" } else { "" };
         let current = o.backups.as_ref().and_then(|b| b.current.as_ref());
         let force = match current {
             Some(b) => format!(
@@ -82,7 +84,7 @@ impl Builder<'_> {
         self.notice(
             Level::Alert,
             format!(
-                "the stop of session {} has waited {minutes} min for its final snapshot ({why}): the agent may be dead, and server {} bills until it is deleted. To delete it anyway, losing play since the current backup, an admin adds to server.toml: {force}",
+                "the stop of session {} has waited {minutes} min{since} for its final snapshot ({why}): the agent may be dead, and server {} bills until it is deleted. To delete it anyway, losing play since the current backup, an admin adds to server.toml: {force}",
                 server.session, server.name
             ),
         );

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::Builder;
 use super::session_path;
+use crate::countdown::{self, StopWarnings};
 use crate::lifecycle::Phase;
 use crate::plan::{EndReason, Op, Step};
 use crate::repo::SwitchState;
@@ -28,12 +29,22 @@ impl Builder<'_> {
         // Terminating already: the stop was asked (its reason is kept with
         // it), or the agent ended the session itself.
         if o.phase() != Phase::Terminating {
+            let warnings = if countdown::warns(reason) {
+                d.server.lifecycle.stop_warnings.clone()
+            } else {
+                StopWarnings::default()
+            };
+            let after = if warnings.is_empty() {
+                json!("stop-and-sync")
+            } else {
+                json!(format!("stop-and-sync, players warned {warnings} before"))
+            };
             self.change(
                 Op::Update,
                 "stop request",
-                Step::RequestStop { reason },
+                Step::RequestStop { reason, warnings },
                 json!("run"),
-                json!("stop-and-sync"),
+                after,
                 stop_why(reason),
             );
         }
@@ -58,7 +69,9 @@ impl Builder<'_> {
         if let (Some(why), None) = (&refused, &forced) {
             // The final snapshot is still to come: the agent needs storage for it.
             self.renew_credentials();
-            self.stop_overdue(server, stop_at, why);
+            let ends = self.countdown_ends(reason);
+            self.stop_overdue(server, stop_at, ends.unwrap_or(stop_at), why);
+            self.await_countdown(reason, ends);
             self.change(
                 Op::Wait,
                 "world snapshot",
