@@ -60,7 +60,11 @@ fn actor(in_actions: bool) -> Result<String, AskError> {
         return var("GITHUB_ACTOR")
             .ok_or_else(|| AskError::Refused("GITHUB_ACTIONS=true but GITHUB_ACTOR is not set: who asks is unknown".into()));
     }
-    Ok(var("USER").map_or_else(|| "local".to_string(), |u| format!("{u} (local)")))
+    // Bounded and printable, as a request's actor must be.
+    let user: Option<String> = var("USER").map(|u| u.chars().filter(|c| !c.is_control()).take(40).collect());
+    Ok(user
+        .filter(|u| !u.is_empty())
+        .map_or_else(|| "local".to_string(), |u| format!("{u} (local)")))
 }
 
 /// Refuse what needs no agent to refuse: a non-admin in Actions, a bad or

@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 
 use super::traits::{Incoming, PortError, PortResult};
 use crate::storage::Store;
-use crate::storage::requests::{Action, Outcome, RequestDoc, RequestId, ResultDoc, VERSION};
+use crate::storage::requests::{Outcome, RequestDoc, RequestId, ResultDoc, VERSION};
 
 /// How many requests one control poll handles; the rest wait for the next.
 pub const MAX_PER_POLL: usize = 8;
@@ -244,11 +244,6 @@ pub async fn answer(store: &Store, record: &Record, r: &ResultDoc) -> PortResult
         }
         Err(e) => Err(PortError::Control(super::control::chain(&e))),
     }
-}
-
-/// Whether `action` needs Minecraft up (console, backup) or not (suspend).
-pub fn needs_console(action: Action) -> bool {
-    matches!(action, Action::Console | Action::Backup)
 }
 
 #[cfg(test)]

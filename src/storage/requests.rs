@@ -300,7 +300,7 @@ impl ResultDoc {
             });
         }
         check_actor(key, &self.actor)?;
-        if self.reply.len() > MAX_REPLY_BYTES + 64 {
+        if self.reply.len() > MAX_REPLY_BYTES {
             return Err(invalid(key, format!("the reply is over {MAX_REPLY_BYTES} bytes")));
         }
         if self.command.as_deref().is_some_and(|c| check_command(c).is_err()) {
