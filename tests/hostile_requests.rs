@@ -9,8 +9,61 @@ use serde_json::json;
 mod common;
 #[path = "common/requests_agent.rs"]
 mod requests_agent;
+#[path = "fakes/s3.rs"]
+mod s3_fake;
 
+use mc_gitops::ids::ServerName;
+use mc_gitops::secret::Secret;
+use mc_gitops::storage::r2::R2Credentials;
+use mc_gitops::storage::requests::{Action, Outcome, RequestDoc, RequestId, ResultDoc, VERSION};
+use mc_gitops::storage::{StorageError, Store};
 use requests_agent::*;
+
+fn s3_store(s3: &s3_fake::S3Server, key: &str, secret: &str) -> Store {
+    let creds = R2Credentials {
+        access_key_id: key.into(),
+        secret_access_key: Secret::new(secret),
+        session_token: None,
+    };
+    Store::s3(&s3.endpoint(), s3_fake::BUCKET, &creds, &ServerName::new("grove")).unwrap()
+}
+
+// On S3 (the fake enforces If-None-Match and the VPS key's scope as R2
+// does): a request or an answer, once written, is never replaced, whoever
+// holds the keys; the VPS's scoped keys list and answer the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_s3_a_request_and_its_answer_are_never_overwritten_by_either_side() {
+    let s3 = s3_fake::S3Server::start().await;
+    let admin = s3_store(&s3, s3_fake::ACCESS_KEY, s3_fake::SECRET_KEY);
+    let prefixes = mc_gitops::storage::credentials::agent_prefixes(&ServerName::new("grove"));
+    s3.allow_scoped("AKVPSSCOPED0001", "vps-scoped-secret", &prefixes);
+    let vps = s3_store(&s3, "AKVPSSCOPED0001", "vps-scoped-secret");
+    let asked = chrono::Utc::now();
+    let req = RequestDoc {
+        version: VERSION,
+        id: RequestId::new(asked),
+        action: Action::Console,
+        command: Some("time set day".into()),
+        actor: "grove-admin".into(),
+        asked,
+        expires: asked + chrono::Duration::minutes(2),
+    };
+    admin.put_request(&req).await.unwrap();
+    let mut forged = req.clone();
+    forged.command = Some("kill @a".into());
+    for store in [&admin, &vps] {
+        assert!(matches!(store.put_request(&forged).await, Err(StorageError::Conflict { .. })));
+    }
+    assert_eq!(vps.list_requests().await.unwrap().pending, vec![req.id.clone()]);
+    assert_eq!(vps.request(&req.id).await.unwrap(), Some(Ok(req.clone())));
+    let answer = ResultDoc::answer(&req, asked, Outcome::Ok, "Set the time to 1000", None);
+    assert!(vps.put_result(&answer).await.unwrap());
+    let mut other = answer.clone();
+    other.reply = "forged".into();
+    assert!(!admin.put_result(&other).await.unwrap(), "the first answer stays");
+    assert_eq!(admin.result(&req.id).await.unwrap(), Some(Ok(answer)));
+    assert!(vps.list_requests().await.unwrap().pending.is_empty());
+}
 
 // Hostile: what the VPS side (or anyone with its storage credentials) could
 // plant in the queue is refused unread, never run.
