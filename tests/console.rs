@@ -138,6 +138,23 @@ fn a_backup_request_leaves_a_verified_manual_snapshot_that_restore_reads() {
         (Some("manual"), Some(SESSION)),
         "{manifest}"
     );
+    // `world backup --remote` is the same request.
+    let out = Command::new(env!("CARGO_BIN_EXE_mc-gitops"))
+        .args(["world", "backup", "--remote", "--repo"])
+        .arg(&s.repo)
+        .env("MC_GITOPS_STORAGE_DIR", &s.storage)
+        .env("MC_GITOPS_POLL_INTERVAL_MS", "100")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("R2_ACCESS_KEY_ID")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("backup: ok") && text(&out).contains("snapshot: "),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(results(&s).len(), 2);
     stop(a);
 
     let restored = s.tmp.path().join("restored");
