@@ -18,6 +18,7 @@ pub(crate) fn cmd_apply(
     now: DateTime<Utc>,
     commit: bool,
     push: Option<mc_gitops::gitback::PushTarget>,
+    site: Option<&Path>,
 ) -> anyhow::Result<Done> {
     let loaded = load(root)?;
     let Some(live) = connect::live(root, &loaded.desired)? else {
@@ -92,7 +93,7 @@ pub(crate) fn cmd_apply(
     if let Err(e) = step_summary_alerts(&alerts) {
         report.warnings.push(format!("writing the alerts to $GITHUB_STEP_SUMMARY: {e}"));
     }
-    rt.block_on(after_apply(root, &loaded, &observed, &live.store, &mut report, now));
+    rt.block_on(after_apply(root, &loaded, &observed, &live.store, &mut report, site, now));
     if json {
         let json = serde_json::to_string_pretty(&serde_json::json!({ "plan": plan, "report": report }))?;
         println!("{}", output::escape::json(&json));
@@ -180,6 +181,7 @@ async fn after_apply(
     observed: &observe::Observed,
     store: &mc_gitops::storage::Store,
     report: &mut mc_gitops::apply::Report,
+    site: Option<&Path>,
     now: DateTime<Utc>,
 ) {
     let ledger = match repo::load(root) {
@@ -202,11 +204,22 @@ async fn after_apply(
     if let Some((resource, error)) = &report.failed {
         warnings.push(format!("the last apply stopped at {resource}: {error}"));
     }
-    match ledger::summaries::regenerate(root, &ledger, &loaded.desired, Some(observed), measured, warnings, now) {
+    let summaries = ledger::summaries::gather(root, &ledger, &loaded.desired, Some(observed), measured, warnings, now);
+    match ledger::summaries::write_summaries(root, &summaries) {
         Ok(files) => report.files.extend(files),
         Err(e) => report
             .warnings
             .push(format!("writing the summaries: {}", mc_gitops::apply::render_error(&e))),
+    }
+    // The status page is published by the workflow, never committed: it is
+    // not one of report.files.
+    if let Some(dir) = site {
+        match ledger::site::write_site(root, dir, &ledger, &loaded.desired, Some(observed), &summaries) {
+            Ok(written) => report.warnings.extend(written.warnings),
+            Err(e) => report
+                .warnings
+                .push(format!("writing the status page: {}", mc_gitops::apply::render_error(&e))),
+        }
     }
 }
 

@@ -14,6 +14,8 @@ use mc_gitops::{agent, connect, ledger, observe, output, plan};
 
 mod cmd_apply;
 mod cmd_check;
+mod cmd_docs;
+mod cmd_init;
 
 use cmd_apply::cmd_apply;
 use cmd_check::{cmd_check, cmd_post_result};
@@ -94,6 +96,9 @@ enum Command {
         /// The remote branch (default: the branch checked out).
         #[arg(long, value_name = "BRANCH")]
         branch: Option<String>,
+        /// Also write the public status page (index.html and the modpack) into DIR, outside the commit; see docs/status-page.md.
+        #[arg(long, value_name = "DIR")]
+        site: Option<PathBuf>,
         /// Apply as if it were this time (RFC 3339); for tests.
         #[arg(long, value_name = "TIME", env = "MC_GITOPS_NOW", hide = true)]
         now: Option<DateTime<Utc>>,
@@ -230,23 +235,44 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
-    /// Create a new state repo in DIR from the example built into this binary.
+    /// Create a new group's state repo in DIR from the example built into this binary.
     ///
-    /// The new repo is stopped, has no session history, and carries the
-    /// server name and DNS zone given; its README walks through the secrets
-    /// to create. DIR must be new or empty.
+    /// The new repo is stopped, has no session history, and has one player
+    /// and op: the admin (--player, --github), whose GitHub handle is
+    /// [github] admins and the CODEOWNER; further ops are a commented
+    /// template in ops.toml, and friends add their own players/ files by
+    /// pull request. When stdin is a terminal, the values not given as
+    /// flags are asked for; otherwise a missing --name, --zone, --region,
+    /// --player or --github is an error. DIR must be new or empty.
+    /// docs/setup.md is the whole path from here to the first start.
     #[command(
-        after_help = "Examples:\n  mc-gitops init grove-state --name grove --zone grove.place\n  cd grove-state && git init && mc-gitops check"
+        after_help = "Examples:\n  mc-gitops init grove-state --name grove --zone grove.place --region eu --player Steve --github grove-admin\n  mc-gitops init grove-state    # asks for each value\n  cd grove-state && mc-gitops check --fix && mc-gitops mods update"
     )]
-    Init {
-        /// Where to create the repo (new or empty).
-        dir: PathBuf,
-        /// The server's name (labels, hostnames, storage prefixes).
-        #[arg(long)]
-        name: String,
-        /// The Cloudflare DNS zone friends connect under (mc.<zone>).
-        #[arg(long)]
-        zone: String,
+    Init(cmd_init::InitArgs),
+    /// Print the shell completion script for bash, zsh or fish (also elvish, powershell).
+    ///
+    /// bash: `mc-gitops completions bash > ~/.local/share/bash-completion/completions/mc-gitops`;
+    /// zsh: write `_mc-gitops` into a directory on $fpath; fish: write
+    /// `mc-gitops.fish` into ~/.config/fish/completions/.
+    #[command(
+        after_help = "Examples:\n  mc-gitops completions bash > ~/.local/share/bash-completion/completions/mc-gitops\n  mc-gitops completions zsh > ~/.zfunc/_mc-gitops\n  mc-gitops completions fish > ~/.config/fish/completions/mc-gitops.fish"
+    )]
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command with --out.
+    ///
+    /// Without --out, mc-gitops.1 goes to stdout (`mc-gitops man | man -l -`).
+    /// With --out DIR: mc-gitops.1 and mc-gitops-<command>.1 for every
+    /// command and subcommand (mc-gitops-world-backup.1), for
+    /// ~/.local/share/man/man1 or a package.
+    #[command(after_help = "Examples:\n  mc-gitops man | man -l -\n  mc-gitops man --out ~/.local/share/man/man1")]
+    Man {
+        /// Write every page into this directory instead of printing the top one.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// Set `state` (and `region`) in server.toml, keeping every comment.
     ///
@@ -273,14 +299,21 @@ enum Command {
     /// `apply` does this after every run; this command does it on demand,
     /// from the repo alone (no credentials, nothing outside is called; the
     /// R2 storage figures already recorded in costs/ are kept). Only files
-    /// whose content changes are written.
-    #[command(after_help = "Examples:\n  mc-gitops ledger --repo .\n  mc-gitops ledger --now 2026-12-01T00:00:00Z")]
+    /// whose content changes are written. With --site, the status page is
+    /// written too, its state read from the ledger alone (an open session
+    /// reads as running).
+    #[command(
+        after_help = "Examples:\n  mc-gitops ledger --repo .\n  mc-gitops ledger --now 2026-12-01T00:00:00Z\n  mc-gitops ledger --site public && python3 -m http.server -d public"
+    )]
     Ledger {
         #[command(flatten)]
         repo: RepoArg,
         /// Summarise as if it were this time (RFC 3339): open sessions accrue up to it.
         #[arg(long, value_name = "TIME", env = "MC_GITOPS_NOW")]
         now: Option<DateTime<Utc>>,
+        /// Also write the public status page (index.html and the modpack) into DIR; see docs/status-page.md.
+        #[arg(long, value_name = "DIR")]
+        site: Option<PathBuf>,
     },
     /// Print or write the JSON Schemas (draft-07) of the state files.
     ///
@@ -387,13 +420,14 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
             push,
             remote,
             branch,
+            site,
         } => {
             let push = push.then(|| mc_gitops::gitback::PushTarget {
                 remote,
                 branch,
                 ..mc_gitops::gitback::PushTarget::from_env()
             });
-            cmd_apply(&repo.repo, json, now.unwrap_or_else(Utc::now), commit, push)
+            cmd_apply(&repo.repo, json, now.unwrap_or_else(Utc::now), commit, push, site.as_deref())
         }
         Command::Check {
             repo,
@@ -425,19 +459,11 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
             agent_sha256,
             now,
         }) => cmd_render_cloud_init(&repo.repo, agent_url, agent_sha256, now.unwrap_or_else(Utc::now)),
-        Command::Init { dir, name, zone } => {
-            let files = mc_gitops::init::init(&dir, &name, &zone)?;
-            println!(
-                "created {} with {} files; next: run `mc-gitops mods update --repo {}` to pin today's mods and the real \
-                 server jar (the example's is illustrative), then read its README.md",
-                dir.display(),
-                files.len(),
-                dir.display()
-            );
-            Ok(Done::Ok)
-        }
+        Command::Init(args) => cmd_init::cmd_init(args),
+        Command::Completions { shell } => cmd_docs::cmd_completions(shell),
+        Command::Man { out } => cmd_docs::cmd_man(out.as_deref()),
         Command::SetState { repo, state, region } => cmd_set_state(&repo.repo, &state, region.as_deref()),
-        Command::Ledger { repo, now } => cmd_ledger(&repo.repo, now.unwrap_or_else(Utc::now)),
+        Command::Ledger { repo, now, site } => cmd_ledger(&repo.repo, now.unwrap_or_else(Utc::now), site.as_deref()),
         Command::Schema { out, name } => cmd_schema(out.as_deref(), name.as_deref()),
         Command::World { repo, command } => {
             runtime()?.block_on(mc_gitops::world::cli::run(command, &repo.repo, &mut std::io::stdout()))?;
@@ -531,14 +557,24 @@ fn cmd_set_state(root: &Path, state: &str, region: Option<&str>) -> anyhow::Resu
     Ok(Done::Ok)
 }
 
-fn cmd_ledger(root: &Path, now: DateTime<Utc>) -> anyhow::Result<Done> {
+fn cmd_ledger(root: &Path, now: DateTime<Utc>, site: Option<&Path>) -> anyhow::Result<Done> {
     let loaded = load(root)?;
-    let files = ledger::summaries::regenerate(root, &loaded.ledger, &loaded.desired, None, None, Vec::new(), now)?;
+    let summaries = ledger::summaries::gather(root, &loaded.ledger, &loaded.desired, None, None, Vec::new(), now);
+    let files = ledger::summaries::write_summaries(root, &summaries)?;
     if files.is_empty() {
         println!("summaries are up to date");
     }
     for f in files {
         println!("wrote {}", output::escape::value(&f));
+    }
+    if let Some(dir) = site {
+        let written = ledger::site::write_site(root, dir, &loaded.ledger, &loaded.desired, None, &summaries)?;
+        for w in &written.warnings {
+            eprintln!("warning: {}", output::escape::line(&output::escape::value(w)));
+        }
+        for f in &written.files {
+            println!("wrote {}", output::escape::value(&dir.join(f).display().to_string()));
+        }
     }
     Ok(Done::Ok)
 }

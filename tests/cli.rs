@@ -157,57 +157,34 @@ fn the_example_repo_ships_current_schemas() {
 
 #[test]
 fn help_texts_carry_examples() {
-    for cmd in ["plan", "check", "schema", "render", "render cloud-init"] {
+    for cmd in [
+        "plan",
+        "check",
+        "schema",
+        "render",
+        "render cloud-init",
+        "init",
+        "completions",
+        "man",
+    ] {
         let out = bin().args(cmd.split(' ')).arg("--help").assert().code(0);
         assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("Examples:"), "{cmd}");
     }
 }
 
-#[test]
-fn init_makes_a_stopped_repo_that_passes_check_and_plans_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let new = dir.path().join("oak-state");
-    let bin = env!("CARGO_BIN_EXE_mc-gitops");
-    let out = std::process::Command::new(bin)
-        .args(["init", "--name", "oak", "--zone", "oak.example"])
-        .arg(&new)
+/// A repo as `mc-gitops init` makes it, with the admin's uuid recorded
+/// the way `check --fix` records it (tests/setup.rs runs the real lookup
+/// against a fake of Mojang; here nothing outside is called).
+fn init_repo(repo: &Path) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mc-gitops"))
+        .args(["init", "--name", "oak", "--zone", "oak.example", "--region", "eu"])
+        .args(["--player", "Steve", "--github", "oak-admin"])
+        .arg(repo)
+        .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!new.join("sessions").exists(), "no history is copied");
-    assert!(new.join(".github/workflows/reconcile.yml").is_file());
-    let server = std::fs::read_to_string(new.join("server.toml")).unwrap();
-    assert!(
-        server.contains("name = \"oak\"") && server.contains("state = \"stopped\""),
-        "{server}"
-    );
-    assert!(server.contains("zone = \"oak.example\""), "{server}");
-    assert!(std::fs::read_to_string(new.join("README.md")).unwrap().contains("mc.oak.example"));
-
-    let check = std::process::Command::new(bin)
-        .args(["check", "--repo"])
-        .arg(&new)
-        .output()
-        .unwrap();
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
-    assert!(String::from_utf8_lossy(&check.stdout).contains("0 sessions"));
-    let plan = std::process::Command::new(bin)
-        .args(["plan", "--repo"])
-        .arg(&new)
-        .env_remove("HCLOUD_TOKEN")
-        .env_remove("CLOUDFLARE_API_TOKEN")
-        .output()
-        .unwrap();
-    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
-
-    // A second init into the same, now non-empty, directory is refused.
-    let again = std::process::Command::new(bin)
-        .args(["init", "--name", "oak", "--zone", "oak.example"])
-        .arg(&new)
-        .output()
-        .unwrap();
-    assert_eq!(again.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("is not empty"));
+    mc_gitops::check::mojang::write_uuid(repo, "players/Steve.toml", "8667ba71-b85a-4004-af54-457a9734eed7").unwrap();
 }
 
 #[test]
@@ -223,14 +200,7 @@ fn the_start_button_edit_goes_through_the_binary() {
             .output()
             .unwrap()
     };
-    assert!(
-        std::process::Command::new(bin)
-            .args(["init", "--name", "oak", "--zone", "oak.example"])
-            .arg(&repo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    init_repo(&repo);
     let out = ok(&["set-state", "start", "--region", "us"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let server = std::fs::read_to_string(repo.join("server.toml")).unwrap();
@@ -248,14 +218,7 @@ fn ledger_writes_the_summaries_once_and_then_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("r");
     let bin = env!("CARGO_BIN_EXE_mc-gitops");
-    assert!(
-        std::process::Command::new(bin)
-            .args(["init", "--name", "oak", "--zone", "oak.example"])
-            .arg(&repo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    init_repo(&repo);
     // Copy the example's history in, so there is something to sum.
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example/sessions/2026/11");
     std::fs::create_dir_all(repo.join("sessions/2026/11")).unwrap();
@@ -291,4 +254,30 @@ fn ledger_writes_the_summaries_once_and_then_nothing() {
         .output()
         .unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+}
+
+// The status page from the repo alone: the page and the modpack it links,
+// outside the repo, and nothing of it in the repo's own files.
+#[test]
+fn ledger_site_writes_the_status_page_and_its_modpack() {
+    let dir = copy_example();
+    let site = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["ledger", "--now", "2026-11-22T05:00:00Z", "--repo"])
+        .arg(dir.path())
+        .arg("--site")
+        .arg(site.path().join("public"))
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains("public/index.html\n") && stdout.contains("public/grove.mrpack\n"),
+        "{stdout}"
+    );
+    let page = std::fs::read_to_string(site.path().join("public/index.html")).unwrap();
+    assert!(page.contains("<code id=\"address\""), "{page}");
+    assert!(page.contains("data-state=\"offline\""), "the example has no open session: {page}");
+    assert!(page.contains("Observed <time datetime=\"2026-11-22T05:00:00Z\""), "{page}");
+    assert!(!page.contains("<script"), "{page}");
+    assert!(!dir.path().join("index.html").exists());
 }

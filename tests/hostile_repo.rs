@@ -544,6 +544,41 @@ fn writing_a_session_with_a_broken_template_does_not_panic_and_loses_nothing() {
     assert_eq!(again.ledger.sessions[0], s);
 }
 
+// The status page's template linked to the environment: the page is not
+// written, and the token is nowhere.
+#[test]
+fn ledger_site_refuses_a_status_page_template_linked_to_the_environment() {
+    let dir = repo();
+    symlink("/proc/self/environ", dir.path(), ".mc-gitops/templates/status.html.j2");
+    let site = dir.outside("site");
+    let r = run(
+        dir.path(),
+        &["ledger", "--now", "2026-12-01T00:00:00Z", "--site", site.to_str().unwrap()],
+    );
+    assert!(!r.ok, "{}", r.out);
+    assert!(
+        r.out.contains(".mc-gitops/templates/status.html.j2") && r.out.contains("symbolic link"),
+        "{}",
+        r.out
+    );
+    let page = std::fs::read_to_string(site.join("index.html")).unwrap_or_default();
+    assert!(!page.contains(CANARY) && !r.out.contains(CANARY), "the token leaked");
+    refused(&check(dir.path()), ".mc-gitops/templates/status.html.j2", &["symbolic link"]);
+}
+
+// A status page template that fails when rendered is caught by check, with its line.
+#[test]
+fn check_renders_the_status_page_template() {
+    let dir = repo();
+    write(
+        dir.path(),
+        ".mc-gitops/templates/status.html.j2",
+        "<!doctype html>\n<title>{{ p.server }}</title>\n{{ p.sessions | no_such_filter }}\n",
+    );
+    let d = refused(&check(dir.path()), ".mc-gitops/templates/status.html.j2", &["no_such_filter"]);
+    assert_eq!(d.line, 3, "{d:?}");
+}
+
 // --- privilege -----------------------------------------------------------------
 
 // A new repo guards .mc-gitops/ (its templates) with CODEOWNERS, as the check's rule does.
@@ -552,8 +587,10 @@ fn init_guards_the_templates_with_codeowners() {
     let dir = tempfile::tempdir().unwrap();
     let root: PathBuf = dir.path().join("new");
     let out = bin()
-        .args(["init", "--name", "pines", "--zone", "pines.example"])
+        .args(["init", "--name", "pines", "--zone", "pines.example", "--region", "eu"])
+        .args(["--player", "Steve", "--github", "pines-admin"])
         .arg(&root)
+        .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

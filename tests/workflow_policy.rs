@@ -72,6 +72,8 @@ fn interpolating_scripts(wf: &Workflow) -> Vec<String> {
 const WRITES: &[(&str, &str, &str)] = &[
     ("reconcile.yml", "press", "contents"),            // commits the Start/Stop press
     ("reconcile.yml", "reconcile", "contents"),        // commits the ledger back
+    ("reconcile.yml", "pages", "pages"),               // deploys the status page
+    ("reconcile.yml", "pages", "id-token"),            // deploy-pages' OIDC proof of origin
     ("check-comment.yml", "comment", "pull-requests"), // the PR comment
     ("release.yml", "publish", "contents"),            // creates the release
 ];

@@ -152,6 +152,62 @@ async fn a_scheduled_reconcile_pushes_the_bots_commit() {
     assert_eq!(report.job("reconcile").step(INSTALL).outcome, Outcome::Skipped);
 }
 
+// The status page (issue 16): with STATUS_PAGE = github-pages, the
+// reconcile job's own steps write the page outside the checkout, decide to
+// publish it (this run committed a start) and hand upload-pages-artifact
+// the directory; nothing of it is committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconcile_with_the_status_page_on_uploads_the_page_apply_wrote() {
+    let w = World::new().await;
+    let r = Remote::new(&w, "running");
+    let mut run = github_run(&w, &r, Event::new("schedule"));
+    run.vars.insert("STATUS_PAGE".into(), "github-pages".into());
+    let mut uploaded = Vec::new();
+    let mut checkout = checkout_from(&r.bare);
+    let mut hook = |call: &UsesCall<'_>| {
+        let action = call.step.uses.as_deref().unwrap_or_default();
+        if !action.starts_with("actions/upload-pages-artifact@") {
+            return checkout(call);
+        }
+        let dir = PathBuf::from(&call.with["path"]);
+        let page = std::fs::read_to_string(dir.join("index.html")).map_err(|e| format!("{}: {e}", dir.display()))?;
+        uploaded.push((dir, page));
+        Ok(())
+    };
+    let report = tokio::task::block_in_place(|| common::actions::run(&workflow("reconcile.yml"), &run, &mut hook));
+    assert!(report.ok(), "{}", report.log());
+    let job = report.job("reconcile");
+    assert_eq!(job.step("Upload the status page").outcome, Outcome::Success, "{}", report.log());
+    let [(dir, page)] = &uploaded[..] else {
+        panic!("one upload: {uploaded:?}")
+    };
+    assert!(
+        dir.ends_with("status-page") && !dir.starts_with(&job.workspace),
+        "{}",
+        dir.display()
+    );
+    assert!(page.contains("data-state=\"starting\""), "the run started the server: {page}");
+    assert!(dir.join("grove.mrpack").exists());
+    assert!(!r.changed_by_head().iter().any(|f| f.contains("index.html")));
+}
+
+// Without the variable nothing is uploaded: a repository without Pages gets no failed runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconcile_without_the_status_page_variable_uploads_nothing() {
+    let w = World::new().await;
+    let r = Remote::new(&w, "stopped");
+    let report = run_workflow(&workflow("reconcile.yml"), &github_run(&w, &r, Event::new("schedule")), &r.bare);
+    assert!(report.ok(), "{}", report.log());
+    let job = report.job("reconcile");
+    for step in [
+        "Note the commit apply starts from",
+        "Decide whether to publish the status page",
+        "Upload the status page",
+    ] {
+        assert_eq!(job.step(step).outcome, Outcome::Skipped, "{step}");
+    }
+}
+
 // Regression (issue 11, break 3): a dispatch without inputs (the agent's
 // nudge) took the defaults action=start, region=eu and started the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

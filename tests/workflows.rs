@@ -124,7 +124,10 @@ fn example_workflow(file: &str) -> Workflow {
 fn reconcile_commits_and_pushes_what_apply_wrote() {
     let wf = example_workflow("reconcile.yml");
     let apply = wf.job("reconcile").steps.iter().find(|s| s.name == "Apply").expect("an Apply step");
-    assert_eq!(apply.run.as_deref(), Some("mc-gitops apply --repo . --commit --push"));
+    assert_eq!(
+        apply.run.as_deref(),
+        Some("mc-gitops apply --repo . --commit --push --site \"$RUNNER_TEMP/status-page\"")
+    );
     for (var, value) in [
         ("GITHUB_TOKEN", "${{ github.token }}"),
         ("HCLOUD_TOKEN", "${{ secrets.HCLOUD_TOKEN }}"),

@@ -16,6 +16,7 @@ use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 
 use crate::ids::{HetznerServerId, Location, ServerType, SessionId};
+use crate::ledger::site;
 use crate::ledger::summaries::{self, Inputs};
 use crate::ledger::summary::{StorageUsage, YearMonth};
 use crate::ledger::templates::{self, TemplateError, Templates};
@@ -91,6 +92,13 @@ fn render_samples(t: &Templates, name: &str, loaded: &Loaded, now: DateTime<Utc>
         warnings: vec!["a sample warning | with a pipe".into()],
     };
     let s = summaries::summarize(&ledger, &loaded.desired, &inputs, now);
+    if name == templates::STATUS_HTML {
+        let page = site::page(&ledger, &loaded.desired, None, &s, Some(site::mrpack_name(&loaded.desired)));
+        return match site::render_with(t, &page) {
+            Ok(_) => Vec::new(),
+            Err(e) => vec![problem(name, &e)],
+        };
+    }
     let files = match summaries::render_all_with(t, &s) {
         Ok(files) => files,
         Err(e) => return vec![problem(name, &e)],

@@ -12,6 +12,8 @@ use serde::Serialize;
 use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerName, ServerType, SessionId};
 
 pub mod parse;
+pub mod site;
+pub mod site_chart;
 pub mod summaries;
 pub mod summary;
 pub mod templates;

@@ -131,9 +131,9 @@ pub fn storage_history(repo: &Path) -> StorageUsage {
     out
 }
 
-/// The summaries for a repo: history from its files, this month's storage
-/// measurement if there is one, written where they changed.
-pub fn regenerate(
+/// The summaries for a repo: history from its files, and this month's
+/// storage measurement if there is one.
+pub fn gather(
     repo: &Path,
     ledger: &Ledger,
     desired: &Desired,
@@ -141,7 +141,7 @@ pub fn regenerate(
     measured_bytes: Option<u64>,
     warnings: Vec<String>,
     now: DateTime<Utc>,
-) -> Result<Vec<String>, WriteError> {
+) -> Summaries {
     let mut storage = storage_history(repo);
     if let Some(b) = measured_bytes {
         storage.insert(YearMonth::of(now), b);
@@ -151,7 +151,20 @@ pub fn regenerate(
         storage,
         warnings,
     };
-    write_summaries(repo, &summarize(ledger, desired, &inputs, now))
+    summarize(ledger, desired, &inputs, now)
+}
+
+/// The summaries for a repo ([`gather`]), written where they changed.
+pub fn regenerate(
+    repo: &Path,
+    ledger: &Ledger,
+    desired: &Desired,
+    observed: Option<&Observed>,
+    measured_bytes: Option<u64>,
+    warnings: Vec<String>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, WriteError> {
+    write_summaries(repo, &gather(repo, ledger, desired, observed, measured_bytes, warnings, now))
 }
 
 #[cfg(test)]

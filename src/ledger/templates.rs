@@ -31,6 +31,8 @@ pub const SESSION: &str = "session.toml.j2";
 pub const COSTS_MONTH: &str = "costs-month.toml.j2";
 pub const COSTS_MD: &str = "COSTS.md.j2";
 pub const STATUS_MD: &str = "STATUS.md.j2";
+/// The public status page ([`super::site`]): HTML, rendered with auto-escaping.
+pub const STATUS_HTML: &str = "status.html.j2";
 
 /// Every template by name, with its built-in text.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -38,6 +40,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (COSTS_MONTH, include_str!("../../templates/costs-month.toml.j2")),
     (COSTS_MD, include_str!("../../templates/COSTS.md.j2")),
     (STATUS_MD, include_str!("../../templates/STATUS.md.j2")),
+    (STATUS_HTML, include_str!("../../templates/status.html.j2")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +88,17 @@ fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_keep_trailing_newline(true);
     env.set_fuel(Some(TEMPLATE_FUEL));
+    // HTML-escape every value printed into an HTML template (player names
+    // and mod slugs are untrusted), and nothing else: the TOML and Markdown
+    // templates have their own filters. Explicit, not minijinja's guess
+    // from the name, so a change of its defaults cannot turn escaping off.
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html.j2") {
+            minijinja::AutoEscape::Html
+        } else {
+            minijinja::AutoEscape::None
+        }
+    });
     env.add_filter("toml", toml_filter);
     env.add_filter("datetime", datetime_filter);
     env.add_filter("money", money_filter);

@@ -271,6 +271,8 @@ pub struct Run {
     pub event: Event,
     /// `secrets.*` (`GITHUB_TOKEN` is added from `token`).
     pub secrets: BTreeMap<String, String>,
+    /// `vars.*`: the repository's configuration variables.
+    pub vars: BTreeMap<String, String>,
     /// `github.token`.
     pub token: String,
     pub repository: String,
@@ -295,6 +297,7 @@ impl Run {
         Run {
             event,
             secrets: BTreeMap::new(),
+            vars: BTreeMap::new(),
             token: "ghs_test-runner-token-not-a-secret-0".into(),
             repository: "friends/grove-state".into(),
             actor: "grove-admin".into(),

@@ -27,6 +27,8 @@ pub const NUDGE_TOKEN: &str = "github_pat_fake-nudge-Actions-write-7Hq2";
 pub const RUN_TOKEN: &str = "ghs_fake-run-token-contents-write-Zp4";
 pub const REPOSITORY: &str = "grove-friends/grove-state";
 pub const ADMIN: &str = "grove-admin";
+/// The admin's Minecraft name (given to `init`), then the friend who joins by pull request.
+pub const PLAYERS: [&str; 2] = ["Steve", "Alex"];
 
 pub struct Day {
     pub started: Instant,
@@ -133,23 +135,39 @@ impl Day {
         self.timeline.lock().unwrap().push(line);
     }
 
-    /// `mc-gitops init`, the admin's edits, `mods update` against the
-    /// Modrinth fake, commit and push: what a new user does before the first
-    /// press of Start.
+    /// `mc-gitops init` with the admin's answers, a friend's player file
+    /// merged, `check --fix` recording both uuids from (the fake of)
+    /// Mojang, the admin's edits, `mods update` against the Modrinth fake,
+    /// commit and push: what a new user does before the first press of Start.
     async fn admin_sets_up(&self, edit: impl FnOnce(&str) -> String) {
         let out = Command::new(bin())
             .args(["init"])
             .arg(&self.admin)
-            .args(["--name", "grove", "--zone", cloudflare_fake::ZONE])
+            .args(["--name", "grove", "--zone", cloudflare_fake::ZONE, "--region", "eu"])
+            .args(["--player", PLAYERS[0], "--github", ADMIN, "--repository", REPOSITORY])
+            .args(["--bucket", s3_fake::BUCKET, "--account-id", cloudflare_fake::ACCOUNT_ID])
+            .stdin(std::process::Stdio::null())
             .output()
             .unwrap();
         assert!(out.status.success(), "init: {}", String::from_utf8_lossy(&out.stderr));
+        // Alex's pull request, merged: the one line a friend writes.
+        std::fs::write(
+            self.admin.join(format!("players/{}.toml", PLAYERS[1])),
+            format!("name = \"{}\"\nadded_by = \"alex-builds\"\n", PLAYERS[1]),
+        )
+        .unwrap();
+        for name in PLAYERS {
+            self.session.account(name);
+        }
+        let out = Command::new(bin())
+            .args(["check", "--fix", "--repo"])
+            .arg(&self.admin)
+            .env("MOJANG_API_BASE_URL", self.session.url())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "check --fix: {}", text_of(&out));
         let p = self.admin.join("server.toml");
         let text = std::fs::read_to_string(&p).unwrap();
-        // The admin's own Cloudflare account id (shown on the R2 page).
-        let text = replace_value(&text, "account_id", &format!("\"{}\"", cloudflare_fake::ACCOUNT_ID));
-        let text = replace_value(&text, "bucket", &format!("\"{}\"", s3_fake::BUCKET));
-        let text = replace_value(&text, "repo", &format!("\"{REPOSITORY}\""));
         std::fs::write(&p, edit(&text)).unwrap();
         let ep = self.modrinth.endpoints();
         let admin = self.admin.clone();

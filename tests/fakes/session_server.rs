@@ -10,6 +10,11 @@
 //!   the server: 200 with the profile (`id`, `name`, `properties` with a
 //!   textures entry) when that account recorded a join with that server
 //!   hash, else 204 with no body.
+//! - `GET /users/profiles/minecraft/<name>` (api.mojang.com's profile
+//!   lookup, which `check --fix` calls to write a player's uuid): 200 with
+//!   `{"id", "name"}` of the account (any case), 404 with Mojang's error
+//!   body for a name no account has. Same accounts, so the uuid a repo
+//!   records is the one the login presents.
 //!
 //! Accounts are made by the test ([`FakeSessionServer::account`]); a test
 //! can script the next `hasJoined` answers (a 500, a 204 for a real join).
@@ -66,6 +71,7 @@ impl FakeSessionServer {
         let app = Router::new()
             .route("/session/minecraft/join", post(join))
             .route("/session/minecraft/hasJoined", get(has_joined))
+            .route("/users/profiles/minecraft/{name}", get(profile))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -189,6 +195,20 @@ async fn has_joined(State(inner): State<Arc<Mutex<Inner>>>, Query(q): Query<Hash
             (StatusCode::OK, axum::Json(body)).into_response()
         }
         _ => StatusCode::from_u16(status).unwrap().into_response(),
+    }
+}
+
+async fn profile(State(inner): State<Arc<Mutex<Inner>>>, axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    let g = inner.lock().unwrap();
+    match g.accounts.iter().find(|a| a.name.eq_ignore_ascii_case(&name)) {
+        Some(a) => (StatusCode::OK, axum::Json(json!({"id": a.id, "name": a.name}))).into_response(),
+        None => {
+            let body = json!({
+                "path": format!("/users/profiles/minecraft/{name}"),
+                "errorMessage": format!("Couldn't find any profile with name {name}"),
+            });
+            (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+        }
     }
 }
 

@@ -145,7 +145,7 @@ fn context(
         "needs": needs,
         "steps": steps,
         "runner": { "os": "Linux", "arch": "X64", "temp": temp.display().to_string() },
-        "vars": {},
+        "vars": run.vars,
     })
 }
 
