@@ -519,6 +519,9 @@ mod tests {
         let players: Vec<_> = files.iter().filter(|f| f.starts_with("players/")).collect();
         assert_eq!(players, ["players/Oakley.toml"]);
         assert!(files.contains(&"server.toml".to_string()) && files.contains(&"README.md".to_string()));
+        for wf in ["reconcile.yml", "check.yml", "check-comment.yml", "console.yml"] {
+            assert!(files.contains(&format!(".github/workflows/{wf}")), "{wf}: {files:?}");
+        }
         let again = init(&dir.path().join("new"), &options());
         assert!(matches!(again, Err(InitError::NotEmpty(_))));
     }

@@ -10,6 +10,7 @@ pub mod check;
 pub mod cloudflare;
 pub mod cloudinit;
 pub mod connect;
+pub mod console;
 pub mod countdown;
 pub mod doctor;
 pub mod gitback;

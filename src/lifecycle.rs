@@ -77,6 +77,9 @@ pub enum Event {
     SuspendElapsed,
     /// The admin, the budget guard or `max_session` wants the server gone.
     StopRequested,
+    /// An admin asked the agent to suspend now (`mc-gitops console --suspend`):
+    /// the same stop as an idle suspension, players online or not.
+    SuspendRequested,
     /// The JVM exited without being asked to.
     Crashed,
     /// The final snapshot is in storage and verified.
@@ -86,7 +89,7 @@ pub enum Event {
 }
 
 impl Event {
-    pub const ALL: [Event; 10] = [
+    pub const ALL: [Event; 11] = [
         Event::StartRequested,
         Event::Ready,
         Event::PlayerJoined,
@@ -94,6 +97,7 @@ impl Event {
         Event::IdleElapsed,
         Event::SuspendElapsed,
         Event::StopRequested,
+        Event::SuspendRequested,
         Event::Crashed,
         Event::SnapshotVerified,
         Event::ServerDeleted,
@@ -267,11 +271,12 @@ pub fn transition(phase: Phase, event: Event) -> Outcome {
         (P::Running, E::PlayerJoined) => Outcome::Ignored("already running with players"),
         (P::Running, E::Crashed) => moved(P::Running, &[RestartMinecraft]),
         (P::Running, E::StopRequested) => moved(P::Terminating, &[SaveSnapshotAndStop, FinalSnapshot]),
+        (P::Running, E::SuspendRequested) => moved(P::Suspended, &[SaveSnapshotAndStop, StartSuspendTimer]),
         (P::Running, E::ServerDeleted) => moved(P::Offline, &[CloseSession]),
         (P::Running, _) => Outcome::Ignored("players are online"),
 
         (P::Idle, E::PlayerJoined) => moved(P::Running, &[CancelIdleTimer]),
-        (P::Idle, E::IdleElapsed) => moved(P::Suspended, &[SaveSnapshotAndStop, StartSuspendTimer]),
+        (P::Idle, E::IdleElapsed | E::SuspendRequested) => moved(P::Suspended, &[SaveSnapshotAndStop, StartSuspendTimer]),
         (P::Idle, E::Crashed) => moved(P::Idle, &[RestartMinecraft]),
         (P::Idle, E::StopRequested) => moved(P::Terminating, &[SaveSnapshotAndStop, FinalSnapshot]),
         (P::Idle, E::ServerDeleted) => moved(P::Offline, &[CloseSession]),
@@ -305,11 +310,11 @@ mod tests {
     /// Every pair, written out: a change to the machine must change this table.
     #[test]
     fn every_phase_and_event_pair() {
-        let table: &[(Phase, [Option<Phase>; 10])] = &[
-            //                 Start               Ready          Joined           AllLeft        IdleEl          SuspEl              Stop                Crash                 Snapshot            Deleted
+        let table: &[(Phase, [Option<Phase>; 11])] = &[
+            //                 Start               Ready          Joined           AllLeft        IdleEl          SuspEl              Stop      SuspReq          Crash                 Snapshot            Deleted
             (
                 P::Offline,
-                [Some(P::Provisioning), None, None, None, None, None, None, None, None, None],
+                [Some(P::Provisioning), None, None, None, None, None, None, None, None, None, None],
             ),
             (
                 P::Provisioning,
@@ -321,6 +326,7 @@ mod tests {
                     None,
                     None,
                     Some(P::Terminating),
+                    None,
                     Some(P::Provisioning),
                     None,
                     Some(P::Offline),
@@ -336,6 +342,7 @@ mod tests {
                     None,
                     None,
                     Some(P::Terminating),
+                    Some(P::Suspended),
                     Some(P::Running),
                     None,
                     Some(P::Offline),
@@ -351,6 +358,7 @@ mod tests {
                     Some(P::Suspended),
                     None,
                     Some(P::Terminating),
+                    Some(P::Suspended),
                     Some(P::Idle),
                     None,
                     Some(P::Offline),
@@ -368,12 +376,14 @@ mod tests {
                     Some(P::Terminating),
                     None,
                     None,
+                    None,
                     Some(P::Offline),
                 ],
             ),
             (
                 P::Terminating,
                 [
+                    None,
                     None,
                     None,
                     None,

@@ -177,6 +177,43 @@ enum Command {
         #[command(subcommand)]
         command: mc_gitops::world::cli::WorldCommand,
     },
+    /// Ask the running server's agent to run a console command, back up now, or suspend now.
+    ///
+    /// The request goes into the control channel
+    /// (control/<server>/requests/<id>.json, never overwriting another);
+    /// the agent runs it at its next control poll, once (never again, not
+    /// even after an agent restart), and answers in <id>.result.json, which is printed (and, in GitHub Actions,
+    /// written to $GITHUB_STEP_SUMMARY). In GitHub Actions (GITHUB_ACTIONS=true)
+    /// only admins may ask: GITHUB_ACTOR must be in server.toml's [github]
+    /// admins or a CODEOWNERS owner. Commands the agent owns are refused
+    /// here and again by the agent: stop (use state, or --suspend),
+    /// save-off / save-on, whitelist and op / deop (use the repo's files),
+    /// and anything touching rcon.password. Storage as for `world`.
+    ///
+    /// Exit status: 0 answered ok (or enqueued with --no-wait), 1 refused,
+    /// failed, not running, or no answer in time.
+    #[command(
+        after_help = "Examples:\n  mc-gitops console -- time set day\n  mc-gitops console -- say the server restarts at 22:00\n  mc-gitops console --backup\n  mc-gitops console --suspend --wait 5m\n  mc-gitops console --no-wait -- weather clear"
+    )]
+    Console {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// Take a verified backup now (the answer names it).
+        #[arg(long, conflicts_with_all = ["suspend", "command"])]
+        backup: bool,
+        /// Suspend now: save, snapshot, stop Minecraft; the VPS stays warm for a wake.
+        #[arg(long, conflicts_with = "command")]
+        suspend: bool,
+        /// How long to wait for the answer (the request expires then, unrun if still waiting).
+        #[arg(long, value_name = "DURATION", default_value = "2m")]
+        wait: mc_gitops::repo::duration::Duration,
+        /// Enqueue and exit (the request still expires after 10 minutes).
+        #[arg(long, conflicts_with = "wait")]
+        no_wait: bool,
+        /// The console command, after `--` (no leading slash needed).
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
     /// Print what the bot would hand to a new server.
     #[command(subcommand, after_help = "Examples:\n  mc-gitops render cloud-init --repo state-repo-example")]
     Render(RenderCommand),
@@ -470,6 +507,29 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
             Ok(Done::Ok)
         }
         Command::Agent { config } => cmd_agent(&config),
+        Command::Console {
+            repo,
+            backup,
+            suspend,
+            wait,
+            no_wait,
+            command,
+        } => {
+            use mc_gitops::storage::requests::Action;
+            let (action, command) = match (backup, suspend, command.is_empty()) {
+                (true, _, _) => (Action::Backup, None),
+                (_, true, _) => (Action::Suspend, None),
+                (_, _, false) => (Action::Console, Some(command.join(" "))),
+                _ => anyhow::bail!("say what to ask: `-- <command>`, --backup or --suspend"),
+            };
+            let ask = mc_gitops::console::Ask {
+                action,
+                command,
+                wait: (!no_wait).then(|| std::time::Duration::from_secs(wait.as_secs())),
+            };
+            runtime()?.block_on(mc_gitops::console::run(&repo.repo, ask, &mut std::io::stdout()))?;
+            Ok(Done::Ok)
+        }
         Command::Mods { repo, command } => {
             runtime()?.block_on(mc_gitops::modrinth::cli::run(command, &repo.repo))?;
             Ok(Done::Ok)

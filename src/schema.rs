@@ -529,6 +529,27 @@ mod raw {
         /// What happened, in order.
         #[serde(default)]
         events: Vec<Event>,
+        /// Admin requests (mc-gitops console) and their answers, in order.
+        #[serde(default)]
+        requests: Vec<Request>,
+    }
+
+    /// An admin's request and the agent's answer.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Request {
+        /// The request's id, like 20261204T210301Z-3f9a0c1d.
+        id: String,
+        /// Who asked.
+        by: String,
+        /// console `<command>`, backup or suspend.
+        what: String,
+        /// When the agent answered.
+        at: DateTime,
+        ok: bool,
+        /// The start of the reply.
+        #[serde(default)]
+        reply: String,
     }
 
     /// As read from Hetzner's /pricing at create; amounts are strings like "0.0105".

@@ -319,3 +319,50 @@ async fn a_crash_right_after_the_create_recovers_the_session_with_its_restore() 
     let out = w.run(&["plan"], &at(2), &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// An answer as the agent stores it: `control/grove/requests/<id>.result.json`.
+fn agent_answers(w: &World, id: &str, session: &str, command: &str, reply: &str) {
+    let path = w.storage_file(&format!("control/grove/requests/{id}.result.json"));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let doc = serde_json::json!({
+        "version": 1, "id": id, "action": "console", "command": command, "actor": "grove-admin",
+        "asked": at(4), "ran": at(5), "outcome": "ok", "reply": reply, "session": session,
+    });
+    std::fs::write(path, serde_json::to_vec(&doc).unwrap()).unwrap();
+}
+
+// Issue 13: each request the agent answered is committed in the session's
+// file once, and an answer for another session is not this one's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agents_answers_are_recorded_in_the_session_file_once() {
+    let w = World::new().await;
+    ok(&w.apply(&at(0)).await);
+    let session = session0().0;
+    let id = format!(
+        "{}-0000000a",
+        chrono::DateTime::parse_from_rfc3339(&at(4)).unwrap().format("%Y%m%dT%H%M%SZ")
+    );
+    agent_answers(&w, &id, &session, "time set day", "Set the time to 1000\n\"[[requests]]\"");
+    let other = format!(
+        "{}-0000000b",
+        chrono::DateTime::parse_from_rfc3339(&at(4)).unwrap().format("%Y%m%dT%H%M%SZ")
+    );
+    agent_answers(&w, &other, "20261101-1802-eu", "time set night", "Set the time to 13000");
+    let text = ok(&w.apply(&at(6)).await);
+    assert!(text.contains("1 admin request(s) answered"), "{text}");
+    let file = std::fs::read_to_string(w.repo.path().join(session0().1)).unwrap();
+    assert!(file.contains(&format!("id = \"{id}\"")), "{file}");
+    assert!(
+        file.contains("what = \"console `time set day`\"") && file.contains("ok = true"),
+        "{file}"
+    );
+    assert!(!file.contains(&other), "another session's answer: {file}");
+    let loaded = mc_gitops::repo::load(w.repo.path()).unwrap();
+    let s = loaded.ledger.sessions.iter().find(|s| s.id.as_str() == session).unwrap();
+    assert_eq!(s.requests.len(), 1);
+    assert_eq!(s.requests[0].reply, "Set the time to 1000 \"[[requests]]\"");
+    ok(&w.apply(&at(7)).await);
+    let again = std::fs::read_to_string(w.repo.path().join(session0().1)).unwrap();
+    let tables = again.lines().filter(|l| l.starts_with("[[requests]]")).count();
+    assert_eq!(tables, 1, "recorded once: {again}");
+}

@@ -211,6 +211,9 @@ fn example_user_data_is_valid_cloud_config_and_small() {
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
         "ReadWritePaths=/srv/minecraft",
+        // Where the agent records admin requests started and answered (root-only).
+        "StateDirectory=mc-gitops",
+        "StateDirectoryMode=0700",
         "PrivateTmp=yes",
         "ProtectHome=yes",
         "Restart=on-failure",

@@ -1,7 +1,9 @@
 //! Fuzzing the documents the reconciler and the agent read from storage,
 //! which anything holding the VPS's credentials can write: desired.json
 //! (`ControlDoc`), status.json (`AgentStatusDoc`), current.json
-//! (`SnapshotPointer`), snapshot manifests, credentials.json and nudge.json.
+//! (`SnapshotPointer`), snapshot manifests, credentials.json, nudge.json,
+//! and the admin's requests and their answers (`requests/<id>.json`,
+//! `<id>.result.json`).
 //! Each input goes through the one decoder every read uses
 //! (`mc_gitops::storage::decode`); it must answer Ok or Err without
 //! panicking, an accepted document must round-trip (written by the same
@@ -97,5 +99,41 @@ fn fuzz_credentials_and_nudge_documents() {
     fuzz::run("credentials.json+nudge.json", fuzz::bytes_near(seed, 1024), |bytes| {
         let _ = decode::<mc_gitops::storage::credentials::CredentialsDoc>("control/grove/credentials.json", &bytes);
         let _ = decode::<mc_gitops::storage::nudge::NudgeDoc>("control/grove/nudge.json", &bytes);
+    });
+}
+
+const REQUEST: &str = r#"{"version": 1, "id": "20261204T210301Z-3f9a0c1d", "action": "console", "command": "time set day",
+  "actor": "grove-admin", "asked": "2026-12-04T21:03:01Z", "expires": "2026-12-04T21:05:01Z"}"#;
+
+const RESULT: &str = r#"{"version": 1, "id": "20261204T210301Z-3f9a0c1d", "action": "console", "command": "time set day",
+  "actor": "grove-admin", "asked": "2026-12-04T21:03:01Z", "ran": "2026-12-04T21:03:05Z", "outcome": "ok",
+  "reply": "Set the time to 1000", "session": "20261204-2100-eu"}"#;
+
+// Admin requests and their answers (issue 13): an accepted request is judged
+// by the agent's refusal rule and an accepted answer becomes a session
+// record, neither panicking; the checks every read makes run too.
+#[test]
+fn fuzz_requests_and_results() {
+    use mc_gitops::storage::requests::{RequestDoc, RequestId, ResultDoc};
+    let id = RequestId::parse("20261204T210301Z-3f9a0c1d").unwrap();
+    assert!(round_trips::<RequestDoc>("request", REQUEST.as_bytes()).is_some_and(|r| r.check("request", &id).is_ok()));
+    assert!(round_trips::<ResultDoc>("result", RESULT.as_bytes()).is_some_and(|r| r.check("result", &id).is_ok()));
+    let seeds = [REQUEST, RESULT].join("\n");
+    fuzz::run("requests", fuzz::bytes_near(seeds.into_bytes(), 2048), |bytes| {
+        let half = bytes.len() / 2;
+        for part in [&bytes[..half], &bytes[half..], &bytes[..]] {
+            if let Some(r) = round_trips::<RequestDoc>("control/grove/requests/x.json", part) {
+                let _ = r.check("x", &r.id);
+                if let Some(c) = &r.command {
+                    let _ = mc_gitops::agent::requests::refusal(c);
+                }
+            }
+            if let Some(r) = round_trips::<ResultDoc>("control/grove/requests/x.result.json", part) {
+                let _ = r.check("x", &r.id);
+                let rec = mc_gitops::ledger::RequestRecord::of(&r);
+                assert!(rec.reply.chars().count() <= mc_gitops::ledger::MAX_RECORDED_REPLY + 1, "{rec:?}");
+                let _ = mc_gitops::console::markdown(&r);
+            }
+        }
     });
 }

@@ -185,7 +185,7 @@ fn a_dispatch_without_an_action_changes_nothing() {
 // script itself, where a crafted branch name or login would be code.
 #[test]
 fn no_run_block_of_the_example_interpolates_an_expression() {
-    for file in ["reconcile.yml", "check.yml", "check-comment.yml"] {
+    for file in ["reconcile.yml", "check.yml", "check-comment.yml", "console.yml"] {
         for job in &example_workflow(file).jobs {
             for s in &job.steps {
                 let run = s.run.as_deref().unwrap_or_default();
@@ -252,7 +252,7 @@ fn codeowners_and_the_privilege_rule_cover_the_same_paths() {
 
 #[test]
 fn workflows_download_a_checked_binary_with_least_privilege() {
-    for f in ["reconcile.yml", "check.yml", "check-comment.yml"] {
+    for f in ["reconcile.yml", "check.yml", "check-comment.yml", "console.yml"] {
         let wf = read(&format!("state-repo-example/.github/workflows/{f}"));
         assert!(wf.contains("mc-gitops-x86_64-unknown-linux-musl.tar.gz"), "{f}");
         assert!(wf.contains("sha256sum --check --strict"), "{f}");

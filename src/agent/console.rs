@@ -304,6 +304,31 @@ impl Console for RconConsole {
     async fn deop(&mut self, name: &PlayerName) -> PortResult<()> {
         self.with_player("deop", name, &DEOP).await
     }
+    /// An admin's command is not idempotent (`give`, `summon`): it is sent
+    /// once and never again on a lost connection. A cached connection is
+    /// first proved alive with `list` (which may reconnect), so a JVM
+    /// restart since the last command does not fail the admin's.
+    async fn command(&mut self, command: &str) -> PortResult<String> {
+        let mut link = self.link.lock().await;
+        if link.conn.is_some() {
+            let probe = link.once("list", COMMAND_TIMEOUT).await;
+            if let Err(e) = probe
+                && e.connection_lost()
+            {
+                debug!(error = %e, "the RCON connection was lost; reconnecting before the admin's command");
+            }
+        }
+        let reply = link.once(command, COMMAND_TIMEOUT).await.map_err(|e| {
+            let note = if e.refused_before_sending() {
+                "not sent"
+            } else {
+                "it may or may not have run"
+            };
+            failed(command, format!("{e} ({note})"))
+        })?;
+        info!(command, "console (admin request)");
+        Ok(reply)
+    }
 }
 
 #[cfg(test)]

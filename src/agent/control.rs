@@ -1,5 +1,6 @@
 //! The agent's end of the control channel: read `control/<s>/desired.json`,
-//! write `control/<s>/status.json`, and turn a change of whitelist or ops
+//! write `control/<s>/status.json`, hand the loop the admin's requests
+//! (`control/<s>/requests/`, [`super::requests`]), and turn a change of whitelist or ops
 //! into the console commands that apply it live.
 //!
 //! The diff is pure: it compares what the running server was last given (the
@@ -10,8 +11,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::renew::Renewer;
-use super::traits::{Console, Control, PortError, PortResult};
+use super::traits::{Console, Control, Incoming, PortError, PortResult};
 use crate::ids::PlayerName;
+use crate::storage::requests::{RequestId, ResultDoc};
 use crate::storage::{AgentStatusDoc, ControlDoc, ControlOp, Store};
 
 /// What the running server has been given.
@@ -112,6 +114,8 @@ pub struct StoreControl {
     pub store: Store,
     /// `None` for a local directory or keys that do not expire.
     pub renewer: Option<Renewer>,
+    /// Requests started and answered, on the VPS's own disk ([`super::requests`]).
+    pub record: super::requests::Record,
 }
 
 impl Control for StoreControl {
@@ -134,6 +138,18 @@ impl Control for StoreControl {
             .get_json(&self.store.status_key())
             .await
             .map_err(|e| PortError::Control(chain(&e)))
+    }
+
+    async fn requests(&mut self, limit: usize) -> PortResult<Vec<Incoming>> {
+        super::requests::incoming(&self.store, &self.record, limit).await
+    }
+
+    async fn starting(&mut self, id: &RequestId) -> PortResult<()> {
+        self.record.start(id)
+    }
+
+    async fn answer(&mut self, result: &ResultDoc) -> PortResult<()> {
+        super::requests::answer(&self.store, &self.record, result).await
     }
 }
 

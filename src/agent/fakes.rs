@@ -15,6 +15,7 @@ use super::run::{Agent, Clock, Ports};
 use super::traits::*;
 use crate::ids::{PlayerName, SessionId};
 use crate::lifecycle::Phase;
+use crate::storage::requests::{RequestDoc, RequestId, ResultDoc};
 use crate::storage::{AgentStatusDoc, ControlDoc, ControlOp};
 
 pub fn t0() -> DateTime<Utc> {
@@ -46,6 +47,12 @@ pub struct Shared {
     pub bind_fails: Cell<bool>,
     /// The status `Control::previous` answers at start.
     pub previous: RefCell<Option<AgentStatusDoc>>,
+    /// Admin requests in the queue (answered ones stay, as in storage).
+    pub queue: RefCell<Vec<RequestDoc>>,
+    /// Requests recorded as started.
+    pub started: RefCell<Vec<RequestId>>,
+    /// Answers stored, in order.
+    pub answers: RefCell<Vec<ResultDoc>>,
 }
 
 /// Who holds the game port.
@@ -145,6 +152,10 @@ impl Console for FakeConsole {
     async fn deop(&mut self, name: &PlayerName) -> PortResult<()> {
         self.cmd(format!("deop {name}"))
     }
+    async fn command(&mut self, command: &str) -> PortResult<String> {
+        self.cmd(format!("console {command}"))?;
+        Ok(format!("reply to {command}"))
+    }
 }
 
 pub struct FakeSnapshots(Rc<Shared>);
@@ -242,6 +253,31 @@ impl Control for FakeControl {
     }
     async fn previous(&mut self) -> PortResult<Option<AgentStatusDoc>> {
         Ok(self.0.previous.borrow().clone())
+    }
+    /// As the store does: unanswered requests in id order; one started and
+    /// never answered comes back answered as interrupted.
+    async fn requests(&mut self, limit: usize) -> PortResult<Vec<Incoming>> {
+        let answered: Vec<RequestId> = self.0.answers.borrow().iter().map(|r| r.id.clone()).collect();
+        let mut queue = self.0.queue.borrow().clone();
+        queue.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(queue
+            .into_iter()
+            .filter(|r| !answered.contains(&r.id))
+            .take(limit)
+            .map(|r| match self.0.started.borrow().contains(&r.id) {
+                true => Incoming::Answered(crate::agent::requests::interrupted(&r, self.0.clock.now(), None)),
+                false => Incoming::Run(r),
+            })
+            .collect())
+    }
+    async fn starting(&mut self, id: &RequestId) -> PortResult<()> {
+        self.0.started.borrow_mut().push(id.clone());
+        Ok(())
+    }
+    async fn answer(&mut self, result: &ResultDoc) -> PortResult<()> {
+        self.0.call(format!("answer {} {}", result.id, result.outcome.as_str()));
+        self.0.answers.borrow_mut().push(result.clone());
+        Ok(())
     }
 }
 
@@ -352,6 +388,9 @@ fn start_after_with(
         binds: Cell::new(0),
         bind_fails: Cell::new(false),
         previous: RefCell::new(previous),
+        queue: RefCell::default(),
+        started: RefCell::default(),
+        answers: RefCell::default(),
     });
     let (crash, crash_rx) = mpsc::unbounded_channel();
     let (join, join_rx) = mpsc::unbounded_channel();

@@ -4,7 +4,9 @@
 //! transition function); [`traits`] are the ports it drives, so the loop is
 //! tested on tokio's paused clock with in-memory fakes; [`config`] reads
 //! `agent.toml`; [`control`] is the control channel's agent end, and
-//! [`renew`] keeps its short-lived storage credentials current; [`nudge`]
+//! [`renew`] keeps its short-lived storage credentials current;
+//! [`requests`] runs the admin's requests (a console command, a backup,
+//! suspend) exactly once; [`nudge`]
 //! asks the reconciler to look now (with the settings apply leaves in the
 //! store); [`billing`] decides how long a suspended server stays warm;
 //! [`start`] wires the real ports together.
@@ -32,6 +34,7 @@ pub mod packets;
 pub mod provision;
 pub mod rcon;
 pub mod renew;
+pub mod requests;
 pub mod run;
 pub mod session_server;
 pub mod sleeping;
@@ -167,7 +170,11 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
             owner: run_as,
         },
         nudge: nudge::GitHubNudge::from_env(store.clone()),
-        control: control::StoreControl { store, renewer },
+        control: control::StoreControl {
+            store,
+            renewer,
+            record: requests::Record::for_agent(&cfg.minecraft_dir),
+        },
     };
     let agent = run::Agent::new(ports, cfg.timers.clone(), run::Clock::starting_at(Utc::now()), cfg.server_created)
         .for_session(cfg.session.clone());
@@ -180,5 +187,7 @@ mod fakes;
 mod tests;
 #[cfg(test)]
 mod tests_countdown;
+#[cfg(test)]
+mod tests_requests;
 #[cfg(test)]
 mod tests_warm;

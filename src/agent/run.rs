@@ -89,6 +89,7 @@ fn due(t: Option<Instant>, now: Instant) -> bool {
 mod countdown;
 mod effects;
 mod port;
+mod requests;
 mod status;
 
 use port::next_wake;
@@ -477,8 +478,9 @@ where
                 }
             }
             Ok(None) => self.recovered(Trouble::Control),
-            Err(e) => self.error(Trouble::Control, e.to_string()),
+            Err(e) => return self.error(Trouble::Control, e.to_string()),
         }
+        self.handle_requests().await;
     }
 
     /// Apply whitelist and ops changes live, when there is a console to apply them to.

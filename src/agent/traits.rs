@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::PlayerName;
+use crate::storage::requests::{RequestDoc, RequestId, ResultDoc};
 use crate::storage::{AgentStatusDoc, ControlDoc};
 
 /// A failure of one of the outside things, named after it. The loop never
@@ -50,6 +51,8 @@ pub enum SnapshotReason {
     Suspend,
     /// After Minecraft stopped, before the VPS is deleted.
     Final,
+    /// An admin's backup request (`mc-gitops console --backup`).
+    Manual,
 }
 
 impl std::fmt::Display for SnapshotReason {
@@ -58,6 +61,7 @@ impl std::fmt::Display for SnapshotReason {
             SnapshotReason::Backup => "backup",
             SnapshotReason::Suspend => "suspend",
             SnapshotReason::Final => "final",
+            SnapshotReason::Manual => "manual",
         })
     }
 }
@@ -103,6 +107,9 @@ pub trait Console {
     async fn whitelist_remove(&mut self, name: &PlayerName) -> PortResult<()>;
     async fn op(&mut self, name: &PlayerName, level: u8) -> PortResult<()>;
     async fn deop(&mut self, name: &PlayerName) -> PortResult<()>;
+    /// An admin's console command (already judged allowed,
+    /// `super::requests::refusal`): Minecraft's reply, whatever it says.
+    async fn command(&mut self, command: &str) -> PortResult<String>;
 }
 
 /// World snapshots in storage.
@@ -160,6 +167,24 @@ pub trait Control {
     /// The status last written (by this agent or one before it), read once
     /// at start to carry a session's counts over an agent restart.
     async fn previous(&mut self) -> PortResult<Option<AgentStatusDoc>>;
+    /// Up to `limit` admin requests to handle now, oldest first: each one
+    /// to run, or its answer when one is already decided (a refused
+    /// document, an answer recorded locally but not yet stored).
+    async fn requests(&mut self, limit: usize) -> PortResult<Vec<Incoming>>;
+    /// Record, durably and before it runs, that this request is starting:
+    /// a request found started but unanswered is never run again.
+    async fn starting(&mut self, id: &RequestId) -> PortResult<()>;
+    /// Store the answer (kept locally until it is stored).
+    async fn answer(&mut self, result: &ResultDoc) -> PortResult<()>;
+}
+
+/// A pending admin request as the control channel hands it to the loop.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Incoming {
+    /// Not run yet: judge it, run it, answer it.
+    Run(RequestDoc),
+    /// Decided already (refused unread, or interrupted): only store the answer.
+    Answered(ResultDoc),
 }
 
 /// Tell the reconciler to look now instead of at its next schedule. Carries

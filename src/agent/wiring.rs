@@ -36,6 +36,7 @@ impl WorldSnapshots {
             SnapshotReason::Backup => world::SnapshotKind::Backup,
             SnapshotReason::Suspend => world::SnapshotKind::Suspend,
             SnapshotReason::Final => world::SnapshotKind::Final,
+            SnapshotReason::Manual => world::SnapshotKind::Manual,
         };
         world::Origin { session, kind }
     }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::steps::{control, write};
 use super::{ApplyError, Ctx, Outcome, Report, RunState};
 use crate::ids::SessionId;
-use crate::ledger::{Activity, Event, Session};
+use crate::ledger::{Activity, Event, RequestRecord, Session};
 
 /// Also takes `restore` out of desired.json: the world is restored and
 /// Minecraft runs on it, so an agent that restarts later in this session
@@ -73,6 +73,35 @@ pub(super) fn record_activity(
         s.backups,
         s.world_bytes.map_or(String::new(), |b| format!(", world {b} bytes"))
     );
+    write(cx, st, report, s)?;
+    report.message.push(format!("session {id}: {what}"));
+    Ok(Outcome::Done(what))
+}
+
+/// Record the admin's requests the agent answered (`[[requests]]`), each
+/// id once: a rerun, or a request seen by two runs, is recorded once.
+pub(super) fn record_requests(
+    cx: &Ctx<'_>,
+    st: &mut RunState,
+    report: &mut Report,
+    id: &SessionId,
+    requests: &[RequestRecord],
+) -> Result<Outcome, ApplyError> {
+    let mut s = open_session(cx, st, id)?;
+    let new: Vec<RequestRecord> = requests
+        .iter()
+        .filter(|r| !s.requests.iter().any(|have| have.id == r.id))
+        .cloned()
+        .collect();
+    if new.is_empty() {
+        return Ok(Outcome::Unchanged("already recorded".into()));
+    }
+    let what = format!(
+        "{} admin request(s) answered: {}",
+        new.len(),
+        new.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
+    );
+    s.requests.extend(new);
     write(cx, st, report, s)?;
     report.message.push(format!("session {id}: {what}"));
     Ok(Outcome::Done(what))

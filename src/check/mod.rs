@@ -10,7 +10,7 @@
 //! result file as an artifact and a separate `workflow_run` job posts it with
 //! `--post-result`, never checking out the PR's code (docs/workflows.md).
 
-mod comment;
+pub mod comment;
 pub mod github;
 pub mod mojang;
 pub mod origin;

@@ -94,6 +94,20 @@ pub fn admins_at(root: &Path, base: &str) -> Result<BTreeSet<String>, git2::Erro
     Ok(out)
 }
 
+/// Admins as the checkout on disk says (a workflow_dispatch run checks out
+/// main, which only admins change): `listed` (server.toml's `[github]
+/// admins`) plus every CODEOWNERS owner, lower case. For `mc-gitops
+/// console`, where there is no pull request to read a base from.
+pub fn admins_in_checkout(root: &Path, listed: &[String]) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = listed.iter().map(|a| a.to_ascii_lowercase()).collect();
+    for rel in ["CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS"] {
+        if let Ok(t) = std::fs::read_to_string(root.join(rel)) {
+            out.extend(codeowners(&t));
+        }
+    }
+    out
+}
+
 /// The `@login` owners of a CODEOWNERS file, lower case.
 fn codeowners(text: &str) -> Vec<String> {
     text.lines()

@@ -43,6 +43,55 @@ pub struct Event {
     pub what: String,
 }
 
+/// The most of a request's reply a session file keeps, in characters.
+pub const MAX_RECORDED_REPLY: usize = 200;
+
+/// An admin's request and its answer (`control/<s>/requests/`), as the
+/// session file records it: `[[requests]]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RequestRecord {
+    pub id: String,
+    /// Who asked (a GitHub login, or a local user).
+    pub by: String,
+    /// `console `<command>``, `backup` or `suspend`.
+    pub what: String,
+    /// When the agent answered.
+    pub at: DateTime<Utc>,
+    pub ok: bool,
+    /// The start of the reply (at most [`MAX_RECORDED_REPLY`] characters).
+    pub reply: String,
+}
+
+impl RequestRecord {
+    /// The record of an answer: the reply on one line, cut short.
+    pub fn of(r: &crate::storage::requests::ResultDoc) -> Self {
+        let what = match (r.action, &r.command) {
+            (Some(crate::storage::requests::Action::Console), Some(c)) => format!("console `{c}`"),
+            (Some(a), _) => a.as_str().to_string(),
+            (None, _) => "unreadable".into(),
+        };
+        // Not ok: which way (refused, error) leads the reply.
+        let prefix = if r.ok() {
+            String::new()
+        } else {
+            format!("{}: ", r.outcome.as_str())
+        };
+        let one_line: String = format!("{prefix}{}", r.reply.split_whitespace().collect::<Vec<_>>().join(" "));
+        let reply = match one_line.char_indices().nth(MAX_RECORDED_REPLY) {
+            Some((end, _)) => format!("{}…", &one_line[..end]),
+            None => one_line,
+        };
+        RequestRecord {
+            id: r.id.to_string(),
+            by: r.actor.clone(),
+            what,
+            at: r.ran,
+            ok: r.ok(),
+            reply,
+        }
+    }
+}
+
 /// One `sessions/YYYY/MM/<id>.toml`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Session {
@@ -73,6 +122,8 @@ pub struct Session {
     pub price: Option<Price>,
     pub cost: Option<Cost>,
     pub events: Vec<Event>,
+    /// Admin requests answered during the session, in the order recorded.
+    pub requests: Vec<RequestRecord>,
 }
 
 /// What the agent reports of a session, as the session file records it.
@@ -127,6 +178,7 @@ impl Session {
             price: None,
             cost: None,
             events: Vec::new(),
+            requests: Vec::new(),
         }
     }
 

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use toml::Spanned;
 use toml::de::DeTable;
 
-use super::{Cost, END_REASONS, Event, Price, Session};
+use super::{Cost, END_REASONS, Event, Price, RequestRecord, Session};
 use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerName, ServerType, SessionId};
 use crate::repo::reader::{self, Cx, Table};
 use crate::repo::server::decimal;
@@ -120,6 +120,31 @@ pub fn parse_session(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>, stem: &str) ->
                 .collect()
         })
         .unwrap_or_default();
+    let requests = t
+        .get("requests")
+        .map(|v| {
+            reader::tables(cx, "requests", v)
+                .into_iter()
+                .filter_map(|mut r| {
+                    let id = r.required(cx, "id", "the request's id", reader::string).map(|s| s.value);
+                    let by = r.required(cx, "by", "who asked", reader::string).map(|s| s.value);
+                    let what = r.required(cx, "what", "what was asked", reader::string).map(|s| s.value);
+                    let at = r.required(cx, "at", "when it was answered", reader::datetime);
+                    let ok = r.required(cx, "ok", "true or false", reader::boolean);
+                    let reply = r.optional(cx, "reply", reader::string).map(|s| s.value).unwrap_or_default();
+                    r.finish(cx);
+                    Some(RequestRecord {
+                        id: id?,
+                        by: by?,
+                        what: what?,
+                        at: at?,
+                        ok: ok?,
+                        reply,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let span = t.span();
     t.finish(cx);
     let (started, ended) = (started?, ended);
@@ -152,5 +177,6 @@ pub fn parse_session(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>, stem: &str) ->
         price,
         cost,
         events,
+        requests,
     })
 }

@@ -58,6 +58,7 @@ pub(crate) fn session(id: &str, region: &str, from: &str, to: Option<&str>, pric
         price,
         cost: None,
         events: vec![],
+        requests: vec![],
     }
 }
 

@@ -151,7 +151,17 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example");
         let mut s = crate::repo::load(&root).unwrap().ledger.sessions[0].clone();
         s.events[0].what = "x\"\nend_reason = \"forced\"\n[[events]]\n'''".into();
+        // A request's reply is Minecraft's output: players and mods shape it.
+        s.requests.push(crate::ledger::RequestRecord {
+            id: "20261204T210301Z-3f9a0c1d".into(),
+            by: "grove-admin".into(),
+            what: "console `say \"hi\"`".into(),
+            at: "2026-11-01T19:00:00Z".parse().unwrap(),
+            ok: false,
+            reply: "refused: x\"\n[[requests]]\nok = true\n'''\u{1b}[31m".into(),
+        });
         let back = roundtrip(&s);
+        assert_eq!(back.requests, s.requests);
         assert_eq!(back.events[0].what, s.events[0].what);
         assert_eq!(back.end_reason, s.end_reason);
     }

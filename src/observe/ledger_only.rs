@@ -44,6 +44,7 @@ pub fn observe(ledger: &impl LedgerObserver, server: &ServerName, now: DateTime<
         credentials: None,
         month_to_date: ledger.month_to_date(now),
         restores_done: ledger.restores_done(),
+        answered: Vec::new(),
         game: None,
     }
 }

@@ -7,7 +7,8 @@
 //!
 //! A no-op run must stay cheap (the budget is ≤ 8 API calls), so each
 //! system is read once: one server list, one zone lookup, one list per DNS
-//! record, three small storage reads and one list of the backups. The zone is kept for apply.
+//! record, three small storage reads, one list of the backups and one of
+//! the admin's requests ([`super::requests`]). The zone is kept for apply.
 
 use std::collections::BTreeMap;
 
@@ -232,6 +233,9 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
             .map_err(|e| ObserveError::World(store.describe.clone(), e))?,
     });
 
+    let (answered, bad_results) = super::requests::answered(store, session.as_ref()).await.map_err(storage)?;
+    unreadable.extend(bad_results);
+
     let server = ours.map(to_observed);
     let game = super::game::observe(&live.game_ping, server.as_ref()).await;
     let agent = agent_of(server.as_ref(), session.as_ref().map(|s| &s.id), agent);
@@ -262,6 +266,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         credentials,
         month_to_date: ledger.month_to_date(now),
         restores_done: ledger.restores_done(),
+        answered,
         game,
     };
     Ok((observed, Facts { zone, servers }))

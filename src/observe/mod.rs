@@ -19,6 +19,7 @@ use crate::lifecycle::Phase;
 pub mod game;
 pub mod ledger_only;
 pub mod live;
+pub mod requests;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -248,6 +249,11 @@ pub struct Observed {
     /// Backups already restored by a session (the ledger's `restored_from`),
     /// each with the first session that used it: a `restore` is used once.
     pub restores_done: BTreeMap<String, SessionId>,
+    /// Admin requests the agent answered for the open session
+    /// (`control/<s>/requests/*.result.json`) that its file may not record
+    /// yet; the plan records the new ones. Empty when not observed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answered: Vec<crate::ledger::RequestRecord>,
     /// The reconciler's own Server List Ping of the session's server;
     /// `None`: not pinged (no server or address, ledger only, or turned off).
     pub game: Option<game::ObservedGame>,

@@ -225,6 +225,11 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     });
                 }
             }
+            Step::RecordRequests { requests, .. } => {
+                if let Some(s) = o.session.as_mut() {
+                    s.requests.extend(requests.iter().cloned());
+                }
+            }
             Step::PruneBackups { backups, .. } => {
                 if let Some(b) = o.backups.as_mut() {
                     b.all.retain(|x| !backups.contains(&x.name));

@@ -204,6 +204,13 @@ pub enum Step {
         backups: u32,
         world_bytes: Option<u64>,
     },
+    /// Record the admin's requests the agent answered this session
+    /// (`control/<s>/requests/*.result.json`) in the session file's
+    /// `[[requests]]`, each once.
+    RecordRequests {
+        session: SessionId,
+        requests: Vec<crate::ledger::RequestRecord>,
+    },
     /// Delete old world backups beyond `lifecycle.keep_backups` (newest
     /// complete ones kept; the current, pinned and restore-named ones are
     /// never listed). The reconciler does it, not the VPS, which may never

@@ -495,6 +495,7 @@ impl Builder<'_> {
         let server = o.server.as_ref().expect("keep_running needs a server");
         self.record_agent_phase();
         self.record_activity();
+        self.record_requests();
         match (&server.ipv4, &o.dns) {
             (_, None) => self.notice(Level::Info, "DNS records were not observed (no Cloudflare credentials)"),
             (Some(ip), Some(_)) => self.dns_for(&IpTarget::Address(ip.clone())),

@@ -52,6 +52,7 @@ pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
         credentials: None,
         month_to_date: Decimal::ZERO,
         restores_done: Default::default(),
+        answered: Vec::new(),
         game: None,
     };
     let p = plan(d, &o);

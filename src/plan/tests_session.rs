@@ -155,6 +155,38 @@ fn each_suspension_is_recorded_once() {
     assert_eq!(recorded(&plan(&d, &o)), ["suspend"]);
 }
 
+#[test]
+fn each_answered_request_is_recorded_once() {
+    let (d, mut o) = reporting();
+    o.session.as_mut().unwrap().ready = o.agent.as_ref().unwrap().ready;
+    let record = |id: &str| crate::ledger::RequestRecord {
+        id: id.into(),
+        by: "grove-admin".into(),
+        what: "console `time set day`".into(),
+        at: now() - Duration::minutes(1),
+        ok: true,
+        reply: "Set the time to 1000".into(),
+    };
+    o.answered = vec![record("20261122T190000Z-0000000a")];
+    let p = plan(&d, &o);
+    let recorded: Vec<_> = p
+        .changes
+        .iter()
+        .filter_map(|c| match &c.step {
+            Step::RecordRequests { requests, .. } => Some(requests.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recorded, [vec![record("20261122T190000Z-0000000a")]]);
+    let (text, json) = both(&p);
+    assert!(text.contains("the agent answered admin requests"), "{text}");
+    assert!(json.contains("\"kind\": \"record-requests\""), "{json}");
+    let (d, mut o) = simulate(&d, &o, &p);
+    assert!(plan(&d, &o).is_empty(), "a rerun records nothing twice");
+    o.answered.push(record("20261122T190500Z-0000000b"));
+    assert_eq!(plan(&d, &o).changes.len(), 1, "only the new answer");
+}
+
 // The reconciler's own ping beside the agent's heartbeat.
 
 use crate::observe::game::{GameAnswer, ObservedGame};

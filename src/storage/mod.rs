@@ -11,6 +11,10 @@
 //!   ([`credentials::CredentialsDoc`])
 //! - `control/<s>/nudge.json` — how the agent nudges the reconciler, written
 //!   by the reconciler only ([`nudge::NudgeDoc`])
+//! - `control/<s>/requests/<id>.json` — an admin's request to the agent,
+//!   written by `mc-gitops console` with a conditional create; and
+//!   `<id>.result.json`, the agent's answer, also never overwritten
+//!   ([`requests::RequestDoc`], [`requests::ResultDoc`])
 //! - `assets/<s>/sha256-<hex>` — rendered files, content-addressed, so an
 //!   unchanged file is never uploaded twice
 //! - `worlds/<s>/current.json` — the latest verified snapshot ([`SnapshotPointer`])
@@ -20,7 +24,8 @@
 //!
 //! Each document has one writer, so plain overwrites are safe for the control
 //! documents; the world pointer uses a conditional write ([`cas`]), because
-//! the agent and an admin's `world backup` may both move it.
+//! the agent and an admin's `world backup` may both move it; requests and
+//! their results are created once and never rewritten ([`requests`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -38,6 +43,7 @@ pub mod cas;
 pub mod credentials;
 pub mod nudge;
 pub mod r2;
+pub mod requests;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {

@@ -24,8 +24,12 @@ use crate::storage::Store;
 #[derive(clap::Subcommand, Clone, Debug, PartialEq, Eq)]
 pub enum WorldCommand {
     /// Snapshot the world directory into storage, verify it, point current.json at it.
+    ///
+    /// With --remote, ask the agent on the running server for a backup now
+    /// instead (`mc-gitops console --backup`): it saves, snapshots and
+    /// verifies as its periodic backup does, and the backup's name is printed.
     #[command(
-        after_help = "Examples:\n  mc-gitops world backup --repo . --dir /srv/minecraft/world\n  mc-gitops world backup --dir world --pin"
+        after_help = "Examples:\n  mc-gitops world backup --repo . --dir /srv/minecraft/world\n  mc-gitops world backup --dir world --pin\n  mc-gitops world backup --remote"
     )]
     Backup {
         #[command(flatten)]
@@ -37,6 +41,9 @@ pub enum WorldCommand {
         /// Keep this backup whatever retention says.
         #[arg(long)]
         pin: bool,
+        /// Ask the running server's agent for the backup (waits up to 2 minutes for its answer).
+        #[arg(long, conflicts_with_all = ["taken", "pin"])]
+        remote: bool,
     },
     /// Replace the world directory with a backup (default: the current one).
     ///
@@ -84,12 +91,20 @@ pub struct DirArg {
 
 /// Run one command; messages to `out`.
 pub async fn run(cmd: WorldCommand, repo: &Path, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
+    if let WorldCommand::Backup { remote: true, .. } = cmd {
+        let ask = crate::console::Ask {
+            action: crate::storage::requests::Action::Backup,
+            command: None,
+            wait: Some(crate::console::DEFAULT_WAIT),
+        };
+        return crate::console::run(repo, ask, out).await;
+    }
     let server = read_server(repo)?;
     let store = Store::from_settings(server.storage.as_ref(), &crate::connect::local_storage_dir(repo), &server.name)?;
     let progress = Meter::new();
     let tick = |n: u64| progress.tick(n);
     match cmd {
-        WorldCommand::Backup { dir, taken, pin } => {
+        WorldCommand::Backup { dir, taken, pin, .. } => {
             let now = Utc::now();
             if let Some(t) = taken.filter(|t| *t > now + super::MAX_CLOCK_SKEW) {
                 return Err(WorldError::FutureTaken { taken: t, now }.into());
@@ -186,7 +201,8 @@ async fn pick(store: &Store, name: Option<&str>) -> Result<super::Manifest, Worl
     }
 }
 
-fn read_server(root: &Path) -> anyhow::Result<ServerConfig> {
+/// server.toml alone, with the loader's parser (also for `mc-gitops console`).
+pub fn read_server(root: &Path) -> anyhow::Result<ServerConfig> {
     let files = repo::read(root)?;
     let refused = files.refusals_of(&["server.toml"]);
     if !refused.is_empty() {

@@ -8,6 +8,10 @@ vanilla's answers, starting RCON only after the `Done` line as vanilla does.
 binds the game port (`server-port`, with SO_REUSEADDR as Java does) and stops
 with "FAILED TO BIND TO PORT" when something still listens there.
 
+Every command but `list` is appended to console.log as it arrives, so a
+test can count how often an admin's request ran. `time set day|night|N`
+answers as vanilla does.
+
 With FAKE_MINECRAFT_CRASH_ONCE set, the first run (no crashed.marker yet)
 prints its first lines and exits 1: a JVM crash the agent must restart.
 """
@@ -69,9 +73,21 @@ def save_whitelist():
         json.dump([{"name": n} for n in sorted(whitelist)], f)
 
 
+TIMES = {"day": 1000, "noon": 6000, "night": 13000, "midnight": 18000}
+
+
 def handle(content, _info):
     cmd = content.text
     verb, _, arg = cmd.partition(" ")
+    if cmd != "list":
+        with open("console.log", "a", encoding="utf-8") as f:
+            f.write(cmd + "\n")
+    if verb == "time" and arg.startswith("set "):
+        value = arg[4:]
+        ticks = TIMES.get(value, int(value) if value.isdigit() else None)
+        if ticks is None:
+            return "Incorrect argument for command"
+        return "Set the time to %d" % ticks
     if cmd == "list":
         return "There are %d of a max of 20 players online: %s" % (len(players), ", ".join(players))
     if cmd == "save-off":

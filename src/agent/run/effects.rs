@@ -162,25 +162,38 @@ where
         self.hold_port().await;
     }
 
-    /// `save-off`, `save-all flush`, snapshot, `save-on` (always, even after a failure).
+    /// The periodic backup, while Minecraft is up.
     pub(super) async fn backup(&mut self) {
         if !self.ready || !matches!(self.phase, Phase::Running | Phase::Idle) {
             return;
         }
+        let _ = self.backup_as(SnapshotReason::Backup).await;
+    }
+
+    /// `save-off`, `save-all flush`, snapshot, `save-on` (always, even after
+    /// a failure), then report: the periodic backup and an admin's backup
+    /// request alike. The verified snapshot, or what failed.
+    pub(super) async fn backup_as(&mut self, reason: SnapshotReason) -> Result<SnapshotRef, String> {
         let saved = match self.ports.console.save_off().await {
             Ok(()) => self.ports.console.save_all_flush().await,
             Err(e) => Err(e),
         };
-        match saved {
-            Ok(()) => {
-                self.take_snapshot(SnapshotReason::Backup).await;
+        let taken = match saved {
+            Ok(()) => self.take_snapshot(reason).await.ok_or_else(|| {
+                self.last_error
+                    .as_ref()
+                    .map_or_else(|| "the snapshot failed".to_string(), |(_, m)| m.clone())
+            }),
+            Err(e) => {
+                self.error(Trouble::Console, e.to_string());
+                Err(e.to_string())
             }
-            Err(e) => self.error(Trouble::Console, e.to_string()),
-        }
+        };
         if let Err(e) = self.ports.console.save_on().await {
             self.error(Trouble::Console, e.to_string());
         }
         self.report().await;
+        taken
     }
 
     async fn take_snapshot(&mut self, reason: SnapshotReason) -> Option<SnapshotRef> {

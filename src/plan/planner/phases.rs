@@ -42,6 +42,34 @@ impl Builder<'_> {
         );
     }
 
+    /// The admin requests the agent answered this session that the session
+    /// file does not record yet (each id once).
+    pub(super) fn record_requests(&mut self) {
+        let o = self.o;
+        let Some(session) = &o.session else { return };
+        let new: Vec<crate::ledger::RequestRecord> = o
+            .answered
+            .iter()
+            .filter(|r| !session.requests.iter().any(|have| have.id == r.id))
+            .cloned()
+            .collect();
+        if new.is_empty() {
+            return;
+        }
+        let ids: Vec<&str> = new.iter().map(|r| r.id.as_str()).collect();
+        self.change(
+            Op::Update,
+            format!("session {}", session.id),
+            Step::RecordRequests {
+                session: session.id.clone(),
+                requests: new.clone(),
+            },
+            json!({ "requests": session.requests.len() }),
+            json!({ "requests": session.requests.len() + new.len(), "new": ids }),
+            "the agent answered admin requests (mc-gitops console): the session file records who asked what, when, and the answer",
+        );
+    }
+
     pub(super) fn record_agent_phase(&mut self) {
         let o = self.o;
         let (Some(session), Some(agent)) = (&o.session, &o.agent) else {

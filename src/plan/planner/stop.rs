@@ -25,6 +25,7 @@ impl Builder<'_> {
         // An agent still waiting for its document cannot stop and sync.
         self.hand_over();
         self.record_activity();
+        self.record_requests();
         // Terminating already: the stop was asked (its reason is kept with
         // it), or the agent ended the session itself.
         if o.phase() != Phase::Terminating {

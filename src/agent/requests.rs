@@ -1,0 +1,318 @@
+//! The agent's end of the admin requests (`control/<s>/requests/`, see
+//! [`crate::storage::requests`]): which console commands it refuses and
+//! why ([`refusal`]), how a reply is judged ([`judge_reply`]), and the
+//! record that makes every request run at most once across agent restarts.
+//!
+//! Exactly once, and what happens in the crash window:
+//! 1. A request whose `<id>.result.json` exists is done: never run again
+//!    (the listing says so before anything is read).
+//! 2. Before a request runs, `<id>.started` is written to the agent's own
+//!    state directory (fsynced; `$STATE_DIRECTORY`, which systemd makes
+//!    root-only, or `<minecraft_dir>-agent-state`).
+//! 3. After it ran, its answer is written there too (`<id>.result.json`),
+//!    then stored with a conditional create. A storage failure is retried
+//!    at the next poll from the local copy, without running anything again.
+//! 4. A request found started with no answer anywhere was interrupted (the
+//!    agent or the VPS died while it ran): it is answered `error`, "may or
+//!    may not have run", and never run again. At most once, and always
+//!    answered: a command such as `give` must not run twice because the
+//!    agent restarted.
+//!
+//! The queue is never trusted: what the CLI refuses is refused here again,
+//! because anyone with the server's storage credentials can write a request.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use super::traits::{Incoming, PortError, PortResult};
+use crate::storage::Store;
+use crate::storage::requests::{Outcome, RequestDoc, RequestId, ResultDoc, VERSION};
+
+/// How many requests one control poll handles; the rest wait for the next.
+pub const MAX_PER_POLL: usize = 8;
+
+/// Why a console command is refused, or `None` when it may run. The
+/// command is judged as Minecraft would parse it: a leading `/` and the
+/// `minecraft:` namespace do not hide a verb, and `execute … run <cmd>`
+/// is judged by the command it runs.
+pub fn refusal(command: &str) -> Option<String> {
+    if command.to_ascii_lowercase().contains("rcon.password") {
+        return Some("commands that touch rcon.password are refused: the agent owns the RCON password".into());
+    }
+    let cmd = command.trim().trim_start_matches('/');
+    let mut words = cmd.split_whitespace();
+    let verb = words.next().unwrap_or_default().to_ascii_lowercase();
+    let verb = verb.strip_prefix("minecraft:").unwrap_or(&verb);
+    match verb {
+        "stop" => Some(
+            "`stop` is refused: set state = \"stopped\" in server.toml (the world is snapshotted and the server deleted), \
+             or ask `mc-gitops console --suspend` (the VPS stays warm)"
+                .into(),
+        ),
+        "save-off" | "save-on" => Some(format!(
+            "`{verb}` is refused: the agent turns saving off and on around every snapshot, and would undo it"
+        )),
+        "whitelist" if words.next().is_none_or(|w| !w.eq_ignore_ascii_case("list")) => Some(
+            "`whitelist` (other than `whitelist list`) is refused: add or remove a players/<name>.toml in the repo, \
+             the agent applies it"
+                .into(),
+        ),
+        "op" | "deop" => Some(format!("`{verb}` is refused: operators are set in ops.toml in the repo")),
+        "execute" => {
+            // `execute … run <command>`: the command after the first `run`.
+            let lower = cmd.to_ascii_lowercase();
+            let at = lower.find(" run ")?;
+            refusal(&cmd[at + " run ".len()..])
+        }
+        _ => None,
+    }
+}
+
+/// Vanilla 1.20.1's answers to a command it could not run
+/// (`command.unknown.command`, `command.unknown.argument`,
+/// `command.expected.separator`, `permissions.requires.player`).
+const FAILED: &[&str] = &[
+    "Unknown or incomplete command",
+    "Incorrect argument for command",
+    "Expected whitespace to end one argument",
+    "A player is required to run this command here",
+];
+
+/// Minecraft's reply to an admin's command, as an outcome.
+pub fn judge_reply(reply: &str) -> Outcome {
+    if FAILED.iter().any(|f| reply.contains(f)) {
+        Outcome::Error
+    } else {
+        Outcome::Ok
+    }
+}
+
+/// The answer to a request that could not be read at all.
+pub fn unreadable(id: &RequestId, why: &str, now: DateTime<Utc>, session: Option<crate::ids::SessionId>) -> ResultDoc {
+    ResultDoc {
+        version: VERSION,
+        id: id.clone(),
+        action: None,
+        command: None,
+        actor: "unknown".into(),
+        asked: now,
+        ran: now,
+        outcome: Outcome::Refused,
+        reply: crate::storage::requests::cap(&format!("refused, not run: the request cannot be read: {why}"), 1024),
+        snapshot: None,
+        session,
+    }
+}
+
+/// The agent's local record of requests started and answered.
+#[derive(Clone, Debug)]
+pub struct Record {
+    dir: PathBuf,
+}
+
+/// What the local record knows of a request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Local {
+    Unknown,
+    /// Started, never answered: interrupted.
+    Started,
+    /// Answered, maybe not stored yet.
+    Answered(ResultDoc),
+}
+
+fn io_err(what: &str, path: &Path, e: std::io::Error) -> PortError {
+    PortError::Control(format!("{what} {}: {e}", path.display()))
+}
+
+impl Record {
+    pub fn new(dir: PathBuf) -> Self {
+        Record { dir }
+    }
+
+    /// `$STATE_DIRECTORY` (systemd's, root-only) or `<minecraft_dir>-agent-state`.
+    pub fn for_agent(minecraft_dir: &Path) -> Self {
+        let dir = match std::env::var_os("STATE_DIRECTORY").filter(|v| !v.is_empty()) {
+            // systemd may pass several, separated by ':'; the first is ours.
+            Some(v) => PathBuf::from(v.to_string_lossy().split(':').next().unwrap_or_default()),
+            None => {
+                let mut name = minecraft_dir.file_name().unwrap_or_default().to_os_string();
+                name.push("-agent-state");
+                minecraft_dir.with_file_name(name)
+            }
+        };
+        Record::new(dir.join("requests"))
+    }
+
+    fn path(&self, id: &RequestId, ext: &str) -> PathBuf {
+        self.dir.join(format!("{id}.{ext}"))
+    }
+
+    fn write_durably(&self, path: &Path, bytes: &[u8]) -> PortResult<()> {
+        use std::io::Write;
+        std::fs::create_dir_all(&self.dir).map_err(|e| io_err("creating", &self.dir, e))?;
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp).map_err(|e| io_err("writing", &tmp, e))?;
+        f.write_all(bytes)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| io_err("writing", &tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| io_err("renaming", path, e))?;
+        // The rename itself is durable once the directory is synced.
+        std::fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_err("syncing", &self.dir, e))
+    }
+
+    pub fn get(&self, id: &RequestId) -> Local {
+        if let Ok(bytes) = std::fs::read(self.path(id, "result.json"))
+            && let Ok(r) = serde_json::from_slice::<ResultDoc>(&bytes)
+        {
+            return Local::Answered(r);
+        }
+        if self.path(id, "started").exists() {
+            Local::Started
+        } else {
+            Local::Unknown
+        }
+    }
+
+    pub fn start(&self, id: &RequestId) -> PortResult<()> {
+        self.write_durably(&self.path(id, "started"), Utc::now().to_rfc3339().as_bytes())
+    }
+
+    pub fn keep(&self, r: &ResultDoc) -> PortResult<()> {
+        let bytes = serde_json::to_vec(r).expect("a result serialises");
+        self.write_durably(&self.path(&r.id, "result.json"), &bytes)
+    }
+
+    /// Stored: storage's result is the record from now on.
+    pub fn forget(&self, id: &RequestId) {
+        let _ = std::fs::remove_file(self.path(id, "result.json"));
+        let _ = std::fs::remove_file(self.path(id, "started"));
+    }
+}
+
+/// The interrupted request's answer.
+pub fn interrupted(req: &RequestDoc, now: DateTime<Utc>, session: Option<crate::ids::SessionId>) -> ResultDoc {
+    ResultDoc::answer(
+        req,
+        now,
+        Outcome::Error,
+        "interrupted: the agent restarted while this request ran; it may or may not have run (check the server before asking again)",
+        session,
+    )
+}
+
+/// Up to `limit` pending requests from `store`, each to run or already answered.
+pub async fn incoming(store: &Store, record: &Record, limit: usize) -> PortResult<Vec<Incoming>> {
+    let fail = |e: &crate::storage::StorageError| PortError::Control(super::control::chain(e));
+    let listing = store.list_requests().await.map_err(|e| fail(&e))?;
+    let now = Utc::now();
+    let mut out = Vec::new();
+    for id in listing.pending.into_iter().take(limit) {
+        if let Local::Answered(r) = record.get(&id) {
+            out.push(Incoming::Answered(r));
+            continue;
+        }
+        let doc = match store.request(&id).await.map_err(|e| fail(&e))? {
+            None => continue, // deleted since the listing
+            Some(Err(why)) => {
+                tracing::warn!(%id, %why, "refusing a request that cannot be read");
+                out.push(Incoming::Answered(unreadable(&id, &why, now, None)));
+                continue;
+            }
+            Some(Ok(doc)) => doc,
+        };
+        out.push(match record.get(&id) {
+            Local::Started => Incoming::Answered(interrupted(&doc, now, None)),
+            _ => Incoming::Run(doc),
+        });
+    }
+    Ok(out)
+}
+
+/// Keep the answer locally, then store it; the local copy goes once stored.
+pub async fn answer(store: &Store, record: &Record, r: &ResultDoc) -> PortResult<()> {
+    record.keep(r)?;
+    match store.put_result(r).await {
+        Ok(stored) => {
+            if !stored {
+                tracing::warn!(id = %r.id, "an answer was stored already; it is kept");
+            }
+            record.forget(&r.id);
+            Ok(())
+        }
+        Err(e) => Err(PortError::Control(super::control::chain(&e))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_that_break_the_agents_invariants_are_refused_with_the_reason() {
+        for (cmd, why) in [
+            ("stop", "state = \"stopped\""),
+            ("/stop", "state = \"stopped\""),
+            ("minecraft:stop", "state = \"stopped\""),
+            ("  STOP  ", "state = \"stopped\""),
+            ("save-off", "around every snapshot"),
+            ("save-on", "around every snapshot"),
+            ("whitelist add Mallory", "players/<name>.toml"),
+            ("whitelist off", "players/<name>.toml"),
+            ("whitelist", "players/<name>.toml"),
+            ("op Mallory", "ops.toml"),
+            ("deop Steve", "ops.toml"),
+            ("execute as @a run op Mallory", "ops.toml"),
+            ("execute at @p run execute run stop", "state = \"stopped\""),
+            ("say rcon.password=hunter2", "rcon.password"),
+        ] {
+            let got = refusal(cmd).unwrap_or_else(|| panic!("{cmd:?} was allowed"));
+            assert!(got.contains(why), "{cmd:?}: {got}");
+        }
+        for ok in [
+            "say hi",
+            "time set day",
+            "whitelist list",
+            "kick Steve",
+            "save-all",
+            "execute as @a run say hi",
+            "list",
+        ] {
+            assert_eq!(refusal(ok), None, "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn vanillas_failure_answers_are_errors() {
+        assert_eq!(judge_reply("Set the time to 1000"), Outcome::Ok);
+        assert_eq!(judge_reply(""), Outcome::Ok, "`say` answers nothing");
+        assert_eq!(judge_reply("Unknown or incomplete command, see below for error"), Outcome::Error);
+        assert_eq!(judge_reply("Incorrect argument for command"), Outcome::Error);
+    }
+
+    #[test]
+    fn the_record_knows_started_and_answered_requests() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rec = Record::new(tmp.path().join("requests"));
+        let id = RequestId::parse("20261204T210301Z-3f9a0c1d").unwrap();
+        assert_eq!(rec.get(&id), Local::Unknown);
+        rec.start(&id).unwrap();
+        assert_eq!(rec.get(&id), Local::Started);
+        let r = unreadable(&id, "x", Utc::now(), None);
+        rec.keep(&r).unwrap();
+        assert_eq!(rec.get(&id), Local::Answered(r));
+        rec.forget(&id);
+        assert_eq!(rec.get(&id), Local::Unknown);
+    }
+
+    #[test]
+    fn without_systemd_the_record_sits_beside_the_minecraft_directory() {
+        if std::env::var_os("STATE_DIRECTORY").is_some() {
+            return;
+        }
+        let r = Record::for_agent(Path::new("/srv/minecraft"));
+        assert_eq!(r.dir, Path::new("/srv/minecraft-agent-state/requests"));
+    }
+}
