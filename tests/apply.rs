@@ -211,6 +211,12 @@ async fn concurrent_applies_end_with_one_server() {
     }
     assert!(succeeded >= 1);
     assert_eq!(w.h.server_count(), 1, "one server whatever the race");
+    // The winner's document stands: a losing run, which read desired.json
+    // and stored its files before the winner's create, did not write back
+    // its older document over the one naming the winner's session.
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(w.storage_file("control/grove/desired.json")).unwrap()).unwrap();
+    assert!(doc["session"].is_string(), "{doc}\n{log}");
+    assert_desired_complete(&w, "after the race");
     // The next run converges the ledger and DNS.
     let follow = ok(&w.apply(&at(10)).await);
     let out = w.run(&["plan"], &at(11), &[]).await;
