@@ -17,7 +17,7 @@ mod world;
 use std::path::Path;
 
 use axum::http::Method;
-use world::{World, assert_running_state, at, ok, session0};
+use world::{World, assert_desired_complete, assert_running_state, at, ok, session0};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_then_apply_again_changes_nothing() {
@@ -160,7 +160,11 @@ async fn a_crash_after_any_step_converges_on_the_next_run() {
             "crash after {k}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // The new server's agent may boot now: whatever document names its
+        // session already holds all its files.
+        assert_desired_complete(&w, &format!("after a crash after change {k}"));
         ok(&w.apply(&at(1)).await);
+        assert_desired_complete(&w, &format!("after the rerun of a crash after change {k}"));
         let out = w.run(&["plan"], &at(2), &[]).await;
         assert_eq!(
             out.status.code(),
@@ -207,6 +211,12 @@ async fn concurrent_applies_end_with_one_server() {
     }
     assert!(succeeded >= 1);
     assert_eq!(w.h.server_count(), 1, "one server whatever the race");
+    // The winner's document stands: a losing run, which read desired.json
+    // and stored its files before the winner's create, did not write back
+    // its older document over the one naming the winner's session.
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(w.storage_file("control/grove/desired.json")).unwrap()).unwrap();
+    assert!(doc["session"].is_string(), "{doc}\n{log}");
+    assert_desired_complete(&w, "after the race");
     // The next run converges the ledger and DNS.
     let follow = ok(&w.apply(&at(10)).await);
     let out = w.run(&["plan"], &at(11), &[]).await;

@@ -12,7 +12,7 @@ mod hetzner_fake;
 #[path = "common/apply_world.rs"]
 mod world;
 
-use world::{World, at, ok, session0};
+use world::{World, assert_desired_complete, at, ok, session0};
 
 fn control(w: &World) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(w.storage_file("control/grove/desired.json")).unwrap()).unwrap()
@@ -277,6 +277,7 @@ async fn a_failed_desired_json_write_after_the_create_is_handed_over_by_the_next
     assert_eq!(doc["restore"], "2026-11-01T18-00-00Z", "{doc}");
     assert_eq!(doc["whitelist"].as_array().unwrap().len(), 3, "{doc}");
     assert!(doc["assets"]["server.properties"]["hash"].is_string(), "{doc}");
+    assert_desired_complete(&w, "handed over after a failed write");
     assert!(!server_toml(&w).lines().any(|l| l.starts_with("restore")), "used once");
     assert_eq!(w.h.server_count(), 1);
     let out = w.run(&["plan"], &at(2), &[]).await;
@@ -312,6 +313,7 @@ async fn a_crash_right_after_the_create_recovers_the_session_with_its_restore() 
         (Some(session0().0.as_str()), Some("2026-11-01T18-00-00Z")),
         "{doc}"
     );
+    assert_desired_complete(&w, "handed over to a recovered session");
     assert!(
         !server_toml(&w).lines().any(|l| l.starts_with("restore")),
         "used by the recovered session"

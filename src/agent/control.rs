@@ -24,13 +24,31 @@ pub struct Applied {
 }
 
 impl Applied {
+    /// What a server provisioned from `doc` was given: its whitelist and ops
+    /// only when the document lists the file that carries them
+    /// (`whitelist.json`, `ops.json`). A server that booted without one has
+    /// not been given that list, so every name in it is sent over RCON once
+    /// the server is ready, rather than taken as already there.
     pub fn from_doc(doc: &ControlDoc) -> Self {
+        let listed = |file: &str| doc.assets.contains_key(file);
         Applied {
-            whitelist: doc.whitelist.iter().cloned().collect(),
-            ops: doc.ops.iter().map(|o| (o.name.clone(), o.level)).collect(),
+            whitelist: if listed(WHITELIST_FILE) {
+                doc.whitelist.iter().cloned().collect()
+            } else {
+                BTreeSet::new()
+            },
+            ops: if listed(OPS_FILE) {
+                doc.ops.iter().map(|o| (o.name.clone(), o.level)).collect()
+            } else {
+                BTreeMap::new()
+            },
         }
     }
 }
+
+/// The files that give a booting server its whitelist and its operators.
+pub const WHITELIST_FILE: &str = "whitelist.json";
+pub const OPS_FILE: &str = "ops.json";
 
 /// One console command that moves the server toward `desired.json`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -174,11 +192,37 @@ mod tests {
     }
 
     fn doc(wl: &[&str], ops: &[(&str, u8)]) -> ControlDoc {
+        let file = |h: &str| crate::storage::AssetRef {
+            hash: format!("sha256:{h}"),
+            url: None,
+            size: None,
+        };
         ControlDoc {
             whitelist: wl.iter().map(|s| p(s)).collect(),
             ops: ops.iter().map(|(n, l)| ControlOp { name: p(n), level: *l }).collect(),
+            assets: [(WHITELIST_FILE.into(), file("aa")), (OPS_FILE.into(), file("bb"))].into(),
             ..ControlDoc::default()
         }
+    }
+
+    /// Regression (`tests/day.rs`, Steve "not white-listed"): a server
+    /// provisioned from a document listing no whitelist.json or ops.json
+    /// booted without them; its lists are sent over RCON, not taken as given.
+    #[test]
+    fn lists_whose_file_was_not_provisioned_are_sent_over_rcon() {
+        let mut d = doc(&["Alex", "Steve"], &[("Steve", 4)]);
+        d.assets.clear();
+        assert_eq!(
+            changes(&Applied::from_doc(&d), &d),
+            vec![
+                Change::WhitelistAdd(p("Alex")),
+                Change::WhitelistAdd(p("Steve")),
+                Change::Op(p("Steve"), 4)
+            ]
+        );
+        d.assets = doc(&[], &[]).assets;
+        d.assets.remove(OPS_FILE);
+        assert_eq!(changes(&Applied::from_doc(&d), &d), vec![Change::Op(p("Steve"), 4)]);
     }
 
     #[test]

@@ -305,6 +305,18 @@ pub fn doc() -> ControlDoc {
             name: p("Steve"),
             level: 4,
         }],
+        // As the reconciler writes it: the lists travel in these files too,
+        // so the server booted with them (`control::Applied::from_doc`).
+        assets: [super::control::WHITELIST_FILE, super::control::OPS_FILE]
+            .map(|f| {
+                let asset = crate::storage::AssetRef {
+                    hash: format!("sha256:{}", crate::plan::assets::sha256_hex(f.as_bytes())),
+                    url: None,
+                    size: None,
+                };
+                (f.to_string(), asset)
+            })
+            .into(),
         ..ControlDoc::default()
     }
 }

@@ -265,6 +265,36 @@ async fn whitelist_and_ops_changes_are_applied_live_once() {
     .await;
 }
 
+/// Regression (`tests/day.rs`: Steve "not white-listed"): an agent that
+/// provisioned from a document listing no whitelist.json or ops.json booted
+/// a server without them. It sends the lists over RCON once the server is
+/// ready, instead of taking them as given; a complete document sends nothing.
+#[tokio::test(start_paused = true)]
+async fn lists_the_server_booted_without_are_sent_over_rcon_once_ready() {
+    for (bare, want) in [(true, vec!["whitelist add Steve", "op Steve 4"]), (false, vec![])] {
+        local(async {
+            let mine = SessionId::new("20261122-1800-eu");
+            let w = start_for(t0(), true, Some(mine.clone()));
+            let mut d = ControlDoc {
+                session: Some(mine),
+                ..doc()
+            };
+            if bare {
+                d.assets.clear();
+            }
+            *w.s.doc.borrow_mut() = Some(d);
+            w.at(mins(3)).await;
+            let sent: Vec<String> = w
+                .take()
+                .into_iter()
+                .filter(|c| c.starts_with("whitelist") || c.starts_with("op ") || c.starts_with("deop"))
+                .collect();
+            assert_eq!(sent, want, "bare: {bare}");
+        })
+        .await;
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn stop_requested_saves_stops_and_takes_a_final_snapshot() {
     local(async {

@@ -414,6 +414,13 @@ impl Builder<'_> {
         // An open session without a server: its server is gone (or was never
         // created: a run crashed in between). It is closed before a new one opens.
         self.close_dangling_session();
+        // The files first: the create writes the new session's desired.json
+        // at once (`apply::steps::create`), and its agent provisions from the
+        // first document naming its session and takes its whitelist and ops
+        // as given. Stored before the server exists, they are all listed in
+        // that document; a run that fails or crashes before the create left
+        // no server to read a partial one (it names no session).
+        self.assets(true);
         let session = SessionId::at(o.now, &d.server.region);
         let name = d.server.name.hetzner_name();
         self.change(
@@ -459,7 +466,6 @@ impl Builder<'_> {
         );
         self.clear_used_restore(restore.is_some().then_some(&session));
         self.dns_for(&IpTarget::NewServer);
-        self.assets(true);
     }
 
     fn refuse_start(&mut self) {

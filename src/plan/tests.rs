@@ -98,6 +98,16 @@ fn offline_with_state_running_starts_everything() {
     insta::assert_snapshot!("offline_json", json);
     assert_eq!(p.summary.delete, 0);
     assert!(p.changes.iter().any(|c| matches!(c.step, Step::CreateServer { .. })));
+    // Every file is stored before the session opens and its server is
+    // created: the create hands the agent a document listing them all.
+    let first = |f: fn(&Step) -> bool| p.changes.iter().position(|c| f(&c.step)).unwrap();
+    let last_file = p
+        .changes
+        .iter()
+        .rposition(|c| matches!(c.step, Step::PutAsset { .. } | Step::RemoveAsset { .. }))
+        .unwrap();
+    assert!(last_file < first(|s| matches!(s, Step::OpenSession { .. })), "{text}");
+    assert!(last_file < first(|s| matches!(s, Step::CreateServer { .. })), "{text}");
 }
 
 #[test]

@@ -206,3 +206,42 @@ pub fn assert_running_state(w: &World) {
     assert_eq!(srv[0].name, "_minecraft._tcp.grove.place");
     assert_eq!(w.open_sessions().len(), 1, "{:?}", w.sessions());
 }
+
+/// A `desired.json` that names a session is complete: every file the repo
+/// renders is listed with its hash, and each stored one is in storage with
+/// those bytes; the whitelist and ops it carries are the repo's. An agent
+/// provisions from the first document naming its session and takes its
+/// lists as applied, so a document naming a session before its files are
+/// in place boots Minecraft without them (`tests/day.rs` once saw Steve
+/// "not white-listed"). A document naming no session is not provisioned
+/// from, so it may be partial.
+pub fn assert_desired_complete(w: &World, when: &str) {
+    let path = w.storage_file("control/grove/desired.json");
+    let Ok(bytes) = std::fs::read(&path) else { return };
+    let doc: mc_gitops::storage::ControlDoc = serde_json::from_slice(&bytes).unwrap();
+    if doc.session.is_none() {
+        return;
+    }
+    let desired = mc_gitops::repo::load(w.repo.path()).unwrap().desired;
+    let want = mc_gitops::plan::assets::render_files(&desired);
+    let listed: Vec<&String> = doc.assets.keys().collect();
+    let wanted: Vec<&String> = want.keys().collect();
+    assert_eq!(listed, wanted, "{when}: desired.json names {:?} but lists other files", doc.session);
+    let store = w.store();
+    for (rel, r) in &want {
+        let a = &doc.assets[rel];
+        assert_eq!(a.hash, r.state.hash, "{when}: {rel} in desired.json is not the repo's");
+        if let Some(bytes) = &r.bytes {
+            let stored = std::fs::read(w.storage_file(&store.asset_key(&a.hash)))
+                .unwrap_or_else(|e| panic!("{when}: desired.json lists {rel} but its bytes are not stored: {e}"));
+            assert_eq!(&stored, bytes, "{when}: {rel}");
+        }
+    }
+    assert_eq!(doc.whitelist, mc_gitops::plan::assets::whitelist_names(&desired), "{when}");
+    let ops: Vec<_> = doc.ops.iter().map(|o| (o.name.clone(), o.level)).collect();
+    let want_ops: Vec<_> = mc_gitops::plan::assets::op_entries(&desired)
+        .into_iter()
+        .map(|o| (o.name, o.level))
+        .collect();
+    assert_eq!(ops, want_ops, "{when}");
+}

@@ -60,6 +60,7 @@ pub(super) async fn open_session(
         return Ok(Outcome::Done("rebuilt from the server's labels".into()));
     }
     if let Some(existing) = servers.first() {
+        forget_control(st);
         return Err(ApplyError::Stale {
             resource,
             why: format!("server {} already exists", existing.name),
@@ -174,6 +175,7 @@ pub(super) async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut 
             let _ = std::fs::remove_file(&mine);
             report.files.retain(|f| f != &session.file());
         }
+        forget_control(st);
         return Err(ApplyError::Stale {
             resource,
             why: format!("another run created it for session {} first", theirs.unwrap_or("?")),
@@ -248,4 +250,13 @@ pub(super) async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut 
     );
     st.created = Some(server);
     Ok(Outcome::Done(what))
+}
+
+/// Another run started the server first: the document this run read before
+/// (and gave its files) may already be replaced by that run's, naming its
+/// session. Not written back, so it cannot take that session's document from
+/// its agent; the files it stored stay (content-addressed) for the next run.
+fn forget_control(st: &mut RunState) {
+    st.control = None;
+    st.control_dirty = false;
 }
