@@ -77,9 +77,19 @@ impl Setup {
             repo,
         };
         s.edit("server.toml", "5f3c9a1e7b2d4c6e8a0f1b3d5e7c9a2b", cloudflare_fake::ACCOUNT_ID);
-        for wf in ["reconcile.yml", "check.yml", "check-comment.yml"] {
-            s.edit(&format!(".github/workflows/{wf}"), &"0".repeat(64), PINNED);
+        // Every workflow that installs mc-gitops pins it (the example's
+        // reconcile, check, check-comment and console).
+        let workflows = s.repo.path().join(".github/workflows");
+        let mut pinned = 0;
+        for entry in std::fs::read_dir(&workflows).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            let text = std::fs::read_to_string(workflows.join(&name)).unwrap();
+            if text.contains(&"0".repeat(64)) {
+                s.edit(&format!(".github/workflows/{name}"), &"0".repeat(64), PINNED);
+                pinned += 1;
+            }
         }
+        assert!(pinned >= 3, "the example's workflows pin the release: {pinned} found");
         s
     }
 

@@ -46,9 +46,21 @@ pub fn python() -> PathBuf {
     p
 }
 
-/// A port free on 127.0.0.1 a moment ago.
+/// A port free on 127.0.0.1 a moment ago, and never handed out before in
+/// this process: the kernel may give the port it just freed to the next
+/// `bind(0)`, so two calls in a row (a game port and an RCON port) could
+/// otherwise name the same port (seen: flying-squid's RCON failed to bind
+/// to its own game port).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Fail if any file below `dir` holds `secret`.
