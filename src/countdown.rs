@@ -161,10 +161,20 @@ impl Line {
         Line(format!("Server stopping in {}{}", spoken(left_secs), cause(reason)))
     }
 
+    /// Said once before the agent suspends Minecraft on an admin's
+    /// `suspend` request with players online: fixed text, nothing the
+    /// admin typed.
+    pub fn suspending() -> Self {
+        Line(SUSPENDING.to_string())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
+
+/// The line players hear before an admin's suspend ([`Line::suspending`]).
+pub const SUSPENDING: &str = "Server suspending now (admin request): join again to wake it";
 
 impl std::fmt::Display for Line {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

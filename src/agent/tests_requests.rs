@@ -136,10 +136,12 @@ async fn a_suspend_request_suspends_through_the_transition_and_keeps_the_vps_war
                 .position(|x| x == c)
                 .unwrap_or_else(|| panic!("{c} missing: {calls:?}"))
         };
+        let said = format!("say {}", crate::countdown::SUSPENDING);
         assert!(
-            at("save-all flush") < at("snapshot suspend") && at("snapshot suspend") < at("stop"),
-            "{calls:?}"
+            at(&said) < at("save-all flush") && at("save-all flush") < at("snapshot suspend") && at("snapshot suspend") < at("stop"),
+            "the players online hear it first, then the save, snapshot and stop: {calls:?}"
         );
+        assert_eq!(calls.iter().filter(|c| c.starts_with("say ")).count(), 1, "one line: {calls:?}");
         assert!(at("stop") < at("bind Sleeping"), "the port is held for a wake: {calls:?}");
         let r = w.s.answers.borrow()[0].clone();
         assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
@@ -215,6 +217,24 @@ async fn a_suspend_or_backup_request_during_a_stop_countdown_is_refused_and_the_
         assert!(got[0].2.contains("counting down"), "{got:?}");
         assert_eq!(w.phase(), Phase::Running, "the countdown goes on");
         assert!(!w.take().iter().any(|c| c.starts_with("snapshot")));
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_suspend_request_with_nobody_online_says_nothing() {
+    local(async {
+        let w = start(t0(), true);
+        w.at(1).await;
+        w.at(12).await;
+        assert_eq!(w.phase(), Phase::Idle, "nobody on");
+        w.take();
+        enqueue(&w, request(20, "00000001", Action::Suspend, None));
+        w.at(35).await;
+        assert_eq!(w.phase(), Phase::Suspended);
+        let calls = w.take();
+        assert!(calls.iter().any(|c| c == "stop"), "{calls:?}");
+        assert!(!calls.iter().any(|c| c.starts_with("say ")), "nobody to tell: {calls:?}");
     })
     .await;
 }

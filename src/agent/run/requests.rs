@@ -6,8 +6,10 @@
 //! steps with a `manual` snapshot; a suspend is an event through the
 //! lifecycle's transition function, as an idle suspension is.
 //!
-//! A suspend is not announced in game first (the admin asked for it now:
-//! `say` a warning before, if players are on); while a stop's countdown
+//! A suspend with players online is announced in game first, one fixed
+//! line over the console ([`crate::countdown::Line::suspending`]: nothing
+//! the admin typed), then carried out at once (the admin asked for it now;
+//! a line that cannot be said does not hold it up); while a stop's countdown
 //! runs ([`crate::countdown`]), suspend and backup requests are refused
 //! (the stop's own snapshot follows).
 //!
@@ -148,6 +150,13 @@ where
             },
             Action::Suspend => {
                 let before = self.last_backup.clone();
+                if !self.players_online.is_empty() {
+                    let line = crate::countdown::Line::suspending();
+                    match self.ports.console.say(&line).await {
+                        Ok(()) => info!(%line, "told the players online"),
+                        Err(e) => warn!(error = %e, "could not tell the players online before the suspend"),
+                    }
+                }
                 self.fire(Event::SuspendRequested).await;
                 if self.phase != Phase::Suspended {
                     warn!(phase = %self.phase, "a suspend request did not suspend");
