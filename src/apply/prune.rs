@@ -1,5 +1,6 @@
 //! Retention, carried out: delete the backups the plan listed (both copies:
-//! `worlds/<s>/` and the vault); and sealing: copy verified backups into the
+//! `worlds/<s>/` and the vault), and the admin requests it listed
+//! ([`prune_request`]); and sealing: copy verified backups into the
 //! vault (`crate::world::vault`). The rule was
 //! applied by the planner on one list of the backups; right before the
 //! deletes this checks again what may have moved since (one read of
@@ -8,6 +9,8 @@
 //! is already gone is not an error: a rerun after a crash converges.
 
 use super::{ApplyError, Ctx, Outcome, Report};
+use crate::plan::RequestPrune;
+use crate::storage::requests::RequestId;
 use crate::world::{BackupName, WorldError, retention, vault};
 
 pub(super) async fn prune(
@@ -52,6 +55,41 @@ pub(super) async fn prune(
         gone.join(", ")
     ));
     Ok(Outcome::Done(format!("deleted {}", gone.join(", "))))
+}
+
+/// Delete one request of `control/<s>/requests/`: the request first, then
+/// its answer (never the other way: a request without its answer would
+/// look unanswered to an agent). What is gone already is not an error, so
+/// a run that stopped between the two converges on the next.
+pub(super) async fn prune_request(
+    cx: &Ctx<'_>,
+    report: &mut Report,
+    resource: &str,
+    id: &RequestId,
+    because: &RequestPrune,
+) -> Result<Outcome, ApplyError> {
+    let storage = |source| ApplyError::Storage {
+        resource: resource.to_string(),
+        source,
+    };
+    let (request, result) = match because {
+        RequestPrune::Recorded { .. } => (true, true),
+        RequestPrune::Expired { .. } => (true, false),
+        RequestPrune::ResultAlone => (false, true),
+    };
+    if request {
+        cx.store.delete(&cx.store.request_key(id)).await.map_err(storage)?;
+    }
+    if result {
+        cx.store.delete(&cx.store.result_key(id)).await.map_err(storage)?;
+    }
+    let what = match because {
+        RequestPrune::Recorded { file } => format!("prune request {id} (recorded in {file})"),
+        RequestPrune::Expired { .. } => format!("prune request {id} (never answered, expired)"),
+        RequestPrune::ResultAlone => format!("prune the answer to {id} (its request is gone)"),
+    };
+    report.message.push(what.clone());
+    Ok(Outcome::Done(what))
 }
 
 /// Copy each listed backup into the vault, verified first. A backup that

@@ -218,6 +218,7 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
             ledger_steps::record_activity(cx, st, report, session, &a)
         }
         Step::RecordRequests { session, requests } => ledger_steps::record_requests(cx, st, report, session, requests),
+        Step::PruneRequest { id, because } => super::prune::prune_request(cx, report, &resource, id, because).await,
         Step::PruneBackups { keep, backups } => super::prune::prune(cx, report, &resource, *keep, backups).await,
         Step::SealBackups { backups } => super::prune::seal(cx, report, &resource, backups).await,
     }

@@ -45,6 +45,7 @@ pub fn observe(ledger: &impl LedgerObserver, server: &ServerName, now: DateTime<
         month_to_date: ledger.month_to_date(now),
         restores_done: ledger.restores_done(),
         answered: Vec::new(),
+        requests: None,
         game: None,
     }
 }

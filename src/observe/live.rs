@@ -233,8 +233,8 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
             .map_err(|e| ObserveError::World(store.describe.clone(), e))?,
     });
 
-    let (answered, bad_results) = super::requests::answered(store, session.as_ref()).await.map_err(storage)?;
-    unreadable.extend(bad_results);
+    let asked = super::requests::observe(store, ledger, session.as_ref()).await.map_err(storage)?;
+    unreadable.extend(asked.unreadable);
 
     let server = ours.map(to_observed);
     let game = super::game::observe(&live.game_ping, server.as_ref()).await;
@@ -266,7 +266,8 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         credentials,
         month_to_date: ledger.month_to_date(now),
         restores_done: ledger.restores_done(),
-        answered,
+        answered: asked.answered,
+        requests: Some(asked.requests),
         game,
     };
     Ok((observed, Facts { zone, servers }))

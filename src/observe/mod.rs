@@ -254,6 +254,9 @@ pub struct Observed {
     /// yet; the plan records the new ones. Empty when not observed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub answered: Vec<crate::ledger::RequestRecord>,
+    /// What `control/<s>/requests/` holds, for pruning (`None`: not
+    /// observed, no storage credentials).
+    pub requests: Option<requests::ObservedRequests>,
     /// The reconciler's own Server List Ping of the session's server;
     /// `None`: not pinged (no server or address, ledger only, or turned off).
     pub game: Option<game::ObservedGame>,

@@ -1,40 +1,109 @@
-//! The admin's answered requests (`control/<s>/requests/*.result.json`) for
-//! the open session, as the session file will record them.
+//! The admin's requests (`control/<s>/requests/`), as the reconciler needs
+//! them: the answers for the open session that its file will record, and
+//! what the listing holds for pruning ([`ObservedRequests`]).
 //!
 //! Cheap on a run with nothing new: one listing; a result is read only when
 //! its id is not in the session file yet and was asked after the session
-//! could have received it, at most [`MAX_READS`] per run (the rest next
-//! run). Results are untrusted (the VPS can write them): one that cannot be
-//! read or names another session is skipped, the unreadable ones with a
-//! warning in the plan.
+//! could have received it, and an unanswered request only to learn when it
+//! expires, at most [`MAX_READS`] each per run (the rest next run). Results
+//! are untrusted (the VPS can write them): one that cannot be read or names
+//! another session is skipped, the unreadable ones with a warning in the plan.
 
-use crate::ledger::{RequestRecord, Session};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::ledger::{Ledger, RequestRecord, Session};
 use crate::storage::requests::RequestId;
 use crate::storage::{StorageError, Store};
 
-/// Results read per run, at most.
+/// Results (and unanswered requests) read per run, at most.
 pub const MAX_READS: usize = 32;
 
-/// New answers for `session`, and why any could not be read.
-pub async fn answered(store: &Store, session: Option<&Session>) -> Result<(Vec<RequestRecord>, Vec<String>), StorageError> {
-    let Some(session) = session else {
-        return Ok((Vec::new(), Vec::new()));
-    };
-    // A request may wait (unrun) up to its expiry, ten minutes by default,
-    // before the session's agent answers it: older ids cannot be this session's.
-    let since = (session.started - chrono::Duration::from_std(crate::console::NO_WAIT_EXPIRY).unwrap_or_default())
+/// What `requests/` holds, for the plan's pruning (`plan::planner::requests`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ObservedRequests {
+    /// Requests with no answer, oldest first, and when each expires (`None`:
+    /// not read this run, or unreadable: such a request is kept).
+    pub unanswered: Vec<(RequestId, Option<DateTime<Utc>>)>,
+    /// Ids with an answer, oldest first (their request may be gone).
+    pub answered: Vec<RequestId>,
+    /// Answers whose request is gone.
+    pub results_alone: Vec<RequestId>,
+    /// Ids in the listing that a closed session's file records, with that
+    /// file (`sessions/YYYY/MM/<id>.toml`).
+    pub recorded: BTreeMap<RequestId, String>,
+}
+
+/// What [`observe`] found.
+#[derive(Clone, Debug, Default)]
+pub struct Observation {
+    /// New answers for the open session.
+    pub answered: Vec<RequestRecord>,
+    /// Why a result could not be read.
+    pub unreadable: Vec<String>,
+    pub requests: ObservedRequests,
+}
+
+/// The oldest id the open session's agent may have answered: a request may
+/// wait (unrun) up to its expiry, ten minutes by default, before the
+/// session's agent answers it; older ids cannot be this session's.
+pub fn recordable_since(session: &Session) -> String {
+    (session.started - chrono::Duration::from_std(crate::console::NO_WAIT_EXPIRY).unwrap_or_default())
         .format("%Y%m%dT%H%M%SZ")
-        .to_string();
+        .to_string()
+}
+
+/// One listing of `requests/`: the new answers for the open session and
+/// what pruning needs.
+pub async fn observe(store: &Store, ledger: &Ledger, session: Option<&Session>) -> Result<Observation, StorageError> {
     let listing = store.list_requests().await?;
-    let todo: Vec<RequestId> = listing
-        .answered
-        .into_iter()
+    let mut recorded = BTreeMap::new();
+    for s in ledger.sessions.iter().filter(|s| !s.is_open()) {
+        for r in &s.requests {
+            if let Ok(id) = RequestId::parse(&r.id)
+                && (listing.answered.contains(&id) || listing.pending.contains(&id))
+            {
+                recorded.entry(id).or_insert_with(|| s.file.clone());
+            }
+        }
+    }
+    let mut unanswered = Vec::new();
+    for (i, id) in listing.pending.iter().enumerate() {
+        let expires = if i < MAX_READS && !recorded.contains_key(id) {
+            store.request(id).await?.and_then(Result::ok).map(|r| r.expires)
+        } else {
+            None
+        };
+        unanswered.push((id.clone(), expires));
+    }
+    let (answered, unreadable) = match session {
+        Some(session) => answered(store, session, &listing.answered).await?,
+        None => (Vec::new(), Vec::new()),
+    };
+    Ok(Observation {
+        answered,
+        unreadable,
+        requests: ObservedRequests {
+            unanswered,
+            answered: listing.answered,
+            results_alone: listing.results_alone,
+            recorded,
+        },
+    })
+}
+
+/// New answers for `session`, and why any could not be read.
+async fn answered(store: &Store, session: &Session, ids: &[RequestId]) -> Result<(Vec<RequestRecord>, Vec<String>), StorageError> {
+    let since = recordable_since(session);
+    let todo: Vec<&RequestId> = ids
+        .iter()
         .filter(|id| id.as_str() >= since.as_str() && !session.requests.iter().any(|r| r.id == id.as_str()))
         .take(MAX_READS)
         .collect();
     let (mut out, mut unreadable) = (Vec::new(), Vec::new());
     for id in todo {
-        match store.result(&id).await? {
+        match store.result(id).await? {
             Some(Ok(r)) if r.session.as_ref() == Some(&session.id) => out.push(RequestRecord::of(&r)),
             Some(Ok(_)) | None => {}
             Some(Err(why)) => unreadable.push(why),
@@ -88,9 +157,18 @@ mod tests {
             )
             .await
             .unwrap();
-        let (new, bad) = answered(&store, Some(&s)).await.unwrap();
-        assert_eq!(new, vec![RequestRecord::of(&mine)]);
-        assert_eq!(bad.len(), 1, "{bad:?}");
-        assert!(answered(&store, None).await.unwrap().0.is_empty());
+        let ledger = Ledger::new(vec![s.clone()]);
+        let got = observe(&store, &ledger, Some(&s)).await.unwrap();
+        assert_eq!(got.answered, vec![RequestRecord::of(&mine)]);
+        assert_eq!(got.unreadable.len(), 1, "{:?}", got.unreadable);
+        assert!(got.requests.recorded.is_empty(), "an open session's records are not pruned");
+        assert_eq!(got.requests.results_alone.len(), 5, "no request documents here");
+        assert!(observe(&store, &ledger, None).await.unwrap().answered.is_empty());
+        // Closed: its recorded answer becomes prunable.
+        s.ended = Some("2026-11-22T21:00:00Z".parse().unwrap());
+        let got = observe(&store, &Ledger::new(vec![s.clone()]), None).await.unwrap();
+        let recorded: Vec<&str> = got.requests.recorded.keys().map(RequestId::as_str).collect();
+        assert_eq!(recorded, ["20261122T190100Z-0000000b"]);
+        assert_eq!(got.requests.recorded.values().next(), Some(&s.file));
     }
 }

@@ -230,6 +230,17 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     s.requests.extend(requests.iter().cloned());
                 }
             }
+            Step::PruneRequest { id, because } => {
+                if let Some(r) = o.requests.as_mut() {
+                    let result_too = !matches!(because, crate::plan::RequestPrune::Expired { .. });
+                    r.unanswered.retain(|(x, _)| x != id);
+                    r.recorded.remove(id);
+                    if result_too {
+                        r.answered.retain(|x| x != id);
+                        r.results_alone.retain(|x| x != id);
+                    }
+                }
+            }
             Step::PruneBackups { backups, .. } => {
                 if let Some(b) = o.backups.as_mut() {
                     b.all.retain(|x| !backups.contains(&x.name));

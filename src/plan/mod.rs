@@ -17,7 +17,7 @@ pub mod assets;
 pub mod effect;
 mod planner;
 
-pub use planner::{OVERDUE_EVENT, STOP_ALERT_AFTER, plan};
+pub use planner::{EXPIRED_GRACE, MAX_REQUESTS_PRUNED, OVERDUE_EVENT, STOP_ALERT_AFTER, plan};
 
 /// The version of the JSON shape; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
@@ -211,6 +211,14 @@ pub enum Step {
         session: SessionId,
         requests: Vec<crate::ledger::RequestRecord>,
     },
+    /// Delete one admin request and its answer from
+    /// `control/<s>/requests/` (`crate::plan::planner` `requests.rs` says
+    /// which may go); the request first, so no request is ever left
+    /// looking unanswered to an agent.
+    PruneRequest {
+        id: crate::storage::requests::RequestId,
+        because: RequestPrune,
+    },
     /// Delete old world backups beyond `lifecycle.keep_backups` (newest
     /// complete ones kept; the current, pinned and restore-named ones are
     /// never listed). The reconciler does it, not the VPS, which may never
@@ -225,6 +233,23 @@ pub enum Step {
     SealBackups {
         backups: Vec<crate::world::BackupName>,
     },
+}
+
+/// Why a request may leave `control/<s>/requests/`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "because", rename_all = "kebab-case")]
+pub enum RequestPrune {
+    /// Answered, and a closed session's file records the answer: the
+    /// request and its result are deleted.
+    Recorded { file: String },
+    /// Never answered, and past its `expires` by [`planner::EXPIRED_GRACE`]:
+    /// no agent runs it any more. Only the request is deleted (an answer
+    /// written since stays, for the other rules).
+    Expired { expires: DateTime<Utc> },
+    /// An answer whose request is gone, that no open session can record
+    /// (none is open, or the id is older than the open one could have
+    /// answered): the result is deleted.
+    ResultAlone,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -302,5 +327,7 @@ mod tests_countdown;
 mod tests_ending;
 #[cfg(test)]
 mod tests_handover;
+#[cfg(test)]
+mod tests_requests;
 #[cfg(test)]
 mod tests_session;

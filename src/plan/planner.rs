@@ -20,6 +20,7 @@ mod given;
 mod handover;
 mod phases;
 mod renew;
+mod requests;
 mod restore;
 mod retention;
 mod stop;
@@ -38,6 +39,7 @@ use crate::repo::{Desired, SwitchState};
 /// an hour is several scheduled runs, and far longer than a final snapshot
 /// of a large world takes to upload.
 pub use force::OVERDUE_EVENT;
+pub use requests::{EXPIRED_GRACE, MAX_REQUESTS_PRUNED};
 
 pub const STOP_ALERT_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
 
@@ -88,6 +90,7 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
     }
     b.prune_backups();
     b.seal_backups();
+    b.prune_requests();
     // The phase the plan leads to, through the lifecycle's transition function.
     let before = o.phase();
     let after = match decision {

@@ -53,6 +53,7 @@ pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
         month_to_date: Decimal::ZERO,
         restores_done: Default::default(),
         answered: Vec::new(),
+        requests: None,
         game: None,
     };
     let p = plan(d, &o);

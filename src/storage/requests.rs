@@ -317,6 +317,9 @@ pub struct Listing {
     pub pending: Vec<RequestId>,
     /// Ids with a result, oldest first.
     pub answered: Vec<RequestId>,
+    /// Ids with a result whose request is gone (a prune that stopped
+    /// halfway, or an answer written after the request was pruned).
+    pub results_alone: Vec<RequestId>,
     /// Keys under `requests/` that are neither (refused by name, never read).
     pub strays: Vec<String>,
 }
@@ -373,6 +376,7 @@ impl Store {
         }
         Ok(Listing {
             pending: requests.difference(&results).cloned().collect(),
+            results_alone: results.difference(&requests).cloned().collect(),
             answered: results.into_iter().collect(),
             strays,
         })

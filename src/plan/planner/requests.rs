@@ -1,0 +1,81 @@
+//! Pruning `control/<s>/requests/`, run by the reconciler: the VPS only
+//! adds requests' answers, and nothing else ever deletes them. A request
+//! and its answer go once a closed session's file records the answer (the
+//! session file is the lasting record; `mc-gitops console` has long stopped
+//! waiting for a closed session's answers). Decided at any run, not only at
+//! the close, so a run that crashed halfway converges on the next.
+//!
+//! Also pruned: a request never answered and past its `expires` by
+//! [`EXPIRED_GRACE`] (no agent runs it any more: it refuses expired ones),
+//! and an answer whose request is gone that no open session can record.
+//! Never: an unanswered request that has not expired (an agent may still
+//! run it), one whose expiry could not be read, an answer the open session
+//! may still record, and the agent's local started-record on the VPS (not
+//! reachable from here). At most [`MAX_REQUESTS_PRUNED`] per run, oldest
+//! first: the rest the next run.
+
+use serde_json::json;
+
+use super::Builder;
+use crate::plan::{Op, RequestPrune, Step};
+use crate::storage::requests::RequestId;
+
+/// Requests (each with its answer) deleted per run, at most.
+pub const MAX_REQUESTS_PRUNED: usize = 16;
+/// How long after its `expires` an unanswered request is kept: room for an
+/// agent that started it just before (a backup takes minutes) to answer.
+pub const EXPIRED_GRACE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+impl Builder<'_> {
+    pub(super) fn prune_requests(&mut self) {
+        let o = self.o;
+        let Some(r) = &o.requests else { return };
+        let since = o.session.as_ref().map(crate::observe::requests::recordable_since);
+        let mut gone: Vec<(RequestId, RequestPrune)> = Vec::new();
+        for id in &r.answered {
+            if let Some(file) = r.recorded.get(id) {
+                gone.push((id.clone(), RequestPrune::Recorded { file: file.clone() }));
+            } else if r.results_alone.contains(id) && since.as_deref().is_none_or(|s| id.as_str() < s) {
+                gone.push((id.clone(), RequestPrune::ResultAlone));
+            }
+        }
+        for (id, expires) in &r.unanswered {
+            if let Some(file) = r.recorded.get(id) {
+                gone.push((id.clone(), RequestPrune::Recorded { file: file.clone() }));
+            } else if let Some(expires) = expires
+                && *expires + EXPIRED_GRACE <= o.now
+            {
+                gone.push((id.clone(), RequestPrune::Expired { expires: *expires }));
+            }
+        }
+        gone.sort_by(|a, b| a.0.cmp(&b.0));
+        gone.truncate(MAX_REQUESTS_PRUNED);
+        for (id, because) in gone {
+            let has_request = !r.results_alone.contains(&id);
+            let has_result = r.answered.contains(&id);
+            let reason = match &because {
+                RequestPrune::Recorded { file } => {
+                    format!("recorded in {file} (its session is closed): the request and its answer are deleted")
+                }
+                RequestPrune::Expired { expires } => format!(
+                    "never answered, expired {}: no agent runs it any more",
+                    expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+                RequestPrune::ResultAlone => "an answer whose request is gone, that no open session can record".to_string(),
+            };
+            let deleted = |kind: &str, there: bool| there.then(|| format!("control/{}/requests/{id}{kind}", self.d.server.name));
+            let before = match &because {
+                RequestPrune::Expired { .. } => json!({ "request": deleted(".json", true) }),
+                _ => json!({ "request": deleted(".json", has_request), "result": deleted(".result.json", has_result) }),
+            };
+            self.change(
+                Op::Delete,
+                format!("request {id}"),
+                Step::PruneRequest { id, because },
+                before,
+                serde_json::Value::Null,
+                reason,
+            );
+        }
+    }
+}
