@@ -187,6 +187,25 @@ fn a_suspend_request_stops_minecraft_and_later_requests_are_told_so() {
     stop(a);
 }
 
+// With a player online, the agent says one fixed line over the console
+// before it saves and stops: nothing the admin typed reaches the chat.
+#[test]
+fn a_suspend_request_with_a_player_online_is_announced_in_game_first() {
+    let s = setup();
+    let a = common::agent_process(&s.config, &[("FAKE_MINECRAFT_PLAYERS", "Steve")]);
+    wait_for("the agent to see Steve online", || {
+        agent_status(&s.storage).is_some_and(|v| v["phase"] == "running" && v["players_online"] == serde_json::json!(["Steve"]))
+    });
+    let out = console(&s, &["--suspend"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let got = received(&s);
+    let at = |c: &str| got.iter().position(|x| x == c).unwrap_or_else(|| panic!("{c} missing: {got:?}"));
+    let said = format!("say {}", mc_gitops::countdown::SUSPENDING);
+    assert!(at(&said) < at("save-all flush") && at("save-all flush") < at("stop"), "{got:?}");
+    assert_eq!(got.iter().filter(|c| c.starts_with("say ")).count(), 1, "{got:?}");
+    stop(a);
+}
+
 #[test]
 fn no_agent_means_a_clear_answer_at_once_not_a_wait() {
     let s = setup();

@@ -12,6 +12,9 @@ Every command but `list` is appended to console.log as it arrives, so a
 test can count how often an admin's request ran. `time set day|night|N`
 answers as vanilla does.
 
+With FAKE_MINECRAFT_PLAYERS set (names, comma-separated), `list` says
+they are online; `say` answers nothing, as vanilla's does over RCON.
+
 With FAKE_MINECRAFT_CRASH_ONCE set, the first run (no crashed.marker yet)
 prints its first lines and exits 1: a JVM crash the agent must restart.
 """
@@ -61,7 +64,7 @@ threading.Thread(target=refuse_players, daemon=True).start()
 log("Preparing level \"world\"")
 log('Done (0.042s)! For help, type "help"')
 
-players = []
+players = [p for p in os.environ.get("FAKE_MINECRAFT_PLAYERS", "").split(",") if p]
 whitelist = set()
 saving = {"on": True}
 server = None
@@ -88,6 +91,8 @@ def handle(content, _info):
         if ticks is None:
             return "Incorrect argument for command"
         return "Set the time to %d" % ticks
+    if verb == "say":
+        return ""
     if cmd == "list":
         return "There are %d of a max of 20 players online: %s" % (len(players), ", ".join(players))
     if cmd == "save-off":
