@@ -9,7 +9,7 @@
 //! are untrusted (the VPS can write them): one that cannot be read or names
 //! another session is skipped, the unreadable ones with a warning in the plan.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
@@ -58,11 +58,12 @@ pub fn recordable_since(session: &Session) -> String {
 /// what pruning needs.
 pub async fn observe(store: &Store, ledger: &Ledger, session: Option<&Session>) -> Result<Observation, StorageError> {
     let listing = store.list_requests().await?;
+    let listed: BTreeSet<&RequestId> = listing.answered.iter().chain(&listing.pending).collect();
     let mut recorded = BTreeMap::new();
     for s in ledger.sessions.iter().filter(|s| !s.is_open()) {
         for r in &s.requests {
             if let Ok(id) = RequestId::parse(&r.id)
-                && (listing.answered.contains(&id) || listing.pending.contains(&id))
+                && listed.contains(&id)
             {
                 recorded.entry(id).or_insert_with(|| s.file.clone());
             }
