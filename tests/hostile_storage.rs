@@ -1,6 +1,7 @@
 //! Hostile documents in storage (issue 12): anything on the VPS can write
 //! `control/<s>/status.json`, and it must not be able to stop the reconciler
-//! from stopping and deleting the VPS. Each test is one attack, run through
+//! from stopping and deleting the VPS; nor, through the stored server files
+//! in `assets/<s>/`, keep the next session from ever becoming playable. Each test is one attack, run through
 //! `mc-gitops apply` against the fakes and a local object store, as
 //! tests/hostile_guard.rs does.
 
@@ -61,4 +62,47 @@ async fn garbage_current_json_does_not_keep_the_server_alive() {
     w.agent_uploads_snapshot(&at(11)).await;
     let text = ok(&w.apply(&at(12)).await);
     assert_eq!(w.h.server_count(), 0, "deleted after its final snapshot: {text}");
+}
+
+/// The stored bytes of `rel` as desired.json lists it: its key under `assets/grove/`.
+fn stored_asset(w: &World, rel: &str) -> std::path::PathBuf {
+    let doc: mc_gitops::storage::ControlDoc =
+        serde_json::from_slice(&std::fs::read(w.storage_file("control/grove/desired.json")).unwrap()).unwrap();
+    w.storage_file(&w.store().asset_key(&doc.assets[rel].hash))
+}
+
+// The VPS's scoped key can write `assets/<s>/`: it deleted one stored file
+// and overwrote another. The next start listed them again unchanged (their
+// hashes had not changed in the repo), so its agent refused the files and
+// retried forever while the server billed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_vps_tampered_assets_are_sent_again_at_the_next_start() {
+    let w = World::new().await;
+    ok(&w.apply(&at(0)).await);
+    let whitelist = stored_asset(&w, "whitelist.json");
+    let properties = stored_asset(&w, "server.properties");
+    std::fs::remove_file(&whitelist).unwrap();
+    std::fs::write(&properties, b"enable-rcon=false\n").unwrap();
+    w.set_state("stopped");
+    ok(&w.apply(&at(10)).await);
+    w.agent_uploads_snapshot(&at(11)).await;
+    ok(&w.apply(&at(12)).await);
+    assert_eq!(w.h.server_count(), 0);
+
+    w.set_state("running");
+    let text = ok(&w.apply(&at(20)).await);
+    assert_eq!(w.h.server_count(), 1, "{text}");
+    assert!(text.contains("whitelist.json") && text.contains("stored copy missing"), "{text}");
+    assert!(text.contains("server.properties") && text.contains("stored copy altered"), "{text}");
+    world::assert_desired_complete(&w, "the start after the VPS tampered with its assets");
+    // The next start finds them whole and sends nothing again.
+    w.set_state("stopped");
+    ok(&w.apply(&at(30)).await);
+    w.agent_uploads_snapshot(&at(31)).await;
+    ok(&w.apply(&at(32)).await);
+    w.set_state("running");
+    let text = ok(&w.apply(&at(40)).await);
+    assert_eq!(w.h.server_count(), 1, "{text}");
+    assert!(!text.contains("stored copy") && !text.contains("file server.properties"), "{text}");
+    world::assert_desired_complete(&w, "the start after that");
 }

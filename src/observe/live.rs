@@ -140,7 +140,10 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
 
     let store = &live.store;
     let storage = |e| ObserveError::Storage(store.describe.clone(), e);
-    let want = crate::plan::assets::render(d);
+    let want = crate::plan::assets::render_files(d);
+    // Before a start (no server of ours, the repo asks for one), the stored
+    // copies of the listed files are checked: the VPS could write them.
+    let may_start = ours.is_none() && d.server.state == crate::repo::SwitchState::Running;
     // No document yet is an observation too: the agent has been told nothing.
     let control = match store.control().await {
         Ok(None) => Some(ControlState::default()),
@@ -153,11 +156,15 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         }),
         Err(e) => return Err(storage(e)),
         Ok(Some(doc)) => {
+            let damaged = match may_start {
+                true => super::assets::stored_damage(store, &want, &doc.assets).await.map_err(storage)?,
+                false => BTreeMap::new(),
+            };
             let mut assets = BTreeMap::new();
             for (path, a) in doc.assets {
                 // Fetch the stored text only for text files that changed, for the diff.
                 let text = match want.get(&path) {
-                    Some(w) if w.hash != a.hash && w.text.is_some() && a.hash.starts_with("sha256:") => {
+                    Some(w) if w.state.hash != a.hash && w.state.text.is_some() && a.hash.starts_with("sha256:") => {
                         let bytes = store.get_bytes(&store.asset_key(&a.hash)).await.map_err(storage)?;
                         bytes.and_then(|b| String::from_utf8(b).ok())
                     }
@@ -180,6 +187,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
                     })
                     .collect(),
                 assets,
+                damaged,
                 unreadable: None,
             })
         }

@@ -16,6 +16,7 @@ use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerType, S
 use crate::ledger::{Ledger, Session};
 use crate::lifecycle::Phase;
 
+pub mod assets;
 pub mod game;
 pub mod ledger_only;
 pub mod live;
@@ -151,6 +152,11 @@ pub struct ControlState {
     pub ops: Vec<OpEntry>,
     /// Server files by path (`server.properties`, `config/…`, `mods/…`).
     pub assets: BTreeMap<String, FileState>,
+    /// Listed files whose stored copy under `assets/<s>/` is missing or not
+    /// the bytes its hash names (anything on the VPS can write there).
+    /// Checked only before a start ([`assets::stored_damage`]); empty otherwise.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub damaged: BTreeMap<String, assets::AssetDamage>,
     /// The stored document could not be decoded (the error, its key named):
     /// the rest of this state is empty, so the plan writes it anew.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -82,6 +82,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     whitelist: assets::whitelist_names(&d),
                     ops: assets::op_entries(&d),
                     assets,
+                    damaged: Default::default(),
                     unreadable: None,
                 });
             }
@@ -100,10 +101,9 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                 dns.drift.clear();
             }
             Step::PutAsset { path, file } => {
-                o.control
-                    .get_or_insert_with(ControlState::default)
-                    .assets
-                    .insert(path.clone(), file.clone());
+                let c = o.control.get_or_insert_with(ControlState::default);
+                c.assets.insert(path.clone(), file.clone());
+                c.damaged.remove(path);
             }
             Step::RemoveAsset { path } => {
                 if let Some(c) = o.control.as_mut() {

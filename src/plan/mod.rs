@@ -322,6 +322,8 @@ impl Plan {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_assets;
+#[cfg(test)]
 mod tests_countdown;
 #[cfg(test)]
 mod tests_ending;

@@ -266,21 +266,24 @@ fn stopped_with_nothing_running_is_empty() {
 
 pub(super) fn arb_observed(d: Desired) -> impl Strategy<Value = (Desired, Observed)> {
     (
-        any::<bool>(), // state running?
-        0u8..4,        // 0 offline, 1 starting, 2 running, 3 terminating
-        0i64..2000,    // month spend, cents
-        0i64..20 * 60, // session age, minutes
-        any::<bool>(), // stop already requested
-        any::<bool>(), // snapshot present
-        any::<bool>(), // live vs ledger
-        proptest::sample::subsequence((0..d.players.len()).collect::<Vec<_>>(), 0..=d.players.len()),
-        0u8..3,        // credentials: 0 local storage, 1 unlabelled, 2 minted at the start
-        any::<bool>(), // desired.json left from another session (not handed over)
-        0u8..5,        // why the stop was asked: none, admin, budget, max-session; 4: the agent crashed
-        0usize..16,    // complete backups in storage (the newest current unless there are 15)
-    )
+        (
+            any::<bool>(), // state running?
+            0u8..4,        // 0 offline, 1 starting, 2 running, 3 terminating
+            0i64..2000,    // month spend, cents
+            0i64..20 * 60, // session age, minutes
+            any::<bool>(), // stop already requested
+            any::<bool>(), // snapshot present
+            any::<bool>(), // live vs ledger
+            proptest::sample::subsequence((0..d.players.len()).collect::<Vec<_>>(), 0..=d.players.len()),
+            0u8..3,        // credentials: 0 local storage, 1 unlabelled, 2 minted at the start
+            any::<bool>(), // desired.json left from another session (not handed over)
+            0u8..5,        // why the stop was asked: none, admin, budget, max-session; 4: the agent crashed
+            0usize..16,    // complete backups in storage (the newest current unless there are 15)
+        ),
+        any::<bool>(),
+    ) // stored copies the VPS deleted or altered (observed before a start only)
         .prop_map(
-            move |(run, stage, cents, age, stop_req, snap, live, keep, creds, foreign, why, backups)| {
+            move |((run, stage, cents, age, stop_req, snap, live, keep, creds, foreign, why, backups), damaged)| {
                 let mut d = d.clone();
                 d.server.state = if run { SwitchState::Running } else { SwitchState::Stopped };
                 let started = now() - Duration::minutes(age);
@@ -319,6 +322,11 @@ pub(super) fn arb_observed(d: Desired) -> impl Strategy<Value = (Desired, Observ
                     }
                     if foreign {
                         c.session = None;
+                    }
+                    if damaged && run && stage == 0 {
+                        use crate::observe::assets::AssetDamage;
+                        c.damaged.insert("server.properties".into(), AssetDamage::Altered);
+                        c.damaged.insert("whitelist.json".into(), AssetDamage::Missing);
                     }
                 }
                 if snap && o.server.is_some() {

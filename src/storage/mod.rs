@@ -16,7 +16,8 @@
 //!   `<id>.result.json`, the agent's answer, also never overwritten
 //!   ([`requests::RequestDoc`], [`requests::ResultDoc`])
 //! - `assets/<s>/sha256-<hex>` — rendered files, content-addressed, so an
-//!   unchanged file is never uploaded twice
+//!   unchanged file is uploaded again only when its stored copy is gone or
+//!   altered (the VPS can write here: [`crate::observe::assets`])
 //! - `worlds/<s>/current.json` — the latest verified snapshot ([`SnapshotPointer`])
 //!
 //! - `worlds/<s>/backups/<UTC time>.tar.zst` + `.json` — snapshots and their
@@ -474,12 +475,24 @@ impl Store {
         })
     }
 
-    /// Upload a file unless an object with its hash is already stored.
-    /// Returns whether bytes were sent.
+    /// Upload a file unless its key already holds exactly these bytes.
+    /// Returns whether bytes were sent. The stored object is not trusted
+    /// (the VPS can write `assets/<s>/`): one of another size is replaced
+    /// unread, one of this size is read and compared.
     pub async fn put_asset(&self, hash: &str, bytes: Vec<u8>) -> Result<bool, StorageError> {
         let key = self.asset_key(hash);
-        if self.exists(&key).await? {
-            return Ok(false);
+        let err = |source: object_store::Error| StorageError::Object {
+            key: key.clone(),
+            source: source.into(),
+        };
+        match self.inner.get(&Key::from(key.as_str())).await {
+            Ok(got) if got.meta.size == bytes.len() as u64 => {
+                if got.bytes().await.map_err(err)? == bytes {
+                    return Ok(false);
+                }
+            }
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(err(e)),
         }
         self.put_bytes(&key, bytes).await?;
         Ok(true)
@@ -517,6 +530,14 @@ mod tests {
         let s = Store::local(dir.path(), &ServerName::new("grove")).unwrap();
         assert!(s.put_asset("sha256:ab", b"x".to_vec()).await.unwrap());
         assert!(!s.put_asset("sha256:ab", b"x".to_vec()).await.unwrap());
+        // A stored copy the VPS changed is replaced, whatever its size.
+        for tampered in [b"y".as_slice(), b"longer"] {
+            std::fs::write(dir.path().join("assets/grove/sha256-ab"), tampered).unwrap();
+            assert!(s.put_asset("sha256:ab", b"x".to_vec()).await.unwrap());
+            assert_eq!(std::fs::read(dir.path().join("assets/grove/sha256-ab")).unwrap(), b"x");
+        }
+        std::fs::remove_file(dir.path().join("assets/grove/sha256-ab")).unwrap();
+        assert!(s.put_asset("sha256:ab", b"x".to_vec()).await.unwrap());
         assert!(dir.path().join("assets/grove/sha256-ab").is_file());
         s.put_bytes("worlds/grove/backups/a.tar.zst", vec![0; 1000]).await.unwrap();
         s.put_bytes("worlds/other/backups/a.tar.zst", vec![0; 7]).await.unwrap();

@@ -41,10 +41,10 @@ impl Builder<'_> {
     /// running, only what changed, used at the next start.
     pub(super) fn assets(&mut self, starting: bool) {
         let want = assets::render(self.d);
-        let empty = BTreeMap::new();
-        let have = match (&self.o.control, starting) {
-            (Some(c), _) => &c.assets,
-            (None, _) => &empty,
+        let (empty, no_damage) = (BTreeMap::new(), BTreeMap::new());
+        let (have, damaged) = match &self.o.control {
+            Some(c) => (&c.assets, &c.damaged),
+            None => (&empty, &no_damage),
         };
         let when = if starting {
             "shipped for the new session"
@@ -54,6 +54,23 @@ impl Builder<'_> {
         for (path, file) in &want {
             let before = have.get(path);
             if before.is_some_and(|b| b.hash == file.hash) {
+                // Listed unchanged, but its stored copy is gone or not these
+                // bytes (the VPS can write `assets/<s>/`): sent again, or the
+                // new agent refuses it and the server never becomes playable.
+                if let Some(damage) = damaged.get(path) {
+                    self.changes.push(Change {
+                        op: Op::Update,
+                        resource: format!("file {path}"),
+                        step: Step::PutAsset {
+                            path: path.clone(),
+                            file: file.clone(),
+                        },
+                        before: json!(damage.to_string()),
+                        after: json!(file.hash),
+                        reason: format!("{damage}; {when}"),
+                        diff: None,
+                    });
+                }
                 continue;
             }
             let op = if before.is_some() { Op::Update } else { Op::Create };

@@ -1,0 +1,148 @@
+//! The stored copies of the files desired.json lists, checked before a
+//! start. `assets/<s>/` is inside the VPS's scoped credentials, so a hostile
+//! or broken earlier VPS can delete or overwrite a stored file that is still
+//! listed; the next agent would refuse it (sha256 mismatch) and retry for
+//! ever while the server bills. Observing the damage lets the plan send
+//! such a file again (see docs/security.md).
+//!
+//! Each listed stored file whose hash is still the repo's is read once: one
+//! GET, whose size is compared with the repo's rendering before the body is
+//! read, then the body is hashed. So the bytes read are at most the repo's
+//! own rendered files (small text and config files), and the requests one
+//! per such file, however much the VPS wrote. ETags are not used: R2's is
+//! the MD5 of a single-part upload only, and the local store's is not a
+//! content hash at all.
+
+use std::collections::BTreeMap;
+
+use object_store::path::Path as Key;
+use serde::Serialize;
+
+use crate::plan::assets::{Rendered, sha256_hex};
+use crate::storage::{AssetRef, StorageError, Store};
+
+/// What is wrong with a listed file's stored copy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "damage", rename_all = "kebab-case")]
+pub enum AssetDamage {
+    /// No object under its key.
+    Missing,
+    /// An object of another size than the file's.
+    Resized { stored: u64, expected: u64 },
+    /// The file's size, but bytes of another sha256.
+    Altered,
+}
+
+impl std::fmt::Display for AssetDamage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AssetDamage::Missing => write!(f, "stored copy missing"),
+            AssetDamage::Resized { stored, expected } => {
+                write!(f, "stored copy altered: {stored} bytes, {expected} expected")
+            }
+            AssetDamage::Altered => write!(f, "stored copy altered: its sha256 is not the listed one"),
+        }
+    }
+}
+
+/// The listed files (desired.json's `assets`) whose stored copy is damaged,
+/// among those the repo still renders with the listed hash (any other is
+/// sent anew by the plan anyway). Downloaded files (mods) are not stored.
+pub async fn stored_damage(
+    store: &Store,
+    want: &BTreeMap<String, Rendered>,
+    listed: &BTreeMap<String, AssetRef>,
+) -> Result<BTreeMap<String, AssetDamage>, StorageError> {
+    let mut out = BTreeMap::new();
+    for (path, a) in listed {
+        let Some(bytes) = want.get(path).filter(|w| w.state.hash == a.hash).and_then(|w| w.bytes.as_ref()) else {
+            continue;
+        };
+        if let Some(damage) = check(store, &store.asset_key(&a.hash), bytes).await? {
+            out.insert(path.clone(), damage);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the object at `key` holds exactly `bytes`; its body is read only
+/// when its size is theirs.
+async fn check(store: &Store, key: &str, bytes: &[u8]) -> Result<Option<AssetDamage>, StorageError> {
+    let err = |source: object_store::Error| StorageError::Object {
+        key: key.into(),
+        source: source.into(),
+    };
+    let got = match store.object_store().get(&Key::from(key)).await {
+        Ok(g) => g,
+        Err(object_store::Error::NotFound { .. }) => return Ok(Some(AssetDamage::Missing)),
+        Err(e) => return Err(err(e)),
+    };
+    let expected = bytes.len() as u64;
+    if got.meta.size != expected {
+        return Ok(Some(AssetDamage::Resized {
+            stored: got.meta.size,
+            expected,
+        }));
+    }
+    let stored = got.bytes().await.map_err(err)?;
+    Ok(match stored.len() as u64 {
+        n if n != expected => Some(AssetDamage::Resized { stored: n, expected }),
+        _ if sha256_hex(&stored) != sha256_hex(bytes) => Some(AssetDamage::Altered),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::ServerName;
+
+    fn rendered(bytes: &[u8]) -> Rendered {
+        Rendered {
+            state: crate::observe::FileState {
+                hash: format!("sha256:{}", sha256_hex(bytes)),
+                text: None,
+            },
+            bytes: Some(bytes.to_vec()),
+            url: None,
+            size: Some(bytes.len() as u64),
+        }
+    }
+
+    #[tokio::test]
+    async fn missing_resized_and_altered_copies_are_found_and_whole_ones_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::local(dir.path(), &ServerName::new("grove")).unwrap();
+        let files = [("a", b"aaaa".as_slice()), ("b", b"bbbb"), ("c", b"cccc"), ("d", b"dddd")];
+        let want: BTreeMap<String, Rendered> = files.iter().map(|(p, b)| (p.to_string(), rendered(b))).collect();
+        let listed: BTreeMap<String, AssetRef> = want
+            .iter()
+            .map(|(p, r)| {
+                let a = AssetRef {
+                    hash: r.state.hash.clone(),
+                    url: None,
+                    size: r.size,
+                };
+                (p.clone(), a)
+            })
+            .collect();
+        for (p, b) in files {
+            s.put_asset(&want[p].state.hash, b.to_vec()).await.unwrap();
+        }
+        let key = |p: &str| s.asset_key(&want[p].state.hash);
+        s.object_store().delete(&Key::from(key("b"))).await.unwrap();
+        s.put_bytes(&key("c"), b"longer than four".to_vec()).await.unwrap();
+        s.put_bytes(&key("d"), b"DDDD".to_vec()).await.unwrap();
+        let got = stored_damage(&s, &want, &listed).await.unwrap();
+        let want_damage = BTreeMap::from([
+            ("b".to_string(), AssetDamage::Missing),
+            ("c".to_string(), AssetDamage::Resized { stored: 16, expected: 4 }),
+            ("d".to_string(), AssetDamage::Altered),
+        ]);
+        assert_eq!(got, want_damage);
+        // A listed hash the repo no longer renders is not read: the plan sends the new file anyway.
+        let mut stale = listed.clone();
+        stale.get_mut("b").unwrap().hash = "sha256:00".into();
+        assert!(!stored_damage(&s, &want, &stale).await.unwrap().contains_key("b"));
+    }
+}
