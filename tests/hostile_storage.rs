@@ -106,3 +106,20 @@ async fn hostile_vps_tampered_assets_are_sent_again_at_the_next_start() {
     assert!(!text.contains("stored copy") && !text.contains("file server.properties"), "{text}");
     world::assert_desired_complete(&w, "the start after that");
 }
+
+// Keys an earlier VPS kept (they live until their expiry) can strike after
+// the start's check, while the new agent is still fetching its files: the
+// next run sees the agent still provisioning, checks again and sends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_vps_an_asset_altered_while_the_agent_provisions_is_sent_again() {
+    let w = World::new().await;
+    ok(&w.apply(&at(0)).await);
+    assert_eq!(w.h.server_count(), 1);
+    std::fs::write(stored_asset(&w, "ops.json"), b"[]").unwrap();
+    let text = ok(&w.apply(&at(1)).await);
+    assert!(text.contains("file ops.json") && text.contains("stored copy altered"), "{text}");
+    assert!(text.contains("still provisioning"), "{text}");
+    world::assert_desired_complete(&w, "the run after the tampering");
+    let text = ok(&w.apply(&at(2)).await);
+    assert!(!text.contains("stored copy"), "{text}");
+}

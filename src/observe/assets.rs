@@ -1,5 +1,5 @@
 //! The stored copies of the files desired.json lists, checked before a
-//! start. `assets/<s>/` is inside the VPS's scoped credentials, so a hostile
+//! start and while the session's agent is still provisioning. `assets/<s>/` is inside the VPS's scoped credentials, so a hostile
 //! or broken earlier VPS can delete or overwrite a stored file that is still
 //! listed; the next agent would refuse it (sha256 mismatch) and retry for
 //! ever while the server bills. Observing the damage lets the plan send
@@ -18,8 +18,9 @@ use std::collections::BTreeMap;
 use object_store::path::Path as Key;
 use serde::Serialize;
 
+use crate::observe::FileState;
 use crate::plan::assets::{Rendered, sha256_hex};
-use crate::storage::{AssetRef, StorageError, Store};
+use crate::storage::{StorageError, Store};
 
 /// What is wrong with a listed file's stored copy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -51,7 +52,7 @@ impl std::fmt::Display for AssetDamage {
 pub async fn stored_damage(
     store: &Store,
     want: &BTreeMap<String, Rendered>,
-    listed: &BTreeMap<String, AssetRef>,
+    listed: &BTreeMap<String, FileState>,
 ) -> Result<BTreeMap<String, AssetDamage>, StorageError> {
     let mut out = BTreeMap::new();
     for (path, a) in listed {
@@ -115,17 +116,7 @@ mod tests {
         let s = Store::local(dir.path(), &ServerName::new("grove")).unwrap();
         let files = [("a", b"aaaa".as_slice()), ("b", b"bbbb"), ("c", b"cccc"), ("d", b"dddd")];
         let want: BTreeMap<String, Rendered> = files.iter().map(|(p, b)| (p.to_string(), rendered(b))).collect();
-        let listed: BTreeMap<String, AssetRef> = want
-            .iter()
-            .map(|(p, r)| {
-                let a = AssetRef {
-                    hash: r.state.hash.clone(),
-                    url: None,
-                    size: r.size,
-                };
-                (p.clone(), a)
-            })
-            .collect();
+        let listed: BTreeMap<String, FileState> = want.iter().map(|(p, r)| (p.clone(), r.state.clone())).collect();
         for (p, b) in files {
             s.put_asset(&want[p].state.hash, b.to_vec()).await.unwrap();
         }

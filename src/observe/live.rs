@@ -141,11 +141,8 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
     let store = &live.store;
     let storage = |e| ObserveError::Storage(store.describe.clone(), e);
     let want = crate::plan::assets::render_files(d);
-    // Before a start (no server of ours, the repo asks for one), the stored
-    // copies of the listed files are checked: the VPS could write them.
-    let may_start = ours.is_none() && d.server.state == crate::repo::SwitchState::Running;
     // No document yet is an observation too: the agent has been told nothing.
-    let control = match store.control().await {
+    let mut control = match store.control().await {
         Ok(None) => Some(ControlState::default()),
         // Our own document in a shape this version cannot read (a stop reason
         // it does not know, say): observed as if the agent had been told
@@ -156,10 +153,6 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         }),
         Err(e) => return Err(storage(e)),
         Ok(Some(doc)) => {
-            let damaged = match may_start {
-                true => super::assets::stored_damage(store, &want, &doc.assets).await.map_err(storage)?,
-                false => BTreeMap::new(),
-            };
             let mut assets = BTreeMap::new();
             for (path, a) in doc.assets {
                 // Fetch the stored text only for text files that changed, for the diff.
@@ -187,7 +180,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
                     })
                     .collect(),
                 assets,
-                damaged,
+                damaged: BTreeMap::new(),
                 unreadable: None,
             })
         }
@@ -247,6 +240,15 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
     let server = ours.map(to_observed);
     let game = super::game::observe(&live.game_ping, server.as_ref()).await;
     let agent = agent_of(server.as_ref(), session.as_ref().map(|s| &s.id), agent);
+    // The stored copies of the listed files are checked (the VPS can write
+    // them) where an agent is about to fetch them: before a start (no server
+    // of ours, the repo asks for one), and while our server's agent has not
+    // reported past provisioning (it may be refusing one now).
+    let may_start = server.is_none() && d.server.state == crate::repo::SwitchState::Running;
+    let provisioning = server.is_some() && agent.as_ref().is_none_or(|a| a.phase == crate::lifecycle::Phase::Provisioning);
+    if let Some(c) = control.as_mut().filter(|_| may_start || provisioning) {
+        c.damaged = super::assets::stored_damage(store, &want, &c.assets).await.map_err(storage)?;
+    }
     // Renewable only where apply can mint: R2 storage and an account id.
     let renewable = !store.is_local() && d.server.storage.as_ref().is_some_and(|s| s.account_id.is_some());
     let credentials = ours.filter(|_| renewable).map(|s| match CredentialsLife::from_labels(&s.labels) {

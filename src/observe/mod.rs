@@ -154,7 +154,8 @@ pub struct ControlState {
     pub assets: BTreeMap<String, FileState>,
     /// Listed files whose stored copy under `assets/<s>/` is missing or not
     /// the bytes its hash names (anything on the VPS can write there).
-    /// Checked only before a start ([`assets::stored_damage`]); empty otherwise.
+    /// Checked only before a start and while the session's agent has not
+    /// reported past provisioning ([`assets::stored_damage`]); empty otherwise.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub damaged: BTreeMap<String, assets::AssetDamage>,
     /// The stored document could not be decoded (the error, its key named):

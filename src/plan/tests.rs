@@ -323,7 +323,7 @@ pub(super) fn arb_observed(d: Desired) -> impl Strategy<Value = (Desired, Observ
                     if foreign {
                         c.session = None;
                     }
-                    if damaged && run && stage == 0 {
+                    if damaged && ((run && stage == 0) || stage == 1) {
                         use crate::observe::assets::AssetDamage;
                         c.damaged.insert("server.properties".into(), AssetDamage::Altered);
                         c.damaged.insert("whitelist.json".into(), AssetDamage::Missing);

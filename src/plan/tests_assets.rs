@@ -65,3 +65,19 @@ fn a_start_sends_again_the_listed_files_whose_stored_copy_is_damaged() {
     let (d, o) = simulate(&l.desired, &o, &p);
     assert_eq!(puts(&plan(&d, &o)), []);
 }
+
+#[test]
+fn a_provisioning_agent_gets_a_damaged_copy_sent_again_once() {
+    let l = example();
+    let mut o = running(&l.desired, now() - Duration::minutes(2));
+    o.agent.as_mut().unwrap().phase = crate::lifecycle::Phase::Provisioning;
+    o.control.as_mut().unwrap().damaged = BTreeMap::from([("ops.json".to_string(), AssetDamage::Missing)]);
+    let p = plan(&l.desired, &o);
+    assert_eq!(
+        puts(&p),
+        [("ops.json", "stored copy missing; sent again for the agent, still provisioning")]
+    );
+    let (d, o) = simulate(&l.desired, &o, &p);
+    assert!(o.control.as_ref().unwrap().damaged.is_empty());
+    assert_eq!(puts(&plan(&d, &o)), []);
+}

@@ -67,7 +67,10 @@ impl Builder<'_> {
                         },
                         before: json!(damage.to_string()),
                         after: json!(file.hash),
-                        reason: format!("{damage}; {when}"),
+                        reason: match starting {
+                            true => format!("{damage}; {when}"),
+                            false => format!("{damage}; sent again for the agent, still provisioning"),
+                        },
                         diff: None,
                     });
                 }
