@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 mod common;
-use common::{agent_process, agent_status, free_port, peers, python};
+use common::{agent_process, agent_status};
 
 struct Setup {
     _tmp: tempfile::TempDir,
@@ -42,21 +42,7 @@ fn setup() -> Setup {
     });
     std::fs::write(storage.join("control/grove/desired.json"), desired.to_string()).unwrap();
     let config = tmp.path().join("agent.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "server = \"grove\"\nminecraft_dir = {mc:?}\njava = [{python:?}, {fake:?}]\n\
-             game_port = {game}\nrcon_port = {rcon}\n[storage]\ndir = {storage:?}\n\
-             [lifecycle]\nheartbeat = \"1s\"\ncontrol_poll = \"1s\"\nplayers_poll = \"1s\"\n",
-            mc = mc.display().to_string(),
-            python = python().display().to_string(),
-            fake = peers().join("fake_minecraft.py").display().to_string(),
-            game = free_port(),
-            rcon = free_port(),
-            storage = storage.display().to_string(),
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, common::fake_minecraft_agent_toml(&mc, &storage, None)).unwrap();
     Setup {
         _tmp: tmp,
         storage,

@@ -13,20 +13,9 @@ mod requests_agent;
 mod s3_fake;
 
 use mc_gitops::ids::ServerName;
-use mc_gitops::secret::Secret;
-use mc_gitops::storage::r2::R2Credentials;
+use mc_gitops::storage::StorageError;
 use mc_gitops::storage::requests::{Action, Outcome, RequestDoc, RequestId, ResultDoc, VERSION};
-use mc_gitops::storage::{StorageError, Store};
 use requests_agent::*;
-
-fn s3_store(s3: &s3_fake::S3Server, key: &str, secret: &str) -> Store {
-    let creds = R2Credentials {
-        access_key_id: key.into(),
-        secret_access_key: Secret::new(secret),
-        session_token: None,
-    };
-    Store::s3(&s3.endpoint(), s3_fake::BUCKET, &creds, &ServerName::new("grove")).unwrap()
-}
 
 // On S3 (the fake enforces If-None-Match and the VPS key's scope as R2
 // does): a request or an answer, once written, is never replaced, whoever
@@ -34,10 +23,10 @@ fn s3_store(s3: &s3_fake::S3Server, key: &str, secret: &str) -> Store {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_s3_a_request_and_its_answer_are_never_overwritten_by_either_side() {
     let s3 = s3_fake::S3Server::start().await;
-    let admin = s3_store(&s3, s3_fake::ACCESS_KEY, s3_fake::SECRET_KEY);
+    let admin = s3.store_as(s3_fake::ACCESS_KEY, s3_fake::SECRET_KEY, "grove");
     let prefixes = mc_gitops::storage::credentials::agent_prefixes(&ServerName::new("grove"));
     s3.allow_scoped("AKVPSSCOPED0001", "vps-scoped-secret", &prefixes);
-    let vps = s3_store(&s3, "AKVPSSCOPED0001", "vps-scoped-secret");
+    let vps = s3.store_as("AKVPSSCOPED0001", "vps-scoped-secret", "grove");
     let asked = chrono::Utc::now();
     let req = RequestDoc {
         version: VERSION,

@@ -26,8 +26,6 @@ use mc_gitops::agent::traits::Minecraft;
 use mc_gitops::agent::user::RunAs;
 use mc_gitops::ids::ServerName;
 use mc_gitops::secret::Secret;
-use mc_gitops::storage::Store;
-use mc_gitops::storage::r2::R2Credentials;
 use mc_gitops::world::{self as mc_world, BackupName, retention, vault};
 
 fn is_root() -> bool {
@@ -115,15 +113,6 @@ async fn a_closed_session_leaves_no_renewal_document() {
     }
 }
 
-fn s3_store(s3: &s3_fake::S3Server, key: &str, secret: &str) -> Store {
-    let creds = R2Credentials {
-        access_key_id: key.into(),
-        secret_access_key: Secret::new(secret),
-        session_token: None,
-    };
-    Store::s3(&s3.endpoint(), s3_fake::BUCKET, &creds, &ServerName::new("grove")).unwrap()
-}
-
 // The VPS (a mod, or a key that leaked from it) deletes every backup it can
 // reach. Before: every backup lived under worlds/<s>/, inside the scope of
 // its credentials, and was gone. Now the reconciler seals verified backups
@@ -134,10 +123,10 @@ fn s3_store(s3: &s3_fake::S3Server, key: &str, secret: &str) -> Store {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_vps_cannot_destroy_sealed_backups() {
     let s3 = s3_fake::S3Server::start().await;
-    let admin = s3_store(&s3, s3_fake::ACCESS_KEY, s3_fake::SECRET_KEY);
+    let admin = s3.store_as(s3_fake::ACCESS_KEY, s3_fake::SECRET_KEY, "grove");
     let prefixes = mc_gitops::storage::credentials::agent_prefixes(&ServerName::new("grove"));
     s3.allow_scoped("AKVPSSCOPED0001", "vps-scoped-secret", &prefixes);
-    let vps = s3_store(&s3, "AKVPSSCOPED0001", "vps-scoped-secret");
+    let vps = s3.store_as("AKVPSSCOPED0001", "vps-scoped-secret", "grove");
 
     // Two snapshots, uploaded by the agent with the VPS's keys.
     let tmp = tempfile::tempdir().unwrap();

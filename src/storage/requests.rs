@@ -254,23 +254,26 @@ pub fn check_command(command: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// What a request and its answer are both checked for: the format's
+/// version, the id inside matching the key's, and a bounded actor.
+fn check_header(key: &str, key_id: &RequestId, version: u32, id: &RequestId, actor: &str) -> Result<(), RequestError> {
+    if version != VERSION {
+        return Err(RequestError::Version { key: key.into(), version });
+    }
+    if id != key_id {
+        return Err(RequestError::WrongId {
+            key: key.into(),
+            inner: id.to_string(),
+        });
+    }
+    check_actor(key, actor)
+}
+
 impl RequestDoc {
     /// The checks a reader makes beyond the shape: the version, the id in
     /// the key, a command exactly for `console`, bounded strings.
     pub fn check(&self, key: &str, key_id: &RequestId) -> Result<(), RequestError> {
-        if self.version != VERSION {
-            return Err(RequestError::Version {
-                key: key.into(),
-                version: self.version,
-            });
-        }
-        if &self.id != key_id {
-            return Err(RequestError::WrongId {
-                key: key.into(),
-                inner: self.id.to_string(),
-            });
-        }
-        check_actor(key, &self.actor)?;
+        check_header(key, key_id, self.version, &self.id, &self.actor)?;
         match (self.action, &self.command) {
             (Action::Console, Some(c)) => check_command(c).map_err(|why| invalid(key, why))?,
             (Action::Console, None) => return Err(invalid(key, "a console request needs a command")),
@@ -287,19 +290,7 @@ impl RequestDoc {
 impl ResultDoc {
     /// The reader's checks of an answer (the CLI and the reconciler read them).
     pub fn check(&self, key: &str, key_id: &RequestId) -> Result<(), RequestError> {
-        if self.version != VERSION {
-            return Err(RequestError::Version {
-                key: key.into(),
-                version: self.version,
-            });
-        }
-        if &self.id != key_id {
-            return Err(RequestError::WrongId {
-                key: key.into(),
-                inner: self.id.to_string(),
-            });
-        }
-        check_actor(key, &self.actor)?;
+        check_header(key, key_id, self.version, &self.id, &self.actor)?;
         if self.reply.len() > MAX_REPLY_BYTES {
             return Err(invalid(key, format!("the reply is over {MAX_REPLY_BYTES} bytes")));
         }

@@ -46,6 +46,24 @@ pub fn python() -> PathBuf {
     p
 }
 
+/// agent.toml for the agent binary with `fake_minecraft.py` as its
+/// Minecraft, local storage and 1 s timers (`session`: the one it serves,
+/// or none: any session desired.json names).
+pub fn fake_minecraft_agent_toml(mc: &Path, storage: &Path, session: Option<&str>) -> String {
+    format!(
+        "server = \"grove\"\n{session}minecraft_dir = {mc:?}\njava = [{python:?}, {fake:?}]\n\
+         game_port = {game}\nrcon_port = {rcon}\n[storage]\ndir = {storage:?}\n\
+         [lifecycle]\nheartbeat = \"1s\"\ncontrol_poll = \"1s\"\nplayers_poll = \"1s\"\n",
+        session = session.map(|s| format!("session = \"{s}\"\n")).unwrap_or_default(),
+        mc = mc.display().to_string(),
+        python = python().display().to_string(),
+        fake = peers().join("fake_minecraft.py").display().to_string(),
+        game = free_port(),
+        rcon = free_port(),
+        storage = storage.display().to_string(),
+    )
+}
+
 /// A port free on 127.0.0.1 a moment ago, and never handed out before in
 /// this process: the kernel may give the port it just freed to the next
 /// `bind(0)`, so two calls in a row (a game port and an RCON port) could

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::common::{self, agent_process, agent_status, free_port, peers, python};
+use crate::common::{self, agent_process, agent_status};
 
 pub const SESSION: &str = "20261122-1800-eu";
 
@@ -45,21 +45,7 @@ pub fn setup() -> Setup {
     });
     std::fs::write(storage.join("control/grove/desired.json"), desired.to_string()).unwrap();
     let config = tmp.path().join("agent.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "server = \"grove\"\nsession = \"{SESSION}\"\nminecraft_dir = {mc:?}\njava = [{python:?}, {fake:?}]\n\
-             game_port = {game}\nrcon_port = {rcon}\n[storage]\ndir = {storage:?}\n\
-             [lifecycle]\nheartbeat = \"1s\"\ncontrol_poll = \"1s\"\nplayers_poll = \"1s\"\n",
-            mc = mc.display().to_string(),
-            python = python().display().to_string(),
-            fake = peers().join("fake_minecraft.py").display().to_string(),
-            game = free_port(),
-            rcon = free_port(),
-            storage = storage.display().to_string(),
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, common::fake_minecraft_agent_toml(&mc, &storage, Some(SESSION))).unwrap();
     let repo = tmp.path().join("repo");
     common::copy_dir(&common::example(), &repo);
     Setup {

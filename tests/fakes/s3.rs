@@ -215,6 +215,17 @@ impl S3Server {
         format!("http://{}", self.addr)
     }
 
+    /// The project's own store for `server` on this server's bucket, signing
+    /// with the given key pair (the admin's, or a VPS's scoped one).
+    pub fn store_as(&self, access_key: &str, secret_key: &str, server: &str) -> mc_gitops::storage::Store {
+        let creds = mc_gitops::storage::r2::R2Credentials {
+            access_key_id: access_key.into(),
+            secret_access_key: mc_gitops::secret::Secret::new(secret_key),
+            session_token: None,
+        };
+        mc_gitops::storage::Store::s3(&self.endpoint(), BUCKET, &creds, &mc_gitops::ids::ServerName::new(server)).unwrap()
+    }
+
     /// Where the server keeps an object's bytes.
     pub fn object_file(&self, key: &str) -> PathBuf {
         self.root.path().join(BUCKET).join(key)
