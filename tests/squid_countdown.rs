@@ -123,19 +123,9 @@ fn the_countdown_reaches_a_connected_bot_before_the_stop_disconnects_it() {
     std::fs::write(&desired_path, desired.to_string()).unwrap();
     let game = free_port();
     let config = tmp.path().join("agent.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "server = \"grove\"\nminecraft_dir = {mc:?}\njava = [\"node\", {squid:?}]\n\
-             game_port = {game}\nrcon_port = {rcon}\n[storage]\ndir = {storage:?}\n\
-             [lifecycle]\nheartbeat = \"1s\"\ncontrol_poll = \"1s\"\nplayers_poll = \"1s\"\n",
-            mc = mc.display().to_string(),
-            squid = squid::peers_dir().join("squid_server.js").display().to_string(),
-            rcon = free_port(),
-            storage = storage.display().to_string(),
-        ),
-    )
-    .unwrap();
+    let squid_server = squid::peers_dir().join("squid_server.js");
+    let java = [std::path::PathBuf::from("node"), squid_server];
+    std::fs::write(&config, common::agent_toml_1s(&mc, &storage, None, &java, game)).unwrap();
     let mut agent = agent_process(&config, &[]);
     // The agent logs at debug level: drained as it goes, so it never blocks on a full pipe.
     let log = Arc::new(Mutex::new(String::new()));

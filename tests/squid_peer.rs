@@ -311,19 +311,9 @@ fn the_agent_runs_squid_as_its_java_and_sees_a_real_bot_online() {
     std::fs::write(storage.join("control/grove/desired.json"), desired.to_string()).unwrap();
     let game = free_port();
     let config = tmp.path().join("agent.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "server = \"grove\"\nminecraft_dir = {mc:?}\njava = [\"node\", {squid:?}]\n\
-             game_port = {game}\nrcon_port = {rcon}\n[storage]\ndir = {storage:?}\n\
-             [lifecycle]\nheartbeat = \"1s\"\ncontrol_poll = \"1s\"\nplayers_poll = \"1s\"\n",
-            mc = mc.display().to_string(),
-            squid = squid::peers_dir().join("squid_server.js").display().to_string(),
-            rcon = free_port(),
-            storage = storage.display().to_string(),
-        ),
-    )
-    .unwrap();
+    let squid_server = squid::peers_dir().join("squid_server.js");
+    let java = [std::path::PathBuf::from("node"), squid_server];
+    std::fs::write(&config, common::agent_toml_1s(&mc, &storage, None, &java, game)).unwrap();
     let agent = agent_process(&config, &[]);
     wait_for("the agent to report idle", || {
         status(&storage).is_some_and(|v| v["phase"] == "idle")

@@ -50,15 +50,20 @@ pub fn python() -> PathBuf {
 /// Minecraft, local storage and 1 s timers (`session`: the one it serves,
 /// or none: any session desired.json names).
 pub fn fake_minecraft_agent_toml(mc: &Path, storage: &Path, session: Option<&str>) -> String {
+    let java = [python(), peers().join("fake_minecraft.py")];
+    agent_toml_1s(mc, storage, session, &java, free_port())
+}
+
+/// agent.toml with local storage, 1 s heartbeat and polls, `java` as the
+/// command that runs Minecraft on `game_port` (RCON on a free port).
+pub fn agent_toml_1s(mc: &Path, storage: &Path, session: Option<&str>, java: &[PathBuf], game_port: u16) -> String {
+    let java: Vec<String> = java.iter().map(|p| p.display().to_string()).collect();
     format!(
-        "server = \"grove\"\n{session}minecraft_dir = {mc:?}\njava = [{python:?}, {fake:?}]\n\
-         game_port = {game}\nrcon_port = {rcon}\n[storage]\ndir = {storage:?}\n\
+        "server = \"grove\"\n{session}minecraft_dir = {mc:?}\njava = {java:?}\n\
+         game_port = {game_port}\nrcon_port = {rcon}\n[storage]\ndir = {storage:?}\n\
          [lifecycle]\nheartbeat = \"1s\"\ncontrol_poll = \"1s\"\nplayers_poll = \"1s\"\n",
         session = session.map(|s| format!("session = \"{s}\"\n")).unwrap_or_default(),
         mc = mc.display().to_string(),
-        python = python().display().to_string(),
-        fake = peers().join("fake_minecraft.py").display().to_string(),
-        game = free_port(),
         rcon = free_port(),
         storage = storage.display().to_string(),
     )
