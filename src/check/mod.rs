@@ -134,6 +134,7 @@ pub async fn run(opts: &Options) -> Result<CheckResult, LoadError> {
     let observed = crate::observe::ledger_only::observe(&loaded.ledger, &d.server.name, chrono::Utc::now());
     let plan = crate::plan::plan(d, &observed);
     result.plan = anstream::adapter::strip_str(&crate::output::text::render_plan(&plan)).to_string();
+    result.problems.extend(quiet_start(&plan));
     result.summary = format!(
         "{} players, {} ops, {} mods, {} sessions",
         d.players.len(),
@@ -142,6 +143,28 @@ pub async fn run(opts: &Options) -> Result<CheckResult, LoadError> {
         loaded.ledger.sessions.len()
     );
     Ok(result)
+}
+
+/// A pull request whose merge would start the server in quiet hours: the
+/// start would be refused (and state set back to stopped), so the check says
+/// so before the merge. A warning, not a failure: merged later, it starts.
+fn quiet_start(plan: &crate::plan::Plan) -> Option<Diagnostic> {
+    let until = plan.changes.iter().find_map(|c| match c.step {
+        crate::plan::Step::RefuseQuietStart { until } => Some(until),
+        _ => None,
+    })?;
+    let hours = plan.schedule.as_ref().and_then(|s| s.quiet_now.clone()).unwrap_or_default();
+    Some(Diagnostic {
+        severity: Severity::Warning,
+        file: "server.toml".into(),
+        line: 0,
+        col: 0,
+        message: format!(
+            "merged now, this would start the server during quiet hours ({hours}, [schedule] quiet): the start is refused and state set back to \"stopped\" until {}",
+            until.format("%Y-%m-%d %H:%M UTC")
+        ),
+        help: Some("merge after the quiet hours end, or change `quiet` in [schedule]".into()),
+    })
 }
 
 /// Look each player up at Mojang; with `fix`, record missing UUIDs.

@@ -257,6 +257,32 @@ mod tests {
     }
 
     #[test]
+    fn status_md_shows_the_next_scheduled_start_and_quiet_hours() {
+        let mut d = desired();
+        d.server.schedule = Some(crate::repo::schedule::Schedule {
+            timezone: chrono_tz::Europe::Berlin,
+            sittings: vec![crate::repo::schedule::Sitting::new("0 19 * * FRI").unwrap()],
+            quiet: vec![crate::repo::schedule::QuietHours {
+                from: chrono::NaiveTime::from_hms_opt(23, 30, 0).unwrap(),
+                to: chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+            }],
+        });
+        let s = summarize(&ledger(), &d, &inputs(), t("2026-12-01T00:00:00Z"));
+        let status = &render_all(Path::new("/nonexistent"), &s).unwrap()["STATUS.md"];
+        assert!(
+            status.contains("| next scheduled start | Fri 2026-12-04 19:00 Europe/Berlin |"),
+            "{status}"
+        );
+        assert!(
+            status.contains("| quiet hours (no start) | 23:30-08:00 Europe/Berlin |"),
+            "{status}"
+        );
+        // Without a schedule, neither line.
+        let plain = summarize(&ledger(), &desired(), &inputs(), t("2026-12-01T00:00:00Z"));
+        assert!(!render_all(Path::new("/nonexistent"), &plain).unwrap()["STATUS.md"].contains("scheduled"));
+    }
+
+    #[test]
     fn the_same_ledger_gives_the_same_bytes() {
         let now = t("2026-12-01T00:00:00Z");
         let a = render_all(Path::new("/x"), &summarize(&ledger(), &desired(), &inputs(), now)).unwrap();

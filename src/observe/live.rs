@@ -279,6 +279,8 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         answered: asked.answered,
         requests: Some(asked.requests),
         game,
+        last_start: ledger.sessions.iter().map(|s| s.started).max(),
+        reconcile_ticks: Vec::new(),
     };
     Ok((observed, Facts { zone, servers }))
 }

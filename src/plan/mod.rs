@@ -174,6 +174,16 @@ pub enum Step {
     SetStateStopped {
         reason: EndReason,
     },
+    /// `state = "running"` for a planned sitting (server.toml `[schedule]`),
+    /// committed with the session it starts.
+    SetStateRunning {
+        sitting: DateTime<Utc>,
+    },
+    /// `state = "running"` during quiet hours: set back to stopped, with
+    /// when the quiet hours end in the commit message.
+    RefuseQuietStart {
+        until: DateTime<Utc>,
+    },
     /// Remove `restore = "<backup>"` from server.toml: a session has started
     /// from that backup (`used_by`), and every later start must take the
     /// newest snapshot instead of going back to it.
@@ -311,6 +321,9 @@ pub struct Plan {
     /// The reconciler's own ping of the game, when it pinged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub game: Option<crate::observe::game::ObservedGame>,
+    /// server.toml's `[schedule]`: the next planned start, quiet hours now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<planner::schedule::PlanSchedule>,
 }
 
 impl Plan {
@@ -331,5 +344,7 @@ mod tests_ending;
 mod tests_handover;
 #[cfg(test)]
 mod tests_requests;
+#[cfg(test)]
+mod tests_schedule;
 #[cfg(test)]
 mod tests_session;
