@@ -337,6 +337,8 @@ mod tests;
 #[cfg(test)]
 mod tests_assets;
 #[cfg(test)]
+mod tests_cadence;
+#[cfg(test)]
 mod tests_countdown;
 #[cfg(test)]
 mod tests_ending;
