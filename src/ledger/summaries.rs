@@ -41,12 +41,15 @@ pub struct Inputs<'a> {
 pub struct Summaries {
     pub months: Vec<MonthSummary>,
     pub status: Status,
+    /// This month's GitHub Actions minutes, when observed (COSTS.md).
+    pub actions: Option<crate::actions_minutes::ActionsUsage>,
 }
 
 pub fn summarize(ledger: &Ledger, desired: &Desired, inputs: &Inputs<'_>, now: DateTime<Utc>) -> Summaries {
     let months = summary::months(ledger, desired, &inputs.storage, now);
     let status = summary::status(ledger, desired, inputs.observed, &months, &inputs.warnings, now);
-    Summaries { months, status }
+    let actions = inputs.observed.and_then(|o| o.actions.clone());
+    Summaries { months, status, actions }
 }
 
 /// Every summary file, by path in the repo, rendered.
@@ -69,6 +72,7 @@ pub fn render_all_with(t: &Templates, s: &Summaries) -> Result<BTreeMap<String, 
     let ctx = minijinja::context! {
         months => Value::from_serialize(&s.months),
         currency => s.status.currency.clone(),
+        actions => Value::from_serialize(&s.actions),
     };
     out.insert("COSTS.md".into(), t.render(templates::COSTS_MD, ctx)?);
     out.insert(
@@ -78,19 +82,21 @@ pub fn render_all_with(t: &Templates, s: &Summaries) -> Result<BTreeMap<String, 
     Ok(out)
 }
 
-/// Does the text differ in more than STATUS.md's reconcile time?
+/// Does the text differ in more than STATUS.md's reconcile time, or
+/// COSTS.md's running Actions minutes (which grow with every run: they are
+/// brought up to date whenever the bot commits for another reason)?
 fn changed(path: &str, old: &str, new: &str) -> bool {
-    if path != "STATUS.md" {
-        return old != new;
-    }
-    let strip = |t: &str| {
-        t.lines()
-            .filter(|l| !l.starts_with("| last reconcile |"))
-            .collect::<Vec<_>>()
-            .join("\n")
+    let volatile = match path {
+        "STATUS.md" => "| last reconcile |",
+        "COSTS.md" => ACTIONS_ROW,
+        _ => return old != new,
     };
+    let strip = |t: &str| t.lines().filter(|l| !l.starts_with(volatile)).collect::<Vec<_>>().join("\n");
     strip(old) != strip(new)
 }
+
+/// How COSTS.md's row of the month's Actions minutes begins.
+pub const ACTIONS_ROW: &str = "| Actions ";
 
 /// Write the summary files whose content changed; returns the paths written.
 pub fn write_summaries(repo: &Path, s: &Summaries) -> Result<Vec<String>, WriteError> {

@@ -310,6 +310,9 @@ pub fn status(
         (Some(p), _) => p.to_string(),
     };
     let mut warnings: Vec<String> = warnings.to_vec();
+    if let Some(w) = observed.and_then(|o| o.actions.as_ref()).and_then(|a| a.status_warning()) {
+        warnings.push(w);
+    }
     if month_gross >= budget {
         warnings.push(format!(
             "this month's spend {} {} has reached the budget {} {}",

@@ -49,5 +49,6 @@ pub fn observe(ledger: &impl LedgerObserver, server: &ServerName, now: DateTime<
         game: None,
         last_start: ledger.sessions.iter().map(|s| s.started).max(),
         reconcile_ticks: Vec::new(),
+        actions: None,
     }
 }

@@ -276,6 +276,10 @@ pub struct Observed {
     /// not known; the plan then assumes one tick per safety-net interval.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reconcile_ticks: Vec<DateTime<Utc>>,
+    /// This month's GitHub Actions minutes (the tally in storage, brought
+    /// up to date by apply); `None`: not observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<crate::actions_minutes::ActionsUsage>,
 }
 
 impl Observed {

@@ -302,6 +302,9 @@ impl Builder<'_> {
                 ),
             );
         }
+        if let Some(w) = o.actions.as_ref().and_then(|a| a.warning()) {
+            self.notice(Level::Warning, w);
+        }
         self.witness_notices();
         if let Some(error) = o.control.as_ref().and_then(|c| c.unreadable.as_ref()) {
             self.notice(Level::Warning, format!("{error}: this run writes it anew"));

@@ -57,6 +57,7 @@ pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
         game: None,
         last_start: None,
         reconcile_ticks: Vec::new(),
+        actions: None,
     };
     let p = plan(d, &o);
     (_, o) = simulate(d, &o, &p);
