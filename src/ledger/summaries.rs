@@ -262,6 +262,48 @@ mod tests {
         assert!(status.contains("| address | `mc.grove.place` |"), "{status}");
     }
 
+    /// COSTS.md shows the month's Actions minutes, and a change in that row
+    /// alone is not a change (the tally grows every run; no commit for it).
+    #[test]
+    fn costs_md_shows_the_actions_minutes_without_a_commit_per_run() {
+        let now = t("2026-12-07T00:00:00Z");
+        let l = ledger();
+        let mut o = crate::observe::ledger_only::observe(&l, &desired().server.name, now);
+        let mut tally = crate::actions_minutes::ActionsTally::new("2026-12".into());
+        tally.private = Some(true);
+        for id in 0..240 {
+            tally.runs.insert(id, 2);
+        }
+        o.actions = Some(tally.usage(now));
+        let with = Inputs {
+            observed: Some(&o),
+            ..inputs()
+        };
+        let files = render_all(Path::new("/nonexistent"), &summarize(&l, &desired(), &with, now)).unwrap();
+        let costs = &files["COSTS.md"];
+        assert!(costs.contains("| Actions 2026-12 | 240 | 480 | 2000 | 2480 |"), "{costs}");
+        let status = &files["STATUS.md"];
+        assert!(status.contains("GitHub Actions minutes for 2026-12 are projected past"), "{status}");
+
+        tally.runs.insert(999, 1);
+        o.actions = Some(tally.usage(now));
+        let with = Inputs {
+            observed: Some(&o),
+            ..inputs()
+        };
+        let later = render_all(Path::new("/nonexistent"), &summarize(&l, &desired(), &with, now)).unwrap();
+        assert_ne!(later["COSTS.md"], *costs);
+        assert!(
+            !changed("COSTS.md", costs, &later["COSTS.md"]),
+            "the minutes alone are not a change"
+        );
+        assert!(
+            !changed("STATUS.md", status, &later["STATUS.md"]),
+            "nor is the warning, which has no figures"
+        );
+        assert!(changed("COSTS.md", costs, &costs.replace("| **4** |", "| **5** |")));
+    }
+
     #[test]
     fn status_md_shows_the_next_scheduled_start_and_quiet_hours() {
         let mut d = desired();

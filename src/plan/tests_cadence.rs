@@ -98,3 +98,31 @@ fn the_safety_net_costs_at_most_720_jobs_a_month() {
         assert!(c.after(&start).take(100).all(|t| chrono::Timelike::minute(&t) != 0));
     }
 }
+
+#[test]
+fn the_plan_warns_before_the_included_actions_minutes_run_out() {
+    let d = desired();
+    let mut o = super::tests::offline(&super::tests::example());
+    o.now = "2026-12-07T00:00:00Z".parse().unwrap();
+    let mut tally = crate::actions_minutes::ActionsTally::new("2026-12".into());
+    tally.private = Some(true);
+    tally.runs.insert(1, 300);
+    o.actions = Some(tally.usage(o.now));
+    let quiet = plan(&d, &o);
+    assert!(!quiet.notices.iter().any(|n| n.message.contains("GitHub Actions")));
+    // 480 minutes in 6 days of 31: 2,480 projected.
+    tally.runs.insert(2, 180);
+    o.actions = Some(tally.usage(o.now));
+    let p = plan(&d, &o);
+    let w = p.notices.iter().find(|n| n.message.contains("GitHub Actions")).expect("a warning");
+    assert_eq!(w.level, Level::Warning);
+    assert!(
+        w.message.contains("480 of the 2000 minutes") && w.message.contains("2480 projected"),
+        "{}",
+        w.message
+    );
+    // A public repository's minutes are free: no warning whatever the count.
+    tally.private = Some(false);
+    o.actions = Some(tally.usage(o.now));
+    assert!(!plan(&d, &o).notices.iter().any(|n| n.message.contains("GitHub Actions")));
+}
