@@ -290,3 +290,40 @@ pub fn write_step_summary(r: &CheckResult) -> std::io::Result<bool> {
     f.write_all(markdown(r).as_bytes())?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveTime;
+
+    use crate::repo::schedule::{QuietHours, Schedule};
+
+    /// A pull request merged during quiet hours would have its start refused:
+    /// the check says so (a warning on server.toml), and not outside them.
+    #[test]
+    fn a_start_merged_in_quiet_hours_is_flagged_before_the_merge() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example");
+        let mut loaded = crate::repo::load(&root).unwrap();
+        loaded.desired.server.schedule = Some(Schedule {
+            timezone: chrono_tz::Europe::Berlin,
+            sittings: vec![],
+            quiet: vec![QuietHours {
+                from: NaiveTime::from_hms_opt(23, 30, 0).unwrap(),
+                to: NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+            }],
+        });
+        let d = &loaded.desired;
+        let at = |t: &str| {
+            let o = crate::observe::ledger_only::observe(&loaded.ledger, &d.server.name, t.parse().unwrap());
+            super::quiet_start(&crate::plan::plan(d, &o))
+        };
+        let flagged = at("2026-12-05T01:00:00Z").expect("flagged at 02:00 Berlin");
+        assert_eq!(flagged.severity, super::Severity::Warning);
+        assert_eq!(flagged.file, "server.toml");
+        assert!(
+            flagged.message.contains("quiet hours (23:30-08:00") && flagged.message.contains("2026-12-05 07:00 UTC"),
+            "{}",
+            flagged.message
+        );
+        assert!(at("2026-12-05T12:00:00Z").is_none());
+    }
+}
