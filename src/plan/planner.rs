@@ -143,7 +143,7 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
         notices: b.notices,
         summary,
         game: o.game.clone(),
-        schedule: schedule::plan_schedule(d, o),
+        schedule: schedule::plan_schedule(d, o, sitting.filter(|_| decision == Decision::Start)),
     }
 }
 

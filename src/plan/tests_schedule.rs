@@ -153,3 +153,19 @@ fn the_effect_of_a_scheduled_start_is_a_running_switch() {
     let (d, _) = super::effect::simulate(&l.desired, &o, &p);
     assert_eq!(d.server.state, SwitchState::Running);
 }
+
+#[test]
+fn a_sitting_over_the_budget_is_not_started_and_the_switch_stays_stopped() {
+    let l = scheduled();
+    let mut o = at(&l, "2026-12-04T17:55:00Z");
+    o.month_to_date = l.desired.server.budget.monthly;
+    let p = plan(&l.desired, &o);
+    assert!(!starts(&p));
+    assert!(
+        p.changes
+            .iter()
+            .all(|c| !matches!(c.step, Step::SetStateRunning { .. } | Step::SetStateStopped { .. })),
+        "{:?}",
+        p.changes
+    );
+}

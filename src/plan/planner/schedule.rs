@@ -63,7 +63,8 @@ pub struct PlanSchedule {
 pub(super) fn due_sitting(d: &Desired, o: &Observed) -> Option<DateTime<Utc>> {
     let s = d.server.schedule.as_ref()?;
     let planned = s.next_start(o.now - LATE_START_GRACE)?;
-    if s.quiet_at(planned).is_some() {
+    // Quiet hours skip it (a warning says so); the budget refuses it like any start.
+    if s.quiet_at(planned).is_some() || o.month_to_date >= d.server.budget.monthly {
         return None;
     }
     let next_tick = next_tick(o);
@@ -95,12 +96,10 @@ pub(super) fn quiet_refusal(d: &Desired, o: &Observed) -> Option<DateTime<Utc>> 
     d.server.schedule.as_ref()?.quiet_until(o.now)
 }
 
-pub(super) fn plan_schedule(d: &Desired, o: &Observed) -> Option<PlanSchedule> {
+/// The schedule as the plan shows it: the sitting this plan starts, or else the next one.
+pub(super) fn plan_schedule(d: &Desired, o: &Observed, starting: Option<DateTime<Utc>>) -> Option<PlanSchedule> {
     let s = d.server.schedule.as_ref()?;
-    let next = s
-        .next_start(o.now - LATE_START_GRACE)
-        .filter(|p| o.last_start.is_none_or(|t| t < *p - TimeDelta::hours(3)));
-    let next = next.or_else(|| s.next_start(o.now));
+    let next = starting.or_else(|| s.next_start(o.now));
     Some(PlanSchedule {
         next_start: next,
         next_start_local: next.map(|t| s.local(t)),
