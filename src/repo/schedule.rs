@@ -93,15 +93,6 @@ impl Sitting {
     pub fn next_after(&self, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.cron.after(&after.with_timezone(&tz)).next().map(|t| t.with_timezone(&Utc))
     }
-
-    /// The newest planned start at or before `at`.
-    pub fn last_at_or_before(&self, tz: Tz, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let probe = at + chrono::TimeDelta::seconds(1);
-        self.cron
-            .after(&probe.with_timezone(&tz))
-            .next_back()
-            .map(|t| t.with_timezone(&Utc))
-    }
 }
 
 impl Schedule {
@@ -319,20 +310,6 @@ mod tests {
     }
 
     #[test]
-    fn last_start_at_or_before_includes_the_minute_itself() {
-        let s = &schedule(&["0 19 * * FRI"], &[]).sittings[0];
-        let tz = chrono_tz::Europe::Berlin;
-        assert_eq!(
-            s.last_at_or_before(tz, utc("2026-12-04T18:00:00Z")),
-            Some(utc("2026-12-04T18:00:00Z"))
-        );
-        assert_eq!(
-            s.last_at_or_before(tz, utc("2026-12-04T17:59:00Z")),
-            Some(utc("2026-11-27T18:00:00Z"))
-        );
-    }
-
-    #[test]
     fn quiet_hours_cross_midnight_and_end_at_their_last_minute() {
         let s = schedule(&[], &["23:30-08:00"]);
         assert!(s.quiet_at(utc("2026-12-04T22:30:00Z")).is_some()); // 23:30 Berlin
@@ -348,5 +325,28 @@ mod tests {
         assert!(cron_line("*/5 19 * * FRI").is_err());
         assert!(cron_line("0 25 * * FRI").is_err());
         assert!(cron_line("0 19 * * FRY").is_err());
+    }
+}
+
+#[cfg(test)]
+mod dst_tests {
+    use super::*;
+
+    /// Regression guard: a sitting in the hour daylight saving time skips or
+    /// repeats must not panic or loop; it yields some start near it.
+    #[test]
+    fn sittings_across_daylight_saving_time_changes_do_not_panic() {
+        let s = Schedule {
+            timezone: chrono_tz::Europe::Berlin,
+            sittings: vec![Sitting::new("30 2 * * SUN").unwrap()],
+            quiet: vec![],
+        };
+        // 2027-03-28: 02:00 → 03:00 in Berlin; 2027-10-31: 03:00 → 02:00.
+        for at in ["2027-03-27T12:00:00Z", "2027-10-30T12:00:00Z"] {
+            let next = s.next_start(at.parse().unwrap()).expect("a next start");
+            assert!(next > at.parse::<DateTime<Utc>>().unwrap());
+            assert!(next < at.parse::<DateTime<Utc>>().unwrap() + chrono::TimeDelta::days(8), "{next}");
+            let _ = s.quiet_until(next);
+        }
     }
 }
