@@ -169,3 +169,22 @@ fn a_sitting_over_the_budget_is_not_started_and_the_switch_stays_stopped() {
         p.changes
     );
 }
+
+#[test]
+fn ticks_between_lists_a_cron_s_ticks_in_the_window() {
+    use super::planner::schedule::ticks_between;
+    let hourly = |after: DateTime<Utc>| {
+        let at17 = after
+            .date_naive()
+            .and_hms_opt(chrono::Timelike::hour(&after), 17, 0)
+            .unwrap()
+            .and_utc();
+        Some(if at17 > after { at17 } else { at17 + chrono::Duration::hours(1) })
+    };
+    let ticks = ticks_between(hourly, t("2026-12-04T10:20:00Z"), t("2026-12-04T13:17:00Z"));
+    assert_eq!(
+        ticks,
+        [t("2026-12-04T11:17:00Z"), t("2026-12-04T12:17:00Z"), t("2026-12-04T13:17:00Z")]
+    );
+    assert!(ticks_between(|_| None, t("2026-12-04T10:20:00Z"), t("2026-12-05T00:00:00Z")).is_empty());
+}
