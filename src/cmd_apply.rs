@@ -25,7 +25,21 @@ pub(crate) fn cmd_apply(
         anyhow::bail!("apply needs HCLOUD_TOKEN and CLOUDFLARE_API_TOKEN in the environment (use `plan` to see what it would do)");
     };
     let rt = runtime()?;
-    let (observed, facts) = rt.block_on(observe::live::observe(&live, &loaded.desired, &loaded.ledger, now))?;
+    let (mut observed, facts) = rt.block_on(observe::live::observe(&live, &loaded.desired, &loaded.ledger, now))?;
+    // This month's Actions minutes: the stored tally, brought up to date
+    // from the runs GitHub says finished (in a run; docs/workflows.md).
+    let mut actions_warnings = Vec::new();
+    let github = match mc_gitops::actions_minutes::GithubRun::from_env() {
+        Some(Ok(g)) => Some(g),
+        Some(Err(e)) => {
+            actions_warnings.push(format!("counting the Actions minutes: {e}"));
+            None
+        }
+        None => None,
+    };
+    let (usage, more) = rt.block_on(mc_gitops::actions_minutes::observe(&live.store, github.as_ref(), now));
+    observed.actions = usage;
+    actions_warnings.extend(more);
     let plan = plan::plan(&loaded.desired, &observed);
     if !json {
         anstream::print!("{}", output::text::render_plan(&plan));
@@ -58,6 +72,7 @@ pub(crate) fn cmd_apply(
         nudge: nudge.as_ref().ok().cloned().flatten(),
     };
     let mut report = rt.block_on(mc_gitops::apply::apply(&cx, &plan));
+    report.warnings.extend(actions_warnings);
     if let Err(e) = nudge {
         report.warnings.push(format!("the agent gets no nudge settings: {e}"));
     }

@@ -4,6 +4,7 @@
 //! state, [`observe`] gathers what is true now, [`plan::plan`] compares the two
 //! (pure), and `apply` carries the plan out one step at a time.
 
+pub mod actions_minutes;
 pub mod agent;
 pub mod apply;
 pub mod check;

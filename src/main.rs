@@ -561,7 +561,13 @@ fn cmd_plan(root: &Path, json: bool, now: DateTime<Utc>) -> anyhow::Result<Done>
         }
         Some(live) => {
             let rt = runtime()?;
-            let (observed, _) = rt.block_on(observe::live::observe(&live, &loaded.desired, &loaded.ledger, now))?;
+            let (mut observed, _) = rt.block_on(observe::live::observe(&live, &loaded.desired, &loaded.ledger, now))?;
+            // The stored Actions minutes tally, read only: apply brings it up to date.
+            let (usage, warnings) = rt.block_on(mc_gitops::actions_minutes::observe(&live.store, None, now));
+            for w in warnings {
+                tracing::warn!("{w}");
+            }
+            observed.actions = usage;
             plan::plan(&loaded.desired, &observed)
         }
     };

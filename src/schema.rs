@@ -178,6 +178,27 @@ mod raw {
         #[schemars(transform = known_properties)]
         properties: Option<BTreeMap<String, PropertyValue>>,
         stop: Option<Stop>,
+        schedule: Option<Schedule>,
+    }
+
+    /// Optional: planned sittings (pre-warmed so the server is joinable at the minute) and quiet hours (no start).
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Schedule {
+        /// An IANA time zone, like "Europe/Berlin": sittings and quiet hours are written in it.
+        timezone: String,
+        /// Planned sittings, at most 16 ([[schedule.sitting]]).
+        #[schemars(extend("maxItems" = 16))]
+        sitting: Option<Vec<Sitting>>,
+        /// Daily ranges "HH:MM-HH:MM" (crossing midnight is fine) in which no start is allowed.
+        quiet: Option<Vec<String>>,
+    }
+
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Sitting {
+        /// A crontab line, minute hour day-of-month month day-of-week, like "0 19 * * FRI": the server is joinable at that minute.
+        start: String,
     }
 
     /// Optional: an admin's force-stop.

@@ -441,3 +441,46 @@ fn stop_warnings_default_turn_off_and_each_bad_entry_is_positioned() {
         "the help says how to turn it off"
     );
 }
+
+/// `[schedule]`: every bad zone, cron line and quiet range at its own place,
+/// with what is valid; a good schedule loads.
+#[test]
+fn schedule_errors_name_the_place_and_what_is_valid() {
+    let bad = format!(
+        "{SERVER}\n[schedule]\ntimezone = \"Europe/Berln\"\nquiet = [\"23:30-08:00\", \"late\"]\ncolour = 1\n\n\
+         [[schedule.sitting]]\nstart = \"0 19 * * FRY\"\n\n[[schedule.sitting]]\nstart = \"*/5 19 * * FRI\"\n\n\
+         [[schedule.sitting]]\nstart = \"0 19 * *\"\n\n[[schedule.sitting]]\nbegin = \"0 19 * * FRI\"\n"
+    );
+    let mut f = files(&[]);
+    f.files.insert("server.toml".into(), bad.into_bytes());
+    let got = problems(&f);
+    assert_eq!(
+        got,
+        vec![
+            "server.toml:22:12: error: `schedule.timezone` = \"Europe/Berln\" is not an IANA time zone",
+            "server.toml:23:25: error: `schedule.quiet` entry \"late\" is not a time range",
+            "server.toml:24:1: error: unknown key `colour` in [schedule]",
+            "server.toml:27:9: error: `schedule.sitting.start` = \"0 19 * * FRY\" is not a cron line: a field is out of range (minute 0–59, hour 0–23, day 1–31, month 1–12 or JAN–DEC, day of week 0–7 or SUN–SAT)",
+            "server.toml:30:9: error: `schedule.sitting.start` = \"*/5 19 * * FRI\" is not a cron line: the minute must be one number: a sitting starts once",
+            "server.toml:33:9: error: `schedule.sitting.start` = \"0 19 * *\" is not a cron line: 4 fields, not 5",
+            "server.toml:35:1: error: missing `start` in [schedule.sitting]",
+            "server.toml:36:1: error: unknown key `begin` in [schedule.sitting]",
+        ],
+        "{got:#?}"
+    );
+    assert!(helps(&f).iter().any(|h| h.contains("\"Europe/Berlin\"")));
+    assert!(helps(&f).iter().any(|h| h.contains("minute hour day-of-month month day-of-week")));
+    assert!(helps(&f).iter().any(|h| h.contains("\"HH:MM-HH:MM\"")));
+
+    let good = format!(
+        "{SERVER}\n[schedule]\ntimezone = \"Europe/Berlin\"\nquiet = [\"23:30-08:00\"]\n\n[[schedule.sitting]]\nstart = \"0 19 * * 5\"\n"
+    );
+    f.files.insert("server.toml".into(), good.into_bytes());
+    let d = repo::parse(&f).expect("a good schedule loads");
+    let s = d.desired.server.schedule.expect("the schedule");
+    assert_eq!(s.sittings[0].start, "0 19 * * 5");
+    assert_eq!(
+        s.next_start("2026-12-03T00:00:00Z".parse().unwrap()),
+        Some("2026-12-04T18:00:00Z".parse().unwrap())
+    );
+}

@@ -453,3 +453,21 @@ fn setup_md_describes_every_init_flag_and_no_other() {
     let in_doc = flags_in(&setup_md(), "| `--");
     assert_eq!(in_doc, in_help, "docs/setup.md's init table against `mc-gitops init --help`");
 }
+
+/// docs/setup.md's Actions-minutes paragraph names the schedule the example
+/// workflow really has and the monthly jobs it costs (issue 17 item 5: the
+/// old paragraph said 4,320 of a `*/10` schedule).
+#[test]
+fn setup_md_states_the_safety_net_schedule_and_its_monthly_jobs() {
+    let wf = read(&root().join("state-repo-example/.github/workflows/reconcile.yml"));
+    let crons: Vec<&str> = wf
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- cron: "))
+        .map(|c| c.trim_matches('"'))
+        .collect();
+    assert_eq!(crons, ["17 * * * *"], "one hourly safety-net line");
+    let doc = setup_md().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(doc.contains("`cron: \"17 * * * *\"`"), "setup.md names the schedule");
+    assert!(doc.contains("24 × 30 = 720 jobs"), "setup.md counts its jobs");
+    assert!(!doc.contains("*/10"), "setup.md still describes the old schedule");
+}

@@ -12,6 +12,8 @@ mod common;
 mod cloudflare_fake;
 #[path = "fakes/discord.rs"]
 mod discord_fake;
+#[path = "fakes/github_dispatch.rs"]
+mod github_fake;
 #[path = "fakes/hetzner.rs"]
 mod hetzner_fake;
 #[path = "common/apply_world.rs"]
@@ -150,6 +152,60 @@ async fn a_scheduled_reconcile_pushes_the_bots_commit() {
     assert!(status.contains("provisioning"), "{status}");
     assert_eq!(report.job("press").result, Outcome::Skipped);
     assert_eq!(report.job("reconcile").step(INSTALL).outcome, Outcome::Skipped);
+}
+
+// Issue 17 item 5: the reconcile job counts the Actions minutes of the runs
+// that finished before it, with its own token (actions: read), into the
+// tally in storage, not into a commit of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_reconcile_counts_the_finished_runs_minutes_into_storage() {
+    let w = World::new().await;
+    let r = Remote::new(&w, "stopped");
+    let gh = github_fake::FakeGitHub::start().await;
+    let now = chrono::Utc::now();
+    let month_start = chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&now), chrono::Datelike::month(&now), 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    let created = (now - chrono::Duration::minutes(5)).max(month_start);
+    let at = |d: i64| (created + chrono::Duration::seconds(d)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // The previous run: reconcile 70 s (2 minutes), press skipped.
+    gh.add_run(github_fake::FakeRun {
+        id: 4242,
+        created_at: at(0),
+        jobs: vec![(at(2), at(72), "success"), (at(1), at(1), "skipped")],
+    });
+    let mut run = github_run(&w, &r, Event::new("schedule"));
+    run.api_url = gh.url.clone();
+    let report = run_workflow(&workflow("reconcile.yml"), &run, &r.bare);
+    assert!(report.ok(), "{}", report.log());
+    let lists: Vec<_> = gh.reads().into_iter().filter(|c| c.path.contains("/actions/runs")).collect();
+    assert!(!lists.is_empty(), "{}", report.log());
+    assert_eq!(lists[0].authorization.as_deref(), Some(format!("Bearer {}", run.token).as_str()));
+    let month = format!("{:04}-{:02}", chrono::Datelike::year(&now), chrono::Datelike::month(&now));
+    let key = w.storage.path().join(format!("ledger/grove/actions/{month}.json"));
+    let tally: serde_json::Value = serde_json::from_slice(&std::fs::read(&key).unwrap()).unwrap();
+    assert_eq!(tally["runs"]["4242"], 2, "{tally}");
+    // The next scheduled run finds one more finished run and nothing else
+    // new: the tally grows in storage, and no bot commit is made for it.
+    let commits = r.log().len();
+    gh.add_run(github_fake::FakeRun {
+        id: 4243,
+        created_at: at(60),
+        jobs: vec![(at(61), at(75), "success")],
+    });
+    let mut run = github_run(&w, &r, Event::new("schedule"));
+    run.api_url = gh.url.clone();
+    let report = run_workflow(&workflow("reconcile.yml"), &run, &r.bare);
+    assert!(report.ok(), "{}", report.log());
+    let tally: serde_json::Value = serde_json::from_slice(&std::fs::read(&key).unwrap()).unwrap();
+    assert_eq!(
+        (tally["runs"]["4242"].as_u64(), tally["runs"]["4243"].as_u64()),
+        (Some(2), Some(1)),
+        "{tally}"
+    );
+    assert_eq!(r.log().len(), commits, "{:?}", r.log());
 }
 
 // The status page (issue 16): with STATUS_PAGE = github-pages, the

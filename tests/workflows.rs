@@ -110,7 +110,7 @@ fn reconcile_never_starts_itself_and_never_cancels_an_apply() {
         );
     }
     assert!(wf.contains("cancel-in-progress: false"));
-    assert!(wf.contains("cron: \"*/10 * * * *\""));
+    assert!(wf.contains("cron: \"17 * * * *\""));
     assert!(wf.contains("options: [reconcile, start, stop, doctor]") && wf.contains("options: [eu, us]"));
 }
 
@@ -143,7 +143,12 @@ fn reconcile_commits_and_pushes_what_apply_wrote() {
             apply.env
         );
     }
-    assert_eq!(wf.job("reconcile").permissions, Some(serde_json::json!({"contents": "write"})));
+    // contents: write to commit the ledger; actions: read for the finished
+    // runs' job timings (the Actions minutes in COSTS.md), nothing more.
+    assert_eq!(
+        wf.job("reconcile").permissions,
+        Some(serde_json::json!({"contents": "write", "actions": "read"}))
+    );
     // Every secret the workflow passes is one the README tells the admin to create.
     let readme = read("state-repo-example/README.md");
     for secret in [

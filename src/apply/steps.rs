@@ -201,6 +201,36 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
         Step::RecordReady { session, at } => ledger_steps::record_ready(cx, st, report, session, *at).await,
         Step::RecordSuspend { session, at } => ledger_steps::record_suspend(cx, st, report, session, *at),
         Step::RecordStopOverdue { session, since } => ledger_steps::record_stop_overdue(cx, st, report, session, *since),
+        Step::SetStateRunning { sitting } => {
+            let changed = crate::repo::edit::set_state(cx.repo, "running")?;
+            if changed {
+                report.files.push("server.toml".into());
+                report.message.push(format!(
+                    "set state = \"running\" (planned sitting {})",
+                    sitting.format("%Y-%m-%d %H:%M UTC")
+                ));
+            }
+            Ok(if changed {
+                Outcome::Done("server.toml says running".into())
+            } else {
+                Outcome::Unchanged("already running".into())
+            })
+        }
+        Step::RefuseQuietStart { until } => {
+            let changed = crate::repo::edit::set_state(cx.repo, "stopped")?;
+            if changed {
+                report.files.push("server.toml".into());
+                report.message.push(format!(
+                    "set state = \"stopped\" (quiet hours until {})",
+                    until.format("%Y-%m-%d %H:%M UTC")
+                ));
+            }
+            Ok(if changed {
+                Outcome::Done("server.toml says stopped".into())
+            } else {
+                Outcome::Unchanged("already stopped".into())
+            })
+        }
         Step::ClearRestore { backup, used_by } => ledger_steps::clear_restore(cx, report, backup, used_by),
         Step::RecordActivity {
             session,

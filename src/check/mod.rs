@@ -134,6 +134,7 @@ pub async fn run(opts: &Options) -> Result<CheckResult, LoadError> {
     let observed = crate::observe::ledger_only::observe(&loaded.ledger, &d.server.name, chrono::Utc::now());
     let plan = crate::plan::plan(d, &observed);
     result.plan = anstream::adapter::strip_str(&crate::output::text::render_plan(&plan)).to_string();
+    result.problems.extend(quiet_start(&plan));
     result.summary = format!(
         "{} players, {} ops, {} mods, {} sessions",
         d.players.len(),
@@ -142,6 +143,28 @@ pub async fn run(opts: &Options) -> Result<CheckResult, LoadError> {
         loaded.ledger.sessions.len()
     );
     Ok(result)
+}
+
+/// A pull request whose merge would start the server in quiet hours: the
+/// start would be refused (and state set back to stopped), so the check says
+/// so before the merge. A warning, not a failure: merged later, it starts.
+fn quiet_start(plan: &crate::plan::Plan) -> Option<Diagnostic> {
+    let until = plan.changes.iter().find_map(|c| match c.step {
+        crate::plan::Step::RefuseQuietStart { until } => Some(until),
+        _ => None,
+    })?;
+    let hours = plan.schedule.as_ref().and_then(|s| s.quiet_now.clone()).unwrap_or_default();
+    Some(Diagnostic {
+        severity: Severity::Warning,
+        file: "server.toml".into(),
+        line: 0,
+        col: 0,
+        message: format!(
+            "merged now, this would start the server during quiet hours ({hours}, [schedule] quiet): the start is refused and state set back to \"stopped\" until {}",
+            until.format("%Y-%m-%d %H:%M UTC")
+        ),
+        help: Some("merge after the quiet hours end, or change `quiet` in [schedule]".into()),
+    })
 }
 
 /// Look each player up at Mojang; with `fix`, record missing UUIDs.
@@ -266,4 +289,41 @@ pub fn write_step_summary(r: &CheckResult) -> std::io::Result<bool> {
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
     f.write_all(markdown(r).as_bytes())?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveTime;
+
+    use crate::repo::schedule::{QuietHours, Schedule};
+
+    /// A pull request merged during quiet hours would have its start refused:
+    /// the check says so (a warning on server.toml), and not outside them.
+    #[test]
+    fn a_start_merged_in_quiet_hours_is_flagged_before_the_merge() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example");
+        let mut loaded = crate::repo::load(&root).unwrap();
+        loaded.desired.server.schedule = Some(Schedule {
+            timezone: chrono_tz::Europe::Berlin,
+            sittings: vec![],
+            quiet: vec![QuietHours {
+                from: NaiveTime::from_hms_opt(23, 30, 0).unwrap(),
+                to: NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+            }],
+        });
+        let d = &loaded.desired;
+        let at = |t: &str| {
+            let o = crate::observe::ledger_only::observe(&loaded.ledger, &d.server.name, t.parse().unwrap());
+            super::quiet_start(&crate::plan::plan(d, &o))
+        };
+        let flagged = at("2026-12-05T01:00:00Z").expect("flagged at 02:00 Berlin");
+        assert_eq!(flagged.severity, super::Severity::Warning);
+        assert_eq!(flagged.file, "server.toml");
+        assert!(
+            flagged.message.contains("quiet hours (23:30-08:00") && flagged.message.contains("2026-12-05 07:00 UTC"),
+            "{}",
+            flagged.message
+        );
+        assert!(at("2026-12-05T12:00:00Z").is_none());
+    }
 }

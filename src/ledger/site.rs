@@ -84,6 +84,10 @@ pub struct Page {
     pub observed_at_text: String,
     /// "live" (the cloud, the agent and a ping) or "ledger" (the repo alone).
     pub observed_from: String,
+    /// The next planned sitting, in the group's time zone (STATUS.md's line).
+    pub next_start: Option<String>,
+    /// Quiet hours in which no start is allowed, with the zone.
+    pub quiet: Option<String>,
     /// The reconcile workflow's page, where collaborators press "Run workflow".
     pub start_url: Option<String>,
     pub repo_url: Option<String>,
@@ -176,6 +180,8 @@ pub fn page(ledger: &Ledger, desired: &Desired, observed: Option<&Observed>, s: 
             _ => "ledger",
         }
         .to_string(),
+        next_start: status.next_start.clone(),
+        quiet: status.quiet.clone(),
         start_url: repo
             .as_ref()
             .map(|r| format!("https://github.com/{r}/actions/workflows/reconcile.yml")),

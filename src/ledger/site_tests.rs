@@ -192,3 +192,33 @@ fn every_end_reason_has_words_for_friends() {
         assert_ne!(&words, reason, "{reason} has no friendly words in site::ended_by");
     }
 }
+
+#[test]
+fn the_page_shows_the_next_planned_sitting_and_the_quiet_hours() {
+    let (root, mut loaded) = example();
+    let now = t("2026-12-01T12:00:00Z");
+    let t_ = Templates::load(&root, &[templates::STATUS_HTML]).unwrap();
+    let o = live(&loaded, Phase::Offline, &[], now);
+    let plain = render_with(
+        &t_,
+        &page(&loaded.ledger, &loaded.desired, Some(&o), &summaries_of(&loaded, now), None),
+    )
+    .unwrap();
+    assert!(!plain.contains("id=\"next-start\"") && !plain.contains("id=\"quiet\""));
+    loaded.desired.server.schedule = Some(crate::repo::schedule::Schedule {
+        timezone: chrono_tz::Europe::Berlin,
+        sittings: vec![crate::repo::schedule::Sitting::new("0 19 * * FRI").unwrap()],
+        quiet: vec![crate::repo::schedule::QuietHours {
+            from: chrono::NaiveTime::from_hms_opt(23, 30, 0).unwrap(),
+            to: chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+        }],
+    });
+    let p = page(&loaded.ledger, &loaded.desired, Some(&o), &summaries_of(&loaded, now), None);
+    assert_eq!(p.next_start.as_deref(), Some("Fri 2026-12-04 19:00 Europe/Berlin"));
+    let html = render_with(&t_, &p).unwrap();
+    assert!(
+        html.contains("Next planned sitting: <strong>Fri 2026-12-04 19:00 Europe&#x2f;Berlin</strong>"),
+        "{html}"
+    );
+    assert!(html.contains("Quiet hours, no start: 23:30-08:00 Europe&#x2f;Berlin."), "{html}");
+}

@@ -41,12 +41,15 @@ pub struct Inputs<'a> {
 pub struct Summaries {
     pub months: Vec<MonthSummary>,
     pub status: Status,
+    /// This month's GitHub Actions minutes, when observed (COSTS.md).
+    pub actions: Option<crate::actions_minutes::ActionsUsage>,
 }
 
 pub fn summarize(ledger: &Ledger, desired: &Desired, inputs: &Inputs<'_>, now: DateTime<Utc>) -> Summaries {
     let months = summary::months(ledger, desired, &inputs.storage, now);
     let status = summary::status(ledger, desired, inputs.observed, &months, &inputs.warnings, now);
-    Summaries { months, status }
+    let actions = inputs.observed.and_then(|o| o.actions.clone());
+    Summaries { months, status, actions }
 }
 
 /// Every summary file, by path in the repo, rendered.
@@ -69,6 +72,7 @@ pub fn render_all_with(t: &Templates, s: &Summaries) -> Result<BTreeMap<String, 
     let ctx = minijinja::context! {
         months => Value::from_serialize(&s.months),
         currency => s.status.currency.clone(),
+        actions => Value::from_serialize(&s.actions),
     };
     out.insert("COSTS.md".into(), t.render(templates::COSTS_MD, ctx)?);
     out.insert(
@@ -78,19 +82,21 @@ pub fn render_all_with(t: &Templates, s: &Summaries) -> Result<BTreeMap<String, 
     Ok(out)
 }
 
-/// Does the text differ in more than STATUS.md's reconcile time?
+/// Does the text differ in more than STATUS.md's reconcile time, or
+/// COSTS.md's running Actions minutes (which grow with every run: they are
+/// brought up to date whenever the bot commits for another reason)?
 fn changed(path: &str, old: &str, new: &str) -> bool {
-    if path != "STATUS.md" {
-        return old != new;
-    }
-    let strip = |t: &str| {
-        t.lines()
-            .filter(|l| !l.starts_with("| last reconcile |"))
-            .collect::<Vec<_>>()
-            .join("\n")
+    let volatile = match path {
+        "STATUS.md" => "| last reconcile |",
+        "COSTS.md" => ACTIONS_ROW,
+        _ => return old != new,
     };
+    let strip = |t: &str| t.lines().filter(|l| !l.starts_with(volatile)).collect::<Vec<_>>().join("\n");
     strip(old) != strip(new)
 }
+
+/// How COSTS.md's row of the month's Actions minutes begins.
+pub const ACTIONS_ROW: &str = "| Actions ";
 
 /// Write the summary files whose content changed; returns the paths written.
 pub fn write_summaries(repo: &Path, s: &Summaries) -> Result<Vec<String>, WriteError> {
@@ -254,6 +260,74 @@ mod tests {
         let status = &files["STATUS.md"];
         assert!(status.contains("- a \\| pipe and a newline\n"), "{status}");
         assert!(status.contains("| address | `mc.grove.place` |"), "{status}");
+    }
+
+    /// COSTS.md shows the month's Actions minutes, and a change in that row
+    /// alone is not a change (the tally grows every run; no commit for it).
+    #[test]
+    fn costs_md_shows_the_actions_minutes_without_a_commit_per_run() {
+        let now = t("2026-12-07T00:00:00Z");
+        let l = ledger();
+        let mut o = crate::observe::ledger_only::observe(&l, &desired().server.name, now);
+        let mut tally = crate::actions_minutes::ActionsTally::new("2026-12".into());
+        tally.private = Some(true);
+        for id in 0..240 {
+            tally.runs.insert(id, 2);
+        }
+        o.actions = Some(tally.usage(now));
+        let with = Inputs {
+            observed: Some(&o),
+            ..inputs()
+        };
+        let files = render_all(Path::new("/nonexistent"), &summarize(&l, &desired(), &with, now)).unwrap();
+        let costs = &files["COSTS.md"];
+        assert!(costs.contains("| Actions 2026-12 | 240 | 480 | 2000 | 2480 |"), "{costs}");
+        let status = &files["STATUS.md"];
+        assert!(status.contains("GitHub Actions minutes for 2026-12 are projected past"), "{status}");
+
+        tally.runs.insert(999, 1);
+        o.actions = Some(tally.usage(now));
+        let with = Inputs {
+            observed: Some(&o),
+            ..inputs()
+        };
+        let later = render_all(Path::new("/nonexistent"), &summarize(&l, &desired(), &with, now)).unwrap();
+        assert_ne!(later["COSTS.md"], *costs);
+        assert!(
+            !changed("COSTS.md", costs, &later["COSTS.md"]),
+            "the minutes alone are not a change"
+        );
+        assert!(
+            !changed("STATUS.md", status, &later["STATUS.md"]),
+            "nor is the warning, which has no figures"
+        );
+        assert!(changed("COSTS.md", costs, &costs.replace("| **4** |", "| **5** |")));
+    }
+
+    #[test]
+    fn status_md_shows_the_next_scheduled_start_and_quiet_hours() {
+        let mut d = desired();
+        d.server.schedule = Some(crate::repo::schedule::Schedule {
+            timezone: chrono_tz::Europe::Berlin,
+            sittings: vec![crate::repo::schedule::Sitting::new("0 19 * * FRI").unwrap()],
+            quiet: vec![crate::repo::schedule::QuietHours {
+                from: chrono::NaiveTime::from_hms_opt(23, 30, 0).unwrap(),
+                to: chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+            }],
+        });
+        let s = summarize(&ledger(), &d, &inputs(), t("2026-12-01T00:00:00Z"));
+        let status = &render_all(Path::new("/nonexistent"), &s).unwrap()["STATUS.md"];
+        assert!(
+            status.contains("| next scheduled start | Fri 2026-12-04 19:00 Europe/Berlin |"),
+            "{status}"
+        );
+        assert!(
+            status.contains("| quiet hours (no start) | 23:30-08:00 Europe/Berlin |"),
+            "{status}"
+        );
+        // Without a schedule, neither line.
+        let plain = summarize(&ledger(), &desired(), &inputs(), t("2026-12-01T00:00:00Z"));
+        assert!(!render_all(Path::new("/nonexistent"), &plain).unwrap()["STATUS.md"].contains("scheduled"));
     }
 
     #[test]

@@ -278,6 +278,11 @@ pub struct Status {
     pub budget_left: Decimal,
     pub last_backup: Option<DateTime<Utc>>,
     pub reconciled: DateTime<Utc>,
+    /// The next planned sitting (server.toml `[schedule]`), in the group's
+    /// time zone: `Fri 2026-12-11 19:00 Europe/Berlin`.
+    pub next_start: Option<String>,
+    /// `[schedule] quiet`, as written, with the zone: `23:30-08:00 Europe/Berlin`.
+    pub quiet: Option<String>,
     pub warnings: Vec<String>,
 }
 
@@ -305,6 +310,9 @@ pub fn status(
         (Some(p), _) => p.to_string(),
     };
     let mut warnings: Vec<String> = warnings.to_vec();
+    if let Some(w) = observed.and_then(|o| o.actions.as_ref()).and_then(|a| a.status_warning()) {
+        warnings.push(w);
+    }
     if month_gross >= budget {
         warnings.push(format!(
             "this month's spend {} {} has reached the budget {} {}",
@@ -360,6 +368,18 @@ pub fn status(
         budget_left: budget - month_gross,
         last_backup: observed.and_then(|o| o.latest_snapshot),
         reconciled: now,
+        next_start: desired
+            .server
+            .schedule
+            .as_ref()
+            .and_then(|sc| sc.next_start(now).map(|t| sc.local(t))),
+        quiet: desired.server.schedule.as_ref().filter(|sc| !sc.quiet.is_empty()).map(|sc| {
+            format!(
+                "{} {}",
+                sc.quiet.iter().map(|q| q.to_string()).collect::<Vec<_>>().join(", "),
+                sc.timezone.name()
+            )
+        }),
         warnings,
     }
 }

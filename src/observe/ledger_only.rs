@@ -47,5 +47,8 @@ pub fn observe(ledger: &impl LedgerObserver, server: &ServerName, now: DateTime<
         answered: Vec::new(),
         requests: None,
         game: None,
+        last_start: ledger.sessions.iter().map(|s| s.started).max(),
+        reconcile_ticks: Vec::new(),
+        actions: None,
     }
 }

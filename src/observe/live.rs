@@ -279,6 +279,10 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         answered: asked.answered,
         requests: Some(asked.requests),
         game,
+        last_start: ledger.sessions.iter().map(|s| s.started).max(),
+        reconcile_ticks: Vec::new(),
+        // Read by the commands (`actions_minutes::observe`), which decide whether to refresh it.
+        actions: None,
     };
     Ok((observed, Facts { zone, servers }))
 }

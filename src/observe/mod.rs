@@ -267,6 +267,19 @@ pub struct Observed {
     /// The reconciler's own Server List Ping of the session's server;
     /// `None`: not pinged (no server or address, ledger only, or turned off).
     pub game: Option<game::ObservedGame>,
+    /// When the newest session in the ledger started: a planned sitting
+    /// starts once (`plan::planner::schedule`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_start: Option<DateTime<Utc>>,
+    /// The reconcile workflow's scheduled ticks from now on, at least past
+    /// the next planned sitting (reconcile.yml's `schedule:` crons). Empty:
+    /// not known; the plan then assumes one tick per safety-net interval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reconcile_ticks: Vec<DateTime<Utc>>,
+    /// This month's GitHub Actions minutes (the tally in storage, brought
+    /// up to date by apply); `None`: not observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<crate::actions_minutes::ActionsUsage>,
 }
 
 impl Observed {

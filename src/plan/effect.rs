@@ -189,7 +189,8 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     c.stop_warnings = Default::default();
                 }
             }
-            Step::SetStateStopped { .. } => d.server.state = SwitchState::Stopped,
+            Step::SetStateStopped { .. } | Step::RefuseQuietStart { .. } => d.server.state = SwitchState::Stopped,
+            Step::SetStateRunning { .. } => d.server.state = SwitchState::Running,
             Step::ClearRestore { .. } => d.server.restore = None,
             Step::RecordReady { at, .. } => {
                 if let Some(s) = o.session.as_mut() {

@@ -17,6 +17,9 @@ pub mod assets;
 pub mod effect;
 mod planner;
 
+/// Planned sittings in the plan: the schedule it shows, the allowances it
+/// pre-warms with, and the workflow ticks it is told (`Observed::reconcile_ticks`).
+pub use planner::schedule::{COLD_START_ALLOWANCE, PlanSchedule, SAFETY_NET_INTERVAL, ticks_between};
 pub use planner::{EXPIRED_GRACE, MAX_REQUESTS_PRUNED, OVERDUE_EVENT, STOP_ALERT_AFTER, plan};
 
 /// The version of the JSON shape; bumped on any incompatible change.
@@ -174,6 +177,16 @@ pub enum Step {
     SetStateStopped {
         reason: EndReason,
     },
+    /// `state = "running"` for a planned sitting (server.toml `[schedule]`),
+    /// committed with the session it starts.
+    SetStateRunning {
+        sitting: DateTime<Utc>,
+    },
+    /// `state = "running"` during quiet hours: set back to stopped, with
+    /// when the quiet hours end in the commit message.
+    RefuseQuietStart {
+        until: DateTime<Utc>,
+    },
     /// Remove `restore = "<backup>"` from server.toml: a session has started
     /// from that backup (`used_by`), and every later start must take the
     /// newest snapshot instead of going back to it.
@@ -311,6 +324,9 @@ pub struct Plan {
     /// The reconciler's own ping of the game, when it pinged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub game: Option<crate::observe::game::ObservedGame>,
+    /// server.toml's `[schedule]`: the next planned start, quiet hours now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<planner::schedule::PlanSchedule>,
 }
 
 impl Plan {
@@ -324,6 +340,8 @@ mod tests;
 #[cfg(test)]
 mod tests_assets;
 #[cfg(test)]
+mod tests_cadence;
+#[cfg(test)]
 mod tests_countdown;
 #[cfg(test)]
 mod tests_ending;
@@ -331,5 +349,7 @@ mod tests_ending;
 mod tests_handover;
 #[cfg(test)]
 mod tests_requests;
+#[cfg(test)]
+mod tests_schedule;
 #[cfg(test)]
 mod tests_session;

@@ -23,6 +23,7 @@ mod renew;
 mod requests;
 mod restore;
 mod retention;
+pub mod schedule;
 mod stop;
 mod witness;
 
@@ -52,6 +53,8 @@ pub use crate::repo::properties::GAME_PORT;
 enum Decision {
     Start,
     RefuseStart,
+    /// `state = "running"` during quiet hours: refused until they end.
+    RefuseQuiet(DateTime<Utc>),
     /// Storage holds backups but no `current.json`: a start would begin a
     /// fresh world over them.
     RefuseFreshWorld,
@@ -64,6 +67,21 @@ enum Decision {
 }
 
 pub fn plan(d: &Desired, o: &Observed) -> Plan {
+    // A due sitting plans as if server.toml said running, and says so with
+    // its own change (committed with the session it opens).
+    let sitting = (d.server.state == SwitchState::Stopped && o.server.is_none())
+        .then(|| schedule::due_sitting(d, o))
+        .flatten();
+    let scheduled;
+    let d = match sitting {
+        Some(_) => {
+            let mut running = d.clone();
+            running.server.state = SwitchState::Running;
+            scheduled = running;
+            &scheduled
+        }
+        None => d,
+    };
     let decision = decide(d, o);
     let mut b = Builder {
         d,
@@ -73,10 +91,15 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
         restoring: None,
     };
     b.context_notices();
+    b.schedule_notices();
     b.recover_session();
     b.delete_safe_orphans(decision);
+    if let Some(planned) = sitting.filter(|_| decision == Decision::Start) {
+        b.set_running_for_sitting(planned);
+    }
     match decision {
         Decision::Start => b.start(),
+        Decision::RefuseQuiet(until) => b.refuse_quiet(until),
         Decision::RefuseStart => b.refuse_start(),
         Decision::RefuseFreshWorld => b.refuse_fresh_world(),
         Decision::KeepRunning => b.keep_running(),
@@ -96,7 +119,9 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
     let after = match decision {
         Decision::Start => lifecycle::replay(before, &[Event::StartRequested]),
         Decision::Stop(_) => lifecycle::replay(before, &[Event::StopRequested, Event::SnapshotVerified, Event::ServerDeleted]),
-        Decision::RefuseStart | Decision::RefuseFreshWorld | Decision::Nothing | Decision::FinishStop(_) => before,
+        Decision::RefuseStart | Decision::RefuseQuiet(_) | Decision::RefuseFreshWorld | Decision::Nothing | Decision::FinishStop(_) => {
+            before
+        }
         Decision::KeepRunning => before,
     };
     let mut summary = Summary::default();
@@ -118,6 +143,7 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
         notices: b.notices,
         summary,
         game: o.game.clone(),
+        schedule: schedule::plan_schedule(d, o, sitting.filter(|_| decision == Decision::Start)),
     }
 }
 
@@ -139,6 +165,7 @@ fn decide(d: &Desired, o: &Observed) -> Decision {
             return Decision::FinishStop(reason);
         }
         return match (wants_run, budget_reached(d, o)) {
+            (true, false) if let Some(until) = schedule::quiet_refusal(d, o) => Decision::RefuseQuiet(until),
             (true, false) if fresh_world_over_backups(d, o).is_some() => Decision::RefuseFreshWorld,
             (true, false) => Decision::Start,
             (true, true) => Decision::RefuseStart,
@@ -274,6 +301,9 @@ impl Builder<'_> {
                     server.region, d.server.region, server.region
                 ),
             );
+        }
+        if let Some(w) = o.actions.as_ref().and_then(|a| a.warning()) {
+            self.notice(Level::Warning, w);
         }
         self.witness_notices();
         if let Some(error) = o.control.as_ref().and_then(|c| c.unreadable.as_ref()) {

@@ -55,6 +55,9 @@ pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
         answered: Vec::new(),
         requests: None,
         game: None,
+        last_start: None,
+        reconcile_ticks: Vec::new(),
+        actions: None,
     };
     let p = plan(d, &o);
     (_, o) = simulate(d, &o, &p);

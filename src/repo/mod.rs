@@ -14,6 +14,7 @@ pub mod mods;
 pub mod players;
 pub mod properties;
 pub mod reader;
+pub mod schedule;
 pub mod server;
 
 use diag::{Diagnostic, Diagnostics, Source};

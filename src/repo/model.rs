@@ -51,6 +51,9 @@ pub struct ServerConfig {
     pub properties: BTreeMap<String, String>,
     /// `[stop]`: an admin's force-stop of a stop that waits for a snapshot.
     pub stop: StopSettings,
+    /// `[schedule]`: planned sittings and quiet hours (`repo::schedule`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<super::schedule::Schedule>,
 }
 
 /// `[stop]` in server.toml.

@@ -85,6 +85,7 @@ pub fn parse(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<ServerConfig
         .table(cx, "properties")
         .map_or(Some(BTreeMap::new()), |t| properties::parse(cx, t));
     let stop = root.table(cx, "stop").map_or(Some(StopSettings::default()), |t| stop(cx, t));
+    let schedule = root.table(cx, "schedule").map(|t| super::schedule::parse(cx, t));
     root.finish(cx);
 
     let (regions, region) = (regions?, region?);
@@ -111,6 +112,10 @@ pub fn parse(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<ServerConfig
         regions,
         properties: properties?,
         stop: stop?,
+        schedule: match schedule {
+            Some(s) => Some(s?),
+            None => None,
+        },
     })
 }
 

@@ -11,6 +11,12 @@
 //! for another file). Any bearer token may do everything unless
 //! [`FakeGitHub::grant`] says otherwise for it; none gets 401. They are
 //! logged in [`FakeGitHub::reads`], apart from the dispatches in `calls()`.
+//!
+//! And the two reads of the Actions minutes tally (`src/actions_minutes`):
+//! `GET /repos/{owner}/{repo}/actions/runs` (`status=completed`,
+//! `created=>=<time>`, `per_page`, `page`; newest first, like GitHub) and
+//! `GET /repos/{owner}/{repo}/actions/runs/{id}/jobs`, over the runs a test
+//! adds with [`FakeGitHub::add_run`]; 403 without Actions: read.
 
 #![allow(dead_code)]
 
@@ -39,6 +45,15 @@ struct Inner {
     inject: Vec<u16>,
     grants: Vec<(String, Grant)>,
     reads: Vec<Call>,
+    runs: Vec<FakeRun>,
+}
+
+/// A finished run and its jobs: (started, completed, conclusion).
+#[derive(Clone, Debug)]
+pub struct FakeRun {
+    pub id: u64,
+    pub created_at: String,
+    pub jobs: Vec<(String, String, &'static str)>,
 }
 
 /// What one token may do in the fake's repository.
@@ -67,6 +82,8 @@ impl FakeGitHub {
             .route("/repos/{owner}/{repo}/actions/workflows/{file}/dispatches", post(dispatch))
             .route("/repos/{owner}/{repo}", get(repository))
             .route("/repos/{owner}/{repo}/actions/workflows/{file}", get(workflow))
+            .route("/repos/{owner}/{repo}/actions/runs", get(runs))
+            .route("/repos/{owner}/{repo}/actions/runs/{id}/jobs", get(jobs))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -86,6 +103,10 @@ impl FakeGitHub {
     /// Limit what `token` may do (GET answers; the dispatch stays lenient).
     pub fn grant(&self, token: &str, grant: Grant) {
         self.inner.lock().unwrap().grants.push((token.to_string(), grant));
+    }
+
+    pub fn add_run(&self, run: FakeRun) {
+        self.inner.lock().unwrap().runs.push(run);
     }
 
     pub fn inject(&self, statuses: &[u16]) {
@@ -201,4 +222,83 @@ async fn workflow(
         "badge_url": format!("https://github.com/{owner}/{repo}/workflows/reconcile/badge.svg"),
     });
     (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+fn forbidden_without_actions(inner: &Inner, headers: &HeaderMap) -> Option<Response> {
+    let Some(grant) = grant_for(inner, headers) else {
+        return Some(bad_credentials());
+    };
+    (!grant.actions).then(|| {
+        let body = json!({ "message": "Resource not accessible by integration", "status": "403" });
+        (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
+    })
+}
+
+/// `GET /repos/{owner}/{repo}/actions/runs` (`workflow-run` list, newest first).
+async fn runs(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((owner, repo)): Path<(String, String)>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = inner.lock().unwrap();
+    let query = query.unwrap_or_default();
+    log_get(&mut inner, format!("/repos/{owner}/{repo}/actions/runs?{query}"), &headers);
+    if let Some(r) = forbidden_without_actions(&inner, &headers) {
+        return r;
+    }
+    let param = |k: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+            .map(|v| v.replace("%3E", ">").replace("%3D", "=").replace("%3A", ":"))
+    };
+    assert_eq!(param("status").as_deref(), Some("completed"), "only finished runs are asked for");
+    let since = param("created").map(|c| c.trim_start_matches(">=").to_string()).unwrap_or_default();
+    let per_page: usize = param("per_page").and_then(|p| p.parse().ok()).unwrap_or(30).min(100);
+    let page: usize = param("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+    let mut matching: Vec<&FakeRun> = inner.runs.iter().filter(|r| r.created_at.as_str() >= since.as_str()).collect();
+    matching.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    let total = matching.len();
+    let body: Vec<Value> = matching
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|r| {
+            json!({
+                "id": r.id, "name": "reconcile", "event": "schedule", "status": "completed",
+                "conclusion": "success", "workflow_id": 161_335u64, "created_at": r.created_at,
+                "updated_at": r.created_at, "run_started_at": r.created_at,
+            })
+        })
+        .collect();
+    (StatusCode::OK, axum::Json(json!({ "total_count": total, "workflow_runs": body }))).into_response()
+}
+
+/// `GET /repos/{owner}/{repo}/actions/runs/{id}/jobs` (`job` list).
+async fn jobs(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((owner, repo, id)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = inner.lock().unwrap();
+    log_get(&mut inner, format!("/repos/{owner}/{repo}/actions/runs/{id}/jobs"), &headers);
+    if let Some(r) = forbidden_without_actions(&inner, &headers) {
+        return r;
+    }
+    let Some(run) = inner.runs.iter().find(|r| r.id == id) else {
+        return (StatusCode::NOT_FOUND, axum::Json(json!({ "message": "Not Found" }))).into_response();
+    };
+    let jobs: Vec<Value> = run
+        .jobs
+        .iter()
+        .enumerate()
+        .map(|(i, (started, completed, conclusion))| {
+            json!({
+                "id": id * 10 + i as u64, "run_id": id, "status": "completed", "conclusion": conclusion,
+                "started_at": started, "completed_at": completed, "name": format!("job {i}"),
+            })
+        })
+        .collect();
+    (StatusCode::OK, axum::Json(json!({ "total_count": jobs.len(), "jobs": jobs }))).into_response()
 }
