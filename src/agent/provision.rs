@@ -1,9 +1,10 @@
 //! Getting the Minecraft directory ready before the first start: the world
-//! restored (through the snapshot port), every file `desired.json` lists
-//! fetched and verified (text files from storage by sha256, `server.jar` and
+//! restored (through the snapshot port) while every file `desired.json` lists
+//! is fetched and verified (text files from storage by sha256, `server.jar` and
 //! the mods from their URL by sha512), and `server.properties` given the settings the agent's
 //! safety rests on: RCON on localhost with a password generated here, the
-//! whitelist enforced.
+//! whitelist enforced. Then it waits for Java, which cloud-init installs
+//! while this runs (the cold start's critical path: docs/coldstart.md).
 //!
 //! The RCON password is made on the VPS, lives in memory and in
 //! `server.properties` (mode 600), and goes nowhere else: not to storage, not
@@ -42,6 +43,11 @@ pub struct FilesProvision<W> {
     pub world: W,
     /// Who gets the directory before Minecraft starts (`None`: it stays the agent's).
     pub owner: Option<RunAs>,
+    /// The JVM's program (agent.toml `java[0]`), waited for once the files
+    /// are in place (`None`: not waited for).
+    pub java: Option<String>,
+    /// The document whose files are in place (set once they all are).
+    pub placed: Option<ControlDoc>,
 }
 
 fn err(what: &str, message: impl Into<String>) -> PortError {
@@ -116,49 +122,91 @@ pub fn managed_properties(text: &str, game_port: u16, rcon_port: u16, password: 
     s
 }
 
-impl<W: Snapshots> FilesProvision<W> {
-    async fn fetch(&self, rel: &str, a: &AssetRef) -> PortResult<()> {
-        let dest = inside(&self.dir, rel).ok_or_else(|| err(rel, "the path leaves the Minecraft directory"))?;
-        if let Some(hex) = a.hash.strip_prefix("sha256:") {
-            let key = self.store.asset_key(&a.hash);
-            let bytes = self
-                .store
-                .get_bytes(&key)
-                .await
-                .map_err(|e| err(rel, super::control::chain(&e)))?
-                .ok_or_else(|| err(rel, format!("{key} is not in {}", self.store.describe)))?;
-            let got = sha256_hex(&bytes);
-            if got != hex {
-                return Err(err(rel, format!("{key} has sha256 {got}, desired.json says {hex}")));
-            }
-            write_atomically(&dest, &bytes, false).await.map_err(|e| err(rel, e.to_string()))
-        } else if let Some(hex) = a.hash.strip_prefix("sha512:") {
-            let (Some(url), Some(size)) = (&a.url, a.size) else {
-                return Err(err(rel, "a sha512 file needs a url and a size"));
-            };
-            if let Some(parent) = dest.parent() {
-                tokio::fs::create_dir_all(parent).await.map_err(|e| err(rel, e.to_string()))?;
-            }
-            crate::modrinth::fetch::fetch_verified(&self.client, url, hex, size, &dest)
-                .await
-                .map_err(|e| err(rel, super::control::chain(&e)))
-        } else {
-            Err(err(rel, format!("unknown hash `{}` (expected sha256:… or sha512:…)", a.hash)))
+/// How many listed files are downloaded at once (mods from their CDN,
+/// stored files from storage): enough to hide each request's latency.
+const PARALLEL_FETCHES: usize = 4;
+/// How long provisioning waits in one go for the Java runtime cloud-init
+/// installs beside it (`install-packages.sh`, after the agent started);
+/// then it reports that it waits and looks again at its next attempt.
+pub const JAVA_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+/// How often it looks for Java meanwhile.
+const JAVA_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+/// The directory the world is restored into (the wiring's `world_dir`):
+/// files listed under it are written after the restore, never beside it.
+const WORLD_DIR: &str = "world";
+
+/// Whether `program` (a path, or a name looked up on `PATH` as the JVM's
+/// spawn does) names an executable file now.
+pub fn executable_now(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if program.contains('/') {
+        return runnable(Path::new(program));
+    }
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|d| runnable(&d.join(program))))
+}
+
+/// One listed file fetched and verified into the Minecraft directory.
+async fn fetch(store: &Store, dir: &Path, client: &reqwest::Client, rel: &str, a: &AssetRef) -> PortResult<()> {
+    let dest = inside(dir, rel).ok_or_else(|| err(rel, "the path leaves the Minecraft directory"))?;
+    if let Some(hex) = a.hash.strip_prefix("sha256:") {
+        let key = store.asset_key(&a.hash);
+        let bytes = store
+            .get_bytes(&key)
+            .await
+            .map_err(|e| err(rel, super::control::chain(&e)))?
+            .ok_or_else(|| err(rel, format!("{key} is not in {}", store.describe)))?;
+        let got = sha256_hex(&bytes);
+        if got != hex {
+            return Err(err(rel, format!("{key} has sha256 {got}, desired.json says {hex}")));
         }
+        write_atomically(&dest, &bytes, false).await.map_err(|e| err(rel, e.to_string()))
+    } else if let Some(hex) = a.hash.strip_prefix("sha512:") {
+        let (Some(url), Some(size)) = (&a.url, a.size) else {
+            return Err(err(rel, "a sha512 file needs a url and a size"));
+        };
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(|e| err(rel, e.to_string()))?;
+        }
+        crate::modrinth::fetch::fetch_verified(client, url, hex, size, &dest)
+            .await
+            .map_err(|e| err(rel, super::control::chain(&e)))
+    } else {
+        Err(err(rel, format!("unknown hash `{}` (expected sha256:… or sha512:…)", a.hash)))
     }
 }
 
-impl<W: Snapshots> Provision for FilesProvision<W> {
-    async fn provision(&mut self, doc: &ControlDoc) -> PortResult<()> {
+/// Every file of `files`, [`PARALLEL_FETCHES`] at a time; the first error wins.
+async fn fetch_all(store: &Store, dir: &Path, client: &reqwest::Client, files: &[(&String, &AssetRef)]) -> PortResult<()> {
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(files.iter().map(|(rel, a)| fetch(store, dir, client, rel, a)))
+        .buffer_unordered(PARALLEL_FETCHES)
+        .try_collect::<Vec<()>>()
+        .await
+        .map(drop)
+}
+
+impl<W: Snapshots> FilesProvision<W> {
+    /// The world restored while the listed files download (the cold start's
+    /// two transfers overlap: docs/coldstart.md), then the files that go
+    /// inside the world, then `server.properties` and the hand-over.
+    async fn place_files(&mut self, doc: &ControlDoc) -> PortResult<()> {
         tokio::fs::create_dir_all(&self.dir)
             .await
             .map_err(|e| err("the Minecraft directory", e.to_string()))?;
-        if let Some(s) = self.world.restore().await? {
+        let (in_world, beside): (Vec<_>, Vec<_>) = doc
+            .assets
+            .iter()
+            .partition(|(rel, _)| Path::new(rel.as_str()).components().next() == Some(Component::Normal(WORLD_DIR.as_ref())));
+        let Self {
+            world, store, dir, client, ..
+        } = self;
+        let (restored, fetched) = tokio::join!(world.restore(), fetch_all(store, dir, client, &beside));
+        if let Some(s) = restored? {
             tracing::info!(key = %s.key, taken = %s.taken, "world restored");
         }
-        for (rel, a) in &doc.assets {
-            self.fetch(rel, a).await?;
-        }
+        fetched?;
+        fetch_all(store, dir, client, &in_world).await?;
         let path = self.dir.join("server.properties");
         let text = match read_no_follow(&path).await {
             Ok(t) => t,
@@ -178,6 +226,34 @@ impl<W: Snapshots> Provision for FilesProvision<W> {
             tracing::debug!(entries = n, "handed the Minecraft directory to its user");
         }
         Ok(())
+    }
+
+    /// Wait (up to [`JAVA_WAIT`]) for the JVM's program: on a stock image
+    /// cloud-init installs Java while the agent restores the world.
+    async fn await_java(&self) -> PortResult<()> {
+        let Some(java) = &self.java else { return Ok(()) };
+        let until = tokio::time::Instant::now() + JAVA_WAIT;
+        while !executable_now(java) {
+            if tokio::time::Instant::now() >= until {
+                return Err(PortError::Waiting(format!(
+                    "waiting for `{java}`: cloud-init is still installing Java (the world and the files are in place)"
+                )));
+            }
+            tokio::time::sleep(JAVA_POLL).await;
+        }
+        Ok(())
+    }
+}
+
+impl<W: Snapshots> Provision for FilesProvision<W> {
+    async fn provision(&mut self, doc: &ControlDoc) -> PortResult<()> {
+        // A retry after waiting for Java does not restore the world again.
+        if self.placed.as_ref() != Some(doc) {
+            self.placed = None;
+            self.place_files(doc).await?;
+            self.placed = Some(doc.clone());
+        }
+        self.await_java().await
     }
 }
 
@@ -228,6 +304,10 @@ mod tests {
     }
 
     fn setup(tmp: &Path) -> FilesProvision<NewWorld> {
+        setup_with(tmp, NewWorld)
+    }
+
+    fn setup_with<W>(tmp: &Path, world: W) -> FilesProvision<W> {
         FilesProvision {
             store: Store::local(&tmp.join("storage"), &crate::ids::ServerName::new("grove")).unwrap(),
             dir: tmp.join("mc"),
@@ -235,8 +315,10 @@ mod tests {
             game_port: 25565,
             rcon_port: 25575,
             rcon_password: Secret::new("pw-from-the-vps"),
-            world: NewWorld,
+            world,
             owner: None,
+            java: None,
+            placed: None,
         }
     }
 
@@ -398,6 +480,93 @@ mod tests {
             let m = std::fs::symlink_metadata(tmp.path().join("mc").join(rel)).unwrap();
             assert_eq!((m.uid(), m.gid()), (user.uid, user.gid), "{rel}");
         }
+    }
+
+    /// A world that counts its restores and writes `world/level.dat`, as a
+    /// restore replaces the world directory.
+    struct CountingWorld {
+        dir: PathBuf,
+        restores: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+    impl Snapshots for CountingWorld {
+        async fn snapshot(&mut self, reason: super::super::traits::SnapshotReason) -> PortResult<super::super::traits::SnapshotRef> {
+            Err(err("snapshot", format!("not in this test ({reason})")))
+        }
+        async fn restore(&mut self) -> PortResult<Option<super::super::traits::SnapshotRef>> {
+            self.restores.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let world = self.dir.join(WORLD_DIR);
+            let _ = std::fs::remove_dir_all(&world);
+            std::fs::create_dir_all(&world).unwrap();
+            std::fs::write(world.join("level.dat"), b"restored").unwrap();
+            Ok(None)
+        }
+    }
+
+    /// Java is installed by cloud-init while the agent provisions: the
+    /// agent waits for it after the files are in place, and an attempt
+    /// after a reported wait does not restore the world a second time.
+    #[tokio::test]
+    async fn provisioning_waits_for_java_and_a_retry_does_not_restore_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let restores = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let java = tmp.path().join("bin/java");
+        let world = CountingWorld {
+            dir: tmp.path().join("mc"),
+            restores: restores.clone(),
+        };
+        let mut p = FilesProvision {
+            java: Some(java.display().to_string()),
+            ..setup_with(tmp.path(), world)
+        };
+        assert!(!executable_now(&java.display().to_string()));
+        let doc = ControlDoc::default();
+        // cloud-init's apt finishes while the agent waits.
+        let installer = {
+            let java = java.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                std::fs::create_dir_all(java.parent().unwrap()).unwrap();
+                std::fs::write(&java, "#!/bin/sh\n").unwrap();
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&java, std::fs::Permissions::from_mode(0o755)).unwrap();
+            })
+        };
+        p.provision(&doc).await.unwrap();
+        installer.await.unwrap();
+        assert!(tmp.path().join("mc/server.properties").exists() && tmp.path().join("mc/world/level.dat").exists());
+        assert_eq!(restores.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // The same document again (a retry): nothing is restored again.
+        p.provision(&doc).await.unwrap();
+        assert_eq!(restores.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(executable_now("sh"), "a name is looked up on PATH");
+        assert!(!executable_now("no-such-java-mcg"));
+    }
+
+    /// Files listed under `world/` (a datapack) are written after the
+    /// restore that replaces the world directory, never lost to it.
+    #[tokio::test]
+    async fn files_inside_the_world_are_placed_after_the_restore() {
+        let tmp = tempfile::tempdir().unwrap();
+        let world = CountingWorld {
+            dir: tmp.path().join("mc"),
+            restores: Default::default(),
+        };
+        let mut p = setup_with(tmp.path(), world);
+        let pack = b"datapack bytes".to_vec();
+        let h = format!("sha256:{}", sha256_hex(&pack));
+        p.store.put_bytes(&p.store.asset_key(&h), pack.clone()).await.unwrap();
+        let mut doc = ControlDoc::default();
+        doc.assets.insert(
+            "world/datapacks/grove.zip".into(),
+            AssetRef {
+                hash: h,
+                url: None,
+                size: Some(pack.len() as u64),
+            },
+        );
+        p.provision(&doc).await.unwrap();
+        assert_eq!(std::fs::read(tmp.path().join("mc/world/datapacks/grove.zip")).unwrap(), pack);
+        assert_eq!(std::fs::read(tmp.path().join("mc/world/level.dat")).unwrap(), b"restored");
     }
 
     #[test]

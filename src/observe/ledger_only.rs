@@ -47,5 +47,7 @@ pub fn observe(ledger: &impl LedgerObserver, server: &ServerName, now: DateTime<
         answered: Vec::new(),
         requests: None,
         game: None,
+        // Images are Hetzner's: a start planned from the ledger alone uses the stock image.
+        image: None,
     }
 }

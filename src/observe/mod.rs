@@ -267,6 +267,11 @@ pub struct Observed {
     /// The reconciler's own Server List Ping of the session's server;
     /// `None`: not pinged (no server or address, ledger only, or turned off).
     pub game: Option<game::ObservedGame>,
+    /// The newest prebuilt snapshot image for this server and this agent
+    /// version (`mc-gitops image build`); looked up only when a start may be
+    /// planned. `None`: none, or not looked up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<crate::hetzner::images::Image>,
 }
 
 impl Observed {

@@ -55,6 +55,7 @@ pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
         answered: Vec::new(),
         requests: None,
         game: None,
+        image: None,
     };
     let p = plan(d, &o);
     (_, o) = simulate(d, &o, &p);
