@@ -85,6 +85,11 @@ impl Hetzner {
         self
     }
 
+    /// How often actions (and the image build's builder) are polled.
+    pub fn poll_interval(&self) -> Duration {
+        self.poll_every
+    }
+
     pub fn base(&self) -> &str {
         self.api.base()
     }

@@ -344,6 +344,8 @@ mod tests_ending;
 #[cfg(test)]
 mod tests_handover;
 #[cfg(test)]
+mod tests_image;
+#[cfg(test)]
 mod tests_requests;
 #[cfg(test)]
 mod tests_session;

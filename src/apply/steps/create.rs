@@ -290,3 +290,53 @@ fn boot_image(
     *candidates = fitting;
     Some(s.id.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hetzner::images::ImageId;
+    use crate::hetzner::{Candidate, ServerTypeInfo};
+    use crate::ids::{Location, ServerType};
+    use crate::plan::BootImage;
+
+    fn ty(name: &str, arch: &str) -> ServerTypeInfo {
+        ServerTypeInfo {
+            id: 1,
+            name: ServerType::new(name),
+            description: name.into(),
+            cores: 4,
+            memory_gb: 8.0,
+            disk_gb: 80.0,
+            architecture: arch.into(),
+            cpu_type: "shared".into(),
+            deprecated: false,
+            deprecation: None,
+            locations: vec![],
+        }
+    }
+
+    fn at(t: &str) -> Candidate {
+        Candidate {
+            location: Location::new("fsn1"),
+            server_type: ServerType::new(t),
+        }
+    }
+
+    #[test]
+    fn the_prebuilt_image_keeps_only_the_types_of_its_architecture() {
+        let listing = [ty("cax21", "arm"), ty("cx33", "x86"), ty("cpx32", "x86")];
+        let x86 = BootImage {
+            id: ImageId(4711),
+            architecture: "x86".into(),
+        };
+        let mut c = vec![at("cax21"), at("cx33"), at("cpx32")];
+        assert_eq!(boot_image(Some(&x86), &mut c, &listing).as_deref(), Some("4711"));
+        assert_eq!(c, [at("cx33"), at("cpx32")], "in the region's order");
+        // No type of its architecture: the stock image on every candidate.
+        let mut arm_only = vec![at("cax21")];
+        assert_eq!(boot_image(Some(&x86), &mut arm_only, &listing), None);
+        assert_eq!(arm_only, [at("cax21")]);
+        let mut none = vec![at("cx33")];
+        assert_eq!(boot_image(None, &mut none, &listing), None);
+    }
+}
