@@ -215,7 +215,7 @@ enum Command {
         command: Vec<String>,
     },
     /// Prebuilt Hetzner snapshot images: a cold start that skips the installs.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  HCLOUD_TOKEN=… mc-gitops image build --repo .")]
     Image(ImageCommand),
     /// Print what the bot would hand to a new server.
     #[command(subcommand, after_help = "Examples:\n  mc-gitops render cloud-init --repo state-repo-example")]

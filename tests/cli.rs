@@ -166,6 +166,8 @@ fn help_texts_carry_examples() {
         "schema",
         "render",
         "render cloud-init",
+        "image",
+        "image build",
         "init",
         "completions",
         "man",
