@@ -10,8 +10,9 @@ or the world format (issue 15 changes restore; run it again after merging).
                                [--gb 1.0] [--runs 3] [--skip-world] [--with-cargo]
 
 Steps measured:
-  user-data   bytes of `mc-gitops render cloud-init` for the example repo
-              (and, with --with-cargo, the maximal inputs of tests/cloudinit.rs)
+  user-data   bytes of `mc-gitops render cloud-init` for the example repo and
+              of `render image` (the image build's), and, with --with-cargo,
+              of the maximal inputs of tests/cloudinit.rs
   agent       `mc-gitops agent` started → the game port accepts a connection,
               with local storage, an empty world and tests/peers/fake_minecraft.py
               as its "java" (median of --runs)
@@ -80,6 +81,13 @@ def user_data(a, out):
     ).stdout
     out["user_data_example_bytes"] = len(text)
     print(f"user-data (example repo): {len(text)} bytes of 8192")
+    image = subprocess.run(
+        [a.bin, "render", "image", "--repo", os.path.join(ROOT, "state-repo-example")],
+        capture_output=True,
+    )
+    if image.returncode == 0:
+        out["user_data_image_build_bytes"] = len(image.stdout)
+        print(f"user-data (image build): {len(image.stdout)} bytes of 8192")
     if a.with_cargo:
         r = subprocess.run(
             ["cargo", "test", "--test", "cloudinit", "maximal_inputs", "--", "--nocapture"],

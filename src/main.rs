@@ -428,6 +428,28 @@ enum RenderCommand {
         #[arg(long, value_name = "TIME", env = "MC_GITOPS_NOW")]
         now: Option<DateTime<Utc>>,
     },
+    /// Print the user-data `mc-gitops image build` gives its builder server.
+    ///
+    /// The packages and the checked agent binary, then a power-off; nothing
+    /// of a session (no agent.toml, no credentials). Without --agent-url and
+    /// --agent-sha256, PLACEHOLDER values stand in for them.
+    #[command(
+        name = "image",
+        after_help = "Examples:\n  mc-gitops render image --repo state-repo-example > image.yaml\n  cloud-init schema --config-file image.yaml"
+    )]
+    Image(ImageUserData),
+}
+
+#[derive(clap::Args)]
+struct ImageUserData {
+    #[command(flatten)]
+    repo: RepoArg,
+    /// The agent binary's https release URL.
+    #[arg(long, value_name = "URL")]
+    agent_url: Option<String>,
+    /// The agent binary's sha256 (64 lowercase hex digits).
+    #[arg(long, value_name = "HEX")]
+    agent_sha256: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -534,6 +556,7 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
             agent_sha256,
             now,
         }) => cmd_render_cloud_init(&repo.repo, agent_url, agent_sha256, now.unwrap_or_else(Utc::now)),
+        Command::Render(RenderCommand::Image(a)) => cmd_render_image(&a.repo.repo, a.agent_url, a.agent_sha256),
         Command::Image(ImageCommand::Build {
             repo,
             server_type,
@@ -673,6 +696,17 @@ fn cmd_render_cloud_init(root: &Path, agent_url: Option<String>, agent_sha256: O
     let text = UserData::new(config, release, now)?.render_at(now)?;
     eprintln!("note: R2 credentials are {PLACEHOLDER} placeholders; apply mints short-lived ones per session");
     print!("{text}");
+    Ok(Done::Ok)
+}
+
+fn cmd_render_image(root: &Path, agent_url: Option<String>, agent_sha256: Option<String>) -> anyhow::Result<Done> {
+    use mc_gitops::cloudinit::{AgentRelease, PLACEHOLDER};
+    let loaded = load(root)?;
+    let release = AgentRelease {
+        url: agent_url.unwrap_or_else(|| format!("https://example.invalid/{PLACEHOLDER}/mc-gitops")),
+        sha256: agent_sha256.unwrap_or_else(|| "0".repeat(64)),
+    };
+    print!("{}", mc_gitops::cloudinit::render_image(&loaded.desired.server.name, &release)?);
     Ok(Done::Ok)
 }
 

@@ -166,6 +166,7 @@ fn help_texts_carry_examples() {
         "schema",
         "render",
         "render cloud-init",
+        "render image",
         "image",
         "image build",
         "init",
