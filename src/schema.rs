@@ -424,6 +424,28 @@ mod raw {
         /// The resolved mods.
         #[serde(default)]
         r#mod: Vec<LockedMod>,
+        /// What a first Fabric boot would download (the vanilla server jar), stored by the reconciler and placed by the agent. Absent: no cache.
+        #[serde(default)]
+        cache: Vec<CachedFile>,
+    }
+
+    /// A file placed before the first boot, kept by the VPS only with this sha256.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct CachedFile {
+        /// Below ".fabric/server/" or "libraries/", like ".fabric/server/1.20.1-server.jar".
+        #[schemars(regex(pattern = "^(\\.fabric/server|libraries)/"))]
+        path: String,
+        #[schemars(regex(pattern = "^https://"))]
+        url: String,
+        #[schemars(range(min = 1))]
+        size: u64,
+        /// 64 lowercase hex digits.
+        #[schemars(regex(pattern = "^[0-9a-f]{64}$"))]
+        sha256: String,
+        /// Mojang's sha1, when it gives one.
+        #[schemars(regex(pattern = SHA1))]
+        sha1: Option<String>,
     }
 
     /// The server jar: Fabric's server launcher, or Mojang's server jar for vanilla. `mods lock` downloads it once and records what it computed; the VPS runs it only if its size and sha512 match.

@@ -151,11 +151,11 @@ async fn fetch(store: &Store, dir: &Path, client: &reqwest::Client, rel: &str, a
     let dest = inside(dir, rel).ok_or_else(|| err(rel, "the path leaves the Minecraft directory"))?;
     if let Some(hex) = a.hash.strip_prefix("sha256:") {
         let key = store.asset_key(&a.hash);
-        let bytes = store
-            .get_bytes(&key)
+        let bytes = stored_bytes(store, &key, a.size)
             .await
             .map_err(|e| err(rel, super::control::chain(&e)))?
             .ok_or_else(|| err(rel, format!("{key} is not in {}", store.describe)))?;
+        let bytes = bytes.map_err(|(stored, size)| err(rel, format!("{key} is {stored} bytes, desired.json says {size}; not read")))?;
         let got = sha256_hex(&bytes);
         if got != hex {
             return Err(err(rel, format!("{key} has sha256 {got}, desired.json says {hex}")));
@@ -174,6 +174,31 @@ async fn fetch(store: &Store, dir: &Path, client: &reqwest::Client, rel: &str, a
     } else {
         Err(err(rel, format!("unknown hash `{}` (expected sha256:… or sha512:…)", a.hash)))
     }
+}
+
+/// A stored object's bytes, or `Err((its size, the listed size))` unread when desired.json
+/// lists another size: the VPS's keys can write `assets/<server>/`, so an
+/// object is never read further than the size the reconciler listed.
+async fn stored_bytes(
+    store: &Store,
+    key: &str,
+    size: Option<u64>,
+) -> Result<Option<Result<Vec<u8>, (u64, u64)>>, crate::storage::StorageError> {
+    let e = |source: object_store::Error| crate::storage::StorageError::Object {
+        key: key.into(),
+        source: source.into(),
+    };
+    let got = match store.object_store().get(&object_store::path::Path::from(key)).await {
+        Ok(g) => g,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(x) => return Err(e(x)),
+    };
+    if let Some(size) = size
+        && got.meta.size != size
+    {
+        return Ok(Some(Err((got.meta.size, size))));
+    }
+    Ok(Some(Ok(got.bytes().await.map_err(e)?.to_vec())))
 }
 
 /// Every file of `files`, [`PARALLEL_FETCHES`] at a time; the first error wins.

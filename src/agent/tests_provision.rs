@@ -318,3 +318,42 @@ fn passwords_are_long_and_fresh() {
     assert_eq!(a.expose().len(), 32);
     assert_ne!(a.expose(), b.expose());
 }
+
+/// A `[[cache]]` file (the vanilla jar a Fabric server would download on its
+/// first boot) is placed from storage where the launcher looks for it; the
+/// VPS's keys can write `assets/<server>/`, so a substituted object is
+/// refused: another size unread, the same size by its sha256.
+#[tokio::test]
+async fn a_cached_library_is_placed_and_a_substituted_one_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = setup(tmp.path());
+    let jar = b"PK the vanilla server jar".to_vec();
+    let h = format!("sha256:{}", sha256_hex(&jar));
+    let rel = ".fabric/server/1.20.1-server.jar";
+    let mut doc = ControlDoc::default();
+    doc.assets.insert(
+        rel.into(),
+        AssetRef {
+            hash: h.clone(),
+            url: None,
+            size: Some(jar.len() as u64),
+        },
+    );
+    let key = p.store.asset_key(&h);
+
+    let mut evil = jar.clone();
+    evil[0] = b'X';
+    p.store.put_bytes(&key, evil).await.unwrap();
+    let e = p.provision(&doc).await.unwrap_err().to_string();
+    assert!(e.contains(rel) && e.contains("desired.json says"), "{e}");
+    assert!(!p.dir.join(rel).exists(), "a substitute of the same size is not placed");
+
+    p.store.put_bytes(&key, vec![b'X'; 10_000]).await.unwrap();
+    let e = p.provision(&doc).await.unwrap_err().to_string();
+    assert!(e.contains("is 10000 bytes") && e.contains("not read"), "{e}");
+    assert!(!p.dir.join(rel).exists());
+
+    p.store.put_bytes(&key, jar.clone()).await.unwrap();
+    p.provision(&doc).await.unwrap();
+    assert_eq!(std::fs::read(p.dir.join(rel)).unwrap(), jar);
+}
