@@ -17,9 +17,11 @@ Steps measured:
               with local storage, an empty world and tests/peers/fake_minecraft.py
               as its "java" (median of --runs)
   mirror      the same with desired.json listing server.jar and mods.lock's mods
-              (their sizes, stand-in bytes) on a local HTTP mirror, and with the
-              vanilla server jar + Fabric libraries a first Fabric boot downloads
-              (what an R2 cache of them would serve); the difference is the fetch
+              (their sizes, stand-in bytes) on a local HTTP mirror; then with the
+              vanilla server jar mods.lock's [[cache]] pins placed from storage
+              (assets/grove/sha256-…, as apply stores it; the agent checks its
+              sha256), and with the Fabric libraries too (from the mirror: what a
+              cache of them would add, not built); the difference is the fetch
   restore     `mc-gitops world restore` of a ~1 GiB world (bench/world.py's,
               real region files) from a local S3 server (rclone serve s3)
   apply       (--with-cargo) the fake-backed start test of tests/apply.rs
@@ -105,9 +107,7 @@ class Mirror:
     def __init__(self, files):
         self.blobs = {}
         for i, (name, size) in enumerate(sorted(files.items())):
-            seed = hashlib.sha256(name.encode()).digest()
-            data = (seed * (size // len(seed) + 1))[:size]
-            self.blobs["/" + str(i)] = (name, data)
+            self.blobs["/" + str(i)] = (name, stand_in(name, size))
         blobs = self.blobs
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -138,12 +138,26 @@ class Mirror:
         self.server.shutdown()
 
 
-def agent_once(a, assets):
-    """Seconds from spawning the agent to its game port accepting a connection."""
+def stand_in(name, size):
+    seed = hashlib.sha256(name.encode()).digest()
+    return (seed * (size // len(seed) + 1))[:size]
+
+
+def agent_once(a, assets, stored=None):
+    """Seconds from spawning the agent to its game port accepting a connection.
+    `stored` (path → bytes) are put in storage by sha256 and listed, as apply
+    does with mods.lock's [[cache]] files."""
     work = os.path.join(a.work, "agent")
     shutil.rmtree(work, ignore_errors=True)
     mc, storage = os.path.join(work, "mc"), os.path.join(work, "storage")
     os.makedirs(os.path.join(storage, "control", "grove"))
+    assets = dict(assets)
+    for rel, data in (stored or {}).items():
+        sha = hashlib.sha256(data).hexdigest()
+        os.makedirs(os.path.join(storage, "assets", "grove"), exist_ok=True)
+        with open(os.path.join(storage, "assets", "grove", "sha256-" + sha), "wb") as f:
+            f.write(data)
+        assets[rel] = {"hash": "sha256:" + sha, "size": len(data)}
     doc = {"version": 1, "session": SESSION, "stop_requested": None, "stop_reason": None,
            "whitelist": [], "ops": [], "assets": assets, "written": None}
     with open(os.path.join(storage, "control", "grove", "desired.json"), "w") as f:
@@ -186,23 +200,30 @@ def agent(a, out):
     lock = tomllib.load(open(os.path.join(ROOT, "state-repo-example", "mods.lock"), "rb"))
     jar_and_mods = {"server.jar": LAUNCHER_BYTES}
     jar_and_mods.update({f"mods/{m['file']}": m["size"] for m in lock.get("mod", []) if m.get("side") != "client"})
-    cases = [("empty", {}), ("server.jar + mods", jar_and_mods), ("+ first-boot libraries", {**jar_and_mods, **FIRST_BOOT})]
+    vanilla = ".fabric/server/1.20.1-server.jar"
+    cached = {vanilla: stand_in(vanilla, FIRST_BOOT[vanilla])}
+    libraries = {k: v for k, v in FIRST_BOOT.items() if k != vanilla}
+    cases = [
+        ("empty", {}, None, "agent_listening_s"),
+        ("server.jar + mods", jar_and_mods, None, "agent_with_mods_s"),
+        ("+ cached vanilla jar from storage", jar_and_mods, cached, "agent_with_cache_s"),
+        ("+ libraries too, not cached", {**jar_and_mods, **libraries}, cached, "agent_with_libraries_s"),
+    ]
     base = None
-    for name, files in cases:
+    for name, files, stored, key in cases:
         mirror = Mirror(files) if files else None
-        times = [agent_once(a, mirror.assets() if mirror else {}) for _ in range(a.runs)]
+        times = [agent_once(a, mirror.assets() if mirror else {}, stored) for _ in range(a.runs)]
         if mirror:
             mirror.close()
         med = statistics.median(times)
-        size = sum(files.values())
-        key = {"empty": "agent_listening_s", "server.jar + mods": "agent_with_mods_s", "+ first-boot libraries": "agent_with_libraries_s"}[name]
+        size = sum(files.values()) + sum(len(b) for b in (stored or {}).values())
         out[key] = round(med, 3)
         if base is None:
             base = med
             print(f"agent start → listening ({name}): {med:.3f} s (median of {a.runs})")
         else:
             out[key.replace("agent_", "fetch_").replace("_s", "_mb")] = round(size / 1e6, 1)
-            print(f"agent start → listening ({name}, {size / 1e6:.1f} MB from the mirror): {med:.3f} s → fetch + verify {med - base:.3f} s")
+            print(f"agent start → listening ({name}, {size / 1e6:.1f} MB): {med:.3f} s → fetch + verify {med - base:.3f} s")
 
 
 def restore(a, out):

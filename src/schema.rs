@@ -710,6 +710,18 @@ mod tests {
             !errors("mods.json", &json!({ "mods": { "sodium": { "side": "nowhere" } } })).is_empty(),
             "a bad side"
         );
+        let mut lock = read(&example().join("mods.lock"));
+        let cached = |path: &str| {
+            json!([{ "path": path, "url": "https://piston-data.mojang.com/v1/objects/x/server.jar",
+                     "size": 9, "sha256": "c".repeat(64), "sha1": "a".repeat(40) }])
+        };
+        lock["cache"] = cached(".fabric/server/1.20.1-server.jar");
+        assert_eq!(errors("mods-lock.json", &lock), Vec::<String>::new(), "a [[cache]] entry");
+        lock["cache"] = cached("mods/x.jar");
+        assert!(
+            !errors("mods-lock.json", &lock).is_empty(),
+            "a cache path outside .fabric/server/ and libraries/"
+        );
     }
 
     #[test]

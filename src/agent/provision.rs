@@ -1,7 +1,8 @@
 //! Getting the Minecraft directory ready before the first start: the world
 //! restored (through the snapshot port) while every file `desired.json` lists
-//! is fetched and verified (text files from storage by sha256, `server.jar` and
-//! the mods from their URL by sha512), and `server.properties` given the settings the agent's
+//! is fetched and verified (text files and the cached jars of mods.lock's
+//! `[[cache]]` from storage by sha256, `server.jar` and the mods from their
+//! URL by sha512), and `server.properties` given the settings the agent's
 //! safety rests on: RCON on localhost with a password generated here, the
 //! whitelist enforced. Then it waits for Java, which cloud-init installs
 //! while this runs (the cold start's critical path: docs/coldstart.md).
@@ -146,8 +147,20 @@ pub fn executable_now(program: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|d| runnable(&d.join(program))))
 }
 
-/// One listed file fetched and verified into the Minecraft directory.
+/// One listed file fetched and verified into the Minecraft directory. A
+/// cached file (`cache`) that cannot be placed is skipped with a warning:
+/// the server downloads it itself on its first boot, as without a cache.
 async fn fetch(store: &Store, dir: &Path, client: &reqwest::Client, rel: &str, a: &AssetRef) -> PortResult<()> {
+    match fetch_one(store, dir, client, rel, a).await {
+        Err(PortError::Provision { message, .. }) if a.cache && inside(dir, rel).is_some() => {
+            tracing::warn!(file = rel, error = %message, "cached file not placed; the server downloads it itself");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+async fn fetch_one(store: &Store, dir: &Path, client: &reqwest::Client, rel: &str, a: &AssetRef) -> PortResult<()> {
     let dest = inside(dir, rel).ok_or_else(|| err(rel, "the path leaves the Minecraft directory"))?;
     if let Some(hex) = a.hash.strip_prefix("sha256:") {
         let key = store.asset_key(&a.hash);

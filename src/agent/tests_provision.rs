@@ -82,6 +82,7 @@ async fn fetches_stored_files_and_mods_verified_and_sets_the_managed_keys() {
             hash: h,
             url: None,
             size: Some(props.len() as u64),
+            cache: false,
         },
     );
     doc.assets.insert(
@@ -90,6 +91,7 @@ async fn fetches_stored_files_and_mods_verified_and_sets_the_managed_keys() {
             hash: format!("sha512:{}", hex::encode(Sha512::digest(jar))),
             url: Some(url.clone()),
             size: Some(jar.len() as u64),
+            cache: false,
         },
     );
     p.provision(&doc).await.unwrap();
@@ -116,6 +118,7 @@ async fn fetches_stored_files_and_mods_verified_and_sets_the_managed_keys() {
             hash: format!("sha512:{}", "0".repeat(128)),
             url: Some(url),
             size: Some(jar.len() as u64),
+            cache: false,
         },
     );
     let e = p.provision(&doc).await.unwrap_err();
@@ -165,6 +168,7 @@ async fn refuses_paths_outside_the_directory_and_missing_files() {
             hash: "sha256:00".into(),
             url: None,
             size: None,
+            cache: false,
         },
     );
     let e = p.provision(&doc).await.unwrap_err();
@@ -176,6 +180,7 @@ async fn refuses_paths_outside_the_directory_and_missing_files() {
             hash: "sha256:ab".into(),
             url: None,
             size: None,
+            cache: false,
         },
     );
     let e = p.provision(&doc).await.unwrap_err();
@@ -216,6 +221,7 @@ async fn the_directory_is_handed_to_the_minecraft_user() {
             hash: h,
             url: None,
             size: Some(props.len() as u64),
+            cache: false,
         },
     );
     p.provision(&doc).await.unwrap();
@@ -305,6 +311,7 @@ async fn files_inside_the_world_are_placed_after_the_restore() {
             hash: h,
             url: None,
             size: Some(pack.len() as u64),
+            cache: false,
         },
     );
     p.provision(&doc).await.unwrap();
@@ -320,9 +327,11 @@ fn passwords_are_long_and_fresh() {
 }
 
 /// A `[[cache]]` file (the vanilla jar a Fabric server would download on its
-/// first boot) is placed from storage where the launcher looks for it; the
-/// VPS's keys can write `assets/<server>/`, so a substituted object is
-/// refused: another size unread, the same size by its sha256.
+/// first boot) is placed from storage where the launcher looks for it. The
+/// VPS's keys can write `assets/<server>/`, so a substituted object is never
+/// placed: another size is not read, the same size is refused by its sha256.
+/// A listed stored file is then an error; a cached one is skipped (the
+/// launcher downloads the jar itself, checked against Mojang's sha1).
 #[tokio::test]
 async fn a_cached_library_is_placed_and_a_substituted_one_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
@@ -330,30 +339,46 @@ async fn a_cached_library_is_placed_and_a_substituted_one_is_refused() {
     let jar = b"PK the vanilla server jar".to_vec();
     let h = format!("sha256:{}", sha256_hex(&jar));
     let rel = ".fabric/server/1.20.1-server.jar";
-    let mut doc = ControlDoc::default();
-    doc.assets.insert(
-        rel.into(),
-        AssetRef {
-            hash: h.clone(),
-            url: None,
-            size: Some(jar.len() as u64),
-        },
-    );
+    let listed = |cache: bool| {
+        let mut doc = ControlDoc::default();
+        doc.assets.insert(
+            rel.into(),
+            AssetRef {
+                hash: h.clone(),
+                url: None,
+                size: Some(jar.len() as u64),
+                cache,
+            },
+        );
+        doc
+    };
     let key = p.store.asset_key(&h);
 
     let mut evil = jar.clone();
     evil[0] = b'X';
     p.store.put_bytes(&key, evil).await.unwrap();
-    let e = p.provision(&doc).await.unwrap_err().to_string();
+    let e = p.provision(&listed(false)).await.unwrap_err().to_string();
     assert!(e.contains(rel) && e.contains("desired.json says"), "{e}");
     assert!(!p.dir.join(rel).exists(), "a substitute of the same size is not placed");
+    p.provision(&listed(true)).await.unwrap();
+    assert!(!p.dir.join(rel).exists(), "a cached one is skipped, not placed");
 
     p.store.put_bytes(&key, vec![b'X'; 10_000]).await.unwrap();
-    let e = p.provision(&doc).await.unwrap_err().to_string();
+    let e = p.provision(&listed(false)).await.unwrap_err().to_string();
     assert!(e.contains("is 10000 bytes") && e.contains("not read"), "{e}");
+    p.placed = None;
+    p.provision(&listed(true)).await.unwrap();
     assert!(!p.dir.join(rel).exists());
 
     p.store.put_bytes(&key, jar.clone()).await.unwrap();
-    p.provision(&doc).await.unwrap();
+    p.placed = None;
+    p.provision(&listed(true)).await.unwrap();
     assert_eq!(std::fs::read(p.dir.join(rel)).unwrap(), jar);
+
+    // Even a cached file never leaves the directory.
+    let mut doc = listed(true);
+    let a = doc.assets.remove(rel).unwrap();
+    doc.assets.insert("../outside.jar".into(), a);
+    let e = p.provision(&doc).await.unwrap_err().to_string();
+    assert!(e.contains("leaves the Minecraft directory"), "{e}");
 }

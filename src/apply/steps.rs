@@ -92,6 +92,7 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
                     hash: file.hash.clone(),
                     url: r.url,
                     size: r.size,
+                    cache: r.source.is_some(),
                 },
             );
             st.control_dirty = true;
