@@ -33,7 +33,10 @@ pub enum ModsCommand {
     /// mod keeps its locked version. The server jar (Fabric's launcher, or
     /// Mojang's jar for vanilla) is pinned too: downloaded once and its size,
     /// sha1 and sha512 recorded, which the VPS checks before running it.
-    /// Every state repo needs a mods.lock, even without mods.
+    /// For Fabric, the vanilla jar the launcher would download on its first
+    /// boot is pinned in `[[cache]]` (Mojang's sha1 checked, sha256
+    /// recorded): apply stores it in R2 and the VPS places it during the
+    /// world's restore. Every state repo needs a mods.lock, even without mods.
     /// mods.lock is written only if it changes.
     #[command(after_help = "Examples:\n  mc-gitops mods lock --repo .")]
     Lock,

@@ -163,4 +163,42 @@ mod tests {
         stale.get_mut("b").unwrap().hash = "sha256:00".into();
         assert!(!stored_damage(&s, &want, &stale).await.unwrap().contains_key("b"));
     }
+
+    /// A cached jar (`[[cache]]`) is looked at by size only: missing and
+    /// resized copies are found with one HEAD each, its body is never read.
+    #[tokio::test]
+    async fn cached_files_are_checked_by_size_without_reading_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::local(dir.path(), &ServerName::new("grove")).unwrap();
+        let cached = |hash: &str, size: u64| Rendered {
+            state: crate::observe::FileState {
+                hash: hash.into(),
+                text: None,
+            },
+            bytes: None,
+            url: None,
+            size: Some(size),
+            source: Some("https://piston-data.mojang.com/v1/objects/x/server.jar".into()),
+        };
+        let (a, b, c) = (
+            format!("sha256:{}", "a".repeat(64)),
+            format!("sha256:{}", "b".repeat(64)),
+            format!("sha256:{}", "c".repeat(64)),
+        );
+        let want: BTreeMap<String, Rendered> = [("a.jar", &a), ("b.jar", &b), ("c.jar", &c)]
+            .into_iter()
+            .map(|(p, h)| (p.to_string(), cached(h, 4)))
+            .collect();
+        let listed: BTreeMap<String, FileState> = want.iter().map(|(p, r)| (p.clone(), r.state.clone())).collect();
+        s.put_bytes(&s.asset_key(&a), b"same".to_vec()).await.unwrap(); // same size, other bytes: not read here
+        s.put_bytes(&s.asset_key(&c), b"longer".to_vec()).await.unwrap();
+        let got = stored_damage(&s, &want, &listed).await.unwrap();
+        assert_eq!(
+            got,
+            BTreeMap::from([
+                ("b.jar".to_string(), AssetDamage::Missing),
+                ("c.jar".to_string(), AssetDamage::Resized { stored: 6, expected: 4 }),
+            ])
+        );
+    }
 }
