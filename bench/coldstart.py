@@ -20,8 +20,8 @@ Steps measured:
               (their sizes, stand-in bytes) on a local HTTP mirror; then with the
               vanilla server jar mods.lock's [[cache]] pins placed from storage
               (assets/grove/sha256-…, as apply stores it; the agent checks its
-              sha256), and with the Fabric libraries too (from the mirror: what a
-              cache of them would add, not built); the difference is the fetch
+              sha256), and with the Fabric libraries listed too (from the mirror:
+              what a cache of them would add; not built); the difference is the fetch
   restore     `mc-gitops world restore` of a ~1 GiB world (bench/world.py's,
               real region files) from a local S3 server (rclone serve s3)
   apply       (--with-cargo) the fake-backed start test of tests/apply.rs
@@ -207,7 +207,7 @@ def agent(a, out):
         ("empty", {}, None, "agent_listening_s"),
         ("server.jar + mods", jar_and_mods, None, "agent_with_mods_s"),
         ("+ cached vanilla jar from storage", jar_and_mods, cached, "agent_with_cache_s"),
-        ("+ libraries too, not cached", {**jar_and_mods, **libraries}, cached, "agent_with_libraries_s"),
+        ("+ libraries as a cache of them would place them (not built)", {**jar_and_mods, **libraries}, cached, "agent_with_libraries_s"),
     ]
     base = None
     for name, files, stored, key in cases:
