@@ -37,7 +37,9 @@ pub const MINECRAFT_USER: &str = "minecraft";
 pub const PLACEHOLDER: &str = "PLACEHOLDER-not-minted";
 
 const TEMPLATE: &str = include_str!("../cloud-init/user-data.yaml.j2");
+const IMAGE_TEMPLATE: &str = include_str!("../cloud-init/image.yaml.j2");
 const INSTALL_AGENT: &str = include_str!("../cloud-init/install-agent.sh");
+const INSTALL_PACKAGES: &str = include_str!("../cloud-init/install-packages.sh");
 const AGENT_SERVICE: &str = include_str!("../cloud-init/mc-gitops-agent.service");
 const NFTABLES: &str = include_str!("../cloud-init/nftables.conf");
 
@@ -177,9 +179,9 @@ impl UserData {
     }
 }
 
-/// Render the user-data for one session.
-pub fn render(config: &AgentConfig, release: &AgentRelease) -> Result<String, CloudInitError> {
-    release.check()?;
+/// The template engine with the formatter that makes every value a JSON
+/// string literal (see the module comment).
+fn environment() -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.set_formatter(|out, _state, value| {
@@ -188,23 +190,70 @@ pub fn render(config: &AgentConfig, release: &AgentRelease) -> Result<String, Cl
             .ok_or_else(|| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, "only strings may be rendered"))?;
         out.write_str(&yaml_string(text)).map_err(minijinja::Error::from)
     });
+    env
+}
+
+/// A shipped file without its comment lines (a `#!` first line stays): the
+/// comments are for the repo's readers and would take a quarter of the
+/// [`MAX_USER_DATA`] budget. Every file shipped is a shell script, a unit or
+/// an nftables ruleset, where a line whose first non-blank is `#` is a
+/// comment and nothing else.
+pub fn shipped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.lines().enumerate() {
+        let comment = line.trim_start().starts_with('#') && !(i == 0 && line.starts_with("#!"));
+        if !comment {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Render the user-data for one session.
+pub fn render(config: &AgentConfig, release: &AgentRelease) -> Result<String, CloudInitError> {
+    release.check()?;
+    let mut env = environment();
     env.add_template("user-data", TEMPLATE)?;
     let agent_config = format!(
         "# mc-gitops agent settings for this session. Mode 0600: holds short-lived R2 credentials.\n{}",
         config.to_toml()
     );
     let ctx = minijinja::context! {
-        nftables => NFTABLES,
+        nftables => shipped(NFTABLES),
         agent_url => format!("{}\n", release.url),
         agent_sha256 => format!("{}  mc-gitops.download\n", release.sha256),
         agent_config => agent_config,
-        install_agent => INSTALL_AGENT,
-        agent_service => AGENT_SERVICE,
+        install_agent => shipped(INSTALL_AGENT),
+        install_packages => shipped(INSTALL_PACKAGES),
+        agent_service => shipped(AGENT_SERVICE),
     };
     let text = env.get_template("user-data")?.render(ctx)?;
     if text.len() > MAX_USER_DATA {
         return Err(CloudInitError::TooLarge {
             server: config.server.clone(),
+            size: text.len(),
+        });
+    }
+    Ok(text)
+}
+
+/// The user-data of the server `mc-gitops image build` snapshots: the
+/// packages and the checked agent binary of `release`, then a power-off.
+/// Nothing of a session (no agent.toml, no credentials, no unit).
+pub fn render_image(server: &ServerName, release: &AgentRelease) -> Result<String, CloudInitError> {
+    release.check()?;
+    let mut env = environment();
+    env.add_template("image", IMAGE_TEMPLATE)?;
+    let ctx = minijinja::context! {
+        agent_url => format!("{}\n", release.url),
+        agent_sha256 => format!("{}  mc-gitops.download\n", release.sha256),
+        install_agent => shipped(INSTALL_AGENT),
+    };
+    let text = env.get_template("image")?.render(ctx)?;
+    if text.len() > MAX_USER_DATA {
+        return Err(CloudInitError::TooLarge {
+            server: server.clone(),
             size: text.len(),
         });
     }
@@ -239,6 +288,14 @@ mod tests {
             yaml_string("a\"b\n{{ x }}: é\u{2028}😀"),
             r#""a\"b\n{{ x }}: \u00e9\u2028\ud83d\ude00""#
         );
+    }
+
+    #[test]
+    fn shipped_files_lose_their_comment_lines_only() {
+        let text = "#!/bin/sh\n# why\nset -eu\n    # indented why\necho '#not a comment' # trailing\n";
+        assert_eq!(shipped(text), "#!/bin/sh\nset -eu\necho '#not a comment' # trailing\n");
+        // A unit's first line is a comment, not a shebang.
+        assert_eq!(shipped("# unit\n[Unit]\n"), "[Unit]\n");
     }
 
     #[test]

@@ -159,7 +159,7 @@ fn user_data_for(
     minted: Option<&mc_gitops::storage::credentials::AgentCredentials>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<mc_gitops::cloudinit::UserData>> {
-    use mc_gitops::cloudinit::{self, AgentRelease, UserData};
+    use mc_gitops::cloudinit::{self, UserData};
     let Some(session) = plan.changes.iter().find_map(|c| match &c.step {
         plan::Step::CreateServer { session, .. } => Some(session.clone()),
         _ => None,
@@ -170,6 +170,15 @@ fn user_data_for(
         tracing::warn!("storage is a local directory: the new server gets no agent (configure [storage] and R2 keys)");
         return Ok(None);
     };
+    let config = cloudinit::for_session(desired, session, cloudinit::minted_storage(m));
+    Ok(Some(UserData::new(config, agent_release()?, now)?))
+}
+
+/// The agent binary a VPS installs: the release asset of this version,
+/// checked against this executable's sha256 (`MC_GITOPS_AGENT_URL` /
+/// `MC_GITOPS_AGENT_SHA256` override both). The prebuilt image carries the
+/// same one (`mc-gitops image build`).
+pub(crate) fn agent_release() -> anyhow::Result<mc_gitops::cloudinit::AgentRelease> {
     let url = std::env::var("MC_GITOPS_AGENT_URL").unwrap_or_else(|_| {
         format!(
             "https://github.com/mc-gitops/mc-gitops/releases/download/v{}/mc-gitops-x86_64-unknown-linux-musl",
@@ -184,8 +193,7 @@ fn user_data_for(
             mc_gitops::plan::assets::sha256_hex(&bytes)
         }
     };
-    let config = cloudinit::for_session(desired, session, cloudinit::minted_storage(m));
-    Ok(Some(UserData::new(config, AgentRelease { url, sha256 }, now)?))
+    Ok(mc_gitops::cloudinit::AgentRelease { url, sha256 })
 }
 
 /// The ledger summaries after an apply, from the session files as this run

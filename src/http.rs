@@ -241,3 +241,14 @@ impl Api {
         Some(wait.min(self.policy.max_delay))
     }
 }
+
+/// A client for plain file downloads (not API calls): the cached files apply
+/// stores (`apply::cache`). Five minutes per file, compiled-in roots.
+pub fn download_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(300))
+        .user_agent(concat!("mc-gitops/", env!("CARGO_PKG_VERSION")))
+        .tls_built_in_native_certs(false)
+        .build()
+}

@@ -18,6 +18,7 @@ pub mod gitback;
 pub mod hetzner;
 pub mod http;
 pub mod ids;
+pub mod image;
 pub mod init;
 pub mod ledger;
 pub mod lifecycle;

@@ -214,6 +214,9 @@ enum Command {
         #[arg(last = true, value_name = "COMMAND")]
         command: Vec<String>,
     },
+    /// Prebuilt Hetzner snapshot images: a cold start that skips the installs.
+    #[command(subcommand, after_help = "Examples:\n  HCLOUD_TOKEN=… mc-gitops image build --repo .")]
+    Image(ImageCommand),
     /// Print what the bot would hand to a new server.
     #[command(subcommand, after_help = "Examples:\n  mc-gitops render cloud-init --repo state-repo-example")]
     Render(RenderCommand),
@@ -367,6 +370,41 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum ImageCommand {
+    /// Build the snapshot image new servers of this repo boot from.
+    ///
+    /// Creates a builder server from the region's stock image whose
+    /// cloud-init installs Java, nftables, zstd and this version's agent
+    /// (checked against its sha256) and powers off; snapshots it
+    /// (`create_image`, type snapshot, labelled with the server and the agent
+    /// version); deletes the builder; deletes the server's older images
+    /// (unless --keep-old); prints the image's monthly cost from the pricing
+    /// API's price per GB-month. A start by this version boots the newest
+    /// image labelled with it, on the region's server types of its
+    /// architecture, and falls back to the stock image otherwise. Needs
+    /// HCLOUD_TOKEN (HCLOUD_ENDPOINT overrides the API address); the agent
+    /// binary is as for apply (MC_GITOPS_AGENT_URL, MC_GITOPS_AGENT_SHA256).
+    ///
+    /// Exit status: 0 built, 1 error (the builder server is deleted).
+    #[command(
+        after_help = "Examples:\n  HCLOUD_TOKEN=… mc-gitops image build --repo .\n  mc-gitops image build --server-type cx33 --keep-old"
+    )]
+    Build {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// Build on this server type (its architecture is the image's); default the region's first orderable.
+        #[arg(long, value_name = "TYPE")]
+        server_type: Option<String>,
+        /// How long the builder may take to install and power off.
+        #[arg(long, value_name = "DURATION", default_value = "20m")]
+        timeout: mc_gitops::repo::duration::Duration,
+        /// Keep the server's older images (each is billed per GB-month).
+        #[arg(long)]
+        keep_old: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum RenderCommand {
     /// Print the cloud-init user-data a new VPS of this repo would boot with.
     ///
@@ -390,6 +428,28 @@ enum RenderCommand {
         #[arg(long, value_name = "TIME", env = "MC_GITOPS_NOW")]
         now: Option<DateTime<Utc>>,
     },
+    /// Print the user-data `mc-gitops image build` gives its builder server.
+    ///
+    /// The packages and the checked agent binary, then a power-off; nothing
+    /// of a session (no agent.toml, no credentials). Without --agent-url and
+    /// --agent-sha256, PLACEHOLDER values stand in for them.
+    #[command(
+        name = "image",
+        after_help = "Examples:\n  mc-gitops render image --repo state-repo-example > image.yaml\n  cloud-init schema --config-file image.yaml"
+    )]
+    Image(ImageUserData),
+}
+
+#[derive(clap::Args)]
+struct ImageUserData {
+    #[command(flatten)]
+    repo: RepoArg,
+    /// The agent binary's https release URL.
+    #[arg(long, value_name = "URL")]
+    agent_url: Option<String>,
+    /// The agent binary's sha256 (64 lowercase hex digits).
+    #[arg(long, value_name = "HEX")]
+    agent_sha256: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -496,6 +556,13 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
             agent_sha256,
             now,
         }) => cmd_render_cloud_init(&repo.repo, agent_url, agent_sha256, now.unwrap_or_else(Utc::now)),
+        Command::Render(RenderCommand::Image(a)) => cmd_render_image(&a.repo.repo, a.agent_url, a.agent_sha256),
+        Command::Image(ImageCommand::Build {
+            repo,
+            server_type,
+            timeout,
+            keep_old,
+        }) => cmd_image_build(&repo.repo, server_type, timeout, keep_old),
         Command::Init(args) => cmd_init::cmd_init(args),
         Command::Completions { shell } => cmd_docs::cmd_completions(shell),
         Command::Man { out } => cmd_docs::cmd_man(out.as_deref()),
@@ -635,6 +702,46 @@ fn cmd_render_cloud_init(root: &Path, agent_url: Option<String>, agent_sha256: O
     let text = UserData::new(config, release, now)?.render_at(now)?;
     eprintln!("note: R2 credentials are {PLACEHOLDER} placeholders; apply mints short-lived ones per session");
     print!("{text}");
+    Ok(Done::Ok)
+}
+
+fn cmd_render_image(root: &Path, agent_url: Option<String>, agent_sha256: Option<String>) -> anyhow::Result<Done> {
+    use mc_gitops::cloudinit::{AgentRelease, PLACEHOLDER};
+    let loaded = load(root)?;
+    let release = AgentRelease {
+        url: agent_url.unwrap_or_else(|| format!("https://example.invalid/{PLACEHOLDER}/mc-gitops")),
+        sha256: agent_sha256.unwrap_or_else(|| "0".repeat(64)),
+    };
+    print!("{}", mc_gitops::cloudinit::render_image(&loaded.desired.server.name, &release)?);
+    Ok(Done::Ok)
+}
+
+fn cmd_image_build(
+    root: &Path,
+    server_type: Option<String>,
+    timeout: mc_gitops::repo::duration::Duration,
+    keep_old: bool,
+) -> anyhow::Result<Done> {
+    let loaded = load(root)?;
+    let h = mc_gitops::hetzner::Hetzner::from_env().context("HCLOUD_TOKEN is not set: the image is built in the Hetzner project")??;
+    let h = match std::env::var("MC_GITOPS_POLL_INTERVAL_MS").ok().and_then(|v| v.parse::<u64>().ok()) {
+        Some(ms) => h.with_poll_interval(std::time::Duration::from_millis(ms.max(10))),
+        None => h.with_poll_interval(std::time::Duration::from_secs(5)),
+    };
+    let opts = mc_gitops::image::BuildOptions {
+        server_type: server_type.map(mc_gitops::ids::ServerType::new),
+        install_timeout: std::time::Duration::from_secs(timeout.as_secs()),
+        keep_old,
+        ..Default::default()
+    };
+    let release = cmd_apply::agent_release()?;
+    runtime()?.block_on(mc_gitops::image::build(
+        &h,
+        &loaded.desired,
+        &release,
+        &opts,
+        &mut std::io::stdout(),
+    ))?;
     Ok(Done::Ok)
 }
 

@@ -445,6 +445,28 @@ mod raw {
         /// The resolved mods.
         #[serde(default)]
         r#mod: Vec<LockedMod>,
+        /// What a first Fabric boot would download (the vanilla server jar), stored by the reconciler and placed by the agent. Absent: no cache.
+        #[serde(default)]
+        cache: Vec<CachedFile>,
+    }
+
+    /// A file placed before the first boot, kept by the VPS only with this sha256.
+    #[derive(JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct CachedFile {
+        /// Below ".fabric/server/" or "libraries/", like ".fabric/server/1.20.1-server.jar".
+        #[schemars(regex(pattern = "^(\\.fabric/server|libraries)/"))]
+        path: String,
+        #[schemars(regex(pattern = "^https://"))]
+        url: String,
+        #[schemars(range(min = 1))]
+        size: u64,
+        /// 64 lowercase hex digits.
+        #[schemars(regex(pattern = "^[0-9a-f]{64}$"))]
+        sha256: String,
+        /// Mojang's sha1, when it gives one.
+        #[schemars(regex(pattern = SHA1))]
+        sha1: Option<String>,
     }
 
     /// The server jar: Fabric's server launcher, or Mojang's server jar for vanilla. `mods lock` downloads it once and records what it computed; the VPS runs it only if its size and sha512 match.
@@ -708,6 +730,18 @@ mod tests {
         assert!(
             !errors("mods.json", &json!({ "mods": { "sodium": { "side": "nowhere" } } })).is_empty(),
             "a bad side"
+        );
+        let mut lock = read(&example().join("mods.lock"));
+        let cached = |path: &str| {
+            json!([{ "path": path, "url": "https://piston-data.mojang.com/v1/objects/x/server.jar",
+                     "size": 9, "sha256": "c".repeat(64), "sha1": "a".repeat(40) }])
+        };
+        lock["cache"] = cached(".fabric/server/1.20.1-server.jar");
+        assert_eq!(errors("mods-lock.json", &lock), Vec::<String>::new(), "a [[cache]] entry");
+        lock["cache"] = cached("mods/x.jar");
+        assert!(
+            !errors("mods-lock.json", &lock).is_empty(),
+            "a cache path outside .fabric/server/ and libraries/"
         );
     }
 

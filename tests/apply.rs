@@ -308,3 +308,36 @@ async fn start_and_stop_are_posted_to_discord_and_a_failing_webhook_fails_nothin
     let text = ok(&quiet.apply(&at(0)).await);
     assert!(text.contains("DISCORD_WEBHOOK_URL is not set"), "{text}");
 }
+
+/// A start boots the prebuilt snapshot (`mc-gitops image build`) labelled
+/// for this server and this agent version, on the region's types of its
+/// architecture; an arm image is not used on the x86-only region: the stock
+/// image is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_boots_the_prebuilt_image_of_its_architecture() {
+    use mc_gitops::hetzner::images::{AGENT_VERSION, image_labels};
+    let labels = |arch: &str| -> Vec<(String, String)> {
+        image_labels(&mc_gitops::ids::ServerName::new("grove"), AGENT_VERSION, arch)
+            .into_iter()
+            .collect()
+    };
+
+    fn pairs(l: &[(String, String)]) -> Vec<(&str, &str)> {
+        l.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+    let w = World::new().await;
+    let x86 = labels("x86");
+    let image = w.h.seed_snapshot(&pairs(&x86), "x86", "2026-11-20T00:00:00Z");
+    ok(&w.apply(&at(0)).await);
+    let create = w.h.bodies(Method::POST, "/servers").pop().unwrap();
+    assert_eq!(create["image"], image.to_string(), "{create:#}");
+    assert_eq!(create["server_type"], "cx33");
+    assert_running_state(&w);
+
+    let w = World::new().await;
+    let arm = labels("arm");
+    w.h.seed_snapshot(&pairs(&arm), "arm", "2026-11-20T00:00:00Z");
+    ok(&w.apply(&at(0)).await);
+    let create = w.h.bodies(Method::POST, "/servers").pop().unwrap();
+    assert_eq!(create["image"], "debian-12", "no x86 image: the stock one");
+}

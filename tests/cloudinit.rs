@@ -148,10 +148,28 @@ fn example_user_data_is_valid_cloud_config_and_small() {
     assert!(text.len() <= MAX_USER_DATA, "{} bytes", text.len());
     schema_check(&text);
     let doc = parse(&text);
-    assert_eq!(doc["package_update"], true);
+    // No `packages:` (cloud-init would install them before runcmd): the
+    // agent starts first and install-packages.sh installs beside it.
+    assert_eq!(doc["package_update"], false);
     assert_eq!(doc["package_upgrade"], false);
-    let packages = doc["packages"].as_array().unwrap();
-    assert!(packages.contains(&"openjdk-17-jre-headless".into()) && packages.contains(&"zstd".into()));
+    assert!(doc.get("packages").is_none());
+    let packages = file(&doc, "/usr/local/lib/mc-gitops/install-packages.sh")["content"]
+        .as_str()
+        .unwrap();
+    for p in ["openjdk-17-jre-headless", "zstd", "nftables"] {
+        assert!(packages.contains(p), "install-packages.sh installs {p}");
+    }
+    // The firewall's ruleset is loaded before Java is installed, so
+    // Minecraft (which waits for java) never runs without it.
+    let (rules, java) = (
+        packages.rfind("\nfirewall\n").unwrap(),
+        packages.find("apt_install openjdk-17-jre-headless").unwrap(),
+    );
+    assert!(rules < java, "{packages}");
+    assert!(
+        !packages.lines().any(|l| l.trim_start().starts_with('#') && !l.starts_with("#!")),
+        "comments are not shipped"
+    );
     // Minecraft's own user: no login, no password.
     let mc = &doc["users"][1];
     assert_eq!(mc["name"], cloudinit::MINECRAFT_USER);
@@ -238,7 +256,7 @@ fn example_user_data_is_valid_cloud_config_and_small() {
     }
     let stop_grace = mc_gitops::agent::jvm::STOP_GRACE.as_secs();
     assert!(stop_grace + 60 <= 300, "TimeoutStopSec must outlast STOP_GRACE ({stop_grace} s)");
-    let nft = file(&doc, "/etc/nftables.conf")["content"].as_str().unwrap();
+    let nft = file(&doc, "/etc/mc-gitops/nftables.conf")["content"].as_str().unwrap();
     assert!(nft.contains(&format!("iif != \"lo\" tcp dport {RCON_PORT} drop")));
     // The metadata service is closed to the minecraft user (besides the unit's IPAddressDeny).
     assert!(
@@ -258,10 +276,53 @@ fn example_user_data_is_valid_cloud_config_and_small() {
     assert_eq!(
         doc["runcmd"],
         serde_json::json!([
-            ["systemctl", "enable", "--now", "nftables.service"],
-            ["/usr/local/lib/mc-gitops/install-agent.sh"]
+            ["/usr/local/lib/mc-gitops/install-packages.sh", "--firewall-if-installed"],
+            ["/usr/local/lib/mc-gitops/install-agent.sh"],
+            ["/usr/local/lib/mc-gitops/install-packages.sh"]
         ])
     );
+    // On the prebuilt image the agent already installed is kept only with the pinned sha256.
+    assert!(
+        install.contains("\"$(sha256sum < mc-gitops | cut -d ' ' -f 1)\" = \"$want\""),
+        "{install}"
+    );
+}
+
+/// `mc-gitops image build`'s user-data: valid, installs the packages and
+/// the checked agent binary, powers off for the snapshot, and carries
+/// nothing of a session (no agent.toml, no unit, no credentials).
+#[test]
+fn image_user_data_installs_everything_and_carries_no_session() {
+    let text = cloudinit::render_image(&mc_gitops::ids::ServerName::new("grove"), &release()).unwrap();
+    assert!(text.starts_with("#cloud-config\n"));
+    assert!(text.len() <= MAX_USER_DATA, "{} bytes", text.len());
+    schema_check(&text);
+    let doc = parse(&text);
+    let packages = doc["packages"].as_array().unwrap();
+    for p in ["openjdk-17-jre-headless", "zstd", "nftables", "curl", "ca-certificates"] {
+        assert!(packages.contains(&p.into()), "the image lacks {p}");
+    }
+    assert_eq!(doc["users"][1]["name"], cloudinit::MINECRAFT_USER);
+    assert_eq!(
+        doc["runcmd"],
+        serde_json::json!([["/usr/local/lib/mc-gitops/install-agent.sh", "--binary-only"]])
+    );
+    assert_eq!(doc["power_state"]["mode"], "poweroff");
+    assert_eq!(
+        file(&doc, "/etc/mc-gitops/agent.sha256")["content"],
+        format!("{}  mc-gitops.download\n", release().sha256)
+    );
+    let paths: Vec<&str> = doc["write_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert!(
+        !paths.iter().any(|p| p.ends_with("agent.toml") || p.starts_with("/etc/systemd/")),
+        "{paths:?}"
+    );
+    assert!(!text.contains("SHORT-LIVED") && !text.contains("[storage]"));
 }
 
 #[test]

@@ -12,6 +12,8 @@ mod hetzner_fake;
 mod create;
 #[path = "hetzner_client/firewalls.rs"]
 mod firewalls;
+#[path = "hetzner_client/images.rs"]
+mod images;
 #[path = "hetzner_client/openapi.rs"]
 mod openapi;
 #[path = "hetzner_client/resilience.rs"]

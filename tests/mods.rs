@@ -523,12 +523,13 @@ async fn the_binary_locks_then_check_accepts_and_export_writes_a_pack() {
     let repo = repo_with("[mods]\nneeds-api = {}\nsodium = {}\n");
     let ep = fake.endpoints();
     let run = |args: Vec<String>| {
-        let (modrinth, meta) = (ep.modrinth.clone(), ep.fabric_meta.clone());
+        let (modrinth, meta, mojang) = (ep.modrinth.clone(), ep.fabric_meta.clone(), ep.mojang_meta.clone());
         tokio::task::spawn_blocking(move || {
             std::process::Command::new(env!("CARGO_BIN_EXE_mc-gitops"))
                 .args(args)
                 .env("MODRINTH_API_BASE_URL", modrinth)
                 .env("FABRIC_META_BASE_URL", meta)
+                .env("MOJANG_META_BASE_URL", mojang)
                 .output()
                 .unwrap()
         })

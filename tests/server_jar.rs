@@ -79,6 +79,7 @@ fn fabric_lock(loader: &str, with_jar: bool) -> String {
         installer_version: Some(STABLE_INSTALLER.into()),
         server,
         mods: Vec::new(),
+        cache: Vec::new(),
     })
 }
 
@@ -132,13 +133,14 @@ async fn an_old_lock_keeps_its_loader_and_gains_the_matching_jar() {
 
     let out = mods(&fake, &repo, ModsCommand::Lock).await.unwrap();
     assert!(
-        out.contains("+ server.jar  fabric-server-mc.1.20.1-loader.0.16.9-launcher.1.0.1.jar"),
+        out.contains("+ server.jar  fabric-server-mc.1.20.1-loader.0.16.9-launcher.1.0.1.jar\n"),
         "{out}"
     );
-    assert_eq!(
-        std::fs::read_to_string(repo.path().join("mods.lock")).unwrap(),
-        fabric_lock("0.16.9", true)
-    );
+    // The jar pinned, then the cache it gains too (tests/library_cache.rs).
+    let text = std::fs::read_to_string(repo.path().join("mods.lock")).unwrap();
+    let (pinned, cache) = text.split_at(text.find("\n[[cache]]\n").expect("a [[cache]] table"));
+    assert_eq!(pinned, fabric_lock("0.16.9", true));
+    assert!(cache.contains("path = \".fabric/server/1.20.1-server.jar\""), "{cache}");
 }
 
 #[tokio::test]

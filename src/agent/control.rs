@@ -196,6 +196,7 @@ mod tests {
             hash: format!("sha256:{h}"),
             url: None,
             size: None,
+            cache: false,
         };
         ControlDoc {
             whitelist: wl.iter().map(|s| p(s)).collect(),

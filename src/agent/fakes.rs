@@ -313,6 +313,7 @@ pub fn doc() -> ControlDoc {
                     hash: format!("sha256:{}", crate::plan::assets::sha256_hex(f.as_bytes())),
                     url: None,
                     size: None,
+                    cache: false,
                 };
                 (f.to_string(), asset)
             })

@@ -168,6 +168,8 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
                 session: cfg.session.clone(),
             },
             owner: run_as,
+            java: cfg.java.first().cloned(),
+            placed: None,
         },
         nudge: nudge::GitHubNudge::from_env(store.clone()),
         control: control::StoreControl {

@@ -1,9 +1,11 @@
 //! Getting the Minecraft directory ready before the first start: the world
-//! restored (through the snapshot port), every file `desired.json` lists
-//! fetched and verified (text files from storage by sha256, `server.jar` and
-//! the mods from their URL by sha512), and `server.properties` given the settings the agent's
+//! restored (through the snapshot port) while every file `desired.json` lists
+//! is fetched and verified (text files and the cached jars of mods.lock's
+//! `[[cache]]` from storage by sha256, `server.jar` and the mods from their
+//! URL by sha512), and `server.properties` given the settings the agent's
 //! safety rests on: RCON on localhost with a password generated here, the
-//! whitelist enforced.
+//! whitelist enforced. Then it waits for Java, which cloud-init installs
+//! while this runs (the cold start's critical path: docs/coldstart.md).
 //!
 //! The RCON password is made on the VPS, lives in memory and in
 //! `server.properties` (mode 600), and goes nowhere else: not to storage, not
@@ -42,6 +44,11 @@ pub struct FilesProvision<W> {
     pub world: W,
     /// Who gets the directory before Minecraft starts (`None`: it stays the agent's).
     pub owner: Option<RunAs>,
+    /// The JVM's program (agent.toml `java[0]`), waited for once the files
+    /// are in place (`None`: not waited for).
+    pub java: Option<String>,
+    /// The document whose files are in place (set once they all are).
+    pub placed: Option<ControlDoc>,
 }
 
 fn err(what: &str, message: impl Into<String>) -> PortError {
@@ -116,49 +123,128 @@ pub fn managed_properties(text: &str, game_port: u16, rcon_port: u16, password: 
     s
 }
 
-impl<W: Snapshots> FilesProvision<W> {
-    async fn fetch(&self, rel: &str, a: &AssetRef) -> PortResult<()> {
-        let dest = inside(&self.dir, rel).ok_or_else(|| err(rel, "the path leaves the Minecraft directory"))?;
-        if let Some(hex) = a.hash.strip_prefix("sha256:") {
-            let key = self.store.asset_key(&a.hash);
-            let bytes = self
-                .store
-                .get_bytes(&key)
-                .await
-                .map_err(|e| err(rel, super::control::chain(&e)))?
-                .ok_or_else(|| err(rel, format!("{key} is not in {}", self.store.describe)))?;
-            let got = sha256_hex(&bytes);
-            if got != hex {
-                return Err(err(rel, format!("{key} has sha256 {got}, desired.json says {hex}")));
-            }
-            write_atomically(&dest, &bytes, false).await.map_err(|e| err(rel, e.to_string()))
-        } else if let Some(hex) = a.hash.strip_prefix("sha512:") {
-            let (Some(url), Some(size)) = (&a.url, a.size) else {
-                return Err(err(rel, "a sha512 file needs a url and a size"));
-            };
-            if let Some(parent) = dest.parent() {
-                tokio::fs::create_dir_all(parent).await.map_err(|e| err(rel, e.to_string()))?;
-            }
-            crate::modrinth::fetch::fetch_verified(&self.client, url, hex, size, &dest)
-                .await
-                .map_err(|e| err(rel, super::control::chain(&e)))
-        } else {
-            Err(err(rel, format!("unknown hash `{}` (expected sha256:… or sha512:…)", a.hash)))
+/// How many listed files are downloaded at once (mods from their CDN,
+/// stored files from storage): enough to hide each request's latency.
+const PARALLEL_FETCHES: usize = 4;
+/// How long provisioning waits in one go for the Java runtime cloud-init
+/// installs beside it (`install-packages.sh`, after the agent started);
+/// then it reports that it waits and looks again at its next attempt.
+pub const JAVA_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+/// How often it looks for Java meanwhile.
+const JAVA_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+/// The directory the world is restored into (the wiring's `world_dir`):
+/// files listed under it are written after the restore, never beside it.
+const WORLD_DIR: &str = "world";
+
+/// Whether `program` (a path, or a name looked up on `PATH` as the JVM's
+/// spawn does) names an executable file now.
+pub fn executable_now(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if program.contains('/') {
+        return runnable(Path::new(program));
+    }
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|d| runnable(&d.join(program))))
+}
+
+/// One listed file fetched and verified into the Minecraft directory. A
+/// cached file (`cache`) that cannot be placed is skipped with a warning:
+/// the server downloads it itself on its first boot, as without a cache.
+async fn fetch(store: &Store, dir: &Path, client: &reqwest::Client, rel: &str, a: &AssetRef) -> PortResult<()> {
+    match fetch_one(store, dir, client, rel, a).await {
+        Err(PortError::Provision { message, .. }) if a.cache && inside(dir, rel).is_some() => {
+            tracing::warn!(file = rel, error = %message, "cached file not placed; the server downloads it itself");
+            Ok(())
         }
+        other => other,
     }
 }
 
-impl<W: Snapshots> Provision for FilesProvision<W> {
-    async fn provision(&mut self, doc: &ControlDoc) -> PortResult<()> {
+async fn fetch_one(store: &Store, dir: &Path, client: &reqwest::Client, rel: &str, a: &AssetRef) -> PortResult<()> {
+    let dest = inside(dir, rel).ok_or_else(|| err(rel, "the path leaves the Minecraft directory"))?;
+    if let Some(hex) = a.hash.strip_prefix("sha256:") {
+        let key = store.asset_key(&a.hash);
+        let bytes = stored_bytes(store, &key, a.size)
+            .await
+            .map_err(|e| err(rel, super::control::chain(&e)))?
+            .ok_or_else(|| err(rel, format!("{key} is not in {}", store.describe)))?;
+        let bytes = bytes.map_err(|(stored, size)| err(rel, format!("{key} is {stored} bytes, desired.json says {size}; not read")))?;
+        let got = sha256_hex(&bytes);
+        if got != hex {
+            return Err(err(rel, format!("{key} has sha256 {got}, desired.json says {hex}")));
+        }
+        write_atomically(&dest, &bytes, false).await.map_err(|e| err(rel, e.to_string()))
+    } else if let Some(hex) = a.hash.strip_prefix("sha512:") {
+        let (Some(url), Some(size)) = (&a.url, a.size) else {
+            return Err(err(rel, "a sha512 file needs a url and a size"));
+        };
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(|e| err(rel, e.to_string()))?;
+        }
+        crate::modrinth::fetch::fetch_verified(client, url, hex, size, &dest)
+            .await
+            .map_err(|e| err(rel, super::control::chain(&e)))
+    } else {
+        Err(err(rel, format!("unknown hash `{}` (expected sha256:… or sha512:…)", a.hash)))
+    }
+}
+
+/// A stored object's bytes, or `Err((its size, the listed size))` unread when desired.json
+/// lists another size: the VPS's keys can write `assets/<server>/`, so an
+/// object is never read further than the size the reconciler listed.
+async fn stored_bytes(
+    store: &Store,
+    key: &str,
+    size: Option<u64>,
+) -> Result<Option<Result<Vec<u8>, (u64, u64)>>, crate::storage::StorageError> {
+    let e = |source: object_store::Error| crate::storage::StorageError::Object {
+        key: key.into(),
+        source: source.into(),
+    };
+    let got = match store.object_store().get(&object_store::path::Path::from(key)).await {
+        Ok(g) => g,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(x) => return Err(e(x)),
+    };
+    if let Some(size) = size
+        && got.meta.size != size
+    {
+        return Ok(Some(Err((got.meta.size, size))));
+    }
+    Ok(Some(Ok(got.bytes().await.map_err(e)?.to_vec())))
+}
+
+/// Every file of `files`, [`PARALLEL_FETCHES`] at a time; the first error wins.
+async fn fetch_all(store: &Store, dir: &Path, client: &reqwest::Client, files: &[(&String, &AssetRef)]) -> PortResult<()> {
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(files.iter().map(|(rel, a)| fetch(store, dir, client, rel, a)))
+        .buffer_unordered(PARALLEL_FETCHES)
+        .try_collect::<Vec<()>>()
+        .await
+        .map(drop)
+}
+
+impl<W: Snapshots> FilesProvision<W> {
+    /// The world restored while the listed files download (the cold start's
+    /// two transfers overlap: docs/coldstart.md), then the files that go
+    /// inside the world, then `server.properties` and the hand-over.
+    async fn place_files(&mut self, doc: &ControlDoc) -> PortResult<()> {
         tokio::fs::create_dir_all(&self.dir)
             .await
             .map_err(|e| err("the Minecraft directory", e.to_string()))?;
-        if let Some(s) = self.world.restore().await? {
+        let (in_world, beside): (Vec<_>, Vec<_>) = doc
+            .assets
+            .iter()
+            .partition(|(rel, _)| Path::new(rel.as_str()).components().next() == Some(Component::Normal(WORLD_DIR.as_ref())));
+        let Self {
+            world, store, dir, client, ..
+        } = self;
+        let (restored, fetched) = tokio::join!(world.restore(), fetch_all(store, dir, client, &beside));
+        if let Some(s) = restored? {
             tracing::info!(key = %s.key, taken = %s.taken, "world restored");
         }
-        for (rel, a) in &doc.assets {
-            self.fetch(rel, a).await?;
-        }
+        fetched?;
+        fetch_all(store, dir, client, &in_world).await?;
         let path = self.dir.join("server.properties");
         let text = match read_no_follow(&path).await {
             Ok(t) => t,
@@ -179,231 +265,36 @@ impl<W: Snapshots> Provision for FilesProvision<W> {
         }
         Ok(())
     }
+
+    /// Wait (up to [`JAVA_WAIT`]) for the JVM's program: on a stock image
+    /// cloud-init installs Java while the agent restores the world.
+    async fn await_java(&self) -> PortResult<()> {
+        let Some(java) = &self.java else { return Ok(()) };
+        let until = tokio::time::Instant::now() + JAVA_WAIT;
+        while !executable_now(java) {
+            if tokio::time::Instant::now() >= until {
+                return Err(PortError::Waiting(format!(
+                    "waiting for `{java}`: cloud-init is still installing Java (the world and the files are in place)"
+                )));
+            }
+            tokio::time::sleep(JAVA_POLL).await;
+        }
+        Ok(())
+    }
+}
+
+impl<W: Snapshots> Provision for FilesProvision<W> {
+    async fn provision(&mut self, doc: &ControlDoc) -> PortResult<()> {
+        // A retry after waiting for Java does not restore the world again.
+        if self.placed.as_ref() != Some(doc) {
+            self.placed = None;
+            self.place_files(doc).await?;
+            self.placed = Some(doc.clone());
+        }
+        self.await_java().await
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_stay_inside_the_directory() {
-        let d = Path::new("/srv/mc");
-        assert_eq!(
-            inside(d, "config/lithium.properties"),
-            Some(PathBuf::from("/srv/mc/config/lithium.properties"))
-        );
-        for bad in ["../etc/passwd", "/etc/passwd", "mods/../../x", "", "./x"] {
-            assert_eq!(inside(d, bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn managed_keys_replace_whatever_the_file_had() {
-        let pw = Secret::new("pw123");
-        let out = managed_properties("motd=Grove\nenable-rcon=false\nwhite-list=false\n", 25565, 25575, &pw);
-        assert!(out.starts_with("motd=Grove\n"));
-        assert_eq!(out.matches("enable-rcon=").count(), 1);
-        assert!(out.contains("enable-rcon=true\n"));
-        assert!(out.contains("rcon.password=pw123\n"));
-        assert!(out.contains("white-list=true\n") && out.contains("enforce-whitelist=true\n"));
-    }
-
-    struct NewWorld;
-    impl Snapshots for NewWorld {
-        async fn snapshot(&mut self, reason: super::super::traits::SnapshotReason) -> PortResult<super::super::traits::SnapshotRef> {
-            Err(err("snapshot", format!("not in this test ({reason})")))
-        }
-        async fn restore(&mut self) -> PortResult<Option<super::super::traits::SnapshotRef>> {
-            Ok(None)
-        }
-    }
-
-    /// A one-file CDN on 127.0.0.1.
-    async fn cdn(bytes: &'static [u8]) -> String {
-        let app = axum::Router::new().route("/mod.jar", axum::routing::get(move || async move { bytes }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/mod.jar", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        url
-    }
-
-    fn setup(tmp: &Path) -> FilesProvision<NewWorld> {
-        FilesProvision {
-            store: Store::local(&tmp.join("storage"), &crate::ids::ServerName::new("grove")).unwrap(),
-            dir: tmp.join("mc"),
-            client: reqwest::Client::new(),
-            game_port: 25565,
-            rcon_port: 25575,
-            rcon_password: Secret::new("pw-from-the-vps"),
-            world: NewWorld,
-            owner: None,
-        }
-    }
-
-    #[tokio::test]
-    async fn fetches_stored_files_and_mods_verified_and_sets_the_managed_keys() {
-        use sha2::{Digest, Sha512};
-        let tmp = tempfile::tempdir().unwrap();
-        let mut p = setup(tmp.path());
-        let props = b"motd=Grove\n".to_vec();
-        let h = format!("sha256:{}", sha256_hex(&props));
-        p.store.put_asset(&h, props.clone()).await.unwrap();
-        let jar: &'static [u8] = b"PK fake jar";
-        let url = cdn(jar).await;
-        let mut doc = ControlDoc::default();
-        doc.assets.insert(
-            "server.properties".into(),
-            AssetRef {
-                hash: h,
-                url: None,
-                size: Some(props.len() as u64),
-            },
-        );
-        doc.assets.insert(
-            "mods/lithium.jar".into(),
-            AssetRef {
-                hash: format!("sha512:{}", hex::encode(Sha512::digest(jar))),
-                url: Some(url.clone()),
-                size: Some(jar.len() as u64),
-            },
-        );
-        p.provision(&doc).await.unwrap();
-        assert_eq!(std::fs::read(tmp.path().join("mc/mods/lithium.jar")).unwrap(), jar);
-        let out = std::fs::read_to_string(tmp.path().join("mc/server.properties")).unwrap();
-        assert!(
-            out.starts_with("motd=Grove\n") && out.contains("rcon.password=pw-from-the-vps\n"),
-            "{out}"
-        );
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(tmp.path().join("mc/server.properties"))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-
-        // A mod whose bytes do not match is refused and not left behind.
-        doc.assets.insert(
-            "mods/evil.jar".into(),
-            AssetRef {
-                hash: format!("sha512:{}", "0".repeat(128)),
-                url: Some(url),
-                size: Some(jar.len() as u64),
-            },
-        );
-        let e = p.provision(&doc).await.unwrap_err();
-        assert!(e.to_string().contains("mods/evil.jar"), "{e}");
-        assert!(!tmp.path().join("mc/mods/evil.jar").exists());
-    }
-
-    /// The server jar arrives as apply writes it into desired.json (a url asset named
-    /// `server.jar`) and lands where `java -jar server.jar` looks, only with the locked bytes.
-    #[tokio::test]
-    async fn the_server_jar_is_downloaded_verified_and_a_mismatch_is_refused() {
-        use sha2::{Digest, Sha512};
-        let tmp = tempfile::tempdir().unwrap();
-        let mut p = setup(tmp.path());
-        let jar: &'static [u8] = b"PK fabric server launcher";
-        let url = cdn(jar).await;
-        let doc = |sha512: String| -> ControlDoc {
-            let json = serde_json::json!({
-                "version": 1, "session": null, "stop_requested": null, "stop_reason": null,
-                "whitelist": [], "ops": [], "written": null,
-                "assets": { crate::plan::assets::SERVER_JAR: { "hash": format!("sha512:{sha512}"), "url": url, "size": jar.len() } },
-            });
-            serde_json::from_value(json).unwrap()
-        };
-        p.provision(&doc(hex::encode(Sha512::digest(jar)))).await.unwrap();
-        assert_eq!(std::fs::read(tmp.path().join("mc/server.jar")).unwrap(), jar);
-
-        let other = tempfile::tempdir().unwrap();
-        let mut p = setup(other.path());
-        let e = p.provision(&doc("ab".repeat(64))).await.unwrap_err().to_string();
-        assert!(e.contains("server.jar") && e.contains(&"ab".repeat(64)), "{e}");
-        let left: Vec<_> = std::fs::read_dir(other.path().join("mc"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert!(left.is_empty(), "neither server.jar nor a .part is left: {left:?}");
-    }
-
-    #[tokio::test]
-    async fn refuses_paths_outside_the_directory_and_missing_files() {
-        let tmp = tempfile::tempdir().unwrap();
-        let mut p = setup(tmp.path());
-        let mut doc = ControlDoc::default();
-        doc.assets.insert(
-            "../escape".into(),
-            AssetRef {
-                hash: "sha256:00".into(),
-                url: None,
-                size: None,
-            },
-        );
-        let e = p.provision(&doc).await.unwrap_err();
-        assert!(e.to_string().contains("leaves the Minecraft directory"), "{e}");
-        let mut doc = ControlDoc::default();
-        doc.assets.insert(
-            "ops.json".into(),
-            AssetRef {
-                hash: "sha256:ab".into(),
-                url: None,
-                size: None,
-            },
-        );
-        let e = p.provision(&doc).await.unwrap_err();
-        assert!(e.to_string().contains("assets/grove/sha256-ab is not in local directory"), "{e}");
-    }
-
-    /// Minecraft replaced server.properties with a link to the agent's
-    /// config before an agent restart: the agent refuses to read through it
-    /// (the credentials would land in a file Minecraft reads).
-    #[tokio::test]
-    async fn a_linked_server_properties_is_not_read_through() {
-        let tmp = tempfile::tempdir().unwrap();
-        let mut p = setup(tmp.path());
-        std::fs::create_dir_all(&p.dir).unwrap();
-        std::fs::write(tmp.path().join("agent.toml"), "secret_access_key = \"s3cr3t\"").unwrap();
-        std::os::unix::fs::symlink(tmp.path().join("agent.toml"), p.dir.join("server.properties")).unwrap();
-        let e = p.provision(&ControlDoc::default()).await.unwrap_err().to_string();
-        assert!(e.contains("server.properties") && e.contains("a link is never followed"), "{e}");
-        let text = std::fs::read_to_string(p.dir.join("server.properties")).unwrap();
-        assert!(!text.contains("rcon.password"), "nothing was written through the link");
-    }
-
-    /// With a `minecraft_user`, the whole directory is theirs once provisioned.
-    #[tokio::test]
-    async fn the_directory_is_handed_to_the_minecraft_user() {
-        use std::os::unix::fs::MetadataExt;
-        let tmp = tempfile::tempdir().unwrap();
-        let user = super::super::user::tests::someone();
-        let mut p = setup(tmp.path());
-        p.owner = Some(user.clone());
-        let props = b"motd=Grove\n".to_vec();
-        let h = format!("sha256:{}", sha256_hex(&props));
-        p.store.put_asset(&h, props.clone()).await.unwrap();
-        let mut doc = ControlDoc::default();
-        doc.assets.insert(
-            "config/x/server.properties.example".into(),
-            AssetRef {
-                hash: h,
-                url: None,
-                size: Some(props.len() as u64),
-            },
-        );
-        p.provision(&doc).await.unwrap();
-        for rel in ["", "config", "config/x", "config/x/server.properties.example", "server.properties"] {
-            let m = std::fs::symlink_metadata(tmp.path().join("mc").join(rel)).unwrap();
-            assert_eq!((m.uid(), m.gid()), (user.uid, user.gid), "{rel}");
-        }
-    }
-
-    #[test]
-    fn passwords_are_long_and_fresh() {
-        let (a, b) = (rcon_password(), rcon_password());
-        assert_eq!(a.expose().len(), 32);
-        assert_ne!(a.expose(), b.expose());
-    }
-}
+#[path = "tests_provision.rs"]
+mod tests;

@@ -24,6 +24,7 @@ use crate::repo::Desired;
 use crate::repo::edit::EditError;
 use crate::storage::{ControlDoc, StorageError, Store};
 
+pub mod cache;
 mod handover;
 mod ledger_steps;
 mod nudge;
@@ -69,6 +70,12 @@ pub enum ApplyError {
     Stale { resource: String, why: String },
     #[error("{resource}: {why}")]
     Invalid { resource: String, why: String },
+    #[error("{resource}")]
+    Cache {
+        resource: String,
+        #[source]
+        source: cache::CacheError,
+    },
 }
 
 /// How one change ended.

@@ -77,6 +77,14 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
                     .put_asset(&file.hash, bytes)
                     .await
                     .map_err(|source| ApplyError::Storage { resource, source })?;
+            } else if let (Some(url), Some(size)) = (&r.source, r.size) {
+                let client = crate::http::download_client().map_err(|e| ApplyError::Invalid {
+                    resource: resource.clone(),
+                    why: e.to_string(),
+                })?;
+                sent = super::cache::store_cached(cx.store, &client, &file.hash, url, size)
+                    .await
+                    .map_err(|source| ApplyError::Cache { resource, source })?;
             }
             control(cx, st).await?.assets.insert(
                 path.clone(),
@@ -84,6 +92,7 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
                     hash: file.hash.clone(),
                     url: r.url,
                     size: r.size,
+                    cache: r.source.is_some(),
                 },
             );
             st.control_dirty = true;

@@ -1,5 +1,5 @@
 //! The Hetzner Cloud client: servers, actions, server types, pricing,
-//! locations, firewalls and SSH keys — the parts of
+//! locations, firewalls, SSH keys and snapshot images — the parts of
 //! <https://api.hetzner.cloud/v1> a game server's life needs.
 //!
 //! Every request goes through [`crate::http::Api::send`] (timeouts, retries
@@ -27,6 +27,7 @@ mod catalog;
 pub mod choose;
 mod error;
 mod firewall;
+pub mod images;
 mod servers;
 mod types;
 mod wire;
@@ -82,6 +83,11 @@ impl Hetzner {
     pub fn with_poll_interval(mut self, every: Duration) -> Self {
         self.poll_every = every;
         self
+    }
+
+    /// How often actions (and the image build's builder) are polled.
+    pub fn poll_interval(&self) -> Duration {
+        self.poll_every
     }
 
     pub fn base(&self) -> &str {

@@ -225,6 +225,8 @@ pub struct Pricing {
     /// `primary_ips[type = ipv4]`: since 2024 a primary IPv4 is billed
     /// separately from the server.
     pub primary_ipv4: Vec<LocationPrice>,
+    /// `image.price_per_gb_month`: what a snapshot image costs per GB stored.
+    pub image_per_gb_month: Option<Money>,
 }
 
 impl Pricing {

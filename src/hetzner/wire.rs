@@ -200,6 +200,13 @@ pub(crate) struct WirePricing {
     pub server_types: Vec<WireTypePrices>,
     #[serde(default)]
     pub primary_ips: Vec<WireIpPrices>,
+    pub image: Option<WireImagePrice>,
+}
+
+/// `pricing.image`: snapshots are billed per GB stored and month.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireImagePrice {
+    pub price_per_gb_month: Money,
 }
 
 #[derive(Debug, Deserialize)]
@@ -224,6 +231,7 @@ impl From<WirePricing> for Pricing {
                 .flat_map(|p| p.prices)
                 .map(LocationPrice::from)
                 .collect(),
+            image_per_gb_month: w.image.map(|i| i.price_per_gb_month),
         }
     }
 }

@@ -33,7 +33,10 @@ pub enum ModsCommand {
     /// mod keeps its locked version. The server jar (Fabric's launcher, or
     /// Mojang's jar for vanilla) is pinned too: downloaded once and its size,
     /// sha1 and sha512 recorded, which the VPS checks before running it.
-    /// Every state repo needs a mods.lock, even without mods.
+    /// For Fabric, the vanilla jar the launcher would download on its first
+    /// boot is pinned in `[[cache]]` (Mojang's sha1 checked, sha256
+    /// recorded): apply stores it in R2 and the VPS places it during the
+    /// world's restore. Every state repo needs a mods.lock, even without mods.
     /// mods.lock is written only if it changes.
     #[command(after_help = "Examples:\n  mc-gitops mods lock --repo .")]
     Lock,
@@ -133,11 +136,13 @@ async fn lock(root: &Path, endpoints: &Endpoints, scope: Scope, out: &mut (dyn W
         installer_version,
         server: None,
         mods,
+        cache: Vec::new(),
     };
     // `update` re-downloads the jar: how a lock's jar is re-checked, and how
     // an illustrative one (the example's) gets real hashes.
     let keep_jar = previous.filter(|_| !matches!(scope, Scope::All));
     new.server = Some(server_jar(&client, keep_jar, &new).await?);
+    new.cache = cache(&client, keep_jar, &new).await?;
     if let Some(why) = repo::mods::staleness(&inputs.mods, &new, mc) {
         bail!("the resolved lock does not answer mods.toml ({why}); this is a bug in mc-gitops");
     }
@@ -172,6 +177,19 @@ async fn server_jar(client: &Client, previous: Option<&ModsLock>, new: &ModsLock
     server_jar::lock(client, new)
         .await
         .with_context(|| format!("cannot lock the server jar `{file}`"))
+}
+
+/// The `[[cache]]` files: the kept lock's when it has them for the same game
+/// version and loader (no download), else fetched and hashed anew.
+async fn cache(client: &Client, previous: Option<&ModsLock>, new: &ModsLock) -> anyhow::Result<Vec<repo::CachedFile>> {
+    if let Some(p) = previous
+        && (p.minecraft == new.minecraft && p.loader == new.loader && !p.cache.is_empty())
+    {
+        return Ok(p.cache.clone());
+    }
+    server_jar::cache(client, new)
+        .await
+        .with_context(|| format!("cannot lock the cached files of Minecraft {}", new.minecraft))
 }
 
 /// The locked versions to keep, by project id: all of them for `lock`,

@@ -209,6 +209,7 @@ async fn fetch_once(name: &str, client: &reqwest::Client, url: &str, size: u64, 
 pub struct Digests {
     pub size: u64,
     pub sha1: String,
+    pub sha256: String,
     pub sha512: String,
 }
 
@@ -245,7 +246,7 @@ async fn digest_once(name: &str, client: &reqwest::Client, url: &str, max_size: 
             status: resp.status().as_u16(),
         });
     }
-    let (mut sha1, mut sha512, mut size) = (sha1::Sha1::new(), Sha512::new(), 0u64);
+    let (mut sha1, mut sha256, mut sha512, mut size) = (sha1::Sha1::new(), sha2::Sha256::new(), Sha512::new(), 0u64);
     while let Some(chunk) = resp.chunk().await.map_err(transport)? {
         size += chunk.len() as u64;
         if size > max_size {
@@ -256,11 +257,13 @@ async fn digest_once(name: &str, client: &reqwest::Client, url: &str, max_size: 
             });
         }
         sha1.update(&chunk);
+        sha256.update(&chunk);
         sha512.update(&chunk);
     }
     Ok(Digests {
         size,
         sha1: hex::encode(sha1.finalize()),
+        sha256: hex::encode(sha256.finalize()),
         sha512: hex::encode(sha512.finalize()),
     })
 }

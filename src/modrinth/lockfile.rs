@@ -7,7 +7,8 @@
 //! The lock is rendered by hand rather than through a serializer so that the
 //! layout is exactly the one docs/state-repo.md shows and never drifts with a
 //! library upgrade: a header saying it is generated, the loader block, the
-//! `[server]` jar, then one `[[mod]]` table per mod sorted by slug. The same lock always renders to
+//! `[server]` jar, then one `[[mod]]` table per mod sorted by slug, then the
+//! `[[cache]]` files (what a first Fabric boot downloads) sorted by path. The same lock always renders to
 //! the same bytes, so `mods lock` with nothing new leaves the file untouched
 //! and a diff of two locks shows only real changes.
 
@@ -101,6 +102,18 @@ pub fn render(lock: &ModsLock) -> String {
         line(&mut out, "sha512", quote(&m.sha512));
         let deps: Vec<String> = m.dependencies.iter().map(|d| quote(d)).collect();
         line(&mut out, "dependencies", format!("[{}]", deps.join(", ")));
+    }
+    let mut cache: Vec<_> = lock.cache.iter().collect();
+    cache.sort_by(|a, b| a.path.cmp(&b.path));
+    for c in cache {
+        out.push_str("\n[[cache]]\n");
+        line(&mut out, "path", quote(&c.path));
+        line(&mut out, "url", quote(&c.url));
+        line(&mut out, "size", c.size.to_string());
+        line(&mut out, "sha256", quote(&c.sha256));
+        if let Some(sha1) = &c.sha1 {
+            line(&mut out, "sha1", quote(sha1));
+        }
     }
     out
 }
@@ -214,6 +227,25 @@ pub fn changes(old: Option<&ModsLock>, new: &ModsLock) -> String {
         (None, Some((af, _))) => rows.push(('+', "server.jar".into(), af)),
         (Some((bf, _)), None) => rows.push(('-', "server.jar".into(), bf)),
         (None, None) => {}
+    }
+    // The cache: a path added, removed, or the same path with new bytes.
+    let cached = |l: &ModsLock| -> Vec<(String, String)> { l.cache.iter().map(|c| (c.path.clone(), c.sha256.clone())).collect() };
+    let (before, after) = (old.map(cached).unwrap_or_default(), cached(new));
+    for (path, sha) in &after {
+        match before.iter().find(|(p, _)| p == path) {
+            None => rows.push(('+', "cache".into(), path.clone())),
+            Some((_, b)) if b != sha => rows.push((
+                '~',
+                "cache".into(),
+                format!("{path} (sha256 {}… → {}…)", &b[..12.min(b.len())], &sha[..12.min(sha.len())]),
+            )),
+            Some(_) => {}
+        }
+    }
+    for (path, _) in &before {
+        if !after.iter().any(|(p, _)| p == path) {
+            rows.push(('-', "cache".into(), path.clone()));
+        }
     }
     let width = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
     rows.iter()

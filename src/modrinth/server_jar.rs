@@ -9,6 +9,14 @@
 //!   sha512, so the jar is downloaded once too; its sha1 and size must be
 //!   Mojang's or nothing is locked.
 //!
+//! - The cache (`[[cache]]`, Fabric only): what the Fabric server launcher
+//!   downloads on its first boot when it is missing. Its `ServerLauncher`
+//!   (fabric-installer) looks for the vanilla jar at
+//!   `.fabric/server/<mc>-server.jar` and downloads it from Mojang's manifest
+//!   only when that file does not exist; so the lock pins Mojang's jar for
+//!   that path (sha1 checked against Mojang's, sha256 computed) and the VPS
+//!   places it before the first boot (docs/coldstart.md).
+//!
 //! The VPS verifies the sha512 and size (`fetch::fetch_verified`), so what
 //! runs there is byte for byte what was downloaded here. The recorded URL is
 //! always the public one, whatever base URL the lock was made through.
@@ -19,7 +27,7 @@ use super::fetch::{self, FetchError};
 use super::{Client, MOJANG_META_DEFAULT_BASE, ModrinthError, Which};
 use crate::http::{Api, Policy, RateLimit};
 use crate::repo::mods::{expected_server_jar, fabric_server_path};
-use crate::repo::{Loader, ModsLock, ServerJar};
+use crate::repo::{CachedFile, Loader, ModsLock, ServerJar};
 
 /// Larger than any server jar (vanilla's is about 50 MB): a body beyond this is refused.
 const MAX_SERVER_JAR: u64 = 256 * 1024 * 1024;
@@ -98,6 +106,43 @@ pub async fn lock(client: &Client, lock: &ModsLock) -> Result<ServerJar, Modrint
 }
 
 async fn vanilla(client: &Client, version: &str, file: String) -> Result<ServerJar, ModrinthError> {
+    let (url, d) = mojang_server(client, version, &file).await?;
+    Ok(ServerJar {
+        file,
+        url,
+        size: d.size,
+        sha1: d.sha1,
+        sha512: d.sha512,
+    })
+}
+
+/// Where fabric-installer's `ServerLauncher` keeps the vanilla jar, relative
+/// to the server directory (its `DATA_DIR` and `"%s-server.jar"`).
+pub fn fabric_vanilla_jar_path(minecraft: &str) -> String {
+    format!(".fabric/server/{minecraft}-server.jar")
+}
+
+/// The `[[cache]]` files for a lock: for Fabric, Mojang's server jar where
+/// the launcher looks for it; nothing for vanilla (its `server.jar` is that
+/// jar already). A version whose name cannot be a cache path has no cache.
+pub async fn cache(client: &Client, lock: &ModsLock) -> Result<Vec<CachedFile>, ModrinthError> {
+    let path = fabric_vanilla_jar_path(&lock.minecraft);
+    if lock.loader != Loader::Fabric || !crate::repo::mods::valid_cache_path(&path) {
+        return Ok(Vec::new());
+    }
+    let (url, d) = mojang_server(client, &lock.minecraft, &path).await?;
+    Ok(vec![CachedFile {
+        path,
+        url,
+        size: d.size,
+        sha256: d.sha256,
+        sha1: Some(d.sha1),
+    }])
+}
+
+/// Mojang's server jar for `version`: its public URL and the digests of its
+/// bytes, which must have the size and sha1 Mojang's version JSON gives.
+async fn mojang_server(client: &Client, version: &str, file: &str) -> Result<(String, fetch::Digests), ModrinthError> {
     let manifest: Manifest = client
         .get(Which::MojangMeta, MANIFEST_PATH)
         .await?
@@ -137,7 +182,7 @@ async fn vanilla(client: &Client, version: &str, file: String) -> Result<ServerJ
         });
     }
     let from = via(client, &server.url);
-    let d = fetch::digest(&client.download, &file, &from, MAX_SERVER_JAR).await?;
+    let d = fetch::digest(&client.download, file, &from, MAX_SERVER_JAR).await?;
     if d.sha1 != server.sha1.to_ascii_lowercase() || d.size != server.size {
         return Err(ModrinthError::VanillaMismatch {
             version: version.into(),
@@ -148,13 +193,7 @@ async fn vanilla(client: &Client, version: &str, file: String) -> Result<ServerJ
             got_size: d.size,
         });
     }
-    Ok(ServerJar {
-        file,
-        url: server.url,
-        size: d.size,
-        sha1: d.sha1,
-        sha512: d.sha512,
-    })
+    Ok((server.url, d))
 }
 
 /// Through the Api (retries, timeouts), mapping 404 to `None`.

@@ -48,7 +48,8 @@ impl std::fmt::Display for AssetDamage {
 
 /// The listed files (desired.json's `assets`) whose stored copy is damaged,
 /// among those the repo still renders with the listed hash (any other is
-/// sent anew by the plan anyway). Downloaded files (mods) are not stored.
+/// sent anew by the plan anyway). Downloaded files (mods) are not stored;
+/// cached files (`[[cache]]`) are checked by size only.
 pub async fn stored_damage(
     store: &Store,
     want: &BTreeMap<String, Rendered>,
@@ -56,14 +57,39 @@ pub async fn stored_damage(
 ) -> Result<BTreeMap<String, AssetDamage>, StorageError> {
     let mut out = BTreeMap::new();
     for (path, a) in listed {
-        let Some(bytes) = want.get(path).filter(|w| w.state.hash == a.hash).and_then(|w| w.bytes.as_ref()) else {
+        let Some(w) = want.get(path).filter(|w| w.state.hash == a.hash) else {
             continue;
         };
-        if let Some(damage) = check(store, &store.asset_key(&a.hash), bytes).await? {
+        let key = store.asset_key(&a.hash);
+        let damage = match (&w.bytes, &w.source, w.size) {
+            (Some(bytes), _, _) => check(store, &key, bytes).await?,
+            (None, Some(_), Some(size)) => check_size(store, &key, size).await?,
+            _ => None,
+        };
+        if let Some(damage) = damage {
             out.insert(path.clone(), damage);
         }
     }
     Ok(out)
+}
+
+/// A cached file (tens of MB, `[[cache]]`): only its presence and size are
+/// looked at here (one HEAD). Same-size substitutes are caught where it
+/// matters: the agent refuses them by sha256, and apply re-reads the object
+/// whenever it stores the file again.
+async fn check_size(store: &Store, key: &str, size: u64) -> Result<Option<AssetDamage>, StorageError> {
+    match store.object_store().head(&Key::from(key)).await {
+        Ok(m) if m.size == size => Ok(None),
+        Ok(m) => Ok(Some(AssetDamage::Resized {
+            stored: m.size,
+            expected: size,
+        })),
+        Err(object_store::Error::NotFound { .. }) => Ok(Some(AssetDamage::Missing)),
+        Err(e) => Err(StorageError::Object {
+            key: key.into(),
+            source: e.into(),
+        }),
+    }
 }
 
 /// Whether the object at `key` holds exactly `bytes`; its body is read only
@@ -107,6 +133,7 @@ mod tests {
             bytes: Some(bytes.to_vec()),
             url: None,
             size: Some(bytes.len() as u64),
+            source: None,
         }
     }
 
@@ -135,5 +162,43 @@ mod tests {
         let mut stale = listed.clone();
         stale.get_mut("b").unwrap().hash = "sha256:00".into();
         assert!(!stored_damage(&s, &want, &stale).await.unwrap().contains_key("b"));
+    }
+
+    /// A cached jar (`[[cache]]`) is looked at by size only: missing and
+    /// resized copies are found with one HEAD each, its body is never read.
+    #[tokio::test]
+    async fn cached_files_are_checked_by_size_without_reading_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::local(dir.path(), &ServerName::new("grove")).unwrap();
+        let cached = |hash: &str, size: u64| Rendered {
+            state: crate::observe::FileState {
+                hash: hash.into(),
+                text: None,
+            },
+            bytes: None,
+            url: None,
+            size: Some(size),
+            source: Some("https://piston-data.mojang.com/v1/objects/x/server.jar".into()),
+        };
+        let (a, b, c) = (
+            format!("sha256:{}", "a".repeat(64)),
+            format!("sha256:{}", "b".repeat(64)),
+            format!("sha256:{}", "c".repeat(64)),
+        );
+        let want: BTreeMap<String, Rendered> = [("a.jar", &a), ("b.jar", &b), ("c.jar", &c)]
+            .into_iter()
+            .map(|(p, h)| (p.to_string(), cached(h, 4)))
+            .collect();
+        let listed: BTreeMap<String, FileState> = want.iter().map(|(p, r)| (p.clone(), r.state.clone())).collect();
+        s.put_bytes(&s.asset_key(&a), b"same".to_vec()).await.unwrap(); // same size, other bytes: not read here
+        s.put_bytes(&s.asset_key(&c), b"longer".to_vec()).await.unwrap();
+        let got = stored_damage(&s, &want, &listed).await.unwrap();
+        assert_eq!(
+            got,
+            BTreeMap::from([
+                ("b.jar".to_string(), AssetDamage::Missing),
+                ("c.jar".to_string(), AssetDamage::Resized { stored: 6, expected: 4 }),
+            ])
+        );
     }
 }

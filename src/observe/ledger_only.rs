@@ -50,5 +50,7 @@ pub fn observe(ledger: &impl LedgerObserver, server: &ServerName, now: DateTime<
         last_start: ledger.sessions.iter().map(|s| s.started).max(),
         reconcile_ticks: Vec::new(),
         actions: None,
+        // Images are Hetzner's: a start planned from the ledger alone uses the stock image.
+        image: None,
     }
 }

@@ -246,6 +246,19 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
     // reported past provisioning (it may be refusing one now).
     let may_start = server.is_none() && d.server.state == crate::repo::SwitchState::Running;
     let provisioning = server.is_some() && agent.as_ref().is_none_or(|a| a.phase == crate::lifecycle::Phase::Provisioning);
+    // The prebuilt image a start would boot from (`mc-gitops image build`):
+    // looked up only when a start may be planned.
+    let image = match may_start {
+        true => {
+            let version = crate::hetzner::images::AGENT_VERSION;
+            let images = live
+                .hetzner
+                .list_snapshots(&crate::hetzner::images::image_selector(&d.server.name, Some(version)))
+                .await?;
+            crate::hetzner::images::newest_usable(&images, version).cloned()
+        }
+        false => None,
+    };
     if let Some(c) = control.as_mut().filter(|_| may_start || provisioning) {
         c.damaged = super::assets::stored_damage(store, &want, &c.assets).await.map_err(storage)?;
     }
@@ -283,6 +296,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         reconcile_ticks: Vec::new(),
         // Read by the commands (`actions_minutes::observe`), which decide whether to refresh it.
         actions: None,
+        image,
     };
     Ok((observed, Facts { zone, servers }))
 }

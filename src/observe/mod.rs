@@ -280,6 +280,11 @@ pub struct Observed {
     /// up to date by apply); `None`: not observed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<crate::actions_minutes::ActionsUsage>,
+    /// The newest prebuilt snapshot image for this server and this agent
+    /// version (`mc-gitops image build`); looked up only when a start may be
+    /// planned. `None`: none, or not looked up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<crate::hetzner::images::Image>,
 }
 
 impl Observed {

@@ -1,7 +1,9 @@
 //! The files the server needs, rendered from the desired state: whitelist,
 //! ops, `server.properties`, `eula.txt`, `config/`, and the jars mods.lock
 //! pins (`server.jar` and the server-side mods), which the VPS downloads
-//! from their URL and verifies by sha512.
+//! from their URL and verifies by sha512), and the lock's `[[cache]]` files
+//! (what a first Fabric boot downloads), which the reconciler fetches once
+//! and stores like the text files, by sha256.
 //! Rendering is pure and byte-stable so unchanged files hash the same and are
 //! never shipped twice.
 
@@ -66,13 +68,17 @@ pub fn op_entries(d: &Desired) -> Vec<OpEntry> {
 }
 
 /// A file as apply ships it: its state for planning, plus the bytes to store
-/// (text and config files) or where the VPS downloads it (mods).
+/// (text and config files), where the VPS downloads it (mods), or where the
+/// reconciler fetches the bytes it stores (cached files).
 #[derive(Clone, Debug)]
 pub struct Rendered {
     pub state: FileState,
     pub bytes: Option<Vec<u8>>,
     pub url: Option<String>,
     pub size: Option<u64>,
+    /// A cached file's public URL: apply downloads it, checks its sha256
+    /// and size against the lock, and stores it (`apply::cache`).
+    pub source: Option<String>,
 }
 
 fn stored(bytes: Vec<u8>) -> Rendered {
@@ -85,6 +91,7 @@ fn stored(bytes: Vec<u8>) -> Rendered {
         size: Some(bytes.len() as u64),
         bytes: Some(bytes),
         url: None,
+        source: None,
     }
 }
 
@@ -112,6 +119,9 @@ pub fn render_files(d: &Desired) -> BTreeMap<String, Rendered> {
     for m in d.lock.mods.iter().filter(|m| m.side.on_server()) {
         out.insert(format!("mods/{}", m.file), downloaded(&m.url, &m.sha512, m.size));
     }
+    for c in &d.lock.cache {
+        out.insert(c.path.clone(), cached(c));
+    }
     out
 }
 
@@ -129,6 +139,22 @@ fn downloaded(url: &str, sha512: &str, size: u64) -> Rendered {
         bytes: None,
         url: Some(url.to_string()),
         size: Some(size),
+        source: None,
+    }
+}
+
+/// A cached file: stored by sha256 like a text file, but its bytes come from
+/// `url` when apply stores it, never from the repo.
+fn cached(c: &crate::repo::CachedFile) -> Rendered {
+    Rendered {
+        state: FileState {
+            hash: format!("sha256:{}", c.sha256),
+            text: None,
+        },
+        bytes: None,
+        url: None,
+        size: Some(c.size),
+        source: Some(c.url.clone()),
     }
 }
 

@@ -45,6 +45,15 @@ pub enum IpTarget {
     Address(String),
 }
 
+/// A snapshot image a new server may boot from: Java, nftables and the
+/// agent already installed, so cloud-init skips the installs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BootImage {
+    pub id: crate::hetzner::images::ImageId,
+    /// `x86` or `arm`: only server types of this architecture can boot it.
+    pub architecture: String,
+}
+
 /// What apply does for one change. Each is one attempt, safe to repeat.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -69,6 +78,11 @@ pub enum Step {
         locations: Vec<Location>,
         server_types: Vec<ServerType>,
         image: String,
+        /// A prebuilt snapshot image (`mc-gitops image build`) to boot
+        /// instead of `image` on the region's types of its architecture;
+        /// the stock `image` where none of them is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snapshot: Option<BootImage>,
         labels: BTreeMap<String, String>,
         restore: Option<String>,
     },
@@ -347,6 +361,8 @@ mod tests_countdown;
 mod tests_ending;
 #[cfg(test)]
 mod tests_handover;
+#[cfg(test)]
+mod tests_image;
 #[cfg(test)]
 mod tests_requests;
 #[cfg(test)]

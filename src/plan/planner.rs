@@ -471,6 +471,20 @@ impl Builder<'_> {
         );
         let labels = labels(d, &session);
         let restore = self.restore_for_start();
+        let snapshot = o.image.as_ref().map(|i| BootImage {
+            id: i.id,
+            architecture: i.architecture.clone(),
+        });
+        let mut after = json!({
+            "region": d.server.region,
+            "locations": region.locations,
+            "server_types": region.server_types,
+            "image": region.image,
+            "labels": labels,
+        });
+        if let Some(s) = &snapshot {
+            after["snapshot"] = json!({ "id": s.id, "architecture": s.architecture });
+        }
         self.change(
             Op::Create,
             format!("hetzner server {name}"),
@@ -481,20 +495,19 @@ impl Builder<'_> {
                 locations: region.locations.clone(),
                 server_types: region.server_types.clone(),
                 image: region.image.clone(),
+                snapshot: snapshot.clone(),
                 labels: labels.clone(),
                 restore: restore.clone(),
             },
             Value::Null,
-            json!({
-                "region": d.server.region,
-                "locations": region.locations,
-                "server_types": region.server_types,
-                "image": region.image,
-                "labels": labels,
-            }),
+            after,
             format!(
-                "first orderable type at the first location with capacity in region {}",
-                d.server.region
+                "first orderable type at the first location with capacity in region {}{}",
+                d.server.region,
+                match &snapshot {
+                    Some(s) => format!(", booting prebuilt image {} where the type is {}", s.id, s.architecture),
+                    None => String::new(),
+                }
             ),
         );
         self.clear_used_restore(restore.is_some().then_some(&session));

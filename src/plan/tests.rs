@@ -58,6 +58,7 @@ pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
         last_start: None,
         reconcile_ticks: Vec::new(),
         actions: None,
+        image: None,
     };
     let p = plan(d, &o);
     (_, o) = simulate(d, &o, &p);

@@ -238,6 +238,25 @@ pub struct ModsLock {
     /// a loaded [`Desired`] always has it.
     pub server: Option<ServerJar>,
     pub mods: Vec<LockedMod>,
+    /// What a first Fabric boot would download itself (`[[cache]]`), stored
+    /// in `assets/<server>/` by the reconciler and placed by the agent. Empty
+    /// in an older lock: no cache, the server downloads them as before.
+    pub cache: Vec<CachedFile>,
+}
+
+/// A file placed in the server directory before the first boot so that the
+/// server does not download it (docs/coldstart.md, "The library cache"):
+/// the reconciler fetches `url` once, stores it by sha256, and the agent
+/// keeps it only with this sha256. `path` is relative to the server
+/// directory and stays inside it (the parser checks).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CachedFile {
+    pub path: String,
+    pub url: String,
+    pub size: u64,
+    pub sha256: String,
+    /// The publisher's own hash (Mojang's sha1), checked when locking.
+    pub sha1: Option<String>,
 }
 
 /// The jar installed as `server.jar`: Fabric's server launcher or Mojang's

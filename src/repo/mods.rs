@@ -12,7 +12,7 @@ use toml::Spanned;
 use toml::de::DeTable;
 
 use super::limits::{MAX_FILE_NAME_CHARS, MAX_LOCK_STRING_CHARS, MAX_MODS, MAX_URL_CHARS};
-use super::model::{Loader, LockedMod, Minecraft, Mods, ModsLock, ServerJar, Side, WantedMod};
+use super::model::{CachedFile, Loader, LockedMod, Minecraft, Mods, ModsLock, ServerJar, Side, WantedMod};
 use super::reader::{self, Cx, Table};
 
 const SIDES: &[&str] = &["server", "client", "both"];
@@ -168,6 +168,30 @@ pub fn parse_lock(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<ModsLoc
             }
         }
     }
+    // Without `[[cache]]` (an older lock, or a vanilla one): no cache, the
+    // server downloads what it needs on its first boot as before.
+    let mut cache = Vec::new();
+    if let Some(v) = root.get("cache") {
+        for (i, t) in reader::tables(cx, "cache", v).into_iter().enumerate() {
+            if i == MAX_CACHED_FILES {
+                cx.error(
+                    t.span(),
+                    format!("mods.lock has more than {MAX_CACHED_FILES} `[[cache]]` entries, the limit (MAX_CACHED_FILES)"),
+                )
+                .help(REGEN);
+                ok = false;
+                break;
+            }
+            match parse_cached_file(cx, t) {
+                Some(c) if cache.iter().any(|o: &CachedFile| o.path == c.path) => {
+                    cx.error(v.span(), format!("`[[cache]]` lists `{}` twice", c.path)).help(REGEN);
+                    ok = false;
+                }
+                Some(c) => cache.push(c),
+                None => ok = false,
+            }
+        }
+    }
     root.finish(cx);
     version?;
     if !ok || !fabric_ok {
@@ -180,6 +204,60 @@ pub fn parse_lock(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<ModsLoc
         installer_version: installer_version.map(|s| s.value),
         server,
         mods,
+        cache,
+    })
+}
+
+/// At most this many `[[cache]]` files (a Fabric server's first boot
+/// downloads about ten).
+pub const MAX_CACHED_FILES: usize = 64;
+
+/// Where a first Fabric boot puts what it downloads: the vanilla jar under
+/// `.fabric/server/`, the libraries under `libraries/` (fabric-installer's
+/// `ServerLauncher` and `ServerInstaller`). A cached file goes nowhere else.
+pub const CACHE_DIRS: [&str; 2] = [".fabric/server/", "libraries/"];
+
+/// A `[[cache]]` path: below one of [`CACHE_DIRS`], relative, made of plain
+/// segments (no `..`, `.`, empty or hidden one but the leading `.fabric`) of
+/// `[A-Za-z0-9._+-]`, ending in `.jar`. So it stays inside the server
+/// directory whatever wrote the lock.
+pub fn valid_cache_path(p: &str) -> bool {
+    let Some(rest) = CACHE_DIRS.iter().find_map(|d| p.strip_prefix(d)) else {
+        return false;
+    };
+    p.len() <= MAX_URL_CHARS
+        && p.ends_with(".jar")
+        && rest
+            .split('/')
+            .all(|seg| !seg.is_empty() && !seg.starts_with('.') && seg.bytes().all(|c| c.is_ascii_alphanumeric() || b"._+-".contains(&c)))
+}
+
+fn cache_path(cx: &mut Cx<'_>, n: &str, v: &Spanned<toml::de::DeValue<'_>>) -> Option<String> {
+    let s = reader::string(cx, n, v)?;
+    if valid_cache_path(&s.value) {
+        return Some(s.value);
+    }
+    cx.error(
+        s.span,
+        format!("`{n}` = {:?} is not a jar below `.fabric/server/` or `libraries/`", s.value),
+    )
+    .help("a cached file's path is relative to the server directory, of plain segments of A-Z, a-z, 0-9, `.`, `_`, `+` and `-` (no `..`), ending in .jar; run `mc-gitops mods lock` to regenerate mods.lock");
+    None
+}
+
+fn parse_cached_file(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<CachedFile> {
+    let path = t.required(cx, "path", REGEN, cache_path);
+    let url = t.required(cx, "url", REGEN, https_url);
+    let size = t.required(cx, "size", REGEN, size);
+    let sha256 = t.required(cx, "sha256", REGEN, hex_of_len(64));
+    let sha1 = t.optional(cx, "sha1", hex_of_len(40));
+    t.finish(cx);
+    Some(CachedFile {
+        path: path?,
+        url: url?,
+        size: size?,
+        sha256: sha256?,
+        sha1,
     })
 }
 

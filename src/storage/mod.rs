@@ -95,6 +95,11 @@ pub struct AssetRef {
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
+    /// A cached file (mods.lock `[[cache]]`): the server downloads it itself
+    /// when it is missing, so a stored copy the agent refuses is skipped (and
+    /// logged) rather than holding the start back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cache: bool,
 }
 
 /// `control/<s>/desired.json`: what the reconciler wants the agent to do.

@@ -2,7 +2,8 @@
 //!
 //! An axum server on 127.0.0.1:0 with its whole world in one `Mutex`:
 //! servers (ids, IPv4s from 203.0.113.0/24, `initializing` → `running` after
-//! a few polls), actions (`running` 0→100 % → `success` over polls), server
+//! a few polls, then `off` for one whose user-data has `power_state`),
+//! snapshot images (`hetzner_images.rs`), actions (`running` 0→100 % → `success` over polls), server
 //! types including the retired cx22 and cpx31, prices, locations, firewalls
 //! and SSH keys. Responses follow the OpenAPI document's shapes, pagination
 //! (`meta.pagination`), label selectors, `RateLimit-*` headers on every
@@ -90,6 +91,11 @@ pub(crate) struct World {
     pub actions: BTreeMap<u64, Polled>,
     pub server_types: Vec<Value>,
     pub firewalls: BTreeMap<u64, Value>,
+    /// Snapshot images by id, and the create_image action of each.
+    pub images: BTreeMap<u64, Value>,
+    pub image_actions: BTreeMap<u64, u64>,
+    /// Servers whose user-data powers them off once they have run.
+    pub powers_off: BTreeSet<u64>,
     pub ssh_keys: BTreeMap<u64, Value>,
     pub sold_out: BTreeSet<String>,
     /// Commands whose actions end in `error`, with (code, message).
@@ -356,6 +362,9 @@ impl World {
             actions: BTreeMap::new(),
             server_types: catalog::SERVER_TYPES.iter().map(catalog::server_type_json).collect(),
             firewalls: BTreeMap::new(),
+            images: BTreeMap::new(),
+            image_actions: BTreeMap::new(),
+            powers_off: BTreeSet::new(),
             ssh_keys: BTreeMap::new(),
             sold_out: BTreeSet::new(),
             failing: BTreeMap::new(),
@@ -397,7 +406,7 @@ impl World {
         (v4, v6): (bool, bool),
     ) -> Option<u64> {
         let created = now_rfc3339();
-        let image = catalog::image_json(image, t["architecture"].as_str().unwrap_or("x86"), &created)?;
+        let image = routes::images::boot_image(self, image, t["architecture"].as_str().unwrap_or("x86")).ok()?;
         let id = self.id();
         let n = self.next_ip;
         self.next_ip += 1;
@@ -428,6 +437,8 @@ impl World {
         s.polls += 1;
         if s.polls >= n && s.json["status"] == "initializing" {
             s.json["status"] = json!("running");
+        } else if s.polls > n && s.json["status"] == "running" && self.powers_off.contains(&id) {
+            s.json["status"] = json!("off");
         }
         Some(s.json.clone())
     }

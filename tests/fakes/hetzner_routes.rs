@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 
 use super::{Answer, World, catalog, error, now_rfc3339, ok};
 
+#[path = "hetzner_images.rs"]
+pub(super) mod images;
+
 type Query = [(String, String)];
 
 pub(super) fn route(w: &mut World, method: &Method, path: &str, body: Option<Value>) -> Answer {
@@ -37,6 +40,10 @@ pub(super) fn route(w: &mut World, method: &Method, path: &str, body: Option<Val
             Some(action) => ok(200, json!({ "action": action })),
             None => not_found("action"),
         },
+        ("POST", ["servers", s, "actions", "create_image"]) => images::create_image(w, id(s), body),
+        ("GET", ["images"]) => images::list_images(w, &q),
+        ("GET", ["images", s]) => images::get_image(w, id(s)),
+        ("DELETE", ["images", s]) => images::delete_image(w, id(s)),
         ("GET", ["server_types"]) => list(w.server_types.clone(), "server_types", &q),
         ("GET", ["locations"]) => {
             let all = catalog::LOCATIONS.iter().filter_map(|l| catalog::location_json(l.name)).collect();
@@ -366,11 +373,19 @@ fn create_server(w: &mut World, body: Option<Value>) -> Answer {
             Value::Null,
         );
     }
+    if let Err(a) = images::boot_image(w, image, t["architecture"].as_str().unwrap_or("x86")) {
+        return a;
+    }
     let labels = if b["labels"].is_object() { b["labels"].clone() } else { json!({}) };
     let nets = (b["public_net"]["enable_ipv4"] != false, b["public_net"]["enable_ipv6"] != false);
     let Some(id) = w.insert_server(name, &labels, &location, &t, image, firewalls, nets) else {
         return invalid("image", "image not found");
     };
+    // cloud-init's `power_state` (the image build's user-data): the server
+    // powers itself off once it has run.
+    if b["user_data"].as_str().is_some_and(|u| u.contains("\npower_state:")) {
+        w.powers_off.insert(id);
+    }
     let create = w.new_action("create_server", &[(id, "server")]);
     let mut next_actions = Vec::new();
     if b["start_after_create"] != false {

@@ -213,6 +213,44 @@ async fn the_fakes_answers_match_the_document() {
     let relabel = json!({ "labels": { "a": "b", "mc-gitops/credentials-expires": "1795363200" } });
     let relabelled = check(&fake, Method::PUT, &format!("/servers/{id}"), "/servers/{id}", Some(relabel), TOKEN).await;
     assert_eq!(relabelled["server"]["labels"]["mc-gitops/credentials-expires"], "1795363200");
+    // Snapshot images: made from the server, listed, read, booted, deleted.
+    let snap = json!({ "type": "snapshot", "description": "mc-gitops grove", "labels": { "mc-gitops/server": "grove" } });
+    let made = check(
+        &fake,
+        Method::POST,
+        &format!("/servers/{id}/actions/create_image"),
+        "/servers/{id}/actions/create_image",
+        Some(snap),
+        TOKEN,
+    )
+    .await;
+    let image = made["image"]["id"].as_u64().unwrap();
+    let made_action = made["action"]["id"].as_u64().unwrap();
+    for _ in 0..2 {
+        check(&fake, g.clone(), &format!("/actions/{made_action}"), "/actions/{id}", None, TOKEN).await;
+    }
+    let listed = check(
+        &fake,
+        g.clone(),
+        "/images?type=snapshot&label_selector=mc-gitops%2Fserver%3Dgrove&sort=created%3Adesc",
+        "/images",
+        None,
+        TOKEN,
+    )
+    .await;
+    assert_eq!(listed["images"][0]["status"], "available");
+    check(&fake, g.clone(), "/images?type=system&per_page=2", "/images", None, TOKEN).await;
+    check(&fake, g.clone(), &format!("/images/{image}"), "/images/{id}", None, TOKEN).await;
+    let boot = json!({ "name": "grove-booted", "server_type": "cax21", "image": image.to_string(), "location": "fsn1" });
+    let booted = check(&fake, Method::POST, "/servers", "/servers", Some(boot), TOKEN).await;
+    assert_eq!(booted["server"]["image"]["id"], image, "{booted:#}");
+    let deleted = reqwest::Client::new()
+        .delete(format!("{}/images/{image}", fake.base_url()))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status().as_u16(), 204, "documented: 204 without a body");
     check(&fake, Method::DELETE, &format!("/servers/{id}"), "/servers/{id}", None, TOKEN).await;
 }
 
@@ -257,6 +295,21 @@ async fn the_fakes_errors_match_the_document() {
     .await;
     let bad_selector = (Method::GET, "/servers?label_selector=a%20in%20b", "/servers");
     check_error(&fake, bad_selector, None, TOKEN, 422, "invalid_input").await;
+    check_error(&fake, (Method::GET, "/images/1", "/images/{id}"), None, TOKEN, 404, "not_found").await;
+    check_error(&fake, (Method::DELETE, "/images/1", "/images/{id}"), None, TOKEN, 404, "not_found").await;
+    let snap = (
+        Method::POST,
+        "/servers/1/actions/create_image",
+        "/servers/{id}/actions/create_image",
+    );
+    check_error(&fake, snap, Some(json!({ "type": "snapshot" })), TOKEN, 404, "not_found").await;
+    let path = format!("/servers/{taken}/actions/create_image");
+    let snap = (Method::POST, &path[..], "/servers/{id}/actions/create_image");
+    check_error(&fake, snap, Some(json!({ "type": "system" })), TOKEN, 422, "invalid_input").await;
+    let bad_type = (Method::GET, "/images?type=nonsense", "/images");
+    check_error(&fake, bad_type, None, TOKEN, 422, "invalid_input").await;
+    let arm = Some(json!({ "name": "arm", "server_type": "cax21", "image": "no-such-image", "location": "fsn1" }));
+    check_error(&fake, post.clone(), arm, TOKEN, 422, "invalid_input").await;
     fake.rate_limit_next(1, 5);
     check_error(
         &fake,
@@ -292,6 +345,10 @@ async fn the_clients_requests_match_the_document() {
     relabel.insert("mc-gitops/credentials-expires".into(), "1795363200".into());
     h.set_server_labels(created.server.id, &relabel).await.unwrap().unwrap();
     let server_id = created.server.id;
+    let snapshot_labels = mc_gitops::hetzner::images::image_labels(&mc_gitops::ids::ServerName::new("grove"), "0.1.0", "x86");
+    h.create_snapshot(server_id, "mc-gitops grove 0.1.0", &snapshot_labels)
+        .await
+        .unwrap();
     // set_rules, apply_to_resources and the labelling PUT, on a hand-made firewall.
     let bare = fake.seed_firewall("by-hand", &[], json!([]), None);
     h.ensure_firewall("by-hand", &labels(LABELS), &FirewallRule::minecraft(&[]), "x=y")
@@ -308,6 +365,11 @@ async fn the_clients_requests_match_the_document() {
         ("/servers", "post", "/servers".to_string()),
         ("/firewalls", "post", "/firewalls".to_string()),
         ("/firewalls/{id}", "put", format!("/firewalls/{bare}")),
+        (
+            "/servers/{id}/actions/create_image",
+            "post",
+            format!("/servers/{server_id}/actions/create_image"),
+        ),
         ("/servers/{id}", "put", format!("/servers/{server_id}")),
         (
             "/firewalls/{id}/actions/set_rules",

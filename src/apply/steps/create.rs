@@ -105,6 +105,7 @@ pub(super) async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut 
         locations,
         server_types,
         image,
+        snapshot,
         labels,
         ..
     } = step
@@ -117,7 +118,13 @@ pub(super) async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut 
         source: source.into(),
     };
     let listing = cx.hetzner.server_types().await.map_err(h)?;
-    let choice = candidates(locations, server_types, &listing).map_err(|e| h(e.into()))?;
+    let mut choice = candidates(locations, server_types, &listing).map_err(|e| h(e.into()))?;
+    // The prebuilt image boots only types of its architecture: those are
+    // kept, in the region's order; with none of them, the stock image.
+    let image = match boot_image(snapshot.as_ref(), &mut choice.candidates, &listing) {
+        Some(id) => id,
+        None => image.clone(),
+    };
     let fw_labels = BTreeMap::from([
         ("managed-by".to_string(), "mc-gitops".to_string()),
         ("mc-gitops/server".to_string(), cx.desired.server.name.to_string()),
@@ -144,7 +151,7 @@ pub(super) async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut 
             }
         }
     }
-    let mut spec = ServerSpec::new(name.clone(), image.clone());
+    let mut spec = ServerSpec::new(name.clone(), image);
     spec.labels = labels.clone();
     // The life of the credentials minted for this server, which the planner
     // reads back to know when to renew them (`plan::planner::renew`).
@@ -259,4 +266,77 @@ pub(super) async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut 
 fn forget_control(st: &mut RunState) {
     st.control = None;
     st.control_dirty = false;
+}
+
+/// The snapshot image to boot, as the create request names it, after
+/// keeping only the candidates of its architecture; `None` (candidates
+/// untouched) when there is no snapshot or no candidate could boot it.
+fn boot_image(
+    snapshot: Option<&crate::plan::BootImage>,
+    candidates: &mut Vec<crate::hetzner::Candidate>,
+    listing: &[crate::hetzner::ServerTypeInfo],
+) -> Option<String> {
+    let s = snapshot?;
+    let arch_of = |c: &crate::hetzner::Candidate| listing.iter().find(|t| t.name == c.server_type).map(|t| t.architecture.as_str());
+    let fitting: Vec<_> = candidates
+        .iter()
+        .filter(|c| arch_of(c) == Some(s.architecture.as_str()))
+        .cloned()
+        .collect();
+    if fitting.is_empty() {
+        tracing::warn!(image = %s.id, arch = %s.architecture, "no server type of the region can boot the prebuilt image; using the stock image");
+        return None;
+    }
+    *candidates = fitting;
+    Some(s.id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hetzner::images::ImageId;
+    use crate::hetzner::{Candidate, ServerTypeInfo};
+    use crate::ids::{Location, ServerType};
+    use crate::plan::BootImage;
+
+    fn ty(name: &str, arch: &str) -> ServerTypeInfo {
+        ServerTypeInfo {
+            id: 1,
+            name: ServerType::new(name),
+            description: name.into(),
+            cores: 4,
+            memory_gb: 8.0,
+            disk_gb: 80.0,
+            architecture: arch.into(),
+            cpu_type: "shared".into(),
+            deprecated: false,
+            deprecation: None,
+            locations: vec![],
+        }
+    }
+
+    fn at(t: &str) -> Candidate {
+        Candidate {
+            location: Location::new("fsn1"),
+            server_type: ServerType::new(t),
+        }
+    }
+
+    #[test]
+    fn the_prebuilt_image_keeps_only_the_types_of_its_architecture() {
+        let listing = [ty("cax21", "arm"), ty("cx33", "x86"), ty("cpx32", "x86")];
+        let x86 = BootImage {
+            id: ImageId(4711),
+            architecture: "x86".into(),
+        };
+        let mut c = vec![at("cax21"), at("cx33"), at("cpx32")];
+        assert_eq!(boot_image(Some(&x86), &mut c, &listing).as_deref(), Some("4711"));
+        assert_eq!(c, [at("cx33"), at("cpx32")], "in the region's order");
+        // No type of its architecture: the stock image on every candidate.
+        let mut arm_only = vec![at("cax21")];
+        assert_eq!(boot_image(Some(&x86), &mut arm_only, &listing), None);
+        assert_eq!(arm_only, [at("cax21")]);
+        let mut none = vec![at("cx33")];
+        assert_eq!(boot_image(None, &mut none, &listing), None);
+    }
 }
