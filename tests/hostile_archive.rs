@@ -154,6 +154,8 @@ impl Case {
             verified: taken,
             session: None,
             kind: None,
+            added_pieces: None,
+            added_bytes: None,
         };
         s.put_bytes(&m.key, archive).await.unwrap();
         s.put_json(&name.manifest_key(&s), &m).await.unwrap();

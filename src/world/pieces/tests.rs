@@ -248,7 +248,11 @@ async fn an_interrupted_incremental_backup_leaves_the_previous_current_and_only_
         .into_iter()
         .map(|b| b.name)
         .collect();
-    assert_eq!(names, [first.name.clone()], "no list, no manifest of the interrupted backup");
+    assert_eq!(
+        names,
+        std::slice::from_ref(&first.name),
+        "no list, no manifest of the interrupted backup"
+    );
     let orphans: Vec<String> = stored_pieces(&root).into_iter().filter(|p| !kept.contains(p)).collect();
     assert!(!orphans.is_empty(), "the test interrupts after some uploads");
 
