@@ -1,7 +1,9 @@
 //! Taking an incremental snapshot: walk the world (never following a
 //! link, as the archive's packer), cut it into pieces, upload in parallel
-//! only the pieces the bucket does not hold yet, read each upload back,
-//! and write the file list. The caller writes the manifest after.
+//! only the pieces the bucket does not hold yet, check each upload (the
+//! ETag S3 and R2 answer is the MD5 of what they stored; where it is not,
+//! the piece is read back), and return the file list. The caller writes
+//! the list and the manifest after.
 //!
 //! Which pieces the bucket holds is known once per backup: the pieces the
 //! current snapshot's verified file list names that a single listing of
@@ -139,7 +141,7 @@ async fn put_piece(store: &Store, sha: String, bytes: Vec<u8>) -> Result<(String
             source: source.into(),
         })
     };
-    store
+    let put = store
         .object_store()
         .put(&Key::from(key.as_str()), PutPayload::from(compressed.clone()))
         .await
@@ -147,7 +149,13 @@ async fn put_piece(store: &Store, sha: String, bytes: Vec<u8>) -> Result<(String
             key: key.clone(),
             source: source.into(),
         })?;
-    // Read back: what storage holds now is what was sent.
+    // Known good by hash: S3 and R2 answer a single-part upload with the
+    // MD5 of the bytes they stored as its ETag. Where the ETag is something
+    // else (a local directory), read the piece back.
+    let md5 = format!("\"{}\"", hex::encode(md5::Md5::digest(&compressed)));
+    if put.e_tag.as_deref() == Some(md5.as_str()) {
+        return Ok((sha, compressed.len() as u64, put.e_tag));
+    }
     let got = store.object_store().get(&Key::from(key.as_str())).await.map_err(obj_err)?;
     let etag = got.meta.e_tag.clone();
     let back = got.bytes().await.map_err(obj_err)?;
@@ -394,8 +402,10 @@ impl Walker {
                 std::io::ErrorKind::UnexpectedEof => changed(path),
                 _ => io(path)(e),
             })?;
-            whole.update(&buf);
             let sha = hex::encode(Sha256::digest(&buf));
+            if size > PIECE_BYTES {
+                whole.update(&buf);
+            }
             parts.push(Part {
                 piece: self.piece(&sha, len),
                 offset: 0,
@@ -405,7 +415,12 @@ impl Walker {
             names.push(sha);
             left -= len;
         }
-        let sha256 = hex::encode(whole.finalize());
+        // One piece: the file's hash is the piece's, computed once.
+        let sha256 = if size > PIECE_BYTES {
+            hex::encode(whole.finalize())
+        } else {
+            names[0].clone()
+        };
         self.new.files.insert(
             rel.clone(),
             Cached {
