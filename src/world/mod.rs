@@ -103,8 +103,8 @@ pub enum WorldError {
     },
     #[error("cancelled")]
     Cancelled,
-    #[error("{key} is missing, or was rewritten since it was verified; the file list {list} names it")]
-    MissingPiece { key: String, list: String },
+    #[error("{key} is {found}, not as it was verified; the file list {list} names it")]
+    MissingPiece { key: String, list: String, found: String },
     #[error(
         "the backup ran {minutes} minutes, longer than MAX_BACKUP ({max} minutes, src/world/pieces/sweep.rs): the pieces it relied on may have been swept meanwhile; take it again"
     )]

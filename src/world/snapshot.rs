@@ -97,9 +97,17 @@ pub async fn snapshot_as(
     for p in &stored.list.pieces {
         if !pieces::stored_as_listed(&listed, &prefix, p) {
             let key = format!("{prefix}{}", p.sha256);
+            let found = match listed.get(&key) {
+                None => "missing".to_string(),
+                Some((size, etag)) => format!(
+                    "listed at {size} bytes, ETag {etag:?} (verified: {} bytes, ETag {:?})",
+                    p.stored, p.etag
+                ),
+            };
             return Err(WorldError::MissingPiece {
                 key,
                 list: pieces::list_key(store, &name),
+                found,
             });
         }
     }

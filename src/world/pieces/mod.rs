@@ -130,9 +130,15 @@ pub async fn listing(store: &Store, prefix: &str) -> Result<Listing, WorldError>
 /// (R2, S3 and a local directory do; the in-process S3 of the tests,
 /// s3s-fs, lists none, and there the size alone is compared).
 pub fn stored_as_listed(listed: &Listing, prefix: &str, p: &Piece) -> bool {
-    listed
-        .get(&format!("{prefix}{}", p.sha256))
-        .is_some_and(|(size, etag)| *size == p.stored && (p.etag.is_none() || etag.is_none() || *etag == p.etag))
+    listed.get(&format!("{prefix}{}", p.sha256)).is_some_and(|(size, etag)| {
+        let (listed, verified) = (etag.as_deref().map(bare), p.etag.as_deref().map(bare));
+        *size == p.stored && (verified.is_none() || listed.is_none_or(str::is_empty) || listed == verified)
+    })
+}
+
+/// An ETag without its quotes (S3 quotes it; rclone's listing does not).
+fn bare(etag: &str) -> &str {
+    etag.trim_matches('"')
 }
 
 /// `worlds/<s>/pieces/`.
