@@ -349,7 +349,9 @@ def run(a, rclone, port, world, n_regions, sources, data):
     print(f"warm restore (every piece already on disk): {warm:.2f} s")
     print(f"peak RSS: backup {max(peak['ours_b'], inc_rss):.0f} MB, restore {peak['ours_r']:.0f} MB  (target <= 100 MB)")
     print("where a cold restore spends its time (per-phase sums over its workers, median round):")
-    timings = [dict(re.findall(r"(\w+_s)=([\d.]+)", e)) for e in phases]
+    # The log line may carry colours and quote its values.
+    plain = [re.sub(r"\x1b\[[0-9;]*m", "", e) for e in phases]
+    timings = [dict(re.findall(r'(\w+_s)="?([\d.]+)', e)) for e in plain]
     timings = [t for t in timings if t]
     if timings:
         for k in timings[0]:
