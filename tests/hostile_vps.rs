@@ -146,8 +146,21 @@ async fn the_vps_cannot_destroy_sealed_backups() {
     }
 
     // The attack on the vault: every way in is refused.
+    let vault_pieces: Vec<String> = admin
+        .list(&vault::pieces_prefix(&admin))
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.location.to_string())
+        .collect();
+    assert!(!vault_pieces.is_empty(), "the pieces were sealed too");
+    for key in &vault_pieces {
+        assert!(vps.get_bytes(key).await.is_err(), "the VPS read {key}");
+        assert!(vps.put_bytes(key, b"ransom".to_vec()).await.is_err(), "the VPS overwrote {key}");
+        vps.delete(key).await.expect_err(&format!("the VPS deleted {key}"));
+    }
     for n in &names {
-        for key in [vault::archive_key(&admin, n), vault::manifest_key(&admin, n)] {
+        for key in [vault::list_key(&admin, n), vault::manifest_key(&admin, n)] {
             assert!(vps.get_bytes(&key).await.is_err(), "the VPS read {key}");
             assert!(vps.put_bytes(&key, b"ransom".to_vec()).await.is_err(), "the VPS overwrote {key}");
             vps.delete(&key).await.expect_err(&format!("the VPS deleted {key}"));
@@ -157,13 +170,16 @@ async fn the_vps_cannot_destroy_sealed_backups() {
     }
     assert!(vps.list(&vault::prefix(&admin)).await.is_err(), "the VPS listed the vault");
     // A copy out of the vault into the VPS's own prefix reads the vault: refused.
-    let from = object_store::path::Path::from(vault::archive_key(&admin, &names[0]));
+    let from = object_store::path::Path::from(vault::list_key(&admin, &names[0]));
     let to = object_store::path::Path::from("worlds/grove/stolen.tar.zst");
     assert!(
         vps.object_store().copy(&from, &to).await.is_err(),
         "the VPS copied out of the vault"
     );
-    // What it can reach, it destroys.
+    // What it can reach, it destroys: every piece, every list and manifest.
+    for o in vps.list("worlds/grove/pieces/").await.unwrap() {
+        vps.delete(o.location.as_ref()).await.unwrap();
+    }
     for m in &manifests {
         vps.delete(&m.key).await.unwrap();
         vps.put_bytes(&BackupName::from_key(&m.key).unwrap().manifest_key(&vps), b"{}".to_vec())

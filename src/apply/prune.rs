@@ -49,6 +49,8 @@ pub(super) async fn prune(
     if gone.is_empty() {
         return Ok(Outcome::Unchanged("kept: current or pinned since the plan".into()));
     }
+    // The pieces no remaining file list names: marked now, deleted a grace period later.
+    retention::sweep(cx.store).await.map_err(world)?;
     report.message.push(format!(
         "prune {} old snapshot(s) beyond keep_backups = {keep}: {}",
         gone.len(),

@@ -34,6 +34,7 @@ use super::{WorldError, io};
 mod tests;
 mod unpack;
 
+pub(crate) use unpack::{Tree as DirHandles, create, relative};
 pub use unpack::{unpack, unpack_with};
 
 /// zstd's default level: several times faster than gzip -6 and at least as
@@ -234,14 +235,14 @@ impl Read for Exact {
 
 /// Open `name` under `dir` for reading without following a final symlink
 /// and without blocking on a fifo.
-fn open_nofollow(dir: impl AsFd, name: &Path) -> std::io::Result<OwnedFd> {
+pub(crate) fn open_nofollow(dir: impl AsFd, name: &Path) -> std::io::Result<OwnedFd> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?)
 }
 
 /// A member path for messages: quoted, escaped, and cut after 100
 /// characters (a hostile one can be kilobytes long).
-fn shown(path: &[u8]) -> String {
+pub(crate) fn shown(path: &[u8]) -> String {
     let s = String::from_utf8_lossy(path);
     if s.chars().count() > 100 {
         format!("{:?}… ({} bytes)", s.chars().take(100).collect::<String>(), path.len())

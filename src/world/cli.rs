@@ -25,6 +25,9 @@ use crate::storage::Store;
 pub enum WorldCommand {
     /// Snapshot the world directory into storage, verify it, point current.json at it.
     ///
+    /// Only the pieces storage does not hold yet are uploaded (a region
+    /// file unchanged since the last backup is not sent again).
+    ///
     /// With --remote, ask the agent on the running server for a backup now
     /// instead (`mc-gitops console --backup`): it saves, snapshots and
     /// verifies as its periodic backup does, and the backup's name is printed.
@@ -47,9 +50,11 @@ pub enum WorldCommand {
     },
     /// Replace the world directory with a backup (default: the current one).
     ///
-    /// The backup is downloaded and checked against its sha256, then
-    /// unpacked beside the directory (files and directories only), and only
-    /// then swapped in.
+    /// Its pieces are downloaded in parallel, each checked against its
+    /// sha256 before it is written beside the directory (files and
+    /// directories only; a file already in the directory with the same
+    /// sha256 is copied instead of downloaded), and only then swapped in.
+    /// An older single-archive backup is downloaded, checked and unpacked.
     #[command(after_help = "Examples:\n  mc-gitops world restore --dir world\n  mc-gitops world restore 2026-11-22T19-30-00Z --dir world")]
     Restore {
         /// A backup name from `world list`.
@@ -57,10 +62,10 @@ pub enum WorldCommand {
         #[command(flatten)]
         dir: DirArg,
     },
-    /// List backups, newest first, marking the current and pinned ones.
+    /// List backups, newest first: the world's size, what each added to storage, current and pinned ones.
     #[command(after_help = "Examples:\n  mc-gitops world list --repo .")]
     List,
-    /// Download a backup (default: the current one) and check its sha256.
+    /// Download a backup (default: the current one) and check its sha256 (every piece's).
     ///
     /// Exit status: 0 intact, 1 corrupt or missing.
     #[command(after_help = "Examples:\n  mc-gitops world verify\n  mc-gitops world verify 2026-11-22T19-30-00Z")]
@@ -116,12 +121,13 @@ pub async fn run(cmd: WorldCommand, repo: &Path, out: &mut (dyn Write + Send)) -
             }
             writeln!(
                 out,
-                "backed up {} as {} ({} files, {}, sha256 {}) to {}",
+                "backed up {} as {} ({} files, {}; uploaded {} in {} new pieces, the rest stored already) to {}",
                 dir.dir.display(),
                 m.name,
                 m.files,
-                human(m.size),
-                m.sha256,
+                human(m.world_bytes.unwrap_or_default()),
+                human(m.added_bytes.unwrap_or_default()),
+                m.added_pieces.unwrap_or_default(),
                 store.describe
             )?;
         }
@@ -131,14 +137,26 @@ pub async fn run(cmd: WorldCommand, repo: &Path, out: &mut (dyn Write + Send)) -
             progress.done();
             writeln!(
                 out,
-                "restored {} into {} ({files} files, sha256 verified)",
+                "restored {} into {} ({files} files, every sha256 verified)",
                 m.name,
                 dir.dir.display()
             )?;
         }
         WorldCommand::List => {
             let current = store.current_snapshot().await?.and_then(|p| BackupName::from_key(&p.key));
+            writeln!(out, "{:<30}  {:>10}  {:>10}  marks", "backup", "world", "added")?;
             for b in retention::list(&store).await?.iter().rev() {
+                // Its size and what it added: from its manifest (an old
+                // archive added all of itself).
+                let m = match b.manifest {
+                    true => super::manifest(&store, &b.name).await.ok().flatten(),
+                    false => None,
+                };
+                let world = m.as_ref().and_then(|m| m.world_bytes).map(human).unwrap_or_default();
+                let added = match &m {
+                    Some(m) if m.is_pieces() => m.added_bytes.map(human).unwrap_or_default(),
+                    _ => b.size.map(human).unwrap_or_default(),
+                };
                 let mut marks = vec![];
                 if Some(&b.name) == current.as_ref() {
                     marks.push("current");
@@ -149,13 +167,7 @@ pub async fn run(cmd: WorldCommand, repo: &Path, out: &mut (dyn Write + Send)) -
                 if !b.complete() {
                     marks.push("incomplete");
                 }
-                writeln!(
-                    out,
-                    "{}  {:>10}  {}",
-                    b.name,
-                    b.size.map(human).unwrap_or_default(),
-                    marks.join(" ")
-                )?;
+                writeln!(out, "{:<30}  {:>10}  {:>10}  {}", b.name.to_string(), world, added, marks.join(" "))?;
             }
         }
         WorldCommand::Verify { name } => {

@@ -1,14 +1,20 @@
 //! World snapshots: the one thing that cannot be recreated.
 //!
-//! A snapshot is the world directory as tar + zstd, streamed straight into a
-//! multipart upload with a fixed part size (R2 wants equal parts but the
-//! last) — never through a temp file, in bounded memory ([`snapshot`]). Each
-//! has a manifest beside it (sha256, size, file count, when Minecraft saved),
-//! written only after the upload was re-read and its hash matched; only then
+//! A snapshot (manifest version 2, what every backup writes) is a file list
+//! plus content-addressed pieces ([`pieces`]): a backup uploads only the
+//! pieces the bucket does not hold yet, a restore fetches them in parallel
+//! and skips those already on disk. Its manifest (the list's sha256 and
+//! size, file count, when Minecraft saved) is written only after the list
+//! and every piece it names were read back or are known good; only then
 //! does `worlds/<s>/current.json` move, by a conditional write.
 //!
-//! Keys: `worlds/<s>/backups/<2026-11-22T19-30-00Z>.tar.zst`, `.json` (the
-//! manifest), `.pin` (kept by retention whatever its age). A name is the
+//! Older snapshots (manifest version 1) are the world directory as one
+//! tar + zstd archive; they stay readable: restore, verify, seal and prune
+//! handle both.
+//!
+//! Keys: `worlds/<s>/backups/<2026-11-22T19-30-00Z>.files` (the file list;
+//! `.tar.zst` for an old archive), `.json` (the manifest), `.pin` (kept by
+//! retention whatever its age); `worlds/<s>/pieces/<sha256>`. A name is the
 //! second the snapshot was taken; when that name is taken already (a suspend
 //! snapshot and the final one in one second), the millisecond and a random
 //! tag are added (`2026-11-22T19-30-00-123Z-7f3a`), so every snapshot has
@@ -23,6 +29,7 @@ use crate::storage::{SnapshotPointer, StorageError, Store};
 pub mod archive;
 pub mod cli;
 pub mod guard;
+pub mod pieces;
 pub mod restore;
 pub mod retention;
 pub mod snapshot;
@@ -96,6 +103,12 @@ pub enum WorldError {
     },
     #[error("cancelled")]
     Cancelled,
+    #[error("{key} is {found}, not as it was verified; the file list {list} names it")]
+    MissingPiece { key: String, list: String, found: String },
+    #[error(
+        "the backup ran {minutes} minutes, longer than MAX_BACKUP ({max} minutes, src/world/pieces/sweep.rs): the pieces it relied on may have been swept meanwhile; take it again"
+    )]
+    TooSlow { minutes: i64, max: i64 },
     #[error("{key} exists already; a snapshot is never overwritten")]
     Exists { key: String },
     #[error(
@@ -253,9 +266,32 @@ pub struct Manifest {
     /// Why it was taken; absent in manifests written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<SnapshotKind>,
+    /// Version 2: pieces this backup uploaded (the others were stored
+    /// already), and their stored bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_pieces: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_bytes: Option<u64>,
 }
 
+/// Manifests naming a file list and pieces; 1 names one tar + zstd archive.
+pub const PIECES_VERSION: u32 = 2;
+
 impl Manifest {
+    /// Whether it names a file list and pieces (else one archive).
+    pub fn is_pieces(&self) -> bool {
+        self.version >= PIECES_VERSION
+    }
+
+    /// The key its `key` must be: its own archive or file list, never another backup's.
+    pub fn own_key(&self, store: &Store) -> String {
+        if self.is_pieces() {
+            pieces::list_key(store, &self.name)
+        } else {
+            self.name.archive_key(store)
+        }
+    }
+
     pub fn pointer(&self) -> SnapshotPointer {
         SnapshotPointer {
             key: self.key.clone(),
@@ -303,7 +339,8 @@ pub async fn resolve(store: &Store, name: &str) -> Result<Manifest, WorldError> 
 }
 
 /// The guard's check behind a pointer: its manifest exists and agrees, and
-/// the archive is stored at the manifest's size.
+/// the archive is stored at the manifest's size (for a snapshot of pieces:
+/// the file list, and every piece as verified, [`pieces_stored`]).
 pub async fn pointer_is_backed(store: &Store, p: &SnapshotPointer) -> Result<bool, StorageError> {
     Ok(backing(store, p).await?.is_some())
 }
@@ -326,10 +363,35 @@ pub async fn backing(store: &Store, p: &SnapshotPointer) -> Result<Option<(Manif
     if m.sha256 != p.sha256 || m.size != p.size || m.key != p.key || m.taken != p.taken {
         return Ok(None);
     }
-    match store.head(&m.key).await? {
-        Some(h) if h.size == m.size => Ok(Some((m, h.last_modified))),
-        _ => Ok(None),
+    let Some(h) = store.head(&m.key).await?.filter(|h| h.size == m.size) else {
+        return Ok(None);
+    };
+    if m.is_pieces() && !pieces_stored(store, &m).await? {
+        return Ok(None);
     }
+    Ok(Some((m, h.last_modified)))
+}
+
+/// A snapshot of pieces is backed when its file list is its own, reads
+/// back at the manifest's sha256, and every piece it names is listed at
+/// the size and ETag it had when it was verified: a piece deleted or
+/// rewritten since (by the VPS, a mod) makes it unverified.
+async fn pieces_stored(store: &Store, m: &Manifest) -> Result<bool, StorageError> {
+    if m.key != m.own_key(store) {
+        return Ok(false);
+    }
+    let list = match pieces::read_list(store, &m.key, &m.sha256, m.size).await {
+        Ok(l) => l,
+        Err(WorldError::Storage(e)) => return Err(e),
+        Err(_) => return Ok(false),
+    };
+    let prefix = pieces::prefix(store);
+    let listed = match pieces::listing(store, &prefix).await {
+        Ok(l) => l,
+        Err(WorldError::Storage(e)) => return Err(e),
+        Err(_) => return Ok(false),
+    };
+    Ok(list.pieces.iter().all(|p| pieces::stored_as_listed(&listed, &prefix, p)))
 }
 
 #[cfg(test)]

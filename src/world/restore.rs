@@ -1,4 +1,7 @@
-//! Restoring a snapshot: download it into a file beside the target,
+//! Restoring a snapshot. One of pieces (manifest version 2) is restored by
+//! [`super::pieces::get`]; an old single archive (version 1) as below.
+//!
+//! An archive: download it into a file beside the target,
 //! hashing as it arrives, and refuse it unless its size and sha256 are the
 //! manifest's — before a single member is unpacked, so a damaged or
 //! substituted archive never reaches the tar reader. Then unpack it on a
@@ -28,7 +31,7 @@ use crate::storage::{StorageError, Store};
 /// Restore the snapshot `m` into `target`; returns the number of files.
 pub async fn restore(store: &Store, m: &Manifest, target: &Path, progress: Progress<'_>) -> Result<u64, WorldError> {
     // A manifest is as untrusted as its archive: it may only name its own.
-    let own = m.name.archive_key(store);
+    let own = m.own_key(store);
     if m.key != own {
         return Err(WorldError::ForeignKey {
             name: m.name.to_string(),
@@ -36,15 +39,13 @@ pub async fn restore(store: &Store, m: &Manifest, target: &Path, progress: Progr
             expected: own,
         });
     }
-    let (fresh, old, download) = beside(target);
-    for leftover in [&fresh, &download] {
-        // Left by a crash.
-        if std::fs::symlink_metadata(leftover).is_ok_and(|m| m.is_dir()) {
-            std::fs::remove_dir_all(leftover).map_err(io(leftover))?;
-        } else if leftover.exists() {
-            std::fs::remove_file(leftover).map_err(io(leftover))?;
-        }
+    if m.is_pieces() {
+        let list = super::pieces::read_list(store, &m.key, &m.sha256, m.size).await?;
+        return super::pieces::get::restore(store, list, target, progress).await;
     }
+    let (fresh, old, download) = beside(target);
+    clear(&fresh)?;
+    clear(&download)?;
     let result = async {
         fetch_verified(store, m, &download, progress).await?;
         std::fs::create_dir_all(&fresh).map_err(io(&fresh))?;
@@ -64,9 +65,19 @@ pub async fn restore(store: &Store, m: &Manifest, target: &Path, progress: Progr
     }
 }
 
+/// Remove what a crashed restore left at `leftover` (never following a link).
+pub(crate) fn clear(leftover: &Path) -> Result<(), WorldError> {
+    if std::fs::symlink_metadata(leftover).is_ok_and(|m| m.is_dir()) {
+        std::fs::remove_dir_all(leftover).map_err(io(leftover))?;
+    } else if std::fs::symlink_metadata(leftover).is_ok() {
+        std::fs::remove_file(leftover).map_err(io(leftover))?;
+    }
+    Ok(())
+}
+
 /// `.world.restore`, `.world.old` and `.world.download` in the target's
 /// directory, so both renames stay on one file system.
-fn beside(target: &Path) -> (PathBuf, PathBuf, PathBuf) {
+pub(crate) fn beside(target: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = target
         .file_name()
@@ -81,7 +92,7 @@ fn beside(target: &Path) -> (PathBuf, PathBuf, PathBuf) {
 /// Put `fresh` where `target` is. Where the file system can (Linux
 /// `renameat2` with `RENAME_EXCHANGE`), the two trade places in one step,
 /// so no moment exists without a world; elsewhere, two renames.
-fn swap(fresh: &Path, target: &Path, old: &Path) -> Result<(), WorldError> {
+pub(crate) fn swap(fresh: &Path, target: &Path, old: &Path) -> Result<(), WorldError> {
     use rustix::fs::{CWD, RenameFlags, renameat_with};
     if target.exists() && renameat_with(CWD, fresh, CWD, target, RenameFlags::EXCHANGE).is_ok() {
         // `fresh` now holds the previous world.

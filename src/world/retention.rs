@@ -54,7 +54,7 @@ pub async fn list(store: &Store) -> Result<Vec<Backup>, WorldError> {
             pinned: false,
             sealed: false,
         });
-        if key.ends_with(".tar.zst") {
+        if key.ends_with(".tar.zst") || key.ends_with(".files") {
             b.size = Some(o.size);
         } else if key.ends_with(".json") {
             b.manifest = true;
@@ -109,14 +109,32 @@ pub async fn prune(store: &Store, keep: usize, spare: &[BackupName]) -> Result<V
     for name in &gone {
         remove(store, name).await?;
     }
+    sweep(store).await?;
     Ok(gone)
 }
 
-/// Delete one backup, archive first and manifest last (a crash in between
-/// leaves an entry the next prune still sees); one already gone is not an
-/// error. The caller has applied the rule (the reconciler's retention step).
+/// Sweep the pieces no file list names, under `worlds/<s>/` and in the
+/// vault ([`super::pieces::sweep`]): after every prune, by hand or by the
+/// reconciler.
+pub async fn sweep(store: &Store) -> Result<(), WorldError> {
+    use super::pieces::sweep::{GRACE, Place, sweep};
+    let now = chrono::Utc::now();
+    for place in [Place::worlds(store), Place::vault(store)] {
+        let s = sweep(store, &place, now, GRACE).await?;
+        if !s.deleted.is_empty() || s.marked > 0 {
+            tracing::info!(prefix = place.pieces, deleted = s.deleted.len(), marked = s.marked, "swept pieces");
+        }
+    }
+    Ok(())
+}
+
+/// Delete one backup, archive or file list first and manifest last (a
+/// crash in between leaves an entry the next prune still sees); one already
+/// gone is not an error. Its pieces go with a later sweep ([`sweep`]). The
+/// caller has applied the rule (the reconciler's retention step).
 pub async fn remove(store: &Store, name: &BackupName) -> Result<(), WorldError> {
     store.delete(&name.archive_key(store)).await?;
+    store.delete(&super::pieces::list_key(store, name)).await?;
     store.delete(&name.manifest_key(store)).await?;
     super::vault::remove(store, name).await
 }

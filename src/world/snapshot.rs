@@ -1,4 +1,12 @@
-//! Taking a snapshot: pack on a blocking thread, hand the compressed bytes
+//! Taking a snapshot. Every backup writes pieces and a file list
+//! ([`snapshot_as`], [`super::pieces::put`]): upload what the bucket lacks,
+//! write the list, check the list and every piece it names are stored,
+//! then write the manifest and move the pointer. An interrupted one leaves
+//! pieces no list names (swept later, [`super::pieces::sweep`]) and
+//! `current.json` on the previous snapshot.
+//!
+//! The old format, one archive ([`snapshot_archive_as`], kept so tests
+//! can write what earlier versions wrote): pack on a blocking thread, hand the compressed bytes
 //! over a small bounded channel to a multipart upload of fixed-size parts
 //! (at most two in flight), hash them on the way, read the upload back and
 //! hash it again, and only then write the manifest and move the pointer.
@@ -37,9 +45,136 @@ pub async fn snapshot(store: &Store, dir: &Path, taken: DateTime<Utc>, progress:
 
 /// Snapshot `dir` as a new backup taken at `taken` (when Minecraft stopped
 /// or saved; named by its second, or a unique name when that one is taken)
-/// by `origin` (the session and why, recorded in the manifest), verify it,
-/// and point `current.json` at it unless a newer snapshot is there already.
+/// by `origin` (the session and why, recorded in the manifest): upload the
+/// pieces the bucket lacks, write the file list, verify, and point
+/// `current.json` at it unless a newer snapshot is there already.
 pub async fn snapshot_as(
+    store: &Store,
+    dir: &Path,
+    taken: DateTime<Utc>,
+    origin: &Origin,
+    progress: Progress<'_>,
+) -> Result<Manifest, WorldError> {
+    use super::pieces::{self, sweep::MAX_BACKUP};
+    if !dir.is_dir() {
+        return Err(super::io(dir)(std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory")));
+    }
+    let name = free_name(store, taken).await?;
+    let started = Utc::now();
+    let known = known_pieces(store).await?;
+    let stored = pieces::put::upload(store, dir, &known, progress).await?;
+    let ran = Utc::now() - started;
+    if ran > MAX_BACKUP {
+        return Err(WorldError::TooSlow {
+            minutes: ran.num_minutes(),
+            max: MAX_BACKUP.num_minutes(),
+        });
+    }
+    let key = pieces::list_key(store, &name);
+    let bytes = stored.list.to_bytes();
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let size = bytes.len() as u64;
+    store
+        .object_store()
+        .put_opts(
+            &Key::from(key.as_str()),
+            bytes.into(),
+            object_store::PutOptions::from(object_store::PutMode::Create),
+        )
+        .await
+        .map_err(|source| match source {
+            object_store::Error::AlreadyExists { .. } => WorldError::Exists { key: key.clone() },
+            source => WorldError::Upload {
+                key: key.clone(),
+                source: source.into(),
+            },
+        })?;
+    // Verified: the list reads back as written, and every piece it names
+    // is stored at its size (uploaded pieces were read back as they went).
+    pieces::read_list(store, &key, &sha256, size).await?;
+    let prefix = pieces::prefix(store);
+    let listed = pieces::listing(store, &prefix).await?;
+    for p in &stored.list.pieces {
+        if !pieces::stored_as_listed(&listed, &prefix, p) {
+            let key = format!("{prefix}{}", p.sha256);
+            let found = match listed.get(&key) {
+                None => "missing".to_string(),
+                Some((size, etag)) => format!(
+                    "listed at {size} bytes, ETag {etag:?} (verified: {} bytes, ETag {:?})",
+                    p.stored, p.etag
+                ),
+            };
+            return Err(WorldError::MissingPiece {
+                key,
+                list: pieces::list_key(store, &name),
+                found,
+            });
+        }
+    }
+    let now = Utc::now();
+    let manifest = Manifest {
+        version: super::PIECES_VERSION,
+        name: name.clone(),
+        key,
+        sha256,
+        size,
+        files: stored.list.files.len() as u64,
+        world_bytes: Some(stored.list.bytes()),
+        taken: super::to_millis(taken),
+        part_size: pieces::PIECE_BYTES,
+        uploaded: now,
+        verified: now,
+        session: origin.session.clone(),
+        kind: Some(origin.kind),
+        added_pieces: Some(stored.added_pieces),
+        added_bytes: Some(stored.added_bytes),
+    };
+    store.put_json_if(&name.manifest_key(store), &manifest, &Expect::Absent).await?;
+    advance_pointer(store, &manifest).await?;
+    Ok(manifest)
+}
+
+/// The pieces a backup need not upload: those the current snapshot's
+/// verified file list names that one listing of `pieces/` shows at their
+/// stored size. None when there is no current snapshot of pieces.
+async fn known_pieces(store: &Store) -> Result<super::pieces::put::Known, WorldError> {
+    use super::pieces;
+    let mut known = pieces::put::Known::new();
+    let Some(p) = store.current_snapshot().await? else {
+        return Ok(known);
+    };
+    let Some(name) = BackupName::from_key(&p.key) else {
+        return Ok(known);
+    };
+    // The manifest the pointer names, agreeing with it; each piece is then
+    // trusted on its own, by the listing (a corrupted one is uploaded again).
+    let Ok(Some(m)) = super::manifest(store, &name).await else {
+        return Ok(known);
+    };
+    if !p.verified || !m.is_pieces() || m.key != m.own_key(store) || m.key != p.key || m.sha256 != p.sha256 {
+        return Ok(known);
+    }
+    let list = match pieces::read_list(store, &m.key, &m.sha256, m.size).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(key = m.key, error = %e, "the current snapshot's file list is unusable: every piece is uploaded");
+            return Ok(known);
+        }
+    };
+    let prefix = pieces::prefix(store);
+    let listed = pieces::listing(store, &prefix).await?;
+    for piece in list.pieces {
+        if pieces::stored_as_listed(&listed, &prefix, &piece) {
+            known.insert(piece.sha256.clone(), piece);
+        }
+    }
+    Ok(known)
+}
+
+/// The old format: `dir` as one tar + zstd archive (manifest version 1).
+/// No backup writes it any more; tests use it to check that such
+/// snapshots stay readable.
+pub async fn snapshot_archive_as(
     store: &Store,
     dir: &Path,
     taken: DateTime<Utc>,
@@ -76,6 +211,8 @@ pub async fn snapshot_as(
         verified: now,
         session: origin.session.clone(),
         kind: Some(origin.kind),
+        added_pieces: None,
+        added_bytes: None,
     };
     store.put_json_if(&name.manifest_key(store), &manifest, &Expect::Absent).await?;
     advance_pointer(store, &manifest).await?;
@@ -89,7 +226,11 @@ async fn free_name(store: &Store, taken: DateTime<Utc>) -> Result<BackupName, Wo
     let mut last = None;
     for name in [BackupName::at(taken), BackupName::unique(taken), BackupName::unique(taken)] {
         let mut free = true;
-        for k in [name.archive_key(store), name.manifest_key(store)] {
+        for k in [
+            name.archive_key(store),
+            name.manifest_key(store),
+            super::pieces::list_key(store, &name),
+        ] {
             if store.head(&k).await?.is_some() {
                 free = false;
                 last = Some(k);
@@ -209,8 +350,14 @@ pub async fn hash_object(store: &Store, key: &str, progress: Progress<'_>) -> Re
     Ok((hex::encode(hash.finalize()), size))
 }
 
-/// Re-read a stored snapshot and compare it with its manifest.
+/// Re-read a stored snapshot and compare it with its manifest: an
+/// archive's sha256, or a file list's and then every piece it names
+/// (downloaded, decompressed, hashed against its name).
 pub async fn verify(store: &Store, m: &Manifest, progress: Progress<'_>) -> Result<(), WorldError> {
+    if m.is_pieces() {
+        let list = super::pieces::read_list(store, &m.key, &m.sha256, m.size).await?;
+        return super::pieces::verify_pieces(store, &super::pieces::prefix(store), &list, progress).await;
+    }
     let (actual, size) = hash_object(store, &m.key, progress).await?;
     if size != m.size {
         return Err(WorldError::WrongSize {

@@ -178,7 +178,7 @@ async fn snapshot_then_restore_gives_the_same_world() {
         Some(3 * 300_000 + 10 + 5),
         "every file's bytes, counted while packing"
     );
-    assert_eq!(m.key, "worlds/grove/backups/2026-11-22T19-30-00Z.tar.zst");
+    assert_eq!(m.key, "worlds/grove/backups/2026-11-22T19-30-00Z.files");
     let p = s.current_snapshot().await.unwrap().unwrap();
     assert_eq!(
         (p.key.as_str(), p.sha256.as_str(), p.verified),

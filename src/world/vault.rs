@@ -13,7 +13,13 @@
 //!
 //! - [`seal`]: re-read the archive, check it against its manifest (sha256 and
 //!   size), copy it, then its manifest (the manifest is the commit mark, as
-//!   for the agent's uploads). A vault copy is never overwritten.
+//!   for the agent's uploads). A vault copy is never overwritten. For a
+//!   snapshot of pieces: read its file list (checked against the
+//!   manifest), then copy only the pieces the vault lacks
+//!   (`vault/<s>/pieces/`), each downloaded, decompressed and hashed
+//!   against its name before the very bytes read are written to the vault
+//!   (never a server-side copy, which the VPS could race), then the list,
+//!   then the manifest.
 //! - [`mend`]: before a session restores a backup, put the vault's copy back
 //!   under `worlds/<s>/` if the VPS deleted or altered it there.
 //! - [`remove`]: retention deletes both copies.
@@ -24,6 +30,16 @@ use crate::storage::{StorageError, Store};
 /// `vault/<s>/backups/`.
 pub fn prefix(store: &Store) -> String {
     format!("vault/{}/backups/", store.server())
+}
+
+/// `vault/<s>/pieces/`.
+pub fn pieces_prefix(store: &Store) -> String {
+    format!("vault/{}/pieces/", store.server())
+}
+
+/// `vault/<s>/backups/<name>.files`.
+pub fn list_key(store: &Store, name: &BackupName) -> String {
+    format!("{}{name}.files", prefix(store))
 }
 
 pub fn archive_key(store: &Store, name: &BackupName) -> String {
@@ -68,6 +84,11 @@ pub async fn seal(store: &Store, name: &BackupName) -> Result<bool, WorldError> 
         key: name.manifest_key(store),
         source,
     })?;
+    if m.is_pieces() {
+        seal_pieces(store, name, &m).await?;
+        store.put_bytes(&manifest_key(store, name), manifest_bytes).await?;
+        return Ok(true);
+    }
     super::verify(store, &m, &|_| true).await?;
     let vault_archive = archive_key(store, name);
     copy(store, &m.key, &vault_archive).await?;
@@ -83,6 +104,52 @@ pub async fn seal(store: &Store, name: &BackupName) -> Result<bool, WorldError> 
     Ok(true)
 }
 
+/// The list and the pieces the vault lacks, each checked by hash.
+async fn seal_pieces(store: &Store, name: &BackupName, m: &Manifest) -> Result<(), WorldError> {
+    use super::pieces;
+    use futures::StreamExt;
+    let own = m.own_key(store);
+    if m.key != own {
+        return Err(WorldError::ForeignKey {
+            name: name.to_string(),
+            key: m.key.clone(),
+            expected: own,
+        });
+    }
+    let (list, bytes) = pieces::read_list_bytes(store, &m.key, &m.sha256, m.size).await?;
+    let held: std::collections::HashMap<String, u64> = store
+        .list(&pieces_prefix(store))
+        .await?
+        .into_iter()
+        .map(|o| (o.location.to_string(), o.size))
+        .collect();
+    let vault_pieces = pieces_prefix(store);
+    let lacking: Vec<_> = list
+        .pieces
+        .iter()
+        .filter(|p| held.get(&format!("{vault_pieces}{}", p.sha256)) != Some(&p.stored))
+        .cloned()
+        .collect();
+    let mut copies = futures::stream::iter(lacking)
+        .map(|p| async move {
+            let from = pieces::piece_key(store, &p.sha256);
+            let stored = pieces::get_capped(store, &from, pieces::max_stored()).await?;
+            let to = format!("{}{}", pieces_prefix(store), p.sha256);
+            let (checked, from2) = (stored.clone(), from.clone());
+            tokio::task::spawn_blocking(move || pieces::unpack_piece(&from2, &checked, &p.sha256, p.size).map(drop))
+                .await
+                .expect("checking does not panic")?;
+            store.put_bytes(&to, stored).await?;
+            Ok::<(), WorldError>(())
+        })
+        .buffer_unordered(pieces::get::IN_FLIGHT);
+    while let Some(r) = copies.next().await {
+        r?;
+    }
+    store.put_bytes(&list_key(store, name), bytes).await?;
+    Ok(())
+}
+
 /// Put the vault's copy of `name` back under `worlds/<s>/` when the copy
 /// there is missing or differs (its manifest is not the vault's, or its
 /// archive is not the manifest's size). Returns whether it did; `false`
@@ -96,6 +163,9 @@ pub async fn mend(store: &Store, name: &BackupName) -> Result<bool, WorldError> 
         source,
     })?;
     let worlds_manifest = store.get_document(&name.manifest_key(store)).await?;
+    if m.is_pieces() {
+        return mend_pieces(store, name, &m, sealed, worlds_manifest).await;
+    }
     let worlds_size = store.head(&name.archive_key(store)).await?.map(|h| h.size);
     if worlds_manifest.as_deref() == Some(&sealed[..]) && worlds_size == Some(m.size) {
         return Ok(false);
@@ -105,10 +175,47 @@ pub async fn mend(store: &Store, name: &BackupName) -> Result<bool, WorldError> 
     Ok(true)
 }
 
-/// Delete the vault's copy (archive first, manifest last); one already gone
-/// is not an error.
+/// [`mend`] for a snapshot of pieces: the list and manifest, and every
+/// piece missing under `worlds/<s>/pieces/` or stored there at another
+/// size, copied from the vault.
+async fn mend_pieces(
+    store: &Store,
+    name: &BackupName,
+    m: &Manifest,
+    sealed: Vec<u8>,
+    worlds_manifest: Option<Vec<u8>>,
+) -> Result<bool, WorldError> {
+    use super::pieces;
+    let (list, list_bytes) = pieces::read_list_bytes(store, &list_key(store, name), &m.sha256, m.size).await?;
+    let worlds: std::collections::HashMap<String, u64> = store
+        .list(&pieces::prefix(store))
+        .await?
+        .into_iter()
+        .map(|o| (o.location.to_string(), o.size))
+        .collect();
+    let mut mended = false;
+    for p in &list.pieces {
+        let to = pieces::piece_key(store, &p.sha256);
+        if worlds.get(&to) != Some(&p.stored) {
+            copy(store, &format!("{}{}", pieces_prefix(store), p.sha256), &to).await?;
+            mended = true;
+        }
+    }
+    let worlds_list = store.head(&m.key).await?.map(|h| h.size);
+    if worlds_list != Some(m.size) || worlds_manifest.as_deref() != Some(&sealed[..]) {
+        store.put_bytes(&m.key, list_bytes).await?;
+        store.put_bytes(&name.manifest_key(store), sealed).await?;
+        mended = true;
+    }
+    Ok(mended)
+}
+
+/// Delete the vault's copy (archive or list first, manifest last); one
+/// already gone is not an error. Its pieces go with the next sweep
+/// ([`super::pieces::sweep`]).
 pub async fn remove(store: &Store, name: &BackupName) -> Result<(), WorldError> {
     store.delete(&archive_key(store, name)).await?;
+    store.delete(&list_key(store, name)).await?;
     store.delete(&manifest_key(store, name)).await?;
     Ok(())
 }

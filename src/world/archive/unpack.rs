@@ -269,29 +269,7 @@ impl State<'_> {
 
     /// The member's path as a relative one inside the root, or a refusal.
     fn relative(&self, path: &[u8]) -> Result<PathBuf, WorldError> {
-        if path.len() > MAX_MEMBER_PATH {
-            return Err(self.refuse(
-                path,
-                format!("a path of {} bytes, over MAX_MEMBER_PATH ({MAX_MEMBER_PATH} bytes)", path.len()),
-            ));
-        }
-        if path.contains(&0) {
-            return Err(self.refuse(path, "a path with a NUL byte"));
-        }
-        let p = Path::new(std::ffi::OsStr::from_bytes(path));
-        let mut out = PathBuf::new();
-        for c in p.components() {
-            match c {
-                Component::Normal(s) if s.len() > MAX_NAME => {
-                    return Err(self.refuse(path, format!("a name over {MAX_NAME} bytes")));
-                }
-                Component::Normal(s) => out.push(s),
-                Component::CurDir => {}
-                Component::ParentDir => return Err(self.refuse(path, "a `..` component")),
-                Component::RootDir | Component::Prefix(_) => return Err(self.refuse(path, "an absolute path")),
-            }
-        }
-        Ok(out)
+        relative(path).map_err(|why| self.refuse(path, why))
     }
 
     /// Why a file or directory could not be made where the member says.
@@ -308,23 +286,51 @@ impl State<'_> {
     }
 }
 
+/// A member path as a relative path inside the root, or why it is refused:
+/// at most [`MAX_MEMBER_PATH`] bytes, no NUL, no `..`, not absolute, no
+/// name over [`MAX_NAME`] bytes. The one rule for archive members and for
+/// the paths a snapshot's file list names (`crate::world::pieces`).
+pub(crate) fn relative(path: &[u8]) -> Result<PathBuf, String> {
+    if path.len() > MAX_MEMBER_PATH {
+        return Err(format!(
+            "a path of {} bytes, over MAX_MEMBER_PATH ({MAX_MEMBER_PATH} bytes)",
+            path.len()
+        ));
+    }
+    if path.contains(&0) {
+        return Err("a path with a NUL byte".into());
+    }
+    let p = Path::new(std::ffi::OsStr::from_bytes(path));
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(s) if s.len() > MAX_NAME => return Err(format!("a name over {MAX_NAME} bytes")),
+            Component::Normal(s) => out.push(s),
+            Component::CurDir => {}
+            Component::ParentDir => return Err("a `..` component".into()),
+            Component::RootDir | Component::Prefix(_) => return Err("an absolute path".into()),
+        }
+    }
+    Ok(out)
+}
+
 /// Create a new file `name` in `dir`: never over an existing entry, never
 /// through a link.
-fn create(dir: BorrowedFd<'_>, name: &Path) -> std::io::Result<File> {
+pub(crate) fn create(dir: BorrowedFd<'_>, name: &Path) -> std::io::Result<File> {
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     Ok(rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(0o644))?.into())
 }
 
 /// The directory being filled, as a handle, with the directory last
 /// written into kept open (members arrive grouped by directory).
-struct Tree {
+pub(crate) struct Tree {
     path: PathBuf,
     root: OwnedFd,
     last: Option<(PathBuf, OwnedFd)>,
 }
 
 impl Tree {
-    fn open(root: &Path) -> Result<Tree, WorldError> {
+    pub(crate) fn open(root: &Path) -> Result<Tree, WorldError> {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let fd = rustix::fs::openat(rustix::fs::CWD, root, flags, Mode::empty()).map_err(|e| io(root)(e.into()))?;
         Ok(Tree {
@@ -334,9 +340,14 @@ impl Tree {
         })
     }
 
+    /// The root directory's handle (for one `syncfs` of the whole tree).
+    pub(crate) fn root(&self) -> BorrowedFd<'_> {
+        self.root.as_fd()
+    }
+
     /// The directory `rel`, each missing component made, none followed if
     /// it is a link. Errors name the component that failed.
-    fn dir(&mut self, rel: &Path) -> Result<BorrowedFd<'_>, (PathBuf, std::io::Error)> {
+    pub(crate) fn dir(&mut self, rel: &Path) -> Result<BorrowedFd<'_>, (PathBuf, std::io::Error)> {
         if rel.as_os_str().is_empty() {
             return Ok(self.root.as_fd());
         }

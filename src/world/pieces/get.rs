@@ -1,0 +1,277 @@
+//! Restoring an incremental snapshot at disk speed: every file of the list
+//! is made (empty, at its size) in a fresh directory beside the target
+//! through the no-follow `openat` writer of the archive module; then the
+//! pieces are fetched [`IN_FLIGHT`] at a time, each decompressed and hashed
+//! as a whole on a blocking thread while others download, and written
+//! where the list says only once its hash matched its name. No file is
+//! fsynced alone: each write only starts its writeback
+//! (`sync_file_range(SYNC_FILE_RANGE_WRITE)`, which does not wait), and one
+//! `syncfs` before the swap waits for all of it; the swap happens only
+//! after every piece matched. No temporary copy of anything is made.
+//!
+//! A warm restart fetches less: a file already in the target directory at
+//! the same path and size whose sha256 is the list's is copied from there
+//! (hashed as it is copied), and the pieces only it needed are not fetched.
+//!
+//! Where the time goes is logged at the end (`restore timings`, the
+//! per-phase sums over the workers, at `info` under `mc_gitops::world`):
+//! bench/world.py prints it.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use futures::StreamExt;
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use sha2::{Digest, Sha256};
+
+use super::{FileList, get_capped, max_stored, piece_key};
+use crate::storage::Store;
+use crate::world::archive::{self, DirHandles};
+use crate::world::restore::{beside, swap};
+use crate::world::snapshot::Progress;
+use crate::world::{WorldError, io};
+
+/// Pieces downloading or being written at once: enough to hide a
+/// request's latency (R2's first byte takes tens of ms), few enough that
+/// memory stays a few MiB each.
+pub const IN_FLIGHT: usize = 8;
+
+/// Per-phase sums, in ns, over every worker.
+#[derive(Default)]
+struct Timings {
+    reuse: AtomicU64,
+    download: AtomicU64,
+    decompress: AtomicU64,
+    hash: AtomicU64,
+    write: AtomicU64,
+}
+
+fn add(at: &AtomicU64, since: Instant) {
+    at.fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
+}
+
+/// Restore `list` (already read and checked) into `target`; returns the
+/// number of files.
+pub async fn restore(store: &Store, list: FileList, target: &Path, progress: Progress<'_>) -> Result<u64, WorldError> {
+    let (fresh, old, _) = beside(target);
+    crate::world::restore::clear(&fresh)?;
+    let result = fill(store, Arc::new(list), target, &fresh, progress).await;
+    match result {
+        Ok(files) => {
+            let t = Instant::now();
+            swap(&fresh, target, &old)?;
+            tracing::info!(swap_s = format!("{:.3}", t.elapsed().as_secs_f64()), "restore swapped");
+            Ok(files)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&fresh);
+            Err(e)
+        }
+    }
+}
+
+async fn fill(store: &Store, list: Arc<FileList>, target: &Path, fresh: &Path, progress: Progress<'_>) -> Result<u64, WorldError> {
+    let wall = Instant::now();
+    let times = Arc::new(Timings::default());
+    let (l, t, f, tm) = (list.clone(), target.to_path_buf(), fresh.to_path_buf(), times.clone());
+    // Make every directory and file; copy the files already on disk.
+    let (root, done) = tokio::task::spawn_blocking(move || prepare(&l, &t, &f, &tm))
+        .await
+        .expect("preparing does not panic")?;
+    let root = Arc::new(root);
+    // piece → where its bytes go: (file, offset in file, offset in piece, len).
+    let mut wanted: Vec<Vec<(usize, u64, u64, u64)>> = vec![Vec::new(); list.pieces.len()];
+    for (i, file) in list.files.iter().enumerate() {
+        if done[i] {
+            continue;
+        }
+        let mut at = 0u64;
+        for p in &file.parts {
+            wanted[p.piece as usize].push((i, at, p.offset, p.len));
+            at += p.len;
+        }
+    }
+    let written = AtomicU64::new(0);
+    let jobs = wanted.into_iter().enumerate().filter(|(_, w)| !w.is_empty());
+    let mut results = futures::stream::iter(jobs)
+        .map(|(pi, targets)| {
+            let (list, root, times) = (list.clone(), root.clone(), times.clone());
+            async move {
+                let piece = &list.pieces[pi];
+                let key = piece_key(store, &piece.sha256);
+                let t = Instant::now();
+                let stored = get_capped(store, &key, max_stored()).await?;
+                add(&times.download, t);
+                let bytes = targets.iter().map(|x| x.3).sum::<u64>();
+                tokio::task::spawn_blocking(move || write_piece(&list, pi, &key, &stored, &targets, &root, &times))
+                    .await
+                    .expect("writing does not panic")?;
+                Ok::<u64, WorldError>(bytes)
+            }
+        })
+        .buffer_unordered(IN_FLIGHT);
+    while let Some(r) = results.next().await {
+        let r = r?;
+        let n = written.fetch_add(r, Ordering::Relaxed) + r;
+        if !progress(n) {
+            return Err(WorldError::Cancelled);
+        }
+    }
+    drop(results);
+    // One sync for the whole tree, not one per file.
+    let t = Instant::now();
+    let r = root.clone();
+    tokio::task::spawn_blocking(move || rustix::fs::syncfs(r.root()))
+        .await
+        .expect("syncfs does not panic")
+        .map_err(|e| io(fresh)(e.into()))?;
+    let secs = |a: &AtomicU64| format!("{:.3}", a.load(Ordering::Relaxed) as f64 / 1e9);
+    tracing::info!(
+        reuse_s = secs(&times.reuse),
+        download_s = secs(&times.download),
+        decompress_s = secs(&times.decompress),
+        hash_s = secs(&times.hash),
+        write_s = secs(&times.write),
+        fsync_s = format!("{:.3}", t.elapsed().as_secs_f64()),
+        wall_s = format!("{:.3}", wall.elapsed().as_secs_f64()),
+        reused = done.iter().filter(|d| **d).count(),
+        "restore timings"
+    );
+    Ok(list.files.len() as u64)
+}
+
+/// Make the tree in `fresh`; for each file, whether it was copied whole
+/// from the same path in `target` (same size, same sha256).
+fn prepare(list: &FileList, target: &Path, fresh: &Path, times: &Timings) -> Result<(DirHandles, Vec<bool>), WorldError> {
+    std::fs::create_dir_all(fresh).map_err(io(fresh))?;
+    let mut tree = DirHandles::open(fresh)?;
+    let place = |rel: &Path, (at, e): (PathBuf, std::io::Error)| WorldError::Unsafe {
+        archive: "the file list".into(),
+        member: archive::shown(rel.as_os_str().as_encoded_bytes()),
+        why: format!("it cannot be made at {}: {e}", at.display()),
+    };
+    for d in &list.dirs {
+        let rel = Path::new(d);
+        tree.dir(rel).map(drop).map_err(|e| place(rel, e))?;
+    }
+    let old = open_dir(target);
+    let mut done = vec![false; list.files.len()];
+    for (i, f) in list.files.iter().enumerate() {
+        let rel = Path::new(&f.path);
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        let name = rel.file_name().expect("checked: a file has a name");
+        let dir = tree.dir(parent).map_err(|e| place(rel, e))?;
+        let file = archive::create(dir, Path::new(name)).map_err(|e| place(rel, (rel.to_path_buf(), e)))?;
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(f.mode | 0o600))
+            .map_err(io(&fresh.join(rel)))?;
+        let t = Instant::now();
+        if let Some(old) = &old
+            && f.size > 0
+            && copy_if_same(old.as_fd(), rel, &file, f.size, &f.sha256).map_err(io(&fresh.join(rel)))?
+        {
+            done[i] = true;
+            add(&times.reuse, t);
+            continue;
+        }
+        file.set_len(f.size).map_err(io(&fresh.join(rel)))?;
+        done[i] = f.size == 0;
+    }
+    Ok((tree, done))
+}
+
+fn open_dir(p: &Path) -> Option<OwnedFd> {
+    rustix::fs::openat(
+        rustix::fs::CWD,
+        p,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()
+}
+
+/// Copy `rel` from the old world into `to` when it is a regular file of
+/// `size` bytes whose sha256 is `sha256` (never through a link). `false`,
+/// and `to` emptied, when it is not.
+fn copy_if_same(old: BorrowedFd<'_>, rel: &Path, to: &File, size: u64, sha256: &str) -> std::io::Result<bool> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    let Ok(fd) = rustix::fs::openat2(old, rel, flags, Mode::empty(), resolve) else {
+        return Ok(false);
+    };
+    let mut from = File::from(fd);
+    let meta = from.metadata()?;
+    if !meta.is_file() || meta.len() != size {
+        return Ok(false);
+    }
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = 0u64;
+    loop {
+        let n = from.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if at + n as u64 > size {
+            at += n as u64;
+            break;
+        }
+        hash.update(&buf[..n]);
+        to.write_all_at(&buf[..n], at)?;
+        at += n as u64;
+    }
+    if at == size && hex::encode(hash.finalize()) == sha256 {
+        return Ok(true);
+    }
+    to.set_len(0)?;
+    Ok(false)
+}
+
+/// Ask the kernel to start writing `len` bytes at `at` of `file` to disk
+/// now, without waiting: the one `syncfs` before the swap then waits for
+/// writes already under way instead of starting them all at the end.
+/// Advice only: an error changes nothing (the `syncfs` still syncs).
+fn start_writeback(file: &File, at: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid open descriptor and plain integers; the call only
+    // schedules writeback of the file's own pages.
+    let _ = unsafe { libc::sync_file_range(file.as_raw_fd(), at as i64, len as i64, libc::SYNC_FILE_RANGE_WRITE) };
+}
+
+/// Decompress piece `pi`, check it against its name, and write its ranges.
+fn write_piece(
+    list: &FileList,
+    pi: usize,
+    key: &str,
+    stored: &[u8],
+    targets: &[(usize, u64, u64, u64)],
+    root: &DirHandles,
+    times: &Timings,
+) -> Result<(), WorldError> {
+    let piece = &list.pieces[pi];
+    let t = Instant::now();
+    let bytes = super::decompress(key, stored, piece.size)?;
+    add(&times.decompress, t);
+    let t = Instant::now();
+    super::check_hash(key, &bytes, &piece.sha256)?;
+    add(&times.hash, t);
+    let t = Instant::now();
+    let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    for &(fi, at, from, len) in targets {
+        let rel = Path::new(&list.files[fi].path);
+        let fd = rustix::fs::openat2(root.root(), rel, flags, Mode::empty(), resolve).map_err(|e| io(rel)(e.into()))?;
+        let file = File::from(fd);
+        let slice = &bytes[from as usize..(from + len) as usize];
+        file.write_all_at(slice, at).map_err(io(rel))?;
+        start_writeback(&file, at, len);
+    }
+    add(&times.write, t);
+    Ok(())
+}
