@@ -70,12 +70,6 @@ pub enum ApplyError {
     Stale { resource: String, why: String },
     #[error("{resource}: {why}")]
     Invalid { resource: String, why: String },
-    #[error("{resource}")]
-    Cache {
-        resource: String,
-        #[source]
-        source: cache::CacheError,
-    },
 }
 
 /// How one change ended.

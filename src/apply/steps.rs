@@ -82,9 +82,21 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
                     resource: resource.clone(),
                     why: e.to_string(),
                 })?;
-                sent = super::cache::store_cached(cx.store, &client, &file.hash, url, size)
-                    .await
-                    .map_err(|source| ApplyError::Cache { resource, source })?;
+                let from = crate::modrinth::server_jar::mojang_source(&crate::modrinth::Endpoints::from_env().mojang_meta, url);
+                match super::cache::store_cached(cx.store, &client, &file.hash, &from, size).await {
+                    Ok(uploaded) => sent = uploaded,
+                    Err(e) => {
+                        // A cache only saves time: without it the launcher
+                        // downloads the file at first boot, as it always did.
+                        control(cx, st).await?.assets.remove(path);
+                        st.control_dirty = true;
+                        report.warnings.push(format!(
+                            "{resource}: not cached, the server downloads it at first boot: {}",
+                            super::render_error(&e)
+                        ));
+                        return Ok(Outcome::Unchanged("not cached (see the warning)".into()));
+                    }
+                }
             }
             control(cx, st).await?.assets.insert(
                 path.clone(),

@@ -205,7 +205,13 @@ async fn get_json<T: serde::de::DeserializeOwned>(api: &Api, path: &str) -> Resu
 /// Where to read a Mojang URL from: the URL itself, or, when the Mojang
 /// base is overridden (a mirror, a test's fake), the same path there.
 fn via(client: &Client, url: &str) -> String {
-    let base = client.mojang_meta.base();
+    mojang_source(client.mojang_meta.base(), url)
+}
+
+/// [`via`] for a caller without a client: apply storing a `[[cache]]` file
+/// reads Mojang's URL through the same `MOJANG_META_BASE_URL` mirror that
+/// `mods lock` read it through.
+pub fn mojang_source(base: &str, url: &str) -> String {
     let on_mojang = url::Url::parse(url)
         .ok()
         .and_then(|u| u.host_str().map(|h| h == "mojang.com" || h.ends_with(".mojang.com")))

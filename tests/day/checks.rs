@@ -151,6 +151,24 @@ pub fn storage_and_world(day: &Day) {
         );
     }
     day.check(&format!("retention keeps at most 2: {snapshots:?}"), snapshots.len() <= 2);
+    // mods.lock's [[cache]]: apply stored Mojang's jar, the agent placed it
+    // from storage (the stand-in's download cache holds only server.jar and
+    // the mods), where Fabric's launcher looks before downloading it.
+    let lock = mc_gitops::repo::load(&day.admin).unwrap().desired.lock;
+    for c in &lock.cache {
+        let placed = day.vps.seen().machines.last().map(|m| m.minecraft_dir.join(&c.path)).unwrap();
+        let sha = std::fs::read(&placed)
+            .map(|b| {
+                use sha2::Digest;
+                hex::encode(sha2::Sha256::digest(&b))
+            })
+            .unwrap_or_default();
+        day.check(
+            &format!("{} was placed from storage with the locked sha256", c.path),
+            sha == c.sha256,
+        );
+    }
+    day.check("mods.lock pins the vanilla jar for the cache", !lock.cache.is_empty());
     let user_data: Vec<String> = day.vps.seen().machines.iter().map(|m| m.user_data.clone()).collect();
     day.check(
         "the VPS holds minted keys, never the account's",

@@ -306,6 +306,11 @@ impl Day {
             ("HCLOUD_ENDPOINT".into(), self.h.base_url()),
             ("CLOUDFLARE_API_BASE_URL".into(), self.cf.base_url()),
             ("R2_ENDPOINT".into(), self.s3.endpoint()),
+            // Mojang's jar that mods.lock's [[cache]] pins, stored by apply.
+            (
+                mc_gitops::modrinth::MOJANG_META_BASE_ENV.into(),
+                self.modrinth.endpoints().mojang_meta,
+            ),
             (mc_gitops::observe::game::GAME_PING_PORT_VAR.into(), self.game_port.to_string()),
         ]
     }
