@@ -15,6 +15,7 @@ pub mod players;
 pub mod properties;
 pub mod reader;
 pub mod server;
+pub mod workflow_schedule;
 
 use diag::{Diagnostic, Diagnostics, Source};
 use files::Limit;
