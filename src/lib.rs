@@ -28,5 +28,6 @@ pub mod plan;
 pub mod repo;
 pub mod schema;
 pub mod secret;
+pub mod shutdown;
 pub mod storage;
 pub mod world;

@@ -1,0 +1,228 @@
+//! Learning the shutdown policy from the group's history: pure, from the
+//! sittings the ledger records (who was online when, merged over players).
+//!
+//! Each leave with the gap until the group came back is a sample. For a
+//! keep time X the VPS asks for termination at the first paid-hour end at
+//! least X after the leave, less the billing margin, and is gone a reconcile
+//! delay later; where in its paid hour the leave falls is not known ahead,
+//! so it is averaged over the hour. A sample then costs the hours the VPS
+//! runs after the leave (until the return, or until it is deleted) and a cold
+//! start when the group returns after the request. Per context
+//! ([`super::Context`]) the X minimising hours + λ × cold starts is chosen,
+//! with λ the least that keeps the expected cold starts over the history at
+//! or under the seed rule's (which asks for termination `idle + suspended`
+//! after each leave). A context with few samples is decided from a pool of
+//! similar ones (drop weekday, then hour, then sitting); the widest pool
+//! holds [`PRIOR_GAPS`], the prior a new group starts from. No history at
+//! all: no policy, and the agent keeps the seed's rule.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use super::{Context, DayKind, KeepRule, ShutdownPolicy};
+
+/// A stretch of time with at least one player online.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Sitting {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// The prior's return gaps in minutes (`None`: not back that day), each one
+/// pseudo-sample in the widest pool: evening groups often return within
+/// the hour or two, and otherwise the next day.
+pub const PRIOR_GAPS: [Option<u32>; 4] = [Some(30), Some(120), None, None];
+/// Samples a pool needs before it decides for a context.
+pub const MIN_SAMPLES: u32 = 4;
+/// Keep times tried, in minutes.
+pub const CANDIDATES: [u32; 17] = [0, 15, 30, 45, 60, 75, 90, 105, 120, 135, 150, 165, 180, 195, 210, 225, 240];
+/// Where in its paid hour a leave may fall: the hour in 12 steps.
+const PHASES: u32 = 12;
+
+/// What learning assumes of the agent and the reconciler.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// The seed rule's time from leave to termination request (`idle + suspended`).
+    pub seed_keep: Duration,
+    pub billing_margin: Duration,
+    /// From the termination request to the deletion (nudge → reconcile run).
+    pub delete_delay: Duration,
+}
+
+/// Per keep candidate: expected hours run after leaves, and expected cold starts.
+#[derive(Clone, Debug, Default)]
+struct Stats {
+    n: f64,
+    hours: [f64; CANDIDATES.len()],
+    cold: [f64; CANDIDATES.len()],
+    seed_cold: f64,
+}
+
+impl Stats {
+    fn add(&mut self, gap: Option<Duration>, s: &Settings, weight: f64) {
+        self.n += weight;
+        let margin = s.billing_margin.num_seconds() as f64 / 60.0;
+        let delay = s.delete_delay.num_seconds() as f64 / 60.0;
+        let g = gap.map_or(f64::INFINITY, |g| g.num_seconds() as f64 / 60.0);
+        for (k, x) in CANDIDATES.iter().enumerate() {
+            let (mut hours, mut cold) = (0.0, 0.0);
+            for p in 0..PHASES {
+                // The first paid-hour end at least X after the leave is X + u.
+                let u = (f64::from(p) + 0.5) * 60.0 / f64::from(PHASES);
+                let ask = f64::from(*x) + (u - margin).max(0.0);
+                let gone = ask + delay;
+                hours += g.min(gone) / 60.0;
+                if g > ask {
+                    cold += 1.0;
+                }
+            }
+            self.hours[k] += weight * hours / f64::from(PHASES);
+            self.cold[k] += weight * cold / f64::from(PHASES);
+        }
+        let seed = s.seed_keep.num_seconds() as f64 / 60.0;
+        if g > seed {
+            self.seed_cold += weight;
+        }
+    }
+
+    fn best(&self, lambda: f64) -> usize {
+        (0..CANDIDATES.len())
+            .min_by(|a, b| {
+                let ca = self.hours[*a] + lambda * self.cold[*a];
+                let cb = self.hours[*b] + lambda * self.cold[*b];
+                ca.total_cmp(&cb)
+            })
+            .unwrap_or(0)
+    }
+}
+
+/// The pools a context is decided from, most specific first.
+fn pools(c: Context) -> [(Option<DayKind>, Option<u32>, Option<u32>); 4] {
+    [
+        (Some(c.days), Some(c.hour_from), Some(c.sitting)),
+        (None, Some(c.hour_from), Some(c.sitting)),
+        (None, None, Some(c.sitting)),
+        (None, None, None),
+    ]
+}
+
+/// Each leave's context and return gap (`None`: the last one, not back yet).
+pub fn samples(sittings: &[Sitting]) -> Vec<(Context, Option<Duration>)> {
+    let mut sorted = sittings.to_vec();
+    sorted.sort();
+    let mut out = Vec::with_capacity(sorted.len());
+    let mut day: Option<NaiveDate> = None;
+    let mut today = 0;
+    for (i, s) in sorted.iter().enumerate() {
+        let d = s.end.date_naive();
+        today = if day == Some(d) { today + 1 } else { 1 };
+        day = Some(d);
+        let gap = sorted.get(i + 1).map(|n| (n.start - s.end).max(Duration::zero()));
+        out.push((Context::at(s.end, today), gap));
+    }
+    out
+}
+
+/// The policy learned from `sittings`; `None` without any leave to learn from.
+pub fn learn(sittings: &[Sitting], s: &Settings) -> Option<ShutdownPolicy> {
+    let samples = samples(sittings);
+    if samples.is_empty() {
+        return None;
+    }
+    let mut by_pool: HashMap<(Option<DayKind>, Option<u32>, Option<u32>), Stats> = HashMap::new();
+    let mut own: HashMap<Context, Stats> = HashMap::new();
+    for (c, gap) in &samples {
+        for pool in pools(*c) {
+            by_pool.entry(pool).or_default().add(*gap, s, 1.0);
+        }
+        own.entry(*c).or_default().add(*gap, s, 1.0);
+    }
+    let global = by_pool.entry((None, None, None)).or_default();
+    for gap in PRIOR_GAPS {
+        global.add(gap.map(|m| Duration::minutes(i64::from(m))), s, 1.0);
+    }
+    // Each context's deciding pool.
+    let deciding: Vec<(Context, &Stats)> = Context::all()
+        .map(|c| {
+            let pool = pools(c)
+                .into_iter()
+                .find(|p| by_pool.get(p).is_some_and(|st| st.n >= f64::from(MIN_SAMPLES)))
+                .unwrap_or((None, None, None));
+            (c, &by_pool[&pool])
+        })
+        .collect();
+    let seed_cold: f64 = own.values().map(|st| st.seed_cold).sum();
+    let expected_cold = |lambda: f64| -> f64 {
+        deciding
+            .iter()
+            .filter_map(|(c, pool)| own.get(c).map(|st| st.cold[pool.best(lambda)]))
+            .sum()
+    };
+    // The least λ (hours per cold start) that meets the seed's cold starts.
+    let (mut lo, mut hi) = (0.0_f64, 64.0_f64);
+    if expected_cold(lo) > seed_cold {
+        for _ in 0..40 {
+            let mid = (lo + hi) / 2.0;
+            if expected_cold(mid) <= seed_cold { hi = mid } else { lo = mid }
+        }
+        lo = hi;
+    }
+    let rules = deciding
+        .iter()
+        .map(|(c, pool)| KeepRule {
+            days: c.days,
+            hour_from: c.hour_from,
+            sitting: c.sitting,
+            keep_minutes: CANDIDATES[pool.best(lo)],
+            samples: pool.n as u32,
+        })
+        .collect();
+    Some(ShutdownPolicy {
+        leaves: u32::try_from(samples.len()).unwrap_or(u32::MAX),
+        expected_cold_starts: (expected_cold(lo) * 10.0).round() / 10.0,
+        seed_cold_starts: seed_cold as u32,
+        today: None,
+        sittings_before: 0,
+        rules,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings {
+            seed_keep: Duration::minutes(60),
+            billing_margin: Duration::minutes(5),
+            delete_delay: Duration::minutes(1),
+        }
+    }
+
+    fn at(day: u32, h: u32, m: u32) -> DateTime<Utc> {
+        format!("2026-11-{day:02}T{h:02}:{m:02}:00Z").parse().unwrap()
+    }
+
+    #[test]
+    fn no_history_no_policy() {
+        assert_eq!(learn(&[], &settings()), None);
+    }
+
+    #[test]
+    fn the_days_second_sitting_is_kept_for_and_the_last_is_not() {
+        // Every day for four weeks: 18:00–19:00, back at 19:40, play to 22:00.
+        let mut sittings = Vec::new();
+        for day in 1..=28 {
+            sittings.push(Sitting { start: at(day, 18, 0), end: at(day, 19, 0) });
+            sittings.push(Sitting { start: at(day, 19, 40), end: at(day, 22, 0) });
+        }
+        let p = learn(&sittings, &settings()).unwrap();
+        let keep = |h, n| p.keep_for(Context::at(at(4, h, 0), n)).unwrap();
+        // The seed keeps the VPS an hour and so never cold-starts the second sitting: nor may this.
+        assert!(keep(19, 1) >= Duration::minutes(30), "back after 40 min: keep ({:?})", keep(19, 1));
+        assert_eq!(keep(22, 2), Duration::zero(), "back the next day: delete at the paid hour's end");
+        assert!(p.expected_cold_starts <= f64::from(p.seed_cold_starts));
+        assert_eq!(p.leaves, 56);
+    }
+}
