@@ -376,7 +376,7 @@ pub fn start_after(
     start_after_with(created, loads, session, previous, desired, Timers::default())
 }
 
-fn start_after_with(
+pub fn start_after_with(
     created: DateTime<Utc>,
     loads: bool,
     session: Option<SessionId>,

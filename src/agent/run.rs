@@ -121,6 +121,11 @@ pub struct Agent<M, C, S, L: Listener, P, K, N> {
     idle_at: Option<Instant>,
     suspend_at: Option<Instant>,
     terminate_at: Option<DateTime<Utc>>,
+    /// The decision at the newest leave ([`crate::shutdown::after_leave`]):
+    /// with a learned policy, the leave and its keep time.
+    keep: Option<(DateTime<Utc>, chrono::Duration)>,
+    /// Sittings that ended on this UTC day, in this session.
+    sittings: (Option<chrono::NaiveDate>, u32),
     final_retry_at: Option<Instant>,
     listener_retry_at: Option<Instant>,
 
@@ -184,6 +189,8 @@ where
             idle_at: None,
             suspend_at: None,
             terminate_at: None,
+            keep: None,
+            sittings: (None, 0),
             final_retry_at: None,
             listener_retry_at: None,
             players_online: Vec::new(),
@@ -507,6 +514,9 @@ where
                 Outcome::Moved { to, effects } => {
                     info!(from = %self.phase, %to, ?event, "transition");
                     self.phase = to;
+                    if event == Event::AllLeft {
+                        self.count_sitting();
+                    }
                     for e in effects {
                         if let Some(next) = self.effect(e).await {
                             queue.push_back(next);
@@ -520,6 +530,23 @@ where
                 }
             }
         }
+    }
+
+    /// A sitting ended now: count it for the day.
+    fn count_sitting(&mut self) {
+        let day = self.clock.now().date_naive();
+        self.sittings = match self.sittings {
+            (Some(d), n) if d == day => (Some(d), n + 1),
+            _ => (Some(day), 1),
+        };
+    }
+
+    /// Sittings that ended today, earlier sessions' (as the reconciler counted them) included.
+    fn sittings_today(&self) -> u32 {
+        let day = self.clock.now().date_naive();
+        let mine = if self.sittings.0 == Some(day) { self.sittings.1 } else { 0 };
+        let before = self.doc.shutdown.as_ref().map_or(0, |p| p.sittings_before_on(day));
+        before + mine
     }
 
     async fn nudge(&mut self) {

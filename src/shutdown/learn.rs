@@ -214,8 +214,14 @@ mod tests {
         // Every day for four weeks: 18:00–19:00, back at 19:40, play to 22:00.
         let mut sittings = Vec::new();
         for day in 1..=28 {
-            sittings.push(Sitting { start: at(day, 18, 0), end: at(day, 19, 0) });
-            sittings.push(Sitting { start: at(day, 19, 40), end: at(day, 22, 0) });
+            sittings.push(Sitting {
+                start: at(day, 18, 0),
+                end: at(day, 19, 0),
+            });
+            sittings.push(Sitting {
+                start: at(day, 19, 40),
+                end: at(day, 22, 0),
+            });
         }
         let p = learn(&sittings, &settings()).unwrap();
         let keep = |h, n| p.keep_for(Context::at(at(4, h, 0), n)).unwrap();

@@ -160,12 +160,7 @@ pub struct AfterLeave {
 
 /// What to do when the last player leaves at `left` (or a booted server
 /// waits for its first player), the `sittings_today`th sitting to end that day.
-pub fn after_leave(
-    timers: &Timers,
-    policy: Option<&ShutdownPolicy>,
-    left: DateTime<Utc>,
-    sittings_today: u32,
-) -> AfterLeave {
+pub fn after_leave(timers: &Timers, policy: Option<&ShutdownPolicy>, left: DateTime<Utc>, sittings_today: u32) -> AfterLeave {
     let idle = timers.idle.to_chrono();
     match policy.and_then(|p| p.keep_for(Context::at(left, sittings_today))) {
         Some(keep) => AfterLeave {
@@ -210,7 +205,13 @@ mod tests {
         let timers = Timers::default();
         let left = t("2026-12-04T20:10:00Z");
         let a = after_leave(&timers, None, left, 1);
-        assert_eq!(a, AfterLeave { idle: Duration::minutes(15), keep: None });
+        assert_eq!(
+            a,
+            AfterLeave {
+                idle: Duration::minutes(15),
+                keep: None
+            }
+        );
         let created = t("2026-12-04T19:00:00Z");
         let since = left + a.idle;
         assert_eq!(

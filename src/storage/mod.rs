@@ -122,6 +122,11 @@ pub struct ControlDoc {
     /// checked to exist before the server was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<String>,
+    /// The shutdown policy learned from the ledger ([`crate::shutdown`]).
+    /// Absent (an older reconciler, or no history yet): the agent's timers,
+    /// the seed's rule. An older agent ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown: Option<crate::shutdown::ShutdownPolicy>,
 }
 
 /// `control/<s>/status.json`: what the agent reports.
