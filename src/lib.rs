@@ -29,5 +29,6 @@ pub mod repo;
 pub mod schema;
 pub mod secret;
 pub mod shutdown;
+pub mod simulate;
 pub mod storage;
 pub mod world;

@@ -126,66 +126,100 @@ pub fn samples(sittings: &[Sitting]) -> Vec<(Context, Option<Duration>)> {
 
 /// The policy learned from `sittings`; `None` without any leave to learn from.
 pub fn learn(sittings: &[Sitting], s: &Settings) -> Option<ShutdownPolicy> {
-    let samples = samples(sittings);
-    if samples.is_empty() {
-        return None;
+    let mut l = Learner::new(*s);
+    for (c, gap) in samples(sittings) {
+        l.add(c, gap);
     }
-    let mut by_pool: HashMap<(Option<DayKind>, Option<u32>, Option<u32>), Stats> = HashMap::new();
-    let mut own: HashMap<Context, Stats> = HashMap::new();
-    for (c, gap) in &samples {
-        for pool in pools(*c) {
-            by_pool.entry(pool).or_default().add(*gap, s, 1.0);
+    l.policy()
+}
+
+type Pool = (Option<DayKind>, Option<u32>, Option<u32>);
+
+/// Samples added one at a time (the simulator learns again at each
+/// server's creation from what happened before it), decided on demand.
+#[derive(Clone, Debug)]
+pub struct Learner {
+    settings: Settings,
+    leaves: u32,
+    by_pool: HashMap<Pool, Stats>,
+    own: HashMap<Context, Stats>,
+}
+
+impl Learner {
+    pub fn new(settings: Settings) -> Self {
+        let mut global = Stats::default();
+        for gap in PRIOR_GAPS {
+            global.add(gap.map(|m| Duration::minutes(i64::from(m))), &settings, 1.0);
         }
-        own.entry(*c).or_default().add(*gap, s, 1.0);
+        Learner {
+            settings,
+            leaves: 0,
+            by_pool: HashMap::from([((None, None, None), global)]),
+            own: HashMap::new(),
+        }
     }
-    let global = by_pool.entry((None, None, None)).or_default();
-    for gap in PRIOR_GAPS {
-        global.add(gap.map(|m| Duration::minutes(i64::from(m))), s, 1.0);
+
+    /// A leave in context `c` and the gap until the group came back (`None`: not yet).
+    pub fn add(&mut self, c: Context, gap: Option<Duration>) {
+        self.leaves += 1;
+        for pool in pools(c) {
+            self.by_pool.entry(pool).or_default().add(gap, &self.settings, 1.0);
+        }
+        self.own.entry(c).or_default().add(gap, &self.settings, 1.0);
     }
-    // Each context's deciding pool.
-    let deciding: Vec<(Context, &Stats)> = Context::all()
-        .map(|c| {
-            let pool = pools(c)
-                .into_iter()
-                .find(|p| by_pool.get(p).is_some_and(|st| st.n >= f64::from(MIN_SAMPLES)))
-                .unwrap_or((None, None, None));
-            (c, &by_pool[&pool])
-        })
-        .collect();
-    let seed_cold: f64 = own.values().map(|st| st.seed_cold).sum();
-    let expected_cold = |lambda: f64| -> f64 {
-        deciding
+
+    /// The policy from the samples so far; `None` before the first.
+    pub fn policy(&self) -> Option<ShutdownPolicy> {
+        if self.leaves == 0 {
+            return None;
+        }
+        let global = &self.by_pool[&(None, None, None)];
+        // Each context's deciding pool.
+        let deciding: Vec<(Context, &Stats)> = Context::all()
+            .map(|c| {
+                let pool = pools(c)
+                    .into_iter()
+                    .find_map(|p| self.by_pool.get(&p).filter(|st| st.n >= f64::from(MIN_SAMPLES)))
+                    .unwrap_or(global);
+                (c, pool)
+            })
+            .collect();
+        let seed_cold: f64 = self.own.values().map(|st| st.seed_cold).sum();
+        let expected_cold = |lambda: f64| -> f64 {
+            deciding
+                .iter()
+                .filter_map(|(c, pool)| self.own.get(c).map(|st| st.cold[pool.best(lambda)]))
+                .sum()
+        };
+        // The least λ (hours per cold start) that meets the seed's cold starts.
+        let mut lambda = 0.0_f64;
+        if expected_cold(lambda) > seed_cold {
+            let (mut lo, mut hi) = (0.0_f64, 64.0_f64);
+            for _ in 0..40 {
+                let mid = (lo + hi) / 2.0;
+                if expected_cold(mid) <= seed_cold { hi = mid } else { lo = mid }
+            }
+            lambda = hi;
+        }
+        let rules = deciding
             .iter()
-            .filter_map(|(c, pool)| own.get(c).map(|st| st.cold[pool.best(lambda)]))
-            .sum()
-    };
-    // The least λ (hours per cold start) that meets the seed's cold starts.
-    let (mut lo, mut hi) = (0.0_f64, 64.0_f64);
-    if expected_cold(lo) > seed_cold {
-        for _ in 0..40 {
-            let mid = (lo + hi) / 2.0;
-            if expected_cold(mid) <= seed_cold { hi = mid } else { lo = mid }
-        }
-        lo = hi;
-    }
-    let rules = deciding
-        .iter()
-        .map(|(c, pool)| KeepRule {
-            days: c.days,
-            hour_from: c.hour_from,
-            sitting: c.sitting,
-            keep_minutes: CANDIDATES[pool.best(lo)],
-            samples: pool.n as u32,
+            .map(|(c, pool)| KeepRule {
+                days: c.days,
+                hour_from: c.hour_from,
+                sitting: c.sitting,
+                keep_minutes: CANDIDATES[pool.best(lambda)],
+                samples: pool.n as u32,
+            })
+            .collect();
+        Some(ShutdownPolicy {
+            leaves: self.leaves,
+            expected_cold_starts: (expected_cold(lambda) * 10.0).round() / 10.0,
+            seed_cold_starts: seed_cold.round() as u32,
+            today: None,
+            sittings_before: 0,
+            rules,
         })
-        .collect();
-    Some(ShutdownPolicy {
-        leaves: u32::try_from(samples.len()).unwrap_or(u32::MAX),
-        expected_cold_starts: (expected_cold(lo) * 10.0).round() / 10.0,
-        seed_cold_starts: seed_cold as u32,
-        today: None,
-        sittings_before: 0,
-        rules,
-    })
+    }
 }
 
 #[cfg(test)]
