@@ -340,3 +340,6 @@ pub fn simulate(sittings: &[Sitting], policy: Policy, s: &Settings) -> Tally {
     }
     run.tally
 }
+
+#[cfg(test)]
+mod tests_hand;

@@ -130,10 +130,10 @@ mod tests {
         let s = t.sittings();
         assert!(s.len() > 60, "about 1.5 sittings a day: {}", s.len());
         for w in s.windows(2) {
+            // Within a day 5 min to 4 h; otherwise overnight (past 01:00 to 14:00 at the earliest).
             let gap = w[1].start - w[0].end;
-            if w[1].start.date_naive() == w[0].start.date_naive() {
-                assert!(gap >= Duration::minutes(4) && gap <= Duration::minutes(241), "{gap:?}");
-            }
+            let within = gap >= Duration::minutes(4) && gap <= Duration::minutes(241);
+            assert!(within || gap >= Duration::hours(9), "{gap:?}");
         }
         let weekend = s
             .iter()
