@@ -45,6 +45,10 @@ pub(crate) struct SimulateArgs {
     /// The synthetic traces' first day (UTC).
     #[arg(long, value_name = "DATE", default_value = "2026-11-02")]
     first_day: NaiveDate,
+    /// Days of synthetic play before --first-day that only the learned
+    /// policy knows (as a ledger's history), for each synthetic trace.
+    #[arg(long, value_name = "DAYS", default_value_t = 0)]
+    history_days: u32,
     /// Write the synthetic trace of --seed to FILE (the trace format) and stop.
     #[arg(long, value_name = "FILE", requires = "synthetic")]
     write_trace: Option<PathBuf>,
@@ -93,14 +97,20 @@ pub(crate) fn cmd_simulate(a: SimulateArgs) -> anyhow::Result<Done> {
     } else {
         WorkflowSchedule::from_crons(&a.cron)?
     };
-    let traces: Vec<(u64, Vec<Sitting>)> = if a.synthetic {
+    let traces: Vec<(u64, Vec<Sitting>, Vec<Sitting>)> = if a.synthetic {
+        let start = a.first_day - Duration::days(i64::from(a.history_days));
+        let cut = a.first_day.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
         (a.seed..a.seed + a.seeds)
-            .map(|s| (s, synthetic::generate(s, a.days, a.first_day).sittings()))
+            .map(|s| {
+                let all = synthetic::generate(s, a.history_days + a.days, start).sittings();
+                let (history, trace): (Vec<Sitting>, Vec<Sitting>) = all.into_iter().partition(|x| x.start < cut);
+                (s, history, trace)
+            })
             .collect()
     } else if let Some(path) = &a.trace {
-        vec![(a.seed, Trace::read(path)?.sittings())]
+        vec![(a.seed, Vec::new(), Trace::read(path)?.sittings())]
     } else {
-        vec![(a.seed, ledger_sittings(&a.repo)?)]
+        vec![(a.seed, Vec::new(), ledger_sittings(&a.repo)?)]
     };
     let dispatch = secs(a.dispatch_delay.as_secs() as i64);
     let schedule_delay = secs(a.schedule_delay.as_secs() as i64);
@@ -120,12 +130,12 @@ pub(crate) fn cmd_simulate(a: SimulateArgs) -> anyhow::Result<Done> {
     };
     let run = |policy: Policy| -> Tally {
         let mut total = Tally::default();
-        for (seed, sittings) in &traces {
+        for (seed, history, sittings) in &traces {
             let s = Settings {
                 seed: *seed,
                 ..base.clone()
             };
-            total.add(&simulate(sittings, policy, &s));
+            total.add(&simulate(history, sittings, policy, &s));
         }
         total
     };
@@ -149,12 +159,12 @@ pub(crate) fn cmd_simulate(a: SimulateArgs) -> anyhow::Result<Done> {
     };
     let days = traces
         .iter()
-        .filter_map(|(_, s)| Some((s.last()?.end - s.first()?.start).num_seconds() as f64 / 86_400.0))
+        .filter_map(|(_, _, s)| Some((s.last()?.end - s.first()?.start).num_seconds() as f64 / 86_400.0))
         .sum();
     let mut report = Report {
         traces: traces.len(),
         days,
-        sittings: traces.iter().map(|(_, s)| s.len()).sum(),
+        sittings: traces.iter().map(|(_, _, s)| s.len()).sum(),
         rows,
         frontier,
         learned_vs_seed: None,

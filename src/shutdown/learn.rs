@@ -34,9 +34,17 @@ pub struct Sitting {
 /// the hour or two, and otherwise the next day.
 pub const PRIOR_GAPS: [Option<u32>; 4] = [Some(30), Some(120), None, None];
 /// Samples a pool needs before it decides for a context.
-pub const MIN_SAMPLES: u32 = 4;
+pub const MIN_SAMPLES: u32 = 8;
+/// The expected cold starts over the history aimed at, as a share of the
+/// seed rule's: a little under, because decisions fitted to the history do
+/// a little worse on the days that follow it.
+pub const COLD_TARGET: f64 = 0.96;
 /// Keep times tried, in minutes.
 pub const CANDIDATES: [u32; 17] = [0, 15, 30, 45, 60, 75, 90, 105, 120, 135, 150, 165, 180, 195, 210, 225, 240];
+/// A gap seen once stands for gaps around it (next time the group may be
+/// back a little sooner or later): each sample is spread over these factors,
+/// which keeps a keep time from fitting the history's exact gaps.
+const SPREAD: [f64; 5] = [0.6, 0.8, 1.0, 1.25, 1.6];
 /// Where in its paid hour a leave may fall: the hour in 12 steps.
 const PHASES: u32 = 12;
 
@@ -64,26 +72,29 @@ impl Stats {
         self.n += weight;
         let margin = s.billing_margin.num_seconds() as f64 / 60.0;
         let delay = s.delete_delay.num_seconds() as f64 / 60.0;
-        let g = gap.map_or(f64::INFINITY, |g| g.num_seconds() as f64 / 60.0);
+        let g0 = gap.map_or(f64::INFINITY, |g| g.num_seconds() as f64 / 60.0);
+        let n = f64::from(PHASES) * SPREAD.len() as f64;
         for (k, x) in CANDIDATES.iter().enumerate() {
             let (mut hours, mut cold) = (0.0, 0.0);
-            for p in 0..PHASES {
-                // The first paid-hour end at least X after the leave is X + u.
-                let u = (f64::from(p) + 0.5) * 60.0 / f64::from(PHASES);
-                let ask = f64::from(*x) + (u - margin).max(0.0);
-                let gone = ask + delay;
-                hours += g.min(gone) / 60.0;
-                if g > ask {
-                    cold += 1.0;
+            for f in SPREAD {
+                let g = g0 * f;
+                for p in 0..PHASES {
+                    // The first paid-hour end at least X after the leave is X + u.
+                    let u = (f64::from(p) + 0.5) * 60.0 / f64::from(PHASES);
+                    let ask = f64::from(*x) + (u - margin).max(0.0);
+                    let gone = ask + delay;
+                    hours += g.min(gone) / 60.0;
+                    if g > ask {
+                        cold += 1.0;
+                    }
                 }
             }
-            self.hours[k] += weight * hours / f64::from(PHASES);
-            self.cold[k] += weight * cold / f64::from(PHASES);
+            self.hours[k] += weight * hours / n;
+            self.cold[k] += weight * cold / n;
         }
         let seed = s.seed_keep.num_seconds() as f64 / 60.0;
-        if g > seed {
-            self.seed_cold += weight;
-        }
+        let later = SPREAD.iter().filter(|f| g0 * *f > seed).count();
+        self.seed_cold += weight * later as f64 / SPREAD.len() as f64;
     }
 
     fn best(&self, lambda: f64) -> usize {
@@ -185,6 +196,7 @@ impl Learner {
             })
             .collect();
         let seed_cold: f64 = self.own.values().map(|st| st.seed_cold).sum();
+        let target = seed_cold * COLD_TARGET;
         let expected_cold = |lambda: f64| -> f64 {
             deciding
                 .iter()
@@ -193,11 +205,11 @@ impl Learner {
         };
         // The least λ (hours per cold start) that meets the seed's cold starts.
         let mut lambda = 0.0_f64;
-        if expected_cold(lambda) > seed_cold {
+        if expected_cold(lambda) > target {
             let (mut lo, mut hi) = (0.0_f64, 64.0_f64);
             for _ in 0..40 {
                 let mid = (lo + hi) / 2.0;
-                if expected_cold(mid) <= seed_cold { hi = mid } else { lo = mid }
+                if expected_cold(mid) <= target { hi = mid } else { lo = mid }
             }
             lambda = hi;
         }

@@ -224,8 +224,9 @@ impl Run<'_> {
     }
 }
 
-/// Replay `sittings` under `policy`.
-pub fn simulate(sittings: &[Sitting], policy: Policy, s: &Settings) -> Tally {
+/// Replay `sittings` under `policy`; the learned policy also knows
+/// `history` (earlier sittings, the ledger before the trace) from the start.
+pub fn simulate(history: &[Sitting], sittings: &[Sitting], policy: Policy, s: &Settings) -> Tally {
     let timers = policy.timers(&s.timers);
     let mut run = Run {
         s,
@@ -239,6 +240,16 @@ pub fn simulate(sittings: &[Sitting], policy: Policy, s: &Settings) -> Tally {
         delete_delay: (s.dispatch_delay.0 + s.dispatch_delay.1) / 2,
     };
     let mut learner = Learner::new(learn_settings);
+    let mut known = crate::shutdown::learn::samples(history);
+    if let (Some(last), Some(first)) = (history.last(), sittings.first()) {
+        // The history's last leave came back at the trace's first join.
+        if let Some(l) = known.last_mut() {
+            l.1 = Some((first.start - last.end).max(Duration::zero()));
+        }
+    }
+    for (c, gap) in known {
+        learner.add(c, gap);
+    }
     let mut server: Option<Server> = None;
     let mut prev: Option<(Context, DateTime<Utc>)> = None;
     let mut day_count: (Option<NaiveDate>, u32) = (None, 0);

@@ -10,7 +10,7 @@
 //! weekend days; 1, 2 or 3 sittings (weekdays 50/35/15 %, weekends
 //! 30/40/30 %); the first starts 18:00–20:30 on weekdays, 14:00–20:00 on
 //! weekends; a sitting lasts 30–150 min (weekends 45–180); the gap to the
-//! next is log-uniform between 5 min and 4 h; nobody starts after 01:00.
+//! next is uniform between 5 min and 4 h; nobody starts after 01:00.
 //! Each sitting has 1–3 players, joining in its first 10 minutes and
 //! leaving in its last 10 (the first to join and the last to leave bound it).
 
@@ -102,8 +102,7 @@ pub fn generate(seed: u64, days: u32, first_day: NaiveDate) -> Trace {
                     leave: leave.max(join),
                 });
             }
-            // Log-uniform between 5 min and 4 h.
-            let gap = (5.0_f64.ln() + rng.unit() * (240.0_f64.ln() - 5.0_f64.ln())).exp();
+            let gap = rng.between(5.0, 240.0);
             start = end + minutes(gap);
         }
     }

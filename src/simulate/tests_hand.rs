@@ -66,7 +66,7 @@ fn settings() -> Settings {
 /// (1 min): 19 min. Hourly ticks over the two days (Fri 00:00, Sun 00:00]: 48.
 #[test]
 fn the_seed_rule_by_hand() {
-    let got = simulate(&sittings(), Policy::Seed, &settings());
+    let got = simulate(&[], &sittings(), Policy::Seed, &settings());
     assert_eq!(got.billed_hours, 7);
     assert_eq!(got.servers, 3);
     assert_eq!((got.cold_starts, got.warm_starts, got.instant_joins), (3, 1, 0));
@@ -93,7 +93,7 @@ fn the_seed_rule_by_hand() {
 /// Runs: S1 2; S2 1; S3 1; S4 4; after 2 = 10; 4 create or delete: 8 + 6 = 14 min.
 #[test]
 fn the_billing_hour_rule_by_hand() {
-    let got = simulate(&sittings(), Policy::BillingAware, &settings());
+    let got = simulate(&[], &sittings(), Policy::BillingAware, &settings());
     assert_eq!(got.billed_hours, 7);
     assert_eq!(got.servers, 2);
     assert_eq!((got.cold_starts, got.warm_starts, got.instant_joins), (2, 2, 0));
@@ -113,7 +113,7 @@ fn the_billing_hour_rule_by_hand() {
 /// suspend, termination) = 16.
 #[test]
 fn keep_zero_by_hand() {
-    let got = simulate(&sittings(), Policy::Fixed(0), &settings());
+    let got = simulate(&[], &sittings(), Policy::Fixed(0), &settings());
     assert_eq!(got.billed_hours, 4);
     assert_eq!(got.servers, 4);
     assert_eq!((got.cold_starts, got.warm_starts, got.instant_joins), (4, 0, 0));
@@ -135,7 +135,7 @@ fn a_lost_nudge_waits_for_the_schedule() {
         start: t("2026-12-05T19:00:00Z"),
         end: t("2026-12-05T19:20:00Z"),
     }];
-    let got = simulate(&one, Policy::Seed, &s);
+    let got = simulate(&[], &one, Policy::Seed, &s);
     assert_eq!(got.billed_hours, 3);
     assert_eq!(
         got.dispatched_jobs, 1,
