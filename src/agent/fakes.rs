@@ -342,6 +342,7 @@ pub fn status_of(session: &SessionId) -> AgentStatusDoc {
         phase: Phase::Running,
         players_online: vec![],
         players_seen: vec![],
+        presence: vec![],
         heartbeat: t0(),
         stopped_at: None,
         minecraft_version: None,

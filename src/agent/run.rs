@@ -131,6 +131,8 @@ pub struct Agent<M, C, S, L: Listener, P, K, N> {
 
     players_online: Vec<PlayerName>,
     players_seen: BTreeSet<PlayerName>,
+    /// Who was online when, from each `list` ([`Self::set_online`]).
+    presence: Vec<crate::storage::Presence>,
     /// Most players online at once this session.
     peak_players: u32,
     /// Verified snapshots taken this session.
@@ -195,6 +197,7 @@ where
             listener_retry_at: None,
             players_online: Vec::new(),
             players_seen: BTreeSet::new(),
+            presence: Vec::new(),
             peak_players: 0,
             backups: 0,
             world_bytes: None,
@@ -247,7 +250,7 @@ where
                 Wake::Exited(code) => {
                     self.jvm_running = false;
                     self.ready = false;
-                    self.players_online.clear();
+                    self.set_online(Vec::new());
                     self.error(Trouble::Minecraft, format!("Minecraft exited by itself (exit code {code:?})"));
                     self.fire(Event::Crashed).await;
                 }
@@ -431,7 +434,7 @@ where
         // Who is on comes first, so no report says "running" with nobody on.
         self.players_seen.extend(players.iter().cloned());
         self.peak_players = self.peak_players.max(u32::try_from(players.len()).unwrap_or(u32::MAX));
-        self.players_online = players;
+        self.set_online(players);
         let first = !self.ready;
         if first {
             self.on_ready().await;
@@ -530,6 +533,30 @@ where
                 }
             }
         }
+    }
+
+    /// Who is online now: a player new to the list opens a presence record,
+    /// one gone from it closes theirs.
+    pub(super) fn set_online(&mut self, now: Vec<PlayerName>) {
+        let at = self.clock.now();
+        for p in &now {
+            if !self.players_online.contains(p) {
+                let open = crate::storage::Presence {
+                    player: p.clone(),
+                    join: at,
+                    leave: None,
+                };
+                crate::storage::merge_presence(&mut self.presence, &[open]);
+            }
+        }
+        for p in &self.players_online {
+            if !now.contains(p)
+                && let Some(r) = self.presence.iter_mut().rev().find(|r| &r.player == p && r.leave.is_none())
+            {
+                r.leave = Some(at);
+            }
+        }
+        self.players_online = now;
     }
 
     /// A sitting ended now: count it for the day.

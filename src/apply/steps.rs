@@ -205,12 +205,14 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
         Step::RecordActivity {
             session,
             players_seen,
+            presence,
             peak_players,
             backups,
             world_bytes,
         } => {
             let a = ledger::Activity {
                 players_seen: players_seen.clone(),
+                presence: presence.clone(),
                 peak_players: *peak_players,
                 backups: *backups,
                 world_bytes: *world_bytes,
@@ -309,6 +311,7 @@ async fn close_session(
         }
         s.take_activity(&ledger::Activity {
             players_seen: seen,
+            presence: status.presence,
             peak_players: status.peak_players,
             backups: status.backups,
             world_bytes: status.world_bytes,

@@ -83,6 +83,9 @@ pub struct AgentStatus {
     /// most online at once, verified snapshots taken, the world's size.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub players_seen: Vec<PlayerName>,
+    /// Who was online when, this session.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub presence: Vec<crate::storage::Presence>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub peak_players: u32,
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -105,6 +108,7 @@ impl AgentStatus {
         }
         crate::ledger::Activity {
             players_seen,
+            presence: self.presence.clone(),
             peak_players: self.peak_players.max(self.players_online.len() as u32),
             backups: self.backups,
             world_bytes: self.world_bytes,

@@ -211,6 +211,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
             }
             Step::RecordActivity {
                 players_seen,
+                presence,
                 peak_players,
                 backups,
                 world_bytes,
@@ -219,6 +220,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                 if let Some(s) = o.session.as_mut() {
                     s.take_activity(&crate::ledger::Activity {
                         players_seen: players_seen.clone(),
+                        presence: presence.clone(),
                         peak_players: *peak_players,
                         backups: *backups,
                         world_bytes: *world_bytes,

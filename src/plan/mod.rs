@@ -200,6 +200,9 @@ pub enum Step {
     RecordActivity {
         session: SessionId,
         players_seen: Vec<PlayerName>,
+        /// Who was online when (the session file's `[[presence]]`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        presence: Vec<crate::storage::Presence>,
         peak_players: u32,
         backups: u32,
         world_bytes: Option<u64>,

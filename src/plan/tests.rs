@@ -76,6 +76,7 @@ pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
         session: None,
         ready: None,
         players_seen: vec![],
+        presence: vec![],
         peak_players: 0,
         backups: 0,
         world_bytes: None,

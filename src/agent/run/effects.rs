@@ -161,7 +161,7 @@ where
         self.ready = false;
         self.boot_deadline = None;
         self.restart_at = None;
-        self.players_online.clear();
+        self.set_online(Vec::new());
         // Someone may knock right away: hold the port in the stopped phases.
         self.hold_port().await;
     }
