@@ -179,8 +179,16 @@ pub(crate) fn cmd_simulate(a: SimulateArgs) -> anyhow::Result<Done> {
     Ok(Done::Ok)
 }
 
-/// The sittings the repo's session files record (their join and leave times).
+/// The sittings the repo's session files record (`[[presence]]`, join and
+/// leave times; a record still open ends when its session ended).
 fn ledger_sittings(repo: &std::path::Path) -> anyhow::Result<Vec<Sitting>> {
-    let _ = (repo, Duration::zero());
-    bail!("the ledger does not record join and leave times yet: pass --trace FILE or --synthetic")
+    let loaded = mc_gitops::repo::load(repo)?;
+    let sittings = mc_gitops::simulate::trace::ledger_sittings(&loaded.ledger.sessions);
+    if sittings.is_empty() {
+        bail!(
+            "the ledger in {} records no join and leave times ([[presence]] in sessions/): pass --trace FILE or --synthetic",
+            repo.display()
+        );
+    }
+    Ok(sittings)
 }

@@ -93,6 +93,20 @@ impl Trace {
     }
 }
 
+/// The sittings the session files record: each `[[presence]]` record, one
+/// still open ending when its session ended (dropped if the session is open).
+pub fn ledger_sittings(sessions: &[crate::ledger::Session]) -> Vec<Sitting> {
+    merge(sessions.iter().flat_map(|s| {
+        s.presence.iter().filter_map(move |p| {
+            let end = p.leave.or(s.ended)?;
+            Some(Sitting {
+                start: p.join,
+                end: end.max(p.join),
+            })
+        })
+    }))
+}
+
 /// Merge overlapping or touching stretches into sittings, in order.
 pub fn merge(stretches: impl Iterator<Item = Sitting>) -> Vec<Sitting> {
     let mut all: Vec<Sitting> = stretches.collect();
