@@ -183,7 +183,7 @@ pub(crate) fn cmd_simulate(a: SimulateArgs) -> anyhow::Result<Done> {
 /// leave times; a record still open ends when its session ended).
 fn ledger_sittings(repo: &std::path::Path) -> anyhow::Result<Vec<Sitting>> {
     let loaded = mc_gitops::repo::load(repo)?;
-    let sittings = mc_gitops::simulate::trace::ledger_sittings(&loaded.ledger.sessions);
+    let sittings = mc_gitops::shutdown::learn::sittings_of(&loaded.ledger.sessions);
     if sittings.is_empty() {
         bail!(
             "the ledger in {} records no join and leave times ([[presence]] in sessions/): pass --trace FILE or --synthetic",

@@ -104,6 +104,11 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
             report.message.push(format!("whitelist: {} players", players.len()));
             Ok(Outcome::Done("the agent applies it through RCON".into()))
         }
+        Step::UpdateShutdownPolicy { policy } => {
+            control(cx, st).await?.shutdown = policy.clone();
+            st.control_dirty = true;
+            Ok(Outcome::Done("the agent follows it at the next leave".into()))
+        }
         Step::UpdateOps { ops } => {
             control(cx, st).await?.ops = ops
                 .iter()

@@ -133,6 +133,7 @@ pub struct Session {
 pub struct Activity {
     pub players_seen: Vec<PlayerName>,
     /// Who was online when ([`crate::storage::Presence`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub presence: Vec<crate::storage::Presence>,
     pub peak_players: u32,
     /// Verified backups this session; 0 means none reported.

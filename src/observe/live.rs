@@ -179,6 +179,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
                         level: o.level,
                     })
                     .collect(),
+                shutdown: doc.shutdown,
                 assets,
                 damaged: BTreeMap::new(),
                 unreadable: None,

@@ -154,6 +154,9 @@ pub struct ControlState {
     pub stop_warnings: crate::countdown::StopWarnings,
     pub whitelist: Vec<PlayerName>,
     pub ops: Vec<OpEntry>,
+    /// The learned shutdown policy the document carries (`shutdown`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown: Option<crate::shutdown::ShutdownPolicy>,
     /// Server files by path (`server.properties`, `config/…`, `mods/…`).
     pub assets: BTreeMap<String, FileState>,
     /// Listed files whose stored copy under `assets/<s>/` is missing or not

@@ -94,6 +94,11 @@ pub enum Step {
     UpdateWhitelist {
         players: Vec<PlayerName>,
     },
+    /// Hand the agent the shutdown policy learned from the ledger
+    /// (`desired.json`'s `shutdown`; `None` removes it: the timers' rule).
+    UpdateShutdownPolicy {
+        policy: Option<crate::shutdown::ShutdownPolicy>,
+    },
     UpdateOps {
         ops: Vec<OpEntry>,
     },

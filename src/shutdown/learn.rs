@@ -135,6 +135,49 @@ pub fn samples(sittings: &[Sitting]) -> Vec<(Context, Option<Duration>)> {
     out
 }
 
+/// The mean delay from a dispatched run's trigger to its start (the agent's
+/// nudge after a termination request); `crate::simulate::defaults` has its range.
+pub const DELETE_DELAY_SECS: i64 = 35;
+
+/// The sittings the session files record: each `[[presence]]` record (one
+/// still open ends when its session ended; dropped while the session is open).
+pub fn sittings_of(sessions: &[crate::ledger::Session]) -> Vec<Sitting> {
+    merge(sessions.iter().flat_map(|s| {
+        s.presence.iter().filter_map(move |p| {
+            let end = p.leave.or(s.ended)?;
+            Some(Sitting {
+                start: p.join,
+                end: end.max(p.join),
+            })
+        })
+    }))
+}
+
+/// Merge overlapping or touching stretches into sittings, in order.
+pub fn merge(stretches: impl Iterator<Item = Sitting>) -> Vec<Sitting> {
+    let mut all: Vec<Sitting> = stretches.collect();
+    all.sort();
+    let mut out: Vec<Sitting> = Vec::with_capacity(all.len());
+    for s in all {
+        match out.last_mut() {
+            Some(last) if s.start <= last.end => last.end = last.end.max(s.end),
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
+/// The policy the reconciler hands the agent: learned from the ledger with
+/// the repo's `[lifecycle]` timers; `None` without any recorded leave.
+pub fn from_ledger(sessions: &[crate::ledger::Session], lifecycle: &crate::repo::Lifecycle) -> Option<ShutdownPolicy> {
+    let s = Settings {
+        seed_keep: lifecycle.idle.to_chrono() + lifecycle.suspended.to_chrono(),
+        billing_margin: crate::agent::config::Timers::default().billing_margin.to_chrono(),
+        delete_delay: Duration::seconds(DELETE_DELAY_SECS),
+    };
+    learn(&sittings_of(sessions), &s)
+}
+
 /// The policy learned from `sittings`; `None` without any leave to learn from.
 pub fn learn(sittings: &[Sitting], s: &Settings) -> Option<ShutdownPolicy> {
     let mut l = Learner::new(*s);
@@ -276,5 +319,50 @@ mod tests {
         assert_eq!(keep(22, 2), Duration::zero(), "back the next day: delete at the paid hour's end");
         assert!(p.expected_cold_starts <= f64::from(p.seed_cold_starts));
         assert_eq!(p.leaves, 56);
+    }
+
+    #[test]
+    fn the_reconciler_learns_from_the_ledgers_presence_and_not_without_it() {
+        use crate::ids::{PlayerName, RegionKey, ServerName, SessionId};
+        let lifecycle = crate::repo::Lifecycle::default();
+        let mut s = crate::ledger::Session::opened(
+            &SessionId::new("20261101-1800-eu"),
+            &ServerName::new("grove"),
+            &RegionKey::new("eu"),
+            at(1, 18, 0),
+        );
+        assert_eq!(
+            from_ledger(std::slice::from_ref(&s), &lifecycle),
+            None,
+            "no presence: the seed's rule"
+        );
+        s.presence = vec![
+            crate::storage::Presence {
+                player: PlayerName::new("Steve"),
+                join: at(1, 18, 5),
+                leave: Some(at(1, 19, 0)),
+            },
+            crate::storage::Presence {
+                player: PlayerName::new("Alex"),
+                join: at(1, 18, 30),
+                leave: Some(at(1, 19, 10)),
+            },
+            // Still online in an open session: not a leave yet.
+            crate::storage::Presence {
+                player: PlayerName::new("Steve"),
+                join: at(1, 20, 0),
+                leave: None,
+            },
+        ];
+        assert_eq!(
+            sittings_of(std::slice::from_ref(&s)),
+            [Sitting {
+                start: at(1, 18, 5),
+                end: at(1, 19, 10)
+            }]
+        );
+        let p = from_ledger(&[s], &lifecycle).expect("one leave is history");
+        assert_eq!(p.leaves, 1);
+        assert_eq!(p.rules.len(), Context::all().count());
     }
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::shutdown::learn::Sitting;
+use crate::shutdown::learn::{Sitting, merge};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
@@ -91,34 +91,6 @@ impl Trace {
             end: i.leave,
         }))
     }
-}
-
-/// The sittings the session files record: each `[[presence]]` record, one
-/// still open ending when its session ended (dropped if the session is open).
-pub fn ledger_sittings(sessions: &[crate::ledger::Session]) -> Vec<Sitting> {
-    merge(sessions.iter().flat_map(|s| {
-        s.presence.iter().filter_map(move |p| {
-            let end = p.leave.or(s.ended)?;
-            Some(Sitting {
-                start: p.join,
-                end: end.max(p.join),
-            })
-        })
-    }))
-}
-
-/// Merge overlapping or touching stretches into sittings, in order.
-pub fn merge(stretches: impl Iterator<Item = Sitting>) -> Vec<Sitting> {
-    let mut all: Vec<Sitting> = stretches.collect();
-    all.sort();
-    let mut out: Vec<Sitting> = Vec::with_capacity(all.len());
-    for s in all {
-        match out.last_mut() {
-            Some(last) if s.start <= last.end => last.end = last.end.max(s.end),
-            _ => out.push(s),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
