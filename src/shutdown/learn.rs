@@ -36,9 +36,12 @@ pub const PRIOR_GAPS: [Option<u32>; 4] = [Some(30), Some(120), None, None];
 /// Samples a pool needs before it decides for a context.
 pub const MIN_SAMPLES: u32 = 8;
 /// The expected cold starts over the history aimed at, as a share of the
-/// seed rule's: a little under, because decisions fitted to the history do
-/// a little worse on the days that follow it.
-pub const COLD_TARGET: f64 = 0.96;
+/// seed rule's. The spread gaps ([`SPREAD`]) make the expectation a little
+/// pessimistic; 1.01 was calibrated on the benchmark's synthetic traces
+/// (bench/simulate.py, 30 days of history), where it meets the seed's cold
+/// starts on the days that follow — a group with other habits may land a
+/// few per cent either side (docs/simulate.md has the figures).
+pub const COLD_TARGET: f64 = 1.01;
 /// Keep times tried, in minutes.
 pub const CANDIDATES: [u32; 17] = [0, 15, 30, 45, 60, 75, 90, 105, 120, 135, 150, 165, 180, 195, 210, 225, 240];
 /// A gap seen once stands for gaps around it (next time the group may be
