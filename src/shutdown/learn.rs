@@ -243,17 +243,18 @@ impl Learner {
             .collect();
         let seed_cold: f64 = self.own.values().map(|st| st.seed_cold).sum();
         let target = seed_cold * COLD_TARGET;
-        let expected_cold = |lambda: f64| -> f64 {
-            deciding
-                .iter()
-                .filter_map(|(c, pool)| self.own.get(c).map(|st| st.cold[pool.best(lambda)]))
-                .sum()
-        };
+        // Only contexts with leaves of their own count towards the cold starts.
+        let counted: Vec<(&Stats, &Stats)> = deciding
+            .iter()
+            .filter_map(|(c, pool)| self.own.get(c).map(|st| (*pool, st)))
+            .collect();
+        let expected_cold = |lambda: f64| -> f64 { counted.iter().map(|(pool, own)| own.cold[pool.best(lambda)]).sum() };
         // The least λ (hours per cold start) that meets the seed's cold starts.
         let mut lambda = 0.0_f64;
         if expected_cold(lambda) > target {
             let (mut lo, mut hi) = (0.0_f64, 64.0_f64);
-            for _ in 0..40 {
+            // 64 / 2^24: far finer than any change of decision.
+            for _ in 0..24 {
                 let mid = (lo + hi) / 2.0;
                 if expected_cold(mid) <= target { hi = mid } else { lo = mid }
             }

@@ -255,7 +255,7 @@ pub fn simulate(history: &[Sitting], sittings: &[Sitting], policy: Policy, s: &S
     let mut day_count: (Option<NaiveDate>, u32) = (None, 0);
     for sitting in sittings {
         let a = sitting.start;
-        if let Some((c, end)) = prev.take() {
+        if let Some((c, end)) = prev.take().filter(|_| policy == Policy::Learned) {
             learner.add(c, Some((a - end).max(Duration::zero())));
         }
         let today = |dc: (Option<NaiveDate>, u32), at: DateTime<Utc>| if dc.0 == Some(at.date_naive()) { dc.1 } else { 0 };
