@@ -10,8 +10,8 @@
 //! start when the group returns after the request. Per context
 //! ([`super::Context`]) the X minimising hours + λ × cold starts is chosen,
 //! with λ the least that keeps the expected cold starts over the history at
-//! or under the seed rule's (which asks for termination `idle + suspended`
-//! after each leave). A context with few samples is decided from a pool of
+//! [`COLD_TARGET`] of the seed rule's (which asks for termination
+//! `idle + suspended` after each leave). A context with few samples is decided from a pool of
 //! similar ones (drop weekday, then hour, then sitting); the widest pool
 //! holds [`PRIOR_GAPS`], the prior a new group starts from. No history at
 //! all: no policy, and the agent keeps the seed's rule.
