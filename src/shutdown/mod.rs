@@ -81,8 +81,9 @@ impl Context {
 
 /// One row of a learned policy: in this context, keep the VPS `keep_minutes`
 /// after the leave (then to the paid hour's end).
+// No deny_unknown_fields: a newer reconciler's field must not make an older
+// agent's whole desired.json unreadable (ControlDoc does the same).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct KeepRule {
     pub days: DayKind,
     /// The bucket's first hour (UTC); it covers three hours.
@@ -96,7 +97,6 @@ pub struct KeepRule {
 
 /// `desired.json`'s `shutdown`: the learned policy the agent follows at each leave.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ShutdownPolicy {
     /// Leaves (with their return gaps) in the history it was learned from.
     pub leaves: u32,
