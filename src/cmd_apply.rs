@@ -26,6 +26,7 @@ pub(crate) fn cmd_apply(
     };
     let rt = runtime()?;
     let (mut observed, facts) = rt.block_on(observe::live::observe(&live, &loaded.desired, &loaded.ledger, now))?;
+    observed.reconcile_ticks = observe::reconcile_ticks(root, now);
     // This month's Actions minutes: the stored tally, brought up to date
     // from the runs GitHub says finished (in a run; docs/workflows.md).
     let mut actions_warnings = Vec::new();

@@ -30,5 +30,7 @@ pub mod plan;
 pub mod repo;
 pub mod schema;
 pub mod secret;
+pub mod shutdown;
+pub mod simulate;
 pub mod storage;
 pub mod world;

@@ -17,6 +17,7 @@ mod cmd_check;
 mod cmd_docs;
 mod cmd_doctor;
 mod cmd_init;
+mod cmd_simulate;
 
 use cmd_apply::cmd_apply;
 use cmd_check::{cmd_check, cmd_post_result};
@@ -42,6 +43,19 @@ enum Color {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Replay play traces through the lifecycle per shutdown policy.
+    ///
+    /// Each policy (the seed's 15/45, billing-hour aware, learned from the
+    /// history, and with --frontier the fixed keep times X = 0…240) is run
+    /// through the agent's own decision and lifecycle code, with the
+    /// reconcile workflow's schedule in the loop. Prints billed hours and
+    /// money, cold and warm starts, instant joins, total and p95 wait to
+    /// play, reconcile jobs and Actions minutes. docs/simulate.md has the
+    /// trace format, the synthetic traces and the defaults.
+    #[command(
+        after_help = "Examples:\n  mc-gitops simulate --repo state-repo-example --synthetic --seeds 20 --days 30 --frontier\n  mc-gitops simulate --synthetic --seed 3 --write-trace trace.json\n  mc-gitops simulate --trace trace.json --cron '0 * * * *' --json"
+    )]
+    Simulate(cmd_simulate::SimulateArgs),
     /// Show what apply would change, without changing anything.
     ///
     /// Loads the state repo, observes what is true now, and prints the plan.
@@ -549,6 +563,7 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
             };
             cmd_check(&opts, annotate)
         }
+        Command::Simulate(args) => cmd_simulate::cmd_simulate(args),
         Command::Doctor { repo, json, no_write } => cmd_doctor::cmd_doctor(&repo.repo, json, no_write),
         Command::Render(RenderCommand::CloudInit {
             repo,
@@ -623,12 +638,14 @@ fn cmd_plan(root: &Path, json: bool, now: DateTime<Utc>) -> anyhow::Result<Done>
     let loaded = load(root)?;
     let plan = match connect::live(root, &loaded.desired)? {
         None => {
-            let observed = observe::ledger_only::observe(&loaded.ledger, &loaded.desired.server.name, now);
+            let mut observed = observe::ledger_only::observe(&loaded.ledger, &loaded.desired.server.name, now);
+            observed.reconcile_ticks = observe::reconcile_ticks(root, now);
             plan::plan(&loaded.desired, &observed)
         }
         Some(live) => {
             let rt = runtime()?;
             let (mut observed, _) = rt.block_on(observe::live::observe(&live, &loaded.desired, &loaded.ledger, now))?;
+            observed.reconcile_ticks = observe::reconcile_ticks(root, now);
             // The stored Actions minutes tally, read only: apply brings it up to date.
             let (usage, warnings) = rt.block_on(mc_gitops::actions_minutes::observe(&live.store, None, now));
             for w in warnings {

@@ -66,6 +66,7 @@ fn agent(o: &Observed, phase: Phase, online: &[&str]) -> AgentStatus {
         session: o.session.as_ref().map(|s| s.id.clone()),
         ready: None,
         players_seen: vec![],
+        presence: vec![],
         peak_players: 0,
         backups: 0,
         world_bytes: None,

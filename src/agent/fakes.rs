@@ -343,6 +343,7 @@ pub fn status_of(session: &SessionId) -> AgentStatusDoc {
         phase: Phase::Running,
         players_online: vec![],
         players_seen: vec![],
+        presence: vec![],
         heartbeat: t0(),
         stopped_at: None,
         minecraft_version: None,
@@ -377,7 +378,7 @@ pub fn start_after(
     start_after_with(created, loads, session, previous, desired, Timers::default())
 }
 
-fn start_after_with(
+pub fn start_after_with(
     created: DateTime<Utc>,
     loads: bool,
     session: Option<SessionId>,

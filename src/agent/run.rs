@@ -121,11 +121,18 @@ pub struct Agent<M, C, S, L: Listener, P, K, N> {
     idle_at: Option<Instant>,
     suspend_at: Option<Instant>,
     terminate_at: Option<DateTime<Utc>>,
+    /// The decision at the newest leave ([`crate::shutdown::after_leave`]):
+    /// with a learned policy, the leave and its keep time.
+    keep: Option<(DateTime<Utc>, chrono::Duration)>,
+    /// Sittings that ended on this UTC day, in this session.
+    sittings: (Option<chrono::NaiveDate>, u32),
     final_retry_at: Option<Instant>,
     listener_retry_at: Option<Instant>,
 
     players_online: Vec<PlayerName>,
     players_seen: BTreeSet<PlayerName>,
+    /// Who was online when, from each `list` ([`Self::set_online`]).
+    presence: Vec<crate::storage::Presence>,
     /// Most players online at once this session.
     peak_players: u32,
     /// Verified snapshots taken this session.
@@ -184,10 +191,13 @@ where
             idle_at: None,
             suspend_at: None,
             terminate_at: None,
+            keep: None,
+            sittings: (None, 0),
             final_retry_at: None,
             listener_retry_at: None,
             players_online: Vec::new(),
             players_seen: BTreeSet::new(),
+            presence: Vec::new(),
             peak_players: 0,
             backups: 0,
             world_bytes: None,
@@ -240,7 +250,7 @@ where
                 Wake::Exited(code) => {
                     self.jvm_running = false;
                     self.ready = false;
-                    self.players_online.clear();
+                    self.set_online(Vec::new());
                     self.error(Trouble::Minecraft, format!("Minecraft exited by itself (exit code {code:?})"));
                     self.fire(Event::Crashed).await;
                 }
@@ -424,7 +434,7 @@ where
         // Who is on comes first, so no report says "running" with nobody on.
         self.players_seen.extend(players.iter().cloned());
         self.peak_players = self.peak_players.max(u32::try_from(players.len()).unwrap_or(u32::MAX));
-        self.players_online = players;
+        self.set_online(players);
         let first = !self.ready;
         if first {
             self.on_ready().await;
@@ -507,6 +517,9 @@ where
                 Outcome::Moved { to, effects } => {
                     info!(from = %self.phase, %to, ?event, "transition");
                     self.phase = to;
+                    if event == Event::AllLeft {
+                        self.count_sitting();
+                    }
                     for e in effects {
                         if let Some(next) = self.effect(e).await {
                             queue.push_back(next);
@@ -520,6 +533,47 @@ where
                 }
             }
         }
+    }
+
+    /// Who is online now: a player new to the list opens a presence record,
+    /// one gone from it closes theirs.
+    pub(super) fn set_online(&mut self, now: Vec<PlayerName>) {
+        let at = self.clock.now();
+        for p in &now {
+            if !self.players_online.contains(p) {
+                let open = crate::storage::Presence {
+                    player: p.clone(),
+                    join: at,
+                    leave: None,
+                };
+                crate::storage::merge_presence(&mut self.presence, &[open]);
+            }
+        }
+        for p in &self.players_online {
+            if !now.contains(p)
+                && let Some(r) = self.presence.iter_mut().rev().find(|r| &r.player == p && r.leave.is_none())
+            {
+                r.leave = Some(at);
+            }
+        }
+        self.players_online = now;
+    }
+
+    /// A sitting ended now: count it for the day.
+    fn count_sitting(&mut self) {
+        let day = self.clock.now().date_naive();
+        self.sittings = match self.sittings {
+            (Some(d), n) if d == day => (Some(d), n + 1),
+            _ => (Some(day), 1),
+        };
+    }
+
+    /// Sittings that ended today, earlier sessions' (as the reconciler counted them) included.
+    fn sittings_today(&self) -> u32 {
+        let day = self.clock.now().date_naive();
+        let mine = if self.sittings.0 == Some(day) { self.sittings.1 } else { 0 };
+        let before = self.doc.shutdown.as_ref().map_or(0, |p| p.sittings_before_on(day));
+        before + mine
     }
 
     async fn nudge(&mut self) {

@@ -198,3 +198,40 @@ async fn the_counts_survive_an_agent_restart_within_the_session() {
     })
     .await;
 }
+
+/// Who was online when (`presence`): each `list` that shows a player new
+/// opens a record, one that no longer shows them closes it; a stop closes all.
+#[tokio::test(start_paused = true)]
+async fn the_status_records_each_join_and_leave() {
+    tokio::task::LocalSet::new()
+        .run_until(async {
+            let w = start(t0(), true);
+            let at = |s: i64| t0() + chrono::Duration::seconds(s);
+            let rec = |name: &str, join, leave| crate::storage::Presence {
+                player: crate::ids::PlayerName::new(name),
+                join,
+                leave,
+            };
+            w.at(1).await;
+            w.players(&["Steve"]);
+            w.at(11).await;
+            w.players(&["Steve", "Alex"]);
+            w.at(21).await;
+            w.players(&["Alex"]);
+            w.at(31).await;
+            w.players(&[]);
+            w.at(41).await;
+            w.players(&["Steve"]);
+            // Back to running at 50: the report says it.
+            w.at(51).await;
+            assert_eq!(
+                w.status().presence,
+                [
+                    rec("Steve", at(10), Some(at(30))),
+                    rec("Alex", at(20), Some(at(40))),
+                    rec("Steve", at(50), None)
+                ]
+            );
+        })
+        .await;
+}

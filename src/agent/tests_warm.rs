@@ -57,3 +57,38 @@ async fn with_warm_until_paid_the_same_server_stays_warm_until_the_paid_hour_end
     })
     .await;
 }
+
+/// A learned policy in `desired.json` (`shutdown`) decides at the leave:
+/// here the boot, nobody joining. Keep 90 min: the first paid-hour end at
+/// least 90 min after it is 20:00, so the request is due at 19:55.
+#[tokio::test(start_paused = true)]
+async fn a_learned_keep_time_in_desired_json_moves_the_termination_request() {
+    local(async {
+        let doc = crate::storage::ControlDoc {
+            shutdown: Some(crate::shutdown::ShutdownPolicy::fixed(chrono::Duration::minutes(90))),
+            ..super::fakes::doc()
+        };
+        let w = super::fakes::start_after_with(t0(), true, None, None, doc, Timers::default());
+        w.at(16 * 60).await;
+        assert_eq!(w.phase(), Phase::Suspended, "idle 15 min as the timers say");
+        assert_eq!(w.status().terminate_at, Some(t0() + chrono::Duration::minutes(115)));
+    })
+    .await;
+}
+
+/// Keep 0: the idle countdown is cut to nothing and the request comes at
+/// the first paid hour's end (less the margin), not at `idle + suspended`.
+#[tokio::test(start_paused = true)]
+async fn a_learned_keep_of_zero_suspends_at_once_and_ends_with_the_paid_hour() {
+    local(async {
+        let doc = crate::storage::ControlDoc {
+            shutdown: Some(crate::shutdown::ShutdownPolicy::fixed(chrono::Duration::zero())),
+            ..super::fakes::doc()
+        };
+        let w = super::fakes::start_after_with(t0(), true, None, None, doc, Timers::default());
+        w.at(60).await;
+        assert_eq!(w.phase(), Phase::Suspended);
+        assert_eq!(w.status().terminate_at, Some(t0() + chrono::Duration::minutes(55)));
+    })
+    .await;
+}

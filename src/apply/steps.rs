@@ -125,6 +125,11 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
             report.message.push(format!("whitelist: {} players", players.len()));
             Ok(Outcome::Done("the agent applies it through RCON".into()))
         }
+        Step::UpdateShutdownPolicy { policy } => {
+            control(cx, st).await?.shutdown = policy.clone();
+            st.control_dirty = true;
+            Ok(Outcome::Done("the agent follows it at the next leave".into()))
+        }
         Step::UpdateOps { ops } => {
             control(cx, st).await?.ops = ops
                 .iter()
@@ -256,12 +261,14 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
         Step::RecordActivity {
             session,
             players_seen,
+            presence,
             peak_players,
             backups,
             world_bytes,
         } => {
             let a = ledger::Activity {
                 players_seen: players_seen.clone(),
+                presence: presence.clone(),
                 peak_players: *peak_players,
                 backups: *backups,
                 world_bytes: *world_bytes,
@@ -360,6 +367,7 @@ async fn close_session(
         }
         s.take_activity(&ledger::Activity {
             players_seen: seen,
+            presence: status.presence,
             peak_players: status.peak_players,
             backups: status.backups,
             world_bytes: status.world_bytes,

@@ -131,7 +131,9 @@ pub async fn run(opts: &Options) -> Result<CheckResult, LoadError> {
         result.problems.extend(players(&opts.root, &to_look_up, opts.fix).await);
     }
 
-    let observed = crate::observe::ledger_only::observe(&loaded.ledger, &d.server.name, chrono::Utc::now());
+    let now = chrono::Utc::now();
+    let mut observed = crate::observe::ledger_only::observe(&loaded.ledger, &d.server.name, now);
+    observed.reconcile_ticks = crate::observe::reconcile_ticks(&opts.root, now);
     let plan = crate::plan::plan(d, &observed);
     result.plan = anstream::adapter::strip_str(&crate::output::text::render_plan(&plan)).to_string();
     result.problems.extend(quiet_start(&plan));

@@ -111,6 +111,8 @@ pub struct Session {
     pub billed_hours: Option<u32>,
     pub peak_players: u32,
     pub players_seen: Vec<PlayerName>,
+    /// `[[presence]]`: who was online when, as the agent reported it.
+    pub presence: Vec<crate::storage::Presence>,
     pub world_bytes: Option<u64>,
     pub backups: u32,
     /// The backup server.toml's `restore` named, when this session started
@@ -130,6 +132,9 @@ pub struct Session {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Activity {
     pub players_seen: Vec<PlayerName>,
+    /// Who was online when ([`crate::storage::Presence`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub presence: Vec<crate::storage::Presence>,
     pub peak_players: u32,
     /// Verified backups this session; 0 means none reported.
     pub backups: u32,
@@ -171,6 +176,7 @@ impl Session {
             billed_hours: None,
             peak_players: 0,
             players_seen: Vec::new(),
+            presence: Vec::new(),
             world_bytes: None,
             backups: 0,
             restored_from: None,
@@ -200,6 +206,7 @@ impl Session {
         if a.world_bytes.is_some() {
             self.world_bytes = a.world_bytes;
         }
+        crate::storage::merge_presence(&mut self.presence, &a.presence);
         self.activity() != before
     }
 
@@ -207,6 +214,7 @@ impl Session {
     pub fn activity(&self) -> Activity {
         Activity {
             players_seen: self.players_seen.clone(),
+            presence: self.presence.clone(),
             peak_players: self.peak_players,
             backups: self.backups,
             world_bytes: self.world_bytes,
@@ -303,6 +311,7 @@ mod tests {
         );
         let report = |seen: &[&str], peak, backups, bytes| Activity {
             players_seen: seen.iter().map(|n| PlayerName::new(*n)).collect(),
+            presence: vec![],
             peak_players: peak,
             backups,
             world_bytes: bytes,

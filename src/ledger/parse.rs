@@ -145,6 +145,27 @@ pub fn parse_session(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>, stem: &str) ->
                 .collect()
         })
         .unwrap_or_default();
+    let presence = t
+        .get("presence")
+        .map(|v| {
+            reader::tables(cx, "presence", v)
+                .into_iter()
+                .filter_map(|mut r| {
+                    let player = r
+                        .required(cx, "player", "who was online", reader::string)
+                        .map(|s| PlayerName::new(s.value));
+                    let join = r.required(cx, "join", "when they came online", reader::datetime);
+                    let leave = r.optional(cx, "leave", reader::datetime);
+                    r.finish(cx);
+                    Some(crate::storage::Presence {
+                        player: player?,
+                        join: join?,
+                        leave,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let span = t.span();
     t.finish(cx);
     let (started, ended) = (started?, ended);
@@ -170,6 +191,7 @@ pub fn parse_session(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>, stem: &str) ->
         billed_hours,
         peak_players,
         players_seen,
+        presence,
         world_bytes,
         backups,
         restored_from,

@@ -51,6 +51,7 @@ fn live(loaded: &Loaded, phase: Phase, online: &[&str], now: DateTime<Utc>) -> O
         session,
         ready: Some(now),
         players_seen: vec![],
+        presence: vec![],
         peak_players: 0,
         backups: 0,
         world_bytes: None,

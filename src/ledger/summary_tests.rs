@@ -51,6 +51,7 @@ pub(crate) fn session(id: &str, region: &str, from: &str, to: Option<&str>, pric
         billed_hours: None,
         peak_players: 0,
         players_seen: vec![],
+        presence: vec![],
         world_bytes: None,
         backups: 0,
         restored_from: None,

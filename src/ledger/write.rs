@@ -147,6 +147,31 @@ mod tests {
     }
 
     #[test]
+    fn presence_round_trips_and_stays_bounded() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example");
+        let mut s = crate::repo::load(&root).unwrap().ledger.sessions[0].clone();
+        let t0: chrono::DateTime<chrono::Utc> = "2026-11-01T19:00:00Z".parse().unwrap();
+        let many: Vec<crate::storage::Presence> = (0..crate::storage::MAX_PRESENCE as i64 + 50)
+            .map(|i| crate::storage::Presence {
+                player: crate::ids::PlayerName::new(if i % 2 == 0 { "Steve" } else { "Alex" }),
+                join: t0 + chrono::Duration::minutes(i),
+                leave: (i % 7 != 0).then(|| t0 + chrono::Duration::minutes(i) + chrono::Duration::seconds(50)),
+            })
+            .collect();
+        assert!(crate::storage::merge_presence(&mut s.presence, &many));
+        assert_eq!(s.presence.len(), crate::storage::MAX_PRESENCE, "the newest are kept");
+        assert_eq!(s.presence.last().unwrap().join, t0 + chrono::Duration::minutes(449));
+        assert!(!crate::storage::merge_presence(&mut s.presence, &many[100..]), "nothing new");
+        assert_eq!(roundtrip(&s), s);
+        let text = crate::ledger::write::render_session(&s).unwrap();
+        assert!(
+            (text.len() as u64) < crate::repo::limits::MAX_SESSION_FILE_BYTES,
+            "{} bytes",
+            text.len()
+        );
+    }
+
+    #[test]
     fn hostile_text_cannot_break_the_file() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example");
         let mut s = crate::repo::load(&root).unwrap().ledger.sessions[0].clone();

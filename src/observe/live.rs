@@ -179,6 +179,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
                         level: o.level,
                     })
                     .collect(),
+                shutdown: doc.shutdown,
                 assets,
                 damaged: BTreeMap::new(),
                 unreadable: None,
@@ -203,6 +204,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         heartbeat: s.heartbeat,
         stopped_at: s.stopped_at,
         players_seen: s.players_seen,
+        presence: s.presence,
         peak_players: s.peak_players,
         backups: s.backups,
         world_bytes: s.world_bytes,
@@ -366,6 +368,7 @@ mod tests {
             session: session.map(crate::ids::SessionId::new),
             ready: None,
             players_seen: vec![],
+            presence: vec![],
             peak_players: 0,
             backups: 0,
             world_bytes: None,

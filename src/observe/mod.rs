@@ -83,6 +83,9 @@ pub struct AgentStatus {
     /// most online at once, verified snapshots taken, the world's size.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub players_seen: Vec<PlayerName>,
+    /// Who was online when, this session.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub presence: Vec<crate::storage::Presence>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub peak_players: u32,
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -105,6 +108,7 @@ impl AgentStatus {
         }
         crate::ledger::Activity {
             players_seen,
+            presence: self.presence.clone(),
             peak_players: self.peak_players.max(self.players_online.len() as u32),
             backups: self.backups,
             world_bytes: self.world_bytes,
@@ -150,6 +154,9 @@ pub struct ControlState {
     pub stop_warnings: crate::countdown::StopWarnings,
     pub whitelist: Vec<PlayerName>,
     pub ops: Vec<OpEntry>,
+    /// The learned shutdown policy the document carries (`shutdown`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown: Option<crate::shutdown::ShutdownPolicy>,
     /// Server files by path (`server.properties`, `config/…`, `mods/…`).
     pub assets: BTreeMap<String, FileState>,
     /// Listed files whose stored copy under `assets/<s>/` is missing or not
@@ -342,4 +349,24 @@ pub struct GamePing {
 pub trait GameObserver {
     type Error: std::error::Error;
     fn ping(&self, host: &str, port: u16) -> Result<Option<GamePing>, Self::Error>;
+}
+
+/// The reconcile workflow's scheduled ticks for the next 8 days (a planned
+/// sitting is at most a week away), from the repo's own reconcile.yml, for
+/// [`Observed::reconcile_ticks`]. Empty when the workflow cannot be read or
+/// has no schedule: the plan then assumes one tick per safety-net interval.
+pub fn reconcile_ticks(repo_root: &std::path::Path, now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    match crate::repo::workflow_schedule::WorkflowSchedule::read(repo_root) {
+        Ok(ws) => crate::plan::ticks_between(|t| ws.next_tick(t), now, now + chrono::TimeDelta::days(8)),
+        Err(e) => {
+            let mut why = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                why = format!("{why}: {c}");
+                cause = c.source();
+            }
+            tracing::warn!("{why}; planning as if reconcile.yml ran once an hour");
+            Vec::new()
+        }
+    }
 }

@@ -26,6 +26,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                 | Step::RemoveAsset { .. }
                 | Step::UpdateWhitelist { .. }
                 | Step::UpdateOps { .. }
+                | Step::UpdateShutdownPolicy { .. }
                 | Step::HandOver { .. }
                 | Step::RequestStop { .. }
         );
@@ -81,6 +82,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     stop_warnings: Default::default(),
                     whitelist: assets::whitelist_names(&d),
                     ops: assets::op_entries(&d),
+                    shutdown: None,
                     assets,
                     damaged: Default::default(),
                     unreadable: None,
@@ -112,6 +114,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
             }
             Step::UpdateWhitelist { players } => o.control.get_or_insert_with(ControlState::default).whitelist = players.clone(),
             Step::UpdateOps { ops } => o.control.get_or_insert_with(ControlState::default).ops = ops.clone(),
+            Step::UpdateShutdownPolicy { policy } => o.control.get_or_insert_with(ControlState::default).shutdown = policy.clone(),
             Step::HandOver {
                 session, whitelist, ops, ..
             } => {
@@ -212,6 +215,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
             }
             Step::RecordActivity {
                 players_seen,
+                presence,
                 peak_players,
                 backups,
                 world_bytes,
@@ -220,6 +224,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                 if let Some(s) = o.session.as_mut() {
                     s.take_activity(&crate::ledger::Activity {
                         players_seen: players_seen.clone(),
+                        presence: presence.clone(),
                         peak_players: *peak_players,
                         backups: *backups,
                         world_bytes: *world_bytes,

@@ -111,6 +111,11 @@ pub enum Step {
     UpdateWhitelist {
         players: Vec<PlayerName>,
     },
+    /// Hand the agent the shutdown policy learned from the ledger
+    /// (`desired.json`'s `shutdown`; `None` removes it: the timers' rule).
+    UpdateShutdownPolicy {
+        policy: Option<crate::shutdown::ShutdownPolicy>,
+    },
     UpdateOps {
         ops: Vec<OpEntry>,
     },
@@ -227,6 +232,9 @@ pub enum Step {
     RecordActivity {
         session: SessionId,
         players_seen: Vec<PlayerName>,
+        /// Who was online when (the session file's `[[presence]]`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        presence: Vec<crate::storage::Presence>,
         peak_players: u32,
         backups: u32,
         world_bytes: Option<u64>,

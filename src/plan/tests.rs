@@ -80,6 +80,7 @@ pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
         session: None,
         ready: None,
         players_seen: vec![],
+        presence: vec![],
         peak_players: 0,
         backups: 0,
         world_bytes: None,
@@ -635,4 +636,25 @@ fn verified_backups_are_sealed_once_and_pruned_ones_are_not() {
     assert_eq!(seals, [want], "the two oldest are pruned, the newest is sealed: {:#?}", p.changes);
     let (d2, o2) = simulate(&d, &o, &p);
     assert!(plan(&d2, &o2).is_empty(), "sealed once");
+}
+
+/// The shutdown policy learned from the ledger reaches `desired.json`
+/// (`update-shutdown-policy`, shown per context), and once written the
+/// plan is quiet about it.
+#[test]
+fn a_learned_shutdown_policy_is_handed_to_the_running_agent_once() {
+    let mut l = example();
+    let o = running(&l.desired, now() - Duration::hours(2));
+    l.desired.shutdown = Some(crate::shutdown::ShutdownPolicy::fixed(Duration::minutes(30)));
+    let p = plan(&l.desired, &o);
+    let change = p
+        .changes
+        .iter()
+        .find(|c| matches!(c.step, Step::UpdateShutdownPolicy { .. }))
+        .expect("the policy is sent");
+    assert_eq!(change.after["keep"]["weekday 18-21h #1"], "30 min");
+    assert_eq!(change.before, serde_json::Value::Null);
+    let (d, o) = simulate(&l.desired, &o, &p);
+    let again = plan(&d, &o);
+    assert!(!again.changes.iter().any(|c| matches!(c.step, Step::UpdateShutdownPolicy { .. })));
 }

@@ -1,11 +1,8 @@
 //! The reconcile workflow's schedule is only a safety net (issue 17 item 5):
 //! transitions are driven by the agent's nudges and by pushes, and when a
 //! nudge is lost the next scheduled run acts. These tests read the schedule
-//! from the example's reconcile.yml itself, so a slower cron line fails here.
-//! (When `repo::workflow_schedule` lands, its `next_tick` can stand in for
-//! the `cron` parsing below.)
-
-use std::str::FromStr;
+//! from the example's reconcile.yml itself, through the reconciler's own
+//! reader (`repo::workflow_schedule`), so a slower cron line fails here.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -13,31 +10,15 @@ use super::planner::schedule::SAFETY_NET_INTERVAL;
 use super::tests::{desired, final_at, now, running};
 use super::*;
 use crate::lifecycle::Phase;
+use crate::repo::workflow_schedule::WorkflowSchedule;
 
-/// reconcile.yml's `on.schedule` cron lines, as the `cron` crate reads them (UTC).
-fn workflow_crons() -> Vec<cron::Schedule> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example/.github/workflows/reconcile.yml");
-    let y: serde_norway::Value = serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let lines = y["on"]["schedule"].as_sequence().expect("reconcile.yml has a schedule");
-    lines
-        .iter()
-        .map(|l| {
-            let line = l["cron"].as_str().unwrap();
-            assert!(
-                !line.split_whitespace().nth(4).unwrap().chars().any(|c| c.is_ascii_digit()),
-                "numeric weekdays differ: {line}"
-            );
-            cron::Schedule::from_str(&format!("0 {line}")).unwrap()
-        })
-        .collect()
+/// The example's reconcile.yml schedule, read as the reconciler reads it.
+fn workflow() -> WorkflowSchedule {
+    WorkflowSchedule::read(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example")).unwrap()
 }
 
-fn next_tick(crons: &[cron::Schedule], after: DateTime<Utc>) -> DateTime<Utc> {
-    crons
-        .iter()
-        .filter_map(|c| c.after(&after).next())
-        .min()
-        .expect("the schedule ticks")
+fn next_tick(ws: &WorkflowSchedule, after: DateTime<Utc>) -> DateTime<Utc> {
+    ws.next_tick(after).expect("the schedule ticks")
 }
 
 /// The agent ended its session (suspended countdown over, final snapshot
@@ -64,7 +45,7 @@ fn lost_nudge(snapshot: DateTime<Utc>, run_at: DateTime<Utc>) -> (crate::repo::D
 
 #[test]
 fn no_deletion_waits_more_than_one_safety_net_interval_when_a_nudge_is_lost() {
-    let crons = workflow_crons();
+    let crons = workflow();
     // Every minute of a day (the schedule repeats daily), and the seconds in between.
     for minute in 0..(24 * 60) {
         let snapshot = now() + Duration::minutes(minute) + Duration::seconds(31);
@@ -85,18 +66,14 @@ fn no_deletion_waits_more_than_one_safety_net_interval_when_a_nudge_is_lost() {
 
 #[test]
 fn the_safety_net_costs_at_most_720_jobs_a_month() {
-    let crons = workflow_crons();
+    let ws = workflow();
     let start: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
     let end = start + Duration::days(30);
-    let jobs = crons
-        .iter()
-        .map(|c| c.after(&start).take_while(|t| *t < end).count())
-        .sum::<usize>();
+    let jobs = ws.ticks_between(start, end);
     assert!(jobs <= 720, "{jobs} scheduled runs in 30 days");
     // And none at :00, when GitHub delays scheduled runs the most.
-    for c in &crons {
-        assert!(c.after(&start).take(100).all(|t| chrono::Timelike::minute(&t) != 0));
-    }
+    let ticks = crate::plan::ticks_between(|t| ws.next_tick(t), start, end);
+    assert!(ticks.iter().all(|t| chrono::Timelike::minute(t) != 0));
 }
 
 #[test]

@@ -16,6 +16,7 @@ pub mod properties;
 pub mod reader;
 pub mod schedule;
 pub mod server;
+pub mod workflow_schedule;
 
 use diag::{Diagnostic, Diagnostics, Source};
 use files::Limit;
@@ -254,6 +255,7 @@ pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
     let (Some(server), Some(ops), Some(mods), Some(lock)) = parts else {
         return Err(diags.into_sorted());
     };
+    let shutdown = crate::shutdown::learn::from_ledger(&ledger.sessions, &server.lifecycle);
     Ok(Loaded {
         desired: Desired {
             server,
@@ -262,6 +264,7 @@ pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
             mods,
             lock,
             config_files,
+            shutdown,
         },
         ledger,
         warnings: diags.into_sorted(),

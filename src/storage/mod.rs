@@ -127,6 +127,11 @@ pub struct ControlDoc {
     /// checked to exist before the server was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<String>,
+    /// The shutdown policy learned from the ledger ([`crate::shutdown`]).
+    /// Absent (an older reconciler, or no history yet): the agent's timers,
+    /// the seed's rule. An older agent ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown: Option<crate::shutdown::ShutdownPolicy>,
 }
 
 /// `control/<s>/status.json`: what the agent reports.
@@ -193,6 +198,46 @@ pub struct AgentStatusDoc {
     /// (the session file's `world_bytes`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub world_bytes: Option<u64>,
+    /// Who was online when, this session (the newest [`MAX_PRESENCE`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub presence: Vec<Presence>,
+}
+
+/// One player online from `join` until `leave` (`None`: still on), as the
+/// agent saw it in RCON `list`. One type for both places it is written:
+/// `presence` in status.json and `[[presence]]` in the session file
+/// (`templates/session.toml.j2`, read back by `crate::ledger::parse`).
+/// `mc-gitops simulate` and the learned shutdown policy read who was online when from it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Presence {
+    pub player: PlayerName,
+    pub join: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leave: Option<DateTime<Utc>>,
+}
+
+/// The most presence records a session keeps (status.json and the session
+/// file): the newest are kept. About 90 bytes each in the session file,
+/// 36 KB at most, well under `MAX_SESSION_FILE_BYTES`.
+pub const MAX_PRESENCE: usize = 400;
+
+/// Merge `new` records into `into` (the same player and join is the same
+/// record; a leave, once known, is kept), bounded to the newest [`MAX_PRESENCE`].
+/// Whether anything changed.
+pub fn merge_presence(into: &mut Vec<Presence>, new: &[Presence]) -> bool {
+    let before = into.clone();
+    for p in new {
+        match into.iter_mut().find(|q| q.player == p.player && q.join == p.join) {
+            Some(q) => q.leave = p.leave.or(q.leave),
+            None => into.push(p.clone()),
+        }
+    }
+    into.sort_by(|a, b| (a.join, &a.player).cmp(&(b.join, &b.player)));
+    if into.len() > MAX_PRESENCE {
+        into.drain(..into.len() - MAX_PRESENCE);
+    }
+    *into != before
 }
 
 /// The agent's storage credentials, as its status reports them.

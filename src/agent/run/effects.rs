@@ -6,7 +6,6 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::{Agent, RESTART_BACKOFF, RETRY, Trouble, std};
-use crate::agent::billing::terminate_at;
 use crate::agent::traits::{Console, Control, Listener, Minecraft, Nudge, Provision, SnapshotReason, SnapshotRef, Snapshots};
 use crate::lifecycle::{Effect, Event, Phase};
 use crate::storage::{BackupRef, BootReport};
@@ -34,7 +33,10 @@ where
                 None
             }
             Effect::StartIdleTimer => {
-                self.idle_at = Some(now + std(self.timers.idle));
+                let decided =
+                    crate::shutdown::after_leave(&self.timers, self.doc.shutdown.as_ref(), self.clock.now(), self.sittings_today());
+                self.keep = decided.keep;
+                self.idle_at = Some(now + decided.idle.to_std().unwrap_or_default());
                 None
             }
             Effect::CancelIdleTimer => {
@@ -59,7 +61,9 @@ where
             }
             Effect::StartSuspendTimer => {
                 let since = self.clock.now();
-                let at = terminate_at(&self.timers, self.created, since);
+                // An admin's suspend while players are on is no leave: the timers decide.
+                let keep = self.keep.take().filter(|_| self.players_online.is_empty());
+                let at = crate::shutdown::terminate_at(&self.timers, keep, self.created, since);
                 self.terminate_at = Some(at);
                 self.suspend_at = Some(now + (at - since).to_std().unwrap_or_default());
                 None
@@ -157,7 +161,7 @@ where
         self.ready = false;
         self.boot_deadline = None;
         self.restart_at = None;
-        self.players_online.clear();
+        self.set_online(Vec::new());
         // Someone may knock right away: hold the port in the stopped phases.
         self.hold_port().await;
     }

@@ -104,6 +104,7 @@ where
             peak_players: self.peak_players,
             backups: self.backups,
             world_bytes: self.world_bytes,
+            presence: self.presence.clone(),
         }
     }
 

@@ -24,6 +24,18 @@ impl Builder<'_> {
                 format!("players/ changed: {}", added_removed(&added, &removed)),
             );
         }
+        if control.shutdown != d.shutdown {
+            self.change(
+                Op::Update,
+                "shutdown policy (live)",
+                Step::UpdateShutdownPolicy {
+                    policy: d.shutdown.clone(),
+                },
+                policy_summary(control.shutdown.as_ref()),
+                policy_summary(d.shutdown.as_ref()),
+                "learned from the ledger's join and leave times (docs/simulate.md)",
+            );
+        }
         let want_ops = assets::op_entries(d);
         if control.ops != want_ops {
             self.change(
@@ -197,4 +209,36 @@ pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
         .context_radius(2)
         .header(&format!("a/{path}"), &format!("b/{path}"))
         .to_string()
+}
+
+/// A learned policy as the plan shows it: per context (`weekday 18-21h #1`), the keep time.
+fn policy_summary(p: Option<&crate::shutdown::ShutdownPolicy>) -> Value {
+    match p {
+        None => Value::Null,
+        Some(p) => {
+            let keep: serde_json::Map<String, Value> = p
+                .rules
+                .iter()
+                .map(|r| {
+                    let days = match r.days {
+                        crate::shutdown::DayKind::Weekday => "weekday",
+                        crate::shutdown::DayKind::Weekend => "weekend",
+                    };
+                    let key = format!(
+                        "{days} {:02}-{:02}h #{}",
+                        r.hour_from,
+                        r.hour_from + crate::shutdown::HOURS_PER_BUCKET,
+                        r.sitting
+                    );
+                    (key, json!(format!("{} min", r.keep_minutes)))
+                })
+                .collect();
+            json!({
+                "leaves": p.leaves,
+                "expected_cold_starts": p.expected_cold_starts,
+                "seed_cold_starts": p.seed_cold_starts,
+                "keep": keep,
+            })
+        }
+    }
 }

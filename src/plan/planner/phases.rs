@@ -32,6 +32,7 @@ impl Builder<'_> {
             Step::RecordActivity {
                 session: session.id.clone(),
                 players_seen: a.players_seen.clone(),
+                presence: a.presence.clone(),
                 peak_players: a.peak_players,
                 backups: a.backups,
                 world_bytes: a.world_bytes,
