@@ -145,7 +145,11 @@ pub const DELETE_DELAY_SECS: i64 = 35;
 /// The sittings the session files record: each `[[presence]]` record (one
 /// still open ends when its session ended; dropped while the session is open).
 pub fn sittings_of(sessions: &[crate::ledger::Session]) -> Vec<Sitting> {
-    merge(sessions.iter().flat_map(|s| {
+    sittings_in(sessions.iter())
+}
+
+fn sittings_in<'a>(sessions: impl Iterator<Item = &'a crate::ledger::Session>) -> Vec<Sitting> {
+    merge(sessions.flat_map(|s| {
         s.presence.iter().filter_map(move |p| {
             let end = p.leave.or(s.ended)?;
             Some(Sitting {
@@ -178,7 +182,17 @@ pub fn from_ledger(sessions: &[crate::ledger::Session], lifecycle: &crate::repo:
         billing_margin: crate::agent::config::Timers::default().billing_margin.to_chrono(),
         delete_delay: Duration::seconds(DELETE_DELAY_SECS),
     };
-    learn(&sittings_of(sessions), &s)
+    let mut policy = learn(&sittings_of(sessions), &s)?;
+    // The day of the newest sitting in a closed session and how many ended
+    // that day: the agent of a new session on that day goes on counting
+    // from there (it counts its own sittings itself). No closed session can
+    // have a later sitting, so no clock is needed here.
+    let closed = sittings_in(sessions.iter().filter(|s| s.ended.is_some()));
+    if let Some(last) = closed.last().map(|s| s.end.date_naive()) {
+        policy.today = Some(last);
+        policy.sittings_before = closed.iter().filter(|s| s.end.date_naive() == last).count() as u32;
+    }
+    Some(policy)
 }
 
 /// The policy learned from `sittings`; `None` without any leave to learn from.
@@ -365,8 +379,30 @@ mod tests {
                 end: at(1, 19, 10)
             }]
         );
-        let p = from_ledger(&[s], &lifecycle).expect("one leave is history");
+        let p = from_ledger(std::slice::from_ref(&s), &lifecycle).expect("one leave is history");
         assert_eq!(p.leaves, 1);
         assert_eq!(p.rules.len(), Context::all().count());
+        assert_eq!(
+            (p.today, p.sittings_before),
+            (None, 0),
+            "an open session's sittings are the agent's own count"
+        );
+
+        // Closed: its sitting is counted for the next session's agent that day, and only that day.
+        s.ended = Some(at(1, 21, 0));
+        let mut later = s.clone();
+        later.id = SessionId::new("20261101-2200-eu");
+        later.ended = Some(at(1, 23, 30));
+        later.presence = vec![crate::storage::Presence {
+            player: PlayerName::new("Alex"),
+            join: at(1, 22, 0),
+            leave: Some(at(1, 23, 0)),
+        }];
+        let p = from_ledger(&[s, later], &lifecycle).unwrap();
+        let day = at(1, 0, 0).date_naive();
+        // 18:05-19:10, 20:00-21:00 (left open, closed by the session's end), 22:00-23:00.
+        assert_eq!((p.today, p.sittings_before), (Some(day), 3));
+        assert_eq!(p.sittings_before_on(day), 3);
+        assert_eq!(p.sittings_before_on(day.succ_opt().unwrap()), 0);
     }
 }
