@@ -194,46 +194,14 @@ pub fn cron_line(line: &str) -> Result<cron::Schedule, String> {
         // Starts every minute (or every few) are not sittings; each start is a VPS.
         return Err("the minute must be one number: a sitting starts once".into());
     }
-    let dow = day_names(fields[4])?;
+    // Crontab's numeric days of the week (0 or 7 = Sunday) as names, which
+    // the `cron` crate reads as crontab does (its own numbers start at 1).
+    let dow = super::workflow_schedule::day_names(fields[4])?;
     let six = format!("0 {} {} {} {} {}", fields[0], fields[1], fields[2], fields[3], dow);
     // The crate's errors quote its own 6-field form; say which ranges hold instead.
     cron::Schedule::from_str(&six).map_err(|_| {
         "a field is out of range (minute 0–59, hour 0–23, day 1–31, month 1–12 or JAN–DEC, day of week 0–7 or SUN–SAT)".to_string()
     })
-}
-
-/// Crontab's numeric days of the week (0 or 7 = Sunday) as names, which the
-/// `cron` crate reads the same as crontab does.
-fn day_names(field: &str) -> Result<String, String> {
-    const NAMES: [&str; 8] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"];
-    let mut out = String::new();
-    let mut digits = String::new();
-    let mut after_step = false;
-    let flush = |digits: &mut String, out: &mut String, after_step: bool| -> Result<(), String> {
-        if digits.is_empty() {
-            return Ok(());
-        }
-        if after_step {
-            out.push_str(digits);
-        } else {
-            let n: usize = digits.parse().map_err(|_| format!("day of week `{digits}`"))?;
-            let name = NAMES.get(n).ok_or_else(|| format!("day of week {n} is not 0–7"))?;
-            out.push_str(name);
-        }
-        digits.clear();
-        Ok(())
-    };
-    for c in field.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        flush(&mut digits, &mut out, after_step)?;
-        after_step = c == '/';
-        out.push(c);
-    }
-    flush(&mut digits, &mut out, after_step)?;
-    Ok(out)
 }
 
 fn quiet_hours(cx: &mut Cx<'_>, n: &str, v: &Spanned<DeValue<'_>>) -> Option<QuietHours> {
@@ -253,6 +221,7 @@ fn quiet_hours(cx: &mut Cx<'_>, n: &str, v: &Spanned<DeValue<'_>>) -> Option<Qui
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::repo::workflow_schedule::day_names;
 
     fn schedule(lines: &[&str], quiet: &[&str]) -> Schedule {
         Schedule {

@@ -158,8 +158,9 @@ fn convert(github: &str) -> Result<Vec<cron::Schedule>, String> {
     }
 }
 
-/// Day-of-week numbers (Sunday 0 or 7) as names; a step after `/` stays a number.
-fn day_names(field: &str) -> Result<String, String> {
+/// Day-of-week numbers (Sunday 0 or 7) as names; a step after `/` stays a
+/// number. Also server.toml's sittings (`repo::schedule`).
+pub(crate) fn day_names(field: &str) -> Result<String, String> {
     let mut out = String::new();
     let mut digits = String::new();
     let mut after_slash = false;
