@@ -12,18 +12,15 @@ mod common;
 #[path = "fakes/s3.rs"]
 mod s3_fake;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+#[path = "common/restore_case.rs"]
+mod restore_case;
+
 use std::process::Output;
 
 use chrono::{DateTime, Utc};
-use mc_gitops::ids::ServerName;
-use mc_gitops::secret::Secret;
-use mc_gitops::storage::Store;
-use mc_gitops::storage::r2::R2Credentials;
 use mc_gitops::world::pieces::{self, FileEntry, FileList, LIST_VERSION, Part, Piece};
 use mc_gitops::world::{BackupName, Manifest};
-use s3_fake::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
+use restore_case::Case;
 use sha2::{Digest, Sha256};
 
 const NAME: &str = "2026-11-22T19-30-00Z";
@@ -66,36 +63,7 @@ fn one_file(path: &str, bytes: &[u8]) -> (FileList, Vec<(Piece, Vec<u8>)>) {
     (list, vec![(p, stored)])
 }
 
-struct Case {
-    s3: S3Server,
-    tmp: tempfile::TempDir,
-}
-
 impl Case {
-    async fn new() -> Case {
-        let s3 = S3Server::start().await;
-        let tmp = tempfile::tempdir().unwrap();
-        common::copy_dir(&common::example(), &tmp.path().join("repo"));
-        let world = tmp.path().join("srv/world");
-        std::fs::create_dir_all(world.join("region")).unwrap();
-        std::fs::write(world.join("level.dat"), b"the previous world").unwrap();
-        std::fs::write(world.join("region/r.0.0.mca"), vec![7u8; 4096]).unwrap();
-        Case { s3, tmp }
-    }
-
-    fn store(&self) -> Store {
-        let creds = R2Credentials {
-            access_key_id: ACCESS_KEY.into(),
-            secret_access_key: Secret::new(SECRET_KEY),
-            session_token: None,
-        };
-        Store::s3(&self.s3.endpoint(), BUCKET, &creds, &ServerName::new("grove")).unwrap()
-    }
-
-    fn world(&self) -> PathBuf {
-        self.tmp.path().join("srv/world")
-    }
-
     /// Store the list's bytes (`raw`, else the list's own), its pieces, a
     /// manifest naming the list by its sha256 (at `key`, else its own),
     /// and the pointer.
@@ -130,41 +98,7 @@ impl Case {
     }
 
     async fn restore(&self) -> Output {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mc-gitops"));
-        c.args(["world", "restore", NAME, "--dir"])
-            .arg(self.world())
-            .arg("--repo")
-            .arg(self.tmp.path().join("repo"));
-        for (k, v) in self.s3.env() {
-            c.env(k, v);
-        }
-        tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap()
-    }
-
-    /// Every path and content under the sandbox but the repo, links as links.
-    fn tree(&self) -> BTreeMap<String, String> {
-        fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-            for e in std::fs::read_dir(dir).unwrap() {
-                let e = e.unwrap();
-                let p = e.path();
-                let rel = p.strip_prefix(root).unwrap().display().to_string();
-                if rel == "repo" {
-                    continue;
-                }
-                let kind = e.file_type().unwrap();
-                if kind.is_symlink() {
-                    out.insert(rel, format!("-> {}", std::fs::read_link(&p).unwrap().display()));
-                } else if kind.is_dir() {
-                    out.insert(rel.clone(), "dir".into());
-                    walk(root, &p, out);
-                } else {
-                    out.insert(rel, sha(&std::fs::read(&p).unwrap()));
-                }
-            }
-        }
-        let mut out = BTreeMap::new();
-        walk(self.tmp.path(), self.tmp.path(), &mut out);
-        out
+        self.world_cmd(&["restore", NAME]).await
     }
 
     /// Restore and check the refusal: exit 1, each of `says` in the
