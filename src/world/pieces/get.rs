@@ -42,8 +42,9 @@ use crate::world::{WorldError, io};
 /// Pieces downloading or being written at once: enough to hide a
 /// request's latency (R2's first byte takes tens of ms), few enough that
 /// memory stays within a few tens of MiB (each holds at most a stored and
-/// a decompressed piece, 2 MiB or so each).
-pub const IN_FLIGHT: usize = 16;
+/// a decompressed piece, 2 MiB or so each). 16 took a 1 GiB restore's
+/// peak RSS to 98 MB (bench/world.py), against a target of 100 MB.
+pub const IN_FLIGHT: usize = 12;
 
 /// Per-phase sums, in ns, over every worker.
 #[derive(Default)]
