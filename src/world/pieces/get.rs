@@ -42,9 +42,10 @@ use crate::world::{WorldError, io};
 /// Pieces downloading or being written at once: enough to hide a
 /// request's latency (R2's first byte takes tens of ms), few enough that
 /// memory stays within a few tens of MiB (each holds at most a stored and
-/// a decompressed piece, 2 MiB or so each). 16 took a 1 GiB restore's
-/// peak RSS to 98 MB (bench/world.py), against a target of 100 MB.
-pub const IN_FLIGHT: usize = 12;
+/// a decompressed piece, 2 MiB or so each). Against a local S3 server
+/// (bench/world.py, 1 GiB) 12 and 16 were no faster than 8 (the server is
+/// the bound) and took peak RSS from 70 to 92 and 98 MB.
+pub const IN_FLIGHT: usize = 8;
 
 /// Per-phase sums, in ns, over every worker.
 #[derive(Default)]

@@ -49,10 +49,10 @@ use crate::world::{WorldError, io};
 /// 2-core VPS is what a backup waits for.
 pub const PIECE_ZSTD_LEVEL: i32 = 1;
 
-/// Pieces compressed and uploaded at once (and waiting in the channel):
-/// enough that uploads overlap a PUT's round trip to R2, each holding a
-/// piece and its compressed copy (at most 2 MiB or so each).
-pub const IN_FLIGHT: usize = 8;
+/// Pieces compressed and uploaded at once (and waiting in the channel).
+/// 8 was no faster than 4 against a local S3 server (bench/world.py,
+/// 1 GiB: the two cores are the bound) and took peak RSS from 56 to 75 MB.
+pub const IN_FLIGHT: usize = 4;
 
 /// A file changed less than this before the stat cache was written may
 /// have changed again within the same mtime tick: it is read again.
