@@ -11,10 +11,12 @@
 //!
 //! A warm restart fetches less: a file already in the target directory at
 //! the same path and size whose sha256 is the list's is copied from there
-//! (hashed as it is copied), and the pieces only it needed are not fetched.
+//! (hashed as it is copied, on several threads), and the pieces only it
+//! needed are not fetched.
 //!
 //! Where the time goes is logged at the end (`restore timings`, the
-//! per-phase sums over the workers, at `info` under `mc_gitops::world`):
+//! per-phase sums over the workers, but the wall time of the copies for
+//! `reuse`, at `info` under `mc_gitops::world`):
 //! bench/world.py prints it.
 
 use std::fs::File;
@@ -39,7 +41,10 @@ use crate::world::{WorldError, io};
 
 /// Pieces downloading or being written at once: enough to hide a
 /// request's latency (R2's first byte takes tens of ms), few enough that
-/// memory stays a few MiB each.
+/// memory stays within a few tens of MiB (each holds at most a stored and
+/// a decompressed piece, 2 MiB or so each). Against a local S3 server
+/// (bench/world.py, 1 GiB) 12 and 16 were no faster than 8 (the server is
+/// the bound) and took peak RSS from 70 to 92 and 98 MB.
 pub const IN_FLIGHT: usize = 8;
 
 /// Per-phase sums, in ns, over every worker.
@@ -147,7 +152,9 @@ async fn fill(store: &Store, list: Arc<FileList>, target: &Path, fresh: &Path, p
 }
 
 /// Make the tree in `fresh`; for each file, whether it was copied whole
-/// from the same path in `target` (same size, same sha256).
+/// from the same path in `target` (same size, same sha256). The copies
+/// run on [`reuse_threads`] threads at once: each hashes what it copies,
+/// so one thread is bound by sha256, not by the disk.
 fn prepare(list: &FileList, target: &Path, fresh: &Path, times: &Timings) -> Result<(DirHandles, Vec<bool>), WorldError> {
     std::fs::create_dir_all(fresh).map_err(io(fresh))?;
     let mut tree = DirHandles::open(fresh)?;
@@ -162,6 +169,7 @@ fn prepare(list: &FileList, target: &Path, fresh: &Path, times: &Timings) -> Res
     }
     let old = open_dir(target);
     let mut done = vec![false; list.files.len()];
+    let mut candidates = Vec::new();
     for (i, f) in list.files.iter().enumerate() {
         let rel = Path::new(&f.path);
         let parent = rel.parent().unwrap_or(Path::new(""));
@@ -171,19 +179,64 @@ fn prepare(list: &FileList, target: &Path, fresh: &Path, times: &Timings) -> Res
         use std::os::unix::fs::PermissionsExt;
         file.set_permissions(std::fs::Permissions::from_mode(f.mode | 0o600))
             .map_err(io(&fresh.join(rel)))?;
-        let t = Instant::now();
-        if let Some(old) = &old
-            && f.size > 0
-            && copy_if_same(old.as_fd(), rel, &file, f.size, &f.sha256).map_err(io(&fresh.join(rel)))?
-        {
-            done[i] = true;
-            add(&times.reuse, t);
-            continue;
-        }
         file.set_len(f.size).map_err(io(&fresh.join(rel)))?;
         done[i] = f.size == 0;
+        if old.is_some() && f.size > 0 {
+            candidates.push(i);
+        }
+    }
+    if let Some(old) = &old
+        && !candidates.is_empty()
+    {
+        let t = Instant::now();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let reused = std::sync::Mutex::new(Vec::new());
+        let first_error = std::sync::Mutex::new(None);
+        std::thread::scope(|s| {
+            for _ in 0..reuse_threads().min(candidates.len()) {
+                s.spawn(|| {
+                    loop {
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&i) = candidates.get(n) else { break };
+                        let f = &list.files[i];
+                        let rel = Path::new(&f.path);
+                        match reuse(old.as_fd(), tree.root(), rel, f.size, &f.sha256) {
+                            Ok(true) => reused.lock().expect("no worker panics").push(i),
+                            Ok(false) => {}
+                            Err(e) => {
+                                first_error.lock().expect("no worker panics").get_or_insert(io(&fresh.join(rel))(e));
+                                next.store(candidates.len(), Ordering::Relaxed);
+                                break;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(e) = first_error.into_inner().expect("no worker panics") {
+            return Err(e);
+        }
+        for i in reused.into_inner().expect("no worker panics") {
+            done[i] = true;
+        }
+        add(&times.reuse, t);
     }
     Ok((tree, done))
+}
+
+/// Threads copying reused files at once: the machine's cores (a VPS has
+/// 2 to 8), at least 2 so one thread's reads overlap another's hashing.
+fn reuse_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8)
+}
+
+/// Open `rel` in the fresh tree (made by [`prepare`], never through a
+/// link) and fill it from the old world when the old file is the same.
+fn reuse(old: BorrowedFd<'_>, fresh: BorrowedFd<'_>, rel: &Path, size: u64, sha256: &str) -> std::io::Result<bool> {
+    let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    let to = File::from(rustix::fs::openat2(fresh, rel, flags, Mode::empty(), resolve)?);
+    copy_if_same(old, rel, &to, size, sha256)
 }
 
 fn open_dir(p: &Path) -> Option<OwnedFd> {
@@ -198,7 +251,7 @@ fn open_dir(p: &Path) -> Option<OwnedFd> {
 
 /// Copy `rel` from the old world into `to` when it is a regular file of
 /// `size` bytes whose sha256 is `sha256` (never through a link). `false`,
-/// and `to` emptied, when it is not.
+/// and `to` back to `size` zero bytes, when it is not.
 fn copy_if_same(old: BorrowedFd<'_>, rel: &Path, to: &File, size: u64, sha256: &str) -> std::io::Result<bool> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
@@ -230,6 +283,7 @@ fn copy_if_same(old: BorrowedFd<'_>, rel: &Path, to: &File, size: u64, sha256: &
         return Ok(true);
     }
     to.set_len(0)?;
+    to.set_len(size)?;
     Ok(false)
 }
 
