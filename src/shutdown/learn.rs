@@ -174,6 +174,13 @@ pub fn merge(stretches: impl Iterator<Item = Sitting>) -> Vec<Sitting> {
     out
 }
 
+/// The newest sittings the reconciler learns from: about a year and a half
+/// of evening play. A group's older habits say less about next week, and
+/// each sitting costs the learner a few thousand evaluations, so a
+/// 5,000-session ledger would otherwise add about 0.1 s to every `plan`
+/// (`bench/plan_ledger.py`).
+pub const MAX_HISTORY: usize = 1000;
+
 /// The policy the reconciler hands the agent: learned from the ledger with
 /// the repo's `[lifecycle]` timers; `None` without any recorded leave.
 pub fn from_ledger(sessions: &[crate::ledger::Session], lifecycle: &crate::repo::Lifecycle) -> Option<ShutdownPolicy> {
@@ -182,7 +189,8 @@ pub fn from_ledger(sessions: &[crate::ledger::Session], lifecycle: &crate::repo:
         billing_margin: crate::agent::config::Timers::default().billing_margin.to_chrono(),
         delete_delay: Duration::seconds(DELETE_DELAY_SECS),
     };
-    let mut policy = learn(&sittings_of(sessions), &s)?;
+    let all = sittings_of(sessions);
+    let mut policy = learn(&all[all.len().saturating_sub(MAX_HISTORY)..], &s)?;
     // The day of the newest sitting in a closed session and how many ended
     // that day: the agent of a new session on that day goes on counting
     // from there (it counts its own sittings itself). No closed session can
