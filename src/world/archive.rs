@@ -142,16 +142,8 @@ struct Walk<'a, W: Write> {
 impl<W: Write> Walk<'_, W> {
     fn dir(&mut self, dir: &File, rel: &Path) -> Result<(), WorldError> {
         let here = self.root.join(rel);
-        let mut names = Vec::new();
-        for e in rustix::fs::Dir::read_from(dir).map_err(|e| io(&here)(e.into()))? {
-            let e = e.map_err(|e| io(&here)(e.into()))?;
-            let name = e.file_name().to_bytes();
-            if name != b"." && name != b".." {
-                names.push(std::ffi::OsStr::from_bytes(name).to_owned());
-            }
-        }
-        names.sort();
-        for name in names {
+        for name in dir_names(dir, &here)? {
+            let name = std::ffi::OsStr::from_bytes(&name).to_owned();
             let rel = rel.join(&name);
             let path = self.root.join(&rel);
             let f: File = match open_nofollow(dir, Path::new(&name)) {
@@ -231,6 +223,21 @@ impl Read for Exact {
         self.left -= n as u64;
         Ok(n)
     }
+}
+
+/// The names in the open directory `dir` (at `here`, for messages), sorted,
+/// without `.` and `..`: the world walk of both snapshot formats.
+pub(crate) fn dir_names(dir: &File, here: &Path) -> Result<Vec<Vec<u8>>, WorldError> {
+    let mut names = Vec::new();
+    for e in rustix::fs::Dir::read_from(dir).map_err(|e| io(here)(e.into()))? {
+        let e = e.map_err(|e| io(here)(e.into()))?;
+        let name = e.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            names.push(name.to_vec());
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// Open `name` under `dir` for reading without following a final symlink

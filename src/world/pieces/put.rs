@@ -286,16 +286,7 @@ impl Walker {
 
     fn dir(&mut self, dir: &File, rel: &str) -> Result<(), WorldError> {
         let here = self.root.join(rel);
-        let mut names = Vec::new();
-        for e in rustix::fs::Dir::read_from(dir).map_err(|e| io(&here)(e.into()))? {
-            let e = e.map_err(|e| io(&here)(e.into()))?;
-            let name = e.file_name().to_bytes();
-            if name != b"." && name != b".." {
-                names.push(name.to_vec());
-            }
-        }
-        names.sort();
-        for name in names {
+        for name in crate::world::archive::dir_names(dir, &here)? {
             let path = here.join(std::ffi::OsStr::from_bytes(&name));
             let Ok(name) = String::from_utf8(name) else {
                 skip(&path, "a name that is not UTF-8");
