@@ -432,12 +432,8 @@ enum RenderCommand {
     CloudInit {
         #[command(flatten)]
         repo: RepoArg,
-        /// The agent binary's https release URL.
-        #[arg(long, value_name = "URL")]
-        agent_url: Option<String>,
-        /// The agent binary's sha256 (64 lowercase hex digits).
-        #[arg(long, value_name = "HEX")]
-        agent_sha256: Option<String>,
+        #[command(flatten)]
+        agent: AgentReleaseArgs,
         /// Render as if the session started at this time (RFC 3339).
         #[arg(long, value_name = "TIME", env = "MC_GITOPS_NOW")]
         now: Option<DateTime<Utc>>,
@@ -458,12 +454,32 @@ enum RenderCommand {
 struct ImageUserData {
     #[command(flatten)]
     repo: RepoArg,
+    #[command(flatten)]
+    agent: AgentReleaseArgs,
+}
+
+/// The agent binary a rendered user-data installs.
+#[derive(clap::Args)]
+struct AgentReleaseArgs {
     /// The agent binary's https release URL.
     #[arg(long, value_name = "URL")]
     agent_url: Option<String>,
     /// The agent binary's sha256 (64 lowercase hex digits).
     #[arg(long, value_name = "HEX")]
     agent_sha256: Option<String>,
+}
+
+impl AgentReleaseArgs {
+    /// The release, PLACEHOLDER values where a flag was not given.
+    fn release(self) -> mc_gitops::cloudinit::AgentRelease {
+        use mc_gitops::cloudinit::PLACEHOLDER;
+        mc_gitops::cloudinit::AgentRelease {
+            url: self
+                .agent_url
+                .unwrap_or_else(|| format!("https://example.invalid/{PLACEHOLDER}/mc-gitops")),
+            sha256: self.agent_sha256.unwrap_or_else(|| "0".repeat(64)),
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -565,13 +581,10 @@ fn run(cmd: Command) -> anyhow::Result<Done> {
         }
         Command::Simulate(args) => cmd_simulate::cmd_simulate(args),
         Command::Doctor { repo, json, no_write } => cmd_doctor::cmd_doctor(&repo.repo, json, no_write),
-        Command::Render(RenderCommand::CloudInit {
-            repo,
-            agent_url,
-            agent_sha256,
-            now,
-        }) => cmd_render_cloud_init(&repo.repo, agent_url, agent_sha256, now.unwrap_or_else(Utc::now)),
-        Command::Render(RenderCommand::Image(a)) => cmd_render_image(&a.repo.repo, a.agent_url, a.agent_sha256),
+        Command::Render(RenderCommand::CloudInit { repo, agent, now }) => {
+            cmd_render_cloud_init(&repo.repo, agent.release(), now.unwrap_or_else(Utc::now))
+        }
+        Command::Render(RenderCommand::Image(a)) => cmd_render_image(&a.repo.repo, &a.agent.release()),
         Command::Image(ImageCommand::Build {
             repo,
             server_type,
@@ -706,15 +719,11 @@ fn cmd_ledger(root: &Path, now: DateTime<Utc>, site: Option<&Path>) -> anyhow::R
     Ok(Done::Ok)
 }
 
-fn cmd_render_cloud_init(root: &Path, agent_url: Option<String>, agent_sha256: Option<String>, now: DateTime<Utc>) -> anyhow::Result<Done> {
-    use mc_gitops::cloudinit::{self, AgentRelease, PLACEHOLDER, UserData};
+fn cmd_render_cloud_init(root: &Path, release: mc_gitops::cloudinit::AgentRelease, now: DateTime<Utc>) -> anyhow::Result<Done> {
+    use mc_gitops::cloudinit::{self, PLACEHOLDER, UserData};
     let loaded = load(root)?;
     let session = mc_gitops::ids::SessionId::at(now, &loaded.desired.server.region);
     let config = cloudinit::for_session(&loaded.desired, session, cloudinit::placeholder_storage(&loaded.desired));
-    let release = AgentRelease {
-        url: agent_url.unwrap_or_else(|| format!("https://example.invalid/{PLACEHOLDER}/mc-gitops")),
-        sha256: agent_sha256.unwrap_or_else(|| "0".repeat(64)),
-    };
     // As if the server were created now.
     let text = UserData::new(config, release, now)?.render_at(now)?;
     eprintln!("note: R2 credentials are {PLACEHOLDER} placeholders; apply mints short-lived ones per session");
@@ -722,14 +731,9 @@ fn cmd_render_cloud_init(root: &Path, agent_url: Option<String>, agent_sha256: O
     Ok(Done::Ok)
 }
 
-fn cmd_render_image(root: &Path, agent_url: Option<String>, agent_sha256: Option<String>) -> anyhow::Result<Done> {
-    use mc_gitops::cloudinit::{AgentRelease, PLACEHOLDER};
+fn cmd_render_image(root: &Path, release: &mc_gitops::cloudinit::AgentRelease) -> anyhow::Result<Done> {
     let loaded = load(root)?;
-    let release = AgentRelease {
-        url: agent_url.unwrap_or_else(|| format!("https://example.invalid/{PLACEHOLDER}/mc-gitops")),
-        sha256: agent_sha256.unwrap_or_else(|| "0".repeat(64)),
-    };
-    print!("{}", mc_gitops::cloudinit::render_image(&loaded.desired.server.name, &release)?);
+    print!("{}", mc_gitops::cloudinit::render_image(&loaded.desired.server.name, release)?);
     Ok(Done::Ok)
 }
 
