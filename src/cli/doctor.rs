@@ -8,9 +8,28 @@ use anyhow::Context;
 
 use mc_gitops::doctor;
 
-use crate::{Done, runtime};
+use super::{Done, RepoArg, runtime};
 
-pub(crate) fn cmd_doctor(root: &Path, json: bool, no_write: bool) -> anyhow::Result<Done> {
+#[derive(clap::Args)]
+pub(crate) struct DoctorArgs {
+    #[command(flatten)]
+    repo: RepoArg,
+    /// Print the report as JSON (shape in docs/doctor.md).
+    #[arg(long)]
+    json: bool,
+    /// Make no write probe (Hetzner firewall, DNS record, R2 object):
+    /// what only they prove is reported as unproven (!).
+    #[arg(long)]
+    no_write: bool,
+}
+
+impl DoctorArgs {
+    pub(crate) fn run(self) -> anyhow::Result<Done> {
+        doctor(&self.repo.repo, self.json, self.no_write)
+    }
+}
+
+fn doctor(root: &Path, json: bool, no_write: bool) -> anyhow::Result<Done> {
     let env = doctor::Env {
         probes: !no_write,
         ..doctor::Env::from_env()

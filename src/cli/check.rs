@@ -1,15 +1,70 @@
 //! `mc-gitops check` and `check --post-result`: the pull request check's
 //! command wiring around `mc_gitops::check`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
 use mc_gitops::output;
 
-use crate::{Done, runtime};
+use super::{Done, RepoArg, runtime};
 
-pub(crate) fn cmd_check(opts: &mc_gitops::check::Options, annotate: bool) -> anyhow::Result<Done> {
+#[derive(clap::Args)]
+pub(crate) struct CheckArgs {
+    #[command(flatten)]
+    repo: RepoArg,
+    /// Print GitHub Actions annotations (default: when GITHUB_ACTIONS=true).
+    #[arg(long)]
+    annotations: bool,
+    /// Write players' UUIDs looked up at Mojang into their files.
+    #[arg(long, visible_alias = "write-uuids")]
+    fix: bool,
+    /// The pull request's base (a ref or commit); the PR is base...HEAD.
+    #[arg(long, value_name = "REF")]
+    base: Option<String>,
+    /// The pull request author's GitHub login.
+    #[arg(long, value_name = "LOGIN")]
+    author: Option<String>,
+    /// The pull request number, for the comment and the result file.
+    #[arg(long, value_name = "N")]
+    pr: Option<u64>,
+    /// Write the verdict as JSON (the check-result artifact).
+    #[arg(long, value_name = "PATH")]
+    result_file: Option<PathBuf>,
+    /// Post a result file's verdict as the PR comment (in a workflow_run job, on the run's pull request only); checks no repo.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["fix", "base", "author", "result_file"])]
+    post_result: Option<PathBuf>,
+}
+
+impl CheckArgs {
+    pub(crate) fn run(self) -> anyhow::Result<Done> {
+        let CheckArgs {
+            repo,
+            annotations,
+            fix,
+            base,
+            author,
+            pr,
+            result_file,
+            post_result,
+        } = self;
+        let annotate = annotations || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+        if let Some(path) = post_result {
+            return post_result_file(&path);
+        }
+        let opts = mc_gitops::check::Options {
+            root: repo.repo,
+            fix,
+            base,
+            author,
+            pr,
+            result_file,
+        };
+        check(&opts, annotate)
+    }
+}
+
+fn check(opts: &mc_gitops::check::Options, annotate: bool) -> anyhow::Result<Done> {
     use mc_gitops::check;
     let rt = runtime()?;
     let result = rt.block_on(check::run(opts))?;
@@ -59,7 +114,7 @@ fn post_comment(rt: &tokio::runtime::Runtime, result: &mc_gitops::check::CheckRe
 /// claim (a fork's modified check.yml can write any number); it must be an
 /// open pull request whose head is the workflow_run's head commit in its
 /// head repository, looked up through the API, or nothing is posted.
-pub(crate) fn cmd_post_result(path: &Path) -> anyhow::Result<Done> {
+fn post_result_file(path: &Path) -> anyhow::Result<Done> {
     use mc_gitops::check;
     let result = check::read_result_file(path)?;
     let claimed = result.pr.unwrap_or_default();

@@ -2,7 +2,7 @@
 //! summaries, notifications and commit-back. The steps themselves live in
 //! the library (`mc_gitops::apply`); this is the command's wiring.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -10,9 +10,57 @@ use chrono::{DateTime, Utc};
 use mc_gitops::repo;
 use mc_gitops::{connect, ledger, observe, output, plan};
 
-use crate::{Done, load, runtime};
+use super::{Done, RepoArg, load, runtime};
 
-pub(crate) fn cmd_apply(
+#[derive(clap::Args)]
+pub(crate) struct ApplyArgs {
+    #[command(flatten)]
+    repo: RepoArg,
+    /// Print the plan and the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Commit the files apply wrote (and any summaries) as the bot.
+    #[arg(long)]
+    commit: bool,
+    /// Push the commit (needs --commit); GITHUB_TOKEN authenticates https remotes.
+    #[arg(long, requires = "commit")]
+    push: bool,
+    /// The remote to push to.
+    #[arg(long, value_name = "NAME", default_value = "origin")]
+    remote: String,
+    /// The remote branch (default: the branch checked out).
+    #[arg(long, value_name = "BRANCH")]
+    branch: Option<String>,
+    /// Also write the public status page (index.html and the modpack) into DIR, outside the commit; see docs/status-page.md.
+    #[arg(long, value_name = "DIR")]
+    site: Option<PathBuf>,
+    /// Apply as if it were this time (RFC 3339); for tests.
+    #[arg(long, value_name = "TIME", env = "MC_GITOPS_NOW", hide = true)]
+    now: Option<DateTime<Utc>>,
+}
+
+impl ApplyArgs {
+    pub(crate) fn run(self) -> anyhow::Result<Done> {
+        let ApplyArgs {
+            repo,
+            json,
+            commit,
+            push,
+            remote,
+            branch,
+            site,
+            now,
+        } = self;
+        let push = push.then(|| mc_gitops::gitback::PushTarget {
+            remote,
+            branch,
+            ..mc_gitops::gitback::PushTarget::from_env()
+        });
+        apply(&repo.repo, json, now.unwrap_or_else(Utc::now), commit, push, site.as_deref())
+    }
+}
+
+fn apply(
     root: &Path,
     json: bool,
     now: DateTime<Utc>,
