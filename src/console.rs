@@ -108,7 +108,7 @@ pub fn reachable(status: Option<&crate::storage::AgentStatusDoc>, now: DateTime<
 
 /// Ask, wait, print; `Ok` only for an `ok` answer (or an enqueued `--no-wait`).
 pub async fn run(repo: &Path, ask: Ask, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
-    let server = crate::world::cli::read_server(repo)?;
+    let server = crate::world::admin::read_server(repo)?;
     let in_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let actor = actor(in_actions)?;
     let admins = in_actions.then(|| {

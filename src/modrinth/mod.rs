@@ -29,7 +29,7 @@ use tracing::info;
 use crate::http::{Api, HttpError, Policy, RateLimit, Retry};
 use crate::repo::LockedMod;
 
-pub mod cli;
+pub mod admin;
 pub mod fetch;
 pub mod lockfile;
 pub mod mrpack;
