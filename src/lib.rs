@@ -14,6 +14,8 @@ pub mod connect;
 pub mod console;
 pub mod countdown;
 pub mod doctor;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod gitback;
 pub mod hetzner;
 pub mod http;

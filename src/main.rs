@@ -22,6 +22,8 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(Done::Ok) => ExitCode::SUCCESS,
         Ok(Done::Changes) => ExitCode::from(2),
+        #[cfg(feature = "fault-injection")]
+        Ok(Done::Crashed) => ExitCode::from(mc_gitops::fault::CRASH_EXIT),
         Err(e) => {
             cli::report(&e);
             ExitCode::from(1)

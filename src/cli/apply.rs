@@ -121,6 +121,12 @@ fn apply(
         nudge: nudge.as_ref().ok().cloned().flatten(),
     };
     let mut report = rt.block_on(mc_gitops::apply::apply(&cx, &plan));
+    #[cfg(feature = "fault-injection")]
+    if let Some(at) = &report.crashed {
+        // As a crash: nothing after this point, not even the report.
+        eprintln!("MC_GITOPS_CRASH_AFTER: exiting {at}");
+        return Ok(Done::Crashed);
+    }
     report.warnings.extend(actions_warnings);
     if let Err(e) = nudge {
         report.warnings.push(format!("the agent gets no nudge settings: {e}"));

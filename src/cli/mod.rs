@@ -269,6 +269,9 @@ pub(crate) struct RepoArg {
 pub(crate) enum Done {
     Ok,
     Changes,
+    /// A fault injected with `MC_GITOPS_CRASH_AFTER` ended the run (exit 70).
+    #[cfg(feature = "fault-injection")]
+    Crashed,
 }
 
 impl Color {
