@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use super::error::HetznerError;
-use super::types::{LocationInfo, Pricing, ServerTypeInfo};
+use super::types::{Pricing, ServerTypeInfo};
 use super::{Hetzner, wire};
 use crate::ids::Location;
 
@@ -63,16 +63,12 @@ impl Hetzner {
     /// Server type prices per location (hourly and monthly, net and gross)
     /// and the primary IPv4 price, in the project's currency.
     pub async fn pricing(&self) -> Result<Pricing, HetznerError> {
-        let body: wire::PricingBody = self.expect("pricing", Method::GET, "/pricing", None).await?;
+        let body: wire::PricingBody = self.request_json("pricing", Method::GET, "/pricing", None).await?;
         Ok(Pricing::from(body.pricing))
     }
 
     /// What each data centre can sell now (`/datacenters`, all pages).
     pub async fn availability(&self) -> Result<Vec<Availability>, HetznerError> {
         self.list_all("datacenters", "/datacenters", &[], "datacenters").await
-    }
-
-    pub async fn locations(&self) -> Result<Vec<LocationInfo>, HetznerError> {
-        self.list_all("locations", "/locations", &[], "locations").await
     }
 }
