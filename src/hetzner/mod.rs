@@ -37,8 +37,8 @@ pub use choose::{Choice, NothingOrderable, Reason, Refusal, candidates};
 pub use error::{ErrorCode, HetznerError, Refused};
 pub use types::{
     Action, ActionError, ActionId, ActionResource, ActionStatus, Candidate, CreateServerRequest, Created, CreatedServer, Deprecation,
-    Direction, FirewallId, FirewallRule, LocationPrice, Money, Pricing, PublicNet, Server, ServerSpec, ServerStatus,
-    ServerTypeInfo, SshKey, SshKeyId, TypeLocation, selector_for,
+    Direction, FirewallId, FirewallRule, LocationPrice, Money, Pricing, PublicNet, Server, ServerSpec, ServerStatus, ServerTypeInfo,
+    SshKey, SshKeyId, TypeLocation, selector_for,
 };
 
 /// Where the API lives unless `HCLOUD_ENDPOINT` says otherwise.
@@ -124,7 +124,12 @@ impl Hetzner {
     /// Like [`Hetzner::request_json`], with 404 `not_found` meaning `None`. A 404
     /// without Hetzner's error body (a wrong base URL, a proxy) stays an
     /// error: "gone" must not be concluded from someone else's 404.
-    async fn request_json_or_gone<T: DeserializeOwned>(&self, resource: &str, method: Method, path: &str) -> Result<Option<T>, HetznerError> {
+    async fn request_json_or_gone<T: DeserializeOwned>(
+        &self,
+        resource: &str,
+        method: Method,
+        path: &str,
+    ) -> Result<Option<T>, HetznerError> {
         match self.request_json(resource, method, path, None).await {
             Ok(t) => Ok(Some(t)),
             Err(e) if e.status() == Some(404) && e.code() == Some(ErrorCode::NotFound) => Ok(None),
