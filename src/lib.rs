@@ -22,6 +22,7 @@ pub mod http;
 pub mod ids;
 pub mod image;
 pub mod init;
+pub mod inputs;
 pub mod ledger;
 pub mod lifecycle;
 pub mod modrinth;

@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use mc_gitops::inputs::Inputs;
 
 use cli::image::ImageCommand;
 use cli::render::RenderCommand;
@@ -19,7 +20,9 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MC_GITOPS_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(|| mc_gitops::output::escape::SafeStderr)
         .init();
-    match run(cli.command) {
+    // The environment, read once (src/inputs.rs lists every variable).
+    let inputs = mc_gitops::inputs::Inputs::from_env();
+    match run(cli.command, &inputs) {
         Ok(Done::Ok) => ExitCode::SUCCESS,
         Ok(Done::Changes) => ExitCode::from(2),
         #[cfg(feature = "fault-injection")]
@@ -31,20 +34,20 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cmd: Command) -> anyhow::Result<Done> {
+fn run(cmd: Command, inputs: &Inputs) -> anyhow::Result<Done> {
     match cmd {
         Command::Simulate(a) => a.run(),
-        Command::Plan(a) => a.run(),
-        Command::Apply(a) => a.run(),
-        Command::Check(a) => a.run(),
-        Command::Mods(a) => a.run(),
-        Command::World(a) => a.run(),
-        Command::Console(a) => a.run(),
-        Command::Image(ImageCommand::Build(a)) => a.run(),
+        Command::Plan(a) => a.run(inputs),
+        Command::Apply(a) => a.run(inputs),
+        Command::Check(a) => a.run(inputs),
+        Command::Mods(a) => a.run(inputs),
+        Command::World(a) => a.run(inputs),
+        Command::Console(a) => a.run(inputs),
+        Command::Image(ImageCommand::Build(a)) => a.run(inputs),
         Command::Render(RenderCommand::CloudInit(a)) => a.run(),
         Command::Render(RenderCommand::Image(a)) => a.run(),
         Command::Agent(a) => a.run(),
-        Command::Doctor(a) => a.run(),
+        Command::Doctor(a) => a.run(inputs),
         Command::Init(a) => a.run(),
         Command::Completions(a) => a.run(),
         Command::Man(a) => a.run(),

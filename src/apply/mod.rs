@@ -137,6 +137,9 @@ pub struct Ctx<'a> {
     /// The agent's nudge settings (`MC_GITOPS_NUDGE_TOKEN`), handed over
     /// beside the control document; never printed.
     pub nudge: Option<crate::storage::nudge::NudgeDoc>,
+    /// Mojang's version meta (`MOJANG_META_BASE_URL`), where the launcher's
+    /// cached files are fetched from.
+    pub mojang_meta: String,
 }
 
 /// What earlier changes of this run produced for later ones.

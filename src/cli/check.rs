@@ -7,6 +7,8 @@ use anyhow::Context;
 
 use mc_gitops::output;
 
+use mc_gitops::inputs::{Inputs, Var};
+
 use super::{Done, RepoArg, runtime};
 
 #[derive(clap::Args)]
@@ -37,7 +39,7 @@ pub(crate) struct CheckArgs {
 }
 
 impl CheckArgs {
-    pub(crate) fn run(self) -> anyhow::Result<Done> {
+    pub(crate) fn run(self, inputs: &Inputs) -> anyhow::Result<Done> {
         let CheckArgs {
             repo,
             annotations,
@@ -48,9 +50,9 @@ impl CheckArgs {
             result_file,
             post_result,
         } = self;
-        let annotate = annotations || std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+        let annotate = annotations || inputs.in_actions();
         if let Some(path) = post_result {
-            return post_result_file(&path);
+            return post_result_file(inputs, &path);
         }
         let opts = mc_gitops::check::Options {
             root: repo.repo,
@@ -59,12 +61,13 @@ impl CheckArgs {
             author,
             pr,
             result_file,
+            mojang_base: inputs.var(Var::MojangApiBaseUrl),
         };
-        check(&opts, annotate)
+        check(inputs, &opts, annotate)
     }
 }
 
-fn check(opts: &mc_gitops::check::Options, annotate: bool) -> anyhow::Result<Done> {
+fn check(inputs: &Inputs, opts: &mc_gitops::check::Options, annotate: bool) -> anyhow::Result<Done> {
     use mc_gitops::check;
     let rt = runtime()?;
     let result = rt.block_on(check::run(opts))?;
@@ -72,7 +75,7 @@ fn check(opts: &mc_gitops::check::Options, annotate: bool) -> anyhow::Result<Don
     if annotate {
         result.problems.iter().for_each(|d| println!("{}", output::github_annotation(d)));
     }
-    if check::write_step_summary(&result).context("cannot write $GITHUB_STEP_SUMMARY")? {
+    if check::write_step_summary(inputs, &result).context("cannot write $GITHUB_STEP_SUMMARY")? {
         eprintln!("check: wrote the step summary");
     }
     if let Some(path) = &opts.result_file {
@@ -80,7 +83,7 @@ fn check(opts: &mc_gitops::check::Options, annotate: bool) -> anyhow::Result<Don
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("check: wrote {}", path.display());
     }
-    post_comment(&rt, &result)?;
+    post_comment(inputs, &rt, &result)?;
     if result.failed() {
         let n = result
             .problems
@@ -94,9 +97,9 @@ fn check(opts: &mc_gitops::check::Options, annotate: bool) -> anyhow::Result<Don
 }
 
 /// The PR comment, when the run has a token; otherwise say why not.
-fn post_comment(rt: &tokio::runtime::Runtime, result: &mc_gitops::check::CheckResult) -> anyhow::Result<()> {
+fn post_comment(inputs: &Inputs, rt: &tokio::runtime::Runtime, result: &mc_gitops::check::CheckResult) -> anyhow::Result<()> {
     use mc_gitops::check;
-    match check::comment_target(result.pr) {
+    match check::comment_target(inputs, result.pr) {
         None if result.pr.is_some() => {
             eprintln!("check: no GITHUB_TOKEN (a fork's pull request?): the verdict is in the step summary and the result file")
         }
@@ -114,12 +117,12 @@ fn post_comment(rt: &tokio::runtime::Runtime, result: &mc_gitops::check::CheckRe
 /// claim (a fork's modified check.yml can write any number); it must be an
 /// open pull request whose head is the workflow_run's head commit in its
 /// head repository, looked up through the API, or nothing is posted.
-fn post_result_file(path: &Path) -> anyhow::Result<Done> {
+fn post_result_file(inputs: &Inputs, path: &Path) -> anyhow::Result<Done> {
     use mc_gitops::check;
     let result = check::read_result_file(path)?;
     let claimed = result.pr.unwrap_or_default();
-    let run = check::origin::RunHead::from_env()?;
-    let Some(target) = check::comment_target(Some(claimed)) else {
+    let run = check::origin::RunHead::from_inputs(inputs)?;
+    let Some(target) = check::comment_target(inputs, Some(claimed)) else {
         anyhow::bail!("--post-result needs GITHUB_TOKEN and GITHUB_REPOSITORY");
     };
     let rt = runtime()?;
@@ -130,6 +133,6 @@ fn post_result_file(path: &Path) -> anyhow::Result<Done> {
         run.sha,
         mc_gitops::output::escape::value(&run.repo)
     );
-    post_comment(&rt, &result)?;
+    post_comment(inputs, &rt, &result)?;
     Ok(Done::Ok)
 }

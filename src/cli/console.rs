@@ -25,7 +25,7 @@ pub(crate) struct ConsoleArgs {
 }
 
 impl ConsoleArgs {
-    pub(crate) fn run(self) -> anyhow::Result<Done> {
+    pub(crate) fn run(self, inputs: &mc_gitops::inputs::Inputs) -> anyhow::Result<Done> {
         let ConsoleArgs {
             repo,
             backup,
@@ -46,7 +46,7 @@ impl ConsoleArgs {
             command,
             wait: (!no_wait).then(|| std::time::Duration::from_secs(wait.as_secs())),
         };
-        runtime()?.block_on(mc_gitops::console::run(&repo.repo, ask, &mut std::io::stdout()))?;
+        runtime()?.block_on(mc_gitops::console::run(inputs, &repo.repo, ask, &mut std::io::stdout()))?;
         Ok(Done::Ok)
     }
 }

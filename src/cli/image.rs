@@ -45,7 +45,7 @@ pub(crate) struct BuildArgs {
 }
 
 impl BuildArgs {
-    pub(crate) fn run(self) -> anyhow::Result<Done> {
+    pub(crate) fn run(self, inputs: &mc_gitops::inputs::Inputs) -> anyhow::Result<Done> {
         let BuildArgs {
             repo,
             server_type,
@@ -54,8 +54,9 @@ impl BuildArgs {
         } = self;
         let root = &repo.repo;
         let loaded = load(root)?;
-        let h = mc_gitops::hetzner::Hetzner::from_env().context("HCLOUD_TOKEN is not set: the image is built in the Hetzner project")??;
-        let h = match std::env::var("MC_GITOPS_POLL_INTERVAL_MS").ok().and_then(|v| v.parse::<u64>().ok()) {
+        let h = mc_gitops::hetzner::Hetzner::from_inputs(inputs)
+            .context("HCLOUD_TOKEN is not set: the image is built in the Hetzner project")??;
+        let h = match mc_gitops::connect::poll_interval_ms(inputs) {
             Some(ms) => h.with_poll_interval(std::time::Duration::from_millis(ms.max(10))),
             None => h.with_poll_interval(std::time::Duration::from_secs(5)),
         };
@@ -65,7 +66,7 @@ impl BuildArgs {
             keep_old,
             ..Default::default()
         };
-        let release = super::apply::agent_release()?;
+        let release = super::apply::agent_release(inputs)?;
         runtime()?.block_on(mc_gitops::image::build(
             &h,
             &loaded.desired,

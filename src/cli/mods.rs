@@ -15,8 +15,8 @@ pub(crate) struct ModsArgs {
 }
 
 impl ModsArgs {
-    pub(crate) fn run(self) -> anyhow::Result<Done> {
-        runtime()?.block_on(admin::run(self.command.into(), &self.repo.repo))?;
+    pub(crate) fn run(self, inputs: &mc_gitops::inputs::Inputs) -> anyhow::Result<Done> {
+        runtime()?.block_on(admin::run(inputs, self.command.into(), &self.repo.repo))?;
         Ok(Done::Ok)
     }
 }

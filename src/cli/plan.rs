@@ -20,12 +20,12 @@ pub(crate) struct PlanArgs {
 }
 
 impl PlanArgs {
-    pub(crate) fn run(self) -> anyhow::Result<Done> {
+    pub(crate) fn run(self, inputs: &mc_gitops::inputs::Inputs) -> anyhow::Result<Done> {
         let PlanArgs { repo, json, now } = self;
         let root = &repo.repo;
         let now = now.unwrap_or_else(Utc::now);
         let loaded = load(root)?;
-        let plan = match connect::live(root, &loaded.desired)? {
+        let plan = match connect::live(inputs, root, &loaded.desired)? {
             None => {
                 let mut observed = observe::ledger_only::observe(&loaded.ledger, &loaded.desired.server.name, now);
                 observed.reconcile_ticks = observe::reconcile_ticks(root, now);

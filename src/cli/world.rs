@@ -17,8 +17,8 @@ pub(crate) struct WorldArgs {
 }
 
 impl WorldArgs {
-    pub(crate) fn run(self) -> anyhow::Result<Done> {
-        runtime()?.block_on(admin::run(self.command.into(), &self.repo.repo, &mut std::io::stdout()))?;
+    pub(crate) fn run(self, inputs: &mc_gitops::inputs::Inputs) -> anyhow::Result<Done> {
+        runtime()?.block_on(admin::run(inputs, self.command.into(), &self.repo.repo, &mut std::io::stdout()))?;
         Ok(Done::Ok)
     }
 }

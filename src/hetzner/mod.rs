@@ -70,10 +70,11 @@ impl Hetzner {
 
     /// `HCLOUD_TOKEN` (None when unset or empty) and `HCLOUD_ENDPOINT`
     /// (default [`DEFAULT_ENDPOINT`]), the variables the `hcloud` CLI reads.
-    pub fn from_env() -> Option<Result<Self, HetznerError>> {
-        let token = Secret::from_env("HCLOUD_TOKEN")?;
-        let base = std::env::var("HCLOUD_ENDPOINT")
-            .ok()
+    pub fn from_inputs(inputs: &crate::inputs::Inputs) -> Option<Result<Self, HetznerError>> {
+        use crate::inputs::Var;
+        let token = inputs.secret(Var::HcloudToken)?;
+        let base = inputs
+            .var(Var::HcloudEndpoint)
             .filter(|v| !v.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
         Some(Hetzner::new(base.trim(), token, Policy::default()))

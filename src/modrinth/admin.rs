@@ -40,8 +40,8 @@ pub enum ModsCommand {
 /// Run one command against the public Modrinth, Fabric meta and Mojang meta
 /// (or the `MODRINTH_API_BASE_URL` / `FABRIC_META_BASE_URL` /
 /// `MOJANG_META_BASE_URL` overrides), printing to stdout.
-pub async fn run(cmd: ModsCommand, repo: &Path) -> anyhow::Result<()> {
-    run_with(cmd, repo, &Endpoints::from_env(), &mut std::io::stdout()).await
+pub async fn run(inputs: &crate::inputs::Inputs, cmd: ModsCommand, repo: &Path) -> anyhow::Result<()> {
+    run_with(cmd, repo, &Endpoints::from_inputs(inputs), &mut std::io::stdout()).await
 }
 
 /// [`run`] with explicit endpoints and output, for tests.

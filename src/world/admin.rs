@@ -46,17 +46,22 @@ pub enum WorldCommand {
 }
 
 /// Run one command; messages to `out`.
-pub async fn run(cmd: WorldCommand, repo: &Path, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
+pub async fn run(inputs: &crate::inputs::Inputs, cmd: WorldCommand, repo: &Path, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
     if let WorldCommand::Backup { remote: true, .. } = cmd {
         let ask = crate::console::Ask {
             action: crate::storage::requests::Action::Backup,
             command: None,
             wait: Some(crate::console::DEFAULT_WAIT),
         };
-        return crate::console::run(repo, ask, out).await;
+        return crate::console::run(inputs, repo, ask, out).await;
     }
     let server = read_server(repo)?;
-    let store = Store::from_settings(server.storage.as_ref(), &crate::connect::local_storage_dir(repo), &server.name)?;
+    let store = Store::from_settings(
+        inputs,
+        server.storage.as_ref(),
+        &crate::connect::local_storage_dir(inputs, repo),
+        &server.name,
+    )?;
     let progress = Meter::new();
     let tick = |n: u64| progress.tick(n);
     match cmd {
