@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use super::error::HetznerError;
-use super::types::{Pricing, ServerTypeInfo};
+use super::types::{LocationInfo, Pricing, ServerTypeInfo};
 use super::{Hetzner, wire};
 use crate::ids::Location;
 
@@ -70,5 +70,9 @@ impl Hetzner {
     /// What each data centre can sell now (`/datacenters`, all pages).
     pub async fn availability(&self) -> Result<Vec<Availability>, HetznerError> {
         self.list_all("datacenters", "/datacenters", &[], "datacenters").await
+    }
+
+    pub async fn locations(&self) -> Result<Vec<LocationInfo>, HetznerError> {
+        self.list_all("locations", "/locations", &[], "locations").await
     }
 }

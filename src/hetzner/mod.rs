@@ -37,8 +37,8 @@ pub use choose::{Choice, NothingOrderable, Reason, Refusal, candidates};
 pub use error::{ErrorCode, HetznerError, Refused};
 pub use types::{
     Action, ActionError, ActionId, ActionResource, ActionStatus, Candidate, CreateServerRequest, Created, CreatedServer, Deprecation,
-    Direction, FirewallId, FirewallRule, LocationPrice, Money, Pricing, PublicNet, Server, ServerSpec, ServerStatus, ServerTypeInfo,
-    SshKey, SshKeyId, TypeLocation, selector_for,
+    Direction, FirewallId, FirewallRule, LocationInfo, LocationPrice, Money, Pricing, PublicNet, Server, ServerSpec, ServerStatus,
+    ServerTypeInfo, SshKey, SshKeyId, TypeLocation, selector_for,
 };
 
 /// Where the API lives unless `HCLOUD_ENDPOINT` says otherwise.

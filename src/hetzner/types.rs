@@ -189,6 +189,19 @@ impl ServerTypeInfo {
     }
 }
 
+/// One entry of `/locations`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LocationInfo {
+    pub id: u64,
+    pub name: Location,
+    pub description: String,
+    pub city: String,
+    pub country: String,
+    pub network_zone: String,
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Money {
     pub net: Decimal,
