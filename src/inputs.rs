@@ -37,13 +37,14 @@
 //! | `MC_GITOPS_BOT_NAME`, `MC_GITOPS_BOT_EMAIL` | | `gitback` | the bot's commit identity |
 //! | `MC_GITOPS_AGENT_URL`, `MC_GITOPS_AGENT_SHA256` | | `cli::apply` | the agent binary a new VPS installs |
 //! | `USER` | | `console` | who asks, outside Actions |
+//! | `STATE_DIRECTORY` | | `agent::requests` | the agent's state directory (systemd's `StateDirectory=`) |
 //!
 //! Read elsewhere, on purpose: `MC_GITOPS_NOW` (clap's `env =` on `--now`),
 //! `MC_GITOPS_LOG` (the log filter, in `main`), the fault switches
 //! `MC_GITOPS_CRASH_AFTER` / `MC_GITOPS_FAIL_CONTROL_WRITE` (`fault`, only
-//! with the `fault-injection` feature), and on the VPS the agent's own
-//! `STATE_DIRECTORY` (systemd), `PATH`/`LANG` (handed to Minecraft, looked
-//! up for programs) and `GITHUB_API_URL` for its nudge.
+//! with the `fault-injection` feature), and on the VPS `PATH` and `LANG`,
+//! which the agent hands on to Minecraft as the process environment
+//! (`agent::jvm`) and looks programs up in (`agent::provision`).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -115,6 +116,7 @@ vars! {
     AgentUrl = "MC_GITOPS_AGENT_URL";
     AgentSha256 = "MC_GITOPS_AGENT_SHA256";
     User = "USER";
+    StateDirectory = "STATE_DIRECTORY";
 }
 
 /// The environment as mc-gitops sees it: the variables of [`Var`] that are

@@ -46,7 +46,7 @@ fn run(cmd: Command, inputs: &Inputs) -> anyhow::Result<Done> {
         Command::Image(ImageCommand::Build(a)) => a.run(inputs),
         Command::Render(RenderCommand::CloudInit(a)) => a.run(),
         Command::Render(RenderCommand::Image(a)) => a.run(),
-        Command::Agent(a) => a.run(),
+        Command::Agent(a) => a.run(inputs),
         Command::Doctor(a) => a.run(inputs),
         Command::Init(a) => a.run(),
         Command::Completions(a) => a.run(),

@@ -15,10 +15,10 @@ pub(crate) struct AgentArgs {
 }
 
 impl AgentArgs {
-    pub(crate) fn run(self) -> anyhow::Result<Done> {
+    pub(crate) fn run(self, inputs: &mc_gitops::inputs::Inputs) -> anyhow::Result<Done> {
         let cfg = agent::config::load(&self.config)?;
         let rt = runtime()?;
-        let phase = rt.block_on(agent::start(cfg, shutdown_signal()))?;
+        let phase = rt.block_on(agent::start(cfg, inputs, shutdown_signal()))?;
         eprintln!("agent stopped in phase {phase}");
         Ok(Done::Ok)
     }
