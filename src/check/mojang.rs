@@ -50,7 +50,7 @@ impl Mojang {
         // Mojang asks clients to wait after a 429; it sends no Retry-After, so
         // the policy's backoff applies (the header name is only looked for).
         Ok(Mojang {
-            api: Api::anonymous(&base, RateLimit::RetryAfterSeconds("retry-after"), policy)?,
+            api: Api::anonymous(base, RateLimit::RetryAfterSeconds("retry-after"), policy)?,
         })
     }
 
