@@ -1,8 +1,8 @@
 //! Fault injection for the crash tests, compiled only with the cargo feature
 //! `fault-injection` (`bash scripts/test` passes it; release builds leave it
-//! out). Each switch is an environment variable read where it fires, the one
-//! kind of input not read into [`crate::inputs::Inputs`]: a build without
-//! the feature has no code that reads them.
+//! out). Each switch is an environment variable read where it fires, not
+//! through [`crate::inputs::Inputs`] (whose doc lists these exceptions): a
+//! build without the feature has no code that reads them.
 //!
 //! - `MC_GITOPS_CRASH_AFTER=N`: apply ends right after its Nth change, as a
 //!   crash would (no flush, no report, nothing after); `=<point>` ends it at
