@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use mc_gitops::modrinth::cli::{ModsCommand, run_with};
+use mc_gitops::modrinth::admin::{ModsCommand, run_with};
 use mc_gitops::modrinth::resolve::{Request, Step, resolve};
 use mc_gitops::modrinth::{Catalog, Need, Project, Version, fetch, lockfile, mrpack};
 use mc_gitops::repo::{self, LoadError, ModsLock, Side, WantedMod};

@@ -68,7 +68,7 @@ pub(super) async fn renew(
         %key,
         "delivered the agent's renewed R2 credentials"
     );
-    super::crash_here("credentials-delivered");
+    super::crash_here("credentials-delivered")?;
 
     let mut labels = server.labels.clone();
     labels.extend(creds.life().labels());

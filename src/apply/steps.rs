@@ -82,7 +82,7 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
                     resource: resource.clone(),
                     why: e.to_string(),
                 })?;
-                let from = crate::modrinth::server_jar::mojang_source(&crate::modrinth::Endpoints::from_env().mojang_meta, url);
+                let from = crate::modrinth::server_jar::mojang_source(&cx.mojang_meta, url);
                 match super::cache::store_cached(cx.store, &client, &file.hash, &from, size).await {
                     Ok(uploaded) => sent = uploaded,
                     Err(e) => {

@@ -189,7 +189,7 @@ pub(super) async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut 
         });
     }
     // The server exists; nothing records its session yet.
-    crate::apply::crash_here("server-created");
+    crate::apply::crash_here("server-created")?;
 
     let mut s = st
         .sessions
