@@ -79,9 +79,6 @@ pub(super) fn create_firewall(w: &mut World, body: Option<Value>) -> Answer {
     ok(201, json!({ "firewall": firewall_view(w, &w.firewalls[&id]), "actions": actions }))
 }
 
-/// `PUT /servers/{id}` (`replace_server`): `name` and `labels` only; the
-/// labels sent replace the server's whole set, as the document says.
-
 pub(super) fn update_firewall(w: &mut World, id: u64, body: Option<Value>) -> Answer {
     let b = body.unwrap_or(Value::Null);
     if let Err(a) = check_labels(&b["labels"]) {

@@ -413,6 +413,8 @@ fn create_server(w: &mut World, body: Option<Value>) -> Answer {
     )
 }
 
+/// `PUT /servers/{id}` (`replace_server`): `name` and `labels` only; the
+/// labels sent replace the server's whole set, as the document says.
 fn update_server(w: &mut World, id: u64, body: Option<Value>) -> Answer {
     let Some(b) = body.filter(Value::is_object) else {
         return invalid("body", "must be a JSON object");
