@@ -122,6 +122,42 @@ fn the_file_list_round_trips_through_its_one_type() {
     assert!(FileList::parse("k", &serde_json::to_vec(&extra).unwrap(), Limits::WORLD).is_err());
 }
 
+#[test]
+fn a_piece_is_unpacked_only_when_it_is_one_whole_stream_of_exactly_its_bytes() {
+    use sha2::{Digest, Sha256};
+    // Several read buffers long.
+    let bytes = noise(7, 3 * (128 << 10) + 1234);
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let size = bytes.len() as u64;
+    let packed = zstd::bulk::compress(&bytes, put::PIECE_ZSTD_LEVEL).unwrap();
+    assert_eq!(unpack_piece("k", &packed, &sha, size).unwrap(), bytes);
+    // Two frames that together hold the bytes are one valid stream.
+    let (a, b) = bytes.split_at((128 << 10) + 17);
+    let two = [zstd::encode_all(a, 3).unwrap(), zstd::encode_all(b, 3).unwrap()].concat();
+    assert_eq!(unpack_piece("k", &two, &sha, size).unwrap(), bytes);
+    // Another piece's bytes under this name.
+    let other = zstd::bulk::compress(&noise(8, bytes.len()), 1).unwrap();
+    assert!(matches!(unpack_piece("k", &other, &sha, size), Err(WorldError::Corrupt { .. })));
+    // One byte more or less than the list says.
+    let longer = zstd::bulk::compress(&[&bytes[..], b"!"].concat(), 1).unwrap();
+    assert!(matches!(
+        unpack_piece("k", &longer, &sha, size),
+        Err(WorldError::WrongSize { actual, .. }) if actual == size + 1
+    ));
+    let shorter = zstd::bulk::compress(&bytes[1..], 1).unwrap();
+    assert!(matches!(
+        unpack_piece("k", &shorter, &sha, size),
+        Err(WorldError::WrongSize { actual, .. }) if actual == size - 1
+    ));
+    // A stream cut inside its frame (the bytes all there, the end missing),
+    // or with bytes after its frame.
+    let cut = &packed[..packed.len() - 1];
+    assert!(unpack_piece("k", cut, &sha, size).is_err());
+    let trailing = [&packed[..], b"junk"].concat();
+    assert!(unpack_piece("k", &trailing, &sha, size).is_err());
+    assert!(unpack_piece("k", b"", &sha, size).is_err());
+}
+
 #[tokio::test]
 async fn backup_uploads_only_what_changed_and_each_snapshot_restores_as_it_was() {
     let tmp = tempfile::tempdir().unwrap();
