@@ -162,7 +162,7 @@ fn user_data_for(
 ) -> anyhow::Result<Option<mc_gitops::cloudinit::UserData>> {
     use mc_gitops::cloudinit::{self, UserData};
     let Some(session) = plan.changes.iter().find_map(|c| match &c.step {
-        plan::Step::CreateServer { session, .. } => Some(session.clone()),
+        plan::Step::CreateServer(plan::CreateServer { session, .. }) => Some(session.clone()),
         _ => None,
     }) else {
         return Ok(None);

@@ -12,7 +12,12 @@ use super::{ApplyError, Ctx, Outcome, Report, RunState, flush_control, ledger_st
 use crate::hetzner::{FirewallRule, ServerSpec, candidates};
 use crate::ids::SessionId;
 use crate::ledger::{self, Event, Price, Session};
-use crate::plan::{Change, EndReason, IpTarget, Step};
+use crate::plan::{
+    AskOrphanToStop, AwaitCountdown, AwaitSnapshot, Change, ClearRestore, CloseSession, CreateServer, DeleteDnsA, DeleteServer, EndReason,
+    HandOver, IpTarget, OpenSession, PruneBackups, PruneRequest, PutAsset, RecordActivity, RecordReady, RecordRequests, RecordStopOverdue,
+    RecordSuspend, RefuseQuietStart, RemoveAsset, RenewCredentials, RequestStop, SealBackups, SetDnsA, SetDnsSrv, SetStateRunning,
+    SetStateStopped, Step, UpdateOps, UpdateShutdownPolicy, UpdateWhitelist,
+};
 use crate::storage::{AssetRef, ControlDoc, ControlOp};
 
 mod create;
@@ -21,14 +26,14 @@ use create::{create_server, open_session};
 pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report: &mut Report) -> Result<Outcome, ApplyError> {
     let resource = change.resource.clone();
     match &change.step {
-        Step::OpenSession {
+        Step::OpenSession(OpenSession {
             session,
             region,
             recovered,
             restore,
-        } => open_session(cx, st, report, session, region, *recovered, restore.as_deref()).await,
-        Step::CreateServer { .. } => create_server(cx, st, report, &change.step).await,
-        Step::SetDnsA { name, target, .. } => {
+        }) => open_session(cx, st, report, session, region, *recovered, restore.as_deref()).await,
+        Step::CreateServer(CreateServer { .. }) => create_server(cx, st, report, &change.step).await,
+        Step::SetDnsA(SetDnsA { name, target, .. }) => {
             let ip = match target {
                 IpTarget::NewServer => st.created.as_ref().and_then(|s| s.ipv4.clone()),
                 IpTarget::Address(ip) => Some(ip.clone()),
@@ -47,14 +52,14 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
                 })?;
             Ok(ensured(out, format!("{name} → {ip}")))
         }
-        Step::SetDnsSrv {
+        Step::SetDnsSrv(SetDnsSrv {
             name,
             target,
             port,
             priority,
             weight,
             ..
-        } => {
+        }) => {
             let out = cx
                 .cloudflare
                 .ensure_srv(cx.zone, name, target, *port, *priority, *weight, &comment(cx, st))
@@ -65,7 +70,7 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
                 })?;
             Ok(ensured(out, format!("{name} → {target}:{port}")))
         }
-        Step::PutAsset { path, file } => {
+        Step::PutAsset(PutAsset { path, file }) => {
             let r = st.files.get(path).cloned().ok_or_else(|| ApplyError::Invalid {
                 resource: resource.clone(),
                 why: "the repo no longer renders this file".into(),
@@ -114,23 +119,23 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
                 Outcome::Done("already stored; manifest updated".into())
             })
         }
-        Step::RemoveAsset { path } => {
+        Step::RemoveAsset(RemoveAsset { path }) => {
             control(cx, st).await?.assets.remove(path);
             st.control_dirty = true;
             Ok(Outcome::Done("removed from the manifest".into()))
         }
-        Step::UpdateWhitelist { players } => {
+        Step::UpdateWhitelist(UpdateWhitelist { players }) => {
             control(cx, st).await?.whitelist = players.clone();
             st.control_dirty = true;
             report.message.push(format!("whitelist: {} players", players.len()));
             Ok(Outcome::Done("the agent applies it through RCON".into()))
         }
-        Step::UpdateShutdownPolicy { policy } => {
+        Step::UpdateShutdownPolicy(UpdateShutdownPolicy { policy }) => {
             control(cx, st).await?.shutdown = policy.clone();
             st.control_dirty = true;
             Ok(Outcome::Done("the agent follows it at the next leave".into()))
         }
-        Step::UpdateOps { ops } => {
+        Step::UpdateOps(UpdateOps { ops }) => {
             control(cx, st).await?.ops = ops
                 .iter()
                 .map(|o| ControlOp {
@@ -141,13 +146,13 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
             st.control_dirty = true;
             Ok(Outcome::Done("the agent applies it through RCON".into()))
         }
-        Step::HandOver {
+        Step::HandOver(HandOver {
             session,
             restore,
             whitelist,
             ops,
-        } => super::handover::hand_over(cx, st, report, session, restore, whitelist, ops).await,
-        Step::RequestStop { reason, warnings } => {
+        }) => super::handover::hand_over(cx, st, report, session, restore, whitelist, ops).await,
+        Step::RequestStop(RequestStop { reason, warnings }) => {
             let doc = control(cx, st).await?;
             if doc.stop_requested.is_some() {
                 return Ok(Outcome::Unchanged("a stop was already requested".into()));
@@ -160,9 +165,9 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
             report.message.push(format!("ask the agent to stop and sync ({})", reason.as_str()));
             Ok(Outcome::Done("the agent stops Minecraft and uploads a final snapshot".into()))
         }
-        Step::RenewCredentials {
+        Step::RenewCredentials(RenewCredentials {
             id, session, ttl_seconds, ..
-        } => {
+        }) => {
             let ended = st
                 .sessions
                 .get(session.as_str())
@@ -176,16 +181,18 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
             }
             super::renew::renew(cx, report, &resource, session, *id, *ttl_seconds).await
         }
-        Step::AwaitCountdown { ends, .. } => Ok(super::stop::await_countdown(cx, *ends)),
-        Step::AwaitSnapshot { session, taken_after } => super::stop::await_snapshot(cx, st, &resource, session, *taken_after).await,
-        Step::AskOrphanToStop { name, session } => super::stop::ask_orphan(cx, st, report, &resource, name, session).await,
-        Step::DeleteServer {
+        Step::AwaitCountdown(AwaitCountdown { ends, .. }) => Ok(super::stop::await_countdown(cx, *ends)),
+        Step::AwaitSnapshot(AwaitSnapshot { session, taken_after }) => {
+            super::stop::await_snapshot(cx, st, &resource, session, *taken_after).await
+        }
+        Step::AskOrphanToStop(AskOrphanToStop { name, session }) => super::stop::ask_orphan(cx, st, report, &resource, name, session).await,
+        Step::DeleteServer(DeleteServer {
             name,
             id,
             session,
             snapshot_after,
             force,
-        } => {
+        }) => {
             if let Some(force) = force {
                 super::stop::check_force(cx, &resource, force).await?;
                 return super::stop::delete_server(cx, st, report, &resource, name, *id, session).await;
@@ -196,7 +203,7 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
             }
             super::stop::delete_server(cx, st, report, &resource, name, *id, session).await
         }
-        Step::DeleteDnsA { name } => {
+        Step::DeleteDnsA(DeleteDnsA { name }) => {
             let removed = cx
                 .cloudflare
                 .remove_a(cx.zone, name)
@@ -211,8 +218,8 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
                 Outcome::Unchanged("no A record".into())
             })
         }
-        Step::CloseSession { session, reason } => close_session(cx, st, report, session, *reason).await,
-        Step::SetStateStopped { reason } => {
+        Step::CloseSession(CloseSession { session, reason }) => close_session(cx, st, report, session, *reason).await,
+        Step::SetStateStopped(SetStateStopped { reason }) => {
             let changed = crate::repo::edit::set_state(cx.repo, "stopped")?;
             if changed {
                 report.files.push("server.toml".into());
@@ -224,10 +231,10 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
                 Outcome::Unchanged("already stopped".into())
             })
         }
-        Step::RecordReady { session, at } => ledger_steps::record_ready(cx, st, report, session, *at).await,
-        Step::RecordSuspend { session, at } => ledger_steps::record_suspend(cx, st, report, session, *at),
-        Step::RecordStopOverdue { session, since } => ledger_steps::record_stop_overdue(cx, st, report, session, *since),
-        Step::SetStateRunning { sitting } => {
+        Step::RecordReady(RecordReady { session, at }) => ledger_steps::record_ready(cx, st, report, session, *at).await,
+        Step::RecordSuspend(RecordSuspend { session, at }) => ledger_steps::record_suspend(cx, st, report, session, *at),
+        Step::RecordStopOverdue(RecordStopOverdue { session, since }) => ledger_steps::record_stop_overdue(cx, st, report, session, *since),
+        Step::SetStateRunning(SetStateRunning { sitting }) => {
             let changed = crate::repo::edit::set_state(cx.repo, "running")?;
             if changed {
                 report.files.push("server.toml".into());
@@ -242,7 +249,7 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
                 Outcome::Unchanged("already running".into())
             })
         }
-        Step::RefuseQuietStart { until } => {
+        Step::RefuseQuietStart(RefuseQuietStart { until }) => {
             let changed = crate::repo::edit::set_state(cx.repo, "stopped")?;
             if changed {
                 report.files.push("server.toml".into());
@@ -257,15 +264,15 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
                 Outcome::Unchanged("already stopped".into())
             })
         }
-        Step::ClearRestore { backup, used_by } => ledger_steps::clear_restore(cx, report, backup, used_by),
-        Step::RecordActivity {
+        Step::ClearRestore(ClearRestore { backup, used_by }) => ledger_steps::clear_restore(cx, report, backup, used_by),
+        Step::RecordActivity(RecordActivity {
             session,
             players_seen,
             presence,
             peak_players,
             backups,
             world_bytes,
-        } => {
+        }) => {
             let a = ledger::Activity {
                 players_seen: players_seen.clone(),
                 presence: presence.clone(),
@@ -275,10 +282,10 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
             };
             ledger_steps::record_activity(cx, st, report, session, &a)
         }
-        Step::RecordRequests { session, requests } => ledger_steps::record_requests(cx, st, report, session, requests),
-        Step::PruneRequest { id, because } => super::prune::prune_request(cx, report, &resource, id, because).await,
-        Step::PruneBackups { keep, backups } => super::prune::prune(cx, report, &resource, *keep, backups).await,
-        Step::SealBackups { backups } => super::prune::seal(cx, report, &resource, backups).await,
+        Step::RecordRequests(RecordRequests { session, requests }) => ledger_steps::record_requests(cx, st, report, session, requests),
+        Step::PruneRequest(PruneRequest { id, because }) => super::prune::prune_request(cx, report, &resource, id, because).await,
+        Step::PruneBackups(PruneBackups { keep, backups }) => super::prune::prune(cx, report, &resource, *keep, backups).await,
+        Step::SealBackups(SealBackups { backups }) => super::prune::seal(cx, report, &resource, backups).await,
     }
 }
 

@@ -348,13 +348,13 @@ impl Builder<'_> {
                 self.change(
                     Op::Delete,
                     format!("hetzner server {} (orphan)", orphan.name),
-                    Step::DeleteServer {
+                    Step::DeleteServer(DeleteServer {
                         name: orphan.name.clone(),
                         id: orphan.id,
                         session: orphan.session.clone(),
                         snapshot_after: ended,
                         force: None,
-                    },
+                    }),
                     json!({ "id": orphan.id, "session": orphan.session, "location": orphan.location }),
                     Value::Null,
                     format!(
@@ -390,10 +390,10 @@ impl Builder<'_> {
                 None if free => self.change(
                     Op::Update,
                     format!("stop request (orphan {})", orphan.name),
-                    Step::AskOrphanToStop {
+                    Step::AskOrphanToStop(AskOrphanToStop {
                         name: orphan.name.clone(),
                         session: orphan.session.clone(),
-                    },
+                    }),
                     json!({ "session": null }),
                     json!({ "session": orphan.session, "stop_requested": "(now)" }),
                     format!(
@@ -426,12 +426,12 @@ impl Builder<'_> {
         self.change(
             Op::Create,
             format!("session {}", server.session),
-            Step::OpenSession {
+            Step::OpenSession(OpenSession {
                 session: server.session.clone(),
                 region: server.region.clone(),
                 recovered: true,
                 restore: restore.clone(),
-            },
+            }),
             Value::Null,
             after,
             format!(
@@ -459,12 +459,12 @@ impl Builder<'_> {
         self.change(
             Op::Create,
             format!("session {session}"),
-            Step::OpenSession {
+            Step::OpenSession(OpenSession {
                 session: session.clone(),
                 region: d.server.region.clone(),
                 recovered: false,
                 restore: None,
-            },
+            }),
             Value::Null,
             json!({ "file": session_path(&session), "region": d.server.region }),
             "state = \"running\" and no server exists",
@@ -488,7 +488,7 @@ impl Builder<'_> {
         self.change(
             Op::Create,
             format!("hetzner server {name}"),
-            Step::CreateServer {
+            Step::CreateServer(CreateServer {
                 name: name.clone(),
                 session: session.clone(),
                 region: d.server.region.clone(),
@@ -498,7 +498,7 @@ impl Builder<'_> {
                 snapshot: snapshot.clone(),
                 labels: labels.clone(),
                 restore: restore.clone(),
-            },
+            }),
             Value::Null,
             after,
             format!(

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 
 use super::effect::simulate;
 use super::*;
-use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerType};
+use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerType, SessionId};
 use crate::lifecycle::Phase;
 use crate::observe::{AgentStatus, ControlState, Observed, ObservedDns, ObservedFrom, ledger_only};
 use crate::output;
@@ -103,17 +103,20 @@ fn offline_with_state_running_starts_everything() {
     insta::assert_snapshot!("offline_text", text);
     insta::assert_snapshot!("offline_json", json);
     assert_eq!(p.summary.delete, 0);
-    assert!(p.changes.iter().any(|c| matches!(c.step, Step::CreateServer { .. })));
+    assert!(p.changes.iter().any(|c| matches!(c.step, Step::CreateServer(CreateServer { .. }))));
     // Every file is stored before the session opens and its server is
     // created: the create hands the agent a document listing them all.
     let first = |f: fn(&Step) -> bool| p.changes.iter().position(|c| f(&c.step)).unwrap();
     let last_file = p
         .changes
         .iter()
-        .rposition(|c| matches!(c.step, Step::PutAsset { .. } | Step::RemoveAsset { .. }))
+        .rposition(|c| matches!(c.step, Step::PutAsset(PutAsset { .. }) | Step::RemoveAsset(RemoveAsset { .. })))
         .unwrap();
-    assert!(last_file < first(|s| matches!(s, Step::OpenSession { .. })), "{text}");
-    assert!(last_file < first(|s| matches!(s, Step::CreateServer { .. })), "{text}");
+    assert!(last_file < first(|s| matches!(s, Step::OpenSession(OpenSession { .. }))), "{text}");
+    assert!(
+        last_file < first(|s| matches!(s, Step::CreateServer(CreateServer { .. }))),
+        "{text}"
+    );
 }
 
 #[test]
@@ -130,8 +133,12 @@ fn running_with_players_and_a_new_friend_updates_the_whitelist_live() {
     let (text, json) = both(&p);
     insta::assert_snapshot!("running_text", text);
     insta::assert_snapshot!("running_json", json);
-    assert!(p.changes.iter().any(|c| matches!(c.step, Step::UpdateWhitelist { .. })));
-    assert!(!p.changes.iter().any(|c| matches!(c.step, Step::DeleteServer { .. })));
+    assert!(
+        p.changes
+            .iter()
+            .any(|c| matches!(c.step, Step::UpdateWhitelist(UpdateWhitelist { .. })))
+    );
+    assert!(!p.changes.iter().any(|c| matches!(c.step, Step::DeleteServer(DeleteServer { .. }))));
 }
 
 #[test]
@@ -151,18 +158,22 @@ fn suspended_and_ready_to_terminate_deletes_after_the_snapshot() {
     // Once a snapshot newer than the stop is verified, nothing waits.
     final_at(&mut o, now() - Duration::minutes(45));
     let p2 = plan(&l.desired, &o);
-    assert!(!p2.changes.iter().any(|c| matches!(c.step, Step::AwaitSnapshot { .. })));
-    assert!(p2.changes.iter().any(|c| matches!(c.step, Step::DeleteServer { .. })));
+    assert!(
+        !p2.changes
+            .iter()
+            .any(|c| matches!(c.step, Step::AwaitSnapshot(AwaitSnapshot { .. })))
+    );
+    assert!(p2.changes.iter().any(|c| matches!(c.step, Step::DeleteServer(DeleteServer { .. }))));
     let kinds: Vec<_> = p.changes.iter().map(|c| std::mem::discriminant(&c.step)).collect();
     let pos = |f: fn(&Step) -> bool| p.changes.iter().position(|c| f(&c.step));
     assert!(
-        pos(|s| matches!(s, Step::AwaitSnapshot { .. })) < pos(|s| matches!(s, Step::DeleteServer { .. })),
+        pos(|s| matches!(s, Step::AwaitSnapshot(AwaitSnapshot { .. }))) < pos(|s| matches!(s, Step::DeleteServer(DeleteServer { .. }))),
         "{kinds:?}"
     );
     assert!(
         p.changes
             .iter()
-            .any(|c| matches!(c.step, Step::SetStateStopped { reason: EndReason::Idle }))
+            .any(|c| matches!(c.step, Step::SetStateStopped(SetStateStopped { reason: EndReason::Idle })))
     );
 }
 
@@ -177,10 +188,10 @@ fn over_budget_while_running_stops_and_records_why() {
     insta::assert_snapshot!("over_budget_json", json);
     assert!(p.changes.iter().any(|c| matches!(
         c.step,
-        Step::RequestStop {
+        Step::RequestStop(RequestStop {
             reason: EndReason::Budget,
             ..
-        }
+        })
     )));
 }
 
@@ -190,12 +201,12 @@ fn budget_reached_refuses_to_start() {
     let mut o = offline(&l);
     o.month_to_date = l.desired.server.budget.monthly;
     let p = plan(&l.desired, &o);
-    assert!(!p.changes.iter().any(|c| matches!(c.step, Step::CreateServer { .. })));
+    assert!(!p.changes.iter().any(|c| matches!(c.step, Step::CreateServer(CreateServer { .. }))));
     assert!(p.notices.iter().any(|n| n.level == Level::Error));
     assert!(
         p.changes
             .iter()
-            .any(|c| matches!(c.step, Step::SetStateStopped { reason: EndReason::Budget }))
+            .any(|c| matches!(c.step, Step::SetStateStopped(SetStateStopped { reason: EndReason::Budget })))
     );
 }
 
@@ -232,16 +243,16 @@ fn max_session_stops_the_server() {
     let p = plan(&l.desired, &o);
     assert!(p.changes.iter().any(|c| matches!(
         c.step,
-        Step::RequestStop {
+        Step::RequestStop(RequestStop {
             reason: EndReason::MaxSession,
             ..
-        }
+        })
     )));
     assert!(p.changes.iter().any(|c| matches!(
         c.step,
-        Step::SetStateStopped {
+        Step::SetStateStopped(SetStateStopped {
             reason: EndReason::MaxSession
-        }
+        })
     )));
 }
 
@@ -405,10 +416,10 @@ proptest! {
     fn no_server_is_deleted_without_a_guarded_snapshot((d, o) in arb_observed(desired())) {
         let p = plan(&d, &o);
         for c in &p.changes {
-            if let Step::DeleteServer { session, snapshot_after, force, .. } = &c.step {
+            if let Step::DeleteServer(DeleteServer { session, snapshot_after, force, .. }) = &c.step {
                 if force.is_some() { continue; }
                 let snapshot_ok = o.final_snapshot.as_ref().is_some_and(|f| f.refuses(session, *snapshot_after, o.now).is_none());
-                let waits = p.changes.iter().any(|w| matches!(&w.step, Step::AwaitSnapshot { session: s, taken_after } if taken_after == snapshot_after && s == session));
+                let waits = p.changes.iter().any(|w| matches!(&w.step, Step::AwaitSnapshot(AwaitSnapshot { session: s, taken_after }) if taken_after == snapshot_after && s == session));
                 prop_assert!(snapshot_ok || waits, "delete without snapshot guard: {:#?}", p.changes);
             }
         }
@@ -463,7 +474,7 @@ fn an_orphan_is_deleted_only_after_its_own_final_snapshot() {
     assert!(
         p.changes
             .iter()
-            .any(|c| matches!(&c.step, Step::AskOrphanToStop { name, .. } if name == "grove-old")),
+            .any(|c| matches!(&c.step, Step::AskOrphanToStop(AskOrphanToStop { name, .. }) if name == "grove-old")),
         "{:#?}",
         p.changes
     );
@@ -477,7 +488,7 @@ fn an_orphan_is_deleted_only_after_its_own_final_snapshot() {
     });
     let p = plan(&d, &o);
     assert!(
-        matches!(&p.changes[..], [Change { step: Step::DeleteServer { name, .. }, .. }] if name == "grove-old"),
+        matches!(&p.changes[..], [Change { step: Step::DeleteServer(DeleteServer { name, .. }), .. }] if name == "grove-old"),
         "{:#?}",
         p.changes
     );
@@ -490,7 +501,7 @@ fn an_orphan_is_deleted_only_after_its_own_final_snapshot() {
 fn renewals(p: &Plan) -> Vec<&Change> {
     p.changes
         .iter()
-        .filter(|c| matches!(c.step, Step::RenewCredentials { .. }))
+        .filter(|c| matches!(c.step, Step::RenewCredentials(RenewCredentials { .. })))
         .collect()
 }
 
@@ -516,7 +527,7 @@ fn a_long_session_renews_the_agents_credentials_for_the_rest_of_it() {
     // What is left of 10 days + idle + suspended + 1 h, after 5.5 days.
     let want = (10 * 24 + 2) * 3600 - (5 * 24 + 12) * 3600;
     assert!(
-        matches!(renewal.step, Step::RenewCredentials { ttl_seconds, id: Some(_), .. } if ttl_seconds == want),
+        matches!(renewal.step, Step::RenewCredentials(RenewCredentials { ttl_seconds, id: Some(_), .. }) if ttl_seconds == want),
         "{renewal:#?}"
     );
     let (d2, o2) = simulate(&l.desired, &o, &p);
@@ -548,7 +559,8 @@ fn no_renewal_for_fresh_credentials_local_storage_or_a_server_being_deleted() {
     let p = plan(&d, &o);
     let pos = |f: fn(&Step) -> bool| p.changes.iter().position(|c| f(&c.step)).unwrap();
     assert!(
-        pos(|s| matches!(s, Step::RenewCredentials { .. })) < pos(|s| matches!(s, Step::AwaitSnapshot { .. })),
+        pos(|s| matches!(s, Step::RenewCredentials(RenewCredentials { .. })))
+            < pos(|s| matches!(s, Step::AwaitSnapshot(AwaitSnapshot { .. }))),
         "{:#?}",
         p.changes
     );
@@ -556,7 +568,7 @@ fn no_renewal_for_fresh_credentials_local_storage_or_a_server_being_deleted() {
     final_at(&mut o, now() - Duration::minutes(1));
     let p = plan(&d, &o);
     assert!(renewals(&p).is_empty(), "{:#?}", p.changes);
-    assert!(p.changes.iter().any(|c| matches!(c.step, Step::DeleteServer { .. })));
+    assert!(p.changes.iter().any(|c| matches!(c.step, Step::DeleteServer(DeleteServer { .. }))));
 }
 
 #[test]
@@ -601,7 +613,7 @@ fn no_renewal_for_a_server_whose_session_is_not_the_open_one() {
     let p = plan(&d, &o);
     let [renewal] = renewals(&p)[..] else { panic!("{:#?}", p.changes) };
     let open = o.session.as_ref().unwrap().id.clone();
-    assert!(matches!(&renewal.step, Step::RenewCredentials { session, .. } if *session == open));
+    assert!(matches!(&renewal.step, Step::RenewCredentials(RenewCredentials { session, .. }) if *session == open));
 
     o.server.as_mut().unwrap().session = SessionId::new("20261101-0000-eu");
     assert!(renewals(&plan(&d, &o)).is_empty(), "the server of another session");
@@ -629,7 +641,7 @@ fn verified_backups_are_sealed_once_and_pruned_ones_are_not() {
         .changes
         .iter()
         .filter_map(|c| match &c.step {
-            Step::SealBackups { backups } => Some(backups.clone()),
+            Step::SealBackups(SealBackups { backups }) => Some(backups.clone()),
             _ => None,
         })
         .collect();
@@ -650,11 +662,16 @@ fn a_learned_shutdown_policy_is_handed_to_the_running_agent_once() {
     let change = p
         .changes
         .iter()
-        .find(|c| matches!(c.step, Step::UpdateShutdownPolicy { .. }))
+        .find(|c| matches!(c.step, Step::UpdateShutdownPolicy(UpdateShutdownPolicy { .. })))
         .expect("the policy is sent");
     assert_eq!(change.after["keep"]["weekday 18-21h #1"], "30 min");
     assert_eq!(change.before, serde_json::Value::Null);
     let (d, o) = simulate(&l.desired, &o, &p);
     let again = plan(&d, &o);
-    assert!(!again.changes.iter().any(|c| matches!(c.step, Step::UpdateShutdownPolicy { .. })));
+    assert!(
+        !again
+            .changes
+            .iter()
+            .any(|c| matches!(c.step, Step::UpdateShutdownPolicy(UpdateShutdownPolicy { .. })))
+    );
 }

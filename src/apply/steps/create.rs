@@ -98,7 +98,7 @@ pub(super) fn session_price(server: Option<Price>, ipv4: Option<Price>) -> Optio
 }
 
 pub(super) async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, step: &Step) -> Result<Outcome, ApplyError> {
-    let Step::CreateServer {
+    let Step::CreateServer(CreateServer {
         name,
         session,
         region,
@@ -108,7 +108,7 @@ pub(super) async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut 
         snapshot,
         labels,
         ..
-    } = step
+    }) = step
     else {
         unreachable!("called for CreateServer only");
     };

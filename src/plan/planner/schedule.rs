@@ -20,6 +20,7 @@ use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use serde::Serialize;
 
 use crate::observe::Observed;
+use crate::plan::{RefuseQuietStart, SetStateRunning};
 use crate::repo::{Desired, SwitchState};
 
 /// From the create to joinable, for pre-warming: the cold start on a fresh
@@ -137,7 +138,7 @@ impl super::Builder<'_> {
         self.change(
             super::Op::Update,
             "server.toml state",
-            super::Step::SetStateRunning { sitting: planned },
+            super::Step::SetStateRunning(SetStateRunning { sitting: planned }),
             serde_json::json!("stopped"),
             serde_json::json!("running"),
             format!(
@@ -161,7 +162,7 @@ impl super::Builder<'_> {
         self.change(
             super::Op::Update,
             "server.toml state",
-            super::Step::RefuseQuietStart { until },
+            super::Step::RefuseQuietStart(RefuseQuietStart { until }),
             serde_json::json!("running"),
             serde_json::json!("stopped"),
             format!("quiet hours {hours} until {until_local}: no start is allowed"),
