@@ -25,14 +25,9 @@ use crate::repo::edit::EditError;
 use crate::storage::{ControlDoc, StorageError, Store};
 
 pub mod cache;
-mod handover;
-mod ledger_steps;
 mod nudge;
 pub mod prepare;
-mod prune;
-mod renew;
 mod steps;
-mod stop;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
