@@ -20,6 +20,7 @@ pub mod http;
 pub mod ids;
 pub mod image;
 pub mod init;
+pub mod labels;
 pub mod ledger;
 pub mod lifecycle;
 pub mod modrinth;

@@ -30,8 +30,10 @@ mod witness;
 use super::assets;
 use super::*;
 use crate::ids::SessionId;
+use crate::labels;
 use crate::lifecycle::{self, Event, Phase};
-use crate::observe::{Observed, ObservedFrom};
+use crate::observe::{Observed, ObservedFrom, ObservedServer};
+use crate::repo::schedule::Schedule;
 use crate::repo::{Desired, SwitchState};
 
 /// A stop that has waited this long for its verified final snapshot is
@@ -49,17 +51,19 @@ pub const HEARTBEAT_STALE_SECS: i64 = 180;
 pub const DNS_TTL: u32 = 60;
 pub use crate::repo::properties::GAME_PORT;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Decision {
+/// What the plan does, with what it was decided on (the server a running
+/// or stopping session has, the schedule whose quiet hours refuse a start).
+#[derive(Clone, Copy, Debug)]
+enum Decision<'a> {
     Start,
     RefuseStart,
     /// `state = "running"` during quiet hours: refused until they end.
-    RefuseQuiet(DateTime<Utc>),
+    RefuseQuiet(&'a Schedule, DateTime<Utc>),
     /// Storage holds backups but no `current.json`: a start would begin a
     /// fresh world over them.
     RefuseFreshWorld,
-    KeepRunning,
-    Stop(EndReason),
+    KeepRunning(&'a ObservedServer),
+    Stop(EndReason, &'a ObservedServer),
     /// The server of a stop is gone but its session is still open (a run
     /// deleted it and ended before closing): finish the stop's records.
     FinishStop(EndReason),
@@ -94,20 +98,21 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
     b.schedule_notices();
     b.recover_session();
     b.delete_safe_orphans(decision);
-    if let Some(planned) = sitting.filter(|_| decision == Decision::Start) {
+    let starts = matches!(decision, Decision::Start);
+    if let Some(planned) = sitting.filter(|_| starts) {
         b.set_running_for_sitting(planned);
     }
     match decision {
         Decision::Start => b.start(),
-        Decision::RefuseQuiet(until) => b.refuse_quiet(until),
+        Decision::RefuseQuiet(schedule, until) => b.refuse_quiet(schedule, until),
         Decision::RefuseStart => b.refuse_start(),
         Decision::RefuseFreshWorld => b.refuse_fresh_world(),
-        Decision::KeepRunning => b.keep_running(),
-        Decision::Stop(reason) => b.stop(reason),
+        Decision::KeepRunning(server) => b.keep_running(server),
+        Decision::Stop(reason, server) => b.stop(reason, server),
         Decision::FinishStop(reason) => b.finish_stop(reason),
         Decision::Nothing => b.nothing(),
     }
-    if decision != Decision::Start {
+    if !starts {
         let recovered = b.restoring.as_ref().map(|(s, _)| s.clone());
         b.clear_used_restore(recovered.as_ref());
     }
@@ -118,11 +123,11 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
     let before = o.phase();
     let after = match decision {
         Decision::Start => lifecycle::replay(before, &[Event::StartRequested]),
-        Decision::Stop(_) => lifecycle::replay(before, &[Event::StopRequested, Event::SnapshotVerified, Event::ServerDeleted]),
-        Decision::RefuseStart | Decision::RefuseQuiet(_) | Decision::RefuseFreshWorld | Decision::Nothing | Decision::FinishStop(_) => {
+        Decision::Stop(..) => lifecycle::replay(before, &[Event::StopRequested, Event::SnapshotVerified, Event::ServerDeleted]),
+        Decision::RefuseStart | Decision::RefuseQuiet(..) | Decision::RefuseFreshWorld | Decision::Nothing | Decision::FinishStop(_) => {
             before
         }
-        Decision::KeepRunning => before,
+        Decision::KeepRunning(_) => before,
     };
     let mut summary = Summary::default();
     for c in &b.changes {
@@ -143,7 +148,7 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
         notices: b.notices,
         summary,
         game: o.game.clone(),
-        schedule: schedule::plan_schedule(d, o, sitting.filter(|_| decision == Decision::Start)),
+        schedule: schedule::plan_schedule(d, o, sitting.filter(|_| starts)),
     }
 }
 
@@ -157,32 +162,34 @@ fn budget_reached(d: &Desired, o: &Observed) -> bool {
 
 /// Every branch on the phase goes through [`Observed::phase`], the
 /// reconciler's view from the lifecycle's transition function.
-fn decide(d: &Desired, o: &Observed) -> Decision {
+fn decide<'a>(d: &'a Desired, o: &'a Observed) -> Decision<'a> {
     let wants_run = d.server.state == SwitchState::Running;
     let phase = o.phase();
-    if !phase.has_server() {
+    // A phase with a server is only ever observed with the server itself.
+    let server = o.server.as_ref().filter(|_| phase.has_server());
+    let Some(server) = server else {
         if let Some(reason) = interrupted_stop(o).filter(|r| *r != EndReason::Admin) {
             return Decision::FinishStop(reason);
         }
         return match (wants_run, budget_reached(d, o)) {
-            (true, false) if let Some(until) = schedule::quiet_refusal(d, o) => Decision::RefuseQuiet(until),
+            (true, false) if let Some((s, until)) = schedule::quiet_refusal(d, o) => Decision::RefuseQuiet(s, until),
             (true, false) if fresh_world_over_backups(d, o).is_some() => Decision::RefuseFreshWorld,
             (true, false) => Decision::Start,
             (true, true) => Decision::RefuseStart,
             (false, _) => Decision::Nothing,
         };
-    }
+    };
     if phase == Phase::Terminating {
         // A stop under way is finished, not reversed: Minecraft may already
         // be down. If the admin wants the server again, it starts afresh.
-        return Decision::Stop(ending_reason(d, o));
+        return Decision::Stop(ending_reason(d, o), server);
     }
     if o.agent.as_ref().is_some_and(|a| a.crashed) {
-        return Decision::Stop(EndReason::Crash);
+        return Decision::Stop(EndReason::Crash, server);
     }
     match stop_reason(d, o) {
-        Some(reason) => Decision::Stop(reason),
-        None => Decision::KeepRunning,
+        Some(reason) => Decision::Stop(reason, server),
+        None => Decision::KeepRunning(server),
     }
 }
 
@@ -372,7 +379,7 @@ impl Builder<'_> {
                 .and_then(|c| c.stop_requested);
             let free = o.server.is_none()
                 && o.session.is_none()
-                && decision != Decision::Start
+                && !matches!(decision, Decision::Start)
                 && o.control.as_ref().is_some_and(|c| c.session.is_none());
             match asked {
                 Some(at) => {
@@ -542,9 +549,8 @@ impl Builder<'_> {
         self.close_dangling_session();
     }
 
-    fn keep_running(&mut self) {
+    fn keep_running(&mut self, server: &ObservedServer) {
         let o = self.o;
-        let server = o.server.as_ref().expect("keep_running needs a server");
         self.record_agent_phase();
         self.record_activity();
         self.record_requests();
@@ -577,15 +583,12 @@ impl Builder<'_> {
 }
 
 pub fn labels(d: &Desired, session: &SessionId) -> BTreeMap<String, String> {
-    let mut l = BTreeMap::from([
-        ("managed-by".to_string(), "mc-gitops".to_string()),
-        ("mc-gitops/server".to_string(), d.server.name.to_string()),
-        ("mc-gitops/session".to_string(), session.to_string()),
-        ("mc-gitops/region".to_string(), d.server.region.to_string()),
-    ]);
+    let mut l = labels::owned(d.server.name.as_str());
+    l.insert(labels::SESSION.into(), session.to_string());
+    l.insert(labels::REGION.into(), d.server.region.to_string());
     if let Some(repo) = d.server.github.as_ref().and_then(|g| g.repo.as_ref()) {
         // Label values allow [a-z0-9_.-]; `owner/name` becomes `owner.name`.
-        l.insert("mc-gitops/repo".into(), repo.replace('/', "."));
+        l.insert(labels::REPO.into(), repo.replace('/', "."));
     }
     l
 }

@@ -14,13 +14,13 @@ use super::Builder;
 use super::session_path;
 use crate::countdown::{self, StopWarnings};
 use crate::lifecycle::Phase;
+use crate::observe::ObservedServer;
 use crate::plan::{AwaitSnapshot, CloseSession, DeleteDnsA, DeleteServer, EndReason, Op, RequestStop, SetStateStopped, Step};
 use crate::repo::SwitchState;
 
 impl Builder<'_> {
-    pub(super) fn stop(&mut self, reason: EndReason) {
+    pub(super) fn stop(&mut self, reason: EndReason, server: &ObservedServer) {
         let (d, o) = (self.d, self.o);
-        let server = o.server.as_ref().expect("stop needs a server");
         let requested = o.control.as_ref().and_then(|c| c.stop_requested);
         // An agent still waiting for its document cannot stop and sync.
         self.hand_over();
