@@ -120,12 +120,12 @@ pub(crate) fn cmd_apply(
     // must not lose a session because the run stopped halfway.
     if commit && let Err(e) = commit_back(root, &report, push.as_ref()) {
         return Err(match &report.failed {
-            Some((resource, error)) => e.context(format!("apply stopped at {resource}: {error}; then committing")),
+            Some(failed) => e.context(format!("apply stopped at {failed}; then committing")),
             None => e,
         });
     }
     match &report.failed {
-        Some((resource, error)) => anyhow::bail!("apply stopped at {resource}: {error}"),
+        Some(failed) => anyhow::bail!("apply stopped at {failed}"),
         None if !refused.is_empty() => anyhow::bail!("apply refused: {}", refused.join("; ")),
         None => Ok(Done::Ok),
     }
@@ -225,8 +225,8 @@ async fn after_apply(
         }
     };
     let mut warnings = report.warnings.clone();
-    if let Some((resource, error)) = &report.failed {
-        warnings.push(format!("the last apply stopped at {resource}: {error}"));
+    if let Some(failed) = &report.failed {
+        warnings.push(format!("the last apply stopped at {failed}"));
     }
     let summaries = ledger::summaries::gather(root, &ledger, &loaded.desired, Some(observed), measured, warnings, now);
     match ledger::summaries::write_summaries(root, &summaries) {

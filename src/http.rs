@@ -171,11 +171,16 @@ impl Api {
                 req = req.json(b);
             }
             debug!(%method, path, attempt, "request");
-            let wait = match req.send().await {
+            // A body that breaks off is a transport failure, never an empty body.
+            let sent = match req.send().await {
                 Ok(resp) => {
-                    let status = resp.status();
-                    let headers = resp.headers().clone();
-                    let bytes = resp.bytes().await.unwrap_or_default();
+                    let (status, headers) = (resp.status(), resp.headers().clone());
+                    resp.bytes().await.map(|bytes| (status, headers, bytes))
+                }
+                Err(e) => Err(e),
+            };
+            let wait = match sent {
+                Ok((status, headers, bytes)) => {
                     let body: Value = if bytes.is_empty() {
                         Value::Null
                     } else {

@@ -21,9 +21,9 @@ impl Apply for PutAsset {
                 source,
             })?;
         } else if let (Some(url), Some(size)) = (&r.source, r.size) {
-            let client = crate::http::download_client().map_err(|e| ApplyError::Invalid {
+            let client = crate::http::download_client().map_err(|source| ApplyError::Download {
                 resource: resource.to_string(),
-                why: e.to_string(),
+                source,
             })?;
             let from = crate::modrinth::server_jar::mojang_source(&crate::modrinth::Endpoints::from_env().mojang_meta, url);
             match crate::apply::cache::store_cached(cx.store, &client, &file.hash, &from, size).await {

@@ -2,8 +2,6 @@
 //! lost run), create the server with its user-data, and hand the agent its
 //! document at once.
 
-use std::collections::BTreeMap;
-
 use super::{Apply, ApplyError, Ctx, Outcome, Report, RunState, control, flush_control, write};
 use crate::hetzner::{FirewallRule, ServerSpec, candidates};
 use crate::ids::SessionId;
@@ -33,10 +31,7 @@ impl Apply for OpenSession {
                 source: source.into(),
             })?;
         if *recovered {
-            let Some(server) = servers
-                .iter()
-                .find(|s| s.labels.get("mc-gitops/session").map(String::as_str) == Some(id.as_str()))
-            else {
+            let Some(server) = servers.iter().find(|s| crate::labels::session_of(&s.labels) == Some(id.as_str())) else {
                 return Err(ApplyError::Stale {
                     resource,
                     why: "the server to recover the session from is gone".into(),
@@ -130,10 +125,7 @@ impl Apply for CreateServer {
             Some(id) => id,
             None => image.clone(),
         };
-        let fw_labels = BTreeMap::from([
-            ("managed-by".to_string(), "mc-gitops".to_string()),
-            ("mc-gitops/server".to_string(), cx.desired.server.name.to_string()),
-        ]);
+        let fw_labels = crate::labels::owned(cx.desired.server.name.as_str());
         let firewall = cx
             .hetzner
             .ensure_firewall(
@@ -167,9 +159,9 @@ impl Apply for CreateServer {
         // paid hours from this time. Hetzner's own `created` is a few seconds
         // later, so the agent's paid hour ends a little early, never late.
         spec.user_data = match &cx.user_data {
-            Some(u) => Some(u.render_at(chrono::Utc::now()).map_err(|e| ApplyError::Invalid {
+            Some(u) => Some(u.render_at(chrono::Utc::now()).map_err(|source| ApplyError::UserData {
                 resource: resource.clone(),
-                why: format!("its user-data: {e}"),
+                source,
             })?),
             None => None,
         };
@@ -177,7 +169,7 @@ impl Apply for CreateServer {
         spec.firewalls = vec![firewall];
         let created = cx.hetzner.create_with_fallback(&spec, &choice.candidates).await.map_err(h)?;
         let server = created.server.clone();
-        let theirs = server.labels.get("mc-gitops/session").map(String::as_str);
+        let theirs = crate::labels::session_of(&server.labels);
         if created.adopted && theirs != Some(session.as_str()) {
             // Another run created the server for its own session first. This
             // run's session record goes (it was written by this run and never
