@@ -1,7 +1,8 @@
-//! What a plan does to the world, as a pure function: the model apply is held
-//! to. The property tests use it to check that planning after a simulated
-//! apply comes back empty, and apply's own tests compare real effects
-//! against it.
+//! What a plan does to the world, as a pure function: the model of apply
+//! the planner's tests hold it to. The property tests plan, simulate the
+//! plan's effect, and check that planning again comes back empty (it
+//! converges). Test-only: apply's own tests (`tests/apply*.rs`) check the
+//! real effects against the fakes, not against this model.
 
 use chrono::Duration;
 

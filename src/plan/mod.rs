@@ -10,7 +10,8 @@ use serde_json::Value;
 use crate::lifecycle::Phase;
 
 pub mod assets;
-pub mod effect;
+#[cfg(test)]
+mod effect;
 mod planner;
 mod step;
 pub use step::{
@@ -127,6 +128,10 @@ mod tests_image;
 #[cfg(test)]
 mod tests_requests;
 #[cfg(test)]
+mod tests_running;
+#[cfg(test)]
 mod tests_schedule;
 #[cfg(test)]
 mod tests_session;
+#[cfg(test)]
+mod tests_step_json;

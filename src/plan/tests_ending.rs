@@ -3,11 +3,11 @@
 //! loop stopped as `crash`; the agent's activity recorded; retention run by
 //! the reconciler; no fresh world started over backups.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 
 use super::effect::simulate;
-use super::tests::{arb_backups, arb_observed, both, desired, example, now, offline, running};
+use super::tests::{arb_backups, arb_observed, both, desired, example, final_at, now, offline, running};
 use super::*;
 use crate::ids::PlayerName;
 use crate::lifecycle::Phase;
@@ -295,4 +295,65 @@ proptest! {
             prop_assert!(Some(&name) != current.as_ref());
         }
     }
+}
+
+/// Issue 12: an orphan of a closed session was deleted on any snapshot taken
+/// after its session started; it is now asked to stop (once desired.json is
+/// free) and deleted only after its own final snapshot.
+#[test]
+fn an_orphan_is_deleted_only_after_its_own_final_snapshot() {
+    let d = desired();
+    let mut o = running(&d, now() - Duration::hours(1));
+    let mut orphan = o.server.clone().unwrap();
+    orphan.name = "grove-old".into();
+    orphan.session = crate::ids::SessionId::new("20261101-1802-eu");
+    o.orphans = vec![orphan.clone()];
+    let p = plan(&d, &o);
+    assert!(p.changes.is_empty(), "unexplained: reported only");
+    assert!(p.notices.iter().any(|n| n.message.contains("grove-old")));
+    let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    o.orphans[0].closed_session = Some((t("2026-11-01T18:02:11Z"), t("2026-11-01T21:37:52Z")));
+    // Our session's snapshot is newer than the orphan's start: not the orphan's.
+    final_at(&mut o, now() - Duration::minutes(1));
+    let p = plan(&d, &o);
+    assert!(p.changes.is_empty(), "{:#?}", p.changes);
+    assert!(
+        p.notices
+            .iter()
+            .any(|n| n.message.contains("grove-old") && n.message.contains("once the current session ends")),
+        "{:#?}",
+        p.notices
+    );
+    // With no session of ours, desired.json is free: the orphan is asked.
+    let mut idle = o.clone();
+    idle.server = None;
+    idle.session = None;
+    idle.agent = None;
+    idle.control.as_mut().unwrap().session = None;
+    let mut stopped = d.clone();
+    stopped.server.state = crate::repo::SwitchState::Stopped;
+    let p = plan(&stopped, &idle);
+    assert!(
+        p.changes
+            .iter()
+            .any(|c| matches!(&c.step, Step::AskOrphanToStop(AskOrphanToStop { name, .. }) if name == "grove-old")),
+        "{:#?}",
+        p.changes
+    );
+    let (_, asked) = simulate(&stopped, &idle, &p);
+    let p = plan(&stopped, &asked);
+    assert!(p.changes.is_empty(), "asked once, then it waits: {:#?}", p.changes);
+    // Its final snapshot, taken after its session ended: deleted.
+    o.final_snapshot = Some(crate::observe::FinalSnapshot {
+        session: orphan.session.clone(),
+        taken: t("2026-11-01T21:40:00Z"),
+    });
+    let p = plan(&d, &o);
+    assert!(
+        matches!(&p.changes[..], [Change { step: Step::DeleteServer(DeleteServer { name, .. }), .. }] if name == "grove-old"),
+        "{:#?}",
+        p.changes
+    );
+    let (d2, o2) = simulate(&d, &o, &p);
+    assert!(plan(&d2, &o2).is_empty());
 }
