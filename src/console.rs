@@ -20,6 +20,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use crate::agent::requests::refusal;
+use crate::inputs::{Inputs, Var};
 use crate::lifecycle::Phase;
 use crate::output::escape;
 use crate::storage::requests::{Action, RequestDoc, RequestId, ResultDoc, VERSION, check_command};
@@ -54,14 +55,14 @@ pub enum AskError {
 }
 
 /// Who asks: `GITHUB_ACTOR` inside Actions, else the local user.
-fn actor(in_actions: bool) -> Result<String, AskError> {
-    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+fn actor(inputs: &Inputs, in_actions: bool) -> Result<String, AskError> {
+    let var = |v: Var| inputs.var(v).filter(|v| !v.trim().is_empty());
     if in_actions {
-        return var("GITHUB_ACTOR")
+        return var(Var::GithubActor)
             .ok_or_else(|| AskError::Refused("GITHUB_ACTIONS=true but GITHUB_ACTOR is not set: who asks is unknown".into()));
     }
     // Bounded and printable, as a request's actor must be.
-    let user: Option<String> = var("USER").map(|u| u.chars().filter(|c| !c.is_control()).take(40).collect());
+    let user: Option<String> = var(Var::User).map(|u| u.chars().filter(|c| !c.is_control()).take(40).collect());
     Ok(user
         .filter(|u| !u.is_empty())
         .map_or_else(|| "local".to_string(), |u| format!("{u} (local)")))
@@ -107,29 +108,40 @@ pub fn reachable(status: Option<&crate::storage::AgentStatusDoc>, now: DateTime<
 }
 
 /// Ask, wait, print; `Ok` only for an `ok` answer (or an enqueued `--no-wait`).
-pub async fn run(repo: &Path, ask: Ask, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
-    let server = crate::world::cli::read_server(repo)?;
-    let in_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
-    let actor = actor(in_actions)?;
+pub async fn run(inputs: &Inputs, repo: &Path, ask: Ask, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
+    let server = crate::world::admin::read_server(repo)?;
+    let in_actions = inputs.in_actions();
+    let actor = actor(inputs, in_actions)?;
     let admins = in_actions.then(|| {
         let listed = server.github.as_ref().map(|g| g.admins.clone()).unwrap_or_default();
         crate::check::privilege::admins_in_checkout(repo, &listed)
     });
     if let Err(e) = preflight(&ask, &actor, admins.as_ref()) {
-        summary(&format!(
-            "### mc-gitops console: refused\n\n{}\n",
-            crate::check::comment::inline(&e.to_string())
-        ));
+        summary(
+            inputs,
+            &format!(
+                "### mc-gitops console: refused\n\n{}\n",
+                crate::check::comment::inline(&e.to_string())
+            ),
+        );
         return Err(e.into());
     }
-    let store = Store::from_settings(server.storage.as_ref(), &crate::connect::local_storage_dir(repo), &server.name)?;
+    let store = Store::from_settings(
+        inputs,
+        server.storage.as_ref(),
+        &crate::connect::local_storage_dir(inputs, repo),
+        &server.name,
+    )?;
     let now = Utc::now();
     let status = store.status().await?;
     if let Err(e) = reachable(status.as_ref(), now, server.name.as_str()) {
-        summary(&format!(
-            "### mc-gitops console: not asked\n\n{}\n",
-            crate::check::comment::inline(&e.to_string())
-        ));
+        summary(
+            inputs,
+            &format!(
+                "### mc-gitops console: not asked\n\n{}\n",
+                crate::check::comment::inline(&e.to_string())
+            ),
+        );
         return Err(e.into());
     }
     let booting = status.is_some_and(|s| s.phase == Phase::Provisioning);
@@ -148,7 +160,7 @@ pub async fn run(repo: &Path, ask: Ask, out: &mut (dyn Write + Send)) -> anyhow:
         writeln!(out, "not waiting: the answer will be {}", store.result_key(&req.id))?;
         return Ok(());
     };
-    let result = match wait_for(&store, &req.id, wait).await? {
+    let result = match wait_for(inputs, &store, &req.id, wait).await? {
         Some(r) => r,
         None => {
             let e = AskError::TimedOut {
@@ -156,15 +168,18 @@ pub async fn run(repo: &Path, ask: Ask, out: &mut (dyn Write + Send)) -> anyhow:
                 waited: wait.as_secs(),
                 expires: req.expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             };
-            summary(&format!(
-                "### mc-gitops console: no answer\n\n{}\n",
-                crate::check::comment::inline(&e.to_string())
-            ));
+            summary(
+                inputs,
+                &format!(
+                    "### mc-gitops console: no answer\n\n{}\n",
+                    crate::check::comment::inline(&e.to_string())
+                ),
+            );
             return Err(e.into());
         }
     };
     print_result(&result, out)?;
-    summary(&markdown(&result));
+    summary(inputs, &markdown(&result));
     if result.ok() {
         Ok(())
     } else {
@@ -198,11 +213,8 @@ async fn enqueue(store: &Store, ask: &Ask, actor: &str, now: DateTime<Utc>, life
 }
 
 /// The answer, once there (polled each second, or `MC_GITOPS_POLL_INTERVAL_MS`).
-async fn wait_for(store: &Store, id: &RequestId, wait: Duration) -> anyhow::Result<Option<ResultDoc>> {
-    let every = std::env::var("MC_GITOPS_POLL_INTERVAL_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(Duration::from_secs(1), Duration::from_millis);
+async fn wait_for(inputs: &Inputs, store: &Store, id: &RequestId, wait: Duration) -> anyhow::Result<Option<ResultDoc>> {
+    let every = crate::connect::poll_interval_ms(inputs).map_or(Duration::from_secs(1), Duration::from_millis);
     // A little past the expiry: the agent may answer at its last moment.
     let until = tokio::time::Instant::now() + wait + Duration::from_secs(5);
     loop {
@@ -271,8 +283,8 @@ pub fn markdown(r: &ResultDoc) -> String {
 
 /// Append to `$GITHUB_STEP_SUMMARY` when there is one; a failure to write
 /// it is a warning, never the run's result.
-fn summary(markdown: &str) {
-    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+fn summary(inputs: &Inputs, markdown: &str) {
+    let Some(path) = inputs.var_os(Var::GithubStepSummary).filter(|p| !p.is_empty()) else {
         return;
     };
     let written = std::fs::OpenOptions::new()

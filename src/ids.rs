@@ -58,10 +58,6 @@ id!(
     /// A Cloudflare zone name (`grove.place`).
     ZoneName
 );
-id!(
-    /// A key in the object store (`worlds/grove/current.json`).
-    ObjectKey
-);
 
 /// A Hetzner server id, as the API returns it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -14,12 +14,15 @@ pub mod connect;
 pub mod console;
 pub mod countdown;
 pub mod doctor;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod gitback;
 pub mod hetzner;
 pub mod http;
 pub mod ids;
 pub mod image;
 pub mod init;
+pub mod inputs;
 pub mod labels;
 pub mod ledger;
 pub mod lifecycle;

@@ -128,8 +128,9 @@ impl std::fmt::Debug for Discord {
 
 impl Discord {
     /// `None` when no webhook is configured.
-    pub fn from_env() -> Option<Result<Self, NotifyError>> {
-        Secret::from_env(WEBHOOK_VAR).map(|url| Discord::new(&url))
+    /// `DISCORD_WEBHOOK_URL`; `None` when unset or empty.
+    pub fn from_inputs(inputs: &crate::inputs::Inputs) -> Option<Result<Self, NotifyError>> {
+        inputs.secret(crate::inputs::Var::DiscordWebhookUrl).map(|url| Discord::new(&url))
     }
 
     pub fn new(url: &Secret) -> Result<Self, NotifyError> {

@@ -16,14 +16,6 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
-
-    /// Read an environment variable; `None` when unset or empty.
-    pub fn from_env(var: &str) -> Option<Self> {
-        std::env::var(var)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| Secret(v.trim().to_string()))
-    }
 }
 
 impl fmt::Debug for Secret {

@@ -80,6 +80,10 @@ async fn position_of(w: &World, kind: &str, now: &str) -> usize {
 /// file, the commit and on Discord), lost its reason entirely when a run
 /// crashed between the delete and the close, and the session file never
 /// got `peak_players`, `backups` or `world_bytes`.
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features fault-injection (bash scripts/test passes it)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_budget_stop_keeps_its_reason_across_runs_and_a_crash_and_the_file_records_the_agents_report() {
     let w = World::new().await;

@@ -231,6 +231,10 @@ fn previous_document(w: &World) {
 /// Regression: the desired.json write right after the create failed (storage
 /// answered 5xx); the new VPS was left the previous session's document, and
 /// the ledger claimed a restore its agent was never told about.
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features fault-injection (bash scripts/test passes it)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_desired_json_write_after_the_create_is_handed_over_by_the_next_run() {
     let w = World::new().await;
@@ -288,6 +292,10 @@ async fn a_failed_desired_json_write_after_the_create_is_handed_over_by_the_next
 /// recorded. The recovered session never told its agent anything, and the
 /// `restore` it was started for stayed in server.toml, unused, for a later
 /// session to restore over newer play.
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features fault-injection (bash scripts/test passes it)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_right_after_the_create_recovers_the_session_with_its_restore() {
     let w = World::new().await;

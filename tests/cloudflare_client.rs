@@ -303,15 +303,24 @@ fn from_env_needs_a_token_and_defaults_the_base_url() {
         std::env::remove_var("CLOUDFLARE_API_TOKEN");
         std::env::remove_var("CLOUDFLARE_API_BASE_URL");
     }
-    assert!(Cloudflare::from_env().is_none());
+    assert!(Cloudflare::from_inputs(&mc_gitops::inputs::Inputs::from_env()).is_none());
     unsafe { std::env::set_var("CLOUDFLARE_API_TOKEN", "env-token-123") };
-    let cf = Cloudflare::from_env().unwrap().unwrap();
+    let cf = Cloudflare::from_inputs(&mc_gitops::inputs::Inputs::from_env()).unwrap().unwrap();
     assert_eq!(cf.base_url(), "https://api.cloudflare.com/client/v4");
     assert!(!format!("{cf:?}").contains("env-token-123"));
     unsafe { std::env::set_var("CLOUDFLARE_API_BASE_URL", "ftp://nope") };
-    assert!(matches!(Cloudflare::from_env(), Some(Err(CloudflareError::BaseUrl(_)))));
+    assert!(matches!(
+        Cloudflare::from_inputs(&mc_gitops::inputs::Inputs::from_env()),
+        Some(Err(CloudflareError::BaseUrl(_)))
+    ));
     unsafe { std::env::set_var("CLOUDFLARE_API_BASE_URL", "http://127.0.0.1:9/client/v4/") };
-    assert_eq!(Cloudflare::from_env().unwrap().unwrap().base_url(), "http://127.0.0.1:9/client/v4");
+    assert_eq!(
+        Cloudflare::from_inputs(&mc_gitops::inputs::Inputs::from_env())
+            .unwrap()
+            .unwrap()
+            .base_url(),
+        "http://127.0.0.1:9/client/v4"
+    );
     unsafe {
         std::env::remove_var("CLOUDFLARE_API_TOKEN");
         std::env::remove_var("CLOUDFLARE_API_BASE_URL");

@@ -91,10 +91,22 @@ fn from_env_child() {
         return;
     };
     match case.as_str() {
-        "unset" => assert!(Hetzner::from_env().is_none()),
-        "default" => assert_eq!(Hetzner::from_env().unwrap().unwrap().base(), "https://api.hetzner.cloud/v1"),
-        "endpoint" => assert_eq!(Hetzner::from_env().unwrap().unwrap().base(), "http://127.0.0.1:9/v1"),
-        "bad-endpoint" => assert!(Hetzner::from_env().unwrap().is_err()),
+        "unset" => assert!(Hetzner::from_inputs(&mc_gitops::inputs::Inputs::from_env()).is_none()),
+        "default" => assert_eq!(
+            Hetzner::from_inputs(&mc_gitops::inputs::Inputs::from_env())
+                .unwrap()
+                .unwrap()
+                .base(),
+            "https://api.hetzner.cloud/v1"
+        ),
+        "endpoint" => assert_eq!(
+            Hetzner::from_inputs(&mc_gitops::inputs::Inputs::from_env())
+                .unwrap()
+                .unwrap()
+                .base(),
+            "http://127.0.0.1:9/v1"
+        ),
+        "bad-endpoint" => assert!(Hetzner::from_inputs(&mc_gitops::inputs::Inputs::from_env()).unwrap().is_err()),
         other => panic!("unknown case {other}"),
     }
 }

@@ -183,16 +183,17 @@ pub struct GithubRun {
 impl GithubRun {
     /// `GITHUB_TOKEN`, `GITHUB_REPOSITORY` (and `GITHUB_API_URL`,
     /// `GITHUB_EVENT_PATH`) as Actions sets them; `None` outside a run.
-    pub fn from_env() -> Option<Result<GithubRun, crate::http::HttpError>> {
-        let token = std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty())?;
-        let repo = std::env::var("GITHUB_REPOSITORY").ok().filter(|r| r.contains('/'))?;
-        let base = std::env::var("GITHUB_API_URL").unwrap_or_else(|_| "https://api.github.com".into());
-        let private = std::env::var("GITHUB_EVENT_PATH")
-            .ok()
+    pub fn from_inputs(inputs: &crate::inputs::Inputs) -> Option<Result<GithubRun, crate::http::HttpError>> {
+        use crate::inputs::Var;
+        let token = inputs.secret(Var::GithubToken)?;
+        let repo = inputs.var(Var::GithubRepository).filter(|r| r.contains('/'))?;
+        let base = inputs.var(Var::GithubApiUrl).unwrap_or_else(|| "https://api.github.com".into());
+        let private = inputs
+            .var(Var::GithubEventPath)
             .and_then(|p| std::fs::read(p).ok())
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .and_then(|v| private_from_event(&v));
-        Some(github::api(&base, crate::secret::Secret::new(token)).map(|api| GithubRun { api, repo, private }))
+        Some(github::api(&base, token).map(|api| GithubRun { api, repo, private }))
     }
 }
 

@@ -126,7 +126,7 @@ pub fn open_store(cfg: &AgentConfig) -> Result<(Store, Option<renew::Renewer>), 
 }
 
 /// Run the agent with the real ports until `shutdown` resolves.
-pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Result<Phase, StartError> {
+pub async fn start(cfg: AgentConfig, inputs: &crate::inputs::Inputs, shutdown: impl Future<Output = ()>) -> Result<Phase, StartError> {
     let run_as = cfg.minecraft_user.as_deref().map(user::RunAs::lookup).transpose()?;
     let (store, renewer) = open_store(&cfg)?;
     // Made once, here: written into server.properties, used by the console, nowhere else.
@@ -171,11 +171,11 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
             java: cfg.java.first().cloned(),
             placed: None,
         },
-        nudge: nudge::GitHubNudge::from_env(store.clone()),
+        nudge: nudge::GitHubNudge::from_inputs(inputs, store.clone()),
         control: control::StoreControl {
             store,
             renewer,
-            record: requests::Record::for_agent(&cfg.minecraft_dir),
+            record: requests::Record::for_agent(&cfg.minecraft_dir, inputs.var_os(crate::inputs::Var::StateDirectory)),
         },
     };
     let agent = run::Agent::new(ports, cfg.timers.clone(), run::Clock::starting_at(Utc::now()), cfg.server_created)

@@ -59,8 +59,10 @@ pub struct GitHubNudge {
 
 impl GitHubNudge {
     /// With the API address from `GITHUB_API_URL` or GitHub's.
-    pub fn from_env(store: Store) -> Self {
-        let base = std::env::var("GITHUB_API_URL").unwrap_or_else(|_| DEFAULT_API.to_string());
+    pub fn from_inputs(inputs: &crate::inputs::Inputs, store: Store) -> Self {
+        let base = inputs
+            .var(crate::inputs::Var::GithubApiUrl)
+            .unwrap_or_else(|| DEFAULT_API.to_string());
         Self::new(&base, store)
     }
 

@@ -130,9 +130,10 @@ impl Record {
         Record { dir }
     }
 
-    /// `$STATE_DIRECTORY` (systemd's, root-only) or `<minecraft_dir>-agent-state`.
-    pub fn for_agent(minecraft_dir: &Path) -> Self {
-        let dir = match std::env::var_os("STATE_DIRECTORY").filter(|v| !v.is_empty()) {
+    /// `state_directory` (`$STATE_DIRECTORY`, systemd's, root-only) or
+    /// `<minecraft_dir>-agent-state`.
+    pub fn for_agent(minecraft_dir: &Path, state_directory: Option<std::ffi::OsString>) -> Self {
+        let dir = match state_directory.filter(|v| !v.is_empty()) {
             // systemd may pass several, separated by ':'; the first is ours.
             Some(v) => PathBuf::from(v.to_string_lossy().split(':').next().unwrap_or_default()),
             None => {
@@ -309,10 +310,15 @@ mod tests {
 
     #[test]
     fn without_systemd_the_record_sits_beside_the_minecraft_directory() {
-        if std::env::var_os("STATE_DIRECTORY").is_some() {
-            return;
-        }
-        let r = Record::for_agent(Path::new("/srv/minecraft"));
+        let r = Record::for_agent(Path::new("/srv/minecraft"), None);
+        assert_eq!(r.dir, Path::new("/srv/minecraft-agent-state/requests"));
+    }
+
+    #[test]
+    fn under_systemd_the_record_sits_in_the_first_state_directory() {
+        let r = Record::for_agent(Path::new("/srv/minecraft"), Some("/var/lib/mc-gitops:/var/lib/other".into()));
+        assert_eq!(r.dir, Path::new("/var/lib/mc-gitops/requests"));
+        let r = Record::for_agent(Path::new("/srv/minecraft"), Some("".into()));
         assert_eq!(r.dir, Path::new("/srv/minecraft-agent-state/requests"));
     }
 }

@@ -46,6 +46,9 @@ pub fn error_policy(e: &ApplyError) -> ErrorClass {
         ApplyError::Stale { .. } => Transient,
         ApplyError::Ledger(_) | ApplyError::Edit(_) | ApplyError::Invalid { .. } | ApplyError::UserData { .. } => Permanent,
         ApplyError::Download { .. } => Permanent,
+        // Never reported: the run ends there, as a crash would (src/fault.rs).
+        #[cfg(feature = "fault-injection")]
+        ApplyError::Crashed { .. } => Transient,
     }
 }
 

@@ -82,6 +82,10 @@ pub enum ApplyError {
         #[source]
         source: reqwest::Error,
     },
+    /// `MC_GITOPS_CRASH_AFTER=<point>` ended the run here (src/fault.rs).
+    #[cfg(feature = "fault-injection")]
+    #[error("MC_GITOPS_CRASH_AFTER: a crash injected at {point}")]
+    Crashed { point: &'static str },
 }
 
 /// How one change ended.
@@ -108,6 +112,11 @@ pub struct Report {
     /// Things that went wrong after the plan was carried out (summaries,
     /// notifications): reported, never a reason to fail the run.
     pub warnings: Vec<String>,
+    /// A fault injected with `MC_GITOPS_CRASH_AFTER` ended the run where
+    /// this says, as a crash would: nothing after it ran (src/fault.rs).
+    #[cfg(feature = "fault-injection")]
+    #[serde(skip)]
+    pub crashed: Option<String>,
 }
 
 impl Report {
@@ -180,6 +189,9 @@ pub struct Ctx<'a> {
     /// The agent's nudge settings (`MC_GITOPS_NUDGE_TOKEN`), handed over
     /// beside the control document; never printed.
     pub nudge: Option<crate::storage::nudge::NudgeDoc>,
+    /// Mojang's version meta (`MOJANG_META_BASE_URL`), where the launcher's
+    /// cached files are fetched from.
+    pub mojang_meta: String,
 }
 
 /// What earlier changes of this run produced for later ones.
@@ -202,14 +214,18 @@ pub async fn apply(cx: &Ctx<'_>, plan: &Plan) -> Report {
         files: crate::plan::assets::render_files(cx.desired),
     };
     let mut report = Report::default();
-    let crash_after = failpoint();
+    #[cfg(feature = "fault-injection")]
+    let crash_after = crate::fault::crash_after();
     for (i, change) in plan.changes.iter().enumerate() {
         match run_one(cx, &mut st, change, &mut report).await {
             Ok(outcome) => {
+                #[cfg(not(feature = "fault-injection"))]
+                let _ = i; // only the fault switch counts changes
+                #[cfg(feature = "fault-injection")]
                 if crash_after == Some(i + 1) {
                     // A real crash: no flush, no report, nothing after this change.
-                    eprintln!("MC_GITOPS_CRASH_AFTER: exiting after change {}", i + 1);
-                    std::process::exit(70);
+                    report.crashed = Some(format!("after change {}", i + 1));
+                    return report;
                 }
                 let stop = matches!(outcome, Outcome::Waiting(_));
                 tracing::info!(resource = %change.resource, ?outcome, "applied");
@@ -217,6 +233,11 @@ pub async fn apply(cx: &Ctx<'_>, plan: &Plan) -> Report {
                 if stop {
                     break;
                 }
+            }
+            #[cfg(feature = "fault-injection")]
+            Err(ApplyError::Crashed { point }) => {
+                report.crashed = Some(format!("at {point}"));
+                return report;
             }
             Err(e) => {
                 report.failed = Some(Failed::new(change.resource.clone(), e));
@@ -240,31 +261,31 @@ pub async fn apply(cx: &Ctx<'_>, plan: &Plan) -> Report {
     report
 }
 
-/// `MC_GITOPS_CRASH_AFTER=N` ends the process right after the Nth change,
-/// as a crash would (no flush, no report): the crash tests use it to prove
-/// that the next apply converges from every point.
-fn failpoint() -> Option<usize> {
-    std::env::var("MC_GITOPS_CRASH_AFTER").ok()?.parse().ok()
-}
-
-/// `MC_GITOPS_CRASH_AFTER=<point>` ends the process at a named point inside
-/// a change (between its writes), as a crash would.
-fn crash_here(point: &str) {
-    if std::env::var("MC_GITOPS_CRASH_AFTER").is_ok_and(|v| v == point) {
-        eprintln!("MC_GITOPS_CRASH_AFTER: exiting at {point}");
-        std::process::exit(70);
+/// `MC_GITOPS_CRASH_AFTER=<point>` (feature `fault-injection`, src/fault.rs)
+/// ends the run at a named point inside a change (between its writes), as a
+/// crash would: the crash tests use it to prove that the next apply
+/// converges from every point. Always `Ok` without the feature.
+fn crash_here(point: &'static str) -> Result<(), ApplyError> {
+    #[cfg(feature = "fault-injection")]
+    if crate::fault::crash_at(point) {
+        return Err(ApplyError::Crashed { point });
     }
+    #[cfg(not(feature = "fault-injection"))]
+    let _ = point;
+    Ok(())
 }
 
 async fn run_one(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report: &mut Report) -> Result<Outcome, ApplyError> {
     steps::run(cx, st, change, report).await
 }
 
-/// `MC_GITOPS_FAIL_CONTROL_WRITE=1` makes every write of desired.json fail
-/// as storage answering 5xx past the client's retries does: the tests use it
-/// to prove that the next run hands the new server's agent its document.
+/// `MC_GITOPS_FAIL_CONTROL_WRITE=1` (feature `fault-injection`) makes every
+/// write of desired.json fail as storage answering 5xx past the client's
+/// retries does: the tests use it to prove that the next run hands the new
+/// server's agent its document.
+#[cfg(feature = "fault-injection")]
 fn control_write_fails(key: &str) -> Result<(), ApplyError> {
-    if std::env::var("MC_GITOPS_FAIL_CONTROL_WRITE").is_ok_and(|v| v == "1") {
+    if crate::fault::control_write_fails() {
         return Err(ApplyError::Storage {
             resource: key.into(),
             source: crate::storage::StorageError::Object {
@@ -287,6 +308,7 @@ async fn flush_control(cx: &Ctx<'_>, st: &mut RunState) -> Result<(), ApplyError
     doc.version = 1;
     doc.written = Some(cx.now);
     let key = cx.store.control_key();
+    #[cfg(feature = "fault-injection")]
     control_write_fails(&key)?;
     cx.store
         .put_json(&key, doc)

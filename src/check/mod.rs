@@ -23,9 +23,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::inputs::{Inputs, Var};
 use crate::repo::diag::{Diagnostic, Severity};
 use crate::repo::{self, LoadError};
-use crate::secret::Secret;
 
 /// What `check` was asked to do.
 pub struct Options {
@@ -37,6 +37,8 @@ pub struct Options {
     pub author: Option<String>,
     pub pr: Option<u64>,
     pub result_file: Option<PathBuf>,
+    /// `MOJANG_API_BASE_URL` (tests point it at a fake).
+    pub mojang_base: Option<String>,
 }
 
 /// The verdict, as the `check-result` artifact carries it (docs/workflows.md).
@@ -128,7 +130,9 @@ pub async fn run(opts: &Options) -> Result<CheckResult, LoadError> {
         .filter(|p| p.uuid.is_none() || touched.contains(&format!("players/{}.toml", p.name).as_str()))
         .collect();
     if !to_look_up.is_empty() {
-        result.problems.extend(players(&opts.root, &to_look_up, opts.fix).await);
+        result
+            .problems
+            .extend(players(&opts.root, &to_look_up, opts.fix, opts.mojang_base.as_deref()).await);
     }
 
     let now = chrono::Utc::now();
@@ -170,8 +174,8 @@ fn quiet_start(plan: &crate::plan::Plan) -> Option<Diagnostic> {
 }
 
 /// Look each player up at Mojang; with `fix`, record missing UUIDs.
-async fn players(root: &Path, players: &[&crate::repo::Player], fix: bool) -> Vec<Diagnostic> {
-    let mojang = match mojang::Mojang::from_env() {
+async fn players(root: &Path, players: &[&crate::repo::Player], fix: bool, mojang_base: Option<&str>) -> Vec<Diagnostic> {
+    let mojang = match mojang::Mojang::new(mojang_base) {
         Ok(m) => m,
         Err(e) => return vec![problem("players/", format!("MOJANG_API_BASE_URL: {e}"), None)],
     };
@@ -273,18 +277,18 @@ pub fn read_result_file(path: &Path) -> Result<CheckResult, ResultFileError> {
 }
 
 /// Where the comment would go, if this run has what it takes.
-pub fn comment_target(pr: Option<u64>) -> Option<github::Target> {
+pub fn comment_target(inputs: &Inputs, pr: Option<u64>) -> Option<github::Target> {
     Some(github::Target {
-        api: std::env::var("GITHUB_API_URL").unwrap_or_else(|_| "https://api.github.com".into()),
-        repo: std::env::var("GITHUB_REPOSITORY").ok()?,
+        api: inputs.var(Var::GithubApiUrl).unwrap_or_else(|| "https://api.github.com".into()),
+        repo: inputs.var(Var::GithubRepository)?,
         pr: pr?,
-        token: Secret::from_env("GITHUB_TOKEN")?,
+        token: inputs.secret(Var::GithubToken)?,
     })
 }
 
 /// Append to `$GITHUB_STEP_SUMMARY`, if the job has one.
-pub fn write_step_summary(r: &CheckResult) -> std::io::Result<bool> {
-    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+pub fn write_step_summary(inputs: &Inputs, r: &CheckResult) -> std::io::Result<bool> {
+    let Some(path) = inputs.var_os(Var::GithubStepSummary) else {
         return Ok(false);
     };
     use std::io::Write;

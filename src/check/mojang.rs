@@ -40,9 +40,9 @@ pub struct Mojang {
 }
 
 impl Mojang {
-    /// `MOJANG_API_BASE_URL` overrides the address (tests point it at a fake).
-    pub fn from_env() -> Result<Self, HttpError> {
-        let base = std::env::var("MOJANG_API_BASE_URL").unwrap_or_else(|_| DEFAULT_BASE.into());
+    /// `base` (`MOJANG_API_BASE_URL`) overrides the address (tests point it at a fake).
+    pub fn new(base: Option<&str>) -> Result<Self, HttpError> {
+        let base = base.unwrap_or(DEFAULT_BASE);
         let policy = Policy {
             attempts: 3,
             ..Policy::default()
@@ -50,7 +50,7 @@ impl Mojang {
         // Mojang asks clients to wait after a 429; it sends no Retry-After, so
         // the policy's backoff applies (the header name is only looked for).
         Ok(Mojang {
-            api: Api::anonymous(&base, RateLimit::RetryAfterSeconds("retry-after"), policy)?,
+            api: Api::anonymous(base, RateLimit::RetryAfterSeconds("retry-after"), policy)?,
         })
     }
 

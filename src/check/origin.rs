@@ -81,12 +81,13 @@ const MAX_EVENT_BYTES: u64 = 4 * 1024 * 1024;
 
 impl RunHead {
     /// From `GITHUB_EVENT_NAME` and `GITHUB_EVENT_PATH`, as Actions sets them.
-    pub fn from_env() -> Result<RunHead, OriginError> {
-        let name = std::env::var("GITHUB_EVENT_NAME").unwrap_or_default();
+    pub fn from_inputs(inputs: &crate::inputs::Inputs) -> Result<RunHead, OriginError> {
+        use crate::inputs::Var;
+        let name = inputs.var(Var::GithubEventName).unwrap_or_default();
         if name != "workflow_run" {
             return Err(OriginError::NotWorkflowRun(name));
         }
-        let path = std::env::var("GITHUB_EVENT_PATH").unwrap_or_default();
+        let path = inputs.var(Var::GithubEventPath).unwrap_or_default();
         let err = |cause: String| OriginError::Event { path: path.clone(), cause };
         let len = std::fs::metadata(&path).map_err(|e| err(e.to_string()))?.len();
         if len > MAX_EVENT_BYTES {

@@ -74,10 +74,11 @@ impl Cloudflare {
 
     /// `None` when `CLOUDFLARE_API_TOKEN` is unset or empty (the bot then
     /// runs without DNS); the base URL defaults to the public API.
-    pub fn from_env() -> Option<Result<Self, CloudflareError>> {
-        let token = Secret::from_env(TOKEN_VAR)?;
-        let base = std::env::var(BASE_URL_VAR)
-            .ok()
+    pub fn from_inputs(inputs: &crate::inputs::Inputs) -> Option<Result<Self, CloudflareError>> {
+        use crate::inputs::Var;
+        let token = inputs.secret(Var::CloudflareApiToken)?;
+        let base = inputs
+            .var(Var::CloudflareApiBaseUrl)
             .filter(|b| !b.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         Some(Cloudflare::new(base.trim(), token, Policy::default()))

@@ -167,25 +167,29 @@ pub struct Env {
     pub github_api: String,
     /// `GITHUB_ACTIONS=true`: running in a workflow job.
     pub in_actions: bool,
+    /// `MOJANG_API_BASE_URL`, for the repo check's player lookups.
+    pub mojang_base: Option<String>,
     /// False with `--no-write`: the three write probes are not made, and
     /// their lines say what is left unproven (`!`).
     pub probes: bool,
 }
 
 impl Env {
-    pub fn from_env() -> Env {
-        let var = |n: &str| std::env::var(n).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    pub fn from_inputs(inputs: &crate::inputs::Inputs) -> Env {
+        use crate::inputs::Var;
+        let var = |v: Var| inputs.nonempty(v);
         Env {
-            hetzner: Hetzner::from_env(),
-            cloudflare: Cloudflare::from_env(),
-            r2: R2Credentials::from_env(),
-            r2_endpoint: var("R2_ENDPOINT"),
-            discord: Discord::from_env(),
-            github_token: Secret::from_env("GITHUB_TOKEN"),
-            nudge_token: Secret::from_env(crate::storage::nudge::TOKEN_VAR),
-            github_repository: var("GITHUB_REPOSITORY"),
-            github_api: var("GITHUB_API_URL").unwrap_or_else(|| crate::agent::nudge::DEFAULT_API.to_string()),
-            in_actions: var("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
+            hetzner: Hetzner::from_inputs(inputs),
+            cloudflare: Cloudflare::from_inputs(inputs),
+            r2: R2Credentials::from_inputs(inputs),
+            r2_endpoint: var(Var::R2Endpoint),
+            discord: Discord::from_inputs(inputs),
+            github_token: inputs.secret(Var::GithubToken),
+            nudge_token: inputs.secret(Var::NudgeToken),
+            github_repository: var(Var::GithubRepository),
+            github_api: var(Var::GithubApiUrl).unwrap_or_else(|| crate::agent::nudge::DEFAULT_API.to_string()),
+            in_actions: var(Var::GithubActions).is_some_and(|v| v == "true"),
+            mojang_base: inputs.var(Var::MojangApiBaseUrl),
             probes: true,
         }
     }
@@ -195,7 +199,7 @@ impl Env {
 /// needs them. Never fails: what cannot be checked is a line saying why.
 pub async fn run(root: &Path, env: &Env) -> Report {
     let mut checks = Vec::new();
-    let loaded = repo_checks::check_repo(root, &mut checks).await;
+    let loaded = repo_checks::check_repo(root, env.mojang_base.as_deref(), &mut checks).await;
     checks.push(repo_checks::release_pin(root));
     let Some(loaded) = loaded else {
         checks.push(Check::skip(

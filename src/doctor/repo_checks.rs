@@ -16,7 +16,7 @@ pub const PIN_KEY: &str = "MC_GITOPS_SHA256";
 /// `check` on the repo; the loaded repo when it loads at all (the cloud
 /// checks need its regions, zone and bucket even if, say, a player file
 /// has a problem).
-pub(super) async fn check_repo(root: &Path, out: &mut Vec<Check>) -> Option<repo::Loaded> {
+pub(super) async fn check_repo(root: &Path, mojang_base: Option<&str>, out: &mut Vec<Check>) -> Option<repo::Loaded> {
     let opts = check::Options {
         root: root.to_path_buf(),
         fix: false,
@@ -24,6 +24,7 @@ pub(super) async fn check_repo(root: &Path, out: &mut Vec<Check>) -> Option<repo
         author: None,
         pr: None,
         result_file: None,
+        mojang_base: mojang_base.map(str::to_string),
     };
     let fix_cmd = format!("run `mc-gitops check --repo {}` and fix each problem it lists", root.display());
     match check::run(&opts).await {

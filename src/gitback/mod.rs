@@ -89,11 +89,13 @@ impl Default for Bot {
 }
 
 impl Bot {
-    pub fn from_env() -> Self {
+    /// `MC_GITOPS_BOT_NAME` and `MC_GITOPS_BOT_EMAIL`, else the default.
+    pub fn from_inputs(inputs: &crate::inputs::Inputs) -> Self {
+        use crate::inputs::Var;
         let d = Bot::default();
         Bot {
-            name: std::env::var("MC_GITOPS_BOT_NAME").unwrap_or(d.name),
-            email: std::env::var("MC_GITOPS_BOT_EMAIL").unwrap_or(d.email),
+            name: inputs.var(Var::BotName).unwrap_or(d.name),
+            email: inputs.var(Var::BotEmail).unwrap_or(d.email),
         }
     }
 
@@ -114,11 +116,12 @@ pub struct PushTarget {
 }
 
 impl PushTarget {
-    pub fn from_env() -> Self {
+    /// To `origin`, the branch checked out, with `GITHUB_TOKEN`.
+    pub fn from_inputs(inputs: &crate::inputs::Inputs) -> Self {
         PushTarget {
             remote: "origin".into(),
             branch: None,
-            token: Secret::from_env("GITHUB_TOKEN"),
+            token: inputs.secret(crate::inputs::Var::GithubToken),
             attempts: 5,
             base_delay: Duration::from_secs(2),
         }

@@ -63,7 +63,7 @@ impl Hetzner {
     /// Server type prices per location (hourly and monthly, net and gross)
     /// and the primary IPv4 price, in the project's currency.
     pub async fn pricing(&self) -> Result<Pricing, HetznerError> {
-        let body: wire::PricingBody = self.expect("pricing", Method::GET, "/pricing", None).await?;
+        let body: wire::PricingBody = self.request_json("pricing", Method::GET, "/pricing", None).await?;
         Ok(Pricing::from(body.pricing))
     }
 

@@ -24,7 +24,7 @@ impl Hetzner {
     pub async fn probe_write(&self, name: &str) -> Result<(), HetznerError> {
         let resource = format!("probe firewall {name}");
         let body = json!({ "name": name, "labels": { "managed-by": "mc-gitops-doctor" } });
-        let created: Value = self.expect(&resource, Method::POST, "/firewalls", Some(&body)).await?;
+        let created: Value = self.request_json(&resource, Method::POST, "/firewalls", Some(&body)).await?;
         let Some(id) = created["firewall"]["id"].as_u64() else {
             return Err(HetznerError::Decode {
                 resource,
@@ -70,7 +70,7 @@ impl Hetzner {
         if !same_rules(&existing.rules, rules) {
             let path = format!("/firewalls/{}/actions/set_rules", existing.id);
             let _: Value = self
-                .expect(&resource, Method::POST, &path, Some(&json!({ "rules": rules })))
+                .request_json(&resource, Method::POST, &path, Some(&json!({ "rules": rules })))
                 .await?;
         }
         if !existing.applied_to_selector(apply_to_label_selector) {
@@ -93,7 +93,7 @@ impl Hetzner {
             "rules": rules,
             "apply_to": [apply_to(selector)],
         });
-        let created: wire::FirewallBody = self.expect(resource, Method::POST, "/firewalls", Some(&body)).await?;
+        let created: wire::FirewallBody = self.request_json(resource, Method::POST, "/firewalls", Some(&body)).await?;
         Ok(created.firewall.id)
     }
 
@@ -104,7 +104,7 @@ impl Hetzner {
         labels: &BTreeMap<String, String>,
     ) -> Result<wire::WireFirewall, HetznerError> {
         let found: wire::FirewallsBody = self
-            .expect(resource, Method::GET, &with_query("/firewalls", &[("name", name)]), None)
+            .request_json(resource, Method::GET, &with_query("/firewalls", &[("name", name)]), None)
             .await?;
         let Some(fw) = found.firewalls.into_iter().find(|f| f.name == name) else {
             return Err(HetznerError::Decode {
@@ -117,7 +117,7 @@ impl Hetzner {
         if merged != fw.labels {
             let path = format!("/firewalls/{}", fw.id);
             let _: Value = self
-                .expect(resource, Method::PUT, &path, Some(&json!({ "labels": merged })))
+                .request_json(resource, Method::PUT, &path, Some(&json!({ "labels": merged })))
                 .await?;
         }
         Ok(fw)
@@ -126,7 +126,7 @@ impl Hetzner {
     async fn apply_firewall(&self, resource: &str, id: FirewallId, selector: &str) -> Result<(), HetznerError> {
         let path = format!("/firewalls/{id}/actions/apply_to_resources");
         let body = json!({ "apply_to": [apply_to(selector)] });
-        match self.expect::<Value>(resource, Method::POST, &path, Some(&body)).await {
+        match self.request_json::<Value>(resource, Method::POST, &path, Some(&body)).await {
             // A retried request whose first attempt got through.
             Err(e) if e.code() == Some(ErrorCode::FirewallAlreadyApplied) => Ok(()),
             other => other.map(|_| ()),
@@ -137,7 +137,7 @@ impl Hetzner {
     pub async fn ssh_key_by_name(&self, name: &str) -> Result<Option<SshKey>, HetznerError> {
         let resource = format!("ssh key {name}");
         let body: wire::SshKeysBody = self
-            .expect(&resource, Method::GET, &with_query("/ssh_keys", &[("name", name)]), None)
+            .request_json(&resource, Method::GET, &with_query("/ssh_keys", &[("name", name)]), None)
             .await?;
         Ok(body.ssh_keys.into_iter().find(|k| k.name == name))
     }

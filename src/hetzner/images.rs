@@ -118,7 +118,7 @@ impl Hetzner {
     /// `None` when there is no such image (404).
     pub async fn get_image(&self, id: ImageId) -> Result<Option<Image>, HetznerError> {
         let body: Option<ImageBody> = self
-            .expect_or_gone(&format!("image {id}"), Method::GET, &format!("/images/{id}"))
+            .request_json_or_gone(&format!("image {id}"), Method::GET, &format!("/images/{id}"))
             .await?;
         Ok(body.map(|b| b.image))
     }
@@ -135,7 +135,7 @@ impl Hetzner {
         let resource = format!("snapshot of server {server}");
         let body = serde_json::json!({ "type": "snapshot", "description": description, "labels": labels });
         let path = format!("/servers/{server}/actions/create_image");
-        let created: CreateImageBody = self.expect(&resource, Method::POST, &path, Some(&body)).await?;
+        let created: CreateImageBody = self.request_json(&resource, Method::POST, &path, Some(&body)).await?;
         Ok((created.image, created.action))
     }
 

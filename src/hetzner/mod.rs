@@ -5,7 +5,7 @@
 //! Every request goes through [`crate::http::Api::send`] (timeouts, retries
 //! with backoff, 429 waits until `RateLimit-Reset`, no token in logs); this
 //! module only builds paths and bodies and maps answers. Two helpers do all
-//! the mapping — `Hetzner::expect` for one object, `Hetzner::list_all`
+//! the mapping — `Hetzner::request_json` for one object, `Hetzner::list_all`
 //! for paginated lists — so every method handles errors the same way.
 //!
 //! Retrying mutations is safe here by construction: server names are
@@ -70,10 +70,11 @@ impl Hetzner {
 
     /// `HCLOUD_TOKEN` (None when unset or empty) and `HCLOUD_ENDPOINT`
     /// (default [`DEFAULT_ENDPOINT`]), the variables the `hcloud` CLI reads.
-    pub fn from_env() -> Option<Result<Self, HetznerError>> {
-        let token = Secret::from_env("HCLOUD_TOKEN")?;
-        let base = std::env::var("HCLOUD_ENDPOINT")
-            .ok()
+    pub fn from_inputs(inputs: &crate::inputs::Inputs) -> Option<Result<Self, HetznerError>> {
+        use crate::inputs::Var;
+        let token = inputs.secret(Var::HcloudToken)?;
+        let base = inputs
+            .var(Var::HcloudEndpoint)
             .filter(|v| !v.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
         Some(Hetzner::new(base.trim(), token, Policy::default()))
@@ -107,7 +108,7 @@ impl Hetzner {
     }
 
     /// A 2xx decoded as `T`; anything else mapped to [`HetznerError::Api`].
-    async fn expect<T: DeserializeOwned>(
+    async fn request_json<T: DeserializeOwned>(
         &self,
         resource: &str,
         method: Method,
@@ -121,11 +122,16 @@ impl Hetzner {
         decode(resource, body)
     }
 
-    /// Like [`Hetzner::expect`], with 404 `not_found` meaning `None`. A 404
+    /// Like [`Hetzner::request_json`], with 404 `not_found` meaning `None`. A 404
     /// without Hetzner's error body (a wrong base URL, a proxy) stays an
     /// error: "gone" must not be concluded from someone else's 404.
-    async fn expect_or_gone<T: DeserializeOwned>(&self, resource: &str, method: Method, path: &str) -> Result<Option<T>, HetznerError> {
-        match self.expect(resource, method, path, None).await {
+    async fn request_json_or_gone<T: DeserializeOwned>(
+        &self,
+        resource: &str,
+        method: Method,
+        path: &str,
+    ) -> Result<Option<T>, HetznerError> {
+        match self.request_json(resource, method, path, None).await {
             Ok(t) => Ok(Some(t)),
             Err(e) if e.status() == Some(404) && e.code() == Some(ErrorCode::NotFound) => Ok(None),
             Err(e) => Err(e),
@@ -146,7 +152,7 @@ impl Hetzner {
             let (page_s, per_page) = (page.to_string(), PER_PAGE.to_string());
             let mut q = query.to_vec();
             q.extend([("page", page_s.as_str()), ("per_page", per_page.as_str())]);
-            let mut body: Value = self.expect(resource, Method::GET, &with_query(path, &q), None).await?;
+            let mut body: Value = self.request_json(resource, Method::GET, &with_query(path, &q), None).await?;
             let list = body.get_mut(key).map(Value::take).unwrap_or(Value::Null);
             items.extend(decode::<Vec<T>>(resource, list)?);
             let meta = match body.get_mut("meta").map(Value::take) {

@@ -42,7 +42,7 @@ impl Hetzner {
     pub async fn server_by_name(&self, name: &str) -> Result<Option<Server>, HetznerError> {
         let resource = format!("server {name}");
         let body: wire::ServersBody = self
-            .expect(&resource, Method::GET, &with_query("/servers", &[("name", name)]), None)
+            .request_json(&resource, Method::GET, &with_query("/servers", &[("name", name)]), None)
             .await?;
         Ok(body.servers.into_iter().map(Server::from).find(|s| s.name == name))
     }
@@ -50,7 +50,7 @@ impl Hetzner {
     /// `None` when there is no such server (404).
     pub async fn get_server(&self, id: HetznerServerId) -> Result<Option<Server>, HetznerError> {
         let body: Option<wire::ServerBody> = self
-            .expect_or_gone(&format!("server {id}"), Method::GET, &format!("/servers/{id}"))
+            .request_json_or_gone(&format!("server {id}"), Method::GET, &format!("/servers/{id}"))
             .await?;
         Ok(body.map(|b| Server::from(b.server)))
     }
@@ -62,7 +62,7 @@ impl Hetzner {
         let resource = format!("labels of server {id}");
         let body = serde_json::json!({ "labels": labels });
         match self
-            .expect::<wire::ServerBody>(&resource, Method::PUT, &format!("/servers/{id}"), Some(&body))
+            .request_json::<wire::ServerBody>(&resource, Method::PUT, &format!("/servers/{id}"), Some(&body))
             .await
         {
             Ok(b) => Ok(Some(Server::from(b.server))),
@@ -79,7 +79,7 @@ impl Hetzner {
             resource: resource.clone(),
             why: format!("cannot encode the request: {e}"),
         })?;
-        let created: wire::CreateServerBody = self.expect(&resource, Method::POST, "/servers", Some(&body)).await?;
+        let created: wire::CreateServerBody = self.request_json(&resource, Method::POST, "/servers", Some(&body)).await?;
         Ok(CreatedServer {
             server: Server::from(created.server),
             action: created.action,
@@ -90,14 +90,14 @@ impl Hetzner {
     /// Delete a server; `None` when it was already gone (404).
     pub async fn delete_server(&self, id: HetznerServerId) -> Result<Option<Action>, HetznerError> {
         let body: Option<wire::MaybeActionBody> = self
-            .expect_or_gone(&format!("server {id}"), Method::DELETE, &format!("/servers/{id}"))
+            .request_json_or_gone(&format!("server {id}"), Method::DELETE, &format!("/servers/{id}"))
             .await?;
         Ok(body.and_then(|b| b.action))
     }
 
     pub async fn get_action(&self, id: ActionId) -> Result<Action, HetznerError> {
         let body: wire::ActionBody = self
-            .expect(&format!("action {id}"), Method::GET, &format!("/actions/{id}"), None)
+            .request_json(&format!("action {id}"), Method::GET, &format!("/actions/{id}"), None)
             .await?;
         Ok(body.action)
     }

@@ -36,7 +36,6 @@ pub const R2_FREE_GB_MONTH: u64 = 10;
 /// Cloudflare's page does not define the GB; we assume decimal (10^9 bytes),
 /// which slightly over-estimates against a binary GiB, the safe direction.
 pub const BYTES_PER_GB: u64 = 1_000_000_000;
-pub const R2_CURRENCY: &str = "USD";
 
 /// `2026-11`: a calendar month in UTC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -73,10 +73,6 @@ pub fn repo_path(name: &str) -> String {
     format!("{DIR}/{name}")
 }
 
-fn builtin(name: &str) -> &'static str {
-    BUILTIN.iter().find(|(n, _)| *n == name).map_or("", |(_, t)| t)
-}
-
 /// The repo's own text for template `name`, if it ships one.
 pub fn custom(repo: &Path, name: &str) -> Result<Option<String>, FileError> {
     files::read_text(repo, &repo_path(name), files::TEMPLATE)
@@ -200,11 +196,6 @@ impl Write for Bounded {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-/// A built-in template's text (for tests and for `check`'s comparisons).
-pub fn builtin_text(name: &str) -> &'static str {
-    builtin(name)
 }
 
 // Filters. Every value a template prints goes through one of these, so

@@ -21,9 +21,6 @@ use sha2::{Digest, Sha512};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{debug, warn};
 
-use super::is_safe_file_name;
-use crate::repo::LockedMod;
-
 const ATTEMPTS: u32 = 3;
 const BACKOFF: Duration = Duration::from_millis(500);
 
@@ -61,8 +58,6 @@ pub enum FetchError {
     },
     #[error("{name}: {url} is larger than {max} bytes; no server or mod jar is that large")]
     TooLarge { name: String, url: String, max: u64 },
-    #[error("{name}: `{file}` is not a plain file name, refusing to write it")]
-    UnsafeName { name: String, file: String },
 }
 
 /// Download `url` to `dest`, keeping it only if it has `expected_size` bytes
@@ -78,19 +73,6 @@ pub async fn fetch_verified(
         .file_name()
         .map_or_else(|| dest.display().to_string(), |n| n.to_string_lossy().into_owned());
     fetch_named(&name, client, url, expected_sha512, expected_size, dest).await
-}
-
-/// Download one locked mod into `dir` (as `dir/<file>`), verified against the lock.
-pub async fn fetch_mod(client: &reqwest::Client, m: &LockedMod, dir: &Path) -> Result<PathBuf, FetchError> {
-    if !is_safe_file_name(&m.file) {
-        return Err(FetchError::UnsafeName {
-            name: m.slug.clone(),
-            file: m.file.clone(),
-        });
-    }
-    let dest = dir.join(&m.file);
-    fetch_named(&m.slug, client, &m.url, &m.sha512, m.size, &dest).await?;
-    Ok(dest)
 }
 
 async fn fetch_named(name: &str, client: &reqwest::Client, url: &str, sha512: &str, size: u64, dest: &Path) -> Result<(), FetchError> {

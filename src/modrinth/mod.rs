@@ -29,7 +29,7 @@ use tracing::info;
 use crate::http::{Api, HttpError, Policy, RateLimit, Retry};
 use crate::repo::LockedMod;
 
-pub mod cli;
+pub mod admin;
 pub mod fetch;
 pub mod lockfile;
 pub mod mrpack;
@@ -68,12 +68,13 @@ pub struct Endpoints {
 impl Endpoints {
     /// `MODRINTH_API_BASE_URL`, `FABRIC_META_BASE_URL` and
     /// `MOJANG_META_BASE_URL`, or the public services.
-    pub fn from_env() -> Self {
-        let var = |name: &str, default: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty()).unwrap_or(default.into());
+    pub fn from_inputs(inputs: &crate::inputs::Inputs) -> Self {
+        use crate::inputs::Var;
+        let var = |v: Var, default: &str| inputs.var(v).filter(|v| !v.trim().is_empty()).unwrap_or(default.into());
         Endpoints {
-            modrinth: var(MODRINTH_BASE_ENV, MODRINTH_DEFAULT_BASE),
-            fabric_meta: var(FABRIC_META_BASE_ENV, FABRIC_META_DEFAULT_BASE),
-            mojang_meta: var(MOJANG_META_BASE_ENV, MOJANG_META_DEFAULT_BASE),
+            modrinth: var(Var::ModrinthApiBaseUrl, MODRINTH_DEFAULT_BASE),
+            fabric_meta: var(Var::FabricMetaBaseUrl, FABRIC_META_DEFAULT_BASE),
+            mojang_meta: var(Var::MojangMetaBaseUrl, MOJANG_META_DEFAULT_BASE),
         }
     }
 }

@@ -51,11 +51,9 @@ impl Default for GamePingSettings {
 
 impl GamePingSettings {
     /// From `MC_GITOPS_GAME_PING` and `MC_GITOPS_GAME_PING_PORT`; on, at 25565, by default.
-    pub fn from_env() -> Result<Self, GamePingSettingError> {
-        Self::from_values(
-            std::env::var(GAME_PING_VAR).ok().as_deref(),
-            std::env::var(GAME_PING_PORT_VAR).ok().as_deref(),
-        )
+    pub fn from_inputs(inputs: &crate::inputs::Inputs) -> Result<Self, GamePingSettingError> {
+        use crate::inputs::Var;
+        Self::from_values(inputs.var(Var::GamePing).as_deref(), inputs.var(Var::GamePingPort).as_deref())
     }
 
     pub fn from_values(switch: Option<&str>, port: Option<&str>) -> Result<Self, GamePingSettingError> {

@@ -313,28 +313,9 @@ impl Observed {
     }
 }
 
-/// Observers, one per outside system. Each returns `None` when it cannot see
-/// (no credentials); errors are for systems that answered badly.
+/// The ledger as an observer's source: what [`ledger_only::observe`] reads.
 pub trait LedgerObserver {
     fn ledger(&self) -> &Ledger;
-}
-
-pub trait CloudObserver {
-    type Error: std::error::Error;
-    /// Servers carrying this repo's labels.
-    fn servers(&self) -> Result<Vec<ObservedServer>, Self::Error>;
-}
-
-pub trait DnsObserver {
-    type Error: std::error::Error;
-    fn records(&self) -> Result<ObservedDns, Self::Error>;
-}
-
-pub trait StorageObserver {
-    type Error: std::error::Error;
-    fn control(&self) -> Result<Option<ControlState>, Self::Error>;
-    fn agent_status(&self) -> Result<Option<AgentStatus>, Self::Error>;
-    fn latest_verified_snapshot(&self) -> Result<Option<DateTime<Utc>>, Self::Error>;
 }
 
 /// A Minecraft Server List Ping.
@@ -344,11 +325,6 @@ pub struct GamePing {
     pub max: u32,
     pub version: String,
     pub protocol: i32,
-}
-
-pub trait GameObserver {
-    type Error: std::error::Error;
-    fn ping(&self, host: &str, port: u16) -> Result<Option<GamePing>, Self::Error>;
 }
 
 /// The reconcile workflow's scheduled ticks for the next 8 days (a planned

@@ -65,7 +65,7 @@ impl AgentCredentials {
         }
     }
 
-    /// The agent's environment (the names [`super::r2::R2Credentials::from_env`]
+    /// The agent's environment (the names [`super::r2::R2Credentials::from_inputs`]
     /// reads), secrets included: for the agent's config file only.
     pub fn agent_env(&self) -> Vec<(&'static str, String)> {
         vec![

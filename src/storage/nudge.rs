@@ -45,12 +45,13 @@ pub struct NudgeDoc {
 
 impl NudgeDoc {
     /// From what Actions gives a run: `None` without a token.
-    pub fn from_env() -> Result<Option<Self>, NudgeDocError> {
-        let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+    pub fn from_inputs(inputs: &crate::inputs::Inputs) -> Result<Option<Self>, NudgeDocError> {
+        use crate::inputs::Var;
+        let var = |v: Var| inputs.var(v).filter(|v| !v.trim().is_empty());
         Self::from_github(
-            Secret::from_env(TOKEN_VAR),
-            var("GITHUB_REPOSITORY").as_deref(),
-            var("GITHUB_WORKFLOW_REF").as_deref(),
+            inputs.secret(Var::NudgeToken),
+            var(Var::GithubRepository).as_deref(),
+            var(Var::GithubWorkflowRef).as_deref(),
         )
     }
 

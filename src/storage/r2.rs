@@ -28,9 +28,10 @@ pub struct R2Credentials {
 
 impl R2Credentials {
     /// `None` when neither key is set; an error when only one is.
-    pub fn from_env() -> Result<Option<Self>, StorageError> {
-        let id = Secret::from_env("R2_ACCESS_KEY_ID");
-        let secret = Secret::from_env("R2_SECRET_ACCESS_KEY");
+    pub fn from_inputs(inputs: &crate::inputs::Inputs) -> Result<Option<Self>, StorageError> {
+        use crate::inputs::Var;
+        let id = inputs.secret(Var::R2AccessKeyId);
+        let secret = inputs.secret(Var::R2SecretAccessKey);
         match (id, secret) {
             (None, None) => Ok(None),
             (Some(_), None) => Err(StorageError::Config(
@@ -42,7 +43,7 @@ impl R2Credentials {
             (Some(id), Some(secret)) => Ok(Some(R2Credentials {
                 access_key_id: id.expose().to_string(),
                 secret_access_key: secret,
-                session_token: Secret::from_env("R2_SESSION_TOKEN"),
+                session_token: inputs.secret(Var::R2SessionToken),
             })),
         }
     }
@@ -78,9 +79,14 @@ impl Store {
     /// The store server.toml's `[storage]` and the environment call for:
     /// R2 when both are there, else the local directory `local_dir` (with a
     /// warning when `[storage]` names a bucket no credentials reach).
-    pub fn from_settings(storage: Option<&Storage>, local_dir: &std::path::Path, server: &ServerName) -> Result<Self, StorageError> {
-        let creds = R2Credentials::from_env()?;
-        let endpoint = std::env::var("R2_ENDPOINT").ok().filter(|v| !v.trim().is_empty());
+    pub fn from_settings(
+        inputs: &crate::inputs::Inputs,
+        storage: Option<&Storage>,
+        local_dir: &std::path::Path,
+        server: &ServerName,
+    ) -> Result<Self, StorageError> {
+        let creds = R2Credentials::from_inputs(inputs)?;
+        let endpoint = inputs.nonempty(crate::inputs::Var::R2Endpoint);
         match (storage, creds) {
             (Some(s), Some(creds)) => {
                 let endpoint = match (endpoint, &s.account_id) {

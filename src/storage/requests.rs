@@ -31,9 +31,6 @@ pub const MAX_COMMAND_CHARS: usize = 1000;
 pub const MAX_REPLY_BYTES: usize = 8 * 1024;
 /// A GitHub login is at most 39 characters; a little room for `bot` names.
 pub const MAX_ACTOR_CHARS: usize = 64;
-/// How long a request waits to be run before the agent refuses it as
-/// expired, when it does not say (`mc-gitops console` always says).
-pub const DEFAULT_EXPIRY_SECS: i64 = 600;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RequestError {

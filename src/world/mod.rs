@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use crate::ids::SessionId;
 use crate::storage::{SnapshotPointer, StorageError, Store};
 
+pub mod admin;
 pub mod archive;
-pub mod cli;
 pub mod guard;
 pub mod pieces;
 pub mod restore;

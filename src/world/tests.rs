@@ -400,7 +400,14 @@ async fn world_prune_spares_the_backup_server_toml_restores() {
         made.push(snapshot(&s, &world, t(&format!("2026-11-22T1{h}:00:00Z")), GO).await.unwrap().name);
     }
     let mut out = Vec::new();
-    cli::run(cli::WorldCommand::Prune { keep: Some(1) }, &repo, &mut out).await.unwrap();
+    admin::run(
+        &crate::inputs::Inputs::default(),
+        admin::WorldCommand::Prune { keep: Some(1) },
+        &repo,
+        &mut out,
+    )
+    .await
+    .unwrap();
     let out = String::from_utf8(out).unwrap();
     let left: Vec<BackupName> = retention::list(&s).await.unwrap().into_iter().map(|b| b.name).collect();
     assert_eq!(left, [made[1].clone(), made[3].clone()], "{out}");

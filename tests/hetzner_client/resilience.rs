@@ -182,10 +182,12 @@ async fn every_method_times_out_as_a_transport_error() {
     each_case(
         Policy {
             attempts: 2,
-            timeout: Duration::from_millis(250),
+            // Long enough that each attempt reaches the fake's log on a
+            // loaded machine (250 ms did not under a load of 12).
+            timeout: Duration::from_secs(1),
             ..policy()
         },
-        |fake, case| fake.hang(case.prefix, Duration::from_secs(3), 10),
+        |fake, case| fake.hang(case.prefix, Duration::from_secs(5), 10),
         |case, fake, outcome| {
             let err = outcome.expect_err(case.name);
             assert!(

@@ -25,7 +25,7 @@ impl Apply for PutAsset {
                 resource: resource.to_string(),
                 source,
             })?;
-            let from = crate::modrinth::server_jar::mojang_source(&crate::modrinth::Endpoints::from_env().mojang_meta, url);
+            let from = crate::modrinth::server_jar::mojang_source(&cx.mojang_meta, url);
             match crate::apply::cache::store_cached(cx.store, &client, &file.hash, &from, size).await {
                 Ok(uploaded) => sent = uploaded,
                 Err(e) => {

@@ -186,7 +186,7 @@ impl Apply for CreateServer {
             });
         }
         // The server exists; nothing records its session yet.
-        crate::apply::crash_here("server-created");
+        crate::apply::crash_here("server-created")?;
 
         let mut s = st
             .sessions

@@ -69,7 +69,7 @@ async fn renew(
         %key,
         "delivered the agent's renewed R2 credentials"
     );
-    crate::apply::crash_here("credentials-delivered");
+    crate::apply::crash_here("credentials-delivered")?;
 
     let mut labels = server.labels.clone();
     labels.extend(creds.life().labels());

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use mc_gitops::init::Options;
 
-use crate::Done;
+use super::Done;
 
 #[derive(clap::Args)]
 pub(crate) struct InitArgs {
@@ -124,7 +124,13 @@ fn ask(a: &mut InitArgs, flag: &str, regions: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn cmd_init(mut a: InitArgs) -> anyhow::Result<Done> {
+impl InitArgs {
+    pub(crate) fn run(self) -> anyhow::Result<Done> {
+        init(self)
+    }
+}
+
+fn init(mut a: InitArgs) -> anyhow::Result<Done> {
     let interactive = std::io::stdin().is_terminal();
     let regions = mc_gitops::init::regions();
     if !interactive {

@@ -2,7 +2,7 @@
 //! summaries, notifications and commit-back. The steps themselves live in
 //! the library (`mc_gitops::apply`); this is the command's wiring.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -10,9 +10,68 @@ use chrono::{DateTime, Utc};
 use mc_gitops::repo;
 use mc_gitops::{connect, ledger, observe, output, plan};
 
-use crate::{Done, load, runtime};
+use mc_gitops::inputs::{Inputs, Var};
 
-pub(crate) fn cmd_apply(
+use super::{Done, RepoArg, load, runtime};
+
+#[derive(clap::Args)]
+pub(crate) struct ApplyArgs {
+    #[command(flatten)]
+    repo: RepoArg,
+    /// Print the plan and the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Commit the files apply wrote (and any summaries) as the bot.
+    #[arg(long)]
+    commit: bool,
+    /// Push the commit (needs --commit); GITHUB_TOKEN authenticates https remotes.
+    #[arg(long, requires = "commit")]
+    push: bool,
+    /// The remote to push to.
+    #[arg(long, value_name = "NAME", default_value = "origin")]
+    remote: String,
+    /// The remote branch (default: the branch checked out).
+    #[arg(long, value_name = "BRANCH")]
+    branch: Option<String>,
+    /// Also write the public status page (index.html and the modpack) into DIR, outside the commit; see docs/status-page.md.
+    #[arg(long, value_name = "DIR")]
+    site: Option<PathBuf>,
+    /// Apply as if it were this time (RFC 3339); for tests.
+    #[arg(long, value_name = "TIME", env = "MC_GITOPS_NOW", hide = true)]
+    now: Option<DateTime<Utc>>,
+}
+
+impl ApplyArgs {
+    pub(crate) fn run(self, inputs: &Inputs) -> anyhow::Result<Done> {
+        let ApplyArgs {
+            repo,
+            json,
+            commit,
+            push,
+            remote,
+            branch,
+            site,
+            now,
+        } = self;
+        let push = push.then(|| mc_gitops::gitback::PushTarget {
+            remote,
+            branch,
+            ..mc_gitops::gitback::PushTarget::from_inputs(inputs)
+        });
+        apply(
+            inputs,
+            &repo.repo,
+            json,
+            now.unwrap_or_else(Utc::now),
+            commit,
+            push,
+            site.as_deref(),
+        )
+    }
+}
+
+fn apply(
+    inputs: &Inputs,
     root: &Path,
     json: bool,
     now: DateTime<Utc>,
@@ -21,7 +80,7 @@ pub(crate) fn cmd_apply(
     site: Option<&Path>,
 ) -> anyhow::Result<Done> {
     let loaded = load(root)?;
-    let Some(live) = connect::live(root, &loaded.desired)? else {
+    let Some(live) = connect::live(inputs, root, &loaded.desired)? else {
         anyhow::bail!("apply needs HCLOUD_TOKEN and CLOUDFLARE_API_TOKEN in the environment (use `plan` to see what it would do)");
     };
     let rt = runtime()?;
@@ -30,7 +89,7 @@ pub(crate) fn cmd_apply(
     // This month's Actions minutes: the stored tally, brought up to date
     // from the runs GitHub says finished (in a run; docs/workflows.md).
     let mut actions_warnings = Vec::new();
-    let github = match mc_gitops::actions_minutes::GithubRun::from_env() {
+    let github = match mc_gitops::actions_minutes::GithubRun::from_inputs(inputs) {
         Some(Ok(g)) => Some(g),
         Some(Err(e)) => {
             actions_warnings.push(format!("counting the Actions minutes: {e}"));
@@ -45,7 +104,7 @@ pub(crate) fn cmd_apply(
     if !json {
         anstream::print!("{}", output::text::render_plan(&plan));
     }
-    let mint = connect::mint_settings(&loaded.desired)?;
+    let mint = connect::mint_settings(inputs, &loaded.desired)?;
     let prepared = rt.block_on(mc_gitops::apply::prepare::prepare(
         &live.cloudflare,
         &live.store,
@@ -54,8 +113,8 @@ pub(crate) fn cmd_apply(
         &plan,
         now,
     ))?;
-    let user_data = user_data_for(&loaded.desired, &plan, prepared.agent_credentials.as_ref(), now)?;
-    let nudge = mc_gitops::storage::nudge::NudgeDoc::from_env();
+    let user_data = user_data_for(inputs, &loaded.desired, &plan, prepared.agent_credentials.as_ref(), now)?;
+    let nudge = mc_gitops::storage::nudge::NudgeDoc::from_inputs(inputs);
     let cx = mc_gitops::apply::Ctx {
         repo: root,
         desired: &loaded.desired,
@@ -71,13 +130,20 @@ pub(crate) fn cmd_apply(
         restore: prepared.restore,
         mint: mint.as_ref(),
         nudge: nudge.as_ref().ok().cloned().flatten(),
+        mojang_meta: mc_gitops::modrinth::Endpoints::from_inputs(inputs).mojang_meta,
     };
     let mut report = rt.block_on(mc_gitops::apply::apply(&cx, &plan));
+    #[cfg(feature = "fault-injection")]
+    if let Some(at) = &report.crashed {
+        // As a crash: nothing after this point, not even the report.
+        eprintln!("MC_GITOPS_CRASH_AFTER: exiting {at}");
+        return Ok(Done::Crashed);
+    }
     report.warnings.extend(actions_warnings);
     if let Err(e) = nudge {
         report.warnings.push(format!("the agent gets no nudge settings: {e}"));
     }
-    let discord = match mc_gitops::notify::Discord::from_env() {
+    let discord = match mc_gitops::notify::Discord::from_inputs(inputs) {
         None => None,
         Some(Ok(d)) => Some(d),
         Some(Err(e)) => {
@@ -106,7 +172,7 @@ pub(crate) fn cmd_apply(
         .map(|n| n.message.clone())
         .collect();
     report.warnings.extend(alerts.iter().map(|a| format!("ALERT: {a}")));
-    if let Err(e) = step_summary_alerts(&alerts) {
+    if let Err(e) = step_summary_alerts(inputs, &alerts) {
         report.warnings.push(format!("writing the alerts to $GITHUB_STEP_SUMMARY: {e}"));
     }
     rt.block_on(after_apply(root, &loaded, &observed, &live.store, &mut report, site, now));
@@ -118,7 +184,7 @@ pub(crate) fn cmd_apply(
     }
     // What was done is recorded even when a later change failed: the ledger
     // must not lose a session because the run stopped halfway.
-    if commit && let Err(e) = commit_back(root, &report, push.as_ref()) {
+    if commit && let Err(e) = commit_back(root, &report, &mc_gitops::gitback::Bot::from_inputs(inputs), push.as_ref()) {
         return Err(match &report.failed {
             Some(failed) => e.context(format!("apply stopped at {failed}; then committing")),
             None => e,
@@ -132,8 +198,8 @@ pub(crate) fn cmd_apply(
 }
 
 /// Append the alerts to `$GITHUB_STEP_SUMMARY`, when the job has one.
-fn step_summary_alerts(alerts: &[String]) -> std::io::Result<()> {
-    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|_| !alerts.is_empty()) else {
+fn step_summary_alerts(inputs: &Inputs, alerts: &[String]) -> std::io::Result<()> {
+    let Some(path) = inputs.var_os(Var::GithubStepSummary).filter(|_| !alerts.is_empty()) else {
         return Ok(());
     };
     use std::io::Write;
@@ -155,6 +221,7 @@ fn step_summary_alerts(alerts: &[String]) -> std::io::Result<()> {
 /// (local storage) the server gets no user-data: an agent there could not
 /// reach the world, so none is installed.
 fn user_data_for(
+    inputs: &Inputs,
     desired: &repo::Desired,
     plan: &plan::Plan,
     minted: Option<&mc_gitops::storage::credentials::AgentCredentials>,
@@ -172,23 +239,23 @@ fn user_data_for(
         return Ok(None);
     };
     let config = cloudinit::for_session(desired, session, cloudinit::minted_storage(m));
-    Ok(Some(UserData::new(config, agent_release()?, now)?))
+    Ok(Some(UserData::new(config, agent_release(inputs)?, now)?))
 }
 
 /// The agent binary a VPS installs: the release asset of this version,
 /// checked against this executable's sha256 (`MC_GITOPS_AGENT_URL` /
 /// `MC_GITOPS_AGENT_SHA256` override both). The prebuilt image carries the
 /// same one (`mc-gitops image build`).
-pub(crate) fn agent_release() -> anyhow::Result<mc_gitops::cloudinit::AgentRelease> {
-    let url = std::env::var("MC_GITOPS_AGENT_URL").unwrap_or_else(|_| {
+pub(crate) fn agent_release(inputs: &Inputs) -> anyhow::Result<mc_gitops::cloudinit::AgentRelease> {
+    let url = inputs.var(Var::AgentUrl).unwrap_or_else(|| {
         format!(
             "https://github.com/mc-gitops/mc-gitops/releases/download/v{}/mc-gitops-x86_64-unknown-linux-musl",
             env!("CARGO_PKG_VERSION")
         )
     });
-    let sha256 = match std::env::var("MC_GITOPS_AGENT_SHA256") {
-        Ok(s) => s,
-        Err(_) => {
+    let sha256 = match inputs.var(Var::AgentSha256) {
+        Some(s) => s,
+        None => {
             let exe = std::env::current_exe().context("cannot find this executable to hash it for the VPS")?;
             let bytes = std::fs::read(&exe).with_context(|| format!("cannot read {}", exe.display()))?;
             mc_gitops::plan::assets::sha256_hex(&bytes)
@@ -247,9 +314,14 @@ async fn after_apply(
     }
 }
 
-fn commit_back(root: &Path, report: &mc_gitops::apply::Report, push: Option<&mc_gitops::gitback::PushTarget>) -> anyhow::Result<()> {
+fn commit_back(
+    root: &Path,
+    report: &mc_gitops::apply::Report,
+    bot: &mc_gitops::gitback::Bot,
+    push: Option<&mc_gitops::gitback::PushTarget>,
+) -> anyhow::Result<()> {
     use mc_gitops::gitback;
-    match gitback::commit(root, &report.files, &report.message, &gitback::Bot::from_env())? {
+    match gitback::commit(root, &report.files, &report.message, bot)? {
         None => eprintln!("commit: nothing to commit"),
         Some(oid) => eprintln!("commit: {oid}"),
     }

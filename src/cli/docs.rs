@@ -6,17 +6,43 @@
 //! one page per command as packagers install them: mc-gitops.1,
 //! mc-gitops-plan.1, mc-gitops-world-backup.1, …
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::CommandFactory;
 
-use crate::{Cli, Done};
+use super::{Cli, Done};
 
 /// The name users type, and the one the completion script registers.
 const BIN: &str = "mc-gitops";
 
-pub(crate) fn cmd_completions(shell: clap_complete::Shell) -> anyhow::Result<Done> {
+#[derive(clap::Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+impl CompletionsArgs {
+    pub(crate) fn run(self) -> anyhow::Result<Done> {
+        completions(self.shell)
+    }
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ManArgs {
+    /// Write every page into this directory instead of printing the top one.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+impl ManArgs {
+    pub(crate) fn run(self) -> anyhow::Result<Done> {
+        man(self.out.as_deref())
+    }
+}
+
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<Done> {
     let mut cmd = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut cmd, BIN, &mut script);
@@ -41,7 +67,7 @@ fn bash_hyphen_quirk(script: &str) -> String {
     script.replace(&broken, &fixed)
 }
 
-pub(crate) fn cmd_man(out: Option<&Path>) -> anyhow::Result<Done> {
+fn man(out: Option<&Path>) -> anyhow::Result<Done> {
     let cmd = Cli::command();
     match out {
         None => {

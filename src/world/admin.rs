@@ -1,5 +1,6 @@
-//! `mc-gitops world backup | restore | list | verify | prune | pin`: the
-//! admin's (and the agent's) hands on the world in storage.
+//! The admin's (and the agent's) hands on the world in storage: `mc-gitops
+//! world backup | restore | list | verify | prune | pin`, whose arguments
+//! are `src/cli/world.rs`.
 //!
 //! Only server.toml is read (its `name`, `[storage]` and `[lifecycle]`), with
 //! the loader's own parser, so these work on the VPS from a config directory
@@ -21,91 +22,46 @@ use crate::repo::reader::{self, Cx};
 use crate::repo::{self, LoadError, ServerConfig};
 use crate::storage::Store;
 
-#[derive(clap::Subcommand, Clone, Debug, PartialEq, Eq)]
+/// One command on the world in storage (`mc-gitops world …` parses into this).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WorldCommand {
-    /// Snapshot the world directory into storage, verify it, point current.json at it.
-    ///
-    /// Only the pieces storage does not hold yet are uploaded (a region
-    /// file unchanged since the last backup is not sent again).
-    ///
-    /// With --remote, ask the agent on the running server for a backup now
-    /// instead (`mc-gitops console --backup`): it saves, snapshots and
-    /// verifies as its periodic backup does, and the backup's name is printed.
-    #[command(
-        after_help = "Examples:\n  mc-gitops world backup --repo . --dir /srv/minecraft/world\n  mc-gitops world backup --dir world --pin\n  mc-gitops world backup --remote"
-    )]
+    /// Snapshot `dir` into storage, verify it, point current.json at it;
+    /// `remote` asks the running server's agent instead.
     Backup {
-        #[command(flatten)]
-        dir: DirArg,
-        /// When Minecraft stopped or last saved (RFC 3339); names the backup. Default: now.
-        /// A time in the future is refused (see `world::guard::MAX_CLOCK_SKEW`).
-        #[arg(long, value_name = "TIME")]
+        dir: PathBuf,
         taken: Option<DateTime<Utc>>,
-        /// Keep this backup whatever retention says.
-        #[arg(long)]
         pin: bool,
-        /// Ask the running server's agent for the backup (waits up to 2 minutes for its answer).
-        #[arg(long, conflicts_with_all = ["taken", "pin"])]
         remote: bool,
     },
-    /// Replace the world directory with a backup (default: the current one).
-    ///
-    /// Its pieces are downloaded in parallel, each checked against its
-    /// sha256 before it is written beside the directory (files and
-    /// directories only; a file already in the directory with the same
-    /// sha256 is copied instead of downloaded), and only then swapped in.
-    /// An older single-archive backup is downloaded, checked and unpacked.
-    #[command(after_help = "Examples:\n  mc-gitops world restore --dir world\n  mc-gitops world restore 2026-11-22T19-30-00Z --dir world")]
-    Restore {
-        /// A backup name from `world list`.
-        name: Option<String>,
-        #[command(flatten)]
-        dir: DirArg,
-    },
-    /// List backups, newest first: the world's size, what each added to storage, current and pinned ones.
-    #[command(after_help = "Examples:\n  mc-gitops world list --repo .")]
+    /// Replace `dir` with the named backup (default: the current one).
+    Restore { name: Option<String>, dir: PathBuf },
+    /// List backups, newest first.
     List,
-    /// Download a backup (default: the current one) and check its sha256 (every piece's).
-    ///
-    /// Exit status: 0 intact, 1 corrupt or missing.
-    #[command(after_help = "Examples:\n  mc-gitops world verify\n  mc-gitops world verify 2026-11-22T19-30-00Z")]
+    /// Download a backup (default: the current one) and check every sha256.
     Verify { name: Option<String> },
-    /// Delete backups beyond the newest N (pinned, current and the one
-    /// server.toml's `restore` names stay).
-    #[command(after_help = "Examples:\n  mc-gitops world prune\n  mc-gitops world prune --keep 3")]
-    Prune {
-        /// How many to keep (default: lifecycle.keep_backups in server.toml).
-        #[arg(long, value_name = "N")]
-        keep: Option<usize>,
-    },
-    /// Pin a backup so retention never deletes it (`--off` to unpin).
-    #[command(after_help = "Examples:\n  mc-gitops world pin 2026-11-01T18-00-00Z\n  mc-gitops world pin 2026-11-01T18-00-00Z --off")]
-    Pin {
-        name: String,
-        #[arg(long)]
-        off: bool,
-    },
-}
-
-#[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
-pub struct DirArg {
-    /// The world directory.
-    #[arg(long, value_name = "DIR", default_value = "world")]
-    dir: PathBuf,
+    /// Delete backups beyond the newest `keep` (default: lifecycle.keep_backups).
+    Prune { keep: Option<usize> },
+    /// Pin a backup (`off`: unpin it).
+    Pin { name: String, off: bool },
 }
 
 /// Run one command; messages to `out`.
-pub async fn run(cmd: WorldCommand, repo: &Path, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
+pub async fn run(inputs: &crate::inputs::Inputs, cmd: WorldCommand, repo: &Path, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
     if let WorldCommand::Backup { remote: true, .. } = cmd {
         let ask = crate::console::Ask {
             action: crate::storage::requests::Action::Backup,
             command: None,
             wait: Some(crate::console::DEFAULT_WAIT),
         };
-        return crate::console::run(repo, ask, out).await;
+        return crate::console::run(inputs, repo, ask, out).await;
     }
     let server = read_server(repo)?;
-    let store = Store::from_settings(server.storage.as_ref(), &crate::connect::local_storage_dir(repo), &server.name)?;
+    let store = Store::from_settings(
+        inputs,
+        server.storage.as_ref(),
+        &crate::connect::local_storage_dir(inputs, repo),
+        &server.name,
+    )?;
     let progress = Meter::new();
     let tick = |n: u64| progress.tick(n);
     match cmd {
@@ -114,7 +70,7 @@ pub async fn run(cmd: WorldCommand, repo: &Path, out: &mut (dyn Write + Send)) -
             if let Some(t) = taken.filter(|t| *t > now + super::MAX_CLOCK_SKEW) {
                 return Err(WorldError::FutureTaken { taken: t, now }.into());
             }
-            let m = super::snapshot(&store, &dir.dir, taken.unwrap_or(now), &tick).await?;
+            let m = super::snapshot(&store, &dir, taken.unwrap_or(now), &tick).await?;
             progress.done();
             if pin {
                 retention::set_pin(&store, &m.name, true).await?;
@@ -122,7 +78,7 @@ pub async fn run(cmd: WorldCommand, repo: &Path, out: &mut (dyn Write + Send)) -
             writeln!(
                 out,
                 "backed up {} as {} ({} files, {}; uploaded {} in {} new pieces, the rest stored already) to {}",
-                dir.dir.display(),
+                dir.display(),
                 m.name,
                 m.files,
                 human(m.world_bytes.unwrap_or_default()),
@@ -133,13 +89,13 @@ pub async fn run(cmd: WorldCommand, repo: &Path, out: &mut (dyn Write + Send)) -
         }
         WorldCommand::Restore { name, dir } => {
             let m = pick(&store, name.as_deref()).await?;
-            let files = super::restore(&store, &m, &dir.dir, &tick).await?;
+            let files = super::restore(&store, &m, &dir, &tick).await?;
             progress.done();
             writeln!(
                 out,
                 "restored {} into {} ({files} files, every sha256 verified)",
                 m.name,
-                dir.dir.display()
+                dir.display()
             )?;
         }
         WorldCommand::List => {

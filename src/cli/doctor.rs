@@ -8,12 +8,31 @@ use anyhow::Context;
 
 use mc_gitops::doctor;
 
-use crate::{Done, runtime};
+use super::{Done, RepoArg, runtime};
 
-pub(crate) fn cmd_doctor(root: &Path, json: bool, no_write: bool) -> anyhow::Result<Done> {
+#[derive(clap::Args)]
+pub(crate) struct DoctorArgs {
+    #[command(flatten)]
+    repo: RepoArg,
+    /// Print the report as JSON (shape in docs/doctor.md).
+    #[arg(long)]
+    json: bool,
+    /// Make no write probe (Hetzner firewall, DNS record, R2 object):
+    /// what only they prove is reported as unproven (!).
+    #[arg(long)]
+    no_write: bool,
+}
+
+impl DoctorArgs {
+    pub(crate) fn run(self, inputs: &mc_gitops::inputs::Inputs) -> anyhow::Result<Done> {
+        doctor(inputs, &self.repo.repo, self.json, self.no_write)
+    }
+}
+
+fn doctor(inputs: &mc_gitops::inputs::Inputs, root: &Path, json: bool, no_write: bool) -> anyhow::Result<Done> {
     let env = doctor::Env {
         probes: !no_write,
-        ..doctor::Env::from_env()
+        ..doctor::Env::from_inputs(inputs)
     };
     let rt = runtime()?;
     let report = rt.block_on(doctor::run(root, &env));
@@ -22,7 +41,7 @@ pub(crate) fn cmd_doctor(root: &Path, json: bool, no_write: bool) -> anyhow::Res
     } else {
         anstream::print!("{}", doctor::render::text(&report));
     }
-    write_step_summary(&report).context("cannot write $GITHUB_STEP_SUMMARY")?;
+    write_step_summary(inputs, &report).context("cannot write $GITHUB_STEP_SUMMARY")?;
     if report.ok {
         Ok(Done::Ok)
     } else {
@@ -36,8 +55,8 @@ pub(crate) fn cmd_doctor(root: &Path, json: bool, no_write: bool) -> anyhow::Res
 pub(crate) struct DoctorFailed(usize);
 
 /// Append the report to `$GITHUB_STEP_SUMMARY`, when the job has one.
-fn write_step_summary(report: &doctor::Report) -> std::io::Result<()> {
-    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+fn write_step_summary(inputs: &mc_gitops::inputs::Inputs, report: &doctor::Report) -> std::io::Result<()> {
+    let Some(path) = inputs.var_os(mc_gitops::inputs::Var::GithubStepSummary) else {
         return Ok(());
     };
     use std::io::Write;

@@ -1,4 +1,5 @@
-//! `mc-gitops mods lock | update | export`: the admin's commands for mods.
+//! The admin's commands for mods (`mc-gitops mods lock | update | export`,
+//! whose arguments are `src/cli/mods.rs`).
 //!
 //! `lock` and `update` exist to repair a lock that no longer answers
 //! mods.toml, and the repo loader refuses exactly such a repo. So they do not
@@ -24,47 +25,23 @@ use crate::repo::diag::{Diagnostics, Source};
 use crate::repo::reader::{self, Cx};
 use crate::repo::{self, LoadError, Loader, LockedMod, Mods, ModsLock, RepoFiles, ServerConfig, ServerJar, Side};
 
-#[derive(clap::Subcommand, Clone, Debug, PartialEq, Eq)]
+/// One of the admin's commands (`mc-gitops mods …` parses into this).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ModsCommand {
     /// Resolve mods.toml into mods.lock, keeping the versions already locked.
-    ///
-    /// New mods get their newest fitting version and their required
-    /// dependencies, removed ones leave, pins and sides apply; every other
-    /// mod keeps its locked version. The server jar (Fabric's launcher, or
-    /// Mojang's jar for vanilla) is pinned too: downloaded once and its size,
-    /// sha1 and sha512 recorded, which the VPS checks before running it.
-    /// For Fabric, the vanilla jar the launcher would download on its first
-    /// boot is pinned in `[[cache]]` (Mojang's sha1 checked, sha256
-    /// recorded): apply stores it in R2 and the VPS places it during the
-    /// world's restore. Every state repo needs a mods.lock, even without mods.
-    /// mods.lock is written only if it changes.
-    #[command(after_help = "Examples:\n  mc-gitops mods lock --repo .")]
     Lock,
-    /// Move mods to their newest fitting versions and print what changed.
-    ///
-    /// Without SLUGs every mod and the Fabric loader and installer move (and
-    /// with them the server jar); with them, only those mods. Pins in
-    /// mods.toml still hold.
-    #[command(after_help = "Examples:\n  mc-gitops mods update\n  mc-gitops mods update lithium sodium")]
-    Update {
-        /// Mods to update, as named in mods.toml or mods.lock.
-        #[arg(value_name = "SLUG")]
-        slugs: Vec<String>,
-    },
-    /// Write the locked mods as a Modrinth modpack for friends' launchers.
-    #[command(after_help = "Examples:\n  mc-gitops mods export --mrpack grove.mrpack")]
-    Export {
-        /// Where to write the .mrpack file.
-        #[arg(long, value_name = "OUT")]
-        mrpack: PathBuf,
-    },
+    /// Move these mods (every mod, the loader and the installer when empty)
+    /// to their newest fitting versions.
+    Update { slugs: Vec<String> },
+    /// Write the locked mods as a Modrinth modpack to `mrpack`.
+    Export { mrpack: PathBuf },
 }
 
 /// Run one command against the public Modrinth, Fabric meta and Mojang meta
 /// (or the `MODRINTH_API_BASE_URL` / `FABRIC_META_BASE_URL` /
 /// `MOJANG_META_BASE_URL` overrides), printing to stdout.
-pub async fn run(cmd: ModsCommand, repo: &Path) -> anyhow::Result<()> {
-    run_with(cmd, repo, &Endpoints::from_env(), &mut std::io::stdout()).await
+pub async fn run(inputs: &crate::inputs::Inputs, cmd: ModsCommand, repo: &Path) -> anyhow::Result<()> {
+    run_with(cmd, repo, &Endpoints::from_inputs(inputs), &mut std::io::stdout()).await
 }
 
 /// [`run`] with explicit endpoints and output, for tests.

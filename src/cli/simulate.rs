@@ -18,7 +18,7 @@ use mc_gitops::simulate::report::{FrontierPoint, Report, Row};
 use mc_gitops::simulate::trace::Trace;
 use mc_gitops::simulate::{Policy, Settings, Tally, simulate, synthetic};
 
-use crate::Done;
+use super::Done;
 
 #[derive(Args)]
 pub(crate) struct SimulateArgs {
@@ -81,7 +81,13 @@ pub(crate) struct SimulateArgs {
     json: bool,
 }
 
-pub(crate) fn cmd_simulate(a: SimulateArgs) -> anyhow::Result<Done> {
+impl SimulateArgs {
+    pub(crate) fn run(self) -> anyhow::Result<Done> {
+        simulate_cmd(self)
+    }
+}
+
+fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<Done> {
     if a.synthetic
         && let Some(out) = &a.write_trace
     {
