@@ -171,11 +171,16 @@ impl Api {
                 req = req.json(b);
             }
             debug!(%method, path, attempt, "request");
-            let wait = match req.send().await {
+            // A body that breaks off is a transport failure, never an empty body.
+            let sent = match req.send().await {
                 Ok(resp) => {
-                    let status = resp.status();
-                    let headers = resp.headers().clone();
-                    let bytes = resp.bytes().await.unwrap_or_default();
+                    let (status, headers) = (resp.status(), resp.headers().clone());
+                    resp.bytes().await.map(|bytes| (status, headers, bytes))
+                }
+                Err(e) => Err(e),
+            };
+            let wait = match sent {
+                Ok((status, headers, bytes)) => {
                     let body: Value = if bytes.is_empty() {
                         Value::Null
                     } else {
@@ -251,4 +256,42 @@ pub fn download_client() -> Result<reqwest::Client, reqwest::Error> {
         .user_agent(concat!("mc-gitops/", env!("CARGO_PKG_VERSION")))
         .tls_built_in_native_certs(false)
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server that promises a 100-byte body, sends 9 bytes and hangs up.
+    async fn breaks_off() -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"servers")
+                    .await;
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn a_body_that_breaks_off_is_a_transport_error_not_a_short_body() {
+        let base = breaks_off().await;
+        let policy = Policy {
+            attempts: 2,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(1),
+            timeout: Duration::from_secs(30),
+        };
+        let api = Api::anonymous(&base, RateLimit::RetryAfterSeconds("retry-after"), policy).unwrap();
+        match api.send(Method::GET, "/servers", None, Retry::Transient).await {
+            Err(HttpError::Transport { attempts, .. }) => assert_eq!(attempts, 2, "retried like any transport failure"),
+            other => panic!("a broken body must fail, got {other:?}"),
+        }
+    }
 }

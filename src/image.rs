@@ -80,8 +80,11 @@ pub struct Built {
 /// The builder's labels: not the reconciler's `managed-by=mc-gitops`.
 pub fn builder_labels(d: &Desired) -> BTreeMap<String, String> {
     BTreeMap::from([
-        ("managed-by".to_string(), "mc-gitops-image-build".to_string()),
-        ("mc-gitops/image-for".to_string(), d.server.name.to_string()),
+        (
+            crate::labels::MANAGED_BY.to_string(),
+            crate::labels::MANAGED_BY_IMAGE_BUILD.to_string(),
+        ),
+        (crate::labels::IMAGE_FOR.to_string(), d.server.name.to_string()),
     ])
 }
 

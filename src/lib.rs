@@ -23,6 +23,7 @@ pub mod ids;
 pub mod image;
 pub mod init;
 pub mod inputs;
+pub mod labels;
 pub mod ledger;
 pub mod lifecycle;
 pub mod modrinth;

@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::apply::{Outcome, Report};
 use crate::http::{Api, HttpError, Policy, RateLimit, Retry};
-use crate::plan::{EndReason, Plan, Step};
+use crate::plan::{CloseSession, CreateServer, EndReason, Plan, RecordReady, RecordStopOverdue, RecordSuspend, Step};
 use crate::repo::Desired;
 use crate::secret::Secret;
 
@@ -101,14 +101,14 @@ pub fn events(plan: &Plan, report: &Report) -> Vec<(Event, String)> {
             continue;
         }
         match &change.step {
-            Step::CreateServer { region, .. } => out.push((Event::Start, format!("region {region}"))),
-            Step::RecordReady { .. } => out.push((Event::Ready, String::new())),
-            Step::RecordSuspend { .. } => out.push((Event::Suspend, String::new())),
-            Step::RecordStopOverdue { since, .. } => out.push((
+            Step::CreateServer(CreateServer { region, .. }) => out.push((Event::Start, format!("region {region}"))),
+            Step::RecordReady(RecordReady { .. }) => out.push((Event::Ready, String::new())),
+            Step::RecordSuspend(RecordSuspend { .. }) => out.push((Event::Suspend, String::new())),
+            Step::RecordStopOverdue(RecordStopOverdue { since, .. }) => out.push((
                 Event::Overdue,
                 format!("asked {}", since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             )),
-            Step::CloseSession { reason, .. } => out.push(ended(*reason)),
+            Step::CloseSession(CloseSession { reason, .. }) => out.push(ended(*reason)),
             _ => {}
         }
     }

@@ -24,15 +24,13 @@ use crate::repo::Desired;
 use crate::repo::edit::EditError;
 use crate::storage::{ControlDoc, StorageError, Store};
 
+pub use error_policy::{ErrorClass, error_policy};
+
 pub mod cache;
-mod handover;
-mod ledger_steps;
+mod error_policy;
 mod nudge;
 pub mod prepare;
-mod prune;
-mod renew;
 mod steps;
-mod stop;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -70,6 +68,20 @@ pub enum ApplyError {
     Stale { resource: String, why: String },
     #[error("{resource}: {why}")]
     Invalid { resource: String, why: String },
+    /// The new server's user-data could not be rendered.
+    #[error("{resource}: its user-data")]
+    UserData {
+        resource: String,
+        #[source]
+        source: crate::cloudinit::CloudInitError,
+    },
+    /// The download client for a cached file could not be built.
+    #[error("{resource}: building the download client")]
+    Download {
+        resource: String,
+        #[source]
+        source: reqwest::Error,
+    },
     /// `MC_GITOPS_CRASH_AFTER=<point>` ended the run here (src/fault.rs).
     #[cfg(feature = "fault-injection")]
     #[error("MC_GITOPS_CRASH_AFTER: a crash injected at {point}")]
@@ -94,8 +106,9 @@ pub struct Report {
     pub files: Vec<String>,
     /// What happened, as a commit message.
     pub message: Vec<String>,
-    /// A change failed: its resource and the error, rendered.
-    pub failed: Option<(String, String)>,
+    /// The change that failed, with its error (causes kept) and whether
+    /// the next run may retry it.
+    pub failed: Option<Failed>,
     /// Things that went wrong after the plan was carried out (summaries,
     /// notifications): reported, never a reason to fail the run.
     pub warnings: Vec<String>,
@@ -109,6 +122,45 @@ pub struct Report {
 impl Report {
     pub fn waiting(&self) -> bool {
         self.results.iter().any(|(_, o)| matches!(o, Outcome::Waiting(_)))
+    }
+}
+
+/// The change a run stopped at: its resource, its error with every cause,
+/// and [`error_policy`]'s class of it. Serialised as it always was,
+/// `[resource, "the error: its causes"]`.
+#[derive(Clone, Debug)]
+pub struct Failed {
+    pub resource: String,
+    pub error: std::sync::Arc<ApplyError>,
+    pub class: ErrorClass,
+}
+
+impl Failed {
+    fn new(resource: String, error: ApplyError) -> Self {
+        let class = error_policy(&error);
+        Failed {
+            resource,
+            error: std::sync::Arc::new(error),
+            class,
+        }
+    }
+
+    /// The error and its causes, one line.
+    pub fn rendered(&self) -> String {
+        render_error(self.error.as_ref())
+    }
+}
+
+impl Serialize for Failed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (&self.resource, self.rendered()).serialize(s)
+    }
+}
+
+impl std::fmt::Display for Failed {
+    /// `<resource>: <error: causes>`, and what the next run does about it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} ({})", self.resource, self.rendered(), self.class.what_next())
     }
 }
 
@@ -188,7 +240,7 @@ pub async fn apply(cx: &Ctx<'_>, plan: &Plan) -> Report {
                 return report;
             }
             Err(e) => {
-                report.failed = Some((change.resource.clone(), render_error(&e)));
+                report.failed = Some(Failed::new(change.resource.clone(), e));
                 break;
             }
         }
@@ -197,7 +249,7 @@ pub async fn apply(cx: &Ctx<'_>, plan: &Plan) -> Report {
     if let Err(e) = flush_control(cx, &mut st).await
         && report.failed.is_none()
     {
-        report.failed = Some(("control channel".into(), render_error(&e)));
+        report.failed = Some(Failed::new("control channel".into(), e));
     }
     if let Some(doc) = &cx.nudge
         && let Err(e) = nudge::hand_over(cx.store, doc).await

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::ApplyError;
 use crate::cloudflare::Cloudflare;
-use crate::plan::{Plan, Step};
+use crate::plan::{CreateServer, OpenSession, Plan, Step};
 use crate::repo::Desired;
 use crate::storage::Store;
 use crate::storage::credentials::{AgentCredentials, MintSettings, mint_agent_credentials, session_ttl};
@@ -32,7 +32,7 @@ pub async fn prepare(
     now: DateTime<Utc>,
 ) -> Result<Prepared, ApplyError> {
     let Some(planned_restore) = plan.changes.iter().find_map(|c| match &c.step {
-        Step::CreateServer { restore, .. } => Some(restore),
+        Step::CreateServer(CreateServer { restore, .. }) => Some(restore),
         _ => None,
     }) else {
         return recovered_restore(store, plan).await;
@@ -87,7 +87,7 @@ pub async fn prepare(
 /// the backup must exist before the session records it.
 async fn recovered_restore(store: &Store, plan: &Plan) -> Result<Prepared, ApplyError> {
     let name = plan.changes.iter().find_map(|c| match &c.step {
-        Step::OpenSession { restore: Some(name), .. } => Some(name),
+        Step::OpenSession(OpenSession { restore: Some(name), .. }) => Some(name),
         _ => None,
     });
     if let Some(parsed) = name.and_then(|n| crate::world::BackupName::parse(n).ok()) {

@@ -156,7 +156,7 @@ pub async fn run(opts: &Options) -> Result<CheckResult, LoadError> {
 /// so before the merge. A warning, not a failure: merged later, it starts.
 fn quiet_start(plan: &crate::plan::Plan) -> Option<Diagnostic> {
     let until = plan.changes.iter().find_map(|c| match c.step {
-        crate::plan::Step::RefuseQuietStart { until } => Some(until),
+        crate::plan::Step::RefuseQuietStart(crate::plan::RefuseQuietStart { until }) => Some(until),
         _ => None,
     })?;
     let hours = plan.schedule.as_ref().and_then(|s| s.quiet_now.clone()).unwrap_or_default();

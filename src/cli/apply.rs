@@ -186,12 +186,12 @@ fn apply(
     // must not lose a session because the run stopped halfway.
     if commit && let Err(e) = commit_back(root, &report, &mc_gitops::gitback::Bot::from_inputs(inputs), push.as_ref()) {
         return Err(match &report.failed {
-            Some((resource, error)) => e.context(format!("apply stopped at {resource}: {error}; then committing")),
+            Some(failed) => e.context(format!("apply stopped at {failed}; then committing")),
             None => e,
         });
     }
     match &report.failed {
-        Some((resource, error)) => anyhow::bail!("apply stopped at {resource}: {error}"),
+        Some(failed) => anyhow::bail!("apply stopped at {failed}"),
         None if !refused.is_empty() => anyhow::bail!("apply refused: {}", refused.join("; ")),
         None => Ok(Done::Ok),
     }
@@ -229,7 +229,7 @@ fn user_data_for(
 ) -> anyhow::Result<Option<mc_gitops::cloudinit::UserData>> {
     use mc_gitops::cloudinit::{self, UserData};
     let Some(session) = plan.changes.iter().find_map(|c| match &c.step {
-        plan::Step::CreateServer { session, .. } => Some(session.clone()),
+        plan::Step::CreateServer(plan::CreateServer { session, .. }) => Some(session.clone()),
         _ => None,
     }) else {
         return Ok(None);
@@ -292,8 +292,8 @@ async fn after_apply(
         }
     };
     let mut warnings = report.warnings.clone();
-    if let Some((resource, error)) = &report.failed {
-        warnings.push(format!("the last apply stopped at {resource}: {error}"));
+    if let Some(failed) = &report.failed {
+        warnings.push(format!("the last apply stopped at {failed}"));
     }
     let summaries = ledger::summaries::gather(root, &ledger, &loaded.desired, Some(observed), measured, warnings, now);
     match ledger::summaries::write_summaries(root, &summaries) {

@@ -19,6 +19,7 @@ use super::Hetzner;
 use super::error::{ErrorCode, HetznerError};
 use super::types::Action;
 use crate::ids::{HetznerServerId, ServerName};
+use crate::labels;
 
 /// A Hetzner image id, as the API returns it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -56,25 +57,30 @@ impl Image {
 /// start by this binary looks for: the release cloud-init would install.
 pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The label naming the agent version an image carries.
-pub const VERSION_LABEL: &str = "mc-gitops/image-version";
 /// The label naming the image's CPU architecture (`x86` or `arm`).
-pub const ARCH_LABEL: &str = "mc-gitops/arch";
+pub use crate::labels::ARCH as ARCH_LABEL;
+/// The label naming the agent version an image carries.
+pub use crate::labels::IMAGE_VERSION as VERSION_LABEL;
 
 /// The labels of a snapshot image built for `server` with agent `version`.
 pub fn image_labels(server: &ServerName, version: &str, architecture: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("managed-by".to_string(), "mc-gitops".to_string()),
-        ("mc-gitops/server".to_string(), server.to_string()),
-        ("mc-gitops/role".to_string(), "image".to_string()),
+    let mut l = labels::owned(server.as_str());
+    l.extend([
+        (labels::ROLE.to_string(), labels::ROLE_IMAGE.to_string()),
         (VERSION_LABEL.to_string(), version.to_string()),
         (ARCH_LABEL.to_string(), architecture.to_string()),
-    ])
+    ]);
+    l
 }
 
 /// Every snapshot image of `server` (`version`: only those carrying it).
 pub fn image_selector(server: &ServerName, version: Option<&str>) -> String {
-    let mut s = format!("managed-by=mc-gitops,mc-gitops/server={server},mc-gitops/role=image");
+    let mut s = format!(
+        "{},{}={}",
+        labels::owned_selector(server.as_str()),
+        labels::ROLE,
+        labels::ROLE_IMAGE
+    );
     if let Some(v) = version {
         s.push_str(&format!(",{VERSION_LABEL}={v}"));
     }

@@ -242,4 +242,4 @@ fn is_name_taken(e: &HetznerError) -> bool {
 }
 
 /// Labels that name a session rather than an owner (see `adopt`).
-const OWNED_BY_SESSION: &[&str] = &["mc-gitops/session", "mc-gitops/region"];
+const OWNED_BY_SESSION: &[&str] = &[crate::labels::SESSION, crate::labels::REGION];

@@ -56,15 +56,15 @@ pub struct Facts {
 
 /// The label selector for everything this state repo's server owns.
 pub fn selector(d: &Desired) -> String {
-    format!("managed-by=mc-gitops,mc-gitops/server={}", d.server.name)
+    crate::labels::owned_selector(d.server.name.as_str())
 }
 
 pub fn to_observed(s: &Server) -> ObservedServer {
     ObservedServer {
         id: Some(s.id),
         name: s.name.clone(),
-        session: SessionId::new(s.labels.get("mc-gitops/session").cloned().unwrap_or_default()),
-        region: RegionKey::new(s.labels.get("mc-gitops/region").cloned().unwrap_or_default()),
+        session: SessionId::new(s.labels.get(crate::labels::SESSION).cloned().unwrap_or_default()),
+        region: RegionKey::new(s.labels.get(crate::labels::REGION).cloned().unwrap_or_default()),
         location: Some(s.location.clone()),
         server_type: Some(s.server_type.clone()),
         ipv4: s.ipv4.clone(),
@@ -112,14 +112,12 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
     // newest labelled server (its session is then recovered). The rest are
     // orphans, reported and never silently deleted.
     let ours = match &session {
-        Some(s) => servers
-            .iter()
-            .find(|v| v.labels.get("mc-gitops/session").map(String::as_str) == Some(s.id.as_str())),
+        Some(s) => servers.iter().find(|v| crate::labels::session_of(&v.labels) == Some(s.id.as_str())),
         // A server whose session the ledger closed is a leftover, never ours.
         None => servers
             .iter()
             .filter(|v| {
-                let label = v.labels.get("mc-gitops/session").map(String::as_str);
+                let label = crate::labels::session_of(&v.labels);
                 !ledger.sessions.iter().any(|s| Some(s.id.as_str()) == label && s.ended.is_some())
             })
             .max_by_key(|v| v.created),

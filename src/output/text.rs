@@ -225,7 +225,8 @@ fn report_text(r: &crate::apply::Report) -> String {
             value(&detail.to_string())
         );
     }
-    if let Some((resource, error)) = &r.failed {
+    if let Some(failed) = &r.failed {
+        let (resource, error) = (&failed.resource, format!("{} ({})", failed.rendered(), failed.class.what_next()));
         let _ = writeln!(
             out,
             "  {} {}: {}",

@@ -1,11 +1,17 @@
-//! What a plan does to the world, as a pure function: the model apply is held
-//! to. The property tests use it to check that planning after a simulated
-//! apply comes back empty, and apply's own tests compare real effects
-//! against it.
+//! What a plan does to the world, as a pure function: the model of apply
+//! the planner's tests hold it to. The property tests plan, simulate the
+//! plan's effect, and check that planning again comes back empty (it
+//! converges). Test-only: apply's own tests (`tests/apply*.rs`) check the
+//! real effects against the fakes, not against this model.
 
 use chrono::Duration;
 
-use super::{IpTarget, Plan, Step};
+use super::{
+    AskOrphanToStop, AwaitCountdown, AwaitSnapshot, ClearRestore, CloseSession, CreateServer, DeleteDnsA, DeleteServer, HandOver, IpTarget,
+    OpenSession, Plan, PruneBackups, PruneRequest, PutAsset, RecordActivity, RecordReady, RecordRequests, RecordStopOverdue, RecordSuspend,
+    RefuseQuietStart, RemoveAsset, RenewCredentials, RequestStop, SealBackups, SetDnsA, SetDnsSrv, SetStateRunning, SetStateStopped, Step,
+    UpdateOps, UpdateShutdownPolicy, UpdateWhitelist,
+};
 use crate::ledger::Session;
 use crate::observe::Observed;
 use crate::observe::{ControlState, ObservedCredentials, ObservedDns, ObservedServer};
@@ -22,21 +28,21 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
         // Any write of desired.json replaces a document observe could not read.
         let writes_control = matches!(
             change.step,
-            Step::PutAsset { .. }
-                | Step::RemoveAsset { .. }
-                | Step::UpdateWhitelist { .. }
-                | Step::UpdateOps { .. }
-                | Step::UpdateShutdownPolicy { .. }
-                | Step::HandOver { .. }
-                | Step::RequestStop { .. }
+            Step::PutAsset(PutAsset { .. })
+                | Step::RemoveAsset(RemoveAsset { .. })
+                | Step::UpdateWhitelist(UpdateWhitelist { .. })
+                | Step::UpdateOps(UpdateOps { .. })
+                | Step::UpdateShutdownPolicy(UpdateShutdownPolicy { .. })
+                | Step::HandOver(HandOver { .. })
+                | Step::RequestStop(RequestStop { .. })
         );
         if let Some(c) = o.control.as_mut().filter(|_| writes_control) {
             c.unreadable = None;
         }
         match &change.step {
-            Step::OpenSession {
+            Step::OpenSession(OpenSession {
                 session, region, restore, ..
-            } => {
+            }) => {
                 let mut s = Session::opened(session, &d.server.name, region, o.now);
                 if let Some(backup) = restore {
                     s.restored_from = Some(backup.clone());
@@ -44,7 +50,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                 }
                 o.session = Some(s);
             }
-            Step::CreateServer {
+            Step::CreateServer(CreateServer {
                 name,
                 session,
                 region,
@@ -52,7 +58,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                 server_types,
                 restore,
                 ..
-            } => {
+            }) => {
                 if let Some(backup) = restore {
                     o.restores_done.entry(backup.clone()).or_insert_with(|| session.clone());
                 }
@@ -88,7 +94,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     unreadable: None,
                 });
             }
-            Step::SetDnsA { target, .. } => {
+            Step::SetDnsA(SetDnsA { target, .. }) => {
                 let ip = match target {
                     IpTarget::NewServer => o.server.as_ref().and_then(|s| s.ipv4.clone()),
                     IpTarget::Address(ip) => Some(ip.clone()),
@@ -97,52 +103,56 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                 dns.a = ip;
                 dns.drift.clear();
             }
-            Step::SetDnsSrv { target, port, .. } => {
+            Step::SetDnsSrv(SetDnsSrv { target, port, .. }) => {
                 let dns = o.dns.get_or_insert_with(ObservedDns::default);
                 dns.srv = Some((target.clone(), *port));
                 dns.drift.clear();
             }
-            Step::PutAsset { path, file } => {
+            Step::PutAsset(PutAsset { path, file }) => {
                 let c = o.control.get_or_insert_with(ControlState::default);
                 c.assets.insert(path.clone(), file.clone());
                 c.damaged.remove(path);
             }
-            Step::RemoveAsset { path } => {
+            Step::RemoveAsset(RemoveAsset { path }) => {
                 if let Some(c) = o.control.as_mut() {
                     c.assets.remove(path);
                 }
             }
-            Step::UpdateWhitelist { players } => o.control.get_or_insert_with(ControlState::default).whitelist = players.clone(),
-            Step::UpdateOps { ops } => o.control.get_or_insert_with(ControlState::default).ops = ops.clone(),
-            Step::UpdateShutdownPolicy { policy } => o.control.get_or_insert_with(ControlState::default).shutdown = policy.clone(),
-            Step::HandOver {
+            Step::UpdateWhitelist(UpdateWhitelist { players }) => {
+                o.control.get_or_insert_with(ControlState::default).whitelist = players.clone()
+            }
+            Step::UpdateOps(UpdateOps { ops }) => o.control.get_or_insert_with(ControlState::default).ops = ops.clone(),
+            Step::UpdateShutdownPolicy(UpdateShutdownPolicy { policy }) => {
+                o.control.get_or_insert_with(ControlState::default).shutdown = policy.clone()
+            }
+            Step::HandOver(HandOver {
                 session, whitelist, ops, ..
-            } => {
+            }) => {
                 let c = o.control.get_or_insert_with(ControlState::default);
                 c.session = Some(session.clone());
                 c.whitelist = whitelist.clone();
                 c.ops = ops.clone();
             }
-            Step::RequestStop { reason, warnings } => {
+            Step::RequestStop(RequestStop { reason, warnings }) => {
                 let c = o.control.get_or_insert_with(ControlState::default);
                 c.stop_requested = Some(o.now);
                 c.stop_reason = Some(*reason);
                 c.stop_warnings = warnings.clone();
             }
             // The countdown ends: the agent stops Minecraft, its players gone.
-            Step::AwaitCountdown { .. } => {
+            Step::AwaitCountdown(AwaitCountdown { .. }) => {
                 if let Some(a) = o.agent.as_mut() {
                     a.phase = crate::lifecycle::Phase::Terminating;
                     a.players_online.clear();
                 }
             }
-            Step::RenewCredentials { ttl_seconds, .. } => {
+            Step::RenewCredentials(RenewCredentials { ttl_seconds, .. }) => {
                 o.credentials = Some(ObservedCredentials::Known(CredentialsLife {
                     issued: o.now,
                     expires: o.now + Duration::seconds(*ttl_seconds as i64),
                 }));
             }
-            Step::AwaitSnapshot { session, taken_after } => {
+            Step::AwaitSnapshot(AwaitSnapshot { session, taken_after }) => {
                 let taken = *taken_after + Duration::seconds(1);
                 o.latest_snapshot = Some(taken);
                 o.final_snapshot = Some(crate::observe::FinalSnapshot {
@@ -150,14 +160,16 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     taken,
                 });
             }
-            Step::AskOrphanToStop { session, .. } => {
+            Step::AskOrphanToStop(AskOrphanToStop { session, .. }) => {
                 let c = o.control.get_or_insert_with(ControlState::default);
                 c.session = Some(session.clone());
                 c.stop_requested = Some(o.now);
                 c.stop_reason = Some(crate::lifecycle::EndReason::Drift);
                 c.stop_warnings = Default::default();
             }
-            Step::DeleteServer { name, session, .. } if o.orphans.iter().any(|x| &x.name == name && x.closed_session.is_some()) => {
+            Step::DeleteServer(DeleteServer { name, session, .. })
+                if o.orphans.iter().any(|x| &x.name == name && x.closed_session.is_some()) =>
+            {
                 o.orphans.retain(|x| &x.name != name);
                 if let Some(c) = o.control.as_mut().filter(|c| c.session.as_ref() == Some(session)) {
                     c.session = None;
@@ -166,7 +178,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     c.stop_warnings = Default::default();
                 }
             }
-            Step::DeleteServer { .. } => {
+            Step::DeleteServer(DeleteServer { .. }) => {
                 o.server = None;
                 o.agent = None;
                 o.credentials = None;
@@ -178,8 +190,8 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     c.stop_warnings = Default::default();
                 }
             }
-            Step::DeleteDnsA { .. } => o.dns.get_or_insert_with(ObservedDns::default).a = None,
-            Step::CloseSession { .. } => {
+            Step::DeleteDnsA(DeleteDnsA { .. }) => o.dns.get_or_insert_with(ObservedDns::default).a = None,
+            Step::CloseSession(CloseSession { .. }) => {
                 o.session = None;
                 if o.server.is_none() {
                     // The last report of a closed session is no longer read.
@@ -192,15 +204,17 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     c.stop_warnings = Default::default();
                 }
             }
-            Step::SetStateStopped { .. } | Step::RefuseQuietStart { .. } => d.server.state = SwitchState::Stopped,
-            Step::SetStateRunning { .. } => d.server.state = SwitchState::Running,
-            Step::ClearRestore { .. } => d.server.restore = None,
-            Step::RecordReady { at, .. } => {
+            Step::SetStateStopped(SetStateStopped { .. }) | Step::RefuseQuietStart(RefuseQuietStart { .. }) => {
+                d.server.state = SwitchState::Stopped
+            }
+            Step::SetStateRunning(SetStateRunning { .. }) => d.server.state = SwitchState::Running,
+            Step::ClearRestore(ClearRestore { .. }) => d.server.restore = None,
+            Step::RecordReady(RecordReady { at, .. }) => {
                 if let Some(s) = o.session.as_mut() {
                     s.ready = Some(*at);
                 }
             }
-            Step::RecordStopOverdue { since, .. } => {
+            Step::RecordStopOverdue(RecordStopOverdue { since, .. }) => {
                 if let Some(s) = o.session.as_mut() {
                     s.events.push(crate::ledger::Event {
                         at: *since,
@@ -208,19 +222,19 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     });
                 }
             }
-            Step::RecordSuspend { at, .. } => {
+            Step::RecordSuspend(RecordSuspend { at, .. }) => {
                 if let Some(s) = o.session.as_mut() {
                     s.last_suspended = Some(*at);
                 }
             }
-            Step::RecordActivity {
+            Step::RecordActivity(RecordActivity {
                 players_seen,
                 presence,
                 peak_players,
                 backups,
                 world_bytes,
                 ..
-            } => {
+            }) => {
                 if let Some(s) = o.session.as_mut() {
                     s.take_activity(&crate::ledger::Activity {
                         players_seen: players_seen.clone(),
@@ -231,12 +245,12 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     });
                 }
             }
-            Step::RecordRequests { requests, .. } => {
+            Step::RecordRequests(RecordRequests { requests, .. }) => {
                 if let Some(s) = o.session.as_mut() {
                     s.requests.extend(requests.iter().cloned());
                 }
             }
-            Step::PruneRequest { id, because } => {
+            Step::PruneRequest(PruneRequest { id, because }) => {
                 if let Some(r) = o.requests.as_mut() {
                     let result_too = !matches!(because, crate::plan::RequestPrune::Expired { .. });
                     r.unanswered.retain(|(x, _)| x != id);
@@ -247,12 +261,12 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                     }
                 }
             }
-            Step::PruneBackups { backups, .. } => {
+            Step::PruneBackups(PruneBackups { backups, .. }) => {
                 if let Some(b) = o.backups.as_mut() {
                     b.all.retain(|x| !backups.contains(&x.name));
                 }
             }
-            Step::SealBackups { backups } => {
+            Step::SealBackups(SealBackups { backups }) => {
                 if let Some(b) = o.backups.as_mut() {
                     b.all.iter_mut().filter(|x| backups.contains(&x.name)).for_each(|x| x.sealed = true);
                 }

@@ -15,6 +15,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 mod countdown;
+mod decide;
 mod force;
 mod given;
 mod handover;
@@ -30,9 +31,11 @@ mod witness;
 use super::assets;
 use super::*;
 use crate::ids::SessionId;
-use crate::lifecycle::{self, Event, Phase};
-use crate::observe::{Observed, ObservedFrom};
+use crate::labels;
+use crate::lifecycle::{self, Event};
+use crate::observe::{Observed, ObservedFrom, ObservedServer};
 use crate::repo::{Desired, SwitchState};
+use decide::{Decision, decide, fresh_world_over_backups, interrupted_stop};
 
 /// A stop that has waited this long for its verified final snapshot is
 /// reported as overdue (Discord, STATUS.md, the Actions summary): the agent
@@ -48,23 +51,6 @@ pub const STOP_ALERT_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
 pub const HEARTBEAT_STALE_SECS: i64 = 180;
 pub const DNS_TTL: u32 = 60;
 pub use crate::repo::properties::GAME_PORT;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Decision {
-    Start,
-    RefuseStart,
-    /// `state = "running"` during quiet hours: refused until they end.
-    RefuseQuiet(DateTime<Utc>),
-    /// Storage holds backups but no `current.json`: a start would begin a
-    /// fresh world over them.
-    RefuseFreshWorld,
-    KeepRunning,
-    Stop(EndReason),
-    /// The server of a stop is gone but its session is still open (a run
-    /// deleted it and ended before closing): finish the stop's records.
-    FinishStop(EndReason),
-    Nothing,
-}
 
 pub fn plan(d: &Desired, o: &Observed) -> Plan {
     // A due sitting plans as if server.toml said running, and says so with
@@ -94,20 +80,21 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
     b.schedule_notices();
     b.recover_session();
     b.delete_safe_orphans(decision);
-    if let Some(planned) = sitting.filter(|_| decision == Decision::Start) {
+    let starts = matches!(decision, Decision::Start);
+    if let Some(planned) = sitting.filter(|_| starts) {
         b.set_running_for_sitting(planned);
     }
     match decision {
         Decision::Start => b.start(),
-        Decision::RefuseQuiet(until) => b.refuse_quiet(until),
+        Decision::RefuseQuiet(schedule, until) => b.refuse_quiet(schedule, until),
         Decision::RefuseStart => b.refuse_start(),
         Decision::RefuseFreshWorld => b.refuse_fresh_world(),
-        Decision::KeepRunning => b.keep_running(),
-        Decision::Stop(reason) => b.stop(reason),
+        Decision::KeepRunning(server) => b.keep_running(server),
+        Decision::Stop(reason, server) => b.stop(reason, server),
         Decision::FinishStop(reason) => b.finish_stop(reason),
         Decision::Nothing => b.nothing(),
     }
-    if decision != Decision::Start {
+    if !starts {
         let recovered = b.restoring.as_ref().map(|(s, _)| s.clone());
         b.clear_used_restore(recovered.as_ref());
     }
@@ -118,11 +105,11 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
     let before = o.phase();
     let after = match decision {
         Decision::Start => lifecycle::replay(before, &[Event::StartRequested]),
-        Decision::Stop(_) => lifecycle::replay(before, &[Event::StopRequested, Event::SnapshotVerified, Event::ServerDeleted]),
-        Decision::RefuseStart | Decision::RefuseQuiet(_) | Decision::RefuseFreshWorld | Decision::Nothing | Decision::FinishStop(_) => {
+        Decision::Stop(..) => lifecycle::replay(before, &[Event::StopRequested, Event::SnapshotVerified, Event::ServerDeleted]),
+        Decision::RefuseStart | Decision::RefuseQuiet(..) | Decision::RefuseFreshWorld | Decision::Nothing | Decision::FinishStop(_) => {
             before
         }
-        Decision::KeepRunning => before,
+        Decision::KeepRunning(_) => before,
     };
     let mut summary = Summary::default();
     for c in &b.changes {
@@ -143,100 +130,8 @@ pub fn plan(d: &Desired, o: &Observed) -> Plan {
         notices: b.notices,
         summary,
         game: o.game.clone(),
-        schedule: schedule::plan_schedule(d, o, sitting.filter(|_| decision == Decision::Start)),
+        schedule: schedule::plan_schedule(d, o, sitting.filter(|_| starts)),
     }
-}
-
-fn over_budget(d: &Desired, o: &Observed) -> bool {
-    o.month_to_date > d.server.budget.monthly
-}
-
-fn budget_reached(d: &Desired, o: &Observed) -> bool {
-    o.month_to_date >= d.server.budget.monthly
-}
-
-/// Every branch on the phase goes through [`Observed::phase`], the
-/// reconciler's view from the lifecycle's transition function.
-fn decide(d: &Desired, o: &Observed) -> Decision {
-    let wants_run = d.server.state == SwitchState::Running;
-    let phase = o.phase();
-    if !phase.has_server() {
-        if let Some(reason) = interrupted_stop(o).filter(|r| *r != EndReason::Admin) {
-            return Decision::FinishStop(reason);
-        }
-        return match (wants_run, budget_reached(d, o)) {
-            (true, false) if let Some(until) = schedule::quiet_refusal(d, o) => Decision::RefuseQuiet(until),
-            (true, false) if fresh_world_over_backups(d, o).is_some() => Decision::RefuseFreshWorld,
-            (true, false) => Decision::Start,
-            (true, true) => Decision::RefuseStart,
-            (false, _) => Decision::Nothing,
-        };
-    }
-    if phase == Phase::Terminating {
-        // A stop under way is finished, not reversed: Minecraft may already
-        // be down. If the admin wants the server again, it starts afresh.
-        return Decision::Stop(ending_reason(d, o));
-    }
-    if o.agent.as_ref().is_some_and(|a| a.crashed) {
-        return Decision::Stop(EndReason::Crash);
-    }
-    match stop_reason(d, o) {
-        Some(reason) => Decision::Stop(reason),
-        None => Decision::KeepRunning,
-    }
-}
-
-/// Why a session in the terminating phase ends: the reason its stop was
-/// asked for (kept in desired.json), or else the agent's own: a crash loop,
-/// or the suspended countdown (idle).
-fn ending_reason(d: &Desired, o: &Observed) -> EndReason {
-    if let Some(c) = o.control.as_ref().filter(|c| c.stop_requested.is_some()) {
-        // A document that names no reason (written before reasons were read back).
-        return c.stop_reason.or_else(|| stop_reason(d, o)).unwrap_or(EndReason::Admin);
-    }
-    if o.agent.as_ref().is_some_and(|a| a.crashed) {
-        EndReason::Crash
-    } else {
-        EndReason::Idle
-    }
-}
-
-/// The open session's stop, when its server is gone but the stop left its
-/// trace: desired.json still asks this session to stop, or its agent's last
-/// report said it was terminating. `None`: the server went without a stop.
-fn interrupted_stop(o: &Observed) -> Option<EndReason> {
-    let session = o.session.as_ref()?;
-    if let Some(c) = o.control.as_ref()
-        && c.session.as_ref() == Some(&session.id)
-        && c.stop_requested.is_some()
-    {
-        return Some(c.stop_reason.unwrap_or(EndReason::Admin));
-    }
-    let report = o.report_of_session()?;
-    (report.phase == Phase::Terminating).then_some(if report.crashed { EndReason::Crash } else { EndReason::Idle })
-}
-
-/// The newest backup, when storage holds complete backups but no
-/// `current.json` and server.toml names no unused `restore`: the agent would
-/// start a fresh world, and the next snapshot would make it current.
-fn fresh_world_over_backups<'o>(d: &Desired, o: &'o Observed) -> Option<&'o crate::world::BackupName> {
-    let backups = o.backups.as_ref().filter(|b| b.current.is_none())?;
-    let restoring = d.server.restore.as_ref().is_some_and(|r| !o.restores_done.contains_key(r));
-    if restoring {
-        return None;
-    }
-    backups.newest_complete()
-}
-
-fn stop_reason(d: &Desired, o: &Observed) -> Option<EndReason> {
-    if d.server.state == SwitchState::Stopped {
-        return Some(EndReason::Admin);
-    }
-    if over_budget(d, o) {
-        return Some(EndReason::Budget);
-    }
-    let started = o.session.as_ref().map(|s| s.started)?;
-    (o.now - started >= d.server.lifecycle.max_session.to_chrono()).then_some(EndReason::MaxSession)
 }
 
 struct Builder<'a> {
@@ -348,13 +243,13 @@ impl Builder<'_> {
                 self.change(
                     Op::Delete,
                     format!("hetzner server {} (orphan)", orphan.name),
-                    Step::DeleteServer {
+                    Step::DeleteServer(DeleteServer {
                         name: orphan.name.clone(),
                         id: orphan.id,
                         session: orphan.session.clone(),
                         snapshot_after: ended,
                         force: None,
-                    },
+                    }),
                     json!({ "id": orphan.id, "session": orphan.session, "location": orphan.location }),
                     Value::Null,
                     format!(
@@ -372,7 +267,7 @@ impl Builder<'_> {
                 .and_then(|c| c.stop_requested);
             let free = o.server.is_none()
                 && o.session.is_none()
-                && decision != Decision::Start
+                && !matches!(decision, Decision::Start)
                 && o.control.as_ref().is_some_and(|c| c.session.is_none());
             match asked {
                 Some(at) => {
@@ -390,10 +285,10 @@ impl Builder<'_> {
                 None if free => self.change(
                     Op::Update,
                     format!("stop request (orphan {})", orphan.name),
-                    Step::AskOrphanToStop {
+                    Step::AskOrphanToStop(AskOrphanToStop {
                         name: orphan.name.clone(),
                         session: orphan.session.clone(),
-                    },
+                    }),
                     json!({ "session": null }),
                     json!({ "session": orphan.session, "stop_requested": "(now)" }),
                     format!(
@@ -426,12 +321,12 @@ impl Builder<'_> {
         self.change(
             Op::Create,
             format!("session {}", server.session),
-            Step::OpenSession {
+            Step::OpenSession(OpenSession {
                 session: server.session.clone(),
                 region: server.region.clone(),
                 recovered: true,
                 restore: restore.clone(),
-            },
+            }),
             Value::Null,
             after,
             format!(
@@ -459,12 +354,12 @@ impl Builder<'_> {
         self.change(
             Op::Create,
             format!("session {session}"),
-            Step::OpenSession {
+            Step::OpenSession(OpenSession {
                 session: session.clone(),
                 region: d.server.region.clone(),
                 recovered: false,
                 restore: None,
-            },
+            }),
             Value::Null,
             json!({ "file": session_path(&session), "region": d.server.region }),
             "state = \"running\" and no server exists",
@@ -488,7 +383,7 @@ impl Builder<'_> {
         self.change(
             Op::Create,
             format!("hetzner server {name}"),
-            Step::CreateServer {
+            Step::CreateServer(CreateServer {
                 name: name.clone(),
                 session: session.clone(),
                 region: d.server.region.clone(),
@@ -498,7 +393,7 @@ impl Builder<'_> {
                 snapshot: snapshot.clone(),
                 labels: labels.clone(),
                 restore: restore.clone(),
-            },
+            }),
             Value::Null,
             after,
             format!(
@@ -542,9 +437,8 @@ impl Builder<'_> {
         self.close_dangling_session();
     }
 
-    fn keep_running(&mut self) {
+    fn keep_running(&mut self, server: &ObservedServer) {
         let o = self.o;
-        let server = o.server.as_ref().expect("keep_running needs a server");
         self.record_agent_phase();
         self.record_activity();
         self.record_requests();
@@ -577,15 +471,12 @@ impl Builder<'_> {
 }
 
 pub fn labels(d: &Desired, session: &SessionId) -> BTreeMap<String, String> {
-    let mut l = BTreeMap::from([
-        ("managed-by".to_string(), "mc-gitops".to_string()),
-        ("mc-gitops/server".to_string(), d.server.name.to_string()),
-        ("mc-gitops/session".to_string(), session.to_string()),
-        ("mc-gitops/region".to_string(), d.server.region.to_string()),
-    ]);
+    let mut l = labels::owned(d.server.name.as_str());
+    l.insert(labels::SESSION.into(), session.to_string());
+    l.insert(labels::REGION.into(), d.server.region.to_string());
     if let Some(repo) = d.server.github.as_ref().and_then(|g| g.repo.as_ref()) {
         // Label values allow [a-z0-9_.-]; `owner/name` becomes `owner.name`.
-        l.insert("mc-gitops/repo".into(), repo.replace('/', "."));
+        l.insert(labels::REPO.into(), repo.replace('/', "."));
     }
     l
 }

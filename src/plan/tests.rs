@@ -103,17 +103,20 @@ fn offline_with_state_running_starts_everything() {
     insta::assert_snapshot!("offline_text", text);
     insta::assert_snapshot!("offline_json", json);
     assert_eq!(p.summary.delete, 0);
-    assert!(p.changes.iter().any(|c| matches!(c.step, Step::CreateServer { .. })));
+    assert!(p.changes.iter().any(|c| matches!(c.step, Step::CreateServer(CreateServer { .. }))));
     // Every file is stored before the session opens and its server is
     // created: the create hands the agent a document listing them all.
     let first = |f: fn(&Step) -> bool| p.changes.iter().position(|c| f(&c.step)).unwrap();
     let last_file = p
         .changes
         .iter()
-        .rposition(|c| matches!(c.step, Step::PutAsset { .. } | Step::RemoveAsset { .. }))
+        .rposition(|c| matches!(c.step, Step::PutAsset(PutAsset { .. }) | Step::RemoveAsset(RemoveAsset { .. })))
         .unwrap();
-    assert!(last_file < first(|s| matches!(s, Step::OpenSession { .. })), "{text}");
-    assert!(last_file < first(|s| matches!(s, Step::CreateServer { .. })), "{text}");
+    assert!(last_file < first(|s| matches!(s, Step::OpenSession(OpenSession { .. }))), "{text}");
+    assert!(
+        last_file < first(|s| matches!(s, Step::CreateServer(CreateServer { .. }))),
+        "{text}"
+    );
 }
 
 #[test]
@@ -130,8 +133,12 @@ fn running_with_players_and_a_new_friend_updates_the_whitelist_live() {
     let (text, json) = both(&p);
     insta::assert_snapshot!("running_text", text);
     insta::assert_snapshot!("running_json", json);
-    assert!(p.changes.iter().any(|c| matches!(c.step, Step::UpdateWhitelist { .. })));
-    assert!(!p.changes.iter().any(|c| matches!(c.step, Step::DeleteServer { .. })));
+    assert!(
+        p.changes
+            .iter()
+            .any(|c| matches!(c.step, Step::UpdateWhitelist(UpdateWhitelist { .. })))
+    );
+    assert!(!p.changes.iter().any(|c| matches!(c.step, Step::DeleteServer(DeleteServer { .. }))));
 }
 
 #[test]
@@ -151,18 +158,22 @@ fn suspended_and_ready_to_terminate_deletes_after_the_snapshot() {
     // Once a snapshot newer than the stop is verified, nothing waits.
     final_at(&mut o, now() - Duration::minutes(45));
     let p2 = plan(&l.desired, &o);
-    assert!(!p2.changes.iter().any(|c| matches!(c.step, Step::AwaitSnapshot { .. })));
-    assert!(p2.changes.iter().any(|c| matches!(c.step, Step::DeleteServer { .. })));
+    assert!(
+        !p2.changes
+            .iter()
+            .any(|c| matches!(c.step, Step::AwaitSnapshot(AwaitSnapshot { .. })))
+    );
+    assert!(p2.changes.iter().any(|c| matches!(c.step, Step::DeleteServer(DeleteServer { .. }))));
     let kinds: Vec<_> = p.changes.iter().map(|c| std::mem::discriminant(&c.step)).collect();
     let pos = |f: fn(&Step) -> bool| p.changes.iter().position(|c| f(&c.step));
     assert!(
-        pos(|s| matches!(s, Step::AwaitSnapshot { .. })) < pos(|s| matches!(s, Step::DeleteServer { .. })),
+        pos(|s| matches!(s, Step::AwaitSnapshot(AwaitSnapshot { .. }))) < pos(|s| matches!(s, Step::DeleteServer(DeleteServer { .. }))),
         "{kinds:?}"
     );
     assert!(
         p.changes
             .iter()
-            .any(|c| matches!(c.step, Step::SetStateStopped { reason: EndReason::Idle }))
+            .any(|c| matches!(c.step, Step::SetStateStopped(SetStateStopped { reason: EndReason::Idle })))
     );
 }
 
@@ -177,10 +188,10 @@ fn over_budget_while_running_stops_and_records_why() {
     insta::assert_snapshot!("over_budget_json", json);
     assert!(p.changes.iter().any(|c| matches!(
         c.step,
-        Step::RequestStop {
+        Step::RequestStop(RequestStop {
             reason: EndReason::Budget,
             ..
-        }
+        })
     )));
 }
 
@@ -190,12 +201,12 @@ fn budget_reached_refuses_to_start() {
     let mut o = offline(&l);
     o.month_to_date = l.desired.server.budget.monthly;
     let p = plan(&l.desired, &o);
-    assert!(!p.changes.iter().any(|c| matches!(c.step, Step::CreateServer { .. })));
+    assert!(!p.changes.iter().any(|c| matches!(c.step, Step::CreateServer(CreateServer { .. }))));
     assert!(p.notices.iter().any(|n| n.level == Level::Error));
     assert!(
         p.changes
             .iter()
-            .any(|c| matches!(c.step, Step::SetStateStopped { reason: EndReason::Budget }))
+            .any(|c| matches!(c.step, Step::SetStateStopped(SetStateStopped { reason: EndReason::Budget })))
     );
 }
 
@@ -232,16 +243,16 @@ fn max_session_stops_the_server() {
     let p = plan(&l.desired, &o);
     assert!(p.changes.iter().any(|c| matches!(
         c.step,
-        Step::RequestStop {
+        Step::RequestStop(RequestStop {
             reason: EndReason::MaxSession,
             ..
-        }
+        })
     )));
     assert!(p.changes.iter().any(|c| matches!(
         c.step,
-        Step::SetStateStopped {
+        Step::SetStateStopped(SetStateStopped {
             reason: EndReason::MaxSession
-        }
+        })
     )));
 }
 
@@ -405,10 +416,10 @@ proptest! {
     fn no_server_is_deleted_without_a_guarded_snapshot((d, o) in arb_observed(desired())) {
         let p = plan(&d, &o);
         for c in &p.changes {
-            if let Step::DeleteServer { session, snapshot_after, force, .. } = &c.step {
+            if let Step::DeleteServer(DeleteServer { session, snapshot_after, force, .. }) = &c.step {
                 if force.is_some() { continue; }
                 let snapshot_ok = o.final_snapshot.as_ref().is_some_and(|f| f.refuses(session, *snapshot_after, o.now).is_none());
-                let waits = p.changes.iter().any(|w| matches!(&w.step, Step::AwaitSnapshot { session: s, taken_after } if taken_after == snapshot_after && s == session));
+                let waits = p.changes.iter().any(|w| matches!(&w.step, Step::AwaitSnapshot(AwaitSnapshot { session: s, taken_after }) if taken_after == snapshot_after && s == session));
                 prop_assert!(snapshot_ok || waits, "delete without snapshot guard: {:#?}", p.changes);
             }
         }
@@ -422,239 +433,4 @@ fn a_converged_state_plans_empty() {
     let p = plan(&d, &o);
     assert!(p.is_empty(), "{:#?}", p.changes);
     let _ = ControlState::default();
-}
-
-/// Issue 12: an orphan of a closed session was deleted on any snapshot taken
-/// after its session started; it is now asked to stop (once desired.json is
-/// free) and deleted only after its own final snapshot.
-#[test]
-fn an_orphan_is_deleted_only_after_its_own_final_snapshot() {
-    let d = desired();
-    let mut o = running(&d, now() - Duration::hours(1));
-    let mut orphan = o.server.clone().unwrap();
-    orphan.name = "grove-old".into();
-    orphan.session = crate::ids::SessionId::new("20261101-1802-eu");
-    o.orphans = vec![orphan.clone()];
-    let p = plan(&d, &o);
-    assert!(p.changes.is_empty(), "unexplained: reported only");
-    assert!(p.notices.iter().any(|n| n.message.contains("grove-old")));
-    let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
-    o.orphans[0].closed_session = Some((t("2026-11-01T18:02:11Z"), t("2026-11-01T21:37:52Z")));
-    // Our session's snapshot is newer than the orphan's start: not the orphan's.
-    final_at(&mut o, now() - Duration::minutes(1));
-    let p = plan(&d, &o);
-    assert!(p.changes.is_empty(), "{:#?}", p.changes);
-    assert!(
-        p.notices
-            .iter()
-            .any(|n| n.message.contains("grove-old") && n.message.contains("once the current session ends")),
-        "{:#?}",
-        p.notices
-    );
-    // With no session of ours, desired.json is free: the orphan is asked.
-    let mut idle = o.clone();
-    idle.server = None;
-    idle.session = None;
-    idle.agent = None;
-    idle.control.as_mut().unwrap().session = None;
-    let mut stopped = d.clone();
-    stopped.server.state = crate::repo::SwitchState::Stopped;
-    let p = plan(&stopped, &idle);
-    assert!(
-        p.changes
-            .iter()
-            .any(|c| matches!(&c.step, Step::AskOrphanToStop { name, .. } if name == "grove-old")),
-        "{:#?}",
-        p.changes
-    );
-    let (_, asked) = simulate(&stopped, &idle, &p);
-    let p = plan(&stopped, &asked);
-    assert!(p.changes.is_empty(), "asked once, then it waits: {:#?}", p.changes);
-    // Its final snapshot, taken after its session ended: deleted.
-    o.final_snapshot = Some(crate::observe::FinalSnapshot {
-        session: orphan.session.clone(),
-        taken: t("2026-11-01T21:40:00Z"),
-    });
-    let p = plan(&d, &o);
-    assert!(
-        matches!(&p.changes[..], [Change { step: Step::DeleteServer { name, .. }, .. }] if name == "grove-old"),
-        "{:#?}",
-        p.changes
-    );
-    let (d2, o2) = simulate(&d, &o, &p);
-    assert!(plan(&d2, &o2).is_empty());
-}
-
-// Renewing the agent's storage credentials.
-
-fn renewals(p: &Plan) -> Vec<&Change> {
-    p.changes
-        .iter()
-        .filter(|c| matches!(c.step, Step::RenewCredentials { .. }))
-        .collect()
-}
-
-fn life(issued: DateTime<Utc>, hours: i64) -> crate::observe::ObservedCredentials {
-    crate::observe::ObservedCredentials::Known(crate::storage::credentials::CredentialsLife {
-        issued,
-        expires: issued + Duration::hours(hours),
-    })
-}
-
-#[test]
-fn a_long_session_renews_the_agents_credentials_for_the_rest_of_it() {
-    let mut l = example();
-    l.desired.server.lifecycle.max_session = crate::repo::duration::Duration::from_hours(10 * 24);
-    let started = now() - Duration::hours(5 * 24 + 12);
-    let mut o = running(&l.desired, started);
-    assert_eq!(o.credentials, Some(life(started, 7 * 24)), "minted at the start for 7 days");
-    let p = plan(&l.desired, &o);
-    let (text, json) = both(&p);
-    insta::assert_snapshot!("renew_text", text);
-    insta::assert_snapshot!("renew_json", json);
-    let [renewal] = renewals(&p)[..] else { panic!("{:#?}", p.changes) };
-    // What is left of 10 days + idle + suspended + 1 h, after 5.5 days.
-    let want = (10 * 24 + 2) * 3600 - (5 * 24 + 12) * 3600;
-    assert!(
-        matches!(renewal.step, Step::RenewCredentials { ttl_seconds, id: Some(_), .. } if ttl_seconds == want),
-        "{renewal:#?}"
-    );
-    let (d2, o2) = simulate(&l.desired, &o, &p);
-    assert!(plan(&d2, &o2).is_empty(), "renewed once, then nothing");
-
-    // Three quarters of the life is the line.
-    o.now = started + Duration::hours(7 * 24 * 3 / 4);
-    assert!(renewals(&plan(&l.desired, &o)).is_empty(), "exactly a quarter left: not yet");
-    o.now += Duration::minutes(1);
-    assert_eq!(renewals(&plan(&l.desired, &o)).len(), 1);
-}
-
-#[test]
-fn no_renewal_for_fresh_credentials_local_storage_or_a_server_being_deleted() {
-    let d = desired();
-    let started = now() - Duration::hours(11);
-    let mut o = running(&d, started);
-    assert_eq!(renewals(&plan(&d, &o)).len(), 1, "11 h into 14 h: a quarter is left");
-    o.credentials = None;
-    assert!(plan(&d, &o).is_empty(), "local storage: nothing to renew");
-    o.credentials = Some(life(now() - Duration::hours(1), 14));
-    assert!(plan(&d, &o).is_empty(), "fresh credentials");
-
-    // A stop waiting for the final snapshot renews first: the agent needs storage to upload it.
-    o.credentials = Some(life(started, 14));
-    let agent = o.agent.as_mut().unwrap();
-    agent.phase = Phase::Terminating;
-    agent.stopped_at = Some(now() - Duration::minutes(5));
-    let p = plan(&d, &o);
-    let pos = |f: fn(&Step) -> bool| p.changes.iter().position(|c| f(&c.step)).unwrap();
-    assert!(
-        pos(|s| matches!(s, Step::RenewCredentials { .. })) < pos(|s| matches!(s, Step::AwaitSnapshot { .. })),
-        "{:#?}",
-        p.changes
-    );
-    // Once the final snapshot is verified the server is deleted: no renewal.
-    final_at(&mut o, now() - Duration::minutes(1));
-    let p = plan(&d, &o);
-    assert!(renewals(&p).is_empty(), "{:#?}", p.changes);
-    assert!(p.changes.iter().any(|c| matches!(c.step, Step::DeleteServer { .. })));
-}
-
-#[test]
-fn a_server_without_credential_labels_is_renewed_once() {
-    let d = desired();
-    let mut o = running(&d, now() - Duration::hours(1));
-    o.credentials = Some(crate::observe::ObservedCredentials::Unlabelled);
-    let p = plan(&d, &o);
-    assert_eq!(renewals(&p).len(), 1, "{:#?}", p.changes);
-    assert_eq!(
-        renewals(&p)[0].before,
-        serde_json::json!("(unknown: the server has no credential labels)")
-    );
-    let (d2, o2) = simulate(&d, &o, &p);
-    assert!(plan(&d2, &o2).is_empty());
-}
-
-#[test]
-fn expired_credentials_are_renewed_with_a_warning() {
-    let d = desired();
-    let mut o = running(&d, now() - Duration::hours(3));
-    o.credentials = Some(life(now() - Duration::hours(15), 14));
-    let p = plan(&d, &o);
-    assert_eq!(renewals(&p).len(), 1);
-    assert!(
-        p.notices
-            .iter()
-            .any(|n| n.level == Level::Warning && n.message.contains("storage credentials expired")),
-        "{:#?}",
-        p.notices
-    );
-}
-
-/// Renewals are per session: a server whose session is not the ledger's
-/// open one (an orphan of an ended session, or no session on record) never
-/// gets new credentials, so a key leaked from it dies with its life.
-#[test]
-fn no_renewal_for_a_server_whose_session_is_not_the_open_one() {
-    let d = desired();
-    let started = now() - Duration::hours(11);
-    let mut o = running(&d, started);
-    let p = plan(&d, &o);
-    let [renewal] = renewals(&p)[..] else { panic!("{:#?}", p.changes) };
-    let open = o.session.as_ref().unwrap().id.clone();
-    assert!(matches!(&renewal.step, Step::RenewCredentials { session, .. } if *session == open));
-
-    o.server.as_mut().unwrap().session = SessionId::new("20261101-0000-eu");
-    assert!(renewals(&plan(&d, &o)).is_empty(), "the server of another session");
-    let mut o = running(&d, started);
-    o.session.as_mut().unwrap().ended = Some(now() - Duration::minutes(1));
-    assert!(renewals(&plan(&d, &o)).is_empty(), "an ended session");
-    o.session = None;
-    assert!(renewals(&plan(&d, &o)).is_empty(), "no session on record");
-}
-
-/// Verified backups are copied to the vault once, out of the VPS's reach;
-/// one about to be pruned is not copied first.
-#[test]
-fn verified_backups_are_sealed_once_and_pruned_ones_are_not() {
-    let mut d = desired();
-    d.server.lifecycle.keep_backups = 3;
-    let mut o = running(&d, now() - Duration::hours(1));
-    let mut b = arb_backups(5);
-    b.all.iter_mut().for_each(|x| x.sealed = false);
-    b.all[4].sealed = true;
-    let want: Vec<_> = b.all[2..4].iter().map(|x| x.name.clone()).collect();
-    o.backups = Some(b);
-    let p = plan(&d, &o);
-    let seals: Vec<_> = p
-        .changes
-        .iter()
-        .filter_map(|c| match &c.step {
-            Step::SealBackups { backups } => Some(backups.clone()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(seals, [want], "the two oldest are pruned, the newest is sealed: {:#?}", p.changes);
-    let (d2, o2) = simulate(&d, &o, &p);
-    assert!(plan(&d2, &o2).is_empty(), "sealed once");
-}
-
-/// The shutdown policy learned from the ledger reaches `desired.json`
-/// (`update-shutdown-policy`, shown per context), and once written the
-/// plan is quiet about it.
-#[test]
-fn a_learned_shutdown_policy_is_handed_to_the_running_agent_once() {
-    let mut l = example();
-    let o = running(&l.desired, now() - Duration::hours(2));
-    l.desired.shutdown = Some(crate::shutdown::ShutdownPolicy::fixed(Duration::minutes(30)));
-    let p = plan(&l.desired, &o);
-    let change = p
-        .changes
-        .iter()
-        .find(|c| matches!(c.step, Step::UpdateShutdownPolicy { .. }))
-        .expect("the policy is sent");
-    assert_eq!(change.after["keep"]["weekday 18-21h #1"], "30 min");
-    assert_eq!(change.before, serde_json::Value::Null);
-    let (d, o) = simulate(&l.desired, &o, &p);
-    let again = plan(&d, &o);
-    assert!(!again.changes.iter().any(|c| matches!(c.step, Step::UpdateShutdownPolicy { .. })));
 }

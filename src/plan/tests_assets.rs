@@ -23,7 +23,7 @@ fn puts(p: &Plan) -> Vec<(&str, &str)> {
     p.changes
         .iter()
         .filter_map(|c| match &c.step {
-            Step::PutAsset { path, .. } => Some((path.as_str(), c.reason.as_str())),
+            Step::PutAsset(PutAsset { path, .. }) => Some((path.as_str(), c.reason.as_str())),
             _ => None,
         })
         .collect()
@@ -55,8 +55,16 @@ fn a_start_sends_again_the_listed_files_whose_stored_copy_is_damaged() {
         ]
     );
     // Before the server is created, so its agent's first document lists whole files.
-    let create = p.changes.iter().position(|c| matches!(c.step, Step::CreateServer { .. })).unwrap();
-    let last_put = p.changes.iter().rposition(|c| matches!(c.step, Step::PutAsset { .. })).unwrap();
+    let create = p
+        .changes
+        .iter()
+        .position(|c| matches!(c.step, Step::CreateServer(CreateServer { .. })))
+        .unwrap();
+    let last_put = p
+        .changes
+        .iter()
+        .rposition(|c| matches!(c.step, Step::PutAsset(PutAsset { .. })))
+        .unwrap();
     assert!(last_put < create);
     let (text, _) = both(&p);
     assert!(text.contains("~ file server.properties"), "{text}");

@@ -57,7 +57,7 @@ fn no_deletion_waits_more_than_one_safety_net_interval_when_a_nudge_is_lost() {
         let (d, o) = lost_nudge(snapshot, run_at);
         let p = plan(&d, &o);
         assert!(
-            p.changes.iter().any(|c| matches!(c.step, Step::DeleteServer { .. })),
+            p.changes.iter().any(|c| matches!(c.step, Step::DeleteServer(DeleteServer { .. }))),
             "the scheduled run at {run_at} deletes the server: {:#?}",
             p.changes
         );

@@ -23,14 +23,14 @@ fn admin_stop() -> (Desired, Observed) {
 
 fn wait_of(p: &Plan) -> Option<(&Change, DateTime<Utc>)> {
     p.changes.iter().find_map(|c| match c.step {
-        Step::AwaitCountdown { ends, .. } => Some((c, ends)),
+        Step::AwaitCountdown(AwaitCountdown { ends, .. }) => Some((c, ends)),
         _ => None,
     })
 }
 
 fn warnings_sent(p: &Plan) -> Option<&StopWarnings> {
     p.changes.iter().find_map(|c| match &c.step {
-        Step::RequestStop { warnings, .. } => Some(warnings),
+        Step::RequestStop(RequestStop { warnings, .. }) => Some(warnings),
         _ => None,
     })
 }
@@ -48,8 +48,12 @@ fn an_admin_stop_with_players_online_sends_the_countdown_and_waits_for_it() {
     assert_eq!(wait.op, Op::Wait);
     assert_eq!(wait.after, serde_json::json!("stop in 5m (admin), at 2026-11-22T19:35:00Z"));
     let pos = |f: fn(&Step) -> bool| p.changes.iter().position(|c| f(&c.step)).unwrap();
-    assert!(pos(|s| matches!(s, Step::RequestStop { .. })) < pos(|s| matches!(s, Step::AwaitCountdown { .. })));
-    assert!(pos(|s| matches!(s, Step::AwaitCountdown { .. })) < pos(|s| matches!(s, Step::AwaitSnapshot { .. })));
+    assert!(
+        pos(|s| matches!(s, Step::RequestStop(RequestStop { .. }))) < pos(|s| matches!(s, Step::AwaitCountdown(AwaitCountdown { .. })))
+    );
+    assert!(
+        pos(|s| matches!(s, Step::AwaitCountdown(AwaitCountdown { .. }))) < pos(|s| matches!(s, Step::AwaitSnapshot(AwaitSnapshot { .. })))
+    );
 }
 
 /// A later run, two minutes into the countdown: no second request, the

@@ -3,26 +3,27 @@
 //! loop stopped as `crash`; the agent's activity recorded; retention run by
 //! the reconciler; no fresh world started over backups.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 
 use super::effect::simulate;
-use super::tests::{arb_backups, arb_observed, both, desired, example, now, offline, running};
+use super::tests::{arb_backups, arb_observed, both, desired, example, final_at, now, offline, running};
 use super::*;
+use crate::ids::PlayerName;
 use crate::lifecycle::Phase;
 use crate::observe::Observed;
 use crate::world::BackupName;
 
 fn closes_with(p: &Plan) -> Option<EndReason> {
     p.changes.iter().find_map(|c| match c.step {
-        Step::CloseSession { reason, .. } => Some(reason),
+        Step::CloseSession(CloseSession { reason, .. }) => Some(reason),
         _ => None,
     })
 }
 
 fn stopped_with(p: &Plan) -> Option<EndReason> {
     p.changes.iter().find_map(|c| match c.step {
-        Step::SetStateStopped { reason } => Some(reason),
+        Step::SetStateStopped(SetStateStopped { reason }) => Some(reason),
         _ => None,
     })
 }
@@ -59,7 +60,7 @@ fn a_stop_closes_with_the_reason_it_was_asked_for_not_idle() {
         let (d, o) = asked_and_terminating(reason);
         let p = plan(&d, &o);
         assert_eq!(closes_with(&p), Some(reason), "{:#?}", p.changes);
-        assert!(!p.changes.iter().any(|c| matches!(c.step, Step::RequestStop { .. })));
+        assert!(!p.changes.iter().any(|c| matches!(c.step, Step::RequestStop(RequestStop { .. }))));
         let automatic = reason != EndReason::Admin;
         assert_eq!(stopped_with(&p), automatic.then_some(reason));
     }
@@ -84,10 +85,10 @@ fn an_agent_that_gave_up_on_a_crashing_minecraft_is_stopped_as_crash() {
     assert!(
         p.changes.iter().any(|c| matches!(
             c.step,
-            Step::RequestStop {
+            Step::RequestStop(RequestStop {
                 reason: EndReason::Crash,
                 ..
-            }
+            })
         )),
         "{:#?}",
         p.changes
@@ -108,7 +109,7 @@ fn a_stop_whose_server_is_gone_is_finished_with_its_reason() {
     let p = plan(&d, &o);
     assert_eq!(closes_with(&p), Some(EndReason::MaxSession), "{:#?}", p.changes);
     assert_eq!(stopped_with(&p), Some(EndReason::MaxSession));
-    assert!(!p.changes.iter().any(|c| matches!(c.step, Step::CreateServer { .. })));
+    assert!(!p.changes.iter().any(|c| matches!(c.step, Step::CreateServer(CreateServer { .. }))));
     assert!(
         !p.notices.iter().any(|n| n.message.contains("heartbeat")),
         "the gone server's last report is no witness: {:#?}",
@@ -131,7 +132,9 @@ fn a_stop_whose_server_is_gone_is_finished_with_its_reason() {
 }
 
 fn activity(p: &Plan) -> Option<&Change> {
-    p.changes.iter().find(|c| matches!(c.step, Step::RecordActivity { .. }))
+    p.changes
+        .iter()
+        .find(|c| matches!(c.step, Step::RecordActivity(RecordActivity { .. })))
 }
 
 /// Break 6 of issue 11: `peak_players`, `world_bytes` and `backups` were
@@ -152,13 +155,13 @@ fn what_the_agent_reports_of_the_session_is_recorded_in_its_file() {
     let change = activity(&p).unwrap_or_else(|| panic!("{:#?}", p.changes));
     insta::assert_json_snapshot!("activity_change", change);
     match &change.step {
-        Step::RecordActivity {
+        Step::RecordActivity(RecordActivity {
             players_seen,
             peak_players,
             backups,
             world_bytes,
             ..
-        } => {
+        }) => {
             assert_eq!(*peak_players, 5, "a peak is never lowered");
             assert_eq!(players_seen.len(), 3, "a union");
             assert_eq!((*backups, *world_bytes), (3, Some(52_428_800)));
@@ -180,7 +183,7 @@ fn the_stop_records_the_agents_report_before_closing() {
     let p = plan(&d, &o);
     let at = |f: fn(&Step) -> bool| p.changes.iter().position(|c| f(&c.step));
     assert!(
-        at(|s| matches!(s, Step::RecordActivity { .. })) < at(|s| matches!(s, Step::CloseSession { .. })),
+        at(|s| matches!(s, Step::RecordActivity(RecordActivity { .. }))) < at(|s| matches!(s, Step::CloseSession(CloseSession { .. }))),
         "{:#?}",
         p.changes
     );
@@ -190,7 +193,7 @@ fn pruned(p: &Plan) -> Vec<String> {
     p.changes
         .iter()
         .find_map(|c| match &c.step {
-            Step::PruneBackups { backups, .. } => Some(backups.iter().map(|b| b.to_string()).collect()),
+            Step::PruneBackups(PruneBackups { backups, .. }) => Some(backups.iter().map(|b| b.to_string()).collect()),
             _ => None,
         })
         .unwrap_or_default()
@@ -208,7 +211,11 @@ fn backups_beyond_keep_backups_are_pruned_by_the_reconciler() {
     o.backups = Some(backups.clone());
     let p = plan(&d, &o);
     assert_eq!(pruned(&p), names[..4], "the four oldest");
-    let c = p.changes.iter().find(|c| matches!(c.step, Step::PruneBackups { .. })).unwrap();
+    let c = p
+        .changes
+        .iter()
+        .find(|c| matches!(c.step, Step::PruneBackups(PruneBackups { .. })))
+        .unwrap();
     assert!(c.reason.starts_with("prune 4 old snapshot(s)"), "{}", c.reason);
     let (d2, o2) = simulate(&d, &o, &p);
     assert!(plan(&d2, &o2).is_empty(), "safe to repeat: nothing left to prune");
@@ -242,7 +249,7 @@ fn a_start_over_backups_without_current_json_is_refused_naming_the_newest() {
     o.backups = Some(arb_backups(15));
     let newest = o.backups.as_ref().unwrap().newest_complete().unwrap().to_string();
     let p = plan(&l.desired, &o);
-    assert!(!p.changes.iter().any(|c| matches!(c.step, Step::CreateServer { .. })));
+    assert!(!p.changes.iter().any(|c| matches!(c.step, Step::CreateServer(CreateServer { .. }))));
     let refusal = p.notices.iter().find(|n| n.level == Level::Error).expect("an error");
     assert!(
         refusal.message.contains(&format!("set restore = \"{newest}\" in server.toml")),
@@ -259,7 +266,7 @@ fn a_start_over_backups_without_current_json_is_refused_naming_the_newest() {
     assert!(
         p.changes
             .iter()
-            .any(|c| matches!(&c.step, Step::CreateServer { restore: Some(r), .. } if *r == newest))
+            .any(|c| matches!(&c.step, Step::CreateServer(CreateServer { restore: Some(r), .. }) if *r == newest))
     );
 
     // No backups at all: a new world is what there is.
@@ -268,7 +275,7 @@ fn a_start_over_backups_without_current_json_is_refused_naming_the_newest() {
         plan(&l.desired, &o)
             .changes
             .iter()
-            .any(|c| matches!(c.step, Step::CreateServer { .. }))
+            .any(|c| matches!(c.step, Step::CreateServer(CreateServer { .. })))
     );
 }
 
@@ -288,4 +295,65 @@ proptest! {
             prop_assert!(Some(&name) != current.as_ref());
         }
     }
+}
+
+/// Issue 12: an orphan of a closed session was deleted on any snapshot taken
+/// after its session started; it is now asked to stop (once desired.json is
+/// free) and deleted only after its own final snapshot.
+#[test]
+fn an_orphan_is_deleted_only_after_its_own_final_snapshot() {
+    let d = desired();
+    let mut o = running(&d, now() - Duration::hours(1));
+    let mut orphan = o.server.clone().unwrap();
+    orphan.name = "grove-old".into();
+    orphan.session = crate::ids::SessionId::new("20261101-1802-eu");
+    o.orphans = vec![orphan.clone()];
+    let p = plan(&d, &o);
+    assert!(p.changes.is_empty(), "unexplained: reported only");
+    assert!(p.notices.iter().any(|n| n.message.contains("grove-old")));
+    let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    o.orphans[0].closed_session = Some((t("2026-11-01T18:02:11Z"), t("2026-11-01T21:37:52Z")));
+    // Our session's snapshot is newer than the orphan's start: not the orphan's.
+    final_at(&mut o, now() - Duration::minutes(1));
+    let p = plan(&d, &o);
+    assert!(p.changes.is_empty(), "{:#?}", p.changes);
+    assert!(
+        p.notices
+            .iter()
+            .any(|n| n.message.contains("grove-old") && n.message.contains("once the current session ends")),
+        "{:#?}",
+        p.notices
+    );
+    // With no session of ours, desired.json is free: the orphan is asked.
+    let mut idle = o.clone();
+    idle.server = None;
+    idle.session = None;
+    idle.agent = None;
+    idle.control.as_mut().unwrap().session = None;
+    let mut stopped = d.clone();
+    stopped.server.state = crate::repo::SwitchState::Stopped;
+    let p = plan(&stopped, &idle);
+    assert!(
+        p.changes
+            .iter()
+            .any(|c| matches!(&c.step, Step::AskOrphanToStop(AskOrphanToStop { name, .. }) if name == "grove-old")),
+        "{:#?}",
+        p.changes
+    );
+    let (_, asked) = simulate(&stopped, &idle, &p);
+    let p = plan(&stopped, &asked);
+    assert!(p.changes.is_empty(), "asked once, then it waits: {:#?}", p.changes);
+    // Its final snapshot, taken after its session ended: deleted.
+    o.final_snapshot = Some(crate::observe::FinalSnapshot {
+        session: orphan.session.clone(),
+        taken: t("2026-11-01T21:40:00Z"),
+    });
+    let p = plan(&d, &o);
+    assert!(
+        matches!(&p.changes[..], [Change { step: Step::DeleteServer(DeleteServer { name, .. }), .. }] if name == "grove-old"),
+        "{:#?}",
+        p.changes
+    );
+    let (d2, o2) = simulate(&d, &o, &p);
+    assert!(plan(&d2, &o2).is_empty());
 }

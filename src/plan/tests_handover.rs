@@ -14,7 +14,7 @@ const BACKUP: &str = "2026-11-01T18-00-00Z";
 
 fn hand_over(p: &Plan) -> Option<(SessionId, Option<String>)> {
     p.changes.iter().find_map(|c| match &c.step {
-        Step::HandOver { session, restore, .. } => Some((session.clone(), restore.clone())),
+        Step::HandOver(HandOver { session, restore, .. }) => Some((session.clone(), restore.clone())),
         _ => None,
     })
 }
@@ -51,7 +51,9 @@ fn a_live_session_whose_desired_json_names_another_is_handed_its_own() {
     let p = plan(&l.desired, &o);
     assert_eq!(hand_over(&p), Some((session, Some(BACKUP.to_string()))));
     assert!(
-        !p.changes.iter().any(|c| matches!(c.step, Step::UpdateWhitelist { .. })),
+        !p.changes
+            .iter()
+            .any(|c| matches!(c.step, Step::UpdateWhitelist(UpdateWhitelist { .. }))),
         "the hand-over writes the whitelist: {:#?}",
         p.changes
     );
@@ -77,9 +79,9 @@ fn a_recovered_session_whose_agent_waits_starts_from_the_unused_restore() {
     o.restores_done.clear();
     let p = plan(&l.desired, &o);
     let open = p.changes.iter().find_map(|c| match &c.step {
-        Step::OpenSession {
+        Step::OpenSession(OpenSession {
             recovered: true, restore, ..
-        } => Some(restore.clone()),
+        }) => Some(restore.clone()),
         _ => None,
     });
     assert_eq!(open, Some(Some(BACKUP.to_string())), "{:#?}", p.changes);
@@ -87,7 +89,7 @@ fn a_recovered_session_whose_agent_waits_starts_from_the_unused_restore() {
     assert!(
         p.changes
             .iter()
-            .any(|c| matches!(&c.step, Step::ClearRestore { backup, used_by } if backup == BACKUP && used_by == &session))
+            .any(|c| matches!(&c.step, Step::ClearRestore(ClearRestore { backup, used_by }) if backup == BACKUP && used_by == &session))
     );
     insta::assert_snapshot!("recovered_handover_text", both(&p).0);
     converges(&l.desired, &o);
@@ -103,11 +105,11 @@ fn a_recovered_session_whose_agent_had_its_document_takes_the_restore_from_it() 
     // Apply reads the document's `restore` back; nothing is handed over.
     assert!(p.changes.iter().any(|c| matches!(
         c.step,
-        Step::OpenSession {
+        Step::OpenSession(OpenSession {
             recovered: true,
             restore: None,
             ..
-        }
+        })
     )));
     assert_eq!(hand_over(&p), None);
 }
@@ -135,8 +137,8 @@ fn a_stop_hands_a_waiting_agent_its_document_before_asking_it_to_stop() {
     let p = plan(&l.desired, &o);
     let at = |f: fn(&Step) -> bool| p.changes.iter().position(|c| f(&c.step));
     let (hand, stop) = (
-        at(|s| matches!(s, Step::HandOver { .. })),
-        at(|s| matches!(s, Step::RequestStop { .. })),
+        at(|s| matches!(s, Step::HandOver(HandOver { .. }))),
+        at(|s| matches!(s, Step::RequestStop(RequestStop { .. }))),
     );
     assert!(hand.is_some() && hand < stop, "{:#?}", p.changes);
 }

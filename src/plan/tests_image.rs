@@ -23,7 +23,7 @@ fn create(p: &Plan) -> (&Step, &Change) {
     let c = p
         .changes
         .iter()
-        .find(|c| matches!(c.step, Step::CreateServer { .. }))
+        .find(|c| matches!(c.step, Step::CreateServer(CreateServer { .. })))
         .expect("a start");
     (&c.step, c)
 }
@@ -34,7 +34,7 @@ fn a_start_boots_the_prebuilt_image_when_one_exists() {
     l.desired.server.state = SwitchState::Running;
     let mut o = offline(&l);
     let stock = plan(&l.desired, &o);
-    let Step::CreateServer { snapshot, image, .. } = create(&stock).0 else {
+    let Step::CreateServer(CreateServer { snapshot, image, .. }) = create(&stock).0 else {
         unreachable!()
     };
     assert_eq!((snapshot, image.as_str()), (&None, "debian-12"));
@@ -46,7 +46,7 @@ fn a_start_boots_the_prebuilt_image_when_one_exists() {
     o.image = Some(prebuilt(&l.desired));
     let p = plan(&l.desired, &o);
     let (step, change) = create(&p);
-    let Step::CreateServer { snapshot, image, .. } = step else {
+    let Step::CreateServer(CreateServer { snapshot, image, .. }) = step else {
         unreachable!()
     };
     assert_eq!(

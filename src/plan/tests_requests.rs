@@ -23,7 +23,7 @@ fn pruned(p: &Plan) -> Vec<(String, RequestPrune)> {
     p.changes
         .iter()
         .filter_map(|c| match &c.step {
-            Step::PruneRequest { id, because } => Some((id.to_string(), because.clone())),
+            Step::PruneRequest(PruneRequest { id, because }) => Some((id.to_string(), because.clone())),
             _ => None,
         })
         .collect()

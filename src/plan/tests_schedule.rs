@@ -36,7 +36,7 @@ fn at(l: &Loaded, now: &str) -> crate::observe::Observed {
 }
 
 fn starts(p: &Plan) -> bool {
-    p.changes.iter().any(|c| matches!(c.step, Step::CreateServer { .. }))
+    p.changes.iter().any(|c| matches!(c.step, Step::CreateServer(CreateServer { .. })))
 }
 
 #[test]
@@ -60,8 +60,11 @@ fn a_sitting_starts_at_the_last_run_that_can_make_its_minute() {
     let set = p
         .changes
         .iter()
-        .position(|c| matches!(c.step, Step::SetStateRunning { sitting } if sitting == t("2026-12-04T18:00:00Z")));
-    let open = p.changes.iter().position(|c| matches!(c.step, Step::OpenSession { .. }));
+        .position(|c| matches!(c.step, Step::SetStateRunning(SetStateRunning { sitting }) if sitting == t("2026-12-04T18:00:00Z")));
+    let open = p
+        .changes
+        .iter()
+        .position(|c| matches!(c.step, Step::OpenSession(OpenSession { .. })));
     assert!(set.is_some() && open.is_some(), "{:?}", p.changes);
     // The ticks start it 43 minutes early: the plan names the line to add.
     assert!(
@@ -102,7 +105,7 @@ fn an_explicit_start_in_quiet_hours_is_refused_with_when_they_end() {
     assert!(
         p.changes
             .iter()
-            .any(|c| matches!(c.step, Step::RefuseQuietStart { until } if until == t("2026-12-05T07:00:00Z")))
+            .any(|c| matches!(c.step, Step::RefuseQuietStart(RefuseQuietStart { until }) if until == t("2026-12-05T07:00:00Z")))
     );
     let refusal = p.notices.iter().find(|n| n.level == Level::Error).expect("an error notice");
     assert!(refusal.message.contains("quiet hours 23:30-08:00"), "{}", refusal.message);
@@ -124,9 +127,10 @@ fn quiet_hours_do_not_stop_a_running_session() {
     o.now = t("2026-12-04T23:00:00Z"); // 00:00 Berlin
     let p = plan(&l.desired, &o);
     assert!(
-        !p.changes
-            .iter()
-            .any(|c| matches!(c.step, Step::RequestStop { .. } | Step::RefuseQuietStart { .. })),
+        !p.changes.iter().any(|c| matches!(
+            c.step,
+            Step::RequestStop(RequestStop { .. }) | Step::RefuseQuietStart(RefuseQuietStart { .. })
+        )),
         "{:?}",
         p.changes
     );
@@ -162,9 +166,10 @@ fn a_sitting_over_the_budget_is_not_started_and_the_switch_stays_stopped() {
     let p = plan(&l.desired, &o);
     assert!(!starts(&p));
     assert!(
-        p.changes
-            .iter()
-            .all(|c| !matches!(c.step, Step::SetStateRunning { .. } | Step::SetStateStopped { .. })),
+        p.changes.iter().all(|c| !matches!(
+            c.step,
+            Step::SetStateRunning(SetStateRunning { .. }) | Step::SetStateStopped(SetStateStopped { .. })
+        )),
         "{:?}",
         p.changes
     );

@@ -12,7 +12,7 @@ const BACKUP: &str = "2026-11-01T18-00-00Z";
 
 fn planned_restore(p: &Plan) -> Option<Option<String>> {
     p.changes.iter().find_map(|c| match &c.step {
-        Step::CreateServer { restore, .. } => Some(restore.clone()),
+        Step::CreateServer(CreateServer { restore, .. }) => Some(restore.clone()),
         _ => None,
     })
 }
@@ -21,7 +21,7 @@ fn clears(p: &Plan) -> Vec<(String, String)> {
     p.changes
         .iter()
         .filter_map(|c| match &c.step {
-            Step::ClearRestore { backup, used_by } => Some((backup.clone(), used_by.to_string())),
+            Step::ClearRestore(ClearRestore { backup, used_by }) => Some((backup.clone(), used_by.to_string())),
             _ => None,
         })
         .collect()
@@ -98,8 +98,8 @@ fn recorded(p: &Plan) -> Vec<&'static str> {
     p.changes
         .iter()
         .filter_map(|c| match &c.step {
-            Step::RecordReady { .. } => Some("ready"),
-            Step::RecordSuspend { .. } => Some("suspend"),
+            Step::RecordReady(RecordReady { .. }) => Some("ready"),
+            Step::RecordSuspend(RecordSuspend { .. }) => Some("suspend"),
             _ => None,
         })
         .collect()
@@ -173,7 +173,7 @@ fn each_answered_request_is_recorded_once() {
         .changes
         .iter()
         .filter_map(|c| match &c.step {
-            Step::RecordRequests { requests, .. } => Some(requests.clone()),
+            Step::RecordRequests(RecordRequests { requests, .. }) => Some(requests.clone()),
             _ => None,
         })
         .collect();
@@ -242,8 +242,8 @@ fn a_silent_agent_while_minecraft_answers_is_said_and_never_deletes_without_a_sn
     l.desired.server.state = crate::repo::SwitchState::Stopped;
     let p = plan(&l.desired, &o);
     let at = |f: fn(&Step) -> bool| p.changes.iter().position(|c| f(&c.step));
-    let wait = at(|s| matches!(s, Step::AwaitSnapshot { .. })).expect("waits for the snapshot");
-    assert!(wait < at(|s| matches!(s, Step::DeleteServer { .. })).unwrap());
+    let wait = at(|s| matches!(s, Step::AwaitSnapshot(AwaitSnapshot { .. }))).expect("waits for the snapshot");
+    assert!(wait < at(|s| matches!(s, Step::DeleteServer(DeleteServer { .. }))).unwrap());
 }
 
 #[test]

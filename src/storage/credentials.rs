@@ -79,10 +79,10 @@ impl AgentCredentials {
     }
 }
 
-/// The server label with the Unix time its agent's credentials were issued.
-pub const ISSUED_LABEL: &str = "mc-gitops/credentials-issued";
 /// The server label with the Unix time its agent's credentials expire.
-pub const EXPIRES_LABEL: &str = "mc-gitops/credentials-expires";
+pub use crate::labels::CREDENTIALS_EXPIRES as EXPIRES_LABEL;
+/// The server label with the Unix time its agent's credentials were issued.
+pub use crate::labels::CREDENTIALS_ISSUED as ISSUED_LABEL;
 /// The shortest life a renewal mints: time for a final snapshot.
 pub const MIN_RENEWAL_TTL: u64 = 3600;
 

@@ -2,77 +2,79 @@
 //! lost run), create the server with its user-data, and hand the agent its
 //! document at once.
 
-use super::*;
+use super::{Apply, ApplyError, Ctx, Outcome, Report, RunState, control, flush_control, write};
+use crate::hetzner::{FirewallRule, ServerSpec, candidates};
+use crate::ids::SessionId;
+use crate::ledger::{Event, Price, Session};
+use crate::plan::{CreateServer, OpenSession};
+use crate::storage::ControlOp;
 
 pub(super) fn new_session(cx: &Ctx<'_>, id: &SessionId, region: &crate::ids::RegionKey, started: chrono::DateTime<chrono::Utc>) -> Session {
     Session::opened(id, &cx.desired.server.name, region, started)
 }
 
-pub(super) async fn open_session(
-    cx: &Ctx<'_>,
-    st: &mut RunState,
-    report: &mut Report,
-    id: &SessionId,
-    region: &crate::ids::RegionKey,
-    recovered: bool,
-    restore: Option<&str>,
-) -> Result<Outcome, ApplyError> {
-    let resource = format!("session {id}");
-    let servers = cx
-        .hetzner
-        .list_servers(&crate::observe::live::selector(cx.desired))
-        .await
-        .map_err(|source| ApplyError::Hetzner {
-            resource: resource.clone(),
-            source: source.into(),
-        })?;
-    if recovered {
-        let Some(server) = servers
-            .iter()
-            .find(|s| s.labels.get("mc-gitops/session").map(String::as_str) == Some(id.as_str()))
-        else {
-            return Err(ApplyError::Stale {
-                resource,
-                why: "the server to recover the session from is gone".into(),
-            });
-        };
-        let mut s = new_session(cx, id, region, server.created);
-        fill_from_server(&mut s, server, None);
-        // The backup the lost run told this session's agent to restore; or,
-        // when its agent was never handed a document (it waits), the one
-        // the plan honours now (`plan::planner::handover`).
-        let doc = control(cx, st).await?;
-        if doc.session.as_ref() == Some(id) {
-            s.restored_from = doc.restore.clone();
-        } else if let Some(backup) = restore {
-            s.restored_from = Some(backup.to_string());
+impl Apply for OpenSession {
+    async fn apply(&self, cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, _resource: &str) -> Result<Outcome, ApplyError> {
+        let OpenSession {
+            session: id,
+            region,
+            recovered,
+            restore,
+        } = self;
+        let resource = format!("session {id}");
+        let servers = cx
+            .hetzner
+            .list_servers(&crate::observe::live::selector(cx.desired))
+            .await
+            .map_err(|source| ApplyError::Hetzner {
+                resource: resource.clone(),
+                source: source.into(),
+            })?;
+        if *recovered {
+            let Some(server) = servers.iter().find(|s| crate::labels::session_of(&s.labels) == Some(id.as_str())) else {
+                return Err(ApplyError::Stale {
+                    resource,
+                    why: "the server to recover the session from is gone".into(),
+                });
+            };
+            let mut s = new_session(cx, id, region, server.created);
+            fill_from_server(&mut s, server, None);
+            // The backup the lost run told this session's agent to restore; or,
+            // when its agent was never handed a document (it waits), the one
+            // the plan honours now (`plan::planner::handover`).
+            let doc = control(cx, st).await?;
+            if doc.session.as_ref() == Some(id) {
+                s.restored_from = doc.restore.clone();
+            } else if let Some(backup) = restore {
+                s.restored_from = Some(backup.to_string());
+                s.events.push(Event {
+                    at: cx.now,
+                    what: format!("the world starts from backup {backup} (server.toml `restore`)"),
+                });
+            }
             s.events.push(Event {
                 at: cx.now,
-                what: format!("the world starts from backup {backup} (server.toml `restore`)"),
+                what: "session record rebuilt from the server (an earlier run did not record it)".into(),
+            });
+            write(cx, st, report, s)?;
+            report.message.push(format!("recover session {id}"));
+            return Ok(Outcome::Done("rebuilt from the server's labels".into()));
+        }
+        if let Some(existing) = servers.first() {
+            forget_control(st);
+            return Err(ApplyError::Stale {
+                resource,
+                why: format!("server {} already exists", existing.name),
             });
         }
+        let mut s = new_session(cx, id, region, cx.now);
         s.events.push(Event {
             at: cx.now,
-            what: "session record rebuilt from the server (an earlier run did not record it)".into(),
+            what: format!("start requested in {region}"),
         });
         write(cx, st, report, s)?;
-        report.message.push(format!("recover session {id}"));
-        return Ok(Outcome::Done("rebuilt from the server's labels".into()));
+        Ok(Outcome::Done(format!("{} written", id.file())))
     }
-    if let Some(existing) = servers.first() {
-        forget_control(st);
-        return Err(ApplyError::Stale {
-            resource,
-            why: format!("server {} already exists", existing.name),
-        });
-    }
-    let mut s = new_session(cx, id, region, cx.now);
-    s.events.push(Event {
-        at: cx.now,
-        what: format!("start requested in {region}"),
-    });
-    write(cx, st, report, s)?;
-    Ok(Outcome::Done(format!("{} written", id.file())))
 }
 
 pub(super) fn fill_from_server(s: &mut Session, server: &crate::hetzner::Server, price: Option<Price>) {
@@ -97,166 +99,162 @@ pub(super) fn session_price(server: Option<Price>, ipv4: Option<Price>) -> Optio
     Some(p)
 }
 
-pub(super) async fn create_server(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, step: &Step) -> Result<Outcome, ApplyError> {
-    let Step::CreateServer {
-        name,
-        session,
-        region,
-        locations,
-        server_types,
-        image,
-        snapshot,
-        labels,
-        ..
-    } = step
-    else {
-        unreachable!("called for CreateServer only");
-    };
-    let resource = format!("hetzner server {name}");
-    let h = |source: crate::hetzner::HetznerError| ApplyError::Hetzner {
-        resource: resource.clone(),
-        source: source.into(),
-    };
-    let listing = cx.hetzner.server_types().await.map_err(h)?;
-    let mut choice = candidates(locations, server_types, &listing).map_err(|e| h(e.into()))?;
-    // The prebuilt image boots only types of its architecture: those are
-    // kept, in the region's order; with none of them, the stock image.
-    let image = match boot_image(snapshot.as_ref(), &mut choice.candidates, &listing) {
-        Some(id) => id,
-        None => image.clone(),
-    };
-    let fw_labels = BTreeMap::from([
-        ("managed-by".to_string(), "mc-gitops".to_string()),
-        ("mc-gitops/server".to_string(), cx.desired.server.name.to_string()),
-    ]);
-    let firewall = cx
-        .hetzner
-        .ensure_firewall(
-            &format!("{}-minecraft", cx.desired.server.name),
-            &fw_labels,
-            &FirewallRule::minecraft(&cx.desired.server.ssh.allow_from),
-            &crate::observe::live::selector(cx.desired),
-        )
-        .await
-        .map_err(h)?;
-    let mut ssh_keys = Vec::new();
-    for key in &cx.desired.server.ssh.keys {
-        match cx.hetzner.ssh_key_by_name(key).await.map_err(h)? {
-            Some(k) => ssh_keys.push(k.id.to_string()),
-            None => {
-                return Err(ApplyError::Invalid {
-                    resource,
-                    why: format!("SSH key {key:?} (ssh.keys in server.toml) does not exist in the Hetzner project"),
-                });
+impl Apply for CreateServer {
+    async fn apply(&self, cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, _resource: &str) -> Result<Outcome, ApplyError> {
+        let CreateServer {
+            name,
+            session,
+            region,
+            locations,
+            server_types,
+            image,
+            snapshot,
+            labels,
+            ..
+        } = self;
+        let resource = format!("hetzner server {name}");
+        let h = |source: crate::hetzner::HetznerError| ApplyError::Hetzner {
+            resource: resource.clone(),
+            source: source.into(),
+        };
+        let listing = cx.hetzner.server_types().await.map_err(h)?;
+        let mut choice = candidates(locations, server_types, &listing).map_err(|e| h(e.into()))?;
+        // The prebuilt image boots only types of its architecture: those are
+        // kept, in the region's order; with none of them, the stock image.
+        let image = match boot_image(snapshot.as_ref(), &mut choice.candidates, &listing) {
+            Some(id) => id,
+            None => image.clone(),
+        };
+        let fw_labels = crate::labels::owned(cx.desired.server.name.as_str());
+        let firewall = cx
+            .hetzner
+            .ensure_firewall(
+                &format!("{}-minecraft", cx.desired.server.name),
+                &fw_labels,
+                &FirewallRule::minecraft(&cx.desired.server.ssh.allow_from),
+                &crate::observe::live::selector(cx.desired),
+            )
+            .await
+            .map_err(h)?;
+        let mut ssh_keys = Vec::new();
+        for key in &cx.desired.server.ssh.keys {
+            match cx.hetzner.ssh_key_by_name(key).await.map_err(h)? {
+                Some(k) => ssh_keys.push(k.id.to_string()),
+                None => {
+                    return Err(ApplyError::Invalid {
+                        resource,
+                        why: format!("SSH key {key:?} (ssh.keys in server.toml) does not exist in the Hetzner project"),
+                    });
+                }
             }
         }
-    }
-    let mut spec = ServerSpec::new(name.clone(), image);
-    spec.labels = labels.clone();
-    // The life of the credentials minted for this server, which the planner
-    // reads back to know when to renew them (`plan::planner::renew`).
-    if let Some(c) = &cx.agent_credentials {
-        spec.labels.extend(c.life().labels());
-    }
-    // Rendered now, right before the create request: the agent counts its
-    // paid hours from this time. Hetzner's own `created` is a few seconds
-    // later, so the agent's paid hour ends a little early, never late.
-    spec.user_data = match &cx.user_data {
-        Some(u) => Some(u.render_at(chrono::Utc::now()).map_err(|e| ApplyError::Invalid {
-            resource: resource.clone(),
-            why: format!("its user-data: {e}"),
-        })?),
-        None => None,
-    };
-    spec.ssh_keys = ssh_keys;
-    spec.firewalls = vec![firewall];
-    let created = cx.hetzner.create_with_fallback(&spec, &choice.candidates).await.map_err(h)?;
-    let server = created.server.clone();
-    let theirs = server.labels.get("mc-gitops/session").map(String::as_str);
-    if created.adopted && theirs != Some(session.as_str()) {
-        // Another run created the server for its own session first. This
-        // run's session record goes (it was written by this run and never
-        // had a server); the next run plans from what is there.
-        let mine = cx.repo.join(session.file());
-        if st.sessions.remove(session.as_str()).is_some() {
-            let _ = std::fs::remove_file(&mine);
-            report.files.retain(|f| f != &session.file());
+        let mut spec = ServerSpec::new(name.clone(), image);
+        spec.labels = labels.clone();
+        // The life of the credentials minted for this server, which the planner
+        // reads back to know when to renew them (`plan::planner::renew`).
+        if let Some(c) = &cx.agent_credentials {
+            spec.labels.extend(c.life().labels());
         }
-        forget_control(st);
-        return Err(ApplyError::Stale {
-            resource,
-            why: format!("another run created it for session {} first", theirs.unwrap_or("?")),
-        });
-    }
-    // The server exists; nothing records its session yet.
-    crate::apply::crash_here("server-created")?;
+        // Rendered now, right before the create request: the agent counts its
+        // paid hours from this time. Hetzner's own `created` is a few seconds
+        // later, so the agent's paid hour ends a little early, never late.
+        spec.user_data = match &cx.user_data {
+            Some(u) => Some(u.render_at(chrono::Utc::now()).map_err(|source| ApplyError::UserData {
+                resource: resource.clone(),
+                source,
+            })?),
+            None => None,
+        };
+        spec.ssh_keys = ssh_keys;
+        spec.firewalls = vec![firewall];
+        let created = cx.hetzner.create_with_fallback(&spec, &choice.candidates).await.map_err(h)?;
+        let server = created.server.clone();
+        let theirs = crate::labels::session_of(&server.labels);
+        if created.adopted && theirs != Some(session.as_str()) {
+            // Another run created the server for its own session first. This
+            // run's session record goes (it was written by this run and never
+            // had a server); the next run plans from what is there.
+            let mine = cx.repo.join(session.file());
+            if st.sessions.remove(session.as_str()).is_some() {
+                let _ = std::fs::remove_file(&mine);
+                report.files.retain(|f| f != &session.file());
+            }
+            forget_control(st);
+            return Err(ApplyError::Stale {
+                resource,
+                why: format!("another run created it for session {} first", theirs.unwrap_or("?")),
+            });
+        }
+        // The server exists; nothing records its session yet.
+        crate::apply::crash_here("server-created")?;
 
-    let mut s = st
-        .sessions
-        .get(session.as_str())
-        .cloned()
-        .unwrap_or_else(|| new_session(cx, session, region, cx.now));
-    fill_from_server(&mut s, &server, session_price(created.price.clone(), created.ipv4_price.clone()));
-    if let Some(m) = &cx.restore {
-        s.restored_from = Some(m.name.to_string());
+        let mut s = st
+            .sessions
+            .get(session.as_str())
+            .cloned()
+            .unwrap_or_else(|| new_session(cx, session, region, cx.now));
+        fill_from_server(&mut s, &server, session_price(created.price.clone(), created.ipv4_price.clone()));
+        if let Some(m) = &cx.restore {
+            s.restored_from = Some(m.name.to_string());
+            s.events.push(Event {
+                at: cx.now,
+                what: format!("the world starts from backup {} (server.toml `restore`)", m.name),
+            });
+        }
+        for r in &created.refused {
+            s.events.push(Event {
+                at: cx.now,
+                what: format!("{} in {} refused: {}", r.candidate.server_type, r.candidate.location, r.code),
+            });
+        }
         s.events.push(Event {
             at: cx.now,
-            what: format!("the world starts from backup {} (server.toml `restore`)", m.name),
+            what: format!(
+                "{} {} in {} (server {}){}",
+                if created.adopted { "adopted" } else { "created" },
+                server.server_type,
+                server.location,
+                server.id,
+                server.ipv4.as_ref().map(|ip| format!(", {ip}")).unwrap_or_default()
+            ),
         });
-    }
-    for r in &created.refused {
-        s.events.push(Event {
-            at: cx.now,
-            what: format!("{} in {} refused: {}", r.candidate.server_type, r.candidate.location, r.code),
-        });
-    }
-    s.events.push(Event {
-        at: cx.now,
-        what: format!(
-            "{} {} in {} (server {}){}",
+        write(cx, st, report, s)?;
+
+        // The agent's control document for the new session.
+        let desired = cx.desired;
+        let doc = control(cx, st).await?;
+        doc.session = Some(session.clone());
+        doc.restore = cx.restore.as_ref().map(|m| m.name.to_string());
+        doc.stop_requested = None;
+        doc.stop_reason = None;
+        doc.stop_warnings = Default::default();
+        doc.whitelist = crate::plan::assets::whitelist_names(desired);
+        doc.ops = crate::plan::assets::op_entries(desired)
+            .into_iter()
+            .map(|o| ControlOp {
+                name: o.name,
+                level: o.level,
+            })
+            .collect();
+        st.control_dirty = true;
+        // Written now, not at the end of the run: the new server's agent reads it
+        // at boot, and a crash later in this run must not leave it an earlier
+        // session's document (with that session's `restore`).
+        flush_control(cx, st).await?;
+
+        report.message.insert(
+            0,
+            format!("start {region} session {session} ({}, {})", server.server_type, server.location),
+        );
+        let what = format!(
+            "{} {} in {}",
             if created.adopted { "adopted" } else { "created" },
-            server.server_type,
-            server.location,
             server.id,
-            server.ipv4.as_ref().map(|ip| format!(", {ip}")).unwrap_or_default()
-        ),
-    });
-    write(cx, st, report, s)?;
-
-    // The agent's control document for the new session.
-    let desired = cx.desired;
-    let doc = control(cx, st).await?;
-    doc.session = Some(session.clone());
-    doc.restore = cx.restore.as_ref().map(|m| m.name.to_string());
-    doc.stop_requested = None;
-    doc.stop_reason = None;
-    doc.stop_warnings = Default::default();
-    doc.whitelist = crate::plan::assets::whitelist_names(desired);
-    doc.ops = crate::plan::assets::op_entries(desired)
-        .into_iter()
-        .map(|o| ControlOp {
-            name: o.name,
-            level: o.level,
-        })
-        .collect();
-    st.control_dirty = true;
-    // Written now, not at the end of the run: the new server's agent reads it
-    // at boot, and a crash later in this run must not leave it an earlier
-    // session's document (with that session's `restore`).
-    flush_control(cx, st).await?;
-
-    report.message.insert(
-        0,
-        format!("start {region} session {session} ({}, {})", server.server_type, server.location),
-    );
-    let what = format!(
-        "{} {} in {}",
-        if created.adopted { "adopted" } else { "created" },
-        server.id,
-        server.location
-    );
-    st.created = Some(server);
-    Ok(Outcome::Done(what))
+            server.location
+        );
+        st.created = Some(server);
+        Ok(Outcome::Done(what))
+    }
 }
 
 /// Another run started the server first: the document this run read before

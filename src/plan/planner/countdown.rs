@@ -14,7 +14,7 @@ use serde_json::json;
 use super::Builder;
 use crate::countdown;
 use crate::lifecycle::Phase;
-use crate::plan::{EndReason, Op, Step};
+use crate::plan::{AwaitCountdown, EndReason, Op, Step};
 use crate::repo::duration::Duration;
 
 impl Builder<'_> {
@@ -51,11 +51,11 @@ impl Builder<'_> {
         self.change(
             Op::Wait,
             "warning players",
-            Step::AwaitCountdown {
+            Step::AwaitCountdown(AwaitCountdown {
                 session: server.session.clone(),
                 reason,
                 ends,
-            },
+            }),
             json!(format!("{} player(s) online", agent.players_online.len())),
             json!(format!(
                 "stop in {left} ({reason}), at {}",

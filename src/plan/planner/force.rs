@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::{Builder, STOP_ALERT_AFTER};
 use crate::observe::ObservedServer;
-use crate::plan::{Level, Op, Step};
+use crate::plan::{Level, Op, RecordStopOverdue, Step};
 use crate::repo::model::ForceStop;
 
 /// How the session file's event for the alert begins: recorded once, so
@@ -96,10 +96,10 @@ impl Builder<'_> {
             self.change(
                 Op::Update,
                 format!("session {}", session.id),
-                Step::RecordStopOverdue {
+                Step::RecordStopOverdue(RecordStopOverdue {
                     session: session.id.clone(),
                     since: stop_at,
-                },
+                }),
                 json!(null),
                 json!(format!(
                     "{OVERDUE_EVENT}: waiting since {}",

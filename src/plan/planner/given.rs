@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 
 use super::{Builder, DNS_TTL, GAME_PORT};
 use crate::observe::ControlState;
-use crate::plan::{Change, IpTarget, Op, Step, assets};
+use crate::plan::{
+    Change, IpTarget, Op, PutAsset, RemoveAsset, SetDnsA, SetDnsSrv, Step, UpdateOps, UpdateShutdownPolicy, UpdateWhitelist, assets,
+};
 
 impl Builder<'_> {
     pub(super) fn live_lists(&mut self, control: &ControlState) {
@@ -18,7 +20,7 @@ impl Builder<'_> {
             self.change(
                 Op::Update,
                 "whitelist (live)",
-                Step::UpdateWhitelist { players: want.clone() },
+                Step::UpdateWhitelist(UpdateWhitelist { players: want.clone() }),
                 json!(control.whitelist),
                 json!(want),
                 format!("players/ changed: {}", added_removed(&added, &removed)),
@@ -28,9 +30,9 @@ impl Builder<'_> {
             self.change(
                 Op::Update,
                 "shutdown policy (live)",
-                Step::UpdateShutdownPolicy {
+                Step::UpdateShutdownPolicy(UpdateShutdownPolicy {
                     policy: d.shutdown.clone(),
-                },
+                }),
                 policy_summary(control.shutdown.as_ref()),
                 policy_summary(d.shutdown.as_ref()),
                 "learned from the ledger's join and leave times (docs/simulate.md)",
@@ -41,7 +43,7 @@ impl Builder<'_> {
             self.change(
                 Op::Update,
                 "ops (live)",
-                Step::UpdateOps { ops: want_ops.clone() },
+                Step::UpdateOps(UpdateOps { ops: want_ops.clone() }),
                 json!(control.ops),
                 json!(want_ops),
                 "ops.toml changed",
@@ -73,10 +75,10 @@ impl Builder<'_> {
                     self.changes.push(Change {
                         op: Op::Update,
                         resource: format!("file {path}"),
-                        step: Step::PutAsset {
+                        step: Step::PutAsset(PutAsset {
                             path: path.clone(),
                             file: file.clone(),
-                        },
+                        }),
                         before: json!(damage.to_string()),
                         after: json!(file.hash),
                         reason: match starting {
@@ -96,10 +98,10 @@ impl Builder<'_> {
             self.changes.push(Change {
                 op,
                 resource: format!("file {path}"),
-                step: Step::PutAsset {
+                step: Step::PutAsset(PutAsset {
                     path: path.clone(),
                     file: file.clone(),
-                },
+                }),
                 before: before.map_or(Value::Null, |b| json!(b.hash)),
                 after: json!(file.hash),
                 reason: match (starting, path.as_str()) {
@@ -117,7 +119,7 @@ impl Builder<'_> {
             self.changes.push(Change {
                 op: Op::Delete,
                 resource: format!("file {path}"),
-                step: Step::RemoveAsset { path: path.clone() },
+                step: Step::RemoveAsset(RemoveAsset { path: path.clone() }),
                 before: json!(old.hash),
                 after: Value::Null,
                 reason: format!("no longer in the repo; {when}"),
@@ -150,12 +152,12 @@ impl Builder<'_> {
             self.change(
                 op,
                 format!("dns A {host}"),
-                Step::SetDnsA {
+                Step::SetDnsA(SetDnsA {
                     name: host.clone(),
                     target: target.clone(),
                     ttl: DNS_TTL,
                     proxied: false,
-                },
+                }),
                 before,
                 json!({ "content": after_ip, "ttl": DNS_TTL, "proxied": false }),
                 "players connect by name; TTL 60 and DNS only, so a new address is seen within a minute",
@@ -170,14 +172,14 @@ impl Builder<'_> {
                 self.change(
                     op,
                     format!("dns SRV {srv_name}"),
-                    Step::SetDnsSrv {
+                    Step::SetDnsSrv(SetDnsSrv {
                         name: srv_name,
                         target: host.clone(),
                         port: GAME_PORT,
                         priority: 0,
                         weight: 5,
                         ttl: DNS_TTL,
-                    },
+                    }),
                     observed.map_or(json!("(not observed)"), |_| json!(have.map(|(h, p)| format!("{h}:{p}")))),
                     json!(format!("0 5 {GAME_PORT} {host}")),
                     "lets players type the zone name alone",

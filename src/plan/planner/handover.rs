@@ -16,7 +16,7 @@ use serde_json::json;
 use super::Builder;
 use super::assets;
 use crate::ids::SessionId;
-use crate::plan::{Op, Step};
+use crate::plan::{HandOver, Op, Step};
 
 impl Builder<'_> {
     /// The backup a recovered session starts from when its agent was never
@@ -68,12 +68,12 @@ impl Builder<'_> {
         self.change(
             Op::Update,
             "desired.json",
-            Step::HandOver {
+            Step::HandOver(HandOver {
                 session: session.clone(),
                 restore: restore.clone(),
                 whitelist: whitelist.clone(),
                 ops: ops.clone(),
-            },
+            }),
             json!({ "session": control.session, "whitelist": control.whitelist, "ops": control.ops }),
             json!({ "session": session, "restore": restore, "whitelist": whitelist, "ops": ops }),
             format!(

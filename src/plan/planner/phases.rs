@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::Builder;
 use crate::lifecycle::Phase;
-use crate::plan::{Op, Step};
+use crate::plan::{Op, RecordActivity, RecordReady, RecordRequests, RecordSuspend, Step};
 
 impl Builder<'_> {
     /// What the agent reports of this session (players seen, peak, backups,
@@ -29,14 +29,14 @@ impl Builder<'_> {
         self.change(
             Op::Update,
             format!("session {}", session.id),
-            Step::RecordActivity {
+            Step::RecordActivity(RecordActivity {
                 session: session.id.clone(),
                 players_seen: a.players_seen.clone(),
                 presence: a.presence.clone(),
                 peak_players: a.peak_players,
                 backups: a.backups,
                 world_bytes: a.world_bytes,
-            },
+            }),
             json!(session.activity()),
             json!(a),
             "the agent reports who played, the most online at once, its verified backups and the world's size",
@@ -61,10 +61,10 @@ impl Builder<'_> {
         self.change(
             Op::Update,
             format!("session {}", session.id),
-            Step::RecordRequests {
+            Step::RecordRequests(RecordRequests {
                 session: session.id.clone(),
                 requests: new.clone(),
-            },
+            }),
             json!({ "requests": session.requests.len() }),
             json!({ "requests": session.requests.len() + new.len(), "new": ids }),
             "the agent answered admin requests (mc-gitops console): the session file records who asked what, when, and the answer",
@@ -89,10 +89,10 @@ impl Builder<'_> {
             self.change(
                 Op::Update,
                 format!("session {}", session.id),
-                Step::RecordReady {
+                Step::RecordReady(RecordReady {
                     session: session.id.clone(),
                     at,
-                },
+                }),
                 json!({ "ready": null }),
                 json!({ "ready": at }),
                 "the agent reports Minecraft up: the session records it and friends are told it is ready",
@@ -105,10 +105,10 @@ impl Builder<'_> {
             self.change(
                 Op::Update,
                 format!("session {}", session.id),
-                Step::RecordSuspend {
+                Step::RecordSuspend(RecordSuspend {
                     session: session.id.clone(),
                     at,
-                },
+                }),
                 json!({ "last_suspended": session.last_suspended }),
                 json!({ "last_suspended": at }),
                 "the agent suspended Minecraft (nobody online): the session records it and friends are told",

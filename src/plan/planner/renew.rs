@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::Builder;
 use crate::observe::ObservedCredentials;
-use crate::plan::{Level, Op, Step};
+use crate::plan::{Level, Op, RenewCredentials, Step};
 use crate::storage::credentials::renewal_ttl;
 
 fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -62,12 +62,12 @@ impl Builder<'_> {
         self.change(
             Op::Update,
             format!("storage credentials of {}", server.name),
-            Step::RenewCredentials {
+            Step::RenewCredentials(RenewCredentials {
                 name: server.name.clone(),
                 id: server.id,
                 session: open.id.clone(),
                 ttl_seconds: ttl,
-            },
+            }),
             before,
             json!({ "issued": o.now, "expires": expires }),
             format!(

@@ -17,7 +17,7 @@
 use serde_json::json;
 
 use super::Builder;
-use crate::plan::{Op, RequestPrune, Step};
+use crate::plan::{Op, PruneRequest, RequestPrune, Step};
 use crate::storage::requests::RequestId;
 
 /// Requests (each with its answer) deleted per run, at most.
@@ -71,7 +71,7 @@ impl Builder<'_> {
             self.change(
                 Op::Delete,
                 format!("request {id}"),
-                Step::PruneRequest { id, because },
+                Step::PruneRequest(PruneRequest { id, because }),
                 before,
                 serde_json::Value::Null,
                 reason,

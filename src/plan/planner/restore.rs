@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::Builder;
 use crate::ids::SessionId;
-use crate::plan::{Level, Op, Step};
+use crate::plan::{ClearRestore, Level, Op, Step};
 
 impl Builder<'_> {
     /// The backup a start now restores: server.toml's `restore`, unless a
@@ -49,10 +49,10 @@ impl Builder<'_> {
         self.change(
             Op::Update,
             "server.toml restore",
-            Step::ClearRestore {
+            Step::ClearRestore(ClearRestore {
                 backup: backup.clone(),
                 used_by: used_by.clone(),
-            },
+            }),
             json!(backup),
             Value::Null,
             format!("session {used_by} started from backup {backup}; a restore is used once, later starts take the newest snapshot"),

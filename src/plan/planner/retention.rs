@@ -14,7 +14,7 @@
 use serde_json::{Value, json};
 
 use super::Builder;
-use crate::plan::{Op, Step};
+use crate::plan::{Op, PruneBackups, SealBackups, Step};
 use crate::world::BackupName;
 use crate::world::retention;
 
@@ -36,10 +36,10 @@ impl Builder<'_> {
         self.change(
             Op::Delete,
             "world backups",
-            Step::PruneBackups {
+            Step::PruneBackups(PruneBackups {
                 keep,
                 backups: names.clone(),
-            },
+            }),
             json!(names),
             Value::Null,
             format!(
@@ -55,7 +55,7 @@ impl Builder<'_> {
             .changes
             .iter()
             .filter_map(|c| match &c.step {
-                Step::PruneBackups { backups, .. } => Some(backups.clone()),
+                Step::PruneBackups(PruneBackups { backups, .. }) => Some(backups.clone()),
                 _ => None,
             })
             .flatten()
@@ -72,7 +72,7 @@ impl Builder<'_> {
         self.change(
             Op::Create,
             "world backups in the vault",
-            Step::SealBackups { backups: names.clone() },
+            Step::SealBackups(SealBackups { backups: names.clone() }),
             Value::Null,
             json!(names),
             format!(

@@ -20,6 +20,8 @@ use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use serde::Serialize;
 
 use crate::observe::Observed;
+use crate::plan::{RefuseQuietStart, SetStateRunning};
+use crate::repo::schedule::Schedule;
 use crate::repo::{Desired, SwitchState};
 
 /// From the create to joinable, for pre-warming: the cold start on a fresh
@@ -107,11 +109,12 @@ fn next_tick(o: &Observed) -> DateTime<Utc> {
 }
 
 /// Until when an explicit start is refused, when `now` is in quiet hours.
-pub(super) fn quiet_refusal(d: &Desired, o: &Observed) -> Option<DateTime<Utc>> {
+pub(super) fn quiet_refusal<'a>(d: &'a Desired, o: &Observed) -> Option<(&'a Schedule, DateTime<Utc>)> {
     if d.server.state != SwitchState::Running {
         return None;
     }
-    d.server.schedule.as_ref()?.quiet_until(o.now)
+    let s = d.server.schedule.as_ref()?;
+    Some((s, s.quiet_until(o.now)?))
 }
 
 /// The schedule as the plan shows it: the sitting this plan starts, or else the next one.
@@ -137,7 +140,7 @@ impl super::Builder<'_> {
         self.change(
             super::Op::Update,
             "server.toml state",
-            super::Step::SetStateRunning { sitting: planned },
+            super::Step::SetStateRunning(SetStateRunning { sitting: planned }),
             serde_json::json!("stopped"),
             serde_json::json!("running"),
             format!(
@@ -147,8 +150,7 @@ impl super::Builder<'_> {
         );
     }
 
-    pub(super) fn refuse_quiet(&mut self, until: DateTime<Utc>) {
-        let s = self.d.server.schedule.as_ref().expect("quiet hours need a schedule");
+    pub(super) fn refuse_quiet(&mut self, s: &Schedule, until: DateTime<Utc>) {
         let hours = s.quiet_at(self.o.now).map(|q| q.to_string()).unwrap_or_default();
         let until_local = s.local(until);
         self.notice(
@@ -161,7 +163,7 @@ impl super::Builder<'_> {
         self.change(
             super::Op::Update,
             "server.toml state",
-            super::Step::RefuseQuietStart { until },
+            super::Step::RefuseQuietStart(RefuseQuietStart { until }),
             serde_json::json!("running"),
             serde_json::json!("stopped"),
             format!("quiet hours {hours} until {until_local}: no start is allowed"),

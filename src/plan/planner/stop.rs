@@ -14,13 +14,13 @@ use super::Builder;
 use super::session_path;
 use crate::countdown::{self, StopWarnings};
 use crate::lifecycle::Phase;
-use crate::plan::{EndReason, Op, Step};
+use crate::observe::ObservedServer;
+use crate::plan::{AwaitSnapshot, CloseSession, DeleteDnsA, DeleteServer, EndReason, Op, RequestStop, SetStateStopped, Step};
 use crate::repo::SwitchState;
 
 impl Builder<'_> {
-    pub(super) fn stop(&mut self, reason: EndReason) {
+    pub(super) fn stop(&mut self, reason: EndReason, server: &ObservedServer) {
         let (d, o) = (self.d, self.o);
-        let server = o.server.as_ref().expect("stop needs a server");
         let requested = o.control.as_ref().and_then(|c| c.stop_requested);
         // An agent still waiting for its document cannot stop and sync.
         self.hand_over();
@@ -42,7 +42,7 @@ impl Builder<'_> {
             self.change(
                 Op::Update,
                 "stop request",
-                Step::RequestStop { reason, warnings },
+                Step::RequestStop(RequestStop { reason, warnings }),
                 json!("run"),
                 after,
                 stop_why(reason),
@@ -75,10 +75,10 @@ impl Builder<'_> {
             self.change(
                 Op::Wait,
                 "world snapshot",
-                Step::AwaitSnapshot {
+                Step::AwaitSnapshot(AwaitSnapshot {
                     session: server.session.clone(),
                     taken_after: stop_at,
-                },
+                }),
                 json!(why),
                 json!(format!(
                     "a verified final snapshot of session {}, taken after {}",
@@ -98,13 +98,13 @@ impl Builder<'_> {
         self.change(
             Op::Delete,
             format!("hetzner server {}", server.name),
-            Step::DeleteServer {
+            Step::DeleteServer(DeleteServer {
                 name: server.name.clone(),
                 id: server.id,
                 session: server.session.clone(),
                 snapshot_after: stop_at,
                 force: forced,
-            },
+            }),
             json!({ "id": server.id, "location": server.location, "server_type": server.server_type, "ipv4": server.ipv4 }),
             Value::Null,
             why_delete,
@@ -113,10 +113,10 @@ impl Builder<'_> {
         self.change(
             Op::Update,
             format!("session {session}"),
-            Step::CloseSession {
+            Step::CloseSession(CloseSession {
                 session: session.clone(),
                 reason,
-            },
+            }),
             json!({ "ended": null, "end_reason": null }),
             json!({ "ended": "(when the server is gone)", "end_reason": reason.as_str() }),
             format!(
@@ -136,7 +136,7 @@ impl Builder<'_> {
             self.change(
                 Op::Delete,
                 format!("dns A {host}"),
-                Step::DeleteDnsA { name: host },
+                Step::DeleteDnsA(DeleteDnsA { name: host }),
                 observed.map_or(json!("(not observed)"), |x| json!(x.a)),
                 Value::Null,
                 "no server behind it; the SRV record stays for the next session",
@@ -148,7 +148,7 @@ impl Builder<'_> {
         self.change(
             Op::Update,
             "server.toml state",
-            Step::SetStateStopped { reason },
+            Step::SetStateStopped(SetStateStopped { reason }),
             json!("running"),
             json!("stopped"),
             format!(
@@ -193,10 +193,10 @@ impl Builder<'_> {
             self.change(
                 Op::Update,
                 format!("session {}", session.id),
-                Step::CloseSession {
+                Step::CloseSession(CloseSession {
                     session: session.id.clone(),
                     reason,
-                },
+                }),
                 json!({ "ended": null, "end_reason": null }),
                 json!({ "ended": o.now, "end_reason": reason.as_str() }),
                 format!("{}: the session is open but {why}", session.file),

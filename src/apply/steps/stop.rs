@@ -5,14 +5,13 @@
 
 use chrono::{DateTime, Utc};
 
-use super::steps::control;
-use super::{ApplyError, Ctx, Outcome, Report, RunState, flush_control};
+use super::{Apply, ApplyError, Ctx, Outcome, Report, RunState, control, flush_control};
 use crate::ids::{HetznerServerId, SessionId};
-use crate::plan::EndReason;
+use crate::plan::{AskOrphanToStop, AwaitCountdown, AwaitSnapshot, DeleteServer, EndReason};
 
 /// The current snapshot when it is `session`'s final one for the stop at
 /// `after`, verified; else why not.
-pub(super) async fn guard(
+async fn guard(
     cx: &Ctx<'_>,
     session: &SessionId,
     after: DateTime<Utc>,
@@ -27,7 +26,7 @@ pub(super) async fn guard(
         })
 }
 
-pub(super) async fn await_snapshot(
+async fn await_snapshot(
     cx: &Ctx<'_>,
     st: &mut RunState,
     resource: &str,
@@ -47,7 +46,7 @@ pub(super) async fn await_snapshot(
 /// The agent is warning the players online before it stops Minecraft
 /// (`say`, [`crate::countdown`]): the run waits until the countdown's end,
 /// and the next run goes on to the final snapshot.
-pub(super) fn await_countdown(cx: &Ctx<'_>, ends: DateTime<Utc>) -> Outcome {
+fn await_countdown(cx: &Ctx<'_>, ends: DateTime<Utc>) -> Outcome {
     let at = ends.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     if cx.now < ends {
         Outcome::Waiting(format!(
@@ -61,7 +60,7 @@ pub(super) fn await_countdown(cx: &Ctx<'_>, ends: DateTime<Utc>) -> Outcome {
 /// The admin's force-stop holds only while the backup it accepts is still
 /// the current one, verified: otherwise more (or other) play would be lost
 /// than the admin accepted, and the delete is refused with the reason.
-pub(super) async fn check_force(cx: &Ctx<'_>, resource: &str, force: &crate::repo::model::ForceStop) -> Result<(), ApplyError> {
+async fn check_force(cx: &Ctx<'_>, resource: &str, force: &crate::repo::model::ForceStop) -> Result<(), ApplyError> {
     let storage = |source| ApplyError::Storage {
         resource: resource.to_string(),
         source,
@@ -92,7 +91,7 @@ pub(super) async fn check_force(cx: &Ctx<'_>, resource: &str, force: &crate::rep
 
 /// desired.json names the orphan's session and asks it to stop; only while
 /// the document names no session (no other session may lose its document).
-pub(super) async fn ask_orphan(
+async fn ask_orphan(
     cx: &Ctx<'_>,
     st: &mut RunState,
     report: &mut Report,
@@ -126,7 +125,7 @@ pub(super) async fn ask_orphan(
 /// Delete the server (the caller checked the guard, or the admin forced
 /// it). An orphan's stop request is then taken out of desired.json, so the
 /// document is free for the next session.
-pub(super) async fn delete_server(
+async fn delete_server(
     cx: &Ctx<'_>,
     st: &mut RunState,
     report: &mut Report,
@@ -169,4 +168,43 @@ pub(super) async fn delete_server(
         }
     }
     Ok(outcome)
+}
+
+impl Apply for AwaitCountdown {
+    async fn apply(&self, cx: &Ctx<'_>, _st: &mut RunState, _report: &mut Report, _resource: &str) -> Result<Outcome, ApplyError> {
+        Ok(await_countdown(cx, self.ends))
+    }
+}
+
+impl Apply for AwaitSnapshot {
+    async fn apply(&self, cx: &Ctx<'_>, st: &mut RunState, _report: &mut Report, resource: &str) -> Result<Outcome, ApplyError> {
+        await_snapshot(cx, st, resource, &self.session, self.taken_after).await
+    }
+}
+
+impl Apply for AskOrphanToStop {
+    async fn apply(&self, cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, resource: &str) -> Result<Outcome, ApplyError> {
+        ask_orphan(cx, st, report, resource, &self.name, &self.session).await
+    }
+}
+
+impl Apply for DeleteServer {
+    async fn apply(&self, cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, resource: &str) -> Result<Outcome, ApplyError> {
+        let Self {
+            name,
+            id,
+            session,
+            snapshot_after,
+            force,
+        } = self;
+        if let Some(force) = force {
+            check_force(cx, resource, force).await?;
+            return delete_server(cx, st, report, resource, name, *id, session).await;
+        }
+        // The termination guard, checked again right before the delete.
+        if let Err(why) = guard(cx, session, *snapshot_after, resource).await? {
+            return Ok(Outcome::Waiting(format!("the world is not safe in storage yet: {why}")));
+        }
+        delete_server(cx, st, report, resource, name, *id, session).await
+    }
 }

@@ -8,18 +8,12 @@
 //! became current or was pinned in between is kept. Deleting a backup that
 //! is already gone is not an error: a rerun after a crash converges.
 
-use super::{ApplyError, Ctx, Outcome, Report};
-use crate::plan::RequestPrune;
+use super::{Apply, ApplyError, Ctx, Outcome, Report, RunState};
+use crate::plan::{PruneBackups, PruneRequest, RequestPrune, SealBackups};
 use crate::storage::requests::RequestId;
 use crate::world::{BackupName, WorldError, retention, vault};
 
-pub(super) async fn prune(
-    cx: &Ctx<'_>,
-    report: &mut Report,
-    resource: &str,
-    keep: u32,
-    names: &[BackupName],
-) -> Result<Outcome, ApplyError> {
+async fn prune(cx: &Ctx<'_>, report: &mut Report, resource: &str, keep: u32, names: &[BackupName]) -> Result<Outcome, ApplyError> {
     let world = |source: WorldError| ApplyError::World {
         resource: resource.to_string(),
         source: Box::new(source),
@@ -63,7 +57,7 @@ pub(super) async fn prune(
 /// its answer (never the other way: a request without its answer would
 /// look unanswered to an agent). What is gone already is not an error, so
 /// a run that stopped between the two converges on the next.
-pub(super) async fn prune_request(
+async fn prune_request(
     cx: &Ctx<'_>,
     report: &mut Report,
     resource: &str,
@@ -97,7 +91,7 @@ pub(super) async fn prune_request(
 /// Copy each listed backup into the vault, verified first. A backup that
 /// went away since the plan (pruned by an admin, or deleted by the VPS before
 /// it was sealed) is skipped and named; a corrupt one fails the step.
-pub(super) async fn seal(cx: &Ctx<'_>, report: &mut Report, resource: &str, names: &[BackupName]) -> Result<Outcome, ApplyError> {
+async fn seal(cx: &Ctx<'_>, report: &mut Report, resource: &str, names: &[BackupName]) -> Result<Outcome, ApplyError> {
     let world = |source: WorldError| ApplyError::World {
         resource: resource.to_string(),
         source: Box::new(source),
@@ -125,4 +119,22 @@ pub(super) async fn seal(cx: &Ctx<'_>, report: &mut Report, resource: &str, name
         sealed.join(", "),
         cx.store.server()
     )))
+}
+
+impl Apply for PruneRequest {
+    async fn apply(&self, cx: &Ctx<'_>, _st: &mut RunState, report: &mut Report, resource: &str) -> Result<Outcome, ApplyError> {
+        prune_request(cx, report, resource, &self.id, &self.because).await
+    }
+}
+
+impl Apply for PruneBackups {
+    async fn apply(&self, cx: &Ctx<'_>, _st: &mut RunState, report: &mut Report, resource: &str) -> Result<Outcome, ApplyError> {
+        prune(cx, report, resource, self.keep, &self.backups).await
+    }
+}
+
+impl Apply for SealBackups {
+    async fn apply(&self, cx: &Ctx<'_>, _st: &mut RunState, report: &mut Report, resource: &str) -> Result<Outcome, ApplyError> {
+        seal(cx, report, resource, &self.backups).await
+    }
 }

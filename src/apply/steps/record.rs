@@ -6,15 +6,15 @@
 
 use chrono::{DateTime, Utc};
 
-use super::steps::{control, write};
-use super::{ApplyError, Ctx, Outcome, Report, RunState};
+use super::{Apply, ApplyError, Ctx, Outcome, Report, RunState, control, find_session, write};
 use crate::ids::SessionId;
 use crate::ledger::{Activity, Event, RequestRecord, Session};
+use crate::plan::{ClearRestore, RecordActivity, RecordReady, RecordRequests, RecordStopOverdue, RecordSuspend};
 
 /// Also takes `restore` out of desired.json: the world is restored and
 /// Minecraft runs on it, so an agent that restarts later in this session
 /// (a reboot) starts from the newest snapshot, not from the old backup again.
-pub(super) async fn record_ready(
+async fn record_ready(
     cx: &Ctx<'_>,
     st: &mut RunState,
     report: &mut Report,
@@ -36,13 +36,7 @@ pub(super) async fn record_ready(
     Ok(outcome)
 }
 
-pub(super) fn record_suspend(
-    cx: &Ctx<'_>,
-    st: &mut RunState,
-    report: &mut Report,
-    id: &SessionId,
-    at: DateTime<Utc>,
-) -> Result<Outcome, ApplyError> {
+fn record_suspend(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, id: &SessionId, at: DateTime<Utc>) -> Result<Outcome, ApplyError> {
     record(cx, st, report, id, at, |s| {
         if s.last_suspended.is_some_and(|seen| seen >= at) {
             return None;
@@ -55,13 +49,7 @@ pub(super) fn record_suspend(
 /// Record the agent's report of who played, the peak, backups and world
 /// size. No event: the file's fields say it, and a long session would
 /// otherwise collect one event per backup.
-pub(super) fn record_activity(
-    cx: &Ctx<'_>,
-    st: &mut RunState,
-    report: &mut Report,
-    id: &SessionId,
-    a: &Activity,
-) -> Result<Outcome, ApplyError> {
+fn record_activity(cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, id: &SessionId, a: &Activity) -> Result<Outcome, ApplyError> {
     let mut s = open_session(cx, st, id)?;
     if !s.take_activity(a) {
         return Ok(Outcome::Unchanged("already recorded".into()));
@@ -80,7 +68,7 @@ pub(super) fn record_activity(
 
 /// Record the admin's requests the agent answered (`[[requests]]`), each
 /// id once: a rerun, or a request seen by two runs, is recorded once.
-pub(super) fn record_requests(
+fn record_requests(
     cx: &Ctx<'_>,
     st: &mut RunState,
     report: &mut Report,
@@ -108,7 +96,7 @@ pub(super) fn record_requests(
 }
 
 /// The stop has waited past the bound: recorded once (Discord follows from it).
-pub(super) fn record_stop_overdue(
+fn record_stop_overdue(
     cx: &Ctx<'_>,
     st: &mut RunState,
     report: &mut Report,
@@ -128,7 +116,7 @@ pub(super) fn record_stop_overdue(
     })
 }
 
-pub(super) fn clear_restore(cx: &Ctx<'_>, report: &mut Report, backup: &str, used_by: &SessionId) -> Result<Outcome, ApplyError> {
+fn clear_restore(cx: &Ctx<'_>, report: &mut Report, backup: &str, used_by: &SessionId) -> Result<Outcome, ApplyError> {
     let changed = crate::repo::edit::clear_restore(cx.repo, backup)?;
     let what = format!("server.toml no longer names {backup}");
     if !changed {
@@ -164,13 +152,54 @@ fn record(
 
 /// The open session `id`, as this run last wrote it.
 fn open_session(cx: &Ctx<'_>, st: &RunState, id: &SessionId) -> Result<Session, ApplyError> {
-    let found = st
-        .sessions
-        .get(id.as_str())
+    find_session(cx, st, id)
+        .filter(|s| s.is_open())
         .cloned()
-        .or_else(|| cx.ledger.sessions.iter().find(|s| &s.id == id).cloned());
-    found.filter(Session::is_open).ok_or_else(|| ApplyError::Stale {
-        resource: format!("session {id}"),
-        why: "it is not open in the ledger".into(),
-    })
+        .ok_or_else(|| ApplyError::Stale {
+            resource: format!("session {id}"),
+            why: "it is not open in the ledger".into(),
+        })
+}
+
+impl Apply for RecordReady {
+    async fn apply(&self, cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, _resource: &str) -> Result<Outcome, ApplyError> {
+        record_ready(cx, st, report, &self.session, self.at).await
+    }
+}
+
+impl Apply for RecordSuspend {
+    async fn apply(&self, cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, _resource: &str) -> Result<Outcome, ApplyError> {
+        record_suspend(cx, st, report, &self.session, self.at)
+    }
+}
+
+impl Apply for RecordActivity {
+    async fn apply(&self, cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, _resource: &str) -> Result<Outcome, ApplyError> {
+        let a = Activity {
+            players_seen: self.players_seen.clone(),
+            presence: self.presence.clone(),
+            peak_players: self.peak_players,
+            backups: self.backups,
+            world_bytes: self.world_bytes,
+        };
+        record_activity(cx, st, report, &self.session, &a)
+    }
+}
+
+impl Apply for RecordRequests {
+    async fn apply(&self, cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, _resource: &str) -> Result<Outcome, ApplyError> {
+        record_requests(cx, st, report, &self.session, &self.requests)
+    }
+}
+
+impl Apply for RecordStopOverdue {
+    async fn apply(&self, cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, _resource: &str) -> Result<Outcome, ApplyError> {
+        record_stop_overdue(cx, st, report, &self.session, self.since)
+    }
+}
+
+impl Apply for ClearRestore {
+    async fn apply(&self, cx: &Ctx<'_>, _st: &mut RunState, report: &mut Report, _resource: &str) -> Result<Outcome, ApplyError> {
+        clear_restore(cx, report, &self.backup, &self.used_by)
+    }
 }

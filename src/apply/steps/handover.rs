@@ -3,13 +3,13 @@
 //! when that write did not happen. The agent waits for a document naming
 //! its session, so nothing was provisioned from the previous one.
 
-use super::steps::control;
-use super::{ApplyError, Ctx, Outcome, Report, RunState};
+use super::{Apply, ApplyError, Ctx, Outcome, Report, RunState, control, find_session};
 use crate::ids::{PlayerName, SessionId};
 use crate::observe::OpEntry;
+use crate::plan::HandOver;
 use crate::storage::ControlOp;
 
-pub(super) async fn hand_over(
+async fn hand_over(
     cx: &Ctx<'_>,
     st: &mut RunState,
     report: &mut Report,
@@ -18,8 +18,7 @@ pub(super) async fn hand_over(
     whitelist: &[PlayerName],
     ops: &[OpEntry],
 ) -> Result<Outcome, ApplyError> {
-    let open = st.sessions.get(session.as_str()).is_some_and(|s| s.ended.is_none())
-        || cx.ledger.sessions.iter().any(|s| &s.id == session && s.ended.is_none());
+    let open = find_session(cx, st, session).is_some_and(|s| s.ended.is_none());
     if !open {
         return Err(ApplyError::Stale {
             resource: "desired.json".into(),
@@ -47,4 +46,10 @@ pub(super) async fn hand_over(
         restore.as_ref().map(|b| format!(" (restore {b})")).unwrap_or_default()
     ));
     Ok(Outcome::Done("the agent provisions from it".into()))
+}
+
+impl Apply for HandOver {
+    async fn apply(&self, cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, _resource: &str) -> Result<Outcome, ApplyError> {
+        hand_over(cx, st, report, &self.session, &self.restore, &self.whitelist, &self.ops).await
+    }
 }

@@ -1,7 +1,7 @@
 //! The renewal step: mint the agent's new storage credentials, deliver them
 //! in `control/<s>/credentials/<session>.json`, then record their life in
-//! the server's labels. The caller (`steps`) refuses a session that has
-//! ended; closing a session deletes its document (`steps::close_session`).
+//! the server's labels. Refused for a session that has ended; closing a
+//! session deletes its document (`super::close`).
 //!
 //! The order makes every interruption converge. The labels are what the
 //! next plan reads, so they move last: a crash or a failure after the file
@@ -12,11 +12,12 @@
 
 use chrono::SecondsFormat;
 
-use super::{ApplyError, Ctx, Outcome, Report};
+use super::{Apply, ApplyError, Ctx, Outcome, Report, RunState, find_session};
 use crate::ids::{HetznerServerId, SessionId};
+use crate::plan::RenewCredentials;
 use crate::storage::credentials::{CredentialsLife, mint_agent_credentials};
 
-pub(super) async fn renew(
+async fn renew(
     cx: &Ctx<'_>,
     report: &mut Report,
     resource: &str,
@@ -68,7 +69,7 @@ pub(super) async fn renew(
         %key,
         "delivered the agent's renewed R2 credentials"
     );
-    super::crash_here("credentials-delivered")?;
+    crate::apply::crash_here("credentials-delivered")?;
 
     let mut labels = server.labels.clone();
     labels.extend(creds.life().labels());
@@ -87,4 +88,17 @@ pub(super) async fn renew(
 
 fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+impl Apply for RenewCredentials {
+    async fn apply(&self, cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, resource: &str) -> Result<Outcome, ApplyError> {
+        let session = &self.session;
+        if find_session(cx, st, session).is_none_or(|s| s.ended.is_some()) {
+            return Err(ApplyError::Stale {
+                resource: resource.to_string(),
+                why: format!("session {session} has ended (or is not in the ledger): no credentials are issued for it"),
+            });
+        }
+        renew(cx, report, resource, session, self.id, self.ttl_seconds).await
+    }
 }
