@@ -220,7 +220,7 @@ async fn after_apply(
         Err(e) => {
             report
                 .warnings
-                .push(format!("measuring storage: {}", mc_gitops::apply::render_error(&e)));
+                .push(format!("measuring storage: {}", mc_gitops::error::render_error(&e)));
             None
         }
     };
@@ -233,7 +233,7 @@ async fn after_apply(
         Ok(files) => report.files.extend(files),
         Err(e) => report
             .warnings
-            .push(format!("writing the summaries: {}", mc_gitops::apply::render_error(&e))),
+            .push(format!("writing the summaries: {}", mc_gitops::error::render_error(&e))),
     }
     // The status page is published by the workflow, never committed: it is
     // not one of report.files.
@@ -242,7 +242,7 @@ async fn after_apply(
             Ok(written) => report.warnings.extend(written.warnings),
             Err(e) => report
                 .warnings
-                .push(format!("writing the status page: {}", mc_gitops::apply::render_error(&e))),
+                .push(format!("writing the status page: {}", mc_gitops::error::render_error(&e))),
         }
     }
 }

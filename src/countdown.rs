@@ -306,7 +306,7 @@ mod tests {
         let none = serde_json::to_string(&ControlDoc::default()).unwrap();
         assert!(!none.contains("stop_warnings"), "no countdown, no key: {none}");
         let long = old.replace(r#""whitelist""#, r#""stop_warnings": ["9h"], "whitelist""#);
-        let e = crate::agent::control::chain(&decode::<ControlDoc>(key, long.as_bytes()).unwrap_err());
+        let e = crate::error::render_error(&decode::<ControlDoc>(key, long.as_bytes()).unwrap_err());
         assert!(e.contains(key) && e.contains("MAX_STOP_WARNING"), "{e}");
     }
 

@@ -14,6 +14,7 @@ pub mod connect;
 pub mod console;
 pub mod countdown;
 pub mod doctor;
+pub mod error;
 pub mod gitback;
 pub mod hetzner;
 pub mod http;

@@ -208,7 +208,7 @@ pub async fn observe(store: &crate::storage::Store, github: Option<&GithubRun>, 
         Err(e) => {
             warnings.push(format!(
                 "reading the Actions minutes tally {key}: {}",
-                crate::agent::control::chain(&e)
+                crate::error::render_error(&e)
             ));
             None
         }
@@ -222,14 +222,14 @@ pub async fn observe(store: &crate::storage::Store, github: Option<&GithubRun>, 
         tally.private = gh.private;
     }
     if let Err(e) = github::refresh(&gh.api, &gh.repo, &mut tally, now).await {
-        warnings.push(format!("counting the Actions minutes: {}", crate::agent::control::chain(&e)));
+        warnings.push(format!("counting the Actions minutes: {}", crate::error::render_error(&e)));
     }
     if tally != before
         && let Err(e) = store.put_json(&key, &tally).await
     {
         warnings.push(format!(
             "storing the Actions minutes tally {key}: {}",
-            crate::agent::control::chain(&e)
+            crate::error::render_error(&e)
         ));
     }
     (Some(tally.usage(now)), warnings)

@@ -205,7 +205,7 @@ pub fn interrupted(req: &RequestDoc, now: DateTime<Utc>, session: Option<crate::
 
 /// Up to `limit` pending requests from `store`, each to run or already answered.
 pub async fn incoming(store: &Store, record: &Record, limit: usize) -> PortResult<Vec<Incoming>> {
-    let fail = |e: &crate::storage::StorageError| PortError::Control(super::control::chain(e));
+    let fail = |e: &crate::storage::StorageError| PortError::Control(crate::error::render_error(e));
     let listing = store.list_requests().await.map_err(|e| fail(&e))?;
     let now = Utc::now();
     let mut out = Vec::new();
@@ -242,7 +242,7 @@ pub async fn answer(store: &Store, record: &Record, r: &ResultDoc) -> PortResult
             record.forget(&r.id);
             Ok(())
         }
-        Err(e) => Err(PortError::Control(super::control::chain(&e))),
+        Err(e) => Err(PortError::Control(crate::error::render_error(&e))),
     }
 }
 

@@ -167,7 +167,7 @@ pub async fn apply(cx: &Ctx<'_>, plan: &Plan) -> Report {
                 }
             }
             Err(e) => {
-                report.failed = Some((change.resource.clone(), render_error(&e)));
+                report.failed = Some((change.resource.clone(), crate::error::render_error(&e)));
                 break;
             }
         }
@@ -176,14 +176,14 @@ pub async fn apply(cx: &Ctx<'_>, plan: &Plan) -> Report {
     if let Err(e) = flush_control(cx, &mut st).await
         && report.failed.is_none()
     {
-        report.failed = Some(("control channel".into(), render_error(&e)));
+        report.failed = Some(("control channel".into(), crate::error::render_error(&e)));
     }
     if let Some(doc) = &cx.nudge
         && let Err(e) = nudge::hand_over(cx.store, doc).await
     {
         report
             .warnings
-            .push(format!("handing the agent its nudge settings: {}", render_error(&e)));
+            .push(format!("handing the agent its nudge settings: {}", crate::error::render_error(&e)));
     }
     report
 }
@@ -242,16 +242,4 @@ async fn flush_control(cx: &Ctx<'_>, st: &mut RunState) -> Result<(), ApplyError
         .map_err(|source| ApplyError::Storage { resource: key, source })?;
     st.control_dirty = false;
     Ok(())
-}
-
-/// An error with its causes, one line.
-pub fn render_error(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

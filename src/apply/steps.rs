@@ -92,7 +92,7 @@ pub(super) async fn run(cx: &Ctx<'_>, st: &mut RunState, change: &Change, report
                         st.control_dirty = true;
                         report.warnings.push(format!(
                             "{resource}: not cached, the server downloads it at first boot: {}",
-                            super::render_error(&e)
+                            crate::error::render_error(&e)
                         ));
                         return Ok(Outcome::Unchanged("not cached (see the warning)".into()));
                     }
@@ -309,7 +309,7 @@ pub(super) async fn control<'s>(cx: &Ctx<'_>, st: &'s mut RunState) -> Result<&'
         let doc = match cx.store.control().await {
             Ok(doc) => doc.unwrap_or_default(),
             Err(e @ (crate::storage::StorageError::Decode { .. } | crate::storage::StorageError::TooLarge { .. })) => {
-                tracing::warn!(error = %crate::agent::control::chain(&e), "replacing an unreadable desired.json");
+                tracing::warn!(error = %crate::error::render_error(&e), "replacing an unreadable desired.json");
                 ControlDoc::default()
             }
             Err(source) => return Err(ApplyError::Storage { resource: key, source }),

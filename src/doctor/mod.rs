@@ -229,5 +229,5 @@ pub(crate) fn probe_id() -> String {
 /// An error with its causes, on one line (never a secret: the clients'
 /// errors name resources, not credentials).
 pub(crate) fn why(e: &dyn std::error::Error) -> String {
-    crate::apply::render_error(e)
+    crate::error::render_error(e)
 }

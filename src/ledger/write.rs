@@ -80,23 +80,12 @@ fn faithful_text(repo: &Path, s: &Session) -> Result<(String, Option<String>), T
                 Ok(back) => format!("{shown} drops or changes {} of the session", lost_fields(s, &back).join(", ")),
                 Err(e) => format!("{shown} renders a file that does not read back: {e}"),
             },
-            Err(e) => chain(&e),
+            Err(e) => crate::error::render_error(&e),
         },
-        Err(e) => chain(&e),
+        Err(e) => crate::error::render_error(&e),
     };
     let text = render_session(s)?;
     Ok((text, Some(format!("{why}; {} was written with the built-in template", s.file))))
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
 }
 
 /// Write (or rewrite) a session's file, atomically. Returns a warning when

@@ -148,7 +148,7 @@ pub async fn observe(settings: &GamePingSettings, server: Option<&ObservedServer
             latency_ms: s.latency.as_millis() as u64,
         },
         Err(e) => GameAnswer::NoAnswer {
-            error: crate::apply::render_error(&e),
+            error: crate::error::render_error(&e),
         },
     };
     tracing::info!(%address, ?answer, "game ping");

@@ -148,7 +148,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         // it does not know, say): observed as if the agent had been told
         // nothing, so the plan writes the whole document anew.
         Err(e @ (StorageError::Decode { .. } | StorageError::TooLarge { .. })) => Some(ControlState {
-            unreadable: Some(crate::agent::control::chain(&e)),
+            unreadable: Some(crate::error::render_error(&e)),
             ..ControlState::default()
         }),
         Err(e) => return Err(storage(e)),
@@ -190,7 +190,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
     let status = match store.status().await {
         Ok(s) => s,
         Err(e @ (StorageError::Decode { .. } | StorageError::TooLarge { .. })) => {
-            unreadable.push(crate::agent::control::chain(&e));
+            unreadable.push(crate::error::render_error(&e));
             None
         }
         Err(e) => return Err(storage(e)),
@@ -213,7 +213,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
     let pointer = match store.current_snapshot_strict().await {
         Ok(p) => p,
         Err(e @ (StorageError::Decode { .. } | StorageError::TooLarge { .. })) => {
-            unreadable.push(crate::agent::control::chain(&e));
+            unreadable.push(crate::error::render_error(&e));
             None
         }
         Err(e) => return Err(storage(e)),

@@ -488,7 +488,7 @@ impl Store {
     pub async fn current_snapshot(&self) -> Result<Option<SnapshotPointer>, StorageError> {
         match self.current_snapshot_strict().await {
             Err(e @ (StorageError::Decode { .. } | StorageError::TooLarge { .. })) => {
-                tracing::warn!(error = %crate::agent::control::chain(&e), "current.json is read as absent");
+                tracing::warn!(error = %crate::error::render_error(&e), "current.json is read as absent");
                 Ok(None)
             }
             other => other,
@@ -652,7 +652,7 @@ mod tests {
             matches!(&e, StorageError::Decode { key, .. } if key == "control/grove/desired.json"),
             "{e:?}"
         );
-        let chain = crate::agent::control::chain(&e);
+        let chain = crate::error::render_error(&e);
         assert!(chain.contains("control/grove/desired.json") && chain.contains("bored"), "{chain}");
     }
 }

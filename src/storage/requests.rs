@@ -397,7 +397,7 @@ async fn read_checked<T: serde::de::DeserializeOwned>(
         Ok(None) => return Ok(None),
         Ok(Some(d)) => d,
         Err(e @ (StorageError::Decode { .. } | StorageError::TooLarge { .. })) => {
-            return Ok(Some(Err(crate::agent::control::chain(&e))));
+            return Ok(Some(Err(crate::error::render_error(&e))));
         }
         Err(e) => return Err(e),
     };
