@@ -23,6 +23,7 @@ pub mod image;
 pub mod init;
 pub mod ledger;
 pub mod lifecycle;
+pub mod minecraft;
 pub mod modrinth;
 pub mod notify;
 pub mod observe;

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-pub use super::session_server::MOJANG_SESSION_SERVER;
 use crate::ids::{ServerName, SessionId};
+pub use crate::minecraft::session_server::MOJANG_SESSION_SERVER;
 use crate::repo::diag::{Diagnostic, Diagnostics, Source};
 use crate::repo::duration::Duration;
 use crate::repo::reader::{self, Cx, Table};
@@ -182,10 +182,10 @@ fn read(cx: &mut Cx<'_>, mut root: Table<'_, '_>) -> Option<AgentConfig> {
         .unwrap_or_else(|| DEFAULT_MOTD.to_string());
     let game_port = root
         .optional(cx, "game_port", |cx, n, v| reader::integer_in(cx, n, v, 1, 65535))
-        .map_or(crate::repo::properties::GAME_PORT, |p| p as u16);
+        .map_or(crate::minecraft::GAME_PORT, |p| p as u16);
     let rcon_port = root
         .optional(cx, "rcon_port", |cx, n, v| reader::integer_in(cx, n, v, 1, 65535))
-        .map_or(crate::repo::properties::RCON_PORT, |p| p as u16);
+        .map_or(crate::minecraft::RCON_PORT, |p| p as u16);
     let minecraft_dir = root.required(cx, "minecraft_dir", "add `minecraft_dir = \"/srv/minecraft\"`", |cx, n, v| {
         reader::string(cx, n, v).map(|s| PathBuf::from(s.value))
     });

@@ -14,31 +14,24 @@
 //! process model: the agent unit is the JVM's parent, see docs/vps.md), as
 //! the separate user [`user`] resolves, and
 //! [`console`] drives it over RCON with the password [`start`] generates.
-//! The protocol pieces: [`rcon`] to the local Minecraft server, [`slp`] the
-//! Server List Ping client (also the reconciler's game observer), and
-//! [`sleeping`] the listener that answers on the game port while Minecraft is
-//! stopped, which wakes the server only for a whitelisted player who passes
-//! Minecraft's online-mode login ([`handshake`] and [`encryption`] its
-//! packets, [`session_server`] the `hasJoined` question to Mojang,
-//! [`wake_limit`] the bound on failed logins).
+//! The protocol itself lives in [`crate::minecraft`] (RCON, the Server List
+//! Ping client the reconciler uses too, the login packets, Mojang's session
+//! server); here [`sleeping`] is the listener that answers on the game port
+//! while Minecraft is stopped, which wakes the server only for a whitelisted
+//! player who passes Minecraft's online-mode login ([`wake_limit`] the bound
+//! on failed logins).
 
 pub mod billing;
 pub mod config;
 pub mod console;
 pub mod control;
-pub mod encryption;
-pub mod handshake;
 pub mod jvm;
 pub mod nudge;
-pub mod packets;
 pub mod provision;
-pub mod rcon;
 pub mod renew;
 pub mod requests;
 pub mod run;
-pub mod session_server;
 pub mod sleeping;
-pub mod slp;
 pub mod traits;
 pub mod user;
 pub mod wake_limit;
@@ -150,9 +143,11 @@ pub async fn start(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> Resu
             addr: std::net::SocketAddr::from(([0, 0, 0, 0], cfg.game_port)),
             motd: cfg.motd.clone(),
             max_players: 20,
-            session_server: session_server::SessionServer::new(&cfg.session_server).map_err(|source| StartError::SessionServer {
-                url: cfg.session_server.clone(),
-                source: Box::new(source),
+            session_server: crate::minecraft::session_server::SessionServer::new(&cfg.session_server).map_err(|source| {
+                StartError::SessionServer {
+                    url: cfg.session_server.clone(),
+                    source: Box::new(source),
+                }
             })?,
         },
         provision: provision::FilesProvision {

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
-use super::session_server::SessionServer;
 use super::sleeping::{Sleeping, SleepingConfig};
 use super::traits::{HeldPort, Listener, PortError, PortMode, PortResult, SnapshotReason, SnapshotRef, Snapshots};
 use crate::ids::PlayerName;
+use crate::minecraft::session_server::SessionServer;
 use crate::storage::Store;
 use crate::world::{self, BackupName, Manifest};
 

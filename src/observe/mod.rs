@@ -337,14 +337,7 @@ pub trait StorageObserver {
     fn latest_verified_snapshot(&self) -> Result<Option<DateTime<Utc>>, Self::Error>;
 }
 
-/// A Minecraft Server List Ping.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct GamePing {
-    pub online: u32,
-    pub max: u32,
-    pub version: String,
-    pub protocol: i32,
-}
+pub use crate::minecraft::slp::GamePing;
 
 pub trait GameObserver {
     type Error: std::error::Error;
