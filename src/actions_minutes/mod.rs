@@ -186,7 +186,7 @@ impl GithubRun {
     pub fn from_env() -> Option<Result<GithubRun, crate::http::HttpError>> {
         let token = std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty())?;
         let repo = std::env::var("GITHUB_REPOSITORY").ok().filter(|r| r.contains('/'))?;
-        let base = std::env::var("GITHUB_API_URL").unwrap_or_else(|_| "https://api.github.com".into());
+        let base = std::env::var("GITHUB_API_URL").unwrap_or_else(|_| github::DEFAULT_API.into());
         let private = std::env::var("GITHUB_EVENT_PATH")
             .ok()
             .and_then(|p| std::fs::read(p).ok())

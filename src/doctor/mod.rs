@@ -184,7 +184,7 @@ impl Env {
             github_token: Secret::from_env("GITHUB_TOKEN"),
             nudge_token: Secret::from_env(crate::storage::nudge::TOKEN_VAR),
             github_repository: var("GITHUB_REPOSITORY"),
-            github_api: var("GITHUB_API_URL").unwrap_or_else(|| crate::agent::nudge::DEFAULT_API.to_string()),
+            github_api: var("GITHUB_API_URL").unwrap_or_else(|| crate::actions_minutes::github::DEFAULT_API.to_string()),
             in_actions: var("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
             probes: true,
         }

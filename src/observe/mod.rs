@@ -350,14 +350,9 @@ pub trait GameObserver {
 /// has no schedule: the plan then assumes one tick per safety-net interval.
 pub fn reconcile_ticks(repo_root: &std::path::Path, now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
     match crate::repo::workflow_schedule::WorkflowSchedule::read(repo_root) {
-        Ok(ws) => crate::plan::ticks_between(|t| ws.next_tick(t), now, now + chrono::TimeDelta::days(8)),
+        Ok(ws) => crate::repo::workflow_schedule::ticks_between(|t| ws.next_tick(t), now, now + chrono::TimeDelta::days(8)),
         Err(e) => {
-            let mut why = e.to_string();
-            let mut cause = std::error::Error::source(&e);
-            while let Some(c) = cause {
-                why = format!("{why}: {c}");
-                cause = c.source();
-            }
+            let why = crate::error::render_error(&e);
             tracing::warn!("{why}; planning as if reconcile.yml ran once an hour");
             Vec::new()
         }

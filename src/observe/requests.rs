@@ -49,7 +49,7 @@ pub struct Observation {
 /// wait (unrun) up to its expiry, ten minutes by default, before the
 /// session's agent answers it; older ids cannot be this session's.
 pub fn recordable_since(session: &Session) -> String {
-    (session.started - chrono::Duration::from_std(crate::console::NO_WAIT_EXPIRY).unwrap_or_default())
+    (session.started - chrono::Duration::from_std(crate::storage::requests::NO_WAIT_EXPIRY).unwrap_or_default())
         .format("%Y%m%dT%H%M%SZ")
         .to_string()
 }

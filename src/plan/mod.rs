@@ -19,7 +19,8 @@ mod planner;
 
 /// Planned sittings in the plan: the schedule it shows, the allowances it
 /// pre-warms with, and the workflow ticks it is told (`Observed::reconcile_ticks`).
-pub use planner::schedule::{COLD_START_ALLOWANCE, PlanSchedule, SAFETY_NET_INTERVAL, ticks_between};
+pub use crate::repo::workflow_schedule::ticks_between;
+pub use planner::schedule::{COLD_START_ALLOWANCE, PlanSchedule, SAFETY_NET_INTERVAL};
 pub use planner::{EXPIRED_GRACE, MAX_REQUESTS_PRUNED, OVERDUE_EVENT, STOP_ALERT_AFTER, plan};
 
 /// The version of the JSON shape; bumped on any incompatible change.

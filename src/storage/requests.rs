@@ -34,6 +34,8 @@ pub const MAX_ACTOR_CHARS: usize = 64;
 /// How long a request waits to be run before the agent refuses it as
 /// expired, when it does not say (`mc-gitops console` always says).
 pub const DEFAULT_EXPIRY_SECS: i64 = 600;
+/// How long a request enqueued with `console --no-wait` may wait to be run.
+pub const NO_WAIT_EXPIRY: std::time::Duration = std::time::Duration::from_secs(600);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RequestError {
@@ -240,7 +242,7 @@ fn check_actor(key: &str, actor: &str) -> Result<(), RequestError> {
 
 /// A console command as a request may carry it: one line, no leading `/`,
 /// at most [`MAX_COMMAND_CHARS`]. Which commands are allowed is the
-/// agent's decision (`crate::agent::requests::refusal`), not the format's.
+/// agent's decision (`crate::minecraft::commands::refusal`), not the format's.
 pub fn check_command(command: &str) -> Result<(), String> {
     if command.trim().is_empty() {
         return Err("the command is empty".into());
