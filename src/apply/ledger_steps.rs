@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::steps::{control, write};
 use super::{ApplyError, Ctx, Outcome, Report, RunState};
 use crate::ids::SessionId;
-use crate::ledger::{Activity, Event, RequestRecord, Session};
+use crate::repo::ledger::{Activity, Event, RequestRecord, Session};
 
 /// Also takes `restore` out of desired.json: the world is restored and
 /// Minecraft runs on it, so an agent that restarts later in this session

@@ -15,13 +15,13 @@ use serde::Serialize;
 
 use crate::cloudflare::{Cloudflare, CloudflareError, Zone};
 use crate::hetzner::{Hetzner, HetznerError, Server};
-use crate::ledger::write::WriteError;
-use crate::ledger::{Ledger, Session};
 use crate::observe::Observed;
 use crate::plan::assets::Rendered;
 use crate::plan::{Change, Plan};
 use crate::repo::Desired;
 use crate::repo::edit::EditError;
+use crate::repo::ledger::write::WriteError;
+use crate::repo::ledger::{Ledger, Session};
 use crate::storage::{ControlDoc, StorageError, Store};
 
 pub mod cache;

@@ -11,8 +11,8 @@ use rust_decimal::Decimal;
 use super::{ApplyError, Ctx, Outcome, Report, RunState, flush_control, ledger_steps};
 use crate::hetzner::{FirewallRule, ServerSpec, candidates};
 use crate::ids::SessionId;
-use crate::ledger::{self, Event, Price, Session};
 use crate::plan::{Change, EndReason, IpTarget, Step};
+use crate::repo::ledger::{self, Event, Price, Session};
 use crate::storage::{AssetRef, ControlDoc, ControlOp};
 
 mod create;

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::error::ErrorCode;
 use crate::ids::{HetznerServerId, Location, ServerType};
-use crate::ledger::Price;
+use crate::repo::ledger::Price;
 
 macro_rules! numeric_id {
     ($(#[$doc:meta])* $name:ident) => {

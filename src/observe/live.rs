@@ -20,9 +20,9 @@ use super::{
 use crate::cloudflare::{Cloudflare, CloudflareError, Zone};
 use crate::hetzner::{Hetzner, HetznerError, Server};
 use crate::ids::{RegionKey, SessionId};
-use crate::ledger::Ledger;
 use crate::observe::Observed;
 use crate::repo::Desired;
+use crate::repo::ledger::Ledger;
 use crate::storage::credentials::CredentialsLife;
 use crate::storage::{StorageError, Store};
 

@@ -13,8 +13,8 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerType, SessionId};
-use crate::ledger::{Ledger, Session};
 use crate::lifecycle::Phase;
+use crate::repo::ledger::{Ledger, Session};
 
 pub mod assets;
 pub mod game;
@@ -99,14 +99,14 @@ pub struct AgentStatus {
 
 impl AgentStatus {
     /// What the session file records from this report.
-    pub fn activity(&self) -> crate::ledger::Activity {
+    pub fn activity(&self) -> crate::repo::ledger::Activity {
         let mut players_seen = self.players_seen.clone();
         for p in &self.players_online {
             if !players_seen.contains(p) {
                 players_seen.push(p.clone());
             }
         }
-        crate::ledger::Activity {
+        crate::repo::ledger::Activity {
             players_seen,
             presence: self.presence.clone(),
             peak_players: self.peak_players.max(self.players_online.len() as u32),
@@ -267,7 +267,7 @@ pub struct Observed {
     /// (`control/<s>/requests/*.result.json`) that its file may not record
     /// yet; the plan records the new ones. Empty when not observed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub answered: Vec<crate::ledger::RequestRecord>,
+    pub answered: Vec<crate::repo::ledger::RequestRecord>,
     /// What `control/<s>/requests/` holds, for pruning (`None`: not
     /// observed, no storage credentials).
     pub requests: Option<requests::ObservedRequests>,

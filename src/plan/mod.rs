@@ -245,7 +245,7 @@ pub enum Step {
     /// `[[requests]]`, each once.
     RecordRequests {
         session: SessionId,
-        requests: Vec<crate::ledger::RequestRecord>,
+        requests: Vec<crate::repo::ledger::RequestRecord>,
     },
     /// Delete one admin request and its answer from
     /// `control/<s>/requests/` (`crate::plan::planner` `requests.rs` says

@@ -203,42 +203,7 @@ pub struct AgentStatusDoc {
     pub presence: Vec<Presence>,
 }
 
-/// One player online from `join` until `leave` (`None`: still on), as the
-/// agent saw it in RCON `list`. One type for both places it is written:
-/// `presence` in status.json and `[[presence]]` in the session file
-/// (`templates/session.toml.j2`, read back by `crate::ledger::parse`).
-/// `mc-gitops simulate` and the learned shutdown policy read who was online when from it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Presence {
-    pub player: PlayerName,
-    pub join: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub leave: Option<DateTime<Utc>>,
-}
-
-/// The most presence records a session keeps (status.json and the session
-/// file): the newest are kept. About 90 bytes each in the session file,
-/// 36 KB at most, well under `MAX_SESSION_FILE_BYTES`.
-pub const MAX_PRESENCE: usize = 400;
-
-/// Merge `new` records into `into` (the same player and join is the same
-/// record; a leave, once known, is kept), bounded to the newest [`MAX_PRESENCE`].
-/// Whether anything changed.
-pub fn merge_presence(into: &mut Vec<Presence>, new: &[Presence]) -> bool {
-    let before = into.clone();
-    for p in new {
-        match into.iter_mut().find(|q| q.player == p.player && q.join == p.join) {
-            Some(q) => q.leave = p.leave.or(q.leave),
-            None => into.push(p.clone()),
-        }
-    }
-    into.sort_by(|a, b| (a.join, &a.player).cmp(&(b.join, &b.player)));
-    if into.len() > MAX_PRESENCE {
-        into.drain(..into.len() - MAX_PRESENCE);
-    }
-    *into != before
-}
+pub use crate::repo::ledger::{MAX_PRESENCE, Presence, merge_presence};
 
 /// The agent's storage credentials, as its status reports them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -569,6 +534,9 @@ impl Store {
         Ok(total)
     }
 }
+
+#[cfg(test)]
+mod tests_desired;
 
 #[cfg(test)]
 mod tests {

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{StorageError, Store};
 use crate::ids::SessionId;
+use crate::repo::ledger::RequestRecord;
 
 /// The wire format's version; a document naming another is refused.
 pub const VERSION: u32 = 1;
@@ -404,6 +405,37 @@ async fn read_checked<T: serde::de::DeserializeOwned>(
         Err(e) => return Err(e),
     };
     Ok(Some(check(&doc).map(|()| doc).map_err(|e| e.to_string())))
+}
+
+impl ResultDoc {
+    /// The session file's record of this answer: the reply on one line, cut short.
+    pub fn record(&self) -> RequestRecord {
+        let r = self;
+        let what = match (r.action, &r.command) {
+            (Some(Action::Console), Some(c)) => format!("console `{c}`"),
+            (Some(a), _) => a.as_str().to_string(),
+            (None, _) => "unreadable".into(),
+        };
+        // Not ok: which way (refused, error) leads the reply.
+        let prefix = if r.ok() {
+            String::new()
+        } else {
+            format!("{}: ", r.outcome.as_str())
+        };
+        let one_line: String = format!("{prefix}{}", r.reply.split_whitespace().collect::<Vec<_>>().join(" "));
+        let reply = match one_line.char_indices().nth(crate::repo::ledger::MAX_RECORDED_REPLY) {
+            Some((end, _)) => format!("{}…", &one_line[..end]),
+            None => one_line,
+        };
+        RequestRecord {
+            id: r.id.to_string(),
+            by: r.actor.clone(),
+            what,
+            at: r.ran,
+            ok: r.ok(),
+            reply,
+        }
+    }
 }
 
 #[cfg(test)]
