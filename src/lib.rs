@@ -6,6 +6,7 @@
 
 pub mod actions_minutes;
 pub mod agent;
+pub mod agent_toml;
 pub mod apply;
 pub mod check;
 pub mod cloudflare;

@@ -521,7 +521,7 @@ fn report(e: &anyhow::Error) {
     if let Some(LoadError::Invalid(diags)) = e.downcast_ref::<LoadError>() {
         anstream::eprint!("{}", output::text::render_diagnostics(diags));
     }
-    if let Some(agent::config::ConfigError::Invalid { diags, .. }) = e.downcast_ref::<agent::config::ConfigError>() {
+    if let Some(mc_gitops::agent_toml::ConfigError::Invalid { diags, .. }) = e.downcast_ref::<mc_gitops::agent_toml::ConfigError>() {
         anstream::eprint!("{}", output::text::render_diagnostics(diags));
     }
     // Errors echo values from the repo: one line each, escaped (output::escape).
@@ -767,7 +767,7 @@ fn cmd_image_build(
 }
 
 fn cmd_agent(config: &Path) -> anyhow::Result<Done> {
-    let cfg = agent::config::load(config)?;
+    let cfg = mc_gitops::agent_toml::load(config)?;
     let rt = runtime()?;
     let phase = rt.block_on(agent::start(cfg, shutdown_signal()))?;
     eprintln!("agent stopped in phase {phase}");

@@ -447,9 +447,9 @@ async fn apply_mints_agent_credentials_scoped_to_the_servers_prefixes_and_never_
         .find_map(|l| l.trim().strip_prefix("content: \"# mc-gitops agent"))
         .map(|rest| serde_json::from_str::<String>(&format!("\"# mc-gitops agent{rest}")).unwrap())
         .expect("agent.toml in user-data");
-    let agent = mc_gitops::agent::config::parse("agent.toml", &toml).unwrap();
+    let agent = mc_gitops::agent_toml::parse("agent.toml", &toml).unwrap();
     match &agent.storage {
-        mc_gitops::agent::config::StorageConfig::R2 { endpoint, .. } => assert_eq!(endpoint, &s3.endpoint()),
+        mc_gitops::agent_toml::StorageConfig::R2 { endpoint, .. } => assert_eq!(endpoint, &s3.endpoint()),
         other => panic!("{other:?}"),
     }
     assert_eq!(agent.motd, "Grove — friends only");

@@ -10,11 +10,11 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Duration, Instant};
 
-use super::config::Timers;
 use super::run::{Agent, Clock, Ports};
 use super::traits::*;
 use crate::ids::{PlayerName, SessionId};
 use crate::lifecycle::Phase;
+use crate::lifecycle::Timers;
 use crate::storage::requests::{RequestDoc, RequestId, ResultDoc};
 use crate::storage::{AgentStatusDoc, ControlDoc, ControlOp};
 

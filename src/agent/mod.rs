@@ -2,13 +2,13 @@
 //!
 //! [`run::Agent`] is the loop (one task, driven by the shared lifecycle
 //! transition function); [`traits`] are the ports it drives, so the loop is
-//! tested on tokio's paused clock with in-memory fakes; [`config`] reads
+//! tested on tokio's paused clock with in-memory fakes; [`crate::agent_toml`] reads
 //! `agent.toml`; [`control`] is the control channel's agent end, and
 //! [`renew`] keeps its short-lived storage credentials current;
 //! [`requests`] runs the admin's requests (a console command, a backup,
 //! suspend) exactly once; [`nudge`]
 //! asks the reconciler to look now (with the settings apply leaves in the
-//! store); [`billing`] decides how long a suspended server stays warm;
+//! store); [`crate::shutdown::billing`] decides how long a suspended server stays warm;
 //! [`start`] wires the real ports together.
 //! The Minecraft side: [`jvm`] runs the server as the agent's child (the one
 //! process model: the agent unit is the JVM's parent, see docs/vps.md), as
@@ -21,8 +21,6 @@
 //! player who passes Minecraft's online-mode login ([`wake_limit`] the bound
 //! on failed logins).
 
-pub mod billing;
-pub mod config;
 pub mod console;
 pub mod control;
 pub mod jvm;
@@ -42,9 +40,9 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
+use crate::agent_toml::{AgentConfig, StorageConfig};
 use crate::lifecycle::Phase;
 use crate::storage::{StorageError, Store};
-use config::{AgentConfig, StorageConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -186,7 +186,7 @@ pub const MAX_HISTORY: usize = 1000;
 pub fn from_ledger(sessions: &[crate::repo::ledger::Session], lifecycle: &crate::repo::Lifecycle) -> Option<ShutdownPolicy> {
     let s = Settings {
         seed_keep: lifecycle.idle.to_chrono() + lifecycle.suspended.to_chrono(),
-        billing_margin: crate::agent::config::Timers::default().billing_margin.to_chrono(),
+        billing_margin: crate::lifecycle::Timers::default().billing_margin.to_chrono(),
         delete_delay: Duration::seconds(DELETE_DELAY_SECS),
     };
     let all = sittings_of(sessions);

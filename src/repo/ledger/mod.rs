@@ -302,12 +302,6 @@ mod tests {
     }
 
     #[test]
-    fn the_end_reasons_the_ledger_accepts_are_the_lifecycles() {
-        let all: Vec<&str> = crate::lifecycle::EndReason::ALL.iter().map(|r| r.as_str()).collect();
-        assert_eq!(all, END_REASONS);
-    }
-
-    #[test]
     fn activity_is_a_union_a_peak_never_lowered_and_the_latest_counts() {
         let mut s = Session::opened(
             &SessionId::new("20261122-1930-eu"),

@@ -13,6 +13,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod timers;
+pub use timers::Timers;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
@@ -297,6 +300,12 @@ pub fn transition(phase: Phase, event: Event) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_end_reasons_the_ledger_accepts_are_the_lifecycles() {
+        let all: Vec<&str> = EndReason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(all, crate::repo::ledger::END_REASONS);
+    }
     use Event as E;
     use Phase as P;
 
