@@ -191,7 +191,7 @@ pub(crate) fn agent_release() -> anyhow::Result<mc_gitops::cloudinit::AgentRelea
         Err(_) => {
             let exe = std::env::current_exe().context("cannot find this executable to hash it for the VPS")?;
             let bytes = std::fs::read(&exe).with_context(|| format!("cannot read {}", exe.display()))?;
-            mc_gitops::plan::assets::sha256_hex(&bytes)
+            mc_gitops::assets::sha256_hex(&bytes)
         }
     };
     Ok(mc_gitops::cloudinit::AgentRelease { url, sha256 })

@@ -8,6 +8,7 @@ pub mod actions_minutes;
 pub mod agent;
 pub mod agent_toml;
 pub mod apply;
+pub mod assets;
 pub mod check;
 pub mod cloudflare;
 pub mod cloudinit;

@@ -495,7 +495,7 @@ mod tests {
     use super::*;
     use super::super::storage::Store;
 }
-use mc_gitops::repo::ledger;
+use mc_gitops::ledger;
 use std::crate_name::x;
 "#,
     );

@@ -310,7 +310,7 @@ pub fn doc() -> ControlDoc {
         assets: [super::control::WHITELIST_FILE, super::control::OPS_FILE]
             .map(|f| {
                 let asset = crate::storage::AssetRef {
-                    hash: format!("sha256:{}", crate::plan::assets::sha256_hex(f.as_bytes())),
+                    hash: format!("sha256:{}", crate::assets::sha256_hex(f.as_bytes())),
                     url: None,
                     size: None,
                     cache: false,

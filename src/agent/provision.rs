@@ -25,7 +25,7 @@ use rand::distr::Alphanumeric;
 
 use super::traits::{PortError, PortResult, Provision, Snapshots};
 use super::user::RunAs;
-use crate::plan::assets::sha256_hex;
+use crate::assets::sha256_hex;
 use crate::secret::Secret;
 use crate::storage::{AssetRef, ControlDoc, Store};
 

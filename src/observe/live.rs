@@ -140,7 +140,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
 
     let store = &live.store;
     let storage = |e| ObserveError::Storage(store.describe.clone(), e);
-    let want = crate::plan::assets::render_files(d);
+    let want = crate::assets::render_files(d);
     // No document yet is an observation too: the agent has been told nothing.
     let mut control = match store.control().await {
         Ok(None) => Some(ControlState::default()),

@@ -120,21 +120,7 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-/// One line of `ops.json`, as the control channel carries it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct OpEntry {
-    pub name: PlayerName,
-    pub level: u8,
-}
-
-/// A file for the server: its hash (`sha256:…`, or `sha512:…` for a mod
-/// known by its lock entry), and its text when it is text (for diffs).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct FileState {
-    pub hash: String,
-    #[serde(skip)]
-    pub text: Option<String>,
-}
+pub use crate::assets::{FileState, OpEntry};
 
 /// The last `control/<server>/desired.json` the reconciler wrote.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

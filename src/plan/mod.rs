@@ -13,7 +13,7 @@ use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerType, S
 use crate::lifecycle::Phase;
 use crate::observe::{FileState, OpEntry};
 
-pub mod assets;
+pub use crate::assets;
 pub mod effect;
 mod planner;
 
