@@ -21,7 +21,7 @@
 //! - `worlds/<s>/current.json` — the latest verified snapshot ([`SnapshotPointer`])
 //!
 //! - `worlds/<s>/backups/<UTC time>.tar.zst` + `.json` — snapshots and their
-//!   manifests (`crate::world`)
+//!   manifests (`world`, above)
 //!
 //! Each document has one writer, so plain overwrites are safe for the control
 //! documents; the world pointer uses a conditional write ([`cas`]), because
@@ -234,6 +234,21 @@ pub struct BootReport {
     pub deadline_missed: bool,
 }
 
+/// Why a snapshot was taken; written by the agent (and `manual` by
+/// `world backup`) into the manifest and the pointer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotKind {
+    /// Every `backup_every` while Minecraft runs.
+    Backup,
+    /// Before Minecraft is stopped for suspension.
+    Suspend,
+    /// After Minecraft stopped, before the VPS is deleted: the guard's kind.
+    Final,
+    /// `mc-gitops world backup` by hand.
+    Manual,
+}
+
 /// `worlds/<s>/current.json`: the newest snapshot that was uploaded in full
 /// and verified.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -249,7 +264,7 @@ pub struct SnapshotPointer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<crate::world::SnapshotKind>,
+    pub kind: Option<SnapshotKind>,
 }
 
 /// The largest JSON document read from storage (desired.json, status.json,
@@ -463,31 +478,6 @@ impl Store {
     /// `current.json`, failing on a document that does not parse.
     pub async fn current_snapshot_strict(&self) -> Result<Option<SnapshotPointer>, StorageError> {
         self.get_json(&self.current_key()).await
-    }
-
-    /// The termination guard: the current snapshot, verified, when it is
-    /// the final one of `session`'s stop asked at `stop_at` (judged at the
-    /// reconciler's `now`, see [`crate::world::guard`]); else why not.
-    /// Nothing deletes a server without `Ok(Ok(_))` here (or an admin's
-    /// recorded force-stop). Verified means what the snapshot's manifest
-    /// says after the upload was re-read and hashed, and that the archive is
-    /// still there at the manifest's size; the pointer alone is not trusted.
-    pub async fn final_snapshot(
-        &self,
-        session: &SessionId,
-        stop_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<Result<crate::world::Manifest, String>, StorageError> {
-        let Some(p) = self.current_snapshot().await? else {
-            return Ok(Err(format!("{} holds no current.json", self.world_prefix())));
-        };
-        let Some((m, _)) = crate::world::backing(self, &p).await?.filter(|_| p.verified) else {
-            return Ok(Err(format!("current.json names {}, which is not a verified snapshot", p.key)));
-        };
-        Ok(match crate::world::guard::refuses(m.claim(), session, stop_at, now) {
-            None => Ok(m),
-            Some(why) => Err(format!("the current snapshot {} is not the final one: {why}", m.name)),
-        })
     }
 
     /// Upload a file unless its key already holds exactly these bytes.
