@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -21,8 +21,10 @@ use crate::ids::PlayerName;
 use crate::repo::Desired;
 use crate::repo::properties;
 
-/// One line of `ops.json`, as the control channel carries it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// One line of `ops.json`, as the control channel carries it: the one type
+/// for the plan's wanted ops, desired.json's `ops` (`storage::ControlOp` is
+/// this type) and what observe reads back from it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct OpEntry {
     pub name: PlayerName,
     pub level: u8,

@@ -14,9 +14,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{
-    AgentStatus, ControlState, FileState, ObservedBackups, ObservedCredentials, ObservedDns, ObservedFrom, ObservedServer, OpEntry,
-};
+use super::{AgentStatus, ControlState, FileState, ObservedBackups, ObservedCredentials, ObservedDns, ObservedFrom, ObservedServer};
 use crate::cloudflare::{Cloudflare, CloudflareError, Zone};
 use crate::hetzner::{Hetzner, HetznerError, Server};
 use crate::ids::{RegionKey, SessionId};
@@ -171,14 +169,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
                 stop_reason: doc.stop_reason,
                 stop_warnings: doc.stop_warnings,
                 whitelist: doc.whitelist,
-                ops: doc
-                    .ops
-                    .into_iter()
-                    .map(|o| OpEntry {
-                        name: o.name,
-                        level: o.level,
-                    })
-                    .collect(),
+                ops: doc.ops,
                 shutdown: doc.shutdown,
                 assets,
                 damaged: BTreeMap::new(),

@@ -77,12 +77,9 @@ pub enum StorageError {
     },
 }
 
-/// One line of `ops.json` as the control channel carries it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ControlOp {
-    pub name: PlayerName,
-    pub level: u8,
-}
+/// One line of `ops.json` as the control channel carries it: the same type
+/// the plan renders ([`crate::assets::OpEntry`]), so nothing converts between them.
+pub use crate::assets::OpEntry as ControlOp;
 
 /// One file the server should have.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,7 +257,7 @@ pub struct SnapshotPointer {
     pub verified: bool,
     /// A copy of the manifest's `session` and `kind`, so the plan sees
     /// without another read whether the current snapshot is a stop's final
-    /// one; apply decides on the manifest itself ([`crate::world::guard`]).
+    /// one; apply decides on the manifest itself (`world::guard`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
