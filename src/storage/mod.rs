@@ -526,6 +526,9 @@ impl Store {
 mod tests_desired;
 
 #[cfg(test)]
+mod tests_status;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
