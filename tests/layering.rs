@@ -55,7 +55,7 @@ impl Table {
         }
         let allowed = match &a.may_use {
             None => b.number < a.number,
-            Some(names) => names.iter().any(|n| *n == b.name),
+            Some(names) => names.contains(&b.name),
         };
         if allowed {
             return None;
