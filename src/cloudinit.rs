@@ -7,7 +7,7 @@
 //! value can never close its string, add a key or a line. The shell script
 //! is a fixed file; it reads the per-session values (release URL, checksum)
 //! from files, never from pasted text. The agent's settings go into one TOML
-//! file written by the agent's own config type (`agent::config::AgentConfig`,
+//! file written by the agent's own config type (`agent_toml::AgentConfig`,
 //! whose reader the agent uses), mode 0600, owned by root: the agent runs as
 //! root with a few capabilities and starts Minecraft as `minecraft`
 //! ([`MINECRAFT_USER`], see `agent::user`), which cannot read it.
@@ -17,7 +17,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::agent::config::{AgentConfig, StorageConfig, Timers};
+use crate::agent_toml::{AgentConfig, StorageConfig, Timers};
 use crate::ids::{ServerName, SessionId};
 use crate::repo::model::Desired;
 use crate::repo::properties::{GAME_PORT, RCON_PORT};
@@ -105,9 +105,9 @@ pub fn for_session(desired: &Desired, session: SessionId, storage: StorageConfig
         minecraft_dir: MINECRAFT_DIR.into(),
         minecraft_user: Some(MINECRAFT_USER.into()),
         java: ["java", heap.as_str(), "-jar", "server.jar", "nogui"].map(String::from).to_vec(),
-        session_server: crate::agent::config::MOJANG_SESSION_SERVER.into(),
+        session_server: crate::agent_toml::MOJANG_SESSION_SERVER.into(),
         // `max_session` and `keep_backups` stay with the reconciler (see
-        // `agent::config`); the polls and margins keep the agent's defaults.
+        // `agent_toml`); the polls and margins keep the agent's defaults.
         timers: Timers {
             idle: l.idle,
             suspended: l.suspended,
@@ -357,7 +357,7 @@ mod agent_config_tests {
             .find_map(|l| l.trim().strip_prefix("content: \"# mc-gitops agent"))
             .unwrap();
         let toml: String = serde_json::from_str(&format!("\"# mc-gitops agent{line}")).unwrap();
-        let parsed = crate::agent::config::parse("agent.toml", &toml).unwrap_or_else(|e| panic!("{e:?}\n{toml}"));
+        let parsed = crate::agent_toml::parse("agent.toml", &toml).unwrap_or_else(|e| panic!("{e:?}\n{toml}"));
         assert_eq!(
             parsed,
             AgentConfig {

@@ -19,17 +19,16 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use crate::agent::requests::refusal;
 use crate::inputs::{Inputs, Var};
 use crate::lifecycle::Phase;
+use crate::minecraft::commands::refusal;
 use crate::output::escape;
 use crate::storage::requests::{Action, RequestDoc, RequestId, ResultDoc, VERSION, check_command};
 use crate::storage::{StorageError, Store};
 
 /// How long `console` waits for the answer by default.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(120);
-/// How long a request enqueued with `--no-wait` may wait to be run.
-pub const NO_WAIT_EXPIRY: Duration = Duration::from_secs(600);
+pub use crate::storage::requests::NO_WAIT_EXPIRY;
 /// A status older than this says no agent is running: the request would hang.
 pub const STALE_HEARTBEAT: Duration = Duration::from_secs(300);
 

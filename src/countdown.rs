@@ -3,9 +3,9 @@
 //! mid-build. An idle stop has nobody to warn and never counts down.
 //!
 //! One definition for every place the countdown appears: server.toml's
-//! `[lifecycle] stop_warnings` (read by `repo::server`), desired.json's
-//! `stop_warnings`, which the reconciler writes with the stop request and
-//! the agent reads ([`StopWarnings`] is both the value and its wire form),
+//! `[lifecycle] stop_warnings` and desired.json's `stop_warnings`
+//! ([`StopWarnings`], defined with the state files in
+//! `repo::stop_warnings`, is both the value and its wire form),
 //! the agent's countdown ([`Countdown`], pure, driven by the agent's clock),
 //! and the plan's wait.
 //!
@@ -23,100 +23,15 @@
 //! constructor).
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::lifecycle::EndReason;
 use crate::repo::duration::Duration;
 
-/// The most warnings a countdown may have.
-pub const MAX_STOP_WARNINGS: usize = 8;
-/// The longest warning: a stop is not put off for longer than this (the
-/// overdue alert counts from the countdown's end).
-pub const MAX_STOP_WARNING: Duration = Duration::from_mins(30);
+pub use crate::repo::stop_warnings::{MAX_STOP_WARNING, MAX_STOP_WARNINGS, StopWarnings};
+
 /// A line said this close after its time still uses its own words ("in 5
 /// minutes"), not the time left: the agent's timer wakes within this.
 const ON_TIME: TimeDelta = TimeDelta::seconds(2);
-
-/// How long before a stop each warning is said, longest first; empty: no
-/// countdown. In desired.json a list of durations (`["5m", "1m", "10s"]`);
-/// a document without the key (an older reconciler) means no countdown.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StopWarnings(Vec<Duration>);
-
-impl StopWarnings {
-    /// server.toml's default: 5 minutes, 1 minute, 10 seconds.
-    pub fn standard() -> Self {
-        StopWarnings(vec![Duration::from_mins(5), Duration::from_mins(1), Duration::from_secs(10)])
-    }
-
-    /// Checked and sorted longest first: each from 1s to [`MAX_STOP_WARNING`],
-    /// no two alike, at most [`MAX_STOP_WARNINGS`]. The error says why.
-    pub fn new(leads: impl IntoIterator<Item = Duration>) -> Result<Self, String> {
-        let mut leads: Vec<Duration> = leads.into_iter().collect();
-        if leads.len() > MAX_STOP_WARNINGS {
-            return Err(format!("{} warnings; at most {MAX_STOP_WARNINGS} (MAX_STOP_WARNINGS)", leads.len()));
-        }
-        if let Some(d) = leads.iter().find(|d| d.as_secs() == 0) {
-            return Err(format!("\"{d}\" is no warning (use [] for none)"));
-        }
-        if let Some(d) = leads.iter().find(|d| **d > MAX_STOP_WARNING) {
-            return Err(format!("\"{d}\" is longer than {MAX_STOP_WARNING} (MAX_STOP_WARNING)"));
-        }
-        leads.sort_by(|a, b| b.cmp(a));
-        if let Some(w) = leads.windows(2).find(|w| w[0] == w[1]) {
-            return Err(format!("\"{}\" is listed twice", w[0]));
-        }
-        Ok(StopWarnings(leads))
-    }
-
-    pub fn leads(&self) -> &[Duration] {
-        &self.0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// How long the countdown runs when it starts on time (zero: none).
-    pub fn longest(&self) -> TimeDelta {
-        self.0.first().map_or(TimeDelta::zero(), |d| d.to_chrono())
-    }
-
-    fn shortest(&self) -> TimeDelta {
-        self.0.last().map_or(TimeDelta::zero(), |d| d.to_chrono())
-    }
-}
-
-impl std::fmt::Display for StopWarnings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.0.is_empty() {
-            return f.write_str("none");
-        }
-        let leads: Vec<String> = self.0.iter().map(ToString::to_string).collect();
-        f.write_str(&leads.join(", "))
-    }
-}
-
-impl Serialize for StopWarnings {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(ToString::to_string))
-    }
-}
-
-impl<'de> Deserialize<'de> for StopWarnings {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let texts = Vec::<String>::deserialize(d)?;
-        let leads = texts
-            .iter()
-            .map(|t| {
-                t.parse::<Duration>()
-                    .map_err(|e| D::Error::custom(format!("stop warning {t:?}: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        StopWarnings::new(leads).map_err(|e| D::Error::custom(format!("stop_warnings: {e}")))
-    }
-}
 
 /// Whether a stop for `reason` is one players would feel and are warned
 /// of: the admin's, the budget's, `max_session`'s. Not an idle stop
@@ -251,63 +166,6 @@ mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
-    }
-
-    fn d(s: &str) -> Duration {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn warnings_are_sorted_and_checked() {
-        let w = StopWarnings::new([d("10s"), d("5m"), d("1m")]).unwrap();
-        assert_eq!(w, StopWarnings::standard());
-        assert_eq!(w.to_string(), "5m, 1m, 10s");
-        assert_eq!(StopWarnings::new([]).unwrap().to_string(), "none");
-        for (bad, why) in [
-            (vec![d("0s")], "no warning"),
-            (vec![d("31m")], "longer than 30m"),
-            (vec![d("1m"), d("60s")], "listed twice"),
-            ((1..=9).map(Duration::from_secs).collect(), "at most 8"),
-        ] {
-            let e = StopWarnings::new(bad).unwrap_err();
-            assert!(e.contains(why), "{e}");
-        }
-    }
-
-    #[test]
-    fn the_wire_form_is_a_list_of_durations_read_back_as_written() {
-        let w = StopWarnings::standard();
-        let json = serde_json::to_value(&w).unwrap();
-        assert_eq!(json, serde_json::json!(["5m", "1m", "10s"]));
-        assert_eq!(serde_json::from_value::<StopWarnings>(json).unwrap(), w);
-        for bad in [r#"["5 minutes"]"#, r#"["2h"]"#, r#"["1m","1m"]"#, r#"[300]"#] {
-            assert!(serde_json::from_str::<StopWarnings>(bad).is_err(), "{bad}");
-        }
-    }
-
-    /// desired.json carries the countdown with the stop request in one
-    /// typed field: a document without it (an older reconciler) reads as
-    /// no countdown, and one asking more than the agent accepts is refused
-    /// with the key named.
-    #[test]
-    fn desired_json_carries_the_warnings_and_reads_their_absence_as_none() {
-        use crate::storage::{ControlDoc, decode};
-        let key = "control/grove/desired.json";
-        let old = r#"{"version": 1, "session": null, "stop_requested": "2026-11-22T19:30:00Z", "stop_reason": "admin",
-            "whitelist": [], "ops": [], "assets": {}, "written": null}"#;
-        assert!(decode::<ControlDoc>(key, old.as_bytes()).unwrap().stop_warnings.is_empty());
-        let doc = ControlDoc {
-            stop_warnings: StopWarnings::standard(),
-            ..ControlDoc::default()
-        };
-        let text = serde_json::to_string(&doc).unwrap();
-        assert!(text.contains(r#""stop_warnings":["5m","1m","10s"]"#), "{text}");
-        assert_eq!(decode::<ControlDoc>(key, text.as_bytes()).unwrap(), doc);
-        let none = serde_json::to_string(&ControlDoc::default()).unwrap();
-        assert!(!none.contains("stop_warnings"), "no countdown, no key: {none}");
-        let long = old.replace(r#""whitelist""#, r#""stop_warnings": ["9h"], "whitelist""#);
-        let e = crate::agent::control::chain(&decode::<ControlDoc>(key, long.as_bytes()).unwrap_err());
-        assert!(e.contains(key) && e.contains("MAX_STOP_WARNING"), "{e}");
     }
 
     #[test]

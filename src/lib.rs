@@ -6,7 +6,9 @@
 
 pub mod actions_minutes;
 pub mod agent;
+pub mod agent_toml;
 pub mod apply;
+pub mod assets;
 pub mod check;
 pub mod cloudflare;
 pub mod cloudinit;
@@ -14,6 +16,7 @@ pub mod connect;
 pub mod console;
 pub mod countdown;
 pub mod doctor;
+pub mod error;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod gitback;
@@ -26,6 +29,7 @@ pub mod inputs;
 pub mod labels;
 pub mod ledger;
 pub mod lifecycle;
+pub mod minecraft;
 pub mod modrinth;
 pub mod notify;
 pub mod observe;

@@ -205,7 +205,7 @@ pub async fn after_apply(desired: &Desired, plan: &Plan, report: &Report, discor
             warnings.push(format!(
                 "notifying Discord of {}: {}",
                 event.as_str(),
-                crate::apply::render_error(&e)
+                crate::error::render_error(&e)
             ));
         }
     }

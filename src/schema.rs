@@ -3,7 +3,7 @@
 //! the top of each file. `mc-gitops schema --out DIR` writes them.
 //!
 //! The types in [`raw`] are never built: they mirror the keys the loader in
-//! [`crate::repo`] and [`crate::ledger::parse`] accepts, and derive their
+//! [`crate::repo`] and [`crate::repo::ledger::parse`] accepts, and derive their
 //! schemas. Choice lists the loader keeps in a constant are taken from it. The
 //! loader stays the authority (it also checks what a schema cannot, like
 //! `region` naming a key of `[regions]`); a schema only catches mistakes while
@@ -109,7 +109,7 @@ mod raw {
     use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
     use super::*;
-    use crate::ledger::END_REASONS;
+    use crate::repo::ledger::END_REASONS;
     use crate::repo::server::{LOCATIONS, NOTIFY_EVENTS};
 
     /// Values the loader reads from text, with no Rust type of their own here.

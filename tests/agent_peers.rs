@@ -11,12 +11,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use mc_gitops::agent::console::RconConsole;
-use mc_gitops::agent::rcon::{Rcon, RconError};
-use mc_gitops::agent::session_server::SessionServer;
 use mc_gitops::agent::sleeping::{NOT_WHITELISTED, Sleeping, SleepingConfig, WAKE_MESSAGE, Woken};
-use mc_gitops::agent::slp;
 use mc_gitops::agent::traits::Console;
 use mc_gitops::ids::PlayerName;
+use mc_gitops::minecraft::rcon::{Rcon, RconError};
+use mc_gitops::minecraft::session_server::SessionServer;
+use mc_gitops::minecraft::slp;
 use mc_gitops::secret::Secret;
 
 mod common;

@@ -9,11 +9,11 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use mc_gitops::agent::packets;
-use mc_gitops::agent::session_server::SessionServer;
 use mc_gitops::agent::sleeping::{MAX_CONNECTIONS, NOT_WHITELISTED, STOPPING_MESSAGE, STOPPING_STATUS, Sleeping, SleepingConfig};
-use mc_gitops::agent::slp;
 use mc_gitops::ids::PlayerName;
+use mc_gitops::minecraft::packets;
+use mc_gitops::minecraft::session_server::SessionServer;
+use mc_gitops::minecraft::slp;
 
 async fn sleeping() -> Sleeping {
     let config = SleepingConfig {

@@ -24,7 +24,7 @@ mod session_fake;
 use session_fake::{Call, FakeSessionServer};
 
 use mc_gitops::agent::sleeping::{STOPPING_MESSAGE, STOPPING_STATUS, WAKE_MESSAGE};
-use mc_gitops::agent::slp;
+use mc_gitops::minecraft::slp;
 
 struct Setup {
     _tmp: tempfile::TempDir,

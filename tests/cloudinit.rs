@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use assert_cmd::Command as Bin;
-use mc_gitops::agent::config::{AgentConfig, StorageConfig};
+use mc_gitops::agent_toml::{AgentConfig, StorageConfig};
 use mc_gitops::cloudinit::{self, AgentRelease, MAX_USER_DATA, PLACEHOLDER};
 use mc_gitops::ids::SessionId;
 use mc_gitops::repo::properties::RCON_PORT;
@@ -19,7 +19,7 @@ use serde_json::Value;
 
 /// The agent's config as `mc-gitops agent` reads it on the VPS.
 fn agent_config(text: &str) -> AgentConfig {
-    mc_gitops::agent::config::parse("agent.toml", text).unwrap_or_else(|e| panic!("the agent refuses its config: {e:?}\n{text}"))
+    mc_gitops::agent_toml::parse("agent.toml", text).unwrap_or_else(|e| panic!("the agent refuses its config: {e:?}\n{text}"))
 }
 
 /// (endpoint, bucket, access key id, session token) of an R2 storage config.

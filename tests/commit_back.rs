@@ -292,7 +292,7 @@ async fn the_token_goes_only_into_the_credentials_callback() {
     })
     .await
     .unwrap();
-    let rendered = format!("{err} {err:?} {}", mc_gitops::apply::render_error(&err));
+    let rendered = format!("{err} {err:?} {}", mc_gitops::error::render_error(&err));
     assert!(!rendered.contains(TOKEN), "token in the error: {rendered}");
     assert!(
         rendered.contains("refused the token") && rendered.contains("branch main"),

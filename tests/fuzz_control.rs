@@ -130,8 +130,11 @@ fn fuzz_requests_and_results() {
             }
             if let Some(r) = round_trips::<ResultDoc>("control/grove/requests/x.result.json", part) {
                 let _ = r.check("x", &r.id);
-                let rec = mc_gitops::ledger::RequestRecord::of(&r);
-                assert!(rec.reply.chars().count() <= mc_gitops::ledger::MAX_RECORDED_REPLY + 1, "{rec:?}");
+                let rec = r.record();
+                assert!(
+                    rec.reply.chars().count() <= mc_gitops::repo::ledger::MAX_RECORDED_REPLY + 1,
+                    "{rec:?}"
+                );
                 let _ = mc_gitops::console::markdown(&r);
             }
         }

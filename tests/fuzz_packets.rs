@@ -17,10 +17,10 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use mc_gitops::agent::encryption::{EncryptionResponse, MAX_ENCRYPTED_LEN, ServerKey};
-use mc_gitops::agent::handshake::{Handshake, LoginStart, NextState, Ping, StatusRequest};
-use mc_gitops::agent::packets::{self, Cursor, PacketError};
 use mc_gitops::agent::sleeping::{MAX_CLIENT_FRAME, read_packet};
+use mc_gitops::minecraft::encryption::{EncryptionResponse, MAX_ENCRYPTED_LEN, ServerKey};
+use mc_gitops::minecraft::handshake::{Handshake, LoginStart, NextState, Ping, StatusRequest};
+use mc_gitops::minecraft::packets::{self, Cursor, PacketError};
 
 use common::fuzz;
 

@@ -21,15 +21,15 @@ use rsa::{Pkcs1v15Encrypt, RsaPublicKey};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use mc_gitops::agent::encryption::{Cfb8, EncryptionRequest, EncryptionResponse, server_hash};
-use mc_gitops::agent::handshake::{Disconnect, Handshake, LoginStart, NextState};
-use mc_gitops::agent::packets;
-use mc_gitops::agent::session_server::SessionServer;
 use mc_gitops::agent::sleeping::{
     NOT_WHITELISTED, RATE_LIMITED, RESPONSE_DEADLINE, Sleeping, SleepingConfig, UNVERIFIED, WAKE_MESSAGE, Woken,
 };
 use mc_gitops::agent::wake_limit::{MAX_FAILURES_OVERALL, MAX_FAILURES_PER_ADDRESS};
 use mc_gitops::ids::PlayerName;
+use mc_gitops::minecraft::encryption::{Cfb8, EncryptionRequest, EncryptionResponse, server_hash};
+use mc_gitops::minecraft::handshake::{Disconnect, Handshake, LoginStart, NextState};
+use mc_gitops::minecraft::packets;
+use mc_gitops::minecraft::session_server::SessionServer;
 use session_fake::{Account, Call, FakeSessionServer};
 
 const T: Duration = Duration::from_secs(10);

@@ -12,10 +12,10 @@ mod modrinth_fake;
 use std::path::Path;
 
 use mc_gitops::apply::cache::{CacheError, store_cached};
+use mc_gitops::assets;
 use mc_gitops::ids::ServerName;
 use mc_gitops::modrinth::admin::{ModsCommand, run_with};
 use mc_gitops::modrinth::lockfile;
-use mc_gitops::plan::assets;
 use mc_gitops::repo::{self, CachedFile, RepoFiles};
 use mc_gitops::storage::Store;
 use modrinth_fake::*;

@@ -47,13 +47,13 @@ async fn a_refusal_is_an_error_that_never_shows_the_url() {
     let d = Discord::new(&Secret::new(fake.url())).unwrap();
     let e = d.post("hello").await.unwrap_err();
     assert!(matches!(e, NotifyError::Refused { status: 404 }), "{e:?}");
-    let all = format!("{e} {e:?} {d:?} {}", mc_gitops::apply::render_error(&e));
+    let all = format!("{e} {e:?} {d:?} {}", mc_gitops::error::render_error(&e));
     assert!(!all.contains(WEBHOOK_TOKEN) && !all.contains("/api/webhooks"), "{all}");
 
     // Nobody listening: a transport error, still without the URL.
     let gone = Discord::new(&Secret::new(format!("http://127.0.0.1:9/api/webhooks/1/{WEBHOOK_TOKEN}"))).unwrap();
     let e = gone.post("hello").await.unwrap_err();
-    let all = format!("{e} {e:?} {}", mc_gitops::apply::render_error(&e));
+    let all = format!("{e} {e:?} {}", mc_gitops::error::render_error(&e));
     assert!(!all.contains(WEBHOOK_TOKEN), "{all}");
 }
 

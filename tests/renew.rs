@@ -187,7 +187,7 @@ async fn a_long_session_renews_the_agents_credentials_and_the_agent_switches_to_
         toml.contains(&format!("credentials_expires = {}", stamp(t0() + Duration::seconds(week)))),
         "{toml}"
     );
-    let cfg = mc_gitops::agent::config::parse("agent.toml", &toml).unwrap();
+    let cfg = mc_gitops::agent_toml::parse("agent.toml", &toml).unwrap();
     let (store, renewer) = mc_gitops::agent::open_store(&cfg).unwrap();
     let renewer = renewer.expect("expiring keys get a renewer");
     let (key1, secret1) = (first["accessKeyId"].as_str().unwrap(), first["secretAccessKey"].as_str().unwrap());

@@ -7,9 +7,9 @@ mod modrinth_fake;
 
 use std::path::Path;
 
+use mc_gitops::assets;
 use mc_gitops::modrinth::admin::{ModsCommand, run_with};
 use mc_gitops::modrinth::lockfile;
-use mc_gitops::plan::assets;
 use mc_gitops::repo::{self, Loader, ModsLock, ServerJar};
 use modrinth_fake::*;
 use sha1::Sha1;

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mc_gitops::agent::rcon::{Rcon, RconError};
 use mc_gitops::agent::traits::Console;
 use mc_gitops::ids::PlayerName;
+use mc_gitops::minecraft::rcon::{Rcon, RconError};
 use mc_gitops::secret::Secret;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -256,7 +256,9 @@ fn rcon_refuses_a_wrong_password_and_sigterm_saves_and_exits_like_a_jvm() {
     bots.join("Steve", squid.port());
     bots.expect_event("spawn", "Steve", T);
     // The status ping shows the players and the motd, unescaped.
-    let ping = rt.block_on(mc_gitops::agent::slp::status("127.0.0.1", squid.port(), T)).unwrap();
+    let ping = rt
+        .block_on(mc_gitops::minecraft::slp::status("127.0.0.1", squid.port(), T))
+        .unwrap();
     assert_eq!((ping.online, ping.max, ping.protocol), (1, 5, 763));
     assert_eq!(ping.description, "Grove — friends only");
     squid.terminate();

@@ -25,12 +25,12 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use mc_gitops::ids::{PlayerName, SessionId};
-use mc_gitops::ledger::Ledger;
 use mc_gitops::ledger::site::write_site;
 use mc_gitops::ledger::summaries::gather;
 use mc_gitops::lifecycle::Phase;
 use mc_gitops::observe::{AgentStatus, ControlState, Observed, ObservedFrom};
 use mc_gitops::repo::Loaded;
+use mc_gitops::repo::ledger::Ledger;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const INSTALL: &str = "run `bash scripts/test --setup-only` (apt-get install chromium; npm ci --prefix tests/peers)";

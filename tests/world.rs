@@ -145,8 +145,7 @@ async fn multipart_snapshots_round_trip_and_an_interrupted_one_leaves_no_trace()
         .await
         .unwrap();
     assert!(m.size > 2 * world::PART_SIZE as u64, "{m:?}");
-    let guard = s
-        .final_snapshot(&session(), t("2026-11-22T19:00:00Z"), t("2026-11-22T20:00:00Z"))
+    let guard = world::guard::final_snapshot(&s, &session(), t("2026-11-22T19:00:00Z"), t("2026-11-22T20:00:00Z"))
         .await
         .unwrap();
     assert_eq!(guard.map(|g| g.key), Ok(m.key.clone()));
@@ -245,7 +244,9 @@ async fn a_future_dated_pointer_is_judged_by_the_servers_last_modified() {
     assert!((stored - now).num_seconds().abs() < 60, "the server stamps its own time: {stored}");
     let real = world::snapshot_as(&s, &w, now, &final_of_session(), GO).await.unwrap();
     assert_eq!(s.current_snapshot().await.unwrap().unwrap().key, real.key);
-    let guard = s.final_snapshot(&session(), now - chrono::Duration::minutes(1), now).await.unwrap();
+    let guard = world::guard::final_snapshot(&s, &session(), now - chrono::Duration::minutes(1), now)
+        .await
+        .unwrap();
     assert_eq!(guard.map(|g| g.key), Ok(real.key));
 }
 
@@ -447,9 +448,9 @@ async fn apply_mints_agent_credentials_scoped_to_the_servers_prefixes_and_never_
         .find_map(|l| l.trim().strip_prefix("content: \"# mc-gitops agent"))
         .map(|rest| serde_json::from_str::<String>(&format!("\"# mc-gitops agent{rest}")).unwrap())
         .expect("agent.toml in user-data");
-    let agent = mc_gitops::agent::config::parse("agent.toml", &toml).unwrap();
+    let agent = mc_gitops::agent_toml::parse("agent.toml", &toml).unwrap();
     match &agent.storage {
-        mc_gitops::agent::config::StorageConfig::R2 { endpoint, .. } => assert_eq!(endpoint, &s3.endpoint()),
+        mc_gitops::agent_toml::StorageConfig::R2 { endpoint, .. } => assert_eq!(endpoint, &s3.endpoint()),
         other => panic!("{other:?}"),
     }
     assert_eq!(agent.motd, "Grove — friends only");

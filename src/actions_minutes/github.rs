@@ -17,6 +17,9 @@ use serde::Deserialize;
 use super::{ActionsTally, JobTiming, billed_minutes};
 use crate::http::{Api, HttpError, Policy, RateLimit, Retry};
 
+/// GitHub's REST API, unless `GITHUB_API_URL` names another (GitHub Enterprise, a fake).
+pub const DEFAULT_API: &str = "https://api.github.com";
+
 /// A run created this long before the newest counted one and still running
 /// then is counted when it finishes; older stragglers are missed (a job
 /// times out after 30 minutes, and a pending run waits for one apply).

@@ -187,7 +187,7 @@ impl GithubRun {
         use crate::inputs::Var;
         let token = inputs.secret(Var::GithubToken)?;
         let repo = inputs.var(Var::GithubRepository).filter(|r| r.contains('/'))?;
-        let base = inputs.var(Var::GithubApiUrl).unwrap_or_else(|| "https://api.github.com".into());
+        let base = inputs.var(Var::GithubApiUrl).unwrap_or_else(|| github::DEFAULT_API.into());
         let private = inputs
             .var(Var::GithubEventPath)
             .and_then(|p| std::fs::read(p).ok())
@@ -209,7 +209,7 @@ pub async fn observe(store: &crate::storage::Store, github: Option<&GithubRun>, 
         Err(e) => {
             warnings.push(format!(
                 "reading the Actions minutes tally {key}: {}",
-                crate::agent::control::chain(&e)
+                crate::error::render_error(&e)
             ));
             None
         }
@@ -223,14 +223,14 @@ pub async fn observe(store: &crate::storage::Store, github: Option<&GithubRun>, 
         tally.private = gh.private;
     }
     if let Err(e) = github::refresh(&gh.api, &gh.repo, &mut tally, now).await {
-        warnings.push(format!("counting the Actions minutes: {}", crate::agent::control::chain(&e)));
+        warnings.push(format!("counting the Actions minutes: {}", crate::error::render_error(&e)));
     }
     if tally != before
         && let Err(e) = store.put_json(&key, &tally).await
     {
         warnings.push(format!(
             "storing the Actions minutes tally {key}: {}",
-            crate::agent::control::chain(&e)
+            crate::error::render_error(&e)
         ));
     }
     (Some(tally.usage(now)), warnings)

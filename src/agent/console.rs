@@ -22,9 +22,9 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tracing::{debug, info, warn};
 
-use super::rcon::{Rcon, RconError};
 use super::traits::{Console, PortError, PortResult};
 use crate::ids::PlayerName;
+use crate::minecraft::rcon::{Rcon, RconError};
 use crate::secret::Secret;
 
 /// How long connecting, and each packet of an ordinary reply, may take.

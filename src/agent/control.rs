@@ -141,21 +141,27 @@ impl Control for StoreControl {
         if let Some(r) = self.renewer.as_mut() {
             r.poll(chrono::Utc::now()).await;
         }
-        self.store.control().await.map_err(|e| PortError::Control(chain(&e)))
+        self.store
+            .control()
+            .await
+            .map_err(|e| PortError::Control(crate::error::render_error(&e)))
     }
 
     async fn report(&mut self, status: &AgentStatusDoc) -> PortResult<()> {
         let key = self.store.status_key();
         let mut status = status.clone();
         status.credentials = self.renewer.as_ref().and_then(Renewer::report);
-        self.store.put_json(&key, &status).await.map_err(|e| PortError::Control(chain(&e)))
+        self.store
+            .put_json(&key, &status)
+            .await
+            .map_err(|e| PortError::Control(crate::error::render_error(&e)))
     }
 
     async fn previous(&mut self) -> PortResult<Option<AgentStatusDoc>> {
         self.store
             .get_json(&self.store.status_key())
             .await
-            .map_err(|e| PortError::Control(chain(&e)))
+            .map_err(|e| PortError::Control(crate::error::render_error(&e)))
     }
 
     async fn requests(&mut self, limit: usize) -> PortResult<Vec<Incoming>> {
@@ -169,18 +175,6 @@ impl Control for StoreControl {
     async fn answer(&mut self, result: &ResultDoc) -> PortResult<()> {
         super::requests::answer(&self.store, &self.record, result).await
     }
-}
-
-/// An error and its causes on one line, for the status document.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

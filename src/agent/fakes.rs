@@ -10,11 +10,11 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Duration, Instant};
 
-use super::config::Timers;
 use super::run::{Agent, Clock, Ports};
 use super::traits::*;
 use crate::ids::{PlayerName, SessionId};
 use crate::lifecycle::Phase;
+use crate::lifecycle::Timers;
 use crate::storage::requests::{RequestDoc, RequestId, ResultDoc};
 use crate::storage::{AgentStatusDoc, ControlDoc, ControlOp};
 
@@ -310,7 +310,7 @@ pub fn doc() -> ControlDoc {
         assets: [super::control::WHITELIST_FILE, super::control::OPS_FILE]
             .map(|f| {
                 let asset = crate::storage::AssetRef {
-                    hash: format!("sha256:{}", crate::plan::assets::sha256_hex(f.as_bytes())),
+                    hash: format!("sha256:{}", crate::assets::sha256_hex(f.as_bytes())),
                     url: None,
                     size: None,
                     cache: false,

@@ -2,43 +2,34 @@
 //!
 //! [`run::Agent`] is the loop (one task, driven by the shared lifecycle
 //! transition function); [`traits`] are the ports it drives, so the loop is
-//! tested on tokio's paused clock with in-memory fakes; [`config`] reads
+//! tested on tokio's paused clock with in-memory fakes; [`crate::agent_toml`] reads
 //! `agent.toml`; [`control`] is the control channel's agent end, and
 //! [`renew`] keeps its short-lived storage credentials current;
 //! [`requests`] runs the admin's requests (a console command, a backup,
 //! suspend) exactly once; [`nudge`]
 //! asks the reconciler to look now (with the settings apply leaves in the
-//! store); [`billing`] decides how long a suspended server stays warm;
+//! store); [`crate::shutdown::billing`] decides how long a suspended server stays warm;
 //! [`start`] wires the real ports together.
 //! The Minecraft side: [`jvm`] runs the server as the agent's child (the one
 //! process model: the agent unit is the JVM's parent, see docs/vps.md), as
 //! the separate user [`user`] resolves, and
 //! [`console`] drives it over RCON with the password [`start`] generates.
-//! The protocol pieces: [`rcon`] to the local Minecraft server, [`slp`] the
-//! Server List Ping client (also the reconciler's game observer), and
-//! [`sleeping`] the listener that answers on the game port while Minecraft is
-//! stopped, which wakes the server only for a whitelisted player who passes
-//! Minecraft's online-mode login ([`handshake`] and [`encryption`] its
-//! packets, [`session_server`] the `hasJoined` question to Mojang,
-//! [`wake_limit`] the bound on failed logins).
+//! The protocol itself lives in [`crate::minecraft`] (RCON, the Server List
+//! Ping client the reconciler uses too, the login packets, Mojang's session
+//! server); here [`sleeping`] is the listener that answers on the game port
+//! while Minecraft is stopped, which wakes the server only for a whitelisted
+//! player who passes Minecraft's online-mode login ([`wake_limit`] the bound
+//! on failed logins).
 
-pub mod billing;
-pub mod config;
 pub mod console;
 pub mod control;
-pub mod encryption;
-pub mod handshake;
 pub mod jvm;
 pub mod nudge;
-pub mod packets;
 pub mod provision;
-pub mod rcon;
 pub mod renew;
 pub mod requests;
 pub mod run;
-pub mod session_server;
 pub mod sleeping;
-pub mod slp;
 pub mod traits;
 pub mod user;
 pub mod wake_limit;
@@ -49,9 +40,9 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
+use crate::agent_toml::{AgentConfig, StorageConfig};
 use crate::lifecycle::Phase;
 use crate::storage::{StorageError, Store};
-use config::{AgentConfig, StorageConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -150,9 +141,11 @@ pub async fn start(cfg: AgentConfig, inputs: &crate::inputs::Inputs, shutdown: i
             addr: std::net::SocketAddr::from(([0, 0, 0, 0], cfg.game_port)),
             motd: cfg.motd.clone(),
             max_players: 20,
-            session_server: session_server::SessionServer::new(&cfg.session_server).map_err(|source| StartError::SessionServer {
-                url: cfg.session_server.clone(),
-                source: Box::new(source),
+            session_server: crate::minecraft::session_server::SessionServer::new(&cfg.session_server).map_err(|source| {
+                StartError::SessionServer {
+                    url: cfg.session_server.clone(),
+                    source: Box::new(source),
+                }
             })?,
         },
         provision: provision::FilesProvision {

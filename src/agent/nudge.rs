@@ -23,7 +23,7 @@ use crate::http::{Api, HttpError, Policy, RateLimit, Retry};
 use crate::storage::nudge::NudgeDoc;
 use crate::storage::{StorageError, Store};
 
-pub const DEFAULT_API: &str = "https://api.github.com";
+pub use crate::actions_minutes::github::DEFAULT_API;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NudgeError {
@@ -136,6 +136,6 @@ impl GitHubNudge {
 
 impl Nudge for GitHubNudge {
     async fn nudge(&mut self) -> PortResult<bool> {
-        self.dispatch().await.map_err(|e| PortError::Nudge(super::control::chain(&e)))
+        self.dispatch().await.map_err(|e| PortError::Nudge(crate::error::render_error(&e)))
     }
 }

@@ -25,7 +25,7 @@ use rand::distr::Alphanumeric;
 
 use super::traits::{PortError, PortResult, Provision, Snapshots};
 use super::user::RunAs;
-use crate::plan::assets::sha256_hex;
+use crate::assets::sha256_hex;
 use crate::secret::Secret;
 use crate::storage::{AssetRef, ControlDoc, Store};
 
@@ -166,7 +166,7 @@ async fn fetch_one(store: &Store, dir: &Path, client: &reqwest::Client, rel: &st
         let key = store.asset_key(&a.hash);
         let bytes = stored_bytes(store, &key, a.size)
             .await
-            .map_err(|e| err(rel, super::control::chain(&e)))?
+            .map_err(|e| err(rel, crate::error::render_error(&e)))?
             .ok_or_else(|| err(rel, format!("{key} is not in {}", store.describe)))?;
         let bytes = bytes.map_err(|(stored, size)| err(rel, format!("{key} is {stored} bytes, desired.json says {size}; not read")))?;
         let got = sha256_hex(&bytes);
@@ -183,7 +183,7 @@ async fn fetch_one(store: &Store, dir: &Path, client: &reqwest::Client, rel: &st
         }
         crate::modrinth::fetch::fetch_verified(client, url, hex, size, &dest)
             .await
-            .map_err(|e| err(rel, super::control::chain(&e)))
+            .map_err(|e| err(rel, crate::error::render_error(&e)))
     } else {
         Err(err(rel, format!("unknown hash `{}` (expected sha256:… or sha512:…)", a.hash)))
     }
@@ -260,7 +260,7 @@ impl<W: Snapshots> FilesProvision<W> {
             let n = tokio::task::spawn_blocking(move || super::user::hand_over(&dir, &user))
                 .await
                 .map_err(|e| err("the Minecraft directory", e.to_string()))?
-                .map_err(|e| err("the Minecraft directory", super::control::chain(&e)))?;
+                .map_err(|e| err("the Minecraft directory", crate::error::render_error(&e)))?;
             tracing::debug!(entries = n, "handed the Minecraft directory to its user");
         }
         Ok(())

@@ -172,7 +172,7 @@ impl Renewer {
                 info!(%key_id, "storage credentials renewed, valid until {}", expires.to_rfc3339_opts(SecondsFormat::Secs, true));
             }
             Err(e) => {
-                let message = super::control::chain(&e);
+                let message = crate::error::render_error(&e);
                 warn!(%message, "cannot renew the storage credentials; trying again at the next poll");
                 self.problem = Some(message);
             }

@@ -1,6 +1,6 @@
 //! The agent's end of the admin requests (`control/<s>/requests/`, see
 //! [`crate::storage::requests`]): which console commands it refuses and
-//! why ([`refusal`]), how a reply is judged ([`judge_reply`]), and the
+//! why ([`crate::minecraft::commands::refusal`]), how a reply is judged ([`judge_reply`]), and the
 //! record that makes every request run at most once across agent restarts.
 //!
 //! Exactly once, and what happens in the crash window:
@@ -26,48 +26,12 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use super::traits::{Incoming, PortError, PortResult};
+pub use crate::minecraft::commands::refusal;
 use crate::storage::Store;
 use crate::storage::requests::{Outcome, RequestDoc, RequestId, ResultDoc, VERSION};
 
 /// How many requests one control poll handles; the rest wait for the next.
 pub const MAX_PER_POLL: usize = 8;
-
-/// Why a console command is refused, or `None` when it may run. The
-/// command is judged as Minecraft would parse it: a leading `/` and the
-/// `minecraft:` namespace do not hide a verb, and `execute … run <cmd>`
-/// is judged by the command it runs.
-pub fn refusal(command: &str) -> Option<String> {
-    if command.to_ascii_lowercase().contains("rcon.password") {
-        return Some("commands that touch rcon.password are refused: the agent owns the RCON password".into());
-    }
-    let cmd = command.trim().trim_start_matches('/');
-    let mut words = cmd.split_whitespace();
-    let verb = words.next().unwrap_or_default().to_ascii_lowercase();
-    let verb = verb.strip_prefix("minecraft:").unwrap_or(&verb);
-    match verb {
-        "stop" => Some(
-            "`stop` is refused: set state = \"stopped\" in server.toml (the world is snapshotted and the server deleted), \
-             or ask `mc-gitops console --suspend` (the VPS stays warm)"
-                .into(),
-        ),
-        "save-off" | "save-on" => Some(format!(
-            "`{verb}` is refused: the agent turns saving off and on around every snapshot, and would undo it"
-        )),
-        "whitelist" if words.next().is_none_or(|w| !w.eq_ignore_ascii_case("list")) => Some(
-            "`whitelist` (other than `whitelist list`) is refused: add or remove a players/<name>.toml in the repo, \
-             the agent applies it"
-                .into(),
-        ),
-        "op" | "deop" => Some(format!("`{verb}` is refused: operators are set in ops.toml in the repo")),
-        "execute" => {
-            // `execute … run <command>`: the command after the first `run`.
-            let lower = cmd.to_ascii_lowercase();
-            let at = lower.find(" run ")?;
-            refusal(&cmd[at + " run ".len()..])
-        }
-        _ => None,
-    }
-}
 
 /// Vanilla 1.20.1's answers to a command it could not run
 /// (`command.unknown.command`, `command.unknown.argument`,
@@ -206,7 +170,7 @@ pub fn interrupted(req: &RequestDoc, now: DateTime<Utc>, session: Option<crate::
 
 /// Up to `limit` pending requests from `store`, each to run or already answered.
 pub async fn incoming(store: &Store, record: &Record, limit: usize) -> PortResult<Vec<Incoming>> {
-    let fail = |e: &crate::storage::StorageError| PortError::Control(super::control::chain(e));
+    let fail = |e: &crate::storage::StorageError| PortError::Control(crate::error::render_error(e));
     let listing = store.list_requests().await.map_err(|e| fail(&e))?;
     let now = Utc::now();
     let mut out = Vec::new();
@@ -243,47 +207,13 @@ pub async fn answer(store: &Store, record: &Record, r: &ResultDoc) -> PortResult
             record.forget(&r.id);
             Ok(())
         }
-        Err(e) => Err(PortError::Control(super::control::chain(&e))),
+        Err(e) => Err(PortError::Control(crate::error::render_error(&e))),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn commands_that_break_the_agents_invariants_are_refused_with_the_reason() {
-        for (cmd, why) in [
-            ("stop", "state = \"stopped\""),
-            ("/stop", "state = \"stopped\""),
-            ("minecraft:stop", "state = \"stopped\""),
-            ("  STOP  ", "state = \"stopped\""),
-            ("save-off", "around every snapshot"),
-            ("save-on", "around every snapshot"),
-            ("whitelist add Mallory", "players/<name>.toml"),
-            ("whitelist off", "players/<name>.toml"),
-            ("whitelist", "players/<name>.toml"),
-            ("op Mallory", "ops.toml"),
-            ("deop Steve", "ops.toml"),
-            ("execute as @a run op Mallory", "ops.toml"),
-            ("execute at @p run execute run stop", "state = \"stopped\""),
-            ("say rcon.password=hunter2", "rcon.password"),
-        ] {
-            let got = refusal(cmd).unwrap_or_else(|| panic!("{cmd:?} was allowed"));
-            assert!(got.contains(why), "{cmd:?}: {got}");
-        }
-        for ok in [
-            "say hi",
-            "time set day",
-            "whitelist list",
-            "kick Steve",
-            "save-all",
-            "execute as @a run say hi",
-            "list",
-        ] {
-            assert_eq!(refusal(ok), None, "{ok:?}");
-        }
-    }
 
     #[test]
     fn vanillas_failure_answers_are_errors() {

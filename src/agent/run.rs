@@ -25,10 +25,10 @@ use chrono::{DateTime, Utc};
 use tokio::time::{Instant, sleep_until};
 use tracing::{debug, info};
 
-use super::config::Timers;
 use super::control::{Applied, apply_changes, changes};
 use super::traits::{Console, Control, HeldPort, Listener, Minecraft, Nudge, PortError, Provision, Snapshots};
 use crate::ids::{PlayerName, SessionId};
+use crate::lifecycle::Timers;
 use crate::lifecycle::{Effect, Event, Outcome, Phase, transition};
 use crate::storage::{BackupRef, BootReport, ControlDoc};
 

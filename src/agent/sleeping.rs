@@ -32,12 +32,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 
-use super::encryption::ServerKey;
-use super::handshake::{Disconnect, Handshake, NextState, Ping, StatusRequest};
-use super::packets::{self, PacketError};
-use super::session_server::SessionServer;
 use super::wake_limit::WakeLimit;
 use crate::ids::PlayerName;
+use crate::minecraft::encryption::ServerKey;
+use crate::minecraft::handshake::{Disconnect, Handshake, NextState, Ping, StatusRequest};
+use crate::minecraft::packets::{self, PacketError};
+use crate::minecraft::session_server::SessionServer;
 
 mod login;
 

@@ -139,7 +139,7 @@ async fn the_server_jar_is_downloaded_verified_and_a_mismatch_is_refused() {
         let json = serde_json::json!({
             "version": 1, "session": null, "stop_requested": null, "stop_reason": null,
             "whitelist": [], "ops": [], "written": null,
-            "assets": { crate::plan::assets::SERVER_JAR: { "hash": format!("sha512:{sha512}"), "url": url, "size": jar.len() } },
+            "assets": { crate::assets::SERVER_JAR: { "hash": format!("sha512:{sha512}"), "url": url, "size": jar.len() } },
         });
         serde_json::from_value(json).unwrap()
     };

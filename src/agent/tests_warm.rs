@@ -2,9 +2,9 @@
 //! paused clock, suspended with a `suspended` of seconds, either waits for
 //! the paid hour to end or terminates as soon as `suspended` elapses.
 
-use super::config::Timers;
 use super::fakes::{start_with, t0};
 use crate::lifecycle::Phase;
+use crate::lifecycle::Timers;
 use crate::repo::duration::Duration;
 
 async fn local(f: impl std::future::Future<Output = ()>) {

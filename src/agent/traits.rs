@@ -108,7 +108,7 @@ pub trait Console {
     async fn op(&mut self, name: &PlayerName, level: u8) -> PortResult<()>;
     async fn deop(&mut self, name: &PlayerName) -> PortResult<()>;
     /// An admin's console command (already judged allowed,
-    /// `super::requests::refusal`): Minecraft's reply, whatever it says.
+    /// `crate::minecraft::commands::refusal`): Minecraft's reply, whatever it says.
     async fn command(&mut self, command: &str) -> PortResult<String>;
 }
 

@@ -46,13 +46,7 @@ pub enum UserError {
     },
 }
 
-/// A user name as `useradd` accepts it, without the odd corners: a-z, 0-9,
-/// `_` and `-`, starting with a letter or `_`, at most 32 characters.
-pub fn valid_name(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_lowercase() || b == b'_');
-    first_ok && s.len() <= 32 && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
+pub use crate::agent_toml::valid_name;
 
 /// Who the JVM runs as: a user's name, uid and primary gid.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
-use super::session_server::SessionServer;
 use super::sleeping::{Sleeping, SleepingConfig};
 use super::traits::{HeldPort, Listener, PortError, PortMode, PortResult, SnapshotReason, SnapshotRef, Snapshots};
 use crate::ids::PlayerName;
+use crate::minecraft::session_server::SessionServer;
 use crate::storage::Store;
 use crate::world::{self, BackupName, Manifest};
 
@@ -56,7 +56,7 @@ impl Snapshots for WorldSnapshots {
     async fn snapshot(&mut self, reason: SnapshotReason) -> PortResult<SnapshotRef> {
         let fail = |e: &dyn std::error::Error| PortError::Snapshot {
             reason: reason.to_string(),
-            message: crate::apply::render_error(e),
+            message: crate::error::render_error(e),
         };
         // `taken` is now: the loop calls this right after `save-all flush`
         // (or after Minecraft stopped), so the world on disk is that moment's.
@@ -70,7 +70,7 @@ impl Snapshots for WorldSnapshots {
     async fn restore(&mut self) -> PortResult<Option<SnapshotRef>> {
         let fail = |e: &dyn std::error::Error| PortError::Provision {
             what: "the world".into(),
-            message: crate::apply::render_error(e),
+            message: crate::error::render_error(e),
         };
         // A world already on this disk is this session's: the agent was
         // restarted (a crash, an upgrade) after provisioning. It is newer than
@@ -115,7 +115,7 @@ impl Snapshots for WorldSnapshots {
 async fn no_current(store: &Store) -> PortResult<()> {
     let backups = world::retention::list(store).await.map_err(|e| PortError::Provision {
         what: "the world".into(),
-        message: crate::apply::render_error(&e),
+        message: crate::error::render_error(&e),
     })?;
     let Some(newest) = backups.iter().rev().find(|b| b.complete()) else {
         return Ok(()); // a new world

@@ -15,13 +15,13 @@ use serde::Serialize;
 
 use crate::cloudflare::{Cloudflare, CloudflareError, Zone};
 use crate::hetzner::{Hetzner, HetznerError, Server};
-use crate::ledger::write::WriteError;
-use crate::ledger::{Ledger, Session};
 use crate::observe::Observed;
 use crate::plan::assets::Rendered;
 use crate::plan::{Change, Plan};
 use crate::repo::Desired;
 use crate::repo::edit::EditError;
+use crate::repo::ledger::write::WriteError;
+use crate::repo::ledger::{Ledger, Session};
 use crate::storage::{ControlDoc, StorageError, Store};
 
 pub use error_policy::{ErrorClass, error_policy};
@@ -147,7 +147,7 @@ impl Failed {
 
     /// The error and its causes, one line.
     pub fn rendered(&self) -> String {
-        render_error(self.error.as_ref())
+        crate::error::render_error(self.error.as_ref())
     }
 }
 
@@ -256,7 +256,7 @@ pub async fn apply(cx: &Ctx<'_>, plan: &Plan) -> Report {
     {
         report
             .warnings
-            .push(format!("handing the agent its nudge settings: {}", render_error(&e)));
+            .push(format!("handing the agent its nudge settings: {}", crate::error::render_error(&e)));
     }
     report
 }
@@ -316,16 +316,4 @@ async fn flush_control(cx: &Ctx<'_>, st: &mut RunState) -> Result<(), ApplyError
         .map_err(|source| ApplyError::Storage { resource: key, source })?;
     st.control_dirty = false;
     Ok(())
-}
-
-/// An error with its causes, one line.
-pub fn render_error(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

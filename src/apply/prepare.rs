@@ -117,6 +117,6 @@ async fn mend(store: &Store, name: &crate::world::BackupName) -> Result<(), Appl
 async fn resolve(store: &Store, name: &str) -> Result<Manifest, ApplyError> {
     crate::world::resolve(store, name).await.map_err(|e| ApplyError::Invalid {
         resource: "server.toml `restore`".into(),
-        why: super::render_error(&e),
+        why: crate::error::render_error(&e),
     })
 }

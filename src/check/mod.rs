@@ -185,7 +185,7 @@ async fn players(root: &Path, players: &[&crate::repo::Player], fix: bool, mojan
         match mojang.profile(p.name.as_str()).await {
             Err(e) => out.push(problem(
                 &rel,
-                crate::apply::render_error(&e),
+                crate::error::render_error(&e),
                 Some("the name could not be checked; run the check again".into()),
             )),
             Ok(None) => out.push(problem(

@@ -19,10 +19,10 @@ use crate::ids::{HetznerServerId, Location, ServerType, SessionId};
 use crate::ledger::site;
 use crate::ledger::summaries::{self, Inputs};
 use crate::ledger::summary::{StorageUsage, YearMonth};
-use crate::ledger::templates::{self, TemplateError, Templates};
-use crate::ledger::{Cost, Event, Ledger, Price, Session, write};
 use crate::repo::Loaded;
 use crate::repo::diag::{Diagnostic, Severity};
+use crate::repo::ledger::templates::{self, TemplateError, Templates};
+use crate::repo::ledger::{Cost, Event, Ledger, Price, Session, write};
 
 /// How many of the repo's own sessions the session template is tried on.
 const SESSIONS_TRIED: usize = 20;

@@ -16,7 +16,7 @@ pub(crate) struct AgentArgs {
 
 impl AgentArgs {
     pub(crate) fn run(self, inputs: &mc_gitops::inputs::Inputs) -> anyhow::Result<Done> {
-        let cfg = agent::config::load(&self.config)?;
+        let cfg = mc_gitops::agent_toml::load(&self.config)?;
         let rt = runtime()?;
         let phase = rt.block_on(agent::start(cfg, inputs, shutdown_signal()))?;
         eprintln!("agent stopped in phase {phase}");

@@ -258,7 +258,7 @@ pub(crate) fn agent_release(inputs: &Inputs) -> anyhow::Result<mc_gitops::cloudi
         None => {
             let exe = std::env::current_exe().context("cannot find this executable to hash it for the VPS")?;
             let bytes = std::fs::read(&exe).with_context(|| format!("cannot read {}", exe.display()))?;
-            mc_gitops::plan::assets::sha256_hex(&bytes)
+            mc_gitops::assets::sha256_hex(&bytes)
         }
     };
     Ok(mc_gitops::cloudinit::AgentRelease { url, sha256 })
@@ -287,7 +287,7 @@ async fn after_apply(
         Err(e) => {
             report
                 .warnings
-                .push(format!("measuring storage: {}", mc_gitops::apply::render_error(&e)));
+                .push(format!("measuring storage: {}", mc_gitops::error::render_error(&e)));
             None
         }
     };
@@ -300,7 +300,7 @@ async fn after_apply(
         Ok(files) => report.files.extend(files),
         Err(e) => report
             .warnings
-            .push(format!("writing the summaries: {}", mc_gitops::apply::render_error(&e))),
+            .push(format!("writing the summaries: {}", mc_gitops::error::render_error(&e))),
     }
     // The status page is published by the workflow, never committed: it is
     // not one of report.files.
@@ -309,7 +309,7 @@ async fn after_apply(
             Ok(written) => report.warnings.extend(written.warnings),
             Err(e) => report
                 .warnings
-                .push(format!("writing the status page: {}", mc_gitops::apply::render_error(&e))),
+                .push(format!("writing the status page: {}", mc_gitops::error::render_error(&e))),
         }
     }
 }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use mc_gitops::output;
 use mc_gitops::repo::{self, LoadError};
-use mc_gitops::{agent as agent_lib, output};
 
 pub(crate) mod agent;
 pub(crate) mod apply;
@@ -292,7 +292,7 @@ pub(crate) fn report(e: &anyhow::Error) {
     if let Some(LoadError::Invalid(diags)) = e.downcast_ref::<LoadError>() {
         anstream::eprint!("{}", output::text::render_diagnostics(diags));
     }
-    if let Some(agent_lib::config::ConfigError::Invalid { diags, .. }) = e.downcast_ref::<agent_lib::config::ConfigError>() {
+    if let Some(mc_gitops::agent_toml::ConfigError::Invalid { diags, .. }) = e.downcast_ref::<mc_gitops::agent_toml::ConfigError>() {
         anstream::eprint!("{}", output::text::render_diagnostics(diags));
     }
     // Errors echo values from the repo: one line each, escaped (output::escape).

@@ -9,7 +9,7 @@ use chrono::{Duration, NaiveDate};
 use clap::Args;
 use rust_decimal::Decimal;
 
-use mc_gitops::agent::config::Timers;
+use mc_gitops::lifecycle::Timers;
 use mc_gitops::repo::duration::Duration as RepoDuration;
 use mc_gitops::repo::workflow_schedule::{RECONCILE_WORKFLOW, WorkflowSchedule};
 use mc_gitops::shutdown::learn::Sitting;

@@ -187,7 +187,7 @@ impl Env {
             github_token: inputs.secret(Var::GithubToken),
             nudge_token: inputs.secret(Var::NudgeToken),
             github_repository: var(Var::GithubRepository),
-            github_api: var(Var::GithubApiUrl).unwrap_or_else(|| crate::agent::nudge::DEFAULT_API.to_string()),
+            github_api: var(Var::GithubApiUrl).unwrap_or_else(|| crate::actions_minutes::github::DEFAULT_API.to_string()),
             in_actions: var(Var::GithubActions).is_some_and(|v| v == "true"),
             mojang_base: inputs.var(Var::MojangApiBaseUrl),
             probes: true,
@@ -233,5 +233,5 @@ pub(crate) fn probe_id() -> String {
 /// An error with its causes, on one line (never a secret: the clients'
 /// errors name resources, not credentials).
 pub(crate) fn why(e: &dyn std::error::Error) -> String {
-    crate::apply::render_error(e)
+    crate::error::render_error(e)
 }

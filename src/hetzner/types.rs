@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::error::ErrorCode;
 use crate::ids::{HetznerServerId, Location, ServerType};
-use crate::ledger::Price;
+use crate::repo::ledger::Price;
 
 macro_rules! numeric_id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -277,7 +277,7 @@ pub struct FirewallRule {
 }
 
 // Minecraft's port, defined once; Java edition speaks TCP only.
-use crate::repo::properties::GAME_PORT;
+use crate::minecraft::GAME_PORT;
 
 impl FirewallRule {
     /// The game server's rules: 25565/tcp from anywhere, and 22/tcp only

@@ -9,7 +9,7 @@
 //! `status.html.j2` (built in, or the repo's own under
 //! `.mc-gitops/templates/`, read like every repo file: no links, size and
 //! fuel limits) and writes the directory. The template is rendered with
-//! HTML auto-escaping on (set explicitly in [`super::templates`], not left
+//! HTML auto-escaping on (set explicitly in [`crate::repo::ledger::templates`], not left
 //! to minijinja's guess from the name): player names, mod slugs and every
 //! other value from the repo or the VPS are text, never markup.
 //!
@@ -27,10 +27,10 @@ use serde::Serialize;
 use super::site_chart::{self, Chart};
 use super::summaries::Summaries;
 use super::summary::YearMonth;
-use super::templates::{self, TemplateError, Templates};
-use super::{Ledger, Session};
 use crate::lifecycle::Phase;
 use crate::observe::{Observed, ObservedFrom};
+use crate::repo::ledger::templates::{self, TemplateError, Templates};
+use crate::repo::ledger::{Ledger, Session};
 use crate::repo::{Desired, Loader, Side};
 
 /// Sessions the history table lists, newest first; older ones are in the repo.

@@ -29,7 +29,7 @@ fn example() -> (PathBuf, Loaded) {
     open.players_seen = vec![PlayerName::new("Notch_")];
     let mut sessions = loaded.ledger.sessions.clone();
     sessions.push(open);
-    loaded.ledger = crate::ledger::Ledger::new(sessions);
+    loaded.ledger = crate::repo::ledger::Ledger::new(sessions);
     (root, loaded)
 }
 
@@ -188,7 +188,7 @@ fn the_site_has_the_page_and_the_modpack_it_links() {
 
 #[test]
 fn every_end_reason_has_words_for_friends() {
-    for reason in crate::ledger::END_REASONS {
+    for reason in crate::repo::ledger::END_REASONS {
         let words = ended_by(Some(reason));
         assert_ne!(&words, reason, "{reason} has no friendly words in site::ended_by");
     }

@@ -14,11 +14,11 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use minijinja::Value;
 
-use super::Ledger;
 use super::summary::{self, MonthSummary, R2_FREE_GB_MONTH, R2_USD_PER_GB_MONTH, Status, StorageUsage, YearMonth};
-use super::templates::{self, TemplateError, Templates};
-use super::write::WriteError;
 use crate::repo::files;
+use crate::repo::ledger::Ledger;
+use crate::repo::ledger::templates::{self, TemplateError, Templates};
+use crate::repo::ledger::write::WriteError;
 
 /// Month files `costs/` may hold: as many as there can be sessions.
 const MAX_COST_MONTHS: usize = crate::repo::limits::MAX_SESSIONS;
@@ -177,7 +177,7 @@ pub fn regenerate(
 mod tests {
     use super::*;
     use crate::ledger::summary::tests::{desired, session};
-    use crate::ledger::{Ledger, Price};
+    use crate::repo::ledger::{Ledger, Price};
     use rust_decimal::Decimal;
     use rust_decimal_macros::dec;
 

@@ -24,9 +24,9 @@ use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::{Ledger, Session, billed_hours, cost_of};
 use crate::observe::Observed;
 use crate::repo::Desired;
+use crate::repo::ledger::{Ledger, Session, billed_hours, cost_of};
 
 /// R2 Standard storage, USD per GB-month, from Cloudflare's R2 pricing page
 /// (developers.cloudflare.com/r2/pricing, "Standard storage: $0.015 / GB-month").

@@ -8,7 +8,7 @@ use rust_decimal_macros::dec;
 
 use super::*;
 use crate::ids::{RegionKey, ServerName, SessionId};
-use crate::ledger::{Cost, Price};
+use crate::repo::ledger::{Cost, Price};
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()

@@ -41,7 +41,7 @@ use resolve::{Request, ResolveError, Step};
 pub const MODRINTH_BASE_ENV: &str = "MODRINTH_API_BASE_URL";
 pub const FABRIC_META_BASE_ENV: &str = "FABRIC_META_BASE_URL";
 pub const MODRINTH_DEFAULT_BASE: &str = "https://api.modrinth.com";
-pub const FABRIC_META_DEFAULT_BASE: &str = "https://meta.fabricmc.net";
+pub use crate::repo::mods::FABRIC_META_DEFAULT_BASE;
 pub const MOJANG_META_BASE_ENV: &str = "MOJANG_META_BASE_URL";
 pub const MOJANG_META_DEFAULT_BASE: &str = "https://piston-meta.mojang.com";
 

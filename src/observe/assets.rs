@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 use object_store::path::Path as Key;
 use serde::Serialize;
 
+use crate::assets::{Rendered, sha256_hex};
 use crate::observe::FileState;
-use crate::plan::assets::{Rendered, sha256_hex};
 use crate::storage::{StorageError, Store};
 
 /// What is wrong with a listed file's stored copy.

@@ -43,7 +43,7 @@ impl Default for GamePingSettings {
     fn default() -> Self {
         GamePingSettings {
             enabled: true,
-            port: crate::repo::properties::GAME_PORT,
+            port: crate::minecraft::GAME_PORT,
             timeout: PING_TIMEOUT,
         }
     }
@@ -137,7 +137,7 @@ pub async fn observe(settings: &GamePingSettings, server: Option<&ObservedServer
     }
     let host = server?.ipv4.as_deref()?;
     let address = format!("{host}:{}", settings.port);
-    let answer = match crate::agent::slp::status(host, settings.port, settings.timeout).await {
+    let answer = match crate::minecraft::slp::status(host, settings.port, settings.timeout).await {
         Ok(s) => GameAnswer::Online {
             players: s.online,
             max: s.max,
@@ -146,7 +146,7 @@ pub async fn observe(settings: &GamePingSettings, server: Option<&ObservedServer
             latency_ms: s.latency.as_millis() as u64,
         },
         Err(e) => GameAnswer::NoAnswer {
-            error: crate::apply::render_error(&e),
+            error: crate::error::render_error(&e),
         },
     };
     tracing::info!(%address, ?answer, "game ping");

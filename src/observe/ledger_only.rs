@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{LedgerObserver, Observed, ObservedFrom, ObservedServer};
 use crate::ids::ServerName;
-use crate::ledger::Ledger;
+use crate::repo::ledger::Ledger;
 
 impl LedgerObserver for Ledger {
     fn ledger(&self) -> &Ledger {

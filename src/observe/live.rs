@@ -14,15 +14,13 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{
-    AgentStatus, ControlState, FileState, ObservedBackups, ObservedCredentials, ObservedDns, ObservedFrom, ObservedServer, OpEntry,
-};
+use super::{AgentStatus, ControlState, FileState, ObservedBackups, ObservedCredentials, ObservedDns, ObservedFrom, ObservedServer};
 use crate::cloudflare::{Cloudflare, CloudflareError, Zone};
 use crate::hetzner::{Hetzner, HetznerError, Server};
 use crate::ids::{RegionKey, SessionId};
-use crate::ledger::Ledger;
 use crate::observe::Observed;
 use crate::repo::Desired;
+use crate::repo::ledger::Ledger;
 use crate::storage::credentials::CredentialsLife;
 use crate::storage::{StorageError, Store};
 
@@ -138,7 +136,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
 
     let store = &live.store;
     let storage = |e| ObserveError::Storage(store.describe.clone(), e);
-    let want = crate::plan::assets::render_files(d);
+    let want = crate::assets::render_files(d);
     // No document yet is an observation too: the agent has been told nothing.
     let mut control = match store.control().await {
         Ok(None) => Some(ControlState::default()),
@@ -146,7 +144,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         // it does not know, say): observed as if the agent had been told
         // nothing, so the plan writes the whole document anew.
         Err(e @ (StorageError::Decode { .. } | StorageError::TooLarge { .. })) => Some(ControlState {
-            unreadable: Some(crate::agent::control::chain(&e)),
+            unreadable: Some(crate::error::render_error(&e)),
             ..ControlState::default()
         }),
         Err(e) => return Err(storage(e)),
@@ -169,14 +167,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
                 stop_reason: doc.stop_reason,
                 stop_warnings: doc.stop_warnings,
                 whitelist: doc.whitelist,
-                ops: doc
-                    .ops
-                    .into_iter()
-                    .map(|o| OpEntry {
-                        name: o.name,
-                        level: o.level,
-                    })
-                    .collect(),
+                ops: doc.ops,
                 shutdown: doc.shutdown,
                 assets,
                 damaged: BTreeMap::new(),
@@ -188,7 +179,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
     let status = match store.status().await {
         Ok(s) => s,
         Err(e @ (StorageError::Decode { .. } | StorageError::TooLarge { .. })) => {
-            unreadable.push(crate::agent::control::chain(&e));
+            unreadable.push(crate::error::render_error(&e));
             None
         }
         Err(e) => return Err(storage(e)),
@@ -211,7 +202,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
     let pointer = match store.current_snapshot_strict().await {
         Ok(p) => p,
         Err(e @ (StorageError::Decode { .. } | StorageError::TooLarge { .. })) => {
-            unreadable.push(crate::agent::control::chain(&e));
+            unreadable.push(crate::error::render_error(&e));
             None
         }
         Err(e) => return Err(storage(e)),

@@ -13,8 +13,8 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerType, SessionId};
-use crate::ledger::{Ledger, Session};
 use crate::lifecycle::Phase;
+use crate::repo::ledger::{Ledger, Session};
 
 pub mod assets;
 pub mod game;
@@ -99,14 +99,14 @@ pub struct AgentStatus {
 
 impl AgentStatus {
     /// What the session file records from this report.
-    pub fn activity(&self) -> crate::ledger::Activity {
+    pub fn activity(&self) -> crate::repo::ledger::Activity {
         let mut players_seen = self.players_seen.clone();
         for p in &self.players_online {
             if !players_seen.contains(p) {
                 players_seen.push(p.clone());
             }
         }
-        crate::ledger::Activity {
+        crate::repo::ledger::Activity {
             players_seen,
             presence: self.presence.clone(),
             peak_players: self.peak_players.max(self.players_online.len() as u32),
@@ -120,21 +120,7 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-/// One line of `ops.json`, as the control channel carries it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct OpEntry {
-    pub name: PlayerName,
-    pub level: u8,
-}
-
-/// A file for the server: its hash (`sha256:…`, or `sha512:…` for a mod
-/// known by its lock entry), and its text when it is text (for diffs).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct FileState {
-    pub hash: String,
-    #[serde(skip)]
-    pub text: Option<String>,
-}
+pub use crate::assets::{FileState, OpEntry};
 
 /// The last `control/<server>/desired.json` the reconciler wrote.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -267,7 +253,7 @@ pub struct Observed {
     /// (`control/<s>/requests/*.result.json`) that its file may not record
     /// yet; the plan records the new ones. Empty when not observed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub answered: Vec<crate::ledger::RequestRecord>,
+    pub answered: Vec<crate::repo::ledger::RequestRecord>,
     /// What `control/<s>/requests/` holds, for pruning (`None`: not
     /// observed, no storage credentials).
     pub requests: Option<requests::ObservedRequests>,
@@ -318,14 +304,7 @@ pub trait LedgerObserver {
     fn ledger(&self) -> &Ledger;
 }
 
-/// A Minecraft Server List Ping.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct GamePing {
-    pub online: u32,
-    pub max: u32,
-    pub version: String,
-    pub protocol: i32,
-}
+pub use crate::minecraft::slp::GamePing;
 
 /// The reconcile workflow's scheduled ticks for the next 8 days (a planned
 /// sitting is at most a week away), from the repo's own reconcile.yml, for
@@ -333,14 +312,9 @@ pub struct GamePing {
 /// has no schedule: the plan then assumes one tick per safety-net interval.
 pub fn reconcile_ticks(repo_root: &std::path::Path, now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
     match crate::repo::workflow_schedule::WorkflowSchedule::read(repo_root) {
-        Ok(ws) => crate::plan::ticks_between(|t| ws.next_tick(t), now, now + chrono::TimeDelta::days(8)),
+        Ok(ws) => crate::repo::workflow_schedule::ticks_between(|t| ws.next_tick(t), now, now + chrono::TimeDelta::days(8)),
         Err(e) => {
-            let mut why = e.to_string();
-            let mut cause = std::error::Error::source(&e);
-            while let Some(c) = cause {
-                why = format!("{why}: {c}");
-                cause = c.source();
-            }
+            let why = crate::error::render_error(&e);
             tracing::warn!("{why}; planning as if reconcile.yml ran once an hour");
             Vec::new()
         }

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
-use crate::ledger::{Ledger, RequestRecord, Session};
+use crate::repo::ledger::{Ledger, RequestRecord, Session};
 use crate::storage::requests::RequestId;
 use crate::storage::{StorageError, Store};
 
@@ -49,7 +49,7 @@ pub struct Observation {
 /// wait (unrun) up to its expiry, ten minutes by default, before the
 /// session's agent answers it; older ids cannot be this session's.
 pub fn recordable_since(session: &Session) -> String {
-    (session.started - chrono::Duration::from_std(crate::console::NO_WAIT_EXPIRY).unwrap_or_default())
+    (session.started - chrono::Duration::from_std(crate::storage::requests::NO_WAIT_EXPIRY).unwrap_or_default())
         .format("%Y%m%dT%H%M%SZ")
         .to_string()
 }
@@ -105,7 +105,7 @@ async fn answered(store: &Store, session: &Session, ids: &[RequestId]) -> Result
     let (mut out, mut unreadable) = (Vec::new(), Vec::new());
     for id in todo {
         match store.result(id).await? {
-            Some(Ok(r)) if r.session.as_ref() == Some(&session.id) => out.push(RequestRecord::of(&r)),
+            Some(Ok(r)) if r.session.as_ref() == Some(&session.id) => out.push(r.record()),
             Some(Ok(_)) | None => {}
             Some(Err(why)) => unreadable.push(why),
         }
@@ -150,7 +150,7 @@ mod tests {
         for r in [&mine, &recorded, &other, &before] {
             store.put_result(r).await.unwrap();
         }
-        s.requests.push(RequestRecord::of(&recorded));
+        s.requests.push(recorded.record());
         store
             .put_bytes(
                 &store.result_key(&RequestId::parse("20261122T190300Z-0000000e").unwrap()),
@@ -160,7 +160,7 @@ mod tests {
             .unwrap();
         let ledger = Ledger::new(vec![s.clone()]);
         let got = observe(&store, &ledger, Some(&s)).await.unwrap();
-        assert_eq!(got.answered, vec![RequestRecord::of(&mine)]);
+        assert_eq!(got.answered, vec![mine.record()]);
         assert_eq!(got.unreadable.len(), 1, "{:?}", got.unreadable);
         assert!(got.requests.recorded.is_empty(), "an open session's records are not pruned");
         assert_eq!(got.requests.results_alone.len(), 5, "no request documents here");

@@ -12,10 +12,10 @@ use super::{
     RefuseQuietStart, RemoveAsset, RenewCredentials, RequestStop, SealBackups, SetDnsA, SetDnsSrv, SetStateRunning, SetStateStopped, Step,
     UpdateOps, UpdateShutdownPolicy, UpdateWhitelist,
 };
-use crate::ledger::Session;
 use crate::observe::Observed;
 use crate::observe::{ControlState, ObservedCredentials, ObservedDns, ObservedServer};
 use crate::plan::assets;
+use crate::repo::ledger::Session;
 use crate::repo::{Desired, SwitchState};
 use crate::storage::credentials::{CredentialsLife, session_ttl};
 
@@ -216,7 +216,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
             }
             Step::RecordStopOverdue(RecordStopOverdue { since, .. }) => {
                 if let Some(s) = o.session.as_mut() {
-                    s.events.push(crate::ledger::Event {
+                    s.events.push(crate::repo::ledger::Event {
                         at: *since,
                         what: format!("{}: (simulated)", crate::plan::OVERDUE_EVENT),
                     });
@@ -236,7 +236,7 @@ pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
                 ..
             }) => {
                 if let Some(s) = o.session.as_mut() {
-                    s.take_activity(&crate::ledger::Activity {
+                    s.take_activity(&crate::repo::ledger::Activity {
                         players_seen: players_seen.clone(),
                         presence: presence.clone(),
                         peak_players: *peak_players,

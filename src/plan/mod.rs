@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::lifecycle::Phase;
 
-pub mod assets;
+pub use crate::assets;
 #[cfg(test)]
 mod effect;
 mod planner;
@@ -23,7 +23,8 @@ pub use step::{
 
 /// Planned sittings in the plan: the schedule it shows, the allowances it
 /// pre-warms with, and the workflow ticks it is told (`Observed::reconcile_ticks`).
-pub use planner::schedule::{COLD_START_ALLOWANCE, PlanSchedule, SAFETY_NET_INTERVAL, ticks_between};
+pub use crate::repo::workflow_schedule::ticks_between;
+pub use planner::schedule::{COLD_START_ALLOWANCE, PlanSchedule, SAFETY_NET_INTERVAL};
 pub use planner::{EXPIRED_GRACE, MAX_REQUESTS_PRUNED, OVERDUE_EVENT, STOP_ALERT_AFTER, plan};
 
 /// The version of the JSON shape; bumped on any incompatible change.

@@ -50,7 +50,7 @@ pub const STOP_ALERT_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
 /// A status heartbeat older than this means the agent is not reporting.
 pub const HEARTBEAT_STALE_SECS: i64 = 180;
 pub const DNS_TTL: u32 = 60;
-pub use crate::repo::properties::GAME_PORT;
+pub use crate::minecraft::GAME_PORT;
 
 pub fn plan(d: &Desired, o: &Observed) -> Plan {
     // A due sitting plans as if server.toml said running, and says so with

@@ -307,7 +307,7 @@ pub struct RecordActivity {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RecordRequests {
     pub session: SessionId,
-    pub requests: Vec<crate::ledger::RequestRecord>,
+    pub requests: Vec<crate::repo::ledger::RequestRecord>,
 }
 
 /// Delete one admin request and its answer from

@@ -262,7 +262,7 @@ fn ledger_only_running_session_plans_nothing_it_cannot_see() {
     let o = running(&l.desired, now() - Duration::hours(1));
     let mut session = o.session.clone().unwrap();
     session.file = "sessions/2026/11/x.toml".into();
-    l.ledger = crate::ledger::Ledger::new(vec![session]);
+    l.ledger = crate::repo::ledger::Ledger::new(vec![session]);
     let o = offline(&l);
     assert!(o.server.is_some(), "an open session stands for a server");
     let p = plan(&l.desired, &o);

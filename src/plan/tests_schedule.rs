@@ -177,7 +177,7 @@ fn a_sitting_over_the_budget_is_not_started_and_the_switch_stays_stopped() {
 
 #[test]
 fn ticks_between_lists_a_cron_s_ticks_in_the_window() {
-    use super::planner::schedule::ticks_between;
+    use crate::repo::workflow_schedule::ticks_between;
     let hourly = |after: DateTime<Utc>| {
         let at17 = after
             .date_naive()

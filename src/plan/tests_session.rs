@@ -159,7 +159,7 @@ fn each_suspension_is_recorded_once() {
 fn each_answered_request_is_recorded_once() {
     let (d, mut o) = reporting();
     o.session.as_mut().unwrap().ready = o.agent.as_ref().unwrap().ready;
-    let record = |id: &str| crate::ledger::RequestRecord {
+    let record = |id: &str| crate::repo::ledger::RequestRecord {
         id: id.into(),
         by: "grove-admin".into(),
         what: "console `time set day`".into(),

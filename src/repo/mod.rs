@@ -8,6 +8,7 @@ pub mod diag;
 pub mod duration;
 pub mod edit;
 pub mod files;
+pub mod ledger;
 pub mod limits;
 pub mod model;
 pub mod mods;
@@ -16,6 +17,7 @@ pub mod properties;
 pub mod reader;
 pub mod schedule;
 pub mod server;
+pub mod stop_warnings;
 pub mod workflow_schedule;
 
 use diag::{Diagnostic, Diagnostics, Source};
@@ -23,7 +25,7 @@ use files::Limit;
 pub use model::*;
 use reader::Cx;
 
-use crate::ledger::{self, Ledger};
+use ledger::Ledger;
 
 /// The repo's files that matter, by path relative to the root with `/`,
 /// and those that were refused unread (links, special files, over a limit).

@@ -105,7 +105,7 @@ pub struct Lifecycle {
     /// ends (`false`: it is terminated as soon as `suspended` elapses).
     pub warm_until_paid: bool,
     /// Said in game before a stop players would feel (`[]`: no countdown).
-    pub stop_warnings: crate::countdown::StopWarnings,
+    pub stop_warnings: crate::repo::stop_warnings::StopWarnings,
 }
 
 /// The motd when server.toml names none (and what the agent shows without one).
@@ -122,7 +122,7 @@ impl Default for Lifecycle {
             max_session: Duration::from_hours(12),
             boot_deadline: Duration::from_mins(10),
             warm_until_paid: true,
-            stop_warnings: crate::countdown::StopWarnings::standard(),
+            stop_warnings: crate::repo::stop_warnings::StopWarnings::standard(),
         }
     }
 }

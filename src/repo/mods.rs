@@ -210,6 +210,9 @@ pub fn parse_lock(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<ModsLoc
 
 /// At most this many `[[cache]]` files (a Fabric server's first boot
 /// downloads about ten).
+/// Fabric's metadata service, where the lock's server jar comes from by default.
+pub const FABRIC_META_DEFAULT_BASE: &str = "https://meta.fabricmc.net";
+
 pub const MAX_CACHED_FILES: usize = 64;
 
 /// Where a first Fabric boot puts what it downloads: the vanilla jar under
@@ -357,11 +360,7 @@ pub fn expected_server_jar(lock: &ModsLock) -> (String, Option<String>) {
     match (lock.loader, &lock.loader_version, &lock.installer_version) {
         (Loader::Fabric, Some(l), Some(i)) => (
             format!("fabric-server-mc.{mc}-loader.{l}-launcher.{i}.jar"),
-            Some(format!(
-                "{}{}",
-                crate::modrinth::FABRIC_META_DEFAULT_BASE,
-                fabric_server_path(mc, l, i)
-            )),
+            Some(format!("{}{}", FABRIC_META_DEFAULT_BASE, fabric_server_path(mc, l, i))),
         ),
         // The parser refuses a Fabric lock without both versions.
         (Loader::Fabric, _, _) => (format!("fabric-server-mc.{mc}.jar"), None),

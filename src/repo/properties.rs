@@ -99,8 +99,7 @@ const MANAGED: &[(&str, &str)] = &[
     ("level-name", "snapshots are taken of the `world` directory"),
 ];
 
-pub const GAME_PORT: u16 = 25565;
-pub const RCON_PORT: u16 = 25575;
+pub use crate::minecraft::{GAME_PORT, RCON_PORT};
 
 pub fn parse(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();

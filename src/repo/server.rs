@@ -11,8 +11,8 @@ use super::diag::one_of;
 use super::model::*;
 use super::properties;
 use super::reader::{self, At, Cx, Table};
-use crate::countdown::StopWarnings;
 use crate::ids::{Location, RegionKey, ServerName, ServerType, ZoneName};
+use crate::repo::stop_warnings::StopWarnings;
 
 /// Hetzner locations servers can be created in.
 pub const LOCATIONS: &[&str] = &["fsn1", "nbg1", "hel1", "ash", "hil", "sin"];

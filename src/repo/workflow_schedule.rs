@@ -17,7 +17,7 @@
 use std::path::Path;
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 /// Where the workflow lives, relative to the repo's root.
 pub const RECONCILE_WORKFLOW: &str = ".github/workflows/reconcile.yml";
@@ -193,6 +193,24 @@ pub(crate) fn day_names(field: &str) -> Result<String, String> {
     }
     flush(&mut digits, &mut out, after_slash)?;
     Ok(out)
+}
+
+/// The workflow's ticks from `from` to `until`, for the observation's `reconcile_ticks`,
+/// from any `next_tick(after)` (the strictly later tick of reconcile.yml's
+/// `schedule:` crons). At most 20,000.
+pub fn ticks_between(
+    next_tick: impl Fn(DateTime<Utc>) -> Option<DateTime<Utc>>,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<DateTime<Utc>> {
+    let mut out = Vec::new();
+    let mut t = from;
+    while let Some(n) = next_tick(t).filter(|n| *n <= until && out.len() < 20_000) {
+        out.push(n);
+        // A next_tick that is not strictly later still moves on.
+        t = n.max(t + TimeDelta::seconds(1));
+    }
+    out
 }
 
 #[cfg(test)]

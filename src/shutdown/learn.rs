@@ -144,11 +144,11 @@ pub const DELETE_DELAY_SECS: i64 = 35;
 
 /// The sittings the session files record: each `[[presence]]` record (one
 /// still open ends when its session ended; dropped while the session is open).
-pub fn sittings_of(sessions: &[crate::ledger::Session]) -> Vec<Sitting> {
+pub fn sittings_of(sessions: &[crate::repo::ledger::Session]) -> Vec<Sitting> {
     sittings_in(sessions.iter())
 }
 
-fn sittings_in<'a>(sessions: impl Iterator<Item = &'a crate::ledger::Session>) -> Vec<Sitting> {
+fn sittings_in<'a>(sessions: impl Iterator<Item = &'a crate::repo::ledger::Session>) -> Vec<Sitting> {
     merge(sessions.flat_map(|s| {
         s.presence.iter().filter_map(move |p| {
             let end = p.leave.or(s.ended)?;
@@ -183,10 +183,10 @@ pub const MAX_HISTORY: usize = 1000;
 
 /// The policy the reconciler hands the agent: learned from the ledger with
 /// the repo's `[lifecycle]` timers; `None` without any recorded leave.
-pub fn from_ledger(sessions: &[crate::ledger::Session], lifecycle: &crate::repo::Lifecycle) -> Option<ShutdownPolicy> {
+pub fn from_ledger(sessions: &[crate::repo::ledger::Session], lifecycle: &crate::repo::Lifecycle) -> Option<ShutdownPolicy> {
     let s = Settings {
         seed_keep: lifecycle.idle.to_chrono() + lifecycle.suspended.to_chrono(),
-        billing_margin: crate::agent::config::Timers::default().billing_margin.to_chrono(),
+        billing_margin: crate::lifecycle::Timers::default().billing_margin.to_chrono(),
         delete_delay: Duration::seconds(DELETE_DELAY_SECS),
     };
     let all = sittings_of(sessions);
@@ -351,7 +351,7 @@ mod tests {
     fn the_reconciler_learns_from_the_ledgers_presence_and_not_without_it() {
         use crate::ids::{PlayerName, RegionKey, ServerName, SessionId};
         let lifecycle = crate::repo::Lifecycle::default();
-        let mut s = crate::ledger::Session::opened(
+        let mut s = crate::repo::ledger::Session::opened(
             &SessionId::new("20261101-1800-eu"),
             &ServerName::new("grove"),
             &RegionKey::new("eu"),
@@ -363,18 +363,18 @@ mod tests {
             "no presence: the seed's rule"
         );
         s.presence = vec![
-            crate::storage::Presence {
+            crate::repo::ledger::Presence {
                 player: PlayerName::new("Steve"),
                 join: at(1, 18, 5),
                 leave: Some(at(1, 19, 0)),
             },
-            crate::storage::Presence {
+            crate::repo::ledger::Presence {
                 player: PlayerName::new("Alex"),
                 join: at(1, 18, 30),
                 leave: Some(at(1, 19, 10)),
             },
             // Still online in an open session: not a leave yet.
-            crate::storage::Presence {
+            crate::repo::ledger::Presence {
                 player: PlayerName::new("Steve"),
                 join: at(1, 20, 0),
                 leave: None,
@@ -401,7 +401,7 @@ mod tests {
         let mut later = s.clone();
         later.id = SessionId::new("20261101-2200-eu");
         later.ended = Some(at(1, 23, 30));
-        later.presence = vec![crate::storage::Presence {
+        later.presence = vec![crate::repo::ledger::Presence {
             player: PlayerName::new("Alex"),
             join: at(1, 22, 0),
             leave: Some(at(1, 23, 0)),

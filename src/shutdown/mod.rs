@@ -16,8 +16,10 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
-use crate::agent::billing::termination_time;
-use crate::agent::config::Timers;
+pub mod billing;
+
+use crate::lifecycle::Timers;
+use billing::termination_time;
 
 pub mod learn;
 
@@ -172,7 +174,7 @@ pub fn after_leave(timers: &Timers, policy: Option<&ShutdownPolicy>, left: DateT
 }
 
 /// When a server suspended at `since` asks for termination: by the timers
-/// ([`crate::agent::billing::terminate_at`]) without a keep time, else at the
+/// ([`billing::terminate_at`]) without a keep time, else at the
 /// first paid-hour end at least X after the leave, less `billing_margin`
 /// (with `warm_until_paid = false`: X after the leave), never before `since`.
 pub fn terminate_at(
@@ -182,7 +184,7 @@ pub fn terminate_at(
     since: DateTime<Utc>,
 ) -> DateTime<Utc> {
     let Some((left, x)) = keep else {
-        return crate::agent::billing::terminate_at(timers, created, since);
+        return billing::terminate_at(timers, created, since);
     };
     let limit = (left + x - since).max(Duration::zero());
     if timers.warm_until_paid {
@@ -216,7 +218,7 @@ mod tests {
         let since = left + a.idle;
         assert_eq!(
             terminate_at(&timers, a.keep, created, since),
-            crate::agent::billing::terminate_at(&timers, created, since)
+            billing::terminate_at(&timers, created, since)
         );
     }
 

@@ -21,27 +21,25 @@
 //! - `worlds/<s>/current.json` — the latest verified snapshot ([`SnapshotPointer`])
 //!
 //! - `worlds/<s>/backups/<UTC time>.tar.zst` + `.json` — snapshots and their
-//!   manifests (`crate::world`)
+//!   manifests (`world`, above)
 //!
 //! Each document has one writer, so plain overwrites are safe for the control
 //! documents; the world pointer uses a conditional write ([`cas`]), because
 //! the agent and an admin's `world backup` may both move it; requests and
 //! their results are created once and never rewritten ([`requests`]).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, PutPayload};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Serialize, de::DeserializeOwned};
 
-use crate::ids::{PlayerName, ServerName, SessionId};
-use crate::lifecycle::Phase;
+use crate::ids::{ServerName, SessionId};
 
 pub mod cas;
 pub mod credentials;
+pub mod documents;
 pub mod nudge;
 pub mod r2;
 pub mod requests;
@@ -77,215 +75,7 @@ pub enum StorageError {
     },
 }
 
-/// One line of `ops.json` as the control channel carries it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ControlOp {
-    pub name: PlayerName,
-    pub level: u8,
-}
-
-/// One file the server should have.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AssetRef {
-    /// `sha256:<hex>` for stored files, `sha512:<hex>` for jars fetched from their URL
-    /// (`server.jar` and the mods, as mods.lock pins them).
-    pub hash: String,
-    /// Where the VPS downloads it from when it is not in storage (the jars).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<u64>,
-    /// A cached file (mods.lock `[[cache]]`): the server downloads it itself
-    /// when it is missing, so a stored copy the agent refuses is skipped (and
-    /// logged) rather than holding the start back.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub cache: bool,
-}
-
-/// `control/<s>/desired.json`: what the reconciler wants the agent to do.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ControlDoc {
-    pub version: u32,
-    pub session: Option<SessionId>,
-    /// Set when the reconciler asks the agent to stop Minecraft and sync the world.
-    pub stop_requested: Option<DateTime<Utc>>,
-    /// Why the stop was asked (`null` in documents written before reasons
-    /// were kept). A value this version does not know fails the decode, with
-    /// the key named: the reconciler then writes the document anew.
-    pub stop_reason: Option<crate::lifecycle::EndReason>,
-    /// Said in game before the stop, when players are online: how long
-    /// before it each warning comes, counted from `stop_requested`
-    /// ([`crate::countdown`]). Absent (an older reconciler) or `[]`: the
-    /// agent stops at once, as before countdowns existed.
-    #[serde(default, skip_serializing_if = "crate::countdown::StopWarnings::is_empty")]
-    pub stop_warnings: crate::countdown::StopWarnings,
-    pub whitelist: Vec<PlayerName>,
-    pub ops: Vec<ControlOp>,
-    pub assets: BTreeMap<String, AssetRef>,
-    pub written: Option<DateTime<Utc>>,
-    /// A backup to restore at this session's start (`restore` in server.toml),
-    /// checked to exist before the server was created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub restore: Option<String>,
-    /// The shutdown policy learned from the ledger ([`crate::shutdown`]).
-    /// Absent (an older reconciler, or no history yet): the agent's timers,
-    /// the seed's rule. An older agent ignores it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shutdown: Option<crate::shutdown::ShutdownPolicy>,
-}
-
-/// `control/<s>/status.json`: what the agent reports.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AgentStatusDoc {
-    pub phase: Phase,
-    #[serde(default)]
-    pub players_online: Vec<PlayerName>,
-    #[serde(default)]
-    pub players_seen: Vec<PlayerName>,
-    pub heartbeat: DateTime<Utc>,
-    #[serde(default)]
-    pub stopped_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub minecraft_version: Option<String>,
-    #[serde(default)]
-    pub protocol: Option<i32>,
-    /// The session the agent serves (its agent.toml's, or else
-    /// `desired.json`'s), so a report from an earlier session is recognised
-    /// as such.
-    #[serde(default)]
-    pub session: Option<SessionId>,
-    /// What provisioning waits for: a `desired.json` naming the agent's
-    /// session (the reconciler's next run writes it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub waiting: Option<String>,
-    /// The newest snapshot the agent took and verified.
-    #[serde(default)]
-    pub last_backup: Option<BackupRef>,
-    #[serde(default)]
-    pub boot: Option<BootReport>,
-    /// JVM crashes in a row (reset when it loads again).
-    #[serde(default)]
-    pub crashes: u32,
-    /// The agent gave up restarting Minecraft after too many crashes in a row.
-    #[serde(default)]
-    pub crashed: bool,
-    /// When a crashed JVM is restarted next.
-    #[serde(default)]
-    pub restart_at: Option<DateTime<Utc>>,
-    /// While the agent warns the players online of a stop (`say`
-    /// countdown): when it stops Minecraft.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stopping_at: Option<DateTime<Utc>>,
-    /// While suspended: when the agent will ask for termination.
-    #[serde(default)]
-    pub terminate_at: Option<DateTime<Utc>>,
-    /// The final snapshot is verified: the reconciler may delete the VPS.
-    #[serde(default)]
-    pub ready_to_terminate: bool,
-    /// The newest problem the agent could not fix by itself.
-    #[serde(default)]
-    pub last_error: Option<String>,
-    /// Its storage credentials, when they expire.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials: Option<CredentialsStatus>,
-    /// The most players online at once this session (the session file's `peak_players`).
-    #[serde(default)]
-    pub peak_players: u32,
-    /// Verified snapshots the agent took this session (the session file's `backups`).
-    #[serde(default)]
-    pub backups: u32,
-    /// The world's size on disk at the newest verified snapshot, in bytes
-    /// (the session file's `world_bytes`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub world_bytes: Option<u64>,
-    /// Who was online when, this session (the newest [`MAX_PRESENCE`]).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub presence: Vec<Presence>,
-}
-
-/// One player online from `join` until `leave` (`None`: still on), as the
-/// agent saw it in RCON `list`. One type for both places it is written:
-/// `presence` in status.json and `[[presence]]` in the session file
-/// (`templates/session.toml.j2`, read back by `crate::ledger::parse`).
-/// `mc-gitops simulate` and the learned shutdown policy read who was online when from it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Presence {
-    pub player: PlayerName,
-    pub join: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub leave: Option<DateTime<Utc>>,
-}
-
-/// The most presence records a session keeps (status.json and the session
-/// file): the newest are kept. About 90 bytes each in the session file,
-/// 36 KB at most, well under `MAX_SESSION_FILE_BYTES`.
-pub const MAX_PRESENCE: usize = 400;
-
-/// Merge `new` records into `into` (the same player and join is the same
-/// record; a leave, once known, is kept), bounded to the newest [`MAX_PRESENCE`].
-/// Whether anything changed.
-pub fn merge_presence(into: &mut Vec<Presence>, new: &[Presence]) -> bool {
-    let before = into.clone();
-    for p in new {
-        match into.iter_mut().find(|q| q.player == p.player && q.join == p.join) {
-            Some(q) => q.leave = p.leave.or(q.leave),
-            None => into.push(p.clone()),
-        }
-    }
-    into.sort_by(|a, b| (a.join, &a.player).cmp(&(b.join, &b.player)));
-    if into.len() > MAX_PRESENCE {
-        into.drain(..into.len() - MAX_PRESENCE);
-    }
-    *into != before
-}
-
-/// The agent's storage credentials, as its status reports them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CredentialsStatus {
-    pub expires: DateTime<Utc>,
-    /// The last renewal problem, until a renewal succeeds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub problem: Option<String>,
-}
-
-/// A snapshot as the status reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BackupRef {
-    pub key: String,
-    pub size: u64,
-    pub sha256: String,
-    pub taken: DateTime<Utc>,
-}
-
-/// How the last boot went: a missed deadline is reported, never a silent kill.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BootReport {
-    pub started: DateTime<Utc>,
-    #[serde(default)]
-    pub ready: Option<DateTime<Utc>>,
-    pub deadline: DateTime<Utc>,
-    #[serde(default)]
-    pub deadline_missed: bool,
-}
-
-/// `worlds/<s>/current.json`: the newest snapshot that was uploaded in full
-/// and verified.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SnapshotPointer {
-    pub key: String,
-    pub taken: DateTime<Utc>,
-    pub sha256: String,
-    pub size: u64,
-    pub verified: bool,
-    /// A copy of the manifest's `session` and `kind`, so the plan sees
-    /// without another read whether the current snapshot is a stop's final
-    /// one; apply decides on the manifest itself ([`crate::world::guard`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session: Option<SessionId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<crate::world::SnapshotKind>,
-}
+pub use documents::*;
 
 /// The largest JSON document read from storage (desired.json, status.json,
 /// current.json, a manifest, a renewal or nudge document). The largest one
@@ -488,7 +278,7 @@ impl Store {
     pub async fn current_snapshot(&self) -> Result<Option<SnapshotPointer>, StorageError> {
         match self.current_snapshot_strict().await {
             Err(e @ (StorageError::Decode { .. } | StorageError::TooLarge { .. })) => {
-                tracing::warn!(error = %crate::agent::control::chain(&e), "current.json is read as absent");
+                tracing::warn!(error = %crate::error::render_error(&e), "current.json is read as absent");
                 Ok(None)
             }
             other => other,
@@ -498,31 +288,6 @@ impl Store {
     /// `current.json`, failing on a document that does not parse.
     pub async fn current_snapshot_strict(&self) -> Result<Option<SnapshotPointer>, StorageError> {
         self.get_json(&self.current_key()).await
-    }
-
-    /// The termination guard: the current snapshot, verified, when it is
-    /// the final one of `session`'s stop asked at `stop_at` (judged at the
-    /// reconciler's `now`, see [`crate::world::guard`]); else why not.
-    /// Nothing deletes a server without `Ok(Ok(_))` here (or an admin's
-    /// recorded force-stop). Verified means what the snapshot's manifest
-    /// says after the upload was re-read and hashed, and that the archive is
-    /// still there at the manifest's size; the pointer alone is not trusted.
-    pub async fn final_snapshot(
-        &self,
-        session: &SessionId,
-        stop_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<Result<crate::world::Manifest, String>, StorageError> {
-        let Some(p) = self.current_snapshot().await? else {
-            return Ok(Err(format!("{} holds no current.json", self.world_prefix())));
-        };
-        let Some((m, _)) = crate::world::backing(self, &p).await?.filter(|_| p.verified) else {
-            return Ok(Err(format!("current.json names {}, which is not a verified snapshot", p.key)));
-        };
-        Ok(match crate::world::guard::refuses(m.claim(), session, stop_at, now) {
-            None => Ok(m),
-            Some(why) => Err(format!("the current snapshot {} is not the final one: {why}", m.name)),
-        })
     }
 
     /// Upload a file unless its key already holds exactly these bytes.
@@ -569,6 +334,12 @@ impl Store {
         Ok(total)
     }
 }
+
+#[cfg(test)]
+mod tests_desired;
+
+#[cfg(test)]
+mod tests_status;
 
 #[cfg(test)]
 mod tests {
@@ -652,7 +423,7 @@ mod tests {
             matches!(&e, StorageError::Decode { key, .. } if key == "control/grove/desired.json"),
             "{e:?}"
         );
-        let chain = crate::agent::control::chain(&e);
+        let chain = crate::error::render_error(&e);
         assert!(chain.contains("control/grove/desired.json") && chain.contains("bored"), "{chain}");
     }
 }

@@ -16,9 +16,9 @@
 //! skew holds nothing back: one bad write cannot freeze `current.json`.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::ids::SessionId;
+use crate::storage::{StorageError, Store};
 
 /// How far two honest clocks (the reconciler's runner, the VPS, storage)
 /// may disagree. NTP keeps them within a second; two minutes also covers a
@@ -28,20 +28,7 @@ use crate::ids::SessionId;
 /// how far a clock may run ahead or behind.
 pub const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::seconds(120);
 
-/// Why a snapshot was taken; written by the agent (and `manual` by
-/// `world backup`) into the manifest and the pointer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SnapshotKind {
-    /// Every `backup_every` while Minecraft runs.
-    Backup,
-    /// Before Minecraft is stopped for suspension.
-    Suspend,
-    /// After Minecraft stopped, before the VPS is deleted: the guard's kind.
-    Final,
-    /// `mc-gitops world backup` by hand.
-    Manual,
-}
+pub use crate::storage::SnapshotKind;
 
 /// Who took a snapshot and why, as its manifest records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,6 +89,31 @@ pub fn refuses(c: Claim<'_>, session: &SessionId, stop_at: DateTime<Utc>, now: D
 /// holds the pointer back for nobody.
 pub fn future_dated(taken: DateTime<Utc>, stored: DateTime<Utc>) -> bool {
     taken > stored + MAX_CLOCK_SKEW
+}
+
+/// The termination guard: the current snapshot, verified, when it is
+/// the final one of `session`'s stop asked at `stop_at` (judged at the
+/// reconciler's `now`, see this module); else why not.
+/// Nothing deletes a server without `Ok(Ok(_))` here (or an admin's
+/// recorded force-stop). Verified means what the snapshot's manifest
+/// says after the upload was re-read and hashed, and that the archive is
+/// still there at the manifest's size; the pointer alone is not trusted.
+pub async fn final_snapshot(
+    store: &Store,
+    session: &SessionId,
+    stop_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Result<super::Manifest, String>, StorageError> {
+    let Some(p) = store.current_snapshot().await? else {
+        return Ok(Err(format!("{} holds no current.json", store.world_prefix())));
+    };
+    let Some((m, _)) = super::backing(store, &p).await?.filter(|_| p.verified) else {
+        return Ok(Err(format!("current.json names {}, which is not a verified snapshot", p.key)));
+    };
+    Ok(match refuses(m.claim(), session, stop_at, now) {
+        None => Ok(m),
+        Some(why) => Err(format!("the current snapshot {} is not the final one: {why}", m.name)),
+    })
 }
 
 #[cfg(test)]

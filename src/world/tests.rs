@@ -33,7 +33,7 @@ fn fin() -> Origin {
 
 /// The guard for the stop at `stop`, judged an hour later.
 async fn guard_passes(s: &Store, stop: DateTime<Utc>) -> bool {
-    s.final_snapshot(&session(), stop, stop + chrono::Duration::hours(1))
+    crate::world::guard::final_snapshot(s, &session(), stop, stop + chrono::Duration::hours(1))
         .await
         .unwrap()
         .is_ok()
@@ -184,8 +184,7 @@ async fn snapshot_then_restore_gives_the_same_world() {
         (p.key.as_str(), p.sha256.as_str(), p.verified),
         (m.key.as_str(), m.sha256.as_str(), true)
     );
-    let why = s
-        .final_snapshot(&session(), t("2026-11-22T19:30:00Z"), t("2026-11-22T20:00:00Z"))
+    let why = crate::world::guard::final_snapshot(&s, &session(), t("2026-11-22T19:30:00Z"), t("2026-11-22T20:00:00Z"))
         .await
         .unwrap();
     assert!(

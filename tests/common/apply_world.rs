@@ -223,7 +223,7 @@ pub fn assert_desired_complete(w: &World, when: &str) {
         return;
     }
     let desired = mc_gitops::repo::load(w.repo.path()).unwrap().desired;
-    let want = mc_gitops::plan::assets::render_files(&desired);
+    let want = mc_gitops::assets::render_files(&desired);
     let listed: Vec<&String> = doc.assets.keys().collect();
     let wanted: Vec<&String> = want.keys().collect();
     assert_eq!(listed, wanted, "{when}: desired.json names {:?} but lists other files", doc.session);
@@ -237,9 +237,9 @@ pub fn assert_desired_complete(w: &World, when: &str) {
             assert_eq!(&stored, bytes, "{when}: {rel}");
         }
     }
-    assert_eq!(doc.whitelist, mc_gitops::plan::assets::whitelist_names(&desired), "{when}");
+    assert_eq!(doc.whitelist, mc_gitops::assets::whitelist_names(&desired), "{when}");
     let ops: Vec<_> = doc.ops.iter().map(|o| (o.name.clone(), o.level)).collect();
-    let want_ops: Vec<_> = mc_gitops::plan::assets::op_entries(&desired)
+    let want_ops: Vec<_> = mc_gitops::assets::op_entries(&desired)
         .into_iter()
         .map(|o| (o.name, o.level))
         .collect();

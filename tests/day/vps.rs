@@ -311,9 +311,9 @@ impl Watcher {
     }
 }
 
-fn parse_agent(path: &Path, text: &str) -> Result<mc_gitops::agent::config::AgentConfig, String> {
-    mc_gitops::agent::config::parse(&path.display().to_string(), text).map_err(|e| match e {
-        mc_gitops::agent::config::ConfigError::Invalid { diags, .. } => format!(
+fn parse_agent(path: &Path, text: &str) -> Result<mc_gitops::agent_toml::AgentConfig, String> {
+    mc_gitops::agent_toml::parse(&path.display().to_string(), text).map_err(|e| match e {
+        mc_gitops::agent_toml::ConfigError::Invalid { diags, .. } => format!(
             "the agent refuses the agent.toml the user-data carries:\n{}\n{text}",
             diags.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n")
         ),

@@ -213,7 +213,7 @@ impl Day {
     /// leaves the all-zero placeholder, which doctor refuses); the binary
     /// under test is the release here.
     fn pin_release(&self) {
-        let hash = mc_gitops::plan::assets::sha256_hex(&std::fs::read(bin()).unwrap());
+        let hash = mc_gitops::assets::sha256_hex(&std::fs::read(bin()).unwrap());
         let dir = self.admin.join(".github/workflows");
         for e in std::fs::read_dir(&dir).unwrap() {
             let p = e.unwrap().path();
@@ -231,7 +231,7 @@ impl Day {
             .lock;
         let mut want = vec![];
         if let Some(s) = &lock.server {
-            want.push((mc_gitops::plan::assets::SERVER_JAR.to_string(), s.url.clone()));
+            want.push((mc_gitops::assets::SERVER_JAR.to_string(), s.url.clone()));
         }
         for m in lock.mods.iter().filter(|m| m.side.on_server()) {
             want.push((format!("mods/{}", m.file), m.url.clone()));

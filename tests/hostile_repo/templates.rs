@@ -102,7 +102,7 @@ fn a_session_template_omitting_the_price_does_not_change_budget_decisions() {
         // Rewrite the session as apply would (here as a fresh file, priced, closed).
         std::fs::remove_file(dir.path().join(&s.file)).unwrap();
         s.cost = None;
-        let warning = mc_gitops::ledger::write::write_session(dir.path(), &s).unwrap();
+        let warning = mc_gitops::repo::ledger::write::write_session(dir.path(), &s).unwrap();
         assert_eq!(warning.is_some(), custom.is_some(), "{warning:?}");
         if let Some(w) = warning {
             assert!(w.contains(".mc-gitops/templates/session.toml.j2"), "{w}");
@@ -120,7 +120,7 @@ fn writing_a_session_with_a_broken_template_does_not_panic_and_loses_nothing() {
     let loaded = mc_gitops::repo::load(dir.path()).unwrap();
     let s = loaded.ledger.sessions[0].clone();
     std::fs::remove_file(dir.path().join(&s.file)).unwrap();
-    let warning = mc_gitops::ledger::write::write_session(dir.path(), &s).unwrap();
+    let warning = mc_gitops::repo::ledger::write::write_session(dir.path(), &s).unwrap();
     assert!(warning.unwrap().contains("session.toml.j2"));
     let again = mc_gitops::repo::load(dir.path()).unwrap();
     assert_eq!(again.ledger.sessions[0], s);

@@ -8,7 +8,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use super::*;
-use crate::agent::rcon::{encode, read_packet};
+use crate::minecraft::rcon::{encode, read_packet};
 
 const PASSWORD: &str = "generated-at-start";
 

@@ -21,9 +21,10 @@ use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use super::{Agent, Trouble};
-use crate::agent::requests::{MAX_PER_POLL, judge_reply, refusal};
+use crate::agent::requests::{MAX_PER_POLL, judge_reply};
 use crate::agent::traits::{Console, Control, Incoming, Listener, Minecraft, Nudge, Provision, SnapshotReason, Snapshots};
 use crate::lifecycle::{Event, Phase};
+use crate::minecraft::commands::refusal;
 use crate::storage::requests::{Action, Outcome, RequestDoc, ResultDoc};
 
 /// What to do with one request now.

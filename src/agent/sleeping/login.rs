@@ -1,7 +1,7 @@
 //! A login on the sleeping listener: the cheap refusals first (stopping,
 //! another protocol version, a name not on the whitelist, an address past
 //! the failed-login limit), then Minecraft's online-mode handshake
-//! (`super::super::encryption`) and the session server's `hasJoined`, and a
+//! (`super::crate::minecraft::encryption`) and the session server's `hasJoined`, and a
 //! wake only for an account the session server names that is on the
 //! whitelist. Every refusal after the cheap ones is logged with the address
 //! and the name the client gave, never a secret, token or hash.
@@ -15,13 +15,13 @@ use super::{
     AUTH_SERVERS_DOWN, NOT_WHITELISTED, RATE_LIMITED, RESPONSE_DEADLINE, STOPPING_MESSAGE, Shared, UNVERIFIED, WAKE_MESSAGE, Woken,
     disconnect, read_packet,
 };
-use crate::agent::encryption::{
+use crate::ids::PlayerName;
+use crate::minecraft::encryption::{
     Cfb8, ENCRYPTION_RESPONSE_ID, EncryptionError, EncryptionRequest, EncryptionResponse, SERVER_ID, server_hash, verify_token,
 };
-use crate::agent::handshake::{Disconnect, LoginStart};
-use crate::agent::packets::PacketError;
-use crate::agent::session_server::SessionServerError;
-use crate::ids::PlayerName;
+use crate::minecraft::handshake::{Disconnect, LoginStart};
+use crate::minecraft::packets::PacketError;
+use crate::minecraft::session_server::SessionServerError;
 
 /// Why an authenticated login did not wake the server.
 #[derive(Debug, thiserror::Error)]

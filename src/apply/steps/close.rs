@@ -5,8 +5,8 @@
 use rust_decimal::Decimal;
 
 use super::{Apply, ApplyError, Ctx, Outcome, Report, RunState, control, find_session, write};
-use crate::ledger::{self, Event};
 use crate::plan::{CloseSession, EndReason};
+use crate::repo::ledger::{self, Event};
 
 impl Apply for CloseSession {
     async fn apply(&self, cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, _resource: &str) -> Result<Outcome, ApplyError> {

@@ -35,7 +35,7 @@ impl Apply for PutAsset {
                     st.control_dirty = true;
                     report.warnings.push(format!(
                         "{resource}: not cached, the server downloads it at first boot: {}",
-                        crate::apply::render_error(&e)
+                        crate::error::render_error(&e)
                     ));
                     return Ok(Outcome::Unchanged("not cached (see the warning)".into()));
                 }

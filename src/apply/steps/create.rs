@@ -5,8 +5,8 @@
 use super::{Apply, ApplyError, Ctx, Outcome, Report, RunState, control, flush_control, write};
 use crate::hetzner::{FirewallRule, ServerSpec, candidates};
 use crate::ids::SessionId;
-use crate::ledger::{Event, Price, Session};
 use crate::plan::{CreateServer, OpenSession};
+use crate::repo::ledger::{Event, Price, Session};
 use crate::storage::ControlOp;
 
 pub(super) fn new_session(cx: &Ctx<'_>, id: &SessionId, region: &crate::ids::RegionKey, started: chrono::DateTime<chrono::Utc>) -> Session {

@@ -6,8 +6,8 @@
 
 use super::{ApplyError, Ctx, Outcome, Report, RunState, flush_control};
 use crate::ids::SessionId;
-use crate::ledger::{self, Session};
 use crate::plan::{Change, Step};
+use crate::repo::ledger::{self, Session};
 use crate::storage::ControlDoc;
 
 mod close;
@@ -81,7 +81,7 @@ pub(super) async fn control<'s>(cx: &Ctx<'_>, st: &'s mut RunState) -> Result<&'
         None => match cx.store.control().await {
             Ok(doc) => doc.unwrap_or_default(),
             Err(e @ (crate::storage::StorageError::Decode { .. } | crate::storage::StorageError::TooLarge { .. })) => {
-                tracing::warn!(error = %crate::agent::control::chain(&e), "replacing an unreadable desired.json");
+                tracing::warn!(error = %crate::error::render_error(&e), "replacing an unreadable desired.json");
                 ControlDoc::default()
             }
             Err(source) => {

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Apply, ApplyError, Ctx, Outcome, Report, RunState, control, find_session, write};
 use crate::ids::SessionId;
-use crate::ledger::{Activity, Event, RequestRecord, Session};
 use crate::plan::{ClearRestore, RecordActivity, RecordReady, RecordRequests, RecordStopOverdue, RecordSuspend};
+use crate::repo::ledger::{Activity, Event, RequestRecord, Session};
 
 /// Also takes `restore` out of desired.json: the world is restored and
 /// Minecraft runs on it, so an agent that restarts later in this session

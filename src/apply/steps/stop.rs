@@ -17,8 +17,7 @@ async fn guard(
     after: DateTime<Utc>,
     resource: &str,
 ) -> Result<Result<crate::world::Manifest, String>, ApplyError> {
-    cx.store
-        .final_snapshot(session, after, cx.now)
+    crate::world::guard::final_snapshot(cx.store, session, after, cx.now)
         .await
         .map_err(|source| ApplyError::Storage {
             resource: resource.to_string(),

@@ -48,7 +48,7 @@ impl Builder<'_> {
     pub(super) fn record_requests(&mut self) {
         let o = self.o;
         let Some(session) = &o.session else { return };
-        let new: Vec<crate::ledger::RequestRecord> = o
+        let new: Vec<crate::repo::ledger::RequestRecord> = o
             .answered
             .iter()
             .filter(|r| !session.requests.iter().any(|have| have.id == r.id))

@@ -81,24 +81,6 @@ pub(super) fn due_sitting(d: &Desired, o: &Observed) -> Option<DateTime<Utc>> {
     Some(planned)
 }
 
-/// The workflow's ticks from `from` to `until`, for [`Observed::reconcile_ticks`],
-/// from any `next_tick(after)` (the strictly later tick of reconcile.yml's
-/// `schedule:` crons). At most 20,000.
-pub fn ticks_between(
-    next_tick: impl Fn(DateTime<Utc>) -> Option<DateTime<Utc>>,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Vec<DateTime<Utc>> {
-    let mut out = Vec::new();
-    let mut t = from;
-    while let Some(n) = next_tick(t).filter(|n| *n <= until && out.len() < 20_000) {
-        out.push(n);
-        // A next_tick that is not strictly later still moves on.
-        t = n.max(t + TimeDelta::seconds(1));
-    }
-    out
-}
-
 /// The next run of the reconcile workflow on its schedule.
 fn next_tick(o: &Observed) -> DateTime<Utc> {
     o.reconcile_ticks

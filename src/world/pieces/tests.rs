@@ -354,7 +354,7 @@ async fn a_corrupted_piece_fails_verification_and_the_guard() {
     let stop = t("2026-11-22T19:00:00Z");
     let m = snapshot_as(&s, &world, stop, &fin(), GO).await.unwrap();
     let guard = |s: Store| async move {
-        s.final_snapshot(&SessionId::new("20261122-1800-eu"), stop, stop + TimeDelta::hours(1))
+        crate::world::guard::final_snapshot(&s, &SessionId::new("20261122-1800-eu"), stop, stop + TimeDelta::hours(1))
             .await
             .unwrap()
     };

@@ -20,7 +20,7 @@
 //! PKCS#1 v1.5 decryption in the `rsa` crate is exposed to timing attacks
 //! (Marvin, RUSTSEC-2023-0071): decryption here is blinded, the key is made
 //! anew for every listener, and failed logins are rate-limited
-//! (`super::wake_limit`), which keeps the millions of queries such an
+//! (`agent::wake_limit`), which keeps the millions of queries such an
 //! attack needs out of reach; and all it could recover is one session's
 //! shared secret, which protects nothing but a disconnect message.
 

@@ -31,16 +31,16 @@ pub const SESSION: &str = "session.toml.j2";
 pub const COSTS_MONTH: &str = "costs-month.toml.j2";
 pub const COSTS_MD: &str = "COSTS.md.j2";
 pub const STATUS_MD: &str = "STATUS.md.j2";
-/// The public status page ([`super::site`]): HTML, rendered with auto-escaping.
+/// The public status page ([`crate::ledger::site`]): HTML, rendered with auto-escaping.
 pub const STATUS_HTML: &str = "status.html.j2";
 
 /// Every template by name, with its built-in text.
 pub const BUILTIN: &[(&str, &str)] = &[
-    (SESSION, include_str!("../../templates/session.toml.j2")),
-    (COSTS_MONTH, include_str!("../../templates/costs-month.toml.j2")),
-    (COSTS_MD, include_str!("../../templates/COSTS.md.j2")),
-    (STATUS_MD, include_str!("../../templates/STATUS.md.j2")),
-    (STATUS_HTML, include_str!("../../templates/status.html.j2")),
+    (SESSION, include_str!("../../../templates/session.toml.j2")),
+    (COSTS_MONTH, include_str!("../../../templates/costs-month.toml.j2")),
+    (COSTS_MD, include_str!("../../../templates/COSTS.md.j2")),
+    (STATUS_MD, include_str!("../../../templates/STATUS.md.j2")),
+    (STATUS_HTML, include_str!("../../../templates/status.html.j2")),
 ];
 
 #[derive(Debug, thiserror::Error)]

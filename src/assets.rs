@@ -6,15 +6,38 @@
 //! and stores like the text files, by sha256.
 //! Rendering is pure and byte-stable so unchanged files hash the same and are
 //! never shipped twice.
+//!
+//! It sits with the state files, below both ends: the planner diffs these
+//! against what the agent reports, observe checks the stored copies, and the
+//! agent verifies what it downloads with the same hashing.
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::observe::{FileState, OpEntry};
+use crate::ids::PlayerName;
 use crate::repo::Desired;
 use crate::repo::properties;
+
+/// One line of `ops.json`, as the control channel carries it: the one type
+/// for the plan's wanted ops, desired.json's `ops` (`storage::ControlOp` is
+/// this type) and what observe reads back from it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct OpEntry {
+    pub name: PlayerName,
+    pub level: u8,
+}
+
+/// A file for the server: its hash (`sha256:…`, or `sha512:…` for a mod
+/// known by its lock entry), and its text when it is text (for diffs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FileState {
+    pub hash: String,
+    #[serde(skip)]
+    pub text: Option<String>,
+}
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

@@ -1,6 +1,6 @@
 //! RCON client for the local Minecraft server (Source RCON over TCP): the
 //! protocol only; the commands and the answers Minecraft gives them live in
-//! [`super::console`].
+//! `agent::console`.
 //!
 //! Shaped around the protocol's traps: a reply may span several packets
 //! with no end marker, so every command is followed by an empty

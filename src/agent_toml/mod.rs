@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-pub use super::session_server::MOJANG_SESSION_SERVER;
 use crate::ids::{ServerName, SessionId};
+pub use crate::minecraft::session_server::MOJANG_SESSION_SERVER;
 use crate::repo::diag::{Diagnostic, Diagnostics, Source};
 use crate::repo::duration::Duration;
 use crate::repo::reader::{self, Cx, Table};
@@ -63,43 +63,14 @@ pub enum StorageConfig {
     },
 }
 
-/// The lifecycle timers, as durations.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Timers {
-    pub idle: Duration,
-    pub suspended: Duration,
-    pub backup_every: Duration,
-    /// How long a boot may take before the status reports it as late.
-    pub boot_deadline: Duration,
-    pub heartbeat: Duration,
-    /// How often `desired.json` is read.
-    pub control_poll: Duration,
-    /// How often RCON `list` is asked (server list pings never count).
-    pub players_poll: Duration,
-    /// Ask for termination this long before the paid hour ends.
-    pub billing_margin: Duration,
-    /// Crashes in a row after which Minecraft is no longer restarted.
-    pub max_crashes: u32,
-    /// Keep a suspended server warm until `billing_margin` before its paid
-    /// hour ends (`false`: terminate when `suspended` elapses).
-    pub warm_until_paid: bool,
-}
+pub use crate::lifecycle::Timers;
 
-impl Default for Timers {
-    fn default() -> Self {
-        Timers {
-            idle: Duration::from_mins(15),
-            suspended: Duration::from_mins(45),
-            backup_every: Duration::from_mins(30),
-            boot_deadline: Duration::from_mins(10),
-            heartbeat: Duration::from_secs(30),
-            control_poll: Duration::from_secs(30),
-            players_poll: Duration::from_secs(10),
-            billing_margin: Duration::from_mins(5),
-            max_crashes: 5,
-            warm_until_paid: true,
-        }
-    }
+/// A user name as `useradd` accepts it, without the odd corners: a-z, 0-9,
+/// `_` and `-`, starting with a letter or `_`, at most 32 characters.
+pub fn valid_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_lowercase() || b == b'_');
+    first_ok && s.len() <= 32 && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -118,7 +89,7 @@ pub struct AgentConfig {
     pub rcon_port: u16,
     pub minecraft_dir: PathBuf,
     /// The user the JVM runs as, who gets `minecraft_dir` (cloud-init sets
-    /// `minecraft`; see `super::user`). `None`: the agent's own user, as in
+    /// `minecraft`; see `agent::user`). `None`: the agent's own user, as in
     /// tests and on a home server.
     pub minecraft_user: Option<String>,
     /// The JVM command line, program first.
@@ -182,16 +153,16 @@ fn read(cx: &mut Cx<'_>, mut root: Table<'_, '_>) -> Option<AgentConfig> {
         .unwrap_or_else(|| DEFAULT_MOTD.to_string());
     let game_port = root
         .optional(cx, "game_port", |cx, n, v| reader::integer_in(cx, n, v, 1, 65535))
-        .map_or(crate::repo::properties::GAME_PORT, |p| p as u16);
+        .map_or(crate::minecraft::GAME_PORT, |p| p as u16);
     let rcon_port = root
         .optional(cx, "rcon_port", |cx, n, v| reader::integer_in(cx, n, v, 1, 65535))
-        .map_or(crate::repo::properties::RCON_PORT, |p| p as u16);
+        .map_or(crate::minecraft::RCON_PORT, |p| p as u16);
     let minecraft_dir = root.required(cx, "minecraft_dir", "add `minecraft_dir = \"/srv/minecraft\"`", |cx, n, v| {
         reader::string(cx, n, v).map(|s| PathBuf::from(s.value))
     });
     let minecraft_user = root.optional(cx, "minecraft_user", |cx, n, v| {
         let s = reader::string(cx, n, v)?;
-        super::user::valid_name(&s.value).then_some(s.value.clone()).or_else(|| {
+        valid_name(&s.value).then_some(s.value.clone()).or_else(|| {
             cx.error(s.span, format!("`{n}` = \"{}\" is not a user name", s.value))
                 .help("a system user such as \"minecraft\": a-z, 0-9, _ and -, starting with a letter or _, at most 32 characters");
             None

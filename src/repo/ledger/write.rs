@@ -80,23 +80,12 @@ fn faithful_text(repo: &Path, s: &Session) -> Result<(String, Option<String>), T
                 Ok(back) => format!("{shown} drops or changes {} of the session", lost_fields(s, &back).join(", ")),
                 Err(e) => format!("{shown} renders a file that does not read back: {e}"),
             },
-            Err(e) => chain(&e),
+            Err(e) => crate::error::render_error(&e),
         },
-        Err(e) => chain(&e),
+        Err(e) => crate::error::render_error(&e),
     };
     let text = render_session(s)?;
     Ok((text, Some(format!("{why}; {} was written with the built-in template", s.file))))
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
 }
 
 /// Write (or rewrite) a session's file, atomically. Returns a warning when
@@ -123,7 +112,7 @@ mod tests {
         };
         let doc = parse_document(&mut cx, &src.text).unwrap_or_else(|| panic!("{text}"));
         let stem = s.id.as_str();
-        let back = crate::ledger::parse::parse_session(&mut cx, &doc, stem);
+        let back = crate::repo::ledger::parse::parse_session(&mut cx, &doc, stem);
         assert!(diags.is_empty(), "{text}\n{:?}", diags.into_sorted());
         back.unwrap()
     }
@@ -151,19 +140,19 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example");
         let mut s = crate::repo::load(&root).unwrap().ledger.sessions[0].clone();
         let t0: chrono::DateTime<chrono::Utc> = "2026-11-01T19:00:00Z".parse().unwrap();
-        let many: Vec<crate::storage::Presence> = (0..crate::storage::MAX_PRESENCE as i64 + 50)
-            .map(|i| crate::storage::Presence {
+        let many: Vec<crate::repo::ledger::Presence> = (0..crate::repo::ledger::MAX_PRESENCE as i64 + 50)
+            .map(|i| crate::repo::ledger::Presence {
                 player: crate::ids::PlayerName::new(if i % 2 == 0 { "Steve" } else { "Alex" }),
                 join: t0 + chrono::Duration::minutes(i),
                 leave: (i % 7 != 0).then(|| t0 + chrono::Duration::minutes(i) + chrono::Duration::seconds(50)),
             })
             .collect();
-        assert!(crate::storage::merge_presence(&mut s.presence, &many));
-        assert_eq!(s.presence.len(), crate::storage::MAX_PRESENCE, "the newest are kept");
+        assert!(crate::repo::ledger::merge_presence(&mut s.presence, &many));
+        assert_eq!(s.presence.len(), crate::repo::ledger::MAX_PRESENCE, "the newest are kept");
         assert_eq!(s.presence.last().unwrap().join, t0 + chrono::Duration::minutes(449));
-        assert!(!crate::storage::merge_presence(&mut s.presence, &many[100..]), "nothing new");
+        assert!(!crate::repo::ledger::merge_presence(&mut s.presence, &many[100..]), "nothing new");
         assert_eq!(roundtrip(&s), s);
-        let text = crate::ledger::write::render_session(&s).unwrap();
+        let text = crate::repo::ledger::write::render_session(&s).unwrap();
         assert!(
             (text.len() as u64) < crate::repo::limits::MAX_SESSION_FILE_BYTES,
             "{} bytes",
@@ -177,7 +166,7 @@ mod tests {
         let mut s = crate::repo::load(&root).unwrap().ledger.sessions[0].clone();
         s.events[0].what = "x\"\nend_reason = \"forced\"\n[[events]]\n'''".into();
         // A request's reply is Minecraft's output: players and mods shape it.
-        s.requests.push(crate::ledger::RequestRecord {
+        s.requests.push(crate::repo::ledger::RequestRecord {
             id: "20261204T210301Z-3f9a0c1d".into(),
             by: "grove-admin".into(),
             what: "console `say \"hi\"`".into(),

@@ -186,8 +186,8 @@ mod tests {
         assert_ne!(c.timers.max_crashes, d.max_crashes);
         assert_ne!(c.timers.warm_until_paid, d.warm_until_paid);
         assert_ne!(c.motd, super::super::DEFAULT_MOTD);
-        assert_ne!(c.game_port, crate::repo::properties::GAME_PORT);
-        assert_ne!(c.rcon_port, crate::repo::properties::RCON_PORT);
+        assert_ne!(c.game_port, crate::minecraft::GAME_PORT);
+        assert_ne!(c.rcon_port, crate::minecraft::RCON_PORT);
         assert_ne!(c.session_server, super::super::MOJANG_SESSION_SERVER);
     }
 

@@ -8,13 +8,22 @@
 
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::handshake::{Handshake, NextState, Ping, StatusRequest};
 use super::packets::{self, Cursor, PacketError};
-use crate::observe::GamePing;
+
+/// A Minecraft Server List Ping's answer: players online, the limit, and the
+/// server's version name and protocol number.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GamePing {
+    pub online: u32,
+    pub max: u32,
+    pub version: String,
+    pub protocol: i32,
+}
 
 /// Minecraft 1.20.1.
 pub const PROTOCOL_1_20_1: i32 = 763;

@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::config::Timers;
+use crate::lifecycle::Timers;
 
 /// When a server suspended at `suspended_since` asks for termination, by
 /// the agent's settings: [`termination_time`] when it stays warm until the

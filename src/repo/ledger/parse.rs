@@ -157,7 +157,7 @@ pub fn parse_session(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>, stem: &str) ->
                     let join = r.required(cx, "join", "when they came online", reader::datetime);
                     let leave = r.optional(cx, "leave", reader::datetime);
                     r.finish(cx);
-                    Some(crate::storage::Presence {
+                    Some(crate::repo::ledger::Presence {
                         player: player?,
                         join: join?,
                         leave,
