@@ -42,3 +42,4 @@ pub mod shutdown;
 pub mod simulate;
 pub mod storage;
 pub mod world;
+pub mod world_admin;
