@@ -141,7 +141,7 @@ fn example_plan() -> mc_gitops::plan::Plan {
     let loaded = mc_gitops::repo::load(&common::example()).expect("the example loads");
     let d = &loaded.desired;
     let now = chrono::Utc::now();
-    let observed = mc_gitops::observe::ledger_only::observe(&loaded.ledger, &d.server.name, now);
+    let observed = mc_gitops::observe::ledger_only::observe(&loaded.ledger, &d.server, now);
     let plan = mc_gitops::plan::plan(d, &observed);
     assert!(
         !plan.changes.is_empty() && !plan.notices.is_empty(),

@@ -27,7 +27,7 @@ impl PlanArgs {
         let loaded = load(root)?;
         let plan = match connect::live(inputs, root, &loaded.desired)? {
             None => {
-                let mut observed = observe::ledger_only::observe(&loaded.ledger, &loaded.desired.server.name, now);
+                let mut observed = observe::ledger_only::observe(&loaded.ledger, &loaded.desired.server, now);
                 observed.reconcile_ticks = observe::reconcile_ticks(root, now);
                 plan::plan(&loaded.desired, &observed)
             }

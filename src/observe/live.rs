@@ -278,16 +278,14 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         backups,
         session,
         credentials,
-        month_to_date: ledger.month_to_date(now),
-        restores_done: ledger.restores_done(),
         answered: asked.answered,
         requests: Some(asked.requests),
         game,
-        last_start: ledger.sessions.iter().map(|s| s.started).max(),
-        reconcile_ticks: Vec::new(),
-        // Read by the commands (`actions_minutes::observe`), which decide whether to refresh it.
-        actions: None,
         image,
+        // The rest is the ledger's (month to date, restores done, the last
+        // start, the learned shutdown policy); `actions` is read by the
+        // commands (`actions_minutes::observe`), which decide whether to refresh it.
+        ..super::ledger_only::observe(ledger, &d.server, now)
     };
     Ok((observed, Facts { zone, servers }))
 }

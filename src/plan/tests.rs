@@ -31,34 +31,16 @@ pub(super) fn now() -> DateTime<Utc> {
 }
 
 pub(super) fn offline(l: &Loaded) -> Observed {
-    ledger_only::observe(&l.ledger, &l.desired.server.name, now())
+    ledger_only::observe(&l.ledger, &l.desired.server, now())
 }
 
 /// Simulate a start, then adjust: the live observation of a running session.
 pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
+    // Nothing in the ledger yet: no session, nothing spent, nothing learned.
     let mut o = Observed {
-        now: started,
         from: ObservedFrom::Live,
-        server: None,
-        orphans: vec![],
         dns: Some(ObservedDns::default()),
-        agent: None,
-        unreadable: Vec::new(),
-        control: None,
-        latest_snapshot: None,
-        final_snapshot: None,
-        backups: None,
-        session: None,
-        credentials: None,
-        month_to_date: Decimal::ZERO,
-        restores_done: Default::default(),
-        answered: Vec::new(),
-        requests: None,
-        game: None,
-        last_start: None,
-        reconcile_ticks: Vec::new(),
-        actions: None,
-        image: None,
+        ..ledger_only::observe(&crate::repo::ledger::Ledger::default(), &d.server, started)
     };
     let p = plan(d, &o);
     (_, o) = simulate(d, &o, &p);

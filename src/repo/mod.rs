@@ -287,7 +287,6 @@ pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
     let (Some(server), Some(ops), Some(mods), Some(lock)) = parts else {
         return Err(diags.into_sorted());
     };
-    let shutdown = crate::shutdown::learn::from_ledger(&ledger.sessions, &server.lifecycle);
     Ok(Loaded {
         desired: Desired {
             server,
@@ -296,7 +295,6 @@ pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
             mods,
             lock,
             config_files,
-            shutdown,
         },
         ledger,
         warnings: diags.into_sorted(),
