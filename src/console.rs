@@ -19,10 +19,10 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
+use crate::escape;
 use crate::inputs::{Inputs, Var};
 use crate::lifecycle::Phase;
 use crate::minecraft::commands::refusal;
-use crate::output::escape;
 use crate::storage::requests::{Action, RequestDoc, RequestId, ResultDoc, VERSION, check_command};
 use crate::storage::{StorageError, Store};
 

@@ -17,6 +17,7 @@ pub mod console;
 pub mod countdown;
 pub mod doctor;
 pub mod error;
+pub mod escape;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod gitback;

@@ -139,7 +139,7 @@ pub async fn run(opts: &Options) -> Result<CheckResult, LoadError> {
     let mut observed = crate::observe::ledger_only::observe(&loaded.ledger, &d.server, now);
     observed.reconcile_ticks = crate::observe::reconcile_ticks(&opts.root, now);
     let plan = crate::plan::plan(d, &observed);
-    result.plan = anstream::adapter::strip_str(&crate::output::text::render_plan(&plan)).to_string();
+    result.plan = anstream::adapter::strip_str(&crate::plan::render::text(&plan)).to_string();
     result.problems.extend(quiet_start(&plan));
     result.summary = format!(
         "{} players, {} ops, {} mods, {} sessions",
@@ -212,7 +212,7 @@ async fn players(root: &Path, players: &[&crate::repo::Player], fix: bool, mojan
                     if let Err(e) = mojang::write_uuid(root, &rel, &profile.uuid) {
                         out.push(problem(&rel, e, None));
                     } else {
-                        eprintln!("{}: wrote uuid = \"{}\"", crate::output::escape::value(&rel), profile.uuid);
+                        eprintln!("{}: wrote uuid = \"{}\"", crate::escape::value(&rel), profile.uuid);
                     }
                 }
                 // The loader already warns that the uuid is missing.

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use mc_gitops::{connect, observe, output, plan};
+use mc_gitops::{connect, observe, plan};
 
 use super::{Done, RepoArg, load, runtime};
 
@@ -45,9 +45,9 @@ impl PlanArgs {
             }
         };
         if json {
-            print!("{}", output::plan_json(&plan));
+            print!("{}", plan::render::json(&plan));
         } else {
-            anstream::print!("{}", output::text::render_plan(&plan));
+            anstream::print!("{}", plan::render::text(&plan));
         }
         Ok(if plan.is_empty() { Done::Ok } else { Done::Changes })
     }

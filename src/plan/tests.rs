@@ -11,7 +11,6 @@ use super::*;
 use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerType};
 use crate::lifecycle::Phase;
 use crate::observe::{AgentStatus, ControlState, Observed, ObservedDns, ObservedFrom, ledger_only};
-use crate::output;
 use crate::repo::{self, Desired, Loaded, SwitchState};
 
 pub(super) fn example() -> Loaded {
@@ -73,8 +72,8 @@ pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
 
 pub(super) fn both(p: &Plan) -> (String, String) {
     anstream::ColorChoice::Never.write_global();
-    let text = anstream::adapter::strip_str(&output::text::render_plan(p)).to_string();
-    (text, output::plan_json(p))
+    let text = anstream::adapter::strip_str(&render::text(p)).to_string();
+    (text, render::json(p))
 }
 
 #[test]
