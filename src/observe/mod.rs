@@ -17,6 +17,7 @@ use crate::lifecycle::Phase;
 use crate::repo::ledger::{Ledger, Session};
 
 pub mod assets;
+pub mod documents;
 pub mod game;
 pub mod ledger_only;
 pub mod live;
