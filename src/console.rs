@@ -19,10 +19,10 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
+use crate::escape;
 use crate::inputs::{Inputs, Var};
 use crate::lifecycle::Phase;
 use crate::minecraft::commands::refusal;
-use crate::output::escape;
 use crate::storage::requests::{Action, RequestDoc, RequestId, ResultDoc, VERSION, check_command};
 use crate::storage::{StorageError, Store};
 
@@ -108,7 +108,7 @@ pub fn reachable(status: Option<&crate::storage::AgentStatusDoc>, now: DateTime<
 
 /// Ask, wait, print; `Ok` only for an `ok` answer (or an enqueued `--no-wait`).
 pub async fn run(inputs: &Inputs, repo: &Path, ask: Ask, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
-    let server = crate::world::admin::read_server(repo)?;
+    let server = crate::repo::read_server(repo)?;
     let in_actions = inputs.in_actions();
     let actor = actor(inputs, in_actions)?;
     let admins = in_actions.then(|| {

@@ -17,6 +17,7 @@ pub mod console;
 pub mod countdown;
 pub mod doctor;
 pub mod error;
+pub mod escape;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod gitback;
@@ -42,3 +43,4 @@ pub mod shutdown;
 pub mod simulate;
 pub mod storage;
 pub mod world;
+pub mod world_admin;

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     cli.color.apply();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MC_GITOPS_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(|| mc_gitops::output::escape::SafeStderr)
+        .with_writer(|| mc_gitops::escape::SafeStderr)
         .init();
     // The environment, read once (src/inputs.rs lists every variable).
     let inputs = mc_gitops::inputs::Inputs::from_env();

@@ -70,7 +70,7 @@ fn fuzz_desired_json() {
 fn fuzz_status_json() {
     fuzz::run("status.json", fuzz::bytes_near(STATUS.as_bytes().to_vec(), 2048), |bytes| {
         if let Some(doc) = round_trips::<AgentStatusDoc>("control/grove/status.json", &bytes) {
-            let _ = mc_gitops::observe::live::agent_problem(&doc);
+            let _ = mc_gitops::observe::AgentStatus::from(doc);
         }
     });
 }

@@ -12,7 +12,8 @@
 mod common;
 
 use mc_gitops::check::{CheckResult, MAX_COMMENT_CHARS, markdown};
-use mc_gitops::output::{escape, github_annotation, text};
+use mc_gitops::escape;
+use mc_gitops::output::{github_annotation, text};
 use mc_gitops::repo::diag::{Diagnostic, Severity};
 use proptest::prelude::*;
 use serde_json::Value;
@@ -110,9 +111,9 @@ fn fuzz_output() {
         if let Some(n) = p.notices.first_mut() {
             n.message = help.clone();
         }
-        let shown = anstream::adapter::strip_str(&text::render_plan(&p)).to_string();
+        let shown = anstream::adapter::strip_str(&mc_gitops::plan::render::text(&p)).to_string();
         assert_safe(&shown, |_| false);
-        assert_safe(&mc_gitops::output::plan_json(&p), |_| false);
+        assert_safe(&mc_gitops::plan::render::json(&p), |_| false);
 
         // The PR comment.
         let r = CheckResult {
@@ -141,7 +142,7 @@ fn example_plan() -> mc_gitops::plan::Plan {
     let loaded = mc_gitops::repo::load(&common::example()).expect("the example loads");
     let d = &loaded.desired;
     let now = chrono::Utc::now();
-    let observed = mc_gitops::observe::ledger_only::observe(&loaded.ledger, &d.server.name, now);
+    let observed = mc_gitops::observe::ledger_only::observe(&loaded.ledger, &d.server, now);
     let plan = mc_gitops::plan::plan(d, &observed);
     assert!(
         !plan.changes.is_empty() && !plan.notices.is_empty(),

@@ -104,7 +104,7 @@ fn write_sites(root: &Path) -> Vec<Case> {
                 .players_seen
                 .push(PlayerName::new("<img src=x onerror=alert(1)>"));
         }
-        let mut o = mc_gitops::observe::ledger_only::observe(&loaded.ledger, &loaded.desired.server.name, now);
+        let mut o = mc_gitops::observe::ledger_only::observe(&loaded.ledger, &loaded.desired.server, now);
         o.from = ObservedFrom::Live;
         let (state, headline) = match name {
             "offline" => ("offline", "Offline"),

@@ -136,10 +136,10 @@ pub async fn run(opts: &Options) -> Result<CheckResult, LoadError> {
     }
 
     let now = chrono::Utc::now();
-    let mut observed = crate::observe::ledger_only::observe(&loaded.ledger, &d.server.name, now);
+    let mut observed = crate::observe::ledger_only::observe(&loaded.ledger, &d.server, now);
     observed.reconcile_ticks = crate::observe::reconcile_ticks(&opts.root, now);
     let plan = crate::plan::plan(d, &observed);
-    result.plan = anstream::adapter::strip_str(&crate::output::text::render_plan(&plan)).to_string();
+    result.plan = anstream::adapter::strip_str(&crate::plan::render::text(&plan)).to_string();
     result.problems.extend(quiet_start(&plan));
     result.summary = format!(
         "{} players, {} ops, {} mods, {} sessions",
@@ -212,7 +212,7 @@ async fn players(root: &Path, players: &[&crate::repo::Player], fix: bool, mojan
                     if let Err(e) = mojang::write_uuid(root, &rel, &profile.uuid) {
                         out.push(problem(&rel, e, None));
                     } else {
-                        eprintln!("{}: wrote uuid = \"{}\"", crate::output::escape::value(&rel), profile.uuid);
+                        eprintln!("{}: wrote uuid = \"{}\"", crate::escape::value(&rel), profile.uuid);
                     }
                 }
                 // The loader already warns that the uuid is missing.
@@ -319,7 +319,7 @@ mod tests {
         });
         let d = &loaded.desired;
         let at = |t: &str| {
-            let o = crate::observe::ledger_only::observe(&loaded.ledger, &d.server.name, t.parse().unwrap());
+            let o = crate::observe::ledger_only::observe(&loaded.ledger, &d.server, t.parse().unwrap());
             super::quiet_start(&crate::plan::plan(d, &o))
         };
         let flagged = at("2026-12-05T01:00:00Z").expect("flagged at 02:00 Berlin");

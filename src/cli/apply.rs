@@ -102,7 +102,7 @@ fn apply(
     actions_warnings.extend(more);
     let plan = plan::plan(&loaded.desired, &observed);
     if !json {
-        anstream::print!("{}", output::text::render_plan(&plan));
+        anstream::print!("{}", plan::render::text(&plan));
     }
     let mint = connect::mint_settings(inputs, &loaded.desired)?;
     let prepared = rt.block_on(mc_gitops::apply::prepare::prepare(
@@ -178,7 +178,7 @@ fn apply(
     rt.block_on(after_apply(root, &loaded, &observed, &live.store, &mut report, site, now));
     if json {
         let json = serde_json::to_string_pretty(&serde_json::json!({ "plan": plan, "report": report }))?;
-        println!("{}", output::escape::json(&json));
+        println!("{}", mc_gitops::escape::json(&json));
     } else {
         anstream::print!("{}", output::text::render_report(&report));
     }

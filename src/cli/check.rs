@@ -131,7 +131,7 @@ fn post_result_file(inputs: &Inputs, path: &Path) -> anyhow::Result<Done> {
     eprintln!(
         "check: #{claimed} is the open pull request with head {} from {}",
         run.sha,
-        mc_gitops::output::escape::value(&run.repo)
+        mc_gitops::escape::value(&run.repo)
     );
     post_comment(inputs, &rt, &result)?;
     Ok(Done::Ok)

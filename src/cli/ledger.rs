@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use mc_gitops::{ledger, output};
+use mc_gitops::ledger;
 
 use super::{Done, RepoArg, load};
 
@@ -32,15 +32,15 @@ impl LedgerArgs {
             println!("summaries are up to date");
         }
         for f in files {
-            println!("wrote {}", output::escape::value(&f));
+            println!("wrote {}", mc_gitops::escape::value(&f));
         }
         if let Some(dir) = site {
             let written = ledger::site::write_site(root, dir, &loaded.ledger, &loaded.desired, None, &summaries)?;
             for w in &written.warnings {
-                eprintln!("warning: {}", output::escape::line(&output::escape::value(w)));
+                eprintln!("warning: {}", mc_gitops::escape::line(&mc_gitops::escape::value(w)));
             }
             for f in &written.files {
-                println!("wrote {}", output::escape::value(&dir.join(f).display().to_string()));
+                println!("wrote {}", mc_gitops::escape::value(&dir.join(f).display().to_string()));
             }
         }
         Ok(Done::Ok)

@@ -295,8 +295,8 @@ pub(crate) fn report(e: &anyhow::Error) {
     if let Some(mc_gitops::agent_toml::ConfigError::Invalid { diags, .. }) = e.downcast_ref::<mc_gitops::agent_toml::ConfigError>() {
         anstream::eprint!("{}", output::text::render_diagnostics(diags));
     }
-    // Errors echo values from the repo: one line each, escaped (output::escape).
-    let value = |s: String| output::escape::line(&output::escape::value(&s)).into_owned();
+    // Errors echo values from the repo: one line each, escaped (mc_gitops::escape).
+    let value = |s: String| mc_gitops::escape::line(&mc_gitops::escape::value(&s)).into_owned();
     anstream::eprintln!("error: {}", value(e.to_string()));
     for cause in e.chain().skip(1) {
         anstream::eprintln!("  caused by: {}", value(cause.to_string()));

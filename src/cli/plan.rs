@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use mc_gitops::{connect, observe, output, plan};
+use mc_gitops::{connect, observe, plan};
 
 use super::{Done, RepoArg, load, runtime};
 
@@ -27,7 +27,7 @@ impl PlanArgs {
         let loaded = load(root)?;
         let plan = match connect::live(inputs, root, &loaded.desired)? {
             None => {
-                let mut observed = observe::ledger_only::observe(&loaded.ledger, &loaded.desired.server.name, now);
+                let mut observed = observe::ledger_only::observe(&loaded.ledger, &loaded.desired.server, now);
                 observed.reconcile_ticks = observe::reconcile_ticks(root, now);
                 plan::plan(&loaded.desired, &observed)
             }
@@ -45,9 +45,9 @@ impl PlanArgs {
             }
         };
         if json {
-            print!("{}", output::plan_json(&plan));
+            print!("{}", plan::render::json(&plan));
         } else {
-            anstream::print!("{}", output::text::render_plan(&plan));
+            anstream::print!("{}", plan::render::text(&plan));
         }
         Ok(if plan.is_empty() { Done::Ok } else { Done::Changes })
     }

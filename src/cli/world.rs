@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use mc_gitops::world::admin::{self, WorldCommand};
+use mc_gitops::world_admin::{self as admin, WorldCommand};
 
 use super::{Done, RepoArg, runtime};
 

@@ -212,7 +212,7 @@ pub(super) async fn cloudflare_token<'a>(
         Ok(t) => {
             out.push(Check::fail(
                 "cloudflare.token",
-                format!("CLOUDFLARE_API_TOKEN is {}", crate::output::escape::value(&t.status)),
+                format!("CLOUDFLARE_API_TOKEN is {}", crate::escape::value(&t.status)),
                 "roll or re-create the token (My Profile → API Tokens) and update the CLOUDFLARE_API_TOKEN secret",
             ));
             None

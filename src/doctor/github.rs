@@ -45,7 +45,7 @@ async fn get(api: &Api, path: &str, id: &str) -> Result<(StatusCode, Value), Che
 
 fn message(body: &Value) -> String {
     let m = body.get("message").and_then(Value::as_str).unwrap_or("no message");
-    crate::output::escape::value(m).into_owned()
+    crate::escape::value(m).into_owned()
 }
 
 /// The workflow a dispatch starts, seen with `api`'s token.
@@ -56,7 +56,7 @@ async fn workflow_visible(api: &Api, repo: &str, id: &str, token_var: &str) -> R
             Some("active") | None => Ok(()),
             Some(state) => Err(Check::fail(
                 id,
-                format!("{DEFAULT_WORKFLOW} in {repo} is {}", crate::output::escape::value(state)),
+                format!("{DEFAULT_WORKFLOW} in {repo} is {}", crate::escape::value(state)),
                 format!("enable the workflow (Actions → {DEFAULT_WORKFLOW} → Enable workflow)"),
             )),
         },
@@ -92,7 +92,7 @@ pub(super) async fn push_token(env: &Env, repo: Option<&str>) -> Check {
             "add repo = \"owner/name\" under [github] in server.toml",
         );
     };
-    let repo = crate::output::escape::value(repo).into_owned();
+    let repo = crate::escape::value(repo).into_owned();
     let api = match api(env, token) {
         Ok(a) => a,
         Err(c) => return c,
@@ -153,7 +153,7 @@ pub(super) async fn nudge_token(env: &Env, repo: Option<&str>) -> Check {
         )
         .optional();
     };
-    let repo = crate::output::escape::value(repo).into_owned();
+    let repo = crate::escape::value(repo).into_owned();
     let api = match api(env, token) {
         Ok(a) => a,
         Err(c) => return c.optional(),
@@ -183,10 +183,7 @@ pub(super) async fn discord(discord: Option<&Result<Discord, NotifyError>>, d: &
         Some(Ok(hook)) => match hook.exists().await {
             Ok(name) if wanted => Check::pass(
                 ID,
-                format!(
-                    "the Discord webhook {:?} exists (nothing was posted)",
-                    crate::output::escape::value(&name)
-                ),
+                format!("the Discord webhook {:?} exists (nothing was posted)", crate::escape::value(&name)),
             ),
             Ok(_) => Check::warn(
                 ID,

@@ -5,7 +5,7 @@
 //! terminal escapes or Markdown.
 
 use super::{Report, Status};
-use crate::output::escape;
+use crate::escape;
 
 /// Text: `✓ id  detail`, then `    fix: …` under a ✗ or !, then a verdict.
 pub fn text(r: &Report) -> String {

@@ -119,7 +119,7 @@ pub(super) fn release_pin(root: &Path) -> Check {
             Pin::Zeros => bad.push(format!("{name} pins the all-zero placeholder")),
             Pin::Malformed(v) => bad.push(format!(
                 "{name}: {PIN_KEY} {:?} is not 64 lowercase hex digits",
-                crate::output::escape::value(&v)
+                crate::escape::value(&v)
             )),
             Pin::Hash(h) => pinned.push((name, h)),
         }

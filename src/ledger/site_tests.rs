@@ -39,7 +39,7 @@ fn summaries_of(loaded: &Loaded, now: DateTime<Utc>) -> Summaries {
 
 /// A live observation of the example's open session, with the agent in `phase`.
 fn live(loaded: &Loaded, phase: Phase, online: &[&str], now: DateTime<Utc>) -> Observed {
-    let mut o = crate::observe::ledger_only::observe(&loaded.ledger, &loaded.desired.server.name, now);
+    let mut o = crate::observe::ledger_only::observe(&loaded.ledger, &loaded.desired.server, now);
     o.from = ObservedFrom::Live;
     let session = o.session.as_ref().map(|s| s.id.clone());
     o.agent = Some(AgentStatus {

@@ -268,7 +268,7 @@ mod tests {
     fn costs_md_shows_the_actions_minutes_without_a_commit_per_run() {
         let now = t("2026-12-07T00:00:00Z");
         let l = ledger();
-        let mut o = crate::observe::ledger_only::observe(&l, &desired().server.name, now);
+        let mut o = crate::observe::ledger_only::observe(&l, &desired().server, now);
         let mut tally = crate::actions_minutes::ActionsTally::new("2026-12".into());
         tally.private = Some(true);
         for id in 0..240 {

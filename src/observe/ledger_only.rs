@@ -1,11 +1,12 @@
 //! Observation from the repo's own ledger, for machines with no credentials:
 //! an open session stands for a server believed to be running. Nothing
-//! outside the repo is called.
+//! outside the repo is called. The live observation starts from this one
+//! ([`super::live::observe`]): what the ledger says is read here only.
 
 use chrono::{DateTime, Utc};
 
 use super::{LedgerObserver, Observed, ObservedFrom, ObservedServer};
-use crate::ids::ServerName;
+use crate::repo::ServerConfig;
 use crate::repo::ledger::Ledger;
 
 impl LedgerObserver for Ledger {
@@ -14,8 +15,12 @@ impl LedgerObserver for Ledger {
     }
 }
 
-pub fn observe(ledger: &impl LedgerObserver, server: &ServerName, now: DateTime<Utc>) -> Observed {
+/// What the ledger says of `server` at `now`; the shutdown policy is learned
+/// under its `[lifecycle]`.
+pub fn observe(ledger: &impl LedgerObserver, server: &ServerConfig, now: DateTime<Utc>) -> Observed {
     let ledger = ledger.ledger();
+    let config = server;
+    let server = &config.name;
     let session = ledger.open_session().cloned();
     let believed = session.as_ref().map(|s| ObservedServer {
         id: s.server_id,
@@ -52,5 +57,6 @@ pub fn observe(ledger: &impl LedgerObserver, server: &ServerName, now: DateTime<
         actions: None,
         // Images are Hetzner's: a start planned from the ledger alone uses the stock image.
         image: None,
+        learned_shutdown: crate::shutdown::learn::from_ledger(&ledger.sessions, &config.lifecycle),
     }
 }

@@ -10,11 +10,9 @@
 //! record, three small storage reads, one list of the backups and one of
 //! the admin's requests ([`super::requests`]). The zone is kept for apply.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 
-use super::{AgentStatus, ControlState, FileState, ObservedBackups, ObservedCredentials, ObservedDns, ObservedFrom, ObservedServer};
+use super::{AgentStatus, ControlState, ObservedBackups, ObservedCredentials, ObservedDns, ObservedFrom, ObservedServer};
 use crate::cloudflare::{Cloudflare, CloudflareError, Zone};
 use crate::hetzner::{Hetzner, HetznerError, Server};
 use crate::ids::{RegionKey, SessionId};
@@ -68,21 +66,6 @@ pub fn to_observed(s: &Server) -> ObservedServer {
         ipv4: s.ipv4.clone(),
         closed_session: None,
     }
-}
-
-/// The problem an agent's status reports, in a sentence; `None` when all is well.
-pub fn agent_problem(s: &crate::storage::AgentStatusDoc) -> Option<String> {
-    if s.crashed {
-        return Some(format!("Minecraft crashed {} times in a row and is not restarted", s.crashes));
-    }
-    if s.boot.as_ref().is_some_and(|b| b.deadline_missed && b.ready.is_none()) {
-        return Some("Minecraft has not finished loading by its boot deadline".into());
-    }
-    if let Some(problem) = s.credentials.as_ref().and_then(|c| c.problem.as_ref()) {
-        return Some(format!("cannot renew its storage credentials: {problem}"));
-    }
-    // Not a failure: the plan hands it its document (`Step::HandOver`).
-    s.waiting.clone()
 }
 
 /// The agent's report, if it is about our server's session. A report from
@@ -149,30 +132,18 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         }),
         Err(e) => return Err(storage(e)),
         Ok(Some(doc)) => {
-            let mut assets = BTreeMap::new();
-            for (path, a) in doc.assets {
+            let mut control = ControlState::from(doc);
+            for (path, have) in control.assets.iter_mut() {
                 // Fetch the stored text only for text files that changed, for the diff.
-                let text = match want.get(&path) {
-                    Some(w) if w.state.hash != a.hash && w.state.text.is_some() && a.hash.starts_with("sha256:") => {
-                        let bytes = store.get_bytes(&store.asset_key(&a.hash)).await.map_err(storage)?;
-                        bytes.and_then(|b| String::from_utf8(b).ok())
+                match want.get(path) {
+                    Some(w) if w.state.hash != have.hash && w.state.text.is_some() && have.hash.starts_with("sha256:") => {
+                        let bytes = store.get_bytes(&store.asset_key(&have.hash)).await.map_err(storage)?;
+                        have.text = bytes.and_then(|b| String::from_utf8(b).ok());
                     }
-                    _ => None,
-                };
-                assets.insert(path, FileState { hash: a.hash, text });
+                    _ => {}
+                }
             }
-            Some(ControlState {
-                session: doc.session,
-                stop_requested: doc.stop_requested,
-                stop_reason: doc.stop_reason,
-                stop_warnings: doc.stop_warnings,
-                whitelist: doc.whitelist,
-                ops: doc.ops,
-                shutdown: doc.shutdown,
-                assets,
-                damaged: BTreeMap::new(),
-                unreadable: None,
-            })
+            Some(control)
         }
     };
     let mut unreadable = Vec::new();
@@ -184,21 +155,7 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         }
         Err(e) => return Err(storage(e)),
     };
-    let agent = status.map(|s| AgentStatus {
-        problem: agent_problem(&s),
-        ready: s.boot.as_ref().and_then(|b| b.ready),
-        session: s.session,
-        phase: s.phase,
-        players_online: s.players_online,
-        heartbeat: s.heartbeat,
-        stopped_at: s.stopped_at,
-        players_seen: s.players_seen,
-        presence: s.presence,
-        peak_players: s.peak_players,
-        backups: s.backups,
-        world_bytes: s.world_bytes,
-        crashed: s.crashed,
-    });
+    let agent = status.map(AgentStatus::from);
     let pointer = match store.current_snapshot_strict().await {
         Ok(p) => p,
         Err(e @ (StorageError::Decode { .. } | StorageError::TooLarge { .. })) => {
@@ -278,62 +235,22 @@ pub async fn observe(live: &Live, d: &Desired, ledger: &Ledger, now: DateTime<Ut
         backups,
         session,
         credentials,
-        month_to_date: ledger.month_to_date(now),
-        restores_done: ledger.restores_done(),
         answered: asked.answered,
         requests: Some(asked.requests),
         game,
-        last_start: ledger.sessions.iter().map(|s| s.started).max(),
-        reconcile_ticks: Vec::new(),
-        // Read by the commands (`actions_minutes::observe`), which decide whether to refresh it.
-        actions: None,
         image,
+        // The rest is the ledger's (month to date, restores done, the last
+        // start, the learned shutdown policy); `actions` is read by the
+        // commands (`actions_minutes::observe`), which decide whether to refresh it.
+        ..super::ledger_only::observe(ledger, &d.server, now)
     };
     Ok((observed, Facts { zone, servers }))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{agent_of, agent_problem};
+    use super::agent_of;
     use crate::lifecycle::Phase;
-    use crate::storage::{AgentStatusDoc, BootReport};
-
-    #[test]
-    fn an_agents_status_names_its_problem() {
-        let t = "2026-11-22T18:00:00Z".parse().unwrap();
-        let mut s: AgentStatusDoc =
-            serde_json::from_value(serde_json::json!({ "phase": "idle", "heartbeat": "2026-11-22T18:00:00Z" })).unwrap();
-        assert_eq!(s.phase, Phase::Idle, "an older agent's status still reads");
-        assert_eq!(agent_problem(&s), None);
-        s.waiting = Some("waiting for desired.json for session 20261122-1800-eu (it names none)".into());
-        assert_eq!(agent_problem(&s), s.waiting, "an agent waiting for its document says so");
-        s.waiting = None;
-        s.boot = Some(BootReport {
-            started: t,
-            ready: None,
-            deadline: t,
-            deadline_missed: true,
-        });
-        assert_eq!(
-            agent_problem(&s).unwrap(),
-            "Minecraft has not finished loading by its boot deadline"
-        );
-        s.boot = None;
-        s.credentials = Some(crate::storage::CredentialsStatus {
-            expires: t,
-            problem: Some("control/grove/credentials.json holds nothing newer yet".into()),
-        });
-        assert_eq!(
-            agent_problem(&s).unwrap(),
-            "cannot renew its storage credentials: control/grove/credentials.json holds nothing newer yet"
-        );
-        s.crashed = true;
-        s.crashes = 5;
-        assert_eq!(
-            agent_problem(&s).unwrap(),
-            "Minecraft crashed 5 times in a row and is not restarted"
-        );
-    }
 
     #[test]
     fn a_report_from_another_sessions_agent_is_not_this_sessions() {

@@ -17,6 +17,7 @@ use crate::lifecycle::Phase;
 use crate::repo::ledger::{Ledger, Session};
 
 pub mod assets;
+pub mod documents;
 pub mod game;
 pub mod ledger_only;
 pub mod live;
@@ -278,6 +279,13 @@ pub struct Observed {
     /// planned. `None`: none, or not looked up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<crate::hetzner::images::Image>,
+    /// The shutdown policy the ledger's `[[presence]]` teaches under
+    /// server.toml's `[lifecycle]` ([`crate::shutdown::learn::from_ledger`]),
+    /// for `desired.json`; `None` without history. Learned where the ledger
+    /// is observed ([`ledger_only::observe`], which the live observation
+    /// starts from), so the repo's `Desired` holds only what the files say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned_shutdown: Option<crate::shutdown::ShutdownPolicy>,
 }
 
 impl Observed {

@@ -1,20 +1,13 @@
-//! How plans and problems are shown: text for people (Terraform-like, colour
-//! on a terminal), JSON for programs, GitHub annotations for pull requests.
-//! Everything printed passes through [`escape`], because in GitHub Actions
-//! the output is parsed for workflow commands.
+//! How problems and apply reports are shown: text for people (colour on a
+//! terminal), GitHub annotations for pull requests. The plan renders itself
+//! ([`crate::plan::render`]: text and JSON). Everything printed passes
+//! through [`escape`], because in GitHub Actions the output is parsed for
+//! workflow commands.
 
-pub mod escape;
 pub mod text;
 
-use crate::plan::Plan;
+use crate::escape;
 use crate::repo::diag::{Diagnostic, Severity};
-
-/// The plan as JSON: the documented, snapshot-tested shape (see docs/plan-json.md).
-pub fn plan_json(plan: &Plan) -> String {
-    let mut s = serde_json::to_string_pretty(plan).expect("a plan always serialises");
-    s.push('\n');
-    escape::json(&s).into_owned()
-}
 
 /// One GitHub Actions workflow command per problem, so each shows on the
 /// pull request's line: the only lines the binary prints that start with

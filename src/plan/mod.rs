@@ -13,6 +13,7 @@ pub use crate::assets;
 #[cfg(test)]
 mod effect;
 mod planner;
+pub mod render;
 mod step;
 pub use step::{
     AskOrphanToStop, AwaitCountdown, AwaitSnapshot, BootImage, ClearRestore, CloseSession, CreateServer, DeleteDnsA, DeleteServer,

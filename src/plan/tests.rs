@@ -11,7 +11,6 @@ use super::*;
 use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerType};
 use crate::lifecycle::Phase;
 use crate::observe::{AgentStatus, ControlState, Observed, ObservedDns, ObservedFrom, ledger_only};
-use crate::output;
 use crate::repo::{self, Desired, Loaded, SwitchState};
 
 pub(super) fn example() -> Loaded {
@@ -31,34 +30,16 @@ pub(super) fn now() -> DateTime<Utc> {
 }
 
 pub(super) fn offline(l: &Loaded) -> Observed {
-    ledger_only::observe(&l.ledger, &l.desired.server.name, now())
+    ledger_only::observe(&l.ledger, &l.desired.server, now())
 }
 
 /// Simulate a start, then adjust: the live observation of a running session.
 pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
+    // Nothing in the ledger yet: no session, nothing spent, nothing learned.
     let mut o = Observed {
-        now: started,
         from: ObservedFrom::Live,
-        server: None,
-        orphans: vec![],
         dns: Some(ObservedDns::default()),
-        agent: None,
-        unreadable: Vec::new(),
-        control: None,
-        latest_snapshot: None,
-        final_snapshot: None,
-        backups: None,
-        session: None,
-        credentials: None,
-        month_to_date: Decimal::ZERO,
-        restores_done: Default::default(),
-        answered: Vec::new(),
-        requests: None,
-        game: None,
-        last_start: None,
-        reconcile_ticks: Vec::new(),
-        actions: None,
-        image: None,
+        ..ledger_only::observe(&crate::repo::ledger::Ledger::default(), &d.server, started)
     };
     let p = plan(d, &o);
     (_, o) = simulate(d, &o, &p);
@@ -91,8 +72,8 @@ pub(super) fn running(d: &Desired, started: DateTime<Utc>) -> Observed {
 
 pub(super) fn both(p: &Plan) -> (String, String) {
     anstream::ColorChoice::Never.write_global();
-    let text = anstream::adapter::strip_str(&output::text::render_plan(p)).to_string();
-    (text, output::plan_json(p))
+    let text = anstream::adapter::strip_str(&render::text(p)).to_string();
+    (text, render::json(p))
 }
 
 #[test]

@@ -169,9 +169,9 @@ fn verified_backups_are_sealed_once_and_pruned_ones_are_not() {
 /// plan is quiet about it.
 #[test]
 fn a_learned_shutdown_policy_is_handed_to_the_running_agent_once() {
-    let mut l = example();
-    let o = running(&l.desired, now() - Duration::hours(2));
-    l.desired.shutdown = Some(crate::shutdown::ShutdownPolicy::fixed(Duration::minutes(30)));
+    let l = example();
+    let mut o = running(&l.desired, now() - Duration::hours(2));
+    o.learned_shutdown = Some(crate::shutdown::ShutdownPolicy::fixed(Duration::minutes(30)));
     let p = plan(&l.desired, &o);
     let change = p
         .changes

@@ -110,6 +110,36 @@ pub fn load(root: &Path) -> Result<Loaded, LoadError> {
     parse(&read(root)?).map_err(LoadError::Invalid)
 }
 
+/// server.toml alone, with the loader's own parser: for the commands that
+/// must work from a config directory holding server.toml only, or on a repo
+/// whose other files are broken (`mc-gitops world`, `mc-gitops console`).
+pub fn read_server(root: &Path) -> Result<ServerConfig, LoadError> {
+    let files = read(root)?;
+    let refused = files.refusals_of(&["server.toml"]);
+    if !refused.is_empty() {
+        return Err(LoadError::Invalid(refused));
+    }
+    let mut diags = Diagnostics::default();
+    let Some(bytes) = files.files.get("server.toml") else {
+        diags.file_error("server.toml", "is missing");
+        return Err(LoadError::Invalid(diags.into_sorted()));
+    };
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        diags.file_error("server.toml", "is not UTF-8 text").help("save it as UTF-8");
+        return Err(LoadError::Invalid(diags.into_sorted()));
+    };
+    let src = Source::new("server.toml", text);
+    let mut cx = Cx {
+        src: &src,
+        diags: &mut diags,
+    };
+    let server = reader::parse_document(&mut cx, &src.text).and_then(|doc| server::parse(&mut cx, &doc));
+    match server {
+        Some(s) if !diags.has_errors() => Ok(s),
+        _ => Err(LoadError::Invalid(diags.into_sorted())),
+    }
+}
+
 /// Turn the files into the desired state and ledger, reporting every problem.
 pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
     let mut diags = Diagnostics::default();
@@ -257,7 +287,6 @@ pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
     let (Some(server), Some(ops), Some(mods), Some(lock)) = parts else {
         return Err(diags.into_sorted());
     };
-    let shutdown = crate::shutdown::learn::from_ledger(&ledger.sessions, &server.lifecycle);
     Ok(Loaded {
         desired: Desired {
             server,
@@ -266,7 +295,6 @@ pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
             mods,
             lock,
             config_files,
-            shutdown,
         },
         ledger,
         warnings: diags.into_sorted(),

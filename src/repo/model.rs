@@ -22,9 +22,6 @@ pub struct Desired {
     pub lock: ModsLock,
     /// Files under `config/`, keyed by their path below it (`lithium.properties`).
     pub config_files: BTreeMap<String, Vec<u8>>,
-    /// The shutdown policy learned from the ledger's `[[presence]]`
-    /// ([`crate::shutdown::learn`]), for `desired.json`; `None` without history.
-    pub shutdown: Option<crate::shutdown::ShutdownPolicy>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

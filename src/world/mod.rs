@@ -26,7 +26,6 @@ use serde::{Deserialize, Serialize};
 use crate::ids::SessionId;
 use crate::storage::{SnapshotPointer, StorageError, Store};
 
-pub mod admin;
 pub mod archive;
 pub mod guard;
 pub mod pieces;
@@ -395,4 +394,4 @@ async fn pieces_stored(store: &Store, m: &Manifest) -> Result<bool, StorageError
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

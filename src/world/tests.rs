@@ -378,41 +378,6 @@ async fn prune_deletes_exactly_what_the_rule_says() {
     );
 }
 
-// Regression (review of issue 11): `world prune` deleted the backup server.toml's
-// `restore` names, which the reconciler's retention spares.
-#[tokio::test]
-async fn world_prune_spares_the_backup_server_toml_restores() {
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    std::fs::create_dir(&repo).unwrap();
-    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/state-repo-example/server.toml")).unwrap();
-    let commented = "# restore = \"2026-11-01T18-00-00Z\"";
-    assert!(example.contains(commented));
-    let text = example.replacen(commented, "restore = \"2026-11-22T11-00-00Z\"", 1);
-    // Without R2 credentials in the environment storage is the repo's local directory.
-    std::fs::write(repo.join("server.toml"), text).unwrap();
-    let s = store(&repo.join(".mc-gitops/storage"));
-    let world = tmp.path().join("w");
-    make_world(&world, 1, 10);
-    let mut made = Vec::new();
-    for h in 0..4 {
-        made.push(snapshot(&s, &world, t(&format!("2026-11-22T1{h}:00:00Z")), GO).await.unwrap().name);
-    }
-    let mut out = Vec::new();
-    admin::run(
-        &crate::inputs::Inputs::default(),
-        admin::WorldCommand::Prune { keep: Some(1) },
-        &repo,
-        &mut out,
-    )
-    .await
-    .unwrap();
-    let out = String::from_utf8(out).unwrap();
-    let left: Vec<BackupName> = retention::list(&s).await.unwrap().into_iter().map(|b| b.name).collect();
-    assert_eq!(left, [made[1].clone(), made[3].clone()], "{out}");
-    assert!(out.contains("2 deleted"), "{out}");
-}
-
 #[tokio::test]
 async fn restore_names_a_backup_that_does_not_exist_clearly() {
     let tmp = tempfile::tempdir().unwrap();

@@ -80,9 +80,9 @@ fn repo_with_session_template(custom: Option<&str>) -> Repo {
 fn budget_decision(root: &Path) -> (String, String) {
     let loaded = mc_gitops::repo::load(root).unwrap();
     let now = "2026-11-02T12:00:00Z".parse().unwrap();
-    let observed = mc_gitops::observe::ledger_only::observe(&loaded.ledger, &loaded.desired.server.name, now);
+    let observed = mc_gitops::observe::ledger_only::observe(&loaded.ledger, &loaded.desired.server, now);
     let plan = mc_gitops::plan::plan(&loaded.desired, &observed);
-    (observed.month_to_date.to_string(), mc_gitops::output::text::render_plan(&plan))
+    (observed.month_to_date.to_string(), mc_gitops::plan::render::text(&plan))
 }
 
 // A template that omits the price cannot change what the budget decides: the session written

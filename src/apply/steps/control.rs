@@ -5,7 +5,7 @@
 
 use super::{Apply, ApplyError, Ctx, Outcome, Report, RunState, control, flush_control};
 use crate::plan::{PutAsset, RemoveAsset, RequestStop, UpdateOps, UpdateShutdownPolicy, UpdateWhitelist};
-use crate::storage::{AssetRef, ControlOp};
+use crate::storage::AssetRef;
 
 impl Apply for PutAsset {
     async fn apply(&self, cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, resource: &str) -> Result<Outcome, ApplyError> {
@@ -86,14 +86,7 @@ impl Apply for UpdateShutdownPolicy {
 
 impl Apply for UpdateOps {
     async fn apply(&self, cx: &Ctx<'_>, st: &mut RunState, _report: &mut Report, _resource: &str) -> Result<Outcome, ApplyError> {
-        control(cx, st).await?.ops = self
-            .ops
-            .iter()
-            .map(|o| ControlOp {
-                name: o.name.clone(),
-                level: o.level,
-            })
-            .collect();
+        control(cx, st).await?.ops = self.ops.to_vec();
         st.control_dirty = true;
         Ok(Outcome::Done("the agent applies it through RCON".into()))
     }

@@ -7,7 +7,6 @@ use crate::hetzner::{FirewallRule, ServerSpec, candidates};
 use crate::ids::SessionId;
 use crate::plan::{CreateServer, OpenSession};
 use crate::repo::ledger::{Event, Price, Session};
-use crate::storage::ControlOp;
 
 pub(super) fn new_session(cx: &Ctx<'_>, id: &SessionId, region: &crate::ids::RegionKey, started: chrono::DateTime<chrono::Utc>) -> Session {
     Session::opened(id, &cx.desired.server.name, region, started)
@@ -229,13 +228,7 @@ impl Apply for CreateServer {
         doc.stop_reason = None;
         doc.stop_warnings = Default::default();
         doc.whitelist = crate::plan::assets::whitelist_names(desired);
-        doc.ops = crate::plan::assets::op_entries(desired)
-            .into_iter()
-            .map(|o| ControlOp {
-                name: o.name,
-                level: o.level,
-            })
-            .collect();
+        doc.ops = crate::plan::assets::op_entries(desired);
         st.control_dirty = true;
         // Written now, not at the end of the run: the new server's agent reads it
         // at boot, and a crash later in this run must not leave it an earlier

@@ -7,7 +7,6 @@ use super::{Apply, ApplyError, Ctx, Outcome, Report, RunState, control, find_ses
 use crate::ids::{PlayerName, SessionId};
 use crate::observe::OpEntry;
 use crate::plan::HandOver;
-use crate::storage::ControlOp;
 
 async fn hand_over(
     cx: &Ctx<'_>,
@@ -32,13 +31,7 @@ async fn hand_over(
     doc.session = Some(session.clone());
     doc.restore = restore.clone();
     doc.whitelist = whitelist.to_vec();
-    doc.ops = ops
-        .iter()
-        .map(|o| ControlOp {
-            name: o.name.clone(),
-            level: o.level,
-        })
-        .collect();
+    doc.ops = ops.to_vec();
     // A stop already requested stays: the agent provisions, then stops and syncs.
     st.control_dirty = true;
     report.message.push(format!(

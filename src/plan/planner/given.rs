@@ -26,15 +26,14 @@ impl Builder<'_> {
                 format!("players/ changed: {}", added_removed(&added, &removed)),
             );
         }
-        if control.shutdown != d.shutdown {
+        let learned = &self.o.learned_shutdown;
+        if control.shutdown != *learned {
             self.change(
                 Op::Update,
                 "shutdown policy (live)",
-                Step::UpdateShutdownPolicy(UpdateShutdownPolicy {
-                    policy: d.shutdown.clone(),
-                }),
+                Step::UpdateShutdownPolicy(UpdateShutdownPolicy { policy: learned.clone() }),
                 policy_summary(control.shutdown.as_ref()),
-                policy_summary(d.shutdown.as_ref()),
+                policy_summary(learned.as_ref()),
                 "learned from the ledger's join and leave times (docs/simulate.md)",
             );
         }

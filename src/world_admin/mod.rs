@@ -1,9 +1,11 @@
 //! The admin's (and the agent's) hands on the world in storage: `mc-gitops
 //! world backup | restore | list | verify | prune | pin`, whose arguments
-//! are `src/cli/world.rs`.
+//! are `src/cli/world.rs`. It sits above `world` (layer 4) because
+//! `backup --remote` asks the running agent through `console`, and storage
+//! is found the way `connect` finds it.
 //!
 //! Only server.toml is read (its `name`, `[storage]` and `[lifecycle]`), with
-//! the loader's own parser, so these work on the VPS from a config directory
+//! the loader's own parser ([`crate::repo::read_server`]), so these work on the VPS from a config directory
 //! holding server.toml alone, and on a repo whose other files are broken —
 //! exactly when someone may need a backup most. Progress goes to stderr,
 //! only when stderr is a terminal.
@@ -13,14 +15,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use super::{BackupName, WorldError, retention};
-use crate::repo::diag::{Diagnostics, Source};
-use crate::repo::reader::{self, Cx};
-use crate::repo::{self, LoadError, ServerConfig};
+use crate::repo::read_server;
 use crate::storage::Store;
+use crate::world::{self, BackupName, WorldError, retention};
 
 /// One command on the world in storage (`mc-gitops world …` parses into this).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,10 +66,10 @@ pub async fn run(inputs: &crate::inputs::Inputs, cmd: WorldCommand, repo: &Path,
     match cmd {
         WorldCommand::Backup { dir, taken, pin, .. } => {
             let now = Utc::now();
-            if let Some(t) = taken.filter(|t| *t > now + super::MAX_CLOCK_SKEW) {
+            if let Some(t) = taken.filter(|t| *t > now + world::MAX_CLOCK_SKEW) {
                 return Err(WorldError::FutureTaken { taken: t, now }.into());
             }
-            let m = super::snapshot(&store, &dir, taken.unwrap_or(now), &tick).await?;
+            let m = world::snapshot(&store, &dir, taken.unwrap_or(now), &tick).await?;
             progress.done();
             if pin {
                 retention::set_pin(&store, &m.name, true).await?;
@@ -89,7 +88,7 @@ pub async fn run(inputs: &crate::inputs::Inputs, cmd: WorldCommand, repo: &Path,
         }
         WorldCommand::Restore { name, dir } => {
             let m = pick(&store, name.as_deref()).await?;
-            let files = super::restore(&store, &m, &dir, &tick).await?;
+            let files = world::restore(&store, &m, &dir, &tick).await?;
             progress.done();
             writeln!(
                 out,
@@ -105,7 +104,7 @@ pub async fn run(inputs: &crate::inputs::Inputs, cmd: WorldCommand, repo: &Path,
                 // Its size and what it added: from its manifest (an old
                 // archive added all of itself).
                 let m = match b.manifest {
-                    true => super::manifest(&store, &b.name).await.ok().flatten(),
+                    true => world::manifest(&store, &b.name).await.ok().flatten(),
                     false => None,
                 };
                 let world = m.as_ref().and_then(|m| m.world_bytes).map(human).unwrap_or_default();
@@ -128,7 +127,7 @@ pub async fn run(inputs: &crate::inputs::Inputs, cmd: WorldCommand, repo: &Path,
         }
         WorldCommand::Verify { name } => {
             let m = pick(&store, name.as_deref()).await?;
-            super::verify(&store, &m, &tick).await?;
+            world::verify(&store, &m, &tick).await?;
             progress.done();
             writeln!(out, "{} is intact ({}, sha256 {})", m.name, human(m.size), m.sha256)?;
         }
@@ -156,38 +155,16 @@ pub async fn run(inputs: &crate::inputs::Inputs, cmd: WorldCommand, repo: &Path,
 }
 
 /// The named backup's manifest, or the current one's.
-async fn pick(store: &Store, name: Option<&str>) -> Result<super::Manifest, WorldError> {
+async fn pick(store: &Store, name: Option<&str>) -> Result<world::Manifest, WorldError> {
     match name {
-        Some(n) => super::resolve(store, n).await,
+        Some(n) => world::resolve(store, n).await,
         None => {
             let p = store.current_snapshot().await?.ok_or_else(|| WorldError::NoCurrent {
                 store: store.describe.clone(),
             })?;
             let n = BackupName::from_key(&p.key).ok_or_else(|| WorldError::BadName { name: p.key.clone() })?;
-            super::resolve(store, &n.to_string()).await
+            world::resolve(store, &n.to_string()).await
         }
-    }
-}
-
-/// server.toml alone, with the loader's parser (also for `mc-gitops console`).
-pub fn read_server(root: &Path) -> anyhow::Result<ServerConfig> {
-    let files = repo::read(root)?;
-    let refused = files.refusals_of(&["server.toml"]);
-    if !refused.is_empty() {
-        return Err(LoadError::Invalid(refused).into());
-    }
-    let bytes = files.files.get("server.toml").context("server.toml is missing")?;
-    let text = std::str::from_utf8(bytes).context("server.toml is not UTF-8")?;
-    let src = Source::new("server.toml", text);
-    let mut diags = Diagnostics::default();
-    let mut cx = Cx {
-        src: &src,
-        diags: &mut diags,
-    };
-    let server = reader::parse_document(&mut cx, &src.text).and_then(|doc| repo::server::parse(&mut cx, &doc));
-    match server {
-        Some(s) if !diags.has_errors() => Ok(s),
-        _ => Err(LoadError::Invalid(diags.into_sorted()).into()),
     }
 }
 
@@ -231,3 +208,6 @@ impl Meter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,7 +6,8 @@
 //! player name, a motd, a file's contents echoed in an error, a PR title)
 //! must therefore never carry a raw line break and never begin a line.
 //!
-//! Two layers, both applied by the renderers in this module's parent:
+//! Two layers, both applied by every renderer (`plan::render`, `output`,
+//! `doctor`, `console`…); it sits in the foundation so any layer can:
 //! - [`value`]: one value shown to people. CR and LF become a visible `\r`
 //!   and `\n`, every other control character (ESC included, so a value
 //!   cannot recolour or rewrite the terminal) and U+2028/U+2029 a visible
@@ -15,7 +16,7 @@
 //! - [`line`] / [`text`]: every line the binary prints. A line whose
 //!   command-relevant start (after blanks, zero-width characters and colour
 //!   codes) is `::` gets a `\` in front; every `##[` becomes `#\#[`; a lone
-//!   CR becomes `\r`. Our own annotations ([`super::github_annotation`]) are
+//!   CR becomes `\r`. Our own annotations (`output::github_annotation`) are
 //!   the only lines printed without it; their values use [`annotation_data`]
 //!   and [`annotation_property`], GitHub's `%XX` escapes.
 
