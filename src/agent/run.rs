@@ -89,6 +89,8 @@ fn due(t: Option<Instant>, now: Instant) -> bool {
 mod countdown;
 mod effects;
 mod port;
+mod presence;
+mod provision;
 mod requests;
 mod status;
 
@@ -274,71 +276,6 @@ where
         self.stop_jvm().await;
         self.report().await;
         self.phase
-    }
-
-    /// Read `desired.json` and provision until it works (or shutdown). A
-    /// document for another session (the previous one's, when the
-    /// reconciler's write after the create did not happen) is not
-    /// provisioned from: its restore, assets and lists are not this
-    /// session's. The agent waits, reporting what for, until the reconciler
-    /// hands it its own.
-    async fn provision(&mut self, shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>) -> bool {
-        loop {
-            let attempt = match self.ports.control.desired().await {
-                Ok(doc) => {
-                    let doc = doc.unwrap_or_default();
-                    self.waiting = self.not_mine(&doc);
-                    match self.waiting.clone() {
-                        Some(waiting) => Err((Trouble::Provision, waiting)),
-                        None => {
-                            self.doc = doc;
-                            match self.ports.provision.provision(&self.doc).await {
-                                // Waiting for a decision: said as such, asked again soon.
-                                Err(PortError::Waiting(why)) => {
-                                    self.waiting = Some(why.clone());
-                                    Err((Trouble::Provision, why))
-                                }
-                                r => r.map_err(|e| (Trouble::Provision, e.to_string())),
-                            }
-                        }
-                    }
-                }
-                Err(e) => Err((Trouble::Control, e.to_string())),
-            };
-            match attempt {
-                Ok(()) => {
-                    self.waiting = None;
-                    self.applied = Applied::from_doc(&self.doc);
-                    self.recovered(Trouble::Control);
-                    self.recovered(Trouble::Provision);
-                    return true;
-                }
-                Err((trouble, e)) => self.error(trouble, e),
-            }
-            self.report().await;
-            // Waiting is reading desired.json again, at its usual interval
-            // (the status is the heartbeat meanwhile); a failure is retried later.
-            let pause = if self.waiting.is_some() {
-                std(self.timers.control_poll)
-            } else {
-                RETRY
-            };
-            tokio::select! {
-                _ = shutdown.as_mut() => return false,
-                _ = tokio::time::sleep(pause) => {}
-            }
-        }
-    }
-
-    /// Why `doc` is not this session's document; `None` when it is (or the
-    /// agent does not know its session).
-    fn not_mine(&self, doc: &ControlDoc) -> Option<String> {
-        let mine = self.session.as_ref()?;
-        if doc.session.as_ref() == Some(mine) {
-            return None;
-        }
-        let names = doc.session.as_ref().map_or("none".to_string(), |s| s.to_string());
-        Some(format!("{WAITING} for session {mine} (it names {names})"))
     }
 
     fn next_deadline(&self) -> Instant {
@@ -533,47 +470,6 @@ where
                 }
             }
         }
-    }
-
-    /// Who is online now: a player new to the list opens a presence record,
-    /// one gone from it closes theirs.
-    pub(super) fn set_online(&mut self, now: Vec<PlayerName>) {
-        let at = self.clock.now();
-        for p in &now {
-            if !self.players_online.contains(p) {
-                let open = crate::storage::Presence {
-                    player: p.clone(),
-                    join: at,
-                    leave: None,
-                };
-                crate::storage::merge_presence(&mut self.presence, &[open]);
-            }
-        }
-        for p in &self.players_online {
-            if !now.contains(p)
-                && let Some(r) = self.presence.iter_mut().rev().find(|r| &r.player == p && r.leave.is_none())
-            {
-                r.leave = Some(at);
-            }
-        }
-        self.players_online = now;
-    }
-
-    /// A sitting ended now: count it for the day.
-    fn count_sitting(&mut self) {
-        let day = self.clock.now().date_naive();
-        self.sittings = match self.sittings {
-            (Some(d), n) if d == day => (Some(d), n + 1),
-            _ => (Some(day), 1),
-        };
-    }
-
-    /// Sittings that ended today, earlier sessions' (as the reconciler counted them) included.
-    fn sittings_today(&self) -> u32 {
-        let day = self.clock.now().date_naive();
-        let mine = if self.sittings.0 == Some(day) { self.sittings.1 } else { 0 };
-        let before = self.doc.shutdown.as_ref().map_or(0, |p| p.sittings_before_on(day));
-        before + mine
     }
 
     async fn nudge(&mut self) {

@@ -33,7 +33,6 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use object_store::PutPayload;
 use object_store::path::Path as Key;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
@@ -42,6 +41,11 @@ use crate::storage::{StorageError, Store};
 use crate::world::archive::{self, Limits};
 use crate::world::snapshot::Progress;
 use crate::world::{WorldError, io};
+
+mod stat_cache;
+
+use stat_cache::mtime_ns;
+pub use stat_cache::{Cached, StatCache, cache_path};
 
 /// zstd level of pieces: -1 (`zstd --fast=1`), not the archive's 3.
 /// Region files are zlib-compressed chunks padded to 4 KiB sectors: what
@@ -186,48 +190,6 @@ async fn put_piece(store: &Store, sha: String, bytes: Vec<u8>) -> Result<(String
         });
     }
     Ok((sha, compressed.len() as u64, etag))
-}
-
-/// `.<world>.pieces.json` beside the world directory.
-pub fn cache_path(dir: &Path) -> PathBuf {
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = dir.file_name().map_or_else(|| "world".into(), |n| n.to_string_lossy().into_owned());
-    parent.join(format!(".{name}.pieces.json"))
-}
-
-/// What the last backup read of each large file.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct StatCache {
-    /// When it was written, in ns since the epoch.
-    pub written_ns: i128,
-    pub files: HashMap<String, Cached>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cached {
-    pub size: u64,
-    pub mtime_ns: i128,
-    pub ino: u64,
-    pub sha256: String,
-    pub pieces: Vec<String>,
-}
-
-impl StatCache {
-    fn load(path: &Path) -> StatCache {
-        std::fs::read(path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
-    }
-    fn save(&self, path: &Path) -> std::io::Result<()> {
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec(self).expect("the cache serialises"))?;
-        std::fs::rename(tmp, path)
-    }
-}
-
-fn mtime_ns(m: &std::fs::Metadata) -> i128 {
-    i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec())
 }
 
 /// The blocking side: walks, hashes, packs and hands pieces over.

@@ -24,8 +24,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::{Catalog, Dependency, DependencyType, Need, Project, SideSupport, Version, VersionType, lockfile};
+use super::{Catalog, Dependency, DependencyType, Need, Project, Version, VersionType, lockfile};
 use crate::repo::{LockedMod, Side, WantedMod};
+
+mod sides;
+
+use sides::{natural_side, sides};
 
 /// What to resolve.
 #[derive(Clone, Debug)]
@@ -449,55 +453,6 @@ fn check_incompatible(picks: &BTreeMap<&str, Pick<'_>>) -> Result<(), ResolveErr
         }
     }
     Ok(())
-}
-
-/// Where a project says it runs.
-fn natural_side(p: &Project) -> Side {
-    use SideSupport::Unsupported;
-    match (p.client_side, p.server_side) {
-        (Unsupported, Unsupported) => Side::Both,
-        (_, Unsupported) => Side::Client,
-        (Unsupported, _) => Side::Server,
-        _ => Side::Both,
-    }
-}
-
-fn on_client(s: Side) -> bool {
-    matches!(s, Side::Client | Side::Both)
-}
-
-/// Requested mods run where mods.toml or Modrinth says; a dependency runs
-/// where it can and where something that needs it runs.
-fn sides<'c>(picks: &BTreeMap<&'c str, Pick<'c>>) -> BTreeMap<&'c str, Side> {
-    let mut sides: BTreeMap<&'c str, Side> = picks
-        .iter()
-        .filter(|(_, p)| p.key.is_some())
-        .map(|(id, p)| (*id, p.side_override.unwrap_or(natural_side(p.project))))
-        .collect();
-    // Sides only spread along requirements, so this settles within one round per pick.
-    for _ in 0..=picks.len() {
-        let mut changed = false;
-        for (id, p) in picks.iter().filter(|(_, p)| p.key.is_none()) {
-            let needed: Vec<Side> = p.required_by.iter().filter_map(|r| sides.get(r).copied()).collect();
-            if needed.is_empty() {
-                continue;
-            }
-            let natural = natural_side(p.project);
-            let server = natural.on_server() && needed.iter().any(|s| s.on_server());
-            let client = on_client(natural) && needed.iter().any(|s| on_client(*s));
-            let side = match (server, client) {
-                (true, true) => Side::Both,
-                (true, false) => Side::Server,
-                (false, true) => Side::Client,
-                (false, false) => natural,
-            };
-            changed |= sides.insert(id, side) != Some(side);
-        }
-        if !changed {
-            break;
-        }
-    }
-    sides
 }
 
 /// A pick as a lock entry; its dependencies are the required ones, by project id.
