@@ -178,7 +178,7 @@ pub struct ResultDoc {
     pub outcome: Outcome,
     /// Minecraft's reply (at most [`MAX_REPLY_BYTES`]), the snapshot's
     /// name, or why it was refused. Untrusted text: escape it before
-    /// showing it (`crate::output::escape`).
+    /// showing it (`crate::escape`).
     pub reply: String,
     /// A backup's or suspend's verified snapshot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
