@@ -8,37 +8,37 @@ use std::collections::BTreeMap;
 
 /// Who owns a resource: [`MANAGED_BY_US`] for the reconciler's servers,
 /// firewall and images; [`MANAGED_BY_IMAGE_BUILD`] for the image builder.
-pub const MANAGED_BY: &str = "managed-by";
+pub(crate) const MANAGED_BY: &str = "managed-by";
 /// [`MANAGED_BY`]'s value on what the reconciler owns.
-pub const MANAGED_BY_US: &str = "mc-gitops";
+pub(crate) const MANAGED_BY_US: &str = "mc-gitops";
 /// [`MANAGED_BY`]'s value on the image builder's server (not the
 /// reconciler's, so it never adopts or deletes it).
-pub const MANAGED_BY_IMAGE_BUILD: &str = "mc-gitops-image-build";
+pub(crate) const MANAGED_BY_IMAGE_BUILD: &str = "mc-gitops-image-build";
 /// The server (`server.toml` `name`) a resource belongs to.
-pub const SERVER: &str = "mc-gitops/server";
+pub(crate) const SERVER: &str = "mc-gitops/server";
 /// The session a VPS was created for.
-pub const SESSION: &str = "mc-gitops/session";
+pub(crate) const SESSION: &str = "mc-gitops/session";
 /// The region (`server.toml` region key) a VPS was created in.
-pub const REGION: &str = "mc-gitops/region";
+pub(crate) const REGION: &str = "mc-gitops/region";
 /// The state repo (`owner/name` as `owner.name`: label values allow no `/`).
-pub const REPO: &str = "mc-gitops/repo";
+pub(crate) const REPO: &str = "mc-gitops/repo";
 /// What a resource is for; [`ROLE_IMAGE`] on snapshot images.
-pub const ROLE: &str = "mc-gitops/role";
+pub(crate) const ROLE: &str = "mc-gitops/role";
 /// [`ROLE`]'s value on a prebuilt snapshot image.
-pub const ROLE_IMAGE: &str = "image";
+pub(crate) const ROLE_IMAGE: &str = "image";
 /// The agent version a snapshot image carries.
 pub const IMAGE_VERSION: &str = "mc-gitops/image-version";
 /// A snapshot image's CPU architecture (`x86` or `arm`).
 pub const ARCH: &str = "mc-gitops/arch";
 /// The server an image builder VPS builds for.
-pub const IMAGE_FOR: &str = "mc-gitops/image-for";
+pub(crate) const IMAGE_FOR: &str = "mc-gitops/image-for";
 /// The Unix time the server's agent credentials were issued.
 pub const CREDENTIALS_ISSUED: &str = "mc-gitops/credentials-issued";
 /// The Unix time the server's agent credentials expire.
 pub const CREDENTIALS_EXPIRES: &str = "mc-gitops/credentials-expires";
 
 /// The labels every resource the reconciler owns for `server` carries.
-pub fn owned(server: &str) -> BTreeMap<String, String> {
+pub(crate) fn owned(server: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         (MANAGED_BY.to_string(), MANAGED_BY_US.to_string()),
         (SERVER.to_string(), server.to_string()),
@@ -47,12 +47,12 @@ pub fn owned(server: &str) -> BTreeMap<String, String> {
 
 /// The Hetzner label selector for everything [`owned`] by the reconciler
 /// for `server`.
-pub fn owned_selector(server: &str) -> String {
+pub(crate) fn owned_selector(server: &str) -> String {
     format!("{MANAGED_BY}={MANAGED_BY_US},{SERVER}={server}")
 }
 
 /// The session a resource's labels name.
-pub fn session_of(labels: &BTreeMap<String, String>) -> Option<&str> {
+pub(crate) fn session_of(labels: &BTreeMap<String, String>) -> Option<&str> {
     labels.get(SESSION).map(String::as_str)
 }
 

@@ -27,7 +27,7 @@ pub mod ids;
 pub mod image;
 pub mod init;
 pub mod inputs;
-pub mod labels;
+pub(crate) mod labels;
 pub mod ledger;
 pub mod lifecycle;
 pub mod minecraft;

@@ -310,7 +310,7 @@ async fn the_token_goes_only_into_the_credentials_callback() {
 
 /// Standard base64, enough to check one header (no dependency for a test).
 mod base64_check {
-    pub fn encode(s: &str) -> String {
+    pub(crate) fn encode(s: &str) -> String {
         const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let b = s.as_bytes();
         let mut out = String::new();

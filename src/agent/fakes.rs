@@ -18,16 +18,16 @@ use crate::lifecycle::Timers;
 use crate::storage::requests::{RequestDoc, RequestId, ResultDoc};
 use crate::storage::{AgentStatusDoc, ControlDoc, ControlOp};
 
-pub fn t0() -> DateTime<Utc> {
+pub(super) fn t0() -> DateTime<Utc> {
     "2026-11-22T18:00:00Z".parse().unwrap()
 }
 
-pub fn p(s: &str) -> PlayerName {
+pub(super) fn p(s: &str) -> PlayerName {
     PlayerName::new(s)
 }
 
 /// What the fakes share with the test.
-pub struct Shared {
+pub(super) struct Shared {
     pub start: Instant,
     pub clock: Clock,
     pub calls: RefCell<Vec<(u64, String)>>,
@@ -57,7 +57,7 @@ pub struct Shared {
 
 /// Who holds the game port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Port {
+pub(super) enum Port {
     Free,
     Minecraft,
     Listener(PortMode),
@@ -70,7 +70,7 @@ impl Shared {
     }
 }
 
-pub struct FakeMc(Rc<Shared>, mpsc::UnboundedReceiver<i32>);
+pub(super) struct FakeMc(Rc<Shared>, mpsc::UnboundedReceiver<i32>);
 impl Minecraft for FakeMc {
     async fn start(&mut self) -> PortResult<()> {
         self.0.call("start");
@@ -105,7 +105,7 @@ impl Minecraft for FakeMc {
     }
 }
 
-pub struct FakeConsole(Rc<Shared>);
+pub(super) struct FakeConsole(Rc<Shared>);
 impl FakeConsole {
     fn cmd(&self, what: String) -> PortResult<()> {
         if !self.0.running.get() {
@@ -158,7 +158,7 @@ impl Console for FakeConsole {
     }
 }
 
-pub struct FakeSnapshots(Rc<Shared>);
+pub(super) struct FakeSnapshots(Rc<Shared>);
 impl Snapshots for FakeSnapshots {
     async fn snapshot(&mut self, reason: SnapshotReason) -> PortResult<SnapshotRef> {
         self.0.call(format!("snapshot {reason}"));
@@ -186,7 +186,7 @@ impl Snapshots for FakeSnapshots {
 
 /// Binds like a socket: a second bind while the port is held fails, and
 /// logins reach the agent only while it holds the port in sleeping mode.
-pub struct FakeListener(Rc<Shared>, Rc<RefCell<Option<mpsc::UnboundedReceiver<PlayerName>>>>);
+pub(super) struct FakeListener(Rc<Shared>, Rc<RefCell<Option<mpsc::UnboundedReceiver<PlayerName>>>>);
 impl Listener for FakeListener {
     type Held = FakeHeld;
     async fn open(&mut self, _whitelist: &[PlayerName], mode: PortMode) -> PortResult<FakeHeld> {
@@ -205,7 +205,7 @@ impl Listener for FakeListener {
     }
 }
 
-pub struct FakeHeld {
+pub(super) struct FakeHeld {
     s: Rc<Shared>,
     joins: Option<mpsc::UnboundedReceiver<PlayerName>>,
     back: Rc<RefCell<Option<mpsc::UnboundedReceiver<PlayerName>>>>,
@@ -234,7 +234,7 @@ impl HeldPort for FakeHeld {
     }
 }
 
-pub struct FakeProvision(Rc<Shared>);
+pub(super) struct FakeProvision(Rc<Shared>);
 impl Provision for FakeProvision {
     async fn provision(&mut self, _doc: &ControlDoc) -> PortResult<()> {
         self.0.call("provision");
@@ -242,7 +242,7 @@ impl Provision for FakeProvision {
     }
 }
 
-pub struct FakeControl(Rc<Shared>);
+pub(super) struct FakeControl(Rc<Shared>);
 impl Control for FakeControl {
     async fn desired(&mut self) -> PortResult<Option<ControlDoc>> {
         Ok(self.0.doc.borrow().clone())
@@ -281,7 +281,7 @@ impl Control for FakeControl {
     }
 }
 
-pub struct FakeNudge(Rc<Shared>);
+pub(super) struct FakeNudge(Rc<Shared>);
 impl Nudge for FakeNudge {
     async fn nudge(&mut self) -> PortResult<bool> {
         self.0.call("nudge");
@@ -289,7 +289,7 @@ impl Nudge for FakeNudge {
     }
 }
 
-pub struct World {
+pub(super) struct World {
     pub s: Rc<Shared>,
     pub crash: mpsc::UnboundedSender<i32>,
     pub join: mpsc::UnboundedSender<PlayerName>,
@@ -297,7 +297,7 @@ pub struct World {
     pub task: tokio::task::JoinHandle<Phase>,
 }
 
-pub fn doc() -> ControlDoc {
+pub(super) fn doc() -> ControlDoc {
     ControlDoc {
         version: 1,
         whitelist: vec![p("Steve")],
@@ -323,22 +323,22 @@ pub fn doc() -> ControlDoc {
 }
 
 /// Start the agent in the current `LocalSet`, created at `created`.
-pub fn start(created: DateTime<Utc>, loads: bool) -> World {
+pub(super) fn start(created: DateTime<Utc>, loads: bool) -> World {
     start_for(created, loads, None)
 }
 
 /// Start an agent that knows its session (agent.toml's `session`).
-pub fn start_for(created: DateTime<Utc>, loads: bool, session: Option<SessionId>) -> World {
+pub(super) fn start_for(created: DateTime<Utc>, loads: bool, session: Option<SessionId>) -> World {
     start_with(created, loads, session, Timers::default())
 }
 
 /// Start an agent with these timers.
-pub fn start_with(created: DateTime<Utc>, loads: bool, session: Option<SessionId>, timers: Timers) -> World {
+pub(super) fn start_with(created: DateTime<Utc>, loads: bool, session: Option<SessionId>, timers: Timers) -> World {
     start_after_with(created, loads, session, None, doc(), timers)
 }
 
 /// A status of `session` as an earlier agent wrote it.
-pub fn status_of(session: &SessionId) -> AgentStatusDoc {
+pub(super) fn status_of(session: &SessionId) -> AgentStatusDoc {
     AgentStatusDoc {
         phase: Phase::Running,
         players_online: vec![],
@@ -368,7 +368,7 @@ pub fn status_of(session: &SessionId) -> AgentStatusDoc {
 
 /// Start an agent that finds `previous` as the last status written (an
 /// agent restarted within its session).
-pub fn start_after(
+pub(super) fn start_after(
     created: DateTime<Utc>,
     loads: bool,
     session: Option<SessionId>,
@@ -378,7 +378,7 @@ pub fn start_after(
     start_after_with(created, loads, session, previous, desired, Timers::default())
 }
 
-pub fn start_after_with(
+pub(super) fn start_after_with(
     created: DateTime<Utc>,
     loads: bool,
     session: Option<SessionId>,
@@ -434,31 +434,31 @@ pub fn start_after_with(
 impl World {
     /// Sleep until `secs` after the start (the paused clock jumps there,
     /// letting the agent handle every deadline on the way, in order).
-    pub async fn at(&self, secs: u64) {
+    pub(super) async fn at(&self, secs: u64) {
         tokio::time::sleep_until(self.s.start + Duration::from_secs(secs)).await;
     }
-    pub fn status(&self) -> AgentStatusDoc {
+    pub(super) fn status(&self) -> AgentStatusDoc {
         self.s.statuses.borrow().last().cloned().expect("a status was written")
     }
-    pub fn phase(&self) -> Phase {
+    pub(super) fn phase(&self) -> Phase {
         self.status().phase
     }
     /// Calls made since the last `take`, without their times.
-    pub fn take(&self) -> Vec<String> {
+    pub(super) fn take(&self) -> Vec<String> {
         self.s.calls.borrow_mut().drain(..).map(|(_, c)| c).collect()
     }
-    pub fn take_timed(&self) -> Vec<(u64, String)> {
+    pub(super) fn take_timed(&self) -> Vec<(u64, String)> {
         self.s.calls.borrow_mut().drain(..).collect()
     }
-    pub fn phases(&self) -> Vec<Phase> {
+    pub(super) fn phases(&self) -> Vec<Phase> {
         let mut v: Vec<Phase> = self.s.statuses.borrow().iter().map(|s| s.phase).collect();
         v.dedup();
         v
     }
-    pub fn players(&self, names: &[&str]) {
+    pub(super) fn players(&self, names: &[&str]) {
         *self.s.players.borrow_mut() = names.iter().map(|n| p(n)).collect();
     }
-    pub async fn shutdown(mut self) -> Phase {
+    pub(super) async fn shutdown(mut self) -> Phase {
         self.stop.take().unwrap().send(()).unwrap();
         self.task.await.unwrap()
     }

@@ -25,15 +25,15 @@ pub mod console;
 pub mod control;
 pub mod jvm;
 pub mod nudge;
-pub mod provision;
+pub(crate) mod provision;
 pub mod renew;
 pub mod requests;
-pub mod run;
+pub(crate) mod run;
 pub mod sleeping;
 pub mod traits;
 pub mod user;
 pub mod wake_limit;
-pub mod wiring;
+pub(crate) mod wiring;
 
 use std::future::Future;
 use std::sync::Arc;

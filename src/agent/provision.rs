@@ -30,11 +30,11 @@ use crate::secret::Secret;
 use crate::storage::{AssetRef, ControlDoc, Store};
 
 /// A fresh RCON password: 32 random alphanumerics from the OS's generator.
-pub fn rcon_password() -> Secret {
+pub(crate) fn rcon_password() -> Secret {
     Secret::new(rand::rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect::<String>())
 }
 
-pub struct FilesProvision<W> {
+pub(crate) struct FilesProvision<W> {
     pub store: Store,
     pub dir: PathBuf,
     pub client: reqwest::Client,
@@ -60,7 +60,7 @@ fn err(what: &str, message: impl Into<String>) -> PortError {
 
 /// A path from `desired.json` as a path inside the Minecraft directory, or
 /// `None` if it would leave it.
-pub fn inside(dir: &Path, rel: &str) -> Option<PathBuf> {
+pub(crate) fn inside(dir: &Path, rel: &str) -> Option<PathBuf> {
     let p = Path::new(rel);
     let plain = !rel.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)));
     plain.then(|| dir.join(p))
@@ -100,7 +100,7 @@ async fn read_no_follow(path: &Path) -> std::io::Result<String> {
 }
 
 /// `server.properties` with the managed keys set, every other line kept.
-pub fn managed_properties(text: &str, game_port: u16, rcon_port: u16, password: &Secret) -> String {
+pub(crate) fn managed_properties(text: &str, game_port: u16, rcon_port: u16, password: &Secret) -> String {
     let managed = [
         ("enable-rcon", "true".to_string()),
         ("rcon.port", rcon_port.to_string()),
@@ -129,7 +129,7 @@ const PARALLEL_FETCHES: usize = 4;
 /// How long provisioning waits in one go for the Java runtime cloud-init
 /// installs beside it (`install-packages.sh`, after the agent started);
 /// then it reports that it waits and looks again at its next attempt.
-pub const JAVA_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+pub(crate) const JAVA_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 /// How often it looks for Java meanwhile.
 const JAVA_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 /// The directory the world is restored into (the wiring's `world_dir`):
@@ -138,7 +138,7 @@ const WORLD_DIR: &str = "world";
 
 /// Whether `program` (a path, or a name looked up on `PATH` as the JVM's
 /// spawn does) names an executable file now.
-pub fn executable_now(program: &str) -> bool {
+pub(crate) fn executable_now(program: &str) -> bool {
     use std::os::unix::fs::PermissionsExt;
     let runnable = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
     if program.contains('/') {

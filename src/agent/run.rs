@@ -33,16 +33,16 @@ use crate::lifecycle::{Effect, Event, Outcome, Phase, transition};
 use crate::storage::{BackupRef, BootReport, ControlDoc};
 
 /// Waits before restarting a crashed JVM; the last one repeats.
-pub const RESTART_BACKOFF: [StdDuration; 3] = [StdDuration::from_secs(10), StdDuration::from_secs(30), StdDuration::from_secs(120)];
+pub(crate) const RESTART_BACKOFF: [StdDuration; 3] = [StdDuration::from_secs(10), StdDuration::from_secs(30), StdDuration::from_secs(120)];
 /// How soon a failed provisioning or final snapshot is tried again.
-pub const RETRY: StdDuration = StdDuration::from_secs(60);
+pub(crate) const RETRY: StdDuration = StdDuration::from_secs(60);
 /// How soon binding the game port is tried again: players are knocking.
-pub const LISTENER_RETRY: StdDuration = StdDuration::from_secs(5);
+pub(crate) const LISTENER_RETRY: StdDuration = StdDuration::from_secs(5);
 /// How the status says the agent waits for its session's document.
 const WAITING: &str = "waiting for desired.json";
 
 /// The outside things the loop drives.
-pub struct Ports<M, C, S, L, P, K, N> {
+pub(crate) struct Ports<M, C, S, L, P, K, N> {
     pub minecraft: M,
     pub console: C,
     pub snapshots: S,
@@ -54,19 +54,19 @@ pub struct Ports<M, C, S, L, P, K, N> {
 
 /// Wall-clock time from the monotonic clock and one reading of the wall clock.
 #[derive(Clone, Copy, Debug)]
-pub struct Clock {
+pub(crate) struct Clock {
     wall0: DateTime<Utc>,
     mono0: Instant,
 }
 
 impl Clock {
-    pub fn starting_at(wall0: DateTime<Utc>) -> Self {
+    pub(crate) fn starting_at(wall0: DateTime<Utc>) -> Self {
         Clock {
             wall0,
             mono0: Instant::now(),
         }
     }
-    pub fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         self.wall0 + chrono::Duration::from_std(self.mono0.elapsed()).unwrap_or_default()
     }
 }
@@ -97,7 +97,7 @@ mod status;
 use port::next_wake;
 pub(super) use status::Trouble;
 
-pub struct Agent<M, C, S, L: Listener, P, K, N> {
+pub(crate) struct Agent<M, C, S, L: Listener, P, K, N> {
     ports: Ports<M, C, S, L, P, K, N>,
     /// The game port, while the agent holds it (Minecraft stopped).
     held: Option<L::Held>,
@@ -170,7 +170,7 @@ where
     K: Control,
     N: Nudge,
 {
-    pub fn new(ports: Ports<M, C, S, L, P, K, N>, timers: Timers, clock: Clock, created: Option<DateTime<Utc>>) -> Self {
+    pub(crate) fn new(ports: Ports<M, C, S, L, P, K, N>, timers: Timers, clock: Clock, created: Option<DateTime<Utc>>) -> Self {
         let now = Instant::now();
         Agent {
             ports,
@@ -217,14 +217,14 @@ where
     }
 
     /// Provision only from a `desired.json` that names `session`.
-    pub fn for_session(mut self, session: Option<SessionId>) -> Self {
+    pub(crate) fn for_session(mut self, session: Option<SessionId>) -> Self {
         self.session = session;
         self
     }
 
     /// Provision, start Minecraft, and run until `shutdown` resolves; then
     /// stop Minecraft (it saves) and report. Returns the last phase.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Phase {
+    pub(crate) async fn run(mut self, shutdown: impl Future<Output = ()>) -> Phase {
         tokio::pin!(shutdown);
         self.resume().await;
         if !self.provision(&mut shutdown).await {

@@ -149,7 +149,7 @@ pub(crate) mod tests {
 
     /// The user a test can hand files to: `nobody` when the test runs as
     /// root (a real change of owner), else the test's own user.
-    pub fn someone() -> RunAs {
+    pub(crate) fn someone() -> RunAs {
         // SAFETY: plain getters.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
         if uid == 0 {

@@ -16,7 +16,7 @@ use crate::storage::Store;
 use crate::world::{self, BackupName, Manifest};
 
 /// Snapshots of `<minecraft_dir>/world` in the server's store.
-pub struct WorldSnapshots {
+pub(crate) struct WorldSnapshots {
     pub store: Store,
     pub world_dir: PathBuf,
     /// The session this VPS serves (agent.toml's), written into every
@@ -141,7 +141,7 @@ fn named_restore(doc: Option<crate::storage::ControlDoc>) -> Option<String> {
 }
 
 /// The sleeping listener on the game port, bound while Minecraft is stopped.
-pub struct GamePortListener {
+pub(crate) struct GamePortListener {
     pub addr: SocketAddr,
     pub motd: String,
     pub max_players: u32,

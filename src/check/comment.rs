@@ -104,7 +104,7 @@ pub fn inline(s: &str) -> String {
 }
 
 /// A backtick fence longer than any run of backticks in `body` (at least 3).
-pub fn fence_for(body: &str) -> String {
+pub(crate) fn fence_for(body: &str) -> String {
     let mut longest = 0;
     let mut run = 0;
     for c in body.chars() {
@@ -116,7 +116,7 @@ pub fn fence_for(body: &str) -> String {
 
 /// `s` cut to `max` characters (controls but newline and tab made
 /// visible), and how many characters were left out.
-pub fn cut(s: &str, max: usize) -> (String, usize) {
+pub(crate) fn cut(s: &str, max: usize) -> (String, usize) {
     let total = s.chars().count();
     let kept: String = s
         .chars()

@@ -10,14 +10,14 @@
 //! result file as an artifact and a separate `workflow_run` job posts it with
 //! `--post-result`, never checking out the PR's code (docs/workflows.md).
 
-pub mod comment;
+pub(crate) mod comment;
 pub mod github;
 pub mod mojang;
 pub mod origin;
 
 pub use comment::{MAX_COMMENT_CHARS, MAX_LISTED_PROBLEMS, inline, markdown};
 pub mod privilege;
-pub mod templates;
+pub(crate) mod templates;
 
 use std::path::{Path, PathBuf};
 

@@ -28,7 +28,7 @@ use crate::repo::ledger::{Cost, Event, Ledger, Price, Session, write};
 const SESSIONS_TRIED: usize = 20;
 
 /// Every problem with the repo's templates; empty when it ships none.
-pub fn check(root: &Path, loaded: &Loaded, now: DateTime<Utc>) -> Vec<Diagnostic> {
+pub(crate) fn check(root: &Path, loaded: &Loaded, now: DateTime<Utc>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (name, _) in templates::BUILTIN {
         let text = match templates::custom(root, name) {
@@ -49,7 +49,7 @@ pub fn check(root: &Path, loaded: &Loaded, now: DateTime<Utc>) -> Vec<Diagnostic
 }
 
 /// Only the templates that cannot be read (links, too large).
-pub fn refusals(root: &Path) -> Vec<Diagnostic> {
+pub(crate) fn refusals(root: &Path) -> Vec<Diagnostic> {
     templates::BUILTIN
         .iter()
         .filter_map(|(name, _)| templates::custom(root, name).err())

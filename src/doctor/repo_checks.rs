@@ -11,7 +11,7 @@ use crate::repo::{self, LoadError, diag::Severity};
 /// The env key the workflows pin the release's hash in (see
 /// `state-repo-example/.github/workflows/reconcile.yml`, and `init`, which
 /// edits the version line beside it the same way).
-pub const PIN_KEY: &str = "MC_GITOPS_SHA256";
+pub(super) const PIN_KEY: &str = "MC_GITOPS_SHA256";
 
 /// `check` on the repo; the loaded repo when it loads at all (the cloud
 /// checks need its regions, zone and bucket even if, say, a player file

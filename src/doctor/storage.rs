@@ -15,9 +15,9 @@ use crate::storage::Store;
 use crate::storage::r2::r2_endpoint;
 
 /// Where probes go: a prefix no world, control or asset key starts with.
-pub const PROBE_PREFIX: &str = "doctor/";
+pub(super) const PROBE_PREFIX: &str = "doctor/";
 /// The minted credentials' life: long enough to be issued, no longer.
-pub const MINT_TTL_SECONDS: u64 = 60;
+pub(super) const MINT_TTL_SECONDS: u64 = 60;
 
 const KEY_FIX: &str = "create an R2 API token (R2 → Manage API tokens) with Object Read & Write on the bucket and store its Access Key ID and Secret Access Key as the R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY secrets";
 

@@ -190,7 +190,7 @@ pub fn commit(root: &Path, files: &[String], lines: &[String], bot: &Bot) -> Res
     }
     let tree = repo.find_tree(tree_id).map_err(git(root, "reading the tree"))?;
     let sig = bot.signature().map_err(git(root, "making the bot's signature"))?;
-    let parents: Vec<&git2::Commit> = head.iter().collect();
+    let parents: Vec<&git2::Commit<'_>> = head.iter().collect();
     let oid = repo
         .commit(Some("HEAD"), &sig, &sig, &message(lines), &tree, &parents)
         .map_err(git(root, "committing"))?;

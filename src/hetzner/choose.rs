@@ -115,7 +115,7 @@ pub fn candidates(locations: &[Location], preference: &[ServerType], listing: &[
 }
 
 /// Why `server_type` cannot be ordered in `location`, or `None` if it can.
-pub fn refusal(location: &Location, server_type: &ServerType, listing: &[ServerTypeInfo]) -> Option<Reason> {
+pub(crate) fn refusal(location: &Location, server_type: &ServerType, listing: &[ServerTypeInfo]) -> Option<Reason> {
     let Some(info) = listing.iter().find(|t| &t.name == server_type) else {
         return Some(Reason::NotListed);
     };

@@ -24,7 +24,7 @@ use crate::http::{Api, Policy, RateLimit, Retry};
 use crate::secret::Secret;
 
 mod catalog;
-pub mod choose;
+pub(crate) mod choose;
 mod error;
 mod firewall;
 pub mod images;

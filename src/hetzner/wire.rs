@@ -263,7 +263,7 @@ pub(crate) struct WireFirewall {
 }
 
 impl WireFirewall {
-    pub fn applied_to_selector(&self, selector: &str) -> bool {
+    pub(super) fn applied_to_selector(&self, selector: &str) -> bool {
         self.applied_to
             .iter()
             .any(|a| a.kind == "label_selector" && a.label_selector.as_ref().is_some_and(|l| l.selector == selector))

@@ -4,6 +4,6 @@
 //! records in [`crate::repo::ledger`] and written back by the bot after apply.
 
 pub mod site;
-pub mod site_chart;
+pub(crate) mod site_chart;
 pub mod summaries;
-pub mod summary;
+pub(crate) mod summary;

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::summary::{MonthSummary, YearMonth};
 
 /// How many months the chart shows.
-pub const MONTHS_SHOWN: usize = 12;
+pub(crate) const MONTHS_SHOWN: usize = 12;
 
 /// The `viewBox`: wide enough for twelve "2026-11" labels at the page's font size.
 const WIDTH: f64 = 640.0;
@@ -70,7 +70,7 @@ pub struct Tick {
 }
 
 /// The chart of the months up to `current`, from the ledger's month summaries.
-pub fn chart(months: &[MonthSummary], current: YearMonth, budget: Decimal, currency: &str) -> Chart {
+pub(crate) fn chart(months: &[MonthSummary], current: YearMonth, budget: Decimal, currency: &str) -> Chart {
     let shown = last_months(current, MONTHS_SHOWN);
     let gross: Vec<Decimal> = shown
         .iter()

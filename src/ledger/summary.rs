@@ -30,12 +30,12 @@ use crate::repo::ledger::{Ledger, Session, billed_hours, cost_of};
 
 /// R2 Standard storage, USD per GB-month, from Cloudflare's R2 pricing page
 /// (developers.cloudflare.com/r2/pricing, "Standard storage: $0.015 / GB-month").
-pub const R2_USD_PER_GB_MONTH: Decimal = Decimal::from_parts(15, 0, 0, false, 3);
+pub(crate) const R2_USD_PER_GB_MONTH: Decimal = Decimal::from_parts(15, 0, 0, false, 3);
 /// The free tier on the same page: "Storage 10 GB-month / month".
-pub const R2_FREE_GB_MONTH: u64 = 10;
+pub(crate) const R2_FREE_GB_MONTH: u64 = 10;
 /// Cloudflare's page does not define the GB; we assume decimal (10^9 bytes),
 /// which slightly over-estimates against a binary GiB, the safe direction.
-pub const BYTES_PER_GB: u64 = 1_000_000_000;
+pub(crate) const BYTES_PER_GB: u64 = 1_000_000_000;
 
 /// `2026-11`: a calendar month in UTC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -89,7 +89,7 @@ impl Serialize for YearMonth {
 }
 
 /// Billed hours of `[from, to)` by the month each hour starts in.
-pub fn hours_by_month(from: DateTime<Utc>, to: DateTime<Utc>) -> BTreeMap<YearMonth, u32> {
+pub(crate) fn hours_by_month(from: DateTime<Utc>, to: DateTime<Utc>) -> BTreeMap<YearMonth, u32> {
     let mut out = BTreeMap::new();
     let total = billed_hours(from, to);
     let mut k = 0;
@@ -106,7 +106,7 @@ pub fn hours_by_month(from: DateTime<Utc>, to: DateTime<Utc>) -> BTreeMap<YearMo
 
 /// Storage measured in the bucket, by month (the bytes under the server's
 /// prefixes when a run of that month listed them).
-pub type StorageUsage = BTreeMap<YearMonth, u64>;
+pub(crate) type StorageUsage = BTreeMap<YearMonth, u64>;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct RegionMonth {
@@ -128,7 +128,7 @@ pub struct StorageCost {
 /// R2 storage cost of a month in which `bytes` were kept the whole month.
 /// The measured bytes stand for the month's average: a month with one
 /// measurement is an estimate, and the file says so.
-pub fn storage_cost(bytes: u64) -> StorageCost {
+pub(crate) fn storage_cost(bytes: u64) -> StorageCost {
     let used_gb_months = bytes.div_ceil(BYTES_PER_GB);
     let billable = used_gb_months.saturating_sub(R2_FREE_GB_MONTH);
     StorageCost {
@@ -159,7 +159,7 @@ pub struct MonthSummary {
 }
 
 /// Compute every month that has sessions or storage measurements.
-pub fn months(ledger: &Ledger, desired: &Desired, storage: &StorageUsage, now: DateTime<Utc>) -> Vec<MonthSummary> {
+pub(crate) fn months(ledger: &Ledger, desired: &Desired, storage: &StorageUsage, now: DateTime<Utc>) -> Vec<MonthSummary> {
     let currency = &desired.server.budget.currency;
     let mut by_month: BTreeMap<YearMonth, MonthSummary> = BTreeMap::new();
     let blank = |m: YearMonth| MonthSummary {
@@ -285,7 +285,7 @@ pub struct Status {
     pub warnings: Vec<String>,
 }
 
-pub fn status(
+pub(crate) fn status(
     ledger: &Ledger,
     desired: &Desired,
     observed: Option<&Observed>,

@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub mod timers;
+pub(crate) mod timers;
 pub use timers::Timers;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

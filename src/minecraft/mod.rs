@@ -8,7 +8,7 @@
 //! implementation without depending on each other. Every length read off the
 //! wire is bounded; each protocol quirk is a named constant beside its reason.
 
-pub mod commands;
+pub(crate) mod commands;
 pub mod encryption;
 pub mod handshake;
 pub mod packets;

@@ -32,7 +32,7 @@ pub mod fetch;
 pub mod lockfile;
 pub mod mrpack;
 pub mod resolve;
-pub mod server_jar;
+pub(crate) mod server_jar;
 
 mod types;
 use resolve::{Request, ResolveError, Step};

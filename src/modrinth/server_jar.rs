@@ -70,7 +70,7 @@ struct Download {
 }
 
 /// The `[server]` table for a lock's `minecraft`, `loader` and Fabric versions.
-pub async fn lock(client: &Client, lock: &ModsLock) -> Result<ServerJar, ModrinthError> {
+pub(crate) async fn lock(client: &Client, lock: &ModsLock) -> Result<ServerJar, ModrinthError> {
     let (file, public_url) = expected_server_jar(lock);
     match (lock.loader, &lock.loader_version, &lock.installer_version, public_url) {
         (Loader::Fabric, Some(loader), Some(installer), Some(public_url)) => {
@@ -118,14 +118,14 @@ async fn vanilla(client: &Client, version: &str, file: String) -> Result<ServerJ
 
 /// Where fabric-installer's `ServerLauncher` keeps the vanilla jar, relative
 /// to the server directory (its `DATA_DIR` and `"%s-server.jar"`).
-pub fn fabric_vanilla_jar_path(minecraft: &str) -> String {
+pub(crate) fn fabric_vanilla_jar_path(minecraft: &str) -> String {
     format!(".fabric/server/{minecraft}-server.jar")
 }
 
 /// The `[[cache]]` files for a lock: for Fabric, Mojang's server jar where
 /// the launcher looks for it; nothing for vanilla (its `server.jar` is that
 /// jar already). A version whose name cannot be a cache path has no cache.
-pub async fn cache(client: &Client, lock: &ModsLock) -> Result<Vec<CachedFile>, ModrinthError> {
+pub(crate) async fn cache(client: &Client, lock: &ModsLock) -> Result<Vec<CachedFile>, ModrinthError> {
     let path = fabric_vanilla_jar_path(&lock.minecraft);
     if lock.loader != Loader::Fabric || !crate::repo::mods::valid_cache_path(&path) {
         return Ok(Vec::new());
@@ -211,7 +211,7 @@ fn via(client: &Client, url: &str) -> String {
 /// [`via`] for a caller without a client: apply storing a `[[cache]]` file
 /// reads Mojang's URL through the same `MOJANG_META_BASE_URL` mirror that
 /// `mods lock` read it through.
-pub fn mojang_source(base: &str, url: &str) -> String {
+pub(crate) fn mojang_source(base: &str, url: &str) -> String {
     let on_mojang = url::Url::parse(url)
         .ok()
         .and_then(|u| u.host_str().map(|h| h == "mojang.com" || h.ends_with(".mojang.com")))

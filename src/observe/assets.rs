@@ -50,7 +50,7 @@ impl std::fmt::Display for AssetDamage {
 /// among those the repo still renders with the listed hash (any other is
 /// sent anew by the plan anyway). Downloaded files (mods) are not stored;
 /// cached files (`[[cache]]`) are checked by size only.
-pub async fn stored_damage(
+pub(crate) async fn stored_damage(
     store: &Store,
     want: &BTreeMap<String, Rendered>,
     listed: &BTreeMap<String, FileState>,

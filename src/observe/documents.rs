@@ -9,7 +9,7 @@ use super::{AgentStatus, ControlState, FileState};
 use crate::storage::{AgentStatusDoc, ControlDoc};
 
 /// The problem an agent's status reports, in a sentence; `None` when all is well.
-pub fn agent_problem(s: &crate::storage::AgentStatusDoc) -> Option<String> {
+pub(crate) fn agent_problem(s: &crate::storage::AgentStatusDoc) -> Option<String> {
     if s.crashed {
         return Some(format!("Minecraft crashed {} times in a row and is not restarted", s.crashes));
     }

@@ -16,12 +16,12 @@ use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerType, S
 use crate::lifecycle::Phase;
 use crate::repo::ledger::{Ledger, Session};
 
-pub mod assets;
-pub mod documents;
+pub(crate) mod assets;
+pub(crate) mod documents;
 pub mod game;
 pub mod ledger_only;
 pub mod live;
-pub mod requests;
+pub(crate) mod requests;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

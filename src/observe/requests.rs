@@ -18,7 +18,7 @@ use crate::storage::requests::RequestId;
 use crate::storage::{StorageError, Store};
 
 /// Results (and unanswered requests) read per run, at most.
-pub const MAX_READS: usize = 32;
+pub(crate) const MAX_READS: usize = 32;
 
 /// What `requests/` holds, for the plan's pruning (`plan::planner::requests`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -37,7 +37,7 @@ pub struct ObservedRequests {
 
 /// What [`observe`] found.
 #[derive(Clone, Debug, Default)]
-pub struct Observation {
+pub(crate) struct Observation {
     /// New answers for the open session.
     pub answered: Vec<RequestRecord>,
     /// Why a result could not be read.
@@ -48,7 +48,7 @@ pub struct Observation {
 /// The oldest id the open session's agent may have answered: a request may
 /// wait (unrun) up to its expiry, ten minutes by default, before the
 /// session's agent answers it; older ids cannot be this session's.
-pub fn recordable_since(session: &Session) -> String {
+pub(crate) fn recordable_since(session: &Session) -> String {
     (session.started - chrono::Duration::from_std(crate::storage::requests::NO_WAIT_EXPIRY).unwrap_or_default())
         .format("%Y%m%dT%H%M%SZ")
         .to_string()
@@ -56,7 +56,7 @@ pub fn recordable_since(session: &Session) -> String {
 
 /// One listing of `requests/`: the new answers for the open session and
 /// what pruning needs.
-pub async fn observe(store: &Store, ledger: &Ledger, session: Option<&Session>) -> Result<Observation, StorageError> {
+pub(crate) async fn observe(store: &Store, ledger: &Ledger, session: Option<&Session>) -> Result<Observation, StorageError> {
     let listing = store.list_requests().await?;
     let listed: BTreeSet<&RequestId> = listing.answered.iter().chain(&listing.pending).collect();
     let mut recorded = BTreeMap::new();

@@ -20,9 +20,9 @@ use crate::repo::{Desired, SwitchState};
 use crate::storage::credentials::{CredentialsLife, session_ttl};
 
 /// The address a simulated server gets (TEST-NET-3, never routed).
-pub const SIMULATED_IP: &str = "203.0.113.77";
+pub(super) const SIMULATED_IP: &str = "203.0.113.77";
 
-pub fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
+pub(super) fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Observed) {
     let (mut d, mut o) = (d.clone(), o.clone());
     for change in &plan.changes {
         // Any write of desired.json replaces a document observe could not read.

@@ -24,7 +24,7 @@ mod renew;
 mod requests;
 mod restore;
 mod retention;
-pub mod schedule;
+pub(crate) mod schedule;
 mod stop;
 mod witness;
 
@@ -48,9 +48,9 @@ pub use requests::{EXPIRED_GRACE, MAX_REQUESTS_PRUNED};
 pub const STOP_ALERT_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
 
 /// A status heartbeat older than this means the agent is not reporting.
-pub const HEARTBEAT_STALE_SECS: i64 = 180;
-pub const DNS_TTL: u32 = 60;
-pub use crate::minecraft::GAME_PORT;
+pub(super) const HEARTBEAT_STALE_SECS: i64 = 180;
+pub(super) const DNS_TTL: u32 = 60;
+pub(super) use crate::minecraft::GAME_PORT;
 
 pub fn plan(d: &Desired, o: &Observed) -> Plan {
     // A due sitting plans as if server.toml said running, and says so with
@@ -230,7 +230,7 @@ impl Builder<'_> {
     /// stop request, which its agent obeys like any stop. The document is
     /// the current session's while one is open or starting, so the ask
     /// waits for it to end; past [`STOP_ALERT_AFTER`] the plan says so.
-    fn delete_safe_orphans(&mut self, decision: Decision) {
+    fn delete_safe_orphans(&mut self, decision: Decision<'_>) {
         let o = self.o;
         for orphan in &o.orphans {
             let Some((_, ended)) = orphan.closed_session else { continue };
@@ -470,7 +470,7 @@ impl Builder<'_> {
     }
 }
 
-pub fn labels(d: &Desired, session: &SessionId) -> BTreeMap<String, String> {
+pub(super) fn labels(d: &Desired, session: &SessionId) -> BTreeMap<String, String> {
     let mut l = labels::owned(d.server.name.as_str());
     l.insert(labels::SESSION.into(), session.to_string());
     l.insert(labels::REGION.into(), d.server.region.to_string());
@@ -481,7 +481,7 @@ pub fn labels(d: &Desired, session: &SessionId) -> BTreeMap<String, String> {
     l
 }
 
-pub fn session_path(session: &SessionId) -> String {
+pub(super) fn session_path(session: &SessionId) -> String {
     session.file()
 }
 

@@ -28,7 +28,7 @@ fn side(s: &str) -> Side {
 /// A jar's file name as mods.lock records it, and as the VPS writes it
 /// into `mods/`: a plain name of `[A-Za-z0-9._+-]` ending in `.jar`, not
 /// hidden, so it can never name a path (`../../../etc/cron.d/evil`).
-pub fn valid_jar_file_name(s: &str) -> bool {
+pub(crate) fn valid_jar_file_name(s: &str) -> bool {
     (5..=MAX_FILE_NAME_CHARS).contains(&s.len())
         && s.ends_with(".jar")
         && !s.starts_with('.')
@@ -53,11 +53,11 @@ fn lock_string(cx: &mut Cx<'_>, n: &str, v: &Spanned<toml::de::DeValue<'_>>) -> 
 }
 
 /// Modrinth's slug rule.
-pub fn valid_slug(s: &str) -> bool {
+pub(crate) fn valid_slug(s: &str) -> bool {
     (3..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "!@$()`.+,\"-'_".contains(c))
 }
 
-pub fn parse_mods(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<Mods> {
+pub(crate) fn parse_mods(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<Mods> {
     let mut root = Table::new(doc, "");
     let allow_beta = root.optional(cx, "allow_beta", reader::boolean).unwrap_or(false);
     let mut wanted = BTreeMap::new();
@@ -124,7 +124,7 @@ fn size(cx: &mut Cx<'_>, n: &str, v: &Spanned<toml::de::DeValue<'_>>) -> Option<
     reader::integer_in(cx, n, v, 1, i64::MAX).map(|s| s as u64)
 }
 
-pub fn parse_lock(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<ModsLock> {
+pub(crate) fn parse_lock(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<ModsLock> {
     let mut root = Table::new(doc, "");
     let version = root.required(cx, "version", REGEN, |cx, n, v| reader::integer_in(cx, n, v, 1, 1));
     let minecraft = root.required(cx, "minecraft", REGEN, reader::string).map(|s| s.value);
@@ -213,18 +213,18 @@ pub fn parse_lock(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<ModsLoc
 /// Fabric's metadata service, where the lock's server jar comes from by default.
 pub const FABRIC_META_DEFAULT_BASE: &str = "https://meta.fabricmc.net";
 
-pub const MAX_CACHED_FILES: usize = 64;
+pub(crate) const MAX_CACHED_FILES: usize = 64;
 
 /// Where a first Fabric boot puts what it downloads: the vanilla jar under
 /// `.fabric/server/`, the libraries under `libraries/` (fabric-installer's
 /// `ServerLauncher` and `ServerInstaller`). A cached file goes nowhere else.
-pub const CACHE_DIRS: [&str; 2] = [".fabric/server/", "libraries/"];
+pub(crate) const CACHE_DIRS: [&str; 2] = [".fabric/server/", "libraries/"];
 
 /// A `[[cache]]` path: below one of [`CACHE_DIRS`], relative, made of plain
 /// segments (no `..`, `.`, empty or hidden one but the leading `.fabric`) of
 /// `[A-Za-z0-9._+-]`, ending in `.jar`. So it stays inside the server
 /// directory whatever wrote the lock.
-pub fn valid_cache_path(p: &str) -> bool {
+pub(crate) fn valid_cache_path(p: &str) -> bool {
     let Some(rest) = CACHE_DIRS.iter().find_map(|d| p.strip_prefix(d)) else {
         return false;
     };
@@ -341,7 +341,7 @@ fn parse_locked_mod(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<LockedMod> 
 }
 
 /// Where Fabric meta serves the server launcher for these versions, below its base URL.
-pub fn fabric_server_path(minecraft: &str, loader: &str, installer: &str) -> String {
+pub(crate) fn fabric_server_path(minecraft: &str, loader: &str, installer: &str) -> String {
     let seg = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     format!(
         "/v2/versions/loader/{}/{}/{}/server/jar",
@@ -355,7 +355,7 @@ pub fn fabric_server_path(minecraft: &str, loader: &str, installer: &str) -> Str
 /// Fabric versions: the file name (Fabric's and Mojang's own naming) and,
 /// for Fabric, the public URL. Vanilla's URL comes from Mojang's manifest,
 /// so only its name can be derived.
-pub fn expected_server_jar(lock: &ModsLock) -> (String, Option<String>) {
+pub(crate) fn expected_server_jar(lock: &ModsLock) -> (String, Option<String>) {
     let mc = &lock.minecraft;
     match (lock.loader, &lock.loader_version, &lock.installer_version) {
         (Loader::Fabric, Some(l), Some(i)) => (
@@ -394,7 +394,7 @@ fn server_jar_staleness(lock: &ModsLock) -> Option<String> {
 }
 
 /// Why the lock no longer answers `mods.toml`, if it does not.
-pub fn staleness(mods: &Mods, lock: &ModsLock, mc: &Minecraft) -> Option<String> {
+pub(crate) fn staleness(mods: &Mods, lock: &ModsLock, mc: &Minecraft) -> Option<String> {
     if lock.minecraft != mc.version {
         return Some(format!(
             "mods.lock was resolved for Minecraft {}, server.toml asks for {}",

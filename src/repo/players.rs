@@ -14,13 +14,13 @@ use super::model::{Op, Player};
 use super::reader::{self, Cx, Table};
 use crate::ids::PlayerName;
 
-pub fn valid_username(s: &str) -> bool {
+pub(crate) fn valid_username(s: &str) -> bool {
     (3..=16).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 /// GitHub's rule for a login: 1–39 letters, digits and `-`, not at either
 /// end. `added_by` is compared with a pull request's author.
-pub fn valid_github_login(s: &str) -> bool {
+pub(crate) fn valid_github_login(s: &str) -> bool {
     (1..=MAX_GITHUB_LOGIN_CHARS).contains(&s.len())
         && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
         && !s.starts_with('-')
@@ -28,7 +28,7 @@ pub fn valid_github_login(s: &str) -> bool {
 }
 
 /// A dashed hex UUID, as Mojang's profile API and whitelist.json write it.
-pub fn valid_uuid(s: &str) -> bool {
+pub(crate) fn valid_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
         && groups
@@ -40,7 +40,7 @@ pub fn valid_uuid(s: &str) -> bool {
 const USERNAME_HELP: &str = "Minecraft names are 3–16 of A-Z, a-z, 0-9 and _";
 
 /// One player file. `stem` is the file name without `.toml`.
-pub fn parse_player(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>, stem: &str) -> Option<Player> {
+pub(crate) fn parse_player(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>, stem: &str) -> Option<Player> {
     let mut t = Table::new(doc, "");
     let name = t.required(cx, "name", &format!("add `name = \"{stem}\"`"), |cx, n, v| {
         let s = reader::string(cx, n, v)?;
@@ -88,7 +88,7 @@ pub fn parse_player(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>, stem: &str) -> 
 }
 
 /// `ops.toml`. `players` are the whitelisted names, for the op-must-be-a-player rule.
-pub fn parse_ops(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>, players: &BTreeMap<String, PlayerName>) -> Option<Vec<Op>> {
+pub(crate) fn parse_ops(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>, players: &BTreeMap<String, PlayerName>) -> Option<Vec<Op>> {
     let mut root = Table::new(doc, "");
     let mut ops = Vec::new();
     let mut ok = true;

@@ -29,7 +29,7 @@ impl Cx<'_> {
 
 /// Parse a whole file. Syntax errors are all reported (toml recovers where
 /// it can); `None` only when nothing usable came out.
-pub fn parse_document<'i>(cx: &mut Cx<'_>, text: &'i str) -> Option<Spanned<DeTable<'i>>> {
+pub(crate) fn parse_document<'i>(cx: &mut Cx<'_>, text: &'i str) -> Option<Spanned<DeTable<'i>>> {
     let (doc, errors) = DeTable::parse_recoverable(text);
     for e in &errors {
         let span = e.span().unwrap_or(0..0);
@@ -196,7 +196,7 @@ fn wrong_type(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>, want: &str,
 
 // Readers for one value. Each takes the key's display name for messages.
 
-pub fn string(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<At<String>> {
+pub(crate) fn string(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<At<String>> {
     match v.get_ref() {
         DeValue::String(s) => Some(At {
             value: s.to_string(),
@@ -211,7 +211,7 @@ pub fn string(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<A
 
 /// A string of at most `max` characters; `limit` names the bound (a
 /// constant in `repo::limits`) in the refusal.
-pub fn bounded_string(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>, max: usize, limit: &str) -> Option<At<String>> {
+pub(crate) fn bounded_string(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>, max: usize, limit: &str) -> Option<At<String>> {
     let s = string(cx, name, v)?;
     let n = s.value.chars().count();
     if n > max {
@@ -225,7 +225,7 @@ pub fn bounded_string(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>, max
     Some(s)
 }
 
-pub fn boolean(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<bool> {
+pub(crate) fn boolean(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<bool> {
     match v.get_ref() {
         DeValue::Boolean(b) => Some(*b),
         other => {
@@ -235,7 +235,7 @@ pub fn boolean(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<
     }
 }
 
-pub fn integer(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<At<i64>> {
+pub(crate) fn integer(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<At<i64>> {
     match v.get_ref() {
         DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
             Ok(n) => Some(At { value: n, span: v.span() }),
@@ -252,7 +252,7 @@ pub fn integer(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<
 }
 
 /// An integer within `lo..=hi`.
-pub fn integer_in(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>, lo: i64, hi: i64) -> Option<i64> {
+pub(crate) fn integer_in(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>, lo: i64, hi: i64) -> Option<i64> {
     let n = integer(cx, name, v)?;
     if n.value < lo || n.value > hi {
         cx.error(n.span, format!("`{name}` is {}, outside {lo}–{hi}", n.value))
@@ -263,7 +263,7 @@ pub fn integer_in(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>, lo: i64
 }
 
 /// A number written as an integer or a float (money, mostly).
-pub fn number(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<At<f64>> {
+pub(crate) fn number(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<At<f64>> {
     let value = match v.get_ref() {
         DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|n| n as f64),
         DeValue::Float(f) => f.as_str().parse::<f64>().ok().filter(|f| f.is_finite()),
@@ -281,7 +281,7 @@ pub fn number(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<A
     }
 }
 
-pub fn datetime(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<chrono::DateTime<chrono::Utc>> {
+pub(crate) fn datetime(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<chrono::DateTime<chrono::Utc>> {
     let text = match v.get_ref() {
         DeValue::Datetime(d) => d.to_string(),
         DeValue::String(s) => s.to_string(),
@@ -300,7 +300,7 @@ pub fn datetime(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option
     }
 }
 
-pub fn duration(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<Duration> {
+pub(crate) fn duration(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<Duration> {
     let s = string(cx, name, v)?;
     match s.value.parse::<Duration>() {
         Ok(d) => Some(d),
@@ -313,7 +313,7 @@ pub fn duration(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option
 }
 
 /// One of a fixed set of strings.
-pub fn choice(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>, valid: &[&str]) -> Option<At<String>> {
+pub(crate) fn choice(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>, valid: &[&str]) -> Option<At<String>> {
     let s = string(cx, name, v)?;
     if valid.contains(&s.value.as_str()) {
         return Some(s);
@@ -328,7 +328,7 @@ pub fn choice(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>, valid: &[&s
 
 /// An array whose every element goes through `item`; bad elements are
 /// reported and skipped.
-pub fn array<'t, 'i, T>(
+pub(crate) fn array<'t, 'i, T>(
     cx: &mut Cx<'_>,
     name: &str,
     v: &'t Spanned<DeValue<'i>>,
@@ -344,7 +344,7 @@ pub fn array<'t, 'i, T>(
 }
 
 /// An array of tables (`[[op]]`), each read as a [`Table`].
-pub fn tables<'t, 'i>(cx: &mut Cx<'_>, name: &str, v: &'t Spanned<DeValue<'i>>) -> Vec<Table<'t, 'i>> {
+pub(crate) fn tables<'t, 'i>(cx: &mut Cx<'_>, name: &str, v: &'t Spanned<DeValue<'i>>) -> Vec<Table<'t, 'i>> {
     match v.get_ref() {
         DeValue::Array(items) => items
             .iter()
@@ -369,7 +369,7 @@ pub fn tables<'t, 'i>(cx: &mut Cx<'_>, name: &str, v: &'t Spanned<DeValue<'i>>) 
 }
 
 /// A value that is itself a table (inline or not), read as a [`Table`].
-pub fn as_table<'t, 'i>(cx: &mut Cx<'_>, name: &str, v: &'t Spanned<DeValue<'i>>) -> Option<Table<'t, 'i>> {
+pub(crate) fn as_table<'t, 'i>(cx: &mut Cx<'_>, name: &str, v: &'t Spanned<DeValue<'i>>) -> Option<Table<'t, 'i>> {
     match v.get_ref() {
         DeValue::Table(t) => Some(Table {
             table: t,

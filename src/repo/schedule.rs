@@ -21,7 +21,7 @@ use toml::de::DeValue;
 use super::reader::{self, Cx, Table};
 
 /// The most sittings one server.toml may plan (each is checked by every run).
-pub const MAX_SITTINGS: usize = 16;
+pub(crate) const MAX_SITTINGS: usize = 16;
 
 /// `[schedule]`: all times in `timezone`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -131,7 +131,7 @@ impl Schedule {
     }
 }
 
-pub fn parse(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Schedule> {
+pub(crate) fn parse(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Schedule> {
     let timezone = t.required(
         cx,
         "timezone",
@@ -185,7 +185,7 @@ fn sitting(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Sitting> {
 }
 
 /// A crontab line (5 fields) as the `cron` crate's schedule.
-pub fn cron_line(line: &str) -> Result<cron::Schedule, String> {
+pub(crate) fn cron_line(line: &str) -> Result<cron::Schedule, String> {
     let fields: Vec<&str> = line.split_whitespace().collect();
     if fields.len() != 5 {
         return Err(format!("{} fields, not 5", fields.len()));

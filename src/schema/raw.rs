@@ -51,7 +51,7 @@ text! {
 /// The switch (`state`), the region and every knob.
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Server {
+pub(super) struct Server {
     /// 2–32 of a-z 0-9 -, starts with a letter: labels, hostnames, storage prefixes.
     #[schemars(regex(pattern = SERVER_NAME))]
     name: String,
@@ -268,7 +268,7 @@ struct Region {
 /// One whitelisted player; grants no privileges.
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Player {
+pub(super) struct Player {
     /// Must equal the file name; 3–16 of A-Z a-z 0-9 _.
     name: Username,
     /// Optional; `check` fills it in. Dashed hex, like "8667ba71-b85a-4004-af54-457a9734eed7".
@@ -281,7 +281,7 @@ pub struct Player {
 /// Operators and their levels.
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Ops {
+pub(super) struct Ops {
     /// One [[op]] per operator.
     #[serde(default)]
     op: Vec<Op>,
@@ -304,7 +304,7 @@ struct Op {
 /// Wanted mods (Modrinth slugs).
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Mods {
+pub(super) struct Mods {
     /// Optional: take beta versions when no release fits.
     #[serde(default)]
     allow_beta: bool,
@@ -327,7 +327,7 @@ struct WantedMod {
 /// Written by `mc-gitops mods lock`; do not edit.
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ModsLock {
+pub(super) struct ModsLock {
     /// The lock format: 1.
     #[schemars(range(min = 1, max = 1))]
     version: u32,
@@ -418,4 +418,4 @@ struct LockedMod {
 }
 
 mod session;
-pub use session::Session;
+pub(super) use session::Session;

@@ -15,7 +15,7 @@ use crate::lifecycle::Timers;
 /// When a server suspended at `suspended_since` asks for termination, by
 /// the agent's settings: [`termination_time`] when it stays warm until the
 /// paid hour ends, else as soon as `suspended` elapses.
-pub fn terminate_at(timers: &Timers, created: DateTime<Utc>, suspended_since: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn terminate_at(timers: &Timers, created: DateTime<Utc>, suspended_since: DateTime<Utc>) -> DateTime<Utc> {
     let limit = timers.suspended.to_chrono();
     if timers.warm_until_paid {
         termination_time(created, suspended_since, limit, timers.billing_margin.to_chrono())
@@ -26,7 +26,7 @@ pub fn terminate_at(timers: &Timers, created: DateTime<Utc>, suspended_since: Da
 
 /// Hours Hetzner bills for a server created at `created` and deleted at
 /// `deleted`: every started hour, and at least one.
-pub fn billed_hours(created: DateTime<Utc>, deleted: DateTime<Utc>) -> i64 {
+pub(crate) fn billed_hours(created: DateTime<Utc>, deleted: DateTime<Utc>) -> i64 {
     let secs = (deleted - created).num_seconds().max(0);
     (secs + 3599).div_euclid(3600).max(1)
 }
@@ -34,7 +34,7 @@ pub fn billed_hours(created: DateTime<Utc>, deleted: DateTime<Utc>) -> i64 {
 /// When to ask for termination: `suspended_limit` after `suspended_since`, or
 /// later, up to `margin` before the end of the billed hour that time falls in.
 /// Never earlier than the plain limit and never in a later billed hour.
-pub fn termination_time(
+pub(crate) fn termination_time(
     created: DateTime<Utc>,
     suspended_since: DateTime<Utc>,
     suspended_limit: Duration,

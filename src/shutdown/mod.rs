@@ -16,7 +16,7 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
-pub mod billing;
+pub(crate) mod billing;
 
 use crate::lifecycle::Timers;
 use billing::termination_time;

@@ -39,7 +39,7 @@ use crate::ids::{ServerName, SessionId};
 
 pub mod cas;
 pub mod credentials;
-pub mod documents;
+pub(crate) mod documents;
 pub mod nudge;
 pub mod r2;
 pub mod requests;

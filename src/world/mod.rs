@@ -29,7 +29,7 @@ use crate::storage::{SnapshotPointer, StorageError, Store};
 pub mod archive;
 pub mod guard;
 pub mod pieces;
-pub mod restore;
+pub(crate) mod restore;
 pub mod retention;
 pub mod snapshot;
 pub mod vault;

@@ -28,11 +28,11 @@ use std::process::Command;
 use serde_json::{Map, Value, json};
 
 mod expr;
-pub use expr::{eval, interpolate, truthy};
+pub(crate) use expr::{eval, interpolate, truthy};
 
 /// One workflow file, parsed.
 #[derive(Clone, Debug)]
-pub struct Workflow {
+pub(crate) struct Workflow {
     pub name: String,
     /// The file name (`reconcile.yml`), as `GITHUB_WORKFLOW_REF` ends.
     pub file: String,
@@ -43,7 +43,7 @@ pub struct Workflow {
 }
 
 #[derive(Clone, Debug)]
-pub struct Job {
+pub(crate) struct Job {
     pub id: String,
     pub needs: Vec<String>,
     pub condition: Option<String>,
@@ -55,7 +55,7 @@ pub struct Job {
 }
 
 #[derive(Clone, Debug)]
-pub struct Step {
+pub(crate) struct Step {
     pub name: String,
     pub id: Option<String>,
     pub condition: Option<String>,
@@ -90,7 +90,7 @@ fn condition(v: Option<&Value>) -> Option<String> {
 }
 
 impl Workflow {
-    pub fn load(path: &Path) -> Workflow {
+    pub(crate) fn load(path: &Path) -> Workflow {
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let yaml: serde_norway::Value = serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display()));
         let doc = yaml_to_json(yaml);
@@ -112,7 +112,7 @@ impl Workflow {
         }
     }
 
-    pub fn job(&self, id: &str) -> &Job {
+    pub(crate) fn job(&self, id: &str) -> &Job {
         self.jobs
             .iter()
             .find(|j| j.id == id)
@@ -120,7 +120,7 @@ impl Workflow {
     }
 
     /// `workflow_dispatch` inputs with their defaults, overridden by `given`.
-    pub fn dispatch_inputs(&self, given: &BTreeMap<String, String>) -> Map<String, Value> {
+    pub(crate) fn dispatch_inputs(&self, given: &BTreeMap<String, String>) -> Map<String, Value> {
         let mut out = Map::new();
         if let Some(inputs) = self.on["workflow_dispatch"]["inputs"].as_object() {
             for (k, spec) in inputs {
@@ -180,7 +180,7 @@ impl Job {
 
 /// How a job or step ended (`needs.<job>.result`, `steps.<id>.outcome`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Success,
     Failure,
     Skipped,
@@ -188,7 +188,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outcome::Success => "success",
             Outcome::Failure => "failure",
@@ -200,7 +200,7 @@ impl Outcome {
 
 /// What triggered the run.
 #[derive(Clone, Debug)]
-pub struct Event {
+pub(crate) struct Event {
     /// `schedule`, `workflow_dispatch`, `push`, `pull_request`, …
     pub name: String,
     /// `workflow_dispatch` inputs as sent (defaults are filled in from the workflow).
@@ -210,7 +210,7 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(name: &str) -> Event {
+    pub(crate) fn new(name: &str) -> Event {
         Event {
             name: name.to_string(),
             inputs: BTreeMap::new(),
@@ -218,7 +218,7 @@ impl Event {
         }
     }
 
-    pub fn dispatch(inputs: &[(&str, &str)]) -> Event {
+    pub(crate) fn dispatch(inputs: &[(&str, &str)]) -> Event {
         Event {
             inputs: inputs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             ..Event::new("workflow_dispatch")
@@ -227,7 +227,7 @@ impl Event {
 }
 
 /// A `uses:` step as the hook sees it.
-pub struct UsesCall<'a> {
+pub(crate) struct UsesCall<'a> {
     pub job: &'a str,
     pub step: &'a Step,
     /// `with:`, expressions evaluated.
@@ -237,11 +237,11 @@ pub struct UsesCall<'a> {
 }
 
 /// Carries out `uses:` steps; `Err` fails the step with that message.
-pub type Uses<'a> = dyn FnMut(&UsesCall<'_>) -> Result<(), String> + 'a;
+pub(crate) type Uses<'a> = dyn FnMut(&UsesCall<'_>) -> Result<(), String> + 'a;
 
 /// `actions/checkout` as a clone of `remote` (a bare repository), honouring
 /// `ref` and `fetch-depth` (default 1, as the action's); any other action fails.
-pub fn checkout_from(remote: &Path) -> impl FnMut(&UsesCall<'_>) -> Result<(), String> + '_ {
+pub(crate) fn checkout_from(remote: &Path) -> impl FnMut(&UsesCall<'_>) -> Result<(), String> + '_ {
     move |call| {
         let action = call.step.uses.as_deref().unwrap_or_default();
         if !action.starts_with("actions/checkout@") {
@@ -267,7 +267,7 @@ pub fn checkout_from(remote: &Path) -> impl FnMut(&UsesCall<'_>) -> Result<(), S
 
 /// Everything about one run that is not in the workflow file.
 #[derive(Clone, Debug)]
-pub struct Run {
+pub(crate) struct Run {
     pub event: Event,
     /// `secrets.*` (`GITHUB_TOKEN` is added from `token`).
     pub secrets: BTreeMap<String, String>,
@@ -292,7 +292,7 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn new(event: Event, root: &Path) -> Run {
+    pub(crate) fn new(event: Event, root: &Path) -> Run {
         static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Run {
             event,
@@ -313,7 +313,7 @@ impl Run {
 }
 
 #[derive(Clone, Debug)]
-pub struct StepReport {
+pub(crate) struct StepReport {
     pub name: String,
     pub outcome: Outcome,
     pub exit: Option<i32>,
@@ -322,7 +322,7 @@ pub struct StepReport {
 }
 
 #[derive(Clone, Debug)]
-pub struct JobReport {
+pub(crate) struct JobReport {
     pub id: String,
     pub result: Outcome,
     pub steps: Vec<StepReport>,
@@ -333,7 +333,7 @@ pub struct JobReport {
 }
 
 impl JobReport {
-    pub fn step(&self, name: &str) -> &StepReport {
+    pub(crate) fn step(&self, name: &str) -> &StepReport {
         self.steps
             .iter()
             .find(|s| s.name == name)
@@ -342,12 +342,12 @@ impl JobReport {
 }
 
 #[derive(Clone, Debug)]
-pub struct RunReport {
+pub(crate) struct RunReport {
     pub jobs: Vec<JobReport>,
 }
 
 impl RunReport {
-    pub fn job(&self, id: &str) -> &JobReport {
+    pub(crate) fn job(&self, id: &str) -> &JobReport {
         self.jobs
             .iter()
             .find(|j| j.id == id)
@@ -355,12 +355,12 @@ impl RunReport {
     }
 
     /// No job failed or was cancelled.
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.jobs.iter().all(|j| matches!(j.result, Outcome::Success | Outcome::Skipped))
     }
 
     /// Every step's output, labelled, for assertion messages.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         let mut out = String::new();
         for j in &self.jobs {
             out.push_str(&format!("== job {} ({})\n", j.id, j.result.as_str()));
@@ -380,4 +380,4 @@ impl RunReport {
 }
 
 mod exec;
-pub use exec::run;
+pub(crate) use exec::run;

@@ -19,7 +19,7 @@ use crate::hetzner_fake::{self, FakeHetzner};
 /// The runs' clock: the current minute. The fakes stamp servers with the
 /// real time, and a session recovered from a server starts at its `created`,
 /// so the runs' `--now` must not be far from the wall clock.
-pub fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     static T0: std::sync::OnceLock<DateTime<Utc>> = std::sync::OnceLock::new();
     *T0.get_or_init(|| {
         let now = Utc::now();
@@ -27,18 +27,18 @@ pub fn t0() -> DateTime<Utc> {
     })
 }
 
-pub fn at(mins: i64) -> String {
+pub(crate) fn at(mins: i64) -> String {
     (t0() + Duration::minutes(mins)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// The session a start at `at(0)` opens: `20261122-1930-eu`, and its file.
-pub fn session0() -> (String, String) {
+pub(crate) fn session0() -> (String, String) {
     let id = format!("{}-eu", t0().format("%Y%m%d-%H%M"));
     let file = format!("sessions/{}/{id}.toml", t0().format("%Y/%m"));
     (id, file)
 }
 
-pub struct World {
+pub(crate) struct World {
     pub h: FakeHetzner,
     pub cf: FakeCloudflare,
     pub repo: tempfile::TempDir,
@@ -46,7 +46,7 @@ pub struct World {
 }
 
 impl World {
-    pub async fn new() -> World {
+    pub(crate) async fn new() -> World {
         let repo = tempfile::tempdir().unwrap();
         copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example"), repo.path());
         World {
@@ -57,7 +57,7 @@ impl World {
         }
     }
 
-    pub fn command(&self, args: &[&str], now: &str, extra: &[(&str, &str)]) -> std::process::Command {
+    pub(crate) fn command(&self, args: &[&str], now: &str, extra: &[(&str, &str)]) -> std::process::Command {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mc-gitops"));
         c.args(args)
             .arg("--repo")
@@ -81,7 +81,7 @@ impl World {
         c
     }
 
-    pub async fn run(&self, args: &[&str], now: &str, extra: &[(&str, &str)]) -> Output {
+    pub(crate) async fn run(&self, args: &[&str], now: &str, extra: &[(&str, &str)]) -> Output {
         let mut c = self.command(args, now, extra);
         let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
         // No run may ever print a token, or write one into the repo (which is
@@ -96,11 +96,11 @@ impl World {
         out
     }
 
-    pub async fn apply(&self, now: &str) -> Output {
+    pub(crate) async fn apply(&self, now: &str) -> Output {
         self.run(&["apply"], now, &[]).await
     }
 
-    pub fn sessions(&self) -> Vec<(String, String)> {
+    pub(crate) fn sessions(&self) -> Vec<(String, String)> {
         let mut out = vec![];
         let mut stack = vec![self.repo.path().join("sessions")];
         while let Some(dir) = stack.pop() {
@@ -120,7 +120,7 @@ impl World {
         out
     }
 
-    pub fn open_sessions(&self) -> Vec<String> {
+    pub(crate) fn open_sessions(&self) -> Vec<String> {
         self.sessions()
             .into_iter()
             .filter(|(_, t)| !t.contains("\nended = "))
@@ -128,21 +128,21 @@ impl World {
             .collect()
     }
 
-    pub fn records(&self, kind: &str) -> Vec<cloudflare_fake::FakeRecord> {
+    pub(crate) fn records(&self, kind: &str) -> Vec<cloudflare_fake::FakeRecord> {
         self.cf.records().into_iter().filter(|r| r.kind == kind).collect()
     }
 
-    pub fn mutations(&self) -> usize {
+    pub(crate) fn mutations(&self) -> usize {
         let h = self.h.calls().into_iter().filter(|(m, _)| *m != Method::GET).count();
         let c = self.cf.calls().into_iter().filter(|(m, _)| *m != Method::GET).count();
         h + c
     }
 
-    pub fn storage_file(&self, rel: &str) -> PathBuf {
+    pub(crate) fn storage_file(&self, rel: &str) -> PathBuf {
         self.storage.path().join(rel)
     }
 
-    pub fn set_state(&self, state: &str) {
+    pub(crate) fn set_state(&self, state: &str) {
         let p = self.repo.path().join("server.toml");
         let text = std::fs::read_to_string(&p).unwrap();
         let text = text.replacen("state = \"running\"", &format!("state = \"{state}\""), 1).replacen(
@@ -156,7 +156,7 @@ impl World {
     /// What the agent does at a stop: snapshot the world as the final one
     /// of the session desired.json names (an agent's config names it too),
     /// verify it and move `current.json`, through the same code the agent runs.
-    pub async fn agent_uploads_snapshot(&self, taken: &str) {
+    pub(crate) async fn agent_uploads_snapshot(&self, taken: &str) {
         let store = self.store();
         let session = store.control().await.unwrap().and_then(|d| d.session);
         self.upload_snapshot(taken, session.as_ref().map(|s| s.as_str()), mc_gitops::world::SnapshotKind::Final)
@@ -164,7 +164,7 @@ impl World {
     }
 
     /// A snapshot taken at `taken` by `session` (`None`: by hand) for `kind`.
-    pub async fn upload_snapshot(
+    pub(crate) async fn upload_snapshot(
         &self,
         taken: &str,
         session: Option<&str>,
@@ -184,18 +184,18 @@ impl World {
     }
 
     /// The local object store the runs use.
-    pub fn store(&self) -> mc_gitops::storage::Store {
+    pub(crate) fn store(&self) -> mc_gitops::storage::Store {
         mc_gitops::storage::Store::local(self.storage.path(), &mc_gitops::ids::ServerName::new("grove")).unwrap()
     }
 }
 
-pub fn ok(out: &Output) -> String {
+pub(crate) fn ok(out: &Output) -> String {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "exit {:?}\n{text}", out.status.code());
     text
 }
 
-pub fn assert_running_state(w: &World) {
+pub(crate) fn assert_running_state(w: &World) {
     assert_eq!(w.h.server_count(), 1, "exactly one server");
     assert_eq!(w.h.servers_named("grove-mc"), 1);
     let a = w.records("A");
@@ -215,7 +215,7 @@ pub fn assert_running_state(w: &World) {
 /// in place boots Minecraft without them (`tests/day.rs` once saw Steve
 /// "not white-listed"). A document naming no session is not provisioned
 /// from, so it may be partial.
-pub fn assert_desired_complete(w: &World, when: &str) {
+pub(crate) fn assert_desired_complete(w: &World, when: &str) {
     let path = w.storage_file("control/grove/desired.json");
     let Ok(bytes) = std::fs::read(&path) else { return };
     let doc: mc_gitops::storage::ControlDoc = serde_json::from_slice(&bytes).unwrap();

@@ -14,7 +14,7 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, TestRng, TestRunner};
 
 /// The time budget of one target, from `MC_GITOPS_FUZZ_SECS`.
-pub fn budget() -> Duration {
+pub(crate) fn budget() -> Duration {
     let secs = std::env::var("MC_GITOPS_FUZZ_SECS")
         .ok()
         .and_then(|s| s.parse::<f64>().ok())
@@ -25,7 +25,7 @@ pub fn budget() -> Duration {
 /// Feed `target` inputs drawn from `strategy` until the budget is spent.
 /// The target must not panic for any input: returning `Err` (a refusal) is
 /// the expected outcome for garbage. Returns how many inputs were tried.
-pub fn run<S, F>(name: &str, strategy: S, mut target: F) -> u64
+pub(crate) fn run<S, F>(name: &str, strategy: S, mut target: F) -> u64
 where
     S: Strategy,
     S::Value: std::fmt::Debug,
@@ -78,7 +78,7 @@ where
 /// Arbitrary bytes up to `max` long, biased towards a valid `seed` input:
 /// half the inputs are the seed with bytes flipped, cut or spliced, so the
 /// parser gets past its first checks; the other half are raw noise.
-pub fn bytes_near(seed: Vec<u8>, max: usize) -> impl Strategy<Value = Vec<u8>> {
+pub(crate) fn bytes_near(seed: Vec<u8>, max: usize) -> impl Strategy<Value = Vec<u8>> {
     use proptest::prelude::*;
     let noise = proptest::collection::vec(any::<u8>(), 0..max);
     let len = seed.len().max(1);

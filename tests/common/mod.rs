@@ -5,16 +5,16 @@
 
 use std::path::{Path, PathBuf};
 
-pub mod actions;
-pub mod fuzz;
+pub(crate) mod actions;
+pub(crate) mod fuzz;
 
 /// The shipped example state repo.
-pub fn example() -> PathBuf {
+pub(crate) fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("state-repo-example")
 }
 
 /// Copy a directory tree.
-pub fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -30,13 +30,13 @@ pub fn copy_dir(from: &Path, to: &Path) {
 const PEERS_INSTALL: &str = "run `bash scripts/test --setup-only` or: python3 -m venv tests/peers/.venv && tests/peers/.venv/bin/pip install -r tests/peers/requirements.txt && npm ci --prefix tests/peers";
 
 /// `tests/peers/`: the third-party peers and the scripts that drive them.
-pub fn peers() -> PathBuf {
+pub(crate) fn peers() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
 }
 
 /// The test venv's Python (rconx, mcstatus); a missing venv fails with the
 /// command that installs it, because CI always has it.
-pub fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     let p = peers().join(".venv/bin/python");
     assert!(
         p.exists(),
@@ -49,14 +49,14 @@ pub fn python() -> PathBuf {
 /// agent.toml for the agent binary with `fake_minecraft.py` as its
 /// Minecraft, local storage and 1 s timers (`session`: the one it serves,
 /// or none: any session desired.json names).
-pub fn fake_minecraft_agent_toml(mc: &Path, storage: &Path, session: Option<&str>) -> String {
+pub(crate) fn fake_minecraft_agent_toml(mc: &Path, storage: &Path, session: Option<&str>) -> String {
     let java = [python(), peers().join("fake_minecraft.py")];
     agent_toml_1s(mc, storage, session, &java, free_port())
 }
 
 /// agent.toml with local storage, 1 s heartbeat and polls, `java` as the
 /// command that runs Minecraft on `game_port` (RCON on a free port).
-pub fn agent_toml_1s(mc: &Path, storage: &Path, session: Option<&str>, java: &[PathBuf], game_port: u16) -> String {
+pub(crate) fn agent_toml_1s(mc: &Path, storage: &Path, session: Option<&str>, java: &[PathBuf], game_port: u16) -> String {
     let java: Vec<String> = java.iter().map(|p| p.display().to_string()).collect();
     format!(
         "server = \"grove\"\n{session}minecraft_dir = {mc:?}\njava = {java:?}\n\
@@ -74,7 +74,7 @@ pub fn agent_toml_1s(mc: &Path, storage: &Path, session: Option<&str>, java: &[P
 /// `bind(0)`, so two calls in a row (a game port and an RCON port) could
 /// otherwise name the same port (seen: flying-squid's RCON failed to bind
 /// to its own game port).
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
     loop {
@@ -87,7 +87,7 @@ pub fn free_port() -> u16 {
 }
 
 /// Fail if any file below `dir` holds `secret`.
-pub fn assert_no_secret_in(dir: &Path, secret: &str) {
+pub(crate) fn assert_no_secret_in(dir: &Path, secret: &str) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let p = entry.unwrap().path();
         if p.is_dir() {
@@ -104,7 +104,7 @@ pub fn assert_no_secret_in(dir: &Path, secret: &str) {
 
 /// The agent binary run on `config` (debug log, no GitHub API address
 /// unless `env` gives one), its output piped for the caller to read.
-pub fn agent_process(config: &Path, env: &[(&str, &str)]) -> std::process::Child {
+pub(crate) fn agent_process(config: &Path, env: &[(&str, &str)]) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_mc-gitops"))
         .args(["agent", "--config"])
         .arg(config)
@@ -118,6 +118,6 @@ pub fn agent_process(config: &Path, env: &[(&str, &str)]) -> std::process::Child
 }
 
 /// The agent's `status.json` in a local-dir store of server `grove`, if written.
-pub fn agent_status(storage: &Path) -> Option<serde_json::Value> {
+pub(crate) fn agent_status(storage: &Path) -> Option<serde_json::Value> {
     serde_json::from_str(&std::fs::read_to_string(storage.join("control/grove/status.json")).ok()?).ok()
 }

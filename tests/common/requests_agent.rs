@@ -14,9 +14,9 @@ use sha2::{Digest, Sha256};
 
 use crate::common::{self, agent_process, agent_status};
 
-pub const SESSION: &str = "20261122-1800-eu";
+pub(crate) const SESSION: &str = "20261122-1800-eu";
 
-pub struct Setup {
+pub(crate) struct Setup {
     pub tmp: tempfile::TempDir,
     pub storage: PathBuf,
     pub mc: PathBuf,
@@ -24,7 +24,7 @@ pub struct Setup {
     pub repo: PathBuf,
 }
 
-pub fn setup() -> Setup {
+pub(crate) fn setup() -> Setup {
     let tmp = tempfile::tempdir().unwrap();
     let storage = tmp.path().join("storage");
     let mc = tmp.path().join("minecraft");
@@ -58,7 +58,7 @@ pub fn setup() -> Setup {
 }
 
 /// Wait (bounded) until `f` holds: a safety net, not a timing target.
-pub fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     let until = Instant::now() + Duration::from_secs(90);
     while !f() {
         assert!(Instant::now() < until, "timed out waiting for {what}");
@@ -66,7 +66,7 @@ pub fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-pub fn agent(s: &Setup) -> Child {
+pub(crate) fn agent(s: &Setup) -> Child {
     let child = agent_process(&s.config, &[]);
     wait_for("the agent to report idle", || {
         agent_status(&s.storage).is_some_and(|v| v["phase"] == "idle")
@@ -74,7 +74,7 @@ pub fn agent(s: &Setup) -> Child {
     child
 }
 
-pub fn stop(child: Child) -> Output {
+pub(crate) fn stop(child: Child) -> Output {
     assert!(
         Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -86,7 +86,7 @@ pub fn stop(child: Child) -> Output {
 }
 
 /// `mc-gitops console ARGS` against the setup's store, outside Actions.
-pub fn console_cmd(s: &Setup, args: &[&str]) -> Command {
+pub(crate) fn console_cmd(s: &Setup, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_mc-gitops"));
     c.arg("console")
         .arg("--repo")
@@ -101,16 +101,16 @@ pub fn console_cmd(s: &Setup, args: &[&str]) -> Command {
     c
 }
 
-pub fn console(s: &Setup, args: &[&str]) -> Output {
+pub(crate) fn console(s: &Setup, args: &[&str]) -> Output {
     console_cmd(s, args).output().unwrap()
 }
 
-pub fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 /// The commands Minecraft received, in order.
-pub fn received(s: &Setup) -> Vec<String> {
+pub(crate) fn received(s: &Setup) -> Vec<String> {
     std::fs::read_to_string(s.mc.join("console.log"))
         .unwrap_or_default()
         .lines()
@@ -118,16 +118,16 @@ pub fn received(s: &Setup) -> Vec<String> {
         .collect()
 }
 
-pub fn times(s: &Setup, cmd: &str) -> usize {
+pub(crate) fn times(s: &Setup, cmd: &str) -> usize {
     received(s).iter().filter(|c| *c == cmd).count()
 }
 
-pub fn requests_dir(s: &Setup) -> PathBuf {
+pub(crate) fn requests_dir(s: &Setup) -> PathBuf {
     s.storage.join("control/grove/requests")
 }
 
 /// Every stored answer, by id.
-pub fn results(s: &Setup) -> Vec<Value> {
+pub(crate) fn results(s: &Setup) -> Vec<Value> {
     let mut out: Vec<(String, Value)> = std::fs::read_dir(requests_dir(s))
         .map(|d| d.map(|e| e.unwrap().path()).collect::<Vec<_>>())
         .unwrap_or_default()
@@ -144,12 +144,12 @@ pub fn results(s: &Setup) -> Vec<Value> {
 
 /// A request written straight into storage, as anything holding the
 /// server's storage credentials could.
-pub fn plant(s: &Setup, id: &str, body: &[u8]) {
+pub(crate) fn plant(s: &Setup, id: &str, body: &[u8]) {
     std::fs::create_dir_all(requests_dir(s)).unwrap();
     std::fs::write(requests_dir(s).join(format!("{id}.json")), body).unwrap();
 }
 
-pub fn planted(id: &str, command: &str) -> Value {
+pub(crate) fn planted(id: &str, command: &str) -> Value {
     let now = chrono::Utc::now();
     json!({
         "version": 1, "id": id, "action": "console", "command": command, "actor": "grove-admin",
@@ -157,6 +157,6 @@ pub fn planted(id: &str, command: &str) -> Value {
     })
 }
 
-pub fn fresh_id(tag: &str) -> String {
+pub(crate) fn fresh_id(tag: &str) -> String {
     format!("{}-{tag}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"))
 }

@@ -19,13 +19,13 @@ use sha2::{Digest, Sha256};
 
 use crate::s3_fake::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
 
-pub struct Case {
+pub(crate) struct Case {
     pub s3: S3Server,
     pub tmp: tempfile::TempDir,
 }
 
 impl Case {
-    pub async fn new() -> Case {
+    pub(crate) async fn new() -> Case {
         let s3 = S3Server::start().await;
         let tmp = tempfile::tempdir().unwrap();
         crate::common::copy_dir(&crate::common::example(), &tmp.path().join("repo"));
@@ -37,7 +37,7 @@ impl Case {
         Case { s3, tmp }
     }
 
-    pub fn store(&self) -> Store {
+    pub(crate) fn store(&self) -> Store {
         let creds = R2Credentials {
             access_key_id: ACCESS_KEY.into(),
             secret_access_key: Secret::new(SECRET_KEY),
@@ -46,12 +46,12 @@ impl Case {
         Store::s3(&self.s3.endpoint(), BUCKET, &creds, &ServerName::new("grove")).unwrap()
     }
 
-    pub fn world(&self) -> PathBuf {
+    pub(crate) fn world(&self) -> PathBuf {
         self.tmp.path().join("srv/world")
     }
 
     /// `mc-gitops world <args> --dir <the world> --repo <the repo>`.
-    pub async fn world_cmd(&self, args: &[&str]) -> Output {
+    pub(crate) async fn world_cmd(&self, args: &[&str]) -> Output {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mc-gitops"));
         c.arg("world")
             .args(args)
@@ -67,7 +67,7 @@ impl Case {
 
     /// Every path and file content under the sandbox but the repo (where
     /// an escape would land), links shown as links.
-    pub fn tree(&self) -> BTreeMap<String, String> {
+    pub(crate) fn tree(&self) -> BTreeMap<String, String> {
         fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
             for e in std::fs::read_dir(dir).unwrap() {
                 let e = e.unwrap();

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::session_fake::FakeSessionServer;
 
-pub struct Bots {
+pub(crate) struct Bots {
     child: Child,
     stdin: ChildStdin,
     session: FakeSessionServer,
@@ -29,7 +29,7 @@ impl Drop for Bots {
 }
 
 impl Bots {
-    pub fn start(session: &FakeSessionServer) -> Bots {
+    pub(crate) fn start(session: &FakeSessionServer) -> Bots {
         let peers = crate::common::peers();
         assert!(
             peers.join("node_modules/mineflayer").exists(),
@@ -68,32 +68,32 @@ impl Bots {
         self.stdin.flush().unwrap();
     }
 
-    pub fn join(&mut self, name: &str, host: &str, port: u16) {
+    pub(crate) fn join(&mut self, name: &str, host: &str, port: u16) {
         let a = self.session.account(name);
         self.send(&format!("join {name} {host} {port} {} {}", a.id, a.access_token));
     }
 
     /// Walk forward for `ms` milliseconds (the world changes under the bot).
-    pub fn walk(&mut self, name: &str, ms: u64) {
+    pub(crate) fn walk(&mut self, name: &str, ms: u64) {
         self.send(&format!("walk {name} {ms}"));
     }
 
-    pub fn leave(&mut self, name: &str) {
+    pub(crate) fn leave(&mut self, name: &str) {
         self.send(&format!("leave {name}"));
     }
 
-    pub fn events(&self) -> Vec<Value> {
+    pub(crate) fn events(&self) -> Vec<Value> {
         self.events.lock().unwrap().clone()
     }
 
     /// Events about `name` so far.
-    pub fn of(&self, name: &str) -> Vec<Value> {
+    pub(crate) fn of(&self, name: &str) -> Vec<Value> {
         self.events().into_iter().filter(|e| e["name"] == name).collect()
     }
 
     /// Wait (bounded) for an event about `name` whose `event` is one of
     /// `kinds`, later than the `after`-th event about it; returns it.
-    pub fn wait(&self, name: &str, kinds: &[&str], after: usize, timeout: Duration) -> Result<Value, String> {
+    pub(crate) fn wait(&self, name: &str, kinds: &[&str], after: usize, timeout: Duration) -> Result<Value, String> {
         let until = Instant::now() + timeout;
         loop {
             if let Some(e) = self

@@ -13,7 +13,7 @@ use crate::world::Day;
 
 impl Day {
     /// Wait for a bot event; fail with the day's story.
-    pub fn wait_bot(&self, bots: &Bots, name: &str, kinds: &[&str], after: usize) -> serde_json::Value {
+    pub(crate) fn wait_bot(&self, bots: &Bots, name: &str, kinds: &[&str], after: usize) -> serde_json::Value {
         match bots.wait(name, kinds, after, Duration::from_secs(45)) {
             Ok(e) => {
                 self.note(format!("{name}: {e}"));
@@ -24,7 +24,7 @@ impl Day {
     }
 
     /// Successful `DELETE /servers/{id}` calls.
-    pub fn server_deletes(&self) -> usize {
+    pub(crate) fn server_deletes(&self) -> usize {
         self.h
             .requests()
             .iter()
@@ -50,7 +50,7 @@ impl Day {
 }
 
 /// After the server is gone: one created, one deleted, DNS, the ledger.
-pub fn after_the_day(day: &Day, reason: &str) {
+pub(crate) fn after_the_day(day: &Day, reason: &str) {
     day.check("one server was created", day.h.count_route(Method::POST, "/servers") == 1);
     day.check("one server was deleted", day.server_deletes() == 1);
     day.check("never two servers at once", day.never_two_servers());
@@ -134,7 +134,7 @@ pub fn after_the_day(day: &Day, reason: &str) {
 
 /// Storage: snapshots present, retention held, the world restorable and
 /// equal to what the Minecraft peer wrote; the agent's keys scoped.
-pub fn storage_and_world(day: &Day) {
+pub(crate) fn storage_and_world(day: &Day) {
     let snapshots = day.snapshots();
     day.check(&format!("snapshots are in storage: {snapshots:?}"), !snapshots.is_empty());
     let restored = day.restore_current();
@@ -206,7 +206,7 @@ pub fn storage_and_world(day: &Day) {
 
 /// No secret in any log, commit, output or user-data (the minted, scoped
 /// keys only in the user-data and storage; the nudge token only in storage).
-pub fn no_secret_anywhere(day: &Day) {
+pub(crate) fn no_secret_anywhere(day: &Day) {
     let history = crate::world::git(&day.remote, &["log", "-p", "--all", "--format=%an %ae %s %b"]);
     let mut minted = vec![];
     for c in day.cf.issued_credentials() {

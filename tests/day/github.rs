@@ -15,30 +15,30 @@ use std::time::Duration;
 use crate::common::actions::{self, Event, Run, RunReport, Workflow};
 use crate::world::{ADMIN, Day, NUDGE_TOKEN, REPOSITORY, RUN_TOKEN, bin, git};
 
-pub const WORKFLOW: &str = ".github/workflows/reconcile.yml";
+pub(crate) const WORKFLOW: &str = ".github/workflows/reconcile.yml";
 /// The step that downloads the release: the binary under test stands in.
-pub const INSTALL_STEP: &str = "Install mc-gitops";
+pub(crate) const INSTALL_STEP: &str = "Install mc-gitops";
 
 /// One run, as the test keeps it.
-pub struct RunRecord {
+pub(crate) struct RunRecord {
     pub event: String,
     pub inputs: BTreeMap<String, String>,
     pub report: RunReport,
 }
 
 impl RunRecord {
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.report.ok()
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.report.log()
     }
 }
 
 impl Day {
     /// Run reconcile.yml for `event` and keep its report.
-    pub fn run_workflow(&self, event: Event) -> usize {
+    pub(crate) fn run_workflow(&self, event: Event) -> usize {
         let _group = self.run_lock.lock().unwrap();
         let n = self.runs.lock().unwrap().len() + 1;
         let dir = self.tmp.path().join(format!("runs/{n}"));
@@ -72,12 +72,12 @@ impl Day {
         n
     }
 
-    pub fn run_ok(&self, n: usize) -> bool {
+    pub(crate) fn run_ok(&self, n: usize) -> bool {
         self.runs.lock().unwrap()[n - 1].ok()
     }
 
     /// The output of the run's Apply step (every step, when it has none).
-    pub fn apply_output(&self, n: usize) -> String {
+    pub(crate) fn apply_output(&self, n: usize) -> String {
         let runs = self.runs.lock().unwrap();
         let r = &runs[n - 1].report;
         r.jobs
@@ -90,7 +90,7 @@ impl Day {
     }
 
     /// What run `n`'s step `name` printed (empty when it did not run).
-    pub fn step_output(&self, n: usize, name: &str) -> String {
+    pub(crate) fn step_output(&self, n: usize, name: &str) -> String {
         let runs = self.runs.lock().unwrap();
         runs[n - 1]
             .report
@@ -104,7 +104,7 @@ impl Day {
 
     /// Nudges received since the last call, each as the dispatch GitHub
     /// would run; every one must carry the nudge token and nothing else.
-    pub fn take_nudges(&self) -> Vec<Event> {
+    pub(crate) fn take_nudges(&self) -> Vec<Event> {
         let calls = self.gh.calls();
         let mut taken = self.nudges_taken.lock().unwrap();
         let new = calls[*taken..].to_vec();
@@ -138,13 +138,13 @@ impl Day {
 }
 
 /// GitHub answering nudges: a thread that turns each one into a run.
-pub struct NudgeRunner {
+pub(crate) struct NudgeRunner {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl NudgeRunner {
-    pub fn start(day: Arc<Day>) -> NudgeRunner {
+    pub(crate) fn start(day: Arc<Day>) -> NudgeRunner {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -161,7 +161,7 @@ impl NudgeRunner {
         }
     }
 
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
             if let Err(e) = t.join() {

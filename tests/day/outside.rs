@@ -11,7 +11,7 @@ use crate::world::{Day, git, text_of};
 
 impl Day {
     /// Wait (bounded) until `cond` holds; fail with the whole day's story.
-    pub fn wait(&self, what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    pub(crate) fn wait(&self, what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
         let until = Instant::now() + timeout;
         while !cond() {
             if Instant::now() > until {
@@ -23,7 +23,7 @@ impl Day {
     }
 
     /// Check `cond` now; fail with the whole day's story when it does not hold.
-    pub fn check(&self, what: &str, cond: bool) {
+    pub(crate) fn check(&self, what: &str, cond: bool) {
         if !cond {
             self.fail(&format!("does not hold: {what}"));
         }
@@ -31,14 +31,14 @@ impl Day {
     }
 
     /// Run `n` succeeded; else fail with its Apply step's output.
-    pub fn check_run(&self, n: usize, what: &str) {
+    pub(crate) fn check_run(&self, n: usize, what: &str) {
         if !self.run_ok(n) {
             self.fail(&format!("does not hold: {what} (run {n}):\n{}", self.apply_output(n)));
         }
         self.note(format!("✓ {what} (run {n})"));
     }
 
-    pub fn fail(&self, why: &str) -> ! {
+    pub(crate) fn fail(&self, why: &str) -> ! {
         let mut story = format!(
             "THE DAY BROKE: {why}\n\n== timeline\n{}\n",
             self.timeline.lock().unwrap().join("\n")
@@ -83,12 +83,12 @@ impl Day {
     // --- the remote ------------------------------------------------------
 
     /// `main`'s history: `<author name> | <subject>` per commit, newest first.
-    pub fn remote_log(&self) -> String {
+    pub(crate) fn remote_log(&self) -> String {
         git(&self.remote, &["log", "--format=%an <%ae> | %s", "main"])
     }
 
     /// A file as it is on the remote's `main`.
-    pub fn remote_file(&self, path: &str) -> Option<String> {
+    pub(crate) fn remote_file(&self, path: &str) -> Option<String> {
         let out = std::process::Command::new("git")
             .args(["show", &format!("main:{path}")])
             .current_dir(&self.remote)
@@ -97,7 +97,7 @@ impl Day {
         out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    pub fn remote_files(&self, under: &str) -> Vec<String> {
+    pub(crate) fn remote_files(&self, under: &str) -> Vec<String> {
         git(&self.remote, &["ls-tree", "-r", "--name-only", "main", "--", under])
             .lines()
             .map(str::to_string)
@@ -105,7 +105,7 @@ impl Day {
     }
 
     /// Session files on `main`: (path, text).
-    pub fn sessions(&self) -> Vec<(String, String)> {
+    pub(crate) fn sessions(&self) -> Vec<(String, String)> {
         self.remote_files("sessions")
             .into_iter()
             .map(|p| {
@@ -118,7 +118,7 @@ impl Day {
     // --- storage ---------------------------------------------------------
 
     /// Every object key in the bucket.
-    pub fn storage_keys(&self) -> Vec<String> {
+    pub(crate) fn storage_keys(&self) -> Vec<String> {
         let root = self.s3.object_file("");
         let mut out = vec![];
         walk(&root, &mut |p| {
@@ -131,19 +131,19 @@ impl Day {
         out
     }
 
-    pub fn storage_json(&self, key: &str) -> Option<serde_json::Value> {
+    pub(crate) fn storage_json(&self, key: &str) -> Option<serde_json::Value> {
         let text = std::fs::read_to_string(self.s3.object_file(key)).ok()?;
         serde_json::from_str(&text).ok()
     }
 
     /// The agent's `status.json` phase, as storage holds it now.
-    pub fn agent_phase(&self) -> Option<String> {
+    pub(crate) fn agent_phase(&self) -> Option<String> {
         self.storage_json("control/grove/status.json")
             .and_then(|v| v["phase"].as_str().map(str::to_string))
     }
 
     /// Snapshot manifests in storage (one per backup).
-    pub fn snapshots(&self) -> Vec<String> {
+    pub(crate) fn snapshots(&self) -> Vec<String> {
         self.storage_keys()
             .into_iter()
             .filter(|k| k.starts_with("worlds/grove/backups/") && k.ends_with(".json"))
@@ -152,7 +152,7 @@ impl Day {
 
     /// `mc-gitops world restore` of the current snapshot, as the admin
     /// runs it with the account's keys, into a new directory.
-    pub fn restore_current(&self) -> PathBuf {
+    pub(crate) fn restore_current(&self) -> PathBuf {
         let clone = self.tmp.path().join("restore-repo");
         if !clone.exists() {
             git(
@@ -178,7 +178,7 @@ impl Day {
 
     // --- fakes -----------------------------------------------------------
 
-    pub fn discord_posts(&self) -> Vec<String> {
+    pub(crate) fn discord_posts(&self) -> Vec<String> {
         self.discord
             .posts()
             .iter()
@@ -186,12 +186,12 @@ impl Day {
             .collect()
     }
 
-    pub fn discord_said(&self, needle: &str) -> bool {
+    pub(crate) fn discord_said(&self, needle: &str) -> bool {
         self.discord_posts().iter().any(|p| p.contains(needle))
     }
 
     /// Server List Ping with mcstatus (a third-party client).
-    pub fn ping(&self) -> Result<serde_json::Value, String> {
+    pub(crate) fn ping(&self) -> Result<serde_json::Value, String> {
         let out = std::process::Command::new(crate::common::python())
             .arg(crate::common::peers().join("mcstatus_ping.py"))
             .arg(self.game_port.to_string())
@@ -205,7 +205,7 @@ impl Day {
     }
 
     /// The A record's address: where DNS sends the players.
-    pub fn a_record(&self) -> Option<String> {
+    pub(crate) fn a_record(&self) -> Option<String> {
         self.cf
             .records()
             .into_iter()
@@ -214,7 +214,7 @@ impl Day {
     }
 }
 
-pub fn walk(dir: &Path, f: &mut impl FnMut(&Path)) {
+pub(crate) fn walk(dir: &Path, f: &mut impl FnMut(&Path)) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for e in entries.flatten() {
         let p = e.path();
@@ -227,7 +227,7 @@ pub fn walk(dir: &Path, f: &mut impl FnMut(&Path)) {
 }
 
 /// Files under `dir`, relative, with their bytes.
-pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+pub(crate) fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut out = std::collections::BTreeMap::new();
     walk(dir, &mut |p| {
         out.insert(

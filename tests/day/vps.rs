@@ -28,7 +28,7 @@ use crate::hetzner_fake::FakeHetzner;
 use crate::s3_fake::S3Server;
 
 /// The address every created server gets, so DNS points at this machine.
-pub const HOST: &str = "127.0.0.1";
+pub(crate) const HOST: &str = "127.0.0.1";
 /// How long the agent has to exit after SIGTERM (its STOP_GRACE is 90 s;
 /// at a normal deletion Minecraft is already stopped).
 const TERM_WAIT: Duration = Duration::from_secs(100);
@@ -52,7 +52,7 @@ struct WriteFile {
 }
 
 /// One created server and the agent running as it.
-pub struct Machine {
+pub(crate) struct Machine {
     pub server_id: u64,
     pub minecraft_dir: PathBuf,
     pub log: PathBuf,
@@ -63,14 +63,14 @@ pub struct Machine {
 }
 
 impl Machine {
-    pub fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
 /// What the watcher saw, for the test's assertions and failure messages.
 #[derive(Default)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub machines: Vec<Machine>,
     /// The most servers that existed at once.
     pub max_servers: usize,
@@ -78,7 +78,7 @@ pub struct Seen {
     pub errors: Vec<String>,
 }
 
-pub struct Settings {
+pub(crate) struct Settings {
     pub bin: PathBuf,
     pub root: PathBuf,
     pub game_port: u16,
@@ -90,7 +90,7 @@ pub struct Settings {
     pub downloads: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
 }
 
-pub struct Vps {
+pub(crate) struct Vps {
     pub seen: Arc<Mutex<Seen>>,
     downloads: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
     stop: Arc<AtomicBool>,
@@ -99,7 +99,7 @@ pub struct Vps {
 
 impl Vps {
     /// Start watching; the fakes must outlive the returned value.
-    pub fn watch(h: FakeHetzner, cf: Arc<FakeCloudflare>, s3: Arc<S3Server>, settings: Settings) -> Vps {
+    pub(crate) fn watch(h: FakeHetzner, cf: Arc<FakeCloudflare>, s3: Arc<S3Server>, settings: Settings) -> Vps {
         let seen = Arc::new(Mutex::new(Seen::default()));
         let downloads = settings.downloads.clone();
         let stop = Arc::new(AtomicBool::new(false));
@@ -133,16 +133,16 @@ impl Vps {
     }
 
     /// What the machines' download cache holds from now on.
-    pub fn set_downloads(&self, files: BTreeMap<String, Vec<u8>>) {
+    pub(crate) fn set_downloads(&self, files: BTreeMap<String, Vec<u8>>) {
         *self.downloads.lock().unwrap() = files;
     }
 
-    pub fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+    pub(crate) fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
         self.seen.lock().unwrap()
     }
 
     /// Every agent log so far, for failure messages (tail of each).
-    pub fn logs_tail(&self, lines: usize) -> String {
+    pub(crate) fn logs_tail(&self, lines: usize) -> String {
         let mut out = String::new();
         for m in &self.seen().machines {
             let text = m.log_text();
@@ -159,7 +159,7 @@ impl Vps {
     }
 
     /// Stop watching and SIGTERM any agent still running.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -327,7 +327,7 @@ fn under(root: &Path, p: &Path) -> PathBuf {
 }
 
 /// What cloud-init's `write_files` does, under `root`.
-pub fn write_files(root: &Path, user_data: &str) -> Result<(), String> {
+pub(crate) fn write_files(root: &Path, user_data: &str) -> Result<(), String> {
     if !user_data.starts_with("#cloud-config") {
         return Err(format!(
             "user-data does not start with #cloud-config: {:?}",

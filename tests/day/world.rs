@@ -22,15 +22,15 @@ use crate::session_fake::FakeSessionServer;
 use crate::vps::{Settings, Vps};
 
 /// The token the admin makes for the nudge (fine-grained, Actions: write).
-pub const NUDGE_TOKEN: &str = "github_pat_fake-nudge-Actions-write-7Hq2";
+pub(crate) const NUDGE_TOKEN: &str = "github_pat_fake-nudge-Actions-write-7Hq2";
 /// The token GitHub gives each run (`secrets.GITHUB_TOKEN`).
-pub const RUN_TOKEN: &str = "ghs_fake-run-token-contents-write-Zp4";
-pub const REPOSITORY: &str = "grove-friends/grove-state";
-pub const ADMIN: &str = "grove-admin";
+pub(crate) const RUN_TOKEN: &str = "ghs_fake-run-token-contents-write-Zp4";
+pub(crate) const REPOSITORY: &str = "grove-friends/grove-state";
+pub(crate) const ADMIN: &str = "grove-admin";
 /// The admin's Minecraft name (given to `init`), then the friend who joins by pull request.
-pub const PLAYERS: [&str; 2] = ["Steve", "Alex"];
+pub(crate) const PLAYERS: [&str; 2] = ["Steve", "Alex"];
 
-pub struct Day {
+pub(crate) struct Day {
     pub started: Instant,
     pub h: FakeHetzner,
     pub cf: Arc<FakeCloudflare>,
@@ -56,7 +56,7 @@ pub struct Day {
     pub run_lock: Mutex<()>,
 }
 
-pub fn bin() -> PathBuf {
+pub(crate) fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_mc-gitops"))
 }
 
@@ -76,7 +76,7 @@ fn modrinth_projects() -> Vec<modrinth_fake::FakeProject> {
 impl Day {
     /// The fakes, and the admin's repo made with `mc-gitops init` and
     /// pushed, with `edit` applied to server.toml before the first commit.
-    pub async fn new(edit: impl FnOnce(&str) -> String) -> Day {
+    pub(crate) async fn new(edit: impl FnOnce(&str) -> String) -> Day {
         let tmp = tempfile::tempdir().unwrap();
         let h = FakeHetzner::start().await;
         let cf = Arc::new(FakeCloudflare::start().await);
@@ -137,7 +137,7 @@ impl Day {
         day
     }
 
-    pub fn note(&self, what: impl std::fmt::Display) {
+    pub(crate) fn note(&self, what: impl std::fmt::Display) {
         let line = format!("{:>6.1}s {what}", self.started.elapsed().as_secs_f64());
         eprintln!("day: {line}");
         self.timeline.lock().unwrap().push(line);
@@ -252,7 +252,7 @@ impl Day {
         self.vps.set_downloads(cache);
     }
 
-    pub fn admin_commit(&self, message: &str) {
+    pub(crate) fn admin_commit(&self, message: &str) {
         git(
             &self.admin,
             &[
@@ -269,7 +269,7 @@ impl Day {
     }
 
     /// The admin edits server.toml, commits and pushes.
-    pub fn admin_edits(&self, message: &str, edit: impl FnOnce(&str) -> String) {
+    pub(crate) fn admin_edits(&self, message: &str, edit: impl FnOnce(&str) -> String) {
         git(&self.admin, &["pull", "--quiet", "--rebase", "origin", "main"]);
         let p = self.admin.join("server.toml");
         let text = std::fs::read_to_string(&p).unwrap();
@@ -280,12 +280,12 @@ impl Day {
     }
 
     /// Run the binary under test directly (the admin's own commands).
-    pub fn mc(&self, args: &[&str]) -> Output {
+    pub(crate) fn mc(&self, args: &[&str]) -> Output {
         Command::new(bin()).args(args).output().unwrap()
     }
 
     /// The secrets the admin stored in the repository's settings.
-    pub fn secrets(&self) -> BTreeMap<String, String> {
+    pub(crate) fn secrets(&self) -> BTreeMap<String, String> {
         [
             ("HCLOUD_TOKEN", hetzner_fake::TOKEN.to_string()),
             ("CLOUDFLARE_API_TOKEN", cloudflare_fake::TOKEN.to_string()),
@@ -301,7 +301,7 @@ impl Day {
 
     /// The only test-only difference of a run: where the APIs are, and
     /// the port the reconciler's Server List Ping dials on 127.0.0.1.
-    pub fn runner_env(&self) -> Vec<(String, String)> {
+    pub(crate) fn runner_env(&self) -> Vec<(String, String)> {
         vec![
             ("HCLOUD_ENDPOINT".into(), self.h.base_url()),
             ("CLOUDFLARE_API_BASE_URL".into(), self.cf.base_url()),
@@ -317,7 +317,7 @@ impl Day {
 
     /// Every secret there is: none may show up in a log, a commit, an
     /// output or the user-data (the minted, scoped keys may, in user-data).
-    pub fn all_secrets(&self) -> Vec<String> {
+    pub(crate) fn all_secrets(&self) -> Vec<String> {
         let mut s: Vec<String> = vec![
             hetzner_fake::TOKEN.into(),
             cloudflare_fake::TOKEN.into(),
@@ -333,7 +333,7 @@ impl Day {
 
 /// `key = <old>` → `key = <value>` on the first line that sets `key`,
 /// keeping the line's comment.
-pub fn replace_value(text: &str, key: &str, value: &str) -> String {
+pub(crate) fn replace_value(text: &str, key: &str, value: &str) -> String {
     let mut done = false;
     let lines: Vec<String> = text
         .lines()
@@ -352,12 +352,12 @@ pub fn replace_value(text: &str, key: &str, value: &str) -> String {
     lines.join("\n") + "\n"
 }
 
-pub fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git").args(args).current_dir(dir).output().unwrap();
     assert!(out.status.success(), "git {args:?} in {}: {}", dir.display(), text_of(&out));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-pub fn text_of(out: &Output) -> String {
+pub(crate) fn text_of(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }

@@ -45,51 +45,51 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 /// The API's path prefix, as in the document's `servers[0].url`.
-pub const PREFIX: &str = "/client/v4";
+pub(crate) const PREFIX: &str = "/client/v4";
 /// The only token the fake accepts, as `Authorization: Bearer <TOKEN>`.
-pub const TOKEN: &str = "fake-cf-token-s3cr3t-0d9c8b7a";
-pub const ZONE: &str = "grove.place";
-pub const ACCOUNT_ID: &str = "4f7c1a0e9b2d4c6e8a0b1c2d3e4f5a6b";
-pub const BUCKET: &str = "grove-worlds";
+pub(crate) const TOKEN: &str = "fake-cf-token-s3cr3t-0d9c8b7a";
+pub(crate) const ZONE: &str = "grove.place";
+pub(crate) const ACCOUNT_ID: &str = "4f7c1a0e9b2d4c6e8a0b1c2d3e4f5a6b";
+pub(crate) const BUCKET: &str = "grove-worlds";
 
 /// Error codes. The document lists none; those marked "seen" are what the
 /// real API sends in that case, the rest are stand-ins in Cloudflare's ranges
 /// (tests compare through these names, never through bare numbers).
-pub mod code {
+pub(crate) mod code {
     /// Seen: "Please wait and consider throttling your request speed"
     /// (below the document's `minimum: 1000` for error codes).
-    pub const RATE_LIMITED: u32 = 971;
+    pub(crate) const RATE_LIMITED: u32 = 971;
     /// Stand-in for an injected 5xx.
-    pub const INTERNAL: u32 = 1000;
+    pub(crate) const INTERNAL: u32 = 1000;
     /// Seen: "DNS Validation Error"; also used for any other bad input.
-    pub const VALIDATION: u32 = 1004;
+    pub(crate) const VALIDATION: u32 = 1004;
     /// Seen: "No route for that URI".
-    pub const NO_ROUTE: u32 = 7000;
-    pub const METHOD_NOT_ALLOWED: u32 = 7001;
+    pub(crate) const NO_ROUTE: u32 = 7000;
+    pub(crate) const METHOD_NOT_ALLOWED: u32 = 7001;
     /// Seen: "Could not route to …, perhaps your object identifier is invalid?"
-    pub const BAD_IDENTIFIER: u32 = 7003;
-    pub const NOT_PROXIABLE: u32 = 9004;
+    pub(crate) const BAD_IDENTIFIER: u32 = 7003;
+    pub(crate) const NOT_PROXIABLE: u32 = 9004;
     /// Seen: "Content for A record must be a valid IPv4 address."
-    pub const INVALID_A_CONTENT: u32 = 9005;
-    pub const INVALID_AAAA_CONTENT: u32 = 9006;
-    pub const INVALID_TYPE: u32 = 9020;
-    pub const INVALID_TTL: u32 = 9021;
+    pub(crate) const INVALID_A_CONTENT: u32 = 9005;
+    pub(crate) const INVALID_AAAA_CONTENT: u32 = 9006;
+    pub(crate) const INVALID_TYPE: u32 = 9020;
+    pub(crate) const INVALID_TTL: u32 = 9021;
     /// Seen: "Invalid access token".
-    pub const INVALID_TOKEN: u32 = 9109;
+    pub(crate) const INVALID_TOKEN: u32 = 9109;
     /// Seen: "Authentication error" (no token, or no permission).
-    pub const AUTHENTICATION: u32 = 10000;
+    pub(crate) const AUTHENTICATION: u32 = 10000;
     /// Seen (R2): "The specified bucket does not exist."
-    pub const NO_SUCH_BUCKET: u32 = 10006;
+    pub(crate) const NO_SUCH_BUCKET: u32 = 10006;
     /// Seen: "Record does not exist."
-    pub const RECORD_NOT_FOUND: u32 = 81044;
+    pub(crate) const RECORD_NOT_FOUND: u32 = 81044;
     /// Seen: "An A, AAAA, or CNAME record with that host already exists."
-    pub const HOST_TAKEN: u32 = 81053;
+    pub(crate) const HOST_TAKEN: u32 = 81053;
     /// Seen: "An identical record already exists."
-    pub const IDENTICAL_RECORD: u32 = 81058;
+    pub(crate) const IDENTICAL_RECORD: u32 = 81058;
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct FakeRecord {
+pub(crate) struct FakeRecord {
     pub id: String,
     pub zone_id: String,
     pub name: String,
@@ -106,7 +106,7 @@ pub struct FakeRecord {
 
 /// One request as the fake received it (path without [`PREFIX`]).
 #[derive(Clone, Debug)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     pub method: Method,
     pub path: String,
     pub query: Option<String>,
@@ -154,7 +154,7 @@ struct Inner {
 
 /// What a token may lack, for [`FakeCloudflare::deny`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Permission {
+pub(crate) enum Permission {
     /// Zone → DNS → Edit: creating, changing or deleting records.
     DnsEdit,
     /// Account → Workers R2 Storage → Edit: minting temporary credentials.
@@ -162,11 +162,11 @@ pub enum Permission {
 }
 
 /// The id `/user/tokens/verify` reports for [`TOKEN`].
-pub const TOKEN_ID: &str = "ed17574386854bf78a67040be0a770b0";
+pub(crate) const TOKEN_ID: &str = "ed17574386854bf78a67040be0a770b0";
 
 type Shared = Arc<Mutex<Inner>>;
 
-pub struct FakeCloudflare {
+pub(crate) struct FakeCloudflare {
     addr: SocketAddr,
     inner: Shared,
     server: tokio::task::JoinHandle<()>,
@@ -180,7 +180,7 @@ impl Drop for FakeCloudflare {
 
 impl FakeCloudflare {
     /// A running fake with zone [`ZONE`], account [`ACCOUNT_ID`] and bucket [`BUCKET`].
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let inner: Shared = Arc::default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
@@ -194,7 +194,7 @@ impl FakeCloudflare {
         fake
     }
 
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         format!("http://{}{PREFIX}", self.addr)
     }
 
@@ -202,7 +202,7 @@ impl FakeCloudflare {
         self.inner.lock().expect("fake state")
     }
 
-    pub fn add_zone(&self, name: &str) -> String {
+    pub(crate) fn add_zone(&self, name: &str) -> String {
         let mut s = self.lock();
         let id = s.hex_id();
         s.zones.push(FakeZone {
@@ -214,7 +214,7 @@ impl FakeCloudflare {
     }
 
     /// Take Zone:Read on `name` away from the token.
-    pub fn hide_zone(&self, name: &str) {
+    pub(crate) fn hide_zone(&self, name: &str) {
         self.lock()
             .zones
             .iter_mut()
@@ -222,17 +222,17 @@ impl FakeCloudflare {
             .for_each(|z| z.readable = false);
     }
 
-    pub fn zone_id(&self, name: &str) -> String {
+    pub(crate) fn zone_id(&self, name: &str) -> String {
         self.lock().zones.iter().find(|z| z.name == name).expect("seeded zone").id.clone()
     }
 
-    pub fn add_bucket(&self, name: &str) {
+    pub(crate) fn add_bucket(&self, name: &str) {
         self.lock().buckets.push(name.to_string());
     }
 
     /// Put a record in as a POST body would describe it, skipping the
     /// duplicate checks (to set up states the API would refuse to create).
-    pub fn seed(&self, zone: &str, body: Value) -> String {
+    pub(crate) fn seed(&self, zone: &str, body: Value) -> String {
         let mut s = self.lock();
         let zone = s.zones.iter().find(|z| z.name == zone).expect("seeded zone").clone();
         let rec = s
@@ -243,12 +243,12 @@ impl FakeCloudflare {
         id
     }
 
-    pub fn records(&self) -> Vec<FakeRecord> {
+    pub(crate) fn records(&self) -> Vec<FakeRecord> {
         self.lock().records.clone()
     }
 
     /// Every request received, in order: method and path with its query.
-    pub fn calls(&self) -> Vec<(Method, String)> {
+    pub(crate) fn calls(&self) -> Vec<(Method, String)> {
         let s = self.lock();
         s.calls
             .iter()
@@ -261,12 +261,12 @@ impl FakeCloudflare {
             .collect()
     }
 
-    pub fn requests(&self) -> Vec<Recorded> {
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
         self.lock().calls.clone()
     }
 
     /// How many requests had this method (all of them when `None`).
-    pub fn count(&self, method: Option<Method>) -> usize {
+    pub(crate) fn count(&self, method: Option<Method>) -> usize {
         self.lock()
             .calls
             .iter()
@@ -274,51 +274,51 @@ impl FakeCloudflare {
             .count()
     }
 
-    pub fn clear_calls(&self) {
+    pub(crate) fn clear_calls(&self) {
         self.lock().calls.clear();
     }
 
     /// Credentials issued so far, each with the request that asked for it.
-    pub fn issued_with_requests(&self) -> Vec<(Value, Value)> {
+    pub(crate) fn issued_with_requests(&self) -> Vec<(Value, Value)> {
         let s = self.lock();
         s.issued.iter().cloned().zip(s.issued_for.iter().cloned()).collect()
     }
 
     /// Credentials issued so far, as the fake sent them.
-    pub fn issued_credentials(&self) -> Vec<Value> {
+    pub(crate) fn issued_credentials(&self) -> Vec<Value> {
         self.lock().issued.clone()
     }
 
     /// Take `permission` away from the token.
-    pub fn deny(&self, permission: Permission) {
+    pub(crate) fn deny(&self, permission: Permission) {
         self.lock().denied.push(permission);
     }
 
     /// What `/user/tokens/verify` reports (`active`, `disabled`, `expired`).
-    pub fn set_token_status(&self, status: &str) {
+    pub(crate) fn set_token_status(&self, status: &str) {
         self.lock().token_status = Some(status.to_string());
     }
 
     /// Answer the next `times` matching requests with `status` (and an error
     /// envelope) without acting on them.
-    pub fn fail_next(&self, method: Method, path_prefix: &str, status: StatusCode, times: u32) {
+    pub(crate) fn fail_next(&self, method: Method, path_prefix: &str, status: StatusCode, times: u32) {
         self.add_fault(Some(method), path_prefix, times, FaultKind::Status(status));
     }
 
     /// Answer the next `times` requests with 429 and `retry-after`.
-    pub fn rate_limit_next(&self, times: u32, retry_after_secs: u64) {
+    pub(crate) fn rate_limit_next(&self, times: u32, retry_after_secs: u64) {
         self.add_fault(None, "", times, FaultKind::RateLimit(retry_after_secs));
     }
 
     /// Act on the next matching request, then hold its answer back for
     /// `duration`: a response lost to a client timeout, the work done.
-    pub fn hang_next(&self, path_prefix: &str, duration: Duration) {
+    pub(crate) fn hang_next(&self, path_prefix: &str, duration: Duration) {
         self.add_fault(None, path_prefix, 1, FaultKind::Hang(duration));
     }
 
     /// [`FakeCloudflare::hang_next`] for one method only (a POST, not the GET
     /// before it on the same path).
-    pub fn hang_next_for(&self, method: Method, path_prefix: &str, duration: Duration) {
+    pub(crate) fn hang_next_for(&self, method: Method, path_prefix: &str, duration: Duration) {
         self.add_fault(Some(method), path_prefix, 1, FaultKind::Hang(duration));
     }
 

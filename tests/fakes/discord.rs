@@ -20,8 +20,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::Value;
 
-pub const WEBHOOK_ID: &str = "1180000000000000001";
-pub const WEBHOOK_TOKEN: &str = "fake-discord-webhook-t0ken-9f8e7d";
+pub(crate) const WEBHOOK_ID: &str = "1180000000000000001";
+pub(crate) const WEBHOOK_TOKEN: &str = "fake-discord-webhook-t0ken-9f8e7d";
 
 #[derive(Default)]
 struct Inner {
@@ -34,13 +34,13 @@ struct Inner {
 }
 
 #[derive(Clone)]
-pub struct FakeDiscord {
+pub(crate) struct FakeDiscord {
     inner: Arc<Mutex<Inner>>,
     addr: std::net::SocketAddr,
 }
 
 impl FakeDiscord {
-    pub async fn start() -> FakeDiscord {
+    pub(crate) async fn start() -> FakeDiscord {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new()
             .route("/api/webhooks/{id}/{token}", get(webhook).post(handle))
@@ -52,28 +52,28 @@ impl FakeDiscord {
     }
 
     /// The secret webhook URL, as the admin would store it.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}/api/webhooks/{WEBHOOK_ID}/{WEBHOOK_TOKEN}", self.addr)
     }
 
-    pub fn then_answer(&self, statuses: &[u16]) {
+    pub(crate) fn then_answer(&self, statuses: &[u16]) {
         self.inner.lock().unwrap().script.extend(statuses);
     }
 
     /// The admin deleted the webhook in Discord's channel settings.
-    pub fn delete_webhook(&self) {
+    pub(crate) fn delete_webhook(&self) {
         self.inner.lock().unwrap().deleted = true;
     }
 
-    pub fn gets(&self) -> usize {
+    pub(crate) fn gets(&self) -> usize {
         self.inner.lock().unwrap().gets
     }
 
-    pub fn posts(&self) -> Vec<Value> {
+    pub(crate) fn posts(&self) -> Vec<Value> {
         self.inner.lock().unwrap().posts.clone()
     }
 
-    pub fn content_types(&self) -> Vec<String> {
+    pub(crate) fn content_types(&self) -> Vec<String> {
         self.inner.lock().unwrap().content_types.clone()
     }
 }

@@ -26,10 +26,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch};
 use serde_json::{Value, json};
 
-pub const TOKEN: &str = "ghs_fakeWorkflowToken0000000000000000";
+pub(crate) const TOKEN: &str = "ghs_fakeWorkflowToken0000000000000000";
 
 /// Known Minecraft accounts: canonical name and undashed id.
-pub const PROFILES: &[(&str, &str)] = &[
+pub(crate) const PROFILES: &[(&str, &str)] = &[
     ("Steve", "8667ba71b85a4004af54457a9734eed7"),
     ("Alex", "dd3ec016bb8a4efe9cc11796b7a57df9"),
     ("Notch_", "43a6e636d11c4d78b63f9ec5dfd111a5"),
@@ -38,7 +38,7 @@ pub const PROFILES: &[(&str, &str)] = &[
 ];
 
 #[derive(Default)]
-pub struct Inner {
+pub(crate) struct Inner {
     /// (id, pr, body)
     pub comments: Vec<(u64, u64, String)>,
     pub calls: Vec<String>,
@@ -52,7 +52,7 @@ pub struct Inner {
 
 /// One pull request as the pulls endpoints describe it.
 #[derive(Clone, Debug)]
-pub struct Pull {
+pub(crate) struct Pull {
     pub number: u64,
     pub head_sha: String,
     /// `owner/name` of the repository the head branch is in (a fork's, or the base's own).
@@ -75,13 +75,13 @@ fn pull_json(base_repo: &str, p: &Pull) -> Value {
 }
 
 #[derive(Clone)]
-pub struct FakeGithub {
+pub(crate) struct FakeGithub {
     pub inner: Arc<Mutex<Inner>>,
     base: String,
 }
 
 impl FakeGithub {
-    pub async fn start() -> FakeGithub {
+    pub(crate) async fn start() -> FakeGithub {
         let inner = Arc::new(Mutex::new(Inner {
             next: 1000,
             ..Inner::default()
@@ -99,20 +99,20 @@ impl FakeGithub {
         FakeGithub { inner, base }
     }
 
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         self.base.clone()
     }
 
-    pub fn calls(&self) -> Vec<String> {
+    pub(crate) fn calls(&self) -> Vec<String> {
         self.inner.lock().unwrap().calls.clone()
     }
 
-    pub fn comments(&self) -> Vec<(u64, u64, String)> {
+    pub(crate) fn comments(&self) -> Vec<(u64, u64, String)> {
         self.inner.lock().unwrap().comments.clone()
     }
 
     /// A comment by a person (not the bot) on pull request `pr`.
-    pub fn add_comment_by_a_person(&self, pr: u64, body: &str) -> u64 {
+    pub(crate) fn add_comment_by_a_person(&self, pr: u64, body: &str) -> u64 {
         let mut inner = self.inner.lock().unwrap();
         inner.next += 1;
         let id = inner.next;
@@ -121,7 +121,7 @@ impl FakeGithub {
         id
     }
 
-    pub fn add_pull(&self, number: u64, head_sha: &str, head_repo: &str, head_branch: &str) {
+    pub(crate) fn add_pull(&self, number: u64, head_sha: &str, head_repo: &str, head_branch: &str) {
         self.inner.lock().unwrap().pulls.push(Pull {
             number,
             head_sha: head_sha.into(),

@@ -31,7 +31,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 #[derive(Clone, Debug)]
-pub struct Call {
+pub(crate) struct Call {
     pub path: String,
     pub authorization: Option<String>,
     pub content_type: Option<String>,
@@ -50,7 +50,7 @@ struct Inner {
 
 /// A finished run and its jobs: (started, completed, conclusion).
 #[derive(Clone, Debug)]
-pub struct FakeRun {
+pub(crate) struct FakeRun {
     pub id: u64,
     pub created_at: String,
     pub jobs: Vec<(String, String, &'static str)>,
@@ -58,7 +58,7 @@ pub struct FakeRun {
 
 /// What one token may do in the fake's repository.
 #[derive(Clone, Copy, Debug)]
-pub struct Grant {
+pub(crate) struct Grant {
     /// `permissions.push` in `GET /repos/{o}/{r}`; `None` leaves
     /// `permissions` out (an Actions job's installation token).
     pub push: Option<bool>,
@@ -67,16 +67,16 @@ pub struct Grant {
 }
 
 #[derive(Clone)]
-pub struct FakeGitHub {
+pub(crate) struct FakeGitHub {
     pub url: String,
     inner: Arc<Mutex<Inner>>,
 }
 
 /// The one workflow the fake knows.
-pub const WORKFLOW: &str = "reconcile.yml";
+pub(crate) const WORKFLOW: &str = "reconcile.yml";
 
 impl FakeGitHub {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new()
             .route("/repos/{owner}/{repo}/actions/workflows/{file}/dispatches", post(dispatch))
@@ -92,24 +92,24 @@ impl FakeGitHub {
     }
 
     /// The GETs received (doctor's reads), in order.
-    pub fn reads(&self) -> Vec<Call> {
+    pub(crate) fn reads(&self) -> Vec<Call> {
         self.inner.lock().unwrap().reads.clone()
     }
 
-    pub fn calls(&self) -> Vec<Call> {
+    pub(crate) fn calls(&self) -> Vec<Call> {
         self.inner.lock().unwrap().calls.clone()
     }
 
     /// Limit what `token` may do (GET answers; the dispatch stays lenient).
-    pub fn grant(&self, token: &str, grant: Grant) {
+    pub(crate) fn grant(&self, token: &str, grant: Grant) {
         self.inner.lock().unwrap().grants.push((token.to_string(), grant));
     }
 
-    pub fn add_run(&self, run: FakeRun) {
+    pub(crate) fn add_run(&self, run: FakeRun) {
         self.inner.lock().unwrap().runs.push(run);
     }
 
-    pub fn inject(&self, statuses: &[u16]) {
+    pub(crate) fn inject(&self, statuses: &[u16]) {
         self.inner.lock().unwrap().inject = statuses.to_vec();
     }
 }

@@ -21,7 +21,7 @@
 #![allow(dead_code)]
 
 #[path = "hetzner_catalog.rs"]
-pub mod catalog;
+pub(crate) mod catalog;
 #[path = "hetzner_routes.rs"]
 mod routes;
 #[path = "hetzner_world.rs"]
@@ -40,16 +40,16 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 /// The only token the fake accepts (`Authorization: Bearer …`).
-pub const TOKEN: &str = "fake-hcloud-token-Q7xK2mP9vL4nR8sT";
+pub(crate) const TOKEN: &str = "fake-hcloud-token-Q7xK2mP9vL4nR8sT";
 /// A token created with "Read" only: GETs work, every write is 403
 /// `forbidden`, as Hetzner answers a read-only token.
-pub const READ_ONLY_TOKEN: &str = "fake-hcloud-read-only-token-W3zB8";
+pub(crate) const READ_ONLY_TOKEN: &str = "fake-hcloud-read-only-token-W3zB8";
 /// `RateLimit-Limit`: Hetzner's default of 3600 requests per hour.
-pub const RATE_LIMIT: u32 = 3600;
+pub(crate) const RATE_LIMIT: u32 = 3600;
 
 /// One request as the fake received it.
 #[derive(Clone, Debug)]
-pub struct Call {
+pub(crate) struct Call {
     pub method: Method,
     /// Path and query relative to `base_url()`, exactly as sent.
     pub path: String,
@@ -60,12 +60,12 @@ pub struct Call {
 
 impl Call {
     /// The path without its query.
-    pub fn route(&self) -> &str {
+    pub(crate) fn route(&self) -> &str {
         self.path.split('?').next().unwrap_or_default()
     }
 
     /// The decoded query pairs.
-    pub fn query(&self) -> Vec<(String, String)> {
+    pub(crate) fn query(&self) -> Vec<(String, String)> {
         let q = self.path.split_once('?').map(|(_, q)| q).unwrap_or_default();
         url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()
     }
@@ -122,13 +122,13 @@ pub(crate) struct Polled {
 type Shared = Arc<Mutex<World>>;
 
 #[derive(Clone)]
-pub struct FakeHetzner {
+pub(crate) struct FakeHetzner {
     addr: SocketAddr,
     world: Shared,
 }
 
 impl FakeHetzner {
-    pub async fn start() -> FakeHetzner {
+    pub(crate) async fn start() -> FakeHetzner {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("a local address");
         let world: Shared = Arc::new(Mutex::new(World::seeded()));
@@ -139,7 +139,7 @@ impl FakeHetzner {
         FakeHetzner { addr, world }
     }
 
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
     }
 
@@ -151,7 +151,7 @@ impl FakeHetzner {
 
     /// The next `times` requests matching `method` and `path_prefix` fail
     /// with `status` and Hetzner's documented error body for it.
-    pub fn fail_next(&self, method: Method, path_prefix: &str, status: u16, times: u32) {
+    pub(crate) fn fail_next(&self, method: Method, path_prefix: &str, status: u16, times: u32) {
         self.world().faults.push(Fault {
             method,
             prefix: path_prefix.to_string(),
@@ -162,7 +162,7 @@ impl FakeHetzner {
 
     /// The next `times` requests (any) get 429 `rate_limit_exceeded`, with
     /// `RateLimit-Reset` `reset_in_secs` seconds after the current second.
-    pub fn rate_limit_next(&self, times: u32, reset_in_secs: u64) {
+    pub(crate) fn rate_limit_next(&self, times: u32, reset_in_secs: u64) {
         let mut w = self.world();
         w.rate_limited = times;
         w.rate_limit_secs = reset_in_secs;
@@ -171,11 +171,11 @@ impl FakeHetzner {
     /// The next request matching `path_prefix` is processed, but its answer
     /// is held back for `delay` (longer than the client's timeout: the
     /// client sees a timeout while the change already happened).
-    pub fn hang_next(&self, path_prefix: &str, delay: Duration) {
+    pub(crate) fn hang_next(&self, path_prefix: &str, delay: Duration) {
         self.hang(path_prefix, delay, 1);
     }
 
-    pub fn hang(&self, path_prefix: &str, delay: Duration, times: u32) {
+    pub(crate) fn hang(&self, path_prefix: &str, delay: Duration, times: u32) {
         self.world().hangs.push(Hang {
             prefix: path_prefix.to_string(),
             delay,
@@ -185,17 +185,17 @@ impl FakeHetzner {
 
     /// The next server created gets `ip` as its IPv4 (say 127.0.0.1, where a
     /// test runs a real Minecraft peer) instead of a TEST-NET address.
-    pub fn next_server_ipv4(&self, ip: &str) {
+    pub(crate) fn next_server_ipv4(&self, ip: &str) {
         self.world().next_ipv4 = Some(ip.to_string());
     }
 
     /// Every create in `location` fails with 412 `resource_unavailable`.
-    pub fn sold_out(&self, location: &str) {
+    pub(crate) fn sold_out(&self, location: &str) {
         self.world().sold_out.insert(location.to_string());
     }
 
     /// Mark a server type deprecated everywhere (top-level and per location).
-    pub fn retire(&self, server_type: &str) {
+    pub(crate) fn retire(&self, server_type: &str) {
         let now = now_rfc3339();
         let dep = catalog::deprecation_json(&now, catalog::RETIRED_UNAVAILABLE_AFTER);
         let mut w = self.world();
@@ -209,26 +209,26 @@ impl FakeHetzner {
     }
 
     /// Actions running `command` end in `error` with this code and message.
-    pub fn fail_actions(&self, command: &str, code: &str, message: &str) {
+    pub(crate) fn fail_actions(&self, command: &str, code: &str, message: &str) {
         self.world()
             .failing
             .insert(command.to_string(), (code.to_string(), message.to_string()));
     }
 
     /// Polls (GETs) before an action succeeds; 1 = the first poll.
-    pub fn set_action_polls(&self, n: u32) {
+    pub(crate) fn set_action_polls(&self, n: u32) {
         self.world().action_polls = n.max(1);
     }
 
     /// Reads of a server before it turns `running`.
-    pub fn set_polls_to_running(&self, n: u32) {
+    pub(crate) fn set_polls_to_running(&self, n: u32) {
         self.world().polls_to_running = n;
     }
 
     // --- seeding ----------------------------------------------------------
 
     /// A server that already exists; returns its id.
-    pub fn seed_server(&self, name: &str, labels: &[(&str, &str)], location: &str, server_type: &str) -> u64 {
+    pub(crate) fn seed_server(&self, name: &str, labels: &[(&str, &str)], location: &str, server_type: &str) -> u64 {
         let labels: Value = labels
             .iter()
             .map(|(k, v)| (k.to_string(), json!(v)))
@@ -246,12 +246,12 @@ impl FakeHetzner {
     }
 
     /// An action in the log, running; returns its id.
-    pub fn seed_action(&self, command: &str) -> u64 {
+    pub(crate) fn seed_action(&self, command: &str) -> u64 {
         let mut w = self.world();
         w.new_action(command, &[])
     }
 
-    pub fn seed_firewall(&self, name: &str, labels: &[(&str, &str)], rules: Value, applied_to_selector: Option<&str>) -> u64 {
+    pub(crate) fn seed_firewall(&self, name: &str, labels: &[(&str, &str)], rules: Value, applied_to_selector: Option<&str>) -> u64 {
         let mut w = self.world();
         let id = w.id();
         let applied: Vec<Value> = applied_to_selector
@@ -267,7 +267,7 @@ impl FakeHetzner {
         id
     }
 
-    pub fn seed_ssh_key(&self, name: &str) -> u64 {
+    pub(crate) fn seed_ssh_key(&self, name: &str) -> u64 {
         let mut w = self.world();
         let id = w.id();
         w.ssh_keys.insert(
@@ -283,16 +283,16 @@ impl FakeHetzner {
 
     // --- inspection -------------------------------------------------------
 
-    pub fn calls(&self) -> Vec<(Method, String)> {
+    pub(crate) fn calls(&self) -> Vec<(Method, String)> {
         self.world().calls.iter().map(|c| (c.method.clone(), c.path.clone())).collect()
     }
 
-    pub fn requests(&self) -> Vec<Call> {
+    pub(crate) fn requests(&self) -> Vec<Call> {
         self.world().calls.clone()
     }
 
     /// Requests with this method whose path (query included) starts with `prefix`.
-    pub fn count(&self, method: Method, prefix: &str) -> usize {
+    pub(crate) fn count(&self, method: Method, prefix: &str) -> usize {
         self.world()
             .calls
             .iter()
@@ -301,7 +301,7 @@ impl FakeHetzner {
     }
 
     /// Requests with this method on exactly this route (query ignored).
-    pub fn count_route(&self, method: Method, route: &str) -> usize {
+    pub(crate) fn count_route(&self, method: Method, route: &str) -> usize {
         self.world()
             .calls
             .iter()
@@ -310,7 +310,7 @@ impl FakeHetzner {
     }
 
     /// JSON bodies received for `method` on `route`, in order.
-    pub fn bodies(&self, method: Method, route: &str) -> Vec<Value> {
+    pub(crate) fn bodies(&self, method: Method, route: &str) -> Vec<Value> {
         self.world()
             .calls
             .iter()
@@ -319,37 +319,37 @@ impl FakeHetzner {
             .collect()
     }
 
-    pub fn clear_calls(&self) {
+    pub(crate) fn clear_calls(&self) {
         self.world().calls.clear();
     }
 
-    pub fn servers_named(&self, name: &str) -> usize {
+    pub(crate) fn servers_named(&self, name: &str) -> usize {
         self.world().servers.values().filter(|s| s.json["name"] == name).count()
     }
 
-    pub fn server_count(&self) -> usize {
+    pub(crate) fn server_count(&self) -> usize {
         self.world().servers.len()
     }
 
     /// Every server that exists now, by id.
-    pub fn servers(&self) -> Vec<(u64, Value)> {
+    pub(crate) fn servers(&self) -> Vec<(u64, Value)> {
         self.world().servers.iter().map(|(id, s)| (*id, s.json.clone())).collect()
     }
 
-    pub fn server(&self, id: u64) -> Option<Value> {
+    pub(crate) fn server(&self, id: u64) -> Option<Value> {
         self.world().servers.get(&id).map(|s| s.json.clone())
     }
 
-    pub fn firewall_count(&self) -> usize {
+    pub(crate) fn firewall_count(&self) -> usize {
         self.world().firewalls.len()
     }
 
-    pub fn firewall(&self, id: u64) -> Option<Value> {
+    pub(crate) fn firewall(&self, id: u64) -> Option<Value> {
         self.world().firewalls.get(&id).cloned()
     }
 
     /// The `RateLimit-Reset` the last 429 carried.
-    pub fn last_rate_limit_reset(&self) -> Option<u64> {
+    pub(crate) fn last_rate_limit_reset(&self) -> Option<u64> {
         self.world().last_reset
     }
 }
@@ -371,7 +371,7 @@ pub(crate) fn ok(status: u16, body: Value) -> Answer {
     Answer { status, body }
 }
 
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 

@@ -10,9 +10,9 @@
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-pub const VAT_PERCENT: i64 = 19;
+pub(crate) const VAT_PERCENT: i64 = 19;
 
-pub struct LocationSeed {
+pub(crate) struct LocationSeed {
     pub id: u64,
     pub name: &'static str,
     pub description: &'static str,
@@ -25,7 +25,7 @@ pub struct LocationSeed {
 }
 
 #[rustfmt::skip]
-pub const LOCATIONS: &[LocationSeed] = &[
+pub(crate) const LOCATIONS: &[LocationSeed] = &[
     LocationSeed { id: 1, name: "fsn1", description: "Falkenstein DC Park 1", city: "Falkenstein", country: "DE", latitude: 50.47612, longitude: 12.370071, network_zone: "eu-central", datacenter: "fsn1-dc14" },
     LocationSeed { id: 2, name: "nbg1", description: "Nuremberg DC Park 1", city: "Nuremberg", country: "DE", latitude: 49.452102, longitude: 11.076665, network_zone: "eu-central", datacenter: "nbg1-dc3" },
     LocationSeed { id: 3, name: "hel1", description: "Helsinki DC Park 1", city: "Helsinki", country: "FI", latitude: 60.169855, longitude: 24.938379, network_zone: "eu-central", datacenter: "hel1-dc2" },
@@ -33,10 +33,10 @@ pub const LOCATIONS: &[LocationSeed] = &[
     LocationSeed { id: 5, name: "hil", description: "Hillsboro, OR", city: "Hillsboro, OR", country: "US", latitude: 45.54222, longitude: -122.95161, network_zone: "us-west", datacenter: "hil-dc1" },
 ];
 
-pub const EU: &[&str] = &["fsn1", "nbg1", "hel1"];
-pub const ALL: &[&str] = &["fsn1", "nbg1", "hel1", "ash", "hil"];
+pub(crate) const EU: &[&str] = &["fsn1", "nbg1", "hel1"];
+pub(crate) const ALL: &[&str] = &["fsn1", "nbg1", "hel1", "ash", "hil"];
 
-pub struct TypeSeed {
+pub(crate) struct TypeSeed {
     pub id: u64,
     pub name: &'static str,
     pub cores: u32,
@@ -52,7 +52,7 @@ pub struct TypeSeed {
 }
 
 #[rustfmt::skip]
-pub const SERVER_TYPES: &[TypeSeed] = &[
+pub(crate) const SERVER_TYPES: &[TypeSeed] = &[
     TypeSeed { id: 104, name: "cx22", cores: 2, memory: 4.0, disk: 40, arch: "x86", locations: EU, eu: ("3.7900", "0.0060"), us: ("", ""), retired: true },
     TypeSeed { id: 9, name: "cpx31", cores: 4, memory: 8.0, disk: 160, arch: "x86", locations: ALL, eu: ("13.6000", "0.0216"), us: ("15.5900", "0.0250"), retired: true },
     TypeSeed { id: 114, name: "cx23", cores: 2, memory: 4.0, disk: 40, arch: "x86", locations: EU, eu: ("2.9900", "0.0048"), us: ("", ""), retired: false },
@@ -63,28 +63,28 @@ pub const SERVER_TYPES: &[TypeSeed] = &[
 ];
 
 /// Primary IPv4: billed per hour on top of the server since 2024.
-pub const IPV4_PRICE: (&str, &str) = ("0.5000", "0.0008");
+pub(crate) const IPV4_PRICE: (&str, &str) = ("0.5000", "0.0008");
 
 /// System images the fake can boot: (id, name, architecture).
-pub const IMAGES: &[(u64, &str, &str)] = &[
+pub(crate) const IMAGES: &[(u64, &str, &str)] = &[
     (161547269, "ubuntu-24.04", "x86"),
     (161547270, "ubuntu-24.04", "arm"),
     (114690387, "debian-12", "x86"),
     (114690389, "debian-12", "arm"),
 ];
 
-pub const RETIRED_ANNOUNCED: &str = "2025-10-16T06:00:00Z";
-pub const RETIRED_UNAVAILABLE_AFTER: &str = "2026-01-01T00:00:00Z";
+pub(crate) const RETIRED_ANNOUNCED: &str = "2025-10-16T06:00:00Z";
+pub(crate) const RETIRED_UNAVAILABLE_AFTER: &str = "2026-01-01T00:00:00Z";
 
-pub fn is_us(location: &str) -> bool {
+pub(crate) fn is_us(location: &str) -> bool {
     matches!(location, "ash" | "hil")
 }
 
-pub fn location_seed(name: &str) -> Option<&'static LocationSeed> {
+pub(crate) fn location_seed(name: &str) -> Option<&'static LocationSeed> {
     LOCATIONS.iter().find(|l| l.name == name)
 }
 
-pub fn location_json(name: &str) -> Option<Value> {
+pub(crate) fn location_json(name: &str) -> Option<Value> {
     let l = location_seed(name)?;
     Some(json!({
         "id": l.id, "name": l.name, "description": l.description, "city": l.city, "country": l.country,
@@ -93,7 +93,7 @@ pub fn location_json(name: &str) -> Option<Value> {
 }
 
 /// The deprecated `datacenter` object servers still carry (until July 2026).
-pub fn datacenter_json(location: &str, available_type_ids: &[u64]) -> Value {
+pub(crate) fn datacenter_json(location: &str, available_type_ids: &[u64]) -> Value {
     let l = location_seed(location).expect("a known location");
     json!({
         "id": l.id + 100, "name": l.datacenter, "description": format!("{} DC", l.city),
@@ -104,20 +104,20 @@ pub fn datacenter_json(location: &str, available_type_ids: &[u64]) -> Value {
 
 /// A `/datacenters` entry: what its location supports, and what of that
 /// can be bought now (`available`; a sold-out type is only `supported`).
-pub fn datacenter_listing_json(location: &str, supported: &[u64], available: &[u64]) -> Value {
+pub(crate) fn datacenter_listing_json(location: &str, supported: &[u64], available: &[u64]) -> Value {
     let mut dc = datacenter_json(location, supported);
     dc["server_types"]["available"] = json!(available);
     dc
 }
 
-pub fn money(net: &str) -> Value {
+pub(crate) fn money(net: &str) -> Value {
     let net: Decimal = net.parse().expect("a decimal price");
     let gross = net * Decimal::new(100 + VAT_PERCENT, 2);
     json!({ "net": format!("{net:.10}"), "gross": format!("{gross:.16}") })
 }
 
 /// Net (monthly, hourly) of a type at a location; None where it is not sold.
-pub fn net_price(t: &TypeSeed, location: &str) -> Option<(&'static str, &'static str)> {
+pub(crate) fn net_price(t: &TypeSeed, location: &str) -> Option<(&'static str, &'static str)> {
     if !t.locations.contains(&location) {
         return None;
     }
@@ -125,12 +125,12 @@ pub fn net_price(t: &TypeSeed, location: &str) -> Option<(&'static str, &'static
     (!p.0.is_empty()).then_some(p)
 }
 
-pub fn included_traffic(location: &str) -> u64 {
+pub(crate) fn included_traffic(location: &str) -> u64 {
     if is_us(location) { 1 << 40 } else { 20 << 40 }
 }
 
 /// `price_per_time` entries of a type.
-pub fn type_prices(t: &TypeSeed) -> Vec<Value> {
+pub(crate) fn type_prices(t: &TypeSeed) -> Vec<Value> {
     t.locations
         .iter()
         .filter_map(|l| {
@@ -143,13 +143,13 @@ pub fn type_prices(t: &TypeSeed) -> Vec<Value> {
         .collect()
 }
 
-pub fn deprecation_json(announced: &str, unavailable_after: &str) -> Value {
+pub(crate) fn deprecation_json(announced: &str, unavailable_after: &str) -> Value {
     json!({ "announced": announced, "unavailable_after": unavailable_after })
 }
 
 /// `server_type`, with `deprecation` (deprecated field, still sent) and
 /// `locations[].deprecation` set for retired types.
-pub fn server_type_json(t: &TypeSeed) -> Value {
+pub(crate) fn server_type_json(t: &TypeSeed) -> Value {
     let dep = t.retired.then(|| deprecation_json(RETIRED_ANNOUNCED, RETIRED_UNAVAILABLE_AFTER));
     let locations: Vec<Value> = t
         .locations
@@ -170,7 +170,7 @@ pub fn server_type_json(t: &TypeSeed) -> Value {
 }
 
 /// The whole `/pricing` object (every required key of `list_prices_response`).
-pub fn pricing_json(types: &[Value]) -> Value {
+pub(crate) fn pricing_json(types: &[Value]) -> Value {
     let per_location = |(monthly, hourly): (&str, &str)| -> Vec<Value> {
         ALL.iter()
             .map(|l| json!({ "location": l, "price_hourly": money(hourly), "price_monthly": money(monthly) }))
@@ -201,7 +201,7 @@ pub fn pricing_json(types: &[Value]) -> Value {
     })
 }
 
-pub fn image_json(name: &str, arch: &str, created: &str) -> Option<Value> {
+pub(crate) fn image_json(name: &str, arch: &str, created: &str) -> Option<Value> {
     let (id, name, arch) = IMAGES.iter().find(|i| i.1 == name && i.2 == arch)?;
     let (flavor, version) = name.split_once('-').unwrap_or((name, ""));
     Some(json!({
@@ -214,7 +214,7 @@ pub fn image_json(name: &str, arch: &str, created: &str) -> Option<Value> {
     }))
 }
 
-pub struct NewServer<'a> {
+pub(crate) struct NewServer<'a> {
     pub id: u64,
     pub name: &'a str,
     pub labels: &'a Value,
@@ -228,7 +228,7 @@ pub struct NewServer<'a> {
 }
 
 /// `server`, every required field present.
-pub fn server_json(s: NewServer<'_>) -> Value {
+pub(crate) fn server_json(s: NewServer<'_>) -> Value {
     let type_ids: Vec<u64> = SERVER_TYPES
         .iter()
         .filter(|t| !t.retired && t.locations.contains(&s.location))
@@ -257,7 +257,7 @@ pub fn server_json(s: NewServer<'_>) -> Value {
 }
 
 /// `action`, running at 0 %.
-pub fn action_json(id: u64, command: &str, resources: &[(u64, &str)], started: &str) -> Value {
+pub(crate) fn action_json(id: u64, command: &str, resources: &[(u64, &str)], started: &str) -> Value {
     json!({
         "id": id, "command": command, "status": "running", "progress": 0,
         "started": started, "finished": null, "error": null,
@@ -268,7 +268,7 @@ pub fn action_json(id: u64, command: &str, resources: &[(u64, &str)], started: &
 /// A rule as `firewall.rules[]` (`RuleResponse`) returns it: every key
 /// present, IPv6 CIDRs rewritten to their canonical form (RFC 5952) as the
 /// document says Hetzner does.
-pub fn rule_response(rule: &Value) -> Value {
+pub(crate) fn rule_response(rule: &Value) -> Value {
     let ips = |key: &str| -> Value {
         let list = rule.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
         list.iter()
@@ -296,7 +296,7 @@ fn canonical_cidr(cidr: &str) -> String {
 }
 
 /// Hetzner's documented status and code for a status a test injects.
-pub fn documented_error(status: u16) -> (&'static str, &'static str) {
+pub(crate) fn documented_error(status: u16) -> (&'static str, &'static str) {
     match status {
         400 => ("json_error", "Invalid JSON input in your request."),
         401 => ("unauthorized", "unable to authenticate"),

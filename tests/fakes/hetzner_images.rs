@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::{Answer, Query, World, catalog, check_labels, error, invalid, list, not_found, now_rfc3339, ok, param};
 
 /// The size the fake gives a finished snapshot, in GB (what it is billed by).
-pub const SNAPSHOT_GB: f64 = 1.37;
+pub(crate) const SNAPSHOT_GB: f64 = 1.37;
 
 /// Every image the fake knows, snapshots with their state brought up to date.
 fn all_images(w: &mut World) -> Vec<Value> {
@@ -139,7 +139,7 @@ pub(crate) fn boot_image(w: &mut World, image: &str, arch: &str) -> Result<Value
 
 impl super::super::FakeHetzner {
     /// An available snapshot with these labels, as if built earlier.
-    pub fn seed_snapshot(&self, labels: &[(&str, &str)], arch: &str, created: &str) -> u64 {
+    pub(crate) fn seed_snapshot(&self, labels: &[(&str, &str)], arch: &str, created: &str) -> u64 {
         let mut w = self.world();
         let id = w.id();
         let labels: serde_json::Map<String, Value> = labels.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
@@ -157,7 +157,7 @@ impl super::super::FakeHetzner {
     }
 
     /// Every snapshot image, as stored (not advanced by the read).
-    pub fn snapshots(&self) -> Vec<Value> {
+    pub(crate) fn snapshots(&self) -> Vec<Value> {
         self.world().images.values().cloned().collect()
     }
 }

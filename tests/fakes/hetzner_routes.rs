@@ -217,7 +217,7 @@ fn list_servers(w: &mut World, q: &Query) -> Answer {
 
 /// The documented label selector language: `k=v`, `k==v`, `k!=v`, `k`,
 /// `!k`, `k in (a,b)`, `k notin (a,b)`; a comma means AND.
-pub fn selector_matches(labels: &Value, selector: &str) -> Result<bool, String> {
+pub(super) fn selector_matches(labels: &Value, selector: &str) -> Result<bool, String> {
     let label = |k: &str| labels.get(k.trim()).and_then(Value::as_str).map(str::to_string);
     for term in split_terms(selector) {
         let term = term.trim();

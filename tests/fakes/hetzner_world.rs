@@ -32,12 +32,12 @@ impl World {
         }
     }
 
-    pub fn id(&mut self) -> u64 {
+    pub(crate) fn id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
     }
 
-    pub fn new_action(&mut self, command: &str, resources: &[(u64, &str)]) -> u64 {
+    pub(crate) fn new_action(&mut self, command: &str, resources: &[(u64, &str)]) -> u64 {
         let id = self.id();
         let json = catalog::action_json(id, command, resources, &now_rfc3339());
         self.actions.insert(id, Polled { json, polls: 0 });
@@ -47,7 +47,7 @@ impl World {
     /// Create a server record; `None` when the image does not exist for the
     /// type's architecture.
     #[allow(clippy::too_many_arguments)]
-    pub fn insert_server(
+    pub(crate) fn insert_server(
         &mut self,
         name: &str,
         labels: &Value,
@@ -83,7 +83,7 @@ impl World {
     }
 
     /// A read of a server: after enough of them it is `running`.
-    pub fn observe_server(&mut self, id: u64) -> Option<Value> {
+    pub(crate) fn observe_server(&mut self, id: u64) -> Option<Value> {
         let n = self.polls_to_running;
         let s = self.servers.get_mut(&id)?;
         s.polls += 1;
@@ -96,7 +96,7 @@ impl World {
     }
 
     /// A read of an action: progress advances, then success (or error).
-    pub fn observe_action(&mut self, id: u64) -> Option<Value> {
+    pub(crate) fn observe_action(&mut self, id: u64) -> Option<Value> {
         let n = self.action_polls;
         let a = self.actions.get_mut(&id)?;
         if a.json["status"] != "running" {

@@ -36,20 +36,20 @@ use serde_json::{Value, json};
 use sha1::Sha1;
 use sha2::{Digest, Sha512};
 
-pub const CDN: &str = "https://cdn.modrinth.com";
-pub const STABLE_LOADER: &str = "0.16.10";
-pub const STABLE_INSTALLER: &str = "1.0.1";
+pub(crate) const CDN: &str = "https://cdn.modrinth.com";
+pub(crate) const STABLE_LOADER: &str = "0.16.10";
+pub(crate) const STABLE_INSTALLER: &str = "1.0.1";
 const LOADERS: &[&str] = &["0.17.0-beta.1", STABLE_LOADER, "0.16.9"];
 const INSTALLERS: &[&str] = &["1.1.0-beta", STABLE_INSTALLER, "1.0.0"];
-pub const VANILLA_VERSIONS: &[&str] = &["1.20.1", "1.20.2"];
+pub(crate) const VANILLA_VERSIONS: &[&str] = &["1.20.1", "1.20.2"];
 
 /// The server launcher the fake serves for these versions.
-pub fn fabric_server_bytes(game: &str, loader: &str, installer: &str) -> Vec<u8> {
+pub(crate) fn fabric_server_bytes(game: &str, loader: &str, installer: &str) -> Vec<u8> {
     format!("PK fabric server launcher for mc {game}, loader {loader}, installer {installer}").into_bytes()
 }
 
 /// Mojang's server jar for a version, as the fake serves it untampered.
-pub fn vanilla_server_bytes(version: &str) -> Vec<u8> {
+pub(crate) fn vanilla_server_bytes(version: &str) -> Vec<u8> {
     format!("PK minecraft server {version}").into_bytes()
 }
 
@@ -58,7 +58,7 @@ fn sha1_hex(bytes: &[u8]) -> String {
 }
 
 #[derive(Clone, Debug)]
-pub struct FakeProject {
+pub(crate) struct FakeProject {
     pub id: String,
     pub slug: String,
     pub client_side: &'static str,
@@ -67,7 +67,7 @@ pub struct FakeProject {
 }
 
 /// A project that runs on both sides.
-pub fn project(slug: &str, id: &str) -> FakeProject {
+pub(crate) fn project(slug: &str, id: &str) -> FakeProject {
     FakeProject {
         id: id.into(),
         slug: slug.into(),
@@ -78,19 +78,19 @@ pub fn project(slug: &str, id: &str) -> FakeProject {
 }
 
 impl FakeProject {
-    pub fn client_only(mut self) -> Self {
+    pub(crate) fn client_only(mut self) -> Self {
         self.server_side = "unsupported";
         self
     }
 
-    pub fn version(mut self, v: FakeVersion) -> Self {
+    pub(crate) fn version(mut self, v: FakeVersion) -> Self {
         self.versions.push(v);
         self
     }
 }
 
 #[derive(Clone, Debug)]
-pub struct FakeVersion {
+pub(crate) struct FakeVersion {
     pub id: String,
     pub number: String,
     pub version_type: &'static str,
@@ -103,7 +103,7 @@ pub struct FakeVersion {
 }
 
 /// A fabric 1.20.1 release published on `day`.
-pub fn version(id: &str, number: &str, day: u32) -> FakeVersion {
+pub(crate) fn version(id: &str, number: &str, day: u32) -> FakeVersion {
     FakeVersion {
         id: id.into(),
         number: number.into(),
@@ -117,12 +117,12 @@ pub fn version(id: &str, number: &str, day: u32) -> FakeVersion {
 }
 
 impl FakeVersion {
-    pub fn beta(mut self) -> Self {
+    pub(crate) fn beta(mut self) -> Self {
         self.version_type = "beta";
         self
     }
 
-    pub fn for_game(mut self, game: &str) -> Self {
+    pub(crate) fn for_game(mut self, game: &str) -> Self {
         self.game_versions = vec![game.into()];
         self
     }
@@ -134,33 +134,33 @@ impl FakeVersion {
         self
     }
 
-    pub fn requires(self, project_id: &str) -> Self {
+    pub(crate) fn requires(self, project_id: &str) -> Self {
         self.dep("required", Some(project_id), None)
     }
 
-    pub fn requires_version(self, project_id: &str, version_id: &str) -> Self {
+    pub(crate) fn requires_version(self, project_id: &str, version_id: &str) -> Self {
         self.dep("required", Some(project_id), Some(version_id))
     }
 
-    pub fn optional(self, project_id: &str) -> Self {
+    pub(crate) fn optional(self, project_id: &str) -> Self {
         self.dep("optional", Some(project_id), None)
     }
 
-    pub fn incompatible(self, project_id: &str) -> Self {
+    pub(crate) fn incompatible(self, project_id: &str) -> Self {
         self.dep("incompatible", Some(project_id), None)
     }
 
-    pub fn sha1(&self) -> String {
+    pub(crate) fn sha1(&self) -> String {
         hex::encode(Sha1::digest(&self.bytes))
     }
 
-    pub fn sha512(&self) -> String {
+    pub(crate) fn sha512(&self) -> String {
         hex::encode(Sha512::digest(&self.bytes))
     }
 }
 
 #[derive(Clone, Debug)]
-pub struct Call {
+pub(crate) struct Call {
     pub method: String,
     /// Path and query, as sent.
     pub uri: String,
@@ -184,13 +184,13 @@ struct Fake {
     fail_launcher: usize,
 }
 
-pub struct FakeModrinth {
+pub(crate) struct FakeModrinth {
     pub base: String,
     state: Arc<Mutex<Fake>>,
 }
 
 impl FakeModrinth {
-    pub async fn start(projects: Vec<FakeProject>) -> Self {
+    pub(crate) async fn start(projects: Vec<FakeProject>) -> Self {
         let state = Arc::new(Mutex::new(Fake {
             projects,
             ..Fake::default()
@@ -203,7 +203,7 @@ impl FakeModrinth {
     }
 
     /// Both APIs point here.
-    pub fn endpoints(&self) -> Endpoints {
+    pub(crate) fn endpoints(&self) -> Endpoints {
         Endpoints {
             modrinth: self.base.clone(),
             fabric_meta: self.base.clone(),
@@ -211,16 +211,16 @@ impl FakeModrinth {
         }
     }
 
-    pub fn calls(&self) -> Vec<Call> {
+    pub(crate) fn calls(&self) -> Vec<Call> {
         self.state.lock().unwrap().calls.clone()
     }
 
-    pub fn clear_calls(&self) {
+    pub(crate) fn clear_calls(&self) {
         self.state.lock().unwrap().calls.clear();
     }
 
     /// A new version of an existing project (by slug).
-    pub fn publish(&self, slug: &str, v: FakeVersion) {
+    pub(crate) fn publish(&self, slug: &str, v: FakeVersion) {
         let mut st = self.state.lock().unwrap();
         st.projects
             .iter_mut()
@@ -231,32 +231,32 @@ impl FakeModrinth {
     }
 
     /// From now, the `nth` API call's answer says nothing is left for `reset` seconds.
-    pub fn exhaust_window_at(&self, nth: usize, reset: u64) {
+    pub(crate) fn exhaust_window_at(&self, nth: usize, reset: u64) {
         let mut st = self.state.lock().unwrap();
         st.exhausted_at = Some((st.api_calls + nth, reset));
     }
 
     /// The next `n` API calls answer 429 with `X-Ratelimit-Reset: reset`.
-    pub fn fail_with_429(&self, n: usize, reset: u64) {
+    pub(crate) fn fail_with_429(&self, n: usize, reset: u64) {
         self.state.lock().unwrap().fail_429 = Some((n, reset));
     }
 
     /// From now, the vanilla server jar's bytes differ from the sha1 Mojang's version JSON gives.
-    pub fn tamper_vanilla_jar(&self) {
+    pub(crate) fn tamper_vanilla_jar(&self) {
         self.state.lock().unwrap().vanilla_tampered = true;
     }
 
     /// The next `n` Fabric server launcher downloads answer 503.
-    pub fn fail_launcher_with_503(&self, n: usize) {
+    pub(crate) fn fail_launcher_with_503(&self, n: usize) {
         self.state.lock().unwrap().fail_launcher = n;
     }
 
     /// The fake's address for a CDN URL found in a version or a lock.
-    pub fn local_url(&self, cdn_url: &str) -> String {
+    pub(crate) fn local_url(&self, cdn_url: &str) -> String {
         cdn_url.replacen(CDN, &self.base, 1)
     }
 
-    pub fn version(&self, id: &str) -> FakeVersion {
+    pub(crate) fn version(&self, id: &str) -> FakeVersion {
         let st = self.state.lock().unwrap();
         st.projects
             .iter()
@@ -273,7 +273,7 @@ fn not_found() -> (StatusCode, Value) {
 }
 
 /// The project as `GET /v2/project/{id}` answers it.
-pub fn project_json(p: &FakeProject) -> Value {
+pub(crate) fn project_json(p: &FakeProject) -> Value {
     json!({
         "id": p.id, "slug": p.slug, "title": p.slug, "project_type": "mod",
         "client_side": p.client_side, "server_side": p.server_side,
@@ -282,7 +282,7 @@ pub fn project_json(p: &FakeProject) -> Value {
 }
 
 /// The version as `GET /v2/version/{id}` answers it.
-pub fn version_json(p: &FakeProject, v: &FakeVersion) -> Value {
+pub(crate) fn version_json(p: &FakeProject, v: &FakeVersion) -> Value {
     json!({
         "id": v.id, "project_id": p.id, "author_id": "AUTHOR01", "name": v.number,
         "version_number": v.number, "version_type": v.version_type, "featured": false, "status": "listed",

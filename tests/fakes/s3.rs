@@ -32,11 +32,11 @@ use s3s::auth::{S3Auth, SecretKey};
 use s3s::path::S3Path;
 use s3s::service::S3ServiceBuilder;
 
-pub const ACCESS_KEY: &str = "AKTESTSTORAGE0001";
-pub const SECRET_KEY: &str = "s3-secret-key-never-printed-7f3a";
-pub const BUCKET: &str = "grove-worlds";
+pub(crate) const ACCESS_KEY: &str = "AKTESTSTORAGE0001";
+pub(crate) const SECRET_KEY: &str = "s3-secret-key-never-printed-7f3a";
+pub(crate) const BUCKET: &str = "grove-worlds";
 
-pub struct S3Server {
+pub(crate) struct S3Server {
     pub addr: SocketAddr,
     pub root: tempfile::TempDir,
     keys: Keys,
@@ -154,7 +154,7 @@ impl Drop for S3Server {
 
 impl S3Server {
     /// A running server with bucket [`BUCKET`].
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir(root.path().join(BUCKET)).unwrap();
         let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
@@ -189,35 +189,35 @@ impl S3Server {
     }
 
     /// Accept another key pair (temporary credentials just minted).
-    pub fn allow(&self, access_key: &str, secret_key: &str) {
+    pub(crate) fn allow(&self, access_key: &str, secret_key: &str) {
         self.keys.0.lock().unwrap().insert(access_key.into(), secret_key.into());
     }
 
     /// Accept a key pair for objects under `prefixes` only, as R2 scopes
     /// temporary credentials minted with `prefixes`.
-    pub fn allow_scoped(&self, access_key: &str, secret_key: &str, prefixes: &[String]) {
+    pub(crate) fn allow_scoped(&self, access_key: &str, secret_key: &str, prefixes: &[String]) {
         self.scopes.0.lock().unwrap().insert(access_key.into(), prefixes.to_vec());
         self.allow(access_key, secret_key);
     }
 
     /// Accept a key pair that may only read (list, head, get).
-    pub fn allow_read_only(&self, access_key: &str, secret_key: &str) {
+    pub(crate) fn allow_read_only(&self, access_key: &str, secret_key: &str) {
         self.scopes.1.lock().unwrap().push(access_key.into());
         self.allow(access_key, secret_key);
     }
 
     /// Refuse a key pair from now on (credentials that expired).
-    pub fn revoke(&self, access_key: &str) {
+    pub(crate) fn revoke(&self, access_key: &str) {
         self.keys.0.lock().unwrap().remove(access_key);
     }
 
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// The project's own store for `server` on this server's bucket, signing
     /// with the given key pair (the admin's, or a VPS's scoped one).
-    pub fn store_as(&self, access_key: &str, secret_key: &str, server: &str) -> mc_gitops::storage::Store {
+    pub(crate) fn store_as(&self, access_key: &str, secret_key: &str, server: &str) -> mc_gitops::storage::Store {
         let creds = mc_gitops::storage::r2::R2Credentials {
             access_key_id: access_key.into(),
             secret_access_key: mc_gitops::secret::Secret::new(secret_key),
@@ -227,12 +227,12 @@ impl S3Server {
     }
 
     /// Where the server keeps an object's bytes.
-    pub fn object_file(&self, key: &str) -> PathBuf {
+    pub(crate) fn object_file(&self, key: &str) -> PathBuf {
         self.root.path().join(BUCKET).join(key)
     }
 
     /// The environment that points mc-gitops at this server.
-    pub fn env(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("R2_ENDPOINT", self.endpoint()),
             ("R2_ACCESS_KEY_ID", ACCESS_KEY.into()),

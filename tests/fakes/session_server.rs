@@ -35,7 +35,7 @@ use serde_json::{Value, json};
 
 /// A Minecraft account the fake knows.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Account {
+pub(crate) struct Account {
     pub name: String,
     /// 32 hex digits, no dashes, as the session server writes it.
     pub id: String,
@@ -44,7 +44,7 @@ pub struct Account {
 
 /// One call, as the fake saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Call {
+pub(crate) enum Call {
     Join { profile: String, server_id: String, status: u16 },
     HasJoined { username: String, server_id: String, status: u16 },
 }
@@ -60,13 +60,13 @@ struct Inner {
 }
 
 #[derive(Clone)]
-pub struct FakeSessionServer {
+pub(crate) struct FakeSessionServer {
     inner: Arc<Mutex<Inner>>,
     addr: std::net::SocketAddr,
 }
 
 impl FakeSessionServer {
-    pub async fn start() -> FakeSessionServer {
+    pub(crate) async fn start() -> FakeSessionServer {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new()
             .route("/session/minecraft/join", post(join))
@@ -81,7 +81,7 @@ impl FakeSessionServer {
 
     /// For tests without a runtime of their own: the fake on a runtime that
     /// lives on its own thread for the rest of the test process.
-    pub fn start_in_background() -> FakeSessionServer {
+    pub(crate) fn start_in_background() -> FakeSessionServer {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -94,12 +94,12 @@ impl FakeSessionServer {
     }
 
     /// The base address, for agent.toml's `session_server`.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// The account called `name`, made on first use with a fresh id and token.
-    pub fn account(&self, name: &str) -> Account {
+    pub(crate) fn account(&self, name: &str) -> Account {
         let mut g = self.inner.lock().unwrap();
         if let Some(a) = g.accounts.iter().find(|a| a.name == name) {
             return a.clone();
@@ -115,19 +115,19 @@ impl FakeSessionServer {
     }
 
     /// The next `hasJoined` calls answer these statuses (with no body).
-    pub fn then_answer(&self, statuses: &[u16]) {
+    pub(crate) fn then_answer(&self, statuses: &[u16]) {
         self.inner.lock().unwrap().script.extend(statuses);
     }
 
-    pub fn calls(&self) -> Vec<Call> {
+    pub(crate) fn calls(&self) -> Vec<Call> {
         self.inner.lock().unwrap().calls.clone()
     }
 
-    pub fn has_joined_calls(&self) -> usize {
+    pub(crate) fn has_joined_calls(&self) -> usize {
         self.calls().iter().filter(|c| matches!(c, Call::HasJoined { .. })).count()
     }
 
-    pub fn join_calls(&self) -> usize {
+    pub(crate) fn join_calls(&self) -> usize {
         self.calls().iter().filter(|c| matches!(c, Call::Join { .. })).count()
     }
 }

@@ -20,12 +20,12 @@ use mc_gitops::secret::Secret;
 use serde_json::Value;
 
 /// `tests/peers/`.
-pub fn peers_dir() -> PathBuf {
+pub(crate) fn peers_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
 }
 
 /// Fail, with the install command, when the Node peers are missing.
-pub fn require_node_peers() {
+pub(crate) fn require_node_peers() {
     let p = peers_dir().join("node_modules/flying-squid");
     assert!(
         p.exists(),
@@ -35,7 +35,7 @@ pub fn require_node_peers() {
 }
 
 /// What a test Minecraft directory starts with.
-pub struct Props<'a> {
+pub(crate) struct Props<'a> {
     pub port: u16,
     pub rcon_port: u16,
     pub password: &'a str,
@@ -44,7 +44,7 @@ pub struct Props<'a> {
 }
 
 /// Write `server.properties` and `whitelist.json` as the agent would.
-pub fn write_minecraft_dir(dir: &Path, p: &Props) {
+pub(crate) fn write_minecraft_dir(dir: &Path, p: &Props<'_>) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
         dir.join("server.properties"),
@@ -60,7 +60,7 @@ pub fn write_minecraft_dir(dir: &Path, p: &Props) {
 
 /// `squid_server.js` running in a Minecraft directory; its stdout (the
 /// server log) is collected line by line.
-pub struct Squid {
+pub(crate) struct Squid {
     child: Child,
     pub dir: PathBuf,
     log: Arc<Mutex<Vec<String>>>,
@@ -69,7 +69,7 @@ pub struct Squid {
 impl Squid {
     /// Start the server in `dir` and wait for its `Done` line and, when RCON
     /// is on, for its listener: like vanilla, RCON starts after `Done`.
-    pub fn start(dir: &Path, env: &[(&str, &str)]) -> Squid {
+    pub(crate) fn start(dir: &Path, env: &[(&str, &str)]) -> Squid {
         require_node_peers();
         let mut child = Command::new("node")
             .arg(peers_dir().join("squid_server.js"))
@@ -106,12 +106,12 @@ impl Squid {
     }
 
     /// Every log line so far.
-    pub fn log(&self) -> Vec<String> {
+    pub(crate) fn log(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
     }
 
     /// Wait for a log line that `pred` accepts; the line.
-    pub fn wait_log(&self, what: &str, within: Duration, pred: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_log(&self, what: &str, within: Duration, pred: impl Fn(&str) -> bool) -> String {
         let until = Instant::now() + within;
         loop {
             if let Some(l) = self.log().into_iter().find(|l| pred(l)) {
@@ -127,30 +127,30 @@ impl Squid {
     }
 
     /// A property of the directory's server.properties.
-    pub fn property(&self, key: &str) -> String {
+    pub(crate) fn property(&self, key: &str) -> String {
         let text = std::fs::read_to_string(self.dir.join("server.properties")).unwrap();
         let prefix = format!("{key}=");
         text.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap_or_default().to_string()
     }
 
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.property("server-port").parse().unwrap()
     }
 
     /// The agent's own console on this server's RCON port and password.
-    pub fn console(&self) -> RconConsole {
+    pub(crate) fn console(&self) -> RconConsole {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.property("rcon.port").parse::<u16>().unwrap()));
         RconConsole::new(addr, Secret::new(self.property("rcon.password")))
     }
 
     /// Send SIGTERM, as the agent does when RCON cannot take `stop`.
-    pub fn terminate(&self) {
+    pub(crate) fn terminate(&self) {
         let pid = self.child.id().to_string();
         assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     }
 
     /// Wait (bounded) for the process to exit.
-    pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+    pub(crate) fn wait_exit(&mut self, within: Duration) -> ExitStatus {
         let until = Instant::now() + within;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -171,7 +171,7 @@ impl Drop for Squid {
 
 /// One `bots.js` process: bots join, leave, walk and chat on command; every
 /// event it prints is kept until a test takes it with [`Bots::expect`].
-pub struct Bots {
+pub(crate) struct Bots {
     child: Child,
     stdin: ChildStdin,
     events: Receiver<Value>,
@@ -179,7 +179,7 @@ pub struct Bots {
 }
 
 impl Bots {
-    pub fn start() -> Bots {
+    pub(crate) fn start() -> Bots {
         require_node_peers();
         let mut child = Command::new("node")
             .arg(peers_dir().join("bots.js"))
@@ -216,18 +216,18 @@ impl Bots {
     }
 
     /// Send one command line.
-    pub fn send(&mut self, line: &str) {
+    pub(crate) fn send(&mut self, line: &str) {
         writeln!(self.stdin, "{line}").expect("bots.js takes commands");
         self.stdin.flush().unwrap();
     }
 
-    pub fn join(&mut self, name: &str, port: u16) {
+    pub(crate) fn join(&mut self, name: &str, port: u16) {
         self.send(&format!("join {name} 127.0.0.1 {port}"));
     }
 
     /// The first event (oldest first, kept ones included) that `pred` accepts;
     /// the others stay for later calls.
-    pub fn expect(&mut self, what: &str, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) fn expect(&mut self, what: &str, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
         if let Some(i) = self.backlog.iter().position(&pred) {
             return self.backlog.remove(i).unwrap();
         }
@@ -244,12 +244,12 @@ impl Bots {
     }
 
     /// The next event of `kind` for bot `name`.
-    pub fn expect_event(&mut self, kind: &str, name: &str, within: Duration) -> Value {
+    pub(crate) fn expect_event(&mut self, kind: &str, name: &str, within: Duration) -> Value {
         self.expect(&format!("{kind} of {name}"), within, |e| e["event"] == kind && e["name"] == name)
     }
 
     /// Whether an event of `kind` for `name` has arrived (without waiting).
-    pub fn seen(&mut self, kind: &str, name: &str) -> bool {
+    pub(crate) fn seen(&mut self, kind: &str, name: &str) -> bool {
         while let Ok(v) = self.events.try_recv() {
             self.backlog.push_back(v);
         }

@@ -13,7 +13,7 @@ use crate::storage::AgentStatusDoc;
 
 /// What failed, so its success clears it from the status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trouble {
+pub(crate) enum Trouble {
     Provision,
     /// The JVM: crashes, a failed start or stop, a missed boot deadline.
     Minecraft,
@@ -76,7 +76,7 @@ where
         }
     }
 
-    pub fn status(&self) -> AgentStatusDoc {
+    pub(crate) fn status(&self) -> AgentStatusDoc {
         AgentStatusDoc {
             phase: self.reported_phase(),
             players_online: self.players_online.clone(),

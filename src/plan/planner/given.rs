@@ -204,7 +204,7 @@ fn added_removed(added: &[crate::ids::PlayerName], removed: &[crate::ids::Player
     }
 }
 
-pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
+pub(super) fn unified_diff(path: &str, old: &str, new: &str) -> String {
     similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(2)

@@ -36,16 +36,16 @@ pub const SAFETY_NET_INTERVAL: TimeDelta = TimeDelta::minutes(60);
 
 /// GitHub starts scheduled runs late, worst at :00; a run this late after
 /// a sitting's minute still starts it rather than skip the evening.
-pub const LATE_START_GRACE: TimeDelta = TimeDelta::minutes(60);
+pub(crate) const LATE_START_GRACE: TimeDelta = TimeDelta::minutes(60);
 
 /// A workflow tick that would start a sitting more than this before it is
 /// needed leaves the server waiting (and perhaps idling into suspension):
 /// the plan names a cron line to add.
-pub const PREWARM_SLACK: TimeDelta = TimeDelta::minutes(20);
+pub(crate) const PREWARM_SLACK: TimeDelta = TimeDelta::minutes(20);
 
 /// GitHub's usual delay of a scheduled run, added before the cold start in
 /// the cron line the plan suggests.
-pub const GITHUB_DELAY_ALLOWANCE: TimeDelta = TimeDelta::minutes(5);
+pub(crate) const GITHUB_DELAY_ALLOWANCE: TimeDelta = TimeDelta::minutes(5);
 
 /// The schedule as the plan shows it (`--json`: `schedule`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -185,7 +185,7 @@ impl super::Builder<'_> {
 /// time, when the workflow's known ticks would start it more than
 /// [`PREWARM_SLACK`] early. `None` when the ticks are not known (empty) or
 /// one falls close enough.
-pub fn missing_cron_line(o: &Observed, planned: DateTime<Utc>) -> Option<String> {
+pub(crate) fn missing_cron_line(o: &Observed, planned: DateTime<Utc>) -> Option<String> {
     if o.reconcile_ticks.is_empty() {
         return None;
     }
@@ -199,7 +199,7 @@ pub fn missing_cron_line(o: &Observed, planned: DateTime<Utc>) -> Option<String>
 
 /// `M H * * D` in UTC, [`GITHUB_DELAY_ALLOWANCE`] and [`COLD_START_ALLOWANCE`]
 /// before `planned`.
-pub fn cron_line_for(planned: DateTime<Utc>) -> String {
+pub(crate) fn cron_line_for(planned: DateTime<Utc>) -> String {
     let at = planned - COLD_START_ALLOWANCE - GITHUB_DELAY_ALLOWANCE;
     const DAYS: [&str; 7] = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"];
     let day = DAYS[chrono::Datelike::weekday(&at).num_days_from_monday() as usize];

@@ -7,7 +7,7 @@ use super::{FileError, Limit, list_dir, read_file};
 use crate::repo::limits::*;
 
 /// A budget on everything read from one repo ([`MAX_REPO_BYTES`]).
-pub struct Budget {
+pub(crate) struct Budget {
     pub(super) left: u64,
 }
 
@@ -19,7 +19,7 @@ impl Default for Budget {
 
 impl Budget {
     /// [`read_file`], counted against the budget.
-    pub fn read(&mut self, root: &Path, rel: &str, limit: Limit) -> Result<Option<Vec<u8>>, FileError> {
+    pub(crate) fn read(&mut self, root: &Path, rel: &str, limit: Limit) -> Result<Option<Vec<u8>>, FileError> {
         if self.left == 0 {
             return Err(FileError::RepoTooLarge { path: rel.to_string() });
         }
@@ -41,7 +41,7 @@ impl Budget {
     /// `max` of them, each within `limit`; what could not be read is
     /// refused one by one, and reading stops at the first count or depth
     /// problem.
-    pub fn walk(&mut self, root: &Path, dir: &str, limit: Limit, max: usize, max_name: &'static str) -> Walked {
+    pub(crate) fn walk(&mut self, root: &Path, dir: &str, limit: Limit, max: usize, max_name: &'static str) -> Walked {
         let mut out = Walked::default();
         let mut stack = vec![(dir.to_string(), 0usize)];
         let mut count = 0usize;
@@ -86,7 +86,7 @@ impl Budget {
 
 /// What a walk read and what it refused.
 #[derive(Debug, Default)]
-pub struct Walked {
+pub(crate) struct Walked {
     pub files: Vec<(String, Vec<u8>)>,
     pub refused: Vec<FileError>,
 }

@@ -30,54 +30,54 @@ pub struct Limit {
     pub what: &'static str,
 }
 
-pub const SERVER_TOML: Limit = Limit {
+pub(crate) const SERVER_TOML: Limit = Limit {
     name: "MAX_SERVER_TOML_BYTES",
     bytes: MAX_SERVER_TOML_BYTES,
     what: "server.toml",
 };
-pub const PLAYER_FILE: Limit = Limit {
+pub(crate) const PLAYER_FILE: Limit = Limit {
     name: "MAX_PLAYER_FILE_BYTES",
     bytes: MAX_PLAYER_FILE_BYTES,
     what: "a player file",
 };
-pub const OPS_TOML: Limit = Limit {
+pub(crate) const OPS_TOML: Limit = Limit {
     name: "MAX_OPS_TOML_BYTES",
     bytes: MAX_OPS_TOML_BYTES,
     what: "ops.toml",
 };
-pub const MODS_TOML: Limit = Limit {
+pub(crate) const MODS_TOML: Limit = Limit {
     name: "MAX_MODS_TOML_BYTES",
     bytes: MAX_MODS_TOML_BYTES,
     what: "mods.toml",
 };
-pub const MODS_LOCK: Limit = Limit {
+pub(crate) const MODS_LOCK: Limit = Limit {
     name: "MAX_MODS_LOCK_BYTES",
     bytes: MAX_MODS_LOCK_BYTES,
     what: "mods.lock",
 };
-pub const CONFIG_FILE: Limit = Limit {
+pub(crate) const CONFIG_FILE: Limit = Limit {
     name: "MAX_CONFIG_FILE_BYTES",
     bytes: MAX_CONFIG_FILE_BYTES,
     what: "a config/ file",
 };
-pub const SESSION_FILE: Limit = Limit {
+pub(crate) const SESSION_FILE: Limit = Limit {
     name: "MAX_SESSION_FILE_BYTES",
     bytes: MAX_SESSION_FILE_BYTES,
     what: "a session file",
 };
-pub const TEMPLATE: Limit = Limit {
+pub(crate) const TEMPLATE: Limit = Limit {
     name: "MAX_TEMPLATE_BYTES",
     bytes: MAX_TEMPLATE_BYTES,
     what: "a template",
 };
-pub const COSTS_FILE: Limit = Limit {
+pub(crate) const COSTS_FILE: Limit = Limit {
     name: "MAX_COSTS_FILE_BYTES",
     bytes: MAX_COSTS_FILE_BYTES,
     what: "a costs/ month file",
 };
 
 /// A file the bot renders (COSTS.md, STATUS.md), read back to compare.
-pub const SUMMARY_FILE: Limit = Limit {
+pub(crate) const SUMMARY_FILE: Limit = Limit {
     name: "MAX_RENDERED_BYTES",
     bytes: MAX_RENDERED_BYTES as u64,
     what: "a rendered file",
@@ -169,5 +169,5 @@ mod nofollow;
 #[cfg(test)]
 mod tests;
 
-pub use budget::{Budget, Walked};
-pub use nofollow::{Opened, list_dir, open, read_file, read_text, write_atomic};
+pub(crate) use budget::Budget;
+pub(crate) use nofollow::{list_dir, read_file, read_text, write_atomic};

@@ -83,7 +83,7 @@ fn components(rel: &str) -> Result<Vec<CString>, FileError> {
 }
 
 /// What [`open`] found at a path.
-pub enum Opened {
+pub(super) enum Opened {
     Missing,
     File(File, u64),
     Dir(File),
@@ -92,7 +92,7 @@ pub enum Opened {
 /// Open `rel` below `root`, following no link on the way; every file and
 /// directory read from the repo is opened here. `dir` says which of the two
 /// is wanted.
-pub fn open(root: &Path, rel: &str, want_dir: bool) -> Result<Opened, FileError> {
+pub(super) fn open(root: &Path, rel: &str, want_dir: bool) -> Result<Opened, FileError> {
     let parts = components(rel)?;
     let mut dir = match File::open(root) {
         Ok(d) => d,
@@ -153,7 +153,7 @@ pub fn open(root: &Path, rel: &str, want_dir: bool) -> Result<Opened, FileError>
 }
 
 /// Read one repo file whole, if it exists, within `limit`.
-pub fn read_file(root: &Path, rel: &str, limit: Limit) -> Result<Option<Vec<u8>>, FileError> {
+pub(crate) fn read_file(root: &Path, rel: &str, limit: Limit) -> Result<Option<Vec<u8>>, FileError> {
     let (f, size) = match open(root, rel, false)? {
         Opened::Missing => return Ok(None),
         Opened::File(f, size) => (f, size),
@@ -181,7 +181,7 @@ pub fn read_file(root: &Path, rel: &str, limit: Limit) -> Result<Option<Vec<u8>>
 }
 
 /// Read one repo file as UTF-8 text.
-pub fn read_text(root: &Path, rel: &str, limit: Limit) -> Result<Option<String>, FileError> {
+pub(crate) fn read_text(root: &Path, rel: &str, limit: Limit) -> Result<Option<String>, FileError> {
     match read_file(root, rel, limit)? {
         None => Ok(None),
         Some(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| FileError::Io {
@@ -194,7 +194,7 @@ pub fn read_text(root: &Path, rel: &str, limit: Limit) -> Result<Option<String>,
 /// A directory's entries (name, is a real directory), in name order, read
 /// without following links. A link, even to a directory, is not a
 /// directory here: reading it as a file refuses it by name.
-pub fn list_dir(root: &Path, rel: &str, max: usize, max_name: &'static str) -> Result<Option<Vec<(String, bool)>>, FileError> {
+pub(crate) fn list_dir(root: &Path, rel: &str, max: usize, max_name: &'static str) -> Result<Option<Vec<(String, bool)>>, FileError> {
     let Opened::Dir(dir) = open(root, rel, true)? else {
         return Ok(None);
     };
@@ -253,7 +253,7 @@ fn make_dirs(root: &Path, rel: &str) -> Result<(), FileError> {
 /// through a link: its directories are checked, the temporary file is
 /// created new with `O_NOFOLLOW`, and the rename replaces a link at `rel`
 /// rather than writing where it points.
-pub fn write_atomic(root: &Path, rel: &str, bytes: &[u8]) -> Result<(), FileError> {
+pub(crate) fn write_atomic(root: &Path, rel: &str, bytes: &[u8]) -> Result<(), FileError> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt;
     let parts = components(rel)?;

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerName, ServerType, SessionId};
 
-pub mod parse;
-pub mod templates;
+pub(crate) mod parse;
+pub(crate) mod templates;
 pub mod write;
 
 pub const END_REASONS: &[&str] = &["idle", "admin", "budget", "max-session", "crash", "drift", "forced"];

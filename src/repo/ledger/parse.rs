@@ -24,7 +24,7 @@ fn money(cx: &mut Cx<'_>, t: &mut Table<'_, '_>, key: &'static str) -> Option<De
 }
 
 /// One session file; `stem` is its file name without `.toml` and must be its id.
-pub fn parse_session(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>, stem: &str) -> Option<Session> {
+pub(crate) fn parse_session(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>, stem: &str) -> Option<Session> {
     let mut t = Table::new(doc, "");
     let id = t.required(cx, "id", &format!("add `id = \"{stem}\"`"), |cx, n, v| {
         let s = reader::string(cx, n, v)?;

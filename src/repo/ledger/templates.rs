@@ -25,17 +25,17 @@ use crate::repo::files::{self, FileError};
 use crate::repo::limits::{MAX_RENDERED_BYTES, TEMPLATE_FUEL};
 
 /// Where a repo's own templates live.
-pub const DIR: &str = ".mc-gitops/templates";
+pub(crate) const DIR: &str = ".mc-gitops/templates";
 
-pub const SESSION: &str = "session.toml.j2";
-pub const COSTS_MONTH: &str = "costs-month.toml.j2";
-pub const COSTS_MD: &str = "COSTS.md.j2";
-pub const STATUS_MD: &str = "STATUS.md.j2";
+pub(crate) const SESSION: &str = "session.toml.j2";
+pub(crate) const COSTS_MONTH: &str = "costs-month.toml.j2";
+pub(crate) const COSTS_MD: &str = "COSTS.md.j2";
+pub(crate) const STATUS_MD: &str = "STATUS.md.j2";
 /// The public status page ([`crate::ledger::site`]): HTML, rendered with auto-escaping.
-pub const STATUS_HTML: &str = "status.html.j2";
+pub(crate) const STATUS_HTML: &str = "status.html.j2";
 
 /// Every template by name, with its built-in text.
-pub const BUILTIN: &[(&str, &str)] = &[
+pub(crate) const BUILTIN: &[(&str, &str)] = &[
     (SESSION, include_str!("../../../templates/session.toml.j2")),
     (COSTS_MONTH, include_str!("../../../templates/costs-month.toml.j2")),
     (COSTS_MD, include_str!("../../../templates/COSTS.md.j2")),
@@ -69,12 +69,12 @@ impl TemplateError {
 }
 
 /// The repo path of a repo template.
-pub fn repo_path(name: &str) -> String {
+pub(crate) fn repo_path(name: &str) -> String {
     format!("{DIR}/{name}")
 }
 
 /// The repo's own text for template `name`, if it ships one.
-pub fn custom(repo: &Path, name: &str) -> Result<Option<String>, FileError> {
+pub(crate) fn custom(repo: &Path, name: &str) -> Result<Option<String>, FileError> {
     files::read_text(repo, &repo_path(name), files::TEMPLATE)
 }
 

@@ -15,10 +15,10 @@ use crate::ids::{Location, RegionKey, ServerName, ServerType, ZoneName};
 use crate::repo::stop_warnings::StopWarnings;
 
 /// Hetzner locations servers can be created in.
-pub const LOCATIONS: &[&str] = &["fsn1", "nbg1", "hel1", "ash", "hil", "sin"];
-pub const NOTIFY_EVENTS: &[&str] = &["start", "ready", "suspend", "stop", "crash", "budget", "overdue"];
+pub(crate) const LOCATIONS: &[&str] = &["fsn1", "nbg1", "hel1", "ash", "hil", "sin"];
+pub(crate) const NOTIFY_EVENTS: &[&str] = &["start", "ready", "suspend", "stop", "crash", "budget", "overdue"];
 
-pub fn parse(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<ServerConfig> {
+pub(crate) fn parse(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>) -> Option<ServerConfig> {
     let mut root = Table::new(doc, "");
     let name = root.required(
         cx,
@@ -157,7 +157,7 @@ fn stop(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<StopSettings> {
     Some(StopSettings { force })
 }
 
-pub fn valid_server_name(s: &str) -> bool {
+pub(crate) fn valid_server_name(s: &str) -> bool {
     let b = s.as_bytes();
     (2..=32).contains(&b.len())
         && b[0].is_ascii_lowercase()
@@ -306,9 +306,9 @@ fn stop_warnings(cx: &mut Cx<'_>, n: &str, v: &Spanned<DeValue<'_>>) -> Option<S
 }
 
 /// The shortest `idle` server.toml accepts.
-pub const MIN_IDLE_SECS: u64 = 5;
+pub(crate) const MIN_IDLE_SECS: u64 = 5;
 /// The shortest `suspended` server.toml accepts.
-pub const MIN_SUSPENDED_SECS: u64 = 5;
+pub(crate) const MIN_SUSPENDED_SECS: u64 = 5;
 
 fn budget(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Budget> {
     let monthly = t.required(cx, "monthly", "add `monthly = 10.00`", |cx, n, v| {
@@ -331,7 +331,7 @@ fn budget(cx: &mut Cx<'_>, mut t: Table<'_, '_>) -> Option<Budget> {
 }
 
 /// A decimal from the number's own text, so 10.10 stays 10.10.
-pub fn decimal(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<At<Decimal>> {
+pub(crate) fn decimal(cx: &mut Cx<'_>, name: &str, v: &Spanned<DeValue<'_>>) -> Option<At<Decimal>> {
     let n = reader::number(cx, name, v)?;
     let text = &cx.src.text[v.span()];
     let parsed = text

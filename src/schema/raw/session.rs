@@ -7,7 +7,7 @@ use super::*;
 /// One session, written by the bot: where, when, what it cost. A session without `ended` is open: the bot believes a server is running.
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Session {
+pub(crate) struct Session {
     /// The UTC start time and the region, like "20261101-1802-eu"; must equal the file name.
     id: String,
     /// The server's name.

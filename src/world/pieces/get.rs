@@ -45,7 +45,7 @@ use crate::world::{WorldError, io};
 /// a decompressed piece, 2 MiB or so each). Against a local S3 server
 /// (bench/world.py, 1 GiB) 12 and 16 were no faster than 8 (the server is
 /// the bound) and took peak RSS from 70 to 92 and 98 MB.
-pub const IN_FLIGHT: usize = 8;
+pub(crate) const IN_FLIGHT: usize = 8;
 
 /// Per-phase sums, in ns, over every worker.
 #[derive(Default)]
@@ -63,7 +63,7 @@ fn add(at: &AtomicU64, since: Instant) {
 
 /// Restore `list` (already read and checked) into `target`; returns the
 /// number of files.
-pub async fn restore(store: &Store, list: FileList, target: &Path, progress: Progress<'_>) -> Result<u64, WorldError> {
+pub(crate) async fn restore(store: &Store, list: FileList, target: &Path, progress: Progress<'_>) -> Result<u64, WorldError> {
     let (fresh, old, _) = beside(target);
     crate::world::restore::clear(&fresh)?;
     let result = fill(store, Arc::new(list), target, &fresh, progress).await;

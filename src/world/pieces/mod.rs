@@ -33,9 +33,9 @@ use super::archive::{self, Limits};
 use super::{BackupName, WorldError};
 use crate::storage::Store;
 
-pub mod get;
-pub mod put;
-pub mod sweep;
+pub(crate) mod get;
+pub(crate) mod put;
+pub(crate) mod sweep;
 #[cfg(test)]
 mod tests;
 

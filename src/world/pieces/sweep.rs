@@ -33,15 +33,15 @@ use crate::world::WorldError;
 use crate::world::archive::Limits;
 
 /// How long an unnamed piece stays marked before it may go.
-pub const GRACE: TimeDelta = TimeDelta::hours(24);
+pub(crate) const GRACE: TimeDelta = TimeDelta::hours(24);
 
 /// The longest a backup may run from reading the current snapshot's list
 /// to writing its own (a 64 GiB world at 100 MB/s takes 11 minutes).
-pub const MAX_BACKUP: TimeDelta = TimeDelta::hours(6);
+pub(crate) const MAX_BACKUP: TimeDelta = TimeDelta::hours(6);
 
 /// `worlds/<s>/sweep.json`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Marks {
+pub(crate) struct Marks {
     pub version: u32,
     /// Unnamed pieces and when a sweep first found them so.
     pub marked: BTreeMap<String, DateTime<Utc>>,
@@ -50,21 +50,21 @@ pub struct Marks {
 /// Where pieces, their lists and the marks live: under `worlds/<s>/`, or
 /// in the vault (`vault/<s>/`, which only the reconciler writes).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Place {
+pub(crate) struct Place {
     pub pieces: String,
     pub backups: String,
     pub marks: String,
 }
 
 impl Place {
-    pub fn worlds(store: &Store) -> Place {
+    pub(crate) fn worlds(store: &Store) -> Place {
         Place {
             pieces: prefix(store),
             backups: format!("{}backups/", store.world_prefix()),
             marks: format!("{}sweep.json", store.world_prefix()),
         }
     }
-    pub fn vault(store: &Store) -> Place {
+    pub(crate) fn vault(store: &Store) -> Place {
         Place {
             pieces: crate::world::vault::pieces_prefix(store),
             backups: crate::world::vault::prefix(store),
@@ -75,7 +75,7 @@ impl Place {
 
 /// What one sweep did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Swept {
+pub(crate) struct Swept {
     pub deleted: Vec<String>,
     pub marked: usize,
     pub named: usize,
@@ -83,7 +83,7 @@ pub struct Swept {
 
 /// Every piece a file list under `prefix_backups` names. A list that does
 /// not parse names nothing (no restore could use it).
-pub async fn named(store: &Store, backups_prefix: &str) -> Result<(HashSet<String>, HashSet<String>), WorldError> {
+pub(crate) async fn named(store: &Store, backups_prefix: &str) -> Result<(HashSet<String>, HashSet<String>), WorldError> {
     let mut lists = HashSet::new();
     let mut out = HashSet::new();
     for o in store.list(backups_prefix).await? {
@@ -105,7 +105,7 @@ pub async fn named(store: &Store, backups_prefix: &str) -> Result<(HashSet<Strin
 
 /// Mark the unnamed pieces of `place`, delete those marked at least
 /// `grace` before `now` and not uploaded since.
-pub async fn sweep(store: &Store, place: &Place, now: DateTime<Utc>, grace: TimeDelta) -> Result<Swept, WorldError> {
+pub(crate) async fn sweep(store: &Store, place: &Place, now: DateTime<Utc>, grace: TimeDelta) -> Result<Swept, WorldError> {
     let backups = place.backups.clone();
     let stored = store.list(&place.pieces).await?;
     let (mut named_now, lists) = named(store, &backups).await?;

@@ -15,7 +15,7 @@ use super::{Event, Job, JobReport, Outcome, Run, RunReport, StepReport, Uses, Us
 const STEP_LIMIT: Duration = Duration::from_secs(600);
 
 /// Run every job of `wf` for `run`, in `needs` order.
-pub fn run(wf: &Workflow, run: &Run, uses: &mut Uses<'_>) -> RunReport {
+pub(crate) fn run(wf: &Workflow, run: &Run, uses: &mut Uses<'_>) -> RunReport {
     let base = run.root.join(format!("run-{}", run.run_id));
     std::fs::create_dir_all(&base).unwrap();
     let event = event_payload(wf, &run.event);
@@ -385,7 +385,7 @@ fn execute(name: &str, mut cmd: Command, files: &Path, limit: Duration) -> StepR
 
 /// `NAME=value` lines and `NAME<<DELIM` … `DELIM` blocks, as GitHub reads
 /// `GITHUB_OUTPUT` and `GITHUB_ENV`.
-pub fn read_pairs(path: &Path) -> BTreeMap<String, String> {
+pub(super) fn read_pairs(path: &Path) -> BTreeMap<String, String> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut out = BTreeMap::new();
     let mut lines = text.lines();

@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 
 /// Evaluate one expression (no `${{ }}` around it).
-pub fn eval(src: &str, ctx: &Value, status: &dyn Fn(&str) -> bool) -> Value {
+pub(crate) fn eval(src: &str, ctx: &Value, status: &dyn Fn(&str) -> bool) -> Value {
     let tokens = lex(src).unwrap_or_else(|e| panic!("expression {src:?}: {e}"));
     let mut p = Parser {
         t: &tokens,
@@ -24,7 +24,7 @@ pub fn eval(src: &str, ctx: &Value, status: &dyn Fn(&str) -> bool) -> Value {
 }
 
 /// Replace every `${{ expr }}` in `text` with its value as a string.
-pub fn interpolate(text: &str, ctx: &Value, status: &dyn Fn(&str) -> bool) -> String {
+pub(crate) fn interpolate(text: &str, ctx: &Value, status: &dyn Fn(&str) -> bool) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("${{") {
@@ -38,7 +38,7 @@ pub fn interpolate(text: &str, ctx: &Value, status: &dyn Fn(&str) -> bool) -> St
     out
 }
 
-pub fn truthy(v: &Value) -> bool {
+pub(crate) fn truthy(v: &Value) -> bool {
     match v {
         Value::Null => false,
         Value::Bool(b) => *b,

@@ -45,7 +45,7 @@ use crate::world::{WorldError, io};
 mod stat_cache;
 
 use stat_cache::mtime_ns;
-pub use stat_cache::{Cached, StatCache, cache_path};
+pub(crate) use stat_cache::{Cached, StatCache, cache_path};
 
 /// zstd level of pieces: -1 (`zstd --fast=1`), not the archive's 3.
 /// Region files are zlib-compressed chunks padded to 4 KiB sectors: what
@@ -56,20 +56,20 @@ pub use stat_cache::{Cached, StatCache, cache_path};
 /// backup on a 2-core VPS waits for its CPU. The level changes only the
 /// stored bytes, not a piece's name (the hash of its bytes before
 /// compression), so pieces stored at level 1 are still reused.
-pub const PIECE_ZSTD_LEVEL: i32 = -1;
+pub(crate) const PIECE_ZSTD_LEVEL: i32 = -1;
 
 /// Pieces compressed and uploaded at once (and waiting in the channel).
 /// 8 was no faster than 4 against a local S3 server (bench/world.py,
 /// 1 GiB: the two cores are the bound) and took peak RSS from 56 to 75 MB.
-pub const IN_FLIGHT: usize = 4;
+pub(crate) const IN_FLIGHT: usize = 4;
 
 /// A file changed less than this before the stat cache was written may
 /// have changed again within the same mtime tick: it is read again.
-pub const RACY: std::time::Duration = std::time::Duration::from_secs(2);
+pub(crate) const RACY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What a backup stored.
 #[derive(Clone, Debug)]
-pub struct Stored {
+pub(crate) struct Stored {
     pub list: FileList,
     /// Pieces uploaded by this backup, and their stored bytes.
     pub added_pieces: u64,
@@ -77,11 +77,11 @@ pub struct Stored {
 }
 
 /// Pieces known to be stored intact: name → the listed piece.
-pub type Known = HashMap<String, Piece>;
+pub(crate) type Known = HashMap<String, Piece>;
 
 /// Cut `dir` into pieces, upload the ones not in `known`, and return the
 /// file list (not yet written).
-pub async fn upload(store: &Store, dir: &Path, known: &Known, progress: Progress<'_>) -> Result<Stored, WorldError> {
+pub(crate) async fn upload(store: &Store, dir: &Path, known: &Known, progress: Progress<'_>) -> Result<Stored, WorldError> {
     let cache_path = cache_path(dir);
     let cache = StatCache::load(&cache_path);
     let (tx, mut rx) = mpsc::channel::<(String, Vec<u8>)>(IN_FLIGHT);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// `.<world>.pieces.json` beside the world directory.
-pub fn cache_path(dir: &Path) -> PathBuf {
+pub(crate) fn cache_path(dir: &Path) -> PathBuf {
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = dir.file_name().map_or_else(|| "world".into(), |n| n.to_string_lossy().into_owned());
     parent.join(format!(".{name}.pieces.json"))
@@ -17,14 +17,14 @@ pub fn cache_path(dir: &Path) -> PathBuf {
 
 /// What the last backup read of each large file.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct StatCache {
+pub(crate) struct StatCache {
     /// When it was written, in ns since the epoch.
     pub written_ns: i128,
     pub files: HashMap<String, Cached>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cached {
+pub(crate) struct Cached {
     pub size: u64,
     pub mtime_ns: i128,
     pub ino: u64,
