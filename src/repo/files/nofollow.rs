@@ -240,9 +240,24 @@ fn make_dirs(root: &Path, rel: &str) -> Result<(), FileError> {
                     kind: "a file where a directory belongs",
                 });
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir(&path).map_err(io(&walked))?;
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match std::fs::create_dir(&path) {
+                Ok(()) => {}
+                // Another run made it between the look and the create (two
+                // applies writing one month's first session): fine if it is
+                // a real directory, refused like above if it is not.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match path.symlink_metadata() {
+                    Ok(m) if m.is_dir() && !m.file_type().is_symlink() => {}
+                    Ok(m) if m.file_type().is_symlink() => return Err(FileError::Link { path: walked }),
+                    Ok(_) => {
+                        return Err(FileError::NotRegular {
+                            path: walked,
+                            kind: "a file where a directory belongs",
+                        });
+                    }
+                    Err(e) => return Err(io(&walked)(e)),
+                },
+                Err(e) => return Err(io(&walked)(e)),
+            },
             Err(e) => return Err(io(&walked)(e)),
         }
     }

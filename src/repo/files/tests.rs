@@ -85,3 +85,26 @@ fn a_walk_caps_the_count_and_refuses_links_by_name() {
         w.refused
     );
 }
+
+// Two applies writing the month's first session at once both find
+// `sessions/2026/12` missing; the one whose create comes second must not fail
+// (it did: "cannot read sessions/2026/12: File exists").
+#[test]
+fn writers_racing_to_make_one_directory_all_succeed() {
+    for _ in 0..40 {
+        let d = tempfile::tempdir().unwrap();
+        let start = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let writers: Vec<_> = (0..8)
+            .map(|i| {
+                let (root, start) = (d.path().to_path_buf(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    write_atomic(&root, &format!("sessions/2026/12/{i}.toml"), b"x = 1\n")
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap().unwrap();
+        }
+    }
+}
