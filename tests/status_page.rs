@@ -25,8 +25,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use mc_gitops::ids::{PlayerName, SessionId};
+use mc_gitops::ledger::reports::gather;
 use mc_gitops::ledger::site::write_site;
-use mc_gitops::ledger::summaries::gather;
 use mc_gitops::lifecycle::Phase;
 use mc_gitops::observe::{AgentStatus, ControlState, Observed, ObservedFrom};
 use mc_gitops::repo::Loaded;

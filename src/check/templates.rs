@@ -16,9 +16,9 @@ use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 
 use crate::ids::{HetznerServerId, Location, ServerType, SessionId};
+use crate::ledger::figures::{StorageUsage, YearMonth};
+use crate::ledger::reports::{self, Inputs};
 use crate::ledger::site;
-use crate::ledger::summaries::{self, Inputs};
-use crate::ledger::summary::{StorageUsage, YearMonth};
 use crate::repo::Loaded;
 use crate::repo::diag::{Diagnostic, Severity};
 use crate::repo::ledger::templates::{self, TemplateError, Templates};
@@ -91,7 +91,7 @@ fn render_samples(t: &Templates, name: &str, loaded: &Loaded, now: DateTime<Utc>
         storage: StorageUsage::from([(YearMonth::of(now), 25_300_000_000)]),
         warnings: vec!["a sample warning | with a pipe".into()],
     };
-    let s = summaries::summarize(&ledger, &loaded.desired, &inputs, now);
+    let s = reports::summarize(&ledger, &loaded.desired, &inputs, now);
     if name == templates::STATUS_HTML {
         let page = site::page(&ledger, &loaded.desired, None, &s, Some(site::mrpack_name(&loaded.desired)));
         return match site::render_with(t, &page) {
@@ -99,7 +99,7 @@ fn render_samples(t: &Templates, name: &str, loaded: &Loaded, now: DateTime<Utc>
             Err(e) => vec![problem(name, &e)],
         };
     }
-    let files = match summaries::render_all_with(t, &s) {
+    let files = match reports::render_all_with(t, &s) {
         Ok(files) => files,
         Err(e) => return vec![problem(name, &e)],
     };

@@ -295,8 +295,8 @@ async fn after_apply(
     if let Some(failed) = &report.failed {
         warnings.push(format!("the last apply stopped at {failed}"));
     }
-    let summaries = ledger::summaries::gather(root, &ledger, &loaded.desired, Some(observed), measured, warnings, now);
-    match ledger::summaries::write_summaries(root, &summaries) {
+    let summaries = ledger::reports::gather(root, &ledger, &loaded.desired, Some(observed), measured, warnings, now);
+    match ledger::reports::write_summaries(root, &summaries) {
         Ok(files) => report.files.extend(files),
         Err(e) => report
             .warnings

@@ -26,8 +26,8 @@ impl LedgerArgs {
         let LedgerArgs { repo, now, site } = self;
         let (root, now, site) = (&repo.repo, now.unwrap_or_else(Utc::now), site.as_deref());
         let loaded = load(root)?;
-        let summaries = ledger::summaries::gather(root, &loaded.ledger, &loaded.desired, None, None, Vec::new(), now);
-        let files = ledger::summaries::write_summaries(root, &summaries)?;
+        let summaries = ledger::reports::gather(root, &loaded.ledger, &loaded.desired, None, None, Vec::new(), now);
+        let files = ledger::reports::write_summaries(root, &summaries)?;
         if files.is_empty() {
             println!("summaries are up to date");
         }

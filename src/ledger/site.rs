@@ -24,9 +24,9 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 
+use super::figures::YearMonth;
+use super::reports::Summaries;
 use super::site_chart::{self, Chart};
-use super::summaries::Summaries;
-use super::summary::YearMonth;
 use crate::lifecycle::Phase;
 use crate::observe::{Observed, ObservedFrom};
 use crate::repo::ledger::templates::{self, TemplateError, Templates};

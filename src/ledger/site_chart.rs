@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 
-use super::summary::{MonthSummary, YearMonth};
+use super::figures::{MonthSummary, YearMonth};
 
 /// How many months the chart shows.
 pub(crate) const MONTHS_SHOWN: usize = 12;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::ids::PlayerName;
-use crate::ledger::summaries::{Inputs, summarize};
+use crate::ledger::reports::{Inputs, summarize};
 use crate::observe::AgentStatus;
 use crate::repo::Loaded;
 

@@ -1,10 +1,13 @@
-//! What is true now, as seen from outside the repo.
+//! What is true now, as seen from outside the repo, in one [`Observed`].
 //!
-//! Each outside system is observed through its own trait, so the planner
-//! never knows whether a fact came from Hetzner or from the ledger. Without
-//! credentials only the ledger observer runs, and the model says so
-//! (`ObservedFrom::Ledger`): a field that could not be observed is `None`,
-//! and the planner treats "unknown" differently from "absent".
+//! [`ledger_only::observe`] reads what the ledger says (month to date,
+//! restores done, the last start, the learned shutdown policy); with
+//! credentials [`live::observe`] starts from it and adds what Hetzner,
+//! Cloudflare, the store (desired.json and status.json through
+//! [`documents`]) and the game port say. Without credentials only the ledger
+//! is read and the model says so (`ObservedFrom::Ledger`): a field that could
+//! not be observed is `None`, and the planner treats "unknown" differently
+//! from "absent".
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! Bills computed by hand, one table row each, against `summary::months`.
+//! Bills computed by hand, one table row each, against `figures::months`.
 //! Prices: cx33 in fsn1 (EUR) 0.0088 net / 0.0105 gross an hour, capped at
 //! 5.49 / 6.5331 a month; "cpx32" in ash at 0.02 / 0.0238, cap 12.00 / 14.28.
 

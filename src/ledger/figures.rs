@@ -384,5 +384,5 @@ pub(crate) fn status(
 }
 
 #[cfg(test)]
-#[path = "summary_tests.rs"]
+#[path = "figures_tests.rs"]
 pub(crate) mod tests;

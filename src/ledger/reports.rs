@@ -14,7 +14,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use minijinja::Value;
 
-use super::summary::{self, MonthSummary, R2_FREE_GB_MONTH, R2_USD_PER_GB_MONTH, Status, StorageUsage, YearMonth};
+use super::figures::{self, MonthSummary, R2_FREE_GB_MONTH, R2_USD_PER_GB_MONTH, Status, StorageUsage, YearMonth};
 use crate::repo::files;
 use crate::repo::ledger::Ledger;
 use crate::repo::ledger::templates::{self, TemplateError, Templates};
@@ -46,8 +46,8 @@ pub struct Summaries {
 }
 
 pub fn summarize(ledger: &Ledger, desired: &Desired, inputs: &Inputs<'_>, now: DateTime<Utc>) -> Summaries {
-    let months = summary::months(ledger, desired, &inputs.storage, now);
-    let status = summary::status(ledger, desired, inputs.observed, &months, &inputs.warnings, now);
+    let months = figures::months(ledger, desired, &inputs.storage, now);
+    let status = figures::status(ledger, desired, inputs.observed, &months, &inputs.warnings, now);
     let actions = inputs.observed.and_then(|o| o.actions.clone());
     Summaries { months, status, actions }
 }
@@ -176,7 +176,7 @@ pub fn regenerate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::summary::tests::{desired, session};
+    use crate::ledger::figures::tests::{desired, session};
     use crate::repo::ledger::{Ledger, Price};
     use rust_decimal::Decimal;
     use rust_decimal_macros::dec;
