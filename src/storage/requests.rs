@@ -315,16 +315,27 @@ pub struct Listing {
     pub strays: Vec<String>,
 }
 
+/// `control/<s>/requests/<id>.json`, for a caller without a [`Store`] (the
+/// planner names what it will delete).
+pub fn request_key_of(server: &crate::ids::ServerName, id: &RequestId) -> String {
+    format!("control/{server}/requests/{id}.json")
+}
+
+/// `control/<s>/requests/<id>.result.json`, the answer beside its request.
+pub fn result_key_of(server: &crate::ids::ServerName, id: &RequestId) -> String {
+    format!("control/{server}/requests/{id}.result.json")
+}
+
 impl Store {
     /// `control/<s>/requests/`.
     pub fn requests_prefix(&self) -> String {
         format!("control/{}/requests/", self.server)
     }
     pub fn request_key(&self, id: &RequestId) -> String {
-        format!("{}{id}.json", self.requests_prefix())
+        request_key_of(&self.server, id)
     }
     pub fn result_key(&self, id: &RequestId) -> String {
-        format!("{}{id}.result.json", self.requests_prefix())
+        result_key_of(&self.server, id)
     }
 
     /// Enqueue a request: a conditional create, so an existing request is

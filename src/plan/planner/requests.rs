@@ -63,10 +63,12 @@ impl Builder<'_> {
                 ),
                 RequestPrune::ResultAlone => "an answer whose request is gone, that no open session can record".to_string(),
             };
-            let deleted = |kind: &str, there: bool| there.then(|| format!("control/{}/requests/{id}{kind}", self.d.server.name));
+            let server = &self.d.server.name;
+            let request = crate::storage::requests::request_key_of(server, &id);
+            let result = crate::storage::requests::result_key_of(server, &id);
             let before = match &because {
-                RequestPrune::Expired { .. } => json!({ "request": deleted(".json", true) }),
-                _ => json!({ "request": deleted(".json", has_request), "result": deleted(".result.json", has_result) }),
+                RequestPrune::Expired { .. } => json!({ "request": request }),
+                _ => json!({ "request": has_request.then_some(request), "result": has_result.then_some(result) }),
             };
             self.change(
                 Op::Delete,
