@@ -14,7 +14,7 @@ fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
-fn eu() -> Price {
+pub(crate) fn eu() -> Price {
     Price {
         currency: "EUR".into(),
         hourly_net: dec!(0.0088),

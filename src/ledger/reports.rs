@@ -176,23 +176,13 @@ pub fn regenerate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::figures::tests::{desired, session};
-    use crate::repo::ledger::{Ledger, Price};
+    // The figures' own fixtures: one price (eu's cx22), one way to make a session.
+    use crate::ledger::figures::tests::{desired, eu as price, session};
+    use crate::repo::ledger::Ledger;
     use rust_decimal::Decimal;
-    use rust_decimal_macros::dec;
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
-    }
-
-    fn price() -> Price {
-        Price {
-            currency: "EUR".into(),
-            hourly_net: dec!(0.0088),
-            hourly_gross: dec!(0.0105),
-            monthly_net: dec!(5.49),
-            monthly_gross: dec!(6.5331),
-        }
     }
 
     fn ledger() -> Ledger {
