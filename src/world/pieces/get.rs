@@ -10,12 +10,16 @@
 //! after every piece matched. No temporary copy of anything is made.
 //!
 //! A warm restart fetches less: a file already in the target directory at
-//! the same path and size whose sha256 is the list's is copied from there
-//! (hashed as it is copied, on several threads), and the pieces only it
-//! needed are not fetched.
+//! the same path and size whose sha256 is the list's is taken from there,
+//! hashed on several threads, and the pieces only it needed are not
+//! fetched. It is hard-linked into the fresh tree, not copied (nothing is
+//! written, and the swap's removal of the old tree leaves it one name),
+//! when it has no other name (so no file outside the world is ever taken
+//! in, to be handed to the server's user later) and did not change while
+//! it was hashed; otherwise it is copied, hashed as it is copied.
 //!
 //! Where the time goes is logged at the end (`restore timings`, the
-//! per-phase sums over the workers, but the wall time of the copies for
+//! per-phase sums over the workers, but the wall time of taking the files for
 //! `reuse`, at `info` under `mc_gitops::world`):
 //! bench/world.py prints it.
 
@@ -85,7 +89,7 @@ async fn fill(store: &Store, list: Arc<FileList>, target: &Path, fresh: &Path, p
     let wall = Instant::now();
     let times = Arc::new(Timings::default());
     let (l, t, f, tm) = (list.clone(), target.to_path_buf(), fresh.to_path_buf(), times.clone());
-    // Make every directory and file; copy the files already on disk.
+    // Make every directory and file; take the files already on disk.
     let (root, done) = tokio::task::spawn_blocking(move || prepare(&l, &t, &f, &tm))
         .await
         .expect("preparing does not panic")?;
@@ -151,10 +155,10 @@ async fn fill(store: &Store, list: Arc<FileList>, target: &Path, fresh: &Path, p
     Ok(list.files.len() as u64)
 }
 
-/// Make the tree in `fresh`; for each file, whether it was copied whole
-/// from the same path in `target` (same size, same sha256). The copies
-/// run on [`reuse_threads`] threads at once: each hashes what it copies,
-/// so one thread is bound by sha256, not by the disk.
+/// Make the tree in `fresh`; for each file, whether it was taken whole
+/// (linked or copied) from the same path in `target` (same size, same
+/// sha256). The files are taken on [`reuse_threads`] threads at once: each
+/// hashes what it takes, so one thread is bound by sha256, not by the disk.
 fn prepare(list: &FileList, target: &Path, fresh: &Path, times: &Timings) -> Result<(DirHandles, Vec<bool>), WorldError> {
     std::fs::create_dir_all(fresh).map_err(io(fresh))?;
     let mut tree = DirHandles::open(fresh)?;
@@ -200,7 +204,7 @@ fn prepare(list: &FileList, target: &Path, fresh: &Path, times: &Timings) -> Res
                         let Some(&i) = candidates.get(n) else { break };
                         let f = &list.files[i];
                         let rel = Path::new(&f.path);
-                        match reuse(old.as_fd(), tree.root(), rel, f.size, &f.sha256) {
+                        match reuse(old.as_fd(), tree.root(), rel, f, &f.sha256) {
                             Ok(true) => reused.lock().expect("no worker panics").push(i),
                             Ok(false) => {}
                             Err(e) => {
@@ -224,19 +228,114 @@ fn prepare(list: &FileList, target: &Path, fresh: &Path, times: &Timings) -> Res
     Ok((tree, done))
 }
 
-/// Threads copying reused files at once: the machine's cores (a VPS has
+/// Threads taking reused files at once: the machine's cores (a VPS has
 /// 2 to 8), at least 2 so one thread's reads overlap another's hashing.
 fn reuse_threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8)
 }
 
-/// Open `rel` in the fresh tree (made by [`prepare`], never through a
-/// link) and fill it from the old world when the old file is the same.
-fn reuse(old: BorrowedFd<'_>, fresh: BorrowedFd<'_>, rel: &Path, size: u64, sha256: &str) -> std::io::Result<bool> {
+/// Fill `rel` in the fresh tree (made by [`prepare`], never through a
+/// link) from the old world when the old file is the same: linked when
+/// [`link_if_same`] can, else copied.
+fn reuse(old: BorrowedFd<'_>, fresh: BorrowedFd<'_>, rel: &Path, f: &super::FileEntry, sha256: &str) -> std::io::Result<bool> {
+    let Some(from) = open_old(old, rel, f.size)? else {
+        return Ok(false);
+    };
+    match link_if_same(&from, fresh, rel, f.mode | 0o600, sha256)? {
+        Linked::Yes => return Ok(true),
+        Linked::Differs => return Ok(false),
+        Linked::CannotLink => {}
+    }
     let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
     let to = File::from(rustix::fs::openat2(fresh, rel, flags, Mode::empty(), resolve)?);
-    copy_if_same(old, rel, &to, size, sha256)
+    copy_if_same(&from, &to, f.size, sha256)
+}
+
+/// `rel` in the old world when it is a regular file of `size` bytes,
+/// opened without following any link.
+fn open_old(old: BorrowedFd<'_>, rel: &Path, size: u64) -> std::io::Result<Option<File>> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    let Ok(fd) = rustix::fs::openat2(old, rel, flags, Mode::empty(), resolve) else {
+        return Ok(None);
+    };
+    let from = File::from(fd);
+    let meta = from.metadata()?;
+    Ok((meta.is_file() && meta.len() == size).then_some(from))
+}
+
+enum Linked {
+    Yes,
+    /// Its bytes are not the list's.
+    Differs,
+    /// It has another name, changed while hashed, or cannot be linked
+    /// here: copy it instead.
+    CannotLink,
+}
+
+/// Hash `from` (the old world's file) and, when it is the list's, link
+/// that very inode (through `/proc/self/fd`, not its path, which may have
+/// changed) over the placeholder at `rel`, with permission bits `mode`.
+/// Linked only while the file has no name but its own in the old world,
+/// and checked again after: a second name could be a file outside the
+/// world, which the agent later hands to the server's user.
+fn link_if_same(from: &File, fresh: BorrowedFd<'_>, rel: &Path, mode: u32, sha256: &str) -> std::io::Result<Linked> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    let before = from.metadata()?;
+    if before.nlink() != 1 {
+        return Ok(Linked::CannotLink);
+    }
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = 0u64;
+    loop {
+        let n = from.read_at(&mut buf, at)?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        at += n as u64;
+        if at > before.len() {
+            return Ok(Linked::CannotLink);
+        }
+    }
+    if at != before.len() || hex::encode(hash.finalize()) != sha256 {
+        return Ok(Linked::Differs);
+    }
+    let parent = rel.parent().unwrap_or(Path::new(""));
+    let name = rel.file_name().expect("checked: a file has a name");
+    let dir_flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    let at_parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+    let dir = rustix::fs::openat2(fresh, at_parent, dir_flags, Mode::empty(), resolve)?;
+    let mut tmp = std::ffi::OsString::from(".");
+    tmp.push(name);
+    tmp.push(".link");
+    let proc_path = format!("/proc/self/fd/{}", from.as_raw_fd());
+    if rustix::fs::linkat(
+        rustix::fs::CWD,
+        proc_path.as_str(),
+        &dir,
+        tmp.as_os_str(),
+        rustix::fs::AtFlags::SYMLINK_FOLLOW,
+    )
+    .is_err()
+    {
+        return Ok(Linked::CannotLink);
+    }
+    let after = from.metadata()?;
+    let unchanged =
+        after.nlink() == 2 && after.len() == before.len() && (after.mtime(), after.mtime_nsec()) == (before.mtime(), before.mtime_nsec());
+    if !unchanged {
+        rustix::fs::unlinkat(&dir, tmp.as_os_str(), rustix::fs::AtFlags::empty())?;
+        return Ok(Linked::CannotLink);
+    }
+    use std::os::unix::fs::PermissionsExt;
+    from.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    rustix::fs::renameat(&dir, tmp.as_os_str(), &dir, name)?;
+    Ok(Linked::Yes)
 }
 
 fn open_dir(p: &Path) -> Option<OwnedFd> {
@@ -249,23 +348,16 @@ fn open_dir(p: &Path) -> Option<OwnedFd> {
     .ok()
 }
 
-/// Copy `rel` from the old world into `to` when it is a regular file of
-/// `size` bytes whose sha256 is `sha256` (never through a link). `false`,
-/// and `to` back to `size` zero bytes, when it is not.
-fn copy_if_same(old: BorrowedFd<'_>, rel: &Path, to: &File, size: u64, sha256: &str) -> std::io::Result<bool> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
-    let Ok(fd) = rustix::fs::openat2(old, rel, flags, Mode::empty(), resolve) else {
-        return Ok(false);
-    };
-    let mut from = File::from(fd);
-    let meta = from.metadata()?;
-    if !meta.is_file() || meta.len() != size {
-        return Ok(false);
-    }
+/// Copy `from` (the old world's file, checked to be a regular file of
+/// `size` bytes) into `to` when its sha256 is `sha256`. `false`, and `to`
+/// back to `size` zero bytes, when it is not. Each write's writeback is
+/// started at once, as the pieces' are, so the one `syncfs` has little
+/// left to wait for.
+fn copy_if_same(from: &File, to: &File, size: u64, sha256: &str) -> std::io::Result<bool> {
     let mut hash = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut at = 0u64;
+    let mut from = from;
     loop {
         let n = from.read(&mut buf)?;
         if n == 0 {
@@ -277,6 +369,7 @@ fn copy_if_same(old: BorrowedFd<'_>, rel: &Path, to: &File, size: u64, sha256: &
         }
         hash.update(&buf[..n]);
         to.write_all_at(&buf[..n], at)?;
+        start_writeback(to, at, n as u64);
         at += n as u64;
     }
     if at == size && hex::encode(hash.finalize()) == sha256 {

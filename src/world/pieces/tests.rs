@@ -194,7 +194,7 @@ async fn backup_uploads_only_what_changed_and_each_snapshot_restores_as_it_was()
 }
 
 #[tokio::test]
-async fn a_warm_restore_copies_files_it_has_and_fetches_only_the_rest() {
+async fn a_warm_restore_takes_files_it_has_and_fetches_only_the_rest() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("store");
     let s = store(&root);
@@ -235,6 +235,37 @@ async fn a_warm_restore_copies_files_it_has_and_fetches_only_the_rest() {
     std::fs::write(&played, &bytes).unwrap();
     restore(&s, &m, &target, GO).await.unwrap();
     assert_eq!(tree(&target), tree(&world));
+}
+
+#[tokio::test]
+async fn a_warm_restore_links_the_files_it_has_but_never_one_with_a_name_outside_the_world() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let tmp = tempfile::tempdir().unwrap();
+    let s = store(&tmp.path().join("store"));
+    let world = tmp.path().join("world");
+    make_world(&world);
+    let m = snapshot_as(&s, &world, t("2026-11-22T19:00:00Z"), &fin(), GO).await.unwrap();
+    let target = tmp.path().join("server/world");
+    restore(&s, &m, &target, GO).await.unwrap();
+    let meta = |p: &Path| std::fs::metadata(p).unwrap();
+    let (kept, shared) = (target.join("region/r.0.0.mca"), target.join("region/r.2.0.mca"));
+    let (kept_ino, shared_ino) = (meta(&kept).ino(), meta(&shared).ino());
+    // A second name for one region file, outside the world, read-only.
+    let outside = tmp.path().join("outside.mca");
+    std::fs::hard_link(&shared, &outside).unwrap();
+    std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o400)).unwrap();
+    restore(&s, &m, &target, GO).await.unwrap();
+    assert_eq!(tree(&target), tree(&world));
+    // Linked: the very file, nothing written, one name again after the swap.
+    assert_eq!((meta(&kept).ino(), meta(&kept).nlink()), (kept_ino, 1));
+    // Copied: the world's file is not the outside one, whose mode and
+    // names are as they were.
+    assert_ne!(meta(&shared).ino(), shared_ino);
+    assert_eq!((meta(&outside).mode() & 0o777, meta(&outside).nlink()), (0o400, 1));
+    assert_eq!(
+        std::fs::read(&outside).unwrap(),
+        std::fs::read(world.join("region/r.2.0.mca")).unwrap()
+    );
 }
 
 #[tokio::test]
