@@ -5,6 +5,7 @@
 //! no fresh world started over backups that lost their `current.json`.
 
 mod common;
+use common::git;
 
 #[path = "fakes/cloudflare.rs"]
 mod cloudflare_fake;
@@ -15,7 +16,6 @@ mod hetzner_fake;
 #[path = "common/apply_world.rs"]
 mod world;
 
-use std::path::Path;
 
 use mc_gitops::ids::ServerName;
 use mc_gitops::storage::Store;
@@ -43,22 +43,6 @@ fn edit_server_toml(w: &World, from: &str, to: &str) {
     let text = std::fs::read_to_string(&p).unwrap();
     assert!(text.contains(from), "{text}");
     std::fs::write(p, text.replacen(from, to, 1)).unwrap();
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Grove Admin")
-        .env("GIT_AUTHOR_EMAIL", "admin@example.org")
-        .env("GIT_COMMITTER_NAME", "Grove Admin")
-        .env("GIT_COMMITTER_EMAIL", "admin@example.org")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn store(w: &World) -> Store {

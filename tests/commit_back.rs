@@ -6,6 +6,7 @@
 
 mod common;
 use common::copy_dir;
+use common::git;
 
 #[path = "fakes/cloudflare.rs"]
 mod cloudflare_fake;
@@ -32,22 +33,6 @@ motd = "Grove"          # the line under the name
 "#;
 
 const SESSION: &str = "sessions/2026/11/20261122-1930-eu.toml";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Grove Admin")
-        .env("GIT_AUTHOR_EMAIL", "admin@example.org")
-        .env("GIT_COMMITTER_NAME", "Grove Admin")
-        .env("GIT_COMMITTER_EMAIL", "admin@example.org")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 struct Repos {
     _tmp: tempfile::TempDir,

@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 mod common;
+use common::git;
 #[path = "common/requests_agent.rs"]
 mod requests_agent;
 
@@ -246,21 +247,6 @@ fn no_agent_means_a_clear_answer_at_once_not_a_wait() {
 }
 
 // --- console.yml through its own steps ----------------------------------
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "seed")
-        .env("GIT_AUTHOR_EMAIL", "seed@example.org")
-        .env("GIT_COMMITTER_NAME", "seed")
-        .env("GIT_COMMITTER_EMAIL", "seed@example.org")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
 
 /// The setup's repo committed on main and cloned bare beside it.
 fn remote(s: &Setup) -> PathBuf {

@@ -4,6 +4,7 @@
 
 mod common;
 use common::copy_dir;
+use common::git;
 
 #[path = "fakes/github.rs"]
 mod github_fake;
@@ -12,21 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use github_fake::{FakeGithub, TOKEN};
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.org")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.org")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
 
 struct Pr {
     dir: tempfile::TempDir,

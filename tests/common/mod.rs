@@ -27,6 +27,30 @@ pub(crate) fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Run `git` in `dir` as "Grove Admin" with no system or user config
+/// (`HOME` is `dir`); fails the test with git's stderr when git fails.
+/// Returns git's stdout as it printed it.
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Grove Admin")
+        .env("GIT_AUTHOR_EMAIL", "admin@example.org")
+        .env("GIT_COMMITTER_NAME", "Grove Admin")
+        .env("GIT_COMMITTER_EMAIL", "admin@example.org")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?} in {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 const PEERS_INSTALL: &str = "run `bash scripts/test --setup-only` or: python3 -m venv tests/peers/.venv && tests/peers/.venv/bin/pip install -r tests/peers/requirements.txt && npm ci --prefix tests/peers";
 
 /// `tests/peers/`: the third-party peers and the scripts that drive them.

@@ -22,7 +22,6 @@ mod races;
 mod world;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::actions::{Event, Outcome, Run, RunReport, UsesCall, Workflow, checkout_from};
 use serde_json::json;
@@ -34,20 +33,9 @@ fn workflow(file: &str) -> Workflow {
     Workflow::load(&common::example().join(".github/workflows").join(file))
 }
 
+/// `common::git`'s stdout without its last newline.
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "seed")
-        .env("GIT_AUTHOR_EMAIL", "seed@example.org")
-        .env("GIT_COMMITTER_NAME", "seed")
-        .env("GIT_COMMITTER_EMAIL", "seed@example.org")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+    common::git(dir, args).trim_end().to_string()
 }
 
 /// The example repo (as `World` copied it, with `state` set) committed on
