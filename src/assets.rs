@@ -77,6 +77,16 @@ pub fn whitelist_names(d: &Desired) -> Vec<crate::ids::PlayerName> {
     d.players.iter().map(|p| p.name.clone()).collect()
 }
 
+/// Each whitelisted player's account UUID, by name, for those whose file
+/// has one (`desired.json`'s `whitelist_uuids`: the sleeping listener wakes
+/// the server only for that account). The loader checked the form.
+pub fn whitelist_uuids(d: &Desired) -> BTreeMap<PlayerName, crate::ids::PlayerUuid> {
+    d.players
+        .iter()
+        .filter_map(|p| Some((p.name.clone(), crate::ids::PlayerUuid::parse(p.uuid.as_deref()?)?)))
+        .collect()
+}
+
 pub fn op_entries(d: &Desired) -> Vec<OpEntry> {
     let mut v: Vec<OpEntry> = d
         .ops

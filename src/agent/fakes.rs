@@ -189,7 +189,7 @@ impl Snapshots for FakeSnapshots {
 pub(super) struct FakeListener(Rc<Shared>, Rc<RefCell<Option<mpsc::UnboundedReceiver<PlayerName>>>>);
 impl Listener for FakeListener {
     type Held = FakeHeld;
-    async fn open(&mut self, _whitelist: &[PlayerName], mode: PortMode) -> PortResult<FakeHeld> {
+    async fn open(&mut self, _whitelist: &[crate::storage::WhitelistEntry], mode: PortMode) -> PortResult<FakeHeld> {
         if self.0.port.get() != Port::Free || self.0.bind_fails.get() {
             return Err(PortError::Listener("binding 0.0.0.0:25565: Address already in use".into()));
         }
@@ -220,7 +220,7 @@ impl HeldPort for FakeHeld {
             None => pending().await,
         }
     }
-    fn set_whitelist(&mut self, _whitelist: &[PlayerName]) {}
+    fn set_whitelist(&mut self, _whitelist: &[crate::storage::WhitelistEntry]) {}
     fn stopping(&mut self) {
         if self.s.port.get() != Port::Listener(PortMode::Stopping) {
             self.s.call("port stopping");
