@@ -7,7 +7,9 @@
 //!
 //! Proving who they are is Minecraft's own online-mode login (`login`):
 //! whitelisted names are public, so a name alone would let anyone wake the
-//! server and bill until `max_session`. Failed logins are rate-limited per
+//! server and bill until `max_session`; and a name can change hands, so the
+//! account must also be the one whose UUID the whitelist lists, when it
+//! lists one ([`WhitelistEntry`]). Failed logins are rate-limited per
 //! address and overall (`super::wake_limit`).
 //!
 //! While the server terminates (the final snapshot, then waiting for the
