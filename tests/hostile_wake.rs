@@ -260,11 +260,18 @@ async fn a_name_not_on_the_whitelist_wakes_nothing() {
 // name alone woke the server (reproduced before the fix: a wake for Steve).
 #[tokio::test]
 async fn a_same_name_account_with_another_uuid_wakes_nothing() {
+    let (log, _guard) = common::log::Log::capture();
     let fake = FakeSessionServer::start().await;
     let friend = fake.account("Steve_Renamed");
     let stranger = fake.account("Steve");
     let alex = fake.account("Alex");
-    let mut l = listen(&fake, vec![listed("Steve", &friend, true), listed("Alex", &alex, true)]).await;
+    let notch = fake.account("Notch_");
+    let whitelist = vec![
+        listed("Steve", &friend, true),
+        listed("Alex", &alex, true),
+        WhitelistEntry::name_only("Notch_"),
+    ];
+    let mut l = listen(&fake, whitelist).await;
     let port = l.local_addr().port();
     let mut s = connect("127.0.0.1", port).await;
     let First::Encryption(req) = begin(&mut s, "Steve").await else {
@@ -282,6 +289,12 @@ async fn a_same_name_account_with_another_uuid_wakes_nothing() {
         matches!(&calls[..], [Call::Join { .. }, Call::HasJoined { username, status: 200, .. }] if username == "Steve"),
         "the session server vouched for the stranger's account: {calls:?}"
     );
+    let (listed_uuid, joined_uuid) = (PlayerUuid::parse(&friend.id).unwrap(), PlayerUuid::parse(&stranger.id).unwrap());
+    let refused = log.text();
+    assert!(
+        refused.contains(&format!("Steve's account {joined_uuid}, not the whitelisted {listed_uuid}")),
+        "the refusal is logged with the name and both UUIDs: {refused}"
+    );
 
     // The listed account, whose UUID the file writes dashed and the
     // session server undashed, still wakes the server.
@@ -293,6 +306,22 @@ async fn a_same_name_account_with_another_uuid_wakes_nothing() {
     assert_eq!(reply.as_deref(), Some(WAKE_MESSAGE));
     assert_eq!(woken(&mut l).await, Woken(PlayerName::new("Alex")));
     no_wake(&mut l, Duration::from_millis(200)).await;
+
+    // An entry without a UUID matches by name, as before; the log says so once.
+    for _ in 0..2 {
+        let mut s = connect("127.0.0.1", port).await;
+        let First::Encryption(req) = begin(&mut s, "Notch_").await else {
+            panic!()
+        };
+        assert_eq!(
+            answer(&mut s, &req, &notch, &fake, Answer::Honest).await.as_deref(),
+            Some(WAKE_MESSAGE)
+        );
+        assert_eq!(woken(&mut l).await, Woken(PlayerName::new("Notch_")));
+    }
+    let text = log.text();
+    assert_eq!(text.matches("Notch_ is whitelisted without a uuid").count(), 1, "{text}");
+    assert!(!text.contains("Alex is whitelisted without a uuid"), "{text}");
 }
 
 // Attack: loop on failed logins (from one address, then from many) to spend
