@@ -106,7 +106,7 @@ fn running_with_players_and_a_new_friend_updates_the_whitelist_live() {
     let o = running(&l.desired, now() - Duration::hours(2));
     l.desired.players.push(repo::Player {
         name: PlayerName::new("Herobrine"),
-        uuid: Some("f84c6a79-0a4e-45e0-879b-cd49ebd4c4e2".into()),
+        uuid: crate::ids::PlayerUuid::parse("f84c6a79-0a4e-45e0-879b-cd49ebd4c4e2"),
         added_by: None,
     });
     l.desired.players.sort_by_key(|p| p.name.as_str().to_ascii_lowercase());
