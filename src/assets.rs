@@ -55,7 +55,7 @@ pub fn whitelist_json(d: &Desired) -> String {
 }
 
 pub fn ops_json(d: &Desired) -> String {
-    let uuid_of = |name: &str| d.players.iter().find(|p| p.name.as_str() == name).and_then(|p| p.uuid.clone());
+    let uuid_of = |name: &str| d.players.iter().find(|p| p.name.as_str() == name).and_then(|p| p.uuid);
     let entries: Vec<_> = d
         .ops
         .iter()
@@ -75,6 +75,13 @@ fn pretty(v: &impl serde::Serialize) -> String {
 
 pub fn whitelist_names(d: &Desired) -> Vec<crate::ids::PlayerName> {
     d.players.iter().map(|p| p.name.clone()).collect()
+}
+
+/// Each whitelisted player's account UUID, by name, for those whose file
+/// has one (`desired.json`'s `whitelist_uuids`: the sleeping listener wakes
+/// the server only for that account).
+pub fn whitelist_uuids(d: &Desired) -> BTreeMap<PlayerName, crate::ids::PlayerUuid> {
+    d.players.iter().filter_map(|p| Some((p.name.clone(), p.uuid?))).collect()
 }
 
 pub fn op_entries(d: &Desired) -> Vec<OpEntry> {

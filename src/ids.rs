@@ -99,3 +99,76 @@ impl ServerName {
         format!("{self}-mc")
     }
 }
+
+/// A Minecraft account's UUID as a 128-bit value, so the dashed form
+/// (players/<name>.toml, whitelist.json) and the undashed one (the session
+/// server's `id`) compare equal. Written dashed and lowercase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PlayerUuid(pub u128);
+
+impl PlayerUuid {
+    /// 32 hex digits, with or without the four dashes of the 8-4-4-4-12
+    /// form; `None` for anything else.
+    pub fn parse(s: &str) -> Option<PlayerUuid> {
+        let hex: String = if s.len() == 36 {
+            let dashes_at = [8, 13, 18, 23];
+            let ok = s.char_indices().all(|(i, c)| (c == '-') == dashes_at.contains(&i));
+            if !ok {
+                return None;
+            }
+            s.chars().filter(|c| *c != '-').collect()
+        } else {
+            s.to_string()
+        };
+        if hex.len() != 32 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        u128::from_str_radix(&hex, 16).ok().map(PlayerUuid)
+    }
+}
+
+impl fmt::Display for PlayerUuid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = format!("{:032x}", self.0);
+        write!(f, "{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    }
+}
+
+impl Serialize for PlayerUuid {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PlayerUuid {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        PlayerUuid::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not a UUID (32 hex digits, dashed or not)")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PlayerUuid;
+
+    #[test]
+    fn a_uuid_is_the_same_value_dashed_or_not_and_writes_dashed() {
+        let dashed = PlayerUuid::parse("DD3EC016-bb8a-4efe-9cc1-1796b7a57df9").unwrap();
+        let plain = PlayerUuid::parse("dd3ec016bb8a4efe9cc11796b7a57df9").unwrap();
+        assert_eq!(dashed, plain);
+        assert_eq!(plain.to_string(), "dd3ec016-bb8a-4efe-9cc1-1796b7a57df9");
+        assert_ne!(plain, PlayerUuid::parse("dd3ec016bb8a4efe9cc11796b7a57df8").unwrap());
+        for bad in [
+            "",
+            "dd3ec016-bb8a-4efe-9cc1-1796b7a57df",
+            "dd3ec016bb8a-4efe-9cc1-1796b7a57df9-",
+            "+d3ec016bb8a4efe9cc11796b7a57df9",
+            "dd3ec016-bb8a-4efe-9cc1-1796b7a57dfg",
+        ] {
+            assert_eq!(PlayerUuid::parse(bad), None, "{bad:?}");
+        }
+        let json = serde_json::to_string(&plain).unwrap();
+        assert_eq!(serde_json::from_str::<PlayerUuid>(&json).unwrap(), plain);
+        assert!(serde_json::from_str::<PlayerUuid>("\"Steve\"").is_err());
+    }
+}

@@ -18,6 +18,7 @@ use mc_gitops::minecraft::rcon::{Rcon, RconError};
 use mc_gitops::minecraft::session_server::SessionServer;
 use mc_gitops::minecraft::slp;
 use mc_gitops::secret::Secret;
+use mc_gitops::storage::WhitelistEntry;
 
 mod common;
 use common::{free_port, peers, python};
@@ -143,7 +144,7 @@ fn sleeping_config(session: &FakeSessionServer) -> SleepingConfig {
     SleepingConfig {
         motd: "Grove — friends only".into(),
         max_players: 12,
-        whitelist: vec![PlayerName::new("Steve")],
+        whitelist: vec![WhitelistEntry::name_only("Steve")],
         version_name: "1.20.1".into(),
         protocol: 763,
         session_server: SessionServer::new(&session.url()).unwrap(),
@@ -236,7 +237,7 @@ async fn mineflayer_join_wakes_for_whitelisted_names_only() {
     assert!(nothing.is_err(), "a refused name must not wake the server");
 
     // The agent switches the whitelist at runtime.
-    listener.set_whitelist(vec![PlayerName::new("Mallory")]);
+    listener.set_whitelist(vec![WhitelistEntry::name_only("Mallory")]);
     let v = join(port, &session, &["Mallory"]).await;
     assert!(kicked(&v[0]).contains("starting"), "{v:?}");
     assert_eq!(

@@ -10,16 +10,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use mc_gitops::agent::sleeping::{MAX_CONNECTIONS, NOT_WHITELISTED, STOPPING_MESSAGE, STOPPING_STATUS, Sleeping, SleepingConfig};
-use mc_gitops::ids::PlayerName;
 use mc_gitops::minecraft::packets;
 use mc_gitops::minecraft::session_server::SessionServer;
 use mc_gitops::minecraft::slp;
+use mc_gitops::storage::WhitelistEntry;
 
 async fn sleeping() -> Sleeping {
     let config = SleepingConfig {
         motd: "Grove".into(),
         max_players: 5,
-        whitelist: vec![PlayerName::new("Steve")],
+        whitelist: vec![WhitelistEntry::name_only("Steve")],
         version_name: "1.20.1".into(),
         protocol: 763,
         // Nothing listens there: these tests never get as far as asking it.

@@ -44,13 +44,17 @@ fn setup(extra: &str) -> Setup {
     std::fs::create_dir_all(mc.join("world/region")).unwrap();
     std::fs::write(mc.join("world/level.dat"), b"level").unwrap();
     std::fs::write(mc.join("world/region/r.0.0.mca"), vec![7u8; 40_000]).unwrap();
+    let session = FakeSessionServer::start_in_background();
+    // Steve's account UUID, dashed as the reconciler writes it from the
+    // player file: the listener wakes only for that account.
+    let steve = mc_gitops::ids::PlayerUuid::parse(&session.account("Steve").id).unwrap();
     let desired = json!({
         "version": 1, "session": "20261122-1800-eu", "stop_requested": null, "stop_reason": null,
-        "whitelist": ["Steve"], "ops": [], "assets": {}, "written": "2026-11-22T18:00:00Z"
+        "whitelist": ["Steve"], "whitelist_uuids": { "Steve": steve.to_string() },
+        "ops": [], "assets": {}, "written": "2026-11-22T18:00:00Z"
     });
     std::fs::write(storage.join("control/grove/desired.json"), desired.to_string()).unwrap();
     let game = free_port();
-    let session = FakeSessionServer::start_in_background();
     let config = tmp.path().join("agent.toml");
     std::fs::write(
         &config,

@@ -280,6 +280,10 @@ async fn a_failed_desired_json_write_after_the_create_is_handed_over_by_the_next
     assert_eq!(doc["session"], session0().0, "{doc}");
     assert_eq!(doc["restore"], "2026-11-01T18-00-00Z", "{doc}");
     assert_eq!(doc["whitelist"].as_array().unwrap().len(), 3, "{doc}");
+    assert_eq!(
+        doc["whitelist_uuids"]["Steve"], "8667ba71-b85a-4004-af54-457a9734eed7",
+        "the hand-over carries each player's uuid for the sleeping listener: {doc}"
+    );
     assert!(doc["assets"]["server.properties"]["hash"].is_string(), "{doc}");
     assert_desired_complete(&w, "handed over after a failed write");
     assert!(!server_toml(&w).lines().any(|l| l.starts_with("restore")), "used once");

@@ -25,27 +25,45 @@ use mc_gitops::agent::sleeping::{
     NOT_WHITELISTED, RATE_LIMITED, RESPONSE_DEADLINE, Sleeping, SleepingConfig, UNVERIFIED, WAKE_MESSAGE, Woken,
 };
 use mc_gitops::agent::wake_limit::{MAX_FAILURES_OVERALL, MAX_FAILURES_PER_ADDRESS};
-use mc_gitops::ids::PlayerName;
+use mc_gitops::ids::{PlayerName, PlayerUuid};
 use mc_gitops::minecraft::encryption::{Cfb8, EncryptionRequest, EncryptionResponse, server_hash};
 use mc_gitops::minecraft::handshake::{Disconnect, Handshake, LoginStart, NextState};
 use mc_gitops::minecraft::packets;
 use mc_gitops::minecraft::session_server::SessionServer;
+use mc_gitops::storage::WhitelistEntry;
 use session_fake::{Account, Call, FakeSessionServer};
 
 const T: Duration = Duration::from_secs(10);
 
+/// The listener with a whitelist of names only (an older reconciler's
+/// document, or players whose uuid `check --fix` has not filled in yet).
 async fn setup() -> (Sleeping, FakeSessionServer) {
     let fake = FakeSessionServer::start().await;
+    let l = listen(&fake, vec![WhitelistEntry::name_only("Steve"), WhitelistEntry::name_only("Alex")]).await;
+    (l, fake)
+}
+
+async fn listen(fake: &FakeSessionServer, whitelist: Vec<WhitelistEntry>) -> Sleeping {
     let config = SleepingConfig {
         motd: "Grove".into(),
         max_players: 5,
-        whitelist: vec![PlayerName::new("Steve"), PlayerName::new("Alex")],
+        whitelist,
         version_name: "1.20.1".into(),
         protocol: 763,
         session_server: SessionServer::new(&fake.url()).unwrap(),
     };
-    let l = Sleeping::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
-    (l, fake)
+    Sleeping::bind("127.0.0.1:0".parse().unwrap(), config).await.unwrap()
+}
+
+/// `name` on the whitelist with `account`'s UUID, written `dashed` as the
+/// player file has it (the session server writes it undashed).
+fn listed(name: &str, account: &Account, dashed: bool) -> WhitelistEntry {
+    let uuid = PlayerUuid::parse(&account.id).unwrap();
+    let written = if dashed { uuid.to_string() } else { account.id.clone() };
+    WhitelistEntry {
+        name: PlayerName::new(name),
+        uuid: Some(PlayerUuid::parse(&written).unwrap()),
+    }
 }
 
 /// A connection from `from` (any 127.0.0.0/8 address is this machine).
@@ -236,6 +254,76 @@ async fn a_name_not_on_the_whitelist_wakes_nothing() {
     assert_eq!(fake.calls(), vec![]);
 }
 
+// Attack: a friend renames their account and a stranger registers the
+// name they gave up. The stranger's own account proves the name to the
+// session server (hasJoined answers the stranger's UUID), so a check by
+// name alone woke the server (reproduced before the fix: a wake for Steve).
+#[tokio::test]
+async fn a_same_name_account_with_another_uuid_wakes_nothing() {
+    let (log, _guard) = common::log::Log::capture();
+    let fake = FakeSessionServer::start().await;
+    let friend = fake.account("Steve_Renamed");
+    let stranger = fake.account("Steve");
+    let alex = fake.account("Alex");
+    let notch = fake.account("Notch_");
+    let whitelist = vec![
+        listed("Steve", &friend, true),
+        listed("Alex", &alex, true),
+        WhitelistEntry::name_only("Notch_"),
+    ];
+    let mut l = listen(&fake, whitelist).await;
+    let port = l.local_addr().port();
+    let mut s = connect("127.0.0.1", port).await;
+    let First::Encryption(req) = begin(&mut s, "Steve").await else {
+        panic!("the name is on the whitelist: the key exchange goes on")
+    };
+    let reply = answer(&mut s, &req, &stranger, &fake, Answer::Honest).await;
+    assert_eq!(
+        reply.as_deref(),
+        Some(NOT_WHITELISTED),
+        "vanilla's words for an account not on the list"
+    );
+    no_wake(&mut l, Duration::from_millis(500)).await;
+    let calls = fake.calls();
+    assert!(
+        matches!(&calls[..], [Call::Join { .. }, Call::HasJoined { username, status: 200, .. }] if username == "Steve"),
+        "the session server vouched for the stranger's account: {calls:?}"
+    );
+    let (listed_uuid, joined_uuid) = (PlayerUuid::parse(&friend.id).unwrap(), PlayerUuid::parse(&stranger.id).unwrap());
+    let refused = log.text();
+    assert!(
+        refused.contains(&format!("Steve's account {joined_uuid}, not the whitelisted {listed_uuid}")),
+        "the refusal is logged with the name and both UUIDs: {refused}"
+    );
+
+    // The listed account, whose UUID the file writes dashed and the
+    // session server undashed, still wakes the server.
+    let mut s = connect("127.0.0.1", port).await;
+    let First::Encryption(req) = begin(&mut s, "alex").await else {
+        panic!()
+    };
+    let reply = answer(&mut s, &req, &alex, &fake, Answer::Honest).await;
+    assert_eq!(reply.as_deref(), Some(WAKE_MESSAGE));
+    assert_eq!(woken(&mut l).await, Woken(PlayerName::new("Alex")));
+    no_wake(&mut l, Duration::from_millis(200)).await;
+
+    // An entry without a UUID matches by name, as before; the log says so once.
+    for _ in 0..2 {
+        let mut s = connect("127.0.0.1", port).await;
+        let First::Encryption(req) = begin(&mut s, "Notch_").await else {
+            panic!()
+        };
+        assert_eq!(
+            answer(&mut s, &req, &notch, &fake, Answer::Honest).await.as_deref(),
+            Some(WAKE_MESSAGE)
+        );
+        assert_eq!(woken(&mut l).await, Woken(PlayerName::new("Notch_")));
+    }
+    let text = log.text();
+    assert_eq!(text.matches("Notch_ is whitelisted without a uuid").count(), 1, "{text}");
+    assert!(!text.contains("Alex is whitelisted without a uuid"), "{text}");
+}
+
 // Attack: loop on failed logins (from one address, then from many) to spend
 // the listener's RSA decryptions and session-server requests.
 #[tokio::test]
@@ -339,9 +427,10 @@ async fn mineflayer(port: u16, fake: &FakeSessionServer, specs: Vec<String>) -> 
 // the same client offline (a cracked client: no session) does not.
 #[tokio::test]
 async fn a_real_online_mode_client_wakes_the_server_and_an_offline_one_does_not() {
-    let (mut l, fake) = setup().await;
-    let port = l.local_addr().port();
+    let fake = FakeSessionServer::start().await;
     let steve = fake.account("Steve");
+    let mut l = listen(&fake, vec![listed("Steve", &steve, false), WhitelistEntry::name_only("Alex")]).await;
+    let port = l.local_addr().port();
     let online = format!("Steve:{}:{}", steve.id, steve.access_token);
     let v = mineflayer(port, &fake, vec!["Steve".into(), online]).await;
     assert_eq!(v.len(), 2, "{v:?}");
@@ -370,4 +459,20 @@ async fn a_real_online_mode_client_wakes_the_server_and_an_offline_one_does_not(
         })
         .collect();
     assert_eq!((joined.len(), &granted), (1, &joined), "{calls:?}");
+}
+
+// The renamed-friend attack through the real client: node-minecraft-protocol
+// in online mode, logged in as the stranger's account called Steve, while
+// the whitelist lists Steve with the friend's UUID.
+#[tokio::test]
+async fn a_real_client_on_a_same_name_account_with_another_uuid_wakes_nothing() {
+    let fake = FakeSessionServer::start().await;
+    let friend = fake.account("Steve_Renamed");
+    let stranger = fake.account("Steve");
+    let mut l = listen(&fake, vec![listed("Steve", &friend, true)]).await;
+    let online = format!("Steve:{}:{}", stranger.id, stranger.access_token);
+    let v = mineflayer(l.local_addr().port(), &fake, vec![online]).await;
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0]["kicked"].as_str().is_some_and(|k| k.contains(NOT_WHITELISTED)), "{v:?}");
+    no_wake(&mut l, Duration::from_millis(500)).await;
 }

@@ -174,8 +174,10 @@ fn player_files_are_checked_and_cross_checked() {
             "name = \"Notch_\"\nuuid = \"not-a-uuid\"\nrole = \"admin\"\n",
         ),
         (
+            // The same UUID in capitals is the same account: the loader
+            // reads UUIDs lowercased.
             "players/Jeb.toml",
-            "name = \"Jeb\"\nuuid = \"8667ba71-b85a-4004-af54-457a9734eed7\"\n",
+            "name = \"Jeb\"\nuuid = \"8667BA71-B85A-4004-AF54-457A9734EED7\"\n",
         ),
         ("players/README.md", "hello"),
     ]);

@@ -53,6 +53,8 @@ pub(super) struct Shared {
     pub started: RefCell<Vec<RequestId>>,
     /// Answers stored, in order.
     pub answers: RefCell<Vec<ResultDoc>>,
+    /// The whitelist the listener was last given (at bind or since).
+    pub listening: RefCell<Vec<crate::storage::WhitelistEntry>>,
 }
 
 /// Who holds the game port.
@@ -189,10 +191,11 @@ impl Snapshots for FakeSnapshots {
 pub(super) struct FakeListener(Rc<Shared>, Rc<RefCell<Option<mpsc::UnboundedReceiver<PlayerName>>>>);
 impl Listener for FakeListener {
     type Held = FakeHeld;
-    async fn open(&mut self, _whitelist: &[PlayerName], mode: PortMode) -> PortResult<FakeHeld> {
+    async fn open(&mut self, whitelist: &[crate::storage::WhitelistEntry], mode: PortMode) -> PortResult<FakeHeld> {
         if self.0.port.get() != Port::Free || self.0.bind_fails.get() {
             return Err(PortError::Listener("binding 0.0.0.0:25565: Address already in use".into()));
         }
+        *self.0.listening.borrow_mut() = whitelist.to_vec();
         self.0.call(format!("bind {mode:?}"));
         self.0.binds.set(self.0.binds.get() + 1);
         self.0.port.set(Port::Listener(mode));
@@ -220,7 +223,9 @@ impl HeldPort for FakeHeld {
             None => pending().await,
         }
     }
-    fn set_whitelist(&mut self, _whitelist: &[PlayerName]) {}
+    fn set_whitelist(&mut self, whitelist: &[crate::storage::WhitelistEntry]) {
+        *self.s.listening.borrow_mut() = whitelist.to_vec();
+    }
     fn stopping(&mut self) {
         if self.s.port.get() != Port::Listener(PortMode::Stopping) {
             self.s.call("port stopping");
@@ -405,6 +410,7 @@ pub(super) fn start_after_with(
         queue: RefCell::default(),
         started: RefCell::default(),
         answers: RefCell::default(),
+        listening: RefCell::default(),
     });
     let (crash, crash_rx) = mpsc::unbounded_channel();
     let (join, join_rx) = mpsc::unbounded_channel();

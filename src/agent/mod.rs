@@ -185,4 +185,6 @@ mod tests_countdown;
 #[cfg(test)]
 mod tests_requests;
 #[cfg(test)]
+mod tests_wake_uuid;
+#[cfg(test)]
 mod tests_warm;

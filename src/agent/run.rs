@@ -415,7 +415,7 @@ where
                 self.stop_seen = doc.stop_requested;
                 self.doc = doc;
                 if let Some(h) = &mut self.held {
-                    h.set_whitelist(&self.doc.whitelist);
+                    h.set_whitelist(&self.doc.whitelist_entries());
                 }
                 if let Some(asked) = self.doc.stop_requested.filter(|_| stop) {
                     info!(reason = ?self.doc.stop_reason, "stop requested");

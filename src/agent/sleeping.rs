@@ -7,7 +7,9 @@
 //!
 //! Proving who they are is Minecraft's own online-mode login (`login`):
 //! whitelisted names are public, so a name alone would let anyone wake the
-//! server and bill until `max_session`. Failed logins are rate-limited per
+//! server and bill until `max_session`; and a name can change hands, so the
+//! account must also be the one whose UUID the whitelist lists, when it
+//! lists one ([`WhitelistEntry`]). Failed logins are rate-limited per
 //! address and overall (`super::wake_limit`).
 //!
 //! While the server terminates (the final snapshot, then waiting for the
@@ -22,9 +24,10 @@
 //! right after; dropping it only aborts the task, and the socket closes when
 //! the runtime next gets to it.
 
+use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWriteExt};
@@ -38,6 +41,7 @@ use crate::minecraft::encryption::ServerKey;
 use crate::minecraft::handshake::{Disconnect, Handshake, NextState, Ping, StatusRequest};
 use crate::minecraft::packets::{self, PacketError};
 use crate::minecraft::session_server::SessionServer;
+use crate::storage::WhitelistEntry;
 
 mod login;
 
@@ -74,7 +78,8 @@ pub const STOPPING_STATUS: &str = "stopping — back soon";
 pub struct SleepingConfig {
     pub motd: String,
     pub max_players: u32,
-    pub whitelist: Vec<PlayerName>,
+    /// Who may wake the server: `desired.json`'s whitelist with its UUIDs.
+    pub whitelist: Vec<WhitelistEntry>,
     pub version_name: String,
     pub protocol: i32,
     /// Where a login is checked (`hasJoined`).
@@ -96,12 +101,15 @@ pub struct Sleeping {
 
 struct Shared {
     config: SleepingConfig,
-    whitelist: RwLock<Vec<PlayerName>>,
+    whitelist: RwLock<Vec<WhitelistEntry>>,
     stopping: AtomicBool,
     events: mpsc::Sender<Woken>,
     /// Made for this listener, as vanilla makes one per server start.
     key: ServerKey,
     limit: WakeLimit,
+    /// Whitelisted names without a UUID that have woken the server, each
+    /// logged once.
+    name_only: Mutex<BTreeSet<PlayerName>>,
 }
 
 impl Shared {
@@ -110,13 +118,25 @@ impl Shared {
     }
 
     /// The whitelist's entry for `name` (names match case-insensitively).
-    fn whitelisted(&self, name: &str) -> Option<PlayerName> {
+    fn whitelisted(&self, name: &str) -> Option<WhitelistEntry> {
         self.whitelist
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .find(|p| p.as_str().eq_ignore_ascii_case(name))
+            .find(|p| p.name.as_str().eq_ignore_ascii_case(name))
             .cloned()
+    }
+
+    /// A wake for an entry without a UUID: logged once per name.
+    fn name_only_match(&self, name: &PlayerName, joined: crate::ids::PlayerUuid) {
+        if self.name_only.lock().unwrap_or_else(|e| e.into_inner()).insert(name.clone()) {
+            tracing::warn!(
+                player = %name,
+                uuid = %joined,
+                "{name} is whitelisted without a uuid (its player file has none yet, or desired.json was written by an older reconciler): \
+                 matched by name alone; `mc-gitops check --fix` records it"
+            );
+        }
     }
 }
 
@@ -137,6 +157,7 @@ impl Sleeping {
             events: tx,
             key,
             limit: WakeLimit::default(),
+            name_only: Mutex::new(BTreeSet::new()),
         });
         let (stop, stopped) = oneshot::channel();
         let accept = tokio::spawn(accept_loop(listener, shared.clone(), stopped));
@@ -158,8 +179,8 @@ impl Sleeping {
         self.events.recv().await
     }
 
-    pub fn set_whitelist(&self, names: Vec<PlayerName>) {
-        *self.shared.whitelist.write().unwrap_or_else(|e| e.into_inner()) = names;
+    pub fn set_whitelist(&self, entries: Vec<WhitelistEntry>) {
+        *self.shared.whitelist.write().unwrap_or_else(|e| e.into_inner()) = entries;
     }
 
     /// Answer as stopping from now on: no login wakes anything any more.

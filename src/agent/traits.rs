@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::PlayerName;
 use crate::storage::requests::{RequestDoc, RequestId, ResultDoc};
-use crate::storage::{AgentStatusDoc, ControlDoc};
+use crate::storage::{AgentStatusDoc, ControlDoc, WhitelistEntry};
 
 /// A failure of one of the outside things, named after it. The loop never
 /// stops on these: it records the message in the status and tries again later.
@@ -129,7 +129,7 @@ pub trait Listener {
     /// Bind the game port and answer on it, in `mode`, until the returned
     /// handle is closed. Bound once per stop of Minecraft: the loop keeps
     /// the handle across its passes instead of binding again.
-    async fn open(&mut self, whitelist: &[PlayerName], mode: PortMode) -> PortResult<Self::Held>;
+    async fn open(&mut self, whitelist: &[WhitelistEntry], mode: PortMode) -> PortResult<Self::Held>;
 }
 
 /// How the held game port answers.
@@ -147,7 +147,7 @@ pub trait HeldPort {
     /// The next whitelisted login (only in [`PortMode::Sleeping`]). Cancel-safe,
     /// so it can sit in a `select!`; an error means the listener stopped.
     async fn next_wake(&mut self) -> PortResult<PlayerName>;
-    fn set_whitelist(&mut self, whitelist: &[PlayerName]);
+    fn set_whitelist(&mut self, whitelist: &[WhitelistEntry]);
     /// Answer as stopping from now on.
     fn stopping(&mut self);
     /// Release the port; returns once it is closed, so Minecraft can bind it.

@@ -12,7 +12,7 @@ use super::sleeping::{Sleeping, SleepingConfig};
 use super::traits::{HeldPort, Listener, PortError, PortMode, PortResult, SnapshotReason, SnapshotRef, Snapshots};
 use crate::ids::PlayerName;
 use crate::minecraft::session_server::SessionServer;
-use crate::storage::Store;
+use crate::storage::{Store, WhitelistEntry};
 use crate::world::{self, BackupName, Manifest};
 
 /// Snapshots of `<minecraft_dir>/world` in the server's store.
@@ -151,7 +151,7 @@ pub(crate) struct GamePortListener {
 
 impl Listener for GamePortListener {
     type Held = Sleeping;
-    async fn open(&mut self, whitelist: &[PlayerName], mode: PortMode) -> PortResult<Sleeping> {
+    async fn open(&mut self, whitelist: &[WhitelistEntry], mode: PortMode) -> PortResult<Sleeping> {
         let config = SleepingConfig {
             motd: self.motd.clone(),
             max_players: self.max_players,
@@ -178,7 +178,7 @@ impl HeldPort for Sleeping {
             None => Err(PortError::Listener("the listener stopped".into())),
         }
     }
-    fn set_whitelist(&mut self, whitelist: &[PlayerName]) {
+    fn set_whitelist(&mut self, whitelist: &[WhitelistEntry]) {
         Sleeping::set_whitelist(self, whitelist.to_vec());
     }
     fn stopping(&mut self) {

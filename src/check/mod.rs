@@ -202,7 +202,7 @@ async fn players(root: &Path, players: &[&crate::repo::Player], fix: bool, mojan
                 )),
             )),
             Ok(Some(profile)) => match &p.uuid {
-                Some(u) if *u != profile.uuid => out.push(problem(
+                Some(u) if Some(*u) != crate::ids::PlayerUuid::parse(&profile.uuid) => out.push(problem(
                     &rel,
                     format!("uuid {u} is not {}'s; Mojang says {}", p.name, profile.uuid),
                     Some(format!("write uuid = \"{}\" (or remove it and run check --fix)", profile.uuid)),

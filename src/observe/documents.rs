@@ -53,6 +53,7 @@ impl From<ControlDoc> for ControlState {
             stop_reason: doc.stop_reason,
             stop_warnings: doc.stop_warnings,
             whitelist: doc.whitelist,
+            whitelist_uuids: doc.whitelist_uuids,
             ops: doc.ops,
             shutdown: doc.shutdown,
             assets: doc

@@ -143,6 +143,9 @@ pub struct ControlState {
     #[serde(default, skip_serializing_if = "crate::countdown::StopWarnings::is_empty")]
     pub stop_warnings: crate::countdown::StopWarnings,
     pub whitelist: Vec<PlayerName>,
+    /// `desired.json`'s `whitelist_uuids`: the listed players' account UUIDs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub whitelist_uuids: BTreeMap<PlayerName, crate::ids::PlayerUuid>,
     pub ops: Vec<OpEntry>,
     /// The learned shutdown policy the document carries (`shutdown`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

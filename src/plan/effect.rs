@@ -87,6 +87,7 @@ pub(super) fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Obse
                     stop_reason: None,
                     stop_warnings: Default::default(),
                     whitelist: assets::whitelist_names(&d),
+                    whitelist_uuids: assets::whitelist_uuids(&d),
                     ops: assets::op_entries(&d),
                     shutdown: None,
                     assets,
@@ -118,19 +119,26 @@ pub(super) fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Obse
                     c.assets.remove(path);
                 }
             }
-            Step::UpdateWhitelist(UpdateWhitelist { players }) => {
-                o.control.get_or_insert_with(ControlState::default).whitelist = players.clone()
+            Step::UpdateWhitelist(UpdateWhitelist { players, uuids }) => {
+                let c = o.control.get_or_insert_with(ControlState::default);
+                c.whitelist = players.clone();
+                c.whitelist_uuids = uuids.clone();
             }
             Step::UpdateOps(UpdateOps { ops }) => o.control.get_or_insert_with(ControlState::default).ops = ops.clone(),
             Step::UpdateShutdownPolicy(UpdateShutdownPolicy { policy }) => {
                 o.control.get_or_insert_with(ControlState::default).shutdown = policy.clone()
             }
             Step::HandOver(HandOver {
-                session, whitelist, ops, ..
+                session,
+                whitelist,
+                whitelist_uuids,
+                ops,
+                ..
             }) => {
                 let c = o.control.get_or_insert_with(ControlState::default);
                 c.session = Some(session.clone());
                 c.whitelist = whitelist.clone();
+                c.whitelist_uuids = whitelist_uuids.clone();
                 c.ops = ops.clone();
             }
             Step::RequestStop(RequestStop { reason, warnings }) => {

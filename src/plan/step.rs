@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::EndReason;
-use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerType, SessionId};
+use crate::ids::{HetznerServerId, Location, PlayerName, PlayerUuid, RegionKey, ServerType, SessionId};
 use crate::observe::{FileState, OpEntry};
 
 /// Where the A record points: at a server about to be created, or an address.
@@ -133,6 +133,10 @@ pub struct RemoveAsset {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct UpdateWhitelist {
     pub players: Vec<PlayerName>,
+    /// Their account UUIDs, for those whose file has one (`desired.json`'s
+    /// `whitelist_uuids`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub uuids: BTreeMap<PlayerName, PlayerUuid>,
 }
 
 /// Hand the agent the shutdown policy learned from the ledger
@@ -184,6 +188,8 @@ pub struct HandOver {
     /// The backup the session starts from (its `restored_from`).
     pub restore: Option<String>,
     pub whitelist: Vec<PlayerName>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub whitelist_uuids: BTreeMap<PlayerName, PlayerUuid>,
     pub ops: Vec<OpEntry>,
 }
 

@@ -106,7 +106,7 @@ fn running_with_players_and_a_new_friend_updates_the_whitelist_live() {
     let o = running(&l.desired, now() - Duration::hours(2));
     l.desired.players.push(repo::Player {
         name: PlayerName::new("Herobrine"),
-        uuid: Some("f84c6a79-0a4e-45e0-879b-cd49ebd4c4e2".into()),
+        uuid: crate::ids::PlayerUuid::parse("f84c6a79-0a4e-45e0-879b-cd49ebd4c4e2"),
         added_by: None,
     });
     l.desired.players.sort_by_key(|p| p.name.as_str().to_ascii_lowercase());
@@ -120,6 +120,40 @@ fn running_with_players_and_a_new_friend_updates_the_whitelist_live() {
             .any(|c| matches!(c.step, Step::UpdateWhitelist(UpdateWhitelist { .. })))
     );
     assert!(!p.changes.iter().any(|c| matches!(c.step, Step::DeleteServer(DeleteServer { .. }))));
+}
+
+/// A uuid recorded for a player already on the list (`check --fix`
+/// filled it in, or an older reconciler wrote names only) is handed to the
+/// agent: the sleeping listener matches on it, so it must not wait for the
+/// next change of names.
+#[test]
+fn a_uuid_recorded_for_a_listed_player_updates_the_whitelist_live() {
+    let l = example();
+    let mut o = running(&l.desired, now() - Duration::hours(2));
+    let c = o.control.as_mut().unwrap();
+    let steve = PlayerName::new("Steve");
+    assert!(c.whitelist_uuids.contains_key(&steve), "the start wrote the uuids");
+    c.whitelist_uuids.remove(&steve);
+    let p = plan(&l.desired, &o);
+    let step = p.changes.iter().find_map(|c| match &c.step {
+        Step::UpdateWhitelist(u) => Some((u, &c.reason)),
+        _ => None,
+    });
+    let (u, reason) = step.expect("the whitelist is written again");
+    assert_eq!(u.players, crate::assets::whitelist_names(&l.desired));
+    assert_eq!(
+        u.uuids.get(&steve).map(|u| u.to_string()).as_deref(),
+        Some("8667ba71-b85a-4004-af54-457a9734eed7")
+    );
+    assert!(reason.contains("uuids"), "{reason}");
+    let (_, after) = simulate(&l.desired, &o, &p);
+    assert!(
+        !plan(&l.desired, &after)
+            .changes
+            .iter()
+            .any(|c| matches!(c.step, Step::UpdateWhitelist(_))),
+        "written once"
+    );
 }
 
 #[test]

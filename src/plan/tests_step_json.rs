@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::ids::{HetznerServerId, Location, PlayerName, RegionKey, ServerType, SessionId};
+use crate::ids::{HetznerServerId, Location, PlayerName, PlayerUuid, RegionKey, ServerType, SessionId};
 use crate::observe::{FileState, OpEntry};
 
 fn at() -> DateTime<Utc> {
@@ -140,6 +140,7 @@ fn every_kind() -> Vec<Step> {
         }),
         Step::UpdateWhitelist(UpdateWhitelist {
             players: vec![PlayerName::new("Steve")],
+            uuids: [(PlayerName::new("Steve"), PlayerUuid(0x8667ba71_b85a_4004_af54_457a9734eed7))].into(),
         }),
         Step::UpdateShutdownPolicy(UpdateShutdownPolicy { policy: None }),
         Step::UpdateOps(UpdateOps { ops: ops.clone() }),
@@ -160,6 +161,7 @@ fn every_kind() -> Vec<Step> {
             session: s.clone(),
             restore: Some(backup.to_string()),
             whitelist: vec![],
+            whitelist_uuids: Default::default(),
             ops,
         }),
         Step::RenewCredentials(RenewCredentials {

@@ -171,7 +171,7 @@ pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
     // Players: name → file name, for duplicate and ops checks.
     let mut players = Vec::new();
     let mut by_lower: BTreeMap<String, crate::ids::PlayerName> = BTreeMap::new();
-    let mut by_uuid: BTreeMap<String, String> = BTreeMap::new();
+    let mut by_uuid: BTreeMap<crate::ids::PlayerUuid, String> = BTreeMap::new();
     for path in files.files.keys().filter(|p| p.starts_with("players/")) {
         let Some(stem) = path
             .strip_prefix("players/")
@@ -201,7 +201,7 @@ pub fn parse(files: &RepoFiles) -> Result<Loaded, Vec<Diagnostic>> {
                     .help("one account, one file");
                 continue;
             }
-            by_uuid.insert(uuid.clone(), p.name.to_string());
+            by_uuid.insert(*uuid, p.name.to_string());
         } else {
             diags.push_warning_file(
                 path,

@@ -188,7 +188,7 @@ pub struct Region {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Player {
     pub name: PlayerName,
-    pub uuid: Option<String>,
+    pub uuid: Option<crate::ids::PlayerUuid>,
     pub added_by: Option<String>,
 }
 

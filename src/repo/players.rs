@@ -66,7 +66,7 @@ pub(crate) fn parse_player(cx: &mut Cx<'_>, doc: &Spanned<DeTable<'_>>, stem: &s
                 .help("write it dashed, like \"8667ba71-b85a-4004-af54-457a9734eed7\", or leave it out and `mc-gitops check` fills it in");
             return None;
         }
-        Some(s.value.to_ascii_lowercase())
+        crate::ids::PlayerUuid::parse(&s.value)
     });
     let added_by = t.optional(cx, "added_by", |cx, n, v| {
         let s = reader::string(cx, n, v)?;

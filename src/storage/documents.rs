@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{PlayerName, SessionId};
+use crate::ids::{PlayerName, PlayerUuid, SessionId};
 use crate::lifecycle::Phase;
 
 /// One line of `ops.json` as the control channel carries it: the same type
@@ -53,6 +53,14 @@ pub struct ControlDoc {
     #[serde(default, skip_serializing_if = "crate::countdown::StopWarnings::is_empty")]
     pub stop_warnings: crate::countdown::StopWarnings,
     pub whitelist: Vec<PlayerName>,
+    /// The account UUID of each whitelisted player whose file has one, by
+    /// name: the sleeping listener wakes the server only for that account.
+    /// A map beside `whitelist` rather than objects inside it, so an agent
+    /// of an older release, mid-session, still decodes the document (and
+    /// ignores this). Absent (an older reconciler) or a name missing from
+    /// it: that player is matched by name alone, as before.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub whitelist_uuids: BTreeMap<PlayerName, PlayerUuid>,
     pub ops: Vec<ControlOp>,
     pub assets: BTreeMap<String, AssetRef>,
     pub written: Option<DateTime<Utc>>,
@@ -65,6 +73,38 @@ pub struct ControlDoc {
     /// the seed's rule. An older agent ignores it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shutdown: Option<crate::shutdown::ShutdownPolicy>,
+}
+
+impl ControlDoc {
+    /// The whitelist with each player's UUID, for the sleeping listener.
+    pub fn whitelist_entries(&self) -> Vec<WhitelistEntry> {
+        self.whitelist
+            .iter()
+            .map(|name| WhitelistEntry {
+                name: name.clone(),
+                uuid: self.whitelist_uuids.get(name).copied(),
+            })
+            .collect()
+    }
+}
+
+/// One whitelisted player as the sleeping listener matches a login: by
+/// name (case-insensitively) and, when known, by account UUID.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WhitelistEntry {
+    pub name: PlayerName,
+    pub uuid: Option<PlayerUuid>,
+}
+
+impl WhitelistEntry {
+    /// An entry without a UUID (a player file `check --fix` has not filled
+    /// in yet, or an older reconciler's document): matched by name alone.
+    pub fn name_only(name: &str) -> WhitelistEntry {
+        WhitelistEntry {
+            name: PlayerName::new(name),
+            uuid: None,
+        }
+    }
 }
 
 /// `control/<s>/status.json`: what the agent reports.

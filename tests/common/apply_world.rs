@@ -238,6 +238,7 @@ pub(crate) fn assert_desired_complete(w: &World, when: &str) {
         }
     }
     assert_eq!(doc.whitelist, mc_gitops::assets::whitelist_names(&desired), "{when}");
+    assert_eq!(doc.whitelist_uuids, mc_gitops::assets::whitelist_uuids(&desired), "{when}");
     let ops: Vec<_> = doc.ops.iter().map(|o| (o.name.clone(), o.level)).collect();
     let want_ops: Vec<_> = mc_gitops::assets::op_entries(&desired)
         .into_iter()

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 pub(crate) mod actions;
 pub(crate) mod fuzz;
+pub(crate) mod log;
 
 /// The shipped example state repo.
 pub(crate) fn example() -> PathBuf {

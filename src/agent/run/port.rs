@@ -47,7 +47,7 @@ where
                     h.stopping();
                 }
             }
-            None => match self.ports.listener.open(&self.doc.whitelist, mode).await {
+            None => match self.ports.listener.open(&self.doc.whitelist_entries(), mode).await {
                 Ok(h) => {
                     self.held = Some(h);
                     self.listener_retry_at = None;

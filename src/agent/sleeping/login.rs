@@ -3,8 +3,10 @@
 //! the failed-login limit), then Minecraft's online-mode handshake
 //! (`super::crate::minecraft::encryption`) and the session server's `hasJoined`, and a
 //! wake only for an account the session server names that is on the
-//! whitelist. Every refusal after the cheap ones is logged with the address
-//! and the name the client gave, never a secret, token or hash.
+//! whitelist: by name, and by account UUID when the whitelist has one (a
+//! name can change hands; a UUID cannot). Every refusal after the cheap
+//! ones is logged with the address and the name the client gave (and both
+//! UUIDs when they differ; UUIDs are public), never a secret, token or hash.
 
 use std::net::IpAddr;
 
@@ -15,13 +17,13 @@ use super::{
     AUTH_SERVERS_DOWN, NOT_WHITELISTED, RATE_LIMITED, RESPONSE_DEADLINE, STOPPING_MESSAGE, Shared, UNVERIFIED, WAKE_MESSAGE, Woken,
     disconnect, read_packet,
 };
-use crate::ids::PlayerName;
+use crate::ids::{PlayerName, PlayerUuid};
 use crate::minecraft::encryption::{
     Cfb8, ENCRYPTION_RESPONSE_ID, EncryptionError, EncryptionRequest, EncryptionResponse, SERVER_ID, server_hash, verify_token,
 };
 use crate::minecraft::handshake::{Disconnect, LoginStart};
 use crate::minecraft::packets::PacketError;
-use crate::minecraft::session_server::SessionServerError;
+use crate::minecraft::session_server::{JoinedProfile, SessionServerError};
 
 /// Why an authenticated login did not wake the server.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +38,12 @@ enum Refusal {
     NotJoined,
     #[error("the session server names {0:?}, who is not on the whitelist")]
     OtherAccount(String),
+    #[error("the session server names {name}'s account {joined}, not the whitelisted {listed}")]
+    OtherUuid {
+        name: PlayerName,
+        listed: PlayerUuid,
+        joined: PlayerUuid,
+    },
     #[error("{0}")]
     SessionServer(#[source] Box<SessionServerError>),
     #[error("the server began stopping during the login")]
@@ -115,7 +123,7 @@ async fn authenticate(s: &mut TcpStream, shared: &Shared, start: &LoginStart) ->
     let hash = server_hash(SERVER_ID, &secret, shared.key.public_der());
     let verdict = match shared.config.session_server.has_joined(&start.name, &hash).await {
         Ok(None) => Err(Refusal::NotJoined),
-        Ok(Some(profile)) => shared.whitelisted(&profile.name).ok_or(Refusal::OtherAccount(profile.name)),
+        Ok(Some(profile)) => on_whitelist(shared, profile),
         Err(e) => Err(Refusal::SessionServer(Box::new(e))),
     };
     // Checked again: the agent may have begun stopping while the session
@@ -124,7 +132,7 @@ async fn authenticate(s: &mut TcpStream, shared: &Shared, start: &LoginStart) ->
     let reason = match &verdict {
         Ok(_) => WAKE_MESSAGE,
         Err(Refusal::NotJoined) => UNVERIFIED,
-        Err(Refusal::OtherAccount(_)) => NOT_WHITELISTED,
+        Err(Refusal::OtherAccount(_) | Refusal::OtherUuid { .. }) => NOT_WHITELISTED,
         Err(Refusal::SessionServer(_)) => AUTH_SERVERS_DOWN,
         Err(_) => STOPPING_MESSAGE,
     };
@@ -135,4 +143,30 @@ async fn authenticate(s: &mut TcpStream, shared: &Shared, start: &LoginStart) ->
         tracing::debug!("the login's Disconnect was not delivered: {e}");
     }
     Ok(verdict)
+}
+
+/// The whitelist's player for the account the session server vouched for:
+/// the entry of that name (any case), if it lists a UUID only for that
+/// very account. An entry without one is matched by name alone, as before
+/// UUIDs were carried; the log says so once per name.
+fn on_whitelist(shared: &Shared, profile: JoinedProfile) -> Result<PlayerName, Refusal> {
+    let Some(entry) = shared.whitelisted(&profile.name) else {
+        return Err(Refusal::OtherAccount(profile.name));
+    };
+    // `has_joined` accepts only 32 hex digits, so this always parses.
+    let Some(joined) = PlayerUuid::parse(&profile.id) else {
+        return Err(Refusal::OtherAccount(profile.name));
+    };
+    match entry.uuid {
+        Some(listed) if listed != joined => Err(Refusal::OtherUuid {
+            name: entry.name,
+            listed,
+            joined,
+        }),
+        Some(_) => Ok(entry.name),
+        None => {
+            shared.name_only_match(&entry.name, joined);
+            Ok(entry.name)
+        }
+    }
 }

@@ -69,7 +69,9 @@ impl Apply for RemoveAsset {
 
 impl Apply for UpdateWhitelist {
     async fn apply(&self, cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, _resource: &str) -> Result<Outcome, ApplyError> {
-        control(cx, st).await?.whitelist = self.players.clone();
+        let doc = control(cx, st).await?;
+        doc.whitelist = self.players.clone();
+        doc.whitelist_uuids = self.uuids.clone();
         st.control_dirty = true;
         report.message.push(format!("whitelist: {} players", self.players.len()));
         Ok(Outcome::Done("the agent applies it through RCON".into()))

@@ -228,6 +228,7 @@ impl Apply for CreateServer {
         doc.stop_reason = None;
         doc.stop_warnings = Default::default();
         doc.whitelist = crate::plan::assets::whitelist_names(desired);
+        doc.whitelist_uuids = crate::plan::assets::whitelist_uuids(desired);
         doc.ops = crate::plan::assets::op_entries(desired);
         st.control_dirty = true;
         // Written now, not at the end of the run: the new server's agent reads it

@@ -3,8 +3,10 @@
 //! when that write did not happen. The agent waits for a document naming
 //! its session, so nothing was provisioned from the previous one.
 
+use std::collections::BTreeMap;
+
 use super::{Apply, ApplyError, Ctx, Outcome, Report, RunState, control, find_session};
-use crate::ids::{PlayerName, SessionId};
+use crate::ids::{PlayerName, PlayerUuid, SessionId};
 use crate::observe::OpEntry;
 use crate::plan::HandOver;
 
@@ -14,7 +16,7 @@ async fn hand_over(
     report: &mut Report,
     session: &SessionId,
     restore: &Option<String>,
-    whitelist: &[PlayerName],
+    whitelist: (&[PlayerName], &BTreeMap<PlayerName, PlayerUuid>),
     ops: &[OpEntry],
 ) -> Result<Outcome, ApplyError> {
     let open = find_session(cx, st, session).is_some_and(|s| s.ended.is_none());
@@ -30,7 +32,8 @@ async fn hand_over(
     }
     doc.session = Some(session.clone());
     doc.restore = restore.clone();
-    doc.whitelist = whitelist.to_vec();
+    doc.whitelist = whitelist.0.to_vec();
+    doc.whitelist_uuids = whitelist.1.clone();
     doc.ops = ops.to_vec();
     // A stop already requested stays: the agent provisions, then stops and syncs.
     st.control_dirty = true;
@@ -43,6 +46,15 @@ async fn hand_over(
 
 impl Apply for HandOver {
     async fn apply(&self, cx: &Ctx<'_>, st: &mut RunState, report: &mut Report, _resource: &str) -> Result<Outcome, ApplyError> {
-        hand_over(cx, st, report, &self.session, &self.restore, &self.whitelist, &self.ops).await
+        hand_over(
+            cx,
+            st,
+            report,
+            &self.session,
+            &self.restore,
+            (&self.whitelist, &self.whitelist_uuids),
+            &self.ops,
+        )
+        .await
     }
 }

@@ -15,15 +15,26 @@ impl Builder<'_> {
     pub(super) fn live_lists(&mut self, control: &ControlState) {
         let d = self.d;
         let want = assets::whitelist_names(d);
-        if control.whitelist != want {
+        let want_uuids = assets::whitelist_uuids(d);
+        if control.whitelist != want || control.whitelist_uuids != want_uuids {
             let (added, removed) = delta(&control.whitelist, &want);
+            // The names when they change (the step carries the UUIDs too);
+            // the UUIDs when only they do (`check --fix` filled one in).
+            let (before, after, why) = if control.whitelist != want {
+                (json!(control.whitelist), json!(want), added_removed(&added, &removed))
+            } else {
+                (json!(control.whitelist_uuids), json!(want_uuids), "players' uuids changed".into())
+            };
             self.change(
                 Op::Update,
                 "whitelist (live)",
-                Step::UpdateWhitelist(UpdateWhitelist { players: want.clone() }),
-                json!(control.whitelist),
-                json!(want),
-                format!("players/ changed: {}", added_removed(&added, &removed)),
+                Step::UpdateWhitelist(UpdateWhitelist {
+                    players: want.clone(),
+                    uuids: want_uuids.clone(),
+                }),
+                before,
+                after,
+                format!("players/ changed: {why}"),
             );
         }
         let learned = &self.o.learned_shutdown;

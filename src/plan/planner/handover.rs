@@ -64,6 +64,7 @@ impl Builder<'_> {
                 .map(|(_, backup)| backup.clone()),
         };
         let whitelist = assets::whitelist_names(d);
+        let whitelist_uuids = assets::whitelist_uuids(d);
         let ops = assets::op_entries(d);
         self.change(
             Op::Update,
@@ -72,6 +73,7 @@ impl Builder<'_> {
                 session: session.clone(),
                 restore: restore.clone(),
                 whitelist: whitelist.clone(),
+                whitelist_uuids: whitelist_uuids.clone(),
                 ops: ops.clone(),
             }),
             json!({ "session": control.session, "whitelist": control.whitelist, "ops": control.ops }),
