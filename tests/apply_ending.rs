@@ -16,7 +16,6 @@ mod hetzner_fake;
 #[path = "common/apply_world.rs"]
 mod world;
 
-
 use mc_gitops::ids::ServerName;
 use mc_gitops::storage::Store;
 use mc_gitops::world::retention;
