@@ -141,3 +141,66 @@ async fn recorded_requests_are_pruned_once_their_session_is_closed() {
     assert!(!text.contains("request 2"), "nothing left to prune: {text}");
     assert_eq!(requests_left(&w), [format!("{waiting}.json")]);
 }
+
+/// A request document this version cannot read, as planted (or written by
+/// a newer `mc-gitops console`), and the agent's answer to it when `ran`
+/// is given: `refused`, "cannot be read", naming the session it served.
+fn unreadable_request(w: &World, id: &str, ran: Option<(&str, &str)>) {
+    let path = w.storage_file(&format!("control/grove/requests/{id}.json"));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, br#"{"version": 2, "action": "teleport"}"#).unwrap();
+    let Some((ran, session)) = ran else { return };
+    let id = mc_gitops::storage::requests::RequestId::parse(id).unwrap();
+    let answer = mc_gitops::agent::requests::unreadable(
+        &id,
+        "version 2",
+        ran.parse().unwrap(),
+        Some(mc_gitops::ids::SessionId::new(session)),
+    );
+    let path = w.storage_file(&format!("control/grove/requests/{id}.result.json"));
+    std::fs::write(path, serde_json::to_vec(&answer).unwrap()).unwrap();
+}
+
+// Unreadable requests were never pruned: one asked before the session the
+// agent refused it in (so no session file records it) stayed in storage
+// forever, re-listed at every run. Now it goes with its answer by the same
+// age as an expired request; one the agent has not answered still stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_requests_are_pruned_once_answered_and_past_their_answer_window() {
+    let w = World::new().await;
+    ok(&w.apply(&at(0)).await);
+    let session = session0().0;
+    let old = request_id(&at(-30), "000000e1");
+    unreadable_request(&w, &old, Some((&at(4), &session)));
+    let fresh = request_id(&at(4), "000000e2");
+    unreadable_request(&w, &fresh, Some((&at(5), &session)));
+    let unanswered = request_id(&at(5), "000000e3");
+    unreadable_request(&w, &unanswered, None);
+    let text = ok(&w.apply(&at(6)).await);
+    assert!(
+        text.contains("1 admin request(s) answered"),
+        "only the fresh one is recordable: {text}"
+    );
+
+    w.stop_through(10).await;
+    let text = ok(&w.apply(&at(13)).await);
+    assert!(text.contains(&format!("request {fresh}")), "recorded, session closed: {text}");
+    assert_eq!(
+        requests_left(&w),
+        [format!("{old}.json"), format!("{old}.result.json"), format!("{unanswered}.json")],
+        "asked 43 minutes ago: inside its answer window (10 minutes and the hour's grace)"
+    );
+    let text = ok(&w.apply(&at(45)).await);
+    assert!(
+        text.contains(&format!("request {old}")) && text.contains("cannot be read"),
+        "{text}"
+    );
+    assert_eq!(
+        requests_left(&w),
+        [format!("{unanswered}.json")],
+        "never answered: an agent may still refuse it"
+    );
+    let file = std::fs::read_to_string(w.repo.path().join(session0().1)).unwrap();
+    assert!(file.contains("what = \"unreadable\""), "{file}");
+    assert!(!ok(&w.apply(&at(46)).await).contains("request 2"), "nothing left to prune");
+}
