@@ -61,6 +61,12 @@ pub(crate) fn recordable_since(session: &Session) -> String {
         .to_string()
 }
 
+/// Whether an open session recording ids from `since` ([`recordable_since`])
+/// may still record an answer to `id`; `None`: no session is open.
+pub(crate) fn recordable(since: Option<&str>, id: &RequestId) -> bool {
+    since.is_some_and(|s| id.as_str() >= s)
+}
+
 /// One listing of `requests/`: the new answers for the open session and
 /// what pruning needs.
 pub(crate) async fn observe(store: &Store, ledger: &Ledger, session: Option<&Session>) -> Result<Observation, StorageError> {
@@ -91,9 +97,10 @@ pub(crate) async fn observe(store: &Store, ledger: &Ledger, session: Option<&Ses
     };
     let since = session.map(recordable_since);
     let mut refused_unread = Vec::new();
-    let unrecordable = listing.answered.iter().filter(|id| {
-        !recorded.contains_key(*id) && !listing.results_alone.contains(id) && since.as_deref().is_none_or(|s| id.as_str() < s)
-    });
+    let unrecordable = listing
+        .answered
+        .iter()
+        .filter(|id| !recorded.contains_key(*id) && !listing.results_alone.contains(id) && !recordable(since.as_deref(), id));
     for id in unrecordable.take(MAX_READS) {
         if let Some(Err(_)) = store.request(id).await? {
             refused_unread.push(id.clone());

@@ -41,12 +41,13 @@ impl Builder<'_> {
         let o = self.o;
         let Some(r) = &o.requests else { return };
         let since = o.session.as_ref().map(crate::observe::requests::recordable_since);
+        let recordable = |id: &RequestId| crate::observe::requests::recordable(since.as_deref(), id);
         let mut gone: Vec<(RequestId, RequestPrune)> = Vec::new();
         for id in &r.answered {
             if let Some(file) = r.recorded.get(id) {
                 gone.push((id.clone(), RequestPrune::Recorded { file: file.clone() }));
-            } else if since.as_deref().is_some_and(|s| id.as_str() >= s) {
-                // The open session may still record this answer.
+            } else if recordable(id) {
+                continue;
             } else if r.results_alone.contains(id) {
                 gone.push((id.clone(), RequestPrune::ResultAlone));
             } else if r.unreadable.contains(id) && id.asked() + UNREADABLE_KEPT <= o.now {
