@@ -13,7 +13,7 @@
 //!   cannot recolour or rewrite the terminal) and U+2028/U+2029 a visible
 //!   `\u{…}`. Tabs stay. Backslashes are not doubled: the escape is for
 //!   reading, not for reversing.
-//! - [`line`] / [`text`]: every line the binary prints. A line whose
+//! - [`line()`] / [`text`]: every line the binary prints. A line whose
 //!   command-relevant start (after blanks, zero-width characters and colour
 //!   codes) is `::` gets a `\` in front; every `##[` becomes `#\#[`; a lone
 //!   CR becomes `\r`. Our own annotations (`output::github_annotation`) are
@@ -79,7 +79,7 @@ pub fn line(l: &str) -> Cow<'_, str> {
     Cow::Owned(s)
 }
 
-/// Multi-line output: [`line`] on each line; line breaks kept.
+/// Multi-line output: [`line()`] on each line; line breaks kept.
 pub fn text(t: &str) -> String {
     let mut out = String::with_capacity(t.len());
     for (i, l) in t.split('\n').enumerate() {
@@ -104,7 +104,7 @@ pub fn json(t: &str) -> Cow<'_, str> {
 }
 
 /// A writer for log lines (tracing's): each write is one or more whole
-/// lines, each passed through [`line`] before it reaches stderr.
+/// lines, each passed through [`line()`] before it reaches stderr.
 pub struct SafeStderr;
 
 impl std::io::Write for SafeStderr {

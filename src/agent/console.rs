@@ -3,7 +3,7 @@
 //!
 //! One connection to `127.0.0.1:<rcon.port>`, made when the first command
 //! needs it, with the password the agent generated at start (the same
-//! [`Secret`] [`super::provision::FilesProvision`] writes into
+//! [`Secret`] `super::provision::FilesProvision` writes into
 //! `server.properties`; it is never logged). Both owners share it behind one
 //! mutex, so one command runs at a time and replies never interleave. A
 //! connection that fails is dropped; a command that finds its cached

@@ -141,27 +141,18 @@ impl Control for StoreControl {
         if let Some(r) = self.renewer.as_mut() {
             r.poll(chrono::Utc::now()).await;
         }
-        self.store
-            .control()
-            .await
-            .map_err(|e| PortError::Control(crate::error::render_error(&e)))
+        self.store.control().await.map_err(PortError::Control)
     }
 
     async fn report(&mut self, status: &AgentStatusDoc) -> PortResult<()> {
         let key = self.store.status_key();
         let mut status = status.clone();
         status.credentials = self.renewer.as_ref().and_then(Renewer::report);
-        self.store
-            .put_json(&key, &status)
-            .await
-            .map_err(|e| PortError::Control(crate::error::render_error(&e)))
+        self.store.put_json(&key, &status).await.map_err(PortError::Control)
     }
 
     async fn previous(&mut self) -> PortResult<Option<AgentStatusDoc>> {
-        self.store
-            .get_json(&self.store.status_key())
-            .await
-            .map_err(|e| PortError::Control(crate::error::render_error(&e)))
+        self.store.get_json(&self.store.status_key()).await.map_err(PortError::Control)
     }
 
     async fn requests(&mut self, limit: usize) -> PortResult<Vec<Incoming>> {

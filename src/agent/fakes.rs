@@ -167,7 +167,7 @@ impl Snapshots for FakeSnapshots {
         if self.0.snapshot_fails.get() {
             return Err(PortError::Snapshot {
                 reason: reason.to_string(),
-                message: "upload failed".into(),
+                source: "upload failed".into(),
             });
         }
         let n = self.0.taken.get() + 1;

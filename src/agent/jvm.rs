@@ -127,7 +127,10 @@ impl Minecraft for Jvm {
             .spawn()
             .map_err(|e| {
                 let user = self.run_as.as_ref().map(|u| format!(" as {}", u.name)).unwrap_or_default();
-                PortError::Minecraft(format!("cannot start `{program}` in {}{user}: {e}", self.dir.display()))
+                PortError::Jvm {
+                    what: format!("cannot start `{program}` in {}{user}", self.dir.display()),
+                    source: e,
+                }
             })?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let log = self.log.clone();
@@ -168,7 +171,10 @@ impl Minecraft for Jvm {
                 info!(%status, "Minecraft stopped");
                 Ok(())
             }
-            Ok(Err(e)) => Err(PortError::Minecraft(format!("waiting for the JVM: {e}"))),
+            Ok(Err(e)) => Err(PortError::Jvm {
+                what: "waiting for the JVM".into(),
+                source: e,
+            }),
             Err(_) => {
                 warn!(grace_secs = grace, "Minecraft did not stop in time; killing it");
                 let _ = child.kill().await;
@@ -330,6 +336,8 @@ mod tests {
     async fn a_missing_java_is_an_error_naming_it() {
         let mut j = Jvm::new(std::env::temp_dir(), vec!["/nonexistent/java".into()], no_rcon());
         let e = j.start().await.unwrap_err();
-        assert!(e.to_string().contains("cannot start `/nonexistent/java`"), "{e}");
+        let shown = crate::error::render_error(&e);
+        assert!(shown.starts_with("Minecraft: cannot start `/nonexistent/java` in "), "{shown}");
+        assert!(shown.contains(": No such file or directory"), "the cause is kept: {shown}");
     }
 }

@@ -1,6 +1,6 @@
 //! `mc-gitops agent`: the watchdog beside the Minecraft server on the VPS.
 //!
-//! [`run::Agent`] is the loop (one task, driven by the shared lifecycle
+//! `run::Agent` is the loop (one task, driven by the shared lifecycle
 //! transition function); [`traits`] are the ports it drives, so the loop is
 //! tested on tokio's paused clock with in-memory fakes; [`crate::agent_toml`] reads
 //! `agent.toml`; [`control`] is the control channel's agent end, and
@@ -8,7 +8,7 @@
 //! [`requests`] runs the admin's requests (a console command, a backup,
 //! suspend) exactly once; [`nudge`]
 //! asks the reconciler to look now (with the settings apply leaves in the
-//! store); [`crate::shutdown::billing`] decides how long a suspended server stays warm;
+//! store); `crate::shutdown::billing` decides how long a suspended server stays warm;
 //! [`start`] wires the real ports together.
 //! The Minecraft side: [`jvm`] runs the server as the agent's child (the one
 //! process model: the agent unit is the JVM's parent, see docs/vps.md), as

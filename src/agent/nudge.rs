@@ -136,6 +136,6 @@ impl GitHubNudge {
 
 impl Nudge for GitHubNudge {
     async fn nudge(&mut self) -> PortResult<bool> {
-        self.dispatch().await.map_err(|e| PortError::Nudge(crate::error::render_error(&e)))
+        self.dispatch().await.map_err(PortError::Nudge)
     }
 }

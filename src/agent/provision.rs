@@ -58,6 +58,14 @@ fn err(what: &str, message: impl Into<String>) -> PortError {
     }
 }
 
+/// Provisioning `what` failed on `e`, kept as the cause.
+fn failed(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> PortError {
+    PortError::ProvisionFailed {
+        what: what.to_string(),
+        source: Box::new(e),
+    }
+}
+
 /// A path from `desired.json` as a path inside the Minecraft directory, or
 /// `None` if it would leave it.
 pub(crate) fn inside(dir: &Path, rel: &str) -> Option<PathBuf> {
@@ -152,8 +160,9 @@ pub(crate) fn executable_now(program: &str) -> bool {
 /// the server downloads it itself on its first boot, as without a cache.
 async fn fetch(store: &Store, dir: &Path, client: &reqwest::Client, rel: &str, a: &AssetRef) -> PortResult<()> {
     match fetch_one(store, dir, client, rel, a).await {
-        Err(PortError::Provision { message, .. }) if a.cache && inside(dir, rel).is_some() => {
-            tracing::warn!(file = rel, error = %message, "cached file not placed; the server downloads it itself");
+        Err(e @ (PortError::Provision { .. } | PortError::ProvisionFailed { .. })) if a.cache && inside(dir, rel).is_some() => {
+            let error = crate::error::render_error(&e);
+            tracing::warn!(file = rel, %error, "cached file not placed; the server downloads it itself");
             Ok(())
         }
         other => other,
@@ -166,24 +175,24 @@ async fn fetch_one(store: &Store, dir: &Path, client: &reqwest::Client, rel: &st
         let key = store.asset_key(&a.hash);
         let bytes = stored_bytes(store, &key, a.size)
             .await
-            .map_err(|e| err(rel, crate::error::render_error(&e)))?
+            .map_err(|e| failed(rel, e))?
             .ok_or_else(|| err(rel, format!("{key} is not in {}", store.describe)))?;
         let bytes = bytes.map_err(|(stored, size)| err(rel, format!("{key} is {stored} bytes, desired.json says {size}; not read")))?;
         let got = sha256_hex(&bytes);
         if got != hex {
             return Err(err(rel, format!("{key} has sha256 {got}, desired.json says {hex}")));
         }
-        write_atomically(&dest, &bytes, false).await.map_err(|e| err(rel, e.to_string()))
+        write_atomically(&dest, &bytes, false).await.map_err(|e| failed(rel, e))
     } else if let Some(hex) = a.hash.strip_prefix("sha512:") {
         let (Some(url), Some(size)) = (&a.url, a.size) else {
             return Err(err(rel, "a sha512 file needs a url and a size"));
         };
         if let Some(parent) = dest.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(|e| err(rel, e.to_string()))?;
+            tokio::fs::create_dir_all(parent).await.map_err(|e| failed(rel, e))?;
         }
         crate::modrinth::fetch::fetch_verified(client, url, hex, size, &dest)
             .await
-            .map_err(|e| err(rel, crate::error::render_error(&e)))
+            .map_err(|e| failed(rel, e))
     } else {
         Err(err(rel, format!("unknown hash `{}` (expected sha256:… or sha512:…)", a.hash)))
     }
@@ -231,7 +240,7 @@ impl<W: Snapshots> FilesProvision<W> {
     async fn place_files(&mut self, doc: &ControlDoc) -> PortResult<()> {
         tokio::fs::create_dir_all(&self.dir)
             .await
-            .map_err(|e| err("the Minecraft directory", e.to_string()))?;
+            .map_err(|e| failed("the Minecraft directory", e))?;
         let (in_world, beside): (Vec<_>, Vec<_>) = doc
             .assets
             .iter()
@@ -254,13 +263,13 @@ impl<W: Snapshots> FilesProvision<W> {
         let props = managed_properties(&text, self.game_port, self.rcon_port, &self.rcon_password);
         write_atomically(&path, props.as_bytes(), true)
             .await
-            .map_err(|e| err("server.properties", e.to_string()))?;
+            .map_err(|e| failed("server.properties", e))?;
         if let Some(user) = self.owner.clone() {
             let dir = self.dir.clone();
             let n = tokio::task::spawn_blocking(move || super::user::hand_over(&dir, &user))
                 .await
-                .map_err(|e| err("the Minecraft directory", e.to_string()))?
-                .map_err(|e| err("the Minecraft directory", crate::error::render_error(&e)))?;
+                .map_err(|e| failed("the Minecraft directory", e))?
+                .map_err(|e| failed("the Minecraft directory", e))?;
             tracing::debug!(entries = n, "handed the Minecraft directory to its user");
         }
         Ok(())

@@ -85,8 +85,12 @@ pub enum Local {
     Answered(ResultDoc),
 }
 
-fn io_err(what: &str, path: &Path, e: std::io::Error) -> PortError {
-    PortError::Control(format!("{what} {}: {e}", path.display()))
+fn io_err(what: &str, path: &Path, source: std::io::Error) -> PortError {
+    PortError::Record {
+        what: what.into(),
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 impl Record {
@@ -170,8 +174,7 @@ pub fn interrupted(req: &RequestDoc, now: DateTime<Utc>, session: Option<crate::
 
 /// Up to `limit` pending requests from `store`, each to run or already answered.
 pub async fn incoming(store: &Store, record: &Record, limit: usize) -> PortResult<Vec<Incoming>> {
-    let fail = |e: &crate::storage::StorageError| PortError::Control(crate::error::render_error(e));
-    let listing = store.list_requests().await.map_err(|e| fail(&e))?;
+    let listing = store.list_requests().await.map_err(PortError::Control)?;
     let now = Utc::now();
     let mut out = Vec::new();
     for id in listing.pending.into_iter().take(limit) {
@@ -179,7 +182,7 @@ pub async fn incoming(store: &Store, record: &Record, limit: usize) -> PortResul
             out.push(Incoming::Answered(r));
             continue;
         }
-        let doc = match store.request(&id).await.map_err(|e| fail(&e))? {
+        let doc = match store.request(&id).await.map_err(PortError::Control)? {
             None => continue, // deleted since the listing
             Some(Err(why)) => {
                 tracing::warn!(%id, %why, "refusing a request that cannot be read");
@@ -207,7 +210,7 @@ pub async fn answer(store: &Store, record: &Record, r: &ResultDoc) -> PortResult
             record.forget(&r.id);
             Ok(())
         }
-        Err(e) => Err(PortError::Control(crate::error::render_error(&e))),
+        Err(e) => Err(PortError::Control(e)),
     }
 }
 

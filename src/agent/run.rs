@@ -262,7 +262,7 @@ where
                     self.fire(Event::PlayerJoined).await;
                 }
                 Wake::Join(Err(e)) => {
-                    self.error(Trouble::Listener, e.to_string());
+                    self.error(Trouble::Listener, crate::error::render_error(&e));
                     if let Some(h) = self.held.take() {
                         h.close().await;
                     }
@@ -362,7 +362,7 @@ where
             Err(e) => {
                 // Before ready this is only RCON not listening yet.
                 if self.ready {
-                    self.error(Trouble::Console, e.to_string());
+                    self.error(Trouble::Console, crate::error::render_error(&e));
                 }
                 return;
             }
@@ -425,7 +425,7 @@ where
                 }
             }
             Ok(None) => self.recovered(Trouble::Control),
-            Err(e) => return self.error(Trouble::Control, e.to_string()),
+            Err(e) => return self.error(Trouble::Control, crate::error::render_error(&e)),
         }
         self.handle_requests().await;
     }
@@ -441,7 +441,7 @@ where
         }
         info!(changes = ?todo, "applying whitelist and ops changes");
         if let Err(e) = apply_changes(&mut self.ports.console, &mut self.applied, todo).await {
-            self.error(Trouble::Console, e.to_string());
+            self.error(Trouble::Console, crate::error::render_error(&e));
         }
     }
 
@@ -475,7 +475,7 @@ where
     async fn nudge(&mut self) {
         match self.ports.nudge.nudge().await {
             Ok(_) => self.recovered(Trouble::Nudge),
-            Err(e) => self.error(Trouble::Nudge, e.to_string()),
+            Err(e) => self.error(Trouble::Nudge, crate::error::render_error(&e)),
         }
     }
 }

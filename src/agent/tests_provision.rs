@@ -122,7 +122,7 @@ async fn fetches_stored_files_and_mods_verified_and_sets_the_managed_keys() {
         },
     );
     let e = p.provision(&doc).await.unwrap_err();
-    assert!(e.to_string().contains("mods/evil.jar"), "{e}");
+    assert!(crate::error::render_error(&e).contains("mods/evil.jar"), "{e}");
     assert!(!tmp.path().join("mc/mods/evil.jar").exists());
 }
 
@@ -148,7 +148,8 @@ async fn the_server_jar_is_downloaded_verified_and_a_mismatch_is_refused() {
 
     let other = tempfile::tempdir().unwrap();
     let mut p = setup(other.path());
-    let e = p.provision(&doc("ab".repeat(64))).await.unwrap_err().to_string();
+    let e = p.provision(&doc("ab".repeat(64))).await.unwrap_err();
+    let e = crate::error::render_error(&e);
     assert!(e.contains("server.jar") && e.contains(&"ab".repeat(64)), "{e}");
     let left: Vec<_> = std::fs::read_dir(other.path().join("mc"))
         .unwrap()
@@ -172,7 +173,7 @@ async fn refuses_paths_outside_the_directory_and_missing_files() {
         },
     );
     let e = p.provision(&doc).await.unwrap_err();
-    assert!(e.to_string().contains("leaves the Minecraft directory"), "{e}");
+    assert!(crate::error::render_error(&e).contains("leaves the Minecraft directory"), "{e}");
     let mut doc = ControlDoc::default();
     doc.assets.insert(
         "ops.json".into(),
@@ -184,7 +185,10 @@ async fn refuses_paths_outside_the_directory_and_missing_files() {
         },
     );
     let e = p.provision(&doc).await.unwrap_err();
-    assert!(e.to_string().contains("assets/grove/sha256-ab is not in local directory"), "{e}");
+    assert!(
+        crate::error::render_error(&e).contains("assets/grove/sha256-ab is not in local directory"),
+        "{e}"
+    );
 }
 
 /// Minecraft replaced server.properties with a link to the agent's
@@ -197,7 +201,8 @@ async fn a_linked_server_properties_is_not_read_through() {
     std::fs::create_dir_all(&p.dir).unwrap();
     std::fs::write(tmp.path().join("agent.toml"), "secret_access_key = \"s3cr3t\"").unwrap();
     std::os::unix::fs::symlink(tmp.path().join("agent.toml"), p.dir.join("server.properties")).unwrap();
-    let e = p.provision(&ControlDoc::default()).await.unwrap_err().to_string();
+    let e = p.provision(&ControlDoc::default()).await.unwrap_err();
+    let e = crate::error::render_error(&e);
     assert!(e.contains("server.properties") && e.contains("a link is never followed"), "{e}");
     let text = std::fs::read_to_string(p.dir.join("server.properties")).unwrap();
     assert!(!text.contains("rcon.password"), "nothing was written through the link");
@@ -357,14 +362,16 @@ async fn a_cached_library_is_placed_and_a_substituted_one_is_refused() {
     let mut evil = jar.clone();
     evil[0] = b'X';
     p.store.put_bytes(&key, evil).await.unwrap();
-    let e = p.provision(&listed(false)).await.unwrap_err().to_string();
+    let e = p.provision(&listed(false)).await.unwrap_err();
+    let e = crate::error::render_error(&e);
     assert!(e.contains(rel) && e.contains("desired.json says"), "{e}");
     assert!(!p.dir.join(rel).exists(), "a substitute of the same size is not placed");
     p.provision(&listed(true)).await.unwrap();
     assert!(!p.dir.join(rel).exists(), "a cached one is skipped, not placed");
 
     p.store.put_bytes(&key, vec![b'X'; 10_000]).await.unwrap();
-    let e = p.provision(&listed(false)).await.unwrap_err().to_string();
+    let e = p.provision(&listed(false)).await.unwrap_err();
+    let e = crate::error::render_error(&e);
     assert!(e.contains("is 10000 bytes") && e.contains("not read"), "{e}");
     p.placed = None;
     p.provision(&listed(true)).await.unwrap();
@@ -379,6 +386,7 @@ async fn a_cached_library_is_placed_and_a_substituted_one_is_refused() {
     let mut doc = listed(true);
     let a = doc.assets.remove(rel).unwrap();
     doc.assets.insert("../outside.jar".into(), a);
-    let e = p.provision(&doc).await.unwrap_err().to_string();
+    let e = p.provision(&doc).await.unwrap_err();
+    let e = crate::error::render_error(&e);
     assert!(e.contains("leaves the Minecraft directory"), "{e}");
 }

@@ -17,26 +17,64 @@ use crate::storage::{AgentStatusDoc, ControlDoc, WhitelistEntry};
 
 /// A failure of one of the outside things, named after it. The loop never
 /// stops on these: it records the message in the status and tries again later.
+///
+/// A variant that wraps another error keeps it as its `source`, so its own
+/// Display is only the context: render one with [`crate::error::render_error`]
+/// (as the loop does) for the whole chain. Variants that are only messages
+/// carry a string.
 #[derive(Debug, thiserror::Error)]
 pub enum PortError {
     #[error("Minecraft: {0}")]
     Minecraft(String),
+    /// The JVM could not be spawned or waited for (`what` says which).
+    #[error("Minecraft: {what}")]
+    Jvm {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("console command `{command}`: {reason}")]
     Console { command: String, reason: String },
-    #[error("snapshot ({reason}): {message}")]
-    Snapshot { reason: String, message: String },
+    #[error("snapshot ({reason})")]
+    Snapshot {
+        reason: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("listener: {0}")]
     Listener(String),
+    #[error("listener: binding {addr}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("provisioning {what}: {message}")]
     Provision { what: String, message: String },
+    /// Provisioning `what` failed on another error (storage, the world, a
+    /// file): kept as the source.
+    #[error("provisioning {what}")]
+    ProvisionFailed {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Provisioning cannot go on until someone decides (the message says
     /// what to do); the agent waits, reading `desired.json` again.
     #[error("{0}")]
     Waiting(String),
-    #[error("control channel: {0}")]
-    Control(String),
-    #[error("nudge: {0}")]
-    Nudge(String),
+    #[error("control channel")]
+    Control(#[source] crate::storage::StorageError),
+    /// The agent's local record of requests (`agent::requests::Record`).
+    #[error("control channel: {what} {}", path.display())]
+    Record {
+        what: String,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("nudge")]
+    Nudge(#[source] super::nudge::NudgeError),
 }
 
 pub type PortResult<T> = Result<T, PortError>;
@@ -192,4 +230,80 @@ pub enum Incoming {
 pub trait Nudge {
     /// Whether a request was sent (`false` when no token is configured).
     async fn nudge(&mut self) -> PortResult<bool>;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::PortError;
+    use crate::error::render_error;
+
+    /// `PortError` used to flatten its cause into a string (`render_error`
+    /// or `format!("…: {e}")`): the chain was lost to anything walking
+    /// `source()`. The cause is the source now, and the rendered line (what
+    /// the status's `last_error` and the logs show) is the one it was.
+    #[test]
+    fn a_wrapped_cause_is_the_source_and_renders_the_line_it_did() {
+        let full = || std::io::Error::other("disk full");
+        let cases = [
+            (
+                PortError::Jvm {
+                    what: "waiting for the JVM".into(),
+                    source: full(),
+                },
+                "Minecraft: waiting for the JVM: disk full",
+            ),
+            (
+                PortError::Snapshot {
+                    reason: "backup".into(),
+                    source: Box::new(full()),
+                },
+                "snapshot (backup): disk full",
+            ),
+            (
+                PortError::Bind {
+                    addr: "0.0.0.0:25565".parse().unwrap(),
+                    source: full(),
+                },
+                "listener: binding 0.0.0.0:25565: disk full",
+            ),
+            (
+                PortError::ProvisionFailed {
+                    what: "server.properties".into(),
+                    source: Box::new(full()),
+                },
+                "provisioning server.properties: disk full",
+            ),
+            (
+                PortError::Control(crate::storage::StorageError::Conflict {
+                    key: "control/grove/requests/x.json".into(),
+                }),
+                "control channel: storage object control/grove/requests/x.json was changed by another writer since it was read",
+            ),
+            (
+                PortError::Record {
+                    what: "writing".into(),
+                    path: "/var/lib/mc-gitops/requests/x.tmp".into(),
+                    source: full(),
+                },
+                "control channel: writing /var/lib/mc-gitops/requests/x.tmp: disk full",
+            ),
+            (
+                PortError::Nudge(crate::agent::nudge::NudgeError::Refused {
+                    path: "/repos/o/r/dispatches".into(),
+                    status: reqwest::StatusCode::UNAUTHORIZED,
+                    message: "Bad credentials".into(),
+                }),
+                "nudge: POST /repos/o/r/dispatches answered 401 Unauthorized: Bad credentials",
+            ),
+        ];
+        for (e, line) in cases {
+            assert!(e.source().is_some(), "{e:?} keeps its cause");
+            assert_eq!(render_error(&e), line);
+        }
+        let message = PortError::Listener("the listener stopped".into());
+        assert!(message.source().is_none(), "a message is only a message");
+        assert_eq!(render_error(&message), "listener: the listener stopped");
+    }
 }

@@ -54,24 +54,19 @@ fn as_ref(m: &Manifest) -> SnapshotRef {
 
 impl Snapshots for WorldSnapshots {
     async fn snapshot(&mut self, reason: SnapshotReason) -> PortResult<SnapshotRef> {
-        let fail = |e: &dyn std::error::Error| PortError::Snapshot {
-            reason: reason.to_string(),
-            message: crate::error::render_error(e),
-        };
         // `taken` is now: the loop calls this right after `save-all flush`
         // (or after Minecraft stopped), so the world on disk is that moment's.
         let origin = self.origin(reason).await;
         let m = world::snapshot::snapshot_as(&self.store, &self.world_dir, Utc::now(), &origin, &|_| true)
             .await
-            .map_err(|e| fail(&e))?;
+            .map_err(|e| PortError::Snapshot {
+                reason: reason.to_string(),
+                source: Box::new(e),
+            })?;
         Ok(as_ref(&m))
     }
 
     async fn restore(&mut self) -> PortResult<Option<SnapshotRef>> {
-        let fail = |e: &dyn std::error::Error| PortError::Provision {
-            what: "the world".into(),
-            message: crate::error::render_error(e),
-        };
         // A world already on this disk is this session's: the agent was
         // restarted (a crash, an upgrade) after provisioning. It is newer than
         // any snapshot taken from it, so restoring would throw away the play
@@ -81,11 +76,11 @@ impl Snapshots for WorldSnapshots {
             tracing::info!(dir = %self.world_dir.display(), "keeping the world already on disk (agent restarted)");
             return Ok(None);
         }
-        let named = named_restore(self.store.control().await.map_err(|e| fail(&e))?);
+        let named = named_restore(self.store.control().await.map_err(world_failed)?);
         let manifest = match named {
-            Some(name) => world::resolve(&self.store, &name).await.map_err(|e| fail(&e))?,
+            Some(name) => world::resolve(&self.store, &name).await.map_err(world_failed)?,
             None => {
-                let Some(p) = self.store.current_snapshot().await.map_err(|e| fail(&e))? else {
+                let Some(p) = self.store.current_snapshot().await.map_err(world_failed)? else {
                     return no_current(&self.store).await.map(|()| None);
                 };
                 let name = BackupName::from_key(&p.key).ok_or_else(|| PortError::Provision {
@@ -94,7 +89,7 @@ impl Snapshots for WorldSnapshots {
                 })?;
                 world::manifest(&self.store, &name)
                     .await
-                    .map_err(|e| fail(&e))?
+                    .map_err(world_failed)?
                     .ok_or_else(|| PortError::Provision {
                         what: "the world".into(),
                         message: format!("the manifest of {} is missing", p.key),
@@ -103,8 +98,16 @@ impl Snapshots for WorldSnapshots {
         };
         world::restore::restore(&self.store, &manifest, &self.world_dir, &|_| true)
             .await
-            .map_err(|e| fail(&e))?;
+            .map_err(world_failed)?;
         Ok(Some(as_ref(&manifest)))
+    }
+}
+
+/// Restoring the world failed on `e` (storage or the world's own checks).
+fn world_failed(e: impl std::error::Error + Send + Sync + 'static) -> PortError {
+    PortError::ProvisionFailed {
+        what: "the world".into(),
+        source: Box::new(e),
     }
 }
 
@@ -113,10 +116,7 @@ impl Snapshots for WorldSnapshots {
 /// group's world; starting a fresh one over them would hide it, so the agent
 /// refuses, names the newest, and waits for server.toml to name one.
 async fn no_current(store: &Store) -> PortResult<()> {
-    let backups = world::retention::list(store).await.map_err(|e| PortError::Provision {
-        what: "the world".into(),
-        message: crate::error::render_error(&e),
-    })?;
+    let backups = world::retention::list(store).await.map_err(world_failed)?;
     let Some(newest) = backups.iter().rev().find(|b| b.complete()) else {
         return Ok(()); // a new world
     };
@@ -162,7 +162,7 @@ impl Listener for GamePortListener {
         };
         let sleeping = Sleeping::bind(self.addr, config)
             .await
-            .map_err(|e| PortError::Listener(format!("binding {}: {e}", self.addr)))?;
+            .map_err(|source| PortError::Bind { addr: self.addr, source })?;
         if mode == PortMode::Stopping {
             sleeping.set_stopping();
         }

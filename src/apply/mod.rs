@@ -126,7 +126,7 @@ impl Report {
 }
 
 /// The change a run stopped at: its resource, its error with every cause,
-/// and [`error_policy`]'s class of it. Serialised as it always was,
+/// and [`error_policy()`]'s class of it. Serialised as it always was,
 /// `[resource, "the error: its causes"]`.
 #[derive(Clone, Debug)]
 pub struct Failed {

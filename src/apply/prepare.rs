@@ -2,7 +2,7 @@
 //! the backup `restore = "<name>"` asks for must exist (checked before any
 //! session file is written, so a typo costs nothing), and the agent's R2
 //! credentials are minted, scoped to the server's own prefixes, for
-//! whoever writes the agent's config ([`Ctx::agent_credentials`]). The
+//! whoever writes the agent's config ([`super::Ctx::agent_credentials`]). The
 //! backup the new server will restore (the named one, else the one
 //! `current.json` points at) is first mended from the vault if the VPS of an
 //! earlier session deleted or altered it (`crate::world::vault::mend`).

@@ -4,7 +4,7 @@
 //! `GET /users/profiles/minecraft/<name>` answers `{"id": "<32 hex>",
 //! "name": "<canonical case>"}`; an unknown name is 404 today and was 204
 //! with no body before, so both mean "no such account". The UUID is cached
-//! in the repo (`uuid = "…"` in players/<Name>.toml) so the whitelist never
+//! in the repo (`uuid = "…"` in `players/<Name>.toml`) so the whitelist never
 //! depends on Mojang being up when the server starts.
 
 use std::path::Path;

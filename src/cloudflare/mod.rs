@@ -8,7 +8,7 @@
 //! but API tokens are sent as `Authorization: Bearer`, which is what `Api`
 //! does. Every response is the v4 envelope
 //! `{success, errors:[{code,message}], messages, result, result_info}`;
-//! [`Cloudflare::request`] unwraps it in one place and turns a failure into a
+//! `Cloudflare::request` unwraps it in one place and turns a failure into a
 //! [`CloudflareError`] naming the resource and keeping the error codes.
 //!
 //! The module is split by what callers need: `dns` (records, and the

@@ -20,9 +20,9 @@
 //! failed: an optional one that fails is shown as ✗ (optional) but does
 //! not fail the run, so a dead Discord webhook cannot block the server.
 //!
-//! The checks are split by what they talk to: [`repo_checks`] (the state
-//! repo and its workflows), [`cloud`] (Hetzner and Cloudflare),
-//! [`storage`] (R2) and [`github`] (GitHub and Discord); [`render`] prints
+//! The checks are split by what they talk to: `repo_checks` (the state
+//! repo and its workflows), `cloud` (Hetzner and Cloudflare),
+//! `storage` (R2) and `github` (GitHub and Discord); [`render`] prints
 //! the report as text, Markdown (the step summary) or JSON.
 
 use std::path::Path;

@@ -5,7 +5,7 @@
 //! costs/, COSTS.md, STATUS.md, and in server.toml the `state` line and the
 //! removal of a used `restore` line. That is
 //! what makes a push race cheap to settle without a merge: when the remote
-//! moved, [`rebase`] replays the bot's commits onto the new remote head by
+//! moved, `rebase` replays the bot's commits onto the new remote head by
 //! those ownership rules (the bot's version of its own files wins; in
 //! server.toml only the bot's edits are re-applied to the remote's text),
 //! and the push is tried again, a bounded number of times.

@@ -9,7 +9,7 @@
 //! `status.html.j2` (built in, or the repo's own under
 //! `.mc-gitops/templates/`, read like every repo file: no links, size and
 //! fuel limits) and writes the directory. The template is rendered with
-//! HTML auto-escaping on (set explicitly in [`crate::repo::ledger::templates`], not left
+//! HTML auto-escaping on (set explicitly in `crate::repo::ledger::templates`, not left
 //! to minijinja's guess from the name): player names, mod slugs and every
 //! other value from the repo or the VPS are text, never markup.
 //!

@@ -8,7 +8,7 @@
 //! A no-op run must stay cheap (the budget is ≤ 8 API calls), so each
 //! system is read once: one server list, one zone lookup, one list per DNS
 //! record, three small storage reads, one list of the backups and one of
-//! the admin's requests ([`super::requests`]). The zone is kept for apply.
+//! the admin's requests (`super::requests`). The zone is kept for apply.
 
 use chrono::{DateTime, Utc};
 

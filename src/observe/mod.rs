@@ -4,7 +4,7 @@
 //! restores done, the last start, the learned shutdown policy); with
 //! credentials [`live::observe`] starts from it and adds what Hetzner,
 //! Cloudflare, the store (desired.json and status.json through
-//! [`documents`]) and the game port say. Without credentials only the ledger
+//! `documents`) and the game port say. Without credentials only the ledger
 //! is read and the model says so (`ObservedFrom::Ledger`): a field that could
 //! not be observed is `None`, and the planner treats "unknown" differently
 //! from "absent".
@@ -155,7 +155,7 @@ pub struct ControlState {
     /// Listed files whose stored copy under `assets/<s>/` is missing or not
     /// the bytes its hash names (anything on the VPS can write there).
     /// Checked only before a start and while the session's agent has not
-    /// reported past provisioning ([`assets::stored_damage`]); empty otherwise.
+    /// reported past provisioning (`assets::stored_damage`); empty otherwise.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub damaged: BTreeMap<String, assets::AssetDamage>,
     /// The stored document could not be decoded (the error, its key named):

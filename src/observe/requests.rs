@@ -4,10 +4,13 @@
 //!
 //! Cheap on a run with nothing new: one listing; a result is read only when
 //! its id is not in the session file yet and was asked after the session
-//! could have received it, and an unanswered request only to learn when it
-//! expires, at most [`MAX_READS`] each per run (the rest next run). Results
-//! are untrusted (the VPS can write them): one that cannot be read or names
-//! another session is skipped, the unreadable ones with a warning in the plan.
+//! could have received it, an unanswered request only to learn when it
+//! expires, and an answered request that no session file records or can
+//! still record only to learn whether it reads at all (the agent refused
+//! it unread: it is pruned by age, `plan::planner::requests`); at most
+//! [`MAX_READS`] each per run (the rest next run). Results are untrusted
+//! (the VPS can write them): one that cannot be read or names another
+//! session is skipped, the unreadable ones with a warning in the plan.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,6 +33,10 @@ pub struct ObservedRequests {
     pub answered: Vec<RequestId>,
     /// Answers whose request is gone.
     pub results_alone: Vec<RequestId>,
+    /// Answered ids whose request could not be read this run (so the agent
+    /// refused it unread), among those no session file records and none
+    /// open can still record: only they are read, oldest first.
+    pub unreadable: Vec<RequestId>,
     /// Ids in the listing that a closed session's file records, with that
     /// file (`sessions/YYYY/MM/<id>.toml`).
     pub recorded: BTreeMap<RequestId, String>,
@@ -52,6 +59,12 @@ pub(crate) fn recordable_since(session: &Session) -> String {
     (session.started - chrono::Duration::from_std(crate::storage::requests::NO_WAIT_EXPIRY).unwrap_or_default())
         .format("%Y%m%dT%H%M%SZ")
         .to_string()
+}
+
+/// Whether an open session recording ids from `since` ([`recordable_since`])
+/// may still record an answer to `id`; `None`: no session is open.
+pub(crate) fn recordable(since: Option<&str>, id: &RequestId) -> bool {
+    since.is_some_and(|s| id.as_str() >= s)
 }
 
 /// One listing of `requests/`: the new answers for the open session and
@@ -82,6 +95,17 @@ pub(crate) async fn observe(store: &Store, ledger: &Ledger, session: Option<&Ses
         Some(session) => answered(store, session, &listing.answered).await?,
         None => (Vec::new(), Vec::new()),
     };
+    let since = session.map(recordable_since);
+    let mut refused_unread = Vec::new();
+    let unrecordable = listing
+        .answered
+        .iter()
+        .filter(|id| !recorded.contains_key(*id) && !listing.results_alone.contains(id) && !recordable(since.as_deref(), id));
+    for id in unrecordable.take(MAX_READS) {
+        if let Some(Err(_)) = store.request(id).await? {
+            refused_unread.push(id.clone());
+        }
+    }
     Ok(Observation {
         answered,
         unreadable,
@@ -89,6 +113,7 @@ pub(crate) async fn observe(store: &Store, ledger: &Ledger, session: Option<&Ses
             unanswered,
             answered: listing.answered,
             results_alone: listing.results_alone,
+            unreadable: refused_unread,
             recorded,
         },
     })
@@ -171,5 +196,55 @@ mod tests {
         let recorded: Vec<&str> = got.requests.recorded.keys().map(RequestId::as_str).collect();
         assert_eq!(recorded, ["20261122T190100Z-0000000b"]);
         assert_eq!(got.requests.recorded.values().next(), Some(&s.file));
+    }
+
+    /// Unreadable requests were never pruned: nothing told the planner an
+    /// answered request could not be read. Only answered requests that no
+    /// session file records and none open can record are read for it.
+    #[tokio::test]
+    async fn answered_requests_no_session_can_record_are_read_to_find_the_unreadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::local(dir.path(), &ServerName::new("grove")).unwrap();
+        let s = Session::opened(
+            &SessionId::new("20261122-1800-eu"),
+            &ServerName::new("grove"),
+            &RegionKey::new("eu"),
+            "2026-11-22T18:00:00Z".parse().unwrap(),
+        );
+        let plant = |id: &str| {
+            let id = RequestId::parse(id).unwrap();
+            // The agent's refusal (`agent::requests::unreadable`, a layer above).
+            let refusal = ResultDoc {
+                action: None,
+                command: None,
+                outcome: Outcome::Refused,
+                reply: "refused, not run: the request cannot be read".into(),
+                id: id.clone(),
+                ..answer(id.as_str(), "20261122-1800-eu")
+            };
+            (store.request_key(&id), refusal)
+        };
+        let (old, young) = (plant("20261122T170000Z-000000e1"), plant("20261122T190000Z-000000e2"));
+        for (key, answer) in [&old, &young] {
+            store.put_bytes(key, b"{\"version\": 2}".to_vec()).await.unwrap();
+            store.put_result(answer).await.unwrap();
+        }
+        let readable = answer("20261122T170100Z-0000000a", "20261122-1800-eu");
+        store.put_result(&readable).await.unwrap();
+        let asked = RequestDoc {
+            version: VERSION,
+            id: readable.id.clone(),
+            action: Action::Backup,
+            command: None,
+            actor: "grove-admin".into(),
+            asked: readable.asked,
+            expires: readable.asked,
+        };
+        store.put_request(&asked).await.unwrap();
+        let ids = |o: &Observation| o.requests.unreadable.iter().map(|i| i.to_string()).collect::<Vec<_>>();
+        let open = observe(&store, &Ledger::new(vec![s.clone()]), Some(&s)).await.unwrap();
+        assert_eq!(ids(&open), [old.1.id.to_string()], "the young one the open session may record");
+        let closed = observe(&store, &Ledger::new(vec![]), None).await.unwrap();
+        assert_eq!(ids(&closed), [old.1.id.to_string(), young.1.id.to_string()]);
     }
 }

@@ -263,6 +263,7 @@ pub(super) fn simulate(d: &Desired, o: &Observed, plan: &Plan) -> (Desired, Obse
                     let result_too = !matches!(because, crate::plan::RequestPrune::Expired { .. });
                     r.unanswered.retain(|(x, _)| x != id);
                     r.recorded.remove(id);
+                    r.unreadable.retain(|x| x != id);
                     if result_too {
                         r.answered.retain(|x| x != id);
                         r.results_alone.retain(|x| x != id);

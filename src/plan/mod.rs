@@ -26,7 +26,7 @@ pub use step::{
 /// pre-warms with, and the workflow ticks it is told (`Observed::reconcile_ticks`).
 pub use crate::repo::workflow_schedule::ticks_between;
 pub use planner::schedule::{COLD_START_ALLOWANCE, PlanSchedule, SAFETY_NET_INTERVAL};
-pub use planner::{EXPIRED_GRACE, MAX_REQUESTS_PRUNED, OVERDUE_EVENT, STOP_ALERT_AFTER, plan};
+pub use planner::{EXPIRED_GRACE, MAX_REQUESTS_PRUNED, OVERDUE_EVENT, STOP_ALERT_AFTER, UNREADABLE_KEPT, plan};
 
 /// The version of the JSON shape; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;

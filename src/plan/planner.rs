@@ -43,7 +43,7 @@ use decide::{Decision, decide, fresh_world_over_backups, interrupted_stop};
 /// an hour is several scheduled runs, and far longer than a final snapshot
 /// of a large world takes to upload.
 pub use force::OVERDUE_EVENT;
-pub use requests::{EXPIRED_GRACE, MAX_REQUESTS_PRUNED};
+pub use requests::{EXPIRED_GRACE, MAX_REQUESTS_PRUNED, UNREADABLE_KEPT};
 
 pub const STOP_ALERT_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
 

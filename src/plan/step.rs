@@ -359,4 +359,9 @@ pub enum RequestPrune {
     /// (none is open, or the id is older than the open one could have
     /// answered): the result is deleted.
     ResultAlone,
+    /// Answered (refused unread: the request cannot be read), recorded in
+    /// no session file and none open can record it, and asked (by its id)
+    /// over [`super::UNREADABLE_KEPT`] ago: the request and its result are
+    /// deleted.
+    Unreadable,
 }

@@ -1,7 +1,8 @@
 //! Planner tests for pruning `control/<s>/requests/`: what goes (recorded
 //! in a closed session's file, expired unanswered, an answer alone that no
-//! session can record), what stays, the bound per run, and a rerun after a
-//! simulated apply planning nothing.
+//! session can record, an answered request that cannot be read), what
+//! stays, the bound per run, and a rerun after a simulated apply planning
+//! nothing.
 
 use chrono::Duration;
 
@@ -49,6 +50,7 @@ fn observed() -> (Desired, Observed) {
             id("20261122T190500Z-00000001"),
         ],
         results_alone: vec![id("20261121T200000Z-0000000f"), id("20261122T190500Z-00000001")],
+        unreadable: vec![],
         recorded: [(id("20261121T190000Z-0000000d"), CLOSED.to_string())].into(),
     });
     (d, o)
@@ -113,4 +115,48 @@ fn at_most_a_bounded_number_go_per_run_oldest_first() {
     assert_eq!(got[0].0, "20261120T100000Z-00000000");
     let (d, o) = simulate(&d, &o, &p);
     assert_eq!(pruned(&plan(&d, &o)).len(), MAX_REQUESTS_PRUNED, "the rest next run");
+}
+
+/// Unreadable requests were never pruned: an answered one that no session
+/// file records stayed forever. Now it goes with its answer once no open
+/// session can record it and its id is [`UNREADABLE_KEPT`] old; one not
+/// answered (expiry unreadable: `None`) still stays.
+#[test]
+fn an_answered_unreadable_request_goes_once_past_its_window_and_unrecordable() {
+    let (d, mut o) = observed();
+    let old = id("20261122T170000Z-000000e1");
+    let young = id("20261122T190000Z-000000e2");
+    let r = o.requests.as_mut().unwrap();
+    r.answered.extend([old.clone(), young.clone()]);
+    r.answered.sort();
+    r.unreadable = vec![old.clone(), young.clone()];
+    let unreadable = |p: &Plan| -> Vec<String> {
+        pruned(p)
+            .into_iter()
+            .filter(|(_, b)| *b == RequestPrune::Unreadable)
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let p = plan(&d, &o);
+    assert_eq!(unreadable(&p), [old.to_string()], "the young one the open session may record");
+    let c = p.changes.iter().find(|c| c.resource == format!("request {old}")).unwrap();
+    assert!(c.reason.contains("cannot be read"), "{}", c.reason);
+    assert_eq!(
+        c.before,
+        serde_json::json!({
+            "request": format!("control/grove/requests/{old}.json"),
+            "result": format!("control/grove/requests/{old}.result.json"),
+        })
+    );
+    let (d2, o2) = simulate(&d, &o, &p);
+    assert!(unreadable(&plan(&d2, &o2)).is_empty(), "a rerun prunes nothing twice");
+
+    // No open session: the young one (asked 30 minutes ago) is still inside
+    // its window, and goes once the id is UNREADABLE_KEPT old.
+    o.session = None;
+    assert_eq!(unreadable(&plan(&d, &o)), [old.to_string()]);
+    o.now = young.asked() + UNREADABLE_KEPT;
+    assert_eq!(unreadable(&plan(&d, &o)), [old.to_string(), young.to_string()]);
+    o.requests.as_mut().unwrap().unreadable.clear();
+    assert!(unreadable(&plan(&d, &o)).is_empty(), "readable: only the other rules apply");
 }

@@ -277,4 +277,12 @@ fn a_step_serialises_as_the_struct_variant_did() {
         serde_json::to_value(&prune).unwrap(),
         json!({"kind": "prune-request", "id": "20261121T200000Z-0000000f", "because": {"because": "expired", "expires": "2026-11-22T03:50:00Z"}})
     );
+    let unreadable = Step::PruneRequest(PruneRequest {
+        id: crate::storage::requests::RequestId::parse("20261121T200000Z-0000000f").unwrap(),
+        because: RequestPrune::Unreadable,
+    });
+    assert_eq!(
+        serde_json::to_value(&unreadable).unwrap(),
+        json!({"kind": "prune-request", "id": "20261121T200000Z-0000000f", "because": {"because": "unreadable"}})
+    );
 }

@@ -77,7 +77,7 @@ const READ_DIRS: &[(&str, Limit, usize, &str)] = &[
 ];
 
 /// Read the files `parse` needs from a checkout. Only I/O; no validation.
-/// Every file goes through [`files`] (no links, regular files only, size
+/// Every file goes through `files` (no links, regular files only, size
 /// and count limits); what it refuses is kept as a problem for `parse` to
 /// report with the rest.
 pub fn read(root: &Path) -> Result<RepoFiles, LoadError> {

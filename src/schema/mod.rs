@@ -2,8 +2,8 @@
 //! Even Better TOML read the `#:schema ./.mc-gitops/schema/server.json` line at
 //! the top of each file. `mc-gitops schema --out DIR` writes them.
 //!
-//! The types in [`raw`] are never built: they mirror the keys the loader in
-//! [`crate::repo`] and [`crate::repo::ledger::parse`] accepts, and derive their
+//! The types in `raw` are never built: they mirror the keys the loader in
+//! [`crate::repo`] and `crate::repo::ledger::parse` accepts, and derive their
 //! schemas. Choice lists the loader keeps in a constant are taken from it. The
 //! loader stays the authority (it also checks what a schema cannot, like
 //! `region` naming a key of `[regions]`); a schema only catches mistakes while

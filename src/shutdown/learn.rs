@@ -36,7 +36,7 @@ pub const PRIOR_GAPS: [Option<u32>; 4] = [Some(30), Some(120), None, None];
 /// Samples a pool needs before it decides for a context.
 pub const MIN_SAMPLES: u32 = 8;
 /// The expected cold starts over the history aimed at, as a share of the
-/// seed rule's. The spread gaps ([`SPREAD`]) make the expectation a little
+/// seed rule's. The spread gaps (`SPREAD`) make the expectation a little
 /// pessimistic; 1.01 was calibrated on the benchmark's synthetic traces
 /// (bench/simulate.py, 30 days of history), where it meets the seed's cold
 /// starts on the days that follow — a group with other habits may land a

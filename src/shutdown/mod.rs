@@ -174,7 +174,7 @@ pub fn after_leave(timers: &Timers, policy: Option<&ShutdownPolicy>, left: DateT
 }
 
 /// When a server suspended at `since` asks for termination: by the timers
-/// ([`billing::terminate_at`]) without a keep time, else at the
+/// (`billing::terminate_at`) without a keep time, else at the
 /// first paid-hour end at least X after the leave, less `billing_margin`
 /// (with `warm_until_paid = false`: X after the leave), never before `since`.
 pub fn terminate_at(

@@ -7,7 +7,7 @@
 //! agent carries them out (`src/agent/run/effects.rs`): the idle countdown
 //! and the termination request come from [`crate::shutdown::after_leave`] and
 //! [`crate::shutdown::terminate_at`] (the agent's own calls), the bill from
-//! [`crate::shutdown::billing::billed_hours`]. What the simulator adds is the
+//! `crate::shutdown::billing::billed_hours`. What the simulator adds is the
 //! outside world: a sitting's first join (the Start button while offline),
 //! the reconciler's runs (a deletion happens when a reconcile runs: the
 //! agent's nudge after a dispatch delay, or, when the nudge is lost, the

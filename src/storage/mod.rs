@@ -17,7 +17,7 @@
 //!   ([`requests::RequestDoc`], [`requests::ResultDoc`])
 //! - `assets/<s>/sha256-<hex>` — rendered files, content-addressed, so an
 //!   unchanged file is uploaded again only when its stored copy is gone or
-//!   altered (the VPS can write here: [`crate::observe::assets`])
+//!   altered (the VPS can write here: `crate::observe::assets`)
 //! - `worlds/<s>/current.json` — the latest verified snapshot ([`SnapshotPointer`])
 //!
 //! - `worlds/<s>/backups/<UTC time>.tar.zst` + `.json` — snapshots and their

@@ -77,6 +77,15 @@ impl RequestId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The second the id says it was asked (untrusted, as the key is: all
+    /// that is known of a request that cannot be read).
+    pub fn asked(&self) -> DateTime<Utc> {
+        let time = self.0.split_once('-').map_or("", |(t, _)| t);
+        chrono::NaiveDateTime::parse_from_str(time, "%Y%m%dT%H%M%SZ")
+            .expect("a RequestId is checked by parse")
+            .and_utc()
+    }
 }
 
 impl TryFrom<String> for RequestId {

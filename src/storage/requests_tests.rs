@@ -26,6 +26,7 @@ fn ids_sort_by_time_and_only_their_shape_parses() {
     assert!(a < b);
     assert!(a.as_str().starts_with("20261204T210301Z-"), "{a}");
     assert_eq!(RequestId::parse(a.as_str()), Ok(a.clone()));
+    assert_eq!(a.asked(), t("2026-12-04T21:03:01Z"), "the id's time, read back");
     for bad in [
         "",
         "x",

@@ -339,7 +339,7 @@ pub async fn resolve(store: &Store, name: &str) -> Result<Manifest, WorldError> 
 
 /// The guard's check behind a pointer: its manifest exists and agrees, and
 /// the archive is stored at the manifest's size (for a snapshot of pieces:
-/// the file list, and every piece as verified, [`pieces_stored`]).
+/// the file list, and every piece as verified, `pieces_stored`).
 pub async fn pointer_is_backed(store: &Store, p: &SnapshotPointer) -> Result<bool, StorageError> {
     Ok(backing(store, p).await?.is_some())
 }

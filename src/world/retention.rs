@@ -114,7 +114,7 @@ pub async fn prune(store: &Store, keep: usize, spare: &[BackupName]) -> Result<V
 }
 
 /// Sweep the pieces no file list names, under `worlds/<s>/` and in the
-/// vault ([`super::pieces::sweep`]): after every prune, by hand or by the
+/// vault (`super::pieces::sweep`): after every prune, by hand or by the
 /// reconciler.
 pub async fn sweep(store: &Store) -> Result<(), WorldError> {
     use super::pieces::sweep::{GRACE, Place, sweep};

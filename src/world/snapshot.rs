@@ -1,8 +1,8 @@
 //! Taking a snapshot. Every backup writes pieces and a file list
-//! ([`snapshot_as`], [`super::pieces::put`]): upload what the bucket lacks,
+//! ([`snapshot_as`], `super::pieces::put`): upload what the bucket lacks,
 //! write the list, check the list and every piece it names are stored,
 //! then write the manifest and move the pointer. An interrupted one leaves
-//! pieces no list names (swept later, [`super::pieces::sweep`]) and
+//! pieces no list names (swept later, `super::pieces::sweep`) and
 //! `current.json` on the previous snapshot.
 //!
 //! The old format, one archive ([`snapshot_archive_as`], kept so tests

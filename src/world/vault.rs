@@ -212,7 +212,7 @@ async fn mend_pieces(
 
 /// Delete the vault's copy (archive or list first, manifest last); one
 /// already gone is not an error. Its pieces go with the next sweep
-/// ([`super::pieces::sweep`]).
+/// (`super::pieces::sweep`).
 pub async fn remove(store: &Store, name: &BackupName) -> Result<(), WorldError> {
     store.delete(&archive_key(store, name)).await?;
     store.delete(&list_key(store, name)).await?;

@@ -163,6 +163,17 @@ impl World {
             .await;
     }
 
+    /// A stop at minute `from`, carried through: ask, the agent's final
+    /// snapshot, the delete and the session's close.
+    pub(crate) async fn stop_through(&self, from: i64) {
+        self.set_state("stopped");
+        ok(&self.apply(&at(from)).await);
+        self.agent_uploads_snapshot(&at(from + 1)).await;
+        ok(&self.apply(&at(from + 2)).await);
+        assert!(self.open_sessions().is_empty(), "{:?}", self.sessions());
+        assert_eq!(self.h.server_count(), 0);
+    }
+
     /// A snapshot taken at `taken` by `session` (`None`: by hand) for `kind`.
     pub(crate) async fn upload_snapshot(
         &self,

@@ -76,7 +76,7 @@ where
                 info!(%line, "warned the players online");
                 self.recovered(Trouble::Console);
             }
-            Err(e) => self.error(Trouble::Console, e.to_string()),
+            Err(e) => self.error(Trouble::Console, crate::error::render_error(&e)),
         }
     }
 

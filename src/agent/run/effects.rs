@@ -52,7 +52,7 @@ where
                         Err(e) => Err(e),
                     };
                     if let Err(e) = saved {
-                        self.error(Trouble::Console, e.to_string());
+                        self.error(Trouble::Console, crate::error::render_error(&e));
                     }
                 }
                 self.take_snapshot(SnapshotReason::Suspend).await;
@@ -138,7 +138,7 @@ where
                 self.next_poll = now;
             }
             Err(e) => {
-                self.error(Trouble::Minecraft, e.to_string());
+                self.error(Trouble::Minecraft, crate::error::render_error(&e));
                 if let Some(next) = self.after_crash() {
                     Box::pin(self.fire(next)).await;
                 }
@@ -153,7 +153,7 @@ where
     pub(super) async fn stop_jvm(&mut self) {
         if self.jvm_running {
             if let Err(e) = self.ports.minecraft.stop().await {
-                self.error(Trouble::Minecraft, e.to_string());
+                self.error(Trouble::Minecraft, crate::error::render_error(&e));
             }
             self.stopped_at = Some(self.clock.now());
         }
@@ -189,12 +189,12 @@ where
                     .map_or_else(|| "the snapshot failed".to_string(), |(_, m)| m.clone())
             }),
             Err(e) => {
-                self.error(Trouble::Console, e.to_string());
-                Err(e.to_string())
+                self.error(Trouble::Console, crate::error::render_error(&e));
+                Err(crate::error::render_error(&e))
             }
         };
         if let Err(e) = self.ports.console.save_on().await {
-            self.error(Trouble::Console, e.to_string());
+            self.error(Trouble::Console, crate::error::render_error(&e));
         }
         self.report().await;
         taken
@@ -218,7 +218,7 @@ where
                 Some(s)
             }
             Err(e) => {
-                self.error(Trouble::Snapshot, e.to_string());
+                self.error(Trouble::Snapshot, crate::error::render_error(&e));
                 None
             }
         }

@@ -54,7 +54,7 @@ where
                     self.recovered(Trouble::Listener);
                 }
                 Err(e) => {
-                    self.error(Trouble::Listener, e.to_string());
+                    self.error(Trouble::Listener, crate::error::render_error(&e));
                     self.listener_retry_at = Some(Instant::now() + LISTENER_RETRY);
                 }
             },

@@ -41,12 +41,12 @@ where
                                     self.waiting = Some(why.clone());
                                     Err((Trouble::Provision, why))
                                 }
-                                r => r.map_err(|e| (Trouble::Provision, e.to_string())),
+                                r => r.map_err(|e| (Trouble::Provision, crate::error::render_error(&e))),
                             }
                         }
                     }
                 }
-                Err(e) => Err((Trouble::Control, e.to_string())),
+                Err(e) => Err((Trouble::Control, crate::error::render_error(&e))),
             };
             match attempt {
                 Ok(()) => {

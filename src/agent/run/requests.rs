@@ -48,7 +48,7 @@ where
     pub(super) async fn handle_requests(&mut self) {
         let incoming = match self.ports.control.requests(MAX_PER_POLL).await {
             Ok(v) => v,
-            Err(e) => return self.error(Trouble::Control, e.to_string()),
+            Err(e) => return self.error(Trouble::Control, crate::error::render_error(&e)),
         };
         for item in incoming {
             let result = match item {
@@ -62,7 +62,7 @@ where
                     Step::Run => {
                         if let Err(e) = self.ports.control.starting(&req.id).await {
                             // Not recorded as started: not run (the next poll tries again).
-                            self.error(Trouble::Control, e.to_string());
+                            self.error(Trouble::Control, crate::error::render_error(&e));
                             return;
                         }
                         info!(id = %req.id, action = req.action.as_str(), actor = %req.actor, "running an admin request");
@@ -73,7 +73,7 @@ where
             info!(id = %result.id, outcome = result.outcome.as_str(), "answering an admin request");
             if let Err(e) = self.ports.control.answer(&result).await {
                 // Kept locally; stored at the next poll, never run again.
-                self.error(Trouble::Control, e.to_string());
+                self.error(Trouble::Control, crate::error::render_error(&e));
                 return;
             }
         }
@@ -137,7 +137,7 @@ where
                 let command = req.command.as_deref().unwrap_or_default().trim().trim_start_matches('/');
                 match self.ports.console.command(command).await {
                     Ok(reply) => self.answer_of(req, judge_reply(&reply), &reply),
-                    Err(e) => self.answer_of(req, Outcome::Error, &e.to_string()),
+                    Err(e) => self.answer_of(req, Outcome::Error, &crate::error::render_error(&e)),
                 }
             }
             Action::Backup => match self.backup_as(SnapshotReason::Manual).await {
@@ -155,7 +155,7 @@ where
                     let line = crate::countdown::Line::suspending();
                     match self.ports.console.say(&line).await {
                         Ok(()) => info!(%line, "told the players online"),
-                        Err(e) => warn!(error = %e, "could not tell the players online before the suspend"),
+                        Err(e) => warn!(error = %crate::error::render_error(&e), "could not tell the players online before the suspend"),
                     }
                 }
                 self.fire(Event::SuspendRequested).await;

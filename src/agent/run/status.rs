@@ -60,7 +60,7 @@ where
                 self.players_seen.extend(prev.players_seen);
             }
             Ok(_) => {}
-            Err(e) => warn!(error = %e, "cannot read the previous status; counting from zero"),
+            Err(e) => warn!(error = %crate::error::render_error(&e), "cannot read the previous status; counting from zero"),
         }
     }
 
@@ -112,7 +112,7 @@ where
         self.next_heartbeat = Instant::now() + std(self.timers.heartbeat);
         let status = self.status();
         if let Err(e) = self.ports.control.report(&status).await {
-            warn!(error = %e, "cannot write the status");
+            warn!(error = %crate::error::render_error(&e), "cannot write the status");
         }
     }
 }

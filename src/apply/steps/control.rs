@@ -1,6 +1,6 @@
 //! The steps that change the agent's control document (`desired.json`): the
 //! asset manifest, whitelist, ops, shutdown policy and the stop request.
-//! Each edits the document read once per run ([`super::control`]); the run
+//! Each edits the document read once per run ([`super::control()`]); the run
 //! writes it back once, or at once where the agent must see it now.
 
 use super::{Apply, ApplyError, Ctx, Outcome, Report, RunState, control, flush_control};

@@ -69,7 +69,7 @@ async fn prune_request(
         source,
     };
     let (request, result) = match because {
-        RequestPrune::Recorded { .. } => (true, true),
+        RequestPrune::Recorded { .. } | RequestPrune::Unreadable => (true, true),
         RequestPrune::Expired { .. } => (true, false),
         RequestPrune::ResultAlone => (false, true),
     };
@@ -83,6 +83,7 @@ async fn prune_request(
         RequestPrune::Recorded { file } => format!("prune request {id} (recorded in {file})"),
         RequestPrune::Expired { .. } => format!("prune request {id} (never answered, expired)"),
         RequestPrune::ResultAlone => format!("prune the answer to {id} (its request is gone)"),
+        RequestPrune::Unreadable => format!("prune request {id} (it cannot be read; refused unread)"),
     };
     report.message.push(what.clone());
     Ok(Outcome::Done(what))

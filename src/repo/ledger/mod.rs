@@ -1,5 +1,5 @@
 //! The ledger's records: what the bot has written back under `sessions/`,
-//! read ([`parse`]) and written ([`write`], through [`templates`]) here. It is
+//! read (`parse`) and written ([`write`](mod@write), through `templates`) here. It is
 //! the bot's memory of what it started, and, without cloud credentials, the
 //! only observation `plan` has (an open session means a server believed
 //! running). The summaries and the status page built from it sit at the top,
@@ -52,7 +52,7 @@ pub struct RequestRecord {
     pub id: String,
     /// Who asked (a GitHub login, or a local user).
     pub by: String,
-    /// `console `<command>``, `backup` or `suspend`.
+    /// ``console `<command>` ``, `backup` or `suspend`.
     pub what: String,
     /// When the agent answered.
     pub at: DateTime<Utc>,

@@ -7,7 +7,7 @@
 //! bounded buffer, so a template can neither read outside the repo nor run
 //! or grow without end. Errors are values naming the template's repo path
 //! and line, never panics; `check` renders every template against a sample
-//! ledger ([`check`]) so they surface in the pull request, not in apply.
+//! ledger (`crate::check::templates`) so they surface in the pull request, not in apply.
 //!
 //! What the bot relies on is never read back from rendered text it does not
 //! control: a session file is written through a repo template only if it

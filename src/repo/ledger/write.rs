@@ -1,5 +1,5 @@
 //! Writing session files from the session template (built in, or the
-//! repo's own under `.mc-gitops/templates/`, see [`super::templates`]).
+//! repo's own under `.mc-gitops/templates/`, see `super::templates`).
 //! Every value goes through the `toml` filter, which serialises it as a
 //! TOML literal, so nothing a player or admin wrote can break the file's
 //! syntax.

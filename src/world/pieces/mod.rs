@@ -46,7 +46,7 @@ mod tests;
 pub const SOLO_BYTES: u64 = 64 * 1024;
 
 /// The largest piece, before compression: 2 MiB. Small enough that the
-/// pieces in flight at once ([`put::IN_FLIGHT`], [`get::IN_FLIGHT`]) stay
+/// pieces in flight at once (`put::IN_FLIGHT`, `get::IN_FLIGHT`) stay
 /// within a few tens of MiB, large enough that a 1 GiB world is ~500
 /// requests.
 pub const PIECE_BYTES: u64 = 2 * 1024 * 1024;
@@ -402,7 +402,7 @@ pub fn check_hash(key: &str, bytes: &[u8], sha256: &str) -> Result<(), WorldErro
 
 /// Download every piece `list` names from `prefix` (`worlds/<s>/pieces/`
 /// or the vault's), decompress it and check it against its name,
-/// [`get::IN_FLIGHT`] at a time.
+/// `get::IN_FLIGHT` at a time.
 pub async fn verify_pieces(
     store: &Store,
     prefix: &str,

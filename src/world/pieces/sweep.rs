@@ -13,7 +13,7 @@
 //! Why that is safe against a concurrent backup: a backup relies without
 //! uploading only on pieces named by the list of the snapshot that was
 //! current when it started, and gives up if it ran longer than
-//! [`MAX_BACKUP`] ([`super::super::snapshot`]). A piece it relies on was
+//! [`MAX_BACKUP`] ([`super::super::snapshot`](mod@super::super::snapshot)). A piece it relies on was
 //! named by that list when the backup started, so it was marked, at the
 //! earliest, after the backup started; deleting it needs a mark [`GRACE`]
 //! (> [`MAX_BACKUP`]) old, by which time the backup has written its list,
