@@ -101,7 +101,7 @@ impl ServerName {
 }
 
 /// A Minecraft account's UUID as a 128-bit value, so the dashed form
-/// (players/<name>.toml, whitelist.json) and the undashed one (the session
+/// (`players/<name>.toml`, `whitelist.json`) and the undashed one (the session
 /// server's `id`) compare equal. Written dashed and lowercase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PlayerUuid(pub u128);
