@@ -15,10 +15,16 @@ impl std::io::Write for Log {
     }
 }
 impl Log {
+    /// Everything at `info` and above.
     pub(crate) fn capture() -> (Log, tracing::subscriber::DefaultGuard) {
+        Log::capture_at(tracing::Level::INFO)
+    }
+    /// Everything at `level` and above.
+    pub(crate) fn capture_at(level: tracing::Level) -> (Log, tracing::subscriber::DefaultGuard) {
         let log = Log::default();
         let writer = log.clone();
         let sub = tracing_subscriber::fmt()
+            .with_max_level(level)
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();

@@ -6,6 +6,8 @@
 //! 429/5xx/timeout behaviour of every method, and checking the fake against
 //! the OpenAPI document live in the modules below.
 
+#[path = "../common/mod.rs"]
+mod common;
 #[path = "../fakes/hetzner.rs"]
 mod hetzner_fake;
 
@@ -152,31 +154,11 @@ async fn the_token_never_shows_in_debug_or_errors() {
     assert!(!format!("{err} {err:?}").contains(TOKEN));
 }
 
-/// Collects everything logged on this thread (the test's current-thread
-/// runtime runs the client and the fake here).
-#[derive(Clone, Default)]
-struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_token_never_shows_in_logs() {
-    let logs = Logs::default();
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Everything logged on this thread (the test's current-thread runtime
+    // runs the client and the fake here).
+    let (logs, _guard) = common::log::Log::capture_at(tracing::Level::TRACE);
     let (fake, h) = setup().await;
     fake.fail_next(Method::POST, "/servers", 503, 1);
     fake.sold_out("fsn1");
@@ -185,7 +167,7 @@ async fn the_token_never_shows_in_logs() {
         .await
         .unwrap();
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(
         text.contains("/servers") && text.contains("retrying") && text.contains("created"),
         "{text}"
