@@ -308,11 +308,17 @@ async fn an_interrupted_incremental_backup_leaves_the_previous_current_and_only_
     let first = snapshot_as(&s, &world, t("2026-11-22T19:00:00Z"), &fin(), GO).await.unwrap();
     let before = std::fs::read(root.join("worlds/grove/current.json")).unwrap();
     let kept = stored_pieces(&root);
-    for r in 0..4u64 {
+    // New pieces of 300,000 bytes each, more than the uploads in flight.
+    let in_flight = super::put::IN_FLIGHT as u64;
+    for r in 0..in_flight + 3 {
         std::fs::write(world.join(format!("region/r.{r}.0.mca")), noise(500 + r, 300_000)).unwrap();
     }
-    // Cancelled once two new pieces were handed to the uploads.
-    let halfway: &(dyn Fn(u64) -> bool + Send + Sync) = &|n| n < 600_000;
+    // Cancelled when the piece after the first IN_FLIGHT is handed over,
+    // which the backup takes only once one of those finished uploading: so
+    // at least one piece is stored whatever the timing (a cancel at the
+    // second piece stored none when the walker outran the first upload).
+    let cut = (in_flight + 1) * 300_000;
+    let halfway: &(dyn Fn(u64) -> bool + Send + Sync) = &|n| n < cut;
     let e = snapshot_as(&s, &world, t("2026-11-22T19:30:00Z"), &fin(), halfway)
         .await
         .unwrap_err();
