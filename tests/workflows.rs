@@ -111,7 +111,7 @@ fn reconcile_never_starts_itself_and_never_cancels_an_apply() {
     }
     assert!(wf.contains("cancel-in-progress: false"));
     assert!(wf.contains("cron: \"17 * * * *\""));
-    assert!(wf.contains("options: [reconcile, start, stop, doctor]") && wf.contains("options: [eu, us]"));
+    assert!(wf.contains("options: [reconcile, start, stop, doctor, image]") && wf.contains("options: [eu, us]"));
 }
 
 fn example_workflow(file: &str) -> Workflow {

@@ -17,6 +17,7 @@ mod discord_fake;
 mod github_fake;
 #[path = "../fakes/hetzner.rs"]
 mod hetzner_fake;
+mod image;
 mod races;
 #[path = "../common/apply_world.rs"]
 mod world;
