@@ -283,15 +283,7 @@ pub fn markdown(r: &ResultDoc) -> String {
 /// Append to `$GITHUB_STEP_SUMMARY` when there is one; a failure to write
 /// it is a warning, never the run's result.
 fn summary(inputs: &Inputs, markdown: &str) {
-    let Some(path) = inputs.var_os(Var::GithubStepSummary).filter(|p| !p.is_empty()) else {
-        return;
-    };
-    let written = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(markdown.as_bytes()));
-    if let Err(e) = written {
+    if let Err(e) = inputs.append_step_summary(markdown) {
         tracing::warn!(error = %e, "cannot write the step summary");
     }
 }

@@ -25,7 +25,7 @@
 //! | `GITHUB_ACTOR` | | `console` | who pressed, inside Actions |
 //! | `GITHUB_EVENT_NAME` | | `check::origin` | the triggering event (`workflow_run`) |
 //! | `GITHUB_EVENT_PATH` | | `check::origin`, `actions_minutes` | the event's JSON file |
-//! | `GITHUB_STEP_SUMMARY` | | `check`, `console`, `cli::apply`, `cli::doctor` | the job summary file |
+//! | `GITHUB_STEP_SUMMARY` | | `check`, `console`, `cli::apply`, `cli::doctor`, `cli::image` (through `Inputs::append_step_summary`) | the job summary file |
 //! | `GITHUB_WORKFLOW_REF` | | `storage::nudge` | the running workflow file and ref |
 //! | `MODRINTH_API_BASE_URL` | | `modrinth` | Modrinth API address |
 //! | `FABRIC_META_BASE_URL` | | `modrinth` | Fabric meta address |
@@ -159,6 +159,18 @@ impl Inputs {
     /// The value as `std::env::var_os` gave it (paths).
     pub fn var_os(&self, v: Var) -> Option<OsString> {
         self.plain.get(&v).cloned()
+    }
+
+    /// Append `markdown` to the job's summary file (`$GITHUB_STEP_SUMMARY`);
+    /// `Ok(false)` when the job has none (unset or empty).
+    pub fn append_step_summary(&self, markdown: &str) -> std::io::Result<bool> {
+        let Some(path) = self.var_os(Var::GithubStepSummary).filter(|p| !p.is_empty()) else {
+            return Ok(false);
+        };
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        f.write_all(markdown.as_bytes())?;
+        Ok(true)
     }
 
     /// The value, trimmed; `None` when unset, empty or only spaces.

@@ -288,13 +288,7 @@ pub fn comment_target(inputs: &Inputs, pr: Option<u64>) -> Option<github::Target
 
 /// Append to `$GITHUB_STEP_SUMMARY`, if the job has one.
 pub fn write_step_summary(inputs: &Inputs, r: &CheckResult) -> std::io::Result<bool> {
-    let Some(path) = inputs.var_os(Var::GithubStepSummary) else {
-        return Ok(false);
-    };
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-    f.write_all(markdown(r).as_bytes())?;
-    Ok(true)
+    inputs.append_step_summary(&markdown(r))
 }
 
 #[cfg(test)]

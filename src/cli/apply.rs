@@ -199,17 +199,15 @@ fn apply(
 
 /// Append the alerts to `$GITHUB_STEP_SUMMARY`, when the job has one.
 fn step_summary_alerts(inputs: &Inputs, alerts: &[String]) -> std::io::Result<()> {
-    let Some(path) = inputs.var_os(Var::GithubStepSummary).filter(|_| !alerts.is_empty()) else {
+    if alerts.is_empty() {
         return Ok(());
-    };
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    }
     let mut text = String::from("## 🚨 mc-gitops apply: alert\n\n");
     for a in alerts {
         // One line per alert: a newline in a value cannot start a new block.
         text.push_str(&format!("- {}\n", a.replace(['\r', '\n'], " ")));
     }
-    f.write_all(text.as_bytes())
+    inputs.append_step_summary(&text).map(drop)
 }
 
 /// Cloud-init for the server this plan creates, carrying the agent's minted,

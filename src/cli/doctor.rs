@@ -56,10 +56,5 @@ pub(crate) struct DoctorFailed(usize);
 
 /// Append the report to `$GITHUB_STEP_SUMMARY`, when the job has one.
 fn write_step_summary(inputs: &mc_gitops::inputs::Inputs, report: &doctor::Report) -> std::io::Result<()> {
-    let Some(path) = inputs.var_os(mc_gitops::inputs::Var::GithubStepSummary) else {
-        return Ok(());
-    };
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-    f.write_all(doctor::render::markdown(report).as_bytes())
+    inputs.append_step_summary(&doctor::render::markdown(report)).map(drop)
 }

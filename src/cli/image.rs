@@ -21,6 +21,9 @@ pub(crate) enum ImageCommand {
     /// architecture, and falls back to the stock image otherwise. Needs
     /// HCLOUD_TOKEN (HCLOUD_ENDPOINT overrides the API address); the agent
     /// binary is as for apply (MC_GITOPS_AGENT_URL, MC_GITOPS_AGENT_SHA256).
+    /// In a job with $GITHUB_STEP_SUMMARY, what it printed (and, when it
+    /// failed, why) is appended there too: the reconcile workflow's image
+    /// button.
     ///
     /// Exit status: 0 built, 1 error (the builder server is deleted).
     #[command(
@@ -67,13 +70,43 @@ impl BuildArgs {
             ..Default::default()
         };
         let release = super::apply::agent_release(inputs)?;
-        runtime()?.block_on(mc_gitops::image::build(
-            &h,
-            &loaded.desired,
-            &release,
-            &opts,
-            &mut std::io::stdout(),
-        ))?;
+        let mut out = Shown::default();
+        let built = runtime()?.block_on(mc_gitops::image::build(&h, &loaded.desired, &release, &opts, &mut out));
+        if let Err(e) = inputs.append_step_summary(&summary(&out.kept, built.as_ref().err())) {
+            tracing::warn!(error = %e, "cannot write the step summary");
+        }
+        built?;
         Ok(Done::Ok)
     }
+}
+
+/// Standard output, and a copy of what went there for the step summary.
+#[derive(Default)]
+struct Shown {
+    kept: Vec<u8>,
+}
+
+impl std::io::Write for Shown {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::io::stdout().write_all(buf)?;
+        self.kept.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stdout().flush()
+    }
+}
+
+/// The step summary: the build's own lines, and why it failed (the command
+/// then exits 1).
+fn summary(printed: &[u8], failed: Option<&mc_gitops::image::ImageError>) -> String {
+    let fence = "```";
+    let shown = String::from_utf8_lossy(printed).replace(fence, "'''");
+    let mut text = format!("## 🖼️ mc-gitops image build\n\n{fence}\n{shown}{fence}\n");
+    if let Some(e) = failed {
+        let why = mc_gitops::error::render_error(e).replace(['\r', '\n'], " ");
+        text.push_str(&format!("\nThe build failed (exit status 1): {why}\n"));
+    }
+    text
 }
